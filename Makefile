@@ -1,0 +1,48 @@
+# The README's two commands: `make demo` and `make test`.
+# Each creates .venv when missing, installs minigrad (editable) with what it needs,
+# makes sure Graphviz's `dot` is there, compiles the Numba kernels once, then runs.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench fixtures clean dot warmup
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+dot:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Graphviz (dot) with apt-get ..."; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
+		|| echo "warning: could not install graphviz; drawings will be DOT text only"; \
+	else \
+		echo "note: Graphviz 'dot' is not installed; install it (e.g. 'sudo apt-get install graphviz' or 'brew install graphviz') to render SVG/PNG. Going on without it."; \
+	fi
+
+warmup: $(STAMP)
+	$(PY) -m minigrad warmup
+
+demo: $(STAMP) dot warmup
+	$(PY) examples/demo.py
+
+test: $(STAMP) dot warmup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+bench: $(STAMP) warmup
+	$(PY) benchmarks/run.py
+
+fixtures: $(STAMP)
+	$(PY) tests/make_fixtures.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

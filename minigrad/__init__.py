@@ -1,0 +1,128 @@
+"""minigrad: a small deep learning framework for seeing backpropagation through time.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+
+Layout: ``tensor.py`` (the Tensor), ``autograd.py`` (graph, engine, no_grad, gradcheck),
+``ops/`` (differentiable ops by kind), ``kernels/`` (Numba), ``nn/``, ``optim/``, ``viz/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from minigrad import autograd
+from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, scope
+from minigrad.creation import (
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from minigrad.dtypes import (
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    uint8,
+)
+from minigrad.errors import ShapeError
+from minigrad.ops.elementwise import (
+    abs,
+    add,
+    clamp,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    softplus,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
+from minigrad.ops.indexing import getitem
+from minigrad.ops.linalg import matmul
+from minigrad.ops.reduce import (
+    argmax,
+    argmin,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    softmax,
+    sum,
+    var,
+)
+from minigrad.ops.shape import (
+    cat,
+    chunk,
+    expand,
+    flatten,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+    view,
+)
+from minigrad.random import manual_seed
+from minigrad.tensor import Tensor
+
+bool = bool_  # noqa: A001 - PyTorch's spelling, mg.bool
+float = float32  # noqa: A001 - mg.float is float32 as in PyTorch
+clip = clamp
+concat = concatenate = cat
+detect_anomaly = autograd.detect_anomaly
+
+__version__ = "0.1.0"
+
+# Submodules and checkpoint functions load on first use, so `import minigrad` stays fast.
+_LAZY_MODULES = {"nn", "optim", "viz", "kernels", "serialization"}
+_LAZY_ATTRS = {"save": "minigrad.serialization", "load": "minigrad.serialization"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"minigrad.{name}")
+    if name in _LAZY_ATTRS:
+        return getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
+    raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY_MODULES) + list(_LAZY_ATTRS))

@@ -1,0 +1,83 @@
+"""The one decorator every kernel uses: a lazily compiled, disk-cached Numba function.
+
+Why lazy: ``import minigrad`` must stay fast and compile nothing. Importing Numba alone costs
+a few hundred milliseconds, so we do not even import it until the first kernel is called.
+On that first call the plain Python function is handed to ``numba.njit(cache=True)``; Numba
+then compiles one machine-code version per dtype signature (float32 and float64) and keeps it
+in ``__pycache__`` so later processes load it instead of compiling again.
+
+With ``NUMBA_DISABLE_JIT=1`` Numba returns the Python function unchanged, so every kernel also
+runs (slowly) as ordinary Python: the test-suite runs that way too.
+
+Example::
+
+    from minigrad.kernels._jit import kernel
+
+    @kernel
+    def add_one(x, out):
+        for i in range(x.size):
+            out.flat[i] = x.flat[i] + 1.0
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+# Every kernel registers itself here so that `python -m minigrad warmup` can compile them all.
+REGISTRY: list[LazyKernel] = []
+_lock = threading.Lock()
+
+
+def jit_disabled() -> bool:
+    """True when NUMBA_DISABLE_JIT is set: kernels then run as plain Python."""
+    return os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+
+
+class LazyKernel:
+    """A Python function that becomes a Numba function the first time it is called."""
+
+    def __init__(self, py_func: Callable, options: dict[str, Any], warmup: Callable | None):
+        self.py_func = py_func
+        self.options = options
+        self.warmup_fn = warmup
+        self._compiled: Callable | None = None
+        functools.update_wrapper(self, py_func)
+
+    def compiled(self) -> Callable:
+        if self._compiled is None:
+            with _lock:  # two threads must not compile the same kernel at once
+                if self._compiled is None:
+                    import numba
+
+                    self._compiled = numba.njit(cache=True, **self.options)(self.py_func)
+        return self._compiled
+
+    def __call__(self, *args):
+        fn = self._compiled
+        if fn is None:
+            fn = self.compiled()
+        return fn(*args)
+
+    def __repr__(self) -> str:
+        state = "compiled" if self._compiled is not None else "not compiled yet"
+        return f"<kernel {self.py_func.__module__}.{self.py_func.__qualname__} ({state})>"
+
+
+def kernel(fn: Callable | None = None, *, warmup: Callable | None = None, **options) -> Any:
+    """Mark ``fn`` as a Numba kernel: compiled lazily with ``cache=True`` on first call.
+
+    ``warmup`` is a function taking a NumPy dtype that calls the kernel on tiny arrays of that
+    dtype; ``python -m minigrad warmup`` runs it for float32 and float64. Extra keyword
+    arguments (e.g. ``parallel=True``) go to ``numba.njit``.
+    """
+
+    def wrap(f: Callable) -> LazyKernel:
+        k = LazyKernel(f, options, warmup)
+        REGISTRY.append(k)
+        return k
+
+    return wrap(fn) if fn is not None else wrap

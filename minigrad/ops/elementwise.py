@@ -1,0 +1,458 @@
+"""Elementwise ops: arithmetic, exp/log, activations, clamp, where, casts.
+
+Each op is a ``Function`` whose ``backward`` sits right under its ``forward``. Gradients may
+come back in the broadcast shape: the engine sums them to each input's shape (``sum_to_shape``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function
+from minigrad.dtypes import get_default_dtype, result_type
+from minigrad.errors import ShapeError, broadcast_error
+from minigrad.kernels import activations as K
+from minigrad.tensor import Tensor
+
+# ----------------------------------------------------------------------------------- operands
+
+_SCALARS = (int, float, bool, np.number, np.bool_)
+
+
+def as_tensor(x: Any, dtype: np.dtype | None = None, op: str = "op") -> Tensor:
+    """A Tensor for ``x``: Tensors pass through, scalars/arrays are wrapped (never require grad)."""
+    if isinstance(x, Tensor):
+        return x if dtype is None or x.dtype == dtype else cast(x, dtype)
+    if isinstance(x, _SCALARS):
+        return Tensor(np.asarray(x, dtype=dtype if dtype is not None else result_type(x)))
+    if isinstance(x, (np.ndarray, list, tuple)):
+        return Tensor(x, dtype=dtype)
+    raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}; expected a Tensor or a number")
+
+
+def promote(op: str, a: Any, b: Any, floating: bool = False) -> tuple[Tensor, Tensor]:
+    """Both operands as Tensors of PyTorch's result dtype (``floating``: ints promote to float)."""
+    if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype and (
+            not floating or a.data.dtype.kind == "f"):
+        return a, b  # the common case, kept fast
+    try:
+        dt = result_type(a, b)
+    except TypeError:
+        bad = b if isinstance(a, Tensor) else a
+        raise TypeError(
+            f"{op}: unsupported operand of type {type(bad).__name__}; expected a Tensor or a number"
+        ) from None
+    if floating and dt.kind != "f":
+        dt = get_default_dtype()
+    return as_tensor(a, dt, op), as_tensor(b, dt, op)
+
+
+def binary(fn: type[Function], op: str, a: Any, b: Any, floating: bool = False) -> Tensor:
+    a, b = promote(op, a, b, floating)
+    try:
+        return fn.apply(a, b)
+    except ValueError:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise broadcast_error(op, a.shape, b.shape) from None
+        raise
+
+
+# ----------------------------------------------------------------------------------- arithmetic
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, -grad
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        ga = grad * b if self.needs_input_grad[0] else None
+        gb = grad * a if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        ga = grad / b if self.needs_input_grad[0] else None
+        gb = -grad * a / (b * b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad
+
+
+class Pow(Function):
+    """a ** b for two tensors: d/da = b a^(b-1), d/db = a^b log(a)."""
+
+    def forward(self, a, b):
+        y = a**b
+        self.save_for_backward(a, b, y)
+        return y
+
+    def backward(self, grad):
+        a, b, y = self.saved_tensors
+        ga = grad * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # PyTorch's convention: where a == 0 and b >= 0 the gradient is 0, not nan.
+                gb = np.where((a == 0) & (b >= 0), 0.0, grad * y * np.log(a))
+        return ga, gb
+
+
+class PowScalar(Function):
+    """x ** e for a constant exponent e: d/dx = e x^(e-1)."""
+
+    name = "pow"
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x**self.exponent
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        e = self.exponent
+        if e == 0:
+            return np.zeros_like(x)
+        return grad * (e * x ** (e - 1))
+
+
+def add(a: Any, b: Any, alpha: float = 1) -> Tensor:
+    """a + b with broadcasting. Example: ``mg.add(mg.ones(2), 1.0)`` -> tensor([2., 2.])."""
+    return binary(Add, "add", a, b if alpha == 1 else mul(b, alpha))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b with broadcasting. Example: ``mg.sub(mg.ones(2), 1.0)`` -> tensor([0., 0.])."""
+    return binary(Sub, "sub", a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b with broadcasting. Example: ``mg.mul(mg.ones(2), 3.0)`` -> tensor([3., 3.])."""
+    return binary(Mul, "mul", a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b (true division; integers give floats). Example: ``mg.div(mg.tensor([1, 2]), 2)`` -> [0.5, 1.]."""
+    return binary(Div, "div", a, b, floating=True)
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x. Example: ``mg.neg(mg.ones(1))`` -> tensor([-1.])."""
+    return Neg.apply(x)
+
+
+def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    """x ** exponent; either may be a tensor. Example: ``mg.pow(mg.tensor([3.0]), 2)`` -> tensor([9.])."""
+    if isinstance(x, Tensor) and isinstance(exponent, _SCALARS) and not isinstance(exponent, bool):
+        if x.dtype.kind != "f" and (exponent < 0 or isinstance(exponent, float)):
+            x = cast(x, get_default_dtype())
+        return PowScalar.apply(x, exponent=exponent)
+    return binary(Pow, "pow", x, exponent)
+
+
+# ----------------------------------------------------------------------------------- unary math
+
+
+class Exp(Function):
+    def forward(self, x):
+        y = np.exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * y
+
+
+class Log(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan, as in PyTorch
+            return np.log(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / x
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / (2 * y)
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.abs(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * np.sign(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    """e ** x. Example: ``mg.exp(mg.zeros(1))`` -> tensor([1.])."""
+    return Exp.apply(_floating(x))
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm (log(0) = -inf). Example: ``mg.log(mg.ones(1))`` -> tensor([0.])."""
+    return Log.apply(_floating(x))
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root. Example: ``mg.sqrt(mg.tensor([4.0]))`` -> tensor([2.])."""
+    return Sqrt.apply(_floating(x))
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    """|x|; the gradient at 0 is 0. Example: ``mg.abs(mg.tensor([-2.0]))`` -> tensor([2.])."""
+    return Abs.apply(x)
+
+
+def _floating(x: Any) -> Tensor:
+    x = as_tensor(x)
+    return x if x.dtype.kind == "f" else cast(x, get_default_dtype())
+
+
+# ----------------------------------------------------------------------------------- activations
+
+
+class Tanh(Function):
+    def forward(self, x):
+        y = np.tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return K.tanh_backward(y, grad)  # grad * (1 - y * y)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        y = K.sigmoid(x)  # 1 / (1 + exp(-x)), computed without overflow
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return K.sigmoid_backward(y, grad)  # grad * y * (1 - y)
+
+
+class Relu(Function):
+    def forward(self, x):
+        y = np.maximum(x, 0)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (y > 0)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, linear above ``threshold`` like PyTorch."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        bx = self.beta * x
+        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / self.beta
+        return np.where(bx > self.threshold, x, soft)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        bx = self.beta * x
+        return grad * np.where(bx > self.threshold, 1.0, K.sigmoid(bx))
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent. Example: ``mg.tanh(mg.zeros(1))`` -> tensor([0.])."""
+    return Tanh.apply(_floating(x))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), stable for large |x|. Example: ``mg.sigmoid(mg.zeros(1))`` -> tensor([0.5])."""
+    return Sigmoid.apply(_floating(x))
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0). Example: ``mg.relu(mg.tensor([-1.0, 2.0]))`` -> tensor([0., 2.])."""
+    return Relu.apply(x)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta. Example: ``mg.softplus(mg.zeros(1))`` -> tensor([0.6931])."""
+    return Softplus.apply(_floating(x), beta=beta, threshold=threshold)
+
+
+# ----------------------------------------------------------------------------------- clamp, max, where
+
+
+class Clamp(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.clip(x, self.lo, self.hi)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        inside = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return grad * inside
+
+
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Limit values to [min, max]; gradient 1 inside, 0 outside.
+
+    Example: ``mg.clamp(mg.tensor([-2.0, 0.5, 3.0]), -1, 1)`` -> tensor([-1., 0.5, 1.]).
+    """
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clamp: min ({min}) must not be greater than max ({max})")
+    return Clamp.apply(x, lo=min, hi=max)
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        share = np.where(a == b, 0.5, 1.0)  # ties split the gradient, as in PyTorch
+        return grad * share * (a >= b), grad * share * (b >= a)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        share = np.where(a == b, 0.5, 1.0)
+        return grad * share * (a <= b), grad * share * (b <= a)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise max of two tensors. Example: ``mg.maximum(mg.ones(2), mg.zeros(2))`` -> [1., 1.]."""
+    return binary(Maximum, "maximum", a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise min of two tensors. Example: ``mg.minimum(mg.ones(2), mg.zeros(2))`` -> [0., 0.]."""
+    return binary(Minimum, "minimum", a, b)
+
+
+class Where(Function):
+    def forward(self, x, y):
+        return np.where(self.condition, x, y)
+
+    def backward(self, grad):
+        c = self.condition
+        return np.where(c, grad, 0) if self.needs_input_grad[0] else None, \
+            np.where(c, 0, grad) if self.needs_input_grad[1] else None
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """Pick ``x`` where ``condition`` is true, else ``y`` (all three broadcast).
+
+    Example: ``mg.where(mg.tensor([True, False]), 1.0, mg.zeros(2))`` -> tensor([1., 0.]).
+    """
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    x, y = promote("where", x, y)
+    try:
+        np.broadcast_shapes(cond.shape, x.shape, y.shape)
+    except ValueError:
+        raise ShapeError(f"where: condition {cond.shape}, x {x.shape} and y {y.shape} cannot be broadcast "
+                         "together") from None
+    return Where.apply(x, y, condition=cond)
+
+
+# ----------------------------------------------------------------------------------- casts, copies
+
+
+class Cast(Function):
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, grad):
+        return grad  # the engine casts it back to the input's dtype
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        return grad
+
+
+def cast(x: Tensor, dtype: np.dtype) -> Tensor:
+    """``x`` as ``dtype``; differentiable between float dtypes, a plain copy otherwise."""
+    if x.dtype == dtype:
+        return x
+    if dtype.kind != "f" or not x.requires_grad:
+        return Tensor(x.data.astype(dtype))
+    return Cast.apply(x, dtype=dtype)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy that stays in the graph. Example: ``mg.ones(2).clone()`` -> tensor([1., 1.])."""
+    return Clone.apply(x)
+
+
+def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
+    """A comparison (<, ==, ...): a bool tensor, outside the graph (not differentiable)."""
+    a, b = promote(ufunc.__name__, a, b)
+    try:
+        return Tensor(ufunc(a.data, b.data))
+    except ValueError:
+        raise broadcast_error(ufunc.__name__, a.shape, b.shape) from None

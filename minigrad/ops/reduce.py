@@ -1,0 +1,293 @@
+"""Reductions (sum, mean, var, max, min) and the softmax family.
+
+A reduction's backward spreads the gradient back over the elements that were reduced: ``sum``
+copies it to every element, ``mean`` divides it by their number, ``max`` sends it to the winner.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function
+from minigrad.kernels import softmax as K
+from minigrad.ops.elementwise import _floating
+from minigrad.tensor import Tensor
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+def normalize_dims(op: str, dim: Any, ndim: int) -> tuple[int, ...] | None:
+    """``dim`` (int, tuple or None) as a sorted tuple of non-negative axes; None means all."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        if not isinstance(d, (int, np.integer)):
+            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
+        span = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1, like PyTorch
+        if not -span <= d < span:
+            raise IndexError(
+                f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions "
+                f"(expected a value in [{-span}, {span - 1}])"
+            )
+        out.append(int(d) % span)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dim!r} repeats a dimension")
+    return tuple(sorted(out)) if ndim else None
+
+
+def _expand_back(grad: np.ndarray, dims: tuple[int, ...] | None, keepdim: bool, shape: tuple) -> np.ndarray:
+    """Undo a reduction's shape change: put the reduced axes back (size 1), then broadcast."""
+    if not keepdim and dims is not None:
+        grad = np.expand_dims(grad, dims)
+    return np.broadcast_to(grad, shape)
+
+
+# ----------------------------------------------------------------------------------- sum, mean
+
+
+class Sum(Function):
+    def forward(self, x):
+        self.shape = x.shape
+        return np.asarray(x.sum(axis=self.dims, keepdims=self.keepdim))
+
+    def backward(self, grad):
+        return _expand_back(grad, self.dims, self.keepdim, self.shape)
+
+
+class Mean(Function):
+    def forward(self, x):
+        self.shape = x.shape
+        return np.asarray(x.mean(axis=self.dims, keepdims=self.keepdim))
+
+    def backward(self, grad):
+        count = np.prod([self.shape[d] for d in self.dims]) if self.dims is not None else np.prod(self.shape)
+        return _expand_back(grad / count, self.dims, self.keepdim, self.shape)
+
+
+class Var(Function):
+    """Variance with Bessel's correction: sum((x - mean)^2) / (N - correction)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        n = x.size if self.dims is None else int(np.prod([x.shape[d] for d in self.dims]))
+        self.denominator = builtins.max(n - self.correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(x.var(axis=self.dims, ddof=self.correction, keepdims=self.keepdim))
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        centered = x - x.mean(axis=self.dims, keepdims=True)
+        g = _expand_back(grad, self.dims, self.keepdim, x.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * 2 * centered / self.denominator
+
+
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (an int, a tuple, or all). Example: ``mg.ones(2, 3).sum(1)`` -> tensor([3., 3.])."""
+    dims = normalize_dims("sum", dim, x.ndim)
+    if x.dtype == np.bool_:
+        return Tensor(np.asarray(x.data.sum(axis=dims, keepdims=keepdim)))
+    return Sum.apply(x, dims=dims, keepdim=keepdim)
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Mean over ``dim``. Example: ``mg.tensor([1.0, 3.0]).mean()`` -> tensor(2.)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"mean: expected a floating point tensor, got dtype {x.dtype}; use .float() first")
+    return Mean.apply(x, dims=normalize_dims("mean", dim, x.ndim), keepdim=keepdim)
+
+
+def var(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+        correction: int | None = None) -> Tensor:
+    """Variance (unbiased by default, like PyTorch). Example: ``mg.tensor([1.0, 3.0]).var()`` -> tensor(2.)."""
+    if correction is None:
+        correction = 1 if unbiased else 0
+    return Var.apply(_floating(x), dims=normalize_dims("var", dim, x.ndim), keepdim=keepdim,
+                     correction=correction)
+
+
+# ----------------------------------------------------------------------------------- max, min
+
+
+class MaxAll(Function):
+    """max over every element; ties share the gradient evenly (PyTorch's rule)."""
+
+    name = "max"
+
+    def forward(self, x):
+        y = x.min() if self.smallest else x.max()
+        self.save_for_backward(x, y)
+        return np.asarray(y)
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        winners = x == y
+        return grad * winners / winners.sum()
+
+
+class MaxDim(Function):
+    """max along one dim; the gradient goes to the index returned."""
+
+    name = "max"
+
+    def forward(self, x):
+        pick = np.argmin if self.smallest else np.argmax
+        idx = np.expand_dims(pick(x, axis=self.dim), self.dim)
+        self.indices = idx
+        self.shape = x.shape
+        values = np.take_along_axis(x, idx, axis=self.dim)
+        return values if self.keepdim else np.squeeze(values, self.dim)
+
+    def backward(self, grad):
+        g = np.zeros(self.shape, dtype=grad.dtype)
+        if not self.keepdim:
+            grad = np.expand_dims(grad, self.dim)
+        np.put_along_axis(g, self.indices, grad, axis=self.dim)
+        return g
+
+
+def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
+    if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
+        from minigrad.ops.elementwise import maximum, minimum
+
+        return minimum(x, dim) if smallest else maximum(x, dim)
+    if x.data.size == 0 and (dim is None or x.shape[dim] == 0):
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape} (there is no {op} of nothing)")
+    if dim is None:
+        if x.dtype.kind != "f":
+            return Tensor(np.asarray(x.data.min() if smallest else x.data.max()))
+        return MaxAll.apply(x, smallest=smallest)
+    if x.ndim == 0:
+        return values_indices(x, Tensor(np.asarray(0)))
+    (d,) = normalize_dims(op, dim, x.ndim)
+    pick = np.argmin if smallest else np.argmax
+    idx = pick(x.data, axis=d)
+    indices = Tensor(np.expand_dims(idx, d) if keepdim else idx)
+    if x.dtype.kind != "f":  # integer tensors never require grad: no node needed
+        values = np.take_along_axis(x.data, np.expand_dims(idx, d), axis=d)
+        return values_indices(Tensor(values if keepdim else np.squeeze(values, d)), indices)
+    return values_indices(MaxDim.apply(x, dim=d, keepdim=keepdim, smallest=smallest), indices)
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False):  # noqa: A001
+    """Largest element; with ``dim`` a (values, indices) pair like PyTorch; with a tensor, elementwise.
+
+    Example: ``mg.tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1).values`` -> tensor([5., 7.]).
+    """
+    return _max("max", x, dim, keepdim, smallest=False)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False):  # noqa: A001
+    """Smallest element; with ``dim`` a (values, indices) pair. Example: ``mg.tensor([3., 1.]).min()`` -> 1."""
+    return _max("min", x, dim, keepdim, smallest=True)
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest element (flattened when ``dim`` is None)."""
+    if dim is None:
+        return Tensor(np.asarray(np.argmax(x.data)))
+    (d,) = normalize_dims("argmax", dim, x.ndim)
+    idx = np.argmax(x.data, axis=d)
+    return Tensor(np.expand_dims(idx, d) if keepdim else idx)
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest element (flattened when ``dim`` is None)."""
+    if dim is None:
+        return Tensor(np.asarray(np.argmin(x.data)))
+    (d,) = normalize_dims("argmin", dim, x.ndim)
+    idx = np.argmin(x.data, axis=d)
+    return Tensor(np.expand_dims(idx, d) if keepdim else idx)
+
+
+def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The p-norm (composed from differentiable ops). Example: ``mg.tensor([3.0, 4.0]).norm()`` -> 5."""
+    if p == float("inf"):
+        return x.abs().max() if dim is None else x.abs().max(dim, keepdim).values
+    if p == 2:
+        return (x * x).sum(dim, keepdim).sqrt()
+    return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+
+# ----------------------------------------------------------------------------------- softmax family
+
+
+class Softmax(Function):
+    def forward(self, x):
+        y = np.moveaxis(K.softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        # dL/dx = y * (g - sum(g * y)): the Jacobian of softmax applied without forming it.
+        return y * (grad - (grad * y).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, x):
+        y = np.moveaxis(K.log_softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad - np.exp(y) * grad.sum(axis=self.dim, keepdims=True)
+
+
+class LogSumExp(Function):
+    def forward(self, x):
+        m = x.max(axis=self.dims, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)  # all -inf stays -inf, not nan
+        with np.errstate(divide="ignore"):
+            lse = m + np.log(np.exp(x - m).sum(axis=self.dims, keepdims=True))
+        self.save_for_backward(x, lse)
+        return lse if self.keepdim else np.squeeze(lse, self.dims)
+
+    def backward(self, grad):
+        x, lse = self.saved_tensors
+        g = _expand_back(grad, self.dims, self.keepdim, x.shape)
+        with np.errstate(invalid="ignore"):
+            return g * np.exp(x - lse)
+
+
+def _softmax_dim(op: str, x: Tensor, dim: Any) -> int:
+    if dim is None:
+        raise TypeError(f"{op}: dim is required (e.g. {op}(x, dim=-1))")
+    (d,) = normalize_dims(op, dim, x.ndim) or (0,)
+    return d
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, stable for large inputs.
+
+    Example: ``mg.tensor([0.0, 0.0]).softmax(0)`` -> tensor([0.5, 0.5]).
+    """
+    x = _floating(x)
+    if x.ndim == 0:
+        return Softmax.apply(x.reshape(1), dim=0).reshape(())
+    return Softmax.apply(x, dim=_softmax_dim("softmax", x, dim))
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """log(softmax(x)) computed as x - logsumexp(x): no log of tiny numbers.
+
+    Example: ``mg.tensor([0.0, 0.0]).log_softmax(0)`` -> tensor([-0.6931, -0.6931]).
+    """
+    x = _floating(x)
+    if x.ndim == 0:
+        return LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
+    return LogSoftmax.apply(x, dim=_softmax_dim("log_softmax", x, dim))
+
+
+def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) along ``dim`` without overflow. Example: ``mg.zeros(2).logsumexp(0)`` -> 0.6931."""
+    x = _floating(x)
+    dims = normalize_dims("logsumexp", dim, x.ndim)
+    return LogSumExp.apply(x, dims=dims, keepdim=keepdim)

@@ -1,0 +1,390 @@
+"""The Tensor: a NumPy array plus what autograd needs to know about it.
+
+A tensor is either a *leaf* (made by you: data, parameters) or the output of an op, in which
+case ``grad_fn`` points at the ``Function`` node that made it. Every method here is a thin
+front for an op in ``minigrad/ops/``, where each forward sits next to its backward.
+
+Example::
+
+    >>> import minigrad as mg
+    >>> w = mg.tensor([2.0, -1.0], requires_grad=True)
+    >>> loss = (w * w).sum()
+    >>> loss.backward()
+    >>> w.grad
+    tensor([ 4., -2.])
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from minigrad import autograd
+from minigrad.dtypes import get_default_dtype, to_dtype
+
+
+def as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Turn user data (lists, scalars, arrays, tensors) into an ndarray with PyTorch's dtype rules.
+
+    Python floats become the default float dtype (float32), ints int64, bools bool; an ndarray
+    keeps its dtype. Strings and other objects are refused with a TypeError.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = to_dtype(dtype)
+    if isinstance(data, np.ndarray):
+        arr = data
+    else:
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as e:  # ragged nested lists
+            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__}: {e}") from None
+        if arr.dtype.kind == "f" and dtype is None:
+            arr = arr.astype(get_default_dtype())
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(
+            f"tensor: data of dtype {arr.dtype} ({type(data).__name__}) is not numeric; expected numbers, "
+            "nested lists of numbers, or a numeric NumPy array"
+        )
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can remember how it was computed.
+
+    ``Tensor(ndarray)`` wraps the array without copying; use ``mg.tensor(data)`` to copy.
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_output_index", "_retains_grad", "_hooks",
+                 "name", "__weakref__")
+    # Make NumPy defer to our operators in `ndarray + Tensor`.
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
+        self.data = data if type(data) is np.ndarray and dtype is None else as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.grad_fn: autograd.Function | None = None
+        self._output_index = 0
+        self._retains_grad = False
+        self._hooks: list[Callable] | None = None
+        self.name = name
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, fn: autograd.Function, index: int) -> Tensor:
+        """Fast constructor for an op's output (skips the checks of __init__)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.grad_fn = fn
+        t._output_index = index
+        t._retains_grad = False
+        t._hooks = None
+        t.name = None
+        t._requires_grad = True
+        return t
+
+    # ---------------------------------------------------------------- autograd attributes
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only floating point tensors can require gradients, but this tensor has dtype {self.dtype}; "
+                "convert it first with .float() or .double()"
+            )
+        if not value and self.grad_fn is not None:
+            raise RuntimeError("requires_grad: you can only change requires_grad of leaf tensors; use .detach()")
+        self._requires_grad = bool(value)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self (for leaf tensors)."""
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        Example::
+
+            >>> import minigrad as mg
+            >>> x = mg.tensor(3.0, requires_grad=True)
+            >>> (x * x).backward(); x.grad
+            tensor(6.)
+        """
+        autograd.backward(self, gradient, retain_graph)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (shares memory). Truncated BPTT uses this."""
+        return Tensor(self.data)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (e.g. to look at dL/dh_t)."""
+        if self.grad_fn is None:
+            return
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+
+        Returns a function that removes the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        hooks = self._hooks
+        return lambda: hook in hooks and hooks.remove(hook)
+
+    # ---------------------------------------------------------------- array attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape (PyTorch's ``size()``), or the size of one dimension."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    # ---------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use .detach().numpy()")
+        return self.data
+
+    def item(self) -> builtins.float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted, this one has shape {self.shape}")
+        return self.data.reshape(-1)[0].item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __float__(self) -> builtins.float:
+        return builtins.float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data.reshape(-1)[0])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ---------------------------------------------------------------- repr
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", precision=4, threshold=200, edgeitems=3,
+                               prefix="tensor(")
+        extras = []
+        if self.data.dtype.kind == "f" and self.data.dtype != get_default_dtype() or \
+                self.data.dtype.kind in "iu" and self.data.dtype != np.int64:
+            extras.append(f"dtype={self.data.dtype}")
+        if self.data.size == 0:
+            extras.append(f"size={self.shape}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}{', ' if extras else ''}{', '.join(extras)})"
+
+    # ---------------------------------------------------------------- dtype casts
+    def to(self, dtype: Any) -> Tensor:
+        """A copy with another dtype (differentiable between float dtypes)."""
+        from minigrad.ops import elementwise
+
+        return elementwise.cast(self, to_dtype(dtype))
+
+    type = to
+
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
+    def clone(self) -> Tensor:
+        from minigrad.ops import elementwise
+
+        return elementwise.clone(self)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy values from ``src`` in place (no graph). Used by load_state_dict and init."""
+        self.data[...] = as_array(src)
+        return self
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value: builtins.float) -> Tensor:
+        self.data[...] = value
+        return self
+
+    # ---------------------------------------------------------------- operators (see ops/)
+    def __add__(self, other): return _E.add(self, other)
+    def __radd__(self, other): return _E.add(other, self)
+    def __sub__(self, other): return _E.sub(self, other)
+    def __rsub__(self, other): return _E.sub(other, self)
+    def __mul__(self, other): return _E.mul(self, other)
+    def __rmul__(self, other): return _E.mul(other, self)
+    def __truediv__(self, other): return _E.div(self, other)
+    def __rtruediv__(self, other): return _E.div(other, self)
+    def __pow__(self, other): return _E.pow(self, other)
+    def __rpow__(self, other): return _E.pow(other, self)
+    def __neg__(self): return _E.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _E.abs(self)
+    def __matmul__(self, other): return _L.matmul(self, other)
+    def __rmatmul__(self, other): return _L.matmul(other, self)
+
+    def __lt__(self, other): return _E.compare(np.less, self, other)
+    def __le__(self, other): return _E.compare(np.less_equal, self, other)
+    def __gt__(self, other): return _E.compare(np.greater, self, other)
+    def __ge__(self, other): return _E.compare(np.greater_equal, self, other)
+    def __eq__(self, other): return _E.compare(np.equal, self, other)  # type: ignore[override]
+    def __ne__(self, other): return _E.compare(np.not_equal, self, other)  # type: ignore[override]
+
+    def __getitem__(self, index): return _I.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        if self.requires_grad and _autograd_active():
+            raise RuntimeError(
+                "setitem: in-place assignment to a tensor that requires grad would corrupt the graph; "
+                "do it under mg.no_grad() or build a new tensor (e.g. with mg.where or mg.cat)"
+            )
+        self.data[_I.normalize_index(index, self.shape)] = as_array(value)
+
+    # ---------------------------------------------------------------- elementwise methods
+    def exp(self): return _E.exp(self)
+    def log(self): return _E.log(self)
+    def sqrt(self): return _E.sqrt(self)
+    def abs(self): return _E.abs(self)
+    def tanh(self): return _E.tanh(self)
+    def sigmoid(self): return _E.sigmoid(self)
+    def relu(self): return _E.relu(self)
+    def softplus(self, beta: builtins.float = 1.0, threshold: builtins.float = 20.0):
+        return _E.softplus(self, beta, threshold)
+    def clamp(self, min=None, max=None): return _E.clamp(self, min, max)
+    clip = clamp
+    def pow(self, exponent): return _E.pow(self, exponent)
+    def maximum(self, other): return _E.maximum(self, other)
+    def minimum(self, other): return _E.minimum(self, other)
+
+    # ---------------------------------------------------------------- reductions
+    def sum(self, dim=None, keepdim: bool = False): return _R.sum(self, dim, keepdim)
+    def mean(self, dim=None, keepdim: bool = False): return _R.mean(self, dim, keepdim)
+    def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+        return _R.var(self, dim, unbiased, keepdim, correction=correction)
+    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+        return _R.var(self, dim, unbiased, keepdim, correction=correction).sqrt()
+    def max(self, dim=None, keepdim: bool = False): return _R.max(self, dim, keepdim)
+    def min(self, dim=None, keepdim: bool = False): return _R.min(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim: bool = False): return _R.argmax(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim: bool = False): return _R.argmin(self, dim, keepdim)
+    def norm(self, p=2, dim=None, keepdim: bool = False): return _R.norm(self, p, dim, keepdim)
+    def softmax(self, dim: int): return _R.softmax(self, dim)
+    def log_softmax(self, dim: int): return _R.log_softmax(self, dim)
+    def logsumexp(self, dim, keepdim: bool = False): return _R.logsumexp(self, dim, keepdim)
+    def all(self): return Tensor(np.asarray(self.data.all()))
+    def any(self): return Tensor(np.asarray(self.data.any()))
+
+    # ---------------------------------------------------------------- shape ops
+    def reshape(self, *shape): return _S.reshape(self, shape)
+    def view(self, *shape): return _S.view(self, shape)
+    def transpose(self, dim0: int, dim1: int): return _S.transpose(self, dim0, dim1)
+    def permute(self, *dims): return _S.permute(self, dims)
+    def t(self): return _S.t(self)
+    @property
+    def T(self): return _S.T(self)
+    @property
+    def mT(self): return _S.transpose(self, -2, -1)
+    def squeeze(self, dim=None): return _S.squeeze(self, dim)
+    def unsqueeze(self, dim: int): return _S.unsqueeze(self, dim)
+    def expand(self, *sizes): return _S.expand(self, sizes)
+    def expand_as(self, other): return _S.expand(self, other.shape)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1): return _S.flatten(self, start_dim, end_dim)
+    def split(self, split_size_or_sections, dim: int = 0): return _S.split(self, split_size_or_sections, dim)
+    def chunk(self, chunks: int, dim: int = 0): return _S.chunk(self, chunks, dim)
+    def contiguous(self): return self
+    def matmul(self, other): return _L.matmul(self, other)
+    def mm(self, other): return _L.matmul(self, other)
+
+
+def _autograd_active() -> bool:
+    return autograd.is_grad_enabled()
+
+
+# Ops import Tensor, so they are bound here, after the class exists.
+from minigrad.ops import elementwise as _E  # noqa: E402
+from minigrad.ops import indexing as _I  # noqa: E402
+from minigrad.ops import linalg as _L  # noqa: E402
+from minigrad.ops import reduce as _R  # noqa: E402
+from minigrad.ops import shape as _S  # noqa: E402
