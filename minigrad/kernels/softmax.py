@@ -54,7 +54,7 @@ def softmax_rows_kernel(x, out):
             e = math.exp(x[r, j] - m)
             out[r, j] = e
             total += e
-        inv = 1.0 / total
+        inv = 1.0 / total if total > 0 else np.nan  # an all -inf row is nan, as in PyTorch
         for j in range(cols):
             out[r, j] *= inv
 

@@ -1,0 +1,114 @@
+"""Core kernels agree with their NumPy references (float32/float64; contiguous, transposed, sliced)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minigrad.kernels import activations as A
+from minigrad.kernels import scatter as S
+from minigrad.kernels import softmax as SM
+
+DTYPES = [np.float32, np.float64]
+
+
+def layouts(a: np.ndarray):
+    """The same kind of data as contiguous, transposed and strided-slice arrays (made contiguous by the caller)."""
+    yield "contiguous", a
+    yield "transposed", a.T
+    yield "sliced", a[::2, 1::2]
+
+
+def tol(dtype):
+    return dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_forward_and_backward(dtype):
+    rng = np.random.default_rng(0)
+    base = (rng.standard_normal((9, 7)) * 30).astype(dtype)  # includes large |x|: no overflow allowed
+    for name, x in layouts(base):
+        xc = np.ascontiguousarray(x)
+        out = np.empty_like(xc)
+        A.sigmoid_forward_kernel(xc.reshape(-1), out.reshape(-1))
+        np.testing.assert_allclose(out, A.sigmoid_forward_ref(x), **tol(dtype), err_msg=name)
+        g = np.ascontiguousarray(rng.standard_normal(x.shape).astype(dtype))
+        back = np.empty_like(xc)
+        A.sigmoid_backward_kernel(out.reshape(-1), g.reshape(-1), back.reshape(-1))
+        np.testing.assert_allclose(back, A.sigmoid_backward_ref(out, g), **tol(dtype), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_backward(dtype):
+    rng = np.random.default_rng(1)
+    for name, x in layouts(rng.standard_normal((8, 6)).astype(dtype)):
+        y = np.ascontiguousarray(np.tanh(x))
+        g = np.ascontiguousarray(rng.standard_normal(x.shape).astype(dtype))
+        out = np.empty_like(y)
+        A.tanh_backward_kernel(y.reshape(-1), g.reshape(-1), out.reshape(-1))
+        np.testing.assert_allclose(out, A.tanh_backward_ref(y, g), **tol(dtype), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_is_finite_and_silent_at_extremes(dtype):
+    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=dtype)
+    out = np.empty_like(x)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        A.sigmoid_forward_kernel(x, out)
+        ref = A.sigmoid_forward_ref(x)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("which", ["softmax", "log_softmax"])
+def test_softmax_rows(dtype, which):
+    kernel = getattr(SM, f"{which}_rows_kernel")
+    ref = getattr(SM, f"{which}_rows_ref")
+    rng = np.random.default_rng(2)
+    base = (rng.standard_normal((10, 9)) * 50).astype(dtype)
+    base[3] = -np.inf  # a fully masked row: nan in both, as in PyTorch (never an exception)
+    base[4, 2] = -np.inf
+    for name, x in layouts(base):
+        xc = np.ascontiguousarray(x)
+        out = np.empty_like(xc)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kernel(xc, out)
+            expected = ref(xc)
+        np.testing.assert_allclose(out, expected, **tol(dtype), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scatter_add_rows_accumulates_duplicates(dtype):
+    rng = np.random.default_rng(3)
+    idx = np.array([4, 0, 4, 4, 2, 0], dtype=np.int64)
+    for name, src in layouts(rng.standard_normal((12, 6)).astype(dtype)):
+        src = np.ascontiguousarray(src)[: len(idx)]
+        if src.shape[0] < len(idx):
+            continue
+        out_k = np.zeros((5, src.shape[1]), dtype=dtype)
+        out_r = np.zeros_like(out_k)
+        S.scatter_add_rows_kernel(out_k, idx, src)
+        S.scatter_add_rows_ref(out_r, idx, src)
+        np.testing.assert_allclose(out_k, out_r, **tol(dtype), err_msg=name)
+        np.testing.assert_allclose(out_k[4], src[0] + src[2] + src[3], **tol(dtype))
+
+
+def test_dispatchers_match_references_on_large_inputs():
+    """The public wrappers pick the kernel for big arrays: results must not change."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 128))  # above KERNEL_MIN_SIZE
+    np.testing.assert_allclose(A.sigmoid(x), A.sigmoid_forward_ref(x), rtol=1e-12)
+    y = np.tanh(x)
+    np.testing.assert_allclose(A.tanh_backward(y, x), A.tanh_backward_ref(y, x), rtol=1e-12)
+    np.testing.assert_allclose(SM.softmax_rows(x.T), SM.softmax_rows_ref(x.T), rtol=1e-12)
+    np.testing.assert_allclose(SM.log_softmax_rows(x), SM.log_softmax_rows_ref(x), rtol=1e-12)
+
+
+def test_kernels_are_not_compiled_at_import():
+    import subprocess
+    import sys
+
+    code = ("import minigrad, minigrad.kernels.activations as A, sys; "
+            "assert A.sigmoid_forward_kernel._compiled is None; assert 'numba' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
