@@ -272,35 +272,54 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor | None, **params: Any) -> Any:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
-        from minigrad.tensor import Tensor
-
         fn = cls(**params)
+        grad_on = _mode.grad_enabled
+        arrays, needs = [], []
+        for t in inputs:  # one pass over the inputs: this is the hot path of every op
+            if t is None:
+                arrays.append(None)
+                needs.append(False)
+            else:
+                arrays.append(t.data)
+                needs.append(grad_on and t._requires_grad)
+        fn.needs_input_grad = tuple(needs)
         fn.scope = _mode.scope_name
         fn._saved = ()
         fn.released = False
-        raw = fn.forward(*[t.data if t is not None else None for t in inputs])
-        single = not isinstance(raw, tuple)
-        arrays = (raw,) if single else raw
+        raw = fn.forward(*arrays)
+        outputs = raw if type(raw) is tuple else (raw,)
         if _mode.anomaly:
-            _check_finite(fn, arrays, "forward", "output")
+            _check_finite(fn, outputs, "forward", "output")
 
-        needs_grad = _mode.grad_enabled and any(t is not None and t.requires_grad for t in inputs)
-        if not needs_grad:
-            outs = tuple(Tensor(a) for a in arrays)
-            return outs[0] if single else outs
+        Tensor = _tensor_class()
+        if True not in needs:  # nothing to differentiate: plain tensors, no node kept
+            outs = tuple(Tensor(a) for a in outputs)
+            return outs if type(raw) is tuple else outs[0]
 
-        fn.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
-        fn.next_functions = tuple(_edge(t) if needs else None for t, needs in zip(inputs, fn.needs_input_grad))
-        fn.input_meta = tuple((t.shape, t.dtype) if t is not None else None for t in inputs)
-        fn.output_data = arrays
+        fn.next_functions = tuple(_edge(t) if need else None for t, need in zip(inputs, needs))
+        fn.input_meta = tuple((t.data.shape, t.data.dtype) if t is not None else None for t in inputs)
+        fn.output_data = outputs
         fn.grad_norms = ()
-        outs = tuple(Tensor._from_op(a, fn, i) for i, a in enumerate(arrays))
+        outs = tuple(Tensor._from_op(a, fn, i) for i, a in enumerate(outputs))
         fn.outputs = tuple(weakref.ref(t) for t in outs)
-        return outs[0] if single else outs
+        return outs if type(raw) is tuple else outs[0]
 
     def __repr__(self) -> str:
         where = f" at {self.scope}" if getattr(self, "scope", "") else ""
         return f"<{type(self).__name__}Backward{where}>"
+
+
+def _tensor_class() -> type:
+    """minigrad.tensor.Tensor (imported late: tensor.py imports this module)."""
+    global _Tensor
+    if _Tensor is None:
+        from minigrad.tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
+
+_Tensor: type | None = None
 
 
 def _edge(t: Tensor) -> Function | Tensor | tuple[Function, int]:
