@@ -38,6 +38,8 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
         dtype = to_dtype(dtype)
     if isinstance(data, np.ndarray):
         arr = data
+    elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as in torch.tensor(np.float64(1))
+        arr = np.asarray(data)
     else:
         try:
             arr = np.asarray(data)
@@ -357,10 +359,10 @@ class Tensor:
     def any(self): return Tensor(np.asarray(self.data.any()))
 
     # ---------------------------------------------------------------- shape ops
-    def reshape(self, *shape): return _S.reshape(self, shape)
-    def view(self, *shape): return _S.view(self, shape)
+    def reshape(self, *shape): return _S.reshape(self, *shape)
+    def view(self, *shape): return _S.view(self, *shape)
     def transpose(self, dim0: int, dim1: int): return _S.transpose(self, dim0, dim1)
-    def permute(self, *dims): return _S.permute(self, dims)
+    def permute(self, *dims): return _S.permute(self, *dims)
     def t(self): return _S.t(self)
     @property
     def T(self): return _S.T(self)
@@ -368,7 +370,7 @@ class Tensor:
     def mT(self): return _S.transpose(self, -2, -1)
     def squeeze(self, dim=None): return _S.squeeze(self, dim)
     def unsqueeze(self, dim: int): return _S.unsqueeze(self, dim)
-    def expand(self, *sizes): return _S.expand(self, sizes)
+    def expand(self, *sizes): return _S.expand(self, *sizes)
     def expand_as(self, other): return _S.expand(self, other.shape)
     def flatten(self, start_dim: int = 0, end_dim: int = -1): return _S.flatten(self, start_dim, end_dim)
     def split(self, split_size_or_sections, dim: int = 0): return _S.split(self, split_size_or_sections, dim)

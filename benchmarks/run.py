@@ -1,0 +1,361 @@
+"""Side-by-side training-step benchmark: minigrad fused vs minigrad reference vs PyTorch CPU.
+
+For each workload it times a full train step — zero_grad, forward, loss, backward, Adam step —
+in float32, and reports medians and the ratios minigrad/PyTorch. The three implementations start
+from the same weights and are timed round-robin (one step of each in turn), so a burst of load
+on this shared machine hits all of them alike.
+
+    .venv/bin/python benchmarks/run.py                  # everything, writes docs/performance.md table + JSON
+    .venv/bin/python benchmarks/run.py --only lstm_tiny --repeats 20 --no-startup --no-write
+
+Also measured, each in fresh subprocesses: warm ``import`` time, cold start (empty Numba cache)
+and warm start to the first finished train step, and peak resident memory of a train step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- benchmark-table:begin -->", "<!-- benchmark-table:end -->"
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    cell: str  # "lstm" | "gru" | "rnn" | "charlm"
+    batch: int
+    steps: int
+    input: int
+    hidden: int
+
+
+WORKLOADS = [
+    Workload("lstm_tiny", "lstm", 8, 20, 16, 32),
+    Workload("lstm_small", "lstm", 32, 35, 64, 128),
+    Workload("lstm_medium", "lstm", 32, 35, 256, 512),
+    Workload("gru_small", "gru", 32, 35, 64, 128),
+    Workload("rnn_small", "rnn", 32, 35, 64, 128),
+    Workload("lstm_long", "lstm", 1, 1000, 8, 32),
+    Workload("charlm", "charlm", 32, 64, 64, 256),  # Embedding(65,64) -> LSTM(64,256) -> Linear(256,65)
+]
+VOCAB = 65
+
+
+# ------------------------------------------------------------------------------------ minigrad
+def minigrad_step(w: Workload, impl: str, seed: int = 0):
+    """Build a minigrad model for ``w`` and return (train_step, state_dict for copying)."""
+    import minigrad as mg
+
+    mg.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    if w.cell == "charlm":
+        emb = mg.nn.Embedding(VOCAB, w.input)
+        rnn = mg.nn.LSTM(w.input, w.hidden, batch_first=True, impl=impl)
+        head = mg.nn.Linear(w.hidden, VOCAB)
+        params = list(emb.parameters()) + list(rnn.parameters()) + list(head.parameters())
+        x = mg.tensor(rng.integers(0, VOCAB, (w.batch, w.steps)))
+        y = mg.tensor(rng.integers(0, VOCAB, (w.batch * w.steps,)))
+        opt = mg.optim.Adam(params, lr=1e-3)
+
+        def step():
+            opt.zero_grad()
+            out, _ = rnn(emb(x))
+            logits = head(out).reshape(-1, VOCAB)
+            loss = mg.nn.functional.cross_entropy(logits, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        modules = {"emb": emb, "rnn": rnn, "head": head}
+    else:
+        cls = {"lstm": mg.nn.LSTM, "gru": mg.nn.GRU, "rnn": mg.nn.RNN}[w.cell]
+        rnn = cls(w.input, w.hidden, batch_first=True, impl=impl)
+        x = mg.tensor(rng.standard_normal((w.batch, w.steps, w.input)).astype(np.float32))
+        target = mg.tensor(rng.standard_normal((w.batch, w.hidden)).astype(np.float32))
+        opt = mg.optim.Adam(rnn.parameters(), lr=1e-3)
+
+        def step():
+            opt.zero_grad()
+            out, _ = rnn(x)
+            loss = mg.nn.functional.mse_loss(out[:, -1], target)
+            loss.backward()
+            opt.step()
+            return loss
+
+        modules = {"rnn": rnn}
+    weights = {f"{k}.{n}": p.data.copy() for k, m in modules.items() for n, p in m.named_parameters()}
+    return step, weights
+
+
+# ------------------------------------------------------------------------------------ PyTorch
+def torch_step(w: Workload, weights: dict[str, np.ndarray], seed: int = 0):
+    import torch
+
+    rng = np.random.default_rng(seed)
+    if w.cell == "charlm":
+        emb = torch.nn.Embedding(VOCAB, w.input)
+        rnn = torch.nn.LSTM(w.input, w.hidden, batch_first=True)
+        head = torch.nn.Linear(w.hidden, VOCAB)
+        modules = {"emb": emb, "rnn": rnn, "head": head}
+        x = torch.from_numpy(rng.integers(0, VOCAB, (w.batch, w.steps)))
+        y = torch.from_numpy(rng.integers(0, VOCAB, (w.batch * w.steps,)))
+    else:
+        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[w.cell]
+        rnn = cls(w.input, w.hidden, batch_first=True)
+        modules = {"rnn": rnn}
+        x = torch.from_numpy(rng.standard_normal((w.batch, w.steps, w.input)).astype(np.float32))
+        target = torch.from_numpy(rng.standard_normal((w.batch, w.hidden)).astype(np.float32))
+    with torch.no_grad():
+        for k, m in modules.items():
+            for n, p in m.named_parameters():
+                p.copy_(torch.from_numpy(weights[f"{k}.{n}"]))
+    params = [p for m in modules.values() for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    if w.cell == "charlm":
+        def step():
+            opt.zero_grad()
+            out, _ = rnn(emb(x))
+            loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, VOCAB), y)
+            loss.backward()
+            opt.step()
+            return loss
+    else:
+        def step():
+            opt.zero_grad()
+            out, _ = rnn(x)
+            loss = torch.nn.functional.mse_loss(out[:, -1], target)
+            loss.backward()
+            opt.step()
+            return loss
+    return step
+
+
+def have_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------ timing
+def time_round_robin(steps: dict[str, callable], repeats: int, warmup: int, budget_s: float) -> dict[str, list[float]]:
+    """Time each step function in turn, ``repeats`` rounds (fewer if ``budget_s`` runs out)."""
+    for _ in range(warmup):
+        for f in steps.values():
+            f()
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    start = time.perf_counter()
+    for r in range(repeats):
+        for k, f in steps.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+        if r >= 4 and time.perf_counter() - start > budget_s:
+            break
+    return times
+
+
+def bench_workload(w: Workload, repeats: int, budget_s: float, torch_ok: bool, reference: bool) -> dict:
+    fused, weights = minigrad_step(w, "fused")
+    steps = {"fused": fused}
+    if reference:
+        steps["reference"] = minigrad_step(w, "reference")[0]
+    if torch_ok:
+        import torch
+
+        torch.manual_seed(0)
+        steps["torch"] = torch_step(w, weights)
+    # The very first losses must agree: the three start from the same weights and data.
+    first = {k: float(f()) for k, f in steps.items()}
+    times = time_round_robin(steps, repeats, warmup=2, budget_s=budget_s)
+    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    row = {"workload": w.name, "cell": w.cell, "B": w.batch, "T": w.steps, "I": w.input, "H": w.hidden,
+           "median_ms": med, "runs": {k: len(v) for k, v in times.items()}, "first_loss": first}
+    if "torch" in med:
+        row["fused_vs_torch"] = med["fused"] / med["torch"]
+        if "reference" in med:
+            row["reference_vs_torch"] = med["reference"] / med["torch"]
+    if "reference" in med:
+        row["reference_vs_fused"] = med["reference"] / med["fused"]
+    return row
+
+
+# ------------------------------------------------------------------------------------ startup, memory
+def _run_py(code: str, env: dict | None = None) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, **(env or {})}, cwd=ROOT)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def import_time(module: str, runs: int = 5) -> float:
+    code = f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"
+    return statistics.median(float(_run_py(code)) for _ in range(runs))
+
+
+_SETUP = {
+    "minigrad": "from run import minigrad_step\nstep, _ = minigrad_step(w, 'fused')",
+    "torch": "from run import torch_step, torch_weights\nstep = torch_step(w, torch_weights(w))",
+}
+
+_FIRST_STEP = """
+import time; t0 = time.perf_counter()
+import sys; sys.path.insert(0, {bench!r})
+from run import WORKLOADS
+w = [w for w in WORKLOADS if w.name == 'lstm_small'][0]
+{setup}
+step()
+print(time.perf_counter() - t0)
+"""
+
+
+def first_step_time(framework: str, numba_cache: str | None = None, runs: int = 3) -> float:
+    """Seconds from process start (before any import) to the first finished train step."""
+    code = _FIRST_STEP.format(bench=str(ROOT / "benchmarks"), setup=_SETUP[framework])
+    env = {"NUMBA_CACHE_DIR": numba_cache} if numba_cache else None
+    return statistics.median(float(_run_py(code, env)) for _ in range(runs))
+
+
+def torch_weights(w: Workload) -> dict[str, np.ndarray]:
+    """Random weights with PyTorch's names (startup timing of torch must not import minigrad)."""
+    import torch
+
+    torch.manual_seed(0)
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[w.cell]
+    m = cls(w.input, w.hidden, batch_first=True)
+    return {f"rnn.{n}": p.detach().numpy().copy() for n, p in m.named_parameters()}
+
+
+_MEMORY = """
+import resource, sys; sys.path.insert(0, {bench!r})
+from run import WORKLOADS
+w = [w for w in WORKLOADS if w.name == {name!r}][0]
+{setup}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for _ in range(3):
+    step()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before / 1024, peak / 1024)
+"""
+
+
+def peak_memory(framework: str, name: str = "lstm_medium") -> tuple[float, float]:
+    """(peak RSS in MiB with the model built, after 3 train steps) in a fresh process."""
+    code = _MEMORY.format(bench=str(ROOT / "benchmarks"), name=name, setup=_SETUP[framework])
+    before, peak = map(float, _run_py(code).split())
+    return before, peak
+
+
+# ------------------------------------------------------------------------------------ report
+def markdown(rows: list[dict], extra: dict, command: str) -> str:
+    lines = [
+        f"Command: `{command}`  ",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}" + (f", torch {extra['torch_version']}" if extra.get("torch_version") else ""),
+        f"Date: {time.strftime('%Y-%m-%d')}. Medians of full float32 train steps (zero_grad, forward, loss, "
+        "backward, Adam step), timed round-robin.",
+        "",
+        "| workload | B | T | I | H | fused ms | reference ms | PyTorch ms | fused / PyTorch | reference / fused |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        m = r["median_ms"]
+        def f(key, m=m):
+            return f"{m[key]:.2f}" if key in m else "–"
+        ratio = f"**{r['fused_vs_torch']:.2f}**" if "fused_vs_torch" in r else "–"
+        rf = f"{r['reference_vs_fused']:.1f}x" if "reference_vs_fused" in r else "–"
+        lines.append(f"| {r['workload']} | {r['B']} | {r['T']} | {r['I'] if r['cell'] != 'charlm' else '–'} | "
+                     f"{r['H']} | {f('fused')} | {f('reference')} | {f('torch')} | {ratio} | {rf} |")
+    if "import_s" in extra:
+        lines += ["", "| startup and memory | minigrad | PyTorch |", "|---|---|---|"]
+        t = extra
+        nan = float("nan")
+        lines.append(f"| warm `import` (s) | {t['import_s']['minigrad']:.3f} | {t['import_s'].get('torch', nan):.3f} |")
+        lines.append(f"| warm start: process start to first finished lstm_small step (s) | "
+                     f"{t['warm_start_s']['minigrad']:.2f} | {t['warm_start_s'].get('torch', float('nan')):.2f} |")
+        lines.append(f"| cold start (empty Numba cache) to first step (s) | {t['cold_start_s']:.2f} | – |")
+        mm, mt = t["memory_mib"]["minigrad"], t["memory_mib"].get("torch")
+        lines.append(f"| lstm_medium peak RSS, whole process (MiB) | {mm[1]:.0f} | {mt[1] if mt else nan:.0f} |")
+        lines.append(f"| lstm_medium train-step growth over the built model (MiB) | {mm[1] - mm[0]:.0f} | "
+                     f"{(mt[1] - mt[0]) if mt else nan:.0f} |")
+    return "\n".join(lines)
+
+
+def write_doc_table(table: str) -> None:
+    text = DOC.read_text() if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", nargs="*", help="workload names (default: all)")
+    p.add_argument("--repeats", type=int, default=30, help="rounds per workload (default 30)")
+    p.add_argument("--budget", type=float, default=60.0, help="seconds per workload at most (default 60)")
+    p.add_argument("--no-reference", action="store_true", help="skip the reference path (slow on long sequences)")
+    p.add_argument("--no-startup", action="store_true", help="skip import/startup/memory measurements")
+    p.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
+    p.add_argument("--no-write", action="store_true", help="print only; do not update docs/ and results/")
+    args = p.parse_args(argv)
+
+    torch_ok = not args.no_torch and have_torch()
+    extra: dict = {}
+    if torch_ok:
+        import torch
+
+        extra["torch_version"] = torch.__version__
+        extra["torch_threads"] = torch.get_num_threads()
+    rows = []
+    for w in WORKLOADS:
+        if args.only and w.name not in args.only:
+            continue
+        # The reference path over 1,000 steps builds ~15k nodes per step: still measured, fewer rounds.
+        row = bench_workload(w, args.repeats, args.budget, torch_ok, reference=not args.no_reference)
+        rows.append(row)
+        m = row["median_ms"]
+        print(f"{w.name:12s} " + "  ".join(f"{k} {v:8.2f} ms" for k, v in m.items()) +
+              (f"  fused/torch {row['fused_vs_torch']:.2f}" if "fused_vs_torch" in row else ""), flush=True)
+
+    if not args.no_startup:
+        extra["import_s"] = {"minigrad": import_time("minigrad")}
+        extra["warm_start_s"] = {"minigrad": first_step_time("minigrad")}
+        with tempfile.TemporaryDirectory() as empty_cache:
+            extra["cold_start_s"] = first_step_time("minigrad", numba_cache=empty_cache, runs=1)
+        extra["memory_mib"] = {"minigrad": peak_memory("minigrad")}
+        if torch_ok:
+            extra["import_s"]["torch"] = import_time("torch")
+            extra["warm_start_s"]["torch"] = first_step_time("torch")
+            extra["memory_mib"]["torch"] = peak_memory("torch")
+        print(json.dumps(extra, indent=1))
+
+    command = "python benchmarks/run.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    table = markdown(rows, extra, command.strip())
+    print(table)
+    if not args.no_write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "run.json").write_text(json.dumps({"rows": rows, **extra, "command": command}, indent=1))
+        write_doc_table(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
