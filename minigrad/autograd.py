@@ -20,6 +20,7 @@ counting alone as soon as the last tensor that refers to it goes away.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -287,7 +288,11 @@ class Function:
         fn._saved = ()
         fn.released = False
         raw = fn.forward(*arrays)
-        outputs = raw if type(raw) is tuple else (raw,)
+        if type(raw) is tuple:
+            outputs = tuple(a if type(a) is np.ndarray else np.asarray(a) for a in raw)
+        else:
+            # NumPy ufuncs on 0-d arrays return scalars (np.float64): keep them 0-d arrays with their dtype.
+            outputs = (raw if type(raw) is np.ndarray else np.asarray(raw),)
         if _mode.anomaly:
             _check_finite(fn, outputs, "forward", "output")
 
@@ -371,6 +376,19 @@ def run_backward(
     (``id(tensor) -> position``, used by ``grad()``), gradients of those tensors are returned in
     a list instead and no ``.grad`` is touched.
     """
+    # The cyclic garbage collector would scan the whole graph again and again while backward
+    # allocates gradients; nothing here makes cycles (reference counting frees everything), so
+    # it is paused for the duration.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_backward(roots, root_grads, retain_graph, capture)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _run_backward(roots, root_grads, retain_graph, capture):
     captured: list[np.ndarray | None] | None = [None] * len(capture) if capture is not None else None
     pending: dict[Function, list] = {}  # node -> gradient buffer, one slot per output
     leaf_roots = []
@@ -528,23 +546,31 @@ def grad(
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, Tensor):
+    elif not isinstance(grad_outputs, (list, tuple)):  # one Tensor (or array) for one output
         grad_outputs = [grad_outputs]
-    for t in inputs:
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs must be Tensors, input {i} is a {type(t).__name__}")
         if not t.requires_grad:
-            raise RuntimeError("grad: one of the inputs does not require grad")
-    for t in outputs:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad; create it with "
+                               "requires_grad=True or call .requires_grad_()")
+    for i, t in enumerate(outputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: outputs must be Tensors, output {i} is a {type(t).__name__}")
         if not t.requires_grad:
-            raise RuntimeError("grad: one of the outputs does not require grad and has no grad_fn")
+            raise RuntimeError(f"grad: output {i} (shape {t.shape}) does not require grad and has no grad_fn "
+                               "(was it made under no_grad(), detached, or from inputs that don't require grad?)")
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     root_grads = [_root_gradient(t, g, "grad") for t, g in zip(outputs, grad_outputs)]
     capture = {id(t): i for i, t in enumerate(inputs)}
     captured = run_backward(outputs, root_grads, retain_graph=bool(retain_graph), capture=capture)
     result = []
-    for t, g in zip(inputs, captured):
+    for i, (t, g) in enumerate(zip(inputs, captured)):
         if g is None and not allow_unused:
             raise RuntimeError(
-                "grad: one of the inputs was not used to compute the outputs; pass allow_unused=True "
-                "to get None for it"
+                f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; pass "
+                "allow_unused=True to get None for it"
             )
         result.append(None if g is None else Tensor(np.array(g, dtype=t.dtype)))
     return tuple(result)
@@ -617,9 +643,7 @@ def gradcheck(
 
     worst = None
     for k, t in enumerate(wrt):
-        it = np.nditer(t.data, flags=["multi_index"])
-        for _ in it:
-            idx = it.multi_index
+        for idx in np.ndindex(t.shape):  # (nditer refuses zero-size arrays)
             old = t.data[idx].copy()
             t.data[idx] = old + eps
             plus = objective()

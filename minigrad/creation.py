@@ -11,12 +11,12 @@ from minigrad.random import rng
 from minigrad.tensor import Tensor, as_array
 
 
-def _size(size: tuple) -> tuple[int, ...]:
+def _size(size: tuple, op: str = "tensor") -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"size must be non-negative ints, got {size}")
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
+            raise ValueError(f"{op}: size must be non-negative ints, got {size}")
     return tuple(int(s) for s in size)
 
 
@@ -41,17 +41,17 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros. Example: ``mg.zeros(2, 3).shape`` -> (2, 3)."""
-    return Tensor(np.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.zeros(_size(size, "zeros"), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones. Example: ``mg.ones(3)`` -> tensor([1., 1., 1.])."""
-    return Tensor(np.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.ones(_size(size, "ones"), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor (its values are whatever was in memory)."""
-    return Tensor(np.empty(_size(size), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.empty(_size(size, "empty"), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -61,7 +61,7 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
     """
     if dtype is None:
         dtype = as_array(fill_value).dtype
-    return Tensor(np.full(_size((size,) if isinstance(size, int) else (size,)), fill_value,
+    return Tensor(np.full(_size((size,) if isinstance(size, int) else (size,), "full"), fill_value,
                           dtype=to_dtype(dtype)), requires_grad=requires_grad)
 
 
@@ -84,20 +84,22 @@ def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the library's seeded generator (see ``mg.manual_seed``)."""
     dt = _float_dtype(dtype)
-    return Tensor(rng().standard_normal(_size(size)).astype(dt), requires_grad=requires_grad)
+    return Tensor(rng().standard_normal(_size(size, "randn")).astype(dt), requires_grad=requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the library's seeded generator."""
     dt = _float_dtype(dtype)
-    return Tensor(rng().random(_size(size)).astype(dt), requires_grad=requires_grad)
+    return Tensor(rng().random(_size(size, "rand")).astype(dt), requires_grad=requires_grad)
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
     """Random integers in [low, high) (or [0, low) with one bound), int64 by default."""
     if high is None:
         low, high = 0, low
-    return Tensor(rng().integers(low, high, size=_size((size,) if isinstance(size, int) else (size,)))
+    if not low < high:
+        raise ValueError(f"randint: low ({low}) must be smaller than high ({high}): the range [low, high) is empty")
+    return Tensor(rng().integers(low, high, size=_size((size,) if isinstance(size, int) else (size,), "randint"))
                   .astype(to_dtype(dtype) if dtype else np.int64))
 
 
@@ -118,11 +120,14 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requir
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """``steps`` values from start to end inclusive."""
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     return Tensor(np.linspace(start, end, steps).astype(_float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The identity matrix."""
+    _size((n,) if m is None else (n, m), "eye")
     return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 

@@ -25,8 +25,12 @@ def manual_seed(seed: int) -> np.random.Generator:
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
-    _state["rng"] = np.random.default_rng(int(seed))
-    _py_random.seed(int(seed))
+    seed = int(seed)
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError(f"manual_seed: seed must be in [-2**63, 2**64), got {seed}")
+    seed %= 2**64  # PyTorch maps negative seeds to their unsigned 64-bit value
+    _state["rng"] = np.random.default_rng(seed)
+    _py_random.seed(seed)
     return _state["rng"]
 
 

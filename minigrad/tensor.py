@@ -24,6 +24,7 @@ import numpy as np
 
 from minigrad import autograd
 from minigrad.dtypes import get_default_dtype, to_dtype
+from minigrad.errors import ShapeError
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -279,7 +280,15 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Copy values from ``src`` in place (no graph). Used by load_state_dict and init."""
-        self.data[...] = as_array(src)
+        src = as_array(src)
+        try:
+            fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"copy_: source of shape {src.shape} cannot be copied into a tensor of shape "
+                             f"{self.shape} (it must have that shape or broadcast to it)")
+        self.data[...] = src
         return self
 
     def zero_(self) -> Tensor:
@@ -287,6 +296,10 @@ class Tensor:
         return self
 
     def fill_(self, value: builtins.float) -> Tensor:
+        if isinstance(value, Tensor):
+            value = value.item()
+        if not isinstance(value, (int, builtins.float, builtins.bool, np.number, np.bool_)):
+            raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
         self.data[...] = value
         return self
 
@@ -322,7 +335,17 @@ class Tensor:
                 "setitem: in-place assignment to a tensor that requires grad would corrupt the graph; "
                 "do it under mg.no_grad() or build a new tensor (e.g. with mg.where or mg.cat)"
             )
-        self.data[_I.normalize_index(index, self.shape)] = as_array(value)
+        index = _I.normalize_index(index, self.shape)
+        value = as_array(value)
+        try:
+            self.data[index] = value
+        except IndexError as e:
+            raise IndexError(f"setitem on a tensor of shape {self.shape}: {e}") from None
+        except ValueError:
+            target = self.data[index].shape
+            raise ShapeError(f"setitem: value of shape {value.shape} cannot be assigned to the selected part "
+                             f"of shape {target} (of a tensor of shape {self.shape}); it must have that shape "
+                             "or broadcast to it") from None
 
     # ---------------------------------------------------------------- elementwise methods
     def exp(self): return _E.exp(self)

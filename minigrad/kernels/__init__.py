@@ -15,6 +15,7 @@ KERNEL_MODULES = (
     "minigrad.kernels.activations",
     "minigrad.kernels.softmax",
     "minigrad.kernels.scatter",
+    "minigrad.kernels.loss",
     "minigrad.kernels.rnn",
     "minigrad.kernels.optim",
 )

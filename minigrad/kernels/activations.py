@@ -2,8 +2,12 @@
 
 ``sigmoid`` in NumPy needs ``exp``, ``+``, ``/`` and a ``where`` for stability, each a full pass
 with a temporary array; the kernel does it in one loop. Each kernel has a NumPy reference
-(``*_ref``) and the wrappers below choose: tiny arrays go to NumPy (a Numba call costs a few
-microseconds of dispatch), large ones to the kernel.
+(``*_ref``) and the wrappers below choose, by measurement (benchmarks/bench_core.py):
+
+- the backward kernels (a few multiplies per element) beat NumPy at every size: always used;
+- the forward kernel calls ``exp`` once per element. Numba without Intel's SVML calls the scalar
+  ``exp``, while NumPy's ``exp`` is vectorised, so above ``EXP_KERNEL_MAX_SIZE`` elements NumPy wins
+  (0.4-0.8x) and below it the kernel wins (2.7-4.4x at 256 elements: one pass, no temporaries).
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import numpy as np
 
 from minigrad.kernels._jit import jit_disabled, kernel
 
-# Below this many elements NumPy's lower call overhead wins (measured in benchmarks/bench_core.py).
-KERNEL_MIN_SIZE = 4096
+# Above this many elements NumPy's vectorised exp beats the kernel's scalar exp.
+EXP_KERNEL_MAX_SIZE = 4096
 
 
 def _warm_unary(k):
@@ -83,16 +87,21 @@ tanh_backward_kernel.warmup_fn = _warm_binary(tanh_backward_kernel)
 
 
 # ------------------------------------------------------------------ dispatch
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
 def _use_kernel(*arrays: np.ndarray) -> bool:
     a = arrays[0]
-    return a.size >= KERNEL_MIN_SIZE and not jit_disabled() and all(
+    return a.dtype.kind == "f" and not jit_disabled() and all(
         b.shape == a.shape and b.dtype == a.dtype for b in arrays)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    if not _use_kernel(x):
+    if x.size > EXP_KERNEL_MAX_SIZE or not _use_kernel(x):
         return sigmoid_forward_ref(x)
-    x = np.ascontiguousarray(x)
+    x = _contiguous(x)
     out = np.empty_like(x)
     sigmoid_forward_kernel(x.reshape(-1), out.reshape(-1))
     return out
@@ -101,7 +110,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 def sigmoid_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     if not _use_kernel(y, grad):
         return sigmoid_backward_ref(y, grad)
-    y, grad = np.ascontiguousarray(y), np.ascontiguousarray(grad)
+    y, grad = _contiguous(y), _contiguous(grad)
     out = np.empty_like(y)
     sigmoid_backward_kernel(y.reshape(-1), grad.reshape(-1), out.reshape(-1))
     return out
@@ -110,7 +119,7 @@ def sigmoid_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
 def tanh_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     if not _use_kernel(y, grad):
         return tanh_backward_ref(y, grad)
-    y, grad = np.ascontiguousarray(y), np.ascontiguousarray(grad)
+    y, grad = _contiguous(y), _contiguous(grad)
     out = np.empty_like(y)
     tanh_backward_kernel(y.reshape(-1), grad.reshape(-1), out.reshape(-1))
     return out

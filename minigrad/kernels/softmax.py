@@ -2,7 +2,9 @@
 
 softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m) with m = max_k x_k, so exp never overflows.
 NumPy needs five passes and three temporaries (max, subtract, exp, sum, divide); the kernels
-make three passes over each row and allocate nothing but the output.
+make three passes over each row and allocate nothing but the output. That wins for small and
+medium inputs; above ``EXP_KERNEL_MAX_SIZE`` elements NumPy's vectorised ``exp`` wins instead
+(Numba without SVML calls the scalar ``exp``), so the wrappers send large inputs to NumPy.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from minigrad.kernels._jit import jit_disabled, kernel
 
-KERNEL_MIN_SIZE = 4096
+EXP_KERNEL_MAX_SIZE = 4096
 
 
 def _shift(x: np.ndarray) -> np.ndarray:
@@ -84,7 +86,7 @@ log_softmax_rows_kernel.warmup_fn = _warm(log_softmax_rows_kernel)
 
 
 def _rows(x: np.ndarray, k, ref) -> np.ndarray:
-    if x.size < KERNEL_MIN_SIZE or x.ndim == 0 or jit_disabled():
+    if x.size > EXP_KERNEL_MAX_SIZE or x.ndim == 0 or x.dtype.kind != "f" or jit_disabled():
         return ref(x)
     x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
     out = np.empty_like(x2)

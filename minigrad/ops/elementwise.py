@@ -324,6 +324,8 @@ def relu(x: Tensor) -> Tensor:
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta. Example: ``mg.softplus(mg.zeros(1))`` -> tensor([0.6931])."""
+    if not isinstance(beta, _SCALARS) or beta == 0:
+        raise ValueError(f"softplus: beta must be a nonzero number (it divides the result), got {beta!r}")
     return Softplus.apply(_floating(x), beta=beta, threshold=threshold)
 
 
@@ -352,6 +354,9 @@ def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, _SCALARS):
+            raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
     if min is not None and max is not None and min > max:
         raise ValueError(f"clamp: min ({min}) must not be greater than max ({max})")
     return Clamp.apply(x, lo=min, hi=max)

@@ -26,10 +26,12 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a  # (k,) -> (1, k)
         b2 = b[:, None] if b.ndim == 1 else b  # (k,) -> (k, 1)
         g = grad
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+        # Put back the dims that 1-D operands dropped from C; b's first, so that a 0-d grad
+        # (vector @ vector) becomes (1, 1).
         if b.ndim == 1:
             g = np.expand_dims(g, -1)
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = g @ np.swapaxes(b2, -1, -2)  # dL/dA = dL/dC @ B^T

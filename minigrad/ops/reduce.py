@@ -7,6 +7,7 @@ copies it to every element, ``mean`` divides it by their number, ``max`` sends i
 from __future__ import annotations
 
 import builtins
+import warnings
 from collections import namedtuple
 from typing import Any
 
@@ -24,10 +25,15 @@ def normalize_dims(op: str, dim: Any, ndim: int) -> tuple[int, ...] | None:
     """``dim`` (int, tuple or None) as a sorted tuple of non-negative axes; None means all."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if isinstance(dim, (int, np.integer)):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r} ({type(dim).__name__})")
     out = []
     for d in dims:
-        if not isinstance(d, (int, np.integer)):
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
             raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
         span = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1, like PyTorch
         if not -span <= d < span:
@@ -63,6 +69,10 @@ class Sum(Function):
 class Mean(Function):
     def forward(self, x):
         self.shape = x.shape
+        if x.size == 0:  # the mean of nothing is nan (as in PyTorch), without NumPy's "empty slice" warning
+            count = np.prod([x.shape[d] for d in self.dims]) if self.dims is not None else 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.asarray(x.sum(axis=self.dims, keepdims=self.keepdim) / x.dtype.type(count))
         return np.asarray(x.mean(axis=self.dims, keepdims=self.keepdim))
 
     def backward(self, grad):
@@ -77,6 +87,15 @@ class Var(Function):
         self.save_for_backward(x)
         n = x.size if self.dims is None else int(np.prod([x.shape[d] for d in self.dims]))
         self.denominator = builtins.max(n - self.correction, 0)
+        if self.denominator == 0:
+            # PyTorch warns and returns nan (or inf); NumPy would warn without saying which op or why.
+            warnings.warn(f"var: degrees of freedom <= 0 ({n} element(s) reduced, correction={self.correction}): "
+                          "the result is nan or inf; reduce over more elements or pass correction=0 "
+                          "(unbiased=False)", UserWarning, stacklevel=4)
+            centered = x - (x.sum(axis=self.dims, keepdims=True) / x.dtype.type(builtins.max(n, 1)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.asarray((centered * centered).sum(axis=self.dims, keepdims=self.keepdim)
+                                  / x.dtype.type(self.denominator))
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(x.var(axis=self.dims, ddof=self.correction, keepdims=self.keepdim))
 
@@ -152,13 +171,22 @@ class MaxDim(Function):
         return g
 
 
+def _check_nonempty(op: str, x: Tensor, dim: Any) -> None:
+    """max/min/argmax/argmin of nothing is undefined: say so instead of NumPy's "zero-size array" error."""
+    if x.data.size == 0:
+        d = normalize_dims(op, dim, x.ndim) if dim is not None else None
+        if d is None or x.shape[d[0]] == 0:
+            where = "" if dim is None else f" along dim {dim}"
+            raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}{where} "
+                             f"(there is no {op} of nothing)")
+
+
 def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
     if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
         from minigrad.ops.elementwise import maximum, minimum
 
         return minimum(x, dim) if smallest else maximum(x, dim)
-    if x.data.size == 0 and (dim is None or x.shape[dim] == 0):
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape} (there is no {op} of nothing)")
+    _check_nonempty(op, x, dim)
     if dim is None:
         if x.dtype.kind != "f":
             return Tensor(np.asarray(x.data.min() if smallest else x.data.max()))
@@ -190,6 +218,7 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False):  # noqa: A001
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the largest element (flattened when ``dim`` is None)."""
+    _check_nonempty("argmax", x, dim)
     if dim is None:
         return Tensor(np.asarray(np.argmax(x.data)))
     (d,) = normalize_dims("argmax", dim, x.ndim)
@@ -199,6 +228,7 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the smallest element (flattened when ``dim`` is None)."""
+    _check_nonempty("argmin", x, dim)
     if dim is None:
         return Tensor(np.asarray(np.argmin(x.data)))
     (d,) = normalize_dims("argmin", dim, x.ndim)
@@ -220,6 +250,10 @@ def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Ten
 
 class Softmax(Function):
     def forward(self, x):
+        if x.size == 0:  # nothing to normalise (e.g. zero classes): an empty result, as in PyTorch
+            y = x.copy()
+            self.save_for_backward(y)
+            return y
         y = np.moveaxis(K.softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim)
         self.save_for_backward(y)
         return y
@@ -232,6 +266,10 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     def forward(self, x):
+        if x.size == 0:  # nothing to normalise (e.g. zero classes): an empty result, as in PyTorch
+            y = x.copy()
+            self.save_for_backward(y)
+            return y
         y = np.moveaxis(K.log_softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim)
         self.save_for_backward(y)
         return y
@@ -243,7 +281,7 @@ class LogSoftmax(Function):
 
 class LogSumExp(Function):
     def forward(self, x):
-        m = x.max(axis=self.dims, keepdims=True)
+        m = x.max(axis=self.dims, keepdims=True, initial=-np.inf)  # (initial: an empty dim gives -inf)
         m = np.where(np.isfinite(m), m, 0)  # all -inf stays -inf, not nan
         with np.errstate(divide="ignore"):
             lse = m + np.log(np.exp(x - m).sum(axis=self.dims, keepdims=True))

@@ -17,10 +17,16 @@ from minigrad.ops.reduce import normalize_dims
 from minigrad.tensor import Tensor
 
 
-def _shape_arg(shape: tuple) -> tuple[int, ...]:
-    """Accept both ``x.reshape(2, 3)`` and ``x.reshape((2, 3))``."""
+def _shape_arg(shape: tuple, op: str = "reshape") -> tuple[int, ...]:
+    """Accept both ``x.reshape(2, 3)`` and ``x.reshape((2, 3))``; refuse floats and strings.
+
+    ``int(2.5)`` would silently truncate, so only ints (Python or NumPy) are accepted.
+    """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    for s in shape:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"{op}: sizes and dims must be ints, got {s!r} ({type(s).__name__}) in {shape!r}")
     return tuple(int(s) for s in shape)
 
 
@@ -59,6 +65,8 @@ def view(x: Tensor, *shape: Any) -> Tensor:
         return reshape(x, *shape)
     except ShapeError as e:
         raise ShapeError(str(e).replace("reshape:", "view:", 1)) from None
+    except TypeError as e:
+        raise TypeError(str(e).replace("reshape:", "view:", 1)) from None
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -99,7 +107,7 @@ class Permute(Function):
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
     """Reorder the dims. Example: ``mg.ones(2, 3, 4).permute(2, 0, 1).shape`` -> (4, 2, 3)."""
-    dims = _shape_arg(dims)
+    dims = _shape_arg(dims, "permute")
     if len(dims) != x.ndim:
         raise ShapeError(f"permute: got {len(dims)} dims {dims} for a tensor of shape {x.shape}")
     normalized = tuple(_dim("permute", d, x.ndim) for d in dims)
@@ -143,7 +151,7 @@ class Expand(Function):
 
 def expand(x: Tensor, *sizes: Any) -> Tensor:
     """Broadcast to a bigger shape without copying (-1 keeps a size). Example: ``mg.ones(3, 1).expand(3, 4)``."""
-    sizes = _shape_arg(sizes)
+    sizes = _shape_arg(sizes, "expand")
     if len(sizes) < x.ndim:
         raise ShapeError(f"expand: the number of sizes ({len(sizes)}) must be at least the tensor's "
                          f"dims ({x.ndim}); shape {x.shape}, sizes {sizes}")
@@ -240,17 +248,21 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) 
     """
     d = _dim("split", dim, x.ndim)
     n = x.shape[d]
-    if isinstance(split_size_or_sections, (int, np.integer)):
+    if isinstance(split_size_or_sections, (int, np.integer)) and not isinstance(split_size_or_sections, bool):
         size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
         sizes = [size] * (n // size) + ([n % size] if n % size else [])
         sizes = sizes or [0]
-    else:
+    elif isinstance(split_size_or_sections, (list, tuple)) and all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in split_size_or_sections):
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ShapeError(f"split: sections {sizes} must be non-negative and sum to {n}, the size of "
                              f"dimension {d} of shape {x.shape}")
+    else:
+        raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, got "
+                        f"{split_size_or_sections!r}")
     return Split.apply(x, sizes=sizes, dim=d, input_shape=x.shape, dtype=x.dtype)
 
 
@@ -259,6 +271,8 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
     Example: ``[p.shape for p in mg.ones(5).chunk(2)]`` -> [(3,), (2,)].
     """
+    if not isinstance(chunks, (int, np.integer)) or isinstance(chunks, bool):
+        raise TypeError(f"chunk: chunks must be an int, got {chunks!r} ({type(chunks).__name__})")
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     n = x.shape[_dim("chunk", dim, x.ndim)]

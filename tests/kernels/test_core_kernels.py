@@ -94,13 +94,16 @@ def test_scatter_add_rows_accumulates_duplicates(dtype):
         np.testing.assert_allclose(out_k[4], src[0] + src[2] + src[3], **tol(dtype))
 
 
-def test_dispatchers_match_references_on_large_inputs():
-    """The public wrappers pick the kernel for big arrays: results must not change."""
+@pytest.mark.parametrize("shape", [(3, 5), (64, 128)])  # below and above EXP_KERNEL_MAX_SIZE
+def test_dispatchers_match_references(shape):
+    """Whichever path the public wrappers pick, the results do not change."""
     rng = np.random.default_rng(4)
-    x = rng.standard_normal((64, 128))  # above KERNEL_MIN_SIZE
+    x = rng.standard_normal(shape)
     np.testing.assert_allclose(A.sigmoid(x), A.sigmoid_forward_ref(x), rtol=1e-12)
+    np.testing.assert_allclose(A.sigmoid(x.T), A.sigmoid_forward_ref(x.T), rtol=1e-12)
     y = np.tanh(x)
     np.testing.assert_allclose(A.tanh_backward(y, x), A.tanh_backward_ref(y, x), rtol=1e-12)
+    np.testing.assert_allclose(A.sigmoid_backward(y, x), A.sigmoid_backward_ref(y, x), rtol=1e-12)
     np.testing.assert_allclose(SM.softmax_rows(x.T), SM.softmax_rows_ref(x.T), rtol=1e-12)
     np.testing.assert_allclose(SM.log_softmax_rows(x), SM.log_softmax_rows_ref(x), rtol=1e-12)
 
