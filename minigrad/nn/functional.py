@@ -1,0 +1,666 @@
+"""``mg.nn.functional`` (usually imported as ``F``): layers and losses as plain functions.
+
+The layers in ``minigrad.nn`` hold parameters and call these. Each function with its own
+gradient is one ``Function`` node in the graph (``linear``, ``embedding``, ``dropout`` and every
+loss), with the forward written next to its backward; the activations are the Tensor methods.
+
+Example::
+
+    >>> import minigrad as mg
+    >>> import minigrad.nn.functional as F
+    >>> logits = mg.tensor([[2.0, 0.5, -1.0]], requires_grad=True)
+    >>> loss = F.cross_entropy(logits, mg.tensor([0]))
+    >>> round(loss.item(), 4)
+    0.2413
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function
+from minigrad.dtypes import result_type
+from minigrad.errors import ShapeError
+from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
+from minigrad.kernels.scatter import scatter_add_rows
+from minigrad.random import rng
+from minigrad.tensor import Tensor
+
+__all__ = [
+    "linear", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits", "l1_loss", "dropout",
+    "embedding", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "one_hot",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _as_tensor(x: Any, op: str, what: str = "input") -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return Tensor(x)
+    raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
+
+
+def _check_floating(x: Tensor, op: str, what: str = "input") -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: {what} must be a floating tensor (float32/float64), got {x.dtype}; "
+                        "convert it with .float()")
+
+
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` pair, translated to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='mean'|'sum'|'none' "
+                  "instead.", UserWarning, stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else "mean" if size_average else "sum"
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'mean', 'sum' "
+                         "or 'none')")
+
+
+def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
+    """Apply an elementwise loss's reduction in the forward pass."""
+    if reduction == "none":
+        return loss
+    total = loss.sum(dtype=np.float64)
+    if reduction == "mean":
+        total = total / loss.size if loss.size else np.float64(np.nan)
+    return np.asarray(total, dtype=loss.dtype)
+
+
+def _unreduce(grad: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
+    """The gradient of ``_reduce`` for each element: dL/dloss_i."""
+    if reduction == "none":
+        return grad
+    n = int(np.prod(shape))
+    scale = grad / n if reduction == "mean" and n else grad
+    return np.broadcast_to(scale, shape)
+
+
+# ================================================================================================
+# Linear:  y = x W^T + b
+# ================================================================================================
+
+
+class Linear(Function):
+    """``y = x @ W.T + b`` as one node; leading dimensions of ``x`` are batch dimensions."""
+
+    name = "linear"
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        self.save_for_backward(x, w)
+        y = x @ w.T
+        if b is not None:
+            y = y + b
+        return y
+
+    def backward(self, grad: np.ndarray):
+        x, w = self.saved_tensors
+        out_f, in_f = w.shape
+        g2 = grad.reshape(-1, out_f)  # all batch dims flattened into rows
+        gx = grad @ w if self.needs_input_grad[0] else None  # dL/dx = g W
+        gw = g2.T @ x.reshape(-1, in_f) if self.needs_input_grad[1] else None  # dL/dW = g^T x
+        gb = g2.sum(axis=0) if self.needs_input_grad[2] else None  # dL/db = sum over rows of g
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Apply ``y = x W^T + b``; ``x`` is (*, in_features), ``W`` (out_features, in_features).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> y = mg.nn.functional.linear(mg.ones(2, 3), mg.ones(4, 3), mg.zeros(4))
+        >>> y.shape, y[0, 0].item()
+        ((2, 4), 3.0)
+    """
+    input, weight = _as_tensor(input, "linear"), _as_tensor(weight, "linear", "weight")
+    _check_floating(input, "linear")
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: "
+                         f"the input's last dimension must be in_features={weight.shape[1]}")
+    if bias is not None:
+        bias = _as_tensor(bias, "linear", "bias")
+        if bias.shape not in ((weight.shape[0],), ()):
+            raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}: "
+                             f"expected ({weight.shape[0]},)")
+    return Linear.apply(input, weight, bias)
+
+
+# ================================================================================================
+# Embedding: rows of a table picked by index
+# ================================================================================================
+
+
+class Embedding(Function):
+    """``out[...] = weight[indices[...]]``; backward scatter-adds rows back (duplicates accumulate)."""
+
+    name = "embedding"
+
+    def forward(self, weight: np.ndarray) -> np.ndarray:
+        self.weight_shape = weight.shape
+        return weight[self.indices]
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        dim = self.weight_shape[1]
+        gw = np.zeros(self.weight_shape, dtype=grad.dtype)
+        idx = np.ascontiguousarray(self.indices.reshape(-1), dtype=np.int64)
+        scatter_add_rows(gw, idx, np.ascontiguousarray(grad.reshape(-1, dim)))
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0  # the padding row is never learned
+        return gw
+
+
+def _check_indices(indices: Tensor | np.ndarray, num: int, who: str) -> np.ndarray:
+    arr = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{who}: indices must be an integer tensor (int64 or int32), got {arr.dtype}; "
+                        "use .long() to convert")
+    if arr.size:
+        lo, hi = arr.min(), arr.max()
+        if lo < 0 or hi >= num:
+            bad = int(lo) if lo < 0 else int(hi)
+            raise IndexError(f"{who}: index {bad} is out of range for num_embeddings={num} "
+                             f"(valid indices are 0..{num - 1})")
+    return arr
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Look up rows of ``weight`` (num_embeddings, dim) by the integer indices ``input``.
+
+    The output has shape ``input.shape + (dim,)``. Row ``padding_idx`` receives no gradient.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> table = mg.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]])
+        >>> mg.nn.functional.embedding(mg.tensor([[2, 1]]), table).tolist()
+        [[[3.0, 4.0], [1.0, 2.0]]]
+    """
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    weight = _as_tensor(weight, "embedding", "weight")
+    if weight.ndim != 2:
+        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
+    num = weight.shape[0]
+    indices = _check_indices(input, num, "embedding")
+    if padding_idx is not None:
+        padding_idx = _normalize_padding_idx(padding_idx, num, "embedding")
+    return Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
+
+
+def _normalize_padding_idx(padding_idx: int, num: int, who: str) -> int:
+    """PyTorch's rule: negative padding_idx counts from the end; it must name an existing row."""
+    if not -num <= padding_idx < num:
+        raise ValueError(f"{who}: padding_idx={padding_idx} must be within num_embeddings={num} "
+                         f"(between {-num} and {num - 1})")
+    return padding_idx + num if padding_idx < 0 else padding_idx
+
+
+# ================================================================================================
+# Dropout (inverted): zero each element with probability p, scale survivors by 1/(1-p)
+# ================================================================================================
+
+
+class Dropout(Function):
+    """``y = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)``; the same mask scales the gradient."""
+
+    name = "dropout"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.p >= 1.0:
+            scaled_mask = np.zeros_like(x)
+        else:
+            keep = rng().random(x.shape) >= self.p
+            scaled_mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
+        self.save_for_backward(scaled_mask)
+        return x * scaled_mask
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        (scaled_mask,) = self.saved_tensors
+        return grad * scaled_mask
+
+
+def _check_p(p: float, who: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{who}: dropout probability has to be between 0 and 1, but got {p}")
+    return float(p)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Inverted dropout: during training zero elements with probability ``p`` and scale the rest by
+    ``1/(1-p)`` so the expected value is unchanged; the identity when ``training=False``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> x = mg.ones(1000)
+        >>> y = mg.nn.functional.dropout(x, p=0.5)
+        >>> sorted(set(y.tolist()))
+        [0.0, 2.0]
+    """
+    p = _check_p(p, "dropout")
+    input = _as_tensor(input, "dropout")
+    if not training or p == 0.0:
+        return input
+    _check_floating(input, "dropout")
+    return Dropout.apply(input, p=p)
+
+
+# ================================================================================================
+# Activations (Tensor methods) and one_hot
+# ================================================================================================
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))`` elementwise. Example: ``F.sigmoid(mg.zeros(1)).item() == 0.5``."""
+    return _as_tensor(input, "sigmoid").sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent elementwise. Example: ``F.tanh(mg.zeros(1)).item() == 0.0``."""
+    return _as_tensor(input, "tanh").tanh()
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(x, 0)`` elementwise. Example: ``F.relu(mg.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]``."""
+    return _as_tensor(input, "relu").relu()
+
+
+def _softmax_dim(ndim: int, who: str) -> int:
+    warnings.warn(f"Implicit dimension choice for {who} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (optionally cast to ``dtype`` first).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.softmax(mg.zeros(1, 4), dim=1).tolist()
+        [[0.25, 0.25, 0.25, 0.25]]
+    """
+    input = _as_tensor(input, "softmax")
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.ndim, "softmax")
+    return input.softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim``: log-probabilities, computed stably.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> round(mg.nn.functional.log_softmax(mg.zeros(2), dim=0)[0].item(), 4)
+        -0.6931
+    """
+    input = _as_tensor(input, "log_softmax")
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.ndim, "log_softmax")
+    return input.log_softmax(dim)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer class indices of shape (*) to an int64 tensor of shape (*, num_classes).
+
+    ``num_classes=-1`` means ``max(tensor) + 1``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.one_hot(mg.tensor([0, 2]), 3).tolist()
+        [[1, 0, 0], [0, 0, 1]]
+    """
+    arr = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: only integer (class index) tensors are accepted, got {arr.dtype}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"one_hot: class values must be non-negative, got {int(arr.min())}")
+    if num_classes == -1:
+        if arr.size == 0:
+            raise ValueError("one_hot: can not infer total number of classes from empty tensor; pass num_classes")
+        num_classes = int(arr.max()) + 1
+    elif arr.size and arr.max() >= num_classes:
+        raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, "
+                         f"got {int(arr.max())}")
+    out = np.zeros(arr.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, arr[..., None].astype(np.int64), 1, axis=-1)
+    return Tensor(out)
+
+
+# ================================================================================================
+# Regression losses: MSE and L1
+# ================================================================================================
+
+
+def _broadcast_target(op: str, input: Tensor, target: Tensor) -> None:
+    if input.shape != target.shape:
+        try:
+            np.broadcast_shapes(input.shape, target.shape)
+        except ValueError:
+            raise ShapeError(f"{op}: input of shape {input.shape} and target of shape {target.shape} cannot be "
+                             "broadcast together; they should have the same shape") from None
+        warnings.warn(f"{op}: using a target size ({target.shape}) that is different to the input size "
+                      f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", UserWarning, stacklevel=3)
+
+
+class MSELoss(Function):
+    """``mean((x - y)^2)`` (or sum / none) as one node; ``d/dx = 2 (x - y) / n``."""
+
+    name = "mse_loss"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        diff = (x - y).astype(self.dtype, copy=False)
+        self.save_for_backward(diff)
+        return _reduce(diff * diff, self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        (diff,) = self.saved_tensors
+        g = 2.0 * diff * _unreduce(grad, diff.shape, self.reduction)
+        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+
+
+class L1Loss(Function):
+    """``mean(|x - y|)`` as one node; ``d/dx = sign(x - y) / n`` (0 where x == y, as in PyTorch)."""
+
+    name = "l1_loss"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        diff = (x - y).astype(self.dtype, copy=False)
+        self.save_for_backward(np.sign(diff))
+        return _reduce(np.abs(diff), self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        (sign,) = self.saved_tensors
+        g = sign * _unreduce(grad, sign.shape, self.reduction)
+        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+
+
+def _regression(fn: type[Function], op: str, input: Any, target: Any, reduction: str) -> Tensor:
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_reduction(reduction, op)
+    _check_floating(input, op)
+    _broadcast_target(op, input, target)
+    return fn.apply(input, target, reduction=reduction, dtype=result_type(input, target))
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+             reduction: str = "mean") -> Tensor:
+    """Mean squared error ``mean((input - target)^2)``; ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.mse_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 0.0])).item()
+        5.0
+    """
+    return _regression(MSELoss, "mse_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+            reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``mean(|input - target|)``; ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.l1_loss(mg.tensor([1.0, -3.0]), mg.tensor([0.0, 0.0])).item()
+        2.0
+    """
+    return _regression(L1Loss, "l1_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
+
+
+# ================================================================================================
+# Binary cross-entropy on logits
+# ================================================================================================
+
+
+class BCEWithLogits(Function):
+    """``-w [p y log s(x) + (1 - y) log(1 - s(x))]`` with ``s`` the sigmoid and ``p`` pos_weight.
+
+    Written with ``softplus(-x) = -log s(x) = log1p(exp(-|x|)) + max(-x, 0)``, which never
+    overflows::
+
+        loss = (1 - y) x + (1 + (p - 1) y) softplus(-x)
+    """
+
+    name = "binary_cross_entropy_with_logits"
+
+    def forward(self, x, y, weight, pos_weight):
+        e = np.exp(-np.abs(x))  # in (0, 1]: safe for any x
+        sp = np.log1p(e) + np.maximum(-x, 0)  # softplus(-x)
+        lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
+        loss = (1.0 - y) * x + lw * sp
+        unweighted = loss
+        if weight is not None:
+            loss = loss * weight
+        loss = loss.astype(self.dtype, copy=False)
+        self.save_for_backward(x, y, weight, pos_weight, e, sp, unweighted)
+        return _reduce(loss, self.reduction)
+
+    def backward(self, grad):
+        x, y, weight, pos_weight, e, sp, unweighted = self.saved_tensors
+        g = _unreduce(grad, np.broadcast_shapes(*(a.shape for a in (x, y, weight, pos_weight) if a is not None)),
+                      self.reduction)
+        gw = g if weight is None else g * weight
+        need_x, need_y, need_w, need_pw = self.needs_input_grad
+        lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
+        gx = gy = g_weight = g_pw = None
+        if need_x:
+            sig_neg = np.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))  # s(-x), stable both ways
+            gx = gw * ((1.0 - y) - lw * sig_neg)
+        if need_y:
+            gy = gw * (-x + (0.0 if pos_weight is None else (pos_weight - 1.0) * sp))
+        if need_w:
+            g_weight = g * unweighted
+        if need_pw:
+            g_pw = gw * y * sp
+        return gx, gy, g_weight, g_pw
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average: bool | None = None, reduce: bool | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(input)`` against ``target`` in [0, 1], computed stably.
+
+    ``weight`` rescales each element's loss; ``pos_weight`` (broadcast along the last, class
+    dimension) weights the positive term. ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> F = mg.nn.functional
+        >>> round(F.binary_cross_entropy_with_logits(mg.tensor([0.0]), mg.tensor([1.0])).item(), 4)
+        0.6931
+    """
+    op = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_floating(input, op)
+    if target.shape != input.shape:
+        raise ShapeError(f"{op}: target size {target.shape} must be the same as input size {input.shape}")
+    extras = []
+    for what, t in (("weight", weight), ("pos_weight", pos_weight)):
+        if t is not None:
+            t = _as_tensor(t, op, what)
+            try:
+                np.broadcast_shapes(t.shape, input.shape)
+            except ValueError:
+                raise ShapeError(f"{op}: {what} of shape {t.shape} cannot be broadcast to the input's shape "
+                                 f"{input.shape}") from None
+        extras.append(t)
+    dtype = result_type(input, target)
+    return BCEWithLogits.apply(input, target, *extras, reduction=reduction, dtype=dtype)
+
+
+# ================================================================================================
+# Cross-entropy: log-softmax + negative log-likelihood, fused (minigrad/kernels/loss.py)
+# ================================================================================================
+
+
+class CrossEntropy(Function):
+    """One node for ``-w_t log softmax(x)_t`` over rows of logits; gradient ``softmax - onehot``.
+
+    ``x`` arrives as (N, C, d1, ...) and is viewed as rows (M, C) with the class dimension last;
+    ``self.target`` holds the M int64 targets, ``self.weight`` the (C,) class weights.
+    """
+
+    name = "cross_entropy"
+
+    def _rows(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim > 2:  # (N, C, d1, ...) -> (N, d1, ..., C) -> (M, C)
+            x = np.moveaxis(x, 1, -1)
+        return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        rows = self._rows(x)
+        weight = self.weight.astype(rows.dtype) if self.weight is not None else np.ones(rows.shape[1], rows.dtype)
+        lse = np.empty(rows.shape[0], dtype=rows.dtype)
+        loss = np.empty(rows.shape[0], dtype=rows.dtype)
+        denom = cross_entropy_fwd(rows, self.target, weight, self.ignore_index, self.label_smoothing, lse, loss)
+        self.denom = denom
+        self.x_shape = x.shape
+        self.save_for_backward(rows, weight, lse)
+        if self.reduction == "none":
+            return loss.reshape(self.target_shape)
+        total = loss.sum(dtype=np.float64)
+        if self.reduction == "mean":
+            # PyTorch's weighted mean divides by sum of w[target] over kept rows; 0/0 gives nan.
+            total = total / denom if denom != 0 else np.nan
+        return np.asarray(total, dtype=rows.dtype)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        rows, weight, lse = self.saved_tensors
+        m = rows.shape[0]
+        if self.reduction == "none":
+            scale = np.ascontiguousarray(grad.reshape(-1), dtype=rows.dtype)
+        else:
+            g = float(grad)
+            if self.reduction == "mean":
+                g = g / self.denom if self.denom != 0 else 0.0
+            scale = np.full(m, g, dtype=rows.dtype)
+        drows = np.empty_like(rows)
+        cross_entropy_bwd(rows, self.target, weight, self.ignore_index, self.label_smoothing, lse, scale, drows)
+        if len(self.x_shape) > 2:  # back from (M, C) to (N, C, d1, ...)
+            moved = self.x_shape[:1] + self.x_shape[2:] + self.x_shape[1:2]
+            return np.moveaxis(drows.reshape(moved), -1, 1)
+        return drows.reshape(self.x_shape)
+
+
+def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
+                         label_smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities (target shaped like input), from Tensor ops."""
+    class_dim = 0 if input.ndim == 1 else 1
+    n_cls = input.shape[class_dim]
+    logp = input.log_softmax(class_dim)
+    if label_smoothing > 0:
+        target = target * (1.0 - label_smoothing) + label_smoothing / n_cls
+    if weight is not None:
+        shape = [1] * input.ndim
+        shape[class_dim] = n_cls
+        logp = logp * weight.reshape(*shape)
+    loss = -(logp * target).sum(class_dim)
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
+                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits ``input`` against integer class ``target``: ``-log softmax(input)[target]``.
+
+    Shapes as in PyTorch: input (N, C) with target (N,); input (N, C, d1, ...) with target
+    (N, d1, ...) (e.g. (batch, vocab, time) for a language model); or unbatched input (C,)
+    with a 0-d target. Targets equal to ``ignore_index`` contribute nothing (padding).
+    ``weight`` (C,) weights classes; 'mean' then divides by the summed weights of the kept
+    targets, as PyTorch does. A float ``target`` with the input's shape is read as class
+    probabilities.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> logits = mg.tensor([[0.0, 0.0], [0.0, 0.0]], requires_grad=True)
+        >>> loss = mg.nn.functional.cross_entropy(logits, mg.tensor([0, 1]))
+        >>> round(loss.item(), 4)
+        0.6931
+        >>> loss.backward(); logits.grad.tolist()
+        [[-0.25, 0.25], [0.25, -0.25]]
+    """
+    op = "cross_entropy"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input = _as_tensor(input, op)
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    _check_floating(input, op)
+    if input.ndim == 0:
+        raise ShapeError(f"{op}: input must have a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    n_cls = input.shape[class_dim]
+    if n_cls == 0:
+        raise ShapeError(f"{op}: input of shape {input.shape} has no classes")
+    w = None
+    if weight is not None:
+        weight = _as_tensor(weight, op, "weight")
+        if weight.shape != (n_cls,):
+            raise ShapeError(f"{op}: weight of shape {weight.shape} does not match the number of classes: "
+                             f"expected ({n_cls},) for input of shape {input.shape}")
+        w = np.asarray(weight.data, dtype=input.dtype)
+
+    if target.dtype.kind == "f":
+        if target.shape == input.shape:
+            return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+        raise TypeError(f"{op}: target must hold integer class indices (int64) of shape "
+                        f"{_expected_target_shape(input.shape)}, got {target.dtype} of shape {target.shape}; "
+                        f"use target.long() for class indices, or a float target of the input's shape "
+                        f"{input.shape} for class probabilities")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices (int64), got {target.dtype}")
+    expected = _expected_target_shape(input.shape)
+    if target.shape != expected:
+        raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
+                         f"expected target shape {expected}")
+    t = np.ascontiguousarray(target.data.reshape(-1), dtype=np.int64)
+    _check_targets(t, n_cls, ignore_index, op)
+    return CrossEntropy.apply(input, target=t, target_shape=target.shape, weight=w, ignore_index=int(ignore_index),
+                              reduction=reduction, label_smoothing=float(label_smoothing))
+
+
+def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> None:
+    """Every target must be a class in 0..C-1 or ignore_index (the kernel does not bounds-check)."""
+    if t.size == 0 or (t.min() >= 0 and t.max() < n_cls):  # the common case: two cheap reductions
+        return
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
+    if bad.any():
+        value = int(t[np.argmax(bad)])
+        raise IndexError(f"{op}: target value {value} is out of range for {n_cls} classes (valid: 0..{n_cls - 1}, "
+                         f"or ignore_index={ignore_index})")
+
+
+def _expected_target_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(C,) -> (); (N, C) -> (N,); (N, C, d1, ...) -> (N, d1, ...)."""
+    return () if len(input_shape) == 1 else input_shape[:1] + input_shape[2:]

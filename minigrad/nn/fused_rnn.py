@@ -1,0 +1,373 @@
+"""Fused recurrent layers: a whole RNN/LSTM/GRU layer as ONE graph node, run by Numba kernels.
+
+The reference path (``minigrad.nn.recurrent.reference_rnn_layer``) builds every step from
+primitive ops: a dozen nodes per step, each with its own Python overhead and temporary arrays.
+Here the layer is one ``Function`` whose forward and backward are the textbook BPTT loops:
+
+forward::
+
+    gates = X @ W_ih^T                        # all time steps at once: (T*B, I) @ (I, G*H)
+    for t in steps:                           # t = 0..T-1, or T-1..0 with reverse=True
+        rec = h_{t-1} @ W_hh^T                # BLAS, into a preallocated buffer
+        kernel: gates_t, h_t (, c_t)          # bias + gate nonlinearities + new state, one pass
+
+backward (reverse time)::
+
+    for t in reversed(steps):
+        kernel: dL/dh_t -> dgates_t           # one pointwise pass (the chain rule of the step)
+        rec = dgates_t @ W_hh                 # carries dL/dh to h_{t-1}
+    dW_ih = dG^T X,  dW_hh = dG^T H_prev,  db = sum(dG),  dX = dG @ W_ih     # ONE matmul each
+
+For tiny layers (``batch * hidden`` below ``SEQUENCE_KERNEL_MAX``) the Python loop costs more
+than the maths, so a single kernel runs the whole time loop (``*_sequence_*`` in
+``minigrad/kernels/rnn.py``).
+
+The per-step structure stays visible for drawings and BPTT inspection: ``step_scope(t)``,
+``step_values(t)`` (the saved ``x_t, h_prev, h`` and the gates) and ``step_grad_h(t)``
+(``dL/dh_t`` after ``backward(retain_graph=True)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function, scope
+from minigrad.errors import ShapeError
+from minigrad.kernels import rnn as K
+from minigrad.tensor import Tensor
+
+MODES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+
+# Below this batch * hidden the whole-sequence kernels win: the per-step Python loop (a BLAS call
+# and a kernel call, ~3 us) costs more than the small matmul itself. Measured with
+# benchmarks/bench_rnn_kernels.py (float32 and float64, 2 cores).
+SEQUENCE_KERNEL_MAX = 512
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view: inspection must not change what backward will use."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class FusedRNNLayer(Function):
+    """One recurrent layer in one direction, as one node of the graph.
+
+    Inputs ``(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)`` (``c0`` and the biases may
+    be None); outputs ``(output, h_n, c_n)`` for LSTM, ``(output, h_n)`` otherwise. Use
+    ``fused_rnn_layer``, not this class directly.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> x = mg.randn(5, 2, 3)
+        >>> w_ih, w_hh = mg.randn(8, 3, requires_grad=True), mg.randn(8, 2, requires_grad=True)
+        >>> out, h, c = fused_rnn_layer("lstm", x, mg.zeros(2, 2), mg.zeros(2, 2), w_ih, w_hh, None, None,
+        ...                             layer_scope="l0")
+        >>> node = out.grad_fn
+        >>> node.name, node.num_steps, node.step_scope(3), sorted(node.step_values(3))[:3]
+        ('lstm_layer', 5, 'l0/t3', ['c', 'c_prev', 'f'])
+    """
+
+    name = "rnn_layer"
+
+    def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None) -> None:
+        super().__init__()
+        self.mode = mode
+        self.name = f"{mode}_layer"  # "lstm_layer", "gru_layer", "rnn_tanh_layer", ...
+        self.reverse = bool(reverse)
+        self.lengths = lengths  # (B,) int64, or None when every sequence has all T steps
+        self.num_steps = 0
+        self.hidden_size = 0
+        self._dh_all: np.ndarray | None = None
+
+    # -- where step t lives ------------------------------------------------------------------
+    @property
+    def layer_scope(self) -> str:
+        """The scope of the layer, e.g. ``"lstm/l0"``; step ``t`` is ``f"{layer_scope}/t{t}"``."""
+        return self.scope
+
+    def step_scope(self, t: int) -> str:
+        """The scope name of step ``t`` (the same name the reference path gives that step)."""
+        t = self._check_step(t)
+        return f"{self.layer_scope}/t{t}" if self.layer_scope else f"t{t}"
+
+    def _check_step(self, t: int) -> int:
+        if not -self.num_steps <= t < self.num_steps:
+            raise IndexError(f"{self.name}: step {t} out of range for {self.num_steps} steps")
+        return t % self.num_steps
+
+    def _steps(self) -> range:
+        """Time indices in the order the forward pass visits them."""
+        T = self.num_steps
+        return range(T - 1, -1, -1) if self.reverse else range(T)
+
+    # -- forward -----------------------------------------------------------------------------
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):  # type: ignore[override]
+        T, B, I = x.shape
+        H = w_hh.shape[1]
+        G = w_ih.shape[0]
+        self.num_steps, self.hidden_size = T, H
+        dtype = x.dtype
+        lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
+
+        # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
+        x2d = np.ascontiguousarray(x).reshape(T * B, I)
+        gates = np.empty((T, B, G), dtype)
+        np.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
+
+        # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
+        #    (the other way round with reverse). The output is then a contiguous view of h_all.
+        first, last = (T, 0) if self.reverse else (0, T)
+        h_all = np.empty((T + 1, B, H), dtype)
+        h_all[first] = h0
+        out = np.empty((T, B, H), dtype) if self.lengths is not None else (
+            h_all[:-1] if self.reverse else h_all[1:])
+        c_all = hn = None
+        bias, bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
+
+        rec = np.empty((B, G), dtype)
+        if B * H <= SEQUENCE_KERNEL_MAX:  # tiny layer: the time loop runs inside one kernel
+            w_hh_t = np.ascontiguousarray(w_hh.T)
+            if self.mode == "lstm":
+                c_all = np.empty((T + 1, B, H), dtype)
+                c_all[first] = c0
+                K.lstm_sequence_forward(gates, w_hh_t, bias, h_all, c_all, out, lengths, self.reverse, rec)
+            elif self.mode == "gru":
+                hn = np.empty((T, B, H), dtype)
+                K.gru_sequence_forward(gates, w_hh_t, bias, bias_hn, h_all, hn, out, lengths, self.reverse, rec)
+            else:
+                K.rnn_sequence_forward(gates, w_hh_t, bias, h_all, out, lengths, self.reverse, rec,
+                                       self.mode == "rnn_relu")
+        else:  # one BLAS matmul + one fused kernel per step
+            w_hh_t = w_hh.T  # a view: BLAS reads the transpose in place
+            if self.mode == "lstm":
+                c_all = np.empty((T + 1, B, H), dtype)
+                c_all[first] = c0
+            elif self.mode == "gru":
+                hn = np.empty((T, B, H), dtype)
+            relu = self.mode == "rnn_relu"
+            for t in self._steps():
+                tp, tn = (t + 1, t) if self.reverse else (t, t + 1)
+                np.matmul(h_all[tp], w_hh_t, out=rec)  # rec = h_{t-1} @ W_hh^T
+                if self.mode == "lstm":
+                    K.lstm_step_forward(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn)
+                elif self.mode == "gru":
+                    K.gru_step_forward(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn)
+                else:
+                    K.rnn_step_forward(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
+
+        self.save_for_backward(x2d, w_ih, w_hh, gates, h_all, c_all, hn)
+        if self.mode == "lstm":
+            return out, h_all[last], c_all[last]
+        return out, h_all[last]
+
+    def _biases(self, b_ih, b_hh, G: int, H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """The bias each kernel adds: ``b_ih + b_hh``, except GRU's ``b_hn``, which sits inside ``r * (...)``."""
+        bias = np.zeros(G, dtype)
+        bias_hn = np.zeros(H if self.mode == "gru" else 0, dtype)
+        if b_ih is not None:
+            bias += b_ih
+        if b_hh is not None:
+            if self.mode == "gru":
+                bias[:2 * H] += b_hh[:2 * H]
+                bias_hn += b_hh[2 * H:]
+            else:
+                bias += b_hh
+        return bias, bias_hn
+
+    # -- backward ----------------------------------------------------------------------------
+    def backward(self, grad_out, grad_hn, grad_cn=None):  # type: ignore[override]
+        x2d, w_ih, w_hh, gates, h_all, c_all, hn = self.saved_tensors
+        T, B, G = gates.shape
+        H = self.hidden_size
+        dtype = gates.dtype
+        lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
+        go = np.empty((T, B, 0), dtype) if grad_out is None else np.ascontiguousarray(grad_out, dtype)
+
+        # Gradients reaching the state after the last step: from h_n / c_n.
+        rec = np.zeros((B, H), dtype)
+        carry_h = np.zeros((B, H), dtype) if grad_hn is None else np.array(grad_hn, dtype, order="C")
+        carry_c = None
+        if self.mode == "lstm":
+            carry_c = np.zeros((B, H), dtype) if grad_cn is None else np.array(grad_cn, dtype, order="C")
+        dgates = np.empty((T, B, G), dtype)  # d pre-activations (GRU: the hidden side)
+        dgx = np.empty((T, B, G), dtype) if self.mode == "gru" else dgates  # GRU: the input side
+        dh_all = np.empty((T, B, H), dtype)
+        need_h0 = self.needs_input_grad[1]
+
+        if B * H <= SEQUENCE_KERNEL_MAX:
+            w_hh_c = np.ascontiguousarray(w_hh)
+            if self.mode == "lstm":
+                K.lstm_sequence_backward(gates, w_hh_c, c_all, lengths, go, rec, carry_h, carry_c, dgates, dh_all,
+                                         self.reverse)
+            elif self.mode == "gru":
+                K.gru_sequence_backward(gates, w_hh_c, hn, h_all, lengths, go, rec, carry_h, dgx, dgates, dh_all,
+                                        self.reverse)
+            else:
+                K.rnn_sequence_backward(w_hh_c, h_all, lengths, go, rec, carry_h, dgates, dh_all, self.reverse,
+                                        self.mode == "rnn_relu")
+        else:
+            relu = self.mode == "rnn_relu"
+            steps = list(reversed(self._steps()))
+            for k, t in enumerate(steps):
+                tp, tn = (t + 1, t) if self.reverse else (t, t + 1)
+                if self.mode == "lstm":
+                    K.lstm_step_backward(gates, c_all, lengths, go, rec, carry_h, carry_c, dgates, dh_all, t, tp, tn)
+                elif self.mode == "gru":
+                    K.gru_step_backward(gates, hn, h_all, lengths, go, rec, carry_h, dgx, dgates, dh_all, t, tp, tn)
+                else:
+                    K.rnn_step_backward(h_all, lengths, go, rec, carry_h, dgates, dh_all, t, tn, relu)
+                if k < T - 1 or need_h0:  # after the first step, only dL/dh_0 would need it
+                    np.matmul(dgates[t], w_hh, out=rec)  # dL/dh_{t-1} (through the matmul)
+        self._dh_all = dh_all
+
+        # Everything that is not recurrent: one matmul over all T*B rows each.
+        needs = self.needs_input_grad
+        dG = dgates.reshape(T * B, G)
+        dGx = dgx.reshape(T * B, G)
+        h_prev = (h_all[1:] if self.reverse else h_all[:-1]).reshape(T * B, H)  # the state each step read
+        dx = (dGx @ w_ih).reshape(T, B, -1) if needs[0] else None
+        dh0 = rec + carry_h if needs[1] else None
+        dc0 = carry_c if self.mode == "lstm" and needs[2] else None
+        dw_ih = dGx.T @ x2d if needs[3] else None
+        dw_hh = dG.T @ h_prev if needs[4] else None
+        db_ih = dGx.sum(axis=0) if needs[5] else None
+        db_hh = None
+        if needs[6]:  # the same as db_ih except for GRU (whose hidden side differs in the n block)
+            db_hh = db_ih if db_ih is not None and dGx is dG else dG.sum(axis=0)
+        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
+
+    def release(self) -> None:
+        self._dh_all = None
+        super().release()
+
+    # -- inspection ----------------------------------------------------------------------------
+    def step_values(self, t: int) -> dict[str, np.ndarray]:
+        """The saved values of step ``t`` (read-only ``(B, ...)`` arrays), for drawings of the equations.
+
+        ``x_t, h_prev, h`` always; LSTM adds ``c_prev, i, f, g, o, c``; GRU ``r, z, n`` and
+        ``hn = W_hn h_prev + b_hn``. For a padded step (``t >= lengths[b]``) row ``b`` holds the
+        carried state and zero gates. Available until the graph is released.
+        """
+        t = self._check_step(t)
+        x2d, _, _, gates, h_all, c_all, hn = self._saved_or_raise("step_values")
+        T, B, _ = gates.shape
+        tp, tn = (t + 1, t) if self.reverse else (t, t + 1)
+        H = self.hidden_size
+        values = {"x_t": x2d.reshape(T, B, -1)[t], "h_prev": h_all[tp], "h": h_all[tn]}
+        if self.mode == "lstm":
+            i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+            values.update(c_prev=c_all[tp], i=i, f=f, g=g, o=o, c=c_all[tn])
+        elif self.mode == "gru":
+            r, z, n = (gates[t, :, k * H:(k + 1) * H] for k in range(3))
+            values.update(r=r, z=z, n=n, hn=hn[t])
+        return {k: _readonly(v) for k, v in values.items()}
+
+    def step_grad_h(self, t: int) -> np.ndarray | None:
+        """``dL/dh_t`` (everything reaching ``h_t``, the future included) after ``backward(retain_graph=True)``.
+
+        None before backward, or once the graph was released (backward without retain_graph).
+        """
+        t = self._check_step(t)
+        return None if self._dh_all is None else _readonly(self._dh_all[t])
+
+    def _saved_or_raise(self, what: str) -> tuple:
+        if self.released:
+            raise RuntimeError(
+                f"{self.name}.{what}: the saved values of this layer were freed by backward(); call "
+                "backward(retain_graph=True) to keep them for inspection"
+            )
+        return self._saved
+
+
+def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
+                  bias_ih: Tensor | None, bias_hh: Tensor | None, lengths: Any) -> np.ndarray | None:
+    """Clear errors for bad arguments; returns ``lengths`` as int64 (or None if all are full)."""
+    who = f"fused_rnn_layer({mode!r})"
+    if mode not in MODES:
+        raise ValueError(f"fused_rnn_layer: mode must be one of {MODES}, got {mode!r}")
+    if x.ndim != 3:
+        raise ShapeError(f"{who}: x must be time-major (T, B, I), got shape {x.shape}")
+    T, B, I = x.shape
+    G = K.GATES[mode]
+    if weight_hh.ndim != 2 or weight_hh.shape[0] != G * weight_hh.shape[1]:
+        raise ShapeError(f"{who}: weight_hh must be ({G}*H, H), got shape {weight_hh.shape}")
+    H = weight_hh.shape[1]
+    expected = {"weight_ih": (weight_ih, (G * H, I)), "h0": (h0, (B, H)),
+                "c0": (c0, (B, H) if mode == "lstm" else None),
+                "bias_ih": (bias_ih, (G * H,)), "bias_hh": (bias_hh, (G * H,))}
+    for name, (t, shape) in expected.items():
+        if name == "c0" and mode == "lstm" and t is None:
+            raise ValueError(f"{who}: c0 is required for an LSTM layer (pass zeros for a fresh state)")
+        if name == "c0" and mode != "lstm" and t is not None:
+            raise ValueError(f"{who}: c0 is only for mode 'lstm'; pass None")
+        if t is not None and shape is not None and tuple(t.shape) != shape:
+            raise ShapeError(f"{who}: {name} must have shape {shape} (T={T}, B={B}, I={I}, H={H}), got {t.shape}")
+    tensors = {"x": x, "weight_ih": weight_ih, "weight_hh": weight_hh, "h0": h0, "c0": c0,
+               "bias_ih": bias_ih, "bias_hh": bias_hh}
+    dtypes = {n: t.dtype for n, t in tensors.items() if t is not None}
+    if len(set(dtypes.values())) != 1 or x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{who}: all tensors must share one dtype, float32 or float64; got "
+                        + ", ".join(f"{n} {d}" for n, d in dtypes.items()))
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+        raise ShapeError(f"{who}: lengths must be {B} integers (one per sequence), got {lengths.dtype} "
+                         f"array of shape {lengths.shape}")
+    if B and (lengths.min() < 0 or lengths.max() > T):
+        raise ValueError(f"{who}: lengths must lie in [0, T={T}], got min {lengths.min()} max {lengths.max()}")
+    if (lengths == T).all():
+        return None
+    return lengths.astype(np.int64)
+
+
+def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
+                    weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
+                    *, reverse: bool = False, lengths: np.ndarray | None = None,
+                    layer_scope: str = "") -> tuple[Tensor, Tensor, Tensor | None]:
+    """Run one recurrent layer in one direction with the fused Numba kernels.
+
+    ``mode`` is ``'lstm'``, ``'gru'``, ``'rnn_tanh'`` or ``'rnn_relu'``; ``x`` is time-major
+    ``(T, B, I)``; ``h0``/``c0`` are ``(B, H)`` (``c0`` only for LSTM, else None). PyTorch's
+    equations and gate order (LSTM ``i, f, g, o``; GRU ``r, z, n``). ``reverse=True`` walks
+    ``t = T-1, ..., 0`` (``output[t]`` is still the state at position ``t``). ``lengths``
+    (``(B,)`` ints): step ``t`` is active for sequence ``b`` iff ``t < lengths[b]``; inactive
+    steps carry the state on and output 0 (PyTorch's packed sequences). ``layer_scope`` names
+    the layer under the current scope (e.g. ``"l0"`` inside ``scope("lstm")`` gives ``"lstm/l0"``,
+    and step ``t`` is ``"lstm/l0/t{t}"``).
+
+    Returns ``(output (T, B, H), h_n (B, H), c_n (B, H) or None)``; the whole layer is ONE graph
+    node (``output.grad_fn``, a ``FusedRNNLayer``).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> x, h0 = mg.randn(7, 3, 4), mg.zeros(3, 5)
+        >>> w_ih = mg.randn(15, 4, requires_grad=True)
+        >>> w_hh = mg.randn(15, 5, requires_grad=True)
+        >>> out, h_n, c_n = fused_rnn_layer("gru", x, h0, None, w_ih, w_hh, None, None)
+        >>> out.shape, h_n.shape, c_n
+        ((7, 3, 5), (3, 5), None)
+        >>> out.sum().backward(); w_hh.grad.shape
+        (15, 5)
+    """
+    lengths = _check_inputs(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths)
+    with scope(layer_scope) if layer_scope else _NoScope():
+        outs = FusedRNNLayer.apply(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
+                                   mode=mode, reverse=reverse, lengths=lengths)
+    if mode == "lstm":
+        return outs[0], outs[1], outs[2]
+    return outs[0], outs[1], None
+
+
+class _NoScope:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,292 @@
+"""Basic layers: Linear, Embedding, Dropout, activations and a few small helpers.
+
+Each layer holds its parameters and calls the matching function in ``minigrad.nn.functional``.
+Default initialisations are PyTorch's, so a model built here starts from the same
+distribution as its PyTorch twin.
+
+Example::
+
+    >>> import minigrad as mg
+    >>> net = mg.nn.Sequential(mg.nn.Linear(4, 8), mg.nn.Tanh(), mg.nn.Linear(8, 2))
+    >>> net
+    Sequential(
+      (0): Linear(in_features=4, out_features=8, bias=True)
+      (1): Tanh()
+      (2): Linear(in_features=8, out_features=2, bias=True)
+    )
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import no_grad
+from minigrad.dtypes import get_default_dtype, to_dtype
+from minigrad.errors import ShapeError
+from minigrad.nn import functional as F
+from minigrad.nn import init
+from minigrad.nn.module import Module
+from minigrad.nn.parameter import Parameter
+from minigrad.tensor import Tensor
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    d = get_default_dtype() if dtype is None else to_dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"parameters must have a floating dtype, got {d}")
+    return d
+
+
+class Linear(Module):
+    """Affine map ``y = x W^T + b`` on the last dimension: (*, in_features) -> (*, out_features).
+
+    ``weight`` is (out_features, in_features) and ``bias`` (out_features,), initialised like
+    PyTorch: ``W ~ U(-1/sqrt(in), 1/sqrt(in))`` (kaiming_uniform_ with a=sqrt(5)), same bound for b.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> fc = mg.nn.Linear(4, 3)
+        >>> fc(mg.randn(2, 4)).shape, fc.weight.shape
+        ((2, 3), (3, 4))
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        dt = _float_dtype(dtype)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            raise ShapeError(f"Linear: input of shape {tuple(input.shape)} has last dimension "
+                             f"{input.shape[-1] if input.ndim else 'none'}, expected in_features={self.in_features}")
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices of shape (*) -> vectors of shape (*, embedding_dim).
+
+    ``weight`` (num_embeddings, embedding_dim) starts as N(0, 1), like PyTorch. Row
+    ``padding_idx`` (negative counts from the end) starts at zero and never receives gradient,
+    so padding tokens stay the zero vector.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> emb = mg.nn.Embedding(10, 3, padding_idx=0)
+        >>> emb(mg.tensor([[1, 0, 4]])).shape, emb.weight[0].tolist()
+        ((1, 3, 3), [0.0, 0.0, 0.0])
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, _weight: Tensor | None = None, _freeze: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        if padding_idx is not None:
+            padding_idx = F._normalize_padding_idx(padding_idx, num_embeddings, "Embedding")
+        self.padding_idx = padding_idx
+        self.max_norm = None
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = False
+        self.sparse = False
+        if _weight is None:
+            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=_float_dtype(dtype)),
+                                    requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ShapeError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not match "
+                                 f"(num_embeddings, embedding_dim) = ({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+
+    def reset_parameters(self) -> None:
+        """N(0, 1), with the padding row set to zero."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight.data[self.padding_idx] = 0
+
+    def forward(self, input: Tensor) -> Tensor:
+        F._check_indices(input, self.num_embeddings, "Embedding")
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None,
+                        **kwargs: Any) -> Embedding:
+        """An Embedding whose table is ``embeddings`` (2-D); frozen unless ``freeze=False``.
+
+        Example::
+
+            >>> import minigrad as mg
+            >>> emb = mg.nn.Embedding.from_pretrained(mg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+            >>> emb(mg.tensor([1])).tolist(), emb.weight.requires_grad
+            ([[3.0, 4.0]], False)
+        """
+        if embeddings.ndim != 2:
+            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze, **kwargs)
+
+
+class Dropout(Module):
+    """Inverted dropout: in training zero each element with probability ``p`` and scale the rest
+    by ``1/(1-p)``; in ``eval()`` mode the identity.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> drop = mg.nn.Dropout(0.5).eval()
+        >>> drop(mg.ones(3)).tolist()
+        [1.0, 1.0, 1.0]
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        self.p = F._check_p(p, "Dropout")
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Activations and other parameter-free layers
+# ------------------------------------------------------------------------------------------------
+
+
+class Tanh(Module):
+    """``tanh(x)`` elementwise. Example: ``mg.nn.Tanh()(mg.zeros(2)).tolist() == [0.0, 0.0]``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.tanh()
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))`` elementwise. Example: ``mg.nn.Sigmoid()(mg.zeros(1)).item() == 0.5``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.sigmoid()
+
+
+class ReLU(Module):
+    """``max(x, 0)`` elementwise. Example: ``mg.nn.ReLU()(mg.tensor([-1.0, 1.0])).tolist() == [0.0, 1.0]``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.relu()
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. to switch a layer off). Ignores its arguments."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Any) -> Any:
+        return input
+
+
+class Softmax(Module):
+    """``softmax`` along ``dim``: rows of probabilities.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.Softmax(dim=-1)(mg.zeros(1, 2)).tolist()
+        [[0.5, 0.5]]
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """``log_softmax`` along ``dim``: log-probabilities, computed stably.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> round(mg.nn.LogSoftmax(dim=1)(mg.zeros(1, 2))[0, 0].item(), 4)
+        -0.6931
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Flatten(Module):
+    """Flatten dimensions ``start_dim..end_dim`` into one (default: everything but the batch).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.Flatten()(mg.zeros(2, 3, 4)).shape
+        (2, 12)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

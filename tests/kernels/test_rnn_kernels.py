@@ -1,0 +1,124 @@
+"""Recurrent kernels (minigrad/kernels/rnn.py) against their NumPy references.
+
+Tiny sizes on purpose: CI runs this folder again with NUMBA_DISABLE_JIT=1 (plain Python loops).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minigrad.kernels import rnn as K
+
+KERNELS = [f"{mode}_{kind}_{direction}" for mode in ("lstm", "gru", "rnn")
+           for kind in ("step", "sequence") for direction in ("forward", "backward")]
+DTYPES = [np.float32, np.float64]
+
+
+def _tol(dtype) -> dict:
+    return {"rtol": 2e-5, "atol": 2e-6} if np.dtype(dtype) == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+
+
+def _run_both(name: str, args: tuple) -> tuple[tuple, tuple]:
+    """Call the kernel and its reference on separate copies; return both argument tuples after the call."""
+    copy = lambda a: a.copy() if isinstance(a, np.ndarray) else a  # noqa: E731
+    ours, ref = tuple(map(copy, args)), tuple(map(copy, args))
+    getattr(K, name)(*ours)
+    getattr(K, name + "_ref")(*ref)
+    return ours, ref
+
+
+def _assert_same(name: str, ours: tuple, ref: tuple, dtype) -> None:
+    for k, (a, b) in enumerate(zip(ours, ref)):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, err_msg=f"{name}: argument {k} differs", **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", KERNELS)
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lengths", [None, [3, 0, 1]], ids=["full", "ragged"])
+def test_kernel_matches_reference(name, dtype, reverse, lengths):
+    for t in (0, 1, 2):  # step kernels at every step; sequence kernels ignore t
+        args = K.example_args(name, dtype, n_time=3, batch=3, hidden=5, reverse=reverse, lengths=lengths, t=t,
+                              relu=t == 1, seed=t)
+        ours, ref = _run_both(name, args)
+        _assert_same(name, ours, ref, dtype)
+        if "sequence" in name:
+            break
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", [k for k in KERNELS if k.endswith("backward")])
+def test_backward_without_output_gradient(name, dtype):
+    """grad_out of shape (T, B, 0): only h_n (and c_n) received a gradient."""
+    args = list(K.example_args(name, dtype, n_time=3, batch=2, hidden=3, lengths=[3, 2]))
+    index = next(i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.shape == (3, 2, 3)
+                 and i >= (3 if "lstm" in name or "gru" in name else 2))
+    args[index] = np.empty((3, 2, 0), dtype)
+    ours, ref = _run_both(name, tuple(args))
+    _assert_same(name, ours, ref, dtype)
+
+
+def _non_contiguous(a: np.ndarray, how: str) -> np.ndarray:
+    """The same values as ``a``, stored transposed or as a strided slice of a bigger array."""
+    if how == "transposed":
+        return np.asfortranarray(a)  # every axis reversed in memory
+    big = np.zeros((2,) + a.shape, a.dtype)
+    big[1] = a
+    return big[1][..., ::1] if a.ndim == 0 else np.repeat(a[..., None], 2, axis=-1)[..., 0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("how", ["transposed", "sliced"])
+@pytest.mark.parametrize("name", ["lstm_step_forward", "gru_step_backward", "rnn_sequence_forward",
+                                  "lstm_sequence_backward"])
+def test_non_contiguous_inputs_made_contiguous(name, dtype, how):
+    """Callers pass np.ascontiguousarray of transposed/sliced data; the reference takes the views."""
+    args = K.example_args(name, dtype, n_time=3, batch=3, hidden=5, seed=3)
+    views = tuple(_non_contiguous(a, how) if isinstance(a, np.ndarray) and a.ndim >= 2 else a for a in args)
+    assert any(isinstance(v, np.ndarray) and not v.flags.c_contiguous for v in views)
+    contiguous = tuple(np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in views)
+    getattr(K, name)(*contiguous)
+    getattr(K, name + "_ref")(*views)
+    _assert_same(name, contiguous, views, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_odd_sizes(dtype):
+    """Sizes that are not multiples of any SIMD width (and B=1, H=1)."""
+    for T, B, H in [(1, 1, 1), (2, 1, 7), (3, 5, 3)]:
+        for name in KERNELS:
+            args = K.example_args(name, dtype, n_time=T, batch=B, hidden=H, t=T - 1, seed=T + B + H)
+            ours, ref = _run_both(name, args)
+            _assert_same(name, ours, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_tanh_accuracy(dtype):
+    """Our vectorisable sigmoid/tanh: ~1 ulp, stable at +-1000, inf and NaN, no warnings."""
+    x = np.concatenate([np.linspace(-1000, 1000, 401), np.linspace(-3, 3, 601), [1e-30, -1e-30, 1e-7, -1e-7],
+                        [0.0, -0.0, np.inf, -np.inf, np.nan]]).astype(dtype)
+    sig, th = np.empty_like(x), np.empty_like(x)
+    K.sigmoid_tanh(x, sig, th)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        sig_true = 1 / (1 + np.exp(-x64))
+    eps = np.finfo(dtype).eps
+    finite = ~np.isnan(x64)
+    np.testing.assert_allclose(sig[finite], sig_true[finite], rtol=4 * eps, atol=2e-37)
+    np.testing.assert_allclose(th[finite], np.tanh(x64[finite]), rtol=4 * eps, atol=0)
+    assert np.isnan(sig[-1]) and np.isnan(th[-1])
+    assert sig[-3] == 1 and sig[-2] == 0 and th[-3] == 1 and th[-2] == -1
+    assert ((sig >= 0) & (sig <= 1))[finite].all() and (np.abs(th[finite]) <= 1).all()
+
+
+def test_warmup_registered_for_every_kernel():
+    from minigrad.kernels._jit import LazyKernel
+
+    kernels = [v for v in vars(K).values() if isinstance(v, LazyKernel)]
+    assert len(kernels) == len(KERNELS) + 1
+    for k in kernels:
+        assert k.warmup_fn is not None
+        assert callable(getattr(K, k.__name__ + "_ref"))
+    kernels[0].warmup_fn(np.dtype(np.float32))

@@ -1,0 +1,337 @@
+"""The fused recurrent layer (minigrad/nn/fused_rnn.py): gradients, PyTorch parity, step inspection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.autograd import gradcheck
+from minigrad.kernels.rnn import GATES
+from minigrad.nn import fused_rnn
+from minigrad.nn.fused_rnn import FusedRNNLayer, fused_rnn_layer
+
+MODES = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
+
+
+@pytest.fixture(params=["sequence", "loop"])
+def path(request, monkeypatch):
+    """Run a test through both implementations: the whole-sequence kernel and the per-step loop."""
+    monkeypatch.setattr(fused_rnn, "SEQUENCE_KERNEL_MAX", 10**9 if request.param == "sequence" else 0)
+    return request.param
+
+
+def make_inputs(mode: str, T: int = 3, B: int = 2, I: int = 3, H: int = 2, bias: bool = True,
+                dtype=np.float64, seed: int = 0, requires_grad: bool = True) -> list:
+    """[x, h0, c0, w_ih, w_hh, b_ih, b_hh] as Tensors (c0 / biases None when not used)."""
+    rng = np.random.default_rng(seed)
+    G = GATES[mode] * H
+
+    def t(*shape, scale=0.6):
+        return mg.tensor(rng.standard_normal(shape) * scale, dtype=dtype, requires_grad=requires_grad)
+
+    return [t(T, B, I, scale=1.0), t(B, H), t(B, H) if mode == "lstm" else None, t(G, I), t(G, H),
+            t(G) if bias else None, t(G) if bias else None]
+
+
+def layer(mode, reverse=False, lengths=None):
+    def fn(*tensors):
+        out, h, c = fused_rnn_layer(mode, *tensors, reverse=reverse, lengths=lengths)
+        return (out, h) if c is None else (out, h, c)
+    return fn
+
+
+# ------------------------------------------------------------------------------------------
+# Gradients (float64 finite differences)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_gradcheck(mode, bias, reverse, path):
+    inputs = make_inputs(mode, bias=bias, seed=1)
+    assert gradcheck(layer(mode, reverse), inputs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_gradcheck_lengths(mode, reverse, path):
+    """Variable lengths (one sequence empty, one full, one short): padded steps carry the state."""
+    inputs = make_inputs(mode, T=4, B=3, seed=2)
+    assert gradcheck(layer(mode, reverse, lengths=np.array([2, 4, 0])), inputs)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_gradcheck_only_final_state(mode, path):
+    """Only h_n (and c_n) used: backward gets None for the output."""
+    inputs = make_inputs(mode, seed=3)
+
+    def fn(*tensors):
+        _, h, c = fused_rnn_layer(mode, *tensors)
+        return h if c is None else (h * c)
+
+    assert gradcheck(fn, inputs)
+
+
+def test_gradcheck_non_contiguous_input(path):
+    """x given batch-first and transposed to time-major (a non-contiguous view), h0 broadcast."""
+    x_bf = mg.tensor(np.random.default_rng(4).standard_normal((2, 3, 3)), dtype=mg.float64, requires_grad=True)
+    _, _, c0, w_ih, w_hh, b_ih, b_hh = make_inputs("lstm", seed=4)
+    h_row = mg.tensor(np.random.default_rng(5).standard_normal((1, 2)), dtype=mg.float64, requires_grad=True)
+
+    def fn(xb, hr, c, wi, wh, bi, bh):
+        out, h, c = fused_rnn_layer("lstm", xb.transpose(0, 1), hr.expand(2, 2), c, wi, wh, bi, bh)
+        return out, h, c
+
+    assert gradcheck(fn, [x_bf, h_row, c0, w_ih, w_hh, b_ih, b_hh])
+
+
+# ------------------------------------------------------------------------------------------
+# Live PyTorch parity, float64
+# ------------------------------------------------------------------------------------------
+
+
+def _torch_layer(torch, mode, I, H, bias, inputs, bidirectional=False):
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(mode)
+    kw = dict(bias=bias, bidirectional=bidirectional, dtype=torch.float64)
+    m = cls(I, H, **kw) if cls else torch.nn.RNN(I, H, nonlinearity=mode[4:], **kw)
+    _, _, _, w_ih, w_hh, b_ih, b_hh = inputs
+    suffixes = ["_l0", "_l0_reverse"] if bidirectional else ["_l0"]
+    with torch.no_grad():
+        for s in suffixes:
+            getattr(m, "weight_ih" + s).copy_(torch.tensor(w_ih.data))
+            getattr(m, "weight_hh" + s).copy_(torch.tensor(w_hh.data))
+            if bias:
+                getattr(m, "bias_ih" + s).copy_(torch.tensor(b_ih.data))
+                getattr(m, "bias_hh" + s).copy_(torch.tensor(b_hh.data))
+    return m
+
+
+def _weights(torch, m, suffix):
+    names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+    return [getattr(m, n + suffix) for n in names if hasattr(m, n + suffix)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("case", ["plain", "reverse", "lengths", "reverse_lengths"])
+def test_pytorch_parity(torch, mode, bias, case, path):
+    T, B, I, H = 5, 3, 4, 6
+    inputs = make_inputs(mode, T, B, I, H, bias=bias, seed=7)
+    x, h0, c0 = inputs[:3]
+    reverse = case.startswith("reverse")
+    lengths = np.array([5, 2, 3]) if "lengths" in case else None
+    out, h_n, c_n = fused_rnn_layer(mode, *inputs, reverse=reverse, lengths=lengths)
+    rng = np.random.default_rng(8)
+    w_out, w_h, w_c = rng.standard_normal(out.shape), rng.standard_normal(h_n.shape), rng.standard_normal(h_n.shape)
+    loss = (out * mg.tensor(w_out)).sum() + (h_n * mg.tensor(w_h)).sum()
+    if c_n is not None:
+        loss = loss + (c_n * mg.tensor(w_c)).sum()
+    loss.backward()
+
+    # torch: the reverse half of a bidirectional layer is exactly our reverse=True layer
+    m = _torch_layer(torch, mode, I, H, bias, inputs, bidirectional=reverse)
+    k = 1 if reverse else 0
+    tx = torch.tensor(x.data, requires_grad=True)
+    th0 = torch.tensor(np.stack([h0.data] * (2 if reverse else 1)), requires_grad=True)
+    tc0 = torch.tensor(np.stack([c0.data] * (2 if reverse else 1)), requires_grad=True) if c0 is not None else None
+    seq = tx if lengths is None else torch.nn.utils.rnn.pack_padded_sequence(tx, torch.tensor(lengths),
+                                                                              enforce_sorted=False)
+    res = m(seq, (th0, tc0)) if mode == "lstm" else m(seq, th0)
+    t_out = res[0] if lengths is None else torch.nn.utils.rnn.pad_packed_sequence(res[0], total_length=T)[0]
+    t_out = t_out[..., k * H:(k + 1) * H]
+    t_h, t_c = (res[1][0][k], res[1][1][k]) if mode == "lstm" else (res[1][k], None)
+    t_loss = (t_out * torch.tensor(w_out)).sum() + (t_h * torch.tensor(w_h)).sum()
+    if t_c is not None:
+        t_loss = t_loss + (t_c * torch.tensor(w_c)).sum()
+    t_loss.backward()
+
+    tol = dict(rtol=0, atol=1e-8)
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), **tol)
+    np.testing.assert_allclose(h_n.data, t_h.detach().numpy(), **tol)
+    if c_n is not None:
+        np.testing.assert_allclose(c_n.data, t_c.detach().numpy(), **tol)
+        np.testing.assert_allclose(c0.grad.data, tc0.grad[k].numpy(), **tol)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(h0.grad.data, th0.grad[k].numpy(), **tol)
+    ours = [t for t in inputs[3:] if t is not None]
+    for a, b in zip(ours, _weights(torch, m, "_l0_reverse" if reverse else "_l0")):
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+
+
+def test_float32_matches_float64(path):
+    for mode in MODES:
+        x64 = make_inputs(mode, T=6, B=3, I=5, H=4, seed=9)
+        x32 = [None if t is None else mg.tensor(t.data, dtype=mg.float32, requires_grad=True) for t in x64]
+        outs = [fused_rnn_layer(mode, *xs, lengths=np.array([6, 1, 4])) for xs in (x64, x32)]
+        for a, b in zip(outs[0], outs[1]):
+            if a is not None:
+                assert b.dtype == np.float32
+                np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
+        for xs in (x64, x32):
+            fused_rnn_layer(mode, *xs)[0].sum().backward()
+        for a, b in zip(x64, x32):
+            if a is not None:
+                np.testing.assert_allclose(b.grad.data, a.grad.data, rtol=1e-4, atol=1e-5)
+
+
+def test_no_grad_builds_no_node():
+    inputs = make_inputs("lstm")
+    with mg.no_grad():
+        out, h, c = fused_rnn_layer("lstm", *inputs)
+    assert out.grad_fn is None and not out.requires_grad
+    ref, _, _ = fused_rnn_layer("lstm", *inputs)
+    np.testing.assert_array_equal(out.data, ref.data)
+
+
+# ------------------------------------------------------------------------------------------
+# One node per layer, per-step structure for drawing and BPTT inspection
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_step_inspection(mode, path):
+    T, B, I, H = 4, 2, 3, 5
+    inputs = make_inputs(mode, T, B, I, H, seed=11)
+    with mg.scope(mode):
+        out, h_n, c_n = fused_rnn_layer(mode, *inputs, layer_scope="l0")
+    node = out.grad_fn
+    assert isinstance(node, FusedRNNLayer) and h_n.grad_fn is node
+    assert node.name == f"{mode}_layer" and node.mode == mode
+    assert node.layer_scope == f"{mode}/l0" and node.scope == f"{mode}/l0"
+    assert node.num_steps == T and node.hidden_size == H and node.reverse is False
+    assert node.step_scope(2) == f"{mode}/l0/t2"
+
+    expected = {"x_t", "h_prev", "h"} | {"lstm": {"c_prev", "i", "f", "g", "o", "c"},
+                                          "gru": {"r", "z", "n", "hn"}}.get(mode, set())
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = (None if t is None else t.data for t in inputs)
+    for t in range(T):
+        v = node.step_values(t)
+        assert set(v) == expected
+        np.testing.assert_array_equal(v["x_t"], x[t])
+        np.testing.assert_array_equal(v["h"], out.data[t])
+        np.testing.assert_array_equal(v["h_prev"], h0 if t == 0 else out.data[t - 1])
+        with pytest.raises(ValueError):
+            v["h"][0, 0] = 1.0  # read-only: inspection cannot corrupt backward
+        pre_x = v["x_t"] @ w_ih.T + b_ih
+        pre_h = v["h_prev"] @ w_hh.T + b_hh
+        if mode == "lstm":
+            gates = pre_x + pre_h
+            sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+            np.testing.assert_allclose(v["i"], sig(gates[:, :H]), atol=1e-12)
+            np.testing.assert_allclose(v["g"], np.tanh(gates[:, 2 * H:3 * H]), atol=1e-12)
+            np.testing.assert_allclose(v["c"], v["f"] * v["c_prev"] + v["i"] * v["g"], atol=1e-12)
+            np.testing.assert_allclose(v["h"], v["o"] * np.tanh(v["c"]), atol=1e-12)
+        elif mode == "gru":
+            np.testing.assert_allclose(v["hn"], pre_h[:, 2 * H:], atol=1e-12)
+            np.testing.assert_allclose(v["n"], np.tanh(pre_x[:, 2 * H:] + v["r"] * v["hn"]), atol=1e-12)
+            np.testing.assert_allclose(v["h"], (1 - v["z"]) * v["n"] + v["z"] * v["h_prev"], atol=1e-12)
+    assert node.step_grad_h(0) is None  # no backward yet
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_step_grad_h_is_total_gradient(mode, reverse, path):
+    """dL/dh_t = grad of output t + everything that flows back from later steps.
+
+    Checked by splitting the sequence at step t: the layer over the remaining steps, started
+    from (h_t, c_t), gives dL/dh_t as the gradient of its initial state.
+    """
+    T, B, I, H = 5, 2, 3, 4
+    inputs = make_inputs(mode, T, B, I, H, seed=12)
+    rng = np.random.default_rng(13)
+    w_out, w_h = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
+    out, h_n, c_n = fused_rnn_layer(mode, *inputs, reverse=reverse)
+    loss = (out * mg.tensor(w_out)).sum() + (h_n * mg.tensor(w_h)).sum()
+    loss.backward(retain_graph=True)
+    node = out.grad_fn
+    for t in range(T):
+        rest = range(t + 1, T) if not reverse else range(0, t)  # steps still to come after t
+        v = node.step_values(t)
+        expected = w_out[t].copy()
+        if len(rest):
+            h_t = mg.tensor(v["h"], requires_grad=True)
+            c_t = mg.tensor(v["c"], requires_grad=True) if mode == "lstm" else None
+            x_rest = mg.tensor(inputs[0].data[rest.start:rest.stop])
+            o2, h2, _ = fused_rnn_layer(mode, x_rest, h_t, c_t, *inputs[3:], reverse=reverse)
+            ((o2 * mg.tensor(w_out[rest.start:rest.stop])).sum() + (h2 * mg.tensor(w_h)).sum()).backward()
+            expected += h_t.grad.data
+        else:
+            expected += w_h
+        np.testing.assert_allclose(node.step_grad_h(t), expected, atol=1e-12)
+
+
+def test_release_frees_saved_values():
+    inputs = make_inputs("gru")
+    out, _, _ = fused_rnn_layer("gru", *inputs)
+    node = out.grad_fn
+    out.sum().backward()
+    assert node.released and node.step_grad_h(0) is None
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        node.step_values(0)
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        out.sum().backward()
+
+
+def test_lengths_semantics():
+    """Padded steps output 0 and carry the state; h_n is each sequence's state after its own last step."""
+    inputs = make_inputs("lstm", T=4, B=3, seed=14)
+    lengths = np.array([4, 1, 2])
+    out, h_n, c_n = fused_rnn_layer("lstm", *inputs, lengths=lengths)
+    for b, n in enumerate(lengths):
+        solo = [None if t is None else t for t in inputs]
+        x = mg.tensor(inputs[0].data[:n, b:b + 1])
+        o1, h1, c1 = fused_rnn_layer("lstm", x, mg.tensor(inputs[1].data[b:b + 1]),
+                                     mg.tensor(inputs[2].data[b:b + 1]), *solo[3:])
+        np.testing.assert_allclose(out.data[:n, b], o1.data[:, 0], atol=1e-14)
+        assert (out.data[n:, b] == 0).all()
+        np.testing.assert_allclose(h_n.data[b], h1.data[0], atol=1e-14)
+        np.testing.assert_allclose(c_n.data[b], c1.data[0], atol=1e-14)
+
+
+def test_paths_agree():
+    """Sequence kernel and step loop give the same numbers (float64)."""
+    for mode in MODES:
+        inputs = make_inputs(mode, T=6, B=3, I=2, H=5, seed=15)
+        results = []
+        for threshold in (0, 10**9):
+            fused_rnn.SEQUENCE_KERNEL_MAX, saved = threshold, fused_rnn.SEQUENCE_KERNEL_MAX
+            try:
+                for t in inputs:
+                    if t is not None:
+                        t.grad = None
+                out, h, _ = fused_rnn_layer(mode, *inputs, reverse=True, lengths=np.array([6, 3, 1]))
+                (out.sum() + h.sum()).backward()
+                results.append([out.data.copy()] + [t.grad.data.copy() for t in inputs if t is not None])
+            finally:
+                fused_rnn.SEQUENCE_KERNEL_MAX = saved
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+# ------------------------------------------------------------------------------------------
+# Clear errors
+# ------------------------------------------------------------------------------------------
+
+
+def test_errors():
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = make_inputs("lstm")
+    with pytest.raises(ValueError, match="mode"):
+        fused_rnn_layer("lstmx", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(mg.ShapeError, match="time-major"):
+        fused_rnn_layer("lstm", x[0], h0, c0, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(mg.ShapeError, match="weight_ih"):
+        fused_rnn_layer("lstm", x, h0, c0, w_hh, w_hh, b_ih, b_hh)
+    with pytest.raises(mg.ShapeError, match="h0"):
+        fused_rnn_layer("lstm", x, h0[:1], c0, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(ValueError, match="c0 is required"):
+        fused_rnn_layer("lstm", x, h0, None, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(mg.ShapeError, match="weight_hh"):
+        fused_rnn_layer("gru", x, h0, None, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(TypeError, match="dtype"):
+        fused_rnn_layer("lstm", x.float(), h0, c0, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(mg.ShapeError, match="lengths"):
+        fused_rnn_layer("lstm", x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths=np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="lengths"):
+        fused_rnn_layer("lstm", x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths=np.array([1, 9]))
