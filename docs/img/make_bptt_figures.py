@@ -1,0 +1,75 @@
+"""Regenerate the pictures of docs/bptt.md (docs/img/bptt-*.svg). Needs Graphviz's ``dot``.
+
+    python docs/img/make_bptt_figures.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import minigrad as mg
+from minigrad.nn.utils import detach_state
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent / "examples"))
+
+import vanishing_gradients  # noqa: E402
+
+
+def render(graph, name: str) -> None:
+    path = graph.render(filename=name, directory=str(HERE), format="svg", cleanup=True)
+    print("wrote", path)
+
+
+def rnn_ops() -> None:
+    """A vanilla RNN over 3 steps with a loss on every output: the graph autograd walks backwards."""
+    mg.manual_seed(1)
+    rnn = mg.nn.RNN(2, 3, impl="reference")
+    head = mg.nn.Linear(3, 1)
+    out, _ = rnn(mg.randn(3, 1, 2))
+    loss = (head(out) ** 2).sum()
+    loss.backward(retain_graph=True)
+    params = dict(rnn.named_parameters()) | {f"head.{k}": v for k, v in head.named_parameters()}
+    render(mg.viz.draw_graph(loss, params=params, view="ops"), "bptt-rnn-ops")
+
+
+def lstm_cells() -> None:
+    """An LSTM over 10 steps, loss on the last output only: ||dL/dh_t|| fades going back in time."""
+    mg.manual_seed(0)
+    lstm = mg.nn.LSTM(3, 8)
+    out, _ = lstm(mg.randn(10, 1, 3))
+    loss = out[-1].sum()
+    loss.backward(retain_graph=True)
+    render(mg.viz.draw_graph(loss, params=lstm, view="cells"), "bptt-lstm-cells")
+
+
+def truncated() -> None:
+    """Two windows of truncated BPTT: the second window's graph starts at a detached state."""
+    mg.manual_seed(0)
+    lstm = mg.nn.LSTM(3, 8)
+    out, state = lstm(mg.randn(4, 1, 3))
+    out.sum().backward()
+    state = detach_state(state)                  # values kept, graph dropped
+    out, state = lstm(mg.randn(4, 1, 3), state)
+    loss = out.sum()
+    loss.backward(retain_graph=True)
+    render(mg.viz.draw_graph(loss, params=lstm, view="cells"), "bptt-truncated-window")
+
+
+def vanishing_chart() -> None:
+    norms = {}
+    for v in vanishing_gradients.VARIANTS:
+        kind, bias = v.split("_")[0], (2.0 if v.endswith("_open") else 0.0)
+        norms[v] = vanishing_gradients.grad_norms(kind, 100, 8, 32, 0, bias, "fused")
+    label = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lstm_open": "LSTM b_f=2", "gru_open": "GRU b_z=2"}
+    vanishing_gradients.svg_chart(norms, HERE / "bptt-vanishing.svg", "Gradient reaching step t from a loss on h_100",
+                                  label)
+    print("wrote", HERE / "bptt-vanishing.svg")
+
+
+if __name__ == "__main__":
+    rnn_ops()
+    lstm_cells()
+    truncated()
+    vanishing_chart()
