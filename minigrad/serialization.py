@@ -40,11 +40,15 @@ the file and says what is wrong.
 
 Example::
 
+    >>> import os, tempfile
     >>> import minigrad as mg
-    >>> mg.save(model.state_dict(), "model.safetensors")
-    >>> model.load_state_dict(mg.load("model.safetensors"))
-    >>> mg.save(opt.state_dict(), "opt.safetensors")         # nested: ints, tuples, None survive
-    >>> opt.load_state_dict(mg.load("opt.safetensors"))
+    >>> model = mg.nn.Linear(3, 2); opt = mg.optim.Adam(model.parameters())
+    >>> folder = tempfile.mkdtemp()
+    >>> mg.save(model.state_dict(), os.path.join(folder, "model.safetensors"))
+    >>> model.load_state_dict(mg.load(os.path.join(folder, "model.safetensors")))
+    <All keys matched successfully>
+    >>> mg.save(opt.state_dict(), os.path.join(folder, "opt.safetensors"))  # nested: ints, tuples, None survive
+    >>> opt.load_state_dict(mg.load(os.path.join(folder, "opt.safetensors")))
 """
 
 from __future__ import annotations
@@ -115,10 +119,11 @@ def save(obj: Any, path: str | os.PathLike) -> None:
 
     Example::
 
+        >>> import os, tempfile
         >>> import minigrad as mg
-        >>> mg.save({"w": mg.ones(2, 3), "b": mg.zeros(3)}, "tiny.safetensors")
-        >>> mg.save({"state": {0: {"step": 3}}, "param_groups": [{"lr": 0.1, "params": [0]}]},
-        ...         "opt.safetensors")
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.safetensors")
+        >>> mg.save({"w": mg.ones(2, 3), "b": mg.zeros(3)}, path)
+        >>> mg.save({"state": {0: {"step": 3}}, "param_groups": [{"lr": 0.1, "params": [0]}]}, path)
     """
     path = _fspath(path)
     # Build everything in memory first: a bad value raises here, before the disk is touched.
@@ -346,9 +351,11 @@ def load(path: str | os.PathLike) -> Any:
 
     Example::
 
+        >>> import os, tempfile
         >>> import minigrad as mg
-        >>> sd = mg.load("tiny.safetensors")
-        >>> sd["w"].shape
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.safetensors")
+        >>> mg.save({"w": mg.ones(2, 3)}, path)
+        >>> mg.load(path)["w"].shape
         (2, 3)
     """
     path = _fspath(path)

@@ -58,6 +58,19 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     return arr
 
 
+class RemovableHandle:
+    """Returned by ``register_hook``: ``handle.remove()`` takes the hook off again."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
 class Tensor:
     """An n-dimensional array that can remember how it was computed.
 
@@ -151,18 +164,26 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
 
-        Returns a function that removes the hook.
+        Returns a handle whose ``remove()`` unregisters the hook, as in PyTorch.
+
+        Example::
+
+            >>> import minigrad as mg
+            >>> h = mg.tensor([1.0, 2.0], requires_grad=True)
+            >>> handle = h.register_hook(lambda g: g * 10)
+            >>> (h * h).sum().backward(); h.grad
+            tensor([20., 40.])
+            >>> handle.remove()
         """
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require grad")
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        hooks = self._hooks
-        return lambda: hook in hooks and hooks.remove(hook)
+        return RemovableHandle(self._hooks, hook)
 
     # ---------------------------------------------------------------- array attributes
     @property

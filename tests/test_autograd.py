@@ -613,3 +613,15 @@ def test_gradcheck_detects_a_wrong_gradient():
     x = leaf([1.0, 2.0])
     with pytest.raises(AssertionError, match="mismatch"):
         gradcheck(lambda t: Wrong.apply(t), [x])
+
+
+def test_register_hook_returns_a_removable_handle():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    handle = x.register_hook(lambda g: g * 10)
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [20.0, 40.0]
+    handle.remove()
+    handle.remove()  # removing twice is harmless, as in PyTorch
+    x.grad = None
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [2.0, 4.0]
