@@ -2,13 +2,14 @@
 
 For each workload it times a full train step — zero_grad, forward, loss, backward, Adam step —
 in float32, and reports medians and the ratios minigrad/PyTorch. The three implementations start
-from the same weights and are timed round-robin (one step of each in turn), so a burst of load
-on this shared machine hits all of them alike.
+from the same weights and are timed in interleaved blocks, so a burst of load on this shared
+machine hits all of them alike.
 
     .venv/bin/python benchmarks/run.py                  # everything, writes docs/performance.md table + JSON
     .venv/bin/python benchmarks/run.py --only lstm_tiny --repeats 20 --no-startup --no-write
 
-Also measured, each in fresh subprocesses: warm ``import`` time, cold start (empty Numba cache)
+Each implementation runs in its own process (see ``bench_workload``). Also measured, each in fresh
+subprocesses: warm ``import`` time, cold start (empty Numba cache)
 and warm start to the first finished train step, and peak resident memory of a train step.
 """
 
@@ -155,36 +156,52 @@ def have_torch() -> bool:
 
 
 # ------------------------------------------------------------------------------------ timing
-def time_round_robin(steps: dict[str, callable], repeats: int, warmup: int, budget_s: float) -> dict[str, list[float]]:
-    """Time each step function in turn, ``repeats`` rounds (fewer if ``budget_s`` runs out)."""
-    for _ in range(warmup):
-        for f in steps.values():
-            f()
-    times: dict[str, list[float]] = {k: [] for k in steps}
+IMPLS = ("fused", "reference", "torch")
+
+
+def build_step(w: Workload, impl: str):
+    """The train-step function of one implementation; all three start from the same weights."""
+    if impl == "torch":
+        return torch_step(w, minigrad_step(w, "fused")[1])
+    return minigrad_step(w, impl)[0]
+
+
+def worker(impl: str, name: str, steps: int, budget_s: float) -> dict:
+    """Run in a fresh process: warm up, then time ``steps`` train steps (or until ``budget_s``)."""
+    w = next(w for w in WORKLOADS if w.name == name)
+    step = build_step(w, impl)
+    first_loss = float(step().detach())
+    step()
+    times = []
     start = time.perf_counter()
-    for r in range(repeats):
-        for k, f in steps.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
-        if r >= 4 and time.perf_counter() - start > budget_s:
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 3 and time.perf_counter() - start > budget_s:
             break
-    return times
+    return {"first_loss": first_loss, "times": times}
 
 
-def bench_workload(w: Workload, repeats: int, budget_s: float, torch_ok: bool, reference: bool) -> dict:
-    fused, weights = minigrad_step(w, "fused")
-    steps = {"fused": fused}
-    if reference:
-        steps["reference"] = minigrad_step(w, "reference")[0]
-    if torch_ok:
-        import torch
+def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str], blocks: int = 3) -> dict:
+    """Each implementation in its own process (as users run them), in interleaved blocks.
 
-        torch.manual_seed(0)
-        steps["torch"] = torch_step(w, weights)
-    # The very first losses must agree: the three start from the same weights and data.
-    first = {k: float(f()) for k, f in steps.items()}
-    times = time_round_robin(steps, repeats, warmup=2, budget_s=budget_s)
+    Separate processes matter: PyTorch's OpenMP workers (and OpenBLAS's) spin-wait after each
+    parallel region, so timing two frameworks in one process would let one steal the other's core.
+    Interleaving blocks (fused, reference, torch, fused, ...) spreads the machine's noise evenly.
+    """
+    per_block = max(repeats // blocks, 3)
+    times: dict[str, list[float]] = {k: [] for k in impls}
+    first: dict[str, float] = {}
+    for _ in range(blocks):
+        for impl in impls:
+            out = subprocess.run([sys.executable, __file__, "--worker", impl, w.name, str(per_block),
+                                  str(budget_s / blocks)], capture_output=True, text=True, cwd=ROOT)
+            if out.returncode != 0:
+                raise RuntimeError(f"{impl} on {w.name} failed:\n{out.stderr[-2000:]}")
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            times[impl] += result["times"]
+            first[impl] = result["first_loss"]
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     row = {"workload": w.name, "cell": w.cell, "B": w.batch, "T": w.steps, "I": w.input, "H": w.hidden,
            "median_ms": med, "runs": {k: len(v) for k, v in times.items()}, "first_loss": first}
@@ -269,7 +286,7 @@ def markdown(rows: list[dict], extra: dict, command: str) -> str:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"NumPy {np.__version__}" + (f", torch {extra['torch_version']}" if extra.get("torch_version") else ""),
         f"Date: {time.strftime('%Y-%m-%d')}. Medians of full float32 train steps (zero_grad, forward, loss, "
-        "backward, Adam step), timed round-robin.",
+        "backward, Adam step); each implementation in its own process, in interleaved blocks.",
         "",
         "| workload | B | T | I | H | fused ms | reference ms | PyTorch ms | fused / PyTorch | reference / fused |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -315,7 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-startup", action="store_true", help="skip import/startup/memory measurements")
     p.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
     p.add_argument("--no-write", action="store_true", help="print only; do not update docs/ and results/")
+    p.add_argument("--worker", nargs=4, metavar=("IMPL", "WORKLOAD", "STEPS", "BUDGET"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.worker:
+        impl, name, steps, budget = args.worker
+        print(json.dumps(worker(impl, name, int(steps), float(budget))))
+        return 0
 
     torch_ok = not args.no_torch and have_torch()
     extra: dict = {}
@@ -328,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     for w in WORKLOADS:
         if args.only and w.name not in args.only:
             continue
-        # The reference path over 1,000 steps builds ~15k nodes per step: still measured, fewer rounds.
-        row = bench_workload(w, args.repeats, args.budget, torch_ok, reference=not args.no_reference)
+        impls = ["fused"] + ([] if args.no_reference else ["reference"]) + (["torch"] if torch_ok else [])
+        row = bench_workload(w, args.repeats, args.budget, impls)
         rows.append(row)
         m = row["median_ms"]
         print(f"{w.name:12s} " + "  ".join(f"{k} {v:8.2f} ms" for k, v in m.items()) +

@@ -18,7 +18,7 @@ backward (reverse time)::
         rec = dgates_t @ W_hh                 # carries dL/dh to h_{t-1}
     dW_ih = dG^T X,  dW_hh = dG^T H_prev,  db = sum(dG),  dX = dG @ W_ih     # ONE matmul each
 
-For tiny layers (``batch * hidden`` below ``SEQUENCE_KERNEL_MAX``) the Python loop costs more
+For tiny layers (``batch * hidden`` up to ``SEQUENCE_KERNEL_MAX``) the Python loop costs more
 than the maths, so a single kernel runs the whole time loop (``*_sequence_*`` in
 ``minigrad/kernels/rnn.py``).
 
@@ -29,6 +29,8 @@ The per-step structure stays visible for drawings and BPTT inspection: ``step_sc
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -40,17 +42,58 @@ from minigrad.tensor import Tensor
 
 MODES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 
-# Below this batch * hidden the whole-sequence kernels win: the per-step Python loop (a BLAS call
-# and a kernel call, ~3 us) costs more than the small matmul itself. Measured with
-# benchmarks/bench_rnn_kernels.py (float32 and float64, 2 cores).
-SEQUENCE_KERNEL_MAX = 512
+# Up to this batch * hidden the whole-sequence kernels win: the per-step Python loop (a BLAS call
+# and a kernel call, a few us) costs more than a small matmul written in Numba. With a batch of
+# at most 4 rows BLAS gains little, so the limit doubles. Measured with
+# `benchmarks/bench_rnn_kernels.py --sections threshold` (LSTM/GRU/RNN, float32 and float64).
+SEQUENCE_KERNEL_MAX = 256
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    """A read-only view: inspection must not change what backward will use."""
-    v = a.view()
-    v.flags.writeable = False
-    return v
+def _use_sequence_kernel(batch: int, hidden: int) -> bool:
+    limit = 2 * SEQUENCE_KERNEL_MAX if batch <= 4 else SEQUENCE_KERNEL_MAX
+    return batch * hidden <= limit
+
+
+class _ScratchPool(threading.local):
+    """The layer's big internal arrays, handed back and reused by the next call (one pool per thread).
+
+    Fresh memory from the OS costs a page fault per 4 KiB page on first touch; allocating the
+    gate buffers anew made ~1200 faults (~1 ms) per lstm_small training step. A buffer comes back
+    here once backward no longer needs it (``release``) and the next forward takes it again.
+    Only internal buffers are pooled, never anything a Tensor or the user can still see. The pool
+    keeps at most ``MAX_BYTES`` (least recently used shapes go first), so changing shapes
+    (varying sequence lengths) cannot make it grow without bound.
+    """
+
+    MAX_BYTES = 256 * 2**20
+
+    def __init__(self) -> None:
+        self.free: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
+        self.nbytes = 0
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An uninitialised C-contiguous array (like ``np.empty``), recycled when possible."""
+        arrays = self.free.get((shape, dtype))
+        if arrays:
+            a = arrays.pop()
+            self.nbytes -= a.nbytes
+            return a
+        return np.empty(shape, dtype)
+
+    def give(self, *arrays: np.ndarray | None) -> None:
+        for a in arrays:
+            if a is None or a.base is not None or a.nbytes > self.MAX_BYTES:
+                continue  # only arrays that own their memory
+            key = (a.shape, a.dtype)
+            self.free.setdefault(key, []).append(a)
+            self.free.move_to_end(key)
+            self.nbytes += a.nbytes
+            while self.nbytes > self.MAX_BYTES:  # drop the least recently used shape
+                _, old = self.free.popitem(last=False)
+                self.nbytes -= sum(o.nbytes for o in old)
+
+
+_scratch = _ScratchPool()
 
 
 class FusedRNNLayer(Function):
@@ -116,7 +159,7 @@ class FusedRNNLayer(Function):
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
         x2d = np.ascontiguousarray(x).reshape(T * B, I)
-        gates = np.empty((T, B, G), dtype)
+        gates = _scratch.take((T, B, G), dtype)
         np.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
         # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
@@ -124,45 +167,47 @@ class FusedRNNLayer(Function):
         first, last = (T, 0) if self.reverse else (0, T)
         h_all = np.empty((T + 1, B, H), dtype)
         h_all[first] = h0
-        out = np.empty((T, B, H), dtype) if self.lengths is not None else (
-            h_all[:-1] if self.reverse else h_all[1:])
+        if self.lengths is None:  # the kernels write h_all only; `out` is given to them empty
+            out, out_arg = (h_all[:-1] if self.reverse else h_all[1:]), np.empty((T, B, 0), dtype)
+        else:  # padded steps output 0 but carry the state: a separate output array
+            out = out_arg = np.empty((T, B, H), dtype)
         c_all = hn = None
         bias, bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
 
         rec = np.empty((B, G), dtype)
-        if B * H <= SEQUENCE_KERNEL_MAX:  # tiny layer: the time loop runs inside one kernel
+        if _use_sequence_kernel(B, H):  # tiny layer: the time loop runs inside one kernel
             w_hh_t = np.ascontiguousarray(w_hh.T)
             if self.mode == "lstm":
-                c_all = np.empty((T + 1, B, H), dtype)
+                c_all = _scratch.take((T + 1, B, H), dtype)
                 c_all[first] = c0
-                K.lstm_sequence_forward(gates, w_hh_t, bias, h_all, c_all, out, lengths, self.reverse, rec)
+                K.lstm_sequence_forward(gates, w_hh_t, bias, h_all, c_all, out_arg, lengths, self.reverse, rec)
             elif self.mode == "gru":
-                hn = np.empty((T, B, H), dtype)
-                K.gru_sequence_forward(gates, w_hh_t, bias, bias_hn, h_all, hn, out, lengths, self.reverse, rec)
+                hn = _scratch.take((T, B, H), dtype)
+                K.gru_sequence_forward(gates, w_hh_t, bias, bias_hn, h_all, hn, out_arg, lengths, self.reverse, rec)
             else:
-                K.rnn_sequence_forward(gates, w_hh_t, bias, h_all, out, lengths, self.reverse, rec,
+                K.rnn_sequence_forward(gates, w_hh_t, bias, h_all, out_arg, lengths, self.reverse, rec,
                                        self.mode == "rnn_relu")
         else:  # one BLAS matmul + one fused kernel per step
             w_hh_t = w_hh.T  # a view: BLAS reads the transpose in place
             if self.mode == "lstm":
-                c_all = np.empty((T + 1, B, H), dtype)
+                c_all = _scratch.take((T + 1, B, H), dtype)
                 c_all[first] = c0
             elif self.mode == "gru":
-                hn = np.empty((T, B, H), dtype)
+                hn = _scratch.take((T, B, H), dtype)
             relu = self.mode == "rnn_relu"
             for t in self._steps():
                 tp, tn = (t + 1, t) if self.reverse else (t, t + 1)
                 np.matmul(h_all[tp], w_hh_t, out=rec)  # rec = h_{t-1} @ W_hh^T
                 if self.mode == "lstm":
-                    K.lstm_step_forward(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn)
+                    K.lstm_step_forward(gates, rec, bias, h_all, c_all, out_arg, lengths, t, tp, tn)
                 elif self.mode == "gru":
-                    K.gru_step_forward(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn)
+                    K.gru_step_forward(gates, rec, bias, bias_hn, h_all, hn, out_arg, lengths, t, tp, tn)
                 else:
-                    K.rnn_step_forward(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
+                    K.rnn_step_forward(gates, rec, bias, h_all, out_arg, lengths, t, tp, tn, relu)
 
         self.save_for_backward(x2d, w_ih, w_hh, gates, h_all, c_all, hn)
         if self.mode == "lstm":
-            return out, h_all[last], c_all[last]
+            return out, h_all[last], c_all[last].copy()  # a copy: c_all goes back to the pool
         return out, h_all[last]
 
     def _biases(self, b_ih, b_hh, G: int, H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -194,12 +239,12 @@ class FusedRNNLayer(Function):
         carry_c = None
         if self.mode == "lstm":
             carry_c = np.zeros((B, H), dtype) if grad_cn is None else np.array(grad_cn, dtype, order="C")
-        dgates = np.empty((T, B, G), dtype)  # d pre-activations (GRU: the hidden side)
-        dgx = np.empty((T, B, G), dtype) if self.mode == "gru" else dgates  # GRU: the input side
-        dh_all = np.empty((T, B, H), dtype)
+        dgates = _scratch.take((T, B, G), dtype)  # d pre-activations (GRU: the hidden side)
+        dgx = _scratch.take((T, B, G), dtype) if self.mode == "gru" else dgates  # GRU: the input side
+        dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
 
-        if B * H <= SEQUENCE_KERNEL_MAX:
+        if _use_sequence_kernel(B, H):
             w_hh_c = np.ascontiguousarray(w_hh)
             if self.mode == "lstm":
                 K.lstm_sequence_backward(gates, w_hh_c, c_all, lengths, go, rec, carry_h, carry_c, dgates, dh_all,
@@ -239,15 +284,19 @@ class FusedRNNLayer(Function):
         db_hh = None
         if needs[6]:  # the same as db_ih except for GRU (whose hidden side differs in the n block)
             db_hh = db_ih if db_ih is not None and dGx is dG else dG.sum(axis=0)
+        _scratch.give(dgates, dgx if dgx is not dgates else None)  # everything above made new arrays
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
     def release(self) -> None:
+        if not self.released and self._saved:
+            _, _, _, gates, _, c_all, hn = self._saved
+            _scratch.give(gates, c_all, hn, self._dh_all)
         self._dh_all = None
         super().release()
 
     # -- inspection ----------------------------------------------------------------------------
     def step_values(self, t: int) -> dict[str, np.ndarray]:
-        """The saved values of step ``t`` (read-only ``(B, ...)`` arrays), for drawings of the equations.
+        """Copies of the saved values of step ``t`` (``(B, ...)`` arrays), for drawings of the equations.
 
         ``x_t, h_prev, h`` always; LSTM adds ``c_prev, i, f, g, o, c``; GRU ``r, z, n`` and
         ``hn = W_hn h_prev + b_hn``. For a padded step (``t >= lengths[b]``) row ``b`` holds the
@@ -265,7 +314,7 @@ class FusedRNNLayer(Function):
         elif self.mode == "gru":
             r, z, n = (gates[t, :, k * H:(k + 1) * H] for k in range(3))
             values.update(r=r, z=z, n=n, hn=hn[t])
-        return {k: _readonly(v) for k, v in values.items()}
+        return {k: v.copy() for k, v in values.items()}
 
     def step_grad_h(self, t: int) -> np.ndarray | None:
         """``dL/dh_t`` (everything reaching ``h_t``, the future included) after ``backward(retain_graph=True)``.
@@ -273,7 +322,7 @@ class FusedRNNLayer(Function):
         None before backward, or once the graph was released (backward without retain_graph).
         """
         t = self._check_step(t)
-        return None if self._dh_all is None else _readonly(self._dh_all[t])
+        return None if self._dh_all is None else self._dh_all[t].copy()
 
     def _saved_or_raise(self, what: str) -> tuple:
         if self.released:
