@@ -301,6 +301,7 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Copy values from ``src`` in place (no graph). Used by load_state_dict and init."""
+        self._check_writeable("copy_")
         src = as_array(src)
         try:
             fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
@@ -313,14 +314,22 @@ class Tensor:
         return self
 
     def zero_(self) -> Tensor:
+        self._check_writeable("zero_")
         self.data[...] = 0
         return self
+
+    def _check_writeable(self, op: str) -> None:
+        # Arrays from np.broadcast_to, expand() or a read-only buffer can't be written in place.
+        if not self.data.flags.writeable:
+            raise ValueError(f"{op}: this tensor's array (shape {self.shape}) is read-only, e.g. a broadcast "
+                             "view from expand() or np.broadcast_to; write into a copy made with .clone()")
 
     def fill_(self, value: builtins.float) -> Tensor:
         if isinstance(value, Tensor):
             value = value.item()
         if not isinstance(value, (int, builtins.float, builtins.bool, np.number, np.bool_)):
             raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
+        self._check_writeable("fill_")
         self.data[...] = value
         return self
 
@@ -356,6 +365,7 @@ class Tensor:
                 "setitem: in-place assignment to a tensor that requires grad would corrupt the graph; "
                 "do it under mg.no_grad() or build a new tensor (e.g. with mg.where or mg.cat)"
             )
+        self._check_writeable("setitem")
         index = _I.normalize_index(index, self.shape)
         value = as_array(value)
         try:

@@ -41,6 +41,12 @@ def _fill(tensor: Tensor, values: np.ndarray | float) -> Tensor:
     return tensor
 
 
+def _check_floating(tensor: Tensor, who: str) -> None:
+    """Random values cast into an integer tensor would silently become mostly zeros."""
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{who}: expected a floating point tensor, got dtype {tensor.dtype}")
+
+
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity (PyTorch's table).
 
@@ -102,6 +108,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
         >>> bool(w.data.min() >= -0.1 and w.data.max() < 0.1)
         True
     """
+    _check_floating(tensor, "uniform_")
     if a > b:
         raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
     return _fill(tensor, rng().uniform(a, b, size=tensor.shape))
@@ -117,6 +124,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
         >>> bool(abs(w.data.std() - 0.5) < 0.02)
         True
     """
+    _check_floating(tensor, "normal_")
     if std < 0:
         raise ValueError(f"normal_: expects std >= 0.0, got std={std}")
     return _fill(tensor, rng().normal(mean, std, size=tensor.shape))
@@ -132,6 +140,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         >>> bool(w.data.min() >= -2 and w.data.max() <= 2)
         True
     """
+    _check_floating(tensor, "trunc_normal_")
     if not a < b:
         raise ValueError(f"trunc_normal_: expects a < b, got a={a}, b={b}")
     out = np.empty(tensor.shape)
@@ -147,6 +156,10 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``. Example: ``constant_(mg.zeros(2), 3.0).tolist() == [3.0, 3.0]``."""
+    if isinstance(val, Tensor):
+        val = val.item()
+    if not isinstance(val, (int, float, np.number, np.bool_)):
+        raise TypeError(f"constant_: val must be a number, got {type(val).__name__}")
     return _fill(tensor, val)
 
 
@@ -177,6 +190,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         >>> bool(abs(w.data).max() <= (6 / 50) ** 0.5)
         True
     """
+    _check_floating(tensor, "xavier_uniform_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std  # a uniform U(-a, a) has standard deviation a / sqrt(3)
@@ -193,6 +207,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         >>> bool(abs(w.data.std() - (2 / 400) ** 0.5) < 0.002)
         True
     """
+    _check_floating(tensor, "xavier_normal_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(tensor, 0.0, std)
@@ -210,6 +225,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
         >>> bool(abs(w.data).max() <= 1 / math.sqrt(16))
         True
     """
+    _check_floating(tensor, "kaiming_uniform_")
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
         return tensor
@@ -230,6 +246,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
         >>> bool(abs(w.data.std() - (2 / 100) ** 0.5) < 0.005)
         True
     """
+    _check_floating(tensor, "kaiming_normal_")
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
         return tensor
@@ -253,6 +270,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         >>> bool(np.allclose(q.T @ q, np.eye(4), atol=1e-5))
         True
     """
+    _check_floating(tensor, "orthogonal_")
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.data.size == 0:

@@ -33,10 +33,19 @@ from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
 
-def _float_dtype(dtype: Any) -> np.dtype:
+def _check_size(who: str, name: str, value: Any) -> int:
+    """A layer size: a non-negative int (0 is allowed, as in PyTorch: an empty layer)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{who}: {name} should be of type int, got: {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{who}: {name} must be a non-negative int, got {value}")
+    return int(value)
+
+
+def _float_dtype(dtype: Any, who: str = "") -> np.dtype:
     d = get_default_dtype() if dtype is None else to_dtype(dtype)
     if d.kind != "f":
-        raise TypeError(f"parameters must have a floating dtype, got {d}")
+        raise TypeError(f"{who + ': ' if who else ''}parameters must have a floating dtype, got {d}")
     return d
 
 
@@ -57,9 +66,9 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        dt = _float_dtype(dtype)
+        self.in_features = _check_size("Linear", "in_features", in_features)
+        self.out_features = _check_size("Linear", "out_features", out_features)
+        dt = _float_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
         if bias:
             self.bias = Parameter(np.empty(out_features, dtype=dt))
@@ -76,6 +85,9 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"Linear: input must be a Tensor, got {type(input).__name__} (wrap data with "
+                            "mg.tensor(...))")
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             raise ShapeError(f"Linear: input of shape {tuple(input.shape)} has last dimension "
                              f"{input.shape[-1] if input.ndim else 'none'}, expected in_features={self.in_features}")
@@ -107,8 +119,8 @@ class Embedding(Module):
         super().__init__()
         if max_norm is not None or scale_grad_by_freq or sparse:
             raise NotImplementedError("Embedding: max_norm, scale_grad_by_freq and sparse are not supported")
-        self.num_embeddings = num_embeddings
-        self.embedding_dim = embedding_dim
+        self.num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
             padding_idx = F._normalize_padding_idx(padding_idx, num_embeddings, "Embedding")
         self.padding_idx = padding_idx
@@ -117,7 +129,7 @@ class Embedding(Module):
         self.scale_grad_by_freq = False
         self.sparse = False
         if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=_float_dtype(dtype)),
+            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=_float_dtype(dtype, "Embedding")),
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:

@@ -289,7 +289,7 @@ class RNNBase(Module):
         if mode not in ("RNN_TANH", "RNN_RELU", "LSTM", "GRU"):
             raise ValueError(f"Unrecognized RNN mode: {mode}")
         if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+            raise ValueError(f"{who}: dropout should be a number in range [0, 1] representing the probability of an "
                              f"element being zeroed, got {dropout!r}")
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
@@ -390,7 +390,13 @@ class RNNBase(Module):
         if x.shape[-1] != self.input_size:
             raise ShapeError(f"{who}: expected input of size {self.input_size} in the last dimension, "
                              f"got shape {x.shape}")
+        if x.ndim == 3 and x.shape[1 if self.batch_first else 0] == 0 or x.ndim == 2 and x.shape[0] == 0:
+            raise ShapeError(f"{who}: the input has 0 time steps (shape {x.shape}); expected at least one, "
+                             "as PyTorch does")
         weight = self.weight_ih_l0
+        if x.dtype.kind != "f":
+            raise TypeError(f"{who}: {what} must be a floating tensor, got {x.dtype}; convert it with "
+                            f".to(mg.{weight.dtype}) (class indices go through an Embedding first)")
         if x.dtype != weight.dtype:
             raise ValueError(f"{who}: input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
                              f"Convert input: input.to(mg.{weight.dtype}), or convert model: "
@@ -543,7 +549,7 @@ class RNN(RNNBase):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device: Any = None, dtype: Any = None, *, impl: str = "fused") -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+            raise ValueError(f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          0, device, dtype, impl=impl)
@@ -737,7 +743,7 @@ class RNNCell(RNNCellBase):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  device: Any = None, dtype: Any = None, *, impl: str = "fused") -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"Unknown nonlinearity: {nonlinearity}. Select from 'tanh' or 'relu'.")
+            raise ValueError(f"RNNCell: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__(input_size, hidden_size, bias, 1, device, dtype, impl=impl)
         self.nonlinearity = nonlinearity
 

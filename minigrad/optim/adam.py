@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 
 from minigrad.kernels import optim as K
-from minigrad.optim.optimizer import Optimizer, ParamsT, grad_array, run_update, scalar_dtype, state_buffer
+from minigrad.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    grad_array,
+    require_number,
+    run_update,
+    scalar_dtype,
+    state_buffer,
+)
 from minigrad.tensor import Tensor
 
 __all__ = ["Adam", "AdamW"]
@@ -58,7 +66,10 @@ class Adam(Optimizer):
         if capturable or differentiable:
             raise NotImplementedError(f"{type(self).__name__}: capturable/differentiable are not supported "
                                       "by minigrad")
-        betas = tuple(betas)
+        try:
+            betas = tuple(betas)
+        except TypeError:
+            raise TypeError(f"Invalid betas: expected a pair (beta1, beta2), got {betas!r}") from None
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         _check(defaults)
@@ -133,6 +144,12 @@ class AdamW(Adam):
 
 def _check(group: dict[str, Any]) -> None:
     lr, eps, betas, wd = group["lr"], group["eps"], group["betas"], group["weight_decay"]
+    for value, what in ((lr, "learning rate"), (eps, "epsilon value"), (wd, "weight_decay value")):
+        require_number(value, what)
+    if not isinstance(betas, (tuple, list)):
+        raise TypeError(f"Invalid betas: expected a pair (beta1, beta2), got {betas!r}")
+    for i, b in enumerate(betas):
+        require_number(b, f"beta parameter at index {i}")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
     if not 0.0 <= eps:

@@ -133,6 +133,7 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore attributes saved by :meth:`state_dict`."""
+        _check_state_dict(self, state_dict)
         self.__dict__.update(state_dict)
 
     def __repr__(self) -> str:
@@ -142,6 +143,21 @@ class LRScheduler:
 # ------------------------------------------------------------------------------------------------
 # Multiplicative schedules
 # ------------------------------------------------------------------------------------------------
+
+
+def _check_state_dict(scheduler: Any, state_dict: Any) -> None:
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"{type(scheduler).__name__}.load_state_dict: expected a dict made by state_dict(), "
+                        f"got {type(state_dict).__name__}")
+
+
+def _factor(scheduler: Any, fn: Callable[[int], Any], epoch: int) -> float:
+    """``fn(epoch)``, checked: a factor that is not a number would corrupt every later lr."""
+    value = fn(epoch)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise TypeError(f"{type(scheduler).__name__}: lr_lambda returned {value!r} ({type(value).__name__}) for "
+                        f"epoch {epoch}; it must return a number (the factor that multiplies the lr)")
+    return value
 
 
 class _LambdaMixin:
@@ -168,8 +184,9 @@ class _LambdaMixin:
         return sd
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _check_state_dict(self, state_dict)
         state_dict = dict(state_dict)
-        lr_lambdas = state_dict.pop("lr_lambdas")
+        lr_lambdas = state_dict.pop("lr_lambdas", [None] * len(self.lr_lambdas))
         self.__dict__.update(state_dict)
         for fn, saved in zip(self.lr_lambdas, lr_lambdas):
             if saved is not None:
@@ -196,7 +213,7 @@ class LambdaLR(_LambdaMixin, LRScheduler):
 
     def get_lr(self) -> list[float]:
         self._warn_if_outside_step()
-        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+        return [base_lr * _factor(self, fn, self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
 class MultiplicativeLR(_LambdaMixin, LRScheduler):
@@ -221,7 +238,8 @@ class MultiplicativeLR(_LambdaMixin, LRScheduler):
         self._warn_if_outside_step()
         if self._is_initial:
             return _lrs(self.optimizer)
-        return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
+        return [g["lr"] * _factor(self, fn, self.last_epoch)
+                for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
 
 class StepLR(LRScheduler):
@@ -546,6 +564,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.threshold_mode = threshold_mode
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _check_state_dict(self, state_dict)
         self.__dict__.update(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold, threshold_mode=self.threshold_mode)
 

@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -244,6 +245,20 @@ class Optimizer:
                 raise ValueError(f"loaded state dict contains a parameter group that doesn't match the size "
                                  f"of optimizer's group: group {i} has {len(sg['params'])} parameters in the "
                                  f"state dict and {len(g['params'])} in the optimizer")
+        for i, sg in enumerate(saved_groups):
+            # A group saved by another optimizer lacks this one's hyperparameters: say so now, not
+            # with a KeyError at the next step(). Missing switches (bools added by newer versions,
+            # e.g. 'maximize') take their defaults, as PyTorch's __setstate__ does.
+            missing = [k for k in self.defaults if k not in sg]
+            needed = [k for k in missing if not isinstance(self.defaults[k], bool)]
+            if needed:
+                have = sorted(k for k in sg if k not in ("params", "param_names"))
+                raise ValueError(f"load_state_dict: parameter group {i} of the state dict has no "
+                                 f"{' or '.join(repr(k) for k in needed)}, which {type(self).__name__} needs "
+                                 f"(its hyperparameters: {', '.join(have)}); was it saved from another optimizer?")
+            for k in missing:
+                sg[k] = self.defaults[k]
+            self._check_group(sg)
         id_map = {saved: p for g, sg in zip(groups, saved_groups) for saved, p in zip(sg["params"], g["params"])}
 
         state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
@@ -299,6 +314,14 @@ def _load_value(p: Tensor, name: str, value: Any, index: int) -> Any:
                              f"but the parameter has shape {p.shape}")
         return Tensor(np.array(arr, dtype=p.dtype, order="C", copy=True))
     return value
+
+
+def require_number(value: Any, what: str) -> None:
+    """TypeError naming the hyperparameter when ``value`` is not a real number (or a one-element Tensor)."""
+    if isinstance(value, Tensor) and value.data.size == 1:
+        return
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"Invalid {what}: {value!r} (expected a number, got {type(value).__name__})")
 
 
 def scalar_dtype() -> np.dtype:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.kernels import optim as K
-from minigrad.optim.optimizer import Optimizer, ParamsT, grad_array, run_update, state_buffer
+from minigrad.optim.optimizer import Optimizer, ParamsT, grad_array, require_number, run_update, state_buffer
 
 __all__ = ["SGD"]
 
@@ -92,6 +92,9 @@ class SGD(Optimizer):
 
 def _check(group: dict[str, Any]) -> None:
     lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
+    for value, what in ((lr, "learning rate"), (momentum, "momentum value"), (group["dampening"], "dampening value"),
+                        (wd, "weight_decay value")):
+        require_number(value, what)
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
     if not 0.0 <= momentum:

@@ -86,7 +86,7 @@ def get_total_norm(tensors: TensorOrTensors, norm_type: float = 2.0,
     """
     del foreach
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    norm_type = float(norm_type)
+    norm_type = _number("get_total_norm", "norm_type", norm_type, "a number or float('inf')")
     if not tensors:
         return Tensor(np.zeros((), dtype=_default_float()))
     norms = [_vector_norm(t.data, norm_type) for t in tensors]
@@ -142,6 +142,14 @@ def _default_float() -> np.dtype:
         return np.dtype(np.float32)
 
 
+def _number(who: str, name: str, value: object, expected: str) -> float:
+    """``float(value)``, or a TypeError naming the argument ('inf' and other numeric strings are allowed)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{who}: {name} must be {expected}, got {value!r}") from None
+
+
 def clip_grad_norm_(parameters: TensorOrTensors, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Clip the gradient norm of ``parameters`` to ``max_norm``, in place; return the norm before.
@@ -165,7 +173,8 @@ def clip_grad_norm_(parameters: TensorOrTensors, max_norm: float, norm_type: flo
         [0.6, 0.8]
     """
     params = _as_list(parameters, "clip_grad_norm_")
-    max_norm = float(max_norm)
+    max_norm = _number("clip_grad_norm_", "max_norm", max_norm, "a non-negative number")
+    norm_type = _number("clip_grad_norm_", "norm_type", norm_type, "a number or float('inf')")
     if math.isnan(max_norm) or max_norm < 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be a non-negative number, got {max_norm}")
     grads = [p.grad for p in params if p.grad is not None]
@@ -187,7 +196,10 @@ def clip_grad_value_(parameters: TensorOrTensors, clip_value: float, foreach: bo
     """
     del foreach
     params = _as_list(parameters, "clip_grad_value_")
-    clip_value = float(clip_value)
+    clip_value = _number("clip_grad_value_", "clip_value", clip_value, "a non-negative number")
+    if math.isnan(clip_value) or clip_value < 0:
+        # [-c, c] with c < 0 is empty: np.clip would silently set every gradient to -c.
+        raise ValueError(f"clip_grad_value_: clip_value must be a non-negative number, got {clip_value}")
     for p in params:
         g = p.grad
         if g is None:

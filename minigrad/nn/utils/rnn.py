@@ -139,6 +139,19 @@ def _lengths_from_batch_sizes(batch_sizes: np.ndarray) -> np.ndarray:
 _PackedSequenceBase = namedtuple("PackedSequence", ["data", "batch_sizes", "sorted_indices", "unsorted_indices"])
 
 
+def _check_batch_sizes(data: Any, batch_sizes: Tensor) -> None:
+    """A hand-built PackedSequence must be consistent, or unpacking it would index out of range."""
+    bs = batch_sizes.data
+    ok = bs.ndim == 1 and bs.dtype.kind in "iu" and (bs > 0).all() and (np.diff(bs) <= 0).all()
+    if not ok:
+        raise ValueError("PackedSequence: batch_sizes must be a 1-D sequence of positive, non-increasing ints "
+                         f"(the number of sequences still running at each time step), got {bs.tolist()}")
+    rows = data.shape[0] if isinstance(data, Tensor) and data.ndim else None
+    if rows is not None and int(bs.sum()) != rows:
+        raise ShapeError(f"PackedSequence: batch_sizes {bs.tolist()} add up to {int(bs.sum())} rows, but data has "
+                         f"shape {data.shape}; build packed sequences with pack_padded_sequence or pack_sequence")
+
+
 class PackedSequence(_PackedSequenceBase):
     """A batch of variable-length sequences without padding (see the module docstring).
 
@@ -168,6 +181,7 @@ class PackedSequence(_PackedSequenceBase):
         if batch_sizes is None:
             raise TypeError("PackedSequence: batch_sizes is required; build packed sequences with "
                             "pack_padded_sequence or pack_sequence")
+        _check_batch_sizes(data, batch_sizes)
         sorted_indices = as_index(sorted_indices)
         unsorted_indices = as_index(unsorted_indices)
         if unsorted_indices is None and sorted_indices is not None:
