@@ -58,6 +58,9 @@ class Adam(Optimizer):
         [0.9, -1.9]
     """
 
+    kernel = staticmethod(K.adam_step)
+    kernel_ref = staticmethod(K.adam_step_ref)
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
                  foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
@@ -77,15 +80,6 @@ class Adam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check(group)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One Adam update of every parameter that has a ``.grad``; returns ``closure()`` if given."""
-        loss = self._call_closure(closure)
-        kernel = K.adam_step if self.impl == "fused" else K.adam_step_ref
-        with self._quiet():
-            for group in self.param_groups:
-                self._update_group(group, kernel)
-        return loss
 
     def _update_group(self, group: dict[str, Any], kernel: Callable[..., None]) -> None:
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])

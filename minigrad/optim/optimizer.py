@@ -183,9 +183,24 @@ class Optimizer:
                     else:
                         g.data = np.zeros_like(g.data)
 
+    # The update kernel and its NumPy reference (``impl='reference'``); set by each subclass.
+    kernel: Callable[..., None] | None = None
+    kernel_ref: Callable[..., None] | None = None
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+        if self.kernel is None:
+            raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+        loss = self._call_closure(closure)
+        kernel = self.kernel if self.impl == "fused" else self.kernel_ref
+        with self._quiet():
+            for group in self.param_groups:
+                self._update_group(group, kernel)
+        return loss
+
+    def _update_group(self, group: dict[str, Any], kernel: Callable[..., None]) -> None:
+        """Apply ``kernel`` to every parameter of ``group`` that has a gradient (per optimizer)."""
+        raise NotImplementedError
 
     @staticmethod
     def _quiet() -> np.errstate:

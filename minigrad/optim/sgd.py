@@ -45,6 +45,9 @@ class SGD(Optimizer):
         [0.46, -0.46]
     """
 
+    kernel = staticmethod(K.sgd_step)
+    kernel_ref = staticmethod(K.sgd_step_ref)
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
                  foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None,
@@ -59,15 +62,6 @@ class SGD(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check(group)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One SGD update of every parameter that has a ``.grad``; returns ``closure()`` if given."""
-        loss = self._call_closure(closure)
-        kernel = K.sgd_step if self.impl == "fused" else K.sgd_step_ref
-        with self._quiet():
-            for group in self.param_groups:
-                self._update_group(group, kernel)
-        return loss
 
     def _update_group(self, group: dict[str, Any], kernel: Callable[..., None]) -> None:
         lr, momentum = float(group["lr"]), float(group["momentum"])
