@@ -309,7 +309,8 @@ def markdown(rows: list[dict], extra: dict, command: str) -> str:
         lines.append(f"| cold start (empty Numba cache) to first step (s) | {t['cold_start_s']:.2f} | – |")
         mm, mt = t["memory_mib"]["minigrad"], t["memory_mib"].get("torch")
         lines.append(f"| lstm_medium peak RSS, whole process (MiB) | {mm[1]:.0f} | {mt[1] if mt else nan:.0f} |")
-        lines.append(f"| lstm_medium train-step growth over the built model (MiB) | {mm[1] - mm[0]:.0f} | "
+        lines.append(f"| lstm_medium: rise of the peak during 3 train steps over the built model's peak (MiB) | "
+                     f"{mm[1] - mm[0]:.0f} | "
                      f"{(mt[1] - mt[0]) if mt else nan:.0f} |")
     return "\n".join(lines)
 
