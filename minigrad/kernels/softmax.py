@@ -15,7 +15,7 @@ import numpy as np
 
 from minigrad.kernels._jit import jit_disabled, kernel
 
-EXP_KERNEL_MAX_SIZE = 4096
+EXP_KERNEL_MAX_SIZE = 2048
 
 
 def _shift(x: np.ndarray) -> np.ndarray:
