@@ -329,3 +329,10 @@ def test_layer_reprs_match_torch(torch):
     ]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
+
+
+def test_linear_refuses_mixed_dtypes_like_pytorch():
+    layer = mg.nn.Linear(3, 2)  # float32 parameters
+    with pytest.raises(TypeError, match=r"linear: input has dtype float64 but the weight has dtype float32"):
+        layer(mg.ones(4, 3, dtype=mg.float64))
+    assert layer.double()(mg.ones(4, 3, dtype=mg.float64)).dtype == mg.float64

@@ -131,6 +131,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ShapeError(f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: "
                          f"the input's last dimension must be in_features={weight.shape[1]}")
+    if input.dtype != weight.dtype:  # PyTorch refuses too: a silent upcast would hide a model/data mismatch
+        raise TypeError(f"linear: input has dtype {input.dtype} but the weight has dtype {weight.dtype}; convert "
+                        f"one of them (e.g. x.to(mg.{weight.dtype}) or model.to(mg.{input.dtype}))")
     if bias is not None:
         bias = _as_tensor(bias, "linear", "bias")
         if bias.shape not in ((weight.shape[0],), ()):
