@@ -57,6 +57,18 @@ WORKLOADS = [
 VOCAB = 65
 
 
+def train_step(opt, compute_loss):
+    """The step every implementation is timed on: zero_grad, forward + loss, backward, optimizer step."""
+    def step():
+        opt.zero_grad()
+        loss = compute_loss()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 # ------------------------------------------------------------------------------------ minigrad
 def minigrad_step(w: Workload, impl: str, seed: int = 0):
     """Build a minigrad model for ``w`` and return (train_step, state_dict for copying)."""
@@ -72,16 +84,7 @@ def minigrad_step(w: Workload, impl: str, seed: int = 0):
         x = mg.tensor(rng.integers(0, VOCAB, (w.batch, w.steps)))
         y = mg.tensor(rng.integers(0, VOCAB, (w.batch * w.steps,)))
         opt = mg.optim.Adam(params, lr=1e-3)
-
-        def step():
-            opt.zero_grad()
-            out, _ = rnn(emb(x))
-            logits = head(out).reshape(-1, VOCAB)
-            loss = mg.nn.functional.cross_entropy(logits, y)
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = train_step(opt, lambda: mg.nn.functional.cross_entropy(head(rnn(emb(x))[0]).reshape(-1, VOCAB), y))
         modules = {"emb": emb, "rnn": rnn, "head": head}
     else:
         cls = {"lstm": mg.nn.LSTM, "gru": mg.nn.GRU, "rnn": mg.nn.RNN}[w.cell]
@@ -89,15 +92,7 @@ def minigrad_step(w: Workload, impl: str, seed: int = 0):
         x = mg.tensor(rng.standard_normal((w.batch, w.steps, w.input)).astype(np.float32))
         target = mg.tensor(rng.standard_normal((w.batch, w.hidden)).astype(np.float32))
         opt = mg.optim.Adam(rnn.parameters(), lr=1e-3)
-
-        def step():
-            opt.zero_grad()
-            out, _ = rnn(x)
-            loss = mg.nn.functional.mse_loss(out[:, -1], target)
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = train_step(opt, lambda: mg.nn.functional.mse_loss(rnn(x)[0][:, -1], target))
         modules = {"rnn": rnn}
     weights = {f"{k}.{n}": p.data.copy() for k, m in modules.items() for n, p in m.named_parameters()}
     return step, weights
@@ -129,22 +124,8 @@ def torch_step(w: Workload, weights: dict[str, np.ndarray], seed: int = 0):
     opt = torch.optim.Adam(params, lr=1e-3)
 
     if w.cell == "charlm":
-        def step():
-            opt.zero_grad()
-            out, _ = rnn(emb(x))
-            loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, VOCAB), y)
-            loss.backward()
-            opt.step()
-            return loss
-    else:
-        def step():
-            opt.zero_grad()
-            out, _ = rnn(x)
-            loss = torch.nn.functional.mse_loss(out[:, -1], target)
-            loss.backward()
-            opt.step()
-            return loss
-    return step
+        return train_step(opt, lambda: torch.nn.functional.cross_entropy(head(rnn(emb(x))[0]).reshape(-1, VOCAB), y))
+    return train_step(opt, lambda: torch.nn.functional.mse_loss(rnn(x)[0][:, -1], target))
 
 
 def have_torch() -> bool:
