@@ -35,6 +35,7 @@ from strategies import layouts, strided_like, values
 
 import minigrad as mg
 from minigrad.kernels import activations as KA
+from minigrad.kernels import gemm as KG
 from minigrad.kernels import loss as KL
 from minigrad.kernels import optim as KO
 from minigrad.kernels import rnn as KR
@@ -315,6 +316,16 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                                            reverse=reverse, lengths=lengths, relu=mode == "rnn" and reverse,
                                            seed=int(rng.integers(1000)))
                     cases.append((f"{name}(reverse={reverse})", getattr(KR, name), getattr(KR, name + "_ref"), args))
+            if kind == "sequence":  # wide enough that float32 steps go through kernels/gemm.py
+                for direction in ("forward", "backward"):
+                    name = f"{mode}_sequence_{direction}"
+                    hidden = {"lstm": 16, "gru": 22, "rnn": 64}[mode]
+                    args = KR.example_args(name, dtype, n_time=2, batch=5, hidden=hidden, lengths=[2, 0, 1, 2, 2],
+                                           seed=int(rng.integers(1000)))
+                    cases.append((f"{name}(gemm)", getattr(KR, name), getattr(KR, name + "_ref"), args))
+    a, b = r(5, 3), r(3, 70)  # a partial block of rows, columns left after the last full panel
+    cases.append(("matmul", KG.matmul, KG.matmul_ref, (a, b, np.empty((5, 70), dtype))))
+    cases.append(("matmul_cols", KG.matmul_cols, KG.matmul_cols_ref, (a, b, r(5, 70), 3, 68)))
     return cases
 
 

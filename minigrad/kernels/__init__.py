@@ -16,6 +16,7 @@ KERNEL_MODULES = (
     "minigrad.kernels.softmax",
     "minigrad.kernels.scatter",
     "minigrad.kernels.loss",
+    "minigrad.kernels.gemm",
     "minigrad.kernels.rnn",
     "minigrad.kernels.optim",
 )

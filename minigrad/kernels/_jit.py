@@ -29,7 +29,7 @@ from typing import Any
 
 # Every kernel registers itself here so that `python -m minigrad warmup` can compile them all.
 REGISTRY: list[LazyKernel] = []
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a helper may compile while a kernel is being built
 
 
 def jit_disabled() -> bool:
@@ -81,3 +81,57 @@ def kernel(fn: Callable | None = None, *, warmup: Callable | None = None, **opti
         return k
 
     return wrap(fn) if fn is not None else wrap
+
+
+class Inline:
+    """A helper that kernels can call: compiled by Numba when a kernel using it compiles.
+
+    Numba can only call other Numba functions. ``_numba_type_`` is the hook Numba's ``typeof``
+    asks a global for, so a kernel referring to a helper compiles the helper on the spot (and
+    ``import minigrad`` still imports no Numba). From Python (or with NUMBA_DISABLE_JIT=1) the
+    helper is an ordinary function. ``make_jit`` builds the compiled version when it is not
+    simply ``numba.njit(fn, **options)`` (e.g. a Numba intrinsic).
+
+    Example::
+
+        @Inline.with_options({"nogil": True})
+        def _twice(x):
+            return x + x
+    """
+
+    def __init__(self, fn: Callable, options: dict[str, Any] | None = None,
+                 make_jit: Callable | None = None) -> None:
+        self.py_func = fn
+        self.options = dict(options or {})
+        self._make_jit = make_jit
+        self._dispatcher: Any = None
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    @classmethod
+    def with_options(cls, options: dict[str, Any]) -> Callable[[Callable], Inline]:
+        """A decorator: ``@Inline.with_options(opts)`` on a function makes it an ``Inline`` helper."""
+        return lambda fn: cls(fn, options)
+
+    @property
+    def _numba_type_(self) -> Any:
+        import numba
+
+        if self._dispatcher is None:
+            with _lock:
+                if self._dispatcher is None:
+                    if self._make_jit is not None:
+                        self._dispatcher = self._make_jit()
+                    else:
+                        self._dispatcher = numba.njit(cache=True, **self.options)(self.py_func)
+        if isinstance(self._dispatcher, numba.core.dispatcher.Dispatcher):
+            return numba.typeof(self._dispatcher)
+        from numba.core.registry import cpu_target  # an intrinsic: typed by its registered template
+
+        typing_context = cpu_target.typing_context
+        typing_context.refresh()  # picks up intrinsics registered since Numba started
+        return typing_context.resolve_value_type(self._dispatcher)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.py_func(*args)
+

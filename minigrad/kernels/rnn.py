@@ -47,14 +47,17 @@ float64. ``error_model="numpy"`` lets divisions vectorize too (no ZeroDivisionEr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from minigrad.kernels._jit import kernel
+from minigrad.kernels._jit import Inline, kernel
+from minigrad.kernels.gemm import gemm
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+
+# Outputs narrower than one float32 register tile (64 columns with AVX-512) use the plain loop.
+GEMM_MIN_COLS = 64
 
 # Options of every kernel here: no ZeroDivisionError checks, so that divisions vectorize; and
 # release the GIL (kernels touch only the arrays they are given), so that two Python threads
@@ -65,37 +68,6 @@ _OPTIONS = {"error_model": "numpy", "nogil": True}
 # ============================================================================================
 # Scalar helpers, inlined into the kernels
 # ============================================================================================
-
-
-class _Inline:
-    """A scalar helper that kernels can call: compiled by Numba when a kernel using it compiles.
-
-    Numba can only call other Numba functions. ``_numba_type_`` is the hook Numba's ``typeof``
-    asks a global for, so a kernel referring to a helper compiles the helper on the spot (and
-    ``import minigrad`` still imports no Numba). From Python (or with NUMBA_DISABLE_JIT=1) the
-    helper is an ordinary function.
-    """
-
-    def __init__(self, fn: Callable, make_jit: Callable | None = None) -> None:
-        self.py_func = fn
-        self._make_jit = make_jit  # builds the compiled version when it is not just njit(fn)
-        self._dispatcher: Any = None
-        self.__doc__ = fn.__doc__
-        self.__name__ = fn.__name__
-
-    @property
-    def _numba_type_(self) -> Any:
-        import numba
-
-        if self._dispatcher is None:
-            if self._make_jit is not None:
-                self._dispatcher = self._make_jit()
-            else:
-                self._dispatcher = numba.njit(cache=True, **_OPTIONS)(self.py_func)
-        return numba.typeof(self._dispatcher)
-
-    def __call__(self, *args: Any) -> Any:
-        return self.py_func(*args)
 
 
 # exp(-y) = 2^-m * exp(r) with m = round(y / ln2) and |r| <= ln2 / 2; ln2 in two parts so that
@@ -142,10 +114,10 @@ def _make_exp2() -> Any:
 
 
 # 2^m for integer-valued m with |m| < 127, in the dtype of `one`.
-_exp2 = _Inline(_exp2_python, make_jit=_make_exp2)
+_exp2 = Inline(_exp2_python, _OPTIONS, make_jit=_make_exp2)
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _exp_split(y, one):
     """For ``y >= 0``: ``(P, q)`` with ``exp(-y) = (1 + q) / P``, ``P = 2^m`` exact, ``q = expm1(r)``.
 
@@ -171,7 +143,7 @@ def _exp_split(y, one):
     return _exp2(m, one), q  # m <= 123: a normal number in float32 and float64
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _sigmoid(x, one):
     """sigma(x) = 1 / (1 + e^-x), with e^-|x| only (never overflows)."""
     P, q = _exp_split(abs(x), one)
@@ -181,7 +153,7 @@ def _sigmoid(x, one):
     return s if x == x else x  # NaN in, NaN out
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _tanh(x, one):
     """tanh(|x|) = (1 - e^-2|x|) / (1 + e^-2|x|) = (P - 1 - q) / (P + 1 + q), sign restored."""
     P, q = _exp_split(abs(x) * (one + one), one)
@@ -190,9 +162,9 @@ def _tanh(x, one):
     return t if x == x else x
 
 
-@_Inline
-def _matmul(a, b, out):
-    """``out = a @ b`` for small matrices (the sequence kernels' per-step matmul; no SciPy BLAS).
+@Inline.with_options(_OPTIONS)
+def _matmul_rows(a, b, out):
+    """``out = a @ b``, two rows of ``a`` at a time.
 
     Two rows of ``a`` at a time, so that each row of ``b`` loaded from memory feeds two
     multiply-adds (measured: 1.4x faster than one row, and faster than four); the inner loop
@@ -215,6 +187,21 @@ def _matmul(a, b, out):
             a0, bk = a[i, k], b[k]
             for j in range(bk.shape[0]):
                 o0[j] += a0 * bk[j]
+
+
+@Inline.with_options(_OPTIONS)
+def _matmul(a, b, out):
+    """``out = a @ b``: the per-step matmul of the sequence kernels (no Python, no BLAS call).
+
+    float32 with at least one register tile of columns goes to ``gemm`` (``kernels/gemm.py``:
+    a register-tiled multiply, as fast as BLAS or faster at these sizes). For float64 LLVM does
+    not keep ``gemm``'s tile in registers, and narrower outputs fill no tile, so those take the
+    two-rows loop. ``itemsize`` is a constant of each compiled version.
+    """
+    if out.itemsize == 4 and out.shape[1] >= GEMM_MIN_COLS:
+        gemm(a, b, out)
+    else:
+        _matmul_rows(a, b, out)
 
 
 def sigmoid_ref(x: np.ndarray) -> np.ndarray:
@@ -242,7 +229,7 @@ def sigmoid_tanh_ref(x: np.ndarray, sig_out: np.ndarray, tanh_out: np.ndarray) -
 # ============================================================================================
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _blocks(row, n):
     """The gate blocks of a stacked row, as views: ``row[:H], row[H:2H], ...`` (``n`` of them).
 
@@ -253,7 +240,7 @@ def _blocks(row, n):
     return row[:H], row[H:2 * H], row[2 * H:3 * H], row[(n - 1) * H:]
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _carry_forward(h_prev, h_new, out_t):
     """An inactive (padded) step: the state passes through unchanged and the output is 0."""
     for j in range(h_prev.shape[0]):
@@ -261,14 +248,14 @@ def _carry_forward(h_prev, h_new, out_t):
     out_t[:] = 0  # out_t is empty when the output is a view of h_all (no padding then)
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _write_output(h_new, out_t):
     """Copy the new state to a separate output array (only with variable lengths)."""
     for j in range(out_t.shape[0]):
         out_t[j] = h_new[j]
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
     H = h_all.shape[2]
     one = gates.dtype.type(1)
@@ -324,7 +311,7 @@ def lstm_step_forward_ref(gates, rec, bias, h_all, c_all, out, lengths, t, tp, t
         out[t] = np.where(active, h, 0)
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _total_grad_h(dh_t, rec_b, carry_b, grad_out_b, active):
     """``dh_t = rec + carry (+ grad of the output if the step is active)``; returns ``active``.
 
@@ -342,7 +329,7 @@ def _total_grad_h(dh_t, rec_b, carry_b, grad_out_b, active):
     return active
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
                         dh_all, t, tp, tn):
     H = c_all.shape[2]
@@ -405,7 +392,7 @@ def _indices(t, reverse):
     return (t + 1, t) if reverse else (t, t + 1)
 
 
-_indices_jit = _Inline(_indices)
+_indices_jit = Inline(_indices, _OPTIONS)
 
 
 @kernel(**_OPTIONS)
@@ -455,7 +442,7 @@ def lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry
 # ============================================================================================
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn):
     H = h_all.shape[2]
     one = gates.dtype.type(1)
@@ -506,7 +493,7 @@ def gru_step_forward_ref(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, 
         out[t] = np.where(active, h, 0)
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _gru_backward_step(gates, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
                        t, tp, tn):
     H = h_all.shape[2]
@@ -608,7 +595,7 @@ def gru_sequence_backward_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, ca
 # ============================================================================================
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu):
     H = h_all.shape[2]
     one = gates.dtype.type(1)
@@ -644,7 +631,7 @@ def rnn_step_forward_ref(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
         out[t] = np.where(active, h, 0)
 
 
-@_Inline
+@Inline.with_options(_OPTIONS)
 def _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu):
     H = h_all.shape[2]
     one = h_all.dtype.type(1)

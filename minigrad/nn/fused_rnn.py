@@ -47,11 +47,27 @@ MODES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 # at most 4 rows BLAS gains little, so the limit doubles. Measured with
 # `benchmarks/bench_rnn_kernels.py --sections threshold` (LSTM/GRU/RNN, float32 and float64).
 SEQUENCE_KERNEL_MAX = 256
+# float32 on a CPU with AVX-512: the sequence kernels' register-tiled matmul (kernels/gemm.py)
+# runs the step matmul as fast as two BLAS threads as long as the gate width G*H stays within
+# this (measured: lstm B=32 H=128 0.84x the per-step path's time, gru 0.92x, rnn H=512 0.93x;
+# lstm H=256 1.12x, H=512 1.18x: wider, two BLAS threads win).
+SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
 
 
-def _use_sequence_kernel(batch: int, hidden: int) -> bool:
+def _use_sequence_kernel(batch: int, hidden: int, gate_width: int = 0, dtype: Any = np.float64) -> bool:
+    """Whether a layer of this size runs its time loop inside one kernel (``gate_width`` = G*H)."""
     limit = 2 * SEQUENCE_KERNEL_MAX if batch <= 4 else SEQUENCE_KERNEL_MAX
-    return batch * hidden <= limit
+    if batch * hidden <= limit:
+        return True
+    return (np.dtype(dtype) == np.float32 and gate_width <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
+            and _fast_gemm_float32())
+
+
+def _fast_gemm_float32() -> bool:
+    """True when ``kernels/gemm.py`` has a full AVX-512 tile for float32 (where it was measured to win)."""
+    from minigrad.kernels.gemm import tile_shape
+
+    return tile_shape(np.float32)[1] >= 64
 
 
 class _ScratchPool(threading.local):
@@ -175,7 +191,7 @@ class FusedRNNLayer(Function):
         bias, bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
 
         rec = np.empty((B, G), dtype)
-        if _use_sequence_kernel(B, H):  # tiny layer: the time loop runs inside one kernel
+        if _use_sequence_kernel(B, H, G, dtype):  # tiny layer: the time loop runs inside one kernel
             w_hh_t = np.ascontiguousarray(w_hh.T)
             if self.mode == "lstm":
                 c_all = _scratch.take((T + 1, B, H), dtype)
@@ -244,7 +260,7 @@ class FusedRNNLayer(Function):
         dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
 
-        if _use_sequence_kernel(B, H):
+        if _use_sequence_kernel(B, H, G, dtype):
             w_hh_c = np.ascontiguousarray(w_hh)
             if self.mode == "lstm":
                 K.lstm_sequence_backward(gates, w_hh_c, c_all, lengths, go, rec, carry_h, carry_c, dgates, dh_all,
