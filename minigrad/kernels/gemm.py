@@ -18,7 +18,9 @@ so a panel stays in cache while every row block of ``a`` passes over it.
 The tile lives on the stack (``_stack_tile``, a tiny LLVM ``alloca``): LLVM then keeps it in
 registers. A NumPy array would live on the heap, where LLVM must assume anything can alias it.
 
-``matmul`` (a kernel, for tests and benchmarks) and ``matmul_ref`` (NumPy) expose the helper.
+``matmul`` / ``matmul_cols`` (kernels, for tests and benchmarks) expose the helpers; their
+NumPy references end in ``_ref``. Tuned for float32: in float64 LLVM does not keep the tile in
+registers, so the recurrent kernels use their plain loop there (``kernels/rnn.py: _matmul``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import numpy as np
 
 from minigrad.kernels._jit import Inline, kernel
 
-# The tile: TILE_ROWS rows of `out` by TILE_VECTORS SIMD vectors of columns, summed in registers.
-# 4 x 4 vectors = 16 accumulators (AVX-512 has 32 vector registers; with AVX2's 16, 4 x 2).
+# The tile: TILE_ROWS rows of `out` by a few SIMD vectors of columns, summed in registers:
+# 4 x 4 vectors = 16 accumulators with AVX-512 (32 vector registers), 4 x 2 with AVX2 (16).
 TILE_ROWS = 4
 
 # Multiply-adds contract to one FMA instruction (one rounding instead of two): twice the
