@@ -323,9 +323,19 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                     args = KR.example_args(name, dtype, n_time=2, batch=5, hidden=hidden, lengths=[2, 0, 1, 2, 2],
                                            seed=int(rng.integers(1000)))
                     cases.append((f"{name}(gemm)", getattr(KR, name), getattr(KR, name + "_ref"), args))
+    for direction in ("forward", "backward"):  # split by blocks of hidden units (tiles, and a ragged block)
+        name = f"lstm_sequence_{direction}_parallel"
+        for hidden, block in ((5, 2), (70, 64)):
+            args = KR.example_args(name, dtype, n_time=2, batch=5, hidden=hidden, lengths=[2, 0, 1, 2, 2],
+                                   reverse=hidden == 5, seed=int(rng.integers(1000)))
+            args = args[:-1] + (KR.unit_blocks(hidden, block),)
+            cases.append((f"{name}(hidden={hidden})", getattr(KR, name), getattr(KR, name + "_ref"), args))
     a, b = r(5, 3), r(3, 70)  # a partial block of rows, columns left after the last full panel
     cases.append(("matmul", KG.matmul, KG.matmul_ref, (a, b, np.empty((5, 70), dtype))))
     cases.append(("matmul_cols", KG.matmul_cols, KG.matmul_cols_ref, (a, b, r(5, 70), 3, 68)))
+    a, b = r(130, 6).T, r(130, 70)  # a transposed `a`, and an inner dimension across two K_BLOCKs
+    cases.append(("matmul_blocks", KG.matmul_blocks, KG.matmul_blocks_ref,
+                  (a, b, np.empty((6, 70), dtype), np.array(KG.split_blocks(6, 70, 2)))))
     return cases
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -31,10 +32,69 @@ from typing import Any
 REGISTRY: list[LazyKernel] = []
 _lock = threading.RLock()  # re-entrant: a helper may compile while a kernel is being built
 
+# Kernels write their parallel loops as `for u in prange(n)`. Here (plain Python, and the serial
+# compilation of a kernel) `prange` is `range`; the parallel compilation swaps in `numba.prange`.
+prange = range
+
 
 def jit_disabled() -> bool:
     """True when NUMBA_DISABLE_JIT is set: kernels then run as plain Python."""
     return os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+
+
+# ---------------------------------------------------------------------------------- threads
+# Parallel kernels (``@kernel(parallel=True)``) run their ``prange`` loops on Numba's thread
+# pool, but only where that is safe; otherwise the same kernel runs compiled serially:
+# - the threading layer must allow calls from several Python threads at once (TBB or OpenMP;
+#   Numba's fallback "workqueue" layer aborts the process on concurrent use);
+# - never in a child made by fork(): GNU OpenMP cannot be used there once the parent used it;
+# - with more than one thread (``NUMBA_NUM_THREADS`` / ``numba.set_num_threads``);
+# - ``MINIGRAD_NUM_THREADS=1`` turns them off by hand (e.g. when other processes hold the cores).
+_threads_state: bool | None = None  # None: not checked yet
+
+
+def _no_threads_in_child() -> None:
+    global _threads_state
+    _threads_state = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_no_threads_in_child)
+
+
+def threads_usable() -> bool:
+    """Whether parallel kernels run on several threads here (see the rules above).
+
+    Example::
+
+        >>> threads_usable() in (True, False)
+        True
+    """
+    global _threads_state
+    if _threads_state is None:
+        with _lock:
+            if _threads_state is None:
+                _threads_state = _check_threads()
+    if not _threads_state:
+        return False
+    import numba
+
+    return numba.get_num_threads() > 1
+
+
+def _check_threads() -> bool:
+    if jit_disabled() or os.environ.get("MINIGRAD_NUM_THREADS", "") == "1":
+        return False
+    try:
+        import numba
+        from numba.np.ufunc import parallel
+
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            return False
+        parallel._launch_threads()  # picks the threading layer (what the first parallel loop would do)
+        return numba.threading_layer() in ("tbb", "omp")
+    except Exception:  # no usable threading layer: serial kernels are always correct
+        return False
 
 
 class LazyKernel:
@@ -42,12 +102,15 @@ class LazyKernel:
 
     def __init__(self, py_func: Callable, options: dict[str, Any], warmup: Callable | None):
         self.py_func = py_func
-        self.options = options
+        self.options = dict(options)
+        self.parallel = bool(self.options.pop("parallel", False))
         self.warmup_fn = warmup
         self._compiled: Callable | None = None
+        self._compiled_parallel: Callable | None = None
         functools.update_wrapper(self, py_func)
 
     def compiled(self) -> Callable:
+        """The serial machine code (for a parallel kernel: its ``prange`` loops run as ``range``)."""
         if self._compiled is None:
             with _lock:  # two threads must not compile the same kernel at once
                 if self._compiled is None:
@@ -56,10 +119,28 @@ class LazyKernel:
                     self._compiled = numba.njit(cache=True, **self.options)(self.py_func)
         return self._compiled
 
+    def compiled_parallel(self) -> Callable:
+        """The version whose ``prange`` loops run on Numba's threads (parallel kernels only)."""
+        if self._compiled_parallel is None:
+            with _lock:
+                if self._compiled_parallel is None:
+                    import numba
+
+                    # A copy of the function that sees `prange = numba.prange`, under its own name:
+                    # Numba's disk cache is keyed by the function's name, not by `parallel=True`.
+                    f = self.py_func
+                    glob = dict(f.__globals__, prange=numba.prange)
+                    copy = types.FunctionType(f.__code__, glob, f.__name__, f.__defaults__, f.__closure__)
+                    copy.__qualname__ = f.__qualname__ + "_parallel"
+                    copy.__module__ = f.__module__
+                    self._compiled_parallel = numba.njit(cache=True, parallel=True, **self.options)(copy)
+        return self._compiled_parallel
+
     def __call__(self, *args):
-        fn = self._compiled
-        if fn is None:
-            fn = self.compiled()
+        if self.parallel and threads_usable():
+            fn = self._compiled_parallel or self.compiled_parallel()
+        else:
+            fn = self._compiled or self.compiled()
         return fn(*args)
 
     def __repr__(self) -> str:
@@ -72,7 +153,9 @@ def kernel(fn: Callable | None = None, *, warmup: Callable | None = None, **opti
 
     ``warmup`` is a function taking a NumPy dtype that calls the kernel on tiny arrays of that
     dtype; ``python -m minigrad warmup`` runs it for float32 and float64. Extra keyword
-    arguments (e.g. ``parallel=True``) go to ``numba.njit``.
+    arguments go to ``numba.njit``. With ``parallel=True`` the kernel's ``prange`` loops (import
+    ``prange`` from this module) run on Numba's threads where ``threads_usable()``, and as plain
+    loops everywhere else (a forked child, one thread, no thread-safe threading layer).
     """
 
     def wrap(f: Callable) -> LazyKernel:

@@ -18,22 +18,33 @@ so a panel stays in cache while every row block of ``a`` passes over it.
 The tile lives on the stack (``_stack_tile``, a tiny LLVM ``alloca``): LLVM then keeps it in
 registers. A NumPy array would live on the heap, where LLVM must assume anything can alias it.
 
-``matmul`` / ``matmul_cols`` (kernels, for tests and benchmarks) expose the helpers; their
-NumPy references end in ``_ref``. Tuned for float32: in float64 LLVM does not keep the tile in
+Big products (a layer's input projection and its weight gradients over all time steps) go to
+``parallel_matmul``: the output is cut into one block per thread, each summed by the same
+tiled loop (``matmul_blocks``). Doing these on Numba's threads, not BLAS's, keeps ONE pool of
+threads busy in a train step: two pools that each spin-wait for work after a call slow each
+other down (see ``docs/performance.md``).
+
+``matmul`` / ``matmul_cols`` / ``matmul_blocks`` (kernels, for tests and benchmarks) expose the
+helpers; their NumPy references end in ``_ref``. Tuned for float32: in float64 LLVM does not keep the tile in
 registers, so the recurrent kernels use their plain loop there (``kernels/rnn.py: _matmul``).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from minigrad.kernels._jit import Inline, kernel
+from minigrad.kernels._jit import Inline, kernel, prange, threads_usable
 
 # The tile: TILE_ROWS rows of `out` by a few SIMD vectors of columns, summed in registers:
 # 4 x 4 vectors = 16 accumulators with AVX-512 (32 vector registers), 4 x 2 with AVX2 (16).
 TILE_ROWS = 4
+# The inner dimension is summed K_BLOCK rows of a `b` panel at a time (128 x 64 float32 = 32 KiB,
+# which stays in the L1 cache while every row block of `a` passes over it). Measured on weight
+# gradients (K = T*B = 1120..2048): 1.3-1.7x faster than one pass over all of K.
+K_BLOCK = 128
 
 # Multiply-adds contract to one FMA instruction (one rounding instead of two): twice the
 # throughput. This is only a rounding difference; NaN and Inf propagate exactly as without it.
@@ -115,8 +126,9 @@ _stack_tile = Inline(_stack_tile_python, make_jit=_make_stack_tile)
 
 @Inline.with_options(_OPTIONS)
 def gemm_cols(a, b, out, j_start, j_stop):
-    """``out[:, j_start:j_stop] = a @ b[:, j_start:j_stop]`` (C-contiguous 2-D arrays of one float dtype).
+    """``out[:, j_start:j_stop] = a @ b[:, j_start:j_stop]`` (2-D arrays of one float dtype).
 
+    ``b`` and ``out`` C-contiguous; ``a`` any layout (a weight gradient passes ``dG.T``).
     Panels of columns as wide as the tile, then the last few columns with the plain
     row-times-matrix loop. A parallel kernel gives each thread its own column range. ``out``
     must not overlap ``a`` or ``b``.
@@ -125,34 +137,44 @@ def gemm_cols(a, b, out, j_start, j_stop):
     tile = _stack_tile(out.dtype.type(0))
     tr, tc = tile.shape  # compile-time constants
     j0 = j_start
-    while j0 + tc <= j_stop:  # one panel b[:, j0:j0+tc] at a time; it stays in cache for all rows
-        i0 = 0
-        while i0 < n_rows:
-            rows = min(tr, n_rows - i0)
-            for r in range(tr):
-                for jj in range(tc):
-                    tile[r, jj] = 0
-            if rows == tr:  # the fast path: every tile row in use, every loop bound a constant
-                for k in range(n_inner):
-                    bk = b[k]
+    while j0 + tc <= j_stop:  # one panel b[:, j0:j0+tc] at a time
+        k0 = 0
+        while k0 == 0 or k0 < n_inner:  # K_BLOCK rows of the panel at a time: they stay in L1 for all
+            k1 = min(k0 + K_BLOCK, n_inner)  # rows of a (one pass even when n_inner is 0: out = 0)
+            i0 = 0
+            while i0 < n_rows:
+                rows = min(tr, n_rows - i0)
+                if k0 == 0:
                     for r in range(tr):
-                        a_rk = a[i0 + r, k]
                         for jj in range(tc):
-                            # an unsigned index: no negative-index wraparound check, so LLVM sees
-                            # consecutive addresses and loads whole vectors
-                            tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
-            else:  # the last, partial block of rows
-                for k in range(n_inner):
-                    bk = b[k]
+                            tile[r, jj] = 0
+                else:  # go on from the sum over the earlier blocks of k
                     for r in range(rows):
-                        a_rk = a[i0 + r, k]
+                        out_r = out[i0 + r]
                         for jj in range(tc):
-                            tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
-            for r in range(rows):
-                out_r = out[i0 + r]
-                for jj in range(tc):
-                    out_r[np.uint64(j0 + jj)] = tile[r, jj]
-            i0 += tr
+                            tile[r, jj] = out_r[np.uint64(j0 + jj)]
+                if rows == tr:  # the fast path: every tile row in use, every loop bound a constant
+                    for k in range(k0, k1):
+                        bk = b[k]
+                        for r in range(tr):
+                            a_rk = a[i0 + r, k]
+                            for jj in range(tc):
+                                # an unsigned index: no negative-index wraparound check, so LLVM
+                                # sees consecutive addresses and loads whole vectors
+                                tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
+                else:  # the last, partial block of rows
+                    for k in range(k0, k1):
+                        bk = b[k]
+                        for r in range(rows):
+                            a_rk = a[i0 + r, k]
+                            for jj in range(tc):
+                                tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
+                for r in range(rows):
+                    out_r = out[i0 + r]
+                    for jj in range(tc):
+                        out_r[np.uint64(j0 + jj)] = tile[r, jj]
+                i0 += tr
+            k0 = max(k1, 1)
         j0 += tc
     if j0 < j_stop:  # fewer columns than a panel are left
         for i in range(n_rows):
@@ -202,3 +224,111 @@ def matmul_cols(a, b, out, j_start, j_stop):
 
 def matmul_cols_ref(a: np.ndarray, b: np.ndarray, out: np.ndarray, j_start: int, j_stop: int) -> None:
     out[:, j_start:j_stop] = a @ b[:, j_start:j_stop]
+
+
+@kernel(parallel=True, **_OPTIONS)
+def matmul_blocks(a, b, out, blocks):
+    """``out[r0:r1, j0:j1] = a[r0:r1] @ b[:, j0:j1]`` for each row ``(r0, r1, j0, j1)`` of ``blocks``, in parallel.
+
+    ``a`` may be transposed (e.g. ``dG.T`` for a weight gradient); ``b`` and ``out`` are
+    C-contiguous. The blocks must not overlap; ``parallel_matmul`` cuts them.
+    """
+    for n in prange(blocks.shape[0]):
+        r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
+        gemm_cols(a[r0:r1], b, out[r0:r1], j0, j1)
+
+
+def matmul_blocks_ref(a: np.ndarray, b: np.ndarray, out: np.ndarray, blocks: np.ndarray) -> None:
+    for r0, r1, j0, j1 in blocks:
+        out[r0:r1, j0:j1] = a[r0:r1] @ b[:, j0:j1]
+
+
+@functools.lru_cache(maxsize=256)
+def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, tile_cols: int = 64) -> np.ndarray:
+    """Cut a ``rows x cols`` output into ``parts`` blocks of whole tiles, as ``(n, 4)`` ``(r0, r1, j0, j1)``.
+
+    Whole column panels when there are enough of them (each thread then reads only its own
+    part of ``b``), else bands of rows.
+
+    Example::
+
+        >>> split_blocks(32, 512, 2).tolist()
+        [[0, 32, 0, 256], [0, 32, 256, 512]]
+        >>> split_blocks(1120, 64, 2).tolist()
+        [[0, 560, 0, 64], [560, 1120, 0, 64]]
+    """
+    panels = -(-cols // tile_cols)
+    if panels >= 2 * parts or (panels >= parts and rows < 8 * tile_rows * parts):
+        cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
+        blocks = [(0, rows, cuts[p], cuts[p + 1]) for p in range(parts)]
+    else:
+        row_tiles = -(-rows // tile_rows)
+        cuts = [min(rows, (row_tiles * p // parts) * tile_rows) for p in range(parts + 1)]
+        blocks = [(cuts[p], cuts[p + 1], 0, cols) for p in range(parts)]
+    out = np.array([blk for blk in blocks if blk[0] < blk[1] and blk[2] < blk[3]] or [(0, 0, 0, 0)], np.int64)
+    out.flags.writeable = False  # cached: shared by every caller
+    return out
+
+
+def num_threads() -> int:
+    """How many threads ``parallel_matmul`` and the parallel kernels use (1 where ``threads_usable()`` is False)."""
+    if not threads_usable():
+        return 1
+    import numba
+
+    return numba.get_num_threads()
+
+
+# Below this many multiply-adds (m * n * k) OpenBLAS runs a product on one thread (its own
+# GEMM_MULTITHREAD_THRESHOLD): no second pool wakes up, and its call overhead is lower than ours.
+SMALL_PRODUCT = 4 * 65536
+
+
+def use_tiled_threads(dtype: Any) -> bool:
+    """Whether float matmuls of ``dtype`` run here, on Numba's threads, instead of in NumPy's BLAS.
+
+    float32 on a CPU with the full AVX-512 tile (64 columns) where Numba may use several
+    threads (``threads_usable``). Why: ONE pool of threads for a whole train step. BLAS's
+    threads and Numba's both spin-wait after each call; while one pool spins on a core the other
+    pool's thread there runs at half speed or less, and the time loop waits for its slowest
+    thread every step (measured: charlm's train step 67 ms with both pools vs 32 ms with BLAS alone).
+
+    Example::
+
+        >>> use_tiled_threads(np.float64)
+        False
+    """
+    return np.dtype(dtype) == np.float32 and tile_shape(np.float32)[1] >= 64 and num_threads() > 1
+
+
+def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for 2-D float arrays: ``parallel_matmul`` where ``use_tiled_threads``, else NumPy.
+
+    The one entry point minigrad's layers use for big products (``Linear``, ``matmul``, the
+    fused recurrent layers), so that they all run on the same threads.
+
+    Example::
+
+        >>> float(matmul2d(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))[1, 3])
+        3.0
+    """
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    m, k = a.shape
+    if m * k * b.shape[1] >= SMALL_PRODUCT and a.dtype == b.dtype == out.dtype and use_tiled_threads(out.dtype):
+        return parallel_matmul(a, np.ascontiguousarray(b), out)
+    return np.matmul(a, b, out=out)
+
+
+def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = a @ b`` on all of Numba's threads (``b``, ``out`` C-contiguous; ``a`` any 2-D layout).
+
+    Example::
+
+        >>> a, b = np.ones((6, 3), np.float32), np.ones((3, 70), np.float32)
+        >>> float(parallel_matmul(a, b, np.empty((6, 70), np.float32))[5, 69])
+        3.0
+    """
+    rows, cols = out.shape
+    matmul_blocks(a, b, out, split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_shape(out.dtype)[1]))
+    return out

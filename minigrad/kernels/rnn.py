@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.kernels._jit import Inline, kernel
-from minigrad.kernels.gemm import gemm
+from minigrad.kernels._jit import Inline, kernel, prange
+from minigrad.kernels.gemm import gemm, gemm_cols
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
@@ -256,34 +256,59 @@ def _write_output(h_new, out_t):
 
 
 @Inline.with_options(_OPTIONS)
-def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
+def _unit_blocks(row, H, u0, u1):
+    """Hidden units ``u0..u1-1`` of each of the four gate blocks of a stacked row (as views).
+
+    Kernels index these views from 0 (``i[j]``, not ``row[H + j]``): with a possibly negative
+    index Numba must check for wraparound, and that check stops LLVM from vectorizing the loop.
+    """
+    return row[u0:u1], row[H + u0:H + u1], row[2 * H + u0:2 * H + u1], row[3 * H + u0:3 * H + u1]
+
+
+@Inline.with_options(_OPTIONS)
+def _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, u0, u1):
+    """One LSTM step for hidden units ``u0..u1-1`` of every sequence (a thread's share of a step).
+
+    Unit ``j`` needs only its own four gate columns, so a step splits across threads by units.
+    """
     H = h_all.shape[2]
     one = gates.dtype.type(1)
     for b in range(gates.shape[1]):
-        h_prev, c_prev, h_new, c_new, out_t = h_all[tp, b], c_all[tp, b], h_all[tn, b], c_all[tn, b], out[t, b]
-        gt, rb = gates[t, b], rec[b]
+        h_prev, c_prev = h_all[tp, b, u0:u1], c_all[tp, b, u0:u1]
+        h_new, c_new = h_all[tn, b, u0:u1], c_all[tn, b, u0:u1]
+        out_t = out[t, b, u0:u1]  # empty when the output is a view of h_all
+        i, f, g, o = _unit_blocks(gates[t, b], H, u0, u1)  # in: W_i* x_t (the input projection)
         if t >= lengths[b]:
             _carry_forward(h_prev, h_new, out_t)
             _carry_forward(c_prev, c_new, out_t[:0])
-            gt[:] = 0
+            i[:] = 0
+            f[:] = 0
+            g[:] = 0
+            o[:] = 0
             continue
+        ri, rf, rg, ro = _unit_blocks(rec[b], H, u0, u1)  # W_h* h_{t-1}
+        bi, bf, bg, bo = _unit_blocks(bias, H, u0, u1)  # b_i* + b_h*
         # Short simple loops, one activation each, vectorize best (measured: 1.4-2x faster than
         # one loop doing everything). In place: gates[t] ends up holding i, f, g, o.
-        for k in range(4 * H):
-            gt[k] += rb[k] + bias[k]  # W_i* x + W_h* h + b_i* + b_h*, all four gates
-        i, f, g, o = _blocks(gt, 4)
-        if_ = gt[:2 * H]
-        for j in range(2 * H):
-            if_[j] = _sigmoid(if_[j], one)  # i = sigma(...), f = sigma(...)
-        for j in range(H):
-            g[j] = _tanh(g[j], one)
-        for j in range(H):
-            o[j] = _sigmoid(o[j], one)
-        for j in range(H):
+        for j in range(u1 - u0):
+            i[j] = _sigmoid(i[j] + ri[j] + bi[j], one)  # i_t = sigma(W_ii x_t + W_hi h_{t-1} + b_i)
+        for j in range(u1 - u0):
+            f[j] = _sigmoid(f[j] + rf[j] + bf[j], one)  # f_t = sigma(W_if x_t + W_hf h_{t-1} + b_f)
+        for j in range(u1 - u0):
+            g[j] = _tanh(g[j] + rg[j] + bg[j], one)  # g_t = tanh(W_ig x_t + W_hg h_{t-1} + b_g)
+        for j in range(u1 - u0):
+            o[j] = _sigmoid(o[j] + ro[j] + bo[j], one)  # o_t = sigma(W_io x_t + W_ho h_{t-1} + b_o)
+        for j in range(u1 - u0):
             c = f[j] * c_prev[j] + i[j] * g[j]  # c_t = f_t * c_{t-1} + i_t * g_t
             c_new[j] = c
             h_new[j] = o[j] * _tanh(c, one)  # h_t = o_t * tanh(c_t)
         _write_output(h_new, out_t)
+
+
+@Inline.with_options(_OPTIONS)
+def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
+    """One LSTM step, all hidden units."""
+    _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, 0, h_all.shape[2])
 
 
 @kernel(**_OPTIONS)
@@ -330,30 +355,42 @@ def _total_grad_h(dh_t, rec_b, carry_b, grad_out_b, active):
 
 
 @Inline.with_options(_OPTIONS)
-def _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                        dh_all, t, tp, tn):
+def _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
+                         dh_all, t, tp, tn, u0, u1):
+    """Backward of one LSTM step for hidden units ``u0..u1-1`` (a thread's share of a step)."""
     H = c_all.shape[2]
     one = gates.dtype.type(1)
     for b in range(gates.shape[1]):
-        dh_t, rb, ch, cc = dh_all[t, b], rec[b], carry_h[b], carry_c[b]
-        if not _total_grad_h(dh_t, rb, ch, grad_out[t, b], t < lengths[b]):
-            dgates[t, b, :] = 0  # c passes through unchanged: carry_c stays as it is
+        dh_t, rb, ch, cc = dh_all[t, b, u0:u1], rec[b, u0:u1], carry_h[b, u0:u1], carry_c[b, u0:u1]
+        di, df, dg, do = _unit_blocks(dgates[t, b], H, u0, u1)
+        if not _total_grad_h(dh_t, rb, ch, grad_out[t, b, u0:u1], t < lengths[b]):
+            di[:] = 0  # c passes through unchanged: carry_c stays as it is
+            df[:] = 0
+            dg[:] = 0
+            do[:] = 0
             continue
-        i, f, g, o = _blocks(gates[t, b], 4)
-        di, df, dg, do = _blocks(dgates[t, b], 4)
-        c_prev, c_now = c_all[tp, b], c_all[tn, b]
+        i, f, g, o = _unit_blocks(gates[t, b], H, u0, u1)
+        c_prev, c_now = c_all[tp, b, u0:u1], c_all[tn, b, u0:u1]
         # Few arrays per loop: more and LLVM gives up proving they don't overlap (scalar code).
-        for j in range(H):
+        for j in range(u1 - u0):
             tc = _tanh(c_now[j], one)
             do[j] = dh_t[j] * tc * o[j] * (one - o[j])  # h = o tanh(c); sigma' = sigma (1 - sigma)
             cc[j] += dh_t[j] * o[j] * (one - tc * tc)  # now cc = dL/dc_t (through h, plus from c_{t+1})
-        for j in range(H):
+        for j in range(u1 - u0):
             di[j] = cc[j] * g[j] * i[j] * (one - i[j])  # c = f c_prev + i g
             dg[j] = cc[j] * i[j] * (one - g[j] * g[j])  # tanh' = 1 - tanh^2
-        for j in range(H):
+        for j in range(u1 - u0):
             df[j] = cc[j] * c_prev[j] * f[j] * (one - f[j])
             cc[j] *= f[j]  # dL/dc_{t-1} = dL/dc_t * f_t
         ch[:] = 0  # h_{t-1} reaches h_t only through the matmul (rec)
+
+
+@Inline.with_options(_OPTIONS)
+def _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
+                        dh_all, t, tp, tn):
+    """Backward of one LSTM step, all hidden units."""
+    _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
+                         dh_all, t, tp, tn, 0, c_all.shape[2])
 
 
 @kernel(**_OPTIONS)
@@ -435,6 +472,76 @@ def lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry
         lstm_step_backward_ref(gates, c_all, lengths, grad_out, rec, carry_h, carry_c,
                                dgates, dh_all, t, tp, tn)
         rec[...] = dgates[t] @ w_hh
+
+
+def unit_blocks(hidden: int, block: int = 64) -> np.ndarray:
+    """Bounds of the blocks of hidden units the parallel LSTM kernels hand to threads: ``[0, 64, 128, ...]``.
+
+    64 units = one float32 register tile of columns (``kernels/gemm.py``), so each block's share
+    of the step matmul is whole tiles.
+
+    Example::
+
+        >>> unit_blocks(256).tolist(), unit_blocks(100).tolist()
+        ([0, 64, 128, 192, 256], [0, 64, 100])
+    """
+    return np.array(sorted(set(range(0, hidden, block)) | {hidden}), np.int64)
+
+
+@kernel(parallel=True, **_OPTIONS)
+def lstm_sequence_forward_parallel(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec, units):
+    """``lstm_sequence_forward`` with every step split across threads by blocks of hidden units.
+
+    Block ``u`` (units ``units[u]..units[u+1]-1``) computes its own four gate columns of
+    ``rec = h_{t-1} @ W_hh^T``, then the pointwise step for its units; all blocks of step ``t``
+    finish before step ``t+1`` starts (it reads all of ``h_t``).
+    """
+    n_time, H = gates.shape[0], h_all.shape[2]
+    for s in range(n_time):
+        t = n_time - 1 - s if reverse else s
+        tp, tn = _indices_jit(t, reverse)
+        for u in prange(units.shape[0] - 1):
+            u0, u1 = units[u], units[u + 1]
+            for k in range(4):  # gate k of these units: columns k*H+u0 .. k*H+u1 of rec
+                gemm_cols(h_all[tp], w_hh_t, rec, k * H + u0, k * H + u1)
+            _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, u0, u1)
+
+
+def lstm_sequence_forward_parallel_ref(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec,
+                                       units) -> None:
+    lstm_sequence_forward_ref(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec)
+
+
+@kernel(parallel=True, **_OPTIONS)
+def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
+                                    dgates, dh_all, reverse, units):
+    """``lstm_sequence_backward`` with every step split across threads by blocks of hidden units.
+
+    Block ``u`` first computes its units' columns of ``rec = dgates_{t+1} @ W_hh`` (all of
+    ``dgates_{t+1}`` is ready: the previous step finished), then the step's backward for its
+    units. On return ``rec = dgates[first step] @ W_hh``, as in the serial kernel.
+    """
+    n_time = gates.shape[0]
+    for s in range(n_time - 1, -1, -1):
+        t = n_time - 1 - s if reverse else s
+        tp, tn = _indices_jit(t, reverse)
+        t_after = t - 1 if reverse else t + 1  # the step done just before this one
+        for u in prange(units.shape[0] - 1):
+            u0, u1 = units[u], units[u + 1]
+            if s < n_time - 1:  # rec is given as zeros before the first backward step
+                gemm_cols(dgates[t_after], w_hh, rec, u0, u1)
+            _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
+                                 dh_all, t, tp, tn, u0, u1)
+    if n_time > 0:
+        t_first = n_time - 1 if reverse else 0
+        for u in prange(units.shape[0] - 1):
+            gemm_cols(dgates[t_first], w_hh, rec, units[u], units[u + 1])
+
+
+def lstm_sequence_backward_parallel_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
+                                        dgates, dh_all, reverse, units) -> None:
+    lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
+                               dgates, dh_all, reverse)
 
 
 # ============================================================================================
@@ -763,6 +870,11 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
                                   np.zeros((B, G), dtype)),
         "lstm_sequence_backward": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
                                    dh_all, reverse),
+        # blocks of 2 units, so that even tiny test layers are split across threads
+        "lstm_sequence_forward_parallel": (gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse,
+                                           np.zeros((B, G), dtype), unit_blocks(H, 2)),
+        "lstm_sequence_backward_parallel": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
+                                            dgates, dh_all, reverse, unit_blocks(H, 2)),
         "gru_step_forward": (gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn),
         "gru_step_backward": (gates, hn, h_all, lengths, grad_out, rec, carry_h, dgates, dgh, dh_all,
                               t, tp, tn),

@@ -24,6 +24,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
 from minigrad.errors import ShapeError
+from minigrad.kernels.gemm import matmul2d
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
 from minigrad.kernels.scatter import scatter_add_rows
 from minigrad.random import rng
@@ -99,17 +100,18 @@ class Linear(Function):
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         self.save_for_backward(x, w)
-        y = x @ w.T
+        x2 = x.reshape(-1, w.shape[1])  # all batch dims flattened into rows
+        y = matmul2d(x2, w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
-            y = y + b
+            y += b
         return y
 
     def backward(self, grad: np.ndarray):
         x, w = self.saved_tensors
         out_f, in_f = w.shape
         g2 = grad.reshape(-1, out_f)  # all batch dims flattened into rows
-        gx = grad @ w if self.needs_input_grad[0] else None  # dL/dx = g W
-        gw = g2.T @ x.reshape(-1, in_f) if self.needs_input_grad[1] else None  # dL/dW = g^T x
+        gx = matmul2d(g2, w).reshape(x.shape) if self.needs_input_grad[0] else None  # dL/dx = g W
+        gw = matmul2d(g2.T, x.reshape(-1, in_f)) if self.needs_input_grad[1] else None  # dL/dW = g^T x
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None  # dL/db = sum over rows of g
         return gx, gw, gb
 

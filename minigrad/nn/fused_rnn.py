@@ -38,6 +38,7 @@ import numpy as np
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
 from minigrad.kernels import rnn as K
+from minigrad.kernels.gemm import matmul2d, use_tiled_threads
 from minigrad.tensor import Tensor
 
 MODES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
@@ -52,6 +53,9 @@ SEQUENCE_KERNEL_MAX = 256
 # this (measured: lstm B=32 H=128 0.84x the per-step path's time, gru 0.92x, rnn H=512 0.93x;
 # lstm H=256 1.12x, H=512 1.18x: wider, two BLAS threads win).
 SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
+# Float32 LSTM layers with at least two blocks of this many hidden units (one register tile of
+# columns) run each step split across threads by blocks of units (`*_parallel` kernels).
+UNIT_BLOCK = 64
 
 
 def _use_sequence_kernel(batch: int, hidden: int, gate_width: int = 0, dtype: Any = np.float64) -> bool:
@@ -68,6 +72,17 @@ def _fast_gemm_float32() -> bool:
     from minigrad.kernels.gemm import tile_shape
 
     return tile_shape(np.float32)[1] >= 64
+
+
+def _use_parallel_lstm(mode: str, batch: int, hidden: int, dtype: Any) -> bool:
+    """Whether an LSTM layer runs each step split across threads by blocks of 64 hidden units.
+
+    Tiny layers (``batch * hidden`` within the serial sequence kernel's limit) keep one thread:
+    their steps are too short to share.
+    """
+    limit = 2 * SEQUENCE_KERNEL_MAX if batch <= 4 else SEQUENCE_KERNEL_MAX
+    return (mode == "lstm" and hidden >= 2 * UNIT_BLOCK and batch * hidden > limit
+            and use_tiled_threads(dtype))
 
 
 class _ScratchPool(threading.local):
@@ -176,7 +191,7 @@ class FusedRNNLayer(Function):
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
         x2d = np.ascontiguousarray(x).reshape(T * B, I)
         gates = _scratch.take((T, B, G), dtype)
-        np.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
+        matmul2d(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
         # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
         #    (the other way round with reverse). The output is then a contiguous view of h_all.
@@ -191,7 +206,12 @@ class FusedRNNLayer(Function):
         bias, bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
 
         rec = np.empty((B, G), dtype)
-        if _use_sequence_kernel(B, H, G, dtype):  # tiny layer: the time loop runs inside one kernel
+        if _use_parallel_lstm(self.mode, B, H, dtype):  # the time loop in one kernel, each step on all threads
+            c_all = _scratch.take((T + 1, B, H), dtype)
+            c_all[first] = c0
+            K.lstm_sequence_forward_parallel(gates, np.ascontiguousarray(w_hh.T), bias, h_all, c_all, out_arg,
+                                             lengths, self.reverse, rec, K.unit_blocks(H, UNIT_BLOCK))
+        elif _use_sequence_kernel(B, H, G, dtype):  # small layer: the time loop runs inside one kernel
             w_hh_t = np.ascontiguousarray(w_hh.T)
             if self.mode == "lstm":
                 c_all = _scratch.take((T + 1, B, H), dtype)
@@ -260,7 +280,10 @@ class FusedRNNLayer(Function):
         dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
 
-        if _use_sequence_kernel(B, H, G, dtype):
+        if _use_parallel_lstm(self.mode, B, H, dtype):
+            K.lstm_sequence_backward_parallel(gates, np.ascontiguousarray(w_hh), c_all, lengths, go, rec, carry_h,
+                                              carry_c, dgates, dh_all, self.reverse, K.unit_blocks(H, UNIT_BLOCK))
+        elif _use_sequence_kernel(B, H, G, dtype):
             w_hh_c = np.ascontiguousarray(w_hh)
             if self.mode == "lstm":
                 K.lstm_sequence_backward(gates, w_hh_c, c_all, lengths, go, rec, carry_h, carry_c, dgates, dh_all,
@@ -291,11 +314,11 @@ class FusedRNNLayer(Function):
         dG = dgates.reshape(T * B, G)
         dGx = dgx.reshape(T * B, G)
         h_prev = (h_all[1:] if self.reverse else h_all[:-1]).reshape(T * B, H)  # the state each step read
-        dx = (dGx @ w_ih).reshape(T, B, -1) if needs[0] else None
+        dx = matmul2d(dGx, w_ih).reshape(T, B, -1) if needs[0] else None
         dh0 = rec + carry_h if needs[1] else None
         dc0 = carry_c if self.mode == "lstm" and needs[2] else None
-        dw_ih = dGx.T @ x2d if needs[3] else None
-        dw_hh = dG.T @ h_prev if needs[4] else None
+        dw_ih = matmul2d(dGx.T, x2d) if needs[3] else None  # sum over steps of dG_t^T x_t
+        dw_hh = matmul2d(dG.T, h_prev) if needs[4] else None
         db_ih = dGx.sum(axis=0) if needs[5] else None
         db_hh = None
         if needs[6]:  # the same as db_ih except for GRU (whose hidden side differs in the n block)

@@ -12,14 +12,20 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError
+from minigrad.kernels.gemm import matmul2d
 from minigrad.ops.elementwise import promote
 from minigrad.tensor import Tensor
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b``; plain 2-D products go through ``matmul2d`` (our threads for big float32 ones)."""
+    return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
 
 
 class MatMul(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return _mm(a, b)
 
     def backward(self, grad):
         a, b = self.saved_tensors
@@ -34,11 +40,11 @@ class MatMul(Function):
             g = np.expand_dims(g, -2)
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = g @ np.swapaxes(b2, -1, -2)  # dL/dA = dL/dC @ B^T
+            ga = _mm(g, np.swapaxes(b2, -1, -2))  # dL/dA = dL/dC @ B^T
             if a.ndim == 1:
                 ga = ga.reshape(-1, a.shape[0]).sum(axis=0)
         if self.needs_input_grad[1]:
-            gb = np.swapaxes(a2, -1, -2) @ g  # dL/dB = A^T @ dL/dC
+            gb = _mm(np.swapaxes(a2, -1, -2), g)  # dL/dB = A^T @ dL/dC
             if b.ndim == 1:
                 gb = gb.reshape(-1, b.shape[0]).sum(axis=0)
         return ga, gb

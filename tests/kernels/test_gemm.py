@@ -78,3 +78,63 @@ def test_sequence_kernels_through_gemm(mode, direction):
     for i, (x, y) in enumerate(zip(ours, ref)):
         if isinstance(x, np.ndarray):
             np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-5, err_msg=f"{name}: argument {i}")
+
+
+# ---------------------------------------------------------------------------- blocks and threads
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(8, 16, 64), (9, 129, 200), (33, 300, 70), (2, 1, 65), (3, 0, 64), (0, 5, 130),
+                                   (130, 7, 3), (5, 128, 128), (5, 256, 64)])
+@pytest.mark.parametrize("layout", ["C", "transposed"])
+def test_matmul_blocks_matches_numpy(shape, dtype, layout):
+    """Every split of the output, K across block boundaries (K_BLOCK), ``a`` given as a transpose (dG.T)."""
+    m, k, n = shape
+    rng = np.random.default_rng(sum(shape))
+    a = rng.standard_normal((m, k)).astype(dtype)
+    if layout == "transposed":
+        a = np.ascontiguousarray(a.T).T  # the same values, Fortran order: a weight gradient's dG.T
+    b = rng.standard_normal((k, n)).astype(dtype)
+    tol = _tol(dtype)
+    tol["atol"] *= max(1.0, k ** 0.5)  # sums of k products: rounding grows with k (float32 FMA vs BLAS)
+    for parts in (1, 2, 3):
+        blocks = G.split_blocks(m, n, parts, G.TILE_ROWS, G.tile_shape(dtype)[1])
+        ours, ref = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
+        G.matmul_blocks(a, b, ours, blocks)
+        G.matmul_blocks_ref(a, b, ref, blocks)
+        np.testing.assert_allclose(ours, ref, **tol)
+        np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 4, 31, 32, 1120])
+@pytest.mark.parametrize("cols", [1, 63, 64, 65, 128, 1000])
+@pytest.mark.parametrize("parts", [1, 2, 3, 8])
+def test_split_blocks_cover_the_output_once(rows, cols, parts):
+    """The blocks tile the whole output exactly once, cut at whole tiles (except the last)."""
+    cover = np.zeros((rows, cols), int)
+    for r0, r1, j0, j1 in G.split_blocks(rows, cols, parts):
+        cover[r0:r1, j0:j1] += 1
+        assert r0 % G.TILE_ROWS == 0 and j0 % 64 == 0
+    assert (cover == 1).all()
+    assert len(G.split_blocks(rows, cols, parts)) <= parts
+
+
+def test_split_blocks_prefers_column_panels():
+    assert G.split_blocks(32, 1024, 2).tolist() == [[0, 32, 0, 512], [0, 32, 512, 1024]]
+    assert G.split_blocks(2048, 64, 2).tolist() == [[0, 1024, 0, 64], [1024, 2048, 0, 64]]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 3, 4), (300, 70, 65), (64, 64, 64), (0, 64, 5000)])
+def test_matmul2d_matches_numpy(shape, dtype):
+    """Big float32 products go to parallel_matmul (where threads are usable), the rest to NumPy."""
+    m, k, n = shape
+    rng = np.random.default_rng(m + k + n)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    np.testing.assert_allclose(G.matmul2d(a, b), a @ b, **_tol(dtype))
+    np.testing.assert_allclose(G.matmul2d(b.T, a.T), (a @ b).T, **_tol(dtype))  # transposed operands
+    assert G.matmul2d(a, b).dtype == dtype
+
+
+def test_matmul2d_mixed_dtypes_follow_numpy():
+    a, b = np.ones((100, 80), np.float32), np.ones((80, 90), np.float64)
+    out = G.matmul2d(a, b)
+    assert out.dtype == np.float64 and (out == 80).all()
