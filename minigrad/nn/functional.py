@@ -99,19 +99,19 @@ class Linear(Function):
     name = "linear"
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        self.save_for_backward(x, w)
-        x2 = x.reshape(-1, w.shape[1])  # all batch dims flattened into rows
+        x2 = x.reshape(-1, w.shape[1])  # all batch dims flattened into rows (a copy if x is a strided view)
+        self.save_for_backward(x2, w)  # the rows, so that backward does not flatten (copy) x again
+        self.x_shape = x.shape
         y = matmul2d(x2, w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
             y += b
         return y
 
     def backward(self, grad: np.ndarray):
-        x, w = self.saved_tensors
-        out_f, in_f = w.shape
-        g2 = grad.reshape(-1, out_f)  # all batch dims flattened into rows
-        gx = matmul2d(g2, w).reshape(x.shape) if self.needs_input_grad[0] else None  # dL/dx = g W
-        gw = matmul2d(g2.T, x.reshape(-1, in_f)) if self.needs_input_grad[1] else None  # dL/dW = g^T x
+        x2, w = self.saved_tensors
+        g2 = grad.reshape(-1, w.shape[0])  # all batch dims flattened into rows
+        gx = matmul2d(g2, w).reshape(self.x_shape) if self.needs_input_grad[0] else None  # dL/dx = g W
+        gw = matmul2d(g2.T, x2) if self.needs_input_grad[1] else None  # dL/dW = g^T x
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None  # dL/db = sum over rows of g
         return gx, gw, gb
 
