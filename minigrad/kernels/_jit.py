@@ -52,6 +52,12 @@ def jit_disabled() -> bool:
 # - ``MINIGRAD_NUM_THREADS=1`` turns them off by hand (e.g. when other processes hold the cores).
 _threads_state: bool | None = None  # None: not checked yet
 
+# Only the explicit `prange` loops run in parallel: Numba's other parallel passes would turn array
+# expressions and slice assignments (`a[:] = 0`) inside a thread's share of the work into
+# parallel loops of their own, nested in the prange loop, where there is nothing left to share.
+_PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduction": False,
+                "numpy": False, "stencil": False, "fusion": False, "inplace_binop": False}
+
 
 def _no_threads_in_child() -> None:
     global _threads_state
@@ -133,7 +139,7 @@ class LazyKernel:
                     copy = types.FunctionType(f.__code__, glob, f.__name__, f.__defaults__, f.__closure__)
                     copy.__qualname__ = f.__qualname__ + "_parallel"
                     copy.__module__ = f.__module__
-                    self._compiled_parallel = numba.njit(cache=True, parallel=True, **self.options)(copy)
+                    self._compiled_parallel = numba.njit(cache=True, parallel=_PRANGE_ONLY, **self.options)(copy)
         return self._compiled_parallel
 
     def __call__(self, *args):

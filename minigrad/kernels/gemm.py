@@ -125,12 +125,13 @@ _stack_tile = Inline(_stack_tile_python, make_jit=_make_stack_tile)
 
 
 @Inline.with_options(_OPTIONS)
-def _gemm_panels(a, b, out, j_start, j_stop):
-    """``out[:, j_start:j_stop] = a @ b[:, j_start:j_stop]``, ``j_stop - j_start`` a multiple of the tile width.
+def gemm_cols(a, b, out, j_start, j_stop):
+    """``out[:, j_start:j_stop] = a @ b[:, j_start:j_stop]`` (2-D arrays of one float dtype).
 
-    Each ``TILE_ROWS x tile-width`` block of ``out`` is summed in the register tile. Panels of
-    ``b`` are visited in the outer loop, so a panel stays in cache while every row block of
-    ``a`` passes over it.
+    ``b`` and ``out`` C-contiguous; ``a`` any layout (a weight gradient passes ``dG.T``).
+    Panels of columns as wide as the tile, then the last few columns with the plain
+    row-times-matrix loop. A parallel kernel gives each thread its own column range. ``out``
+    must not overlap ``a`` or ``b``.
     """
     n_rows, n_inner = a.shape
     tile = _stack_tile(out.dtype.type(0))
@@ -175,40 +176,15 @@ def _gemm_panels(a, b, out, j_start, j_stop):
                 i0 += tr
             k0 = max(k1, 1)
         j0 += tc
-
-
-@Inline.with_options(_OPTIONS)
-def gemm_cols(a, b, out, j_start, j_stop):
-    """``out[:, j_start:j_stop] = a @ b[:, j_start:j_stop]`` (2-D arrays of one float dtype).
-
-    ``b`` and ``out`` C-contiguous; ``a`` any layout (a weight gradient passes ``dG.T``).
-    Whole panels of columns as wide as the tile; a last, narrower panel runs the same tile on a
-    zero-padded copy of its columns (a Linear layer with 65 outputs is a panel of 64 and one
-    column). A parallel kernel gives each thread its own column range. ``out`` must not
-    overlap ``a`` or ``b``.
-    """
-    n_rows, n_inner = a.shape
-    tc = _panel_width(out.dtype.type(0))
-    full = j_start + (j_stop - j_start) // tc * tc
-    _gemm_panels(a, b, out, j_start, full)
-    width = j_stop - full
-    if width > 0:
-        padded_b = np.zeros((n_inner, tc), out.dtype)
-        for k in range(n_inner):
-            for jj in range(width):
-                padded_b[k, jj] = b[k, full + jj]
-        padded_out = np.empty((n_rows, tc), out.dtype)
-        _gemm_panels(a, padded_b, padded_out, 0, tc)
+    if j0 < j_stop:  # fewer columns than a panel are left
         for i in range(n_rows):
-            for jj in range(width):
-                out[i, full + jj] = padded_out[i, jj]
-
-
-@Inline.with_options(_OPTIONS)
-def _panel_width(zero):
-    """The tile's number of columns for ``zero``'s dtype (a compile-time constant)."""
-    tile = _stack_tile(zero)
-    return tile.shape[1]
+            out_i = out[i]
+            for j in range(j0, j_stop):
+                out_i[j] = 0
+            for k in range(n_inner):
+                a_ik, bk = a[i, k], b[k]
+                for j in range(j0, j_stop):
+                    out_i[j] += a_ik * bk[j]
 
 
 @Inline.with_options(_OPTIONS)
