@@ -12,7 +12,8 @@ What a fused layer does (``minigrad/nn/fused_rnn.py`` drives these kernels):
 
 For tiny layers (``B * H`` small, e.g. one sequence of 1000 steps) the Python loop around the
 steps costs more than the maths, so every mode also has a ``*_sequence_*`` kernel that runs the
-whole time loop, small matmuls included, inside Numba.
+whole time loop, small matmuls included, inside Numba. The LSTM's ``*_sequence_*_parallel``
+kernels do the same with every step split across threads by blocks of hidden units.
 
 Array layout (all C-contiguous, one dtype: float32 or float64):
 

@@ -20,7 +20,9 @@ backward (reverse time)::
 
 For tiny layers (``batch * hidden`` up to ``SEQUENCE_KERNEL_MAX``) the Python loop costs more
 than the maths, so a single kernel runs the whole time loop (``*_sequence_*`` in
-``minigrad/kernels/rnn.py``).
+``minigrad/kernels/rnn.py``). Wider float32 LSTM layers run the whole loop in one kernel too,
+each step split across threads by blocks of 64 hidden units (``lstm_sequence_*_parallel``): unit
+``j`` needs only its own gate columns, ``i_t, f_t, g_t, o_t`` and ``c_t = f_t * c_{t-1} + i_t * g_t``.
 
 The per-step structure stays visible for drawings and BPTT inspection: ``step_scope(t)``,
 ``step_values(t)`` (the saved ``x_t, h_prev, h`` and the gates) and ``step_grad_h(t)``
@@ -83,17 +85,6 @@ def _use_parallel_lstm(mode: str, batch: int, hidden: int, dtype: Any) -> bool:
     limit = 2 * SEQUENCE_KERNEL_MAX if batch <= 4 else SEQUENCE_KERNEL_MAX
     return (mode == "lstm" and hidden >= 2 * UNIT_BLOCK and batch * hidden > limit
             and use_tiled_threads(dtype))
-
-
-def _products(mode: str, batch: int, hidden: int, dtype: Any):
-    """The matmul for a layer's big products (input projection, weight gradients).
-
-    On Numba's threads (``matmul2d``) when the time loop runs there too; otherwise NumPy's
-    BLAS. A thread pool spin-waits for a while after its work: had the products just run on
-    Numba's pool, its worker would spin on the second core during a serial time loop and slow
-    it (measured: lstm_long's step 2.0 -> 3.8 ms, lstm_tiny 0.49 -> 0.71 ms).
-    """
-    return matmul2d if _use_parallel_lstm(mode, batch, hidden, dtype) else np.matmul
 
 
 class _ScratchPool(threading.local):
@@ -167,6 +158,7 @@ class FusedRNNLayer(Function):
         self.lengths = lengths  # (B,) int64, or None when every sequence has all T steps
         self.num_steps = 0
         self.hidden_size = 0
+        self.parallel = False  # decided once in forward: the time loop (and big products) on all threads
         self._dh_all: np.ndarray | None = None
 
     # -- where step t lives ------------------------------------------------------------------
@@ -199,10 +191,17 @@ class FusedRNNLayer(Function):
         dtype = x.dtype
         lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
 
+        # The big products run on Numba's threads (matmul2d) when the time loop does too, else in
+        # BLAS. A thread pool spin-waits for a while after its work: had they run on Numba's pool,
+        # its worker would spin on the second core during a serial time loop and slow it
+        # (measured: lstm_long's step 2.0 -> 3.8 ms, lstm_tiny 0.49 -> 0.71 ms).
+        self.parallel = _use_parallel_lstm(self.mode, B, H, dtype)
+        mm = matmul2d if self.parallel else np.matmul
+
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
         x2d = np.ascontiguousarray(x).reshape(T * B, I)
         gates = _scratch.take((T, B, G), dtype)
-        _products(self.mode, B, H, dtype)(x2d, w_ih.T, out=gates.reshape(T * B, G))
+        mm(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
         # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
         #    (the other way round with reverse). The output is then a contiguous view of h_all.
@@ -217,7 +216,7 @@ class FusedRNNLayer(Function):
         bias, bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
 
         rec = np.empty((B, G), dtype)
-        if _use_parallel_lstm(self.mode, B, H, dtype):  # the time loop in one kernel, each step on all threads
+        if self.parallel:  # the time loop in one kernel, each step split across all threads
             c_all = _scratch.take((T + 1, B, H), dtype)
             c_all[first] = c0
             K.lstm_sequence_forward_parallel(gates, np.ascontiguousarray(w_hh.T), bias, h_all, c_all, out_arg,
@@ -291,7 +290,7 @@ class FusedRNNLayer(Function):
         dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
 
-        if _use_parallel_lstm(self.mode, B, H, dtype):
+        if self.parallel:
             K.lstm_sequence_backward_parallel(gates, np.ascontiguousarray(w_hh), c_all, lengths, go, rec, carry_h,
                                               carry_c, dgates, dh_all, self.reverse, K.unit_blocks(H, UNIT_BLOCK))
         elif _use_sequence_kernel(B, H, G, dtype):
@@ -325,7 +324,7 @@ class FusedRNNLayer(Function):
         dG = dgates.reshape(T * B, G)
         dGx = dgx.reshape(T * B, G)
         h_prev = (h_all[1:] if self.reverse else h_all[:-1]).reshape(T * B, H)  # the state each step read
-        mm = _products(self.mode, B, H, dtype)
+        mm = matmul2d if self.parallel else np.matmul
         dx = mm(dGx, w_ih).reshape(T, B, -1) if needs[0] else None
         dh0 = rec + carry_h if needs[1] else None
         dc0 = carry_c if self.mode == "lstm" and needs[2] else None

@@ -69,11 +69,13 @@ def test_python_threads_may_call_parallel_kernels_at_once():
     assert len(errors) == 60 and max(errors) < 1e-3
 
 
-def test_threads_usable_is_false_without_jit():
-    if jit_disabled():
-        assert threads_usable() is False
-    else:
-        assert G.num_threads() >= 1
+def test_num_threads_follows_threads_usable():
+    if jit_disabled():  # plain Python: prange is range, there is no thread pool
+        assert threads_usable() is False and G.num_threads() == 1
+        return
+    import numba
+
+    assert G.num_threads() == (numba.get_num_threads() if threads_usable() else 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
