@@ -164,6 +164,13 @@ def worker(impl: str, name: str, steps: int, budget_s: float) -> dict:
     return {"first_loss": first_loss, "times": times}
 
 
+def worker_env(impl: str) -> dict[str, str]:
+    """The environment of a timing process. PyTorch's process builds its weights with minigrad, and
+    importing minigrad tunes glibc's malloc (``minigrad/_allocator.py``); switched off there, so
+    PyTorch is timed with the allocator its users have."""
+    return {**os.environ, "MINIGRAD_MALLOC_TUNING": "0"} if impl == "torch" else dict(os.environ)
+
+
 def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str], blocks: int = 3) -> dict:
     """Each implementation in its own process (as users run them), in interleaved blocks.
 
@@ -177,7 +184,8 @@ def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str],
     for _ in range(blocks):
         for impl in impls:
             out = subprocess.run([sys.executable, __file__, "--worker", impl, w.name, str(per_block),
-                                  str(budget_s / blocks)], capture_output=True, text=True, cwd=ROOT)
+                                  str(budget_s / blocks)], capture_output=True, text=True, cwd=ROOT,
+                                 env=worker_env(impl))
             if out.returncode != 0:
                 raise RuntimeError(f"{impl} on {w.name} failed:\n{out.stderr[-2000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])
