@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.kernels._jit import Inline, kernel, prange
-from minigrad.kernels.gemm import gemm, gemm_cols
+from minigrad.kernels.gemm import _stack_tile, gemm, gemm_panel, pack_panels, panel_plan
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
@@ -495,17 +495,23 @@ def lstm_sequence_forward_parallel(gates, w_hh_t, bias, h_all, c_all, out, lengt
 
     Block ``u`` (units ``units[u]..units[u+1]-1``) computes its own four gate columns of
     ``rec = h_{t-1} @ W_hh^T``, then the pointwise step for its units; all blocks of step ``t``
-    finish before step ``t+1`` starts (it reads all of ``h_t``).
+    finish before step ``t+1`` starts (it reads all of ``h_t``). ``W_hh^T`` is first copied into
+    packed panels (``kernels/gemm.py``), each block's own, so that every step reads them from
+    contiguous memory.
     """
     n_time, H = gates.shape[0], h_all.shape[2]
+    tc = _stack_tile(gates.dtype.type(0)).shape[1]
+    first, cols = panel_plan(4, H, units, tc)  # block u: panels first[u]..first[u+1]-1, gate by gate
+    panels = np.zeros((cols.shape[0], H, tc), gates.dtype)
+    for u in prange(units.shape[0] - 1):
+        pack_panels(w_hh_t, cols, panels, first[u], first[u + 1])
     for s in range(n_time):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
         for u in prange(units.shape[0] - 1):
-            u0, u1 = units[u], units[u + 1]
-            for k in range(4):  # gate k of these units: columns k*H+u0 .. k*H+u1 of rec
-                gemm_cols(h_all[tp], w_hh_t, rec, k * H + u0, k * H + u1)
-            _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, u0, u1)
+            for p in range(first[u], first[u + 1]):  # rec[:, cols of block u] = h_{t-1} @ W_hh^T[:, ...]
+                gemm_panel(h_all[tp], panels[p], rec, cols[p, 0], cols[p, 1])
+            _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, units[u], units[u + 1])
 
 
 def lstm_sequence_forward_parallel_ref(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec,
@@ -520,23 +526,30 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
 
     Block ``u`` first computes its units' columns of ``rec = dgates_{t+1} @ W_hh`` (all of
     ``dgates_{t+1}`` is ready: the previous step finished), then the step's backward for its
-    units. On return ``rec = dgates[first step] @ W_hh``, as in the serial kernel.
+    units. ``W_hh`` is read from packed panels, as in the forward kernel. On return
+    ``rec = dgates[first step] @ W_hh``, as in the serial kernel.
     """
     n_time = gates.shape[0]
+    tc = _stack_tile(gates.dtype.type(0)).shape[1]
+    first, cols = panel_plan(1, c_all.shape[2], units, tc)
+    panels = np.zeros((cols.shape[0], w_hh.shape[0], tc), gates.dtype)
+    for u in prange(units.shape[0] - 1):
+        pack_panels(w_hh, cols, panels, first[u], first[u + 1])
     for s in range(n_time - 1, -1, -1):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
         t_after = t - 1 if reverse else t + 1  # the step done just before this one
         for u in prange(units.shape[0] - 1):
-            u0, u1 = units[u], units[u + 1]
             if s < n_time - 1:  # rec is given as zeros before the first backward step
-                gemm_cols(dgates[t_after], w_hh, rec, u0, u1)
+                for p in range(first[u], first[u + 1]):
+                    gemm_panel(dgates[t_after], panels[p], rec, cols[p, 0], cols[p, 1])
             _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                                 dh_all, t, tp, tn, u0, u1)
+                                 dh_all, t, tp, tn, units[u], units[u + 1])
     if n_time > 0:
         t_first = n_time - 1 if reverse else 0
         for u in prange(units.shape[0] - 1):
-            gemm_cols(dgates[t_first], w_hh, rec, units[u], units[u + 1])
+            for p in range(first[u], first[u + 1]):
+                gemm_panel(dgates[t_first], panels[p], rec, cols[p, 0], cols[p, 1])
 
 
 def lstm_sequence_backward_parallel_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,

@@ -104,6 +104,47 @@ def test_matmul_blocks_matches_numpy(shape, dtype, layout):
         np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_blocks_any_blocks(dtype):
+    """Blocks cut anywhere (not at whole tiles or panels): each writes exactly its own part of ``out``."""
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((11, 9)).astype(dtype), rng.standard_normal((9, 150)).astype(dtype)
+    blocks = np.array([[0, 3, 0, 10], [3, 11, 0, 150], [0, 3, 10, 97], [0, 2, 97, 150], [2, 3, 97, 150]], np.int64)
+    ours = np.full((11, 150), np.nan, dtype)
+    G.matmul_blocks(a, b, ours, blocks)
+    np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
+    out = np.full((11, 150), 7.0, dtype)  # a block set that leaves columns and rows alone
+    G.matmul_blocks(a, b, out, np.array([[1, 5, 3, 70]], np.int64))
+    np.testing.assert_allclose(out[1:5, 3:70], a[1:5] @ b[:, 3:70], **_tol(dtype))
+    out[1:5, 3:70] = 7.0
+    assert (out == 7.0).all()
+
+
+def test_panel_plan_and_packing():
+    """Block u's panels hold its columns of every gate, tile_cols at a time, zero-padded."""
+    units = np.array([0, 3, 5], np.int64)
+    first, cols = G.panel_plan(2, 5, units, 2)  # Inline helpers run as plain Python when called from Python
+    assert first.tolist() == [0, 4, 6]  # block 0: 2 gates x 2 panels (3 units = 2 + 1); block 1: 2 gates x 1
+    assert cols.tolist() == [[0, 2], [2, 1], [5, 2], [7, 1], [3, 2], [8, 2]]
+    b = np.arange(30, dtype=np.float32).reshape(3, 10)
+    panels = np.zeros((6, 3, 2), np.float32)
+    G.pack_panels(b, cols, panels, 0, 6)
+    for p, (c, w) in enumerate(cols):
+        np.testing.assert_array_equal(panels[p, :, :w], b[:, c:c + w])
+        assert (panels[p, :, w:] == 0).all()
+
+
+def test_matmul_blocks_propagates_nan_and_inf():
+    """The zero padding of a narrow panel and the re-read last row never reach a stored element."""
+    a = np.ones((5, 3), np.float32)
+    b = np.ones((3, 70), np.float32)
+    a[4, 2], b[0, 5], b[2, 66] = np.nan, np.inf, -np.inf
+    ours, ref = np.empty((5, 70), np.float32), a @ b
+    G.matmul_blocks(a, b, ours, G.split_blocks(5, 70, 2))
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    np.testing.assert_array_equal(ours[np.isinf(ref)], ref[np.isinf(ref)])
+
+
 @pytest.mark.parametrize("rows", [0, 1, 4, 31, 32, 1120])
 @pytest.mark.parametrize("cols", [1, 63, 64, 65, 128, 1000])
 @pytest.mark.parametrize("parts", [1, 2, 3, 8])
