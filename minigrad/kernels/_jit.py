@@ -224,3 +224,40 @@ class Inline:
     def __call__(self, *args: Any) -> Any:
         return self.py_func(*args)
 
+
+
+def _borrow_python(a: Any) -> Any:
+    """The plain-Python ``borrow``: the array itself."""
+    return a
+
+
+def _make_borrow() -> Any:
+    """The compiled ``borrow``: a copy of the array struct whose reference-count pointer is null."""
+    from numba import types
+    from numba.extending import intrinsic
+    from numba.np.arrayobj import make_array, populate_array
+
+    @intrinsic
+    def borrow(typingctx, arr):
+        if not isinstance(arr, types.Array):
+            return None
+
+        def codegen(context, builder, sig, args):
+            src = make_array(arr)(context, builder, value=args[0])
+            view = make_array(arr)(context, builder)
+            populate_array(view, data=src.data, shape=src.shape, strides=src.strides,
+                           itemsize=src.itemsize, meminfo=None)
+            return view._getvalue()
+
+        return arr(arr), codegen
+
+    return borrow
+
+
+# `a = borrow(a)` inside a kernel: the same array, without a reference count. Every slice of an
+# array (`h_all[t, b]`) is a new view that increments and decrements the array's reference count,
+# an atomic instruction. Threads slicing the same arrays in a parallel loop then fight over the
+# cache line of that count (measured: the LSTM pointwise step ran SLOWER on two threads than on
+# one). Views of a borrowed array carry no count at all. Only for arrays that outlive the kernel
+# call (its arguments): nothing may keep a borrowed view after the kernel returns.
+borrow = Inline(_borrow_python, make_jit=_make_borrow)

@@ -283,6 +283,18 @@ def pack_panels(b, cols, panels, p0, p1):
 
 
 @Inline.with_options(_OPTIONS)
+def pack_panels_transposed(bt, cols, panels, p0, p1):
+    """``pack_panels`` of ``b = bt.T``, read from ``bt`` row by row (a weight as stored, ``(N, K)``)."""
+    for p in range(p0, p1):
+        c, w = cols[p, 0], cols[p, 1]
+        panel = panels[p]
+        for jj in range(w):
+            row = bt[c + jj]  # column c + jj of b
+            for k in range(row.shape[0]):
+                panel[k, jj] = row[k]
+
+
+@Inline.with_options(_OPTIONS)
 def gemm_panel(a, panel, out, j0, width):
     """``out[:, j0:j0 + width] = a @ panel[:, :width]`` for one packed panel (``(K, tc)``, zero-padded).
 

@@ -52,8 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.kernels._jit import Inline, kernel, prange
-from minigrad.kernels.gemm import _stack_tile, gemm, gemm_panel, pack_panels, panel_plan
+from minigrad.kernels._jit import Inline, borrow, kernel, prange
+from minigrad.kernels.gemm import _stack_tile, gemm, gemm_panel, pack_panels, pack_panels_transposed, panel_plan
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
@@ -152,6 +152,15 @@ def _sigmoid(x, one):
     s = (P if x >= 0 else one + q) / (P + one + q)
     s = s if x > -type(one)(EXP_CLAMP) else one - one  # below e^-85 (and at -inf): exactly 0
     return s if x == x else x  # NaN in, NaN out
+
+
+@Inline.with_options(_OPTIONS)
+def _exp_neg(y, one):
+    """``exp(-y)`` for ``y >= 0`` (e.g. ``exp(x - max)`` in a softmax), vectorizable; NaN in, NaN out."""
+    P, q = _exp_split(y, one)
+    e = (one + q) / P
+    e = e if y < type(one)(EXP_CLAMP) else one - one  # below e^-85 (and for y = inf): exactly 0
+    return e if y == y else y
 
 
 @Inline.with_options(_OPTIONS)
@@ -490,21 +499,24 @@ def unit_blocks(hidden: int, block: int = 64) -> np.ndarray:
 
 
 @kernel(parallel=True, **_OPTIONS)
-def lstm_sequence_forward_parallel(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec, units):
+def lstm_sequence_forward_parallel(gates, w_hh, bias, h_all, c_all, out, lengths, reverse, rec, units):
     """``lstm_sequence_forward`` with every step split across threads by blocks of hidden units.
 
     Block ``u`` (units ``units[u]..units[u+1]-1``) computes its own four gate columns of
     ``rec = h_{t-1} @ W_hh^T``, then the pointwise step for its units; all blocks of step ``t``
-    finish before step ``t+1`` starts (it reads all of ``h_t``). ``W_hh^T`` is first copied into
-    packed panels (``kernels/gemm.py``), each block's own, so that every step reads them from
-    contiguous memory.
+    finish before step ``t+1`` starts (it reads all of ``h_t``). ``W_hh`` (as stored, ``(4H, H)``) is
+    first copied, transposed, into packed panels (``kernels/gemm.py``), each block's own, so that
+    every step reads ``W_hh^T`` from contiguous memory.
     """
+    # Borrowed (see kernels/_jit.py): the threads take thousands of views of these arrays per call.
+    gates, bias, h_all, c_all, out, lengths, rec = (borrow(gates), borrow(bias), borrow(h_all), borrow(c_all),
+                                                    borrow(out), borrow(lengths), borrow(rec))
     n_time, H = gates.shape[0], h_all.shape[2]
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(4, H, units, tc)  # block u: panels first[u]..first[u+1]-1, gate by gate
     panels = np.zeros((cols.shape[0], H, tc), gates.dtype)
     for u in prange(units.shape[0] - 1):
-        pack_panels(w_hh_t, cols, panels, first[u], first[u + 1])
+        pack_panels_transposed(w_hh, cols, panels, first[u], first[u + 1])
     for s in range(n_time):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
@@ -514,9 +526,9 @@ def lstm_sequence_forward_parallel(gates, w_hh_t, bias, h_all, c_all, out, lengt
             _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, units[u], units[u + 1])
 
 
-def lstm_sequence_forward_parallel_ref(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec,
+def lstm_sequence_forward_parallel_ref(gates, w_hh, bias, h_all, c_all, out, lengths, reverse, rec,
                                        units) -> None:
-    lstm_sequence_forward_ref(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec)
+    lstm_sequence_forward_ref(gates, w_hh.T, bias, h_all, c_all, out, lengths, reverse, rec)
 
 
 @kernel(parallel=True, **_OPTIONS)
@@ -529,6 +541,9 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
     units. ``W_hh`` is read from packed panels, as in the forward kernel. On return
     ``rec = dgates[first step] @ W_hh``, as in the serial kernel.
     """
+    # Borrowed (see kernels/_jit.py): the threads take thousands of views of these arrays per call.
+    gates, c_all, lengths, grad_out, rec = borrow(gates), borrow(c_all), borrow(lengths), borrow(grad_out), borrow(rec)
+    carry_h, carry_c, dgates, dh_all = borrow(carry_h), borrow(carry_c), borrow(dgates), borrow(dh_all)
     n_time = gates.shape[0]
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(1, c_all.shape[2], units, tc)
@@ -885,7 +900,7 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
         "lstm_sequence_backward": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
                                    dh_all, reverse),
         # blocks of 2 units, so that even tiny test layers are split across threads
-        "lstm_sequence_forward_parallel": (gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse,
+        "lstm_sequence_forward_parallel": (gates, w_hh, bias, h_all, c_all, out, lengths, reverse,
                                            np.zeros((B, G), dtype), unit_blocks(H, 2)),
         "lstm_sequence_backward_parallel": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
                                             dgates, dh_all, reverse, unit_blocks(H, 2)),

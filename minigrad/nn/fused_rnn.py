@@ -219,7 +219,7 @@ class FusedRNNLayer(Function):
         if self.parallel:  # the time loop in one kernel, each step split across all threads
             c_all = _scratch.take((T + 1, B, H), dtype)
             c_all[first] = c0
-            K.lstm_sequence_forward_parallel(gates, np.ascontiguousarray(w_hh.T), bias, h_all, c_all, out_arg,
+            K.lstm_sequence_forward_parallel(gates, np.ascontiguousarray(w_hh), bias, h_all, c_all, out_arg,
                                              lengths, self.reverse, rec, K.unit_blocks(H, UNIT_BLOCK))
         elif _use_sequence_kernel(B, H, G, dtype):  # small layer: the time loop runs inside one kernel
             w_hh_t = np.ascontiguousarray(w_hh.T)
