@@ -19,10 +19,12 @@ The tile lives on the stack (``_stack_tile``, a tiny LLVM ``alloca``): LLVM then
 registers. A NumPy array would live on the heap, where LLVM must assume anything can alias it.
 
 Big products (a layer's input projection and its weight gradients over all time steps) go to
-``parallel_matmul``: the output is cut into one block per thread, each summed by the same
-tiled loop (``matmul_blocks``). Doing these on Numba's threads, not BLAS's, keeps ONE pool of
-threads busy in a train step: two pools that each spin-wait for work after a call slow each
-other down (see ``docs/performance.md``).
+``parallel_matmul``: ``b`` is copied into packed panels (``pack_panels``: each panel's rows side
+by side, so they stay in L1), the output is cut into one block per thread, and each block is
+summed panel by panel with the same register tile (``gemm_panel``, in ``matmul_blocks``). The
+parallel LSTM kernels pack ``W_hh`` the same way once per sequence. Doing these on Numba's
+threads, not BLAS's, keeps ONE pool of threads busy in a train step: two pools that each
+spin-wait for work after a call slow each other down (see ``docs/performance.md``).
 
 ``matmul`` / ``matmul_cols`` / ``matmul_blocks`` (kernels, for tests and benchmarks) expose the
 helpers; their NumPy references end in ``_ref``. Tuned for float32: in float64 LLVM does not keep the tile in
@@ -357,6 +359,25 @@ def gemm_panel(a, panel, out, j0, width):
         k0 = max(k1, 1)
 
 
+@Inline.with_options(_OPTIONS)
+def _column_bounds(blocks):
+    """The sorted distinct column bounds ``j0``, ``j1`` of ``blocks`` (a few: a plain loop, not ``np.unique``,
+    whose sort would add a second of compile time)."""
+    bounds = np.empty(2 * blocks.shape[0], np.int64)
+    n = 0
+    for q in range(blocks.shape[0]):
+        for c in (blocks[q, 2], blocks[q, 3]):
+            pos = 0
+            while pos < n and bounds[pos] < c:
+                pos += 1
+            if pos == n or bounds[pos] != c:  # insert c at pos
+                for m in range(n, pos, -1):
+                    bounds[m] = bounds[m - 1]
+                bounds[pos] = c
+                n += 1
+    return bounds[:n]
+
+
 @kernel(parallel=True, **_OPTIONS)
 def matmul_blocks(a, b, out, blocks):
     """``out[r0:r1, j0:j1] = a[r0:r1] @ b[:, j0:j1]`` for each row ``(r0, r1, j0, j1)`` of ``blocks``, in parallel.
@@ -367,19 +388,15 @@ def matmul_blocks(a, b, out, blocks):
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
-    bounds = np.zeros(2 * n_blocks, np.int64)  # the column ranges of the blocks, as units of one "gate"
-    for n in range(n_blocks):
-        bounds[2 * n] = blocks[n, 2]
-        bounds[2 * n + 1] = blocks[n, 3]
-    units = np.unique(bounds)
+    units = _column_bounds(blocks)  # the column ranges of the blocks, as units of one "gate"
     first, cols = panel_plan(1, out.shape[1], units, tc)
     panels = np.zeros((cols.shape[0], b.shape[0], tc), out.dtype)  # zeros: the padding of narrow panels
-    n_panels = cols.shape[0]
-    for n in prange(n_blocks):  # each thread packs a share of the panels...
-        pack_panels(b, cols, panels, n * n_panels // n_blocks, (n + 1) * n_panels // n_blocks)
-    for n in prange(n_blocks):  # ...then multiplies its block (all panels are ready: prange waits)
+    pack_panels(b, cols, panels, 0, cols.shape[0])
+    for n in prange(n_blocks):
         r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
-        u = np.searchsorted(units, j0)
+        u = 0
+        while units[u] < j0:
+            u += 1
         while r0 < r1 and u < units.shape[0] - 1 and units[u] < j1:  # the column ranges inside [j0, j1)
             for p in range(first[u], first[u + 1]):
                 gemm_panel(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1])

@@ -515,8 +515,7 @@ def lstm_sequence_forward_parallel(gates, w_hh, bias, h_all, c_all, out, lengths
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(4, H, units, tc)  # block u: panels first[u]..first[u+1]-1, gate by gate
     panels = np.zeros((cols.shape[0], H, tc), gates.dtype)
-    for u in prange(units.shape[0] - 1):
-        pack_panels_transposed(w_hh, cols, panels, first[u], first[u + 1])
+    pack_panels_transposed(w_hh, cols, panels, 0, cols.shape[0])  # once per sequence: serial is enough
     for s in range(n_time):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
@@ -548,8 +547,7 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(1, c_all.shape[2], units, tc)
     panels = np.zeros((cols.shape[0], w_hh.shape[0], tc), gates.dtype)
-    for u in prange(units.shape[0] - 1):
-        pack_panels(w_hh, cols, panels, first[u], first[u + 1])
+    pack_panels(w_hh, cols, panels, 0, cols.shape[0])  # once per sequence: serial is enough
     for s in range(n_time - 1, -1, -1):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
