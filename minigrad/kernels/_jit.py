@@ -225,7 +225,6 @@ class Inline:
         return self.py_func(*args)
 
 
-
 def _borrow_python(a: Any) -> Any:
     """The plain-Python ``borrow``: the array itself."""
     return a

@@ -382,9 +382,10 @@ def _column_bounds(blocks):
 def matmul_blocks(a, b, out, blocks):
     """``out[r0:r1, j0:j1] = a[r0:r1] @ b[:, j0:j1]`` for each row ``(r0, r1, j0, j1)`` of ``blocks``, in parallel.
 
-    ``b`` is first copied into packed panels (``pack_panels``), one set per distinct column
-    range of the blocks. ``a`` may be transposed (e.g. ``dG.T`` for a weight gradient); ``b`` any
-    layout; ``out`` C-contiguous. The blocks must not overlap; ``parallel_matmul`` cuts them.
+    ``b`` is first copied into packed panels (``pack_panels``), cut at every column bound of
+    the blocks so that each block owns whole panels. ``a`` may be transposed (e.g. ``dG.T`` for
+    a weight gradient); ``b`` any layout; ``out`` C-contiguous. The blocks must not overlap;
+    ``parallel_matmul`` cuts them.
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]

@@ -70,6 +70,7 @@ def cross_entropy_fwd(x, target, weight, ignore_index, label_smoothing, lse_out,
     The returned float is the denominator of ``reduction='mean'`` (PyTorch's weighted mean).
     """
     n_rows, n_cls = x.shape
+    one = x.dtype.type(1)
     eps = label_smoothing
     w_sum = 0.0  # sum_c w_c, needed by the smoothing term
     for c in range(n_cls):
@@ -81,10 +82,9 @@ def cross_entropy_fwd(x, target, weight, ignore_index, label_smoothing, lse_out,
         m = row[0]
         for c in range(1, n_cls):
             m = max(m, row[c])
-        # Pass 2: lse = m + log(sum_c exp(x_c - m)). exp() runs in the input's precision (expf for
-        # float32 is much faster than exp), the sum is accumulated in float64 (s is a Python float).
+        # Pass 2: lse = m + log(sum_c exp(x_c - m)). exp() runs in the input's precision (our
+        # vectorizable _exp_neg), the sum is accumulated in float64 (s is a Python float).
         s = 0.0
-        one = row.dtype.type(1)
         for c in range(n_cls):
             s += _exp_neg(m - row[c], one)  # exp(x_c - m), x_c <= m
         lse = m + math.log(s)
@@ -114,6 +114,7 @@ def cross_entropy_bwd(x, target, weight, ignore_index, label_smoothing, lse, row
     ``g / denom`` for 'mean', ``g[n]`` for 'none'. ``lse`` comes from ``cross_entropy_fwd``.
     """
     n_rows, n_cls = x.shape
+    one = x.dtype.type(1)
     eps = label_smoothing
     w_sum = 0.0
     for c in range(n_cls):
@@ -127,7 +128,6 @@ def cross_entropy_bwd(x, target, weight, ignore_index, label_smoothing, lse, row
             continue
         row = x[n]
         l = lse[n]
-        one = row.dtype.type(1)
         a = row_scale[n] * (1.0 - eps) * weight[t]  # scale of (p - onehot)
         if eps > 0.0:
             b = row_scale[n] * eps / n_cls  # scale of (W p - w)

@@ -156,7 +156,10 @@ def _sigmoid(x, one):
 
 @Inline.with_options(_OPTIONS)
 def _exp_neg(y, one):
-    """``exp(-y)`` for ``y >= 0`` (e.g. ``exp(x - max)`` in a softmax), vectorizable; NaN in, NaN out."""
+    """``exp(-y)`` for ``y >= 0`` (e.g. ``exp(x - max)`` in a softmax), vectorizable; NaN in, NaN out.
+
+    A ``y`` a rounding error below 0 (``lse - x`` for the largest ``x``) is fine: the reduced argument stays small.
+    """
     P, q = _exp_split(y, one)
     e = (one + q) / P
     e = e if y < type(one)(EXP_CLAMP) else one - one  # below e^-85 (and for y = inf): exactly 0
