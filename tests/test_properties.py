@@ -333,9 +333,12 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     a, b = r(5, 3), r(3, 70)  # a partial block of rows, columns left after the last full panel
     cases.append(("matmul", KG.matmul, KG.matmul_ref, (a, b, np.empty((5, 70), dtype))))
     cases.append(("matmul_cols", KG.matmul_cols, KG.matmul_cols_ref, (a, b, r(5, 70), 3, 68)))
-    a, b = r(130, 6).T, r(130, 70)  # a transposed `a`, and an inner dimension across two K_BLOCKs
+    a_data, b = r(130, 6), r(130, 70)  # a transposed `a`, and an inner dimension across two K_BLOCKs
     cases.append(("matmul_blocks", KG.matmul_blocks, KG.matmul_blocks_ref,
-                  (a, b, np.empty((6, 70), dtype), np.array(KG.split_blocks(6, 70, 2)))))
+                  (a_data, True, b, False, np.empty((6, 70), dtype), np.array(KG.split_blocks(6, 70, 2)))))
+    a, b_data = r(6, 130), r(70, 130)  # a transposed `b` (Linear's W.T)
+    cases.append(("matmul_blocks(b transposed)", KG.matmul_blocks, KG.matmul_blocks_ref,
+                  (a, False, b_data, True, np.empty((6, 70), dtype), np.array(KG.split_blocks(6, 70, 2)))))
     return cases
 
 

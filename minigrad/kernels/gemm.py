@@ -379,20 +379,26 @@ def _column_bounds(blocks):
 
 
 @kernel(parallel=True, **_OPTIONS)
-def matmul_blocks(a, b, out, blocks):
-    """``out[r0:r1, j0:j1] = a[r0:r1] @ b[:, j0:j1]`` for each row ``(r0, r1, j0, j1)`` of ``blocks``, in parallel.
+def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
+    """``out[r0:r1, j0:j1] = A[r0:r1] @ B[:, j0:j1]`` for each row ``(r0, r1, j0, j1)`` of ``blocks``, in parallel.
 
-    ``b`` is first copied into packed panels (``pack_panels``), cut at every column bound of
-    the blocks so that each block owns whole panels. ``a`` may be transposed (e.g. ``dG.T`` for
-    a weight gradient); ``b`` any layout; ``out`` C-contiguous. The blocks must not overlap;
-    ``parallel_matmul`` cuts them.
+    ``A = a.T if a_transposed else a``, the same for ``B``; ``a``, ``b`` and ``out`` are
+    C-contiguous. A transpose (a weight gradient's ``dG.T``, Linear's ``W.T``) is passed as
+    the array it views plus the flag: no copy, and the kernel compiles once for every layout
+    (each compilation costs seconds on a cold start). ``B`` is first copied into packed
+    panels (``pack_panels``), cut at every column bound of the blocks so that each block owns
+    whole panels. The blocks must not overlap; ``parallel_matmul`` cuts them.
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
     units = _column_bounds(blocks)  # the column ranges of the blocks, as units of one "gate"
     first, cols = panel_plan(1, out.shape[1], units, tc)
-    panels = np.zeros((cols.shape[0], b.shape[0], tc), out.dtype)  # zeros: the padding of narrow panels
-    pack_panels(b, cols, panels, 0, cols.shape[0])
+    n_inner = a.shape[0] if a_transposed else a.shape[1]
+    panels = np.zeros((cols.shape[0], n_inner, tc), out.dtype)  # zeros: the padding of narrow panels
+    if b_transposed:
+        pack_panels_transposed(b, cols, panels, 0, cols.shape[0])
+    else:
+        pack_panels(b, cols, panels, 0, cols.shape[0])
     for n in prange(n_blocks):
         r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
         u = 0
@@ -400,11 +406,16 @@ def matmul_blocks(a, b, out, blocks):
             u += 1
         while r0 < r1 and u < units.shape[0] - 1 and units[u] < j1:  # the column ranges inside [j0, j1)
             for p in range(first[u], first[u + 1]):
-                gemm_panel(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1])
+                if a_transposed:  # two copies of the tile loop, each for its layout of A's rows
+                    gemm_panel(a.T[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1])
+                else:
+                    gemm_panel(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1])
             u += 1
 
 
-def matmul_blocks_ref(a: np.ndarray, b: np.ndarray, out: np.ndarray, blocks: np.ndarray) -> None:
+def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transposed: bool, out: np.ndarray,
+                      blocks: np.ndarray) -> None:
+    a, b = (a.T if a_transposed else a), (b.T if b_transposed else b)
     for r0, r1, j0, j1 in blocks:
         out[r0:r1, j0:j1] = a[r0:r1] @ b[:, j0:j1]
 
@@ -481,20 +492,41 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
     m, k = a.shape
-    if m * k * b.shape[1] >= SMALL_PRODUCT and a.dtype == b.dtype == out.dtype and use_tiled_threads(out.dtype):
-        return parallel_matmul(a, np.ascontiguousarray(b), out)
+    if (m * k * b.shape[1] >= SMALL_PRODUCT and a.dtype == b.dtype == out.dtype and out.flags.c_contiguous
+            and use_tiled_threads(out.dtype)):
+        return parallel_matmul(a, b, out)
     return np.matmul(a, b, out=out)
 
 
-def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = a @ b`` on all of Numba's threads (``b``, ``out`` C-contiguous; ``a`` any 2-D layout).
+def _c_order(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``(data, transposed)``: ``data`` C-contiguous and ``x`` equal to ``data.T if transposed else data``.
+
+    A transpose (``dG.T``, ``W.T``) is passed as the array it views: no copy. Other strided
+    views are copied.
 
     Example::
 
-        >>> a, b = np.ones((6, 3), np.float32), np.ones((3, 70), np.float32)
-        >>> float(parallel_matmul(a, b, np.empty((6, 70), np.float32))[5, 69])
+        >>> w = np.ones((4, 3))
+        >>> data, transposed = _c_order(w.T)
+        >>> data.shape, transposed, np.shares_memory(data, w)
+        ((4, 3), True, True)
+    """
+    if not x.flags.c_contiguous and x.flags.f_contiguous:
+        return x.T, True
+    return np.ascontiguousarray(x), False
+
+
+def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = a @ b`` on all of Numba's threads (``out`` C-contiguous; ``a``, ``b`` any 2-D layout).
+
+    Example::
+
+        >>> a, b = np.ones((6, 3), np.float32), np.ones((70, 3), np.float32)
+        >>> float(parallel_matmul(a, b.T, np.empty((6, 70), np.float32))[5, 69])
         3.0
     """
     rows, cols = out.shape
-    matmul_blocks(a, b, out, split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_shape(out.dtype)[1]))
+    (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
+    blocks = split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_shape(out.dtype)[1])
+    matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks)
     return out

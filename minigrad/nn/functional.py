@@ -93,24 +93,52 @@ def _unreduce(grad: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.nd
 # ================================================================================================
 
 
+def _memory_order(x: np.ndarray) -> tuple[int, ...] | None:
+    """An order of ``x``'s batch dimensions (all but the last) in which ``x`` is C-contiguous.
+
+    None when ``x`` already is, or when no order of the batch dimensions makes it so. A
+    ``batch_first`` RNN's output is a ``(B, T, H)`` view of a time-major ``(T, B, H)`` array:
+    ``(1, 0, 2)``. Its rows read in that order need no copy; flattened as ``(B*T, H)`` they do.
+
+    Example::
+
+        >>> _memory_order(np.zeros((5, 3, 4)).transpose(1, 0, 2))
+        (1, 0, 2)
+    """
+    if x.ndim < 3 or x.flags.c_contiguous:
+        return None
+    batch = sorted(range(x.ndim - 1), key=lambda d: x.strides[d], reverse=True)
+    order = (*batch, x.ndim - 1)
+    return order if x.transpose(order).flags.c_contiguous else None
+
+
 class Linear(Function):
     """``y = x @ W.T + b`` as one node; leading dimensions of ``x`` are batch dimensions."""
 
     name = "linear"
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        x2 = x.reshape(-1, w.shape[1])  # all batch dims flattened into rows (a copy if x is a strided view)
+        # The rows of x in the order they lie in memory when that saves flattening (copying) x:
+        # y and dL/dx then come out in that order too (views in x's order). Only when y is no
+        # wider than x: backward flattens dL/dy in that order, a copy of y's size.
+        order = _memory_order(x) if w.shape[0] <= w.shape[1] else None
+        xm = x if order is None else x.transpose(order)
+        x2 = xm.reshape(-1, w.shape[1])  # all batch dims flattened into rows (a copy if xm is a strided view)
         self.save_for_backward(x2, w)  # the rows, so that backward does not flatten (copy) x again
-        self.x_shape = x.shape
-        y = matmul2d(x2, w.T).reshape(*x.shape[:-1], w.shape[0])
+        self.order, self.xm_shape = order, xm.shape
+        y = matmul2d(x2, w.T).reshape(*xm.shape[:-1], w.shape[0])
         if b is not None:
             y += b
-        return y
+        return y if order is None else y.transpose(np.argsort(order))
 
     def backward(self, grad: np.ndarray):
         x2, w = self.saved_tensors
-        g2 = grad.reshape(-1, w.shape[0])  # all batch dims flattened into rows
-        gx = matmul2d(g2, w).reshape(self.x_shape) if self.needs_input_grad[0] else None  # dL/dx = g W
+        order = self.order
+        g2 = (grad if order is None else grad.transpose(order)).reshape(-1, w.shape[0])  # rows as x2's
+        gx = None
+        if self.needs_input_grad[0]:
+            gx = matmul2d(g2, w).reshape(self.xm_shape)  # dL/dx = g W
+            gx = gx if order is None else gx.transpose(np.argsort(order))
         gw = matmul2d(g2.T, x2) if self.needs_input_grad[1] else None  # dL/dW = g^T x
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None  # dL/db = sum over rows of g
         return gx, gw, gb
@@ -161,7 +189,10 @@ class Embedding(Function):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         dim = self.weight_shape[1]
         gw = np.zeros(self.weight_shape, dtype=grad.dtype)
-        idx = np.ascontiguousarray(self.indices.reshape(-1), dtype=np.int64)
+        order = _memory_order(grad)  # e.g. from a batch_first RNN: rows in memory order, no copy
+        indices = self.indices if order is None else self.indices.transpose(order[:-1])
+        grad = grad if order is None else grad.transpose(order)
+        idx = np.ascontiguousarray(indices.reshape(-1), dtype=np.int64)
         scatter_add_rows(gw, idx, np.ascontiguousarray(grad.reshape(-1, dim)))
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0  # the padding row is never learned

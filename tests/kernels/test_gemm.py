@@ -84,22 +84,24 @@ def test_sequence_kernels_through_gemm(mode, direction):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 16, 64), (9, 129, 200), (33, 300, 70), (2, 1, 65), (3, 0, 64), (0, 5, 130),
                                    (130, 7, 3), (5, 128, 128), (5, 256, 64)])
-@pytest.mark.parametrize("layout", ["C", "transposed"])
-def test_matmul_blocks_matches_numpy(shape, dtype, layout):
-    """Every split of the output, K across block boundaries (K_BLOCK), ``a`` given as a transpose (dG.T)."""
+@pytest.mark.parametrize("a_transposed", [False, True])
+@pytest.mark.parametrize("b_transposed", [False, True])
+def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
+    """Every split of the output, K across block boundaries (K_BLOCK), ``a`` and ``b`` given as
+    transposes (a weight gradient's dG.T, Linear's W.T)."""
     m, k, n = shape
     rng = np.random.default_rng(sum(shape))
     a = rng.standard_normal((m, k)).astype(dtype)
-    if layout == "transposed":
-        a = np.ascontiguousarray(a.T).T  # the same values, Fortran order: a weight gradient's dG.T
     b = rng.standard_normal((k, n)).astype(dtype)
+    a_data = np.ascontiguousarray(a.T) if a_transposed else a  # a == a_data.T: what the kernel is given
+    b_data = np.ascontiguousarray(b.T) if b_transposed else b
     tol = _tol(dtype)
     tol["atol"] *= max(1.0, k ** 0.5)  # sums of k products: rounding grows with k (float32 FMA vs BLAS)
     for parts in (1, 2, 3):
         blocks = G.split_blocks(m, n, parts, G.TILE_ROWS, G.tile_shape(dtype)[1])
         ours, ref = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
-        G.matmul_blocks(a, b, ours, blocks)
-        G.matmul_blocks_ref(a, b, ref, blocks)
+        G.matmul_blocks(a_data, a_transposed, b_data, b_transposed, ours, blocks)
+        G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks)
         np.testing.assert_allclose(ours, ref, **tol)
         np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
 
@@ -111,10 +113,10 @@ def test_matmul_blocks_any_blocks(dtype):
     a, b = rng.standard_normal((11, 9)).astype(dtype), rng.standard_normal((9, 150)).astype(dtype)
     blocks = np.array([[0, 3, 0, 10], [3, 11, 0, 150], [0, 3, 10, 97], [0, 2, 97, 150], [2, 3, 97, 150]], np.int64)
     ours = np.full((11, 150), np.nan, dtype)
-    G.matmul_blocks(a, b, ours, blocks)
+    G.matmul_blocks(a, False, b, False, ours, blocks)
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
     out = np.full((11, 150), 7.0, dtype)  # a block set that leaves columns and rows alone
-    G.matmul_blocks(a, b, out, np.array([[1, 5, 3, 70]], np.int64))
+    G.matmul_blocks(a, False, b, False, out, np.array([[1, 5, 3, 70]], np.int64))
     np.testing.assert_allclose(out[1:5, 3:70], a[1:5] @ b[:, 3:70], **_tol(dtype))
     out[1:5, 3:70] = 7.0
     assert (out == 7.0).all()
@@ -140,7 +142,7 @@ def test_matmul_blocks_propagates_nan_and_inf():
     b = np.ones((3, 70), np.float32)
     a[4, 2], b[0, 5], b[2, 66] = np.nan, np.inf, -np.inf
     ours, ref = np.empty((5, 70), np.float32), a @ b
-    G.matmul_blocks(a, b, ours, G.split_blocks(5, 70, 2))
+    G.matmul_blocks(a, False, b, False, ours, G.split_blocks(5, 70, 2))
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     np.testing.assert_array_equal(ours[np.isinf(ref)], ref[np.isinf(ref)])
 
@@ -172,6 +174,7 @@ def test_matmul2d_matches_numpy(shape, dtype):
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     np.testing.assert_allclose(G.matmul2d(a, b), a @ b, **_tol(dtype))
     np.testing.assert_allclose(G.matmul2d(b.T, a.T), (a @ b).T, **_tol(dtype))  # transposed operands
+    np.testing.assert_allclose(G.matmul2d(a[::2], b[:, ::-1]), a[::2] @ b[:, ::-1], **_tol(dtype))  # strided views
     assert G.matmul2d(a, b).dtype == dtype
 
 
