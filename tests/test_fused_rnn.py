@@ -62,6 +62,20 @@ def test_gradcheck_lengths(mode, reverse, path):
     assert gradcheck(layer(mode, reverse, lengths=np.array([2, 4, 0])), inputs)
 
 
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+def test_gradcheck_parallel_lstm(reverse, bias, monkeypatch):
+    """The threaded LSTM path: each step split across threads by blocks of hidden units."""
+    calls = []
+    kernel = fused_rnn.K.lstm_sequence_backward_parallel
+    monkeypatch.setattr(fused_rnn, "_use_parallel_lstm", lambda *args: True)
+    monkeypatch.setattr(fused_rnn, "UNIT_BLOCK", 2)  # 5 units: blocks 0-1, 2-3, 4
+    monkeypatch.setattr(fused_rnn.K, "lstm_sequence_backward_parallel", lambda *a: calls.append(1) or kernel(*a))
+    inputs = make_inputs("lstm", T=3, B=3, H=5, bias=bias, seed=5)
+    assert gradcheck(layer("lstm", reverse, lengths=np.array([3, 1, 0])), inputs)
+    assert calls, "the parallel kernel did not run"
+
+
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
 def test_gradcheck_only_final_state(mode, path):
     """Only h_n (and c_n) used: backward gets None for the output."""

@@ -87,19 +87,6 @@ def _use_parallel_lstm(mode: str, batch: int, hidden: int, dtype: Any) -> bool:
             and use_tiled_threads(dtype))
 
 
-def _thread_unit_blocks(hidden: int) -> np.ndarray:
-    """The blocks of hidden units of the parallel LSTM kernels: one per thread, whole tiles of ``UNIT_BLOCK``.
-
-    One long block per thread, not many short ones: the pointwise loops of a step run over a
-    block's units, and a loop of 64 costs nearly as much as one of 128 (measured: 4.6 vs
-    3.0 ns per unit for the forward step).
-    """
-    from minigrad.kernels.gemm import num_threads
-
-    tiles = -(-hidden // UNIT_BLOCK)
-    return K.unit_blocks(hidden, UNIT_BLOCK * -(-tiles // num_threads()))
-
-
 class _ScratchPool(threading.local):
     """The layer's big internal arrays, handed back and reused by the next call (one pool per thread).
 
@@ -233,7 +220,7 @@ class FusedRNNLayer(Function):
             c_all = _scratch.take((T + 1, B, H), dtype)
             c_all[first] = c0
             K.lstm_sequence_forward_parallel(gates, np.ascontiguousarray(w_hh), bias, h_all, c_all, out_arg,
-                                             lengths, self.reverse, rec, _thread_unit_blocks(H))
+                                             lengths, self.reverse, rec, K.unit_blocks(H, UNIT_BLOCK))
         elif _use_sequence_kernel(B, H, G, dtype):  # small layer: the time loop runs inside one kernel
             w_hh_t = np.ascontiguousarray(w_hh.T)
             if self.mode == "lstm":
@@ -305,7 +292,7 @@ class FusedRNNLayer(Function):
 
         if self.parallel:
             K.lstm_sequence_backward_parallel(gates, np.ascontiguousarray(w_hh), c_all, lengths, go, rec, carry_h,
-                                              carry_c, dgates, dh_all, self.reverse, _thread_unit_blocks(H))
+                                              carry_c, dgates, dh_all, self.reverse, K.unit_blocks(H, UNIT_BLOCK))
         elif _use_sequence_kernel(B, H, G, dtype):
             w_hh_c = np.ascontiguousarray(w_hh)
             if self.mode == "lstm":
