@@ -32,6 +32,8 @@ from __future__ import annotations
 import ctypes
 import os
 
+import numpy as np
+
 # mallopt parameter numbers, from glibc's <malloc.h>.
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -70,3 +72,32 @@ def tune_malloc() -> bool:
             # mallopt returns 1 on success, 0 for a value out of range (then nothing changed).
             _tuned = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _tuned
+
+
+# --------------------------------------------------------------------------------------------
+# Arrays that start on a cache line
+# --------------------------------------------------------------------------------------------
+# NumPy only promises 16-byte alignment (measured here: big arrays start 48 bytes past a 64-byte
+# cache line). The kernels read and write 64-byte SIMD vectors: on such an array every one of them
+# straddles two cache lines, and where two threads write neighbouring blocks of a row (the
+# parallel LSTM kernels: 64 units each) they share the line at the seam. Measured on lstm_small's
+# sequence kernels: forward 0.74 -> 0.63 ms, backward 0.79 -> 0.73 ms with aligned buffers.
+CACHE_LINE = 64
+
+
+def empty_aligned(shape: tuple[int, ...], dtype: object) -> np.ndarray:
+    """Like ``np.empty(shape, dtype)``, but the data starts on a 64-byte cache line.
+
+    Example::
+
+        >>> a = empty_aligned((3, 5), np.float32)
+        >>> a.shape, a.dtype, a.ctypes.data % CACHE_LINE, a.flags.c_contiguous
+        ((3, 5), dtype('float32'), 0, True)
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buffer = np.empty(nbytes + CACHE_LINE, np.uint8)
+    # The address through ctypes.c_char: `buffer.ctypes` and `__array_interface__` fill caches of
+    # NumPy's a little more on each call (no leak, but it looks like one to a memory test).
+    start = -ctypes.addressof(ctypes.c_char.from_buffer(buffer)) % CACHE_LINE
+    return buffer[start:start + nbytes].view(dtype).reshape(shape)

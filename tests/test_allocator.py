@@ -1,4 +1,4 @@
-"""``minigrad/_allocator.py``: importing minigrad keeps freed big arrays in the heap (glibc).
+"""``minigrad/_allocator.py``: importing minigrad keeps freed big arrays in the heap (glibc); aligned arrays.
 
 The effect is checked by counting page faults, not by timing: with the tuning, a train step
 reuses the memory the step before it freed; without it, glibc gives much of that memory back to
@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from minigrad import _allocator
+from minigrad._allocator import CACHE_LINE, empty_aligned
 
 glibc_only = pytest.mark.skipif(not _allocator._glibc(), reason="malloc tuning is for glibc only")
 
@@ -72,3 +74,26 @@ def test_not_glibc_means_no_tuning(monkeypatch):
     monkeypatch.setattr(_allocator, "_tuned", None)
     monkeypatch.setattr(_allocator, "_glibc", lambda: False)
     assert _allocator.tune_malloc() is False
+
+
+@pytest.mark.parametrize("shape", [(0,), (1,), (3, 5), (7, 2, 65), (2, 0, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_empty_aligned_starts_on_a_cache_line(shape, dtype) -> None:
+    a = empty_aligned(shape, dtype)
+    assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+    assert a.size == 0 or a.ctypes.data % CACHE_LINE == 0  # (an empty array has no data to place)
+    a[...] = 1  # the whole array is usable memory
+    assert (a == 1).all()
+
+
+def test_scratch_pool_recycles_only_its_own_arrays() -> None:
+    from minigrad.nn.fused_rnn import _ScratchPool
+
+    pool = _ScratchPool()
+    a = pool.take((4, 8), np.float32)
+    assert a.ctypes.data % CACHE_LINE == 0
+    pool.give(a)
+    assert pool.take((4, 8), np.float32) is a  # handed back, handed out again
+    foreign = np.empty((4, 8), np.float32)
+    pool.give(foreign, a[1:])  # not the pool's: a Tensor may still see them
+    assert pool.nbytes == 0 and pool.take((4, 8), np.float32) is not foreign

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._allocator import empty_aligned
 from minigrad.kernels._jit import Inline, kernel, prange, threads_usable
 
 # The tile: TILE_ROWS rows of `out` by a few SIMD vectors of columns, summed in registers:
@@ -268,6 +269,20 @@ def panel_plan(n_gates, gate_width, units, tile_cols):
 
 
 @Inline.with_options(_OPTIONS)
+def zeros_panels(n_panels, n_inner, zero):
+    """``np.zeros((n_panels, n_inner, tc))`` in ``zero``'s dtype, starting on a 64-byte cache line.
+
+    Numba aligns arrays to 32 bytes only: half the time every 64-byte row of a panel would
+    straddle two cache lines (two loads for each vector the tile reads).
+    """
+    tc = _stack_tile(zero).shape[1]
+    size = n_panels * n_inner * tc
+    buffer = np.zeros(size + 16, type(zero))  # 16 more: room to move the start by up to 64 bytes
+    start = (-buffer.ctypes.data) % 64 // buffer.itemsize
+    return buffer[start:start + size].reshape((n_panels, n_inner, tc))
+
+
+@Inline.with_options(_OPTIONS)
 def pack_panels(b, cols, panels, p0, p1):
     """``panels[p, :, :w] = b[:, c:c + w]`` for ``(c, w) = cols[p]``, ``p0 <= p < p1`` (the padding stays as it is)."""
     tile_cols = panels.shape[2]
@@ -394,7 +409,7 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     units = _column_bounds(blocks)  # the column ranges of the blocks, as units of one "gate"
     first, cols = panel_plan(1, out.shape[1], units, tc)
     n_inner = a.shape[0] if a_transposed else a.shape[1]
-    panels = np.zeros((cols.shape[0], n_inner, tc), out.dtype)  # zeros: the padding of narrow panels
+    panels = zeros_panels(cols.shape[0], n_inner, out.dtype.type(0))  # zeros: the padding of narrow panels
     if b_transposed:
         pack_panels_transposed(b, cols, panels, 0, cols.shape[0])
     else:
@@ -490,7 +505,7 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
         3.0
     """
     if out is None:
-        out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+        out = empty_aligned((a.shape[0], b.shape[1]), np.result_type(a, b))
     m, k = a.shape
     if (m * k * b.shape[1] >= SMALL_PRODUCT and a.dtype == b.dtype == out.dtype and out.flags.c_contiguous
             and use_tiled_threads(out.dtype)):

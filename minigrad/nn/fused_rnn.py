@@ -32,11 +32,13 @@ The per-step structure stays visible for drawings and BPTT inspection: ``step_sc
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
+from minigrad._allocator import empty_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
 from minigrad.kernels import rnn as K
@@ -87,6 +89,12 @@ def _use_parallel_lstm(mode: str, batch: int, hidden: int, dtype: Any) -> bool:
             and use_tiled_threads(dtype))
 
 
+def _zeros_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    a = empty_aligned(shape, dtype)
+    a[...] = 0
+    return a
+
+
 class _ScratchPool(threading.local):
     """The layer's big internal arrays, handed back and reused by the next call (one pool per thread).
 
@@ -103,20 +111,24 @@ class _ScratchPool(threading.local):
     def __init__(self) -> None:
         self.free: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
         self.nbytes = 0
+        self.made: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
 
     def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """An uninitialised C-contiguous array (like ``np.empty``), recycled when possible."""
+        """An uninitialised C-contiguous array (like ``np.empty``, cache-line aligned), recycled when possible."""
+        dtype = np.dtype(dtype)
         arrays = self.free.get((shape, dtype))
         if arrays:
             a = arrays.pop()
             self.nbytes -= a.nbytes
             return a
-        return np.empty(shape, dtype)
+        a = empty_aligned(shape, dtype)
+        self.made[id(a)] = a
+        return a
 
     def give(self, *arrays: np.ndarray | None) -> None:
         for a in arrays:
-            if a is None or a.base is not None or a.nbytes > self.MAX_BYTES:
-                continue  # only arrays that own their memory
+            if a is None or self.made.get(id(a)) is not a or a.nbytes > self.MAX_BYTES:
+                continue  # only arrays this pool made (never a view a Tensor could still see)
             key = (a.shape, a.dtype)
             self.free.setdefault(key, []).append(a)
             self.free.move_to_end(key)
@@ -206,16 +218,16 @@ class FusedRNNLayer(Function):
         # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
         #    (the other way round with reverse). The output is then a contiguous view of h_all.
         first, last = (T, 0) if self.reverse else (0, T)
-        h_all = np.empty((T + 1, B, H), dtype)
+        h_all = empty_aligned((T + 1, B, H), dtype)
         h_all[first] = h0
         if self.lengths is None:  # the kernels write h_all only; `out` is given to them empty
             out, out_arg = (h_all[:-1] if self.reverse else h_all[1:]), np.empty((T, B, 0), dtype)
         else:  # padded steps output 0 but carry the state: a separate output array
-            out = out_arg = np.empty((T, B, H), dtype)
+            out = out_arg = empty_aligned((T, B, H), dtype)
         c_all = hn = None
         bias, bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
 
-        rec = np.empty((B, G), dtype)
+        rec = empty_aligned((B, G), dtype)
         if self.parallel:  # the time loop in one kernel, each step split across all threads
             c_all = _scratch.take((T + 1, B, H), dtype)
             c_all[first] = c0
@@ -280,11 +292,15 @@ class FusedRNNLayer(Function):
         go = np.empty((T, B, 0), dtype) if grad_out is None else np.ascontiguousarray(grad_out, dtype)
 
         # Gradients reaching the state after the last step: from h_n / c_n.
-        rec = np.zeros((B, H), dtype)
-        carry_h = np.zeros((B, H), dtype) if grad_hn is None else np.array(grad_hn, dtype, order="C")
+        rec = _zeros_aligned((B, H), dtype)
+        carry_h = _zeros_aligned((B, H), dtype)
+        if grad_hn is not None:
+            carry_h[...] = grad_hn
         carry_c = None
         if self.mode == "lstm":
-            carry_c = np.zeros((B, H), dtype) if grad_cn is None else np.array(grad_cn, dtype, order="C")
+            carry_c = _zeros_aligned((B, H), dtype)
+            if grad_cn is not None:
+                carry_c[...] = grad_cn
         dgates = _scratch.take((T, B, G), dtype)  # d pre-activations (GRU: the hidden side)
         dgx = _scratch.take((T, B, G), dtype) if self.mode == "gru" else dgates  # GRU: the input side
         dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
