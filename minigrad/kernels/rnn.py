@@ -516,8 +516,8 @@ def lstm_sequence_forward_parallel(gates, w_hh, bias, h_all, c_all, out, lengths
     Block ``u`` (units ``units[u]..units[u+1]-1``) computes its own four gate columns of
     ``rec = h_{t-1} @ W_hh^T``, then the pointwise step for its units; all blocks of step ``t``
     finish before step ``t+1`` starts (it reads all of ``h_t``). ``W_hh`` (as stored, ``(4H, H)``) is
-    first copied, transposed, into packed panels (``kernels/gemm.py``), each block's own, so that
-    every step reads ``W_hh^T`` from contiguous memory.
+    copied, transposed, into packed panels (``kernels/gemm.py``), each block's own, so that every
+    step reads ``W_hh^T`` from contiguous memory; each block packs its panels in the first step.
     """
     # Borrowed (see kernels/_jit.py): the threads take thousands of views of these arrays per call.
     gates, bias, h_all, c_all, out, lengths, rec = (borrow(gates), borrow(bias), borrow(h_all), borrow(c_all),
@@ -526,11 +526,12 @@ def lstm_sequence_forward_parallel(gates, w_hh, bias, h_all, c_all, out, lengths
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(4, H, units, tc)  # block u: panels first[u]..first[u+1]-1, gate by gate
     panels = zeros_panels(cols.shape[0], H, gates.dtype.type(0))
-    pack_panels_transposed(w_hh, cols, panels, 0, cols.shape[0])  # once per sequence: serial is enough
     for s in range(n_time):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
         for u in prange(units.shape[0] - 1):
+            if s == 0:  # once per sequence, each block its own panels (on all threads, in no extra parallel loop)
+                pack_panels_transposed(w_hh, cols, panels, first[u], first[u + 1])
             for p in range(first[u], first[u + 1]):  # rec[:, cols of block u] = h_{t-1} @ W_hh^T[:, ...]
                 gemm_panel(h_all[tp], panels[p], rec, cols[p, 0], cols[p, 1])
             _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, units[u], units[u + 1])
@@ -558,12 +559,13 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(1, c_all.shape[2], units, tc)
     panels = zeros_panels(cols.shape[0], w_hh.shape[0], gates.dtype.type(0))
-    pack_panels(w_hh, cols, panels, 0, cols.shape[0])  # once per sequence: serial is enough
     for s in range(n_time - 1, -1, -1):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
         t_after = t - 1 if reverse else t + 1  # the step done just before this one
         for u in prange(units.shape[0] - 1):
+            if s == n_time - 1:  # once per sequence, each block its own panels (as in the forward kernel)
+                pack_panels(w_hh, cols, panels, first[u], first[u + 1])
             if s < n_time - 1:  # rec is given as zeros before the first backward step
                 for p in range(first[u], first[u + 1]):
                     gemm_panel(dgates[t_after], panels[p], rec, cols[p, 0], cols[p, 1])
