@@ -393,6 +393,15 @@ def _column_bounds(blocks):
     return bounds[:n]
 
 
+@Inline.with_options(_OPTIONS)
+def _pack(b, b_transposed, cols, panels, p0, p1):
+    """``pack_panels`` of ``B = b.T if b_transposed else b`` (``b`` C-contiguous), panels ``p0 <= p < p1``."""
+    if b_transposed:
+        pack_panels_transposed(b, cols, panels, p0, p1)
+    else:
+        pack_panels(b, cols, panels, p0, p1)
+
+
 @kernel(parallel=True, **_OPTIONS)
 def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     """``out[r0:r1, j0:j1] = A[r0:r1] @ B[:, j0:j1]`` for each row ``(r0, r1, j0, j1)`` of ``blocks``, in parallel.
@@ -400,9 +409,9 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     ``A = a.T if a_transposed else a``, the same for ``B``; ``a``, ``b`` and ``out`` are
     C-contiguous. A transpose (a weight gradient's ``dG.T``, Linear's ``W.T``) is passed as
     the array it views plus the flag: no copy, and the kernel compiles once for every layout
-    (each compilation costs seconds on a cold start). ``B`` is first copied into packed
-    panels (``pack_panels``), cut at every column bound of the blocks so that each block owns
-    whole panels. The blocks must not overlap; ``parallel_matmul`` cuts them.
+    (each compilation costs seconds on a cold start). ``B`` is copied into packed panels
+    (``pack_panels``), cut at every column bound of the blocks so that each block owns whole
+    panels. The blocks must not overlap; ``parallel_matmul`` cuts them.
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
@@ -410,15 +419,23 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     first, cols = panel_plan(1, out.shape[1], units, tc)
     n_inner = a.shape[0] if a_transposed else a.shape[1]
     panels = zeros_panels(cols.shape[0], n_inner, out.dtype.type(0))  # zeros: the padding of narrow panels
-    if b_transposed:
-        pack_panels_transposed(b, cols, panels, 0, cols.shape[0])
-    else:
-        pack_panels(b, cols, panels, 0, cols.shape[0])
+    # Blocks that each own all rows of their columns (bands of columns) pack their own panels, on
+    # their own threads; blocks that share columns (bands of rows) need them all: packed first.
+    own_columns = True
+    for n in range(n_blocks):
+        own_columns = own_columns and blocks[n, 0] == 0 and blocks[n, 1] == out.shape[0]
+    if not own_columns:
+        _pack(b, b_transposed, cols, panels, 0, cols.shape[0])
     for n in prange(n_blocks):
         r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
         u = 0
         while units[u] < j0:
             u += 1
+        if own_columns:
+            u1 = u
+            while u1 < units.shape[0] - 1 and units[u1] < j1:
+                u1 += 1
+            _pack(b, b_transposed, cols, panels, first[u], first[u1])
         while r0 < r1 and u < units.shape[0] - 1 and units[u] < j1:  # the column ranges inside [j0, j1)
             for p in range(first[u], first[u + 1]):
                 if a_transposed:  # two copies of the tile loop, each for its layout of A's rows
