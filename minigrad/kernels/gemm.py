@@ -315,21 +315,34 @@ def pack_panels_transposed(bt, cols, panels, p0, p1):
 def gemm_panel(a, panel, out, j0, width):
     """``out[:, j0:j0 + width] = a @ panel[:, :width]`` for one packed panel (``(K, tc)``, zero-padded).
 
+    ``gemm_panel_k`` over all of ``K``.
+    """
+    gemm_panel_k(a, panel, out, j0, width, 0, a.shape[1])
+
+
+@Inline.with_options(_OPTIONS)
+def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
+    """The part of ``out[:, j0:j0 + width] = a @ panel[:, :width]`` that sums over ``k_start <= k < k_stop``.
+
+    From ``k_start = 0`` it overwrites ``out``; from a later ``k_start`` it adds to what the
+    earlier calls left there. So a big product can go over ``K`` in blocks, each block over
+    all its panels while that block of ``a`` is in cache (``matmul_blocks``).
+
     The register tile always sums all ``tc`` columns of the panel (the padding adds zeros) and
     ``TILE_ROWS`` rows of ``a`` (past the last row it re-reads the last one); only the real part
     is stored. Whole tiles load and store ``out`` directly; tiles at the bottom or right edge go
     through ``edge``, a second stack tile, so that ``tile`` is only ever indexed by constants and
     stays in registers. ``a`` any layout; ``out`` C-contiguous, not overlapping ``a`` or the panel.
     """
-    n_rows, n_inner = a.shape
+    n_rows = a.shape[0]
     zero = out.dtype.type(0)
     tile = _stack_tile(zero)
     edge = _stack_tile(zero)
     tr, tc = tile.shape  # compile-time constants
     last_row = n_rows - 1
-    k0 = 0
-    while k0 == 0 or k0 < n_inner:  # K_BLOCK rows of the panel at a time: they stay in L1 (one pass
-        k1 = min(k0 + K_BLOCK, n_inner)  # even when n_inner is 0: out = 0)
+    k0 = k_start
+    while k0 == 0 or k0 < k_stop:  # K_BLOCK rows of the panel at a time: they stay in L1 (one pass
+        k1 = min(k0 + K_BLOCK, k_stop)  # even when K is 0: out = 0)
         i0 = 0
         while i0 < n_rows:
             rows = min(tr, n_rows - i0)
@@ -431,18 +444,23 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
         u = 0
         while units[u] < j0:
             u += 1
+        u_stop = u
+        while u_stop < units.shape[0] - 1 and units[u_stop] < j1:  # the column ranges inside [j0, j1)
+            u_stop += 1
         if own_columns:
-            u1 = u
-            while u1 < units.shape[0] - 1 and units[u1] < j1:
-                u1 += 1
-            _pack(b, b_transposed, cols, panels, first[u], first[u1])
-        while r0 < r1 and u < units.shape[0] - 1 and units[u] < j1:  # the column ranges inside [j0, j1)
-            for p in range(first[u], first[u + 1]):
+            _pack(b, b_transposed, cols, panels, first[u], first[u_stop])
+        # K_BLOCK rows of A at a time, each over all the block's panels: that part of A is read
+        # from memory once and stays in cache for the other panels (A is often the big operand:
+        # a weight gradient's dG.T, 8 MB on charlm).
+        k0 = 0
+        while r0 < r1 and (k0 == 0 or k0 < n_inner):
+            k1 = min(k0 + K_BLOCK, n_inner)
+            for p in range(first[u], first[u_stop]):
                 if a_transposed:  # two copies of the tile loop, each for its layout of A's rows
-                    gemm_panel(a.T[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1])
+                    gemm_panel_k(a.T[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1], k0, k1)
                 else:
-                    gemm_panel(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1])
-            u += 1
+                    gemm_panel_k(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1], k0, k1)
+            k0 = max(k1, 1)
 
 
 def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transposed: bool, out: np.ndarray,
