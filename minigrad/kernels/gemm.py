@@ -20,8 +20,9 @@ registers. A NumPy array would live on the heap, where LLVM must assume anything
 
 Big products (a layer's input projection and its weight gradients over all time steps) go to
 ``parallel_matmul``: ``b`` is copied into packed panels (``pack_panels``: each panel's rows side
-by side, so they stay in L1), the output is cut into one block per thread, and each block is
-summed panel by panel with the same register tile (``gemm_panel``, in ``matmul_blocks``). The
+by side, so they stay in L1), the output is cut into one block per thread, and each block goes
+over the inner dimension ``K_BLOCK`` rows at a time, each over all its panels, with the same
+register tile (``gemm_panel_k``, in ``matmul_blocks``). The
 parallel LSTM kernels pack ``W_hh`` the same way once per sequence. Doing these on Numba's
 threads, not BLAS's, keeps ONE pool of threads busy in a train step: two pools that each
 spin-wait for work after a call slow each other down (see ``docs/performance.md``).

@@ -90,6 +90,7 @@ def _use_parallel_lstm(mode: str, batch: int, hidden: int, dtype: Any) -> bool:
 
 
 def _zeros_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """``np.zeros``, starting on a cache line (``minigrad/_allocator.py: empty_aligned``)."""
     a = empty_aligned(shape, dtype)
     a[...] = 0
     return a
