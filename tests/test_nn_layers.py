@@ -97,6 +97,31 @@ def test_gradcheck_linear():
     assert gradcheck(lambda a: fc(a), [x])
 
 
+def test_linear_reads_a_time_major_view_in_memory_order():
+    """A batch_first RNN's output: a (B, T, H) view of a (T, B, H) array. Linear reads its rows in
+    memory order (no copy) and gives y and dL/dx back as views in the caller's order."""
+    rng = np.random.default_rng(3)
+    fc = nn.Linear(4, 3).double()
+    x = _t(np.ascontiguousarray(rng.standard_normal((5, 2, 4))).transpose(1, 0, 2))  # (2, 5, 4)
+    assert F._memory_order(x.data) == (1, 0, 2)
+    assert gradcheck(lambda a, w, b: F.linear(a, w, b), [x, fc.weight, fc.bias])
+    y = fc(x)
+    np.testing.assert_allclose(y.data, x.data @ fc.weight.data.T + fc.bias.data, rtol=1e-12)
+    g = rng.standard_normal(y.shape)
+    y.backward(mg.tensor(g))
+    np.testing.assert_allclose(x.grad.data, g @ fc.weight.data, rtol=1e-12)
+    np.testing.assert_allclose(fc.weight.grad.data, np.einsum("bto,bti->oi", g, x.data), rtol=1e-12)
+    wide = nn.Linear(4, 6).double()  # wider output: flattened in the caller's order, as before
+    np.testing.assert_allclose(wide(x).data, x.data @ wide.weight.data.T + wide.bias.data, rtol=1e-12)
+
+
+def test_gradcheck_embedding_gradient_in_another_memory_order():
+    """The gradient reaching Embedding is a transposed view (from a time-major consumer)."""
+    emb = nn.Embedding(6, 3).double()
+    idx = mg.tensor([[0, 2, 5, 1], [5, 5, 1, 3]])
+    assert gradcheck(lambda w: F.embedding(idx, w).transpose(0, 1) * mg.arange(1.0, 4.0).double(), [emb.weight])
+
+
 def test_gradcheck_embedding():
     emb = nn.Embedding(6, 3, padding_idx=2).double()
     idx = mg.tensor([[0, 2, 5], [5, 5, 1]])  # duplicates accumulate; the padding row gets nothing
