@@ -407,6 +407,32 @@ def _column_bounds(blocks):
     return bounds[:n]
 
 
+# A panel at most this many columns wide (Linear(256, 65)'s 65th output column) is summed as dot
+# products, row by row: the tile would multiply 64 columns, all but these of them padding zeros.
+NARROW_PANEL = 8
+
+
+@Inline.with_options({**_OPTIONS, "fastmath": {"contract", "reassoc"}})
+def gemm_narrow(a, panel, out, j0, width):
+    """``out[:, j0:j0 + width] = a @ panel[:, :width]`` as one dot product per element (``a`` C-contiguous).
+
+    Each column of the panel is first copied into a contiguous vector, so that the dot products
+    read both operands in order and vectorise (``reassoc``: LLVM may split each sum into SIMD
+    lanes; that changes only rounding, NaN and Inf propagate as before).
+    """
+    n_inner = a.shape[1]
+    column = np.empty(n_inner, out.dtype)
+    for jj in range(width):
+        for k in range(n_inner):
+            column[k] = panel[k, jj]
+        for i in range(a.shape[0]):
+            ai = a[i]
+            total = out.dtype.type(0)
+            for k in range(n_inner):
+                total += ai[k] * column[k]
+            out[i, j0 + jj] = total
+
+
 @Inline.with_options(_OPTIONS)
 def _pack(b, b_transposed, cols, panels, p0, p1):
     """``pack_panels`` of ``B = b.T if b_transposed else b`` (``b`` C-contiguous), panels ``p0 <= p < p1``."""
@@ -459,9 +485,12 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
             for p in range(first[u], first[u_stop]):
                 if a_transposed:  # two copies of the tile loop, each for its layout of A's rows
                     gemm_panel_k(a.T[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1], k0, k1)
-                else:
+                elif cols[p, 1] > NARROW_PANEL:
                     gemm_panel_k(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1], k0, k1)
             k0 = max(k1, 1)
+        for p in range(first[u], first[u_stop]):
+            if r0 < r1 and not a_transposed and cols[p, 1] <= NARROW_PANEL:
+                gemm_narrow(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1])
 
 
 def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transposed: bool, out: np.ndarray,
