@@ -451,14 +451,17 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     the array it views plus the flag: no copy, and the kernel compiles once for every layout
     (each compilation costs seconds on a cold start). ``B`` is copied into packed panels
     (``pack_panels``), cut at every column bound of the blocks so that each block owns whole
-    panels. The blocks must not overlap; ``parallel_matmul`` cuts them.
+    panels. Each block then goes over ``K`` in blocks of ``K_BLOCK``, each over all its panels
+    (``gemm_panel_k``); a panel at most ``NARROW_PANEL`` columns wide (with ``A`` not
+    transposed) is summed as dot products instead (``gemm_narrow``). The blocks must not
+    overlap; ``parallel_matmul`` cuts them.
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
     units = _column_bounds(blocks)  # the column ranges of the blocks, as units of one "gate"
     first, cols = panel_plan(1, out.shape[1], units, tc)
     n_inner = a.shape[0] if a_transposed else a.shape[1]
-    panels = zeros_panels(cols.shape[0], n_inner, out.dtype.type(0))  # zeros: the padding of narrow panels
+    panels = zeros_panels(cols.shape[0], n_inner, out.dtype.type(0))  # zeros: the padding of a partial panel
     # Packed on one thread, before the parallel loop. (Bands of columns could each pack their own
     # panels inside it, 0.1 ms faster on charlm, but that second copy of the packing code adds
     # ~1 s to this kernel's compile time, and the cold start is close to its limit.)
