@@ -140,6 +140,7 @@ def gemm_cols(a, b, out, j_start, j_stop):
     n_rows, n_inner = a.shape
     tile = _stack_tile(out.dtype.type(0))
     tr, tc = tile.shape  # compile-time constants
+    last_row = n_rows - 1
     j0 = j_start
     while j0 + tc <= j_stop:  # one panel b[:, j0:j0+tc] at a time
         k0 = 0
@@ -157,22 +158,16 @@ def gemm_cols(a, b, out, j_start, j_stop):
                         out_r = out[i0 + r]
                         for jj in range(tc):
                             tile[r, jj] = out_r[np.uint64(j0 + jj)]
-                if rows == tr:  # the fast path: every tile row in use, every loop bound a constant
-                    for k in range(k0, k1):
-                        bk = b[k]
-                        for r in range(tr):
-                            a_rk = a[i0 + r, k]
-                            for jj in range(tc):
-                                # an unsigned index: no negative-index wraparound check, so LLVM
-                                # sees consecutive addresses and loads whole vectors
-                                tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
-                else:  # the last, partial block of rows
-                    for k in range(k0, k1):
-                        bk = b[k]
-                        for r in range(rows):
-                            a_rk = a[i0 + r, k]
-                            for jj in range(tc):
-                                tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
+                # Every loop bound a constant, also for the last, partial block of rows: past the
+                # last row the tile re-reads it (those tile rows are never stored).
+                for k in range(k0, k1):
+                    bk = b[k]
+                    for r in range(tr):
+                        a_rk = a[min(i0 + r, last_row), k]
+                        for jj in range(tc):
+                            # an unsigned index: no negative-index wraparound check, so LLVM
+                            # sees consecutive addresses and loads whole vectors
+                            tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
                 for r in range(rows):
                     out_r = out[i0 + r]
                     for jj in range(tc):
