@@ -62,10 +62,15 @@ SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
 UNIT_BLOCK = 64
 
 
+def _tiny_layer(batch: int, hidden: int) -> bool:
+    """Whether ``batch * hidden`` is within ``SEQUENCE_KERNEL_MAX`` (twice that for batches of up to 4)."""
+    limit = 2 * SEQUENCE_KERNEL_MAX if batch <= 4 else SEQUENCE_KERNEL_MAX
+    return batch * hidden <= limit
+
+
 def _use_sequence_kernel(batch: int, hidden: int, gate_width: int = 0, dtype: Any = np.float64) -> bool:
     """Whether a layer of this size runs its time loop inside one kernel (``gate_width`` = G*H)."""
-    limit = 2 * SEQUENCE_KERNEL_MAX if batch <= 4 else SEQUENCE_KERNEL_MAX
-    if batch * hidden <= limit:
+    if _tiny_layer(batch, hidden):
         return True
     return (np.dtype(dtype) == np.float32 and gate_width <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
             and _fast_gemm_float32())
@@ -84,8 +89,7 @@ def _use_parallel_lstm(mode: str, batch: int, hidden: int, dtype: Any) -> bool:
     Tiny layers (``batch * hidden`` within the serial sequence kernel's limit) keep one thread:
     their steps are too short to share.
     """
-    limit = 2 * SEQUENCE_KERNEL_MAX if batch <= 4 else SEQUENCE_KERNEL_MAX
-    return (mode == "lstm" and hidden >= 2 * UNIT_BLOCK and batch * hidden > limit
+    return (mode == "lstm" and hidden >= 2 * UNIT_BLOCK and not _tiny_layer(batch, hidden)
             and use_tiled_threads(dtype))
 
 
