@@ -354,7 +354,7 @@ class FusedRNNLayer(Function):
         db_ih = dGx.sum(axis=0) if needs[5] else None
         db_hh = None
         if needs[6]:  # the same as db_ih except for GRU (whose hidden side differs in the n block)
-            db_hh = db_ih if db_ih is not None and dGx is dG else dG.sum(axis=0)
+            db_hh = db_ih if db_ih is not None and dgx is dgates else dG.sum(axis=0)
         _scratch.give(dgates, dgx if dgx is not dgates else None)  # everything above made new arrays
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
