@@ -232,6 +232,11 @@ class Function:
 
     # The name shown in drawings and error messages; subclasses may set it (default: lower-case class name).
     name: str = ""
+    # Set by the engine just before it calls backward: False when the graph is freed right after
+    # (the default ``backward()``), so backward may overwrite its saved arrays instead of
+    # allocating new ones (the fused LSTM turns its saved gates into their gradients in place).
+    # True for ``backward(retain_graph=True)``, and for anyone calling ``backward`` by hand.
+    retain_graph: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -415,6 +420,7 @@ def _run_backward(roots, root_grads, retain_graph, capture):
             fn.grad_norms = tuple(float(np.linalg.norm(g)) if g is not None else 0.0 for g in grads)
         if fn.released:
             _ = fn.saved_tensors  # raises the "backward twice" error with the node's name
+        fn.retain_graph = retain_graph
         if len(grads) == 1:
             in_grads = fn.backward(grads[0])
         else:

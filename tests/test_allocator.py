@@ -97,3 +97,16 @@ def test_scratch_pool_recycles_only_its_own_arrays() -> None:
     foreign = np.empty((4, 8), np.float32)
     pool.give(foreign, a[1:])  # not the pool's: a Tensor may still see them
     assert pool.nbytes == 0 and pool.take((4, 8), np.float32) is not foreign
+
+
+def test_scratch_pool_ignores_an_array_given_twice() -> None:
+    """Two later takers must never share one buffer, even if a caller hands it back twice."""
+    from minigrad.nn.fused_rnn import _ScratchPool
+
+    pool = _ScratchPool()
+    a = pool.take((4, 8), np.float32)
+    pool.give(a)
+    pool.give(a)
+    assert pool.nbytes == a.nbytes
+    first, second = pool.take((4, 8), np.float32), pool.take((4, 8), np.float32)
+    assert first is a and second is not a

@@ -276,6 +276,51 @@ def test_step_grad_h_is_total_gradient(mode, reverse, path):
         np.testing.assert_allclose(node.step_grad_h(t), expected, atol=1e-12)
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_lstm_backward_in_place_and_retained_agree(parallel, path, monkeypatch):
+    """Without retain_graph the LSTM backward overwrites its saved gates with their gradients; with
+    it, it works on a copy. Same gradients either way, and a retained graph keeps its gates."""
+    if parallel:
+        monkeypatch.setattr(fused_rnn, "_use_parallel_lstm", lambda *args: True)
+        monkeypatch.setattr(fused_rnn, "UNIT_BLOCK", 2)
+    grads = {}
+    for retain in (True, False):
+        inputs = make_inputs("lstm", T=4, B=3, H=5, seed=21)
+        out, h_n, c_n = fused_rnn_layer("lstm", *inputs)
+        node = out.grad_fn
+        before = [node.step_values(t) for t in range(4)]
+        loss = (out * out).sum() + (h_n * c_n).sum()
+        loss.backward(retain_graph=retain)
+        grads[retain] = [t.grad.data.copy() for t in inputs]
+        if retain:
+            after = [node.step_values(t) for t in range(4)]
+            for b, a in zip(before, after):
+                for k in b:
+                    np.testing.assert_array_equal(a[k], b[k], err_msg=f"step value {k} changed by backward")
+            loss.backward()  # the second backward sees the same gates: every gradient doubles
+            for t, g in zip(inputs, grads[True]):
+                np.testing.assert_allclose(t.grad.data, 2 * g, rtol=1e-12)
+    for g_retained, g_in_place in zip(grads[True], grads[False]):
+        np.testing.assert_allclose(g_in_place, g_retained, rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_backward_failing_after_the_kernel_cannot_be_repeated(monkeypatch):
+    """A backward that fails after the kernels overwrote the gates (say, out of memory in a weight
+    gradient) must not let a second backward run on the overwritten gates: a clear error instead."""
+    inputs = make_inputs("lstm", seed=22)
+    out, _, _ = fused_rnn_layer("lstm", *inputs)
+
+    def failing_matmul(*args, **kwargs):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(fused_rnn.np, "matmul", failing_matmul)
+    with pytest.raises(MemoryError):
+        out.backward(mg.ones(*out.shape, dtype=mg.float64))
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError, match="overwrote the saved gates.*retain_graph=True"):
+        out.backward(mg.ones(*out.shape, dtype=mg.float64))
+
+
 def test_release_frees_saved_values():
     inputs = make_inputs("gru")
     out, _, _ = fused_rnn_layer("gru", *inputs)

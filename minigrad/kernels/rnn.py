@@ -9,6 +9,7 @@ What a fused layer does (``minigrad/nn/fused_rnn.py`` drives these kernels):
 3. Backward walks the steps in reverse: one kernel call per step turns ``dL/dh_t`` into the
    gradients of the gate pre-activations (``dgates``), then ``dgates_t @ W_hh`` carries the
    gradient to ``h_{t-1}``. The weight gradients are afterwards ONE matmul over all steps.
+   (The LSTM kernels write ``dgates`` over ``gates`` in place: ``lstm_step_backward``.)
 
 For tiny layers (``B * H`` small, e.g. one sequence of 1000 steps) the Python loop around the
 steps costs more than the maths, so every mode also has a ``*_sequence_*`` kernel that runs the
@@ -376,61 +377,69 @@ def _total_grad_h(dh_t, rec_b, carry_b, grad_out_b, active):
 
 
 @Inline.with_options(_OPTIONS)
-def _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                         dh_all, t, tp, tn, u0, u1):
-    """Backward of one LSTM step for hidden units ``u0..u1-1`` (a thread's share of a step)."""
+def _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn, u0, u1):
+    """Backward of one LSTM step for hidden units ``u0..u1-1`` (a thread's share of a step).
+
+    In place: ``gates[t]`` holds the activated ``i, f, g, o`` on entry and their pre-activation
+    gradients ``di, df, dg, do`` on return (each value is read before it is overwritten).
+    """
     H = c_all.shape[2]
     one = gates.dtype.type(1)
     for b in range(gates.shape[1]):
         dh_t, rb, ch, cc = dh_all[t, b, u0:u1], rec[b, u0:u1], carry_h[b, u0:u1], carry_c[b, u0:u1]
-        di, df, dg, do = _unit_blocks(dgates[t, b], H, u0, u1)
+        i, f, g, o = _unit_blocks(gates[t, b], H, u0, u1)  # in: the gates; out: their gradients
         if not _total_grad_h(dh_t, rb, ch, grad_out[t, b, u0:u1], t < lengths[b]):
-            di[:] = 0  # c passes through unchanged: carry_c stays as it is
-            df[:] = 0
-            dg[:] = 0
-            do[:] = 0
+            i[:] = 0  # c passes through unchanged: carry_c stays as it is
+            f[:] = 0
+            g[:] = 0
+            o[:] = 0
             continue
-        i, f, g, o = _unit_blocks(gates[t, b], H, u0, u1)
         c_prev, c_now = c_all[tp, b, u0:u1], c_all[tn, b, u0:u1]
         # Few arrays per loop: more and LLVM gives up proving they don't overlap (scalar code).
+        # Each loop overwrites only the gates it reads, at the same index: no overlap to check.
         for j in range(u1 - u0):
-            tc = _tanh(c_now[j], one)
-            do[j] = dh_t[j] * tc * o[j] * (one - o[j])  # h = o tanh(c); sigma' = sigma (1 - sigma)
-            cc[j] += dh_t[j] * o[j] * (one - tc * tc)  # now cc = dL/dc_t (through h, plus from c_{t+1})
+            tc, o_ = _tanh(c_now[j], one), o[j]
+            o[j] = dh_t[j] * tc * o_ * (one - o_)  # do: h = o tanh(c); sigma' = sigma (1 - sigma)
+            cc[j] += dh_t[j] * o_ * (one - tc * tc)  # now cc = dL/dc_t (through h, plus from c_{t+1})
         for j in range(u1 - u0):
-            di[j] = cc[j] * g[j] * i[j] * (one - i[j])  # c = f c_prev + i g
-            dg[j] = cc[j] * i[j] * (one - g[j] * g[j])  # tanh' = 1 - tanh^2
+            i_, g_ = i[j], g[j]
+            i[j] = cc[j] * g_ * i_ * (one - i_)  # di: c = f c_prev + i g
+            g[j] = cc[j] * i_ * (one - g_ * g_)  # dg: tanh' = 1 - tanh^2
         for j in range(u1 - u0):
-            df[j] = cc[j] * c_prev[j] * f[j] * (one - f[j])
-            cc[j] *= f[j]  # dL/dc_{t-1} = dL/dc_t * f_t
+            f_ = f[j]
+            f[j] = cc[j] * c_prev[j] * f_ * (one - f_)  # df
+            cc[j] *= f_  # dL/dc_{t-1} = dL/dc_t * f_t
         ch[:] = 0  # h_{t-1} reaches h_t only through the matmul (rec)
 
 
 @Inline.with_options(_OPTIONS)
-def _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                        dh_all, t, tp, tn):
-    """Backward of one LSTM step, all hidden units."""
-    _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                         dh_all, t, tp, tn, 0, c_all.shape[2])
+def _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn):
+    """Backward of one LSTM step, all hidden units (``gates[t]`` becomes its gradients)."""
+    _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
+                         0, c_all.shape[2])
 
 
 @kernel(**_OPTIONS)
-def lstm_step_backward(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                       dh_all, t, tp, tn):
-    """Backward of one LSTM step: fills ``dgates[t]`` (d pre-activations, ``(B, 4H)``) and ``dh_all[t]``.
+def lstm_step_backward(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn):
+    """Backward of one LSTM step: turns ``gates[t]`` (the activated ``i, f, g, o``, ``(B, 4H)``) into
+    the gradients of their pre-activations, in place, and fills ``dh_all[t]``.
+
+    In place because the gates are not needed afterwards: no second ``(T, B, 4H)`` buffer, and
+    each step writes the cache lines it has just read (measured on charlm's backward time loop:
+    the pointwise work twice as fast as writing a separate array). A caller that keeps the
+    gates (``backward(retain_graph=True)``) passes a copy.
 
     ``grad_out`` may be ``(T, B, 0)`` when the output got no gradient.
 
-    ``rec = dgates[next] @ W_hh`` (zeros before the first backward step), ``carry_h``/``carry_c``
+    ``rec = dgates[next] @ W_hh`` (zeros before the first backward step; ``dgates[next]`` is
+    ``gates[next]`` after its own backward), ``carry_h``/``carry_c``
     hold the direct gradients of ``h``/``c`` after the step and are updated to those before it.
-    The caller then computes ``rec = dgates[t] @ W_hh``; after the last step ``dL/dh_0 = rec + carry_h``.
+    The caller then computes ``rec = gates[t] @ W_hh``; after the last step ``dL/dh_0 = rec + carry_h``.
     """
-    _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                        dh_all, t, tp, tn)
+    _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn)
 
 
-def lstm_step_backward_ref(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                           dh_all, t, tp, tn) -> None:
+def lstm_step_backward_ref(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn) -> None:
     H = c_all.shape[2]
     active = (t < lengths)[:, None]
     dh = rec + carry_h + (np.where(active, grad_out[t], 0) if grad_out.shape[2] else 0)
@@ -440,8 +449,8 @@ def lstm_step_backward_ref(gates, c_all, lengths, grad_out, rec, carry_h, carry_
     dc = carry_c + dh * o * (1 - tc * tc)
     d = np.concatenate([dc * g * i * (1 - i), dc * c_all[tp] * f * (1 - f), dc * i * (1 - g * g),
                         dh * tc * o * (1 - o)], axis=1)
-    dgates[t] = np.where(active, d, 0)
-    carry_c[...] = np.where(active, dc * f, carry_c)
+    carry_c[...] = np.where(active, dc * f, carry_c)  # before gates[t] (f is a view of it) is overwritten
+    gates[t] = np.where(active, d, 0)
     carry_h[...] = np.where(active, 0, dh)
 
 
@@ -473,26 +482,24 @@ def lstm_sequence_forward_ref(gates, w_hh_t, bias, h_all, c_all, out, lengths, r
 
 
 @kernel(**_OPTIONS)
-def lstm_sequence_backward(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                           dgates, dh_all, reverse):
-    """The whole LSTM backward in one call; on return ``rec = dgates[first step] @ W_hh``."""
+def lstm_sequence_backward(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse):
+    """The whole LSTM backward in one call, ``gates`` turned into their gradients in place
+    (``lstm_step_backward``); on return ``rec = gates[first step] @ W_hh``."""
     n_time = gates.shape[0]
     for s in range(n_time - 1, -1, -1):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
-        _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                            dh_all, t, tp, tn)
-        _matmul(dgates[t], w_hh, rec)
+        _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn)
+        _matmul(gates[t], w_hh, rec)
 
 
-def lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                               dgates, dh_all, reverse) -> None:
+def lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
+                               reverse) -> None:
     n_time = gates.shape[0]
     for t in (range(n_time) if reverse else range(n_time - 1, -1, -1)):
         tp, tn = _indices(t, reverse)
-        lstm_step_backward_ref(gates, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                               dgates, dh_all, t, tp, tn)
-        rec[...] = dgates[t] @ w_hh
+        lstm_step_backward_ref(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn)
+        rec[...] = gates[t] @ w_hh
 
 
 def unit_blocks(hidden: int, block: int = 64) -> np.ndarray:
@@ -544,17 +551,17 @@ def lstm_sequence_forward_parallel_ref(gates, w_hh, bias, h_all, c_all, out, len
 
 @kernel(parallel=True, **_OPTIONS)
 def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                                    dgates, dh_all, reverse, units):
+                                    dh_all, reverse, units):
     """``lstm_sequence_backward`` with every step split across threads by blocks of hidden units.
 
     Block ``u`` first computes its units' columns of ``rec = dgates_{t+1} @ W_hh`` (all of
-    ``dgates_{t+1}`` is ready: the previous step finished), then the step's backward for its
-    units. ``W_hh`` is read from packed panels, as in the forward kernel. On return
-    ``rec = dgates[first step] @ W_hh``, as in the serial kernel.
+    ``dgates_{t+1}``, by now in ``gates[t+1]``, is ready: the previous step finished), then the
+    step's backward for its units. ``W_hh`` is read from packed panels, as in the forward kernel.
+    On return ``rec = gates[first step] @ W_hh``, as in the serial kernel.
     """
     # Borrowed (see kernels/_jit.py): the threads take thousands of views of these arrays per call.
     gates, c_all, lengths, grad_out, rec = borrow(gates), borrow(c_all), borrow(lengths), borrow(grad_out), borrow(rec)
-    carry_h, carry_c, dgates, dh_all = borrow(carry_h), borrow(carry_c), borrow(dgates), borrow(dh_all)
+    carry_h, carry_c, dh_all = borrow(carry_h), borrow(carry_c), borrow(dh_all)
     n_time = gates.shape[0]
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(1, c_all.shape[2], units, tc)
@@ -568,20 +575,19 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
                 pack_panels(w_hh, cols, panels, first[u], first[u + 1])
             if s < n_time - 1:  # rec is given as zeros before the first backward step
                 for p in range(first[u], first[u + 1]):
-                    gemm_panel(dgates[t_after], panels[p], rec, cols[p, 0], cols[p, 1])
-            _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                                 dh_all, t, tp, tn, units[u], units[u + 1])
+                    gemm_panel(gates[t_after], panels[p], rec, cols[p, 0], cols[p, 1])  # its gradients by now
+            _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
+                                 units[u], units[u + 1])
     if n_time > 0:
         t_first = n_time - 1 if reverse else 0
         for u in prange(units.shape[0] - 1):
             for p in range(first[u], first[u + 1]):
-                gemm_panel(dgates[t_first], panels[p], rec, cols[p, 0], cols[p, 1])
+                gemm_panel(gates[t_first], panels[p], rec, cols[p, 0], cols[p, 1])
 
 
 def lstm_sequence_backward_parallel_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                                        dgates, dh_all, reverse, units) -> None:
-    lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                               dgates, dh_all, reverse)
+                                        dh_all, reverse, units) -> None:
+    lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse)
 
 
 # ============================================================================================
@@ -904,17 +910,16 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
     dgates, dgh, hn = np.zeros((T, B, G), dtype), np.zeros((T, B, G), dtype), rand(T, B, H)
     table = {
         "lstm_step_forward": (gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn),
-        "lstm_step_backward": (gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates, dh_all,
-                               t, tp, tn),
+        "lstm_step_backward": (gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn),
         "lstm_sequence_forward": (gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse,
                                   np.zeros((B, G), dtype)),
-        "lstm_sequence_backward": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dgates,
-                                   dh_all, reverse),
+        "lstm_sequence_backward": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
+                                   reverse),
         # blocks of 2 units, so that even tiny test layers are split across threads
         "lstm_sequence_forward_parallel": (gates, w_hh, bias, h_all, c_all, out, lengths, reverse,
                                            np.zeros((B, G), dtype), unit_blocks(H, 2)),
         "lstm_sequence_backward_parallel": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                                            dgates, dh_all, reverse, unit_blocks(H, 2)),
+                                            dh_all, reverse, unit_blocks(H, 2)),
         "gru_step_forward": (gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn),
         "gru_step_backward": (gates, hn, h_all, lengths, grad_out, rec, carry_h, dgates, dgh, dh_all,
                               t, tp, tn),

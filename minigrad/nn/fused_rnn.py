@@ -135,7 +135,10 @@ class _ScratchPool(threading.local):
             if a is None or self.made.get(id(a)) is not a or a.nbytes > self.MAX_BYTES:
                 continue  # only arrays this pool made (never a view a Tensor could still see)
             key = (a.shape, a.dtype)
-            self.free.setdefault(key, []).append(a)
+            spare = self.free.setdefault(key, [])
+            if any(x is a for x in spare):  # given twice: two later takers would share one buffer
+                continue
+            spare.append(a)
             self.free.move_to_end(key)
             self.nbytes += a.nbytes
             while self.nbytes > self.MAX_BYTES:  # drop the least recently used shape
@@ -177,6 +180,7 @@ class FusedRNNLayer(Function):
         self.hidden_size = 0
         self.parallel = False  # decided once in forward: the time loop (and big products) on all threads
         self._dh_all: np.ndarray | None = None
+        self._gates_spent = False  # True once backward has turned the saved gates into gradients
 
     # -- where step t lives ------------------------------------------------------------------
     @property
@@ -290,6 +294,10 @@ class FusedRNNLayer(Function):
     # -- backward ----------------------------------------------------------------------------
     def backward(self, grad_out, grad_hn, grad_cn=None):  # type: ignore[override]
         x2d, w_ih, w_hh, gates, h_all, c_all, hn = self.saved_tensors
+        if self._gates_spent:  # an earlier backward without retain_graph failed after the kernels
+            raise RuntimeError(f"{self.name}: backward through the graph a second time, but the first backward "
+                               "(without retain_graph=True) already overwrote the saved gates; call it "
+                               "with retain_graph=True to backward twice")
         T, B, G = gates.shape
         H = self.hidden_size
         dtype = gates.dtype
@@ -306,18 +314,25 @@ class FusedRNNLayer(Function):
             carry_c = _zeros_aligned((B, H), dtype)
             if grad_cn is not None:
                 carry_c[...] = grad_cn
-        dgates = _scratch.take((T, B, G), dtype)  # d pre-activations (GRU: the hidden side)
+        if self.mode == "lstm":  # the LSTM kernels turn the gates into dgates in place
+            if self.retain_graph:  # ... of a copy: the gates stay for another backward / step_values
+                dgates = _scratch.take((T, B, G), dtype)
+                np.copyto(dgates, gates)
+            else:  # the graph is freed after this call: no second (T, B, 4H) buffer
+                dgates, self._gates_spent = gates, True
+        else:
+            dgates = _scratch.take((T, B, G), dtype)  # d pre-activations (GRU: the hidden side)
         dgx = _scratch.take((T, B, G), dtype) if self.mode == "gru" else dgates  # GRU: the input side
         dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
 
         if self.parallel:
-            K.lstm_sequence_backward_parallel(gates, np.ascontiguousarray(w_hh), c_all, lengths, go, rec, carry_h,
-                                              carry_c, dgates, dh_all, self.reverse, K.unit_blocks(H, UNIT_BLOCK))
+            K.lstm_sequence_backward_parallel(dgates, np.ascontiguousarray(w_hh), c_all, lengths, go, rec, carry_h,
+                                              carry_c, dh_all, self.reverse, K.unit_blocks(H, UNIT_BLOCK))
         elif _use_sequence_kernel(B, H, G, dtype):
             w_hh_c = np.ascontiguousarray(w_hh)
             if self.mode == "lstm":
-                K.lstm_sequence_backward(gates, w_hh_c, c_all, lengths, go, rec, carry_h, carry_c, dgates, dh_all,
+                K.lstm_sequence_backward(dgates, w_hh_c, c_all, lengths, go, rec, carry_h, carry_c, dh_all,
                                          self.reverse)
             elif self.mode == "gru":
                 K.gru_sequence_backward(gates, w_hh_c, hn, h_all, lengths, go, rec, carry_h, dgx, dgates, dh_all,
@@ -331,7 +346,7 @@ class FusedRNNLayer(Function):
             for k, t in enumerate(steps):
                 tp, tn = (t + 1, t) if self.reverse else (t, t + 1)
                 if self.mode == "lstm":
-                    K.lstm_step_backward(gates, c_all, lengths, go, rec, carry_h, carry_c, dgates, dh_all, t, tp, tn)
+                    K.lstm_step_backward(dgates, c_all, lengths, go, rec, carry_h, carry_c, dh_all, t, tp, tn)
                 elif self.mode == "gru":
                     K.gru_step_backward(gates, hn, h_all, lengths, go, rec, carry_h, dgx, dgates, dh_all, t, tp, tn)
                 else:
@@ -355,7 +370,8 @@ class FusedRNNLayer(Function):
         db_hh = None
         if needs[6]:  # the same as db_ih except for GRU (whose hidden side differs in the n block)
             db_hh = db_ih if db_ih is not None and dgx is dgates else dG.sum(axis=0)
-        _scratch.give(dgates, dgx if dgx is not dgates else None)  # everything above made new arrays
+        # Everything above made new arrays; gates (dgates in place) go back to the pool on release.
+        _scratch.give(dgates if dgates is not gates else None, dgx if dgx is not dgates else None)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
     def release(self) -> None:
