@@ -304,6 +304,23 @@ def test_lstm_backward_in_place_and_retained_agree(parallel, path, monkeypatch):
         np.testing.assert_allclose(g_in_place, g_retained, rtol=1e-12, atol=1e-14)
 
 
+def test_parallel_lstm_without_h0_gradient(monkeypatch):
+    """h0 needing no gradient (the usual zero state) skips the kernel's last product: every
+    other gradient is unchanged."""
+    monkeypatch.setattr(fused_rnn, "_use_parallel_lstm", lambda *args: True)
+    monkeypatch.setattr(fused_rnn, "UNIT_BLOCK", 2)
+    grads = {}
+    for h0_grad in (True, False):
+        inputs = make_inputs("lstm", T=4, B=3, H=5, seed=23)
+        inputs[1].requires_grad = h0_grad
+        out, h_n, c_n = fused_rnn_layer("lstm", *inputs)
+        ((out * out).sum() + (h_n * c_n).sum()).backward()
+        grads[h0_grad] = [None if t.grad is None else t.grad.data.copy() for t in inputs]
+    assert grads[False][1] is None and grads[True][1] is not None
+    for k in (0, 2, 3, 4, 5, 6):
+        np.testing.assert_allclose(grads[False][k], grads[True][k], rtol=1e-12, atol=1e-14)
+
+
 def test_lstm_backward_failing_after_the_kernel_cannot_be_repeated(monkeypatch):
     """A backward that fails after the kernels overwrote the gates (say, out of memory in a weight
     gradient) must not let a second backward run on the overwritten gates: a clear error instead."""

@@ -327,8 +327,7 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
         name = f"lstm_sequence_{direction}_parallel"
         for hidden, block in ((5, 2), (70, 64)):
             args = KR.example_args(name, dtype, n_time=2, batch=5, hidden=hidden, lengths=[2, 0, 1, 2, 2],
-                                   reverse=hidden == 5, seed=int(rng.integers(1000)))
-            args = args[:-1] + (KR.unit_blocks(hidden, block),)
+                                   reverse=hidden == 5, seed=int(rng.integers(1000)), unit_block=block)
             cases.append((f"{name}(hidden={hidden})", getattr(KR, name), getattr(KR, name + "_ref"), args))
     a, b = r(5, 3), r(3, 70)  # a partial block of rows, columns left after the last full panel
     cases.append(("matmul", KG.matmul, KG.matmul_ref, (a, b, np.empty((5, 70), dtype))))

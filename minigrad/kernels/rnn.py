@@ -551,13 +551,15 @@ def lstm_sequence_forward_parallel_ref(gates, w_hh, bias, h_all, c_all, out, len
 
 @kernel(parallel=True, **_OPTIONS)
 def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                                    dh_all, reverse, units):
+                                    dh_all, reverse, units, need_h0):
     """``lstm_sequence_backward`` with every step split across threads by blocks of hidden units.
 
     Block ``u`` first computes its units' columns of ``rec = dgates_{t+1} @ W_hh`` (all of
     ``dgates_{t+1}``, by now in ``gates[t+1]``, is ready: the previous step finished), then the
     step's backward for its units. ``W_hh`` is read from packed panels, as in the forward kernel.
-    On return ``rec = gates[first step] @ W_hh``, as in the serial kernel.
+    On return ``rec = gates[first step] @ W_hh``, as in the serial kernel, if ``need_h0`` (the
+    caller wants ``dL/dh_0 = rec + carry_h``); else that last product is skipped and ``rec`` is
+    left as the last step read it.
     """
     # Borrowed (see kernels/_jit.py): the threads take thousands of views of these arrays per call.
     gates, c_all, lengths, grad_out, rec = borrow(gates), borrow(c_all), borrow(lengths), borrow(grad_out), borrow(rec)
@@ -578,7 +580,7 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
                     gemm_panel(gates[t_after], panels[p], rec, cols[p, 0], cols[p, 1])  # its gradients by now
             _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
                                  units[u], units[u + 1])
-    if n_time > 0:
+    if n_time > 0 and need_h0:
         t_first = n_time - 1 if reverse else 0
         for u in prange(units.shape[0] - 1):
             for p in range(first[u], first[u + 1]):
@@ -586,7 +588,7 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
 
 
 def lstm_sequence_backward_parallel_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                                        dh_all, reverse, units) -> None:
+                                        dh_all, reverse, units, need_h0) -> None:
     lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse)
 
 
@@ -867,11 +869,13 @@ def rnn_sequence_backward_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgat
 
 def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden: int = 2, *,
                  reverse: bool = False, lengths: Any = None, t: int | None = None, relu: bool = False,
-                 seed: int = 0) -> tuple:
+                 seed: int = 0, unit_block: int = 2) -> tuple:
     """Valid arguments (fresh C-contiguous arrays) for the kernel ``name``, in its argument order.
 
     Gate activations are drawn in their ranges ((0, 1) for sigmoid gates, (-1, 1) for tanh ones)
-    so the backward kernels see plausible values. ``t`` picks the step of ``*_step_*`` kernels.
+    so the backward kernels see plausible values. ``t`` picks the step of ``*_step_*`` kernels;
+    ``unit_block`` the blocks of hidden units of the ``*_parallel`` kernels (2: even tiny test
+    layers are split across threads).
 
     Example::
 
@@ -915,11 +919,10 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
                                   np.zeros((B, G), dtype)),
         "lstm_sequence_backward": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
                                    reverse),
-        # blocks of 2 units, so that even tiny test layers are split across threads
         "lstm_sequence_forward_parallel": (gates, w_hh, bias, h_all, c_all, out, lengths, reverse,
-                                           np.zeros((B, G), dtype), unit_blocks(H, 2)),
+                                           np.zeros((B, G), dtype), unit_blocks(H, unit_block)),
         "lstm_sequence_backward_parallel": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
-                                            dh_all, reverse, unit_blocks(H, 2)),
+                                            dh_all, reverse, unit_blocks(H, unit_block), True),
         "gru_step_forward": (gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn),
         "gru_step_backward": (gates, hn, h_all, lengths, grad_out, rec, carry_h, dgates, dgh, dh_all,
                               t, tp, tn),

@@ -328,7 +328,7 @@ class FusedRNNLayer(Function):
 
         if self.parallel:
             K.lstm_sequence_backward_parallel(dgates, np.ascontiguousarray(w_hh), c_all, lengths, go, rec, carry_h,
-                                              carry_c, dh_all, self.reverse, K.unit_blocks(H, UNIT_BLOCK))
+                                              carry_c, dh_all, self.reverse, K.unit_blocks(H, UNIT_BLOCK), need_h0)
         elif _use_sequence_kernel(B, H, G, dtype):
             w_hh_c = np.ascontiguousarray(w_hh)
             if self.mode == "lstm":

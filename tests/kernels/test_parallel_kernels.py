@@ -88,7 +88,7 @@ def test_parallel_lstm_kernels_match_serial(hidden, dtype, reverse):
         args = K.example_args(name, dtype, n_time=3, batch=5, hidden=hidden, reverse=reverse,
                               lengths=[3, 1, 2, 3, 0], seed=hidden)
         par_args = K.example_args(name + "_parallel", dtype, n_time=3, batch=5, hidden=hidden, reverse=reverse,
-                                  lengths=[3, 1, 2, 3, 0], seed=hidden)[:-1] + (K.unit_blocks(hidden),)
+                                  lengths=[3, 1, 2, 3, 0], seed=hidden, unit_block=64)
         copy = lambda x: x.copy() if isinstance(x, np.ndarray) else x  # noqa: E731
         serial, parallel = tuple(map(copy, args)), tuple(map(copy, par_args))
         getattr(K, name)(*serial)

@@ -122,3 +122,22 @@ def test_warmup_registered_for_every_kernel():
         assert k.warmup_fn is not None
         assert callable(getattr(K, k.__name__ + "_ref"))
     kernels[0].warmup_fn(np.dtype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_parallel_lstm_backward_without_dh0(dtype, reverse):
+    """need_h0=False skips the product for dL/dh_0: every other result is the same; rec is then
+    what the last step read (the product of the step before it), not dgates[first] @ W_hh."""
+    args = list(K.example_args("lstm_sequence_backward_parallel", dtype, n_time=3, batch=2, hidden=5,
+                               reverse=reverse, lengths=[3, 2]))
+    args[-1] = False
+    ours, ref = _run_both("lstm_sequence_backward_parallel", tuple(args))
+    rec_index = 5
+    for k, (a, b) in enumerate(zip(ours, ref)):
+        if isinstance(a, np.ndarray) and k != rec_index:
+            np.testing.assert_allclose(a, b, err_msg=f"argument {k} differs", **_tol(dtype))
+    gates, w_hh = ref[0], ref[1]
+    # With 3 steps the last step (t = 0, or t = 2 reversed) read rec = dgates[1] @ W_hh either way.
+    np.testing.assert_allclose(ours[rec_index], gates[1] @ w_hh, **_tol(dtype))
+    assert not np.allclose(ours[rec_index], ref[rec_index])
