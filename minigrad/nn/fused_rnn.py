@@ -18,6 +18,9 @@ backward (reverse time)::
         rec = dgates_t @ W_hh                 # carries dL/dh to h_{t-1}
     dW_ih = dG^T X,  dW_hh = dG^T H_prev,  db = sum(dG),  dX = dG @ W_ih     # ONE matmul each
 
+(The LSTM kernels write ``dgates_t`` over ``gates_t`` once the step's backward has read it,
+unless the graph is kept with ``retain_graph=True``: see ``Function.retain_graph``.)
+
 For tiny layers (``batch * hidden`` up to ``SEQUENCE_KERNEL_MAX``) the Python loop costs more
 than the maths, so a single kernel runs the whole time loop (``*_sequence_*`` in
 ``minigrad/kernels/rnn.py``). Wider float32 LSTM layers run the whole loop in one kernel too,
