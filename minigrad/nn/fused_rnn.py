@@ -372,7 +372,8 @@ class FusedRNNLayer(Function):
         db_ih = dGx.sum(axis=0) if needs[5] else None
         db_hh = None
         if needs[6]:  # the same as db_ih except for GRU (whose hidden side differs in the n block)
-            db_hh = db_ih if db_ih is not None and dgx is dgates else dG.sum(axis=0)
+            # (a copy, not the same array: a hook that edits one gradient in place must not edit the other)
+            db_hh = db_ih.copy() if db_ih is not None and dgx is dgates else dG.sum(axis=0)
         # Everything above made new arrays; gates (dgates in place) go back to the pool on release.
         _scratch.give(dgates if dgates is not gates else None, dgx if dgx is not dgates else None)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
