@@ -452,3 +452,19 @@ def test_scratch_pool_is_bounded():
     assert a.shape == (190,) and pool.take((190,), np.dtype(np.float64)).shape == (190,)
     pool.give(np.empty(10)[2:])  # a view: never pooled
     assert all(arr.base is None for arrays in pool.free.values() for arr in arrays)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "rnn_tanh"])
+def test_bias_gradients_are_separate_arrays(mode):
+    """b_ih and b_hh get equal gradients (LSTM, RNN) but not one shared array: a hook that edits
+    one in place leaves the other alone."""
+    inputs = make_inputs(mode, seed=24)
+    b_ih, b_hh = inputs[5], inputs[6]
+
+    def double_in_place(grad):
+        grad.data *= 2  # a hook that edits the gradient it is given
+
+    b_ih.register_hook(double_in_place)
+    out, _, _ = fused_rnn_layer(mode, *inputs)
+    out.sum().backward()
+    np.testing.assert_allclose(b_ih.grad.data, 2 * b_hh.grad.data, rtol=1e-12)
