@@ -317,7 +317,7 @@ class FusedRNNLayer(Function):
             carry_c = _zeros_aligned((B, H), dtype)
             if grad_cn is not None:
                 carry_c[...] = grad_cn
-        if self.mode == "lstm":  # the LSTM kernels turn the gates into dgates in place
+            # d pre-activations: the LSTM kernels write them over the gates they have just read
             if self.retain_graph:  # ... of a copy: the gates stay for another backward / step_values
                 dgates = _scratch.take((T, B, G), dtype)
                 np.copyto(dgates, gates)
