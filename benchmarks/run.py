@@ -94,7 +94,7 @@ def minigrad_step(w: Workload, impl: str, seed: int = 0):
         opt = mg.optim.Adam(rnn.parameters(), lr=1e-3)
         step = train_step(opt, lambda: mg.nn.functional.mse_loss(rnn(x)[0][:, -1], target))
         modules = {"rnn": rnn}
-    weights = {f"{k}.{n}": p.data.copy() for k, m in modules.items() for n, p in m.named_parameters()}
+    weights = {f"{k}.{n}": p.detach().numpy().copy() for k, m in modules.items() for n, p in m.named_parameters()}
     return step, weights
 
 
@@ -165,10 +165,10 @@ def worker(impl: str, name: str, steps: int, budget_s: float) -> dict:
 
 
 def worker_env(impl: str) -> dict[str, str]:
-    """The environment of a timing process. PyTorch's process builds its weights with minigrad, and
-    importing minigrad tunes glibc's malloc (``minigrad/_allocator.py``); switched off there, so
-    PyTorch is timed with the allocator its users have."""
-    return {**os.environ, "MINIGRAD_MALLOC_TUNING": "0"} if impl == "torch" else dict(os.environ)
+    """The environment of a timing process. minigrad runs with its opt-in malloc tuning
+    (``minigrad/_allocator.py``); PyTorch's process, which builds its weights with minigrad, keeps the
+    allocator its users have."""
+    return {**os.environ, "MINIGRAD_MALLOC_TUNING": "0" if impl == "torch" else "1"}
 
 
 def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str], blocks: int = 3) -> dict:

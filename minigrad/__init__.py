@@ -17,7 +17,7 @@ import importlib
 from typing import Any
 
 from minigrad import autograd
-from minigrad._allocator import tune_malloc
+from minigrad._allocator import tune_malloc, tune_malloc_if_asked
 from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, scope
 from minigrad.creation import (
     arange,
@@ -104,9 +104,9 @@ from minigrad.ops.shape import (
 from minigrad.random import manual_seed
 from minigrad.tensor import Tensor
 
-# Big freed arrays stay in the heap for the next train step instead of page-faulting back in
-# (see _allocator.py; MINIGRAD_MALLOC_TUNING=0 turns this off).
-tune_malloc()
+# Importing minigrad leaves the process as it was: malloc tuning (see _allocator.py) is opt-in,
+# with mg.tune_malloc() or MINIGRAD_MALLOC_TUNING=1.
+tune_malloc_if_asked()
 
 bool = bool_  # noqa: A001 - PyTorch's spelling, mg.bool
 float = float32  # noqa: A001 - mg.float is float32 as in PyTorch

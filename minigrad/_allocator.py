@@ -17,13 +17,17 @@ by itself after a few large frees:
   for the next step (the same bound as the fused layers' scratch pool).
 
 Peak memory does not change (what a step needs it needs once); the process keeps up to 256 MiB
-it no longer uses instead of returning it at once. Set ``MINIGRAD_MALLOC_TUNING=0`` before
-importing minigrad to leave ``malloc`` as it is. Elsewhere (macOS, musl, Windows) nothing changes.
+it no longer uses instead of returning it at once.
+
+It is **opt-in**, because ``mallopt`` changes ``malloc`` for the whole process, which belongs to
+the user: importing minigrad never calls it. Call ``minigrad.tune_malloc()`` in your training
+script, or set ``MINIGRAD_MALLOC_TUNING=1`` before importing minigrad. Elsewhere (macOS, musl,
+Windows) nothing changes.
 
 Example::
 
-    >>> from minigrad._allocator import tune_malloc
-    >>> tune_malloc() in (True, False)
+    >>> import minigrad as mg
+    >>> mg.tune_malloc() in (True, False)
     True
 """
 
@@ -57,13 +61,18 @@ def _glibc() -> bool:
 def tune_malloc() -> bool:
     """Apply the settings above once per process; True if they are in effect.
 
-    Does nothing (and returns False) with ``MINIGRAD_MALLOC_TUNING=0``, or where the C library
-    is not glibc.
+    Does nothing (and returns False) where the C library is not glibc.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.tune_malloc() in (True, False)
+        True
     """
     global _tuned
     if _tuned is None:
         _tuned = False
-        if os.environ.get(ENV_SWITCH, "1").strip() != "0" and _glibc():
+        if _glibc():
             try:
                 mallopt = ctypes.CDLL(None).mallopt
             except (OSError, AttributeError):
@@ -73,6 +82,11 @@ def tune_malloc() -> bool:
             # mallopt returns 1 on success, 0 for a value out of range (then nothing changed).
             _tuned = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _tuned
+
+
+def tune_malloc_if_asked() -> bool:
+    """Tune ``malloc`` at import only when the user set ``MINIGRAD_MALLOC_TUNING=1``."""
+    return os.environ.get(ENV_SWITCH, "0").strip() == "1" and tune_malloc()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``minigrad/_allocator.py``: importing minigrad keeps freed big arrays in the heap (glibc); aligned arrays.
+"""``minigrad/_allocator.py``: opt-in malloc tuning keeps freed big arrays in the heap (glibc); aligned arrays.
 
 The effect is checked by counting page faults, not by timing: with the tuning, a train step
 reuses the memory the step before it freed; without it, glibc gives much of that memory back to
@@ -24,6 +24,8 @@ import resource
 import numpy as np
 import minigrad as mg
 from minigrad._allocator import tune_malloc
+if ASK:
+    tune_malloc()
 # charlm in miniature (benchmarks/run.py): arrays of a few MB each, allocated and freed every step
 emb, rnn, head = mg.nn.Embedding(65, 64), mg.nn.LSTM(64, 256, batch_first=True), mg.nn.Linear(256, 65)
 params = list(emb.parameters()) + list(rnn.parameters()) + list(head.parameters())
@@ -38,31 +40,45 @@ for _ in range(3):
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(5):
     step()
-print(tune_malloc(), (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
+from minigrad import _allocator
+print(bool(_allocator._tuned), (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
 """
 
 
-def _run(switch: str | None) -> tuple[bool, int]:
+def _run(switch: str | None, ask: bool = False) -> tuple[bool, int]:
     env = {k: v for k, v in os.environ.items() if k != _allocator.ENV_SWITCH}
     if switch is not None:
         env[_allocator.ENV_SWITCH] = switch
-    out = subprocess.run([sys.executable, "-c", _FAULTS], capture_output=True, text=True, env=env, check=True)
+    code = f"ASK = {ask}\n" + _FAULTS
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     tuned, faults = out.stdout.split()
     return tuned == "True", int(faults)
 
 
 @glibc_only
-def test_import_tunes_malloc_and_reuses_freed_memory():
-    tuned, faults_per_step = _run(None)
+def test_import_leaves_malloc_alone():
+    """No side effects on the user's process: importing minigrad never calls mallopt."""
+    code = ("import minigrad, minigrad.nn, minigrad.optim\nfrom minigrad import _allocator\n"
+            "print(_allocator._tuned)")
+    env = {k: v for k, v in os.environ.items() if k != _allocator.ENV_SWITCH}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "None"
+
+
+@glibc_only
+@pytest.mark.parametrize("how", ["function", "environment"])
+def test_opt_in_tuning_reuses_freed_memory(how):
+    tuned, faults_per_step = _run("1", ask=False) if how == "environment" else _run(None, ask=True)
     assert tuned
     # without the tuning: ~2,300 per step on glibc 2.36 (9 MB of pages given back and faulted in again)
     assert faults_per_step < 100
 
 
 @glibc_only
-def test_switch_off_leaves_malloc_alone():
-    tuned, _ = _run("0")
-    assert not tuned
+def test_environment_zero_or_unset_leaves_malloc_alone():
+    for switch in (None, "0"):
+        tuned, _ = _run(switch)
+        assert not tuned
 
 
 def test_tune_malloc_is_idempotent():
