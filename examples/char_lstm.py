@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> dict:
 
     model = CharLSTM(len(chars), args.embed, args.hidden, args.layers, args.dropout, args.impl)
     opt = mg.optim.Adam(model.parameters(), lr=args.lr)
-    n_params = sum(p.data.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params:,} parameters\n{model}")
     config = {k: getattr(args, k) for k in ("embed", "hidden", "layers", "seq", "batch", "lr", "clip")}
 

@@ -45,6 +45,7 @@ class _Mode(threading.local):
         self.scope: list[str] = []
         self.scope_name = ""
         self.anomaly = False
+        self.recorder: Recorder | None = None
 
 
 _mode = _Mode()
@@ -157,6 +158,46 @@ def detect_anomaly() -> Iterator[None]:
         yield
     finally:
         _mode.anomaly = previous
+
+
+class Recorder:
+    """What a drawing or the explorer asks the engine to tell it; the engine itself keeps nothing.
+
+    While ``recording(recorder)`` is active, every new node calls ``on_forward`` with its output
+    arrays, and the engine calls ``on_backward`` with a node's output gradients just before it runs
+    that node's backward, in the engine's real order. Outside it, training pays nothing.
+    """
+
+    def on_forward(self, fn: Function, outputs: tuple[np.ndarray, ...]) -> None:
+        """A node was recorded in the graph (called in the order the graph is built)."""
+
+    def on_backward(self, fn: Function, grads: Sequence[np.ndarray | None]) -> None:
+        """The engine is about to run ``fn.backward`` with these output gradients."""
+
+
+@contextlib.contextmanager
+def recording(recorder: Recorder) -> Iterator[Recorder]:
+    """Tell ``recorder`` about every node built and every backward step run inside the block.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> class Names(Recorder):
+        ...     def __init__(self): self.seen = []
+        ...     def on_forward(self, fn, outputs): self.seen.append(("forward", fn.name))
+        ...     def on_backward(self, fn, grads): self.seen.append(("backward", fn.name))
+        >>> x = mg.ones(2, requires_grad=True)
+        >>> with recording(Names()) as r:
+        ...     (x * 3).sum().backward()
+        >>> r.seen
+        [('forward', 'mul'), ('forward', 'sum'), ('backward', 'sum'), ('backward', 'mul')]
+    """
+    previous = _mode.recorder
+    _mode.recorder = recorder
+    try:
+        yield recorder
+    finally:
+        _mode.recorder = previous
 
 
 def _where(fn: Function) -> str:
@@ -286,7 +327,7 @@ class Function:
                 arrays.append(None)
                 needs.append(False)
             else:
-                arrays.append(t.data)
+                arrays.append(t._array)
                 needs.append(grad_on and t._requires_grad)
         fn.needs_input_grad = tuple(needs)
         fn.scope = _mode.scope_name
@@ -307,11 +348,13 @@ class Function:
             return outs if type(raw) is tuple else outs[0]
 
         fn.next_functions = tuple(_edge(t) if need else None for t, need in zip(inputs, needs))
-        fn.input_meta = tuple((t.data.shape, t.data.dtype) if t is not None else None for t in inputs)
+        fn.input_meta = tuple((t._array.shape, t._array.dtype) if t is not None else None for t in inputs)
         fn.output_data = outputs
         fn.grad_norms = ()
         outs = tuple(Tensor._from_op(a, fn, i) for i, a in enumerate(outputs))
         fn.outputs = tuple(weakref.ref(t) for t in outs)
+        if _mode.recorder is not None:
+            _mode.recorder.on_forward(fn, outputs)
         return outs if type(raw) is tuple else outs[0]
 
     def __repr__(self) -> str:
@@ -421,6 +464,8 @@ def _run_backward(roots, root_grads, retain_graph, capture):
         if fn.released:
             _ = fn.saved_tensors  # raises the "backward twice" error with the node's name
         fn.retain_graph = retain_graph
+        if _mode.recorder is not None:
+            _mode.recorder.on_backward(fn, grads)
         if len(grads) == 1:
             in_grads = fn.backward(grads[0])
         else:
@@ -470,7 +515,7 @@ def _run_output_hooks(fn: Function, grads: list, capture: dict | None, captured:
         for hook in t._hooks or ():
             replaced = hook(Tensor(grads[i]))
             if replaced is not None:
-                grads[i] = replaced.data
+                grads[i] = replaced._array
         if capture is not None:
             pos = capture.get(id(t))
             if pos is not None:
@@ -480,7 +525,7 @@ def _run_output_hooks(fn: Function, grads: list, capture: dict | None, captured:
             if t.grad is None:
                 t.grad = Tensor(g.copy())
             else:
-                t.grad.data = t.grad.data + g
+                t.grad._array = t.grad._array + g
     return grads
 
 
@@ -490,7 +535,7 @@ def _deliver_to_leaf(t: Tensor, g: np.ndarray, capture: dict | None, captured: l
     for hook in t._hooks or ():
         replaced = hook(Tensor(g))
         if replaced is not None:
-            g = replaced.data
+            g = replaced._array
     if capture is not None:
         pos = capture.get(id(t))
         if pos is not None:
@@ -500,18 +545,18 @@ def _deliver_to_leaf(t: Tensor, g: np.ndarray, capture: dict | None, captured: l
         # Own a fresh contiguous copy: g may be a view shared with other gradients.
         t.grad = Tensor(np.array(g, dtype=t.dtype, copy=True))
     else:
-        t.grad.data += g
+        t.grad._array += g
 
 
 def _root_gradient(t: Tensor, gradient: Any, who: str) -> np.ndarray:
     if gradient is None:
-        if t.data.size != 1:
+        if t._array.size != 1:
             raise RuntimeError(
                 f"{who}: grad can be implicitly created only for scalar outputs, but the output has "
                 f"shape {t.shape}; pass gradient= (a tensor of that shape), or reduce it first (e.g. .sum())"
             )
-        return np.ones_like(t.data)
-    g = gradient.data if hasattr(gradient, "data") and not isinstance(gradient, np.ndarray) else gradient
+        return np.ones_like(t._array)
+    g = gradient._array if hasattr(gradient, "_array") else gradient
     g = np.asarray(g, dtype=t.dtype)
     if g.shape != t.shape:
         raise RuntimeError(f"{who}: gradient has shape {g.shape} but the output has shape {t.shape}")
@@ -633,7 +678,7 @@ def gradcheck(
 
     def objective() -> float:
         with no_grad():
-            return float(sum((o.data * w).sum() for o, w in zip(outputs_of(), weights)))
+            return float(sum((o._array * w).sum() for o, w in zip(outputs_of(), weights)))
 
     # Analytical: one backward of sum(w * out).
     usable = [(o, w) for o, w in zip(outs, weights) if o.requires_grad]
@@ -650,12 +695,12 @@ def gradcheck(
     worst = None
     for k, t in enumerate(wrt):
         for idx in np.ndindex(t.shape):  # (nditer refuses zero-size arrays)
-            old = t.data[idx].copy()
-            t.data[idx] = old + eps
+            old = t._array[idx].copy()
+            t._array[idx] = old + eps
             plus = objective()
-            t.data[idx] = old - eps
+            t._array[idx] = old - eps
             minus = objective()
-            t.data[idx] = old
+            t._array[idx] = old
             numeric = (plus - minus) / (2 * eps)
             a = analytic[k][idx]
             err = abs(a - numeric)

@@ -88,7 +88,7 @@ def result_type(*operands: Any) -> np.dtype:
     zero_dims: list[np.dtype] = []
     scalars: list[np.dtype] = []
     for x in operands:
-        data = x if isinstance(x, np.ndarray) else getattr(x, "data", x)  # (ndarray.data is a memoryview)
+        data = x if isinstance(x, np.ndarray) else getattr(x, "_array", x)  # a Tensor's own array
         if isinstance(data, np.ndarray):
             (dims if data.ndim else zero_dims).append(data.dtype)
         elif isinstance(x, bool):

@@ -165,10 +165,10 @@ def _tensor_name(keys: list, arrays: dict[str, np.ndarray]) -> str:
 
 
 def _as_array(value: Any) -> np.ndarray | None:
-    """The ndarray behind an ndarray or a Tensor (duck-typed: anything whose ``.data`` is one)."""
+    """The ndarray behind an ndarray or a Tensor (duck-typed: anything whose ``._array`` is one)."""
     if isinstance(value, np.ndarray):
         return value
-    data = getattr(value, "data", None)
+    data = getattr(value, "_array", None)
     if isinstance(data, np.ndarray) and not isinstance(value, np.generic):
         return data
     return None

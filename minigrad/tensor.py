@@ -34,7 +34,7 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     keeps its dtype. Strings and other objects are refused with a TypeError.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._array
     if dtype is not None:
         dtype = to_dtype(dtype)
     if isinstance(data, np.ndarray):
@@ -77,13 +77,15 @@ class Tensor:
     ``Tensor(ndarray)`` wraps the array without copying; use ``mg.tensor(data)`` to copy.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_output_index", "_retains_grad", "_hooks",
-                 "name", "__weakref__")
+    __slots__ = ("_array", "grad", "_requires_grad", "grad_fn", "_output_index", "_retains_grad", "_hooks",
+                 "name", "_version_counter", "_base", "__weakref__")
     # Make NumPy defer to our operators in `ndarray + Tensor`.
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
-        self.data = data if type(data) is np.ndarray and dtype is None else as_array(data, dtype)
+        self._array = data if type(data) is np.ndarray and dtype is None else as_array(data, dtype)
+        self._version_counter: list[int] | None = None  # made on first need; shared by views (inplace.py)
+        self._base: Tensor | None = None  # the tensor this one is a view of, if any
         self.grad: Tensor | None = None
         self.grad_fn: autograd.Function | None = None
         self._output_index = 0
@@ -98,7 +100,9 @@ class Tensor:
     def _from_op(cls, data: np.ndarray, fn: autograd.Function, index: int) -> Tensor:
         """Fast constructor for an op's output (skips the checks of __init__)."""
         t = object.__new__(cls)
-        t.data = data
+        t._array = data
+        t._version_counter = None
+        t._base = None
         t.grad = None
         t.grad_fn = fn
         t._output_index = index
@@ -115,7 +119,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.data.dtype.kind != "f":
+        if value and self._array.dtype.kind != "f":
             raise RuntimeError(
                 f"only floating point tensors can require gradients, but this tensor has dtype {self.dtype}; "
                 "convert it first with .float() or .double()"
@@ -147,7 +151,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (shares memory). Truncated BPTT uses this."""
-        return Tensor(self.data)
+        return Tensor(self._array)
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -185,52 +189,84 @@ class Tensor:
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 
+    # ---------------------------------------------------------------- .data, as in PyTorch
+    @property
+    def data(self) -> Tensor:
+        """The same values as a detached Tensor that shares memory and does not require grad.
+
+        Writing into it (``p.data.add_(...)``) changes this tensor, and autograd is *not* told:
+        unlike ``detach()``, ``.data`` has its own version counter, exactly as in PyTorch. That is
+        what optimizers written by hand rely on, and why new code should prefer ``no_grad()``.
+        The NumPy array itself is ``.numpy()`` (or ``np.asarray(t)``).
+
+        Example::
+
+            >>> import minigrad as mg
+            >>> w = mg.ones(2, requires_grad=True)
+            >>> w.data[0] = 5.0
+            >>> w
+            tensor([5., 1.], requires_grad=True)
+        """
+        return Tensor(self._array)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: can only assign a Tensor to .data, got {type(value).__name__} "
+                            "(wrap an array with mg.from_numpy or mg.tensor)")
+        self._array = value._array
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place (PyTorch's ``t._version``)."""
+        return 0 if self._version_counter is None else self._version_counter[0]
+
     # ---------------------------------------------------------------- array attributes
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._array.shape
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape (PyTorch's ``size()``), or the size of one dimension."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._array.shape if dim is None else self._array.shape[dim]
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._array.dtype
 
     def numel(self) -> int:
-        return self.data.size
+        return self._array.size
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._array.shape[0]
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self._array.dtype.kind == "f"
 
     # ---------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
         if self.requires_grad:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use .detach().numpy()")
-        return self.data
+        return self._array
 
     def item(self) -> builtins.float | int | bool:
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted, this one has shape {self.shape}")
-        return self.data.reshape(-1)[0].item()
+        return self._array.reshape(-1)[0].item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._array.tolist()
 
     def __float__(self) -> builtins.float:
         return builtins.float(self.item())
@@ -239,30 +275,30 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data.reshape(-1)[0])
+        if self._array.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with {self._array.size} elements is ambiguous")
+        return bool(self._array.reshape(-1)[0])
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._array if dtype is None else self._array.astype(dtype)
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._array.shape[0]))
 
     def __hash__(self) -> int:
         return id(self)
 
     # ---------------------------------------------------------------- repr
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=4, threshold=200, edgeitems=3,
+        body = np.array2string(self._array, separator=", ", precision=4, threshold=200, edgeitems=3,
                                prefix="tensor(")
         extras = []
-        if self.data.dtype.kind == "f" and self.data.dtype != get_default_dtype() or \
-                self.data.dtype.kind in "iu" and self.data.dtype != np.int64:
-            extras.append(f"dtype={self.data.dtype}")
-        if self.data.size == 0:
+        if self._array.dtype.kind == "f" and self._array.dtype != get_default_dtype() or \
+                self._array.dtype.kind in "iu" and self._array.dtype != np.int64:
+            extras.append(f"dtype={self._array.dtype}")
+        if self._array.size == 0:
             extras.append(f"size={self.shape}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
@@ -310,17 +346,17 @@ class Tensor:
         if not fits:
             raise ShapeError(f"copy_: source of shape {src.shape} cannot be copied into a tensor of shape "
                              f"{self.shape} (it must have that shape or broadcast to it)")
-        self.data[...] = src
+        self._array[...] = src
         return self
 
     def zero_(self) -> Tensor:
         self._check_writeable("zero_")
-        self.data[...] = 0
+        self._array[...] = 0
         return self
 
     def _check_writeable(self, op: str) -> None:
         # Arrays from np.broadcast_to, expand() or a read-only buffer can't be written in place.
-        if not self.data.flags.writeable:
+        if not self._array.flags.writeable:
             raise ValueError(f"{op}: this tensor's array (shape {self.shape}) is read-only, e.g. a broadcast "
                              "view from expand() or np.broadcast_to; write into a copy made with .clone()")
 
@@ -330,7 +366,7 @@ class Tensor:
         if not isinstance(value, (int, builtins.float, builtins.bool, np.number, np.bool_)):
             raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
         self._check_writeable("fill_")
-        self.data[...] = value
+        self._array[...] = value
         return self
 
     # ---------------------------------------------------------------- operators (see ops/)
@@ -369,11 +405,11 @@ class Tensor:
         index = _I.normalize_index(index, self.shape)
         value = as_array(value)
         try:
-            self.data[index] = value
+            self._array[index] = value
         except IndexError as e:
             raise IndexError(f"setitem on a tensor of shape {self.shape}: {e}") from None
         except ValueError:
-            target = self.data[index].shape
+            target = self._array[index].shape
             raise ShapeError(f"setitem: value of shape {value.shape} cannot be assigned to the selected part "
                              f"of shape {target} (of a tensor of shape {self.shape}); it must have that shape "
                              "or broadcast to it") from None
@@ -409,8 +445,8 @@ class Tensor:
     def softmax(self, dim: int): return _R.softmax(self, dim)
     def log_softmax(self, dim: int): return _R.log_softmax(self, dim)
     def logsumexp(self, dim, keepdim: bool = False): return _R.logsumexp(self, dim, keepdim)
-    def all(self): return Tensor(np.asarray(self.data.all()))
-    def any(self): return Tensor(np.asarray(self.data.any()))
+    def all(self): return Tensor(np.asarray(self._array.all()))
+    def any(self): return Tensor(np.asarray(self._array.any()))
 
     # ---------------------------------------------------------------- shape ops
     def reshape(self, *shape): return _S.reshape(self, *shape)

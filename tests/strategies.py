@@ -140,7 +140,7 @@ def leaf(a: np.ndarray, requires_grad: bool = True) -> Any:
     import minigrad as mg
 
     t = mg.Tensor(a, requires_grad=requires_grad)
-    assert t.data is a, "mg.Tensor(ndarray) must wrap without copying"
+    assert t._array is a, "mg.Tensor(ndarray) must wrap without copying"
     return t
 
 

@@ -31,9 +31,9 @@ def leaf(values, dtype=mg.float64):
 def test_leaf_grad_accumulates_across_backward_calls():
     x = leaf([1.0, 2.0, 3.0])
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2, 4, 6])
+    np.testing.assert_allclose(x.grad._array, [2, 4, 6])
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [4, 8, 12])
+    np.testing.assert_allclose(x.grad._array, [4, 8, 12])
     assert isinstance(x.grad, mg.Tensor) and x.grad.dtype == np.float64
     assert x.grad.grad_fn is None and not x.grad.requires_grad
 
@@ -44,7 +44,7 @@ def test_grad_has_the_leaf_dtype_and_shape():
     ((w * 2.0 + b) ** 2).sum().backward()
     assert w.grad.shape == (2, 3) and w.grad.dtype == np.float32
     assert b.grad.shape == (3,) and b.grad.dtype == np.float32
-    np.testing.assert_allclose(b.grad.data, 2 * 2 * 3.0)
+    np.testing.assert_allclose(b.grad._array, 2 * 2 * 3.0)
 
 
 def test_non_leaf_grad_is_none_unless_retain_grad():
@@ -54,15 +54,15 @@ def test_non_leaf_grad_is_none_unless_retain_grad():
     k.retain_grad()
     (h * k).sum().backward()
     assert not h.is_leaf and h.grad is None
-    np.testing.assert_allclose(k.grad.data, h.data)  # d(h*k)/dk = h
-    np.testing.assert_allclose(x.grad.data, 24 * x.data)
+    np.testing.assert_allclose(k.grad._array, h._array)  # d(h*k)/dk = h
+    np.testing.assert_allclose(x.grad._array, 24 * x._array)
 
 
 def test_retain_grad_on_a_leaf_is_harmless():
     x = leaf([1.0])
     x.retain_grad()
     (x * 2).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2.0])
+    np.testing.assert_allclose(x.grad._array, [2.0])
 
 
 def test_second_backward_without_retain_graph_raises():
@@ -88,10 +88,10 @@ def test_retain_graph_allows_a_second_backward_and_accumulates():
     y = h.sum()
     y.backward(retain_graph=True)
     y.backward(retain_graph=True)
-    np.testing.assert_allclose(x.grad.data, [4.0, 8.0])
-    np.testing.assert_allclose(h.grad.data, [2.0, 2.0])
+    np.testing.assert_allclose(x.grad._array, [4.0, 8.0])
+    np.testing.assert_allclose(h.grad._array, [2.0, 2.0])
     y.backward()  # the last one may free the graph
-    np.testing.assert_allclose(x.grad.data, [6.0, 12.0])
+    np.testing.assert_allclose(x.grad._array, [6.0, 12.0])
 
 
 def test_backward_of_non_scalar_needs_a_gradient():
@@ -103,10 +103,10 @@ def test_backward_of_non_scalar_needs_a_gradient():
 def test_backward_with_explicit_gradient():
     x = leaf([1.0, 2.0, 3.0])
     (x * 2).backward(mg.tensor([1.0, 10.0, 100.0], dtype=mg.float64))
-    np.testing.assert_allclose(x.grad.data, [2.0, 20.0, 200.0])
+    np.testing.assert_allclose(x.grad._array, [2.0, 20.0, 200.0])
     y = leaf([[1.0, 2.0]])
     (y**2).backward(gradient=mg.ones(1, 2, dtype=mg.float64))
-    np.testing.assert_allclose(y.grad.data, [[2.0, 4.0]])
+    np.testing.assert_allclose(y.grad._array, [[2.0, 4.0]])
 
 
 def test_backward_with_gradient_of_wrong_shape_raises():
@@ -134,21 +134,21 @@ def test_diamond_graph_sums_gradients():
     a = x * 2.0
     b = x * 3.0
     (a * b).sum().backward()  # 6 x^2
-    np.testing.assert_allclose(x.grad.data, 12 * x.data)
+    np.testing.assert_allclose(x.grad._array, 12 * x._array)
 
 
 def test_reused_intermediate_node():
     x = leaf([0.3, -0.7])
     h = x.tanh()
     (h * h + h).sum().backward()
-    t = np.tanh(x.data)
-    np.testing.assert_allclose(x.grad.data, (2 * t + 1) * (1 - t * t))
+    t = np.tanh(x._array)
+    np.testing.assert_allclose(x.grad._array, (2 * t + 1) * (1 - t * t))
 
 
 def test_same_leaf_in_both_operands():
     x = leaf([1.0, 2.0])
     (x * x + x / x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * x.data, atol=1e-15)
+    np.testing.assert_allclose(x.grad._array, 2 * x._array, atol=1e-15)
 
 
 def test_output_not_depending_on_some_inputs():
@@ -157,7 +157,7 @@ def test_output_not_depending_on_some_inputs():
     w = y * 1  # never used
     z.sum().backward()
     assert y.grad is None and w.grad is None
-    np.testing.assert_allclose(x.grad.data, [3.0])
+    np.testing.assert_allclose(x.grad._array, [3.0])
 
 
 def test_tensors_without_grad_make_no_graph():
@@ -289,7 +289,7 @@ def test_output_tensor_is_freed_while_its_node_lives():
     del h
     assert h_ref() is None
     z.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2.0])
+    np.testing.assert_allclose(x.grad._array, [2.0])
 
 
 # ------------------------------------------------------------------------------ modes
@@ -377,9 +377,9 @@ def test_detach_cuts_the_graph_and_shares_memory():
     y = x * 3
     d = y.detach()
     assert d.is_leaf and d.grad_fn is None and not d.requires_grad
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d._array, y._array)
     (x * d).sum().backward()
-    np.testing.assert_allclose(x.grad.data, d.data)  # no gradient flowed through d
+    np.testing.assert_allclose(x.grad._array, d._array)  # no gradient flowed through d
 
 
 def test_requires_grad_():
@@ -390,7 +390,7 @@ def test_requires_grad_():
     assert not x.requires_grad
     x.requires_grad = True
     (x * 2).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+    np.testing.assert_allclose(x.grad._array, [2.0, 2.0])
 
 
 @pytest.mark.parametrize("make", [
@@ -418,22 +418,22 @@ def test_non_numeric_data_is_a_type_error(data):
 def test_hook_on_leaf_can_modify_the_gradient():
     x = leaf([1.0, 2.0])
     seen = []
-    x.register_hook(lambda g: seen.append(g.data.copy()))
+    x.register_hook(lambda g: seen.append(g._array.copy()))
     x.register_hook(lambda g: g * 2)
     (x * 3).sum().backward()
     np.testing.assert_allclose(seen[0], [3.0, 3.0])
-    np.testing.assert_allclose(x.grad.data, [6.0, 6.0])
+    np.testing.assert_allclose(x.grad._array, [6.0, 6.0])
 
 
 def test_hook_on_non_leaf_modifies_what_flows_back():
     x = leaf([1.0, 2.0])
     h = x * 3
     seen = []
-    h.register_hook(lambda g: seen.append(g.data.copy()))
+    h.register_hook(lambda g: seen.append(g._array.copy()))
     h.register_hook(lambda g: g * 10)
     (h * h).sum().backward()
-    np.testing.assert_allclose(seen[0], 2 * h.data)
-    np.testing.assert_allclose(x.grad.data, 10 * 2 * h.data * 3)
+    np.testing.assert_allclose(seen[0], 2 * h._array)
+    np.testing.assert_allclose(x.grad._array, 10 * 2 * h._array * 3)
 
 
 def test_hook_sees_the_complete_gradient_of_a_reused_tensor():
@@ -457,8 +457,8 @@ def test_autograd_grad_does_not_touch_dot_grad():
     x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     z = (x * y).sum()
     gx, gy = mg.autograd.grad(z, [x, y])
-    np.testing.assert_allclose(gx.data, y.data)
-    np.testing.assert_allclose(gy.data, x.data)
+    np.testing.assert_allclose(gx._array, y._array)
+    np.testing.assert_allclose(gy._array, x._array)
     assert x.grad is None and y.grad is None
     assert isinstance(gx, mg.Tensor) and gx.dtype == np.float64
 
@@ -467,7 +467,7 @@ def test_autograd_grad_single_input_and_grad_outputs():
     x = leaf([1.0, 2.0, 3.0])
     out = x * x
     (g,) = mg.autograd.grad(out, x, grad_outputs=mg.tensor([1.0, 0.5, 0.0], dtype=mg.float64))
-    np.testing.assert_allclose(g.data, [2.0, 2.0, 0.0])
+    np.testing.assert_allclose(g._array, [2.0, 2.0, 0.0])
 
 
 def test_autograd_grad_with_respect_to_an_intermediate():
@@ -475,8 +475,8 @@ def test_autograd_grad_with_respect_to_an_intermediate():
     h = x * 2
     z = (h * h).sum()
     gh, gx = mg.autograd.grad(z, [h, x])
-    np.testing.assert_allclose(gh.data, 2 * h.data)
-    np.testing.assert_allclose(gx.data, 8 * x.data)
+    np.testing.assert_allclose(gh._array, 2 * h._array)
+    np.testing.assert_allclose(gx._array, 8 * x._array)
 
 
 def test_autograd_grad_retain_graph():
@@ -493,7 +493,7 @@ def test_autograd_grad_several_outputs():
     x = leaf([1.0, 2.0])
     a, b = (x * 2).sum(), (x * x).sum()
     (g,) = mg.autograd.grad([a, b], [x])
-    np.testing.assert_allclose(g.data, 2 + 2 * x.data)
+    np.testing.assert_allclose(g._array, 2 + 2 * x._array)
 
 
 # ------------------------------------------------------------------------------ anomaly and scope
@@ -523,14 +523,14 @@ def test_detect_anomaly_names_op_and_scope_in_backward():
 def test_without_detect_anomaly_nan_passes_silently():
     x = leaf([-1.0])
     y = x.log()
-    assert np.isnan(y.data).all()
+    assert np.isnan(y._array).all()
 
 
 def test_detect_anomaly_is_off_after_the_block():
     with mg.autograd.detect_anomaly():
         pass
     x = leaf([-1.0])
-    assert np.isnan(x.log().data).all()
+    assert np.isnan(x.log()._array).all()
 
 
 def test_scope_nesting_tags_nodes():
@@ -591,7 +591,7 @@ def test_custom_function_with_two_outputs_and_broadcast_gradient():
     assert a.grad_fn is b.grad_fn and a.grad_fn.scale == 3.0
     assert gradcheck(lambda s, t: ScaledSplit.apply(s, t, scale=3.0), [x, y])
     b.sum().backward()  # only one output used: the other's gradient is None
-    np.testing.assert_allclose(y.grad.data, x.data.sum(axis=0))
+    np.testing.assert_allclose(y.grad._array, x._array.sum(axis=0))
 
 
 def test_sum_to_shape():

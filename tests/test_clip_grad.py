@@ -33,9 +33,9 @@ def _mg_clip(name: str | None) -> tuple[np.ndarray, list[np.ndarray]]:
         norm_type, max_norm = CLIP_CASES[name]
         out = clip_grad_norm_(params, max_norm, norm_type=norm_type)
         assert isinstance(out, Tensor) and out.shape == () and out.dtype == np.float64
-        total = out.data
+        total = out._array
     assert params[3].grad is None
-    return total, [p.grad.data for p in params[:3]]
+    return total, [p.grad._array for p in params[:3]]
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +69,10 @@ def test_clip_matches_torch_live(torch, name):
 
 def test_small_gradients_are_not_amplified():
     params = _params()
-    before = [p.grad.data.copy() for p in params[:3]]
+    before = [p.grad._array.copy() for p in params[:3]]
     clip_grad_norm_(params, max_norm=1e6)
     for b, p in zip(before, params):
-        np.testing.assert_array_equal(p.grad.data, b)
+        np.testing.assert_array_equal(p.grad._array, b)
 
 
 def test_clipped_norm_equals_max_norm():
@@ -88,7 +88,7 @@ def test_single_tensor_generator_and_float32():
     total = clip_grad_norm_(w, 1.0)
     assert total.dtype == np.float32 and float(total) == 10.0
     assert w.grad.dtype == np.float32
-    np.testing.assert_allclose(w.grad.data, [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(w.grad._array, [0.6, 0.8], rtol=1e-5)
     params = _params()
     total = clip_grad_norm_((p for p in params), 1.0)
     assert float(total) > 1.0
@@ -105,18 +105,18 @@ def test_empty_inputs():
 
 def test_error_if_nonfinite():
     params = _params()
-    params[1].grad.data[2] = np.inf
+    params[1].grad._array[2] = np.inf
     with pytest.raises(RuntimeError, match=r"total norm of order 2.0 .* non-finite .*error_if_nonfinite=False"):
         clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
-    assert params[1].grad.data[2] == np.inf  # nothing was scaled
-    params[1].grad.data[2] = np.nan
+    assert params[1].grad._array[2] == np.inf  # nothing was scaled
+    params[1].grad._array[2] = np.nan
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(params, 1.0, norm_type=math.inf, error_if_nonfinite=True)
     # Without the check, like PyTorch: the NaN norm spreads into every gradient (and no warning).
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         total = clip_grad_norm_(params, 1.0)
-    assert math.isnan(float(total)) and np.isnan(params[0].grad.data).all()
+    assert math.isnan(float(total)) and np.isnan(params[0].grad._array).all()
 
 
 def test_mixed_dtypes_promote_the_norm():
@@ -144,7 +144,7 @@ def test_clip_value():
     w = mg.tensor([1.0, -2.0, 0.1], requires_grad=True)
     (w * mg.tensor([5.0, 5.0, -0.2])).sum().backward()
     clip_grad_value_(w, 0.5)
-    np.testing.assert_allclose(w.grad.data, [0.5, 0.5, -0.2], rtol=1e-6)
+    np.testing.assert_allclose(w.grad._array, [0.5, 0.5, -0.2], rtol=1e-6)
 
 
 def test_bad_arguments():

@@ -750,7 +750,7 @@ def test_empty_inputs_have_pytorch_results() -> None:
     """Zero-size inputs with a defined answer: no error, no warning, PyTorch's value."""
     assert _quiet(lambda: mg.ones(0, 3).sum(0)).tolist() == [0.0, 0.0, 0.0]
     assert math.isnan(_quiet(lambda: mg.ones(0).mean()).item())
-    assert np.isnan(_quiet(lambda: mg.ones(2, 0).mean(1)).data).all()
+    assert np.isnan(_quiet(lambda: mg.ones(2, 0).mean(1))._array).all()
     assert _quiet(lambda: mg.ones(3, 0).softmax(-1)).shape == (3, 0)
     assert _quiet(lambda: mg.ones(3, 0).log_softmax(-1)).shape == (3, 0)
     assert _quiet(lambda: mg.ones(3, 0).logsumexp(-1)).tolist() == [-math.inf] * 3
@@ -794,16 +794,16 @@ def test_detect_anomaly_names_the_step_of_a_reference_lstm() -> None:
     mg.manual_seed(0)
     lstm = nn.LSTM(3, 4, impl="reference")
     x = mg.randn(6, 2, 3)
-    x.data[3, 1, 0] = np.inf
+    x._array[3, 1, 0] = np.inf
     with pytest.raises(RuntimeError, match=r"^index at lstm/l0/t3 produced inf in forward"):
         with mg.autograd.detect_anomaly():
             lstm(x)
     # Finite inputs whose product overflows float32 at step 2: the matmul of that step is named.
     lstm = nn.LSTM(3, 4, impl="reference")
     with mg.no_grad():
-        lstm.weight_ih_l0.data[:] = 1.0
+        lstm.weight_ih_l0._array[:] = 1.0
     x = mg.randn(4, 2, 3)
-    x.data[2] = 3e38
+    x._array[2] = 3e38
     with pytest.raises(RuntimeError, match=r"^matmul at lstm/l0/t2 produced inf in forward"):
         with mg.autograd.detect_anomaly(), np.errstate(over="ignore"):  # (NumPy would also warn)
             lstm(x)
@@ -828,7 +828,7 @@ def test_detect_anomaly_backward() -> None:
     # Without detect_anomaly the NaN silently reaches x.grad (PyTorch's behaviour too).
     x2 = mg.randn(3, requires_grad=True)
     (_NanBackward.apply(x2 * 2) ** 2).sum().backward()
-    assert np.isnan(x2.grad.data).any()
+    assert np.isnan(x2.grad._array).any()
 
 
 def test_detect_anomaly_backward_of_sqrt_at_zero() -> None:
@@ -844,7 +844,7 @@ def test_detect_anomaly_fused_layer() -> None:
     """The fused LSTM is one node per layer: NaN is reported at the layer's scope."""
     lstm = nn.LSTM(3, 4)
     with mg.no_grad():
-        lstm.weight_ih_l0.data[0, 0] = np.nan
+        lstm.weight_ih_l0._array[0, 0] = np.nan
     with pytest.raises(RuntimeError, match=r"at lstm/l0 produced nan in forward"):
         with mg.autograd.detect_anomaly():
             lstm(mg.randn(4, 2, 3))

@@ -75,7 +75,7 @@ def test_expression_against_pasted_torch_values(name, dtype):
     np.testing.assert_allclose(out.item(), value, **TOL[dtype])
     for x, g in zip(xs, grads):
         assert x.grad.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(x.grad.data, g, **TOL[dtype])
+        np.testing.assert_allclose(x.grad._array, g, **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -88,7 +88,7 @@ def test_expression_against_live_torch(torch, name, dtype):
     out, xs = run_mg(fn, inputs, getattr(mg, dtype))
     np.testing.assert_allclose(out.item(), t_out.item(), **TOL[dtype])
     for x, t in zip(xs, ts):
-        np.testing.assert_allclose(x.grad.data, t.grad.numpy(), **TOL[dtype])
+        np.testing.assert_allclose(x.grad._array, t.grad.numpy(), **TOL[dtype])
 
 
 def test_sanity_check_with_default_dtype_python_floats():

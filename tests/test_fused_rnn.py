@@ -114,11 +114,11 @@ def _torch_layer(torch, mode, I, H, bias, inputs, bidirectional=False):
     suffixes = ["_l0", "_l0_reverse"] if bidirectional else ["_l0"]
     with torch.no_grad():
         for s in suffixes:
-            getattr(m, "weight_ih" + s).copy_(torch.tensor(w_ih.data))
-            getattr(m, "weight_hh" + s).copy_(torch.tensor(w_hh.data))
+            getattr(m, "weight_ih" + s).copy_(torch.tensor(w_ih._array))
+            getattr(m, "weight_hh" + s).copy_(torch.tensor(w_hh._array))
             if bias:
-                getattr(m, "bias_ih" + s).copy_(torch.tensor(b_ih.data))
-                getattr(m, "bias_hh" + s).copy_(torch.tensor(b_hh.data))
+                getattr(m, "bias_ih" + s).copy_(torch.tensor(b_ih._array))
+                getattr(m, "bias_hh" + s).copy_(torch.tensor(b_hh._array))
     return m
 
 
@@ -147,9 +147,9 @@ def test_pytorch_parity(torch, mode, bias, case, path):
     # torch: the reverse half of a bidirectional layer is exactly our reverse=True layer
     m = _torch_layer(torch, mode, I, H, bias, inputs, bidirectional=reverse)
     k = 1 if reverse else 0
-    tx = torch.tensor(x.data, requires_grad=True)
-    th0 = torch.tensor(np.stack([h0.data] * (2 if reverse else 1)), requires_grad=True)
-    tc0 = torch.tensor(np.stack([c0.data] * (2 if reverse else 1)), requires_grad=True) if c0 is not None else None
+    tx = torch.tensor(x._array, requires_grad=True)
+    th0 = torch.tensor(np.stack([h0._array] * (2 if reverse else 1)), requires_grad=True)
+    tc0 = torch.tensor(np.stack([c0._array] * (2 if reverse else 1)), requires_grad=True) if c0 is not None else None
     seq = tx if lengths is None else torch.nn.utils.rnn.pack_padded_sequence(tx, torch.tensor(lengths),
                                                                               enforce_sorted=False)
     res = m(seq, (th0, tc0)) if mode == "lstm" else m(seq, th0)
@@ -162,32 +162,32 @@ def test_pytorch_parity(torch, mode, bias, case, path):
     t_loss.backward()
 
     tol = dict(rtol=0, atol=1e-8)
-    np.testing.assert_allclose(out.data, t_out.detach().numpy(), **tol)
-    np.testing.assert_allclose(h_n.data, t_h.detach().numpy(), **tol)
+    np.testing.assert_allclose(out._array, t_out.detach().numpy(), **tol)
+    np.testing.assert_allclose(h_n._array, t_h.detach().numpy(), **tol)
     if c_n is not None:
-        np.testing.assert_allclose(c_n.data, t_c.detach().numpy(), **tol)
-        np.testing.assert_allclose(c0.grad.data, tc0.grad[k].numpy(), **tol)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), **tol)
-    np.testing.assert_allclose(h0.grad.data, th0.grad[k].numpy(), **tol)
+        np.testing.assert_allclose(c_n._array, t_c.detach().numpy(), **tol)
+        np.testing.assert_allclose(c0.grad._array, tc0.grad[k].numpy(), **tol)
+    np.testing.assert_allclose(x.grad._array, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(h0.grad._array, th0.grad[k].numpy(), **tol)
     ours = [t for t in inputs[3:] if t is not None]
     for a, b in zip(ours, _weights(torch, m, "_l0_reverse" if reverse else "_l0")):
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+        np.testing.assert_allclose(a.grad._array, b.grad.numpy(), **tol)
 
 
 def test_float32_matches_float64(path):
     for mode in MODES:
         x64 = make_inputs(mode, T=6, B=3, I=5, H=4, seed=9)
-        x32 = [None if t is None else mg.tensor(t.data, dtype=mg.float32, requires_grad=True) for t in x64]
+        x32 = [None if t is None else mg.tensor(t._array, dtype=mg.float32, requires_grad=True) for t in x64]
         outs = [fused_rnn_layer(mode, *xs, lengths=np.array([6, 1, 4])) for xs in (x64, x32)]
         for a, b in zip(outs[0], outs[1]):
             if a is not None:
                 assert b.dtype == np.float32
-                np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(b._array, a._array, rtol=1e-5, atol=1e-6)
         for xs in (x64, x32):
             fused_rnn_layer(mode, *xs)[0].sum().backward()
         for a, b in zip(x64, x32):
             if a is not None:
-                np.testing.assert_allclose(b.grad.data, a.grad.data, rtol=1e-4, atol=1e-5)
+                np.testing.assert_allclose(b.grad._array, a.grad._array, rtol=1e-4, atol=1e-5)
 
 
 def test_no_grad_builds_no_node():
@@ -196,7 +196,7 @@ def test_no_grad_builds_no_node():
         out, h, c = fused_rnn_layer("lstm", *inputs)
     assert out.grad_fn is None and not out.requires_grad
     ref, _, _ = fused_rnn_layer("lstm", *inputs)
-    np.testing.assert_array_equal(out.data, ref.data)
+    np.testing.assert_array_equal(out._array, ref._array)
 
 
 # ------------------------------------------------------------------------------------------
@@ -219,15 +219,15 @@ def test_step_inspection(mode, path):
 
     expected = {"x_t", "h_prev", "h"} | {"lstm": {"c_prev", "i", "f", "g", "o", "c"},
                                           "gru": {"r", "z", "n", "hn"}}.get(mode, set())
-    x, h0, c0, w_ih, w_hh, b_ih, b_hh = (None if t is None else t.data for t in inputs)
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = (None if t is None else t._array for t in inputs)
     for t in range(T):
         v = node.step_values(t)
         assert set(v) == expected
         np.testing.assert_array_equal(v["x_t"], x[t])
-        np.testing.assert_array_equal(v["h"], out.data[t])
-        np.testing.assert_array_equal(v["h_prev"], h0 if t == 0 else out.data[t - 1])
+        np.testing.assert_array_equal(v["h"], out._array[t])
+        np.testing.assert_array_equal(v["h_prev"], h0 if t == 0 else out._array[t - 1])
         node.step_values(t)["h"][0, 0] += 1.0  # a copy: inspection cannot corrupt backward
-        np.testing.assert_array_equal(node.step_values(t)["h"], out.data[t])
+        np.testing.assert_array_equal(node.step_values(t)["h"], out._array[t])
         pre_x = v["x_t"] @ w_ih.T + b_ih
         pre_h = v["h_prev"] @ w_hh.T + b_hh
         if mode == "lstm":
@@ -267,10 +267,10 @@ def test_step_grad_h_is_total_gradient(mode, reverse, path):
         if len(rest):
             h_t = mg.tensor(v["h"], requires_grad=True)
             c_t = mg.tensor(v["c"], requires_grad=True) if mode == "lstm" else None
-            x_rest = mg.tensor(inputs[0].data[rest.start:rest.stop])
+            x_rest = mg.tensor(inputs[0]._array[rest.start:rest.stop])
             o2, h2, _ = fused_rnn_layer(mode, x_rest, h_t, c_t, *inputs[3:], reverse=reverse)
             ((o2 * mg.tensor(w_out[rest.start:rest.stop])).sum() + (h2 * mg.tensor(w_h)).sum()).backward()
-            expected += h_t.grad.data
+            expected += h_t.grad._array
         else:
             expected += w_h
         np.testing.assert_allclose(node.step_grad_h(t), expected, atol=1e-12)
@@ -291,7 +291,7 @@ def test_lstm_backward_in_place_and_retained_agree(parallel, path, monkeypatch):
         before = [node.step_values(t) for t in range(4)]
         loss = (out * out).sum() + (h_n * c_n).sum()
         loss.backward(retain_graph=retain)
-        grads[retain] = [t.grad.data.copy() for t in inputs]
+        grads[retain] = [t.grad._array.copy() for t in inputs]
         if retain:
             after = [node.step_values(t) for t in range(4)]
             for b, a in zip(before, after):
@@ -299,7 +299,7 @@ def test_lstm_backward_in_place_and_retained_agree(parallel, path, monkeypatch):
                     np.testing.assert_array_equal(a[k], b[k], err_msg=f"step value {k} changed by backward")
             loss.backward()  # the second backward sees the same gates: every gradient doubles
             for t, g in zip(inputs, grads[True]):
-                np.testing.assert_allclose(t.grad.data, 2 * g, rtol=1e-12)
+                np.testing.assert_allclose(t.grad._array, 2 * g, rtol=1e-12)
     for g_retained, g_in_place in zip(grads[True], grads[False]):
         np.testing.assert_allclose(g_in_place, g_retained, rtol=1e-12, atol=1e-14)
 
@@ -315,7 +315,7 @@ def test_parallel_lstm_without_h0_gradient(monkeypatch):
         inputs[1].requires_grad = h0_grad
         out, h_n, c_n = fused_rnn_layer("lstm", *inputs)
         ((out * out).sum() + (h_n * c_n).sum()).backward()
-        grads[h0_grad] = [None if t.grad is None else t.grad.data.copy() for t in inputs]
+        grads[h0_grad] = [None if t.grad is None else t.grad._array.copy() for t in inputs]
     assert grads[False][1] is None and grads[True][1] is not None
     for k in (0, 2, 3, 4, 5, 6):
         np.testing.assert_allclose(grads[False][k], grads[True][k], rtol=1e-12, atol=1e-14)
@@ -357,13 +357,13 @@ def test_lengths_semantics():
     out, h_n, c_n = fused_rnn_layer("lstm", *inputs, lengths=lengths)
     for b, n in enumerate(lengths):
         solo = [None if t is None else t for t in inputs]
-        x = mg.tensor(inputs[0].data[:n, b:b + 1])
-        o1, h1, c1 = fused_rnn_layer("lstm", x, mg.tensor(inputs[1].data[b:b + 1]),
-                                     mg.tensor(inputs[2].data[b:b + 1]), *solo[3:])
-        np.testing.assert_allclose(out.data[:n, b], o1.data[:, 0], atol=1e-14)
-        assert (out.data[n:, b] == 0).all()
-        np.testing.assert_allclose(h_n.data[b], h1.data[0], atol=1e-14)
-        np.testing.assert_allclose(c_n.data[b], c1.data[0], atol=1e-14)
+        x = mg.tensor(inputs[0]._array[:n, b:b + 1])
+        o1, h1, c1 = fused_rnn_layer("lstm", x, mg.tensor(inputs[1]._array[b:b + 1]),
+                                     mg.tensor(inputs[2]._array[b:b + 1]), *solo[3:])
+        np.testing.assert_allclose(out._array[:n, b], o1._array[:, 0], atol=1e-14)
+        assert (out._array[n:, b] == 0).all()
+        np.testing.assert_allclose(h_n._array[b], h1._array[0], atol=1e-14)
+        np.testing.assert_allclose(c_n._array[b], c1._array[0], atol=1e-14)
 
 
 def test_paths_agree():
@@ -379,7 +379,7 @@ def test_paths_agree():
                         t.grad = None
                 out, h, _ = fused_rnn_layer(mode, *inputs, reverse=True, lengths=np.array([6, 3, 1]))
                 (out.sum() + h.sum()).backward()
-                results.append([out.data.copy()] + [t.grad.data.copy() for t in inputs if t is not None])
+                results.append([out._array.copy()] + [t.grad._array.copy() for t in inputs if t is not None])
             finally:
                 fused_rnn.SEQUENCE_KERNEL_MAX = saved
         for a, b in zip(*results):
@@ -423,22 +423,22 @@ def test_reused_buffers_never_show_in_results(mode, path):
     """After backward the internal buffers go back to a pool; earlier outputs must not change."""
     first = make_inputs(mode, T=4, B=3, seed=16)
     out1, h1, c1 = fused_rnn_layer(mode, *first)
-    kept = [t.data.copy() for t in (out1, h1, c1) if t is not None]
+    kept = [t._array.copy() for t in (out1, h1, c1) if t is not None]
     (out1.sum() + h1.sum()).backward()
-    grads = [t.grad.data.copy() for t in first if t is not None]
+    grads = [t.grad._array.copy() for t in first if t is not None]
     for seed in (17, 18):  # the same shapes again: served from the pool
         again = make_inputs(mode, T=4, B=3, seed=seed)
         out2, h2, _ = fused_rnn_layer(mode, *again)
         (out2.sum() + h2.sum()).backward()
-    assert all(np.array_equal(t.data, k) for t, k in zip([t for t in (out1, h1, c1) if t is not None], kept))
+    assert all(np.array_equal(t._array, k) for t, k in zip([t for t in (out1, h1, c1) if t is not None], kept))
     for t in first:
         if t is not None:
             t.grad = None
     out3, h3, _ = fused_rnn_layer(mode, *first)
     (out3.sum() + h3.sum()).backward()
-    np.testing.assert_array_equal(out3.data, kept[0])
+    np.testing.assert_array_equal(out3._array, kept[0])
     for t, g in zip([t for t in first if t is not None], grads):
-        np.testing.assert_array_equal(t.grad.data, g)
+        np.testing.assert_array_equal(t.grad._array, g)
 
 
 def test_scratch_pool_is_bounded():
@@ -462,9 +462,9 @@ def test_bias_gradients_are_separate_arrays(mode):
     b_ih, b_hh = inputs[5], inputs[6]
 
     def double_in_place(grad):
-        grad.data *= 2  # a hook that edits the gradient it is given
+        grad._array *= 2  # a hook that edits the gradient it is given
 
     b_ih.register_hook(double_in_place)
     out, _, _ = fused_rnn_layer(mode, *inputs)
     out.sum().backward()
-    np.testing.assert_allclose(b_ih.grad.data, 2 * b_hh.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(b_ih.grad._array, 2 * b_hh.grad._array, rtol=1e-12)

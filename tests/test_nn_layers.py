@@ -32,7 +32,7 @@ def build_layer(name: str, arrays: dict[str, np.ndarray]) -> nn.Module:
     else:
         layer = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "flatten": nn.Flatten}[kind]()
     for pname, p in layer.named_parameters():
-        p.data[...] = arrays[pname]
+        p._array[...] = arrays[pname]
     return layer
 
 
@@ -42,11 +42,11 @@ def run_layer(name: str, arrays: dict[str, np.ndarray], gout: np.ndarray) -> dic
     x = mg.tensor(x, requires_grad=True) if x.dtype.kind == "f" else mg.tensor(x)
     out = layer(x)
     out.backward(mg.tensor(gout))
-    res = {"out": out.data}
+    res = {"out": out._array}
     if x.requires_grad:
-        res["grad_input"] = x.grad.data
+        res["grad_input"] = x.grad._array
     for pname, p in layer.named_parameters():
-        res[f"grad_{pname}"] = p.grad.data
+        res[f"grad_{pname}"] = p.grad._array
     return res
 
 
@@ -91,7 +91,7 @@ def test_gradcheck_linear():
     rng = np.random.default_rng(0)
     fc = nn.Linear(4, 3).double()
     x = _t(np.ascontiguousarray(rng.standard_normal((4, 2, 5))).transpose(1, 2, 0))  # (2, 5, 4), non-contiguous
-    assert not x.data.flags.c_contiguous
+    assert not x._array.flags.c_contiguous
     assert gradcheck(lambda a, w, b: F.linear(a, w, b), [x, fc.weight, fc.bias])
     assert gradcheck(lambda a, w: F.linear(a, w), [_t(rng.standard_normal(4)), fc.weight])  # 1-D input
     assert gradcheck(lambda a: fc(a), [x])
@@ -103,16 +103,16 @@ def test_linear_reads_a_time_major_view_in_memory_order():
     rng = np.random.default_rng(3)
     fc = nn.Linear(4, 3).double()
     x = _t(np.ascontiguousarray(rng.standard_normal((5, 2, 4))).transpose(1, 0, 2))  # (2, 5, 4)
-    assert F._memory_order(x.data) == (1, 0, 2)
+    assert F._memory_order(x._array) == (1, 0, 2)
     assert gradcheck(lambda a, w, b: F.linear(a, w, b), [x, fc.weight, fc.bias])
     y = fc(x)
-    np.testing.assert_allclose(y.data, x.data @ fc.weight.data.T + fc.bias.data, rtol=1e-12)
+    np.testing.assert_allclose(y._array, x._array @ fc.weight._array.T + fc.bias._array, rtol=1e-12)
     g = rng.standard_normal(y.shape)
     y.backward(mg.tensor(g))
-    np.testing.assert_allclose(x.grad.data, g @ fc.weight.data, rtol=1e-12)
-    np.testing.assert_allclose(fc.weight.grad.data, np.einsum("bto,bti->oi", g, x.data), rtol=1e-12)
+    np.testing.assert_allclose(x.grad._array, g @ fc.weight._array, rtol=1e-12)
+    np.testing.assert_allclose(fc.weight.grad._array, np.einsum("bto,bti->oi", g, x._array), rtol=1e-12)
     wide = nn.Linear(4, 6).double()  # wider output: flattened in the caller's order, as before
-    np.testing.assert_allclose(wide(x).data, x.data @ wide.weight.data.T + wide.bias.data, rtol=1e-12)
+    np.testing.assert_allclose(wide(x)._array, x._array @ wide.weight._array.T + wide.bias._array, rtol=1e-12)
 
 
 def test_gradcheck_embedding_gradient_in_another_memory_order():
@@ -128,7 +128,7 @@ def test_gradcheck_embedding():
     assert gradcheck(lambda w: F.embedding(idx, w), [emb.weight])
     out = emb(idx)
     out.sum().backward()
-    np.testing.assert_array_equal(emb.weight.grad.data[:, 0], [1, 1, 0, 0, 0, 3])
+    np.testing.assert_array_equal(emb.weight.grad._array[:, 0], [1, 1, 0, 0, 0, 3])
 
 
 @pytest.mark.parametrize("layer", [nn.Tanh(), nn.Sigmoid(), nn.ReLU(), nn.Softmax(dim=1), nn.LogSoftmax(dim=0),
@@ -167,16 +167,16 @@ def test_linear_default_init_like_pytorch():
     mg.manual_seed(0)
     fc = nn.Linear(64, 500)
     bound = 1 / math.sqrt(64)  # kaiming_uniform_(a=sqrt(5)) gives exactly U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    w = fc.weight.data
+    w = fc.weight._array
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     np.testing.assert_allclose(w.std(), bound / math.sqrt(3), rtol=0.02)
-    assert np.abs(fc.bias.data).max() <= bound
+    assert np.abs(fc.bias._array).max() <= bound
 
 
 def test_linear_init_matches_torch_statistics(torch):
     fc_t = torch.nn.Linear(64, 500)
     fc = nn.Linear(64, 500)
-    for ours, theirs in [(fc.weight.data, fc_t.weight.detach().numpy()), (fc.bias.data, fc_t.bias.detach().numpy())]:
+    for ours, theirs in [(fc.weight._array, fc_t.weight.detach().numpy()), (fc.bias._array, fc_t.bias.detach().numpy())]:
         assert abs(np.abs(ours).max() - np.abs(theirs).max()) < 0.01
         np.testing.assert_allclose(ours.std(), theirs.std(), rtol=0.15)
 
@@ -208,26 +208,26 @@ def test_embedding_lookup_and_init():
     mg.manual_seed(1)
     emb = nn.Embedding(1000, 16)
     assert emb.weight.shape == (1000, 16)
-    np.testing.assert_allclose(emb.weight.data.std(), 1.0, rtol=0.05)  # PyTorch's N(0, 1)
+    np.testing.assert_allclose(emb.weight._array.std(), 1.0, rtol=0.05)  # PyTorch's N(0, 1)
     idx = mg.tensor([[3, 999], [0, 3]])
     out = emb(idx)
     assert out.shape == (2, 2, 16)
-    np.testing.assert_array_equal(out.data[0, 0], emb.weight.data[3])
+    np.testing.assert_array_equal(out._array[0, 0], emb.weight._array[3])
 
 
 def test_embedding_padding_idx_is_zero_and_gets_no_gradient():
     emb = nn.Embedding(5, 3, padding_idx=1)
-    np.testing.assert_array_equal(emb.weight.data[1], 0)
+    np.testing.assert_array_equal(emb.weight._array[1], 0)
     out = emb(mg.tensor([1, 1, 4]))
     (out * 2).sum().backward()
-    np.testing.assert_array_equal(emb.weight.grad.data[1], 0)
-    np.testing.assert_array_equal(emb.weight.grad.data[4], 2)
+    np.testing.assert_array_equal(emb.weight.grad._array[1], 0)
+    np.testing.assert_array_equal(emb.weight.grad._array[4], 2)
 
 
 def test_embedding_negative_padding_idx():
     emb = nn.Embedding(5, 3, padding_idx=-1)
     assert emb.padding_idx == 4  # as PyTorch: counted from the end
-    np.testing.assert_array_equal(emb.weight.data[4], 0)
+    np.testing.assert_array_equal(emb.weight._array[4], 0)
     assert repr(emb) == "Embedding(5, 3, padding_idx=4)"
     with pytest.raises(ValueError, match="padding_idx"):
         nn.Embedding(5, 3, padding_idx=5)
@@ -265,7 +265,7 @@ def test_dropout_training_scales_and_eval_is_identity():
     mg.manual_seed(0)
     drop = nn.Dropout(0.25)
     x = mg.ones(200, 100)
-    y = drop(x).data
+    y = drop(x)._array
     assert set(np.unique(y).tolist()) == {0.0, np.float32(1 / 0.75)}
     assert abs((y == 0).mean() - 0.25) < 0.01  # fraction dropped is p
     assert abs(y.mean() - 1.0) < 0.02  # inverted dropout keeps the expectation
@@ -278,14 +278,14 @@ def test_dropout_gradient_is_the_same_mask():
     x = mg.randn(50, 20, requires_grad=True)
     y = F.dropout(x, 0.5)
     y.sum().backward()
-    kept = y.data != 0
-    np.testing.assert_array_equal(x.grad.data, np.where(kept, 2.0, 0.0))
+    kept = y._array != 0
+    np.testing.assert_array_equal(x.grad._array, np.where(kept, 2.0, 0.0))
 
 
 def test_dropout_edge_probabilities_and_validation():
     x = mg.randn(3, 4, requires_grad=True)
     assert F.dropout(x, 0.0) is x
-    np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0)
+    np.testing.assert_array_equal(F.dropout(x, 1.0)._array, 0)
     for bad in (-0.1, 1.5, "0.5"):
         with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
             nn.Dropout(bad)
@@ -296,9 +296,9 @@ def test_dropout_edge_probabilities_and_validation():
 def test_dropout_is_seeded():
     x = mg.ones(10, 10)
     mg.manual_seed(5)
-    a = F.dropout(x, 0.5).data
+    a = F.dropout(x, 0.5)._array
     mg.manual_seed(5)
-    np.testing.assert_array_equal(a, F.dropout(x, 0.5).data)
+    np.testing.assert_array_equal(a, F.dropout(x, 0.5)._array)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -308,23 +308,23 @@ def test_dropout_is_seeded():
 
 def test_activation_values():
     x = mg.tensor([-2.0, 0.0, 3.0])
-    np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh([-2.0, 0.0, 3.0]), rtol=1e-6)
-    np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp([2.0, 0.0, -3.0])), rtol=1e-6)
+    np.testing.assert_allclose(nn.Tanh()(x)._array, np.tanh([-2.0, 0.0, 3.0]), rtol=1e-6)
+    np.testing.assert_allclose(nn.Sigmoid()(x)._array, 1 / (1 + np.exp([2.0, 0.0, -3.0])), rtol=1e-6)
     assert nn.ReLU()(x).tolist() == [0.0, 0.0, 3.0]
     assert nn.Identity(54, unused="x")(x) is x
     assert nn.Flatten()(mg.zeros(2, 3, 4)).shape == (2, 12)
     assert nn.Flatten(0, 1)(mg.zeros(2, 3, 4)).shape == (6, 4)
-    np.testing.assert_allclose(nn.Softmax(dim=-1)(mg.zeros(2, 4)).data, 0.25)
+    np.testing.assert_allclose(nn.Softmax(dim=-1)(mg.zeros(2, 4))._array, 0.25)
 
 
 def test_functional_activations_and_softmax_implicit_dim():
     x = mg.randn(3, 4)
-    np.testing.assert_array_equal(F.tanh(x).data, x.tanh().data)
-    np.testing.assert_array_equal(F.sigmoid(x).data, x.sigmoid().data)
-    np.testing.assert_array_equal(F.relu(x).data, x.relu().data)
-    np.testing.assert_allclose(F.softmax(x, dim=1, dtype=mg.float64).data, x.double().softmax(1).data)
+    np.testing.assert_array_equal(F.tanh(x)._array, x.tanh()._array)
+    np.testing.assert_array_equal(F.sigmoid(x)._array, x.sigmoid()._array)
+    np.testing.assert_array_equal(F.relu(x)._array, x.relu()._array)
+    np.testing.assert_allclose(F.softmax(x, dim=1, dtype=mg.float64)._array, x.double().softmax(1)._array)
     with pytest.warns(UserWarning, match="Implicit dimension"):
-        np.testing.assert_array_equal(F.log_softmax(x).data, x.log_softmax(1).data)  # PyTorch's legacy rule
+        np.testing.assert_array_equal(F.log_softmax(x)._array, x.log_softmax(1)._array)  # PyTorch's legacy rule
 
 
 def test_one_hot():
@@ -342,7 +342,7 @@ def test_one_hot():
 
 def test_one_hot_matches_torch(torch):
     idx = np.array([[0, 3], [2, 2]])
-    np.testing.assert_array_equal(F.one_hot(mg.tensor(idx), 5).data,
+    np.testing.assert_array_equal(F.one_hot(mg.tensor(idx), 5)._array,
                                   torch.nn.functional.one_hot(torch.tensor(idx), 5).numpy())
 
 

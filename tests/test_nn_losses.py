@@ -32,9 +32,9 @@ def run_loss(fn: str, arrays: dict[str, np.ndarray], opts: dict, gout: np.ndarra
             kw[k] = mg.tensor(arrays[k].astype(dtype))
     out = getattr(F, fn)(x, t, **kw)
     out.backward(mg.tensor(gout.astype(dtype)))
-    res = {"out": out.data, "grad_input": x.grad.data}
+    res = {"out": out._array, "grad_input": x.grad._array}
     if t.requires_grad:
-        res["grad_target"] = t.grad.data
+        res["grad_target"] = t.grad._array
     return res
 
 
@@ -99,7 +99,7 @@ def _noncontiguous(rng, shape):
 def test_gradcheck_cross_entropy(reduction):
     rng = np.random.default_rng(0)
     x = _t(_noncontiguous(rng, (5, 4)))
-    assert not x.data.flags.c_contiguous
+    assert not x._array.flags.c_contiguous
     t = mg.tensor([0, 3, -100, 1, 3])
     w = mg.tensor([0.5, 1.0, 2.0, 1.5], dtype=mg.float64)
     assert gradcheck(lambda a: F.cross_entropy(a, t, weight=w, reduction=reduction, label_smoothing=0.15), [x])
@@ -172,7 +172,7 @@ def test_cross_entropy_stable_and_warning_free_at_1000(dtype):
         warnings.simplefilter("error")
         loss = F.cross_entropy(x, t, label_smoothing=0.1)
         loss.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(x.grad.data).all()
+    assert np.isfinite(loss.item()) and np.isfinite(x.grad._array).all()
     assert loss.dtype == dtype and x.grad.dtype == dtype
     # row 0: 2000 * 0.9 + 0.1/3 * (0 + 2000 + 1000); row 1: 0.1/3 * 4000; row 2: 0.9 log 2 + 0.1/3 (3 log 2 + 2000)
     rows = [1800 + 100, 400 / 3, 0.9 * np.log(2) + 0.1 / 3 * (3 * np.log(2) + 2000)]
@@ -186,7 +186,7 @@ def test_cross_entropy_all_ignored_is_nan_without_warning():
         loss = F.cross_entropy(x, mg.tensor([-100, -100]))
         loss.backward()
     assert np.isnan(loss.item())  # PyTorch: 0 / 0 = nan
-    assert np.all(x.grad.data == 0)
+    assert np.all(x.grad._array == 0)
     assert F.cross_entropy(x, mg.tensor([-100, -100]), reduction="sum").item() == 0.0
 
 
@@ -228,8 +228,8 @@ def test_bce_with_logits_stable_at_extremes():
         warnings.simplefilter("error")
         loss = F.binary_cross_entropy_with_logits(x, y, reduction="none", pos_weight=mg.tensor([2.0]))
         loss.sum().backward()
-    np.testing.assert_allclose(loss.data, [0.0, 0.0, 1000.0, 2000.0])
-    np.testing.assert_allclose(x.grad.data, [0.0, 0.0, 1.0, -2.0])
+    np.testing.assert_allclose(loss._array, [0.0, 0.0, 1000.0, 2000.0])
+    np.testing.assert_allclose(x.grad._array, [0.0, 0.0, 1.0, -2.0])
 
 
 def test_bce_with_logits_errors():
@@ -261,8 +261,8 @@ def test_loss_modules_match_functional():
     assert ce(x, t).item() == F.cross_entropy(x, t, weight=w, label_smoothing=0.1).item()
     p = mg.tensor(rng.random((4, 3)))
     bce = mg.nn.BCEWithLogitsLoss(pos_weight=w, reduction="none")
-    np.testing.assert_array_equal(bce(x, p).data, F.binary_cross_entropy_with_logits(x, p, pos_weight=w,
-                                                                                      reduction="none").data)
+    np.testing.assert_array_equal(bce(x, p)._array, F.binary_cross_entropy_with_logits(x, p, pos_weight=w,
+                                                                                      reduction="none")._array)
 
 
 def test_loss_module_repr_and_buffers():
@@ -322,7 +322,7 @@ def test_cross_entropy_property(data, shape, reduction, weighted, smoothing):
         expected = rows if reduction == "none" else rows.sum() if reduction == "sum" else rows.sum() / denom
     xt = mg.Tensor(x, requires_grad=True)
     got = F.cross_entropy(xt, mg.tensor(t), weight=mg.tensor(w), reduction=reduction, label_smoothing=smoothing)
-    np.testing.assert_allclose(got.data, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got._array, expected, rtol=1e-10, atol=1e-12)
     if reduction != "mean" or denom > 0:
         assert gradcheck(lambda a: F.cross_entropy(a, mg.tensor(t), weight=mg.tensor(w), reduction=reduction,
                                                    label_smoothing=smoothing), [xt])

@@ -63,8 +63,8 @@ def test_parameter_basics():
 def test_parameter_shares_memory_and_rejects_integer_grad():
     t = mg.zeros(3)
     p = nn.Parameter(t)
-    p.data[0] = 5
-    assert t.data[0] == 5
+    p._array[0] = 5
+    assert t._array[0] == 5
     with pytest.raises(RuntimeError, match="floating"):
         nn.Parameter(mg.tensor([1, 2]))
     assert nn.Parameter(mg.tensor([1, 2]), requires_grad=False).dtype == mg.int64
@@ -217,7 +217,7 @@ def test_zero_grad_both_ways():
     grads = [p.grad for p in net.parameters()]
     assert all(g is not None for g in grads)
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is g and np.all(g.data == 0) for p, g in zip(net.parameters(), grads))
+    assert all(p.grad is g and np.all(g._array == 0) for p, g in zip(net.parameters(), grads))
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
@@ -236,7 +236,7 @@ def test_requires_grad_and_apply():
             nn.init.ones_(m.weight)
 
     net.apply(init)
-    assert np.all(net.head.weight.data == 1)
+    assert np.all(net.head.weight._array == 1)
 
 
 def test_double_float_to_keep_parameter_objects():
@@ -265,8 +265,8 @@ def test_deepcopy_is_independent():
     net = Net()
     clone = copy.deepcopy(net)
     assert [n for n, _ in clone.named_parameters()] == [n for n, _ in net.named_parameters()]
-    clone.head.weight.data[...] = 7
-    assert not np.any(net.head.weight.data == 7)
+    clone.head.weight._array[...] = 7
+    assert not np.any(net.head.weight._array == 7)
     assert isinstance(clone.head.weight, nn.Parameter) and clone.head.weight.requires_grad
 
 
@@ -280,30 +280,30 @@ def test_state_dict_order_and_sharing():
     sd = net.state_dict()
     assert list(sd) == NET_KEYS  # the non-persistent buffer is left out
     assert all(type(v) is mg.Tensor and not v.requires_grad for v in sd.values())
-    sd["head.weight"].data[0, 0] = 42.0  # shares memory with the parameter, like PyTorch
-    assert net.head.weight.data[0, 0] == 42.0
+    sd["head.weight"]._array[0, 0] = 42.0  # shares memory with the parameter, like PyTorch
+    assert net.head.weight._array[0, 0] == 42.0
     kv = net.state_dict(keep_vars=True)
     assert kv["head.weight"] is net.head.weight
 
 
 def test_state_dict_round_trip_in_place():
     a, b = Net(), Net()
-    arrays_before = [p.data for p in b.parameters()]
+    arrays_before = [p._array for p in b.parameters()]
     result = b.load_state_dict(a.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert repr(result) == "<All keys matched successfully>"
     for (n, pa), pb, arr in zip(a.named_parameters(), b.parameters(), arrays_before):
-        np.testing.assert_array_equal(pa.data, pb.data, err_msg=n)
-        assert pb.data is arr  # copied in place: optimizers keep working
+        np.testing.assert_array_equal(pa._array, pb._array, err_msg=n)
+        assert pb._array is arr  # copied in place: optimizers keep working
     x = mg.tensor([[1, 2]])
-    np.testing.assert_array_equal(a.eval()(x).data, b.eval()(x).data)
+    np.testing.assert_array_equal(a.eval()(x)._array, b.eval()(x)._array)
 
 
 def test_load_state_dict_from_ndarrays_and_casts_dtype():
     fc = nn.Linear(2, 3)
     sd = {"weight": np.arange(6, dtype=np.float64).reshape(3, 2), "bias": np.zeros(3)}
     fc.load_state_dict(sd)
-    assert fc.weight.dtype == mg.float32 and fc.weight.data[2, 1] == 5.0
+    assert fc.weight.dtype == mg.float32 and fc.weight._array[2, 1] == 5.0
 
 
 def test_load_state_dict_missing_and_unexpected():
@@ -316,7 +316,7 @@ def test_load_state_dict_missing_and_unexpected():
     result = fc.load_state_dict(sd, strict=False)
     assert result == (["bias"], ["extra"])
     assert result.missing_keys == ["bias"] and result.unexpected_keys == ["extra"]
-    assert np.all(fc.weight.data == 0)
+    assert np.all(fc.weight._array == 0)
 
 
 def test_load_state_dict_shape_mismatch_names_key_and_shapes():
@@ -337,7 +337,7 @@ def test_load_state_dict_keeps_optimizer_valid():
     net.load_state_dict(other.state_dict())
     net(mg.ones(2, 3)).sum().backward()
     opt.step()  # the optimizer updates the loaded values, not stale arrays
-    np.testing.assert_allclose(net.bias.data, other.bias.data - 0.1 * 2, rtol=1e-6)
+    np.testing.assert_allclose(net.bias._array, other.bias._array - 0.1 * 2, rtol=1e-6)
 
 
 def test_torch_state_dict_loads_and_gives_same_outputs(torch):
@@ -345,9 +345,9 @@ def test_torch_state_dict_loads_and_gives_same_outputs(torch):
     ours = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)).double()
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((5, 4))
-    np.testing.assert_allclose(ours(mg.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours(mg.tensor(x))._array, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12)
     # and back: our state dict is accepted by PyTorch
-    theirs.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v._array) for k, v in ours.state_dict().items()})
 
 
 # ------------------------------------------------------------------------------------------------

@@ -60,9 +60,9 @@ def run(fn: Callable[[mg.Tensor], mg.Tensor], data: np.ndarray, grad_out: np.nda
         y = fn(x)
         y.backward(mg.tensor(np.ones(y.shape, y.dtype) if grad_out is None else grad_out))
     assert y.dtype == x.dtype, f"dtype changed from {x.dtype} to {y.dtype}"
-    assert np.isfinite(y.data).all(), f"non-finite values: {y.data[~np.isfinite(y.data)][:5]}"
-    assert np.isfinite(x.grad.data).all(), f"non-finite gradients: {x.grad.data[~np.isfinite(x.grad.data)][:5]}"
-    return y.data.astype(np.float64), x.grad.data.astype(np.float64)
+    assert np.isfinite(y._array).all(), f"non-finite values: {y._array[~np.isfinite(y._array)][:5]}"
+    assert np.isfinite(x.grad._array).all(), f"non-finite gradients: {x.grad._array[~np.isfinite(x.grad._array)][:5]}"
+    return y._array.astype(np.float64), x.grad._array.astype(np.float64)
 
 
 def _sigmoid64(x: np.ndarray) -> np.ndarray:
@@ -146,7 +146,7 @@ def test_cross_entropy(dtype: np.dtype, label_smoothing: float, rows: int) -> No
     with strict():
         loss = mg.nn.CrossEntropyLoss()(x_t, mg.tensor(target))
         loss.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(x_t.grad.data).all()
+    assert np.isfinite(loss.item()) and np.isfinite(x_t.grad._array).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
@@ -178,9 +178,9 @@ def test_recurrent_layers_saturate_quietly(dtype: np.dtype, impl: str, kind: str
     with strict():
         out, _ = layer(x)
         out.sum().backward()
-    assert np.isfinite(out.data).all() and np.abs(out.data).max() <= 1.0
-    assert np.isfinite(x.grad.data).all()
-    assert all(np.isfinite(p.grad.data).all() for p in layer.parameters())
+    assert np.isfinite(out._array).all() and np.abs(out._array).max() <= 1.0
+    assert np.isfinite(x.grad._array).all()
+    assert all(np.isfinite(p.grad._array).all() for p in layer.parameters())
 
 
 def test_float32_lstm_training_stays_finite() -> None:
@@ -211,6 +211,6 @@ def test_float32_lstm_training_stays_finite() -> None:
             opt.step()
             state = detach_state(state)
             assert np.isfinite(loss.item()), f"step {step}: loss is {loss.item()}"
-    assert all(np.isfinite(p.data).all() for p in params)
+    assert all(np.isfinite(p._array).all() for p in params)
     assert all(p.dtype == np.float32 for p in params)
     assert np.isfinite(norms).all()

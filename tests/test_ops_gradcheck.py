@@ -40,7 +40,7 @@ GRADCHECK_CASES = [c for c in CASES if c.gradcheck]
 def test_catalog_gradcheck_non_contiguous(case):
     xs = [leaf(non_contiguous(a)) for a in case_inputs(case)]
     for x in xs:
-        assert x.ndim == 0 or x.data.size <= 1 or not x.data.flags.c_contiguous
+        assert x.ndim == 0 or x._array.size <= 1 or not x._array.flags.c_contiguous
     check(lambda *ts: case.fn(mg, *ts), *xs, **case.gradcheck_kw)
 
 
@@ -180,10 +180,10 @@ def test_sum_mean_var(op, data, keepdim):
             return getattr(mg, name)(t, dim=dim, keepdim=keepdim)
         return getattr(t, name)(dim=dim, keepdim=keepdim)
 
-    expected = getattr(np, name)(x.data, axis=dims, keepdims=keepdim, **({"ddof": 1} if name == "var" else {}))
+    expected = getattr(np, name)(x._array, axis=dims, keepdims=keepdim, **({"ddof": 1} if name == "var" else {}))
     out = fn(x)
     assert out.shape == np.shape(expected)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out._array, expected, rtol=1e-10, atol=1e-12)
     check(fn, x)
 
 
@@ -205,7 +205,7 @@ def test_max_min(op, data, keepdim):
     check(lambda t: getattr(t, op)(dim=dim, keepdim=keepdim).values, x)
     check(lambda t: getattr(mg, op)(t, dim, keepdim)[0], x)
     values, indices = getattr(x, op)(dim=dim, keepdim=keepdim)
-    np.testing.assert_array_equal(indices.data, getattr(np, f"arg{op}")(x.data, axis=dim, keepdims=keepdim))
+    np.testing.assert_array_equal(indices._array, getattr(np, f"arg{op}")(x._array, axis=dim, keepdims=keepdim))
     assert not indices.requires_grad and indices.dtype == np.int64
 
 
@@ -239,7 +239,7 @@ def matmul_operands(draw):
 def test_matmul(operands):
     a, b = operands
     out = a @ b
-    np.testing.assert_allclose(out.data, np.matmul(a.data, b.data), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out._array, np.matmul(a._array, b._array), rtol=1e-12, atol=1e-12)
     check(lambda x, y: x @ y, a, b)
     check(lambda x, y: mg.matmul(x, y), a, b)
 
@@ -394,7 +394,7 @@ def test_basic_indexing(data):
     x = data.draw(tensors(shape))
     index = data.draw(basic_index(shape))
     out = x[index]
-    np.testing.assert_array_equal(out.data, x.data[index])
+    np.testing.assert_array_equal(out._array, x._array[index])
     check(lambda t: t[index], x)
 
 
@@ -407,7 +407,7 @@ def test_integer_array_indexing_with_repeats(data):
     idx = data.draw(st.lists(st.integers(-n0, n0 - 1), min_size=1, max_size=6))
     idx = idx + [idx[0]]  # at least one repeat
     np_idx = np.array(idx)
-    np.testing.assert_array_equal(x[np_idx].data, x.data[np_idx])
+    np.testing.assert_array_equal(x[np_idx]._array, x._array[np_idx])
     check(lambda t: t[mg.tensor(idx)], x)  # a 1-D index tensor (the scatter-add kernel path)
     check(lambda t: t[idx], x)  # a list
     check(lambda t: t[np_idx.reshape(1, -1)], x)  # a 2-D index array
@@ -425,6 +425,6 @@ def test_boolean_mask_indexing(data):
     x = data.draw(tensors(shape))
     full_mask = data.draw(arrays(shape)) > 0
     row_mask = data.draw(arrays(shape[:1])) > 0
-    np.testing.assert_array_equal(x[mg.tensor(full_mask)].data, x.data[full_mask])
+    np.testing.assert_array_equal(x[mg.tensor(full_mask)]._array, x._array[full_mask])
     check(lambda t: t[mg.tensor(full_mask)], x)
     check(lambda t: t[row_mask], x)

@@ -59,7 +59,7 @@ def check_outputs(case, outs, expected, dtypes, tol):
     for j, (o, e, dt) in enumerate(zip(outs, expected, dtypes)):
         assert o.shape == e.shape, f"{case.name} output {j}: shape {o.shape}, PyTorch {e.shape}"
         assert o.dtype == np.dtype(str(dt)), f"{case.name} output {j}: dtype {o.dtype}, PyTorch {dt}"
-        np.testing.assert_allclose(o.data.astype(np.float64), e, **tol, err_msg=f"{case.name} output {j}")
+        np.testing.assert_allclose(o._array.astype(np.float64), e, **tol, err_msg=f"{case.name} output {j}")
 
 
 def check_grads(case, grads, expected, input_dtype, tol):
@@ -68,7 +68,7 @@ def check_grads(case, grads, expected, input_dtype, tol):
         assert isinstance(g, mg.Tensor), f"{case.name}: input {i}'s .grad is a {type(g).__name__}"
         assert g.shape == e.shape, f"{case.name} grad {i}: shape {g.shape}, PyTorch {e.shape}"
         assert g.dtype == input_dtype, f"{case.name} grad {i}: dtype {g.dtype}, expected {input_dtype}"
-        np.testing.assert_allclose(g.data.astype(np.float64), e, **tol, err_msg=f"{case.name} grad {i}")
+        np.testing.assert_allclose(g._array.astype(np.float64), e, **tol, err_msg=f"{case.name} grad {i}")
 
 
 def tolerance_f64(case, dtypes) -> dict:
@@ -217,13 +217,13 @@ def test_dtype_promotion_live(torch, make, op, expected):
     t_out = op(*make(torch))
     assert str(t_out.dtype) == f"torch.{expected}"
     m_out = op(*make(mg))
-    np.testing.assert_allclose(m_out.data.astype(np.float64), t_out.double().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(m_out._array.astype(np.float64), t_out.double().numpy(), rtol=1e-6)
 
 
 def test_integer_division_values():
     out = mg.tensor([1, 3]) / mg.tensor([2, 4])
     assert out.dtype == mg.float32
-    np.testing.assert_allclose(out.data, [0.5, 0.75])
+    np.testing.assert_allclose(out._array, [0.5, 0.75])
 
 
 def test_promotion_keeps_gradient_dtype():
@@ -232,4 +232,4 @@ def test_promotion_keeps_gradient_dtype():
     b = mg.ones(3, dtype=mg.float64, requires_grad=True)
     (a * b).sum().backward()
     assert a.grad.dtype == mg.float32 and b.grad.dtype == mg.float64
-    np.testing.assert_allclose(a.grad.data, 1.0)
+    np.testing.assert_allclose(a.grad._array, 1.0)

@@ -47,13 +47,13 @@ def mg_fn_trajectory(name: str, dtype=np.float64, impl: str = "fused") -> list[n
     opt.impl = impl
     traj: list[list[np.ndarray]] = [[] for _ in params]
     for step in range(N_STEPS):
-        grads = fn_grads([p.data.astype(np.float64) for p in params], c, d, step)
+        grads = fn_grads([p._array.astype(np.float64) for p in params], c, d, step)
         for p, g in zip(params, grads):
             p.grad = None if g is None else Tensor(g.astype(dtype))
         opt.step()
         for i, p in enumerate(params):
             assert p.dtype == dtype
-            traj[i].append(p.data.astype(np.float64).copy())
+            traj[i].append(p._array.astype(np.float64).copy())
     return [np.stack(t) for t in traj]
 
 
@@ -67,7 +67,7 @@ def mg_rnn_trajectory(name: str, dtype=np.float64) -> list[np.ndarray]:
         rnn_loss(mg, params, mg.tensor(x[step].astype(dtype)), mg.tensor(y[step].astype(dtype))).backward()
         opt.step()
         for i, p in enumerate(params):
-            traj[i].append(p.data.astype(np.float64).copy())
+            traj[i].append(p._array.astype(np.float64).copy())
     return [np.stack(t) for t in traj]
 
 
@@ -155,7 +155,7 @@ def test_lstm_model_trajectory_matches_torch_live(torch, opt_name):
         ((m_lin(m_out[-1]) - mg.tensor(y)) ** 2).mean().backward()
         m_opt.step()
         for tp, mp in zip(t_params, m_params):
-            np.testing.assert_allclose(mp.data, tp.detach().numpy(), err_msg=f"step {step + 1}", **TOL64)
+            np.testing.assert_allclose(mp._array, tp.detach().numpy(), err_msg=f"step {step + 1}", **TOL64)
 
 
 def test_state_dict_layout_matches_torch_live(torch):
@@ -178,9 +178,9 @@ def test_state_dict_layout_matches_torch_live(torch):
             assert set(t_state) == set(m_sd["state"][idx]), (name, idx)
             for key, tv in t_state.items():
                 mv = m_sd["state"][idx][key]
-                np.testing.assert_allclose(np.asarray(mv.data), tv.numpy(), rtol=1e-12, atol=1e-15)
+                np.testing.assert_allclose(np.asarray(mv._array), tv.numpy(), rtol=1e-12, atol=1e-15)
                 if key == "step":
-                    assert mv.data.dtype == np.float32 and mv.shape == ()  # torch: tensor(3.) float32
+                    assert mv._array.dtype == np.float32 and mv.shape == ()  # torch: tensor(3.) float32
         for tg, mg_ in zip(t_sd["param_groups"], m_sd["param_groups"]):
             assert tg["params"] == mg_["params"]
             for k, v in mg_.items():
@@ -195,7 +195,7 @@ def test_load_torch_state_dict_and_continue_live(torch):
     m_params = [mg.tensor(p, requires_grad=True) for p in p0]
 
     def feed(params, make, step):
-        for p, g in zip(params, fn_grads([np.asarray(q.detach().numpy() if hasattr(q, "detach") else q.data)
+        for p, g in zip(params, fn_grads([np.asarray(q.detach().numpy() if hasattr(q, "detach") else q._array)
                                           for q in params], c, d, step)):
             p.grad = None if g is None else make(g)
 
@@ -204,7 +204,7 @@ def test_load_torch_state_dict_and_continue_live(torch):
         t_opt.step()
     with torch.no_grad():
         for tp, mp in zip(t_params, m_params):
-            mp.data[...] = tp.numpy()
+            mp._array[...] = tp.numpy()
     sd = t_opt.state_dict()
     sd = {"state": {k: {n: v.numpy().copy() for n, v in s.items()} for k, s in sd["state"].items()},
           "param_groups": sd["param_groups"]}
@@ -216,7 +216,7 @@ def test_load_torch_state_dict_and_continue_live(torch):
         feed(m_params, mg.tensor, step)
         m_opt.step()
     for tp, mp in zip(t_params, m_params):
-        np.testing.assert_allclose(mp.data, tp.detach().numpy(), **TOL64)
+        np.testing.assert_allclose(mp._array, tp.detach().numpy(), **TOL64)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,12 +243,12 @@ def test_state_dict_roundtrip_continues_identically(name):
     opt1 = make_optimizer(mg, name, first)
     _rnn_run(name, range(10), first, opt1)
     sd = copy.deepcopy(opt1.state_dict())
-    second = [mg.tensor(p.data, requires_grad=True) for p in first]
+    second = [mg.tensor(p._array, requires_grad=True) for p in first]
     opt2 = make_optimizer(mg, name, second)
     opt2.load_state_dict(sd)
     _rnn_run(name, range(10, N_STEPS), second, opt2)
     for a, b in zip(ref, second):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._array, b._array)
 
 
 class TinyRNN(mg.nn.Module):
@@ -292,7 +292,7 @@ def test_save_load_mid_training_equals_uninterrupted_run(tmp_path, name):
     fresh_opt.load_state_dict(mg.load(tmp_path / "optim.safetensors"))
     train(fresh, fresh_opt, range(10, N_STEPS))
     for (n, a), (_, b) in zip(ref.named_parameters(), fresh.named_parameters()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=n)
+        np.testing.assert_array_equal(a._array, b._array, err_msg=n)
     assert ref_opt.state_dict()["param_groups"] == fresh_opt.state_dict()["param_groups"]
 
 
@@ -322,7 +322,7 @@ def test_load_state_dict_copies_and_casts():
     opt2 = SGD([q], lr=0.5, momentum=0.9)
     opt2.load_state_dict(sd)
     buf = opt2.state[q]["momentum_buffer"]
-    assert buf.dtype == np.float64 and buf.data is not sd["state"][0]["momentum_buffer"].data
+    assert buf.dtype == np.float64 and buf._array is not sd["state"][0]["momentum_buffer"]._array
     assert opt2.param_groups[0]["lr"] == 0.1 and opt2.param_groups[0]["params"][0] is q
 
 
@@ -462,25 +462,25 @@ def test_step_with_closure_runs_with_grad_enabled():
 def test_step_updates_in_place_and_keeps_dtype():
     for dtype in (np.float32, np.float64):
         w = mg.zeros(4, dtype=dtype, requires_grad=True)
-        data = w.data
+        data = w._array
         opt = Adam([w], lr=0.1, amsgrad=True)
         w.grad = mg.tensor(np.ones(4, dtype=np.float64 if dtype == np.float32 else np.float32))  # other dtype
         opt.step()
-        assert w.data is data and w.dtype == dtype
+        assert w._array is data and w.dtype == dtype
         assert all(opt.state[w][k].dtype == dtype for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"))
-        np.testing.assert_allclose(w.data, -0.1, rtol=1e-5)
+        np.testing.assert_allclose(w._array, -0.1, rtol=1e-5)
 
 
 @pytest.mark.parametrize("impl", ["fused", "reference"])
 @pytest.mark.parametrize("name", ["sgd_nesterov", "adam_amsgrad", "adamw"])
 def test_non_contiguous_parameter_is_updated_in_place(name, impl):
-    """p.data may be a transposed/sliced view: the update still lands in that same array."""
+    """p._array may be a transposed/sliced view: the update still lands in that same array."""
     rng = np.random.default_rng(5)
     base = rng.standard_normal((4, 6))
     grads = [rng.standard_normal((3, 4)) for _ in range(3)]
     contiguous = mg.tensor(np.ascontiguousarray(base[:, ::2].T), requires_grad=True)
     strided = mg.Tensor(base.copy()[:, ::2].T, requires_grad=True)
-    view = strided.data
+    view = strided._array
     assert not view.flags.c_contiguous
     results = []
     for p in (contiguous, strided):
@@ -489,8 +489,8 @@ def test_non_contiguous_parameter_is_updated_in_place(name, impl):
         for g in grads:
             p.grad = mg.tensor(g)
             opt.step()
-        results.append(p.data)
-    assert strided.data is view
+        results.append(p._array)
+    assert strided._array is view
     np.testing.assert_array_equal(results[0], results[1])
 
 
@@ -508,7 +508,7 @@ def test_nan_gradients_propagate_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         opt.step()
-    assert np.isnan(w.data[0]) and np.isfinite(w.data[1])
+    assert np.isnan(w._array[0]) and np.isfinite(w._array[1])
 
 
 def test_amsgrad_switched_on_later_creates_its_buffer():
@@ -527,7 +527,7 @@ def test_skipped_parameter_step_count():
     params = [mg.tensor(p, requires_grad=True) for p in p0]
     opt = Adam(params, lr=0.01)
     for step in range(6):
-        for p, g in zip(params, fn_grads([p.data for p in params], c, d, step)):
+        for p, g in zip(params, fn_grads([p._array for p in params], c, d, step)):
             p.grad = None if g is None else mg.tensor(g)
         opt.step()
     assert float(opt.state[params[0]]["step"]) == 6

@@ -33,9 +33,9 @@ def minigrad_packing(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> dic
         padded = pad_sequence(seqs, batch_first=spec["batch_first"], padding_value=spec["padding_value"],
                               padding_side=spec["padding_side"])
         (padded * mg.tensor(arrays["g_padded"])).sum().backward()
-        out = {"padded": padded.data}
+        out = {"padded": padded._array}
         for i, s in enumerate(seqs):
-            out[f"grad_seq{i}"] = s.grad.data
+            out[f"grad_seq{i}"] = s.grad._array
         return out
     x = mg.tensor(arrays["x"], requires_grad=True)
     packed = pack_padded_sequence(x, arrays["lengths"], batch_first=spec["batch_first"],
@@ -45,11 +45,11 @@ def minigrad_packing(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> dic
                                           total_length=spec.get("total_length"))
     loss = (packed.data * mg.tensor(arrays["g_data"])).sum() + (padded * mg.tensor(arrays["g_padded"])).sum()
     loss.backward()
-    out = {"data": packed.data.data, "batch_sizes": packed.batch_sizes.data, "padded": padded.data,
-           "out_lengths": lengths.data, "grad_x": x.grad.data}
+    out = {"data": packed.data._array, "batch_sizes": packed.batch_sizes._array, "padded": padded._array,
+           "out_lengths": lengths._array, "grad_x": x.grad._array}
     if packed.sorted_indices is not None:
-        out["sorted_indices"] = packed.sorted_indices.data
-        out["unsorted_indices"] = packed.unsorted_indices.data
+        out["sorted_indices"] = packed.sorted_indices._array
+        out["unsorted_indices"] = packed.unsorted_indices._array
     return out
 
 
@@ -87,12 +87,12 @@ def test_packed_layout_by_hand() -> None:
     # T=3, B=3, one feature; value = 10*t + b
     x = mg.tensor(np.array([[[10 * t + b] for b in range(3)] for t in range(3)], dtype=np.float64))
     p = pack_padded_sequence(x, [3, 2, 1])
-    assert p.data.reshape(-1).tolist() == [0, 1, 2, 10, 11, 20]
+    assert p.data.numpy().reshape(-1).tolist() == [0, 1, 2, 10, 11, 20]
     assert p.batch_sizes.tolist() == [3, 2, 1] and p.batch_sizes.dtype == mg.int64
     assert p.sorted_indices is None and p.unsorted_indices is None
     q = pack_padded_sequence(x, [1, 3, 2], enforce_sorted=False)
     assert q.sorted_indices.tolist() == [1, 2, 0] and q.unsorted_indices.tolist() == [2, 0, 1]
-    assert q.data.reshape(-1).tolist() == [1, 2, 0, 11, 12, 21]
+    assert q.data.numpy().reshape(-1).tolist() == [1, 2, 0, 11, 12, 21]
     data, batch_sizes, sorted_indices, unsorted_indices = q  # a namedtuple, like PyTorch's
     assert data is q.data and isinstance(q, tuple)
 
@@ -104,14 +104,14 @@ def test_round_trip_and_helpers(batch_first: bool) -> None:
     assert padded.shape == ((3, 5, 2) if batch_first else (5, 3, 2))
     packed = pack_padded_sequence(padded, [2, 5, 1], batch_first=batch_first, enforce_sorted=False)
     back, lengths = pad_packed_sequence(packed, batch_first=batch_first)
-    np.testing.assert_array_equal(back.data, padded.data)
+    np.testing.assert_array_equal(back._array, padded._array)
     assert lengths.tolist() == [2, 5, 1]
     for a, b in zip(unpack_sequence(packed), seqs):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._array, b._array)
     for a, b in zip(unpad_sequence(padded, lengths, batch_first=batch_first), seqs):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._array, b._array)
     p2 = pack_sequence(seqs, enforce_sorted=False)
-    np.testing.assert_array_equal(p2.data.data, packed.data.data)
+    np.testing.assert_array_equal(p2.data._array, packed.data._array)
     assert p2.batch_sizes.tolist() == [3, 2, 1, 1, 1]
 
 

@@ -147,7 +147,7 @@ def programs(draw: st.DrawFn) -> tuple[list[np.ndarray], Callable, Callable, str
             if choice == "T":
                 fm, fn, out_shape = (lambda t: t.T), (lambda a: a.T), shape[::-1]
             elif choice == "flatten":
-                fm, fn, out_shape = (lambda t: t.reshape(-1) if t.data.size else t.reshape(0)), \
+                fm, fn, out_shape = (lambda t: t.reshape(-1) if t._array.size else t.reshape(0)), \
                     (lambda a: a.reshape(-1) if a.size else a.reshape(0)), (int(np.prod(shape)),)
             elif choice == "unsqueeze":
                 fm, fn, out_shape = (lambda t: t.unsqueeze(0)), (lambda a: a[None]), (1,) + shape
@@ -185,7 +185,7 @@ def test_random_programs_match_numpy_and_finite_differences(program) -> None:
         out = mg_f(leaves)
     assert out.shape == expected.shape, text
     assert out.dtype == np.float64, text
-    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12, err_msg=text)
+    np.testing.assert_allclose(out._array, expected, rtol=1e-10, atol=1e-12, err_msg=text)
     for a, b in zip(inputs, originals):  # the inputs were only read
         np.testing.assert_array_equal(a, b, err_msg=text)
     assert mg.autograd.gradcheck(lambda *xs: mg_f(list(xs)), leaves, atol=1e-5, rtol=1e-3), text
@@ -206,12 +206,12 @@ def test_zero_size_reductions_and_shape_ops(shape: tuple[int, ...], data: st.Dat
     x = mg.zeros(*shape, dtype=mg.float64, requires_grad=True)
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     with np.errstate(all="raise", under="ignore"):
-        outs = [x.sum(dim), x.sum(), x.reshape(-1) if x.data.size else x.reshape(0), x.T, x.unsqueeze(0),
+        outs = [x.sum(dim), x.sum(), x.reshape(-1) if x._array.size else x.reshape(0), x.T, x.unsqueeze(0),
                 (x * 2).tanh(), x.softmax(dim), x.log_softmax(dim), x.flatten()]
         total = sum(o.sum() for o in outs)
     total.backward()
     assert x.grad.shape == shape
-    np.testing.assert_array_equal(outs[0].data, np.zeros(shape).sum(dim))
+    np.testing.assert_array_equal(outs[0]._array, np.zeros(shape).sum(dim))
 
 
 # =====================================================================================================
@@ -406,10 +406,10 @@ def test_activation_and_softmax_wrappers_on_odd_strides(dtype: Any, step: int, s
     t = mg.Tensor(x, requires_grad=True)
     (t.sigmoid() * mg.Tensor(g)).sum().backward()
     s = KA.sigmoid_forward_ref(x.copy())
-    np.testing.assert_allclose(t.grad.data, g * s * (1 - s), **_tol(dtype))
+    np.testing.assert_allclose(t.grad._array, g * s * (1 - s), **_tol(dtype))
     t = mg.Tensor(rows, requires_grad=True)
     t.log_softmax(-1).sum().backward()
-    np.testing.assert_allclose(t.grad.data, 1 - 7 * KSM.softmax_rows_ref(rows.copy()), **_tol(dtype))
+    np.testing.assert_allclose(t.grad._array, 1 - 7 * KSM.softmax_rows_ref(rows.copy()), **_tol(dtype))
 
 
 @settings(max_examples=10, **SETTINGS)
@@ -428,7 +428,7 @@ def test_scatter_and_embedding_on_odd_strides(dtype: Any, step: int, start: int)
     # Embedding backward is a scatter-add: gather rows with a strided index tensor.
     emb = mg.nn.Embedding(6, 4, dtype=dtype)
     emb(mg.Tensor(idx)).sum().backward()
-    np.testing.assert_allclose(emb.weight.grad.data.sum(1), np.bincount(idx, minlength=6) * 4.0, **_tol(dtype))
+    np.testing.assert_allclose(emb.weight.grad._array.sum(1), np.bincount(idx, minlength=6) * 4.0, **_tol(dtype))
 
 
 @settings(max_examples=10, **SETTINGS)
@@ -445,7 +445,7 @@ def test_cross_entropy_on_odd_strides(dtype: Any, step: int, smoothing: float) -
     np.testing.assert_allclose(loss.item(), per_row.sum(), **_tol(dtype))
     dx = np.empty((9, 5), dtype)
     KL.cross_entropy_bwd_ref(x.copy(), target.copy(), np.ones(5, dtype), -100, smoothing, lse, np.ones(9), dx)
-    np.testing.assert_allclose(t.grad.data, dx, **_tol(dtype))
+    np.testing.assert_allclose(t.grad._array, dx, **_tol(dtype))
 
 
 @settings(max_examples=8, **SETTINGS)
@@ -472,8 +472,8 @@ def test_fused_layers_on_strided_inputs_match_reference(mode: str, dtype: Any, b
         out, state = layer(xs, (hs, cs) if mode == "lstm" else hs)
         h_n = state[0] if mode == "lstm" else state
         (out.sum() + (h_n * h_n).sum()).backward()
-        grads = [p.grad.data for p in layer.parameters()] + [xs.grad.data, hs.grad.data]
-        results.append((out.data, h_n.data, grads))
+        grads = [p.grad._array for p in layer.parameters()] + [xs.grad._array, hs.grad._array]
+        results.append((out._array, h_n._array, grads))
     tol = {"rtol": 2e-4, "atol": 2e-5} if dtype == np.float32 else {"rtol": 1e-9, "atol": 1e-10}
     np.testing.assert_allclose(results[0][0], results[1][0], **tol)
     np.testing.assert_allclose(results[0][1], results[1][1], **tol)
@@ -492,7 +492,7 @@ def test_optimizers_on_strided_parameters(dtype: Any) -> None:
         values0 = rng.standard_normal((3, 7)).astype(dtype)
         p_fused = mg.nn.Parameter(mg.Tensor(_strided(values0, 3, 2)))
         p_ref = mg.nn.Parameter(mg.Tensor(values0.copy()))
-        view = p_fused.data
+        view = p_fused._array
         opt_f, opt_r = make([p_fused], "fused"), make([p_ref], "reference")
         for _ in range(3):
             g = rng.standard_normal((3, 7)).astype(dtype)
@@ -500,8 +500,8 @@ def test_optimizers_on_strided_parameters(dtype: Any) -> None:
             p_ref.grad = mg.Tensor(g.copy())
             opt_f.step()
             opt_r.step()
-        np.testing.assert_allclose(p_fused.data, p_ref.data, **_tol(dtype))
-        assert p_fused.data is view  # updated in place, in its own (strided) memory
+        np.testing.assert_allclose(p_fused._array, p_ref._array, **_tol(dtype))
+        assert p_fused._array is view  # updated in place, in its own (strided) memory
         assert np.isnan(view.base[..., :2]).all()  # the gaps around the view were not written
 
 

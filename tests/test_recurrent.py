@@ -117,8 +117,8 @@ def test_parameter_names_shapes_and_init(mode: str, gates: int) -> None:
     k = 1 / np.sqrt(16)
     for name, p in m.named_parameters():
         assert p.dtype == mg.float32 and p.requires_grad
-        assert np.all(np.abs(p.data) <= k), name
-    allv = np.concatenate([p.data.ravel() for p in m.parameters()])
+        assert np.all(np.abs(p._array) <= k), name
+    allv = np.concatenate([p._array.ravel() for p in m.parameters()])
     assert allv.max() > 0.9 * k and allv.min() < -0.9 * k and abs(allv.mean()) < 0.02
     assert len(m.all_weights) == 4 and m.all_weights[1][0] is m.weight_ih_l0_reverse
 
@@ -172,13 +172,13 @@ def test_hx_none_is_zeros_and_batch_first_is_a_transpose(mode: str, impl: str) -
     out, hid = m(x)
     zeros = mg.zeros(4, 3, 4, dtype=mg.float64)
     out2, hid2 = m(x, (zeros, zeros) if mode == "lstm" else zeros)
-    np.testing.assert_array_equal(out.data, out2.data)
+    np.testing.assert_array_equal(out._array, out2._array)
     m.batch_first = True
     out3, hid3 = m(x.transpose(0, 1))
-    np.testing.assert_allclose(out3.data, out.data.transpose(1, 0, 2), atol=1e-14)
+    np.testing.assert_allclose(out3._array, out._array.transpose(1, 0, 2), atol=1e-14)
     h1 = hid[0] if mode == "lstm" else hid
     h3 = hid3[0] if mode == "lstm" else hid3
-    np.testing.assert_allclose(h3.data, h1.data, atol=1e-14)
+    np.testing.assert_allclose(h3._array, h1._array, atol=1e-14)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused"])
@@ -191,11 +191,11 @@ def test_unbatched_equals_batch_of_one(mode: str, impl: str) -> None:
     out, hid = m(x, hx)
     hx_b = (h0.unsqueeze(1), (h0 * 0.5).unsqueeze(1)) if mode == "lstm" else h0.unsqueeze(1)
     out_b, hid_b = m(x.unsqueeze(1), hx_b)
-    np.testing.assert_allclose(out.data, out_b.data[:, 0], atol=1e-14)
+    np.testing.assert_allclose(out._array, out_b._array[:, 0], atol=1e-14)
     if mode == "lstm":
-        np.testing.assert_allclose(hid[1].data, hid_b[1].data[:, 0], atol=1e-14)
+        np.testing.assert_allclose(hid[1]._array, hid_b[1]._array[:, 0], atol=1e-14)
         hid, hid_b = hid[0], hid_b[0]
-    np.testing.assert_allclose(hid.data, hid_b.data[:, 0], atol=1e-14)
+    np.testing.assert_allclose(hid._array, hid_b._array[:, 0], atol=1e-14)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused"])
@@ -211,7 +211,7 @@ def test_layer_equals_a_loop_over_the_cell(mode: str, impl: str) -> None:
     for t in range(6):
         state = cell(x[t], state)
         h = state[0] if mode == "lstm" else state
-        np.testing.assert_allclose(h.data, out.data[t], atol=1e-14)
+        np.testing.assert_allclose(h._array, out._array[t], atol=1e-14)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused"])
@@ -225,10 +225,10 @@ def test_packed_equals_each_sequence_alone(impl: str) -> None:
     assert out_lengths.tolist() == lengths
     for b, n in enumerate(lengths):
         alone, (h_b, c_b) = m(x[:n, b])
-        np.testing.assert_allclose(padded.data[:n, b], alone.data, atol=1e-13)
-        np.testing.assert_array_equal(padded.data[n:, b], 0.0)
-        np.testing.assert_allclose(h_n.data[:, b], h_b.data, atol=1e-13)
-        np.testing.assert_allclose(c_n.data[:, b], c_b.data, atol=1e-13)
+        np.testing.assert_allclose(padded._array[:n, b], alone._array, atol=1e-13)
+        np.testing.assert_array_equal(padded._array[n:, b], 0.0)
+        np.testing.assert_allclose(h_n._array[:, b], h_b._array, atol=1e-13)
+        np.testing.assert_allclose(c_n._array[:, b], c_b._array, atol=1e-13)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused"])
@@ -239,27 +239,27 @@ def test_dropout_between_layers_only_in_training(impl: str) -> None:
     m.eval()
     out_eval, h_eval = m(x)
     out_eval2, _ = m(x)
-    np.testing.assert_array_equal(out_eval.data, out_eval2.data)
+    np.testing.assert_array_equal(out_eval._array, out_eval2._array)
     m.train()
     out_a, h_a = m(x)
     out_b, _ = m(x)
-    assert not np.allclose(out_a.data, out_eval.data) and not np.allclose(out_a.data, out_b.data)
+    assert not np.allclose(out_a._array, out_eval._array) and not np.allclose(out_a._array, out_b._array)
     # Layer 0 sees the raw input: dropout comes only *between* layers.
-    np.testing.assert_allclose(h_a.data[0], h_eval.data[0], atol=1e-14)
+    np.testing.assert_allclose(h_a._array[0], h_eval._array[0], atol=1e-14)
     # p = 1 zeroes the input of layers 1 and 2; the last layer's output gets no dropout, so it is
     # exactly a one-layer GRU (layer 2's weights) run on zeros.
     m.dropout = 1.0
     out_1, _ = m(x)
     last = GRU(4, 4, dtype=mg.float64, impl=impl)
     last.load_state_dict({k.replace("_l2", "_l0"): v for k, v in m.state_dict().items() if k.endswith("_l2")})
-    np.testing.assert_allclose(out_1.data, last(mg.zeros(4, 2, 4, dtype=mg.float64))[0].data, atol=1e-14)
+    np.testing.assert_allclose(out_1._array, last(mg.zeros(4, 2, 4, dtype=mg.float64))[0]._array, atol=1e-14)
 
 
 def test_dropout_one_layer_warns_and_does_nothing() -> None:
     with pytest.warns(UserWarning, match="dropout option adds dropout after all but last recurrent layer"):
         m = LSTM(3, 4, dropout=0.5, dtype=mg.float64)
     x = mg.randn(3, 2, 3, dtype=mg.float64)
-    np.testing.assert_array_equal(m(x)[0].data, m(x)[0].data)
+    np.testing.assert_array_equal(m(x)[0]._array, m(x)[0]._array)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused"])
@@ -462,10 +462,10 @@ def _run(m: mg.nn.Module, mode: str, x: mg.Tensor, hx: Any, packed: dict | None,
     ws = [np.random.default_rng(7).standard_normal(t.shape) for t in [out] + hs]
     loss = sum(((t * mg.tensor(w)).sum() for t, w in zip([out] + hs, ws)), mg.zeros((), dtype=mg.float64))
     loss.backward()
-    res = {"out": out.data.copy()}
-    res.update({f"state{i}": h.data.copy() for i, h in enumerate(hs)})
-    res.update({f"grad_leaf{i}": t.grad.data.copy() for i, t in enumerate(leaves)})
-    res.update({"grad_" + n: p.grad.data.copy() for n, p in m.named_parameters()})
+    res = {"out": out._array.copy()}
+    res.update({f"state{i}": h._array.copy() for i, h in enumerate(hs)})
+    res.update({f"grad_leaf{i}": t.grad._array.copy() for i, t in enumerate(leaves)})
+    res.update({"grad_" + n: p.grad._array.copy() for n, p in m.named_parameters()})
     return res
 
 
@@ -485,7 +485,7 @@ def test_fused_equals_reference(mode: str, num_layers: int, bidirectional: bool,
     m = make_layer(mode, I, H, num_layers=num_layers, bidirectional=bidirectional,
                    batch_first=layout == "batch_first", dtype=mg.float64)
     for p in m.parameters():  # larger than the default init, so the gates really switch
-        p.data = rng.uniform(-0.8, 0.8, p.shape)
+        p._array = rng.uniform(-0.8, 0.8, p.shape)
     D = 2 if bidirectional else 1
     if layout == "unbatched":
         x_shape, h_shape = (T, I), (num_layers * D, H)
@@ -540,7 +540,7 @@ def test_fused_cell_equals_reference_cell(mode: str, batched: bool, with_hx: boo
         res = cell(x, hx)
         outs = list(res) if mode == "lstm" else [res]
         sum(((o * (i + 1.5)).sum() for i, o in enumerate(outs)), mg.zeros((), dtype=mg.float64)).backward()
-        results[impl] = [o.data.copy() for o in outs] + [t.grad.data.copy() for t in leaves + list(cell.parameters())]
+        results[impl] = [o._array.copy() for o in outs] + [t.grad._array.copy() for t in leaves + list(cell.parameters())]
     for a, b in zip(results["reference"], results["fused"]):
         assert np.max(np.abs(a - b)) <= 1e-10
 
@@ -555,11 +555,11 @@ def test_gradcheck_reference_layer(mode: str, num_layers: int, bidirectional: bo
     m = make_layer(mode, 2, 3, num_layers=num_layers, bidirectional=bidirectional, dtype=mg.float64,
                    impl="reference")
     for p in m.parameters():
-        p.data = rng.uniform(-0.9, 0.9, p.shape)
+        p._array = rng.uniform(-0.9, 0.9, p.shape)
     if mode == "rnn_relu":  # keep pre-activations away from relu's kink
         for name, p in m.named_parameters():
             if name.startswith("bias"):
-                p.data = np.abs(p.data) + 0.3
+                p._array = np.abs(p._array) + 0.3
     D = 2 if bidirectional else 1
     x = mg.tensor(rng.standard_normal((3, 2, 2)), requires_grad=True)
     h0 = mg.tensor(rng.standard_normal((num_layers * D, 2, 3)) * 0.5, requires_grad=True)
@@ -582,7 +582,7 @@ def test_gradcheck_reference_cell(mode: str) -> None:
     rng = np.random.default_rng(5)
     cell = make_cell(mode, 2, 3, dtype=mg.float64, impl="reference")
     for p in cell.parameters():
-        p.data = rng.uniform(-0.9, 0.9, p.shape) + (0.4 if mode == "rnn_relu" else 0.0)
+        p._array = rng.uniform(-0.9, 0.9, p.shape) + (0.4 if mode == "rnn_relu" else 0.0)
     x = mg.tensor(rng.uniform(0.1, 1.0, (2, 2)), requires_grad=True)
     h = mg.tensor(rng.uniform(0.1, 1.0, (2, 3)), requires_grad=True)
     c = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
@@ -603,14 +603,14 @@ def test_reference_layer_function_directly() -> None:
     h0 = mg.tensor(rng.standard_normal((2, 4)))
     out, h, c = reference_rnn_layer("rnn_tanh", x, h0, None, w_ih, w_hh, None, None, lengths=np.array([4, 2]))
     assert c is None and out.shape == (4, 2, 4)
-    np.testing.assert_array_equal(out.data[2:, 1], 0.0)      # inactive steps output 0 ...
-    np.testing.assert_array_equal(h.data[1], out.data[1, 1])  # ... and keep the state of the last active step
+    np.testing.assert_array_equal(out._array[2:, 1], 0.0)      # inactive steps output 0 ...
+    np.testing.assert_array_equal(h._array[1], out._array[1, 1])  # ... and keep the state of the last active step
     out_r, h_r, _ = reference_rnn_layer("rnn_tanh", x, h0, None, w_ih, w_hh, None, None, reverse=True,
                                         lengths=np.array([4, 2]))
     # Reverse direction of the short sequence starts at its own last step (t=1), from h0.
-    step1 = np.tanh(x.data[1, 1] @ w_ih.data.T + h0.data[1] @ w_hh.data.T)
-    np.testing.assert_allclose(out_r.data[1, 1], step1, atol=1e-6)
-    np.testing.assert_allclose(h_r.data[0], out_r.data[0, 0], atol=0)
+    step1 = np.tanh(x._array[1, 1] @ w_ih._array.T + h0._array[1] @ w_hh._array.T)
+    np.testing.assert_allclose(out_r._array[1, 1], step1, atol=1e-6)
+    np.testing.assert_allclose(h_r._array[0], out_r._array[0, 0], atol=0)
 
 
 def test_many_warnings_free() -> None:
@@ -653,7 +653,7 @@ def test_fused_equals_reference_on_the_per_step_kernel_path(mode: str, bidirecti
     rng = np.random.default_rng(21)
     m = make_layer(mode, 5, H, num_layers=2, bidirectional=bidirectional, dtype=mg.float64)
     for p in m.parameters():
-        p.data = rng.uniform(-0.3, 0.3, p.shape)
+        p._array = rng.uniform(-0.3, 0.3, p.shape)
     D = 2 if bidirectional else 1
     x = mg.tensor(rng.standard_normal((4, B, 5)), requires_grad=True)
     h0 = mg.tensor(rng.standard_normal((2 * D, B, H)) * 0.5, requires_grad=True)
@@ -682,6 +682,6 @@ def test_fused_equals_reference_float32_and_with_dropout(mode: str) -> None:
         m.impl = impl
         mg.manual_seed(3)  # the same dropout masks for both: dropout lives outside the layer kernels
         out, _ = m(x)
-        outs[impl] = out.data
+        outs[impl] = out._array
     assert outs["fused"].dtype == np.float32
     np.testing.assert_allclose(outs["fused"], outs["reference"], atol=2e-6)

@@ -64,15 +64,15 @@ def minigrad_layer(opts: dict[str, Any], arrays: dict[str, np.ndarray], impl: st
     if c_n is not None:
         loss = loss + (c_n * mg.tensor(arrays["g_c"])).sum()
     loss.backward()
-    res = {"out": out.data, "h_n": h_n.data, "grad_x": x.grad.data}
+    res = {"out": out._array, "h_n": h_n._array, "grad_x": x.grad._array}
     if c_n is not None:
-        res["c_n"] = c_n.data
+        res["c_n"] = c_n._array
     if h0 is not None:
-        res["grad_h0"] = h0.grad.data
+        res["grad_h0"] = h0.grad._array
     if c0 is not None:
-        res["grad_c0"] = c0.grad.data
+        res["grad_c0"] = c0.grad._array
     for name, p in m.named_parameters():
-        res["grad_" + name] = p.grad.data
+        res["grad_" + name] = p.grad._array
     return res
 
 
@@ -97,15 +97,15 @@ def minigrad_cell(opts: dict[str, Any], arrays: dict[str, np.ndarray], impl: str
     if c is not None:
         loss = loss + (c * mg.tensor(arrays["g_c"])).sum()
     loss.backward()
-    out = {"h_n": h.data, "grad_x": x.grad.data}
+    out = {"h_n": h._array, "grad_x": x.grad._array}
     if c is not None:
-        out["c_n"] = c.data
+        out["c_n"] = c._array
     if h0 is not None:
-        out["grad_h0"] = h0.grad.data
+        out["grad_h0"] = h0.grad._array
     if c0 is not None:
-        out["grad_c0"] = c0.grad.data
+        out["grad_c0"] = c0.grad._array
     for name, p in m.named_parameters():
-        out["grad_" + name] = p.grad.data
+        out["grad_" + name] = p.grad._array
     return out
 
 
@@ -180,7 +180,7 @@ def test_parameter_names_shapes_and_state_dict_match_torch(cls_name: str, torch:
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((4, 2, 5)).astype(np.float32)
     out_t = theirs(torch.from_numpy(x))[0].detach().numpy()
-    out_m = ours(mg.tensor(x))[0].data
+    out_m = ours(mg.tensor(x))[0]._array
     np.testing.assert_allclose(out_m, out_t, atol=1e-5)
 
 

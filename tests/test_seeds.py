@@ -100,11 +100,11 @@ def test_statquest_companies_with_the_cell(impl: str) -> None:
     for day in range(4):
         state = cell(xs[day], state)
         if day == 0:  # day 1 of A: long-term memory -0.20, short-term memory -0.13
-            assert state[1].data[0, 0] == pytest.approx(-0.20, abs=0.005)
-            assert state[0].data[0, 0] == pytest.approx(-0.13, abs=0.005)
-            assert state[1].data[0, 0] == pytest.approx(-0.20124714108443564, abs=1e-12)
-            assert state[0].data[0, 0] == pytest.approx(-0.1277553207642879, abs=1e-12)
-    h = state[0].data[:, 0]
+            assert state[1]._array[0, 0] == pytest.approx(-0.20, abs=0.005)
+            assert state[0]._array[0, 0] == pytest.approx(-0.13, abs=0.005)
+            assert state[1]._array[0, 0] == pytest.approx(-0.20124714108443564, abs=1e-12)
+            assert state[0]._array[0, 0] == pytest.approx(-0.1277553207642879, abs=1e-12)
+    h = state[0]._array[:, 0]
     assert h[0] == pytest.approx(0.0, abs=0.01)   # A: predicts day 5 = 0
     assert h[1] == pytest.approx(0.97, abs=0.005)  # B: predicts day 5 = 1 (0.97)
     np.testing.assert_allclose(h, [0.0063931582408056405, 0.9693934616407679], atol=1e-12)
@@ -116,18 +116,18 @@ def test_statquest_companies_with_the_layer(impl: str) -> None:
     xs = mg.tensor(np.array([COMPANY_A, COMPANY_B])[:, :, None], dtype=mg.float64)  # (2 companies, 4 days, 1)
     lstm.batch_first = True
     out, (h_n, c_n) = lstm(xs)
-    np.testing.assert_allclose(h_n.data[0, :, 0], [0.0063931582408056405, 0.9693934616407679], atol=1e-12)
-    np.testing.assert_allclose(out.data[:, -1, 0], h_n.data[0, :, 0], atol=0)
+    np.testing.assert_allclose(h_n._array[0, :, 0], [0.0063931582408056405, 0.9693934616407679], atol=1e-12)
+    np.testing.assert_allclose(out._array[:, -1, 0], h_n._array[0, :, 0], atol=0)
     # Day by day, as in the article's unrolled figure, checked against plain NumPy.
     for b, seq in enumerate((COMPANY_A, COMPANY_B)):
         h, c = np.zeros(1), np.zeros(1)
         for day, x in enumerate(seq):
             h, c, _ = numpy_lstm_step(np.array([x]), h, c, SQ_W, SQ_U, SQ_B)
-            assert out.data[b, day, 0] == pytest.approx(h[0], abs=1e-14)
-        assert c_n.data[0, b, 0] == pytest.approx(c[0], abs=1e-14)
+            assert out._array[b, day, 0] == pytest.approx(h[0], abs=1e-14)
+        assert c_n._array[0, b, 0] == pytest.approx(c[0], abs=1e-14)
     # Unbatched input works too: company A alone.
     out_a, (h_a, _) = lstm(xs[0])
-    assert h_a.data[0, 0] == pytest.approx(0.0063931582408056405, abs=1e-12)
+    assert h_a._array[0, 0] == pytest.approx(0.0063931582408056405, abs=1e-12)
 
 
 # ================================================================================================ seeds/000
@@ -179,14 +179,14 @@ def test_article_step_with_the_cell(impl: str) -> None:
     cell = _article_cell(impl)
     x = mg.tensor(ART_X, dtype=mg.float64)  # unbatched
     h, c = cell(x)                          # h0 = c0 = 0
-    np.testing.assert_allclose(c.data, C_1, atol=1e-14)
-    np.testing.assert_allclose(h.data, H_1, atol=1e-14)
+    np.testing.assert_allclose(c._array, C_1, atol=1e-14)
+    np.testing.assert_allclose(h._array, H_1, atol=1e-14)
     # The gates themselves, read off the cell equations: with c0 = 1, c1 = f + i*g, so f = c1(c0=1) - c1(c0=0);
     # and o = h1 / tanh(c1).
     _, c_one = cell(x, (mg.zeros(3, dtype=mg.float64), mg.ones(3, dtype=mg.float64)))
-    np.testing.assert_allclose(c_one.data - c.data, F_1, atol=1e-14)
-    np.testing.assert_allclose(h.data / np.tanh(c.data), O_1, atol=1e-12)
-    np.testing.assert_allclose(c.data, np.array(I_1) * np.array(G_1), atol=1e-14)
+    np.testing.assert_allclose(c_one._array - c._array, F_1, atol=1e-14)
+    np.testing.assert_allclose(h._array / np.tanh(c._array), O_1, atol=1e-12)
+    np.testing.assert_allclose(c._array, np.array(I_1) * np.array(G_1), atol=1e-14)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -194,6 +194,6 @@ def test_article_step_with_the_layer(impl: str) -> None:
     lstm = LSTM(2, 3, dtype=mg.float64, impl=impl)
     _load(lstm, ART_W, ART_U, ART_B, suffix="_l0")
     out, (h_n, c_n) = lstm(mg.tensor(ART_X[None, None, :], dtype=mg.float64))  # T=1, B=1
-    np.testing.assert_allclose(out.data[0, 0], H_1, atol=1e-14)
-    np.testing.assert_allclose(h_n.data[0, 0], H_1, atol=1e-14)
-    np.testing.assert_allclose(c_n.data[0, 0], C_1, atol=1e-14)
+    np.testing.assert_allclose(out._array[0, 0], H_1, atol=1e-14)
+    np.testing.assert_allclose(h_n._array[0, 0], H_1, atol=1e-14)
+    np.testing.assert_allclose(c_n._array[0, 0], C_1, atol=1e-14)

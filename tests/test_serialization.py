@@ -39,14 +39,14 @@ REPO = Path(__file__).resolve().parents[1]
 def assert_same(saved, loaded, where="obj"):
     """``loaded`` is exactly what ``saved`` was: same types (tuple stays tuple, int keys stay ints,
     bool stays bool), floats bit for bit, every array as a Tensor of the same dtype and values."""
-    array = saved.data if isinstance(saved, Tensor) else saved
+    array = saved._array if isinstance(saved, Tensor) else saved
     if isinstance(array, np.ndarray):
         assert isinstance(loaded, Tensor), f"{where}: expected a Tensor, got {type(loaded).__name__}"
         expected_dtype = np.float32 if array.dtype == np.float16 else array.dtype.newbyteorder("=")
         assert loaded.dtype == expected_dtype, f"{where}: dtype {loaded.dtype} != {expected_dtype}"
         assert loaded.shape == array.shape, f"{where}: shape {loaded.shape} != {array.shape}"
-        assert np.array_equal(loaded.data, array, equal_nan=array.dtype.kind == "f"), where
-        assert loaded.data.flags.writeable and loaded.data.flags.c_contiguous, where
+        assert np.array_equal(loaded._array, array, equal_nan=array.dtype.kind == "f"), where
+        assert loaded._array.flags.writeable and loaded._array.flags.c_contiguous, where
         assert loaded.requires_grad is False and loaded.grad_fn is None, where
         return
     assert type(loaded) is type(saved), f"{where}: {type(loaded).__name__} != {type(saved).__name__}"
@@ -193,14 +193,14 @@ def test_dotted_name_collisions_and_reserved_names(tmp_path):
 def test_same_tensor_twice_is_stored_twice(tmp_path):
     w = mg.Tensor(np.arange(4.0))
     loaded = roundtrip({"encoder.weight": w, "decoder.weight": w}, tmp_path)
-    assert np.array_equal(loaded["encoder.weight"].data, loaded["decoder.weight"].data)
-    assert loaded["encoder.weight"].data is not loaded["decoder.weight"].data
+    assert np.array_equal(loaded["encoder.weight"]._array, loaded["decoder.weight"]._array)
+    assert loaded["encoder.weight"]._array is not loaded["decoder.weight"]._array
 
 
 def test_float16_loads_as_float32(tmp_path):
     a = np.array([0.5, 65504.0, -2.0**-24, np.inf], np.float16)
     loaded = roundtrip({"h": a}, tmp_path)["h"]
-    assert loaded.dtype == np.float32 and np.array_equal(loaded.data, a.astype(np.float32))
+    assert loaded.dtype == np.float32 and np.array_equal(loaded._array, a.astype(np.float32))
 
 
 def test_requires_grad_parameters_and_str_or_pathlike(tmp_path):
@@ -210,14 +210,14 @@ def test_requires_grad_parameters_and_str_or_pathlike(tmp_path):
     for name in ("a.safetensors", "b.safetensors"):
         for p in (str(tmp_path / name), tmp_path / name):
             t = load(p)["w"]
-            assert t.requires_grad is False and np.array_equal(t.data, w.data)
+            assert t.requires_grad is False and np.array_equal(t._array, w._array)
 
 
 def test_loaded_arrays_are_independent_and_writable(tmp_path):
     a = np.arange(6.0)
     loaded = roundtrip({"a": a, "b": a}, tmp_path)
-    loaded["a"].data += 1  # an optimizer updates parameters in place
-    assert np.array_equal(a, np.arange(6.0)) and np.array_equal(loaded["b"].data, np.arange(6.0))
+    loaded["a"]._array += 1  # an optimizer updates parameters in place
+    assert np.array_equal(a, np.arange(6.0)) and np.array_equal(loaded["b"]._array, np.arange(6.0))
 
 
 def test_file_header_records_format_and_version(tmp_path):
@@ -346,7 +346,7 @@ def check_complete_version(path) -> int:
     """The file is one whole version: every part agrees with the version number."""
     ckpt = load(path)
     version = int(ckpt["version"].item())
-    assert ckpt["payload"].dtype == np.float32 and np.all(ckpt["payload"].data == version)
+    assert ckpt["payload"].dtype == np.float32 and np.all(ckpt["payload"]._array == version)
     assert ckpt["nested"] == {"step": version, "betas": (0.9, 0.999), "ids": [version] * 3}
     return version
 
@@ -592,7 +592,7 @@ def test_minigrad_checkpoint_loads_into_pytorch_twin(tmp_path, torch):
     result = twin.load_state_dict(safetensors.torch.load_file(tmp_path / "model.safetensors"), strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     for name, p in twin.state_dict().items():
-        assert np.array_equal(p.numpy(), sd[name].data), name
+        assert np.array_equal(p.numpy(), sd[name]._array), name
 
 
 def test_pytorch_checkpoint_loads_here(tmp_path, torch):
@@ -607,7 +607,7 @@ def test_pytorch_checkpoint_loads_here(tmp_path, torch):
     assert set(loaded) == set(expected)
     for name, t in expected.items():
         assert isinstance(loaded[name], Tensor) and loaded[name].dtype == np.float32
-        assert np.array_equal(loaded[name].data, t.numpy()), name
+        assert np.array_equal(loaded[name]._array, t.numpy()), name
     # and back: minigrad re-saves what it loaded, PyTorch takes it again
     save(loaded, tmp_path / "again.safetensors")
     twin.load_state_dict(safetensors.torch.load_file(tmp_path / "again.safetensors"), strict=True)
@@ -624,13 +624,13 @@ def test_pytorch_half_bfloat16_and_integer_tensors(tmp_path, torch):
     safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, path)
     loaded = load(path)
     assert loaded["bf16"].dtype == np.float32
-    assert np.array_equal(loaded["bf16"].data, tensors["bf16"].float().numpy())  # exact conversion
+    assert np.array_equal(loaded["bf16"]._array, tensors["bf16"].float().numpy())  # exact conversion
     assert loaded["f16"].dtype == np.float32
-    assert np.array_equal(loaded["f16"].data, tensors["f16"].float().numpy())
+    assert np.array_equal(loaded["f16"]._array, tensors["f16"].float().numpy())
     assert loaded["steps"].dtype == np.int64 and loaded["steps"].shape == () and loaded["steps"].item() == 7
     assert loaded["mask"].dtype == np.bool_ and loaded["mask"].tolist() == [True, False]
     assert loaded["f64"].dtype == np.float64
-    assert np.array_equal(loaded["noncontig"].data, tensors["noncontig"].numpy())
+    assert np.array_equal(loaded["noncontig"]._array, tensors["noncontig"].numpy())
 
 
 def test_nested_checkpoint_tensors_are_readable_by_pytorch(tmp_path, torch):
@@ -639,7 +639,7 @@ def test_nested_checkpoint_tensors_are_readable_by_pytorch(tmp_path, torch):
     sd = optimizer_like_state(np.random.default_rng(5))
     save(sd, tmp_path / "opt.safetensors")
     t = safetensors.torch.load_file(tmp_path / "opt.safetensors")
-    assert np.array_equal(t["state.0.exp_avg"].numpy(), sd["state"][0]["exp_avg"].data)
+    assert np.array_equal(t["state.0.exp_avg"].numpy(), sd["state"][0]["exp_avg"]._array)
     assert np.array_equal(t["state.1.exp_avg_sq"].numpy(), sd["state"][1]["exp_avg_sq"])
 
 
@@ -733,4 +733,4 @@ def test_resuming_training_from_a_model_adam_scheduler_checkpoint_is_exact(tmp_p
     train_step(resumed, resumed_opt, resumed_sched)
     assert resumed_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     for (name, a), b in zip(model.state_dict().items(), resumed.state_dict().values()):
-        assert np.array_equal(a.data, b.data), name
+        assert np.array_equal(a._array, b._array), name

@@ -41,11 +41,11 @@ def test_windows_with_carried_state_equal_one_long_pass(impl: str) -> None:
     outs = []
     for start in range(0, 12, 4):
         out, state = m(stream[start:start + 4], state)
-        outs.append(out.data)
+        outs.append(out._array)
         state = detach_state(state)
-    np.testing.assert_allclose(np.concatenate(outs), full.data, atol=1e-13)
-    np.testing.assert_allclose(state[0].data, h_full.data, atol=1e-13)
-    np.testing.assert_allclose(state[1].data, c_full.data, atol=1e-13)
+    np.testing.assert_allclose(np.concatenate(outs), full._array, atol=1e-13)
+    np.testing.assert_allclose(state[0]._array, h_full._array, atol=1e-13)
+    np.testing.assert_allclose(state[1]._array, c_full._array, atol=1e-13)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused"])
@@ -57,14 +57,14 @@ def test_gradients_stop_at_the_window_boundary(impl: str) -> None:
     out2, _ = m(x2, detach_state(h))
     out2.sum().backward()
     assert x1.grad is None and x2.grad is not None  # BPTT ran over window 2 only
-    grads = [p.grad.data.copy() for p in m.parameters()]
+    grads = [p.grad._array.copy() for p in m.parameters()]
     # Same as starting window 2 from a constant state with the same values.
     for p in m.parameters():
         p.grad = None
-    out2b, _ = m(x2, mg.tensor(h.data))
+    out2b, _ = m(x2, mg.tensor(h._array))
     out2b.sum().backward()
     for g, p in zip(grads, m.parameters()):
-        np.testing.assert_allclose(p.grad.data, g, atol=1e-14)
+        np.testing.assert_allclose(p.grad._array, g, atol=1e-14)
 
 
 def test_without_detach_the_second_backward_fails_clearly() -> None:
@@ -103,7 +103,7 @@ def _train_windows(model: mg.nn.Module, n_windows: int, measure_at: int | None) 
         loss.backward()
         with mg.no_grad():
             for p in model.parameters():
-                p.data -= 0.01 * p.grad.data
+                p._array -= 0.01 * p.grad._array
         state = detach_state(state)  # without this, every window's graph would stay alive
         if k == measure_at:
             _traced_bytes()  # the first snapshot fills fnmatch/re caches of its own; measure after it

@@ -38,7 +38,7 @@ def test_tensor_dtype_inference(data, dtype, shape):
     t = mg.tensor(data)
     assert t.dtype == np.dtype(dtype), f"{data!r} -> {t.dtype}, expected {np.dtype(dtype)}"
     assert t.shape == shape
-    assert isinstance(t.data, np.ndarray)
+    assert isinstance(t._array, np.ndarray)
 
 
 def test_tensor_with_explicit_dtype():
@@ -51,16 +51,16 @@ def test_tensor_copies_but_Tensor_wraps():
     a = np.zeros(3)
     t = mg.tensor(a)
     a[0] = 5
-    assert t.data[0] == 0
+    assert t._array[0] == 0
     w = mg.Tensor(a)
-    assert w.data is a
+    assert w._array is a
 
 
 def test_tensor_from_tensor_copies():
     a = mg.tensor([1.0, 2.0])
     b = mg.tensor(a)
-    b.data[0] = 9
-    assert a.data[0] == 1
+    b._array[0] = 9
+    assert a._array[0] == 1
 
 
 def test_set_default_dtype(default_dtype_restored):
@@ -85,12 +85,12 @@ def test_dtypes_are_numpy_dtypes():
 
 def test_zeros_ones_full():
     z = mg.zeros(2, 3)
-    assert z.shape == (2, 3) and z.dtype == np.float32 and (z.data == 0).all()
+    assert z.shape == (2, 3) and z.dtype == np.float32 and (z._array == 0).all()
     assert mg.zeros((2, 3)).shape == (2, 3)
     o = mg.ones(4, dtype=mg.float64)
-    assert o.dtype == np.float64 and (o.data == 1).all()
+    assert o.dtype == np.float64 and (o._array == 1).all()
     f = mg.full((2, 2), 3.5)
-    assert f.shape == (2, 2) and f.dtype == np.float32 and (f.data == 3.5).all()
+    assert f.shape == (2, 2) and f.dtype == np.float32 and (f._array == 3.5).all()
     assert mg.zeros(2, requires_grad=True).requires_grad
     assert mg.zeros(0, 3).shape == (0, 3)
 
@@ -98,8 +98,8 @@ def test_zeros_ones_full():
 def test_like_functions():
     t = mg.ones(2, 3, dtype=mg.float64)
     assert mg.zeros_like(t).shape == (2, 3) and mg.zeros_like(t).dtype == np.float64
-    assert (mg.zeros_like(t).data == 0).all()
-    assert (mg.ones_like(mg.zeros(4)).data == 1).all() and mg.ones_like(mg.zeros(4)).dtype == np.float32
+    assert (mg.zeros_like(t)._array == 0).all()
+    assert (mg.ones_like(mg.zeros(4))._array == 1).all() and mg.ones_like(mg.zeros(4)).dtype == np.float32
     i = mg.tensor([1, 2])
     assert mg.zeros_like(i).dtype == np.int64
 
@@ -117,9 +117,9 @@ def test_arange():
 def test_randn_rand():
     r = mg.randn(200, 3)
     assert r.shape == (200, 3) and r.dtype == np.float32
-    assert abs(float(r.data.mean())) < 0.3 and 0.7 < float(r.data.std()) < 1.3
+    assert abs(float(r._array.mean())) < 0.3 and 0.7 < float(r._array.std()) < 1.3
     u = mg.rand(500)
-    assert u.dtype == np.float32 and (u.data >= 0).all() and (u.data < 1).all()
+    assert u.dtype == np.float32 and (u._array >= 0).all() and (u._array < 1).all()
     assert mg.randn(2, dtype=mg.float64).dtype == np.float64
     assert mg.randn(3, requires_grad=True).requires_grad
 
@@ -138,7 +138,7 @@ def test_manual_seed_reproducibility():
 
 def test_attributes():
     t = mg.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
-    assert isinstance(t.data, np.ndarray)
+    assert isinstance(t._array, np.ndarray)
     assert t.shape == (1, 3) and t.ndim == 2 and t.dtype == np.float32
     assert t.requires_grad and t.is_leaf and t.grad_fn is None and t.grad is None
     y = t * 2
@@ -147,7 +147,7 @@ def test_attributes():
 
 def test_data_can_be_assigned():
     t = mg.zeros(2)
-    t.data = np.ones(2, dtype=np.float32)
+    t._array = np.ones(2, dtype=np.float32)
     assert t.tolist() == [1.0, 1.0]
 
 

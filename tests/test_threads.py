@@ -71,7 +71,7 @@ def _train(model: _Seq, seed: int, steps: int, barrier: threading.Barrier | None
 
 
 def _params(model: mg.nn.Module) -> dict[str, np.ndarray]:
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v._array.copy() for k, v in model.state_dict().items()}
 
 
 @pytest.mark.parametrize("a,b", [(("lstm", "fused"), ("lstm", "fused")),

@@ -234,7 +234,7 @@ def test_show_values(impl):
     layer = LSTM(2, 2, impl=impl)
     out, _ = layer(mg.randn(3, 1, 2))
     dot = mg.viz.to_dot(out, params=layer, view="ops", show_values=True)
-    h = out.data[1, 0]
+    h = out._array[1, 0]
     assert f"[{mg.viz.colors.fmt(h[0])}, {mg.viz.colors.fmt(h[1])}]" in dot  # 2 numbers: shown as numbers
     assert "min " in dot and "mean " in dot  # the weights (8 x 2): shown as min / mean / max
     cells = mg.viz.to_dot(out, params=layer, view="cells", show_values=True)

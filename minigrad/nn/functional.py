@@ -200,7 +200,7 @@ class Embedding(Function):
 
 
 def _check_indices(indices: Tensor | np.ndarray, num: int, who: str) -> np.ndarray:
-    arr = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    arr = indices._array if isinstance(indices, Tensor) else np.asarray(indices)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{who}: indices must be an integer tensor (int64 or int32), got {arr.dtype}; "
                         "use .long() to convert")
@@ -367,7 +367,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         >>> mg.nn.functional.one_hot(mg.tensor([0, 2]), 3).tolist()
         [[1, 0, 0], [0, 0, 1]]
     """
-    arr = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    arr = tensor._array if isinstance(tensor, Tensor) else np.asarray(tensor)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"one_hot: only integer (class index) tensors are accepted, got {arr.dtype}")
     if arr.size and arr.min() < 0:
@@ -665,7 +665,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         if weight.shape != (n_cls,):
             raise ShapeError(f"{op}: weight of shape {weight.shape} does not match the number of classes: "
                              f"expected ({n_cls},) for input of shape {input.shape}")
-        w = np.asarray(weight.data, dtype=input.dtype)
+        w = np.asarray(weight._array, dtype=input.dtype)
 
     if target.dtype.kind == "f":
         if target.shape == input.shape:
@@ -680,7 +680,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if target.shape != expected:
         raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
                          f"expected target shape {expected}")
-    t = np.ascontiguousarray(target.data.reshape(-1), dtype=np.int64)
+    t = np.ascontiguousarray(target._array.reshape(-1), dtype=np.int64)
     _check_targets(t, n_cls, ignore_index, op)
     return CrossEntropy.apply(input, target=t, target_shape=target.shape, weight=w, ignore_index=int(ignore_index),
                               reduction=reduction, label_smoothing=float(label_smoothing))

@@ -455,7 +455,7 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
                         + ", ".join(f"{n} {d}" for n, d in dtypes.items()))
     if lengths is None:
         return None
-    lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    lengths = np.asarray(lengths._array if isinstance(lengths, Tensor) else lengths)
     if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
         raise ShapeError(f"{who}: lengths must be {B} integers (one per sequence), got {lengths.dtype} "
                          f"array of shape {lengths.shape}")

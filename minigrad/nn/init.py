@@ -1,6 +1,6 @@
 """Weight initialisation, in place, with PyTorch's formulas (``torch.nn.init``).
 
-Every function fills ``tensor.data`` in place (the array object is kept, so optimizers holding
+Every function fills the tensor's array in place (the array object is kept, so optimizers holding
 the parameter stay valid), draws from ``minigrad.random.rng()`` (so ``mg.manual_seed`` makes
 it repeatable), runs under ``no_grad`` and returns the tensor.
 
@@ -13,7 +13,7 @@ Example::
 
     >>> import minigrad as mg
     >>> w = mg.nn.init.xavier_uniform_(mg.zeros(256, 128))
-    >>> bool(abs(w.data).max() <= (6 / (128 + 256)) ** 0.5)
+    >>> bool(abs(w.numpy()).max() <= (6 / (128 + 256)) ** 0.5)
     True
 """
 
@@ -37,7 +37,7 @@ __all__ = [
 def _fill(tensor: Tensor, values: np.ndarray | float) -> Tensor:
     """Write ``values`` into the tensor's own array (cast to its dtype)."""
     with no_grad():
-        tensor.data[...] = values
+        tensor._array[...] = values
     return tensor
 
 
@@ -105,7 +105,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
 
         >>> import minigrad as mg
         >>> w = mg.nn.init.uniform_(mg.zeros(1000), -0.1, 0.1)
-        >>> bool(w.data.min() >= -0.1 and w.data.max() < 0.1)
+        >>> bool(w.numpy().min() >= -0.1 and w.numpy().max() < 0.1)
         True
     """
     _check_floating(tensor, "uniform_")
@@ -121,7 +121,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
         >>> import minigrad as mg
         >>> w = mg.nn.init.normal_(mg.zeros(10000), 0.0, 0.5)
-        >>> bool(abs(w.data.std() - 0.5) < 0.02)
+        >>> bool(abs(w.numpy().std() - 0.5) < 0.02)
         True
     """
     _check_floating(tensor, "normal_")
@@ -137,7 +137,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
         >>> import minigrad as mg
         >>> w = mg.nn.init.trunc_normal_(mg.zeros(1000))
-        >>> bool(w.data.min() >= -2 and w.data.max() <= 2)
+        >>> bool(w.numpy().min() >= -2 and w.numpy().max() <= 2)
         True
     """
     _check_floating(tensor, "trunc_normal_")
@@ -187,7 +187,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
         >>> import minigrad as mg
         >>> w = mg.nn.init.xavier_uniform_(mg.zeros(30, 20))
-        >>> bool(abs(w.data).max() <= (6 / 50) ** 0.5)
+        >>> bool(abs(w.numpy()).max() <= (6 / 50) ** 0.5)
         True
     """
     _check_floating(tensor, "xavier_uniform_")
@@ -204,7 +204,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
         >>> import minigrad as mg
         >>> w = mg.nn.init.xavier_normal_(mg.zeros(200, 200))
-        >>> bool(abs(w.data.std() - (2 / 400) ** 0.5) < 0.002)
+        >>> bool(abs(w.numpy().std() - (2 / 400) ** 0.5) < 0.002)
         True
     """
     _check_floating(tensor, "xavier_normal_")
@@ -222,7 +222,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
 
         >>> import minigrad as mg, math
         >>> w = mg.nn.init.kaiming_uniform_(mg.zeros(8, 16), a=math.sqrt(5))
-        >>> bool(abs(w.data).max() <= 1 / math.sqrt(16))
+        >>> bool(abs(w.numpy()).max() <= 1 / math.sqrt(16))
         True
     """
     _check_floating(tensor, "kaiming_uniform_")
@@ -243,7 +243,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
 
         >>> import minigrad as mg
         >>> w = mg.nn.init.kaiming_normal_(mg.zeros(200, 100), nonlinearity="relu")
-        >>> bool(abs(w.data.std() - (2 / 100) ** 0.5) < 0.005)
+        >>> bool(abs(w.numpy().std() - (2 / 100) ** 0.5) < 0.005)
         True
     """
     _check_floating(tensor, "kaiming_normal_")
@@ -266,17 +266,17 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     Example::
 
         >>> import minigrad as mg, numpy as np
-        >>> q = mg.nn.init.orthogonal_(mg.zeros(4, 4)).data
+        >>> q = mg.nn.init.orthogonal_(mg.zeros(4, 4)).numpy()
         >>> bool(np.allclose(q.T @ q, np.eye(4), atol=1e-5))
         True
     """
     _check_floating(tensor, "orthogonal_")
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if tensor.data.size == 0:
+    if tensor._array.size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor._array.size // rows
     flat = rng().normal(0.0, 1.0, size=(rows, cols))
     if rows < cols:
         flat = flat.T

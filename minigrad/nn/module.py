@@ -309,7 +309,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad._array[...] = 0
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every child (recursively), then on self; returns self.
@@ -339,12 +339,12 @@ class Module:
             for p in module._parameters.values():
                 if p is None:
                     continue
-                p.data = convert(p.data)
+                p._array = convert(p._array)
                 if p.grad is not None:
-                    p.grad.data = convert(p.grad.data)
+                    p.grad._array = convert(p.grad._array)
             for b in module._buffers.values():
                 if b is not None:
-                    b.data = convert(b.data)
+                    b._array = convert(b._array)
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
@@ -392,10 +392,10 @@ class Module:
             dot = f"{mod_prefix}." if mod_prefix else ""
             for name, p in module._parameters.items():
                 if p is not None:
-                    out[dot + name] = p if keep_vars else Tensor(p.data)
+                    out[dot + name] = p if keep_vars else Tensor(p._array)
             for name, b in module._buffers.items():
                 if b is not None and name not in module._non_persistent_buffers:
-                    out[dot + name] = b if keep_vars else Tensor(b.data)
+                    out[dot + name] = b if keep_vars else Tensor(b._array)
         return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
@@ -424,7 +424,7 @@ class Module:
                 continue
             value = state_dict[key]
             if isinstance(value, Tensor):
-                arr = value.data
+                arr = value._array
             elif isinstance(value, np.ndarray):
                 arr = value
             else:
@@ -449,9 +449,9 @@ class Module:
         with no_grad():
             for target, arr in updates:
                 if assign:
-                    target.data = np.array(arr, dtype=target.dtype, copy=True)
+                    target._array = np.array(arr, dtype=target.dtype, copy=True)
                 else:
-                    np.copyto(target.data, arr, casting="unsafe")
+                    np.copyto(target._array, arr, casting="unsafe")
         return _IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- repr

@@ -37,7 +37,7 @@ class Parameter(Tensor):
 
             data = np.empty(0, dtype=get_default_dtype())
         elif isinstance(data, Tensor):
-            data = data.data  # share memory, as torch.nn.Parameter(tensor) does
+            data = data._array  # share memory, as torch.nn.Parameter(tensor) does
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -47,10 +47,10 @@ class Parameter(Tensor):
         # Tensor uses __slots__, so copy.deepcopy needs to be told what a Parameter consists of.
         if id(self) in memo:
             return memo[id(self)]
-        result = Parameter(self.data.copy(), requires_grad=self.requires_grad)
+        result = Parameter(self._array.copy(), requires_grad=self.requires_grad)
         memo[id(self)] = result
         if self.grad is not None:
-            result.grad = Tensor(self.grad.data.copy())
+            result.grad = Tensor(self.grad._array.copy())
         result.name = self.name
         return result
 

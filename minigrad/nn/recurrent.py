@@ -350,7 +350,7 @@ class RNNBase(Module):
         """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
-            p.data = rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)
+            p._array = rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)
 
     def flatten_parameters(self) -> None:
         """No-op, for PyTorch compatibility (cuDNN's weight flattening has no meaning on the CPU)."""
@@ -460,7 +460,7 @@ class RNNBase(Module):
         is_batched = True
         if packed:
             self._check_input(input.data, (2,), "the data of a PackedSequence")
-            batch_sizes = np.asarray(input.batch_sizes.data, dtype=np.int64)
+            batch_sizes = np.asarray(input.batch_sizes._array, dtype=np.int64)
             lengths = _lengths_from_batch_sizes(batch_sizes)  # in sorted order, longest first
             n_batch = int(batch_sizes[0])
             # Unpack into a zero-padded time-major rectangle (T, B, I), keeping the sorted order.
@@ -468,7 +468,7 @@ class RNNBase(Module):
             x = ScatterRows.apply(input.data, index=index, out_shape=(len(batch_sizes), n_batch),
                                   padding_value=0.0)
             if input.sorted_indices is not None:
-                permutation = np.asarray(input.sorted_indices.data, dtype=np.int64)
+                permutation = np.asarray(input.sorted_indices._array, dtype=np.int64)
         else:
             self._check_input(input, (3, 2))
             is_batched = input.ndim == 3
@@ -518,7 +518,7 @@ class RNNBase(Module):
             output = PackedSequence(GatherRows.apply(output, index=index), input.batch_sizes,
                                     input.sorted_indices, input.unsorted_indices)
             if input.unsorted_indices is not None:  # back to the user's batch order
-                unsort = np.asarray(input.unsorted_indices.data, dtype=np.int64)
+                unsort = np.asarray(input.unsorted_indices._array, dtype=np.int64)
                 h_out = h_out[:, unsort]
                 c_out = c_out[:, unsort] if lstm else None
         elif not is_batched:
@@ -646,7 +646,7 @@ class RNNCellBase(Module):
         """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
-            p.data = rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)
+            p._array = rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -34,8 +34,8 @@ def as_tensor(x: Any, dtype: np.dtype | None = None, op: str = "op") -> Tensor:
 
 def promote(op: str, a: Any, b: Any, floating: bool = False) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors of PyTorch's result dtype (``floating``: ints promote to float)."""
-    if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype and (
-            not floating or a.data.dtype.kind == "f"):
+    if type(a) is Tensor and type(b) is Tensor and a._array.dtype == b._array.dtype and (
+            not floating or a._array.dtype.kind == "f"):
         return a, b  # the common case, kept fast
     try:
         dt = result_type(a, b)
@@ -409,7 +409,7 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
 
     Example: ``mg.where(mg.tensor([True, False]), 1.0, mg.zeros(2))`` -> tensor([1., 0.]).
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._array if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     x, y = promote("where", x, y)
@@ -445,7 +445,7 @@ def cast(x: Tensor, dtype: np.dtype) -> Tensor:
     if x.dtype == dtype:
         return x
     if dtype.kind != "f" or not x.requires_grad:
-        return Tensor(x.data.astype(dtype))
+        return Tensor(x._array.astype(dtype))
     return Cast.apply(x, dtype=dtype)
 
 
@@ -458,6 +458,6 @@ def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
     """A comparison (<, ==, ...): a bool tensor, outside the graph (not differentiable)."""
     a, b = promote(ufunc.__name__, a, b)
     try:
-        return Tensor(ufunc(a.data, b.data))
+        return Tensor(ufunc(a._array, b._array))
     except ValueError:
         raise broadcast_error(ufunc.__name__, a.shape, b.shape) from None

@@ -111,7 +111,7 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A
     """Sum over ``dim`` (an int, a tuple, or all). Example: ``mg.ones(2, 3).sum(1)`` -> tensor([3., 3.])."""
     dims = normalize_dims("sum", dim, x.ndim)
     if x.dtype == np.bool_:
-        return Tensor(np.asarray(x.data.sum(axis=dims, keepdims=keepdim)))
+        return Tensor(np.asarray(x._array.sum(axis=dims, keepdims=keepdim)))
     return Sum.apply(x, dims=dims, keepdim=keepdim)
 
 
@@ -173,7 +173,7 @@ class MaxDim(Function):
 
 def _check_nonempty(op: str, x: Tensor, dim: Any) -> None:
     """max/min/argmax/argmin of nothing is undefined: say so instead of NumPy's "zero-size array" error."""
-    if x.data.size == 0:
+    if x._array.size == 0:
         d = normalize_dims(op, dim, x.ndim) if dim is not None else None
         if d is None or x.shape[d[0]] == 0:
             where = "" if dim is None else f" along dim {dim}"
@@ -189,16 +189,16 @@ def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
     _check_nonempty(op, x, dim)
     if dim is None:
         if x.dtype.kind != "f":
-            return Tensor(np.asarray(x.data.min() if smallest else x.data.max()))
+            return Tensor(np.asarray(x._array.min() if smallest else x._array.max()))
         return MaxAll.apply(x, smallest=smallest)
     if x.ndim == 0:
         return values_indices(x, Tensor(np.asarray(0)))
     (d,) = normalize_dims(op, dim, x.ndim)
     pick = np.argmin if smallest else np.argmax
-    idx = pick(x.data, axis=d)
+    idx = pick(x._array, axis=d)
     indices = Tensor(np.expand_dims(idx, d) if keepdim else idx)
     if x.dtype.kind != "f":  # integer tensors never require grad: no node needed
-        values = np.take_along_axis(x.data, np.expand_dims(idx, d), axis=d)
+        values = np.take_along_axis(x._array, np.expand_dims(idx, d), axis=d)
         return values_indices(Tensor(values if keepdim else np.squeeze(values, d)), indices)
     return values_indices(MaxDim.apply(x, dim=d, keepdim=keepdim, smallest=smallest), indices)
 
@@ -220,9 +220,9 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the largest element (flattened when ``dim`` is None)."""
     _check_nonempty("argmax", x, dim)
     if dim is None:
-        return Tensor(np.asarray(np.argmax(x.data)))
+        return Tensor(np.asarray(np.argmax(x._array)))
     (d,) = normalize_dims("argmax", dim, x.ndim)
-    idx = np.argmax(x.data, axis=d)
+    idx = np.argmax(x._array, axis=d)
     return Tensor(np.expand_dims(idx, d) if keepdim else idx)
 
 
@@ -230,9 +230,9 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the smallest element (flattened when ``dim`` is None)."""
     _check_nonempty("argmin", x, dim)
     if dim is None:
-        return Tensor(np.asarray(np.argmin(x.data)))
+        return Tensor(np.asarray(np.argmin(x._array)))
     (d,) = normalize_dims("argmin", dim, x.ndim)
-    idx = np.argmin(x.data, axis=d)
+    idx = np.argmin(x._array, axis=d)
     return Tensor(np.expand_dims(idx, d) if keepdim else idx)
 
 

@@ -53,9 +53,9 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     if shape.count(-1) > 1 or any(s < -1 for s in shape):
         raise ShapeError(f"reshape: invalid shape {shape}: at most one -1 and no other negative sizes")
     known = int(np.prod([s for s in shape if s != -1]))
-    if (-1 not in shape and known != x.data.size) or (-1 in shape and (known == 0 or x.data.size % known)):
+    if (-1 not in shape and known != x._array.size) or (-1 in shape and (known == 0 or x._array.size % known)):
         raise ShapeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} "
-                         f"({x.data.size} elements)")
+                         f"({x._array.size} elements)")
     return Reshape.apply(x, shape=shape)
 
 
@@ -76,7 +76,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     s, e = _dim("flatten", start_dim, x.ndim), _dim("flatten", end_dim, x.ndim)
     if s > e:
         raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
-    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:]) if x.data.size else \
+    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:]) if x._array.size else \
         reshape(x, x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:])
 
 

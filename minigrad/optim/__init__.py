@@ -12,7 +12,7 @@
     ...     sched.step()
 
 Every update runs as one fused Numba kernel per parameter (minigrad/kernels/optim.py), in place
-on ``p.data``; ``impl='reference'`` runs the NumPy expressions the kernels are tested against.
+on ``p._array``; ``impl='reference'`` runs the NumPy expressions the kernels are tested against.
 """
 
 from minigrad.optim import lr_scheduler

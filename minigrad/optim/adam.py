@@ -100,8 +100,8 @@ class Adam(Optimizer):
 
             step_t = state["step"]
             # Keep it a 0-d array (0-d arithmetic alone would give back a NumPy scalar).
-            step_t.data = np.array(step_t.data + 1, dtype=step_t.data.dtype)
-            key = (p.dtype, float(step_t.data))
+            step_t._array = np.array(step_t._array + 1, dtype=step_t._array.dtype)
+            key = (p.dtype, float(step_t._array))
             scalars = scalars_cache.get(key)
             if scalars is None:
                 scalars = scalars_cache[key] = K.adam_scalars(p.dtype, lr, beta1, beta2, eps, wd, key[1])

@@ -178,10 +178,10 @@ class Optimizer:
                     g = p.grad
                     if g.grad_fn is not None:
                         g.detach_()
-                    if g.data.flags.writeable:
-                        g.data[...] = 0
+                    if g._array.flags.writeable:
+                        g._array[...] = 0
                     else:
-                        g.data = np.zeros_like(g.data)
+                        g._array = np.zeros_like(g._array)
 
     # The update kernel and its NumPy reference (``impl='reference'``); set by each subclass.
     kernel: Callable[..., None] | None = None
@@ -316,14 +316,14 @@ def _load_value(p: Tensor, name: str, value: Any, index: int) -> Any:
         return type(value)(_load_value(p, name, v, index) for v in value)
     if name == "step":
         # PyTorch keeps the step as a float32 (or float64) scalar tensor; numbers are accepted too.
-        arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+        arr = value._array if isinstance(value, Tensor) else np.asarray(value)
         if arr.size != 1:
             raise ValueError(f"load_state_dict: 'step' of parameter {index} should be a single number, "
                              f"got shape {arr.shape}")
         dtype = arr.dtype if arr.dtype.kind == "f" else scalar_dtype()
         return Tensor(np.array(arr.reshape(()), dtype=dtype))
     if isinstance(value, (Tensor, np.ndarray)):
-        arr = value.data if isinstance(value, Tensor) else value
+        arr = value._array if isinstance(value, Tensor) else value
         if arr.shape != p.shape:
             raise ValueError(f"load_state_dict: state '{name}' of parameter {index} has shape {arr.shape}, "
                              f"but the parameter has shape {p.shape}")
@@ -333,7 +333,7 @@ def _load_value(p: Tensor, name: str, value: Any, index: int) -> Any:
 
 def require_number(value: Any, what: str) -> None:
     """TypeError naming the hyperparameter when ``value`` is not a real number (or a one-element Tensor)."""
-    if isinstance(value, Tensor) and value.data.size == 1:
+    if isinstance(value, Tensor) and value._array.size == 1:
         return
     if not isinstance(value, numbers.Real):
         raise TypeError(f"Invalid {what}: {value!r} (expected a number, got {type(value).__name__})")
@@ -360,15 +360,15 @@ def state_buffer(state: dict[str, Any], key: str, p: Tensor) -> np.ndarray:
         t = state[key] = Tensor(np.zeros(p.shape, dtype=p.dtype))
     elif not isinstance(t, Tensor):
         t = state[key] = Tensor(np.array(t, dtype=p.dtype, order="C", copy=True))
-    arr = t.data
+    arr = t._array
     if not arr.flags.c_contiguous or not arr.flags.writeable or arr.dtype != p.dtype:
-        arr = t.data = np.array(arr, dtype=p.dtype, order="C", copy=True)
+        arr = t._array = np.array(arr, dtype=p.dtype, order="C", copy=True)
     return arr.reshape(-1)
 
 
 def grad_array(p: Tensor, who: str) -> np.ndarray:
     """``p.grad``'s array, checked against ``p`` and made 1-D, C-contiguous and of p's dtype."""
-    g = p.grad.data
+    g = p.grad._array
     if g.shape != p.shape:
         raise ValueError(f"{who}: the gradient of a parameter of shape {p.shape} has shape {g.shape}; "
                          "a .grad set by hand must have the parameter's shape")
@@ -377,18 +377,18 @@ def grad_array(p: Tensor, who: str) -> np.ndarray:
 
 def run_update(p: Tensor, kernel: Callable[..., None], *args: Any) -> None:
     """Call ``kernel(flat_p, *args)`` with a 1-D C-contiguous ``flat_p`` that is (or is copied back to)
-    ``p.data``.
+    ``p._array``.
 
-    Almost always ``p.data`` is contiguous and ``flat_p`` is a view of it: the kernel writes the
+    Almost always ``p._array`` is contiguous and ``flat_p`` is a view of it: the kernel writes the
     parameter in place and views of it (a model's tied weights, ...) see the change. In the rare
-    case of a non-contiguous ``p.data`` (a transposed or sliced array assigned by hand), the
+    case of a non-contiguous ``p._array`` (a transposed or sliced array assigned by hand), the
     update runs on a contiguous copy which is then copied back into the same array.
 
     Call it inside ``np.errstate(all="ignore")`` (see ``Optimizer._quiet``): NaN/Inf spread
     silently as in PyTorch, also where the kernel runs as Python on NumPy scalars
     (NUMBA_DISABLE_JIT, ``impl='reference'``), which would otherwise warn.
     """
-    data = p.data
+    data = p._array
     direct = data.flags.c_contiguous and data.flags.writeable
     flat = data.reshape(-1) if direct else np.array(data, order="C", copy=True).reshape(-1)
     kernel(flat, *args)
@@ -396,4 +396,4 @@ def run_update(p: Tensor, kernel: Callable[..., None], *args: Any) -> None:
         if data.flags.writeable:
             data[...] = flat.reshape(data.shape)
         else:
-            p.data = flat.reshape(data.shape)
+            p._array = flat.reshape(data.shape)

@@ -541,18 +541,18 @@ class _Builder:
         is_param = self.opts.leaf_is_param(t)
         kind = "param" if is_param else "input"
         title = name or ("parameter" if is_param else "input")
-        lines = [_shape_str(t.shape)] + self.value_lines([t.data])
+        lines = [_shape_str(t.shape)] + self.value_lines([t._array])
         if t.grad is not None:
-            lines += self.grad_line([float(np.linalg.norm(t.grad.data.astype(np.float64, copy=False)))])
+            lines += self.grad_line([float(np.linalg.norm(t.grad._array.astype(np.float64, copy=False)))])
         return _Node(self.lkey(t), kind, title, lines, tooltip=f"{kind} {title} {_shape_str(t.shape)}")
 
     def add_outputs(self, source_of: Any, edges: list[tuple[str, str]] | None = None) -> None:
         """One output node per root, fed by whatever draws the root's producer (edges appended to
         ``edges`` when given, else added to the model)."""
         for j, t in enumerate(self.roots):
-            lines = [_shape_str(t.shape)] + self.value_lines([t.data])
+            lines = [_shape_str(t.shape)] + self.value_lines([t._array])
             if t.grad is not None:
-                lines += self.grad_line([float(np.linalg.norm(t.grad.data))])
+                lines += self.grad_line([float(np.linalg.norm(t.grad._array))])
             node = self.model.add(_Node(f"out{j}", "output", t.name or "output", lines, tooltip="output"))
             if t.grad_fn is None:
                 srcs = [self.lkey(t)] if id(t) in self.leaf_index else []

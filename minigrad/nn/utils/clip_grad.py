@@ -10,7 +10,7 @@ vector before the optimizer sees it.
 - ``clip_grad_value_`` clamps every gradient element into ``[-clip_value, clip_value]``
   (cheaper, but it changes the direction).
 
-Both work in place on ``p.grad.data`` and skip parameters whose ``.grad`` is None, exactly like
+Both work in place on ``p.grad._array`` and skip parameters whose ``.grad`` is None, exactly like
 ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``.
 """
 
@@ -89,7 +89,7 @@ def get_total_norm(tensors: TensorOrTensors, norm_type: float = 2.0,
     norm_type = _number("get_total_norm", "norm_type", norm_type, "a number or float('inf')")
     if not tensors:
         return Tensor(np.zeros((), dtype=_default_float()))
-    norms = [_vector_norm(t.data, norm_type) for t in tensors]
+    norms = [_vector_norm(t._array, norm_type) for t in tensors]
     dtype = np.result_type(*norms)
     total = _vector_norm(np.stack([n.astype(dtype) for n in norms]), norm_type)
     if error_if_nonfinite and not np.isfinite(total):
@@ -110,7 +110,7 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
 
         >>> import minigrad as mg
         >>> p = mg.tensor([1.0], requires_grad=True); p.grad = mg.tensor([10.0])
-        >>> clip_grads_with_norm_([p], 1.0, 10.0); round(float(p.grad.data[0]), 5)
+        >>> clip_grads_with_norm_([p], 1.0, 10.0); round(float(p.grad.numpy()[0]), 5)
         1.0
     """
     del foreach
@@ -118,7 +118,7 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return
-    total = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm, np.float64)
+    total = total_norm._array if isinstance(total_norm, Tensor) else np.asarray(total_norm, np.float64)
     # Computed in the norm's dtype, like torch's 0-d tensor arithmetic (float32 stays float32).
     clip_coef = np.asarray(max_norm, total.dtype) / (total + total.dtype.type(1e-6))
     clip_coef_clamped = np.minimum(clip_coef, total.dtype.type(1.0))
@@ -128,10 +128,10 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
 
 def _scale_(g: Tensor, coef: np.ndarray) -> None:
     """``g *= coef`` in place, keeping g's dtype (a read-only grad array is replaced instead)."""
-    if g.data.flags.writeable:
-        np.multiply(g.data, coef.astype(g.data.dtype), out=g.data)
+    if g._array.flags.writeable:
+        np.multiply(g._array, coef.astype(g._array.dtype), out=g._array)
     else:
-        g.data = g.data * coef.astype(g.data.dtype)
+        g._array = g._array * coef.astype(g._array.dtype)
 
 
 def _default_float() -> np.dtype:
@@ -204,8 +204,8 @@ def clip_grad_value_(parameters: TensorOrTensors, clip_value: float, foreach: bo
         g = p.grad
         if g is None:
             continue
-        lo, hi = g.data.dtype.type(-clip_value), g.data.dtype.type(clip_value)
-        if g.data.flags.writeable:
-            np.clip(g.data, lo, hi, out=g.data)
+        lo, hi = g._array.dtype.type(-clip_value), g._array.dtype.type(clip_value)
+        if g._array.flags.writeable:
+            np.clip(g._array, lo, hi, out=g._array)
         else:
-            g.data = np.clip(g.data, lo, hi)
+            g._array = np.clip(g._array, lo, hi)

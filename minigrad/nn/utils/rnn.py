@@ -113,7 +113,7 @@ def _row_index(batch_sizes: np.ndarray, batch_of_slot: np.ndarray, n_batch: int,
 
 def _as_lengths(lengths: Any, who: str) -> np.ndarray:
     """Lengths given as a list, an ndarray or an integer Tensor -> 1-D int64 ndarray."""
-    arr = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
+    arr = lengths._array if isinstance(lengths, Tensor) else np.asarray(lengths)
     if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
         raise TypeError(f"{who}: lengths must be a 1-D sequence of integers, got {arr.dtype} array "
                         f"of shape {arr.shape}")
@@ -141,7 +141,7 @@ _PackedSequenceBase = namedtuple("PackedSequence", ["data", "batch_sizes", "sort
 
 def _check_batch_sizes(data: Any, batch_sizes: Tensor) -> None:
     """A hand-built PackedSequence must be consistent, or unpacking it would index out of range."""
-    bs = batch_sizes.data
+    bs = batch_sizes._array
     ok = bs.ndim == 1 and bs.dtype.kind in "iu" and (bs > 0).all() and (np.diff(bs) <= 0).all()
     if not ok:
         raise ValueError("PackedSequence: batch_sizes must be a 1-D sequence of positive, non-increasing ints "
@@ -185,7 +185,7 @@ class PackedSequence(_PackedSequenceBase):
         sorted_indices = as_index(sorted_indices)
         unsorted_indices = as_index(unsorted_indices)
         if unsorted_indices is None and sorted_indices is not None:
-            unsorted_indices = Tensor(np.argsort(sorted_indices.data).astype(np.int64))
+            unsorted_indices = Tensor(np.argsort(sorted_indices._array).astype(np.int64))
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     # Casting keeps the bookkeeping and converts the data (differentiably), like PyTorch.
@@ -275,7 +275,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     """
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
-    batch_sizes = np.asarray(sequence.batch_sizes.data, dtype=np.int64)
+    batch_sizes = np.asarray(sequence.batch_sizes._array, dtype=np.int64)
     max_len = len(batch_sizes)
     n_batch = int(batch_sizes[0]) if max_len else 0
     if total_length is not None:
@@ -289,7 +289,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
         n_time = max_len
     sorted_lengths = _lengths_from_batch_sizes(batch_sizes)
     if sequence.sorted_indices is not None:
-        slot_to_batch = np.asarray(sequence.sorted_indices.data, dtype=np.int64)
+        slot_to_batch = np.asarray(sequence.sorted_indices._array, dtype=np.int64)
     else:
         slot_to_batch = np.arange(n_batch)
     index = _row_index(batch_sizes, slot_to_batch, n_batch, n_time, batch_first)
