@@ -176,7 +176,8 @@ def test_linear_default_init_like_pytorch():
 def test_linear_init_matches_torch_statistics(torch):
     fc_t = torch.nn.Linear(64, 500)
     fc = nn.Linear(64, 500)
-    for ours, theirs in [(fc.weight._array, fc_t.weight.detach().numpy()), (fc.bias._array, fc_t.bias.detach().numpy())]:
+    pairs = [(fc.weight._array, fc_t.weight.detach().numpy()), (fc.bias._array, fc_t.bias.detach().numpy())]
+    for ours, theirs in pairs:
         assert abs(np.abs(ours).max() - np.abs(theirs).max()) < 0.01
         np.testing.assert_allclose(ours.std(), theirs.std(), rtol=0.15)
 

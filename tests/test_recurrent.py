@@ -540,7 +540,8 @@ def test_fused_cell_equals_reference_cell(mode: str, batched: bool, with_hx: boo
         res = cell(x, hx)
         outs = list(res) if mode == "lstm" else [res]
         sum(((o * (i + 1.5)).sum() for i, o in enumerate(outs)), mg.zeros((), dtype=mg.float64)).backward()
-        results[impl] = [o._array.copy() for o in outs] + [t.grad._array.copy() for t in leaves + list(cell.parameters())]
+        grads = [t.grad._array.copy() for t in leaves + list(cell.parameters())]
+        results[impl] = [o._array.copy() for o in outs] + grads
     for a, b in zip(results["reference"], results["fused"]):
         assert np.max(np.abs(a - b)) <= 1e-10
 
