@@ -18,7 +18,7 @@ from typing import Any
 
 from minigrad import autograd
 from minigrad._allocator import tune_malloc, tune_malloc_if_asked
-from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, scope
+from minigrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, scope, set_grad_enabled
 from minigrad.creation import (
     arange,
     empty,
@@ -36,6 +36,7 @@ from minigrad.creation import (
     zeros,
     zeros_like,
 )
+from minigrad.device import accelerator, backends, cuda, device
 from minigrad.dtypes import (
     bool_,
     double,
@@ -51,7 +52,18 @@ from minigrad.dtypes import (
     set_default_dtype,
     uint8,
 )
-from minigrad.errors import ShapeError
+from minigrad.errors import ShapeError, not_in_minigrad
+from minigrad.legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from minigrad.ops.elementwise import (
     abs,
     add,
@@ -126,7 +138,21 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"minigrad.{name}")
     if name in _LAZY_ATTRS:
         return getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
-    raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
+    if name.startswith("__"):  # Python's own protocol look-ups (e.g. __path__): a plain miss
+        raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
+    raise not_in_minigrad(f"torch.{name}", name)
+
+
+def is_tensor(obj: Any) -> bool:
+    """True for a minigrad Tensor (PyTorch's ``torch.is_tensor``).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.is_tensor(mg.ones(1)), mg.is_tensor([1.0])
+        (True, False)
+    """
+    return isinstance(obj, Tensor)
 
 
 def __dir__() -> list[str]:

@@ -106,6 +106,43 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
+class set_grad_enabled:  # noqa: N801 - PyTorch's name
+    """Turn grad mode on or off: as a call (``mg.set_grad_enabled(False)``) or for a ``with`` block.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> with mg.set_grad_enabled(False):
+        ...     mg.is_grad_enabled()
+        False
+        >>> mg.is_grad_enabled()
+        True
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self._previous = _mode.grad_enabled
+        _mode.grad_enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.grad_enabled = self._previous
+
+
+def inference_mode(mode: bool = True) -> _GradMode:
+    """PyTorch's faster ``no_grad`` for evaluation; here it is ``no_grad`` (``mode=False`` keeps grad on).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> with mg.inference_mode():
+        ...     (mg.ones(1, requires_grad=True) * 2).requires_grad
+        False
+    """
+    return _GradMode(_mode.grad_enabled if not mode else False)
+
+
 @contextlib.contextmanager
 def scope(name: str) -> Iterator[None]:
     """Tag every node created inside with ``name``; nested scopes join with "/".
@@ -278,6 +315,9 @@ class Function:
     # allocating new ones (the fused LSTM turns its saved gates into their gradients in place).
     # True for ``backward(retain_graph=True)``, and for anyone calling ``backward`` by hand.
     retain_graph: bool = True
+    # True for ops whose output may share memory with input 0 (reshape, transpose, basic indexing):
+    # such an output shares the input's version counter, so an in-place change through either is seen.
+    is_view: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -307,6 +347,15 @@ class Function:
                 "values were freed by the first backward. Pass retain_graph=True to the first "
                 "backward() if you need to call it twice."
             )
+        for counter, version, what, shape, dtype in self._saved_versions:
+            if counter[0] != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: a {dtype} tensor of shape {shape}, which is {what} of {_where(self)}, is at "
+                    f"version {counter[0]}; expected version {version} instead. Hint: {self.name} saved it for "
+                    "backward; change it only after backward, or use the out-of-place form of the in-place op "
+                    "(y = y + 1 instead of y.add_(1)), or .clone() the tensor before changing it."
+                )
         return self._saved
 
     def release(self) -> None:
@@ -332,6 +381,7 @@ class Function:
         fn.needs_input_grad = tuple(needs)
         fn.scope = _mode.scope_name
         fn._saved = ()
+        fn._saved_versions = ()
         fn.released = False
         raw = fn.forward(*arrays)
         if type(raw) is tuple:
@@ -345,6 +395,8 @@ class Function:
         Tensor = _tensor_class()
         if True not in needs:  # nothing to differentiate: plain tensors, no node kept
             outs = tuple(Tensor(a) for a in outputs)
+            if cls.is_view:
+                _share_memory_bookkeeping(outs, inputs[0])
             return outs if type(raw) is tuple else outs[0]
 
         fn.next_functions = tuple(_edge(t) if need else None for t, need in zip(inputs, needs))
@@ -353,6 +405,10 @@ class Function:
         fn.grad_norms = ()
         outs = tuple(Tensor._from_op(a, fn, i) for i, a in enumerate(outputs))
         fn.outputs = tuple(weakref.ref(t) for t in outs)
+        if cls.is_view:
+            _share_memory_bookkeeping(outs, inputs[0])
+        if fn._saved:
+            fn._saved_versions = _versions_of_saved(fn._saved, inputs, outs)
         if _mode.recorder is not None:
             _mode.recorder.on_forward(fn, outputs)
         return outs if type(raw) is tuple else outs[0]
@@ -360,6 +416,46 @@ class Function:
     def __repr__(self) -> str:
         where = f" at {self.scope}" if getattr(self, "scope", "") else ""
         return f"<{type(self).__name__}Backward{where}>"
+
+
+def version_counter(t: Tensor) -> list[int]:
+    """The one-item list counting in-place changes of ``t``'s memory (made on first need)."""
+    counter = t._version_counter
+    if counter is None:
+        counter = t._version_counter = [0]
+    return counter
+
+
+def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None:
+    """Outputs of a view op that really share ``source``'s memory share its version counter too."""
+    base = source._array if source._array.base is None else source._array.base
+    for t in outputs:
+        if t._array.base is not None and (t._array.base is base or t._array.base is source._array):
+            t._version_counter = version_counter(source)
+            t._base = source if source._base is None else source._base
+
+
+def _versions_of_saved(saved: tuple, inputs: Sequence[Tensor | None], outputs: Sequence[Tensor]) -> tuple:
+    """For each input or output whose memory a node saved: its counter and version now.
+
+    Backward compares them (``saved_tensors``): a saved array that an in-place op changed since
+    would silently give a wrong gradient, so it raises instead, as PyTorch does.
+    """
+    recorded = []
+    for a in saved:
+        if type(a) is not np.ndarray:
+            continue
+        for i, t in enumerate(inputs):
+            if t is not None and (a is t._array or (a.base is not None and a.base is t._array)):
+                counter = version_counter(t)
+                recorded.append((counter, counter[0], f"input {i}", t._array.shape, t._array.dtype))
+                break
+        else:
+            for j, t in enumerate(outputs):
+                if a is t._array:
+                    recorded.append((version_counter(t), 0, f"output {j}", a.shape, a.dtype))
+                    break
+    return tuple(recorded)
 
 
 def _tensor_class() -> type:
@@ -715,3 +811,12 @@ def gradcheck(
             f"analytical {a:.10g} vs numerical {numeric:.10g} (atol={atol}, rtol={rtol})"
         )
     return True
+
+
+def __getattr__(name: str) -> Any:
+    # `mg.autograd.Variable`, PyTorch's pre-0.4 wrapper, lives with the other legacy names.
+    if name == "Variable":
+        from minigrad.legacy import Variable
+
+        return Variable
+    raise AttributeError(f"module 'minigrad.autograd' has no attribute {name!r}")

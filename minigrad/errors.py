@@ -27,3 +27,21 @@ def broadcast_error(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> ShapeErr
                 f"{op}: shapes {a} and {b} cannot be broadcast together (sizes {x} and {y} differ in {where})"
             )
     return ShapeError(f"{op}: shapes {a} and {b} cannot be broadcast together")
+
+
+COMPAT_PAGE = "docs/pytorch-compat.md"
+
+
+def not_in_minigrad(qualified_name: str, name: str) -> AttributeError:
+    """The error for a PyTorch name that minigrad lacks (``mg.X``, ``mg.nn.X``, ``Tensor.X``).
+
+    It says so plainly and points to the compatibility page. ``obj=None`` keeps Python from adding a
+    misleading "Did you mean: 'L1Loss'?" for ``NLLLoss``.
+
+    Example::
+
+        >>> str(not_in_minigrad("torch.fft", "fft"))
+        'minigrad does not implement torch.fft; see docs/pytorch-compat.md for what minigrad offers'
+    """
+    return AttributeError(f"minigrad does not implement {qualified_name}; see {COMPAT_PAGE} for what minigrad offers",
+                          name=name, obj=None)

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from minigrad import autograd
+from minigrad import device as _device
 from minigrad.dtypes import get_default_dtype, to_dtype
-from minigrad.errors import ShapeError
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -58,6 +58,22 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     return arr
 
 
+def _is_size(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _legacy_array(args: tuple, dtype: Any) -> np.ndarray:
+    """PyTorch's legacy ``torch.Tensor(*sizes)`` (zeros here) and ``torch.Tensor(sequence)`` (float)."""
+    dtype = to_dtype(dtype) if dtype is not None else get_default_dtype()
+    if all(_is_size(a) for a in args):
+        if any(a < 0 for a in args):
+            raise RuntimeError(f"Tensor: negative dimension in size {args}")
+        return np.zeros(tuple(int(a) for a in args), dtype=dtype)
+    if len(args) != 1:
+        raise TypeError(f"Tensor: expected sizes (ints) or one sequence of data, got {args!r}")
+    return as_array(args[0], dtype)
+
+
 class RemovableHandle:
     """Returned by ``register_hook``: ``handle.remove()`` takes the hook off again."""
 
@@ -74,7 +90,9 @@ class RemovableHandle:
 class Tensor:
     """An n-dimensional array that can remember how it was computed.
 
-    ``Tensor(ndarray)`` wraps the array without copying; use ``mg.tensor(data)`` to copy.
+    ``Tensor(ndarray)`` wraps the array without copying (keeping its dtype); use ``mg.tensor(data)``
+    to copy. PyTorch's legacy forms work too: ``Tensor(2, 3)`` is a float tensor of that shape, and
+    ``Tensor([1, 2])`` a float tensor of that data.
     """
 
     __slots__ = ("_array", "grad", "_requires_grad", "grad_fn", "_output_index", "_retains_grad", "_hooks",
@@ -82,8 +100,14 @@ class Tensor:
     # Make NumPy defer to our operators in `ndarray + Tensor`.
     __array_priority__ = 1000
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
-        self._array = data if type(data) is np.ndarray and dtype is None else as_array(data, dtype)
+    def __init__(self, data: Any = (), *sizes: int, requires_grad: bool = False, dtype: Any = None,
+                 name: str | None = None):
+        if type(data) is np.ndarray and dtype is None:
+            self._array = data
+        elif sizes or _is_size(data) or (type(data) in (list, tuple) and dtype is None):
+            self._array = _legacy_array((data, *sizes), dtype)
+        else:
+            self._array = as_array(data, dtype)
         self._version_counter: list[int] | None = None  # made on first need; shared by views (inplace.py)
         self._base: Tensor | None = None  # the tensor this one is a view of, if any
         self.grad: Tensor | None = None
@@ -150,8 +174,10 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph)
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (shares memory). Truncated BPTT uses this."""
-        return Tensor(self._array)
+        """The same data, cut from the graph (shares memory and the version counter). Truncated BPTT uses this."""
+        out = Tensor(self._array)
+        out._version_counter = autograd.version_counter(self)
+        return out
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -253,11 +279,11 @@ class Tensor:
         return self._array.dtype.kind == "f"
 
     # ---------------------------------------------------------------- conversion
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
-        if self.requires_grad:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying array (shared, not copied; ``force=True`` copies, as in PyTorch)."""
+        if self.requires_grad and not force:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use .detach().numpy()")
-        return self._array
+        return self._array.copy() if force else self._array
 
     def item(self) -> builtins.float | int | bool:
         """The single value of a one-element tensor as a Python number."""
@@ -274,6 +300,13 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __index__(self) -> int:
+        """An integer one-element tensor can index a list or bound a slice, as in PyTorch."""
+        if self._array.dtype.kind not in "iub" or self._array.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, got a "
+                            f"{self._array.dtype} tensor of shape {self.shape}")
+        return int(self.item())
+
     def __bool__(self) -> bool:
         if self._array.size != 1:
             raise RuntimeError(f"bool: the truth value of a tensor with {self._array.size} elements is ambiguous")
@@ -286,6 +319,14 @@ class Tensor:
         if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self._array.shape[0]))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal look-up fails: a PyTorch method minigrad lacks gets a plain answer.
+        if name.startswith("_"):
+            raise AttributeError(f"'Tensor' object has no attribute {name!r}")
+        from minigrad.errors import not_in_minigrad
+
+        raise not_in_minigrad(f"torch.Tensor.{name}", name)
 
     def __hash__(self) -> int:
         return id(self)
@@ -306,20 +347,66 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"tensor({body}{', ' if extras else ''}{', '.join(extras)})"
 
-    # ---------------------------------------------------------------- dtype casts
-    def to(self, dtype: Any) -> Tensor:
-        """A copy with another dtype (differentiable between float dtypes)."""
+    # ---------------------------------------------------------------- dtype and device
+    @property
+    def device(self) -> _device.device:
+        """Always ``mg.device('cpu')``: minigrad runs on the CPU (see device.py)."""
+        return _device.CPU
+
+    is_cuda = False
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device, dtype=None)`` or ``to(other_tensor)``.
+
+        Returns ``self`` when nothing changes (and ``copy=False``), a differentiable cast otherwise.
+        Devices other than the CPU raise a clear error.
+
+        Example::
+
+            >>> import minigrad as mg
+            >>> x = mg.ones(2)
+            >>> x.to("cpu") is x, x.to(mg.float64).dtype, x.to(None) is x
+            (True, dtype('float64'), True)
+        """
+        dtype, copy = None, bool(kwargs.pop("copy", False))
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        target_device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif _device.is_device_like(arg):
+                target_device = arg
+            elif isinstance(arg, bool):  # to(dtype, non_blocking) / to(device, dtype, non_blocking, copy)
+                continue
+            elif arg is not None:
+                dtype = arg
+        _device.check_device(target_device, "to")
+        if dtype is None or to_dtype(dtype) == self._array.dtype:
+            return self.clone() if copy else self
         from minigrad.ops import elementwise
 
         return elementwise.cast(self, to_dtype(dtype))
 
-    type = to
+    def cpu(self) -> Tensor:
+        """``self``: the tensor is already on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Refused with a clear error: minigrad runs on the CPU only."""
+        _device.raise_not_cpu("cuda", "cuda()")
 
     def float(self) -> Tensor:
         return self.to(np.float32)
 
     def double(self) -> Tensor:
         return self.to(np.float64)
+
+    def half(self) -> Tensor:
+        return self.to(np.float16)
 
     def long(self) -> Tensor:
         return self.to(np.int64)
@@ -330,44 +417,116 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(np.bool_)
 
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> str | Tensor:
+        """``t.type()`` names the legacy type ('torch.FloatTensor'); ``t.type(mg.LongTensor)`` casts."""
+        from minigrad import legacy
+
+        if dtype is None:
+            return legacy.type_name(self._array.dtype)
+        return self.to(legacy.dtype_of(dtype))
+
     def clone(self) -> Tensor:
         from minigrad.ops import elementwise
 
         return elementwise.clone(self)
 
-    def copy_(self, src: Any) -> Tensor:
-        """Copy values from ``src`` in place (no graph). Used by load_state_dict and init."""
-        self._check_writeable("copy_")
-        src = as_array(src)
-        try:
-            fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ShapeError(f"copy_: source of shape {src.shape} cannot be copied into a tensor of shape "
-                             f"{self.shape} (it must have that shape or broadcast to it)")
-        self._array[...] = src
-        return self
+    # ---------------------------------------------------------------- in-place ops (ops/inplace.py)
+    def add_(self, *other: Any, alpha: Any = 1) -> Tensor:
+        other, alpha = _In.split_alpha(other, alpha, "add_")
+        return _In.apply_inplace(self, "add_", lambda s: _E.add(s, _In.scaled(other, alpha)), other)
+
+    def sub_(self, *other: Any, alpha: Any = 1) -> Tensor:
+        other, alpha = _In.split_alpha(other, alpha, "sub_")
+        return _In.apply_inplace(self, "sub_", lambda s: _E.sub(s, _In.scaled(other, alpha)), other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return _In.apply_inplace(self, "mul_", lambda s: _E.mul(s, other), other)
+
+    def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        def divide(s: Tensor) -> Tensor:
+            return _E.div(s, other) if rounding_mode is None else s.div(other, rounding_mode=rounding_mode)
+        return _In.apply_inplace(self, "div_", divide, other)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return _In.apply_inplace(self, "pow_", lambda s: _E.pow(s, exponent), exponent)
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        return _In.apply_inplace(self, "addcmul_", lambda s: s + _In.scaled(tensor1 * tensor2, value),
+                                 tensor1, tensor2)
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        return _In.apply_inplace(self, "addcdiv_", lambda s: s + _In.scaled(tensor1 / tensor2, value),
+                                 tensor1, tensor2)
+
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        return _In.apply_inplace(self, "lerp_", lambda s: s + weight * (end - s), end, weight)
+
+    def neg_(self) -> Tensor: return _In.apply_inplace(self, "neg_", _E.neg)
+    def abs_(self) -> Tensor: return _In.apply_inplace(self, "abs_", _E.abs)
+    def exp_(self) -> Tensor: return _In.apply_inplace(self, "exp_", _E.exp)
+    def log_(self) -> Tensor: return _In.apply_inplace(self, "log_", _E.log)
+    def sqrt_(self) -> Tensor: return _In.apply_inplace(self, "sqrt_", _E.sqrt)
+    def tanh_(self) -> Tensor: return _In.apply_inplace(self, "tanh_", _E.tanh)
+    def sigmoid_(self) -> Tensor: return _In.apply_inplace(self, "sigmoid_", _E.sigmoid)
+    def relu_(self) -> Tensor: return _In.apply_inplace(self, "relu_", _E.relu)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+        return _In.apply_inplace(self, "clamp_", lambda s: _E.clamp(s, min, max))
+
+    clip_ = clamp_
+
+    def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
+        return self.clamp_(max=max)
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """Set the elements where ``mask`` is True to ``value`` (``mask`` broadcasts to this shape)."""
+        mask = _In.as_mask(mask, self.shape, "masked_fill_")
+        return _In.apply_inplace(self, "masked_fill_", lambda s: _E.where(mask, value, s), value)
 
     def zero_(self) -> Tensor:
-        self._check_writeable("zero_")
-        self._array[...] = 0
-        return self
+        return _In.apply_inplace(self, "zero_", lambda s: _In.constant_like(s, 0))
 
-    def _check_writeable(self, op: str) -> None:
-        # Arrays from np.broadcast_to, expand() or a read-only buffer can't be written in place.
-        if not self._array.flags.writeable:
-            raise ValueError(f"{op}: this tensor's array (shape {self.shape}) is read-only, e.g. a broadcast "
-                             "view from expand() or np.broadcast_to; write into a copy made with .clone()")
+    def fill_(self, value: Any) -> Tensor:
+        return _In.fill_(self, value)
 
-    def fill_(self, value: builtins.float) -> Tensor:
-        if isinstance(value, Tensor):
-            value = value.item()
-        if not isinstance(value, (int, builtins.float, builtins.bool, np.number, np.bool_)):
-            raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
-        self._check_writeable("fill_")
-        self._array[...] = value
-        return self
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
+        """Copy ``src`` (broadcast to this shape, converted to this dtype) into this tensor's memory."""
+        return _In.copy_(self, src)
+
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0, *, generator: Any = None) -> Tensor:
+        return _In.random_fill(self, "uniform_", lambda shape: _In.rng(generator).uniform(a, b, size=shape))
+
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *, generator: Any = None) -> Tensor:
+        return _In.random_fill(self, "normal_", lambda shape: _In.rng(generator).normal(mean, std, size=shape))
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        probability = p._array if isinstance(p, Tensor) else p
+        return _In.random_fill(self, "bernoulli_",
+                               lambda shape: _In.rng(generator).random(size=shape) < probability)
+
+    def exponential_(self, lambd: builtins.float = 1.0, *, generator: Any = None) -> Tensor:
+        return _In.random_fill(self, "exponential_",
+                               lambda shape: _In.rng(generator).exponential(1.0 / lambd, size=shape))
+
+    def unsqueeze_(self, dim: int) -> Tensor: return _In.reshape_inplace(self, "unsqueeze_", lambda s: s.unsqueeze(dim))
+    def squeeze_(self, dim: Any = None) -> Tensor:
+        return _In.reshape_inplace(self, "squeeze_", lambda s: s.squeeze(dim))
+    def t_(self) -> Tensor: return _In.reshape_inplace(self, "t_", lambda s: s.t())
+
+    def transpose_(self, dim0: int, dim1: int) -> Tensor:
+        return _In.reshape_inplace(self, "transpose_", lambda s: s.transpose(dim0, dim1))
+
+    def __iadd__(self, other: Any) -> Tensor: return self.add_(other)
+    def __isub__(self, other: Any) -> Tensor: return self.sub_(other)
+    def __imul__(self, other: Any) -> Tensor: return self.mul_(other)
+    def __itruediv__(self, other: Any) -> Tensor: return self.div_(other)
+    def __ipow__(self, other: Any) -> Tensor: return self.pow_(other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        _In.setitem(self, index, value)
 
     # ---------------------------------------------------------------- operators (see ops/)
     def __add__(self, other): return _E.add(self, other)
@@ -395,24 +554,6 @@ class Tensor:
 
     def __getitem__(self, index): return _I.getitem(self, index)
 
-    def __setitem__(self, index, value) -> None:
-        if self.requires_grad and _autograd_active():
-            raise RuntimeError(
-                "setitem: in-place assignment to a tensor that requires grad would corrupt the graph; "
-                "do it under mg.no_grad() or build a new tensor (e.g. with mg.where or mg.cat)"
-            )
-        self._check_writeable("setitem")
-        index = _I.normalize_index(index, self.shape)
-        value = as_array(value)
-        try:
-            self._array[index] = value
-        except IndexError as e:
-            raise IndexError(f"setitem on a tensor of shape {self.shape}: {e}") from None
-        except ValueError:
-            target = self._array[index].shape
-            raise ShapeError(f"setitem: value of shape {value.shape} cannot be assigned to the selected part "
-                             f"of shape {target} (of a tensor of shape {self.shape}); it must have that shape "
-                             "or broadcast to it") from None
 
     # ---------------------------------------------------------------- elementwise methods
     def exp(self): return _E.exp(self)
@@ -470,13 +611,10 @@ class Tensor:
     def mm(self, other): return _L.matmul(self, other)
 
 
-def _autograd_active() -> bool:
-    return autograd.is_grad_enabled()
-
-
 # Ops import Tensor, so they are bound here, after the class exists.
 from minigrad.ops import elementwise as _E  # noqa: E402
 from minigrad.ops import indexing as _I  # noqa: E402
+from minigrad.ops import inplace as _In  # noqa: E402
 from minigrad.ops import linalg as _L  # noqa: E402
 from minigrad.ops import reduce as _R  # noqa: E402
 from minigrad.ops import shape as _S  # noqa: E402

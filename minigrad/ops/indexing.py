@@ -41,6 +41,7 @@ def _has_integer_array(index: Any) -> bool:
 
 class GetItem(Function):
     name = "index"
+    is_view = True  # basic indexing (ints, slices) gives a view; integer arrays and masks copy
 
     def forward(self, x):
         self.shape = x.shape

@@ -39,6 +39,8 @@ def _dim(op: str, dim: int, ndim: int) -> int:
 
 
 class Reshape(Function):
+    is_view = True  # when NumPy can reshape without copying
+
     def forward(self, x):
         self.input_shape = x.shape
         return x.reshape(self.shape)
@@ -98,6 +100,8 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 
 class Permute(Function):
+    is_view = True
+
     def forward(self, x):
         return np.transpose(x, self.dims)
 
@@ -228,6 +232,8 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 class Split(Function):
+    is_view = True
+
     def forward(self, x):
         return tuple(np.split(x, np.cumsum(self.sizes)[:-1], axis=self.dim))
 

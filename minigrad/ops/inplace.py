@@ -1,0 +1,323 @@
+"""In-place ops (``x.add_(y)``, ``x[i] = v``, ``x += 1``) and the rules that keep them honest.
+
+An in-place op changes memory that something else may still need. PyTorch has three rules for
+that, and minigrad follows them:
+
+1. **Saved values are checked.** A node may have saved the very memory an in-place op changes
+   (``y = x.exp()`` saves ``y`` for its backward). Every tensor carries a *version counter* that
+   each in-place op bumps (views share it with the tensor they view). A node remembers the version
+   of everything it saved, and backward raises "one of the variables needed for gradient
+   computation has been modified by an inplace operation" instead of using changed numbers.
+2. **Leaves that require grad are protected.** Changing a parameter in place while autograd is
+   recording would lose the value its gradient is taken at, so it raises. Optimizers update
+   parameters under ``mg.no_grad()`` (or through ``p.data``), where it is allowed.
+3. **In-place ops are differentiable.** While autograd records, ``x.mul_(y)`` is computed as
+   ``x * y`` on a snapshot of the old ``x``, the result is written into ``x``'s memory, and ``x``
+   is moved onto the new node: exactly as if ``x = x * y`` had been written, but in ``x``'s memory.
+
+Example::
+
+    >>> import minigrad as mg
+    >>> w = mg.tensor([1.0, 2.0], requires_grad=True)
+    >>> h = w * 3
+    >>> h.add_(1)                        # differentiable: h = h + 1, in h's memory
+    tensor([4., 7.], grad_fn=<AddBackward>)
+    >>> h.sum().backward(); w.grad
+    tensor([3., 3.])
+"""
+
+from __future__ import annotations
+
+import builtins
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from minigrad import autograd
+from minigrad.autograd import Function, is_grad_enabled, version_counter
+from minigrad.errors import ShapeError
+from minigrad.tensor import Tensor, as_array
+
+
+def _check_can_change(t: Tensor, op: str) -> None:
+    """Rule 2, and memory that cannot be written at all (a broadcast view from expand)."""
+    if not t._array.flags.writeable:
+        raise RuntimeError(f"{op}: this tensor's memory (shape {t.shape}) is read-only, e.g. a broadcast view "
+                           "made by expand(); change a copy made with .clone() instead")
+    if not is_grad_enabled():
+        return
+    if t.requires_grad and t.grad_fn is None:
+        raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation. "
+                           "Update parameters under `with mg.no_grad():` (as optimizers do) or through "
+                           "`p.data`, or change a copy made with .clone()")
+    base = t._base
+    if base is not None and base.requires_grad and base.grad_fn is None:
+        raise RuntimeError(f"{op}: a view of a leaf Variable that requires grad is being used in an in-place "
+                           "operation. Do it under `with mg.no_grad():`, or change a .clone() of the leaf")
+
+
+# Arithmetic in place must not change the kind of number a tensor holds (int += 0.5 is an error, as
+# in PyTorch); copy_, fill_ and index assignment convert, as PyTorch's do.
+CONVERTING_OPS = frozenset({"copy_", "fill_", "setitem", "uniform_", "normal_", "bernoulli_", "random_",
+                            "exponential_", "zero_"})
+
+
+def _write(t: Tensor, result: Tensor, op: str) -> None:
+    """Write ``result`` into ``t``'s memory: same shape, and (for arithmetic) the same kind of number."""
+    if result.shape != t.shape:
+        raise ShapeError(f"{op}: the result has shape {result.shape}, but an in-place op must keep the tensor's "
+                         f"shape {t.shape} (the other operand may broadcast to it, not the other way round)")
+    casting = "unsafe" if op in CONVERTING_OPS else "same_kind"
+    if not np.can_cast(result._array.dtype, t._array.dtype, casting=casting):
+        raise RuntimeError(f"{op}: result type {result._array.dtype} can't be cast to the desired output type "
+                           f"{t._array.dtype} of this in-place op; use the out-of-place form, which promotes")
+    if result._array is not t._array:
+        np.copyto(t._array, result._array, casting=casting)
+
+
+def _snapshot(t: Tensor) -> Tensor:
+    """The same place in the graph as ``t``, with a private copy of its current values.
+
+    The op computing the new value may save its input for backward; it must save the *old*
+    values, which ``t``'s memory is about to lose.
+    """
+    s = Tensor(t._array.copy())
+    s.grad_fn, s._output_index, s._requires_grad = t.grad_fn, t._output_index, t._requires_grad
+    return s
+
+
+def _rebase(t: Tensor, result: Tensor) -> None:
+    """Make ``t`` the output of ``result``'s node: from now on, gradients for ``t`` flow into it.
+
+    If the node saved its output (``exp_``, ``sqrt_``), it now saves ``t``'s memory, at ``t``'s
+    version: a later in-place change of ``t`` is caught by backward, as in PyTorch.
+    """
+    fn, index = result.grad_fn, result._output_index
+    t.grad_fn, t._output_index, t._requires_grad = fn, index, True
+    outputs = list(fn.outputs)
+    outputs[index] = weakref.ref(t)
+    fn.outputs = tuple(outputs)
+    if any(a is result._array for a in fn._saved):
+        fn._saved = tuple(t._array if a is result._array else a for a in fn._saved)
+        counter = version_counter(t)
+        fn._saved_versions = tuple(
+            (counter, counter[0], what, shape, dtype) if what == f"output {index}" else (c, v, what, shape, dtype)
+            for c, v, what, shape, dtype in fn._saved_versions)
+
+
+def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
+    """``t = compute(t)``, written into ``t``'s memory, with PyTorch's three rules (module docstring).
+
+    ``operands`` are the other tensors ``compute`` uses: if any of them (or ``t``) requires grad
+    while autograd records, the change is differentiable. Every in-place method goes through here,
+    so the rules live in one place.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> x = mg.zeros(3)
+        >>> apply_inplace(x, "add_", lambda s: s + 2)
+        tensor([2., 2., 2.])
+        >>> x._version
+        1
+    """
+    _check_can_change(t, op)
+    records = is_grad_enabled() and (t.requires_grad or any(
+        isinstance(o, Tensor) and o.requires_grad for o in operands))
+    if not records:  # optimizer updates, initialisation, data preparation: just change the memory
+        with autograd.no_grad():
+            _write(t, compute(t), op)
+        version_counter(t)[0] += 1
+        return t
+    if t._base is not None:
+        raise RuntimeError(
+            f"{op}: in-place change, recorded by autograd, of a view (made by indexing, reshape or transpose): "
+            "minigrad cannot move the tensor it views onto the new node. Assign into that tensor itself "
+            "(x[idx] = value), or use the out-of-place op")
+    snapshot = _snapshot(t)
+    result = compute(snapshot)
+    if not result.requires_grad:
+        # The new value does not depend on anything differentiable (zero_, fill_(3), copy_ of a constant),
+        # yet t stays in the graph, with a zero gradient to its old value, as in PyTorch.
+        from minigrad.ops.elementwise import where
+
+        result = where(np.ones(t.shape, dtype=bool), result, snapshot)
+    _write(t, result, op)
+    version_counter(t)[0] += 1
+    _rebase(t, result)
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# x[index] = value
+# --------------------------------------------------------------------------------------------
+
+
+class IndexPut(Function):
+    """``out = x`` with ``out[index] = value``: what ``x[index] = value`` computes.
+
+    Backward: the assigned positions of ``x`` were overwritten, so they get no gradient; ``value``
+    gets the gradient of the positions it was written to (summed back to its shape by the engine
+    when it was broadcast).
+    """
+
+    name = "index_put"
+
+    def forward(self, x, value):
+        out = x.copy()
+        out[self.index] = value
+        return out
+
+    def backward(self, grad):
+        grad_x = grad.copy()
+        grad_x[self.index] = 0
+        return grad_x, grad[self.index]
+
+
+def setitem(t: Tensor, index: Any, value: Any) -> None:
+    """``t[index] = value``: in place, differentiable for both ``t`` and ``value`` while recording.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> h = mg.tensor([1.0, 2.0], requires_grad=True)
+        >>> out = mg.zeros(3)
+        >>> out[1:] = h * 2                  # common in RNN loops: collect states into a buffer
+        >>> out.sum().backward(); h.grad
+        tensor([2., 2.])
+    """
+    from minigrad.ops.indexing import normalize_index
+
+    normalized = normalize_index(index, t.shape)
+    value_t = value if isinstance(value, Tensor) else Tensor(as_array(value))
+    try:
+        selected = t._array[normalized]
+    except IndexError as e:
+        raise IndexError(f"setitem on a tensor of shape {t.shape}: {e}") from None
+    try:
+        np.broadcast_shapes(value_t.shape, np.shape(selected))
+    except ValueError:
+        raise ShapeError(f"setitem: value of shape {value_t.shape} cannot be assigned to the selected part of "
+                         f"shape {np.shape(selected)} (of a tensor of shape {t.shape}); it must have that shape "
+                         "or broadcast to it") from None
+    if not np.can_cast(value_t._array.dtype, t._array.dtype, casting="same_kind") and value_t.ndim:
+        raise RuntimeError(f"setitem: a value of dtype {value_t._array.dtype} can't be stored in a tensor of dtype "
+                           f"{t._array.dtype}; convert it first (e.g. .to({t._array.dtype}))")
+
+    def compute(s: Tensor) -> Tensor:
+        if not is_grad_enabled():
+            s._array[normalized] = value_t._array  # plain write, nothing to differentiate
+            return s
+        return IndexPut.apply(s, value_t, index=normalized)
+
+    apply_inplace(t, "setitem", compute, value_t)
+
+
+# --------------------------------------------------------------------------------------------
+# The in-place methods, each the out-of-place op it mirrors
+# --------------------------------------------------------------------------------------------
+
+
+def _number(value: Any, op: str) -> builtins.float | int | bool:
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise TypeError(f"{op}: expected a number or a one-element tensor, got a tensor of shape {value.shape}")
+        return value.item()
+    if not isinstance(value, (int, builtins.float, builtins.bool, np.number, np.bool_)):
+        raise TypeError(f"{op}: expected a number, got {type(value).__name__}")
+    return value
+
+
+def split_alpha(args: tuple, alpha: Any, op: str) -> tuple[Any, Any]:
+    """``add_(other, alpha=a)``, or the deprecated ``add_(alpha, other)`` that old tutorials use."""
+    if len(args) == 2:
+        if alpha != 1:
+            raise TypeError(f"{op}: alpha given twice (as the first argument and as alpha=)")
+        return args[1], _number(args[0], op)
+    if len(args) != 1:
+        raise TypeError(f"{op}: expected (other, *, alpha=1), got {len(args)} positional arguments")
+    return args[0], alpha
+
+
+def scaled(other: Any, alpha: Any) -> Any:
+    """``alpha * other``, skipping the multiply for the usual alpha=1."""
+    return other if alpha == 1 else other * alpha
+
+
+def fill_(t: Tensor, value: Any) -> Tensor:
+    """Every element set to ``value`` (a number or a one-element tensor, differentiable)."""
+    if isinstance(value, Tensor) and value.requires_grad:
+        if value.numel() != 1:
+            raise RuntimeError(f"fill_: only supports a 0-dimensional value tensor, got shape {value.shape}")
+        return apply_inplace(t, "fill_", lambda s: value.reshape(()).expand(*s.shape), value)
+    number = _number(value, "fill_")
+    return apply_inplace(t, "fill_", lambda s: constant_like(s, number))
+
+
+def constant_like(t: Tensor, value: Any) -> Tensor:
+    return Tensor(np.full(t.shape, value, dtype=t._array.dtype))
+
+
+def copy_(t: Tensor, src: Any) -> Tensor:
+    """Copy ``src`` (broadcast to ``t``'s shape, cast to its dtype) into ``t``; differentiable for ``src``."""
+    src_t = src if isinstance(src, Tensor) else Tensor(as_array(src))
+    try:
+        fits = np.broadcast_shapes(src_t.shape, t.shape) == t.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"copy_: source of shape {src_t.shape} cannot be copied into a tensor of shape "
+                         f"{t.shape} (it must have that shape or broadcast to it)")
+
+    def compute(s: Tensor) -> Tensor:
+        if not is_grad_enabled():
+            return Tensor(np.broadcast_to(src_t._array, s.shape))
+        moved = src_t.to(s.dtype) if src_t.dtype != s.dtype else src_t.clone()  # a node of its own
+        return moved.expand(*s.shape) if moved.shape != s.shape else moved
+
+    return apply_inplace(t, "copy_", compute, src_t)
+
+
+def as_mask(mask: Any, shape: tuple[int, ...], op: str) -> np.ndarray:
+    """A boolean mask that broadcasts to ``shape`` (PyTorch refuses other dtypes for masks)."""
+    array = mask._array if isinstance(mask, Tensor) else np.asarray(mask)
+    if array.dtype != np.bool_:
+        raise RuntimeError(f"{op}: expected a mask of dtype bool, got {array.dtype}")
+    try:
+        np.broadcast_shapes(array.shape, shape)
+    except ValueError:
+        raise ShapeError(f"{op}: mask of shape {array.shape} does not broadcast to the tensor's shape "
+                         f"{shape}") from None
+    return array
+
+
+def rng(generator: Any = None) -> np.random.Generator:
+    """The library's random source, or a ``generator=`` that carries its own NumPy Generator."""
+    from minigrad.random import rng as library_rng
+
+    if generator is None:
+        return library_rng()
+    own = getattr(generator, "numpy_generator", None)
+    if own is None:
+        raise TypeError(f"generator: expected a minigrad Generator, got {type(generator).__name__}")
+    return own
+
+
+def random_fill(t: Tensor, op: str, draw: Callable[[tuple[int, ...]], np.ndarray]) -> Tensor:
+    """Fill with random numbers from ``draw(shape)`` (``uniform_``, ``normal_``, ...): never differentiable."""
+    if t._array.dtype.kind != "f" and op != "random_":
+        raise RuntimeError(f"{op}: expected a floating point tensor, got dtype {t._array.dtype}")
+    with autograd.no_grad():
+        return apply_inplace(t, op, lambda s: Tensor(np.asarray(draw(s.shape)).astype(s._array.dtype)))
+
+
+def reshape_inplace(t: Tensor, op: str, view: Callable[[Tensor], Tensor]) -> Tensor:
+    """``unsqueeze_``, ``squeeze_``, ``transpose_``, ``t_``: ``t`` becomes a view of itself in a new shape."""
+    _check_can_change(t, op)
+    result = view(t)
+    t._array = result._array
+    if result.requires_grad and is_grad_enabled():
+        _rebase(t, result)
+    return t
