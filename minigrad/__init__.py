@@ -36,7 +36,7 @@ from minigrad.creation import (
     zeros,
     zeros_like,
 )
-from minigrad.device import accelerator, backends, cuda, device
+from minigrad.devices import accelerator, backends, cuda, device
 from minigrad.dtypes import (
     bool_,
     double,

@@ -63,7 +63,7 @@ class LegacyTensorType(type):
 
 def make(dtype: np.dtype, args: tuple, kwargs: dict, who: str) -> Tensor:
     """``Kind(*sizes)`` -> zeros of that shape; ``Kind(data)`` -> a tensor of that data; ``Kind()`` -> empty."""
-    from minigrad.device import check_device
+    from minigrad.devices import check_device
 
     check_device(kwargs.pop("device", None), who)
     if kwargs:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import autograd
-from minigrad import device as _device
+from minigrad import devices as _device
 from minigrad.dtypes import get_default_dtype, to_dtype
 
 
@@ -59,7 +59,8 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
 
 
 def _is_size(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    # Python ints only: a NumPy integer scalar is data (Tensor(np.int64(3)) is the number 3).
+    return type(value) is int
 
 
 def _legacy_array(args: tuple, dtype: Any) -> np.ndarray:
@@ -350,7 +351,7 @@ class Tensor:
     # ---------------------------------------------------------------- dtype and device
     @property
     def device(self) -> _device.device:
-        """Always ``mg.device('cpu')``: minigrad runs on the CPU (see device.py)."""
+        """Always ``mg.device('cpu')``: minigrad runs on the CPU (see devices.py)."""
         return _device.CPU
 
     is_cuda = False

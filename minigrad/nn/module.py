@@ -350,16 +350,27 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Cast floating parameters and buffers to a dtype (in place); returns self.
 
-        Accepts ``to(dtype)``, ``to(dtype=...)`` or ``to(tensor)`` (its dtype). Devices are accepted
-        and ignored, since minigrad runs on the CPU only: ``model.to("cpu")`` is a no-op.
+        Accepts ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(dtype=...)`` or
+        ``to(tensor)`` (its dtype). minigrad runs on the CPU: ``model.to("cpu")`` is a no-op, and
+        ``model.to("cuda")`` raises a clear error.
+
+        Example::
+
+            >>> import minigrad as mg
+            >>> m = mg.nn.Linear(2, 3)
+            >>> m.to(mg.device("cpu")) is m, m.to(mg.float64).weight.dtype
+            (True, dtype('float64'))
         """
+        from minigrad import devices as _device
+
         dtype = kwargs.get("dtype")
+        _device.check_device(kwargs.get("device"), "Module.to")
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, str) and a.split(":")[0] == "cpu":
-                continue  # a device
-            elif a is not None:
+            elif _device.is_device_like(a):
+                _device.check_device(a, "Module.to")
+            elif a is not None and not isinstance(a, bool):
                 dtype = a
         if dtype is None:
             return self
@@ -377,7 +388,14 @@ class Module:
         return self.to(np.float64)
 
     def cpu(self) -> Module:
+        """``self``: parameters already live on the CPU."""
         return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Refused with a clear error: minigrad runs on the CPU only."""
+        from minigrad.devices import raise_not_cpu
+
+        raise_not_cpu("cuda", "Module.cuda()")
 
     # ---------------------------------------------------------------- state dict
     def state_dict(self, destination: dict | None = None, prefix: str = "",
