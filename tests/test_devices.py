@@ -55,7 +55,8 @@ def test_legacy_types_and_type_strings(torch):
         assert T.Tensor(2, 3).dtype == T.float32 and T.Tensor([1, 2]).dtype == T.float32
         assert isinstance(T.zeros(1), T.FloatTensor) and not isinstance(T.zeros(1), T.LongTensor)
         assert T.zeros(1).type() == "torch.FloatTensor" and T.zeros(1).long().type() == "torch.LongTensor"
-        assert T.zeros(1).type(T.LongTensor).dtype == T.int64 and T.zeros(1).type("torch.DoubleTensor").dtype == T.float64
+        assert T.zeros(1).type(T.LongTensor).dtype == T.int64
+        assert T.zeros(1).type("torch.DoubleTensor").dtype == T.float64
         v = T.autograd.Variable(T.ones(2), requires_grad=True)
         assert v.requires_grad and T.is_tensor(v) and not T.is_tensor([1])
 

@@ -107,6 +107,13 @@ def _rebase(t: Tensor, result: Tensor) -> None:
             for c, v, what, shape, dtype in fn._saved_versions)
 
 
+def _view_in_graph_error(op: str) -> RuntimeError:
+    return RuntimeError(
+        f"{op}: in-place change, recorded by autograd, of a view (made by indexing, reshape or transpose): "
+        "minigrad cannot move the tensor it views onto the new node. Assign into that tensor itself "
+        "(x[idx] = value), or use the out-of-place op")
+
+
 def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
     """``t = compute(t)``, written into ``t``'s memory, with PyTorch's three rules (module docstring).
 
@@ -132,10 +139,7 @@ def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *oper
         version_counter(t)[0] += 1
         return t
     if t._base is not None:
-        raise RuntimeError(
-            f"{op}: in-place change, recorded by autograd, of a view (made by indexing, reshape or transpose): "
-            "minigrad cannot move the tensor it views onto the new node. Assign into that tensor itself "
-            "(x[idx] = value), or use the out-of-place op")
+        raise _view_in_graph_error(op)
     snapshot = _snapshot(t)
     result = compute(snapshot)
     if not result.requires_grad:
@@ -156,8 +160,10 @@ def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *oper
 
 
 class IndexPut(Function):
-    """``out = x`` with ``out[index] = value``: what ``x[index] = value`` computes.
+    """``x[index] = value``, written into ``x``'s own memory (the output *is* ``x``'s array).
 
+    Nothing is saved for backward, so writing in place is safe and costs only the assigned part,
+    not a copy of the whole tensor: RNN loops fill a buffer step by step this way.
     Backward: the assigned positions of ``x`` were overwritten, so they get no gradient; ``value``
     gets the gradient of the positions it was written to (summed back to its shape by the engine
     when it was broadcast).
@@ -166,9 +172,8 @@ class IndexPut(Function):
     name = "index_put"
 
     def forward(self, x, value):
-        out = x.copy()
-        out[self.index] = value
-        return out
+        x[self.index] = value
+        return x
 
     def backward(self, grad):
         grad_x = grad.copy()
@@ -206,13 +211,17 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         raise RuntimeError(f"setitem: a value of dtype {value_t._array.dtype} can't be stored in a tensor of dtype "
                            f"{t._array.dtype}; convert it first (e.g. .to({t._array.dtype}))")
 
-    def compute(s: Tensor) -> Tensor:
-        if not is_grad_enabled():
-            s._array[normalized] = value_t._array  # plain write, nothing to differentiate
-            return s
-        return IndexPut.apply(s, value_t, index=normalized)
-
-    apply_inplace(t, "setitem", compute, value_t)
+    _check_can_change(t, "setitem")
+    records = is_grad_enabled() and (t.requires_grad or value_t.requires_grad)
+    if records and t._base is not None:
+        raise _view_in_graph_error("setitem")
+    if records:
+        alias = Tensor(t._array)  # t's memory and t's place in the graph, for IndexPut to write into
+        alias.grad_fn, alias._output_index, alias._requires_grad = t.grad_fn, t._output_index, t._requires_grad
+        _rebase(t, IndexPut.apply(alias, value_t, index=normalized))
+    else:
+        t._array[normalized] = value_t._array  # a plain write: nothing to differentiate
+    version_counter(t)[0] += 1
 
 
 # --------------------------------------------------------------------------------------------
