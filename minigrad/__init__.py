@@ -64,6 +64,7 @@ from minigrad.legacy import (
     LongTensor,
     ShortTensor,
 )
+from minigrad.legacy import PublicTensor as Tensor  # isinstance works; calling it is torch.Tensor(...)
 from minigrad.ops.elementwise import (
     abs,
     add,
@@ -114,7 +115,6 @@ from minigrad.ops.shape import (
     view,
 )
 from minigrad.random import manual_seed
-from minigrad.tensor import Tensor
 
 # Importing minigrad leaves the process as it was: malloc tuning (see _allocator.py) is opt-in,
 # with mg.tune_malloc() or MINIGRAD_MALLOC_TUNING=1.
@@ -129,7 +129,7 @@ detect_anomaly = autograd.detect_anomaly
 __version__ = "0.1.0"
 
 # Submodules and checkpoint functions load on first use, so `import minigrad` stays fast.
-_LAZY_MODULES = {"nn", "optim", "viz", "kernels", "serialization"}
+_LAZY_MODULES = {"nn", "optim", "viz", "kernels", "serialization", "onnx"}
 _LAZY_ATTRS = {"save": "minigrad.serialization", "load": "minigrad.serialization"}
 
 

@@ -62,22 +62,62 @@ class LegacyTensorType(type):
 
 
 def make(dtype: np.dtype, args: tuple, kwargs: dict, who: str) -> Tensor:
-    """``Kind(*sizes)`` -> zeros of that shape; ``Kind(data)`` -> a tensor of that data; ``Kind()`` -> empty."""
+    """``Kind(*sizes)``: zeros of that shape; ``Kind(data)``: a copy of the data in this dtype; ``Kind()``: empty."""
     from minigrad.devices import check_device
 
     check_device(kwargs.pop("device", None), who)
+    requires_grad = bool(kwargs.pop("requires_grad", False))
     if kwargs:
         raise TypeError(f"{who}: unexpected keyword arguments {sorted(kwargs)}")
-    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args):
         if any(a < 0 for a in args):
             raise RuntimeError(f"{who}: negative dimension in size {args}")
-        return Tensor(np.zeros(tuple(int(a) for a in args), dtype=dtype))
-    if len(args) == 1:
+        made = Tensor(np.zeros(tuple(int(a) for a in args), dtype=dtype))
+    elif len(args) == 1:
         source = args[0]
-        if isinstance(source, Tensor):
-            return source.to(dtype)
-        return Tensor(as_array(source, dtype).copy())
-    raise TypeError(f"{who}: expected sizes (ints) or one sequence of data, got {args!r}")
+        made = Tensor(np.array(source._array if isinstance(source, Tensor) else as_array(source), dtype=dtype))
+    else:
+        raise TypeError(f"{who}: expected sizes (ints) or one sequence of data, got {args!r}")
+    return made.requires_grad_() if requires_grad else made
+
+
+class PublicTensorType(type):
+    """The type of ``mg.Tensor``, the name users see: PyTorch's ``torch.Tensor``.
+
+    ``isinstance(x, mg.Tensor)`` and ``mg.Tensor.add`` answer for minigrad's one Tensor class
+    (minigrad/tensor.py), while *calling* ``mg.Tensor(...)`` is PyTorch's legacy constructor:
+    ``mg.Tensor(2, 3)`` is a float tensor of that shape, ``mg.Tensor(data)`` a copy of the data in
+    the default float dtype (an ndarray of float64 or ints too, as ``torch.Tensor(ndarray)`` does).
+    To wrap an ndarray without copying, use ``mg.from_numpy``.
+    """
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, Tensor)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, Tensor)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Tensor:
+        from minigrad.dtypes import get_default_dtype
+
+        return make(get_default_dtype(), args, kwargs, "Tensor")
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(Tensor, name)
+
+    def __repr__(cls) -> str:
+        return "<class 'minigrad.Tensor'>"
+
+
+class PublicTensor(metaclass=PublicTensorType):
+    """``mg.Tensor``: see ``PublicTensorType``.
+
+    Example::
+
+        >>> import numpy as np, minigrad as mg
+        >>> mg.Tensor(2, 3).shape, mg.Tensor(np.zeros(2)).dtype, isinstance(mg.ones(1), mg.Tensor)
+        ((2, 3), dtype('float32'), True)
+    """
 
 
 def _legacy_type(name: str, dtype: Any) -> LegacyTensorType:

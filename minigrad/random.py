@@ -6,15 +6,15 @@ Initialisation, dropout masks, ``mg.randn``/``mg.rand`` and the examples all dra
 
 from __future__ import annotations
 
-import random as _py_random
-
 import numpy as np
 
 _state = {"rng": np.random.default_rng()}
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Seed every random source of the library (and Python's ``random``, which examples use).
+    """Seed every random source of the library. Python's own ``random`` is left alone, as PyTorch
+    leaves it: scripts that use it seed it themselves (``random.seed``), and reseeding it here would
+    change what they draw.
 
     Example::
 
@@ -30,7 +30,6 @@ def manual_seed(seed: int) -> np.random.Generator:
         raise ValueError(f"manual_seed: seed must be in [-2**63, 2**64), got {seed}")
     seed %= 2**64  # PyTorch maps negative seeds to their unsigned 64-bit value
     _state["rng"] = np.random.default_rng(seed)
-    _py_random.seed(seed)
     return _state["rng"]
 
 

@@ -58,23 +58,6 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     return arr
 
 
-def _is_size(value: Any) -> bool:
-    # Python ints only: a NumPy integer scalar is data (Tensor(np.int64(3)) is the number 3).
-    return type(value) is int
-
-
-def _legacy_array(args: tuple, dtype: Any) -> np.ndarray:
-    """PyTorch's legacy ``torch.Tensor(*sizes)`` (zeros here) and ``torch.Tensor(sequence)`` (float)."""
-    dtype = to_dtype(dtype) if dtype is not None else get_default_dtype()
-    if all(_is_size(a) for a in args):
-        if any(a < 0 for a in args):
-            raise RuntimeError(f"Tensor: negative dimension in size {args}")
-        return np.zeros(tuple(int(a) for a in args), dtype=dtype)
-    if len(args) != 1:
-        raise TypeError(f"Tensor: expected sizes (ints) or one sequence of data, got {args!r}")
-    return as_array(args[0], dtype)
-
-
 class RemovableHandle:
     """Returned by ``register_hook``: ``handle.remove()`` takes the hook off again."""
 
@@ -91,9 +74,9 @@ class RemovableHandle:
 class Tensor:
     """An n-dimensional array that can remember how it was computed.
 
-    ``Tensor(ndarray)`` wraps the array without copying (keeping its dtype); use ``mg.tensor(data)``
-    to copy. PyTorch's legacy forms work too: ``Tensor(2, 3)`` is a float tensor of that shape, and
-    ``Tensor([1, 2])`` a float tensor of that data.
+    Inside minigrad, ``Tensor(ndarray)`` wraps the array without copying (keeping its dtype). Users
+    make tensors with ``mg.tensor(data)``, ``mg.from_numpy(a)`` or the factories; ``mg.Tensor(...)``
+    is PyTorch's legacy constructor (see legacy.py), and ``isinstance(x, mg.Tensor)`` works as usual.
     """
 
     __slots__ = ("_array", "grad", "_requires_grad", "grad_fn", "_output_index", "_retains_grad", "_hooks",
@@ -101,14 +84,8 @@ class Tensor:
     # Make NumPy defer to our operators in `ndarray + Tensor`.
     __array_priority__ = 1000
 
-    def __init__(self, data: Any = (), *sizes: int, requires_grad: bool = False, dtype: Any = None,
-                 name: str | None = None):
-        if type(data) is np.ndarray and dtype is None:
-            self._array = data
-        elif sizes or _is_size(data) or (type(data) in (list, tuple) and dtype is None):
-            self._array = _legacy_array((data, *sizes), dtype)
-        else:
-            self._array = as_array(data, dtype)
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
+        self._array = data if type(data) is np.ndarray and dtype is None else as_array(data, dtype)
         self._version_counter: list[int] | None = None  # made on first need; shared by views (inplace.py)
         self._base: Tensor | None = None  # the tensor this one is a view of, if any
         self.grad: Tensor | None = None
@@ -391,6 +368,12 @@ class Tensor:
         from minigrad.ops import elementwise
 
         return elementwise.cast(self, to_dtype(dtype))
+
+    def new(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's legacy ``t.new(*sizes)`` (zeros here) or ``t.new(data)``, in this tensor's dtype."""
+        from minigrad import legacy
+
+        return legacy.make(self._array.dtype, args, kwargs, "new")
 
     def cpu(self) -> Tensor:
         """``self``: the tensor is already on the CPU."""

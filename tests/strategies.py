@@ -6,7 +6,7 @@ Two ideas matter here:
   transposed, sliced with a step, walked backwards (negative strides). Ops that silently assume
   C-contiguous memory pass every test written with ``np.random.randn`` and then break on
   ``x.T``. ``strided_like`` builds an array with the same values in a random non-contiguous
-  layout, and ``leaf`` wraps it with ``mg.Tensor`` (which does not copy) so the op really sees it.
+  layout, and ``leaf`` wraps it with ``mg.from_numpy`` (which does not copy) so the op really sees it.
 * **Values away from kinks.** Finite differences are wrong at the kinks of relu/abs/clamp and
   at ties of max/min, so each input has a *kind*: ``"n"`` (any), ``"away"`` (|x - k| > 0.05 for
   the kinks 0, +-0.5, +-1), ``"pos"`` (in [0.5, 2], for log/sqrt/pow/division), ``"distinct"``
@@ -136,11 +136,11 @@ def broadcast_pairs(min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
 
 
 def leaf(a: np.ndarray, requires_grad: bool = True) -> Any:
-    """``mg.Tensor`` around ``a`` *without copying*, so the op sees ``a``'s exact memory layout."""
+    """``mg.from_numpy`` around ``a`` (*without copying*), so the op sees ``a``'s exact memory layout."""
     import minigrad as mg
 
-    t = mg.Tensor(a, requires_grad=requires_grad)
-    assert t._array is a, "mg.Tensor(ndarray) must wrap without copying"
+    t = mg.from_numpy(a).requires_grad_(requires_grad)
+    assert t._array is a, "mg.from_numpy(ndarray) must wrap without copying"
     return t
 
 

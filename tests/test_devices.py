@@ -57,6 +57,9 @@ def test_legacy_types_and_type_strings(torch):
         assert T.zeros(1).type() == "torch.FloatTensor" and T.zeros(1).long().type() == "torch.LongTensor"
         assert T.zeros(1).type(T.LongTensor).dtype == T.int64
         assert T.zeros(1).type("torch.DoubleTensor").dtype == T.float64
+        assert T.Tensor(np.zeros(2)).dtype == T.float32 and T.Tensor(np.arange(3)).dtype == T.float32
+        assert T.ones(2, dtype=T.float64).new(3, 4).dtype == T.float64 and tuple(T.ones(1).new(3, 4).shape) == (3, 4)
+        assert T.ones(1).new([1, 2]).tolist() == [1.0, 2.0] and isinstance(T.ones(1), T.Tensor)
         v = T.autograd.Variable(T.ones(2), requires_grad=True)
         assert v.requires_grad and T.is_tensor(v) and not T.is_tensor([1])
 

@@ -84,7 +84,7 @@ def test_parity_live(name, torch):
 
 
 def _t(a, requires_grad=True):
-    return mg.Tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+    return mg.from_numpy(np.asarray(a, dtype=np.float64)).requires_grad_(requires_grad)
 
 
 def test_gradcheck_linear():

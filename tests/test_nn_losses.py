@@ -87,7 +87,7 @@ def test_parity_live_float32(name, torch):
 
 
 def _t(a, requires_grad=True):
-    return mg.Tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+    return mg.from_numpy(np.asarray(a, dtype=np.float64)).requires_grad_(requires_grad)
 
 
 def _noncontiguous(rng, shape):
@@ -320,7 +320,7 @@ def test_cross_entropy_property(data, shape, reduction, weighted, smoothing):
     denom = np.where(keep, w[safe_t], 0.0).sum()
     with np.errstate(invalid="ignore"):  # 0/0 when every target is ignored: nan, as in PyTorch
         expected = rows if reduction == "none" else rows.sum() if reduction == "sum" else rows.sum() / denom
-    xt = mg.Tensor(x, requires_grad=True)
+    xt = mg.from_numpy(x).requires_grad_(True)
     got = F.cross_entropy(xt, mg.tensor(t), weight=mg.tensor(w), reduction=reduction, label_smoothing=smoothing)
     np.testing.assert_allclose(got._array, expected, rtol=1e-10, atol=1e-12)
     if reduction != "mean" or denom > 0:

@@ -37,7 +37,7 @@ def run_mg(case, arrays, dtype=np.float64, gouts=None, layout="contiguous"):
         a = a.astype(dtype)
         if layout == "strided":
             a = non_contiguous(a)
-        xs.append(mg.Tensor(a, requires_grad=True))
+        xs.append(mg.from_numpy(a).requires_grad_(True))
     outs = as_tuple(case.fn(mg, *xs))
     for o in outs:
         assert isinstance(o, mg.Tensor), f"{case.name}: output is a {type(o).__name__}, not a Tensor"
@@ -48,7 +48,7 @@ def run_mg(case, arrays, dtype=np.float64, gouts=None, layout="contiguous"):
     else:  # several outputs (split, chunk): one backward through sum_j <out_j, g_j>
         total = None
         for o, g in zip(outs, gouts):
-            term = (o * mg.Tensor(g.astype(o.dtype))).sum()
+            term = (o * mg.from_numpy(g.astype(o.dtype))).sum()
             total = term if total is None else total + term
         total.backward()
     return outs, [x.grad for x in xs]

@@ -479,7 +479,7 @@ def test_non_contiguous_parameter_is_updated_in_place(name, impl):
     base = rng.standard_normal((4, 6))
     grads = [rng.standard_normal((3, 4)) for _ in range(3)]
     contiguous = mg.tensor(np.ascontiguousarray(base[:, ::2].T), requires_grad=True)
-    strided = mg.Tensor(base.copy()[:, ::2].T, requires_grad=True)
+    strided = mg.from_numpy(base.copy()[:, ::2].T).requires_grad_(True)
     view = strided._array
     assert not view.flags.c_contiguous
     results = []

@@ -180,7 +180,7 @@ def test_random_programs_match_numpy_and_finite_differences(program) -> None:
     inputs, mg_f, np_f, text = program
     originals = [a.copy() for a in inputs]
     expected = np.asarray(np_f(originals))
-    leaves = [mg.Tensor(a, requires_grad=True) for a in inputs]  # wraps the views: layouts reach the ops
+    leaves = [mg.from_numpy(a).requires_grad_(True) for a in inputs]  # wraps the views: layouts reach the ops
     with np.errstate(all="raise", under="ignore"):
         out = mg_f(leaves)
     assert out.shape == expected.shape, text
@@ -403,11 +403,11 @@ def test_activation_and_softmax_wrappers_on_odd_strides(dtype: Any, step: int, s
     for a, b in zip((x, y, g), before):
         np.testing.assert_array_equal(a.base, b)  # wrappers never write into their inputs
     # Through the public ops, with backward.
-    t = mg.Tensor(x, requires_grad=True)
-    (t.sigmoid() * mg.Tensor(g)).sum().backward()
+    t = mg.from_numpy(x).requires_grad_(True)
+    (t.sigmoid() * mg.from_numpy(g)).sum().backward()
     s = KA.sigmoid_forward_ref(x.copy())
     np.testing.assert_allclose(t.grad._array, g * s * (1 - s), **_tol(dtype))
-    t = mg.Tensor(rows, requires_grad=True)
+    t = mg.from_numpy(rows).requires_grad_(True)
     t.log_softmax(-1).sum().backward()
     np.testing.assert_allclose(t.grad._array, 1 - 7 * KSM.softmax_rows_ref(rows.copy()), **_tol(dtype))
 
@@ -427,7 +427,7 @@ def test_scatter_and_embedding_on_odd_strides(dtype: Any, step: int, start: int)
     canaries.check_untouched("scatter_add_rows")
     # Embedding backward is a scatter-add: gather rows with a strided index tensor.
     emb = mg.nn.Embedding(6, 4, dtype=dtype)
-    emb(mg.Tensor(idx)).sum().backward()
+    emb(mg.from_numpy(idx)).sum().backward()
     np.testing.assert_allclose(emb.weight.grad._array.sum(1), np.bincount(idx, minlength=6) * 4.0, **_tol(dtype))
 
 
@@ -437,8 +437,8 @@ def test_cross_entropy_on_odd_strides(dtype: Any, step: int, smoothing: float) -
     rng = np.random.default_rng(int(smoothing * 1000))
     x = _strided((rng.standard_normal((9, 5)) * 4).astype(dtype), step, 1)
     target = _strided(rng.integers(0, 5, 9).astype(np.int64), step, 2)
-    t = mg.Tensor(x, requires_grad=True)
-    loss = mg.nn.functional.cross_entropy(t, mg.Tensor(target), label_smoothing=smoothing, reduction="sum")
+    t = mg.from_numpy(x).requires_grad_(True)
+    loss = mg.nn.functional.cross_entropy(t, mg.from_numpy(target), label_smoothing=smoothing, reduction="sum")
     loss.backward()
     lse, per_row = np.empty(9, dtype), np.empty(9, dtype)
     KL.cross_entropy_fwd_ref(x.copy(), target.copy(), np.ones(5, dtype), -100, smoothing, lse, per_row)
@@ -468,7 +468,7 @@ def test_fused_layers_on_strided_inputs_match_reference(mode: str, dtype: Any, b
     c0 = _strided(rng.standard_normal((d, batch, hidden)).astype(dtype), 5, 0)
     results = []
     for layer in (fused, ref):
-        xs, hs, cs = (mg.Tensor(a.copy() if layer is ref else a, requires_grad=True) for a in (x, h0, c0))
+        xs, hs, cs = (mg.from_numpy(a.copy() if layer is ref else a).requires_grad_(True) for a in (x, h0, c0))
         out, state = layer(xs, (hs, cs) if mode == "lstm" else hs)
         h_n = state[0] if mode == "lstm" else state
         (out.sum() + (h_n * h_n).sum()).backward()
@@ -490,14 +490,14 @@ def test_optimizers_on_strided_parameters(dtype: Any) -> None:
                  lambda ps, impl: mg.optim.Adam(ps, lr=0.01, amsgrad=True, weight_decay=0.1, impl=impl),
                  lambda ps, impl: mg.optim.AdamW(ps, lr=0.01, impl=impl)):
         values0 = rng.standard_normal((3, 7)).astype(dtype)
-        p_fused = mg.nn.Parameter(mg.Tensor(_strided(values0, 3, 2)))
-        p_ref = mg.nn.Parameter(mg.Tensor(values0.copy()))
+        p_fused = mg.nn.Parameter(mg.from_numpy(_strided(values0, 3, 2)))
+        p_ref = mg.nn.Parameter(mg.from_numpy(values0.copy()))
         view = p_fused._array
         opt_f, opt_r = make([p_fused], "fused"), make([p_ref], "reference")
         for _ in range(3):
             g = rng.standard_normal((3, 7)).astype(dtype)
-            p_fused.grad = mg.Tensor(_strided(g, -3, 1))
-            p_ref.grad = mg.Tensor(g.copy())
+            p_fused.grad = mg.from_numpy(_strided(g, -3, 1))
+            p_ref.grad = mg.from_numpy(g.copy())
             opt_f.step()
             opt_r.step()
         np.testing.assert_allclose(p_fused._array, p_ref._array, **_tol(dtype))

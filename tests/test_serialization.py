@@ -90,8 +90,8 @@ def optimizer_like_state(rng) -> dict:
     """What an Adam state_dict looks like (the shape of PyTorch's)."""
     return {
         "state": {
-            0: {"step": 3, "exp_avg": mg.Tensor(rng.standard_normal((4, 3)).astype(np.float32)),
-                "exp_avg_sq": mg.Tensor(rng.random((4, 3)).astype(np.float32))},
+            0: {"step": 3, "exp_avg": mg.from_numpy(rng.standard_normal((4, 3)).astype(np.float32)),
+                "exp_avg_sq": mg.from_numpy(rng.random((4, 3)).astype(np.float32))},
             1: {"step": 3, "exp_avg": rng.standard_normal(3), "exp_avg_sq": rng.random(3)},
         },
         "param_groups": [
@@ -110,9 +110,9 @@ def test_flat_state_dict_roundtrip_keeps_names_order_dtypes_and_values(tmp_path)
     rng = np.random.default_rng(0)
     base = rng.standard_normal((6, 8))
     sd = {
-        "lstm.weight_ih_l0": mg.Tensor(rng.standard_normal((32, 4)).astype(np.float32)),
+        "lstm.weight_ih_l0": mg.from_numpy(rng.standard_normal((32, 4)).astype(np.float32)),
         "lstm.bias_ih_l0": rng.standard_normal(32),                        # float64 ndarray
-        "fc.weight": mg.Tensor(base.T),                                    # transposed view
+        "fc.weight": mg.from_numpy(base.T),                                    # transposed view
         "fc.bias": base[::2, 1::3],                                        # strided slice
         "fortran": np.asfortranarray(rng.standard_normal((3, 5)).astype(np.float32)),
         "embedding.indices": np.arange(-5, 5, dtype=np.int64).reshape(2, 5),
@@ -120,7 +120,7 @@ def test_flat_state_dict_roundtrip_keeps_names_order_dtypes_and_values(tmp_path)
         "int32": np.arange(7, dtype=np.int32),
         "uint8": np.arange(250, 256, dtype=np.uint8),
         "scalar": np.array(2.5),                                           # 0-d
-        "scalar_int": mg.Tensor(np.array(7, dtype=np.int64)),              # 0-d Tensor
+        "scalar_int": mg.from_numpy(np.array(7, dtype=np.int64)),              # 0-d Tensor
         "empty": np.zeros((0, 3), np.float32),
         "empty_int": np.zeros((2, 0, 4), np.int64),
         "big_endian": np.arange(4, dtype=">f8"),
@@ -177,7 +177,7 @@ def test_numpy_scalar_dict_keys_become_python_keys(tmp_path):
 
 
 def test_top_level_list_tuple_and_single_tensor(tmp_path):
-    for obj in ([np.ones(2), {"a": 1}], (np.ones(2), 3), mg.Tensor(np.eye(2)), 4.5, None, {}):
+    for obj in ([np.ones(2), {"a": 1}], (np.ones(2), 3), mg.from_numpy(np.eye(2)), 4.5, None, {}):
         assert_same(obj, roundtrip(obj, tmp_path))
 
 
@@ -191,7 +191,7 @@ def test_dotted_name_collisions_and_reserved_names(tmp_path):
 
 
 def test_same_tensor_twice_is_stored_twice(tmp_path):
-    w = mg.Tensor(np.arange(4.0))
+    w = mg.from_numpy(np.arange(4.0))
     loaded = roundtrip({"encoder.weight": w, "decoder.weight": w}, tmp_path)
     assert np.array_equal(loaded["encoder.weight"]._array, loaded["decoder.weight"]._array)
     assert loaded["encoder.weight"]._array is not loaded["decoder.weight"]._array
@@ -586,7 +586,7 @@ def torch_twin(torch):
 def test_minigrad_checkpoint_loads_into_pytorch_twin(tmp_path, torch):
     import safetensors.torch
 
-    sd = {k: mg.Tensor(v) for k, v in lstm_linear_state(np.random.default_rng(3)).items()}
+    sd = {k: mg.from_numpy(v) for k, v in lstm_linear_state(np.random.default_rng(3)).items()}
     save(sd, tmp_path / "model.safetensors")
     twin = torch_twin(torch)
     result = twin.load_state_dict(safetensors.torch.load_file(tmp_path / "model.safetensors"), strict=True)
@@ -676,7 +676,7 @@ def test_real_lstm_model_checkpoint_runs_identically_in_pytorch_and_back(tmp_pat
     twin = torch_twin(torch)
     twin.load_state_dict(safetensors.torch.load_file(tmp_path / "mg.safetensors"), strict=True)
     with mg.no_grad():
-        ours = model(mg.Tensor(x)).numpy()
+        ours = model(mg.from_numpy(x)).numpy()
     with torch.no_grad():
         theirs = twin(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
@@ -688,7 +688,7 @@ def test_real_lstm_model_checkpoint_runs_identically_in_pytorch_and_back(tmp_pat
     result = model.load_state_dict(load(tmp_path / "torch.safetensors"), strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     with mg.no_grad():
-        ours = model(mg.Tensor(x)).numpy()
+        ours = model(mg.from_numpy(x)).numpy()
     with torch.no_grad():
         theirs = twin(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
@@ -698,8 +698,8 @@ def test_resuming_training_from_a_model_adam_scheduler_checkpoint_is_exact(tmp_p
     """Train, checkpoint model + optimizer + scheduler in one file (as examples/char_lstm.py does),
     train on; a fresh copy resumed from the checkpoint must take exactly the same next step."""
     optim = pytest.importorskip("minigrad.optim", reason="minigrad.optim not available")
-    x = mg.Tensor(np.random.default_rng(2).standard_normal((5, 2, 4)).astype(np.float32))
-    target = mg.Tensor(np.random.default_rng(3).standard_normal((5, 2, 3)).astype(np.float32))
+    x = mg.from_numpy(np.random.default_rng(2).standard_normal((5, 2, 4)).astype(np.float32))
+    target = mg.from_numpy(np.random.default_rng(3).standard_normal((5, 2, 3)).astype(np.float32))
 
     def train_step(model, opt, sched):
         opt.zero_grad()

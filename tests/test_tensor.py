@@ -47,12 +47,12 @@ def test_tensor_with_explicit_dtype():
     assert mg.tensor([1.0], dtype=mg.float32).dtype == mg.float32
 
 
-def test_tensor_copies_but_Tensor_wraps():
+def test_tensor_copies_but_from_numpy_wraps():
     a = np.zeros(3)
     t = mg.tensor(a)
     a[0] = 5
     assert t._array[0] == 0
-    w = mg.Tensor(a)
+    w = mg.from_numpy(a)
     assert w._array is a
 
 
