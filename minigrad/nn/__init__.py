@@ -10,9 +10,13 @@ Example::
     (8, 4)
 """
 
-from minigrad.nn import functional, init, utils
+from minigrad.nn import functional, init, modules, utils
+from minigrad.nn.activation import ELU, GELU, LeakyReLU, Softplus
+from minigrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from minigrad.nn.layers import (
     Dropout,
+    Dropout1d,
+    Dropout2d,
     Embedding,
     Flatten,
     Identity,
@@ -22,16 +26,31 @@ from minigrad.nn.layers import (
     Sigmoid,
     Softmax,
     Tanh,
+    Unflatten,
 )
-from minigrad.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
-from minigrad.nn.module import Module, ModuleList, Sequential
+from minigrad.nn.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from minigrad.nn.module import Module
+from minigrad.nn.normalization import BatchNorm1d, LayerNorm
 from minigrad.nn.parameter import Parameter
 from minigrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
-    "Module", "Sequential", "ModuleList", "Parameter",
-    "Linear", "Embedding", "Dropout", "Tanh", "Sigmoid", "ReLU", "Identity", "Softmax", "LogSoftmax", "Flatten",
-    "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss",
+    "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Parameter",
+    "Linear", "Embedding", "Dropout", "Dropout1d", "Dropout2d", "Identity", "Flatten", "Unflatten",
+    "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "ELU", "GELU", "Softplus", "Softmax", "LogSoftmax",
+    "LayerNorm", "BatchNorm1d",
+    "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "SmoothL1Loss", "HuberLoss",
+    "KLDivLoss",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
-    "functional", "init", "utils",
+    "functional", "init", "modules", "utils",
 ]

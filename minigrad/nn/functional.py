@@ -39,6 +39,8 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     _reduce,
     _unreduce,
 )
+from minigrad.nn.functional_activations import elu, gelu, leaky_relu, softplus
+from minigrad.nn.functional_layers import batch_norm, dropout1d, dropout2d, layer_norm
 from minigrad.nn.functional_losses import binary_cross_entropy, huber_loss, kl_div, nll_loss, smooth_l1_loss
 from minigrad.random import rng
 from minigrad.tensor import Tensor
@@ -46,7 +48,8 @@ from minigrad.tensor import Tensor
 __all__ = [
     "linear", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits", "l1_loss", "dropout",
     "embedding", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "one_hot",
-    # from functional_losses.py
+    # from functional_activations.py, functional_layers.py and functional_losses.py
+    "leaky_relu", "elu", "gelu", "softplus", "layer_norm", "batch_norm", "dropout1d", "dropout2d",
     "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div",
 ]
 

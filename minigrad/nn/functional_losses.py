@@ -9,9 +9,9 @@ Example::
 
     >>> import minigrad as mg
     >>> import minigrad.nn.functional as F
-    >>> log_probs = mg.tensor([[-0.5, -1.0], [-2.0, -0.1]])
-    >>> F.nll_loss(log_probs, mg.tensor([0, 1])).item()
-    0.3
+    >>> log_probs = mg.tensor([[-0.5, -1.0], [-2.0, -0.25]])
+    >>> F.nll_loss(log_probs, mg.tensor([0, 1])).item()   # mean of 0.5 and 0.25
+    0.375
 """
 
 from __future__ import annotations
