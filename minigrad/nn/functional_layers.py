@@ -78,11 +78,11 @@ class Normalize(Function):
         return gx, gw, gb
 
 
-class LayerNormFn(Normalize):
+class LayerNorm(Normalize):
     name = "layer_norm"
 
 
-class BatchNormFn(Normalize):
+class BatchNorm(Normalize):
     name = "batch_norm"
 
 
@@ -123,7 +123,7 @@ def layer_norm(input: Tensor, normalized_shape: int | tuple[int, ...] | list[int
     x64 = input._array.astype(np.float64, copy=False)
     mean = x64.mean(axis=axes, keepdims=True)
     var = x64.var(axis=axes, keepdims=True)
-    return LayerNormFn.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes, param_shape=shape,
+    return LayerNorm.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes, param_shape=shape,
                              bias_shape=shape, batch_stats=True)
 
 
@@ -174,7 +174,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise ValueError(f"{op}: running_mean and running_var are needed when training=False")
         mean = running_mean._array.astype(np.float64).reshape(param_shape)
         var = running_var._array.astype(np.float64).reshape(param_shape)
-    return BatchNormFn.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes,
+    return BatchNorm.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes,
                              param_shape=param_shape, bias_shape=(n_ch,), batch_stats=bool(training))
 
 

@@ -297,7 +297,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     op = "smooth_l1_loss"
     input, target = _pair(op, input, target, _legacy_reduction(size_average, reduce, reduction))
     if beta < 0:
-        raise ValueError(f"{op}: beta must be >= 0 (the width of the quadratic zone), got {beta}")
+        raise RuntimeError(f"{op}: beta must be >= 0 (the width of the quadratic zone), got {beta}")
     if beta == 0:  # no quadratic zone: PyTorch's l1_loss, without a division by zero
         from minigrad.nn.functional import l1_loss
 
@@ -324,7 +324,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     op = "huber_loss"
     input, target = _pair(op, input, target, reduction)
     if delta <= 0:
-        raise ValueError(f"{op}: delta must be > 0 (the width of the quadratic zone), got {delta}")
+        raise RuntimeError(f"{op}: delta must be > 0 (the width of the quadratic zone), got {delta}")
     dtype = result_type(input, target)
     if weight is None:
         return SmoothL1.apply(input, target, beta=float(delta), divide_by_beta=False, reduction=reduction,
