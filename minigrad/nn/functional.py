@@ -41,7 +41,15 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
 )
 from minigrad.nn.functional_activations import elu, gelu, leaky_relu, softplus
 from minigrad.nn.functional_layers import batch_norm, dropout1d, dropout2d, layer_norm
-from minigrad.nn.functional_losses import binary_cross_entropy, huber_loss, kl_div, nll_loss, smooth_l1_loss
+from minigrad.nn.functional_losses import (
+    binary_cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from minigrad.random import rng
 from minigrad.tensor import Tensor
 
@@ -347,77 +355,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     out = np.zeros(arr.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(out, arr[..., None].astype(np.int64), 1, axis=-1)
     return Tensor(out)
-
-
-# ================================================================================================
-# Regression losses: MSE and L1
-# ================================================================================================
-
-
-class MSELoss(Function):
-    """``mean((x - y)^2)`` (or sum / none) as one node; ``d/dx = 2 (x - y) / n``."""
-
-    name = "mse_loss"
-
-    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        diff = (x - y).astype(self.dtype, copy=False)
-        self.save_for_backward(diff)
-        return _reduce(diff * diff, self.reduction)
-
-    def backward(self, grad: np.ndarray):
-        (diff,) = self.saved_tensors
-        g = 2.0 * diff * _unreduce(grad, diff.shape, self.reduction)
-        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
-
-
-class L1Loss(Function):
-    """``mean(|x - y|)`` as one node; ``d/dx = sign(x - y) / n`` (0 where x == y, as in PyTorch)."""
-
-    name = "l1_loss"
-
-    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        diff = (x - y).astype(self.dtype, copy=False)
-        self.save_for_backward(np.sign(diff))
-        return _reduce(np.abs(diff), self.reduction)
-
-    def backward(self, grad: np.ndarray):
-        (sign,) = self.saved_tensors
-        g = sign * _unreduce(grad, sign.shape, self.reduction)
-        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
-
-
-def _regression(fn: type[Function], op: str, input: Any, target: Any, reduction: str) -> Tensor:
-    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
-    _check_reduction(reduction, op)
-    _check_floating(input, op)
-    _broadcast_target(op, input, target)
-    return fn.apply(input, target, reduction=reduction, dtype=result_type(input, target))
-
-
-def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
-             reduction: str = "mean") -> Tensor:
-    """Mean squared error ``mean((input - target)^2)``; ``reduction`` 'mean' | 'sum' | 'none'.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> mg.nn.functional.mse_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 0.0])).item()
-        5.0
-    """
-    return _regression(MSELoss, "mse_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
-
-
-def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
-            reduction: str = "mean") -> Tensor:
-    """Mean absolute error ``mean(|input - target|)``; ``reduction`` 'mean' | 'sum' | 'none'.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> mg.nn.functional.l1_loss(mg.tensor([1.0, -3.0]), mg.tensor([0.0, 0.0])).item()
-        2.0
-    """
-    return _regression(L1Loss, "l1_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
 
 
 # ================================================================================================

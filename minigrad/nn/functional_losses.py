@@ -1,4 +1,4 @@
-"""More losses for ``mg.nn.functional``: NLL, binary cross-entropy, smooth L1 / Huber, KL divergence.
+"""Losses for ``mg.nn.functional``: MSE, L1, NLL, binary cross-entropy, smooth L1 / Huber, KL divergence.
 
 Each is one ``Function`` node (forward next to backward) with PyTorch's arguments, reductions,
 shapes and edge cases: ``log`` clamped to >= -100 in ``binary_cross_entropy``, the weighted
@@ -37,7 +37,7 @@ from minigrad.nn._checks import (
 )
 from minigrad.tensor import Tensor
 
-__all__ = ["nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div"]
+__all__ = ["mse_loss", "l1_loss", "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div"]
 
 
 # ================================================================================================
@@ -236,6 +236,77 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 
 
 # ================================================================================================
+# Regression losses: MSE and L1
+# ================================================================================================
+
+
+class MSELoss(Function):
+    """``mean((x - y)^2)`` (or sum / none) as one node; ``d/dx = 2 (x - y) / n``."""
+
+    name = "mse_loss"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        diff = (x - y).astype(self.dtype, copy=False)
+        self.save_for_backward(diff)
+        return _reduce(diff * diff, self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        (diff,) = self.saved_tensors
+        g = 2.0 * diff * _unreduce(grad, diff.shape, self.reduction)
+        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+
+
+class L1Loss(Function):
+    """``mean(|x - y|)`` as one node; ``d/dx = sign(x - y) / n`` (0 where x == y, as in PyTorch)."""
+
+    name = "l1_loss"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        diff = (x - y).astype(self.dtype, copy=False)
+        self.save_for_backward(np.sign(diff))
+        return _reduce(np.abs(diff), self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        (sign,) = self.saved_tensors
+        g = sign * _unreduce(grad, sign.shape, self.reduction)
+        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+
+
+def _regression(fn: type[Function], op: str, input: Any, target: Any, reduction: str) -> Tensor:
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_reduction(reduction, op)
+    _check_floating(input, op)
+    _broadcast_target(op, input, target)
+    return fn.apply(input, target, reduction=reduction, dtype=result_type(input, target))
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+             reduction: str = "mean") -> Tensor:
+    """Mean squared error ``mean((input - target)^2)``; ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.mse_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 0.0])).item()
+        5.0
+    """
+    return _regression(MSELoss, "mse_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+            reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``mean(|input - target|)``; ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.l1_loss(mg.tensor([1.0, -3.0]), mg.tensor([0.0, 0.0])).item()
+        2.0
+    """
+    return _regression(L1Loss, "l1_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
+
+
+# ================================================================================================
 # Smooth L1 and Huber: quadratic near zero, linear far away
 # ================================================================================================
 
@@ -299,8 +370,6 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     if beta < 0:
         raise RuntimeError(f"{op}: beta must be >= 0 (the width of the quadratic zone), got {beta}")
     if beta == 0:  # no quadratic zone: PyTorch's l1_loss, without a division by zero
-        from minigrad.nn.functional import l1_loss
-
         return l1_loss(input, target, reduction=_legacy_reduction(size_average, reduce, reduction))
     return SmoothL1.apply(input, target, beta=float(beta), divide_by_beta=True,
                           reduction=_legacy_reduction(size_average, reduce, reduction),
