@@ -133,7 +133,7 @@ def test_layernorm_module_parity(torch):
         ours, theirs = mg.nn.LayerNorm((3, 4), **kw).double(), torch.nn.LayerNorm((3, 4), **kw).double()
         assert repr(ours) == repr(theirs)
         assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
-        with torch.no_grad():
+        with torch.no_grad(), mg.no_grad():
             for (_, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
                 p.copy_(mg.tensor(rng.standard_normal(p.shape)))
                 q.copy_(torch.tensor(p.detach().numpy()))
@@ -212,3 +212,30 @@ def test_channel_dropout_errors():
         F.dropout2d(mg.randn(2, 3, 4, 4), p=1.5)
     with pytest.raises(ValueError, match=r"Dropout: dropout probability"):
         mg.nn.Dropout1d(-0.1)
+
+
+def test_batchnorm_buffer_updates_count_as_inplace_changes():
+    bn = mg.nn.BatchNorm1d(2)
+    names = ("running_mean", "running_var", "num_batches_tracked")
+    before = [getattr(bn, name)._version for name in names]
+    bn(mg.randn(4, 2))
+    after = [getattr(bn, name)._version for name in names]
+    assert all(a > b for a, b in zip(after, before))
+    bn.eval()(mg.randn(4, 2))
+    assert [getattr(bn, name)._version for name in names] == after  # eval reads the buffers only
+
+
+def test_reset_parameters_and_running_stats():
+    bn = mg.nn.BatchNorm1d(2)
+    ln = mg.nn.LayerNorm(2)
+    with mg.no_grad():
+        for m in (bn, ln):
+            m.weight.fill_(3.0)
+            m.bias.fill_(3.0)
+    bn(mg.randn(4, 2) + 5)
+    bn.reset_parameters()
+    ln.reset_parameters()
+    assert bn.running_mean.tolist() == [0.0, 0.0] and bn.running_var.tolist() == [1.0, 1.0]
+    assert bn.num_batches_tracked.item() == 0
+    for m in (bn, ln):
+        assert m.weight.tolist() == [1.0, 1.0] and m.bias.tolist() == [0.0, 0.0]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.autograd import Function, sum_to_shape
+from minigrad.autograd import Function, sum_to_shape, version_counter
 from minigrad.errors import ShapeError
 from minigrad.nn._checks import _as_tensor, _check_floating
 from minigrad.random import rng
@@ -184,6 +184,7 @@ def _update_running(running: Tensor | None, batch_stat: np.ndarray, momentum: fl
         return
     arr = running._array
     arr[...] = (1.0 - momentum) * arr + momentum * batch_stat.reshape(arr.shape)
+    version_counter(running)[0] += 1  # an in-place change, counted as PyTorch counts it
 
 
 # ------------------------------------------------------------------------------------------------

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.autograd import no_grad, version_counter
 from minigrad.errors import ShapeError
 from minigrad.nn import functional as F
+from minigrad.nn import init
 from minigrad.nn.layers import _check_size, _float_dtype
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
@@ -66,9 +68,9 @@ class LayerNorm(Module):
     def reset_parameters(self) -> None:
         """Weight to ones, bias to zeros."""
         if self.weight is not None:
-            self.weight._array[...] = 1
+            init.ones_(self.weight)
         if self.bias is not None:
-            self.bias._array[...] = 0
+            init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -131,17 +133,18 @@ class BatchNorm1d(Module):
     def reset_running_stats(self) -> None:
         """Running mean to zeros, running variance to ones, the batch count to 0."""
         if self.track_running_stats:
-            self.running_mean._array[...] = 0
-            self.running_var._array[...] = 1
-            self.num_batches_tracked._array[...] = 0
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
         """Reset the running statistics; weight to ones, bias to zeros."""
         self.reset_running_stats()
         if self.weight is not None:
-            self.weight._array[...] = 1
+            init.ones_(self.weight)
         if self.bias is not None:
-            self.bias._array[...] = 0
+            init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         if not isinstance(input, Tensor):
@@ -155,6 +158,7 @@ class BatchNorm1d(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked._array[...] += 1
+            version_counter(self.num_batches_tracked)[0] += 1  # PyTorch's add_(1) counts as an in-place change
             if self.momentum is None:  # cumulative moving average: batch k gets weight 1/k
                 factor = 1.0 / float(self.num_batches_tracked._array)
         # Batch statistics in training, and in eval when there are no running ones to use.
