@@ -300,3 +300,54 @@ def test_activation_module_reprs_match_pytorch(torch):
         assert repr(getattr(mg.nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
     for name in ("NLLLoss", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"):
         assert repr(getattr(mg.nn, name)()) == repr(getattr(torch.nn, name)())
+
+
+# ------------------------------------------------------------------------------------------------
+# inplace=True: PyTorch's in-place forms (the same tensor back, version bumped, still differentiable)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", [lambda x: F.leaky_relu(x, 0.1, inplace=True), lambda x: F.elu(x, inplace=True),
+                                  lambda x: F.relu(x, inplace=True), lambda x: F.dropout(x, 0.5, inplace=True),
+                                  lambda x: F.dropout1d(x, 0.5, inplace=True),
+                                  lambda x: F.dropout2d(x.reshape(2, 3, 2, 2), 0.5, inplace=True)])
+def test_inplace_returns_the_changed_input(call):
+    x = mg.randn(2, 3, 4)
+    before = x.numpy().copy()
+    out = call(x)
+    assert out._version == 1 and not np.array_equal(x.numpy(), before)
+    np.testing.assert_array_equal(out.numpy().reshape(x.shape), x.numpy())
+
+
+def test_inplace_activations_train_like_pytorch(torch):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 4))
+    weights = [rng.standard_normal((6, 4)), rng.standard_normal((6, 6)), rng.standard_normal((6, 6)),
+               rng.standard_normal((2, 6))]
+    grads = []
+    for lib in (mg, torch):
+        nn = lib.nn
+        linears = [nn.Linear(w.shape[1], w.shape[0], bias=False).double() for w in weights]
+        model = nn.Sequential(linears[0], nn.ReLU(inplace=True), linears[1], nn.LeakyReLU(0.2, inplace=True),
+                              linears[2], nn.ELU(inplace=True), nn.Dropout(0.3, inplace=True).eval(), linears[3])
+        with lib.no_grad():
+            for layer, w in zip(linears, weights):
+                layer.weight.copy_(lib.tensor(w))
+        model(lib.tensor(x)).pow(2).sum().backward()
+        grads.append([layer.weight.grad.numpy() for layer in linears])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_inplace_errors_as_pytorch(torch):
+    leaf = mg.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"leaky_relu_: a leaf Variable that requires grad"):
+        F.leaky_relu(leaf, inplace=True)
+    y = mg.randn(3, requires_grad=True).sigmoid()  # sigmoid saves its output for backward
+    F.elu(y, inplace=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    t = torch.randn(3, requires_grad=True).sigmoid()
+    torch.nn.functional.elu(t, inplace=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        t.sum().backward()

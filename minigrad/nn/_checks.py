@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -103,3 +104,16 @@ def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> Non
 def _expected_target_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
     """(C,) -> (); (N, C) -> (N,); (N, C, d1, ...) -> (N, d1, ...)."""
     return () if len(input_shape) == 1 else input_shape[:1] + input_shape[2:]
+
+
+def _maybe_inplace(input: Tensor, inplace: bool, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """``compute(input)``; with ``inplace=True`` written into ``input``'s memory, as PyTorch's ``op_`` does.
+
+    In place follows PyTorch's rules (``minigrad/ops/inplace.py``): the version counter is
+    bumped, a leaf that requires grad is refused, and the change stays differentiable.
+    """
+    if not inplace:
+        return compute(input)
+    from minigrad.ops.inplace import apply_inplace  # late: keeps importing nn light
+
+    return apply_inplace(input, op + "_", compute)

@@ -36,6 +36,7 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     _check_targets,
     _expected_target_shape,
     _legacy_reduction,
+    _maybe_inplace,
     _reduce,
     _unreduce,
 )
@@ -266,7 +267,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return input
     _check_floating(input, "dropout")
-    return Dropout.apply(input, p=p)
+    return _maybe_inplace(input, inplace, "dropout", lambda x: Dropout.apply(x, p=p))
 
 
 # ================================================================================================
@@ -286,7 +287,7 @@ def tanh(input: Tensor) -> Tensor:
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(x, 0)`` elementwise. Example: ``F.relu(mg.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]``."""
-    return _as_tensor(input, "relu").relu()
+    return _maybe_inplace(_as_tensor(input, "relu"), inplace, "relu", lambda x: x.relu())
 
 
 def _softmax_dim(ndim: int, who: str) -> int:

@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from minigrad.autograd import Function
-from minigrad.nn._checks import _as_tensor, _check_floating
+from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
 from minigrad.tensor import Tensor
 
 __all__ = ["leaky_relu", "elu", "gelu", "softplus"]
@@ -137,6 +137,8 @@ class LeakyReLU(Function):
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``max(0, x) + negative_slope * min(0, x)``: a ReLU that lets a little gradient through below 0.
 
+    ``inplace=True`` writes the result into ``input`` (PyTorch's ``leaky_relu_``) and returns it.
+
     Example::
 
         >>> import minigrad as mg
@@ -145,7 +147,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     """
     input = _as_tensor(input, "leaky_relu")
     _check_floating(input, "leaky_relu")
-    return LeakyReLU.apply(input, negative_slope=float(negative_slope))
+    slope = float(negative_slope)
+    return _maybe_inplace(input, inplace, "leaky_relu", lambda x: LeakyReLU.apply(x, negative_slope=slope))
 
 
 class ELU(Function):
@@ -166,7 +169,7 @@ class ELU(Function):
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise.
+    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise (``inplace`` as leaky_relu).
 
     Example::
 
@@ -176,7 +179,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     input = _as_tensor(input, "elu")
     _check_floating(input, "elu")
-    return ELU.apply(input, alpha=float(alpha))
+    return _maybe_inplace(input, inplace, "elu", lambda x: ELU.apply(x, alpha=float(alpha)))
 
 
 # ------------------------------------------------------------------------------------------------

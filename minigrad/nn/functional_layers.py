@@ -27,7 +27,7 @@ import numpy as np
 
 from minigrad.autograd import Function, sum_to_shape, version_counter
 from minigrad.errors import ShapeError
-from minigrad.nn._checks import _as_tensor, _check_floating
+from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
 from minigrad.random import rng
 from minigrad.tensor import Tensor
 
@@ -228,7 +228,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     if not training or p == 0.0:
         return input
     _check_floating(input, op)
-    return _channel_dropout(input, p, mask_dims=input.ndim - 1)
+    return _maybe_inplace(input, inplace, op, lambda x: _channel_dropout(x, p, mask_dims=x.ndim - 1))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -263,4 +263,4 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     if not training or p == 0.0:
         return input
     _check_floating(input, op)
-    return _channel_dropout(input, p, mask_dims=2)
+    return _maybe_inplace(input, inplace, op, lambda x: _channel_dropout(x, p, mask_dims=2))
