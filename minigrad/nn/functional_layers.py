@@ -160,7 +160,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     param_shape = (1, n_ch) + (1,) * (input.ndim - 2)
     axes = (0,) + tuple(range(2, input.ndim))
     if training:
-        count = input._array.size // n_ch if n_ch else 0
+        count = input.shape[0] * int(np.prod(input.shape[2:]))  # values per channel
         if count == 1:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of shape "
                              f"{input.shape}")

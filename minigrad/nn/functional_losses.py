@@ -51,7 +51,7 @@ def _class_rows(x: np.ndarray) -> np.ndarray:
         return x.reshape(1, -1)
     if x.ndim > 2:
         x = np.moveaxis(x, 1, -1)
-    return x.reshape(-1, x.shape[-1])
+    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])  # not -1: C may be 0
 
 
 def _from_class_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -73,13 +73,18 @@ class NLLLoss(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         rows = _class_rows(x)
+        m, n_cls = rows.shape
         keep = self.target != self.ignore_index
         picked_class = np.where(keep, self.target, 0)  # any valid column for ignored rows
-        w = np.ones(rows.shape[1], dtype=x.dtype) if self.weight is None else self.weight
-        row_weight = np.where(keep, w[picked_class], 0).astype(x.dtype)
+        if n_cls:
+            w = np.ones(n_cls, dtype=x.dtype) if self.weight is None else self.weight
+            row_weight = np.where(keep, w[picked_class], 0).astype(x.dtype)
+            picked = rows[np.arange(m), picked_class]
+        else:  # no classes: every target is ignore_index (checked before), nothing is picked
+            row_weight = picked = np.zeros(m, dtype=x.dtype)
         self.picked_class, self.row_weight, self.x_shape = picked_class, row_weight, x.shape
         self.denom = row_weight.sum(dtype=np.float64)
-        loss = -row_weight * rows[np.arange(rows.shape[0]), picked_class]
+        loss = -row_weight * picked
         if self.reduction == "none":
             return loss.reshape(self.target_shape)
         total = loss.sum(dtype=np.float64)
@@ -96,7 +101,8 @@ class NLLLoss(Function):
         else:
             scale = grad
         rows = np.zeros((m, self.x_shape[1] if len(self.x_shape) > 1 else self.x_shape[0]), dtype=grad.dtype)
-        rows[np.arange(m), self.picked_class] = -self.row_weight * scale
+        if rows.shape[1]:
+            rows[np.arange(m), self.picked_class] = -self.row_weight * scale
         return _from_class_rows(rows, self.x_shape)
 
 
