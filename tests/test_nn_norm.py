@@ -106,6 +106,8 @@ def test_batchnorm_errors():
         F.batch_norm(mg.randn(2, 3), mg.zeros(4), mg.ones(3))
     with pytest.raises(ValueError, match=r"batch_norm: running_mean and running_var are needed when training=False"):
         F.batch_norm(mg.randn(2, 3), None, None)
+    with pytest.raises(TypeError, match=r"batch_norm: momentum must be a number, got NoneType"):
+        F.batch_norm(mg.randn(2, 3), mg.zeros(3), mg.ones(3), training=True, momentum=None)
     with pytest.raises(TypeError, match=r"BatchNorm1d: num_features should be of type int"):
         mg.nn.BatchNorm1d(3.0)
 

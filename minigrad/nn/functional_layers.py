@@ -157,6 +157,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     weight, bias = _affine(weight, (n_ch,), "weight", op), _affine(bias, (n_ch,), "bias", op)
     running_mean = _affine(running_mean, (n_ch,), "running_mean", op)
     running_var = _affine(running_var, (n_ch,), "running_var", op)
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)):
+        raise TypeError(f"{op}: momentum must be a number, got {type(momentum).__name__} (BatchNorm1d's "
+                        "momentum=None, the cumulative average, is the module's option)")
     param_shape = (1, n_ch) + (1,) * (input.ndim - 2)
     axes = (0,) + tuple(range(2, input.ndim))
     if training:
