@@ -248,12 +248,15 @@ class ModuleDict(Module):
         return module
 
     def keys(self) -> Iterable[str]:
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def items(self) -> Iterable[tuple[str, Module]]:
+        """``(name, module)`` pairs, in insertion order."""
         return self._modules.items()
 
     def values(self) -> Iterable[Module]:
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
@@ -391,15 +394,19 @@ class ParameterDict(Module):
         return key in self._keys
 
     def keys(self) -> Iterable[str]:
+        """The names, in insertion order."""
         return self._keys.keys()
 
     def items(self) -> Iterable[tuple[str, Any]]:
+        """``(name, value)`` pairs, in insertion order."""
         return ((k, self[k]) for k in self._keys)
 
     def values(self) -> Iterable[Any]:
+        """The values, in insertion order."""
         return (self[k] for k in self._keys)
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` if there is none."""
         return self[key] if key in self else default
 
     def pop(self, key: str) -> Any:
@@ -409,11 +416,13 @@ class ParameterDict(Module):
         return value
 
     def setdefault(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, set to ``default`` first if there is none."""
         if key not in self:
             self[key] = default
         return self[key]
 
     def clear(self) -> None:
+        """Remove every entry."""
         for key in list(self._keys):
             del self[key]
 
