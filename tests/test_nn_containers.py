@@ -188,3 +188,20 @@ def test_unflatten_errors():
         nn.Unflatten(1, 12)
     with pytest.raises(TypeError, match="found element of type float at pos 1"):
         nn.Unflatten(1, (3, 4.0))
+
+
+def test_missing_nn_names_say_so_without_a_misleading_suggestion():
+    import traceback
+
+    for get, name in [(lambda: mg.nn.Conv2d, "torch.nn.Conv2d"), (lambda: mg.nn.functional.conv2d,
+                                                                  "torch.nn.functional.conv2d"),
+                      (lambda: mg.nn.MultiheadAttention, "torch.nn.MultiheadAttention")]:
+        with pytest.raises(AttributeError) as info:
+            get()
+        text = "".join(traceback.format_exception(info.value))
+        assert f"minigrad does not implement {name}" in text and "docs/pytorch-compat.md" in text
+        assert "Did you mean" not in text
+    assert not hasattr(mg.nn, "__wrapped__") and not hasattr(mg.nn.functional, "_no_such_helper")
+    from minigrad.nn import modules, utils  # submodules still import through the hook
+
+    assert modules.rnn.LSTM is mg.nn.LSTM and utils.rnn.pad_sequence

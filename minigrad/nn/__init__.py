@@ -10,6 +10,9 @@ Example::
     (8, 4)
 """
 
+from typing import Any
+
+from minigrad.errors import not_in_minigrad
 from minigrad.nn import functional, init, modules, utils
 from minigrad.nn.activation import ELU, GELU, LeakyReLU, Softplus
 from minigrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
@@ -54,3 +57,10 @@ __all__ = [
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RNNBase", "RNNCellBase",
     "functional", "init", "modules", "utils",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A PyTorch name that minigrad lacks (``mg.nn.Conv2d``) says so, without a misleading suggestion."""
+    if name.startswith("_"):  # Python's own protocol look-ups and private names: a plain miss
+        raise AttributeError(f"module 'minigrad.nn' has no attribute {name!r}")
+    raise not_in_minigrad(f"torch.nn.{name}", name)

@@ -23,7 +23,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
-from minigrad.errors import ShapeError
+from minigrad.errors import ShapeError, not_in_minigrad
 from minigrad.kernels.gemm import matmul2d
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
 from minigrad.kernels.scatter import scatter_add_rows
@@ -576,3 +576,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     return CrossEntropy.apply(input, target=t, target_shape=target.shape, weight=w, ignore_index=int(ignore_index),
                               reduction=reduction, label_smoothing=float(label_smoothing))
 
+
+
+def __getattr__(name: str) -> Any:
+    """A PyTorch function that minigrad lacks (``F.conv2d``) says so, without a misleading suggestion."""
+    if name.startswith("_"):  # Python's own protocol look-ups and private names: a plain miss
+        raise AttributeError(f"module 'minigrad.nn.functional' has no attribute {name!r}")
+    raise not_in_minigrad(f"torch.nn.functional.{name}", name)
