@@ -212,7 +212,7 @@ def test_channel_dropout_errors():
         F.dropout1d(mg.randn(2, 3, 4, 5))
     with pytest.raises(ValueError, match=r"dropout2d: dropout probability has to be between 0 and 1, but got 1.5"):
         F.dropout2d(mg.randn(2, 3, 4, 4), p=1.5)
-    with pytest.raises(ValueError, match=r"Dropout: dropout probability"):
+    with pytest.raises(ValueError, match=r"Dropout1d: dropout probability"):
         mg.nn.Dropout1d(-0.1)
 
 

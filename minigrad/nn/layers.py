@@ -187,7 +187,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        self.p = F._check_p(p, "Dropout")
+        self.p = F._check_p(p, type(self).__name__)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
