@@ -38,6 +38,13 @@ def _check_floating(x: Tensor, op: str, what: str = "input") -> None:
                         "convert it with .float()")
 
 
+def _check_p(p: float, who: str) -> float:
+    """A dropout probability: a number in [0, 1]."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{who}: dropout probability has to be between 0 and 1, but got {p}")
+    return float(p)
+
+
 def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
     """PyTorch's deprecated ``size_average``/``reduce`` pair, translated to ``reduction``."""
     if size_average is None and reduce is None:

@@ -32,6 +32,7 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     _as_tensor,
     _broadcast_target,
     _check_floating,
+    _check_p,
     _check_reduction,
     _check_targets,
     _expected_target_shape,
@@ -242,12 +243,6 @@ class Dropout(Function):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (scaled_mask,) = self.saved_tensors
         return grad * scaled_mask
-
-
-def _check_p(p: float, who: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{who}: dropout probability has to be between 0 and 1, but got {p}")
-    return float(p)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

@@ -27,7 +27,7 @@ import numpy as np
 
 from minigrad.autograd import Function, sum_to_shape, version_counter
 from minigrad.errors import ShapeError
-from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
+from minigrad.nn._checks import _as_tensor, _check_floating, _check_p, _maybe_inplace
 from minigrad.random import rng
 from minigrad.tensor import Tensor
 
@@ -204,12 +204,6 @@ def _channel_dropout(input: Tensor, p: float, mask_dims: int) -> Tensor:
         keep = rng().random(mask_shape) >= p
         mask = keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
     return input * Tensor(mask)
-
-
-def _check_p(p: float, op: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
-    return float(p)
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
