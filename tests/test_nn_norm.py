@@ -155,6 +155,15 @@ def test_layernorm_int_shape_and_defaults():
     assert ln.normalized_shape == (4,) and ln.weight.tolist() == [1.0] * 4 and ln.bias.tolist() == [0.0] * 4
 
 
+def test_norm_layers_take_device_and_dtype_like_pytorch():
+    assert mg.nn.LayerNorm(3, device="cpu", dtype=mg.float64).weight.dtype == mg.float64
+    bn = mg.nn.BatchNorm1d(3, device=mg.device("cpu"), dtype=mg.float64)
+    assert bn.running_mean.dtype == mg.float64 and bn.num_batches_tracked.dtype == mg.int64
+    for cls in (mg.nn.LayerNorm, mg.nn.BatchNorm1d):
+        with pytest.raises(RuntimeError, match="minigrad runs on the CPU only"):
+            cls(3, device="cuda")
+
+
 def test_gradcheck_layer_norm_noncontiguous_and_broadcast_batch():
     rng = np.random.default_rng(4)
     x = mg.tensor(rng.standard_normal((4, 3, 2))).transpose(0, 2).detach().requires_grad_()  # (2, 3, 4) strided

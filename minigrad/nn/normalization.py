@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import no_grad, version_counter
+from minigrad.devices import check_device
 from minigrad.errors import ShapeError
 from minigrad.nn import functional as F
 from minigrad.nn import init
@@ -54,6 +55,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(_check_size("LayerNorm", "normalized_shape", n) for n in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
+        check_device(device, "LayerNorm")
         dt = _float_dtype(dtype, "LayerNorm")
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
@@ -111,6 +113,7 @@ class BatchNorm1d(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
+        check_device(device, "BatchNorm1d")
         dt = _float_dtype(dtype, "BatchNorm1d")
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dt))
