@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import no_grad
+from minigrad.devices import check_device
 from minigrad.dtypes import get_default_dtype, to_dtype
 from minigrad.errors import ShapeError
 from minigrad.nn import functional as F
@@ -66,6 +67,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
+        check_device(device, "Linear")
         self.in_features = _check_size("Linear", "in_features", in_features)
         self.out_features = _check_size("Linear", "out_features", out_features)
         dt = _float_dtype(dtype, "Linear")
@@ -119,6 +121,7 @@ class Embedding(Module):
         super().__init__()
         if max_norm is not None or scale_grad_by_freq or sparse:
             raise NotImplementedError("Embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+        check_device(device, "Embedding")
         self.num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
