@@ -10,9 +10,16 @@ Example::
     (8, 4)
 """
 
-from minigrad.nn import functional, init, utils
+from typing import Any
+
+from minigrad.errors import not_in_minigrad
+from minigrad.nn import functional, init, modules, utils
+from minigrad.nn.activation import ELU, GELU, LeakyReLU, Softplus
+from minigrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from minigrad.nn.layers import (
     Dropout,
+    Dropout1d,
+    Dropout2d,
     Embedding,
     Flatten,
     Identity,
@@ -22,16 +29,38 @@ from minigrad.nn.layers import (
     Sigmoid,
     Softmax,
     Tanh,
+    Unflatten,
 )
-from minigrad.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
-from minigrad.nn.module import Module, ModuleList, Sequential
+from minigrad.nn.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from minigrad.nn.module import Module
+from minigrad.nn.normalization import BatchNorm1d, LayerNorm
 from minigrad.nn.parameter import Parameter
-from minigrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from minigrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
-    "Module", "Sequential", "ModuleList", "Parameter",
-    "Linear", "Embedding", "Dropout", "Tanh", "Sigmoid", "ReLU", "Identity", "Softmax", "LogSoftmax", "Flatten",
-    "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss",
-    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
-    "functional", "init", "utils",
+    "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Parameter",
+    "Linear", "Embedding", "Dropout", "Dropout1d", "Dropout2d", "Identity", "Flatten", "Unflatten",
+    "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "ELU", "GELU", "Softplus", "Softmax", "LogSoftmax",
+    "LayerNorm", "BatchNorm1d",
+    "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "SmoothL1Loss", "HuberLoss",
+    "KLDivLoss",
+    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RNNBase", "RNNCellBase",
+    "functional", "init", "modules", "utils",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A PyTorch name that minigrad lacks (``mg.nn.Conv2d``) says so, without a misleading suggestion."""
+    if name.startswith("_"):  # Python's own protocol look-ups and private names: a plain miss
+        raise AttributeError(f"module 'minigrad.nn' has no attribute {name!r}")
+    raise not_in_minigrad(f"torch.nn.{name}", name)

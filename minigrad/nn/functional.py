@@ -23,70 +23,45 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
-from minigrad.errors import ShapeError
+from minigrad.errors import ShapeError, not_in_minigrad
 from minigrad.kernels.gemm import matmul2d
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
 from minigrad.kernels.scatter import scatter_add_rows
+from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests use F._check_p and friends
+    _REDUCTIONS,
+    _as_tensor,
+    _broadcast_target,
+    _check_floating,
+    _check_p,
+    _check_reduction,
+    _check_targets,
+    _expected_target_shape,
+    _legacy_reduction,
+    _maybe_inplace,
+    _reduce,
+    _unreduce,
+)
+from minigrad.nn.functional_activations import elu, gelu, leaky_relu, softplus
+from minigrad.nn.functional_layers import batch_norm, dropout1d, dropout2d, layer_norm
+from minigrad.nn.functional_losses import (
+    binary_cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from minigrad.random import rng
 from minigrad.tensor import Tensor
 
 __all__ = [
     "linear", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits", "l1_loss", "dropout",
     "embedding", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "one_hot",
+    # from functional_activations.py, functional_layers.py and functional_losses.py
+    "leaky_relu", "elu", "gelu", "softplus", "layer_norm", "batch_norm", "dropout1d", "dropout2d",
+    "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _as_tensor(x: Any, op: str, what: str = "input") -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.ndarray):
-        return Tensor(x)
-    raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
-
-
-def _check_floating(x: Tensor, op: str, what: str = "input") -> None:
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: {what} must be a floating tensor (float32/float64), got {x.dtype}; "
-                        "convert it with .float()")
-
-
-def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
-    """PyTorch's deprecated ``size_average``/``reduce`` pair, translated to ``reduction``."""
-    if size_average is None and reduce is None:
-        return reduction
-    warnings.warn("size_average and reduce args will be deprecated, please use reduction='mean'|'sum'|'none' "
-                  "instead.", UserWarning, stacklevel=3)
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    return "none" if not reduce else "mean" if size_average else "sum"
-
-
-def _check_reduction(reduction: str, op: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'mean', 'sum' "
-                         "or 'none')")
-
-
-def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
-    """Apply an elementwise loss's reduction in the forward pass."""
-    if reduction == "none":
-        return loss
-    total = loss.sum(dtype=np.float64)
-    if reduction == "mean":
-        total = total / loss.size if loss.size else np.float64(np.nan)
-    return np.asarray(total, dtype=loss.dtype)
-
-
-def _unreduce(grad: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
-    """The gradient of ``_reduce`` for each element: dL/dloss_i."""
-    if reduction == "none":
-        return grad
-    n = int(np.prod(shape))
-    scale = grad / n if reduction == "mean" and n else grad
-    return np.broadcast_to(scale, shape)
-
 
 # ================================================================================================
 # Linear:  y = x W^T + b
@@ -270,12 +245,6 @@ class Dropout(Function):
         return grad * scaled_mask
 
 
-def _check_p(p: float, who: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{who}: dropout probability has to be between 0 and 1, but got {p}")
-    return float(p)
-
-
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: during training zero elements with probability ``p`` and scale the rest by
     ``1/(1-p)`` so the expected value is unchanged; the identity when ``training=False``.
@@ -293,7 +262,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return input
     _check_floating(input, "dropout")
-    return Dropout.apply(input, p=p)
+    return _maybe_inplace(input, inplace, "dropout", lambda x: Dropout.apply(x, p=p))
 
 
 # ================================================================================================
@@ -313,7 +282,7 @@ def tanh(input: Tensor) -> Tensor:
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(x, 0)`` elementwise. Example: ``F.relu(mg.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]``."""
-    return _as_tensor(input, "relu").relu()
+    return _maybe_inplace(_as_tensor(input, "relu"), inplace, "relu", lambda x: x.relu())
 
 
 def _softmax_dim(ndim: int, who: str) -> int:
@@ -382,89 +351,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     out = np.zeros(arr.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(out, arr[..., None].astype(np.int64), 1, axis=-1)
     return Tensor(out)
-
-
-# ================================================================================================
-# Regression losses: MSE and L1
-# ================================================================================================
-
-
-def _broadcast_target(op: str, input: Tensor, target: Tensor) -> None:
-    if input.shape != target.shape:
-        try:
-            np.broadcast_shapes(input.shape, target.shape)
-        except ValueError:
-            raise ShapeError(f"{op}: input of shape {input.shape} and target of shape {target.shape} cannot be "
-                             "broadcast together; they should have the same shape") from None
-        warnings.warn(f"{op}: using a target size ({target.shape}) that is different to the input size "
-                      f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
-                      "Please ensure they have the same size.", UserWarning, stacklevel=3)
-
-
-class MSELoss(Function):
-    """``mean((x - y)^2)`` (or sum / none) as one node; ``d/dx = 2 (x - y) / n``."""
-
-    name = "mse_loss"
-
-    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        diff = (x - y).astype(self.dtype, copy=False)
-        self.save_for_backward(diff)
-        return _reduce(diff * diff, self.reduction)
-
-    def backward(self, grad: np.ndarray):
-        (diff,) = self.saved_tensors
-        g = 2.0 * diff * _unreduce(grad, diff.shape, self.reduction)
-        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
-
-
-class L1Loss(Function):
-    """``mean(|x - y|)`` as one node; ``d/dx = sign(x - y) / n`` (0 where x == y, as in PyTorch)."""
-
-    name = "l1_loss"
-
-    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        diff = (x - y).astype(self.dtype, copy=False)
-        self.save_for_backward(np.sign(diff))
-        return _reduce(np.abs(diff), self.reduction)
-
-    def backward(self, grad: np.ndarray):
-        (sign,) = self.saved_tensors
-        g = sign * _unreduce(grad, sign.shape, self.reduction)
-        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
-
-
-def _regression(fn: type[Function], op: str, input: Any, target: Any, reduction: str) -> Tensor:
-    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
-    _check_reduction(reduction, op)
-    _check_floating(input, op)
-    _broadcast_target(op, input, target)
-    return fn.apply(input, target, reduction=reduction, dtype=result_type(input, target))
-
-
-def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
-             reduction: str = "mean") -> Tensor:
-    """Mean squared error ``mean((input - target)^2)``; ``reduction`` 'mean' | 'sum' | 'none'.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> mg.nn.functional.mse_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 0.0])).item()
-        5.0
-    """
-    return _regression(MSELoss, "mse_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
-
-
-def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
-            reduction: str = "mean") -> Tensor:
-    """Mean absolute error ``mean(|input - target|)``; ``reduction`` 'mean' | 'sum' | 'none'.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> mg.nn.functional.l1_loss(mg.tensor([1.0, -3.0]), mg.tensor([0.0, 0.0])).item()
-        2.0
-    """
-    return _regression(L1Loss, "l1_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
 
 
 # ================================================================================================
@@ -686,17 +572,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                               reduction=reduction, label_smoothing=float(label_smoothing))
 
 
-def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> None:
-    """Every target must be a class in 0..C-1 or ignore_index (the kernel does not bounds-check)."""
-    if t.size == 0 or (t.min() >= 0 and t.max() < n_cls):  # the common case: two cheap reductions
-        return
-    bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
-    if bad.any():
-        value = int(t[np.argmax(bad)])
-        raise IndexError(f"{op}: target value {value} is out of range for {n_cls} classes (valid: 0..{n_cls - 1}, "
-                         f"or ignore_index={ignore_index})")
 
-
-def _expected_target_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """(C,) -> (); (N, C) -> (N,); (N, C, d1, ...) -> (N, d1, ...)."""
-    return () if len(input_shape) == 1 else input_shape[:1] + input_shape[2:]
+def __getattr__(name: str) -> Any:
+    """A PyTorch function that minigrad lacks (``F.conv2d``) says so, without a misleading suggestion."""
+    if name.startswith("_"):  # Python's own protocol look-ups and private names: a plain miss
+        raise AttributeError(f"module 'minigrad.nn.functional' has no attribute {name!r}")
+    raise not_in_minigrad(f"torch.nn.functional.{name}", name)

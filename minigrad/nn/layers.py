@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import no_grad
+from minigrad.devices import check_device
 from minigrad.dtypes import get_default_dtype, to_dtype
 from minigrad.errors import ShapeError
 from minigrad.nn import functional as F
@@ -66,6 +67,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
+        check_device(device, "Linear")
         self.in_features = _check_size("Linear", "in_features", in_features)
         self.out_features = _check_size("Linear", "out_features", out_features)
         dt = _float_dtype(dtype, "Linear")
@@ -119,6 +121,7 @@ class Embedding(Module):
         super().__init__()
         if max_norm is not None or scale_grad_by_freq or sparse:
             raise NotImplementedError("Embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+        check_device(device, "Embedding")
         self.num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
@@ -187,14 +190,42 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        self.p = F._check_p(p, "Dropout")
+        self.p = F._check_p(p, type(self).__name__)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """Channel dropout for (N, C, L) or (C, L) input: each channel is zeroed whole with probability ``p``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.Dropout1d(0.5).eval()(mg.ones(1, 2, 3)).sum().item()
+        6.0
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout1d(input, self.p, self.training, self.inplace)
+
+
+class Dropout2d(Dropout):
+    """Channel dropout for (N, C, H, W) input: each channel (feature map) is zeroed whole with probability ``p``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.Dropout2d(0.5).eval()(mg.ones(1, 2, 3, 3)).sum().item()
+        18.0
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -224,7 +255,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return input.relu()
+        return F.relu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -302,3 +333,42 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of ``Flatten``; one size may be -1).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.Unflatten(1, (3, 4))(mg.zeros(2, 12)).shape
+        (2, 3, 4)
+    """
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, but found type "
+                            f"{type(unflattened_size).__name__}")
+        for pos, size in enumerate(unflattened_size):
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+                raise TypeError(f"Unflatten: unflattened_size must be tuple of ints, but found element of type "
+                                f"{type(size).__name__} at pos {pos}")
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        shape = tuple(input.shape)
+        if not -len(shape) <= self.dim < len(shape):
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for input of shape {shape}")
+        dim = self.dim % len(shape)
+        sizes = [int(n) for n in self.unflattened_size]
+        known = int(np.prod([n for n in sizes if n != -1]))
+        if sizes.count(-1) > 1 or (-1 not in sizes and known != shape[dim]) or (
+                -1 in sizes and (known == 0 or shape[dim] % known)):
+            raise ShapeError(f"Unflatten: sizes {tuple(sizes)} don't multiply up to the size of dimension {dim} "
+                             f"({shape[dim]}) of input of shape {shape}")
+        return input.reshape(*shape[:dim], *sizes, *shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,4 +1,4 @@
-"""Module: the base class of every layer and model, plus the containers Sequential and ModuleList.
+"""Module: the base class of every layer and model (the containers are in ``containers.py``).
 
 A Module owns Parameters and sub-Modules. Assigning one to an attribute *registers* it::
 
@@ -26,7 +26,7 @@ Example::
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -494,185 +494,11 @@ class Module:
         return f"{self._get_name()}({body})"
 
 
-# ------------------------------------------------------------------------------------------------
-# Containers
-# ------------------------------------------------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    # The containers moved to containers.py (which imports this file, so it cannot be imported at
+    # the top); ``from minigrad.nn.module import Sequential`` keeps working through this hook.
+    if name in ("Sequential", "ModuleList"):
+        from minigrad.nn import containers
 
-
-def _index(idx: int, size: int, who: str) -> int:
-    """Normalise a possibly negative index, with PyTorch's IndexError."""
-    idx = int(idx)
-    if not -size <= idx < size:
-        raise IndexError(f"{who}: index {idx} is out of range for length {size}")
-    return idx + size if idx < 0 else idx
-
-
-class Sequential(Module):
-    """Modules run one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
-
-    Children are named "0", "1", ... unless given as an ``OrderedDict``.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> net = mg.nn.Sequential(mg.nn.Linear(4, 8), mg.nn.Tanh(), mg.nn.Linear(8, 2))
-        >>> net(mg.randn(5, 4)).shape, len(net), type(net[1]).__name__
-        ((5, 2), 3, 'Tanh')
-    """
-
-    def __init__(self, *args: Module) -> None:
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], (OrderedDict, dict)):
-            for key, module in args[0].items():
-                self.add_module(key, module)
-        else:
-            for i, module in enumerate(args):
-                self.add_module(str(i), module)
-
-    def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-    def __getitem__(self, idx: int | slice) -> Module:
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        keys = list(self._modules)
-        return self._modules[keys[_index(idx, len(keys), "Sequential")]]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        keys = list(self._modules)
-        self.add_module(keys[_index(idx, len(keys), "Sequential")], module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), "Sequential")]]:
-            del self._modules[key]
-        # Renumber so that names stay "0", "1", ... (PyTorch does the same).
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        """Add ``module`` at the end; returns self."""
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> Sequential:
-        n = len(self)
-        if not -n <= index <= n:
-            raise IndexError(f"Sequential.insert: index {index} is out of range for length {n}")
-        index = index + n if index < 0 else index
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-        return self
-
-
-class ModuleList(Module):
-    """A list of modules that registers them (a plain Python list would hide them from parameters()).
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> layers = mg.nn.ModuleList([mg.nn.Linear(3, 3) for _ in range(2)])
-        >>> len(layers), len(list(layers.parameters()))
-        (2, 4)
-    """
-
-    def __init__(self, modules: Iterable[Module] | None = None) -> None:
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def _renumber(self, items: list[Module]) -> None:
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def __getitem__(self, idx: int | slice) -> Module | ModuleList:
-        items = list(self._modules.values())
-        if isinstance(idx, slice):
-            return type(self)(items[idx])
-        return items[_index(idx, len(items), "ModuleList")]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        self.add_module(str(_index(idx, len(self), "ModuleList")), module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        items = list(self._modules.values())
-        if isinstance(idx, slice):
-            del items[idx]
-        else:
-            del items[_index(idx, len(items), "ModuleList")]
-        self._renumber(items)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
-        return self.extend(modules)
-
-    def __add__(self, other: Iterable[Module]) -> ModuleList:
-        return ModuleList([*self, *other])
-
-    def append(self, module: Module) -> ModuleList:
-        """Add ``module`` at the end; returns self."""
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        """Append every module of ``modules``; returns self."""
-        if not isinstance(modules, Iterable):
-            raise TypeError(f"ModuleList.extend should be called with an iterable, got {type(modules).__name__}")
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        """Insert ``module`` before position ``index``."""
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._renumber(items)
-
-    def pop(self, idx: int = -1) -> Module:
-        m = self[idx]
-        del self[idx]
-        return m
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("ModuleList has no forward: iterate over it and call each module")
-
-    def __repr__(self) -> str:
-        """Like PyTorch: runs of identical children are shown once, as ``(0-2): 3 x Linear(...)``."""
-        reprs = [repr(m) for m in self]
-        if not reprs:
-            return self._get_name() + "()"
-        blocks: list[list] = []  # [start, end, repr]
-        for i, r in enumerate(reprs):
-            if blocks and blocks[-1][2] == r:
-                blocks[-1][1] = i
-            else:
-                blocks.append([i, i, r])
-        lines = []
-        for start, end, r in blocks:
-            head = f"({start}): {r}" if start == end else f"({start}-{end}): {end - start + 1} x {r}"
-            lines.append(_addindent(head, 2))
-        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+        return getattr(containers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

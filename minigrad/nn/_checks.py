@@ -1,0 +1,126 @@
+"""Argument checks and reductions shared by the functional forms of ``minigrad.nn``.
+
+Every loss and layer function checks its arguments here first, so that bad input gets one
+clear error naming the function, the shapes and what was expected, never a NumPy traceback.
+
+Example::
+
+    >>> import numpy as np
+    >>> _reduce(np.array([1.0, 2.0, 3.0]), "mean").item()
+    2.0
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from minigrad.errors import ShapeError
+from minigrad.tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _as_tensor(x: Any, op: str, what: str = "input") -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return Tensor(x)
+    raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
+
+
+def _check_floating(x: Tensor, op: str, what: str = "input") -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: {what} must be a floating tensor (float32/float64), got {x.dtype}; "
+                        "convert it with .float()")
+
+
+def _check_p(p: float, who: str) -> float:
+    """A dropout probability: a number in [0, 1]."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{who}: dropout probability has to be between 0 and 1, but got {p}")
+    return float(p)
+
+
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` pair, translated to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='mean'|'sum'|'none' "
+                  "instead.", UserWarning, stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else "mean" if size_average else "sum"
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'mean', 'sum' "
+                         "or 'none')")
+
+
+def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
+    """Apply an elementwise loss's reduction in the forward pass."""
+    if reduction == "none":
+        return loss
+    total = loss.sum(dtype=np.float64)
+    if reduction == "mean":
+        total = total / loss.size if loss.size else np.float64(np.nan)
+    return np.asarray(total, dtype=loss.dtype)
+
+
+def _unreduce(grad: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
+    """The gradient of ``_reduce`` for each element: dL/dloss_i."""
+    if reduction == "none":
+        return grad
+    n = int(np.prod(shape))
+    scale = grad / n if reduction == "mean" and n else grad
+    return np.broadcast_to(scale, shape)
+
+
+
+
+def _broadcast_target(op: str, input: Tensor, target: Tensor) -> None:
+    if input.shape != target.shape:
+        try:
+            np.broadcast_shapes(input.shape, target.shape)
+        except ValueError:
+            raise ShapeError(f"{op}: input of shape {input.shape} and target of shape {target.shape} cannot be "
+                             "broadcast together; they should have the same shape") from None
+        warnings.warn(f"{op}: using a target size ({target.shape}) that is different to the input size "
+                      f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", UserWarning, stacklevel=3)
+
+
+
+
+def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> None:
+    """Every target must be a class in 0..C-1 or ignore_index (the kernel does not bounds-check)."""
+    if t.size == 0 or (t.min() >= 0 and t.max() < n_cls):  # the common case: two cheap reductions
+        return
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
+    if bad.any():
+        value = int(t[np.argmax(bad)])
+        raise IndexError(f"{op}: target value {value} is out of range for {n_cls} classes (valid: 0..{n_cls - 1}, "
+                         f"or ignore_index={ignore_index})")
+
+
+def _expected_target_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(C,) -> (); (N, C) -> (N,); (N, C, d1, ...) -> (N, d1, ...)."""
+    return () if len(input_shape) == 1 else input_shape[:1] + input_shape[2:]
+
+
+def _maybe_inplace(input: Tensor, inplace: bool, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """``compute(input)``; with ``inplace=True`` written into ``input``'s memory, as PyTorch's ``op_`` does.
+
+    In place follows PyTorch's rules (``minigrad/ops/inplace.py``): the version counter is
+    bumped, a leaf that requires grad is refused, and the change stays differentiable.
+    """
+    if not inplace:
+        return compute(input)
+    from minigrad.ops.inplace import apply_inplace  # late: keeps importing nn light
+
+    return apply_inplace(input, op + "_", compute)

@@ -1,0 +1,263 @@
+"""Normalisation and channel dropout for ``mg.nn.functional``: layer_norm, batch_norm, dropout1d/2d.
+
+Both normalisations are the same computation over different axes::
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias        (var: the biased variance)
+
+``layer_norm`` takes the statistics of each example over its last dimensions; ``batch_norm``
+takes them per channel (dimension 1) over the batch and every other dimension, and in eval
+mode uses running estimates instead. One ``Function`` node does both; the statistics are
+computed in float64 whatever the input's dtype.
+
+Example::
+
+    >>> import minigrad as mg
+    >>> F = mg.nn.functional
+    >>> y = F.layer_norm(mg.tensor([[1.0, 2.0, 3.0]]), (3,))
+    >>> [round(v, 4) for v in y[0].tolist()]
+    [-1.2247, 0.0, 1.2247]
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function, sum_to_shape, version_counter
+from minigrad.errors import ShapeError
+from minigrad.nn._checks import _as_tensor, _check_floating, _check_p, _maybe_inplace
+from minigrad.random import rng
+from minigrad.tensor import Tensor
+
+__all__ = ["layer_norm", "batch_norm", "dropout1d", "dropout2d"]
+
+
+class Normalize(Function):
+    """``(x - mean) * rstd * weight + bias`` with ``rstd = 1 / sqrt(var + eps)``.
+
+    ``self.mean`` and ``self.var`` are float64 arrays broadcastable to ``x`` (keepdims shape);
+    ``self.param_shape`` is the shape that weight and bias are broadcast as. When the statistics
+    are the batch's own (``self.batch_stats``), they depend on ``x`` and the gradient is::
+
+        dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat)),   gh = dL/dxhat = g * weight
+
+    (the means over the normalised axes); with fixed statistics it is just ``gh * rstd``.
+    """
+
+    def forward(self, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
+        rstd = 1.0 / np.sqrt(self.var + self.eps)
+        xhat = (x.astype(np.float64, copy=False) - self.mean) * rstd
+        y = xhat
+        if weight is not None:
+            y = y * weight.reshape(self.param_shape)
+        if bias is not None:
+            y = y + bias.reshape(self.param_shape)
+        self.save_for_backward(xhat, rstd, weight)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, grad: np.ndarray):
+        xhat, rstd, weight = self.saved_tensors
+        g = grad.astype(np.float64, copy=False)
+        gh = g if weight is None else g * weight.reshape(self.param_shape)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            if self.batch_stats:
+                axes = self.axes
+                gh_mean = gh.mean(axis=axes, keepdims=True)
+                ghx_mean = (gh * xhat).mean(axis=axes, keepdims=True)
+                gx = rstd * (gh - gh_mean - xhat * ghx_mean)
+            else:
+                gx = gh * rstd
+            gx = gx.astype(grad.dtype, copy=False)
+        if self.needs_input_grad[1]:
+            gw = sum_to_shape(g * xhat, self.param_shape).reshape(weight.shape).astype(weight.dtype, copy=False)
+        if self.needs_input_grad[2]:
+            gb = sum_to_shape(g, self.param_shape).reshape(self.bias_shape).astype(grad.dtype, copy=False)
+        return gx, gw, gb
+
+
+class LayerNorm(Normalize):
+    name = "layer_norm"
+
+
+class BatchNorm(Normalize):
+    name = "batch_norm"
+
+
+def _affine(t: Any, shape: tuple[int, ...], what: str, op: str) -> Tensor | None:
+    if t is None:
+        return None
+    t = _as_tensor(t, op, what)
+    if t.shape != shape:
+        raise ShapeError(f"{op}: {what} of shape {t.shape} does not fit: expected {shape}")
+    return t
+
+
+def layer_norm(input: Tensor, normalized_shape: int | tuple[int, ...] | list[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each example over its last ``len(normalized_shape)`` dimensions, then scale and shift.
+
+    ``input`` is (*, *normalized_shape); ``weight`` and ``bias``, if given, have
+    ``normalized_shape``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> y = mg.nn.functional.layer_norm(mg.tensor([[0.0, 2.0], [1.0, 1.0]]), [2])
+        >>> [[round(v, 3) for v in row] for row in y.tolist()]
+        [[-1.0, 1.0], [0.0, 0.0]]
+    """
+    op = "layer_norm"
+    input = _as_tensor(input, op)
+    _check_floating(input, op)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(
+        int(n) for n in normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or input.shape[input.ndim - k:] != shape:
+        raise ShapeError(f"{op}: given normalized_shape={list(shape)}, expected input with shape "
+                         f"(*, {', '.join(map(str, shape))}), but got input of shape {input.shape}")
+    weight, bias = _affine(weight, shape, "weight", op), _affine(bias, shape, "bias", op)
+    axes = tuple(range(input.ndim - k, input.ndim))
+    x64 = input._array.astype(np.float64, copy=False)
+    mean = x64.mean(axis=axes, keepdims=True)
+    var = x64.var(axis=axes, keepdims=True)
+    return LayerNorm.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes, param_shape=shape,
+                             bias_shape=shape, batch_stats=True)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (dimension 1) of (N, C, *) ``input`` over the batch and the other dimensions.
+
+    With ``training=True`` the batch's own statistics are used, and ``running_mean`` /
+    ``running_var`` (if given) are updated in place:
+    ``running = (1 - momentum) * running + momentum * batch_stat``, the variance being the
+    unbiased one there (divided by n - 1), as in PyTorch. With ``training=False`` the running
+    statistics normalise instead.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> x = mg.tensor([[1.0], [3.0]])
+        >>> mean, var = mg.zeros(1), mg.ones(1)
+        >>> [round(v, 4) for v in mg.nn.functional.batch_norm(x, mean, var, training=True).flatten().tolist()]
+        [-1.0, 1.0]
+        >>> [round(mean.item(), 4), round(var.item(), 4)]   # 0.9 * 0 + 0.1 * 2 and 0.9 * 1 + 0.1 * 2
+        [0.2, 1.1]
+    """
+    op = "batch_norm"
+    input = _as_tensor(input, op)
+    _check_floating(input, op)
+    if input.ndim < 2:
+        raise ShapeError(f"{op}: input must be (N, C) or (N, C, *), got shape {input.shape}")
+    n_ch = input.shape[1]
+    weight, bias = _affine(weight, (n_ch,), "weight", op), _affine(bias, (n_ch,), "bias", op)
+    running_mean = _affine(running_mean, (n_ch,), "running_mean", op)
+    running_var = _affine(running_var, (n_ch,), "running_var", op)
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)):
+        raise TypeError(f"{op}: momentum must be a number, got {type(momentum).__name__} (BatchNorm1d's "
+                        "momentum=None, the cumulative average, is the module's option)")
+    param_shape = (1, n_ch) + (1,) * (input.ndim - 2)
+    axes = (0,) + tuple(range(2, input.ndim))
+    if training:
+        count = input.shape[0] * int(np.prod(input.shape[2:]))  # values per channel
+        if count == 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of shape "
+                             f"{input.shape}")
+        x64 = input._array.astype(np.float64, copy=False)
+        mean = x64.mean(axis=axes, keepdims=True)
+        var = x64.var(axis=axes, keepdims=True)
+        _update_running(running_mean, mean, momentum)
+        _update_running(running_var, var * count / max(count - 1, 1), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: running_mean and running_var are needed when training=False")
+        mean = running_mean._array.astype(np.float64).reshape(param_shape)
+        var = running_var._array.astype(np.float64).reshape(param_shape)
+    return BatchNorm.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes,
+                             param_shape=param_shape, bias_shape=(n_ch,), batch_stats=bool(training))
+
+
+def _update_running(running: Tensor | None, batch_stat: np.ndarray, momentum: float) -> None:
+    """``running <- (1 - momentum) running + momentum batch_stat``, in place (a buffer, outside autograd)."""
+    if running is None:
+        return
+    arr = running._array
+    arr[...] = (1.0 - momentum) * arr + momentum * batch_stat.reshape(arr.shape)
+    version_counter(running)[0] += 1  # an in-place change, counted as PyTorch counts it
+
+
+# ------------------------------------------------------------------------------------------------
+# Channel dropout: zero whole channels, not single elements
+# ------------------------------------------------------------------------------------------------
+
+
+def _channel_dropout(input: Tensor, p: float, mask_dims: int) -> Tensor:
+    """``input * mask / (1 - p)`` with one Bernoulli(1 - p) draw per index of the first ``mask_dims`` dims."""
+    mask_shape = input.shape[:mask_dims] + (1,) * (input.ndim - mask_dims)
+    if p >= 1.0:
+        mask = np.zeros(mask_shape, dtype=input.dtype)
+    else:
+        keep = rng().random(mask_shape) >= p
+        mask = keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    return input * Tensor(mask)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) ``input`` with probability ``p``; scale the rest by 1/(1-p).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> y = mg.nn.functional.dropout1d(mg.ones(1, 6, 3), p=0.5)
+        >>> all(row in ([0.0] * 3, [2.0] * 3) for row in y[0].tolist())   # each channel all kept or all zero
+        True
+    """
+    op = "dropout1d"
+    p = _check_p(p, op)
+    input = _as_tensor(input, op)
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {input.shape}; dropout1d "
+                         "drops whole channels of inputs with one spatial dimension")
+    if not training or p == 0.0:
+        return input
+    _check_floating(input, op)
+    return _maybe_inplace(input, inplace, op, lambda x: _channel_dropout(x, p, mask_dims=x.ndim - 1))
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, H, W) ``input`` with probability ``p``; scale the rest by 1/(1-p).
+
+    As in PyTorch, a 3-D input is read as (N, C, L) (with a warning), not as an unbatched (C, H, W).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> y = mg.nn.functional.dropout2d(mg.ones(2, 4, 3, 3), p=0.5)
+        >>> sorted({round(v, 1) for v in y.sum((2, 3)).flatten().tolist()}) in ([0.0], [18.0], [0.0, 18.0])
+        True
+    """
+    op = "dropout2d"
+    p = _check_p(p, op)
+    input = _as_tensor(input, op)
+    if input.ndim < 2:
+        raise ShapeError(f"{op}: expected a 4-D (N, C, H, W) input, got shape {input.shape}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will result "
+                      "in an error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs).", UserWarning, stacklevel=2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
+                      "is desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior "
+                      "will change in a future release to interpret the input as one without a batch dimension, i.e. "
+                      "shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using "
+                      "dropout1d instead.", UserWarning, stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    _check_floating(input, op)
+    return _maybe_inplace(input, inplace, op, lambda x: _channel_dropout(x, p, mask_dims=2))

@@ -1,0 +1,497 @@
+"""Losses for ``mg.nn.functional``: MSE, L1, NLL, binary cross-entropy, smooth L1 / Huber, KL divergence.
+
+Each is one ``Function`` node (forward next to backward) with PyTorch's arguments, reductions,
+shapes and edge cases: ``log`` clamped to >= -100 in ``binary_cross_entropy``, the weighted
+mean of ``nll_loss``, ``'batchmean'`` in ``kl_div``. They are importable from
+``minigrad.nn.functional`` like every other functional form.
+
+Example::
+
+    >>> import minigrad as mg
+    >>> import minigrad.nn.functional as F
+    >>> log_probs = mg.tensor([[-0.5, -1.0], [-2.0, -0.25]])
+    >>> F.nll_loss(log_probs, mg.tensor([0, 1])).item()   # mean of 0.5 and 0.25
+    0.375
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function
+from minigrad.dtypes import result_type
+from minigrad.errors import ShapeError
+from minigrad.nn._checks import (
+    _as_tensor,
+    _broadcast_target,
+    _check_floating,
+    _check_reduction,
+    _check_targets,
+    _expected_target_shape,
+    _legacy_reduction,
+    _reduce,
+    _unreduce,
+)
+from minigrad.tensor import Tensor
+
+__all__ = ["mse_loss", "l1_loss", "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div"]
+
+
+# ================================================================================================
+# Negative log-likelihood: -w[t] * input[t], input holding log-probabilities
+# ================================================================================================
+
+
+def _class_rows(x: np.ndarray) -> np.ndarray:
+    """(C,) -> (1, C); (N, C) as is; (N, C, d1, ...) -> (N * d1 * ..., C): one row per target."""
+    if x.ndim == 1:
+        return x.reshape(1, -1)
+    if x.ndim > 2:
+        x = np.moveaxis(x, 1, -1)
+    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])  # not -1: C may be 0
+
+
+def _from_class_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of ``_class_rows``: rows (M, C) back to ``shape``."""
+    if len(shape) > 2:
+        moved = shape[:1] + shape[2:] + shape[1:2]
+        return np.moveaxis(rows.reshape(moved), -1, 1)
+    return rows.reshape(shape)
+
+
+class NLLLoss(Function):
+    """``loss_n = -w[t_n] * x[n, t_n]``; 'mean' divides by the summed weights of the kept targets.
+
+    ``self.target`` holds the M int64 targets (one per row of ``_class_rows(x)``), ``self.weight``
+    the (C,) class weights. Targets equal to ``ignore_index`` get loss 0 and weight 0.
+    """
+
+    name = "nll_loss"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        rows = _class_rows(x)
+        m, n_cls = rows.shape
+        keep = self.target != self.ignore_index
+        picked_class = np.where(keep, self.target, 0)  # any valid column for ignored rows
+        if n_cls:
+            w = np.ones(n_cls, dtype=x.dtype) if self.weight is None else self.weight
+            row_weight = np.where(keep, w[picked_class], 0).astype(x.dtype)
+            picked = rows[np.arange(m), picked_class]
+        else:  # no classes: every target is ignore_index (checked before), nothing is picked
+            row_weight = picked = np.zeros(m, dtype=x.dtype)
+        self.picked_class, self.row_weight, self.x_shape = picked_class, row_weight, x.shape
+        self.denom = row_weight.sum(dtype=np.float64)
+        loss = -row_weight * picked
+        if self.reduction == "none":
+            return loss.reshape(self.target_shape)
+        total = loss.sum(dtype=np.float64)
+        if self.reduction == "mean":
+            total = total / self.denom if self.denom != 0 else np.nan  # all ignored: 0/0, as PyTorch
+        return np.asarray(total, dtype=x.dtype)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        m = self.row_weight.shape[0]
+        if self.reduction == "none":
+            scale = grad.reshape(-1)
+        elif self.reduction == "mean":
+            scale = grad / self.denom if self.denom != 0 else np.zeros_like(grad)
+        else:
+            scale = grad
+        rows = np.zeros((m, self.x_shape[1] if len(self.x_shape) > 1 else self.x_shape[0]), dtype=grad.dtype)
+        if rows.shape[1]:
+            rows[np.arange(m), self.picked_class] = -self.row_weight * scale
+        return _from_class_rows(rows, self.x_shape)
+
+
+def _class_weight(weight: Any, n_cls: int, input: Tensor, op: str) -> np.ndarray | None:
+    if weight is None:
+        return None
+    weight = _as_tensor(weight, op, "weight")
+    if weight.shape != (n_cls,):
+        raise ShapeError(f"{op}: weight of shape {weight.shape} does not match the number of classes: "
+                         f"expected ({n_cls},) for input of shape {input.shape}")
+    return np.asarray(weight._array, dtype=input.dtype)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
+             ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` at integer class ``target``.
+
+    ``input`` holds log-probabilities (e.g. from ``log_softmax``): (N, C) with target (N,),
+    (N, C, d1, ...) with target (N, d1, ...), or unbatched (C,) with a 0-d target.
+    ``weight`` (C,) weights classes; targets equal to ``ignore_index`` contribute nothing;
+    'mean' divides by the summed weights of the kept targets, as PyTorch does.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> logp = mg.tensor([[-1.0, -2.0, -3.0]], requires_grad=True)
+        >>> loss = mg.nn.functional.nll_loss(logp, mg.tensor([2]))
+        >>> loss.item()
+        3.0
+        >>> loss.backward(); logp.grad.tolist()
+        [[0.0, 0.0, -1.0]]
+    """
+    op = "nll_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input = _as_tensor(input, op)
+    target = _as_tensor(target, op, "target")
+    _check_floating(input, op)
+    if input.ndim == 0:
+        raise ShapeError(f"{op}: input must have a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices (int64), got {target.dtype}; "
+                        "use target.long()")
+    expected = _expected_target_shape(input.shape)
+    if target.shape != expected:
+        raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
+                         f"expected target shape {expected}")
+    n_cls = input.shape[0 if input.ndim == 1 else 1]
+    w = _class_weight(weight, n_cls, input, op)
+    t = np.ascontiguousarray(target._array.reshape(-1), dtype=np.int64)
+    _check_targets(t, n_cls, ignore_index, op)
+    return NLLLoss.apply(input, target=t, target_shape=target.shape, weight=w, ignore_index=int(ignore_index),
+                         reduction=reduction)
+
+
+# ================================================================================================
+# Binary cross-entropy on probabilities
+# ================================================================================================
+
+
+# The floor of x (1 - x) in the gradient: PyTorch's 1e-12, rounded to float32 as PyTorch stores it.
+_BCE_EPSILON = float(np.float32(1e-12))
+
+
+class BinaryCrossEntropy(Function):
+    """``-w [y log x + (1 - y) log(1 - x)]`` with each log clamped to >= -100 (PyTorch's rule).
+
+    The clamp keeps the loss finite at x = 0 or 1; the gradient ``w (x - y) / (x (1 - x))``
+    uses ``max(x (1 - x), 1e-12)`` for the same reason. ``self.weight`` is a constant array.
+    """
+
+    name = "binary_cross_entropy"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            log_x = np.maximum(np.log(x), -100.0)
+            log_1mx = np.maximum(np.log1p(-x), -100.0)
+        loss = -(y * log_x + (1.0 - y) * log_1mx)
+        if self.weight is not None:
+            loss = loss * self.weight
+        self.save_for_backward(x, y)
+        return _reduce(loss.astype(self.dtype, copy=False), self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        x, y = self.saved_tensors
+        g = _unreduce(grad, np.broadcast_shapes(x.shape, y.shape), self.reduction)
+        if self.weight is not None:
+            g = g * self.weight
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            gx = g * (x - y) / np.maximum(x * (1.0 - x), _BCE_EPSILON)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                gy = g * (np.log1p(-x) - np.log(x))  # -logit(x), unclamped as in PyTorch
+        return gx, gy
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target`` (same shape).
+
+    ``weight`` (broadcast to the input's shape) rescales each element's loss. Each log is
+    clamped to >= -100, so an input of exactly 0 or 1 gives a finite loss. For logits, prefer
+    ``binary_cross_entropy_with_logits``: it is stabler.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> p = mg.tensor([0.5, 0.9])
+        >>> round(mg.nn.functional.binary_cross_entropy(p, mg.tensor([1.0, 1.0])).item(), 4)
+        0.3993
+    """
+    op = "binary_cross_entropy"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_floating(input, op)
+    if target.shape != input.shape:
+        raise ShapeError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape} "
+                         "(PyTorch no longer broadcasts here)")
+    x = input._array
+    if x.size and not ((x >= 0) & (x <= 1)).all():
+        bad = x[~((x >= 0) & (x <= 1))].flat[0]
+        raise RuntimeError(f"{op}: all elements of input should be between 0 and 1 (probabilities), found {bad}; "
+                           "for logits use binary_cross_entropy_with_logits")
+    w = None
+    if weight is not None:
+        weight = _as_tensor(weight, op, "weight")
+        try:
+            np.broadcast_to(weight._array, input.shape)
+        except ValueError:
+            raise ShapeError(f"{op}: weight of shape {weight.shape} cannot be broadcast to the input's shape "
+                             f"{input.shape}") from None
+        w = np.asarray(weight._array, dtype=input.dtype)
+    return BinaryCrossEntropy.apply(input, target, weight=w, reduction=reduction, dtype=result_type(input, target))
+
+
+# ================================================================================================
+# Regression losses: MSE and L1
+# ================================================================================================
+
+
+class MSELoss(Function):
+    """``mean((x - y)^2)`` (or sum / none) as one node; ``d/dx = 2 (x - y) / n``."""
+
+    name = "mse_loss"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        diff = (x - y).astype(self.dtype, copy=False)
+        self.save_for_backward(diff)
+        return _reduce(diff * diff, self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        (diff,) = self.saved_tensors
+        g = 2.0 * diff * _unreduce(grad, diff.shape, self.reduction)
+        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+
+
+class L1Loss(Function):
+    """``mean(|x - y|)`` as one node; ``d/dx = sign(x - y) / n`` (0 where x == y, as in PyTorch)."""
+
+    name = "l1_loss"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        diff = (x - y).astype(self.dtype, copy=False)
+        self.save_for_backward(np.sign(diff))
+        return _reduce(np.abs(diff), self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        (sign,) = self.saved_tensors
+        g = sign * _unreduce(grad, sign.shape, self.reduction)
+        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+
+
+def _regression(fn: type[Function], op: str, input: Any, target: Any, reduction: str) -> Tensor:
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_reduction(reduction, op)
+    _check_floating(input, op)
+    _broadcast_target(op, input, target)
+    return fn.apply(input, target, reduction=reduction, dtype=result_type(input, target))
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+             reduction: str = "mean") -> Tensor:
+    """Mean squared error ``mean((input - target)^2)``; ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.mse_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 0.0])).item()
+        5.0
+    """
+    return _regression(MSELoss, "mse_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+            reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``mean(|input - target|)``; ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.l1_loss(mg.tensor([1.0, -3.0]), mg.tensor([0.0, 0.0])).item()
+        2.0
+    """
+    return _regression(L1Loss, "l1_loss", input, target, _legacy_reduction(size_average, reduce, reduction))
+
+
+# ================================================================================================
+# Smooth L1 and Huber: quadratic near zero, linear far away
+# ================================================================================================
+
+
+class SmoothL1(Function):
+    """Huber's loss with knee ``beta``, divided by ``beta`` (smooth L1) or not (Huber).
+
+    With ``d = x - y`` and ``z = |d|``::
+
+        huber(d)     = 0.5 d^2                 if z < beta,  beta (z - 0.5 beta)   otherwise
+        smooth_l1(d) = huber(d) / beta
+
+    The gradient is ``d`` inside the knee and ``beta sign(d)`` outside (divided by ``beta``
+    for smooth L1), so it never exceeds ``beta`` in size: outliers pull with bounded force.
+    """
+
+    name = "smooth_l1_loss"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        d = (x - y).astype(self.dtype, copy=False)
+        z = np.abs(d)
+        beta = self.beta
+        loss = np.where(z < beta, 0.5 * d * d, beta * (z - 0.5 * beta))
+        if self.divide_by_beta:
+            loss = loss / beta
+        self.save_for_backward(d)
+        return _reduce(loss, self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        (d,) = self.saved_tensors
+        slope = np.clip(d, -self.beta, self.beta)
+        if self.divide_by_beta:
+            slope = slope / self.beta
+        g = slope * _unreduce(grad, d.shape, self.reduction)
+        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+
+
+def _pair(op: str, input: Any, target: Any, reduction: str) -> tuple[Tensor, Tensor]:
+    _check_reduction(reduction, op)
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_floating(input, op)
+    _broadcast_target(op, input, target)
+    return input, target
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Smooth L1: ``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``).
+
+    ``beta=0`` is the plain L1 loss. ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> F = mg.nn.functional
+        >>> F.smooth_l1_loss(mg.tensor([0.5, 3.0]), mg.zeros(2), reduction="none").tolist()
+        [0.125, 2.5]
+    """
+    op = "smooth_l1_loss"
+    input, target = _pair(op, input, target, _legacy_reduction(size_average, reduce, reduction))
+    if beta < 0:
+        raise RuntimeError(f"{op}: beta must be >= 0 (the width of the quadratic zone), got {beta}")
+    if beta == 0:  # no quadratic zone: PyTorch's l1_loss, without a division by zero
+        return l1_loss(input, target, reduction=_legacy_reduction(size_average, reduce, reduction))
+    return SmoothL1.apply(input, target, beta=float(beta), divide_by_beta=True,
+                          reduction=_legacy_reduction(size_average, reduce, reduction),
+                          dtype=result_type(input, target))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """Huber loss: ``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``.
+
+    Equal to ``delta * smooth_l1_loss(..., beta=delta)``. ``weight`` (the input's shape) rescales
+    each element's loss before the reduction ('mean' is then the plain mean of the products).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> F = mg.nn.functional
+        >>> F.huber_loss(mg.tensor([0.5, 3.0]), mg.zeros(2), reduction="none", delta=2.0).tolist()
+        [0.125, 4.0]
+    """
+    op = "huber_loss"
+    input, target = _pair(op, input, target, reduction)
+    if delta <= 0:
+        raise RuntimeError(f"{op}: delta must be > 0 (the width of the quadratic zone), got {delta}")
+    dtype = result_type(input, target)
+    if weight is None:
+        return SmoothL1.apply(input, target, beta=float(delta), divide_by_beta=False, reduction=reduction,
+                              dtype=dtype)
+    weight = _as_tensor(weight, op, "weight")
+    if weight.shape != input.shape:
+        raise ShapeError(f"{op}: weight of shape {weight.shape} must have the input's shape {input.shape}")
+    loss = SmoothL1.apply(input, target, beta=float(delta), divide_by_beta=False, reduction="none",
+                          dtype=dtype) * weight
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+# ================================================================================================
+# Kullback-Leibler divergence
+# ================================================================================================
+
+
+class KLDiv(Function):
+    """``target * (log(target) - input)`` pointwise, ``input`` being log-probabilities.
+
+    ``0 * log(0)`` counts as 0. With ``log_target`` the target holds log-probabilities too:
+    ``exp(target) * (target - input)``. 'batchmean' is the sum divided by the batch size.
+    """
+
+    name = "kl_div"
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.log_target:
+                loss = np.exp(t) * (t - x)
+            else:
+                loss = np.where(t != 0, t * np.log(np.where(t != 0, t, 1)), 0.0) - t * x
+        self.save_for_backward(x, t)
+        loss = loss.astype(self.dtype, copy=False)
+        if self.reduction == "batchmean":
+            total = _reduce(loss, "sum")
+            return total / x.shape[0] if x.ndim else total
+        return _reduce(loss, self.reduction)
+
+    def backward(self, grad: np.ndarray):
+        x, t = self.saved_tensors
+        shape = np.broadcast_shapes(x.shape, t.shape)
+        if self.reduction == "batchmean":
+            g = _unreduce(grad / x.shape[0] if x.ndim else grad, shape, "sum")
+        else:
+            g = _unreduce(grad, shape, self.reduction)
+        gx = gt = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                gx = -g * (np.exp(t) if self.log_target else t)
+            if self.needs_input_grad[1]:
+                if self.log_target:
+                    gt = g * np.exp(t) * (t - x + 1.0)
+                else:  # d/dt [t log t] = log t + t/t: nan at t = 0, as PyTorch's
+                    gt = g * (np.where(t != 0, np.log(np.where(t != 0, t, 1)), 0.0) + t / t - x)
+        return gx, gt
+
+
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence ``sum target * (log target - input)`` of log-probabilities ``input``.
+
+    ``reduction='batchmean'`` divides the sum by the batch size (the mathematical KL divergence
+    per example); 'mean' divides by the number of elements and warns, as PyTorch does.
+    ``log_target=True`` takes the target as log-probabilities.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> logq = mg.tensor([[0.5, 0.5]]).log()
+        >>> p = mg.tensor([[0.5, 0.5]])
+        >>> mg.nn.functional.kl_div(logq, p, reduction="batchmean").item()
+        0.0
+    """
+    op = "kl_div"
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    if reduction not in ("mean", "batchmean", "sum", "none"):
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'mean', 'batchmean', "
+                         "'sum' or 'none')")
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_floating(input, op)
+    _check_floating(target, op, "target")
+    try:
+        np.broadcast_shapes(input.shape, target.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: input of shape {input.shape} and target of shape {target.shape} cannot be "
+                         "broadcast together; they should have the same shape") from None
+    return KLDiv.apply(input, target, log_target=bool(log_target), reduction=reduction,
+                       dtype=result_type(input, target))
