@@ -11,13 +11,18 @@
     ...     opt.step()
     ...     sched.step()
 
-Every update runs as one fused Numba kernel per parameter (minigrad/kernels/optim.py), in place
-on ``p._array``; ``impl='reference'`` runs the NumPy expressions the kernels are tested against.
+SGD, Adam and AdamW run one fused Numba kernel per parameter (minigrad/kernels/optim.py), in
+place on ``p._array``; ``impl='reference'`` runs the NumPy expressions the kernels are tested
+against. RMSprop, Adagrad, Adadelta and LBFGS are written in NumPy only.
 """
 
 from minigrad.optim import lr_scheduler
+from minigrad.optim.adadelta import Adadelta
+from minigrad.optim.adagrad import Adagrad
 from minigrad.optim.adam import Adam, AdamW
+from minigrad.optim.lbfgs import LBFGS
 from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.rmsprop import RMSprop
 from minigrad.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "LBFGS", "lr_scheduler"]

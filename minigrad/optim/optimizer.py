@@ -183,6 +183,10 @@ class Optimizer:
                     else:
                         g._array = np.zeros_like(g._array)
 
+    # Whether every state array has its parameter's shape (checked by load_state_dict); LBFGS
+    # keeps flat vectors of all parameters instead.
+    _state_shaped_like_params: bool = True
+
     # The update kernel and its NumPy reference (``impl='reference'``); set by each subclass.
     kernel: Callable[..., None] | None = None
     kernel_ref: Callable[..., None] | None = None
@@ -282,7 +286,8 @@ class Optimizer:
             key = int(k) if isinstance(k, str) and k.isdigit() else k
             if key in id_map:
                 p = id_map[key]
-                state[p] = {name: _load_value(p, name, value, key) for name, value in v.items()}
+                state[p] = {name: _load_value(p, name, value, key, self._state_shaped_like_params)
+                            for name, value in v.items()}
             else:
                 state[key] = v
         for g, sg in zip(groups, saved_groups):
@@ -308,12 +313,15 @@ class Optimizer:
         self.__dict__.update(state)
 
 
-def _load_value(p: Tensor, name: str, value: Any, index: int) -> Any:
-    """A private, C-contiguous copy of one loaded state value, in ``p``'s dtype (``step`` kept)."""
+def _load_value(p: Tensor, name: str, value: Any, index: int, check_shape: bool = True) -> Any:
+    """A private, C-contiguous copy of one loaded state value, in ``p``'s dtype (``step`` kept).
+
+    ``check_shape``: the value must have p's shape (per-element state such as ``exp_avg``).
+    """
     if isinstance(value, dict):
-        return {k: _load_value(p, k, v, index) for k, v in value.items()}
+        return {k: _load_value(p, k, v, index, check_shape) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_load_value(p, name, v, index) for v in value)
+        return type(value)(_load_value(p, name, v, index, check_shape) for v in value)
     if name == "step":
         # PyTorch keeps the step as a float32 (or float64) scalar tensor; numbers are accepted too.
         arr = value._array if isinstance(value, Tensor) else np.asarray(value)
@@ -324,7 +332,7 @@ def _load_value(p: Tensor, name: str, value: Any, index: int) -> Any:
         return Tensor(np.array(arr.reshape(()), dtype=dtype))
     if isinstance(value, (Tensor, np.ndarray)):
         arr = value._array if isinstance(value, Tensor) else value
-        if arr.shape != p.shape:
+        if check_shape and arr.shape != p.shape:
             raise ValueError(f"load_state_dict: state '{name}' of parameter {index} has shape {arr.shape}, "
                              f"but the parameter has shape {p.shape}")
         return Tensor(np.array(arr, dtype=p.dtype, order="C", copy=True))
