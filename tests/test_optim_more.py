@@ -498,8 +498,6 @@ def test_public_names():
 # Parameters edited in place through .data or under no_grad, as in PyTorch (hand-written SGD)
 # ------------------------------------------------------------------------------------------------
 
-needs_inplace = pytest.mark.skipif(not hasattr(mg.Tensor, "add_"), reason="in-place ops land with the core change")
-
 
 def _hand_sgd_run(lib, params: list, update) -> list[np.ndarray]:
     """25 steps of the Elman-RNN problem with a hand-written SGD ``update(p, lr)``; values after each."""
@@ -524,7 +522,6 @@ def _update_under_no_grad(lib, p, lr):
         p -= lr * p.grad
 
 
-@needs_inplace
 @pytest.mark.parametrize("update", [_update_through_data, _update_under_no_grad])
 def test_hand_written_sgd_trains_as_torch_live(torch, update):
     w0, _, _ = rnn_problem()
@@ -536,7 +533,6 @@ def test_hand_written_sgd_trains_as_torch_live(torch, update):
     assert all(p.is_leaf and p.requires_grad and p.grad_fn is None for p in m_params)
 
 
-@needs_inplace
 @pytest.mark.parametrize("update", [_update_through_data, _update_under_no_grad])
 def test_hand_written_sgd_equals_optim_sgd(update):
     """Without torch: the in-place hand-written step trains exactly like mg.optim.SGD(lr=0.1)."""
@@ -551,3 +547,39 @@ def test_hand_written_sgd_equals_optim_sgd(update):
         opt.step()
         want = np.concatenate([p.detach().numpy().reshape(-1) for p in ref])
         np.testing.assert_allclose(got[step], want, rtol=1e-12, atol=1e-14, err_msg=f"after step {step + 1}")
+
+
+# ------------------------------------------------------------------------------------------------
+# A step is an in-place change of the parameters (version counters, as PyTorch)
+# ------------------------------------------------------------------------------------------------
+
+EVERY_OPTIMIZER = ALL_NEW + [
+    lambda p: mg.optim.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: mg.optim.Adam(p, lr=0.1),
+    lambda p: mg.optim.AdamW(p, lr=0.1),
+]
+
+
+@pytest.mark.parametrize("make", EVERY_OPTIMIZER)
+def test_backward_through_a_graph_from_before_the_step_raises(make):
+    """The graph saved w; the step changed w in place: backward must refuse, never use the new values."""
+    w = mg.ones(2, requires_grad=True)
+    loss = (w * w).sum()
+    opt = make([w])
+    w.grad = mg.ones(2)
+    version = w._version
+    opt.step()
+    assert w._version > version
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_lbfgs_bumps_versions_as_torch_live(torch):
+    """LBFGS's line search moves the parameters and puts them back: torch counts every change."""
+    versions = []
+    for lib in (torch, mg):
+        params = [lib.tensor(p, requires_grad=True) for p in rosenbrock_start()]
+        opt = lib.optim.LBFGS(params, max_iter=3, line_search_fn="strong_wolfe")
+        opt.step(_closure(lib, opt, params))
+        versions.append(params[0]._version)
+    assert versions[1] == versions[0]

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.autograd import version_counter
 from minigrad.optim.line_search import strong_wolfe
 from minigrad.optim.optimizer import Optimizer, ParamsT, require_number
 from minigrad.tensor import Tensor
@@ -100,7 +101,10 @@ class LBFGS(Optimizer):
         return np.concatenate(views).astype(dtype, copy=False)
 
     def _add_grad(self, step_size: Any, update: np.ndarray) -> None:
-        """``p += step_size * update[slice of p]`` for every parameter (in place, in p's dtype)."""
+        """``p += step_size * update[slice of p]`` for every parameter (in place, in p's dtype).
+
+        In-place changes bump the parameters' version counters, as PyTorch's ``add_``/``copy_``.
+        """
         offset = 0
         for p in self._params:
             data = p._array
@@ -109,6 +113,7 @@ class LBFGS(Optimizer):
             if not data.flags.writeable:
                 p._array = data = data.copy()
             data += data.dtype.type(step_size) * piece.astype(data.dtype, copy=False)
+            version_counter(p)[0] += 1
             offset += numel
 
     def _clone_param(self) -> list[np.ndarray]:
@@ -117,6 +122,7 @@ class LBFGS(Optimizer):
     def _set_param(self, params_data: list[np.ndarray]) -> None:
         for p, saved in zip(self._params, params_data):
             p._array[...] = saved
+            version_counter(p)[0] += 1
 
     def _directional_evaluate(self, closure: Callable[[], Any], x: list[np.ndarray], t: Any,
                               d: np.ndarray) -> tuple[float, np.ndarray]:

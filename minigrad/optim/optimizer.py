@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.autograd import enable_grad
+from minigrad.autograd import enable_grad, version_counter
 from minigrad.dtypes import get_default_dtype
 from minigrad.tensor import Tensor
 
@@ -395,11 +395,15 @@ def run_update(p: Tensor, kernel: Callable[..., None], *args: Any) -> None:
     Call it inside ``np.errstate(all="ignore")`` (see ``Optimizer._quiet``): NaN/Inf spread
     silently as in PyTorch, also where the kernel runs as Python on NumPy scalars
     (NUMBA_DISABLE_JIT, ``impl='reference'``), which would otherwise warn.
+
+    The update is an in-place change of ``p``: it bumps p's version counter, so that backward
+    through a graph that saved ``p`` before the step raises instead of using the new values.
     """
     data = p._array
     direct = data.flags.c_contiguous and data.flags.writeable
     flat = data.reshape(-1) if direct else np.array(data, order="C", copy=True).reshape(-1)
     kernel(flat, *args)
+    version_counter(p)[0] += 1
     if not direct:
         if data.flags.writeable:
             data[...] = flat.reshape(data.shape)

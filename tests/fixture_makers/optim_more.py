@@ -174,7 +174,7 @@ def run_lbfgs(lib: Any, name: str, dtype: str, params: list, loss_fn: Any) -> tu
 
     losses, traj = [], [[] for _ in params]
     for _ in range(LBFGS_STEPS):
-        losses.append(float(opt.step(closure)))
+        losses.append(float(opt.step(closure).detach()))
         for i, p in enumerate(params):
             traj[i].append(p.detach().numpy().copy())
     return np.array(losses), [np.stack(t) for t in traj]
