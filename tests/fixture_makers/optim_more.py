@@ -191,6 +191,28 @@ def torch_lbfgs(torch: Any, name: str, dtype: str) -> tuple[np.ndarray, list[np.
     return run_lbfgs(torch, name, dtype, params, lambda: lstm_loss(torch, model, dtype))
 
 
+# ------------------------------------------------------------------------------------------------
+# Comparing trajectories (used by the tests)
+# ------------------------------------------------------------------------------------------------
+
+
+def compare_trajectories(got: list[np.ndarray], want: list[np.ndarray], steps: list[int] | None = None, **tol) -> None:
+    """Trajectories ``got`` (every step) against ``want`` (every step, or only those in ``steps``)."""
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        steps_i = list(range(g.shape[0])) if steps is None else steps
+        assert (len(steps_i), *g.shape[1:]) == w.shape, f"parameter {i}: trajectory shape {g.shape} vs {w.shape}"
+        assert g.dtype == w.dtype, f"parameter {i}: dtype {g.dtype} vs {w.dtype}"
+        for row, step in enumerate(steps_i):
+            np.testing.assert_allclose(g[step], w[row], err_msg=f"parameter {i} after step {step + 1}", **tol)
+
+
+def fixture_trajectory(f: dict[str, np.ndarray], prefix: str) -> list[np.ndarray]:
+    """Per parameter, the array stored under ``<prefix>__<i>`` (i = 0, 1, ...)."""
+    n = sum(1 for k in f if k.startswith(prefix + "__") and k[len(prefix) + 2:].isdigit())
+    return [f[f"{prefix}__{i}"] for i in range(n)]
+
+
 def config_fingerprint() -> str:
     """A JSON text of every configuration: the tests compare it to detect a stale fixture file."""
     return json.dumps({"more": MORE_CONFIGS, "lbfgs": LBFGS_CONFIGS, "dtypes": DTYPES, "lstm": LSTM_SIZES,
