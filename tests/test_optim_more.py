@@ -319,6 +319,22 @@ def test_torch_error_messages_match_live(torch):
         assert str(m_err.value) == str(t_err.value)
 
 
+@pytest.mark.parametrize("make", [
+    lambda p: RMSprop(p, capturable=True), lambda p: RMSprop(p, differentiable=True),
+    lambda p: Adagrad(p, differentiable=True), lambda p: Adadelta(p, capturable=True),
+])
+def test_cuda_graph_and_differentiable_options_are_refused(make):
+    with pytest.raises(NotImplementedError, match="not supported by minigrad"):
+        make([mg.zeros(2, requires_grad=True)])
+
+
+def test_torch_only_switches_are_accepted():
+    """``foreach``/``fused`` only choose PyTorch's implementation: accepted, and the numbers are the same."""
+    w = mg.zeros(2, requires_grad=True)
+    for opt in (RMSprop([w], foreach=False), Adagrad([w], foreach=True, fused=None), Adadelta([w], foreach=None)):
+        assert "foreach" not in opt.param_groups[0]
+
+
 def test_public_names():
     assert mg.optim.RMSprop is RMSprop and mg.optim.Adagrad is Adagrad
     assert mg.optim.Adadelta is Adadelta and mg.optim.LBFGS is LBFGS

@@ -85,9 +85,9 @@ class Adadelta(Optimizer):
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0, foreach: bool | None = None, *, capturable: bool = False,
                  maximize: bool = False, differentiable: bool = False) -> None:
-        del foreach, capturable
-        if differentiable:
-            raise NotImplementedError("Adadelta: differentiable=True is not supported by minigrad")
+        del foreach
+        if capturable or differentiable:
+            raise NotImplementedError("Adadelta: capturable/differentiable are not supported by minigrad")
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         _check(defaults)
         super().__init__(params, defaults)

@@ -89,7 +89,7 @@ class RMSprop(Optimizer):
     maximize=False)``, as ``torch.optim.RMSprop``.
 
     State per parameter: ``step`` (a 0-d float32 Tensor), ``square_avg``, and ``momentum_buffer``
-    (momentum > 0) and ``grad_avg`` (centered). ``capturable``/``foreach`` are accepted and ignored.
+    (momentum > 0) and ``grad_avg`` (centered). ``foreach`` is accepted and ignored.
 
     Example::
 
@@ -105,9 +105,9 @@ class RMSprop(Optimizer):
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
                  foreach: bool | None = None, maximize: bool = False, differentiable: bool = False) -> None:
-        del capturable, foreach
-        if differentiable:
-            raise NotImplementedError("RMSprop: differentiable=True is not supported by minigrad")
+        del foreach
+        if capturable or differentiable:
+            raise NotImplementedError("RMSprop: capturable/differentiable are not supported by minigrad")
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, maximize=maximize)
         _check(defaults)
