@@ -197,3 +197,19 @@ def test_lbfgs_bumps_versions_as_torch_live(torch):
         opt.step(_closure(lib, opt, params))
         versions.append(params[0]._version)
     assert versions[1] == versions[0]
+
+
+def test_lbfgs_deepcopy_continues_like_the_original():
+    """copy.deepcopy of an LBFGS mid-run (parameters and history copied) steps on exactly as the original."""
+    import copy
+
+    w = mg.tensor(rosenbrock_start()[0], requires_grad=True)
+    opt = LBFGS([w], max_iter=4, line_search_fn="strong_wolfe")
+    opt.step(_closure(mg, opt, [w]))
+    twin = copy.deepcopy(opt)
+    w2 = twin.param_groups[0]["params"][0]
+    assert w2 is not w
+    for _ in range(3):
+        opt.step(_closure(mg, opt, [w]))
+        twin.step(_closure(mg, twin, [w2]))
+    np.testing.assert_array_equal(w2.detach().numpy(), w.detach().numpy())

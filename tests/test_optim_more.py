@@ -329,7 +329,7 @@ def test_cuda_graph_and_differentiable_options_are_refused(make):
 
 
 def test_torch_only_switches_are_accepted():
-    """``foreach``/``fused`` only choose PyTorch's implementation: accepted, and the numbers are the same."""
+    """``foreach``/``fused`` only choose among PyTorch's implementations: accepted, not kept in the groups."""
     w = mg.zeros(2, requires_grad=True)
     for opt in (RMSprop([w], foreach=False), Adagrad([w], foreach=True, fused=None), Adadelta([w], foreach=None)):
         assert "foreach" not in opt.param_groups[0]

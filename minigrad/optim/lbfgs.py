@@ -73,7 +73,11 @@ class LBFGS(Optimizer):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
-        self._params: list[Tensor] = self.param_groups[0]["params"]
+
+    @property
+    def _params(self) -> list[Tensor]:
+        """The parameters of the one group, in order: together they form the flat vector ``x``."""
+        return self.param_groups[0]["params"]
 
     _state_shaped_like_params = False  # flat vectors over all parameters (d, prev_flat_grad, ...)
 
