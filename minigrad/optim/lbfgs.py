@@ -85,6 +85,7 @@ class LBFGS(Optimizer):
         _check(group)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Refused after construction: L-BFGS optimizes one flat vector made of one group (as PyTorch)."""
         if self.param_groups:  # the constructor adds the one group; later ones are refused
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         super().add_param_group(param_group)
