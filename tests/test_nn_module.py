@@ -9,6 +9,7 @@ import pytest
 
 import minigrad as mg
 import minigrad.nn as nn
+from minigrad.tensor import Tensor as TensorClass  # the one class (mg.Tensor is its PyTorch-style public face)
 
 
 class Block(nn.Module):
@@ -57,7 +58,7 @@ def test_parameter_basics():
     assert not frozen.requires_grad
     assert nn.Parameter().shape == (0,)
     y = p * 2  # ops on parameters give plain tensors
-    assert type(y) is mg.Tensor and y.grad_fn is not None
+    assert type(y) is TensorClass and y.grad_fn is not None
 
 
 def test_parameter_shares_memory_and_rejects_integer_grad():
@@ -279,7 +280,7 @@ def test_state_dict_order_and_sharing():
     net = Net()
     sd = net.state_dict()
     assert list(sd) == NET_KEYS  # the non-persistent buffer is left out
-    assert all(type(v) is mg.Tensor and not v.requires_grad for v in sd.values())
+    assert all(type(v) is TensorClass and not v.requires_grad for v in sd.values())
     sd["head.weight"]._array[0, 0] = 42.0  # shares memory with the parameter, like PyTorch
     assert net.head.weight._array[0, 0] == 42.0
     kv = net.state_dict(keep_vars=True)
