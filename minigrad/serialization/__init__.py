@@ -19,7 +19,7 @@ What a checkpoint holds (the file layout is in ``reader.py``, the structure in `
                        "minigrad.structure": "<JSON, see structure.py>"}
 
 Loading never trusts the file (every header field is checked before use) and never runs code
-from it: objects are only made for allowed classes (``safe_globals.py``), without their
+from it: objects are only made for allowed classes (``allow_list.py``), without their
 constructors. As in PyTorch 2.6, ``weights_only=True`` is the default.
 
 Example::
@@ -48,9 +48,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from minigrad.serialization.atomic import write_atomically
-from minigrad.serialization.reader import bad_file, check_header, read_arrays
-from minigrad.serialization.safe_globals import (
+from minigrad.serialization.allow_list import (
     WeightsOnlyError,
     add_safe_globals,
     clear_safe_globals,
@@ -58,6 +56,8 @@ from minigrad.serialization.safe_globals import (
     is_allowed,
     safe_globals,
 )
+from minigrad.serialization.atomic import write_atomically
+from minigrad.serialization.reader import bad_file, check_header, read_arrays
 from minigrad.serialization.structure import Decoder, Encoder, class_paths
 from minigrad.tensor import Tensor
 

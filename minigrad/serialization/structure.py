@@ -20,7 +20,7 @@ description and the arrays. Every container is tagged, so nothing is ambiguous::
 
 Objects are rebuilt without running any of their code: ``object.__new__(cls)``, then the saved
 attributes go straight into the instance's ``__dict__``. Which classes may be rebuilt at all is
-decided by ``safe_globals.find_class`` (the allow-list).
+decided by ``allow_list.find_class`` (the allow-list).
 
 Arrays are named by where they sit: ``state.0.exp_avg`` in an optimizer state, and inside a
 Module by the ``state_dict`` name (``fc.weight``, not ``fc._parameters.weight``), so that
@@ -38,7 +38,7 @@ import numpy as np
 
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
-from minigrad.serialization.safe_globals import find_class, public_path
+from minigrad.serialization.allow_list import find_class, public_path
 from minigrad.tensor import Tensor
 
 # Deeper structures than this are almost surely a reference cycle (a list that contains itself).

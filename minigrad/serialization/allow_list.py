@@ -189,12 +189,12 @@ def find_class(path: str, weights_only: bool) -> type:
     if not isinstance(path, str) or not path or len(path) > 1000:
         raise ValueError(f"has an invalid class path {str(path)[:80]!r}")
     cls = _user_allowed_by_path().get(path) or _minigrad_class(path)
-    if cls is None and not weights_only and "<" not in path:
-        cls = _import_by_path(path)
+    if cls is None and not weights_only:
+        cls = None if "<" in path else _import_by_path(path)  # "<locals>": defined inside a function
         if cls is None:
             raise WeightsOnlyError(
-                f"holds an object of class {path}, which cannot be imported by that path; "
-                f"import or define the class and allow it with mg.serialization.add_safe_globals([{_short(path)}])")
+                f"holds an object of class {path}, which cannot be imported by that path; define the class "
+                f"at module level, or allow it with mg.serialization.add_safe_globals([{_short(path)}])")
     if cls is None:
         raise WeightsOnlyError(
             f"holds an object of class {path}, which is not allowed by default "
