@@ -1,6 +1,6 @@
 """mg.save / mg.load: exact round trips, atomic writes, clear errors, PyTorch interop.
 
-The format (see minigrad/serialization.py): a safetensors file whose tensor names are the state
+The format (see minigrad/serialization/): a safetensors file whose tensor names are the state
 dict's keys (dotted paths for nested structures) and whose ``__metadata__`` holds the structure
 and every non-array value as JSON.
 """

@@ -10,6 +10,9 @@ Example::
     [(4, 3), (4, 3), (2, 3)]
 """
 
+from typing import Any
+
+from minigrad.errors import not_in_minigrad
 from minigrad.utils.data.collate import default_collate, default_convert
 from minigrad.utils.data.dataloader import DataLoader, get_worker_info
 from minigrad.utils.data.dataset import (
@@ -35,3 +38,10 @@ __all__ = [
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
     "DataLoader", "get_worker_info", "default_collate", "default_convert",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A PyTorch name this package lacks: say so (not Python's bare "has no attribute")."""
+    if name.startswith("__"):  # Python's own protocol look-ups: a plain miss
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise not_in_minigrad(f"torch.utils.data.{name}", name)
