@@ -119,6 +119,12 @@ def test_file_object_errors(tmp_path):
         mg.load(io.BytesIO())
 
 
+def test_saving_an_optimizer_object_says_to_save_its_state_dict():
+    opt = mg.optim.SGD(mg.nn.Linear(1, 1).parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"of type SGD.*save its \.state_dict\(\) instead"):
+        mg.save({"opt": opt}, io.BytesIO())
+
+
 def test_failed_save_of_a_module_leaves_the_old_file_intact(tmp_path):
     path = tmp_path / "model.pt"
     mg.save(mg.nn.Linear(2, 2), path)
@@ -255,6 +261,30 @@ def test_minigrad_modules_load_by_default_and_compute_the_same():
     assert np.array_equal(expected, got)
     assert [n for n, _ in loaded.named_parameters()] == [n for n, _ in model.named_parameters()]
     assert all(type(p) is mg.nn.Parameter and p.requires_grad for p in loaded.parameters())
+
+
+def minigrad_module_classes() -> list[type]:
+    return [c for c in vars(mg.nn).values() if isinstance(c, type) and issubclass(c, mg.nn.Module)]
+
+
+@pytest.mark.parametrize("cls", minigrad_module_classes(), ids=lambda c: c.__name__)
+def test_every_minigrad_module_round_trips_with_the_default_allow_list(cls):
+    """Whatever mg.nn exports (built with the first argument list its constructor takes)."""
+    for args in [(), (3,), (3, 3), (3, 3, 3)]:
+        try:
+            model = cls(*args)
+            break
+        except (TypeError, ValueError):
+            continue
+    else:
+        pytest.skip(f"no simple constructor call for {cls.__name__}")
+    model.eval()
+    loaded = mg.load(saved(model))
+    assert type(loaded) is cls and repr(loaded) == repr(model) and loaded.training is False
+    expected, got = model.state_dict(), loaded.state_dict()
+    assert list(got) == list(expected)
+    for key in expected:
+        assert np.array_equal(got[key].numpy(), expected[key].numpy()), key
 
 
 def test_user_module_is_refused_until_allowed_and_never_constructed():

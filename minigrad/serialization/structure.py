@@ -101,10 +101,12 @@ class Encoder:
         if isinstance(value, (set, frozenset)):
             elements = sorted((encode_key(k, keys) for k in value), key=repr)  # same set, same file
             return {"frozenset" if isinstance(value, frozenset) else "set": elements}
+        hint = ("; save its .state_dict() instead (and restore it with .load_state_dict())"
+                if callable(getattr(value, "state_dict", None)) else "")
         raise TypeError(
             f"mg.save: cannot store {where(keys)} of type {type(value).__name__}: a checkpoint holds only "
             "Tensors, ndarrays, numbers, bools, strings, None, dtypes, dicts/lists/tuples/sets of them, and "
-            "objects (such as Modules) whose attributes are those (no pickle, so no functions or other code)"
+            f"objects (such as Modules) whose attributes are those (no pickle, so no functions or other code){hint}"
         )
 
     def _encode_object(self, value: Any, keys: list, depth: int) -> Any:
@@ -174,8 +176,8 @@ def encode_key(key: Any, keys: list) -> Any:
         if isinstance(key, tuple):
             return {"tuple": [encode_float(k) if isinstance(k, float) else k for k in key]}
         return encode_float(key) if isinstance(key, float) else key
-    raise TypeError(f"mg.save: dict key or set element {key!r} at {where(keys)} has type {type(key).__name__}; "
-                    "keys must be str, int, float, bool, None or tuples of those")
+    raise TypeError(f"mg.save: dict key or set element {repr(key)[:60]} at {where(keys)} has type "
+                    f"{type(key).__name__}; keys must be str, int, float, bool, None or tuples of those")
 
 
 def storable(array: np.ndarray, keys: list) -> np.ndarray:
