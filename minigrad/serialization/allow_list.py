@@ -39,7 +39,21 @@ _user_allowed: list[Any] = []
 
 
 class WeightsOnlyError(pickle.UnpicklingError):
-    """A checkpoint names a class that is not allowed (an ``UnpicklingError``, as PyTorch raises)."""
+    """A checkpoint names a class that is not allowed (an ``UnpicklingError``, as PyTorch raises).
+
+    Example::
+
+        >>> import io, pickle
+        >>> import minigrad as mg
+        >>> class Net(mg.nn.Module):
+        ...     pass
+        >>> f = io.BytesIO(); mg.save(Net(), f); _ = f.seek(0)
+        >>> try:
+        ...     mg.load(f)
+        ... except pickle.UnpicklingError as e:
+        ...     print(type(e).__name__)
+        WeightsOnlyError
+    """
 
 
 def add_safe_globals(safe_globals: list[Any]) -> None:
@@ -68,12 +82,28 @@ def add_safe_globals(safe_globals: list[Any]) -> None:
 
 
 def get_safe_globals() -> list[Any]:
-    """The classes added with ``add_safe_globals`` (or by an enclosing ``safe_globals`` block)."""
+    """The classes added with ``add_safe_globals`` (or by an enclosing ``safe_globals`` block).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.serialization.get_safe_globals()
+        []
+    """
     return list(_user_allowed)
 
 
 def clear_safe_globals() -> None:
-    """Forget every class added with ``add_safe_globals`` (minigrad's own stay allowed)."""
+    """Forget every class added with ``add_safe_globals`` (minigrad's own stay allowed).
+
+    Example::
+
+        >>> import argparse
+        >>> import minigrad as mg
+        >>> mg.serialization.add_safe_globals([argparse.Namespace])
+        >>> mg.serialization.clear_safe_globals(); mg.serialization.get_safe_globals()
+        []
+    """
     _user_allowed.clear()
 
 
@@ -103,12 +133,28 @@ def safe_globals(safe_globals: list[Any]) -> Iterator[None]:
 
 
 def definition_path(cls: type) -> str:
-    """Where a class is defined: ``module.QualName`` (``__main__.Net``, ``test_x.f.<locals>.Net``)."""
+    """Where a class is defined: ``module.QualName`` (``__main__.Net``, ``test_x.f.<locals>.Net``).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> from minigrad.serialization.allow_list import definition_path
+        >>> definition_path(mg.nn.Linear)
+        'minigrad.nn.layers.Linear'
+    """
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def is_minigrad_module_class(cls: Any) -> bool:
-    """A Module subclass defined inside minigrad: allowed by default."""
+    """A Module subclass defined inside minigrad: allowed by default.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> from minigrad.serialization.allow_list import is_minigrad_module_class
+        >>> is_minigrad_module_class(mg.nn.LSTM), is_minigrad_module_class(mg.Tensor)
+        (True, False)
+    """
     from minigrad.nn.module import Module
 
     return isinstance(cls, type) and issubclass(cls, Module) and (
@@ -121,6 +167,13 @@ def public_path(cls: type) -> str:
     minigrad's own classes are stored under the path that mirrors PyTorch's, when the
     ``minigrad.nn.modules`` package offers one (``minigrad.nn.modules.linear.Linear``), else under
     ``minigrad.nn.<Name>`` when exported there. Every other class is stored where it is defined.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> from minigrad.serialization.allow_list import public_path
+        >>> public_path(mg.nn.Linear) in ("minigrad.nn.Linear", "minigrad.nn.modules.linear.Linear")
+        True
     """
     return _minigrad_public_path(cls) if is_minigrad_module_class(cls) else definition_path(cls)
 
@@ -185,6 +238,12 @@ def find_class(path: str, weights_only: bool) -> type:
     """The class a checkpoint names by ``path``, if it is allowed; else WeightsOnlyError saying how to allow it.
 
     Messages continue "checkpoint 'name' ...": ``mg.load`` puts the file's name in front.
+
+    Example::
+
+        >>> from minigrad.serialization.allow_list import find_class
+        >>> find_class("minigrad.nn.layers.Linear", weights_only=True).__name__
+        'Linear'
     """
     if not isinstance(path, str) or not path or len(path) > 1000:
         raise ValueError(f"has an invalid class path {str(path)[:80]!r}")
@@ -209,7 +268,14 @@ def find_class(path: str, weights_only: bool) -> type:
 
 
 def is_allowed(path: str) -> bool:
-    """Would ``find_class(path, weights_only=True)`` succeed? (for get_unsafe_globals_in_checkpoint)"""
+    """Would ``find_class(path, weights_only=True)`` succeed? (for get_unsafe_globals_in_checkpoint)
+
+    Example::
+
+        >>> from minigrad.serialization.allow_list import is_allowed
+        >>> is_allowed("minigrad.nn.LSTM"), is_allowed("subprocess.Popen")
+        (True, False)
+    """
     return path in _user_allowed_by_path() or _minigrad_class(path) is not None
 
 

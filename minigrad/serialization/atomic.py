@@ -25,6 +25,14 @@ def write_atomically(path: str, data: bytes) -> None:
     that is why the temp file lives next to the target, not in /tmp. fsync before the rename makes
     sure the *data* is on disk before the new *name* is, so even a power cut cannot leave the name
     pointing at a half-written file.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "b.bin")
+        >>> write_atomically(path, b"old"); write_atomically(path, b"new")
+        >>> open(path, "rb").read(), os.listdir(os.path.dirname(path))
+        (b'new', ['b.bin'])
     """
     target = os.path.realpath(path)  # write through a symlink to its file, keep the link
     directory = os.path.dirname(target)

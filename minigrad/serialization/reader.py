@@ -65,6 +65,13 @@ class _Entry(NamedTuple):
 
 
 def bad_file(path: str, problem: str) -> ValueError:
+    """The error for a file we cannot read: it names the file, then the problem.
+
+    Example::
+
+        >>> str(bad_file("m.pt", "is truncated"))
+        "checkpoint 'm.pt' is truncated"
+    """
     return ValueError(f"checkpoint '{path}' {problem}")
 
 
@@ -73,6 +80,14 @@ def check_header(raw: bytes, path: str) -> tuple[list[_Entry], dict[str, str]]:
 
     Everything is checked against the real file size before anything is allocated, so a header
     claiming a terabyte tensor is just an error message.
+
+    Example::
+
+        >>> try:
+        ...     check_header(b"\x10" + bytes(7) + b"{}", "tiny")
+        ... except ValueError as e:
+        ...     print(str(e)[:60])
+        checkpoint 'tiny' is truncated or not a safetensors file: it
     """
     size = len(raw)
     if size < 8:
@@ -181,7 +196,15 @@ def _check_layout(entries: list[_Entry], data_size: int, path: str) -> None:
 
 
 def read_arrays(raw: bytes, entries: list[_Entry], path: str) -> dict[str, np.ndarray]:
-    """Let the safetensors library parse the (already checked) bytes; turn its buffers into arrays."""
+    """Let the safetensors library parse the (already checked) bytes; turn its buffers into arrays.
+
+    Example::
+
+        >>> import numpy as np, safetensors.numpy
+        >>> raw = safetensors.numpy.save({"b": np.array([1, 0], np.bool_)})
+        >>> read_arrays(raw, check_header(raw, "x")[0], "x")
+        {'b': array([ True, False])}
+    """
     try:
         views = dict(safetensors.deserialize(raw))
     except Exception as e:  # SafetensorError, or anything else it may raise

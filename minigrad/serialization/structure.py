@@ -52,13 +52,24 @@ _DTYPE_NAMES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "u
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
 
 
-def where(keys: list) -> str:
+def _where(keys: list) -> str:
     """A readable location in the saved object: ``obj['state'][0]['exp_avg']``."""
     return "obj" + "".join(f"[{k!r}]" for k in keys)
 
 
 class Encoder:
-    """One ``mg.save`` call: ``encode(obj)`` -> JSON structure; the arrays collect in ``arrays``."""
+    """One ``mg.save`` call: ``encode(obj)`` -> JSON structure; the arrays collect in ``arrays``.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minigrad.serialization.structure import Encoder
+        >>> encoder = Encoder()
+        >>> encoder.encode({"w": np.ones(2), "step": 3, "betas": (0.9, 0.999)})
+        {'dict': [['w', {'ndarray': 'w'}], ['step', 3], ['betas', {'tuple': [0.9, 0.999]}]]}
+        >>> list(encoder.arrays)
+        ['w']
+    """
 
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
@@ -68,7 +79,7 @@ class Encoder:
     def encode(self, value: Any, keys: list | None = None, depth: int = 0) -> Any:
         keys = [] if keys is None else keys
         if depth > MAX_DEPTH:
-            raise ValueError(f"mg.save: structure nested deeper than {MAX_DEPTH} levels at {where(keys[:5])}"
+            raise ValueError(f"mg.save: structure nested deeper than {MAX_DEPTH} levels at {_where(keys[:5])}"
                              "... (does a list or dict contain itself?)")
         if isinstance(value, np.generic) and value.dtype.kind in SAVE_KINDS:
             # np.float32(0.1) keeps its dtype: stored as a 0-d array, given back as a NumPy scalar.
@@ -80,10 +91,10 @@ class Encoder:
         if isinstance(value, int):
             return int(value)
         if isinstance(value, float):
-            return encode_float(value)
+            return _encode_float(value)
         if isinstance(value, np.dtype):
             if value.name not in _DTYPE_NAMES:
-                raise TypeError(f"mg.save: {where(keys)} is the dtype {value}, which a checkpoint cannot hold")
+                raise TypeError(f"mg.save: {_where(keys)} is the dtype {value}, which a checkpoint cannot hold")
             return {"dtype": value.name}
         if isinstance(value, (Tensor, np.ndarray, Module)) or _is_plain_object(value):
             if id(value) in self._memo:  # the same object again: a reference keeps them one object
@@ -93,18 +104,18 @@ class Encoder:
             return self._encode_object(value, keys, depth)
         if isinstance(value, dict):
             tag = "odict" if isinstance(value, OrderedDict) else "dict"
-            return {tag: [[encode_key(k, keys), self.encode(v, keys + [k], depth + 1)] for k, v in value.items()]}
+            return {tag: [[_encode_key(k, keys), self.encode(v, keys + [k], depth + 1)] for k, v in value.items()]}
         if isinstance(value, list):
             return [self.encode(v, keys + [i], depth + 1) for i, v in enumerate(value)]
         if isinstance(value, tuple):
             return {"tuple": [self.encode(v, keys + [i], depth + 1) for i, v in enumerate(value)]}
         if isinstance(value, (set, frozenset)):
-            elements = sorted((encode_key(k, keys) for k in value), key=repr)  # same set, same file
+            elements = sorted((_encode_key(k, keys) for k in value), key=repr)  # same set, same file
             return {"frozenset" if isinstance(value, frozenset) else "set": elements}
         hint = ("; save its .state_dict() instead (and restore it with .load_state_dict())"
                 if callable(getattr(value, "state_dict", None)) else "")
         raise TypeError(
-            f"mg.save: cannot store {where(keys)} of type {type(value).__name__}: a checkpoint holds only "
+            f"mg.save: cannot store {_where(keys)} of type {type(value).__name__}: a checkpoint holds only "
             "Tensors, ndarrays, numbers, bools, strings, None, dtypes, dicts/lists/tuples/sets of them, and "
             f"objects (such as Modules) whose attributes are those (no pickle, so no functions or other code){hint}"
         )
@@ -124,7 +135,7 @@ class Encoder:
         state = []
         for attribute, v in vars(value).items():
             if isinstance(value, Module) and attribute in _REGISTRIES and type(v) is dict:
-                registry = [[encode_key(k, keys), self.encode(x, keys + [k], depth + 2)] for k, x in v.items()]
+                registry = [[_encode_key(k, keys), self.encode(x, keys + [k], depth + 2)] for k, x in v.items()]
                 state.append([attribute, {"dict": registry}])
             else:
                 state.append([attribute, self.encode(v, keys + [attribute], depth + 1)])
@@ -133,7 +144,7 @@ class Encoder:
     def _store(self, array: np.ndarray, keys: list) -> str:
         """Add an array under a fresh name; return the name."""
         name = _array_name(keys, self.arrays)
-        self.arrays[name] = storable(array, keys)
+        self.arrays[name] = _storable(array, keys)
         return name
 
 
@@ -153,13 +164,14 @@ def _is_plain_object(value: Any) -> bool:
             and not hasattr(cls, "__setstate__") and not any("__slots__" in vars(c) for c in cls.__mro__))
 
 
-def encode_float(value: float) -> Any:
+def _encode_float(value: float) -> Any:
+    """A float as JSON: itself, or {"float": "nan" | "inf" | "-inf"}."""
     if math.isfinite(value):
         return float(value)  # json writes repr(float): the exact same float comes back
     return {"float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
 
 
-def encode_key(key: Any, keys: list) -> Any:
+def _encode_key(key: Any, keys: list) -> Any:
     """Dict keys and set elements: str, int, float, bool, None, or tuples of those.
 
     A NumPy scalar key (``np.int64(3)``) is stored as the Python value (``3``): keys live in the
@@ -174,20 +186,20 @@ def encode_key(key: Any, keys: list) -> Any:
     key = tuple(plain(k) for k in key) if isinstance(key, tuple) else plain(key)
     if scalar(key) or (isinstance(key, tuple) and all(scalar(k) for k in key)):
         if isinstance(key, tuple):
-            return {"tuple": [encode_float(k) if isinstance(k, float) else k for k in key]}
-        return encode_float(key) if isinstance(key, float) else key
-    raise TypeError(f"mg.save: dict key or set element {repr(key)[:60]} at {where(keys)} has type "
+            return {"tuple": [_encode_float(k) if isinstance(k, float) else k for k in key]}
+        return _encode_float(key) if isinstance(key, float) else key
+    raise TypeError(f"mg.save: dict key or set element {repr(key)[:60]} at {_where(keys)} has type "
                     f"{type(key).__name__}; keys must be str, int, float, bool, None or tuples of those")
 
 
-def storable(array: np.ndarray, keys: list) -> np.ndarray:
+def _storable(array: np.ndarray, keys: list) -> np.ndarray:
     """A C-contiguous little-endian copy (or the array itself when it already is one).
 
     The safetensors writer copies ``array.nbytes`` bytes from the array's start pointer: a
     transposed or sliced view would be written as garbage, so we make it contiguous first.
     """
     if array.dtype.kind not in SAVE_KINDS or array.dtype.itemsize > 8:
-        raise TypeError(f"mg.save: {where(keys)} has dtype {array.dtype}, which a checkpoint cannot "
+        raise TypeError(f"mg.save: {_where(keys)} has dtype {array.dtype}, which a checkpoint cannot "
                         "hold (supported: bool, int8..int64, uint8..uint64, float16, float32, float64)")
     # (np.asarray with order="C", not np.ascontiguousarray: that one turns 0-d arrays into 1-d.)
     return np.asarray(array, dtype=array.dtype.newbyteorder("<"), order="C")
@@ -225,6 +237,14 @@ class Decoder:
 
     ``move`` (from a callable ``map_location``) is applied to the array of every loaded Tensor;
     ``weights_only`` decides which classes ``find_class`` may hand back.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minigrad.serialization.structure import Decoder
+        >>> out = Decoder({"w": np.ones(2)}, weights_only=True).decode({"dict": [["w", {"tensor": "w"}], ["n", 3]]})
+        >>> type(out["w"]).__name__, out["w"].tolist(), out["n"]
+        ('Tensor', [1.0, 1.0], 3)
     """
 
     def __init__(self, arrays: dict[str, np.ndarray], weights_only: bool,
@@ -267,10 +287,10 @@ class Decoder:
             for item in payload:
                 if not (isinstance(item, list) and len(item) == 2):
                     raise ValueError(f"has a dict item {str(item)[:80]} that is not a [key, value] pair")
-                result[decode_key(item[0])] = self.decode(item[1], depth + 1)
+                result[_decode_key(item[0])] = self.decode(item[1], depth + 1)
             return result
         if tag in ("set", "frozenset") and isinstance(payload, list):
-            elements = (decode_key(k) for k in payload)
+            elements = (_decode_key(k) for k in payload)
             return set(elements) if tag == "set" else frozenset(elements)
         raise ValueError(f"has an invalid entry {str(node)[:80]}")
 
@@ -339,7 +359,7 @@ def _tag_of(node: Any) -> tuple[str, Any]:
     raise ValueError(f"has an invalid entry {str(node)[:80]}")
 
 
-def decode_key(node: Any) -> Any:
+def _decode_key(node: Any) -> Any:
     """Keys are plain values or tuples of them (save() allows nothing else): always hashable."""
     if isinstance(node, dict) and len(node) == 1 and isinstance(node.get("tuple"), list):
         return tuple(_decode_key_scalar(v) for v in node["tuple"])
@@ -355,7 +375,14 @@ def _decode_key_scalar(node: Any) -> Any:
 
 
 def class_paths(structure: Any) -> list[str]:
-    """Every class path an encoded structure names, in order, without duplicates (no objects made)."""
+    """Every class path an encoded structure names, in order, without duplicates (no objects made).
+
+    Example::
+
+        >>> from minigrad.serialization.structure import class_paths
+        >>> class_paths([{"object": "__main__.Net", "state": []}, {"object": "__main__.Net", "state": []}])
+        ['__main__.Net']
+    """
     found: dict[str, None] = {}
     stack = [structure]
     while stack:  # an explicit stack: a hostile file cannot exhaust Python's recursion

@@ -98,7 +98,16 @@ class Generator:
 
 
 def numpy_rng(generator: Generator | None) -> np.random.Generator:
-    """The NumPy generator behind ``generator``, or the library-wide one (``mg.manual_seed``) for None."""
+    """The NumPy generator behind ``generator``, or the library-wide one (``mg.manual_seed``) for None.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> from minigrad.utils.generator import numpy_rng
+        >>> g = mg.Generator().manual_seed(0)
+        >>> numpy_rng(g).permutation(3).tolist() == numpy_rng(mg.Generator().manual_seed(0)).permutation(3).tolist()
+        True
+    """
     if generator is None:
         return _library_rng()
     if not isinstance(generator, Generator):

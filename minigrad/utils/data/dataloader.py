@@ -51,7 +51,14 @@ _FIXED_AFTER_INIT = ("batch_size", "batch_sampler", "sampler", "drop_last", "dat
 
 
 def get_worker_info() -> None:
-    """Information about the current loader worker process; always None: minigrad loads in the main process."""
+    """Information about the current loader worker process; always None: minigrad loads in the main process.
+
+    Example::
+
+        >>> from minigrad.utils.data import get_worker_info
+        >>> get_worker_info() is None
+        True
+    """
     return None
 
 

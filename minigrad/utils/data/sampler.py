@@ -36,7 +36,21 @@ def _positive_int(owner: str, name: str, value: Any) -> int:
 
 
 class Sampler(Generic[T_co]):
-    """Base class: subclass it and define ``__iter__`` (yielding indices) and usually ``__len__``."""
+    """Base class: subclass it and define ``__iter__`` (yielding indices) and usually ``__len__``.
+
+    Example::
+
+        >>> from minigrad.utils.data import DataLoader, Sampler
+        >>> class EvensFirst(Sampler):
+        ...     def __init__(self, n):
+        ...         self.n = n
+        ...     def __iter__(self):
+        ...         return iter([*range(0, self.n, 2), *range(1, self.n, 2)])
+        ...     def __len__(self):
+        ...         return self.n
+        >>> [b.tolist() for b in DataLoader(range(5), batch_size=3, sampler=EvensFirst(5))]
+        [[0, 2, 4], [1, 3]]
+    """
 
     def __init__(self, data_source: Sized | None = None) -> None:
         pass
