@@ -408,6 +408,25 @@ def test_shared_submodules_and_cycles_round_trip():
     assert len(list(loaded.parameters())) == 2
 
 
+def test_functions_and_classes_in_attributes_are_stored_by_name():
+    model = mg.nn.Linear(2, 2)
+    model.act = mg.nn.functional.relu
+    model.cell_type = mg.nn.GRUCell
+    raw = saved(model).getvalue()
+    with pytest.raises(WeightsOnlyError, match=r"a reference to minigrad\.nn\.functional\.relu, which is not allowed.*"
+                                               r"trust this function or class.*add_safe_globals\(\[relu\]\)"):
+        mg.load(io.BytesIO(raw))
+    assert serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(raw)) == ["minigrad.nn.functional.relu"]
+    for loaded in (mg.load(io.BytesIO(raw), weights_only=False),
+                   _load_allowing(raw, [mg.nn.functional.relu])):
+        assert loaded.act is mg.nn.functional.relu and loaded.cell_type is mg.nn.GRUCell
+
+
+def _load_allowing(raw: bytes, allowed: list):
+    with safe_globals(allowed):
+        return mg.load(io.BytesIO(raw))
+
+
 def test_plain_objects_such_as_argparse_namespace_need_allowing():
     args = argparse.Namespace(lr=0.1, layers=2, name="run")
     raw = saved({"args": args, "model": mg.nn.Linear(1, 1).state_dict()}).getvalue()

@@ -29,6 +29,7 @@ import functools
 import importlib
 import pickle
 import pkgutil
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,14 +199,15 @@ def _minigrad_public_path(cls: type) -> str:
 
 
 def _user_allowed_by_path() -> dict[str, Any]:
-    """path -> class for every class the user allowed (under its definition and public paths)."""
+    """path -> class or function for everything the user allowed (under its definition and public paths)."""
     found: dict[str, Any] = {}
     for entry in _user_allowed:
         if isinstance(entry, tuple):
             found[entry[1]] = entry[0]
-        elif isinstance(entry, type):
+        else:
             found[definition_path(entry)] = entry
-            found[public_path(entry)] = entry
+            if isinstance(entry, type):
+                found[public_path(entry)] = entry
     return found
 
 
@@ -245,26 +247,69 @@ def find_class(path: str, weights_only: bool) -> type:
         >>> find_class("minigrad.nn.layers.Linear", weights_only=True).__name__
         'Linear'
     """
-    if not isinstance(path, str) or not path or len(path) > 1000:
-        raise ValueError(f"has an invalid class path {str(path)[:80]!r}")
-    cls = _user_allowed_by_path().get(path) or _minigrad_class(path)
-    if cls is None and not weights_only:
-        cls = None if "<" in path else _import_by_path(path)  # "<locals>": defined inside a function
-        if cls is None:
-            raise WeightsOnlyError(
-                f"holds an object of class {path}, which cannot be imported by that path; define the class "
-                f"at module level, or allow it with mg.serialization.add_safe_globals([{_short(path)}])")
-    if cls is None:
-        raise WeightsOnlyError(
-            f"holds an object of class {path}, which is not allowed by default "
-            f"(weights_only=True loads only minigrad's own classes and those you allow). If you trust this "
-            f"class, allow it with mg.serialization.add_safe_globals([{_short(path)}]) or inside a "
-            f"`with mg.serialization.safe_globals([{_short(path)}]):` block; or, for a file you trust, "
-            "pass weights_only=False to import it by its path")
+    cls = _find(path, weights_only, "an object of class", "class")
     if not isinstance(cls, type):
         raise WeightsOnlyError(f"names {path} as the class of an object, but it is a "
                                f"{type(cls).__name__}, not a class")
     return cls
+
+
+def find_reference(path: str, weights_only: bool) -> Any:
+    """A function or class that a saved attribute refers to (``self.act = mg.tanh``), if it is allowed.
+
+    Only minigrad's Module classes are allowed by default; functions need ``add_safe_globals``
+    (or ``weights_only=False``), as in PyTorch.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> from minigrad.serialization.allow_list import find_reference
+        >>> find_reference("minigrad.nn.LSTMCell", weights_only=True) is mg.nn.LSTMCell
+        True
+    """
+    return _find(path, weights_only, "a reference to", "function or class")
+
+
+def reference_path(value: Any) -> str | None:
+    """The path a function or class can be found again by (what a checkpoint stores), or None.
+
+    None for what cannot be named: lambdas, functions defined inside functions, built-ins, objects.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> from minigrad.serialization.allow_list import reference_path
+        >>> reference_path(mg.nn.functional.relu), reference_path(lambda x: x)
+        ('minigrad.nn.functional.relu', None)
+    """
+    if not isinstance(value, (type, types.FunctionType)):
+        return None
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname or module == "builtins":
+        return None
+    path = public_path(value) if isinstance(value, type) else f"{module}.{qualname}"
+    return path if _import_by_path(path) is value else None
+
+
+def _find(path: Any, weights_only: bool, holds: str, kind: str) -> Any:
+    """The object an allowed path names (see find_class); ``holds``/``kind`` word the errors."""
+    if not isinstance(path, str) or not path or len(path) > 1000:
+        raise ValueError(f"has an invalid class path {str(path)[:80]!r}")
+    found = _user_allowed_by_path().get(path) or _minigrad_class(path)
+    if found is None and not weights_only:
+        found = None if "<" in path else _import_by_path(path)  # "<locals>": defined inside a function
+        if found is None:
+            raise WeightsOnlyError(
+                f"holds {holds} {path}, which cannot be imported by that path; define it at module level, "
+                f"or allow it with mg.serialization.add_safe_globals([{_short(path)}])")
+    if found is None:
+        raise WeightsOnlyError(
+            f"holds {holds} {path}, which is not allowed by default "
+            f"(weights_only=True loads only minigrad's own classes and those you allow). If you trust this "
+            f"{kind}, allow it with mg.serialization.add_safe_globals([{_short(path)}]) or inside a "
+            f"`with mg.serialization.safe_globals([{_short(path)}]):` block; or, for a file you trust, "
+            "pass weights_only=False to import it by its path")
+    return found
 
 
 def is_allowed(path: str) -> bool:

@@ -16,6 +16,7 @@ description and the arrays. Every container is tagged, so nothing is ambiguous::
     {"object": "minigrad.nn.modules.linear.Linear", "state": [[attribute, value], ...]}
                                       an object (a Module): its class path and its attributes
     {"ref": 3}                        the same object as the 4th tensor/array/object met so far
+    {"global": "minigrad.nn.functional.relu"}   a function or class, by name (self.act = F.relu)
     3, 0.001, true, "text", null      themselves (floats are written with repr: exact)
 
 Objects are rebuilt without running any of their code: ``object.__new__(cls)``, then the saved
@@ -38,7 +39,7 @@ import numpy as np
 
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
-from minigrad.serialization.allow_list import find_class, public_path
+from minigrad.serialization.allow_list import find_class, find_reference, public_path, reference_path
 from minigrad.tensor import Tensor
 
 # Deeper structures than this are almost surely a reference cycle (a list that contains itself).
@@ -112,6 +113,9 @@ class Encoder:
         if isinstance(value, (set, frozenset)):
             elements = sorted((_encode_key(k, keys) for k in value), key=repr)  # same set, same file
             return {"frozenset" if isinstance(value, frozenset) else "set": elements}
+        path = reference_path(value)
+        if path is not None:  # a function or class, by name (self.act = mg.tanh, self.cell_type = nn.GRUCell)
+            return {"global": path}
         hint = ("; save its .state_dict() instead (and restore it with .load_state_dict())"
                 if callable(getattr(value, "state_dict", None)) else "")
         raise TypeError(
@@ -228,7 +232,7 @@ def _array_name(keys: list, arrays: dict[str, np.ndarray]) -> str:
 _TAGS: dict[str, set[str]] = {
     "tensor": {"requires_grad", "name"}, "parameter": {"requires_grad", "name"}, "ndarray": set(),
     "scalar": set(), "dtype": set(), "float": set(), "tuple": set(), "dict": set(), "odict": set(),
-    "set": set(), "frozenset": set(), "object": {"state"}, "ref": set(),
+    "set": set(), "frozenset": set(), "object": {"state"}, "ref": set(), "global": set(),
 }
 
 
@@ -267,6 +271,8 @@ class Decoder:
             return self._remember(self._tensor(tag, node))
         if tag == "object":
             return self._object(payload, node.get("state"), depth)
+        if tag == "global":
+            return find_reference(payload, self.weights_only)
         if tag == "ref":
             if not (isinstance(payload, int) and not isinstance(payload, bool) and 0 <= payload < len(self._memo)):
                 raise ValueError(f"has a reference {str(payload)[:40]} to an object that comes later or not at all")
@@ -375,7 +381,7 @@ def _decode_key_scalar(node: Any) -> Any:
 
 
 def class_paths(structure: Any) -> list[str]:
-    """Every class path an encoded structure names, in order, without duplicates (no objects made).
+    """Every class or function path an encoded structure names, in order, without duplicates (no objects made).
 
     Example::
 
@@ -390,7 +396,8 @@ def class_paths(structure: Any) -> list[str]:
         if isinstance(node, list):
             stack.extend(reversed(node))
         elif isinstance(node, dict):
-            if isinstance(node.get("object"), str):
-                found[node["object"]] = None
+            for tag in ("object", "global"):
+                if isinstance(node.get(tag), str):
+                    found[node[tag]] = None
             stack.extend(reversed(list(node.values())))
     return list(found)
