@@ -41,6 +41,7 @@ class Net(mg.nn.Module):
         self.decoder.weight = self.embed.weight  # tied
         self.register_buffer("seen", mg.zeros(1, dtype=mg.int64))
         self.config = {"vocab": vocab, "sizes": (hidden, hidden), "name": "lm", "scale": 0.5, "extra": None}
+        self.device = mg.device("cuda" if mg.cuda.is_available() else "cpu")  # as scripts do
 
     def forward(self, tokens):
         out, _ = self.rnn(self.drop(self.embed(tokens)))
@@ -148,7 +149,8 @@ def test_values_come_back_with_their_types():
         i64=mg.tensor([1, -2]), boolean=mg.tensor([True, False]), u8=mg.tensor(np.array([255], np.uint8)),
         zero_d=mg.tensor(2.5), empty=mg.zeros(0, 3), array=np.arange(4, dtype=np.int32), np_scalar=np.float32(0.25),
         numbers=[1, 2.5, True, None, "text", float("inf"), -0.0], nested={"a": ({"b": [1, (2, 3)]},), 7: "int key"},
-        ids={3, 1, 2}, frozen=frozenset({"x"}), dtype=mg.float32, plain={"x": 1},
+        ids={3, 1, 2}, frozen=frozenset({"x"}), dtype=mg.float32, plain={"x": 1}, device=mg.device("cpu"),
+        device0=mg.device("cpu:0"),
     )
     loaded = mg.load(saved(obj))
     assert type(loaded) is OrderedDict and list(loaded) == list(obj)
@@ -164,6 +166,7 @@ def test_values_come_back_with_their_types():
     assert loaded["nested"] == obj["nested"] and type(loaded["nested"]["a"]) is tuple
     assert loaded["ids"] == {1, 2, 3} and type(loaded["frozen"]) is frozenset
     assert loaded["dtype"] == np.float32 and type(loaded["plain"]) is dict
+    assert type(loaded["device"]) is mg.device and str(loaded["device"]) == "cpu" and str(loaded["device0"]) == "cpu:0"
 
 
 def test_single_tensor_and_parameter():

@@ -12,6 +12,7 @@ description and the arrays. Every container is tagged, so nothing is ambiguous::
     {"ndarray": "stats.mean"}         a NumPy array
     {"scalar": "state.0.step"}        a NumPy scalar (np.float32(3.0)), kept as a 0-d array
     {"dtype": "float32"}              a dtype (mg.float32 is np.dtype('float32'))
+    {"device": "cpu"}                 an mg.device
     {"float": "nan"}                  nan, inf and -inf (JSON has no spelling for them)
     {"object": "minigrad.nn.modules.linear.Linear", "state": [[attribute, value], ...]}
                                       an object (a Module): its class path and its attributes
@@ -31,12 +32,14 @@ Module by the ``state_dict`` name (``fc.weight``, not ``fc._parameters.weight``)
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from minigrad.devices import device
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
 from minigrad.serialization.allow_list import find_class, find_reference, public_path, reference_path
@@ -93,6 +96,8 @@ class Encoder:
             return int(value)
         if isinstance(value, float):
             return _encode_float(value)
+        if isinstance(value, device):  # scripts keep `self.device = device` on their models
+            return {"device": str(value)}
         if isinstance(value, np.dtype):
             if value.name not in _DTYPE_NAMES:
                 raise TypeError(f"mg.save: {_where(keys)} is the dtype {value}, which a checkpoint cannot hold")
@@ -162,7 +167,7 @@ def _is_plain_object(value: Any) -> bool:
     """
     cls = type(value)
     written_in_python = bool(cls.__flags__ & (1 << 9))  # Py_TPFLAGS_HEAPTYPE: a `class` statement
-    return (written_in_python and isinstance(getattr(value, "__dict__", None), dict) and not callable(value)
+    return (written_in_python and isinstance(getattr(value, "__dict__", None), dict)
             and cls.__reduce_ex__ is object.__reduce_ex__ and cls.__reduce__ is object.__reduce__
             and getattr(cls, "__getstate__", object.__getstate__) is object.__getstate__
             and not hasattr(cls, "__setstate__") and not any("__slots__" in vars(c) for c in cls.__mro__))
@@ -233,6 +238,7 @@ _TAGS: dict[str, set[str]] = {
     "tensor": {"requires_grad", "name"}, "parameter": {"requires_grad", "name"}, "ndarray": set(),
     "scalar": set(), "dtype": set(), "float": set(), "tuple": set(), "dict": set(), "odict": set(),
     "set": set(), "frozenset": set(), "object": {"state"}, "ref": set(), "global": set(),
+    "device": set(),
 }
 
 
@@ -286,6 +292,8 @@ class Decoder:
             return float(payload)
         if tag == "dtype" and payload in _DTYPE_NAMES:
             return np.dtype(payload)
+        if tag == "device" and isinstance(payload, str) and re.fullmatch(r"cpu(:[0-9]{1,4})?", payload):
+            return device(payload)
         if tag == "tuple" and isinstance(payload, list):
             return tuple(self.decode(v, depth + 1) for v in payload)
         if tag in ("dict", "odict") and isinstance(payload, list):
