@@ -20,6 +20,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import safetensors.numpy
+from conftest import load_fixture
 
 import minigrad as mg
 from minigrad import serialization
@@ -506,6 +507,28 @@ def test_whole_module_file_gives_pytorch_a_state_dict_its_twin_accepts(tmp_path,
     with torch.no_grad():
         expected = twin(torch.tensor(TOKENS.numpy())).numpy()
     np.testing.assert_allclose(outputs(model, TOKENS), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_files_pytorch_wrote_load_here_and_compute_its_numbers_fixture():
+    """tests/fixture_makers/checkpoint.py: safetensors files from PyTorch, and PyTorch's outputs."""
+    fixture = load_fixture("checkpoint")
+    state = mg.load(io.BytesIO(fixture["model_file"].tobytes()))
+
+    class Twin(mg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = mg.nn.LSTM(4, 8, num_layers=2)
+            self.fc = mg.nn.Linear(8, 3)
+
+    twin = Twin()
+    assert not any(twin.load_state_dict(state, strict=True))
+    with mg.no_grad():
+        out = twin.fc(twin.lstm(mg.tensor(fixture["input"]))[0]).numpy()
+    np.testing.assert_allclose(out, fixture["output"], rtol=0, atol=1e-6)
+
+    tensors = mg.load(io.BytesIO(fixture["dtypes_file"].tobytes()), map_location="cpu")
+    for name in ("half", "bfloat16", "ints", "mask"):
+        assert tensors[name].dtype == fixture[name].dtype and np.array_equal(tensors[name].numpy(), fixture[name])
 
 
 def test_pytorch_pickle_files_get_an_explanation(tmp_path, torch):
