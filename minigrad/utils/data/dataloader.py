@@ -99,22 +99,7 @@ class DataLoader(Generic[T_co]):
         elif sampler is None and batch_sampler is None and not hasattr(dataset, "__len__"):
             raise TypeError(f"DataLoader: dataset of type {type(dataset).__name__} has no __len__, so the default "
                             "sampler cannot number its samples; define __len__ or pass a sampler")
-        if sampler is not None and shuffle:
-            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None:
-            if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
-                                 "sampler, and drop_last (the batch sampler decides all of them)")
-            batch_size, drop_last = None, False
-        elif batch_size is None:
-            if drop_last:
-                raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
-                                 "exclusive with drop_last")
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"DataLoader: batch_size should be a positive integer value or None, "
-                             f"but got batch_size={batch_size!r}")
-        if not isinstance(drop_last, bool):
-            raise ValueError(f"DataLoader: drop_last should be a boolean value, but got drop_last={drop_last!r}")
+        batch_size, drop_last = _check_batching_options(batch_size, shuffle, sampler, batch_sampler, drop_last)
 
         if sampler is None and not isinstance(dataset, IterableDataset):
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
@@ -230,6 +215,28 @@ def _check_worker_options(num_workers: Any, timeout: Any, multiprocessing_contex
                              "(num_workers > 0), but got num_workers=0")
     elif prefetch_factor is not None and (not isinstance(prefetch_factor, int) or prefetch_factor < 0):
         raise ValueError(f"DataLoader: prefetch_factor option should be a non-negative int, got {prefetch_factor!r}")
+
+
+def _check_batching_options(batch_size: Any, shuffle: Any, sampler: Any, batch_sampler: Any,
+                            drop_last: Any) -> tuple[int | None, bool]:
+    """PyTorch's rules for combining the batching options; returns (batch_size, drop_last) to use."""
+    if sampler is not None and shuffle:
+        raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+    if batch_sampler is not None:
+        if batch_size != 1 or shuffle or sampler is not None or drop_last:
+            raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                             "sampler, and drop_last (the batch sampler decides all of them)")
+        batch_size, drop_last = None, False
+    elif batch_size is None:
+        if drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
+                             "exclusive with drop_last")
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"DataLoader: batch_size should be a positive integer value or None, "
+                         f"but got batch_size={batch_size!r}")
+    if not isinstance(drop_last, bool):
+        raise ValueError(f"DataLoader: drop_last should be a boolean value, but got drop_last={drop_last!r}")
+    return batch_size, drop_last
 
 
 def _check_iterable_options(shuffle: Any, sampler: Any, batch_sampler: Any) -> None:
