@@ -206,6 +206,51 @@ def test_optimizer_state_dict_round_trip_resumes_exactly():
     assert np.array_equal(model.weight.detach().numpy(), reference)
 
 
+def same_value(a, b) -> bool:
+    """Equal with the same types all the way down (arrays by dtype, shape and bytes)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, mg.Tensor):
+        return a.requires_grad == b.requires_grad and same_value(a.detach().numpy(), b.detach().numpy())
+    if isinstance(a, (np.ndarray, np.generic)):
+        return a.dtype == b.dtype and np.shape(a) == np.shape(b) and np.asarray(a).tobytes() == np.asarray(b).tobytes()
+    if isinstance(a, float):  # bit for bit (-0.0 too); a Python nan comes back as nan, not its payload bits
+        return (a != a and b != b) or np.float64(a).tobytes() == np.float64(b).tobytes()
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_value(a[k], b[k]) for k in a)
+    return a == b
+
+
+def random_values():
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    dtypes = st.sampled_from([np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_])
+    arrays = dtypes.flatmap(lambda d: hnp.arrays(d, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3)))
+    tensors = st.builds(lambda a, g: mg.tensor(a, requires_grad=g and a.dtype.kind == "f"), arrays, st.booleans())
+    keys = st.one_of(st.text(max_size=5), st.integers(-5, 5))
+    scalars = dtypes.flatmap(lambda d: hnp.from_dtype(np.dtype(d)).map(np.dtype(d).type))
+    leaves = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1), st.floats(), st.text(max_size=8),
+                       arrays, tensors, scalars)
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.tuples(inner, inner), st.dictionaries(keys, inner, max_size=3),
+        st.dictionaries(keys, inner, max_size=3).map(OrderedDict), st.frozensets(keys, max_size=3),
+        st.sets(keys, max_size=3)), max_leaves=12)
+
+
+def test_random_nested_values_round_trip_with_their_types():
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(random_values())
+    def check(value):
+        assert same_value(mg.load(saved(value)), value)
+
+    check()
+
+
 # --------------------------------------------------------------------------------------------
 # map_location, weights_only, mmap
 # --------------------------------------------------------------------------------------------

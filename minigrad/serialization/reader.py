@@ -228,7 +228,8 @@ def _to_numpy(buffer: bytearray, e: _Entry) -> np.ndarray:
     """Raw little-endian bytes -> a writable native-endian array of the dtype minigrad uses."""
     stored = np.frombuffer(buffer, dtype=_LOAD_DTYPES[e.dtype]).reshape(e.shape)
     if e.dtype == "BOOL":
-        return stored != 0  # any non-zero byte is True; never hand NumPy a bool that is not 0/1
+        # any non-zero byte is True (never hand NumPy a bool that is not 0/1); asarray: 0-d stays an array
+        return np.asarray(stored != 0)
     if e.dtype == "BF16":
         return _bf16_to_f32(stored)
     if e.dtype == "F16":
@@ -239,4 +240,4 @@ def _to_numpy(buffer: bytearray, e: _Entry) -> np.ndarray:
 
 def _bf16_to_f32(bits: np.ndarray) -> np.ndarray:
     """bfloat16 is the upper 16 bits of a float32, so shifting them back up is an exact conversion."""
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+    return np.asarray(bits.astype(np.uint32) << 16).view(np.float32)  # asarray: a 0-d result stays an array
