@@ -151,6 +151,32 @@ def test_iterable_dataset_is_batched_in_stream_order():
     assert list(ChainDataset([range(2), range(1)])) == [0, 1, 0]
 
 
+def test_any_size_batch_size_and_options_partition_the_dataset():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=80, deadline=None)
+    @given(st.integers(0, 30), st.integers(1, 12), st.booleans(), st.booleans(), st.integers(0, 2**32))
+    def check(n, batch_size, drop_last, shuffle, seed):
+        if n == 0 and shuffle:  # as in PyTorch: RandomSampler refuses an empty dataset
+            with pytest.raises(ValueError, match="the dataset is empty"):
+                DataLoader(make_dataset(n), shuffle=True)
+            return
+        loader = DataLoader(make_dataset(n), batch_size=batch_size, drop_last=drop_last, shuffle=shuffle,
+                            generator=mg.Generator().manual_seed(seed))
+        batches = [y.tolist() for _, y in loader]
+        assert len(batches) == len(loader)
+        assert all(len(b) == batch_size for b in batches[:-1]) and all(len(b) >= 1 for b in batches)
+        if drop_last:
+            assert all(len(b) == batch_size for b in batches)
+        seen = sum(batches, [])
+        assert len(set(seen)) == len(seen) == (n - n % batch_size if drop_last else n)
+        if not shuffle:
+            assert seen == list(range(len(seen)))
+
+    check()
+
+
 # --------------------------------------------------------------------------------------------
 # shuffling
 # --------------------------------------------------------------------------------------------

@@ -103,6 +103,9 @@ class RandomSampler(Sampler[int]):
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
+        if num_samples is None and len(data_source) == 0:
+            raise ValueError("RandomSampler: num_samples should be a positive integer value, but got num_samples=0 "
+                             "(the dataset is empty: there is nothing to shuffle)")
         _positive_int("RandomSampler", "num_samples", self.num_samples)
 
     @property
