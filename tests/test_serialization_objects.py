@@ -392,21 +392,26 @@ def test_stored_class_paths_and_both_spellings_load():
         assert type(loaded) is mg.nn.Linear
 
 
-def test_minigrad_classes_are_stored_under_the_torch_like_path_when_nn_modules_exists(tmp_path, monkeypatch):
+def test_minigrad_classes_are_stored_under_the_torch_like_path_when_nn_modules_exists(tmp_path):
     """Another package provides minigrad.nn.modules.<file> re-exports; a stand-in for it here."""
     package = tmp_path / "modules"
     package.mkdir()
-    (package / "linear.py").write_text("from minigrad.nn import Linear\n")
+    (package / "activation.py").write_text("from minigrad.nn import Linear, Tanh\n__all__ = ['Tanh']\n")
+    (package / "linear.py").write_text("from minigrad.nn import Linear\n__all__ = ['Linear']\n")
     fake = types.ModuleType("minigrad.nn.modules")
     fake.__path__ = [str(package)]
-    monkeypatch.setitem(sys.modules, "minigrad.nn.modules", fake)
-    monkeypatch.delitem(sys.modules, "minigrad.nn.modules.linear", raising=False)
+    names = ["minigrad.nn.modules", "minigrad.nn.modules.linear", "minigrad.nn.modules.activation"]
+    real = {name: sys.modules.pop(name) for name in names if name in sys.modules}  # the real package, if any
+    sys.modules["minigrad.nn.modules"] = fake
     allow_list._minigrad_public_path.cache_clear()
     try:
         raw = saved(mg.nn.Linear(2, 3)).getvalue()
-        assert structure_of(raw)["object"] == "minigrad.nn.modules.linear.Linear"
+        assert structure_of(raw)["object"] == "minigrad.nn.modules.linear.Linear"  # its home, not activation.py
         assert type(mg.load(io.BytesIO(raw))) is mg.nn.Linear
     finally:
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(real)
         allow_list._minigrad_public_path.cache_clear()
 
 

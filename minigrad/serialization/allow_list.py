@@ -29,6 +29,7 @@ import functools
 import importlib
 import pickle
 import pkgutil
+import sys
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -187,10 +188,12 @@ def _minigrad_public_path(cls: type) -> str:
     except ImportError:
         modules = None
     if modules is not None and hasattr(modules, "__path__"):
-        for info in sorted(pkgutil.iter_modules(modules.__path__), key=lambda i: i.name):
-            submodule = importlib.import_module(f"minigrad.nn.modules.{info.name}")
-            if getattr(submodule, name, None) is cls:
-                return f"minigrad.nn.modules.{info.name}.{name}"
+        names = sorted(info.name for info in pkgutil.iter_modules(modules.__path__))
+        offering = [n for n in names if getattr(importlib.import_module(f"minigrad.nn.modules.{n}"), name, None) is cls]
+        # A file that lists the class in __all__ is its home (linear.py for Linear); others may just import it.
+        homes = [n for n in offering if name in getattr(sys.modules[f"minigrad.nn.modules.{n}"], "__all__", ())]
+        if homes or offering:
+            return f"minigrad.nn.modules.{(homes or offering)[0]}.{name}"
     import minigrad.nn
 
     if getattr(minigrad.nn, name, None) is cls:
