@@ -243,7 +243,7 @@ def random_values():
 def test_random_nested_values_round_trip_with_their_types():
     from hypothesis import HealthCheck, given, settings
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(random_values())
     def check(value):
         assert same_value(mg.load(saved(value)), value)
