@@ -170,6 +170,18 @@ def test_values_come_back_with_their_types():
     assert type(loaded["device"]) is mg.device and str(loaded["device"]) == "cpu" and str(loaded["device0"]) == "cpu:0"
 
 
+def test_dict_and_list_subclasses_keep_their_contents_as_plain_containers():
+    class AttrDict(dict):
+        pass
+
+    class Items(list):
+        pass
+
+    loaded = mg.load(saved({"config": AttrDict(lr=0.1), "items": Items([1, 2])}))
+    assert type(loaded["config"]) is dict and loaded["config"] == {"lr": 0.1}
+    assert type(loaded["items"]) is list and loaded["items"] == [1, 2]
+
+
 def test_single_tensor_and_parameter():
     p = mg.nn.Parameter(mg.randn(2, 2))
     loaded = mg.load(saved(p))

@@ -166,7 +166,9 @@ def _is_plain_object(value: Any) -> bool:
     their ``__dict__`` alone might not bring them back.
     """
     cls = type(value)
-    written_in_python = bool(cls.__flags__ & (1 << 9))  # Py_TPFLAGS_HEAPTYPE: a `class` statement
+    # Py_TPFLAGS_HEAPTYPE marks a class made by a `class` statement. Every base must be one (or object):
+    # a Python subclass of dict or list keeps its contents outside __dict__.
+    written_in_python = all(c is object or c.__flags__ & (1 << 9) for c in cls.__mro__)
     return (written_in_python and isinstance(getattr(value, "__dict__", None), dict)
             and cls.__reduce_ex__ is object.__reduce_ex__ and cls.__reduce__ is object.__reduce__
             and getattr(cls, "__getstate__", object.__getstate__) is object.__getstate__
