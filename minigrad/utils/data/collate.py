@@ -123,7 +123,7 @@ def default_convert(data: Any) -> Any:
 
 
 def _stack_tensors(batch: list[Any]) -> Tensor:
-    """mg.stack with a collate-specific message for the two usual mistakes."""
+    """Stack along a new first dimension, with a collate-specific message for the two usual mistakes."""
     for i, t in enumerate(batch):
         if not isinstance(t, Tensor):
             raise TypeError(f"default_collate: sample 0 is a Tensor but sample {i} is a {type(t).__name__}; "
@@ -132,11 +132,10 @@ def _stack_tensors(batch: list[Any]) -> Tensor:
             raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, but got "
                                f"{list(batch[0].shape)} at entry 0 and {list(t.shape)} at entry {i} (pad "
                                "variable-length samples in a collate_fn, e.g. with mg.nn.utils.rnn.pad_sequence)")
-    dtypes = {t.dtype for t in batch}
-    if len(dtypes) > 1 and not any(t.requires_grad for t in batch):  # promote as PyTorch's stack does
-        common = np.result_type(*dtypes)
-        batch = [t if t.dtype == common else Tensor(t._array.astype(common)) for t in batch]
-    return stack(batch, 0)
+    if any(t.requires_grad for t in batch):
+        return stack(batch, 0)  # the differentiable op, so gradients flow back to the samples
+    # Data samples need no graph: NumPy stacks them directly (and promotes mixed dtypes, as PyTorch's stack).
+    return Tensor(np.stack([t._array for t in batch]))
 
 
 def _same_mapping_type(template: Mapping, items: dict) -> Mapping:
