@@ -28,6 +28,7 @@ from minigrad.utils.data import (
     IterableDataset,
     RandomSampler,
     SequentialSampler,
+    StackDataset,
     Subset,
     SubsetRandomSampler,
     TensorDataset,
@@ -336,6 +337,19 @@ def test_subset_concat_and_dataset_add():
         both[5]
     with pytest.raises(ValueError, match="empty iterable"):
         ConcatDataset([])
+
+
+def test_stack_dataset_gives_tuples_or_dicts():
+    x, y = mg.arange(6.0).reshape(3, 2), mg.tensor([0, 1, 0])
+    batch = next(iter(DataLoader(StackDataset(x=TensorDataset(x), y=y), batch_size=3)))
+    assert list(batch) == ["x", "y"] and batch["x"][0].shape == (3, 2) and batch["y"].tolist() == [0, 1, 0]
+    assert StackDataset(x, y)[2][1].item() == 0 and len(StackDataset(x, y)) == 3
+    with pytest.raises(ValueError, match=r"lengths are \[3, 2\]"):
+        StackDataset(x, [1, 2])
+    with pytest.raises(ValueError, match="not both"):
+        StackDataset(x, y=y)
+    with pytest.raises(ValueError, match="at least one dataset"):
+        StackDataset()
 
 
 @pytest.mark.parametrize("n, lengths, sizes", [(10, [3, 7], [3, 7]), (10, [0.7, 0.3], [7, 3]),

@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 from minigrad.tensor import Tensor
 from minigrad.utils.generator import Generator, numpy_rng
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "StackDataset", "ChainDataset",
            "random_split"]
 
 T_co = TypeVar("T_co", covariant=True)
@@ -183,6 +183,40 @@ class ConcatDataset(Dataset[T_co]):
         which = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[which - 1] if which > 0 else 0
         return self.datasets[which][idx - start]
+
+
+class StackDataset(Dataset):
+    """Several same-length datasets side by side: ``ds[i]`` is a tuple (positional) or dict (keywords).
+
+    Example::
+
+        >>> from minigrad.utils.data import StackDataset
+        >>> StackDataset([1, 2], ["a", "b"])[1], StackDataset(x=[1, 2], label=["a", "b"])[0]
+        ((2, 'b'), {'x': 1, 'label': 'a'})
+    """
+
+    datasets: tuple | dict
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args and kwargs:
+            raise ValueError("StackDataset: give the datasets either positionally (samples are tuples) or as "
+                             "keywords (samples are dicts), not both")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        self.datasets = args if args else kwargs
+        parts = args if args else tuple(kwargs.values())
+        lengths = [len(d) for d in parts]
+        if len(set(lengths)) > 1:
+            raise ValueError(f"StackDataset: size mismatch between datasets: their lengths are {lengths}")
+        self._length = lengths[0]
+
+    def __getitem__(self, index: Any) -> tuple | dict:
+        if isinstance(self.datasets, dict):
+            return {key: d[index] for key, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
 
 
 class ChainDataset(IterableDataset):
