@@ -129,8 +129,9 @@ detect_anomaly = autograd.detect_anomaly
 __version__ = "0.1.0"
 
 # Submodules and checkpoint functions load on first use, so `import minigrad` stays fast.
-_LAZY_MODULES = {"nn", "optim", "viz", "kernels", "serialization", "onnx"}
-_LAZY_ATTRS = {"save": "minigrad.serialization", "load": "minigrad.serialization"}
+_LAZY_MODULES = {"nn", "optim", "viz", "kernels", "serialization", "onnx", "utils"}
+_LAZY_ATTRS = {"save": "minigrad.serialization", "load": "minigrad.serialization",
+               "Generator": "minigrad.utils.generator"}
 
 
 def __getattr__(name: str) -> Any:

@@ -666,6 +666,21 @@ CASES: list[Case] = [
 ]
 
 
+class UserNet(nn.Module):
+    """A model class of the user's: loading it needs mg.serialization.add_safe_globals([UserNet])."""
+
+
+def _saved_user_module(path: Path) -> Path:
+    mg.save(UserNet(), path)
+    return path
+
+
+def _module_with_lambda() -> nn.Module:
+    model = nn.Linear(2, 2)
+    model.act = lambda x: x
+    return model
+
+
 def _checkpoint_cases(tmp: Path) -> list[Case]:
     """Bad checkpoint files (made in ``tmp``) and objects that can't be saved."""
     good = tmp / "good.safetensors"
@@ -690,7 +705,13 @@ def _checkpoint_cases(tmp: Path) -> list[Case]:
         Case("checkpoint", "extra bytes at the end", lambda: mg.load(write("extra.safetensors", raw + b"xxxx")),
              ValueError, m("is corrupt: 4 unexpected bytes after the last tensor")),
         Case("checkpoint", "a pickle file", lambda: mg.load(write("model.pt", b"\x80\x04\x95" + b"\0" * 40)),
-             ValueError, m("model.pt' is truncated or not a safetensors file")),
+             ValueError, m("model.pt' is a PyTorch pickle checkpoint", "minigrad never unpickles")),
+        Case("checkpoint", "a model class that is not allowed",
+             lambda: mg.load(_saved_user_module(tmp / "user.pt")), mg.serialization.WeightsOnlyError,
+             m("user.pt' holds an object of class", "UserNet, which is not allowed by default",
+               "mg.serialization.add_safe_globals([UserNet])")),
+        Case("checkpoint", "map_location on another device", lambda: mg.load(good, map_location="cuda:0"),
+             RuntimeError, m("map_location='cuda:0' would move the tensors to cuda:0, but minigrad runs on the CPU")),
         Case("checkpoint", "header is not JSON",
              lambda: mg.load(write("j.safetensors", struct.pack("<Q", 5) + b"{abc}")),
              ValueError, m("is corrupt: the header is not valid JSON")),
@@ -699,8 +720,8 @@ def _checkpoint_cases(tmp: Path) -> list[Case]:
              m("is not a safetensors file: the header is not a JSON object")),
         Case("checkpoint", "save a function", lambda: mg.save({"f": len}, tmp / "s1.safetensors"), TypeError,
              m("mg.save: cannot store obj['f'] of type builtin_function_or_method", "no pickle")),
-        Case("checkpoint", "save a whole Module", lambda: mg.save(nn.Linear(2, 2), tmp / "s2.safetensors"), TypeError,
-             m("mg.save: cannot store obj of type Linear")),
+        Case("checkpoint", "save a Module holding a lambda", lambda: mg.save(_module_with_lambda(), tmp / "s2.pt"),
+             TypeError, m("mg.save: cannot store obj['act'] of type function")),
         Case("checkpoint", "save a complex array", lambda: mg.save({"x": np.ones(2, np.complex64)}, tmp / "s3.st"),
              TypeError, m("mg.save: obj['x'] has dtype complex64, which a checkpoint cannot hold")),
         Case("checkpoint", "save into a missing folder",

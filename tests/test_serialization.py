@@ -1,6 +1,6 @@
 """mg.save / mg.load: exact round trips, atomic writes, clear errors, PyTorch interop.
 
-The format (see minigrad/serialization.py): a safetensors file whose tensor names are the state
+The format (see minigrad/serialization/): a safetensors file whose tensor names are the state
 dict's keys (dotted paths for nested structures) and whose ``__metadata__`` holds the structure
 and every non-array value as JSON.
 """
@@ -11,12 +11,7 @@ import json
 import math
 import os
 import random
-import signal
 import struct
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,16 +33,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 def assert_same(saved, loaded, where="obj"):
     """``loaded`` is exactly what ``saved`` was: same types (tuple stays tuple, int keys stay ints,
-    bool stays bool), floats bit for bit, every array as a Tensor of the same dtype and values."""
-    array = saved._array if isinstance(saved, Tensor) else saved
-    if isinstance(array, np.ndarray):
-        assert isinstance(loaded, Tensor), f"{where}: expected a Tensor, got {type(loaded).__name__}"
+    bool stays bool, ndarray stays ndarray, Tensor stays Tensor with its requires_grad), floats bit
+    for bit, arrays of the same dtype and values."""
+    if isinstance(saved, (Tensor, np.ndarray)):
+        assert type(loaded) is type(saved), f"{where}: expected a {type(saved).__name__}, got {type(loaded).__name__}"
+        array, got = (saved._array, loaded._array) if isinstance(saved, Tensor) else (saved, loaded)
         expected_dtype = np.float32 if array.dtype == np.float16 else array.dtype.newbyteorder("=")
-        assert loaded.dtype == expected_dtype, f"{where}: dtype {loaded.dtype} != {expected_dtype}"
-        assert loaded.shape == array.shape, f"{where}: shape {loaded.shape} != {array.shape}"
-        assert np.array_equal(loaded._array, array, equal_nan=array.dtype.kind == "f"), where
-        assert loaded._array.flags.writeable and loaded._array.flags.c_contiguous, where
-        assert loaded.requires_grad is False and loaded.grad_fn is None, where
+        assert got.dtype == expected_dtype, f"{where}: dtype {got.dtype} != {expected_dtype}"
+        assert got.shape == array.shape, f"{where}: shape {got.shape} != {array.shape}"
+        assert np.array_equal(got, array, equal_nan=array.dtype.kind == "f"), where
+        assert got.flags.writeable and got.flags.c_contiguous, where
+        if isinstance(saved, Tensor):
+            assert loaded.requires_grad == saved.requires_grad and loaded.grad_fn is None, where
         return
     assert type(loaded) is type(saved), f"{where}: {type(loaded).__name__} != {type(saved).__name__}"
     if isinstance(saved, (float, np.floating)):
@@ -190,41 +187,60 @@ def test_dotted_name_collisions_and_reserved_names(tmp_path):
     assert "a.b" in names and "a.b#2" in names and "__metadata__#2" in names
 
 
-def test_same_tensor_twice_is_stored_twice(tmp_path):
-    w = mg.from_numpy(np.arange(4.0))
-    loaded = roundtrip({"encoder.weight": w, "decoder.weight": w}, tmp_path)
-    assert np.array_equal(loaded["encoder.weight"]._array, loaded["decoder.weight"]._array)
-    assert loaded["encoder.weight"]._array is not loaded["decoder.weight"]._array
+def test_the_same_object_twice_comes_back_as_one_object_as_in_pytorch(tmp_path):
+    w, a = mg.from_numpy(np.arange(4.0)), np.ones(3)
+    loaded = roundtrip({"encoder.weight": w, "decoder.weight": w, "x": [a, a]}, tmp_path)
+    assert loaded["encoder.weight"] is loaded["decoder.weight"] and loaded["x"][0] is loaded["x"][1]
+    assert np.array_equal(loaded["encoder.weight"].numpy(), np.arange(4.0))
+
+
+def test_tied_weights_in_a_state_dict_are_stored_under_both_names(tmp_path):
+    """state_dict() gives each name its own Tensor (sharing memory): every name is in the file,
+    so safetensors readers (PyTorch) find both."""
+    enc, dec = mg.nn.Embedding(5, 3), mg.nn.Linear(3, 5)
+    dec.weight = enc.weight
+    state = mg.nn.ModuleList([enc, dec]).state_dict()
+    roundtrip(state, tmp_path)
+    names = set(read_header(tmp_path / "ckpt.safetensors")) - {"__metadata__"}
+    assert names == {"0.weight", "1.weight", "1.bias"}
 
 
 def test_float16_loads_as_float32(tmp_path):
     a = np.array([0.5, 65504.0, -2.0**-24, np.inf], np.float16)
-    loaded = roundtrip({"h": a}, tmp_path)["h"]
-    assert loaded.dtype == np.float32 and np.array_equal(loaded._array, a.astype(np.float32))
+    loaded = roundtrip({"h": a, "t": mg.from_numpy(a)}, tmp_path)
+    for value in (loaded["h"], loaded["t"].numpy()):
+        assert value.dtype == np.float32 and np.array_equal(value, a.astype(np.float32))
 
 
 def test_requires_grad_parameters_and_str_or_pathlike(tmp_path):
     w = mg.tensor(np.ones((2, 2), np.float32), requires_grad=True)
-    save({"w": w}, str(tmp_path / "a.safetensors"))
-    save({"w": w}, tmp_path / "b.safetensors")
+    p = mg.nn.Parameter(mg.zeros(2))
+    frozen = mg.nn.Parameter(mg.zeros(1), requires_grad=False)
+    save({"w": w, "w2": w * 2, "p": p, "frozen": frozen}, str(tmp_path / "a.safetensors"))
+    save({"w": w, "w2": w * 2, "p": p, "frozen": frozen}, tmp_path / "b.safetensors")
     for name in ("a.safetensors", "b.safetensors"):
-        for p in (str(tmp_path / name), tmp_path / name):
-            t = load(p)["w"]
-            assert t.requires_grad is False and np.array_equal(t._array, w._array)
+        for path in (str(tmp_path / name), tmp_path / name):
+            got = load(path)
+            assert type(got["w"]) is Tensor and got["w"].requires_grad and got["w"].is_leaf
+            assert got["w2"].requires_grad and got["w2"].grad_fn is None  # a non-leaf comes back as a leaf
+            assert np.array_equal(got["w"].detach().numpy(), w.detach().numpy())
+            assert type(got["p"]) is mg.nn.Parameter and got["p"].requires_grad
+            assert type(got["frozen"]) is mg.nn.Parameter and not got["frozen"].requires_grad
 
 
 def test_loaded_arrays_are_independent_and_writable(tmp_path):
-    a = np.arange(6.0)
-    loaded = roundtrip({"a": a, "b": a}, tmp_path)
-    loaded["a"]._array += 1  # an optimizer updates parameters in place
-    assert np.array_equal(a, np.arange(6.0)) and np.array_equal(loaded["b"]._array, np.arange(6.0))
+    a, t = np.arange(6.0), mg.from_numpy(np.arange(3.0))
+    loaded = roundtrip({"a": a, "t": t}, tmp_path)
+    loaded["a"] += 1  # an optimizer updates parameters in place
+    loaded["t"]._array += 1
+    assert np.array_equal(a, np.arange(6.0)) and np.array_equal(t.numpy(), np.arange(3.0))
 
 
 def test_file_header_records_format_and_version(tmp_path):
     save({"w": np.ones(2)}, tmp_path / "m.safetensors")
     meta = read_header(tmp_path / "m.safetensors")["__metadata__"]
-    assert meta["minigrad.format"] == "minigrad-checkpoint" and meta["minigrad.version"] == "1"
-    assert json.loads(meta["minigrad.structure"]) == {"dict": [["w", {"tensor": "w"}]]}
+    assert meta["minigrad.format"] == "minigrad-checkpoint" and meta["minigrad.version"] == "2"
+    assert json.loads(meta["minigrad.structure"]) == {"dict": [["w", {"ndarray": "w"}]]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +256,10 @@ def test_file_header_records_format_and_version(tmp_path):
         ({"c": np.ones(2, np.complex64)}, "dtype complex64"),
         ({"o": np.array([None, 1], dtype=object)}, "dtype object"),
         ({"s": np.array(["a", "b"])}, "dtype <U1"),
-        ({"set": {1, 2}}, "of type set"),
+        ({"gen": (x for x in [])}, "of type generator"),
+        ({"fn": lambda: 0}, "of type function"),
+        ({"set": {1, object()}}, "set element"),
+        ({"dtype": np.dtype("complex64")}, "dtype complex64"),
         ({"b": b"bytes"}, "of type bytes"),
         ({object(): 1}, "dict key"),
         ({("a", object()): 1}, "dict key"),
@@ -269,121 +288,6 @@ def test_save_into_missing_directory_or_onto_a_directory(tmp_path):
         save({"w": np.ones(1)}, tmp_path / "nope" / "ckpt.safetensors")
     with pytest.raises(IsADirectoryError, match="is a directory"):
         save({"w": np.ones(1)}, tmp_path)
-
-
-# --------------------------------------------------------------------------------------------
-# atomic writes
-# --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("stage, exc", [("_serialize", MemoryError), ("fsync", OSError),
-                                        ("replace", KeyboardInterrupt)])
-def test_failure_during_write_keeps_previous_file_and_removes_temp(tmp_path, monkeypatch, stage, exc):
-    path = tmp_path / "ckpt.safetensors"
-    save({"w": np.ones(3)}, path)
-    before = path.read_bytes()
-
-    def boom(*args, **kwargs):
-        raise exc("simulated failure")
-
-    if stage == "_serialize":
-        monkeypatch.setattr(serialization, "_serialize", boom)
-    else:
-        monkeypatch.setattr(serialization.os, stage, boom)
-    with pytest.raises(exc, match="simulated"):
-        save({"w": np.zeros(1000)}, path)
-    monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["ckpt.safetensors"]
-    assert_same({"w": np.ones(3)}, load(path))
-
-
-@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
-def test_permissions_follow_umask_for_new_files_and_are_kept_on_overwrite(tmp_path):
-    path = tmp_path / "ckpt.safetensors"
-    old = os.umask(0o022)
-    try:
-        save({"w": np.ones(1)}, path)
-        assert path.stat().st_mode & 0o777 == 0o644
-        os.chmod(path, 0o600)  # a private checkpoint must stay private after an overwrite
-        save({"w": np.zeros(1)}, path)
-        assert path.stat().st_mode & 0o777 == 0o600
-    finally:
-        os.umask(old)
-
-
-@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
-def test_saving_through_a_symlink_replaces_the_file_and_keeps_the_link(tmp_path):
-    real = tmp_path / "real.safetensors"
-    link = tmp_path / "latest.safetensors"
-    save({"w": np.ones(1)}, real)
-    link.symlink_to(real.name)
-    save({"w": np.full(1, 2.0)}, link)
-    assert link.is_symlink()
-    assert load(real)["w"].item() == 2.0
-
-
-KILL_CHILD = textwrap.dedent(
-    """
-    import sys
-    import numpy as np
-    from minigrad.serialization import save
-
-    path, n = sys.argv[1], int(sys.argv[2])
-    version = int(sys.argv[3])
-    payload = np.empty(n, np.float32)
-    print("ready", flush=True)
-    while True:
-        version += 1
-        payload.fill(version)
-        save({"version": np.array(version), "payload": payload,
-              "nested": {"step": version, "betas": (0.9, 0.999), "ids": [version] * 3}}, path)
-    """
-)
-
-
-def check_complete_version(path) -> int:
-    """The file is one whole version: every part agrees with the version number."""
-    ckpt = load(path)
-    version = int(ckpt["version"].item())
-    assert ckpt["payload"].dtype == np.float32 and np.all(ckpt["payload"]._array == version)
-    assert ckpt["nested"] == {"step": version, "betas": (0.9, 0.999), "ids": [version] * 3}
-    return version
-
-
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_killing_a_save_at_random_moments_never_leaves_a_broken_checkpoint(tmp_path):
-    """SIGKILL a process that overwrites a 16 MB checkpoint in a loop; the target must always be
-    a complete old or new version (never a torn one), and loadable."""
-    path = tmp_path / "ckpt.safetensors"
-    n = 4_000_000  # float32: 16 MB per save
-    save({"version": np.array(0), "payload": np.zeros(n, np.float32),
-          "nested": {"step": 0, "betas": (0.9, 0.999), "ids": [0] * 3}}, path)
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    rng = random.Random(1234)
-    versions, interrupted_saves = [], 0
-    for _ in range(20):
-        check_complete_version(path)
-        first = (len(versions) + 1) * 100_000  # each child counts from its own base (exact in float32)
-        child = subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(path), str(n), str(first)],
-                                 stdout=subprocess.PIPE, env=env)
-        try:
-            assert child.stdout.readline() == b"ready\n"
-            time.sleep(rng.uniform(0.0, 0.4))
-        finally:
-            child.kill()  # SIGKILL: no cleanup handlers run
-            child.wait()
-            child.stdout.close()
-        assert child.returncode == -signal.SIGKILL
-        versions.append(check_complete_version(path))
-        leftovers = [p for p in os.listdir(tmp_path) if p != path.name]
-        assert all(p.startswith(".ckpt.safetensors.") and p.endswith(".tmp") for p in leftovers), leftovers
-        interrupted_saves += bool(leftovers)
-        for p in leftovers:  # a killed save can only leave its own temp file behind
-            os.unlink(tmp_path / p)
-    print(f"kill test: {len(versions)} kills, {interrupted_saves} mid-save, versions {versions}")
-    assert versions[-1] > 0, "the child never completed a save: the test tested nothing"
-    assert interrupted_saves > 0, "no kill landed in the middle of a save: the test tested nothing"
 
 
 # --------------------------------------------------------------------------------------------
@@ -513,7 +417,7 @@ def test_bad_metadata_is_a_value_error(tmp_path, structure, match):
 @pytest.mark.parametrize(
     "meta, match",
     [
-        ({"minigrad.format": "minigrad-checkpoint", "minigrad.version": "2", "minigrad.structure": "[]"},
+        ({"minigrad.format": "minigrad-checkpoint", "minigrad.version": "3", "minigrad.structure": "[]"},
          "written by a newer minigrad"),
         ({"minigrad.format": "minigrad-checkpoint", "minigrad.version": "x", "minigrad.structure": "[]"},
          "not a number"),
