@@ -303,15 +303,10 @@ def as_mask(mask: Any, shape: tuple[int, ...], op: str) -> np.ndarray:
 
 
 def rng(generator: Any = None) -> np.random.Generator:
-    """The library's random source, or a ``generator=`` that carries its own NumPy Generator."""
-    from minigrad.random import rng as library_rng
+    """The library's random source, or the NumPy generator inside a ``generator=`` (``mg.Generator``)."""
+    from minigrad.utils.generator import numpy_rng
 
-    if generator is None:
-        return library_rng()
-    own = getattr(generator, "numpy_generator", None)
-    if own is None:
-        raise TypeError(f"generator: expected a minigrad Generator, got {type(generator).__name__}")
-    return own
+    return numpy_rng(generator)
 
 
 def random_fill(t: Tensor, op: str, draw: Callable[[tuple[int, ...]], np.ndarray]) -> Tensor:
