@@ -1,0 +1,258 @@
+"""Function: one node of the graph, and the one central un-broadcasting rule.
+
+A node remembers where each input's gradient must go (``next_functions``) and what its backward
+needs (``save_for_backward``), with the version of each saved tensor, so that backward refuses
+values an in-place op has changed since.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from minigrad.autograd.modes import _mode
+
+if TYPE_CHECKING:
+    from minigrad.tensor import Tensor
+
+
+def _where(fn: Function) -> str:
+    return f"{fn.name} at {fn.scope}" if fn.scope else fn.name
+
+
+def _check_finite(fn: Function, arrays: Sequence[np.ndarray | None], phase: str, what: str) -> None:
+    for i, a in enumerate(arrays):
+        if a is None or a.dtype.kind != "f" or np.isfinite(a).all():
+            continue
+        bad = "nan" if np.isnan(a).any() else "inf"
+        detail = f" ({what} {i})" if len(arrays) > 1 else ""
+        raise RuntimeError(f"{_where(fn)} produced {bad} in {phase}{detail}")
+
+
+# --------------------------------------------------------------------------------------------
+# The one central un-broadcasting rule
+# --------------------------------------------------------------------------------------------
+
+
+def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` back to ``shape``: the gradient rule of NumPy broadcasting.
+
+    If ``x`` of shape (3, 1) was broadcast to (2, 3, 4) in the forward pass, every element of
+    ``x`` was used 2*4 times, so its gradient is the sum over those copies. Ops never do this
+    themselves; the engine applies it to every gradient an op returns.
+
+    Example::
+
+        >>> sum_to_shape(np.ones((2, 3, 4)), (3, 1)).tolist()
+        [[8.0], [8.0], [8.0]]
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if extra:
+        out = out.reshape(out.shape[extra:])
+    if out.shape != shape:  # a bug in an op's backward, not a user error
+        raise RuntimeError(f"internal: gradient of shape {grad.shape} cannot be summed to {shape}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Function: one node of the graph
+# --------------------------------------------------------------------------------------------
+
+
+class Function:
+    """One operation in the graph. Subclasses write ``forward`` and ``backward`` side by side.
+
+    ``forward`` takes and returns NumPy arrays; ``backward`` takes the gradient of each output
+    and returns the gradient of each input (``None`` where an input needs none). Shapes may be
+    broadcast: the engine sums them back (``sum_to_shape``).
+
+    Example::
+
+        >>> class Square(Function):
+        ...     def forward(self, x):
+        ...         self.save_for_backward(x)
+        ...         return x * x
+        ...     def backward(self, grad):
+        ...         (x,) = self.saved_tensors
+        ...         return 2 * x * grad
+        >>> import minigrad as mg
+        >>> x = mg.tensor([3.0], requires_grad=True)
+        >>> Square.apply(x).backward(mg.ones(1)); x.grad.tolist()
+        [6.0]
+    """
+
+    # The name shown in drawings and error messages; subclasses may set it (default: lower-case class name).
+    name: str = ""
+    # Set by the engine just before it calls backward: False when the graph is freed right after
+    # (the default ``backward()``), so backward may overwrite its saved arrays instead of
+    # allocating new ones (the fused LSTM turns its saved gates into their gradients in place).
+    # True for ``backward(retain_graph=True)``, and for anyone calling ``backward`` by hand.
+    retain_graph: bool = True
+    # True for ops whose output may share memory with input 0 (reshape, transpose, basic indexing):
+    # such an output shares the input's version counter, so an in-place change through either is seen.
+    is_view: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = cls.__name__.lower()
+
+    def __init__(self, **params: Any) -> None:
+        # Non-tensor parameters of the op (dim, keepdim, ...) become attributes.
+        self.__dict__.update(params)
+
+    # -- to be written by each op --------------------------------------------------------
+    def forward(self, *arrays: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    def backward(self, *grads: np.ndarray | None) -> np.ndarray | None | tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    # -- saving what backward needs ------------------------------------------------------
+    def save_for_backward(self, *arrays: Any) -> None:
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.released:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (through {_where(self)}): its saved "
+                "values were freed by the first backward. Pass retain_graph=True to the first "
+                "backward() if you need to call it twice."
+            )
+        for counter, version, what, shape, dtype in self._saved_versions:
+            if counter[0] != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: a {dtype} tensor of shape {shape}, which is {what} of {_where(self)}, is at "
+                    f"version {counter[0]}; expected version {version} instead. Hint: {self.name} saved it for "
+                    "backward; change it only after backward, or use the out-of-place form of the in-place op "
+                    "(y = y + 1 instead of y.add_(1)), or .clone() the tensor before changing it."
+                )
+        return self._saved
+
+    def release(self) -> None:
+        """Free what only backward needed. The engine calls this unless ``retain_graph=True``."""
+        self._saved = ()
+        self.output_data = ()
+        self.released = True
+
+    # -- building the graph ----------------------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs: Tensor | None, **params: Any) -> Any:
+        """Run the op on Tensors; record a node when any input requires grad and grad is on."""
+        fn = cls(**params)
+        grad_on = _mode.grad_enabled
+        arrays, needs = [], []
+        for t in inputs:  # one pass over the inputs: this is the hot path of every op
+            if t is None:
+                arrays.append(None)
+                needs.append(False)
+            else:
+                arrays.append(t._array)
+                needs.append(grad_on and t._requires_grad)
+        fn.needs_input_grad = tuple(needs)
+        fn.scope = _mode.scope_name
+        fn._saved = ()
+        fn._saved_versions = ()
+        fn.released = False
+        raw = fn.forward(*arrays)
+        if type(raw) is tuple:
+            outputs = tuple(a if type(a) is np.ndarray else np.asarray(a) for a in raw)
+        else:
+            # NumPy ufuncs on 0-d arrays return scalars (np.float64): keep them 0-d arrays with their dtype.
+            outputs = (raw if type(raw) is np.ndarray else np.asarray(raw),)
+        if _mode.anomaly:
+            _check_finite(fn, outputs, "forward", "output")
+
+        Tensor = _tensor_class()
+        if True not in needs:  # nothing to differentiate: plain tensors, no node kept
+            outs = tuple(Tensor(a) for a in outputs)
+            if cls.is_view:
+                _share_memory_bookkeeping(outs, inputs[0])
+            return outs if type(raw) is tuple else outs[0]
+
+        fn.next_functions = tuple(_edge(t) if need else None for t, need in zip(inputs, needs))
+        fn.input_meta = tuple((t._array.shape, t._array.dtype) if t is not None else None for t in inputs)
+        fn.output_data = outputs
+        fn.grad_norms = ()
+        outs = tuple(Tensor._from_op(a, fn, i) for i, a in enumerate(outputs))
+        fn.outputs = tuple(weakref.ref(t) for t in outs)
+        if cls.is_view:
+            _share_memory_bookkeeping(outs, inputs[0])
+        if fn._saved:
+            fn._saved_versions = _versions_of_saved(fn._saved, inputs, outs)
+        if _mode.recorder is not None:
+            _mode.recorder.on_forward(fn, outputs)
+        return outs if type(raw) is tuple else outs[0]
+
+    def __repr__(self) -> str:
+        where = f" at {self.scope}" if getattr(self, "scope", "") else ""
+        return f"<{type(self).__name__}Backward{where}>"
+
+
+def version_counter(t: Tensor) -> list[int]:
+    """The one-item list counting in-place changes of ``t``'s memory (made on first need)."""
+    counter = t._version_counter
+    if counter is None:
+        counter = t._version_counter = [0]
+    return counter
+
+
+def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None:
+    """Outputs of a view op that really share ``source``'s memory share its version counter too."""
+    base = source._array if source._array.base is None else source._array.base
+    for t in outputs:
+        if t._array.base is not None and (t._array.base is base or t._array.base is source._array):
+            t._version_counter = version_counter(source)
+            t._base = source if source._base is None else source._base
+
+
+def _versions_of_saved(saved: tuple, inputs: Sequence[Tensor | None], outputs: Sequence[Tensor]) -> tuple:
+    """For each input or output whose memory a node saved: its counter and version now.
+
+    Backward compares them (``saved_tensors``): a saved array that an in-place op changed since
+    would silently give a wrong gradient, so it raises instead, as PyTorch does.
+    """
+    recorded = []
+    for a in saved:
+        if type(a) is not np.ndarray:
+            continue
+        for i, t in enumerate(inputs):
+            if t is not None and (a is t._array or (a.base is not None and a.base is t._array)):
+                counter = version_counter(t)
+                recorded.append((counter, counter[0], f"input {i}", t._array.shape, t._array.dtype))
+                break
+        else:
+            for j, t in enumerate(outputs):
+                if a is t._array:
+                    recorded.append((version_counter(t), 0, f"output {j}", a.shape, a.dtype))
+                    break
+    return tuple(recorded)
+
+
+def _tensor_class() -> type:
+    """minigrad.tensor.Tensor (imported late: tensor.py imports this module)."""
+    global _Tensor
+    if _Tensor is None:
+        from minigrad.tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
+
+_Tensor: type | None = None
+
+
+def _edge(t: Tensor) -> Function | Tensor | tuple[Function, int]:
+    """Where the gradient for input ``t`` goes: its creator's output slot, or ``t`` itself if a leaf."""
+    return (t.grad_fn, t._output_index) if t.grad_fn is not None else t
