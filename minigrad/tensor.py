@@ -139,8 +139,12 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Any = None) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        ``create_graph=True`` records the backward pass too, so ``.grad`` can be differentiated
+        again (``retain_graph`` then defaults to True); ``inputs`` limits which tensors get ``.grad``.
 
         Example::
 
@@ -149,7 +153,7 @@ class Tensor:
             >>> (x * x).backward(); x.grad
             tensor(6.)
         """
-        autograd.backward(self, gradient, retain_graph)
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (shares memory and the version counter). Truncated BPTT uses this."""

@@ -21,7 +21,7 @@ The package, one idea per file:
 - ``modes.py``: grad on/off, scopes, anomaly detection, the Recorder hook (all per thread);
 - ``function.py``: ``Function``, one node, with saved values and their versions; ``sum_to_shape``;
 - ``engine.py``: ``backward`` and ``grad``, the iterative reverse topological walk;
-- ``gradcheck.py``: finite-difference checks of the gradients.
+- ``gradcheck.py``: finite-difference checks of first and second derivatives.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 from minigrad.autograd.engine import backward, grad, run_backward
 from minigrad.autograd.function import Function, sum_to_shape, version_counter
-from minigrad.autograd.gradcheck import GradcheckError, gradcheck
+from minigrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minigrad.autograd.modes import (
     Recorder,
     _Mode,
@@ -48,8 +48,8 @@ from minigrad.autograd.modes import (
 
 __all__ = [
     "Function", "GradcheckError", "Recorder", "backward", "current_scope", "detect_anomaly", "enable_grad",
-    "grad", "gradcheck", "inference_mode", "is_grad_enabled", "no_grad", "recording", "run_backward", "scope",
-    "set_grad_enabled", "sum_to_shape", "version_counter",
+    "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_grad_enabled", "no_grad", "recording",
+    "run_backward", "scope", "set_grad_enabled", "sum_to_shape", "version_counter",
 ]
 
 

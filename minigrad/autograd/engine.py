@@ -1,18 +1,24 @@
 """The engine: gradients flow from the outputs back to the leaves in reverse topological order.
 
 An explicit stack, never recursion: BPTT graphs are thousands of nodes deep.
+
+Two number types flow through it. Normally gradients are NumPy arrays and nothing is recorded:
+the fast path. With ``create_graph=True`` they are Tensors, every op's backward runs with grad
+mode on, and so the backward pass itself becomes a graph that can be differentiated again
+(Hessian-vector products, gradient penalties, Newton's method).
 """
 
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from minigrad.autograd.function import Function, _check_finite, sum_to_shape
-from minigrad.autograd.modes import _mode
+from minigrad.autograd.function import Function, _check_finite, _tensor_class, _where, sum_to_shape
+from minigrad.autograd.modes import _GradMode, _mode
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
@@ -40,37 +46,43 @@ def _collect(roots: Sequence[Function]) -> dict[Function, int]:
     return waiting
 
 
-def _add(buffer: list, index: int, grad: np.ndarray) -> None:
+def _add(buffer: list, index: int, grad: Any) -> None:
     old = buffer[index]
     buffer[index] = grad if old is None else old + grad
 
 
 def run_backward(
     roots: Sequence[Tensor],
-    root_grads: Sequence[np.ndarray],
+    root_grads: Sequence[Any],
     retain_graph: bool = False,
     capture: dict[int, int] | None = None,
-) -> list[np.ndarray | None] | None:
+    create_graph: bool = False,
+) -> list[Any] | None:
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
     Normally gradients arriving at leaves are accumulated into ``leaf.grad``. With ``capture``
     (``id(tensor) -> position``, used by ``grad()``), gradients of those tensors are returned in
-    a list instead and no ``.grad`` is touched.
+    a list instead and no ``.grad`` is touched. With ``create_graph`` the gradients are Tensors
+    with a graph of their own (arrays given as ``root_grads`` are wrapped as constants).
     """
+    if create_graph:
+        Tensor = _tensor_class()
+        root_grads = [g if isinstance(g, Tensor) else Tensor(np.asarray(g)) for g in root_grads]
     # The cyclic garbage collector would scan the whole graph again and again while backward
     # allocates gradients; nothing here makes cycles (reference counting frees everything), so
-    # it is paused for the duration.
+    # it is paused for the duration. Grad mode is on exactly when the backward pass is recorded.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_backward(roots, root_grads, retain_graph, capture)
+        with _GradMode(create_graph):
+            return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _run_backward(roots, root_grads, retain_graph, capture):
-    captured: list[np.ndarray | None] | None = [None] * len(capture) if capture is not None else None
+def _run_backward(roots, root_grads, retain_graph, capture, graph):
+    captured: list[Any] | None = [None] * len(capture) if capture is not None else None
     pending: dict[Function, list] = {}  # node -> gradient buffer, one slot per output
     leaf_roots = []
     for t, g in zip(roots, root_grads):
@@ -86,23 +98,22 @@ def _run_backward(roots, root_grads, retain_graph, capture):
     # also consumed by another root waits for it. `ready` is a stack: any order that respects
     # the dependency counts is a valid reverse topological order.
     for t, g in leaf_roots:
-        _deliver_to_leaf(t, g, capture, captured)
+        _deliver_to_leaf(t, g, capture, captured, graph)
 
     while ready:
         fn = ready.pop()
         grads = pending.pop(fn, None) or [None] * len(fn.outputs)
-        grads = _run_output_hooks(fn, grads, capture, captured)
+        grads = _run_output_hooks(fn, grads, capture, captured, graph)
         if retain_graph:
-            fn.grad_norms = tuple(float(np.linalg.norm(g)) if g is not None else 0.0 for g in grads)
+            fn.grad_norms = tuple(float(np.linalg.norm(_values(g))) if g is not None else 0.0 for g in grads)
         if fn.released:
             _ = fn.saved_tensors  # raises the "backward twice" error with the node's name
         fn.retain_graph = retain_graph
+        fn.create_graph = graph
         if _mode.recorder is not None:
-            _mode.recorder.on_backward(fn, grads)
-        if len(grads) == 1:
-            in_grads = fn.backward(grads[0])
-        else:
-            in_grads = fn.backward(*grads)
+            _mode.recorder.on_backward(fn, [None if g is None else _values(g) for g in grads])
+        in_grads = _graph_backward(fn, grads) if graph else (
+            fn.backward(grads[0]) if len(grads) == 1 else fn.backward(*grads))
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if len(in_grads) != len(fn.next_functions):
@@ -111,17 +122,21 @@ def _run_backward(roots, root_grads, retain_graph, capture):
                 f"{len(fn.next_functions)} inputs"
             )
         if _mode.anomaly:
-            _check_finite(fn, in_grads, "backward", "gradient for input")
+            _check_finite(fn, [None if g is None else _values(g) for g in in_grads], "backward",
+                          "gradient for input")
         if not retain_graph:
             fn.release()
-        for edge, g, meta in zip(fn.next_functions, in_grads, fn.input_meta):
+        for i, (edge, g, meta) in enumerate(zip(fn.next_functions, in_grads, fn.input_meta)):
             if edge is None:
                 continue
             if g is not None:
                 shape, dtype = meta
-                g = sum_to_shape(np.asarray(g), shape)
-                if g.dtype != dtype:
-                    g = g.astype(dtype)
+                if graph:
+                    g = _graph_gradient(fn, i, g, shape, dtype)
+                else:
+                    g = sum_to_shape(np.asarray(g), shape)
+                    if g.dtype != dtype:
+                        g = g.astype(dtype)
             if type(edge) is tuple:
                 parent, index = edge
                 if g is not None:
@@ -133,78 +148,205 @@ def _run_backward(roots, root_grads, retain_graph, capture):
                 if waiting[parent] == 0:
                     ready.append(parent)
             elif g is not None:
-                _deliver_to_leaf(edge, g, capture, captured)
+                _deliver_to_leaf(edge, g, capture, captured, graph)
     return captured
 
 
-def _run_output_hooks(fn: Function, grads: list, capture: dict | None, captured: list | None) -> list:
-    """Hooks and retain_grad() of non-leaf outputs, once their gradient is complete."""
-    from minigrad.tensor import Tensor
+def _values(g: Any) -> np.ndarray:
+    """The array of a gradient, whichever of the two number types it is."""
+    return g if type(g) is np.ndarray else g._array
 
+
+# --------------------------------------------------------------------------------------------
+# create_graph=True: the backward pass as a graph
+# --------------------------------------------------------------------------------------------
+
+# Nodes whose backward is a NumPy/Numba kernel with no Tensor formula, by module, and what to do instead.
+# (A node can lift this by defining ``backward_create_graph(*grads)`` with differentiable Tensor ops.)
+NUMPY_ONLY_BACKWARDS = {
+    "minigrad.nn.fused_rnn": "build the layer with impl='reference' (e.g. mg.nn.LSTM(..., impl='reference')), "
+                             "whose time steps are differentiable ops, to take higher-order gradients",
+}
+
+
+def _graph_backward(fn: Function, grads: list) -> Any:
+    """``fn.backward`` on Tensor gradients, or a clear error when this node cannot build a graph."""
+    custom = getattr(fn, "backward_create_graph", None)
+    if custom is not None:
+        return custom(*grads)
+    advice = NUMPY_ONLY_BACKWARDS.get(type(fn).__module__)
+    if advice is not None:
+        raise RuntimeError(f"{_where(fn)}: create_graph=True is not supported by this node, whose backward is a "
+                           f"NumPy kernel; {advice}")
+    try:
+        return fn.backward(*grads)
+    except (TypeError, ValueError, AttributeError, IndexError) as e:
+        raise RuntimeError(f"{_where(fn)}: its backward failed on Tensor gradients (create_graph=True); it is "
+                           f"probably written for NumPy arrays only ({type(e).__name__}: {e})") from e
+
+
+def _graph_gradient(fn: Function, i: int, g: Any, shape: tuple[int, ...], dtype: np.dtype) -> Tensor:
+    """One input gradient under create_graph=True: a Tensor, summed to the input's shape, in its dtype."""
+    if not isinstance(g, _tensor_class()):
+        raise RuntimeError(f"{_where(fn)}: backward returned a {type(g).__name__} for input {i} under "
+                           "create_graph=True, where a Tensor is needed; this op's backward has no Tensor "
+                           "formula yet, so its gradient cannot be differentiated again")
+    g = sum_to_shape(g, shape)
+    return g if g.dtype == dtype else g.to(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Where gradients end: hooks, retain_grad, leaves, grad()'s capture
+# --------------------------------------------------------------------------------------------
+
+
+def _run_output_hooks(fn: Function, grads: list, capture: dict | None, captured: list | None, graph: bool) -> list:
+    """Hooks and retain_grad() of non-leaf outputs, once their gradient is complete."""
+    Tensor = _tensor_class()
     for i, ref in enumerate(fn.outputs):
         t = ref()
         if t is None or grads[i] is None:
             continue
         for hook in t._hooks or ():
-            replaced = hook(Tensor(grads[i]))
+            replaced = hook(grads[i] if graph else Tensor(grads[i]))
             if replaced is not None:
-                grads[i] = replaced._array
+                grads[i] = replaced if graph else replaced._array
         if capture is not None:
             pos = capture.get(id(t))
             if pos is not None:
                 captured[pos] = grads[i] if captured[pos] is None else captured[pos] + grads[i]
         elif t._retains_grad:
-            g = grads[i]
-            if t.grad is None:
-                t.grad = Tensor(g.copy())
-            else:
-                t.grad._array = t.grad._array + g
+            _accumulate(t, grads[i], graph)
     return grads
 
 
-def _deliver_to_leaf(t: Tensor, g: np.ndarray, capture: dict | None, captured: list | None) -> None:
-    from minigrad.tensor import Tensor
-
+def _deliver_to_leaf(t: Tensor, g: Any, capture: dict | None, captured: list | None, graph: bool) -> None:
+    Tensor = _tensor_class()
     for hook in t._hooks or ():
-        replaced = hook(Tensor(g))
+        replaced = hook(g if graph else Tensor(g))
         if replaced is not None:
-            g = replaced._array
+            g = replaced if graph else replaced._array
     if capture is not None:
         pos = capture.get(id(t))
         if pos is not None:
             captured[pos] = g if captured[pos] is None else captured[pos] + g
         return
-    if t.grad is None:
+    _accumulate(t, g, graph)
+
+
+def _accumulate(t: Tensor, g: Any, graph: bool) -> None:
+    """``t.grad += g``. Under create_graph the sum is recorded (a new Tensor), as in PyTorch."""
+    if graph:
+        t.grad = g.clone() if t.grad is None else t.grad + g
+    elif t.grad is None:
         # Own a fresh contiguous copy: g may be a view shared with other gradients.
-        t.grad = Tensor(np.array(g, dtype=t.dtype, copy=True))
+        t.grad = _tensor_class()(np.array(g, dtype=t.dtype, copy=True))
     else:
         t.grad._array += g
 
 
-def _root_gradient(t: Tensor, gradient: Any, who: str) -> np.ndarray:
+# --------------------------------------------------------------------------------------------
+# The public entry points
+# --------------------------------------------------------------------------------------------
+
+
+def _root_gradient(t: Tensor, gradient: Any, who: str, graph: bool = False) -> Any:
+    """The gradient fed into output ``t``: ones for a scalar, else the one given (checked)."""
+    Tensor = _tensor_class()
     if gradient is None:
         if t._array.size != 1:
             raise RuntimeError(
                 f"{who}: grad can be implicitly created only for scalar outputs, but the output has "
                 f"shape {t.shape}; pass gradient= (a tensor of that shape), or reduce it first (e.g. .sum())"
             )
-        return np.ones_like(t._array)
-    g = gradient._array if hasattr(gradient, "_array") else gradient
-    g = np.asarray(g, dtype=t.dtype)
+        ones = np.ones_like(t._array)
+        return Tensor(ones) if graph else ones
+    if graph and isinstance(gradient, Tensor):  # it may itself be in a graph (the double-vjp trick)
+        g = gradient if gradient.dtype == t.dtype else gradient.to(t.dtype)
+    else:
+        g = np.asarray(gradient._array if isinstance(gradient, Tensor) else gradient, dtype=t.dtype)
+        g = Tensor(g) if graph else g
     if g.shape != t.shape:
         raise RuntimeError(f"{who}: gradient has shape {g.shape} but the output has shape {t.shape}")
     return g
 
 
-def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
-    """``tensor.backward()``: accumulate d tensor / d leaf into every leaf's ``.grad``."""
-    if not tensor.requires_grad:
-        raise RuntimeError(
-            "backward: this tensor does not require grad and has no grad_fn (was it made under "
-            "no_grad(), detached, or from inputs that don't require grad?)"
-        )
-    g = _root_gradient(tensor, gradient, "backward")
-    run_backward([tensor], [g], retain_graph=retain_graph)
+def _as_list(tensors: Any, who: str, what: str) -> list:
+    """One Tensor or a sequence of them, as a list of Tensors (a clear error for anything else)."""
+    Tensor = _tensor_class()
+    items = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    for i, t in enumerate(items):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{who}: {what} must be Tensors, {what[:-1]} {i} is a {type(t).__name__}")
+    return items
+
+
+def _check_requires_grad(tensors: list, who: str, what: str) -> None:
+    for i, t in enumerate(tensors):
+        if not t.requires_grad:
+            if what == "inputs":
+                raise RuntimeError(f"{who}: input {i} (shape {t.shape}) does not require grad; create it with "
+                                   "requires_grad=True or call .requires_grad_()")
+            raise RuntimeError(f"{who}: {what[:-1]} {i} (shape {t.shape}) does not require grad and has no grad_fn "
+                               "(was it made under no_grad(), detached, or from inputs that don't require grad?)")
+
+
+def _grad_list(grads: Any, n: int, who: str) -> list:
+    if grads is None:
+        return [None] * n
+    if not isinstance(grads, (list, tuple)):  # one Tensor (or array) for one output
+        grads = [grads]
+    if len(grads) != n:
+        raise ValueError(f"{who}: got {len(grads)} gradients for {n} outputs")
+    return list(grads)
+
+
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Tensor | Sequence[Tensor] | None = None) -> None:
+    """Accumulate d tensors / d leaf into every leaf's ``.grad`` (``tensor.backward()`` calls this).
+
+    ``create_graph=True`` records the backward pass, so the gradients can be differentiated again;
+    ``retain_graph`` then defaults to True. ``inputs`` limits accumulation to those tensors.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> a, b = mg.tensor([1.0], requires_grad=True), mg.tensor([2.0], requires_grad=True)
+        >>> mg.autograd.backward((a * b).sum(), inputs=[a])
+        >>> a.grad, b.grad
+        (tensor([2.]), None)
+    """
+    roots = _as_list(tensors, "backward", "tensors")
+    if not roots:
+        raise RuntimeError("backward: no tensors given to differentiate")
+    for t in roots:
+        if not t.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no grad_fn (was it made under "
+                "no_grad(), detached, or from inputs that don't require grad?)"
+            )
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = [_root_gradient(t, g, "backward", create_graph)
+                  for t, g in zip(roots, _grad_list(grad_tensors, len(roots), "backward"))]
+    if create_graph:
+        warnings.warn(
+            "Using backward() with create_graph=True will create a reference cycle between the parameter and "
+            "its gradient which can cause a memory leak. We recommend using autograd.grad when creating the "
+            "graph to avoid this. If you have to use this function, make sure to reset the .grad fields of "
+            "your parameters to None after use to break the cycle and avoid the leak.", UserWarning, stacklevel=3)
+    if inputs is None:
+        run_backward(roots, root_grads, retain_graph=retain_graph, create_graph=create_graph)
+        return
+    targets = _as_list(inputs, "backward", "inputs")
+    if not targets:
+        raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty")
+    _check_requires_grad(targets, "backward", "inputs")
+    captured = run_backward(roots, root_grads, retain_graph=retain_graph, create_graph=create_graph,
+                            capture={id(t): i for i, t in enumerate(targets)})
+    for t, g in zip(targets, captured):
+        if g is not None:
+            _accumulate(t, g, create_graph)
 
 
 def grad(
@@ -212,9 +354,14 @@ def grad(
     inputs: Tensor | Sequence[Tensor],
     grad_outputs: Any = None,
     retain_graph: bool | None = None,
-    allow_unused: bool = False,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, returned instead of stored in ``.grad``.
+
+    With ``create_graph=True`` the gradients are Tensors with a graph of their own: take their
+    gradient again for second derivatives. ``retain_graph`` defaults to ``create_graph``.
 
     Example::
 
@@ -223,38 +370,36 @@ def grad(
         >>> (gx,) = mg.autograd.grad((x * x).sum(), x)
         >>> gx.tolist(), x.grad
         ([2.0, 4.0], None)
+        >>> (g,) = mg.autograd.grad((x ** 3).sum(), x, create_graph=True)   # 3 x^2
+        >>> mg.autograd.grad(g.sum(), x)[0].tolist()                       # 6 x
+        [6.0, 12.0]
     """
-    from minigrad.tensor import Tensor
-
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    elif not isinstance(grad_outputs, (list, tuple)):  # one Tensor (or array) for one output
-        grad_outputs = [grad_outputs]
-    for i, t in enumerate(inputs):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"grad: inputs must be Tensors, input {i} is a {type(t).__name__}")
-        if not t.requires_grad:
-            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad; create it with "
-                               "requires_grad=True or call .requires_grad_()")
-    for i, t in enumerate(outputs):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"grad: outputs must be Tensors, output {i} is a {type(t).__name__}")
-        if not t.requires_grad:
-            raise RuntimeError(f"grad: output {i} (shape {t.shape}) does not require grad and has no grad_fn "
-                               "(was it made under no_grad(), detached, or from inputs that don't require grad?)")
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
-    root_grads = [_root_gradient(t, g, "grad") for t, g in zip(outputs, grad_outputs)]
+    outputs = _as_list(outputs, "grad", "outputs")
+    inputs = _as_list(inputs, "grad", "inputs")
+    _check_requires_grad(inputs, "grad", "inputs")
+    _check_requires_grad(outputs, "grad", "outputs")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("grad: allow_unused must be True (or not given) when materialize_grads=True")
+    allow_unused = materialize_grads or bool(allow_unused)
+    grad_outputs = _grad_list(grad_outputs, len(outputs), "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = [_root_gradient(t, g, "grad", create_graph) for t, g in zip(outputs, grad_outputs)]
     capture = {id(t): i for i, t in enumerate(inputs)}
-    captured = run_backward(outputs, root_grads, retain_graph=bool(retain_graph), capture=capture)
+    captured = run_backward(outputs, root_grads, retain_graph=bool(retain_graph), capture=capture,
+                            create_graph=create_graph)
+    Tensor = _tensor_class()
     result = []
     for i, (t, g) in enumerate(zip(inputs, captured)):
-        if g is None and not allow_unused:
-            raise RuntimeError(
-                f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; pass "
-                "allow_unused=True to get None for it"
-            )
-        result.append(None if g is None else Tensor(np.array(g, dtype=t.dtype)))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; pass "
+                    "allow_unused=True to get None for it"
+                )
+            result.append(Tensor(np.zeros_like(t._array)) if materialize_grads else None)
+        elif create_graph:
+            result.append(g if g.dtype == t.dtype else g.to(t.dtype))
+        else:
+            result.append(Tensor(np.array(g, dtype=t.dtype)))
     return tuple(result)

@@ -37,12 +37,13 @@ def _check_finite(fn: Function, arrays: Sequence[np.ndarray | None], phase: str,
 # --------------------------------------------------------------------------------------------
 
 
-def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` back to ``shape``: the gradient rule of NumPy broadcasting.
 
     If ``x`` of shape (3, 1) was broadcast to (2, 3, 4) in the forward pass, every element of
     ``x`` was used 2*4 times, so its gradient is the sum over those copies. Ops never do this
-    themselves; the engine applies it to every gradient an op returns.
+    themselves; the engine applies it to every gradient an op returns. ``grad`` is a NumPy array,
+    or a Tensor when the engine builds a graph of the backward pass (``create_graph=True``).
 
     Example::
 
@@ -55,7 +56,12 @@ def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )
-    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if not axes:
+        out = grad
+    elif type(grad) is np.ndarray:
+        out = grad.sum(axis=axes, keepdims=True)
+    else:  # a Tensor: the sum is an op of the new graph
+        out = grad.sum(axes, keepdim=True)
     if extra:
         out = out.reshape(out.shape[extra:])
     if out.shape != shape:  # a bug in an op's backward, not a user error
@@ -75,6 +81,13 @@ class Function:
     and returns the gradient of each input (``None`` where an input needs none). Shapes may be
     broadcast: the engine sums them back (``sum_to_shape``).
 
+    Higher-order gradients: under ``backward(create_graph=True)`` the engine sets
+    ``self.create_graph`` and passes Tensors instead of arrays; ``saved_tensors`` then gives the
+    saved inputs as the input Tensors themselves and saved outputs as Tensors of this node's
+    output slots, so the same arithmetic in ``backward`` builds a differentiable graph. A value
+    saved that is neither (a mask, a scale) comes back as it was saved: it must be a constant of
+    the op; anything computed from the inputs must be recomputed from the Tensors in that case.
+
     Example::
 
         >>> class Square(Function):
@@ -88,6 +101,9 @@ class Function:
         >>> x = mg.tensor([3.0], requires_grad=True)
         >>> Square.apply(x).backward(mg.ones(1)); x.grad.tolist()
         [6.0]
+        >>> (gx,) = mg.autograd.grad(Square.apply(x).sum(), x, create_graph=True)  # the same backward, on Tensors
+        >>> mg.autograd.grad(gx.sum(), x)[0].tolist()
+        [2.0]
     """
 
     # The name shown in drawings and error messages; subclasses may set it (default: lower-case class name).
@@ -100,6 +116,9 @@ class Function:
     # True for ops whose output may share memory with input 0 (reshape, transpose, basic indexing):
     # such an output shares the input's version counter, so an in-place change through either is seen.
     is_view: bool = False
+    # Set by the engine just before it calls backward: True under ``create_graph=True``, when the
+    # gradients are Tensors and backward must compute with Tensor ops (see the class docstring).
+    create_graph: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -138,7 +157,35 @@ class Function:
                     "backward; change it only after backward, or use the out-of-place form of the in-place op "
                     "(y = y + 1 instead of y.add_(1)), or .clone() the tensor before changing it."
                 )
+        if self.create_graph:
+            return self._saved_as_tensors()
         return self._saved
+
+    def _saved_as_tensors(self) -> tuple:
+        """The saved values as Tensors in the graph: inputs as themselves, outputs attached to this node."""
+        Tensor = _tensor_class()
+        out = []
+        for value, role in zip(self._saved, self._saved_roles):
+            if role is None:  # a constant of the op (or None)
+                out.append(value)
+            elif role[0] == "input":
+                out.append(self.input_tensor(role[1], value))
+            else:  # an output: gradients reaching this Tensor flow back into this node's output slot
+                out.append(Tensor._from_op(value, self, role[1]))
+        return tuple(out)
+
+    def input_tensor(self, i: int, array: np.ndarray) -> Tensor:
+        """Input ``i`` (whose values are ``array``) as a Tensor at its place in the graph.
+
+        A leaf is the leaf itself; an op's output is a Tensor of that op's output slot; an input
+        that needs no gradient is a constant.
+        """
+        edge = self.next_functions[i]
+        if edge is None:
+            return _tensor_class()(array)
+        if type(edge) is tuple:
+            return _tensor_class()._from_op(array, edge[0], edge[1])
+        return edge
 
     def release(self) -> None:
         """Free what only backward needed. The engine calls this unless ``retain_graph=True``."""
@@ -163,7 +210,7 @@ class Function:
         fn.needs_input_grad = tuple(needs)
         fn.scope = _mode.scope_name
         fn._saved = ()
-        fn._saved_versions = ()
+        fn._saved_versions = fn._saved_roles = ()
         fn.released = False
         raw = fn.forward(*arrays)
         if type(raw) is tuple:
@@ -171,6 +218,8 @@ class Function:
         else:
             # NumPy ufuncs on 0-d arrays return scalars (np.float64): keep them 0-d arrays with their dtype.
             outputs = (raw if type(raw) is np.ndarray else np.asarray(raw),)
+            if outputs[0] is not raw and fn._saved:  # a saved output must stay *the* output (create_graph)
+                fn._saved = tuple(outputs[0] if value is raw else value for value in fn._saved)
         if _mode.anomaly:
             _check_finite(fn, outputs, "forward", "output")
 
@@ -190,7 +239,7 @@ class Function:
         if cls.is_view:
             _share_memory_bookkeeping(outs, inputs[0])
         if fn._saved:
-            fn._saved_versions = _versions_of_saved(fn._saved, inputs, outs)
+            fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, outs)
         if _mode.recorder is not None:
             _mode.recorder.on_forward(fn, outputs)
         return outs if type(raw) is tuple else outs[0]
@@ -217,27 +266,42 @@ def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None
             t._base = source if source._base is None else source._base
 
 
-def _versions_of_saved(saved: tuple, inputs: Sequence[Tensor | None], outputs: Sequence[Tensor]) -> tuple:
-    """For each input or output whose memory a node saved: its counter and version now.
+def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], outputs: Sequence[Tensor]) -> tuple:
+    """What a node must know about the values it saved: their versions now, and which are inputs or outputs.
 
-    Backward compares them (``saved_tensors``): a saved array that an in-place op changed since
-    would silently give a wrong gradient, so it raises instead, as PyTorch does.
+    Versions: for each input or output whose memory was saved (itself or a view of it), its
+    counter and version now. Backward compares them (``saved_tensors``): a saved array that an
+    in-place op changed since would silently give a wrong gradient, so it raises instead, as
+    PyTorch does.
+
+    Roles: for each saved value, ``("input", i)`` or ``("output", j)`` when it *is* that input's
+    or output's array, else None. Under ``create_graph=True`` they become Tensors in the graph.
     """
-    recorded = []
+    recorded, roles = [], []
     for a in saved:
-        if type(a) is not np.ndarray:
-            continue
-        for i, t in enumerate(inputs):
-            if t is not None and (a is t._array or (a.base is not None and a.base is t._array)):
-                counter = version_counter(t)
-                recorded.append((counter, counter[0], f"input {i}", t._array.shape, t._array.dtype))
-                break
-        else:
-            for j, t in enumerate(outputs):
-                if a is t._array:
-                    recorded.append((version_counter(t), 0, f"output {j}", a.shape, a.dtype))
+        role = None
+        if type(a) is np.ndarray:
+            source = None  # the input whose memory this is; a view of it is versioned the same way
+            for i, t in enumerate(inputs):
+                if t is None:
+                    continue
+                if a is t._array:  # the input itself (not a view): it has a place in the graph
+                    source, role = i, ("input", i)
                     break
-    return tuple(recorded)
+                if source is None and a.base is not None and a.base is t._array:
+                    source = i
+            if source is not None:
+                t = inputs[source]
+                counter = version_counter(t)
+                recorded.append((counter, counter[0], f"input {source}", t._array.shape, t._array.dtype))
+            else:
+                for j, t in enumerate(outputs):
+                    if a is t._array:
+                        recorded.append((version_counter(t), 0, f"output {j}", a.shape, a.dtype))
+                        role = ("output", j)
+                        break
+        roles.append(role)
+    return tuple(recorded), tuple(roles)
 
 
 def _tensor_class() -> type:

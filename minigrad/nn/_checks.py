@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.errors import ShapeError
+from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -72,13 +73,13 @@ def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
     return np.asarray(total, dtype=loss.dtype)
 
 
-def _unreduce(grad: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
-    """The gradient of ``_reduce`` for each element: dL/dloss_i."""
+def _unreduce(grad: Any, shape: tuple[int, ...], reduction: str) -> Any:
+    """The gradient of ``_reduce`` for each element: dL/dloss_i (an array, or a Tensor under create_graph)."""
     if reduction == "none":
         return grad
     n = int(np.prod(shape))
     scale = grad / n if reduction == "mean" and n else grad
-    return np.broadcast_to(scale, shape)
+    return G.broadcast_to(scale, shape)
 
 
 

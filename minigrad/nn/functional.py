@@ -52,6 +52,8 @@ from minigrad.nn.functional_losses import (
     nll_loss,
     smooth_l1_loss,
 )
+from minigrad.ops.elementwise import Softplus
+from minigrad.ops.indexing import IndexAdd
 from minigrad.random import rng
 from minigrad.tensor import Tensor
 
@@ -99,7 +101,7 @@ class Linear(Function):
         order = _memory_order(x) if w.shape[0] <= w.shape[1] else None
         xm = x if order is None else x.transpose(order)
         x2 = xm.reshape(-1, w.shape[1])  # all batch dims flattened into rows (a copy if xm is a strided view)
-        self.save_for_backward(x2, w)  # the rows, so that backward does not flatten (copy) x again
+        self.save_for_backward(x2, w, x)  # the rows, so that backward does not flatten (copy) x again
         self.order, self.xm_shape = order, xm.shape
         y = matmul2d(x2, w.T).reshape(*xm.shape[:-1], w.shape[0])
         if b is not None:
@@ -107,7 +109,9 @@ class Linear(Function):
         return y if order is None else y.transpose(np.argsort(order))
 
     def backward(self, grad: np.ndarray):
-        x2, w = self.saved_tensors
+        x2, w, x = self.saved_tensors
+        if self.create_graph:
+            return self._backward_tensors(grad, x, w)
         order = self.order
         g2 = (grad if order is None else grad.transpose(order)).reshape(-1, w.shape[0])  # rows as x2's
         gx = None
@@ -116,6 +120,14 @@ class Linear(Function):
             gx = gx if order is None else gx.transpose(np.argsort(order))
         gw = matmul2d(g2.T, x2) if self.needs_input_grad[1] else None  # dL/dW = g^T x
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None  # dL/db = sum over rows of g
+        return gx, gw, gb
+
+    def _backward_tensors(self, grad: Tensor, x: Tensor, w: Tensor):
+        """The same three formulas in Tensor ops (create_graph=True), with the rows in plain order."""
+        g2 = grad.reshape(-1, w.shape[0])
+        gx = (g2 @ w).reshape(x.shape) if self.needs_input_grad[0] else None
+        gw = g2.T @ x.reshape(-1, w.shape[1]) if self.needs_input_grad[1] else None
+        gb = g2.sum(0) if self.needs_input_grad[2] else None
         return gx, gw, gb
 
 
@@ -163,6 +175,14 @@ class Embedding(Function):
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         dim = self.weight_shape[1]
+        if self.create_graph:  # the scatter-add as an op, so that it can be differentiated again
+            idx = np.ascontiguousarray(self.indices.reshape(-1), dtype=np.int64)
+            gw = IndexAdd.apply(grad.reshape(-1, dim), index=idx, shape=self.weight_shape)
+            if self.padding_idx is not None:
+                learned = np.ones((self.weight_shape[0], 1), dtype=bool)
+                learned[self.padding_idx] = False
+                gw = gw * learned
+            return gw
         gw = np.zeros(self.weight_shape, dtype=grad.dtype)
         order = _memory_order(grad)  # e.g. from a batch_first RNN: rows in memory order, no copy
         indices = self.indices if order is None else self.indices.transpose(order[:-1])
@@ -383,6 +403,8 @@ class BCEWithLogits(Function):
 
     def backward(self, grad):
         x, y, weight, pos_weight, e, sp, unweighted = self.saved_tensors
+        if self.create_graph:
+            return self._backward_tensors(grad, x, y, weight, pos_weight)
         g = _unreduce(grad, np.broadcast_shapes(*(a.shape for a in (x, y, weight, pos_weight) if a is not None)),
                       self.reduction)
         gw = g if weight is None else g * weight
@@ -398,6 +420,20 @@ class BCEWithLogits(Function):
             g_weight = g * unweighted
         if need_pw:
             g_pw = gw * y * sp
+        return gx, gy, g_weight, g_pw
+
+    def _backward_tensors(self, grad, x, y, weight, pos_weight):
+        """The same four formulas in Tensor ops (create_graph=True), recomputing what forward saved."""
+        shape = np.broadcast_shapes(*(a.shape for a in (x, y, weight, pos_weight) if a is not None))
+        g = _unreduce(grad, shape, self.reduction)
+        gw = g if weight is None else g * weight
+        sp = Softplus.apply(-x, beta=1.0, threshold=np.inf)  # softplus(-x) = -log s(x), never linearised
+        lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
+        need_x, need_y, need_w, need_pw = self.needs_input_grad
+        gx = gw * ((1.0 - y) - lw * (-x).sigmoid()) if need_x else None
+        gy = gw * (-x + (0.0 if pos_weight is None else (pos_weight - 1.0) * sp)) if need_y else None
+        g_weight = g * ((1.0 - y) * x + lw * sp) if need_w else None
+        g_pw = gw * y * sp if need_pw else None
         return gx, gy, g_weight, g_pw
 
 
@@ -464,7 +500,7 @@ class CrossEntropy(Function):
         denom = cross_entropy_fwd(rows, self.target, weight, self.ignore_index, self.label_smoothing, lse, loss)
         self.denom = denom
         self.x_shape = x.shape
-        self.save_for_backward(rows, weight, lse)
+        self.save_for_backward(rows, weight, lse, x)
         if self.reduction == "none":
             return loss.reshape(self.target_shape)
         total = loss.sum(dtype=np.float64)
@@ -474,7 +510,9 @@ class CrossEntropy(Function):
         return np.asarray(total, dtype=rows.dtype)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        rows, weight, lse = self.saved_tensors
+        rows, weight, lse, x = self.saved_tensors
+        if self.create_graph:
+            return self._backward_tensors(grad, x, weight)
         m = rows.shape[0]
         if self.reduction == "none":
             scale = np.ascontiguousarray(grad.reshape(-1), dtype=rows.dtype)
@@ -489,6 +527,29 @@ class CrossEntropy(Function):
             moved = self.x_shape[:1] + self.x_shape[2:] + self.x_shape[1:2]
             return np.moveaxis(drows.reshape(moved), -1, 1)
         return drows.reshape(self.x_shape)
+
+    def _backward_tensors(self, grad: Tensor, x: Tensor, weight: np.ndarray) -> Tensor:
+        """The kernel's gradient in Tensor ops (create_graph=True): ``scale * (sum(q) softmax(x) - q)``.
+
+        ``q`` is the target distribution of each row, weighted: ``(1 - eps) w_t`` at the target
+        plus ``eps / C * w_c`` everywhere, and zero for ignored rows. It is a constant.
+        """
+        to_rows = (0, *range(2, x.ndim), 1) if x.ndim > 2 else tuple(range(x.ndim))  # class dim last
+        moved = x.permute(*to_rows) if x.ndim > 2 else x
+        rows = moved.reshape(-1, x.shape[-1] if x.ndim <= 2 else x.shape[1])
+        m, n_cls = rows.shape
+        kept = self.target != self.ignore_index
+        q = np.zeros((m, n_cls), dtype=rows.dtype)
+        q[np.arange(m)[kept], self.target[kept]] = (1.0 - self.label_smoothing) * weight[self.target[kept]]
+        q[kept] += (self.label_smoothing / n_cls) * weight
+        if self.reduction == "none":
+            scale = grad.reshape(m, 1)
+        elif self.reduction == "mean":
+            scale = grad / self.denom if self.denom != 0 else grad * 0.0
+        else:
+            scale = grad
+        drows = scale * (rows.softmax(1) * q.sum(axis=1, keepdims=True) - q)
+        return drows.reshape(moved.shape).permute(*np.argsort(to_rows)) if x.ndim > 2 else drows.reshape(x.shape)
 
 
 def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,

@@ -253,11 +253,13 @@ class MSELoss(Function):
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         diff = (x - y).astype(self.dtype, copy=False)
-        self.save_for_backward(diff)
+        self.save_for_backward(diff, x, y)
         return _reduce(diff * diff, self.reduction)
 
     def backward(self, grad: np.ndarray):
-        (diff,) = self.saved_tensors
+        diff, x, y = self.saved_tensors
+        if self.create_graph:  # diff depends on the inputs: recomputed from them, to be differentiable
+            diff = (x - y).to(self.dtype)
         g = 2.0 * diff * _unreduce(grad, diff.shape, self.reduction)
         return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
 
@@ -273,8 +275,8 @@ class L1Loss(Function):
         return _reduce(np.abs(diff), self.reduction)
 
     def backward(self, grad: np.ndarray):
-        (sign,) = self.saved_tensors
-        g = sign * _unreduce(grad, sign.shape, self.reduction)
+        (sign,) = self.saved_tensors  # a constant: |d| has no curvature away from 0
+        g = _unreduce(grad, sign.shape, self.reduction) * sign
         return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
 
 

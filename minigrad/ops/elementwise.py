@@ -2,6 +2,8 @@
 
 Each op is a ``Function`` whose ``backward`` sits right under its ``forward``. Gradients may
 come back in the broadcast shape: the engine sums them to each input's shape (``sum_to_shape``).
+Each backward works on NumPy arrays and, under ``create_graph=True``, on Tensors (``grad_math``
+as ``G``); where a Numba kernel does the NumPy work, the Tensor formula sits beside it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from minigrad.autograd import Function
 from minigrad.dtypes import get_default_dtype, result_type
 from minigrad.errors import ShapeError, broadcast_error
 from minigrad.kernels import activations as K
+from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
 
 # ----------------------------------------------------------------------------------- operands
@@ -127,7 +130,7 @@ class Pow(Function):
         if self.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 # PyTorch's convention: where a == 0 and b >= 0 the gradient is 0, not nan.
-                gb = np.where((a == 0) & (b >= 0), 0.0, grad * y * np.log(a))
+                gb = G.where((G.values(a) == 0) & (G.values(b) >= 0), 0.0, grad * y * G.log(a))
         return ga, gb
 
 
@@ -144,7 +147,7 @@ class PowScalar(Function):
         (x,) = self.saved_tensors
         e = self.exponent
         if e == 0:
-            return np.zeros_like(x)
+            return G.zeros_like(x)
         return grad * (e * x ** (e - 1))
 
 
@@ -228,7 +231,7 @@ class Abs(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return grad * np.sign(x)
+        return grad * np.sign(G.values(x))  # the sign is a constant: abs has no curvature away from 0
 
 
 def exp(x: Tensor) -> Tensor:
@@ -267,6 +270,8 @@ class Tanh(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
+        if self.create_graph:
+            return grad * (1 - y * y)
         return K.tanh_backward(y, grad)  # grad * (1 - y * y)
 
 
@@ -278,6 +283,8 @@ class Sigmoid(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
+        if self.create_graph:
+            return grad * y * (1 - y)
         return K.sigmoid_backward(y, grad)  # grad * y * (1 - y)
 
 
@@ -304,7 +311,7 @@ class Softplus(Function):
     def backward(self, grad):
         (x,) = self.saved_tensors
         bx = self.beta * x
-        return grad * np.where(bx > self.threshold, 1.0, K.sigmoid(bx))
+        return grad * G.where(G.values(bx) > self.threshold, 1.0, G.sigmoid(bx))
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -338,7 +345,7 @@ class Clamp(Function):
         return np.clip(x, self.lo, self.hi)
 
     def backward(self, grad):
-        (x,) = self.saved_tensors
+        x = G.values(self.saved_tensors[0])  # only the mask is needed: a constant
         inside = np.ones(x.shape, dtype=bool)
         if self.lo is not None:
             inside &= x >= self.lo
@@ -368,9 +375,9 @@ class Maximum(Function):
         return np.maximum(a, b)
 
     def backward(self, grad):
-        a, b = self.saved_tensors
+        a, b = (G.values(v) for v in self.saved_tensors)  # only masks are needed: constants
         share = np.where(a == b, 0.5, 1.0)  # ties split the gradient, as in PyTorch
-        return grad * share * (a >= b), grad * share * (b >= a)
+        return grad * (share * (a >= b)), grad * (share * (b >= a))
 
 
 class Minimum(Function):
@@ -379,9 +386,9 @@ class Minimum(Function):
         return np.minimum(a, b)
 
     def backward(self, grad):
-        a, b = self.saved_tensors
+        a, b = (G.values(v) for v in self.saved_tensors)
         share = np.where(a == b, 0.5, 1.0)
-        return grad * share * (a <= b), grad * share * (b <= a)
+        return grad * (share * (a <= b)), grad * (share * (b <= a))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -400,8 +407,8 @@ class Where(Function):
 
     def backward(self, grad):
         c = self.condition
-        return np.where(c, grad, 0) if self.needs_input_grad[0] else None, \
-            np.where(c, 0, grad) if self.needs_input_grad[1] else None
+        return G.where(c, grad, 0) if self.needs_input_grad[0] else None, \
+            G.where(c, 0, grad) if self.needs_input_grad[1] else None
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:

@@ -49,19 +49,46 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, grad):
-        g = np.zeros(self.shape, dtype=grad.dtype)
-        index = self.index
-        if not _has_integer_array(index):
-            g[index] = grad  # slices and masks select each element at most once
-        elif isinstance(index, np.ndarray) and index.ndim == 1 and g.ndim >= 1:
-            # The Embedding-style case: rows gathered by a 1-D index -> scatter-add kernel.
-            rows = g.reshape(self.shape[0], -1)
-            idx = np.where(index < 0, index + self.shape[0], index)
-            scatter_add_rows(rows, idx.astype(np.int64, copy=False),
-                             np.ascontiguousarray(grad).reshape(len(index), -1))
-        else:
-            np.add.at(g, index, grad)  # general fancy indexing, duplicates accumulate
-        return g
+        if self.create_graph:  # the scatter-add as an op, so that it can be differentiated again
+            return IndexAdd.apply(grad, index=self.index, shape=self.shape)
+        return scatter_add(self.shape, self.index, grad)
+
+
+class IndexAdd(Function):
+    """``out = zeros(shape); out[index] += grad``: the gradient of ``x[index]``, as an op of its own.
+
+    Under ``create_graph=True`` the backward of indexing builds this node; its own backward
+    gathers again (``grad[index]``), so indexing can be differentiated any number of times.
+    """
+
+    name = "index_add"
+
+    def forward(self, grad):
+        return scatter_add(self.shape, self.index, grad)
+
+    def backward(self, grad):
+        if self.create_graph:
+            return GetItem.apply(grad, index=self.index)
+        return grad[self.index]
+
+
+def scatter_add(shape: tuple[int, ...], index: Any, grad: np.ndarray) -> np.ndarray:
+    """Zeros of ``shape`` with ``grad`` added at ``index``; repeated indices accumulate.
+
+    Example: ``scatter_add((3,), np.array([2, 2, 0]), np.ones(3)).tolist()`` -> [1.0, 0.0, 2.0].
+    """
+    g = np.zeros(shape, dtype=grad.dtype)
+    if not _has_integer_array(index):
+        g[index] = grad  # slices and masks select each element at most once
+    elif isinstance(index, np.ndarray) and index.ndim == 1 and g.ndim >= 1:
+        # The Embedding-style case: rows gathered by a 1-D index -> scatter-add kernel.
+        rows = g.reshape(shape[0], -1)
+        idx = np.where(index < 0, index + shape[0], index)
+        scatter_add_rows(rows, idx.astype(np.int64, copy=False),
+                         np.ascontiguousarray(grad).reshape(len(index), -1))
+    else:
+        np.add.at(g, index, grad)  # general fancy indexing, duplicates accumulate
+    return g
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:

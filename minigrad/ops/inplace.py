@@ -176,6 +176,12 @@ class IndexPut(Function):
         return x
 
     def backward(self, grad):
+        if self.create_graph:  # the same, from differentiable ops: a constant mask, and indexing
+            from minigrad.ops.indexing import getitem
+
+            kept = np.ones(grad.shape, dtype=bool)
+            kept[self.index] = False
+            return grad * kept, getitem(grad, self.index)
         grad_x = grad.copy()
         grad_x[self.index] = 0
         return grad_x, grad[self.index]

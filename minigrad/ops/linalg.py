@@ -17,8 +17,13 @@ from minigrad.ops.elementwise import promote
 from minigrad.tensor import Tensor
 
 
-def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b``; plain 2-D products go through ``matmul2d`` (our threads for big float32 ones)."""
+def _mm(a: Any, b: Any) -> Any:
+    """``a @ b``; plain 2-D array products go through ``matmul2d`` (our threads for big float32 ones).
+
+    Tensors (a backward under ``create_graph=True``) multiply with the differentiable ``matmul``.
+    """
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        return matmul(a, b)
     return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
 
 
@@ -35,18 +40,18 @@ class MatMul(Function):
         # Put back the dims that 1-D operands dropped from C; b's first, so that a 0-d grad
         # (vector @ vector) becomes (1, 1).
         if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+            g = g.reshape(*g.shape, 1)
         if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+            g = g.reshape(*g.shape[:-1], 1, g.shape[-1])
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = _mm(g, np.swapaxes(b2, -1, -2))  # dL/dA = dL/dC @ B^T
+            ga = _mm(g, b2.mT)  # dL/dA = dL/dC @ B^T
             if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(axis=0)
+                ga = ga.reshape(-1, a.shape[0]).sum(0)
         if self.needs_input_grad[1]:
-            gb = _mm(np.swapaxes(a2, -1, -2), g)  # dL/dB = A^T @ dL/dC
+            gb = _mm(a2.mT, g)  # dL/dB = A^T @ dL/dC
             if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(axis=0)
+                gb = gb.reshape(-1, b.shape[0]).sum(0)
         return ga, gb
 
 

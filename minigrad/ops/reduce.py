@@ -15,6 +15,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.kernels import softmax as K
+from minigrad.ops import grad_math as G
 from minigrad.ops.elementwise import _floating
 from minigrad.tensor import Tensor
 
@@ -47,11 +48,16 @@ def normalize_dims(op: str, dim: Any, ndim: int) -> tuple[int, ...] | None:
     return tuple(sorted(out)) if ndim else None
 
 
-def _expand_back(grad: np.ndarray, dims: tuple[int, ...] | None, keepdim: bool, shape: tuple) -> np.ndarray:
+def _expand_back(grad: Any, dims: tuple[int, ...] | None, keepdim: bool, shape: tuple) -> Any:
     """Undo a reduction's shape change: put the reduced axes back (size 1), then broadcast."""
-    if not keepdim and dims is not None:
-        grad = np.expand_dims(grad, dims)
-    return np.broadcast_to(grad, shape)
+    return G.broadcast_to(_keep_dims(grad, dims, keepdim, len(shape)), shape)
+
+
+def _keep_dims(y: Any, dims: tuple[int, ...] | None, keepdim: bool, ndim: int) -> Any:
+    """A reduction's result with its reduced axes back as size 1 (as if keepdim=True)."""
+    if keepdim or dims is None:  # a reduction over everything is 0-d: it broadcasts as it is
+        return y
+    return G.expand_dims(y, dims)
 
 
 # ----------------------------------------------------------------------------------- sum, mean
@@ -101,7 +107,7 @@ class Var(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        centered = x - x.mean(axis=self.dims, keepdims=True)
+        centered = x - G.mean(x, self.dims, keepdims=True)
         g = _expand_back(grad, self.dims, self.keepdim, x.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             return g * 2 * centered / self.denominator
@@ -146,8 +152,8 @@ class MaxAll(Function):
 
     def backward(self, grad):
         x, y = self.saved_tensors
-        winners = x == y
-        return grad * winners / winners.sum()
+        winners = G.values(x) == G.values(y)  # a constant mask
+        return grad * (winners / winners.sum())
 
 
 class MaxDim(Function):
@@ -164,9 +170,13 @@ class MaxDim(Function):
         return values if self.keepdim else np.squeeze(values, self.dim)
 
     def backward(self, grad):
-        g = np.zeros(self.shape, dtype=grad.dtype)
         if not self.keepdim:
-            grad = np.expand_dims(grad, self.dim)
+            grad = G.expand_dims(grad, (self.dim,))
+        if self.create_graph:  # each slice has one winner: the spread gradient times a one-hot mask
+            winner = np.zeros(self.shape, dtype=bool)
+            np.put_along_axis(winner, self.indices, True, axis=self.dim)
+            return G.broadcast_to(grad, self.shape) * winner
+        g = np.zeros(self.shape, dtype=grad.dtype)
         np.put_along_axis(g, self.indices, grad, axis=self.dim)
         return g
 
@@ -261,7 +271,7 @@ class Softmax(Function):
     def backward(self, grad):
         (y,) = self.saved_tensors
         # dL/dx = y * (g - sum(g * y)): the Jacobian of softmax applied without forming it.
-        return y * (grad - (grad * y).sum(axis=self.dim, keepdims=True))
+        return y * (grad - G.sum(grad * y, self.dim, keepdims=True))
 
 
 class LogSoftmax(Function):
@@ -276,7 +286,7 @@ class LogSoftmax(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad - np.exp(y) * grad.sum(axis=self.dim, keepdims=True)
+        return grad - G.exp(y) * G.sum(grad, self.dim, keepdims=True)
 
 
 class LogSumExp(Function):
@@ -285,14 +295,15 @@ class LogSumExp(Function):
         m = np.where(np.isfinite(m), m, 0)  # all -inf stays -inf, not nan
         with np.errstate(divide="ignore"):
             lse = m + np.log(np.exp(x - m).sum(axis=self.dims, keepdims=True))
-        self.save_for_backward(x, lse)
-        return lse if self.keepdim else np.squeeze(lse, self.dims)
+        y = lse if self.keepdim else np.squeeze(lse, self.dims)
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, grad):
-        x, lse = self.saved_tensors
+        x, y = self.saved_tensors
         g = _expand_back(grad, self.dims, self.keepdim, x.shape)
         with np.errstate(invalid="ignore"):
-            return g * np.exp(x - lse)
+            return g * G.exp(x - _keep_dims(y, self.dims, self.keepdim, x.ndim))  # softmax(x)
 
 
 def _softmax_dim(op: str, x: Tensor, dim: Any) -> int:

@@ -12,6 +12,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
 from minigrad.errors import ShapeError
+from minigrad.ops import grad_math as G
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.reduce import normalize_dims
 from minigrad.tensor import Tensor
@@ -106,7 +107,7 @@ class Permute(Function):
         return np.transpose(x, self.dims)
 
     def backward(self, grad):
-        return np.transpose(grad, np.argsort(self.dims))
+        return G.permute(grad, tuple(int(d) for d in np.argsort(self.dims)))
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
@@ -182,7 +183,7 @@ class Cat(Function):
         return np.concatenate(xs, axis=self.dim)
 
     def backward(self, grad):
-        return tuple(np.split(grad, np.cumsum(self.sizes)[:-1], axis=self.dim))
+        return G.split(grad, self.sizes, self.dim)
 
 
 class Stack(Function):
@@ -190,7 +191,7 @@ class Stack(Function):
         return np.stack(xs, axis=self.dim)
 
     def backward(self, grad):
-        return tuple(np.take(grad, i, axis=self.dim) for i in range(grad.shape[self.dim]))
+        return tuple(G.select(grad, i, self.dim) for i in range(grad.shape[self.dim]))
 
 
 def _same_dtype(op: str, tensors: Sequence[Any]) -> list[Tensor]:
@@ -238,8 +239,9 @@ class Split(Function):
         return tuple(np.split(x, np.cumsum(self.sizes)[:-1], axis=self.dim))
 
     def backward(self, *grads):
-        parts = [g if g is not None else np.zeros(self.part_shape(i), dtype=self.dtype) for i, g in enumerate(grads)]
-        return np.concatenate(parts, axis=self.dim)
+        like = next((g for g in grads if g is not None), None)
+        parts = [g if g is not None else G.zeros(self.part_shape(i), self.dtype, like) for i, g in enumerate(grads)]
+        return G.concatenate(parts, self.dim)
 
     def part_shape(self, i: int) -> tuple[int, ...]:
         shape = list(self.input_shape)

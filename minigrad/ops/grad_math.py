@@ -1,0 +1,141 @@
+"""The few functions a backward formula needs, for both kinds of numbers a backward receives.
+
+Normally gradients are NumPy arrays (the fast path). Under ``create_graph=True`` they are
+Tensors, and the same formula must build a graph. Arithmetic (``grad * y``) already works on
+both; for the rest, an op's backward calls these, and each does the NumPy thing for an array
+and the differentiable Tensor op for a Tensor. So each backward is written once.
+
+Example::
+
+    >>> import numpy as np
+    >>> import minigrad as mg
+    >>> expand_dims(np.ones(3), (0,)).shape
+    (1, 3)
+    >>> x = mg.ones(3, requires_grad=True)
+    >>> expand_dims(x, (0,))                    # the same call, recorded in the graph
+    tensor([[1., 1., 1.]], grad_fn=<ReshapeBackward>)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from minigrad.kernels import activations as K
+from minigrad.tensor import Tensor
+
+
+def values(x: Any) -> Any:
+    """The numbers of ``x`` as an array: for masks and other constants of a backward formula.
+
+    Example: ``values(mg.ones(2)).tolist()`` -> [1.0, 1.0].
+    """
+    return x._array if isinstance(x, Tensor) else x
+
+
+def where(condition: Any, a: Any, b: Any) -> Any:
+    """``a`` where ``condition`` (an array of bools, a constant), else ``b``.
+
+    Example: ``where(np.array([True, False]), np.ones(2), 0.0).tolist()`` -> [1.0, 0.0].
+    """
+    condition = values(condition)
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        from minigrad.ops.elementwise import where as tensor_where
+
+        return tensor_where(condition, a, b)
+    return np.where(condition, a, b)
+
+
+def exp(x: Any) -> Any:
+    """e ** x. Example: ``exp(np.zeros(1)).tolist()`` -> [1.0]."""
+    return x.exp() if isinstance(x, Tensor) else np.exp(x)
+
+
+def log(x: Any) -> Any:
+    """Natural logarithm. Example: ``log(np.ones(1)).tolist()`` -> [0.0]."""
+    return x.log() if isinstance(x, Tensor) else np.log(x)
+
+
+def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)), stable. Example: ``sigmoid(np.zeros(1)).tolist()`` -> [0.5]."""
+    return x.sigmoid() if isinstance(x, Tensor) else K.sigmoid(x)
+
+
+def sum(x: Any, dims: int | tuple[int, ...] | None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Sum over ``dims`` (None: all). Example: ``sum(np.ones((2, 3)), 1).tolist()`` -> [3.0, 3.0]."""
+    if isinstance(x, Tensor):
+        return x.sum(dims, keepdim=keepdims)
+    return x.sum(axis=dims, keepdims=keepdims)
+
+
+def mean(x: Any, dims: int | tuple[int, ...] | None, keepdims: bool = False) -> Any:
+    """Mean over ``dims`` (None: all). Example: ``mean(np.ones((2, 3)), 1).tolist()`` -> [1.0, 1.0]."""
+    if isinstance(x, Tensor):
+        return x.mean(dims, keepdim=keepdims)
+    return x.mean(axis=dims, keepdims=keepdims)
+
+
+def expand_dims(x: Any, dims: Sequence[int]) -> Any:
+    """Insert size-1 dims at the (sorted, non-negative) positions ``dims`` of the result.
+
+    Example: ``expand_dims(np.ones((2, 3)), (0, 2)).shape`` -> (1, 2, 1, 3).
+    """
+    shape = list(x.shape)
+    for d in sorted(dims):
+        shape.insert(d, 1)
+    return x.reshape(tuple(shape))
+
+
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    """``x`` repeated along its size-1 dims to ``shape``. Example: ``broadcast_to(np.ones(1), (3,)).shape`` -> (3,)."""
+    if isinstance(x, Tensor):
+        return x if x.shape == tuple(shape) else x.expand(*shape)
+    return np.broadcast_to(x, shape)
+
+
+def permute(x: Any, axes: Sequence[int]) -> Any:
+    """The dims of ``x`` in the order ``axes``. Example: ``permute(np.ones((2, 3)), (1, 0)).shape`` -> (3, 2)."""
+    return x.permute(*axes) if isinstance(x, Tensor) else np.transpose(x, axes)
+
+
+def concatenate(parts: Sequence[Any], dim: int) -> Any:
+    """Join along ``dim``. Example: ``concatenate([np.ones(2), np.zeros(1)], 0).tolist()`` -> [1.0, 1.0, 0.0]."""
+    if any(isinstance(p, Tensor) for p in parts):
+        from minigrad.ops.shape import cat
+
+        return cat([p if isinstance(p, Tensor) else Tensor(p) for p in parts], dim)
+    return np.concatenate(parts, axis=dim)
+
+
+def split(x: Any, sizes: Sequence[int], dim: int) -> tuple:
+    """Cut ``x`` along ``dim`` into pieces of ``sizes``.
+
+    Example: ``[p.shape for p in split(np.ones(3), [1, 2], 0)]`` -> [(1,), (2,)].
+    """
+    if isinstance(x, Tensor):
+        return tuple(x.split(list(sizes), dim))
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=dim))
+
+
+def select(x: Any, index: int, dim: int) -> Any:
+    """The slice ``index`` of dim ``dim`` (that dim removed).
+
+    Example: ``select(np.eye(2), 1, 0).tolist()`` -> [0.0, 1.0].
+    """
+    if isinstance(x, Tensor):
+        return x[(slice(None),) * dim + (index,)]
+    return np.take(x, index, axis=dim)
+
+
+def zeros_like(x: Any) -> Any:
+    """Zeros of ``x``'s shape and dtype, of ``x``'s kind (a constant). Example: ``zeros_like(np.ones(2)).tolist()``."""
+    zeros = np.zeros_like(values(x))
+    return Tensor(zeros) if isinstance(x, Tensor) else zeros
+
+
+def zeros(shape: tuple[int, ...], dtype: np.dtype, like: Any) -> Any:
+    """Zeros of ``shape``, a Tensor if ``like`` is one. Example: ``zeros((2,), np.float64, np.ones(1)).tolist()``."""
+    array = np.zeros(shape, dtype=dtype)
+    return Tensor(array) if isinstance(like, Tensor) else array

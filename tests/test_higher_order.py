@@ -1,0 +1,294 @@
+"""Higher-order gradients: create_graph=True, second derivatives of every op, gradgradcheck, memory.
+
+The programs live in ``fixture_makers/higher_order.py``, written once against a module ``T``: each
+runs here with ``T = minigrad`` and compares with ``T = torch`` live, and with PyTorch's stored
+answers (``fixtures/higher_order.npz``) where torch is absent.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+from conftest import load_fixture
+from fixture_makers.higher_order import GRADGRADCHECK, PROGRAMS, as_function, lstm_hvp, second_order
+
+import minigrad as mg
+from minigrad.autograd import GradcheckError, gradgradcheck
+
+TOL = {"rtol": 1e-9, "atol": 1e-10}
+
+
+def _assert_same(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray], name: str) -> None:
+    assert sorted(ours) == sorted(theirs), name
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], err_msg=f"{name}: {key}", **TOL)
+
+
+# ---- every op: second derivatives equal PyTorch's ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_second_derivatives_match_torch(name, torch):
+    _assert_same(second_order(mg, name), second_order(torch, name), name)
+
+
+@pytest.fixture(scope="module")
+def fixture():
+    return load_fixture("higher_order")
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_second_derivatives_match_stored_torch(name, fixture):
+    ours = second_order(mg, name)
+    theirs = {key.split("__", 1)[1]: value for key, value in fixture.items() if key.startswith(f"{name}__")}
+    _assert_same(ours, theirs, name)
+
+
+@pytest.mark.parametrize("name", GRADGRADCHECK)
+def test_gradgradcheck(name):
+    fn, inputs = as_function(mg, name)
+    assert gradgradcheck(fn, inputs)
+
+
+def test_every_program_has_a_nonzero_second_derivative():
+    """A table entry whose second derivatives are all zero would test nothing about double backward."""
+    for name in sorted(PROGRAMS):
+        result = second_order(mg, name)
+        seconds = [v for k, v in result.items() if k.startswith("second")]
+        assert any(np.abs(s).max() > 1e-6 for s in seconds if s.size), name
+
+
+# ---- recurrent layers (reference implementation) --------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_recurrent_hvp_matches_torch(mode, torch):
+    ours = lstm_hvp(mg, mode, impl="reference")
+    theirs = lstm_hvp(torch, mode)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-8, atol=1e-10, err_msg=f"{mode}: {key}")
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_recurrent_hvp_matches_stored_torch(mode, fixture):
+    ours = lstm_hvp(mg, mode, impl="reference")
+    for key in ours:
+        np.testing.assert_allclose(ours[key], fixture[f"recurrent_{mode}__{key}"], rtol=1e-8, atol=1e-10,
+                                   err_msg=f"{mode}: {key}")
+
+
+def test_fused_layer_refuses_create_graph_with_advice():
+    lstm = mg.nn.LSTM(3, 4).double()
+    out = lstm(mg.randn(5, 2, 3, dtype=mg.float64))[0]
+    with pytest.raises(RuntimeError, match="impl='reference'"):
+        mg.autograd.grad(out.sum(), lstm.weight_hh_l0, create_graph=True)
+    # without create_graph the fused layer is fine
+    (g,) = mg.autograd.grad(lstm(mg.randn(5, 2, 3, dtype=mg.float64))[0].sum(), lstm.weight_hh_l0)
+    assert g.shape == lstm.weight_hh_l0.shape
+
+
+# ---- the engine's semantics under create_graph ----------------------------------------------------
+
+
+def test_grad_create_graph_gives_differentiable_gradients():
+    x = mg.tensor([1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    (g,) = mg.autograd.grad((x ** 3).sum(), x, create_graph=True)
+    assert g.requires_grad and g.grad_fn is not None
+    np.testing.assert_allclose(g.detach().numpy(), [3.0, 12.0])
+    (h,) = mg.autograd.grad(g.sum(), x, create_graph=True)
+    np.testing.assert_allclose(h.detach().numpy(), [6.0, 12.0])
+    (third,) = mg.autograd.grad(h.sum(), x)
+    np.testing.assert_allclose(third.numpy(), [6.0, 6.0])
+    assert not third.requires_grad
+
+
+def test_without_create_graph_gradients_are_plain():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = mg.autograd.grad((x ** 3).sum(), x)
+    assert not g.requires_grad and g.grad_fn is None
+
+
+def test_backward_create_graph_accumulates_with_a_graph_like_torch(torch):
+    results = []
+    for T in (mg, torch):
+        x = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # both warn about the parameter <-> gradient reference cycle
+            (x ** 3).sum().backward(create_graph=True)
+            first = x.grad.detach().numpy().copy()
+            assert x.grad.requires_grad
+            (x ** 3).sum().backward(create_graph=True)  # accumulates: 2 * 3x^2, still with a graph
+            second = x.grad.detach().numpy().copy()
+            (gg,) = T.autograd.grad(x.grad.sum(), x)  # d/dx sum(6 x^2) = 12 x
+        results.append((first, second, gg.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs)
+
+
+def test_backward_create_graph_warns_about_the_reference_cycle():
+    x = mg.tensor([1.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="reference cycle"):
+        (x * x).sum().backward(create_graph=True)
+
+
+def test_retain_graph_defaults_to_create_graph():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.exp() * x).sum()
+    mg.autograd.grad(y, x, create_graph=True)
+    mg.autograd.grad(y, x)  # the graph was kept: a second pass works
+    with pytest.raises(RuntimeError, match="second time"):
+        mg.autograd.grad(y, x)
+
+
+def test_backward_inputs_accumulates_only_into_them(torch):
+    for T in (mg, torch):
+        a = T.tensor([1.0, 2.0], requires_grad=True)
+        b = T.tensor([3.0, 4.0], requires_grad=True)
+        h = a * b
+        h.retain_grad() if T is torch else None
+        (h * h).sum().backward(inputs=[a, h])
+        np.testing.assert_allclose(a.grad.numpy(), [2 * 3.0 * 3.0, 2 * 8.0 * 4.0])
+        np.testing.assert_allclose(h.grad.numpy(), [6.0, 16.0])
+        assert b.grad is None
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        (a * 2).sum().backward(inputs=[])
+
+
+def test_grad_outputs_in_a_graph_are_differentiated_through():
+    """The double-vjp trick: the gradient is linear in grad_outputs, which may require grad."""
+    x = mg.tensor([0.5, -1.0], dtype=mg.float64, requires_grad=True)
+    v = mg.zeros(2, dtype=mg.float64, requires_grad=True)
+    (g,) = mg.autograd.grad(x.tanh(), x, v, create_graph=True)  # g = v * (1 - tanh^2)
+    (dv,) = mg.autograd.grad(g.sum(), v)
+    np.testing.assert_allclose(dv.numpy(), 1 - np.tanh([0.5, -1.0]) ** 2)
+
+
+def test_materialize_grads_and_allow_unused():
+    x, unused = mg.ones(2, requires_grad=True), mg.ones(3, requires_grad=True)
+    gx, gu = mg.autograd.grad((x * 2).sum(), [x, unused], materialize_grads=True)
+    assert gu.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="allow_unused"):
+        mg.autograd.grad((x * 2).sum(), [x, unused], allow_unused=False, materialize_grads=True)
+
+
+def test_hooks_see_tensors_with_a_graph_under_create_graph():
+    x = mg.tensor([1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    y = x * x
+    seen = []
+    y.register_hook(lambda g: seen.append(g.requires_grad) or g * 2)
+    (g,) = mg.autograd.grad((y * x).sum(), x, create_graph=True)  # d/dx x^3 with y's gradient doubled
+    np.testing.assert_allclose(g.detach().numpy(), [5.0, 20.0])  # x^2 + 2 * x * 2x
+    assert seen == [True]
+
+
+def test_a_numpy_only_backward_is_refused_clearly_under_create_graph():
+    class NumpyOnly(mg.autograd.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad):
+            return np.asarray(grad) * 2  # always an array: no graph possible
+
+    x = mg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="numpyonly.*create_graph=True"):
+        mg.autograd.grad(NumpyOnly.apply(x).sum(), x, create_graph=True)
+
+
+def test_a_custom_function_written_with_arithmetic_supports_double_backward():
+    class Cube(mg.autograd.Function):
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x ** 3
+
+        def backward(self, grad):
+            (x,) = self.saved_tensors
+            return 3 * x * x * grad
+
+    x = mg.tensor([0.3, -1.2, 2.0], dtype=mg.float64, requires_grad=True)
+    assert gradgradcheck(Cube.apply, [x])
+
+
+def test_gradgradcheck_catches_a_wrong_second_derivative():
+    class DetachedSave(mg.autograd.Function):
+        """Right first derivative; the saved input cut from the graph makes the second one wrong."""
+
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x * x
+
+        def backward(self, grad):
+            (x,) = self.saved_tensors
+            x = x.detach() if isinstance(x, mg.Tensor) else x
+            return 2 * x * grad
+
+    x = mg.tensor([0.3, -1.2, 2.0], dtype=mg.float64, requires_grad=True)
+    assert mg.autograd.gradcheck(DetachedSave.apply, [x])
+    with pytest.raises(GradcheckError, match="gradgradcheck: gradient mismatch for input 0"):
+        gradgradcheck(DetachedSave.apply, [x])
+
+
+def test_gradgradcheck_with_given_grad_outputs():
+    x = mg.tensor([[0.3, -1.2], [2.0, 0.1]], dtype=mg.float64, requires_grad=True)
+    v = mg.tensor([[1.0, 0.5], [-2.0, 0.25]], dtype=mg.float64)
+    assert gradgradcheck(lambda t: (t @ t).tanh(), [x], grad_outputs=v)
+
+
+def test_a_changed_saved_value_is_still_caught_under_create_graph():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    u = (x * 1).tanh()  # tanh saves its output u
+    u.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        mg.autograd.grad(u.sum(), x, create_graph=True)
+
+
+# ---- memory: flat over repeated double-backward steps ----------------------------------------------
+
+
+def _double_backward_step(w, x):
+    loss = ((x @ w).tanh() ** 2).mean()
+    (g,) = mg.autograd.grad(loss, w, create_graph=True)
+    penalty = (g * g).sum()  # a gradient penalty: differentiate the gradient's norm
+    (gp,) = mg.autograd.grad(loss + penalty, w)
+    with mg.no_grad():
+        w -= 0.01 * gp
+
+
+def test_memory_stays_flat_over_repeated_double_backward():
+    rng = np.random.default_rng(0)
+    w = mg.tensor(rng.standard_normal((8, 8)), dtype=mg.float64, requires_grad=True)
+    x = mg.tensor(rng.standard_normal((16, 8)), dtype=mg.float64)
+    for _ in range(20):  # warm up caches (kernels, allocator)
+        _double_backward_step(w, x)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        _double_backward_step(w, x)
+        start, _ = tracemalloc.get_traced_memory()
+        for _ in range(200):
+            _double_backward_step(w, x)
+        gc.collect()
+        end, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert end - start < 64 * 1024, f"memory grew by {end - start} bytes over 200 double-backward steps"
+
+
+def test_graph_is_freed_by_reference_counting_after_grad_create_graph():
+    """autograd.grad makes no cycles: with the cyclic collector off, every node is still freed."""
+    import weakref
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    gc.disable()
+    try:
+        y = (x.tanh() * x).sum()
+        (g,) = mg.autograd.grad(y, x, create_graph=True)
+        (h,) = mg.autograd.grad(g.sum(), x)
+        refs = [weakref.ref(y.grad_fn), weakref.ref(g.grad_fn)]
+        del y, g, h
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
