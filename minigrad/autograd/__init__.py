@@ -21,13 +21,15 @@ The package, one idea per file:
 - ``modes.py``: grad on/off, scopes, anomaly detection, the Recorder hook (all per thread);
 - ``function.py``: ``Function``, one node, with saved values and their versions; ``sum_to_shape``;
 - ``engine.py``: ``backward`` and ``grad``, the iterative reverse topological walk;
-- ``gradcheck.py``: finite-difference checks of first and second derivatives.
+- ``gradcheck.py``: finite-difference checks of first and second derivatives;
+- ``functional.py``: ``vjp``, ``jvp``, ``vhp``, ``hvp``, ``jacobian``, ``hessian`` of a whole function.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from minigrad.autograd import functional
 from minigrad.autograd.engine import backward, grad, run_backward
 from minigrad.autograd.function import Function, sum_to_shape, version_counter
 from minigrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -48,7 +50,7 @@ from minigrad.autograd.modes import (
 
 __all__ = [
     "Function", "GradcheckError", "Recorder", "backward", "current_scope", "detect_anomaly", "enable_grad",
-    "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_grad_enabled", "no_grad", "recording",
+    "functional", "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_grad_enabled", "no_grad", "recording",
     "run_backward", "scope", "set_grad_enabled", "sum_to_shape", "version_counter",
 ]
 
