@@ -14,7 +14,14 @@ import warnings
 import numpy as np
 import pytest
 from conftest import load_fixture
-from fixture_makers.higher_order import GRADGRADCHECK, PROGRAMS, as_function, lstm_hvp, second_order
+from fixture_makers.higher_order import (
+    GRADGRADCHECK,
+    PROGRAMS,
+    as_function,
+    lstm_hvp,
+    packed_lstm_hvp,
+    second_order,
+)
 
 import minigrad as mg
 from minigrad.autograd import GradcheckError, gradgradcheck
@@ -79,6 +86,31 @@ def test_recurrent_hvp_matches_stored_torch(mode, fixture):
     for key in ours:
         np.testing.assert_allclose(ours[key], fixture[f"recurrent_{mode}__{key}"], rtol=1e-8, atol=1e-10,
                                    err_msg=f"{mode}: {key}")
+
+
+def test_packed_sequences_through_a_reference_lstm_match_torch(torch):
+    ours, theirs = packed_lstm_hvp(mg, impl="reference"), packed_lstm_hvp(torch)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-8, atol=1e-10, err_msg=key)
+
+
+def test_packed_sequences_through_a_reference_lstm_match_stored_torch(fixture):
+    ours = packed_lstm_hvp(mg, impl="reference")
+    for key in ours:
+        np.testing.assert_allclose(ours[key], fixture[f"packed_lstm__{key}"], rtol=1e-8, atol=1e-10, err_msg=key)
+
+
+def test_packing_ops_gradgradcheck():
+    rnn_utils = mg.nn.utils.rnn
+    seqs = [mg.randn(n, 2, dtype=mg.float64, requires_grad=True) for n in (3, 1, 2)]
+
+    def padded_and_back(*xs):
+        padded = rnn_utils.pad_sequence(list(xs), batch_first=True)
+        packed = rnn_utils.pack_padded_sequence(padded ** 2, mg.tensor([3, 1, 2]), batch_first=True,
+                                                enforce_sorted=False)
+        return rnn_utils.pad_packed_sequence(packed, batch_first=False)[0] ** 2
+
+    assert gradgradcheck(padded_and_back, seqs)
 
 
 def test_fused_layer_refuses_create_graph_with_advice():

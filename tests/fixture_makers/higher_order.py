@@ -209,6 +209,28 @@ def lstm_hvp(T: Any, mode: str = "LSTM", **layer_options: Any) -> dict[str, np.n
     return {"loss": loss.detach().numpy(), "grad": g.detach().numpy(), "hvp": hv.numpy()}
 
 
+def packed_lstm_hvp(T: Any, **layer_options: Any) -> dict[str, np.ndarray]:
+    """Gradients and ``H v`` through pad_sequence -> pack_padded_sequence -> LSTM -> pad_packed_sequence."""
+    rng = np.random.default_rng(3)
+    lstm = T.nn.LSTM(3, 4, batch_first=True, **layer_options).double()
+    with T.no_grad():
+        for p in lstm.parameters():
+            p.copy_(T.tensor(rng.uniform(-0.5, 0.5, tuple(p.shape)), dtype=T.float64))
+    lengths = (4, 2, 3)
+    seqs = [T.tensor(rng.standard_normal((n, 3)), dtype=T.float64, requires_grad=True) for n in lengths]
+    rnn_utils = T.nn.utils.rnn
+    padded = rnn_utils.pad_sequence(seqs, batch_first=True)
+    packed = rnn_utils.pack_padded_sequence(padded, T.tensor(lengths), batch_first=True, enforce_sorted=False)
+    out, _ = rnn_utils.pad_packed_sequence(lstm(packed)[0], batch_first=True)
+    wrt = [lstm.weight_hh_l0, seqs[0], seqs[1]]
+    grads = T.autograd.grad((out ** 2).sum(), wrt, create_graph=True)
+    vs = [T.tensor(rng.standard_normal(tuple(w.shape)), dtype=T.float64) for w in wrt]
+    hvps = T.autograd.grad(sum((g * v).sum() for g, v in zip(grads, vs)), wrt)
+    result = {f"grad{i}": g.detach().numpy() for i, g in enumerate(grads)}
+    result.update({f"hvp{i}": h.numpy() for i, h in enumerate(hvps)})
+    return result
+
+
 # ------------------------------------------------------------------------------------------------
 # Fixtures
 # ------------------------------------------------------------------------------------------------
@@ -224,6 +246,8 @@ def make(fixtures_dir: Path) -> list[Path]:
     for mode in ("LSTM", "GRU", "RNN"):
         for key, value in lstm_hvp(torch, mode).items():
             arrays[f"recurrent_{mode}__{key}"] = value
+    for key, value in packed_lstm_hvp(torch).items():
+        arrays[f"packed_lstm__{key}"] = value
     path = fixtures_dir / "higher_order.npz"
     np.savez_compressed(path, **arrays)
     return [path]

@@ -41,6 +41,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError
+from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
 
 __all__ = [
@@ -75,6 +76,8 @@ class GatherRows(Function):
         return x.reshape((-1,) + x.shape[2:])[self.index]
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        if self.create_graph:  # scattering back is ScatterRows, as an op: differentiable again
+            return ScatterRows.apply(grad, index=self.index, out_shape=self.in_shape[:2], padding_value=0.0)
         full = np.zeros((self.in_shape[0] * self.in_shape[1],) + self.in_shape[2:], dtype=grad.dtype)
         full[self.index] = grad  # every row is picked at most once, so assignment is enough
         return full.reshape(self.in_shape)
@@ -95,6 +98,8 @@ class ScatterRows(Function):
         return out.reshape(self.out_shape[:2] + data.shape[1:])
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        if self.create_graph:  # gathering back is GatherRows, as an op: differentiable again
+            return GatherRows.apply(grad, index=self.index)
         return grad.reshape((-1,) + grad.shape[2:])[self.index]
 
 
@@ -319,8 +324,8 @@ class PadSequence(Function):
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, ...]:
         if self.batch_first:
-            grad = grad.swapaxes(0, 1)
-        return tuple(grad[rows, b] for b, rows in enumerate(self.slices))
+            grad = G.permute(grad, (1, 0, *range(2, grad.ndim)))
+        return tuple(grad[rows, b] for b, rows in enumerate(self.slices))  # (Tensors too: indexing)
 
 
 def pad_sequence(sequences: Sequence[Tensor] | Tensor, batch_first: bool = False, padding_value: float = 0.0,
