@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from minigrad.autograd.anomaly import add_forward_trace
 from minigrad.autograd.function import Function, _check_finite, _tensor_class, _where, sum_to_shape
 from minigrad.autograd.modes import _GradMode, _mode
 
@@ -112,8 +113,11 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
         fn.create_graph = graph
         if _mode.recorder is not None:
             _mode.recorder.on_backward(fn, [None if g is None else _values(g) for g in grads])
-        in_grads = _graph_backward(fn, grads) if graph else (
-            fn.backward(grads[0]) if len(grads) == 1 else fn.backward(*grads))
+        if _mode.anomaly:
+            in_grads = _traced_backward(fn, grads, graph)
+        else:
+            in_grads = _graph_backward(fn, grads) if graph else (
+                fn.backward(grads[0]) if len(grads) == 1 else fn.backward(*grads))
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if len(in_grads) != len(fn.next_functions):
@@ -150,6 +154,15 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
             elif g is not None:
                 _deliver_to_leaf(edge, g, capture, captured, graph)
     return captured
+
+
+def _traced_backward(fn: Function, grads: list, graph: bool) -> Any:
+    """Anomaly mode: an error raised by ``fn``'s backward also shows where ``fn`` was made (its forward line)."""
+    try:
+        return _graph_backward(fn, grads) if graph else fn.backward(*grads)
+    except Exception as error:
+        add_forward_trace(error, fn)
+        raise
 
 
 def _values(g: Any) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from minigrad.autograd.anomaly import describe_forward, forward_trace
 from minigrad.autograd.modes import _mode
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ def _check_finite(fn: Function, arrays: Sequence[np.ndarray | None], phase: str,
             continue
         bad = "nan" if np.isnan(a).any() else "inf"
         detail = f" ({what} {i})" if len(arrays) > 1 else ""
-        raise RuntimeError(f"{_where(fn)} produced {bad} in {phase}{detail}")
+        trace = describe_forward(fn) if phase == "backward" else ""  # (in forward, the traceback is the user's)
+        raise RuntimeError(f"{_where(fn)} produced {bad} in {phase}{detail}" + (f"\n\n{trace}" if trace else ""))
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,6 +242,8 @@ class Function:
             _share_memory_bookkeeping(outs, inputs[0])
         if fn._saved:
             fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, outs)
+        if _mode.anomaly:  # where this node was made, for backward errors (anomaly.py); nothing otherwise
+            fn.forward_trace = forward_trace()
         if _mode.recorder is not None:
             _mode.recorder.on_forward(fn, outputs)
         return outs if type(raw) is tuple else outs[0]
