@@ -295,6 +295,11 @@ class Tensor:
         return bool(self._array.reshape(-1)[0])
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self._requires_grad and autograd._mode.recording_backward:
+            raise RuntimeError(
+                "a NumPy function was applied to a Tensor that is part of the graph while backward(create_graph=True) "
+                "records it: the result would be a constant and the second derivative silently wrong. An op's backward "
+                "must use Tensor ops on Tensors (see minigrad/ops/grad_math.py), or .detach() if a constant is meant")
         return self._array if dtype is None else self._array.astype(dtype)
 
     def __iter__(self):

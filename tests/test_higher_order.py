@@ -324,3 +324,22 @@ def test_graph_is_freed_by_reference_counting_after_grad_create_graph():
         assert all(r() is None for r in refs)
     finally:
         gc.enable()
+
+
+def test_a_numpy_function_on_a_graph_tensor_is_refused_during_create_graph():
+    """np.cos(x) on the saved Tensor would be a constant: a silently wrong second derivative."""
+
+    class Sine(mg.autograd.Function):
+        def forward(self, x):
+            self.save_for_backward(x)
+            return np.sin(x)
+
+        def backward(self, grad):
+            (x,) = self.saved_tensors
+            return grad * np.cos(x)
+
+    x = mg.tensor([0.3, 1.0], dtype=mg.float64, requires_grad=True)
+    assert mg.autograd.gradcheck(Sine.apply, [x])  # first derivatives: the NumPy path, fine
+    with pytest.raises(RuntimeError, match="NumPy function was applied to a Tensor"):
+        mg.autograd.grad(Sine.apply(x).sum(), x, create_graph=True)
+    np.asarray(x.detach())  # outside such a backward, NumPy functions on Tensors work as always

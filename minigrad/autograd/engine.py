@@ -74,10 +74,13 @@ def run_backward(
     # it is paused for the duration. Grad mode is on exactly when the backward pass is recorded.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    was_recording = _mode.recording_backward
+    _mode.recording_backward = create_graph or was_recording
     try:
         with _GradMode(create_graph):
             return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
     finally:
+        _mode.recording_backward = was_recording
         if gc_was_enabled:
             gc.enable()
 

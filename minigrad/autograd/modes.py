@@ -26,6 +26,9 @@ class _Mode(threading.local):
         self.scope_name = ""
         self.anomaly = False
         self.recorder: Recorder | None = None
+        # True while backward(create_graph=True) runs: a NumPy function applied to a Tensor in the
+        # graph would silently cut it (Tensor.__array__ refuses then).
+        self.recording_backward = False
 
 
 _mode = _Mode()
