@@ -129,3 +129,12 @@ def test_bptt_equations_match_docs() -> None:
     assert len(lines) >= 12
     missing = [ln for ln in lines if ln not in src]
     assert not missing, f"docs/bptt.md equations missing from examples/bptt_by_hand.py: {missing}"
+
+
+def test_second_order(tmp_path: Path) -> None:
+    r = run_example("second_order.py", "--penalty-steps", "60", "--lengths", "5,20", cwd=tmp_path)
+    assert r["newton_x"] == pytest.approx(1.0, abs=1e-12)       # Newton: quadratic convergence to x = 1
+    assert abs(r["penalty_grad_norm"] - 1.0) < 0.3               # the penalty pulls ||df/dx|| towards 1
+    steep, tame = r["curvature"]["1.3"], r["curvature"]["0.9"]
+    assert steep["20"] > 10 * steep["5"]                         # curvature explodes with T above radius 1
+    assert steep["20"] > 5 * tame["20"]
