@@ -343,3 +343,59 @@ def test_a_numpy_function_on_a_graph_tensor_is_refused_during_create_graph():
     with pytest.raises(RuntimeError, match="NumPy function was applied to a Tensor"):
         mg.autograd.grad(Sine.apply(x).sum(), x, create_graph=True)
     np.asarray(x.detach())  # outside such a backward, NumPy functions on Tensors work as always
+
+
+def test_memory_stays_flat_with_backward_create_graph_when_grads_are_reset():
+    """backward(create_graph=True) links each parameter and its .grad in a cycle; resetting .grad breaks it."""
+    rng = np.random.default_rng(1)
+    model = mg.nn.Linear(6, 6).double()
+    x = mg.tensor(rng.standard_normal((8, 6)), dtype=mg.float64)
+    opt = mg.optim.SGD(model.parameters(), lr=0.01)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = (model(x).tanh() ** 2).mean()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss.backward(create_graph=True)
+        penalty = sum((p.grad * p.grad).sum() for p in model.parameters())
+        grads = mg.autograd.grad(penalty, list(model.parameters()))
+        opt.zero_grad(set_to_none=True)
+        with mg.no_grad():
+            for p, g in zip(model.parameters(), grads):
+                p -= 0.01 * g
+
+    for _ in range(20):
+        step()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step()
+        start, _ = tracemalloc.get_traced_memory()
+        for _ in range(200):
+            step()
+        gc.collect()
+        end, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert end - start < 64 * 1024, f"memory grew by {end - start} bytes over 200 steps"
+
+
+def test_a_node_may_provide_its_own_create_graph_backward():
+    """The hook a fused kernel can use: backward_create_graph(*grads) in Tensor ops, next to the NumPy backward."""
+
+    class KernelSquare(mg.autograd.Function):
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x * x
+
+        def backward(self, grad):  # stands for a NumPy-only kernel
+            (x,) = self.saved_tensors
+            return np.asarray(2 * x * grad)
+
+        def backward_create_graph(self, grad):
+            (x,) = self.saved_tensors
+            return 2 * x * grad
+
+    x = mg.tensor([0.5, -2.0], dtype=mg.float64, requires_grad=True)
+    assert gradgradcheck(KernelSquare.apply, [x])
