@@ -30,6 +30,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
+from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
 
 __all__ = ["leaky_relu", "elu", "gelu", "softplus"]
@@ -97,6 +98,8 @@ class Erf(Function):
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (x,) = self.saved_tensors
+        if self.create_graph:
+            return grad * (_TWO_OVER_SQRT_PI * (-x * x).exp())
         return grad * (_TWO_OVER_SQRT_PI * np.exp(-x * x)).astype(grad.dtype, copy=False)
 
 
@@ -130,8 +133,8 @@ class LeakyReLU(Function):
         return np.where(positive, x, x * x.dtype.type(self.negative_slope))
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        (positive,) = self.saved_tensors
-        return np.where(positive, grad, grad * grad.dtype.type(self.negative_slope))
+        (positive,) = self.saved_tensors  # a constant mask
+        return G.where(positive, grad, grad * grad.dtype.type(self.negative_slope))
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
@@ -165,6 +168,8 @@ class ELU(Function):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x, negative_part = self.saved_tensors
         alpha = grad.dtype.type(self.alpha)
+        if self.create_graph:  # alpha exp(min(x, 0)), recomputed from x so that it is differentiable
+            return G.where(G.values(x) > 0, grad, grad * (alpha * x.clamp(max=0).exp()))
         return np.where(x > 0, grad, grad * (negative_part + alpha))  # alpha exp(x) = alpha (exp(x) - 1) + alpha
 
 
@@ -206,18 +211,24 @@ class GELU(Function):
             cdf = 0.5 * (1.0 + np.tanh(_TANH_SCALE * (x64 + _TANH_CUBIC * x64**3)))
         else:
             cdf = 0.5 * (1.0 + erf_array(x64 * _SQRT_HALF))
-        self.save_for_backward(x64, cdf)
+        self.save_for_backward(x64, cdf, x)
         return (x64 * cdf).astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        x, cdf = self.saved_tensors
+        x, cdf, x_in = self.saved_tensors
+        if self.create_graph:  # Phi recomputed from the input Tensor, so that the slope is differentiable
+            x = x_in
+            if self.approximate == "tanh":
+                cdf = 0.5 * (1.0 + (_TANH_SCALE * (x + _TANH_CUBIC * x ** 3)).tanh())
+            else:
+                cdf = 0.5 * (1.0 + Erf.apply(x * _SQRT_HALF))
         if self.approximate == "tanh":
             t = 2.0 * cdf - 1.0  # the tanh
             d_inner = _TANH_SCALE * (1.0 + 3.0 * _TANH_CUBIC * x * x)
             slope = cdf + 0.5 * x * (1.0 - t * t) * d_inner
         else:
-            slope = cdf + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return grad * slope.astype(grad.dtype, copy=False)
+            slope = cdf + x * _INV_SQRT_2PI * G.exp(-0.5 * x * x)
+        return grad * (slope if self.create_graph else slope.astype(grad.dtype, copy=False))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:

@@ -54,11 +54,13 @@ class Normalize(Function):
             y = y * weight.reshape(self.param_shape)
         if bias is not None:
             y = y + bias.reshape(self.param_shape)
-        self.save_for_backward(xhat, rstd, weight)
+        self.save_for_backward(xhat, rstd, weight, x)
         return y.astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray):
-        xhat, rstd, weight = self.saved_tensors
+        xhat, rstd, weight, x = self.saved_tensors
+        if self.create_graph:
+            return self._backward_tensors(grad, x, weight)
         g = grad.astype(np.float64, copy=False)
         gh = g if weight is None else g * weight.reshape(self.param_shape)
         gx = gw = gb = None
@@ -75,6 +77,27 @@ class Normalize(Function):
             gw = sum_to_shape(g * xhat, self.param_shape).reshape(weight.shape).astype(weight.dtype, copy=False)
         if self.needs_input_grad[2]:
             gb = sum_to_shape(g, self.param_shape).reshape(self.bias_shape).astype(grad.dtype, copy=False)
+        return gx, gw, gb
+
+    def _backward_tensors(self, g: Tensor, x: Tensor, weight: Tensor | None):
+        """The same formulas in Tensor ops (create_graph=True), with xhat and rstd recomputed from x."""
+        if self.batch_stats:
+            mean = x.mean(self.axes, keepdim=True)
+            rstd = (((x - mean) ** 2).mean(self.axes, keepdim=True) + self.eps) ** -0.5
+        else:  # fixed statistics (running averages): constants
+            mean, rstd = self.mean.astype(x.dtype), (1.0 / np.sqrt(self.var + self.eps)).astype(x.dtype)
+        xhat = (x - mean) * rstd
+        gh = g if weight is None else g * weight.reshape(self.param_shape)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            if self.batch_stats:
+                gx = rstd * (gh - gh.mean(self.axes, keepdim=True) - xhat * (gh * xhat).mean(self.axes, keepdim=True))
+            else:
+                gx = gh * rstd
+        if self.needs_input_grad[1]:
+            gw = sum_to_shape(g * xhat, self.param_shape).reshape(weight.shape)
+        if self.needs_input_grad[2]:
+            gb = sum_to_shape(g, self.param_shape).reshape(self.bias_shape)
         return gx, gw, gb
 
 

@@ -35,6 +35,7 @@ from minigrad.nn._checks import (
     _reduce,
     _unreduce,
 )
+from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
 
 __all__ = ["mse_loss", "l1_loss", "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div"]
@@ -101,6 +102,14 @@ class NLLLoss(Function):
         else:
             scale = grad
         rows = np.zeros((m, self.x_shape[1] if len(self.x_shape) > 1 else self.x_shape[0]), dtype=grad.dtype)
+        if self.create_graph:  # the same rows as (constant one-hot weights) * scale, in Tensor ops
+            if rows.shape[1]:
+                rows[np.arange(m), self.picked_class] = -self.row_weight
+            drows = (scale.reshape(m, 1) if self.reduction == "none" else scale) * rows
+            if len(self.x_shape) > 2:  # (M, C) -> (N, d1, ..., C) -> (N, C, d1, ...)
+                moved = self.x_shape[:1] + self.x_shape[2:] + self.x_shape[1:2]
+                return drows.reshape(moved).permute(0, len(moved) - 1, *range(1, len(moved) - 1))
+            return drows.reshape(self.x_shape)
         if rows.shape[1]:
             rows[np.arange(m), self.picked_class] = -self.row_weight * scale
         return _from_class_rows(rows, self.x_shape)
@@ -192,6 +201,10 @@ class BinaryCrossEntropy(Function):
         if self.weight is not None:
             g = g * self.weight
         gx = gy = None
+        if self.create_graph:  # the same formulas in Tensor ops
+            gx = g * (x - y) / (x * (1.0 - x)).clamp(min=_BCE_EPSILON) if self.needs_input_grad[0] else None
+            gy = g * ((1.0 - x).log() - x.log()) if self.needs_input_grad[1] else None
+            return gx, gy
         if self.needs_input_grad[0]:
             gx = g * (x - y) / np.maximum(x * (1.0 - x), _BCE_EPSILON)
         if self.needs_input_grad[1]:
@@ -340,12 +353,16 @@ class SmoothL1(Function):
         loss = np.where(z < beta, 0.5 * d * d, beta * (z - 0.5 * beta))
         if self.divide_by_beta:
             loss = loss / beta
-        self.save_for_backward(d)
+        self.save_for_backward(d, x, y)
         return _reduce(loss, self.reduction)
 
     def backward(self, grad: np.ndarray):
-        (d,) = self.saved_tensors
-        slope = np.clip(d, -self.beta, self.beta)
+        d, x, y = self.saved_tensors
+        if self.create_graph:  # d depends on the inputs: recomputed from them, to be differentiable
+            d = (x - y).to(self.dtype)
+            slope = d.clamp(-self.beta, self.beta)
+        else:
+            slope = np.clip(d, -self.beta, self.beta)
         if self.divide_by_beta:
             slope = slope / self.beta
         g = slope * _unreduce(grad, d.shape, self.reduction)
@@ -451,12 +468,13 @@ class KLDiv(Function):
         gx = gt = None
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.needs_input_grad[0]:
-                gx = -g * (np.exp(t) if self.log_target else t)
+                gx = -g * (G.exp(t) if self.log_target else t)
             if self.needs_input_grad[1]:
                 if self.log_target:
-                    gt = g * np.exp(t) * (t - x + 1.0)
+                    gt = g * G.exp(t) * (t - x + 1.0)
                 else:  # d/dt [t log t] = log t + t/t: nan at t = 0, as PyTorch's
-                    gt = g * (np.where(t != 0, np.log(np.where(t != 0, t, 1)), 0.0) + t / t - x)
+                    nonzero = G.values(t) != 0
+                    gt = g * (G.where(nonzero, G.log(G.where(nonzero, t, 1.0)), 0.0) + t / t - x)
         return gx, gt
 
 

@@ -140,6 +140,17 @@ PROGRAMS: dict[str, Program] = {
         x(4, 3), T.tensor([0, 2, 1, 1]), ignore_index=1, reduction="none") ** 2,
     "cross_entropy_sum_unbatched": lambda T, x: _F(T).cross_entropy(x(5), T.tensor(3), reduction="sum"),
     "cross_entropy_probs": lambda T, x: _F(T).cross_entropy(x(3, 4), x(3, 4).softmax(1)),
+    "leaky_relu_elu": lambda T, x: _F(T).leaky_relu(x(3, 4), 0.1) * x(4) + _F(T).elu(x(3, 4), 0.7) ** 2,
+    "gelu": lambda T, x: _F(T).gelu(x(3, 4)) + _F(T).gelu(x(3, 4), approximate="tanh") ** 2,
+    "layer_norm": lambda T, x: _F(T).layer_norm(x(3, 4), (4,), x(4), x(4)) ** 2,
+    "batch_norm": lambda T, x: _F(T).batch_norm(x(5, 3), None, None, x(3), x(3), training=True) ** 2,
+    "batch_norm_eval": lambda T, x: _F(T).batch_norm(x(5, 3), x.const(3), x.const(3, low=0.5), x(3), x(3)) ** 2,
+    "nll": lambda T, x: _F(T).nll_loss(x(4, 3, 2).log_softmax(1), T.tensor([[0, 2], [1, 1], [2, 0], [1, 0]])),
+    "binary_cross_entropy": lambda T, x: _F(T).binary_cross_entropy(x(3, 4).sigmoid(), x(3, 4).sigmoid()),
+    "smooth_l1_huber": lambda T, x: _F(T).smooth_l1_loss(x(3, 4) * 2, x(3, 4)) +
+    _F(T).huber_loss(x(3, 4) * 2, x(3, 4), delta=0.5, reduction="sum"),
+    "kl_div": lambda T, x: _F(T).kl_div(x(3, 4).log_softmax(1), x(3, 4).softmax(1), reduction="batchmean") +
+    _F(T).kl_div(x(3, 4), x(3, 4) * 0.1, reduction="sum", log_target=True),
     # in-place ops and index assignment inside the graph
     "setitem": lambda T, x: (lambda y, v: (y.__setitem__((slice(None), 1), v * v), y ** 2)[1])(x(3, 4) * 1.0, x(3)),
     "inplace_chain": lambda T, x: (lambda y: y.mul_(x(4)).add_(x(3, 1) ** 2).tanh_())(x(3, 4) * 1.0),
