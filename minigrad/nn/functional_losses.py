@@ -1,4 +1,5 @@
-"""Losses for ``mg.nn.functional``: MSE, L1, NLL, binary cross-entropy, smooth L1 / Huber, KL divergence.
+"""Losses for ``mg.nn.functional``: MSE, L1, NLL, binary cross-entropy (on probabilities and on logits),
+smooth L1 / Huber, KL divergence.
 
 Each is one ``Function`` node (forward next to backward) with PyTorch's arguments, reductions,
 shapes and edge cases: ``log`` clamped to >= -100 in ``binary_cross_entropy``, the weighted
@@ -36,9 +37,11 @@ from minigrad.nn._checks import (
     _unreduce,
 )
 from minigrad.ops import grad_math as G
+from minigrad.ops.elementwise import Softplus
 from minigrad.tensor import Tensor
 
-__all__ = ["mse_loss", "l1_loss", "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div"]
+__all__ = ["mse_loss", "l1_loss", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "smooth_l1_loss", "huber_loss", "kl_div"]
 
 
 # ================================================================================================
@@ -515,3 +518,103 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, redu
                          "broadcast together; they should have the same shape") from None
     return KLDiv.apply(input, target, log_target=bool(log_target), reduction=reduction,
                        dtype=result_type(input, target))
+
+
+# ================================================================================================
+# Binary cross-entropy on logits
+# ================================================================================================
+
+
+class BCEWithLogits(Function):
+    """``-w [p y log s(x) + (1 - y) log(1 - s(x))]`` with ``s`` the sigmoid and ``p`` pos_weight.
+
+    Written with ``softplus(-x) = -log s(x) = log1p(exp(-|x|)) + max(-x, 0)``, which never
+    overflows::
+
+        loss = (1 - y) x + (1 + (p - 1) y) softplus(-x)
+    """
+
+    name = "binary_cross_entropy_with_logits"
+
+    def forward(self, x, y, weight, pos_weight):
+        e = np.exp(-np.abs(x))  # in (0, 1]: safe for any x
+        sp = np.log1p(e) + np.maximum(-x, 0)  # softplus(-x)
+        lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
+        loss = (1.0 - y) * x + lw * sp
+        unweighted = loss
+        if weight is not None:
+            loss = loss * weight
+        loss = loss.astype(self.dtype, copy=False)
+        self.save_for_backward(x, y, weight, pos_weight, e, sp, unweighted)
+        return _reduce(loss, self.reduction)
+
+    def backward(self, grad):
+        x, y, weight, pos_weight, e, sp, unweighted = self.saved_tensors
+        if self.create_graph:
+            return self._backward_tensors(grad, x, y, weight, pos_weight)
+        g = _unreduce(grad, np.broadcast_shapes(*(a.shape for a in (x, y, weight, pos_weight) if a is not None)),
+                      self.reduction)
+        gw = g if weight is None else g * weight
+        need_x, need_y, need_w, need_pw = self.needs_input_grad
+        lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
+        gx = gy = g_weight = g_pw = None
+        if need_x:
+            sig_neg = np.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))  # s(-x), stable both ways
+            gx = gw * ((1.0 - y) - lw * sig_neg)
+        if need_y:
+            gy = gw * (-x + (0.0 if pos_weight is None else (pos_weight - 1.0) * sp))
+        if need_w:
+            g_weight = g * unweighted
+        if need_pw:
+            g_pw = gw * y * sp
+        return gx, gy, g_weight, g_pw
+
+    def _backward_tensors(self, grad, x, y, weight, pos_weight):
+        """The same four formulas in Tensor ops (create_graph=True), recomputing what forward saved."""
+        shape = np.broadcast_shapes(*(a.shape for a in (x, y, weight, pos_weight) if a is not None))
+        g = _unreduce(grad, shape, self.reduction)
+        gw = g if weight is None else g * weight
+        sp = Softplus.apply(-x, beta=1.0, threshold=np.inf)  # softplus(-x) = -log s(x), never linearised
+        lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
+        need_x, need_y, need_w, need_pw = self.needs_input_grad
+        gx = gw * ((1.0 - y) - lw * (-x).sigmoid()) if need_x else None
+        gy = gw * (-x + (0.0 if pos_weight is None else (pos_weight - 1.0) * sp)) if need_y else None
+        g_weight = g * ((1.0 - y) * x + lw * sp) if need_w else None
+        g_pw = gw * y * sp if need_pw else None
+        return gx, gy, g_weight, g_pw
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average: bool | None = None, reduce: bool | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(input)`` against ``target`` in [0, 1], computed stably.
+
+    ``weight`` rescales each element's loss; ``pos_weight`` (broadcast along the last, class
+    dimension) weights the positive term. ``reduction`` 'mean' | 'sum' | 'none'.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> F = mg.nn.functional
+        >>> round(F.binary_cross_entropy_with_logits(mg.tensor([0.0]), mg.tensor([1.0])).item(), 4)
+        0.6931
+    """
+    op = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_floating(input, op)
+    if target.shape != input.shape:
+        raise ShapeError(f"{op}: target size {target.shape} must be the same as input size {input.shape}")
+    extras = []
+    for what, t in (("weight", weight), ("pos_weight", pos_weight)):
+        if t is not None:
+            t = _as_tensor(t, op, what)
+            try:
+                np.broadcast_shapes(t.shape, input.shape)
+            except ValueError:
+                raise ShapeError(f"{op}: {what} of shape {t.shape} cannot be broadcast to the input's shape "
+                                 f"{input.shape}") from None
+        extras.append(t)
+    dtype = result_type(input, target)
+    return BCEWithLogits.apply(input, target, *extras, reduction=reduction, dtype=dtype)
