@@ -399,3 +399,31 @@ def test_a_node_may_provide_its_own_create_graph_backward():
 
     x = mg.tensor([0.5, -2.0], dtype=mg.float64, requires_grad=True)
     assert gradgradcheck(KernelSquare.apply, [x])
+
+
+def _recurrent_grads_and_hvps(T, mode, **options):
+    """Gradients and H v w.r.t. weight_hh_l0 and one more weight, for a recurrent layer variant."""
+    rng = np.random.default_rng(7)
+    layer = getattr(T.nn, mode)(3, 4, **options).double()
+    with T.no_grad():
+        for p in layer.parameters():
+            p.copy_(T.tensor(rng.uniform(-0.6, 0.6, tuple(p.shape)), dtype=T.float64))
+    x = T.tensor(rng.standard_normal((5, 2, 3)), dtype=T.float64)
+    weights = [layer.weight_hh_l0, layer.weight_ih_l1 if options.get("num_layers") == 2 else layer.weight_ih_l0]
+    vs = [T.tensor(rng.standard_normal(tuple(w.shape)), dtype=T.float64) for w in weights]
+    loss = (layer(x)[0].tanh() ** 2).mean()
+    grads = T.autograd.grad(loss, weights, create_graph=True)
+    hvps = T.autograd.grad(sum((g * v).sum() for g, v in zip(grads, vs)), weights)
+    return [t.detach().numpy() for t in (*grads, *hvps)]
+
+
+@pytest.mark.parametrize(("mode", "options"), [
+    ("LSTM", {"num_layers": 2, "bidirectional": True}), ("LSTM", {"proj_size": 2}),
+    ("GRU", {"num_layers": 2, "bidirectional": True}), ("GRU", {"bias": False}),
+    ("RNN", {"num_layers": 2, "bidirectional": True}), ("RNN", {"nonlinearity": "relu"}),
+])
+def test_recurrent_variants_hvp_match_torch(mode, options, torch):
+    ours = _recurrent_grads_and_hvps(mg, mode, impl="reference", **options)
+    theirs = _recurrent_grads_and_hvps(torch, mode, **options)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
