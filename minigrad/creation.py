@@ -61,10 +61,13 @@ def size_arg(size: tuple, op: str = "tensor") -> tuple[int, ...]:
 
 
 def sizes(op: str, size: tuple, size_kw: Any) -> tuple[int, ...]:
+    """The size of ``op(*size)`` or ``op(size=...)``; ``op()`` alone is refused as in PyTorch (use ``op(())``)."""
     if size_kw is not None:
         if size:
             raise TypeError(f"{op}: give the size either as arguments or as size=, not both")
         size = (size_kw,) if isinstance(size_kw, (tuple, list)) else (size_kw,)
+    if not size:
+        raise TypeError(f"{op}: missing the size (e.g. {op}(2, 3)); a 0-d tensor is {op}(())")
     return size_arg(size, op)
 
 

@@ -24,7 +24,7 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> Any:
         if isinstance(item, Tensor):
             item = item._array
         elif isinstance(item, list):
-            item = np.asarray(item)
+            item = np.asarray(item) if item else np.zeros(0, dtype=np.int64)  # [] selects nothing
         if isinstance(item, np.ndarray) and item.dtype.kind not in "iub":
             raise IndexError(f"getitem: tensors used as indices must be integer or bool, got dtype {item.dtype} "
                              f"(indexing a tensor of shape {shape})")

@@ -19,7 +19,8 @@ from minigrad.tensor import Tensor
 
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b``; plain 2-D products go through ``matmul2d`` (our threads for big float32 ones)."""
-    return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 = nan, as in PyTorch, without a warning
+        return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
 
 
 class MatMul(Function):

@@ -73,9 +73,9 @@ def view(x: Tensor, *shape: Any) -> Tensor:
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim into one. Example: ``mg.ones(2, 3, 4).flatten(1).shape`` -> (2, 12)."""
+    s, e = _dim("flatten", start_dim, x.ndim), _dim("flatten", end_dim, x.ndim)
     if x.ndim == 0:
         return reshape(x, 1)
-    s, e = _dim("flatten", start_dim, x.ndim), _dim("flatten", end_dim, x.ndim)
     if s > e:
         raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
     return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:]) if x._array.size else \

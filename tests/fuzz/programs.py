@@ -456,3 +456,105 @@ def make_program(seed: int, index: int) -> Program:
         expr = d.pick(CHAINS).format(e=expr)
     grad = d.chance(0.6) and opts.get("grad", True)
     return Program(seed, index, family, expr, d.inputs, grad=grad, ordered=opts.get("ordered", True))
+
+
+# ----------------------------------------------------------------------------------- multi-step programs
+
+
+def gen_chain(d: Draw) -> tuple[str, dict]:
+    """2 to 5 steps on a running tensor whose shape is tracked, mixing in new (broadcast) inputs."""
+    shape = d.shape(max_dims=3, min_size=1)
+    dtype = d.dtype(floats_only=True)
+    expr = d.array(shape, dtype)
+    for _ in range(d.int(2, 5)):
+        nd = len(shape)
+        step = d.pick(("unary", "unary", "binary", "binary", "reduce", "transpose", "unsqueeze", "matmul",
+                       "index", "softmax", "cat", "where"))
+        if step == "unary":
+            expr = d.pick(("({e}).tanh()", "({e}).sigmoid()", "({e}).exp()", "(({e}) * ({e}) + 1.0).log()",
+                           "({e}).relu()", "({e}).abs()", "-({e})", "({e}).sin()", "({e}).clamp(-0.5, 0.5)",
+                           "({e}).square()", "(({e}).abs() + 0.5).sqrt()", "({e}).expm1()")).format(e=expr)
+        elif step == "binary":
+            other = d.broadcast_partner(shape)
+            if d.chance(0.1):
+                other = d.shape(max_dims=3)  # now and then one that does not broadcast
+            y = d.array(other, d.pick((dtype, dtype, "float64", "int64")))
+            op = d.pick(("+", "-", "*", "/"))
+            if op == "/":
+                d.inputs[-1] = np.abs(d.inputs[-1]) + 1
+            expr = f"({expr}) {op} {y}" if d.chance(0.7) else f"{y} {op} ({expr})"
+            try:
+                shape = np.broadcast_shapes(shape, other)
+            except ValueError:
+                break
+        elif step == "reduce" and nd:
+            dim, keep = d.int(0, nd - 1), d.chance(0.5)
+            name = d.pick(("sum", "mean", "amax", "logsumexp", "std", "prod"))
+            if name == "amax":
+                expr = f"({expr}).max(dim={dim - nd}, keepdim={keep}).values"
+            elif name == "std":
+                expr = f"({expr}).std(dim={dim}, keepdim={keep}, correction=0)"
+            else:
+                expr = f"({expr}).{name}({dim}, keepdim={keep})" if name != "logsumexp" else \
+                    f"({expr}).logsumexp({dim}, keepdim={keep})"
+            shape = shape[:dim] + ((1,) if keep else ()) + shape[dim + 1:]
+        elif step == "transpose" and nd >= 2:
+            a, b = d.int(0, nd - 1), d.int(0, nd - 1)
+            expr = f"({expr}).transpose({a}, {b})"
+            s = list(shape)
+            s[a], s[b] = s[b], s[a]
+            shape = tuple(s)
+        elif step == "unsqueeze" and nd < 4:
+            dim = d.int(0, nd)
+            expr = f"({expr}).unsqueeze({dim})"
+            shape = shape[:dim] + (1,) + shape[dim:]
+        elif step == "matmul" and nd:
+            n = d.int(1, 3)
+            w = d.array((shape[-1], n), dtype)
+            expr = f"({expr}) @ {w}"
+            shape = shape[:-1] + (n,)
+        elif step == "index" and nd:
+            size = shape[-1]
+            idx = d.index_list(size, d.int(1, 3))
+            expr = f"({expr})[..., {idx!r}]"
+            shape = shape[:-1] + (len(idx),)
+        elif step == "softmax" and nd:
+            expr = f"({expr}).{d.pick(('softmax', 'log_softmax'))}({d.int(-nd, nd - 1)})"
+        elif step == "cat" and nd:
+            dim = d.int(0, nd - 1)
+            extra = d.int(1, 2)
+            y = d.array(shape[:dim] + (extra,) + shape[dim + 1:], dtype)
+            expr = f"L.cat([{expr}, {y}], dim={dim})"
+            shape = shape[:dim] + (shape[dim] + extra,) + shape[dim + 1:]
+        elif step == "where":
+            c = d.array(d.broadcast_partner(shape), "bool")
+            expr = f"L.where({c}, {expr}, {d.pick(('0.0', '1', 'float(1e9)'))})"
+            try:
+                shape = np.broadcast_shapes(shape, d.inputs[-1].shape)
+            except ValueError:
+                break
+    return expr, {}
+
+
+GENERATORS["chain"] = (gen_chain, 6.0)
+
+
+def gen_creation(d: Draw) -> tuple[str, dict]:
+    """Deterministic factories: shapes, dtypes inferred from the values, and *_like / new_* forms."""
+    shape = d.shape(max_dims=3)
+    x = d.array(shape, d.dtype())
+    dt = d.pick(("None", "L.float64", "L.int64", "L.float32", "L.bool"))
+    value = d.pick(("7", "2.5", "True", "-1", "0.0"))
+    return d.pick((
+        f"L.zeros({shape!r}, dtype={dt})", f"L.ones(*{shape!r}, dtype={dt})", f"L.full({shape!r}, {value})",
+        f"L.full({shape!r}, {value}, dtype={dt})", f"L.arange({d.int(-3, 3)}, {d.int(-3, 6)}, {d.pick((1, 2, 0.5))})",
+        f"L.arange({d.int(0, 5)})", f"L.linspace({d.int(-2, 2)}, {d.int(-2, 2)}, {d.int(0, 4)})",
+        f"L.eye({d.int(0, 3)}, {d.int(0, 3)})", f"L.tensor({d.inputs[-1].tolist()!r})",
+        f"L.zeros_like({x}, dtype={dt})", f"L.ones_like({x})", f"L.full_like({x}, {value})",
+        f"{x}.new_ones({shape!r})", f"{x}.new_full({shape!r}, {value})", f"L.as_tensor({x})",
+        f"{x}.float()", f"{x}.long()", f"{x}.bool()", f"{x}.double()", f"{x}.to(L.float64)",
+        f"{x}.to({x}.dtype)", f"L.numel({x})", f"{x}.dim()", f"{x}.size({d.dim(len(shape))})",
+    )), {}
+
+
+GENERATORS["creation"] = (gen_creation, 1.0)
