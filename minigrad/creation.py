@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import devices
 from minigrad.dtypes import get_default_dtype, to_dtype
 from minigrad.tensor import Tensor, as_array
 
@@ -22,13 +23,9 @@ from minigrad.tensor import Tensor, as_array
 
 def check_device(op: str, device: Any) -> None:
     """Accept the CPU in any spelling (None, 'cpu', 'cpu:0', mg.device('cpu')); refuse the rest clearly."""
-    if device is None:
-        return
-    name = str(device)
-    if name in ("cpu", "cpu:0"):
-        return
-    raise RuntimeError(f"{op}: device {name!r} is not available: minigrad runs on the CPU only "
-                       "(use device='cpu' or leave device out)")
+    if isinstance(device, (str, int)) and not isinstance(device, bool) and str(device).partition(":")[0] != "cpu":
+        devices.raise_not_cpu(device, op)  # the error names the function that was asked, e.g. zeros
+    devices.check_device(device, op)
 
 
 def _refuse_out(op: str, out: Any) -> None:

@@ -123,11 +123,7 @@ def test_as_tensor_and_from_numpy_share_memory():
     lambda **kw: mg.zeros_like(mg.ones(2), **kw), lambda **kw: mg.randn_like(mg.ones(2), **kw),
 ])
 def test_every_factory_takes_device_and_refuses_other_devices(make):
-    class CpuDevice:
-        def __str__(self):
-            return "cpu"
-
-    for ok in (None, "cpu", "cpu:0", CpuDevice()):
+    for ok in (None, "cpu", "cpu:0", mg.device("cpu")):
         assert isinstance(make(device=ok), mg.Tensor)
     for bad in ("cuda", "cuda:0", "mps"):
         with pytest.raises(RuntimeError, match="minigrad runs on the CPU only"):
@@ -214,7 +210,7 @@ def test_randperm_multinomial_normal():
     (lambda: mg.tensor([2]) ** -1, RuntimeError, "pow: integers to negative integer powers are not allowed"),
     (lambda: mg.tensor([1, 2]).softmax(0), TypeError, "softmax: expected a floating point tensor"),
     (lambda: mg.tensor([1, 2]).var(), TypeError, "var: expected a floating point tensor"),
-    (lambda: mg.zeros(2, device="cuda"), RuntimeError, "zeros: device 'cuda' is not available"),
+    (lambda: mg.zeros(2, device="cuda"), RuntimeError, "zeros: minigrad runs on the CPU only, but 'cuda' was"),
 ])
 def test_clear_errors(fn, exc, match):
     with pytest.raises(exc, match=match):
