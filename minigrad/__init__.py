@@ -65,6 +65,7 @@ from minigrad.legacy import (
     ShortTensor,
 )
 from minigrad.legacy import PublicTensor as Tensor  # isinstance works; calling it is torch.Tensor(...)
+from minigrad.ops.comparison import allclose, eq, equal, ge, gt, isfinite, isinf, isnan, le, lt, ne
 from minigrad.ops.einsum import einsum
 from minigrad.ops.elementwise import (
     abs,
@@ -73,17 +74,11 @@ from minigrad.ops.elementwise import (
     clamp_max,
     clamp_min,
     div,
-    eq,
     exp,
-    ge,
-    gt,
-    le,
     log,
-    lt,
     maximum,
     minimum,
     mul,
-    ne,
     neg,
     pow,
     relu,
@@ -139,14 +134,9 @@ from minigrad.ops.shape import (
 )
 from minigrad.ops.sorting import argsort, sort, topk, unique
 from minigrad.ops.unary import (
-    allclose,
     cos,
-    equal,
     expm1,
     floor,
-    isfinite,
-    isinf,
-    isnan,
     log1p,
     reciprocal,
     round,

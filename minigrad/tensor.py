@@ -605,12 +605,12 @@ class Tensor:
     def __rfloordiv__(self, other): return _E.div(other, self, rounding_mode="floor")
     true_divide = divide = div
     multiply, subtract = mul, sub
-    def eq(self, other): return _E.eq(self, other)
-    def ne(self, other): return _E.ne(self, other)
-    def lt(self, other): return _E.lt(self, other)
-    def le(self, other): return _E.le(self, other)
-    def gt(self, other): return _E.gt(self, other)
-    def ge(self, other): return _E.ge(self, other)
+    def eq(self, other): return _Cm.eq(self, other)
+    def ne(self, other): return _Cm.ne(self, other)
+    def lt(self, other): return _Cm.lt(self, other)
+    def le(self, other): return _Cm.le(self, other)
+    def gt(self, other): return _Cm.gt(self, other)
+    def ge(self, other): return _Cm.ge(self, other)
     def clamp_min(self, min): return _E.clamp(self, min=min)
     def clamp_max(self, max): return _E.clamp(self, max=max)
     def log1p(self): return _U.log1p(self)
@@ -623,12 +623,12 @@ class Tensor:
     def reciprocal(self): return _U.reciprocal(self)
     def rsqrt(self): return _U.rsqrt(self)
     def square(self): return _U.square(self)
-    def isnan(self): return _U.isnan(self)
-    def isinf(self): return _U.isinf(self)
-    def isfinite(self): return _U.isfinite(self)
+    def isnan(self): return _Cm.isnan(self)
+    def isinf(self): return _Cm.isinf(self)
+    def isfinite(self): return _Cm.isfinite(self)
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return _U.allclose(self, other, rtol, atol, equal_nan)
-    def equal(self, other): return _U.equal(self, other)
+        return _Cm.allclose(self, other, rtol, atol, equal_nan)
+    def equal(self, other): return _Cm.equal(self, other)
     def topk(self, k, dim=-1, largest=True, sorted=True): return _So.topk(self, k, dim, largest, sorted)
     def sort(self, dim=-1, descending=False, stable=False): return _So.sort(self, dim, descending, stable)
     def argsort(self, dim=-1, descending=False, stable=False): return _So.argsort(self, dim, descending, stable)
@@ -677,6 +677,7 @@ from minigrad.ops import shape as _S  # noqa: E402
 # isort: split
 # The fronts of "more of PyTorch's tensor API" above.
 from minigrad import creation as _C  # noqa: E402
+from minigrad.ops import comparison as _Cm  # noqa: E402
 from minigrad.ops import gather as _G  # noqa: E402
 from minigrad.ops import scan as _Sc  # noqa: E402
 from minigrad.ops import sorting as _So  # noqa: E402

@@ -1,7 +1,8 @@
 """Differentiable operations, grouped by kind. Each op's backward sits next to its forward.
 
-- ``elementwise``: + - * / **, exp, log, sqrt, abs, tanh, sigmoid, relu, clamp, where, casts, comparisons
-- ``unary``: log1p, expm1, sin, cos, reciprocal, rsqrt, square, floor, round, sign, isnan/isinf/isfinite
+- ``elementwise``: + - * / **, exp, log, sqrt, abs, tanh, sigmoid, relu, clamp, where, casts
+- ``unary``: log1p, expm1, sin, cos, reciprocal, rsqrt, square, floor, round, sign
+- ``comparison``: eq ne lt le gt ge, isnan isinf isfinite, allclose, equal (not differentiable)
 - ``reduce``: sum, mean, var, std, max, min, softmax, log_softmax, logsumexp
 - ``scan``: cumsum, cumprod, prod
 - ``sorting``: sort, argsort, topk, unique

@@ -384,7 +384,7 @@ class Relu(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad * (y > 0)
+        return np.where(y > 0, grad, 0)  # a choice, not a product: an inf gradient where y = 0 gives 0, not nan
 
 
 class Softplus(Function):
@@ -439,7 +439,7 @@ class Clamp(Function):
             inside &= x >= self.lo
         if self.hi is not None:
             inside &= x <= self.hi
-        return grad * inside
+        return np.where(inside, grad, 0)  # (not grad * inside: inf * 0 would be nan; PyTorch gives 0)
 
 
 def clamp(x: Tensor, min: Any = None, max: Any = None, *, out: None = None) -> Tensor:  # noqa: A002
@@ -582,32 +582,3 @@ def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
     except ValueError:
         raise broadcast_error(ufunc.__name__, a.shape, b.shape) from None
 
-
-def eq(a: Any, b: Any) -> Tensor:
-    """a == b elementwise, a bool tensor. Example: ``mg.eq(mg.tensor([1, 2]), 2)`` -> tensor([False, True])."""
-    return compare(np.equal, a, b)
-
-
-def ne(a: Any, b: Any) -> Tensor:
-    """a != b elementwise. Example: ``mg.ne(mg.tensor([1, 2]), 2)`` -> tensor([True, False])."""
-    return compare(np.not_equal, a, b)
-
-
-def lt(a: Any, b: Any) -> Tensor:
-    """a < b elementwise. Example: ``mg.lt(mg.tensor([1, 2]), 2)`` -> tensor([True, False])."""
-    return compare(np.less, a, b)
-
-
-def le(a: Any, b: Any) -> Tensor:
-    """a <= b elementwise. Example: ``mg.le(mg.tensor([1, 3]), 2)`` -> tensor([True, False])."""
-    return compare(np.less_equal, a, b)
-
-
-def gt(a: Any, b: Any) -> Tensor:
-    """a > b elementwise. Example: ``mg.gt(mg.tensor([1, 3]), 2)`` -> tensor([False, True])."""
-    return compare(np.greater, a, b)
-
-
-def ge(a: Any, b: Any) -> Tensor:
-    """a >= b elementwise. Example: ``mg.ge(mg.tensor([1, 2]), 2)`` -> tensor([False, True])."""
-    return compare(np.greater_equal, a, b)

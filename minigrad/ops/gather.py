@@ -350,6 +350,11 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     except ValueError:
         raise ShapeError(f"masked_fill: mask of shape {m.shape} cannot be broadcast to the tensor's shape "
                          f"{x.shape}") from None
+    if x.dtype.kind in "iu":
+        v = value._array
+        info = np.iinfo(x.dtype)
+        if v.dtype.kind == "f" and not (np.isfinite(v) and info.min <= v <= info.max):
+            raise RuntimeError(f"masked_fill: value {v.item()} cannot be converted to {x.dtype} without overflow")
     if x.dtype.kind != "f" and value.requires_grad:
         value = value.detach()
     return MaskedFill.apply(x, value, mask=m)

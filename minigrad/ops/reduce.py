@@ -296,13 +296,19 @@ def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Ten
 # ----------------------------------------------------------------------------------- softmax family
 
 
+def _nan_rows(y: np.ndarray, dim: int) -> np.ndarray:
+    """A row (along ``dim``) with a NaN anywhere is NaN everywhere, as PyTorch's softmax gives for +inf or NaN."""
+    bad = np.isnan(y).any(axis=dim, keepdims=True)
+    return np.where(bad, np.nan, y).astype(y.dtype, copy=False) if bad.any() else y
+
+
 class Softmax(Function):
     def forward(self, x):
         if x.size == 0:  # nothing to normalise (e.g. zero classes): an empty result, as in PyTorch
             y = x.copy()
             self.save_for_backward(y)
             return y
-        y = np.moveaxis(K.softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim)
+        y = _nan_rows(np.moveaxis(K.softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim), self.dim)
         self.save_for_backward(y)
         return y
 
@@ -318,7 +324,7 @@ class LogSoftmax(Function):
             y = x.copy()
             self.save_for_backward(y)
             return y
-        y = np.moveaxis(K.log_softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim)
+        y = _nan_rows(np.moveaxis(K.log_softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim), self.dim)
         self.save_for_backward(y)
         return y
 

@@ -528,7 +528,7 @@ def gen_chain(d: Draw) -> tuple[str, dict]:
             shape = shape[:dim] + (shape[dim] + extra,) + shape[dim + 1:]
         elif step == "where":
             c = d.array(d.broadcast_partner(shape), "bool")
-            expr = f"L.where({c}, {expr}, {d.pick(('0.0', '1', 'float(1e9)'))})"
+            expr = f"L.where({c}, {expr}, {d.pick(('0.0', '1', '5.0'))})"
             try:
                 shape = np.broadcast_shapes(shape, d.inputs[-1].shape)
             except ValueError:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))  # the repository root, for minigrad
 
 from programs import make_program  # noqa: E402
-from runner import FAILURES, check  # noqa: E402
+from runner import FAILURES, WARNS, check  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,11 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     counts: collections.Counter = collections.Counter()
     by_family: collections.Counter = collections.Counter()
     failures: list[dict] = []
+    warned: list[dict] = []
     start = time.perf_counter()
     for index in range(args.start, args.start + args.cases):
         program = make_program(args.seed, index)
         outcome = check(torch, program)
         counts[outcome.kind] += 1
+        if outcome.kind == WARNS:
+            warned.append({"index": index, "expr": program.expr, "detail": outcome.detail[:200]})
         if outcome.kind in FAILURES:
             by_family[(program.family, outcome.kind)] += 1
             failures.append({"index": index, "family": program.family, "kind": outcome.kind,
@@ -58,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {family:8s} {kind}: {n}")
     if args.json:
         args.json.write_text(json.dumps({"seed": args.seed, "start": args.start, "cases": args.cases,
-                                         "counts": dict(counts), "failures": failures}, indent=1))
+                                         "counts": dict(counts), "failures": failures, "warned": warned},
+                                        indent=1))
     return 1 if failures else 0
 
 
