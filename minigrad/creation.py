@@ -248,7 +248,14 @@ def ones_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad
 
 def empty_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
                memory_format: Any = None) -> Tensor:
-    """An uninitialised tensor with the shape (and dtype) of ``t``. Example: ``mg.empty_like(mg.ones(2)).shape``."""
+    """An uninitialised tensor with the shape (and dtype) of ``t``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.empty_like(mg.ones(2, 3)).shape
+        (2, 3)
+    """
     shape, dt = like("empty_like", t, dtype)
     return make("empty_like", np.empty(shape, dtype=dt), requires_grad, device)
 

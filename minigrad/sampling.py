@@ -202,7 +202,14 @@ def multinomial(weights: Tensor, num_samples: int, replacement: bool = False, *,
 
 def rand_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
               generator: Any = None, memory_format: Any = None) -> Tensor:
-    """Uniform samples in [0, 1) shaped like ``t`` (a float dtype). Example: ``mg.rand_like(mg.ones(2)).shape``."""
+    """Uniform samples in [0, 1) shaped like ``t`` (a float dtype).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.rand_like(mg.ones(2, 3)).shape
+        (2, 3)
+    """
     shape, dt = like("rand_like", t, dtype)
     _floating_only("rand_like", dt)
     return make("rand_like", numpy_rng("rand_like", generator).random(shape).astype(dt), requires_grad, device)
@@ -210,7 +217,14 @@ def rand_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad
 
 def randn_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
                generator: Any = None, memory_format: Any = None) -> Tensor:
-    """Standard normal samples shaped like ``t`` (a float dtype). Example: ``mg.randn_like(mg.ones(2)).shape``."""
+    """Standard normal samples shaped like ``t`` (a float dtype).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.randn_like(mg.ones(2, dtype=mg.float64)).dtype
+        dtype('float64')
+    """
     shape, dt = like("randn_like", t, dtype)
     _floating_only("randn_like", dt)
     arr = numpy_rng("randn_like", generator).standard_normal(shape).astype(dt)
@@ -221,7 +235,11 @@ def randint_like(t: Tensor, low: int, high: int | None = None, *, dtype: Any = N
                  requires_grad: bool = False, generator: Any = None, memory_format: Any = None) -> Tensor:
     """Random integers in [low, high) (or [0, low)) shaped like ``t``, with ``t``'s dtype.
 
-    Example: ``mg.randint_like(mg.zeros(3), 10).shape`` -> (3,).
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.randint_like(mg.zeros(3, dtype=mg.int64), 10).shape
+        (3,)
     """
     shape, dt = like("randint_like", t, dtype)
     low, high = (0, low) if high is None else (low, high)

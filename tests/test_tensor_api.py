@@ -280,3 +280,13 @@ def test_to_none_does_not_cast():
     """Tensor.to(None) returns the tensor unchanged, as in PyTorch (also in the fuzzer's table)."""
     for t in (mg.tensor([1, 2]), mg.ones(2), mg.ones(2, dtype=mg.float64)):
         assert t.to(None).dtype == t.dtype
+
+
+def test_views_of_single_elements_share_memory():
+    """x[0], unbind and narrow give views, so in-place changes reach x, as in PyTorch."""
+    x = mg.zeros(3)
+    x[1].add_(2)
+    first, _, _ = x.unbind(0)
+    first.add_(5)
+    x.narrow(0, 2, 1).fill_(7)
+    assert x.tolist() == [5.0, 2.0, 7.0]

@@ -18,32 +18,74 @@ from minigrad.tensor import Tensor
 
 
 def eq(a: Any, b: Any) -> Tensor:
-    """a == b elementwise, a bool tensor. Example: ``mg.eq(mg.tensor([1, 2]), 2)`` -> tensor([False, True])."""
+    """a == b elementwise, a bool tensor.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.eq(mg.tensor([1, 2]), 2)
+        tensor([False,  True])
+    """
     return compare(np.equal, a, b)
 
 
 def ne(a: Any, b: Any) -> Tensor:
-    """a != b elementwise. Example: ``mg.ne(mg.tensor([1, 2]), 2)`` -> tensor([True, False])."""
+    """a != b elementwise.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.ne(mg.tensor([1, 2]), 2)
+        tensor([ True, False])
+    """
     return compare(np.not_equal, a, b)
 
 
 def lt(a: Any, b: Any) -> Tensor:
-    """a < b elementwise. Example: ``mg.lt(mg.tensor([1, 2]), 2)`` -> tensor([True, False])."""
+    """a < b elementwise.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.lt(mg.tensor([1, 2]), 2)
+        tensor([ True, False])
+    """
     return compare(np.less, a, b)
 
 
 def le(a: Any, b: Any) -> Tensor:
-    """a <= b elementwise. Example: ``mg.le(mg.tensor([1, 3]), 2)`` -> tensor([True, False])."""
+    """a <= b elementwise.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.le(mg.tensor([1, 3]), 2)
+        tensor([ True, False])
+    """
     return compare(np.less_equal, a, b)
 
 
 def gt(a: Any, b: Any) -> Tensor:
-    """a > b elementwise. Example: ``mg.gt(mg.tensor([1, 3]), 2)`` -> tensor([False, True])."""
+    """a > b elementwise.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.gt(mg.tensor([1, 3]), 2)
+        tensor([False,  True])
+    """
     return compare(np.greater, a, b)
 
 
 def ge(a: Any, b: Any) -> Tensor:
-    """a >= b elementwise. Example: ``mg.ge(mg.tensor([1, 2]), 2)`` -> tensor([False, True])."""
+    """a >= b elementwise.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.ge(mg.tensor([1, 2]), 2)
+        tensor([False,  True])
+    """
     return compare(np.greater_equal, a, b)
 
 

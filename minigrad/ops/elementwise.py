@@ -473,12 +473,26 @@ def clamp(x: Tensor, min: Any = None, max: Any = None, *, out: None = None) -> T
 
 
 def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002
-    """``clamp(x, min=min)``. Example: ``mg.clamp_min(mg.tensor([-1.0, 2.0]), 0.0)`` -> tensor([0., 2.])."""
+    """``clamp(x, min=min)``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.clamp_min(mg.tensor([-1.0, 2.0]), 0.0)
+        tensor([0., 2.])
+    """
     return clamp(x, min=min)
 
 
 def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002
-    """``clamp(x, max=max)``. Example: ``mg.clamp_max(mg.tensor([-1.0, 2.0]), 0.0)`` -> tensor([-1., 0.])."""
+    """``clamp(x, max=max)``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.clamp_max(mg.tensor([-1.0, 2.0]), 0.0)
+        tensor([-1.,  0.])
+    """
     return clamp(x, max=max)
 
 

@@ -411,7 +411,8 @@ class Unbind(Function):
     is_view = True
 
     def forward(self, x):
-        return tuple(x[(slice(None),) * self.dim + (i,)] for i in range(x.shape[self.dim]))
+        # x[..., i, ...] as views (also 0-d ones), which share x's memory as PyTorch's unbind does
+        return tuple(x[(slice(None),) * self.dim + (i, Ellipsis)] for i in range(x.shape[self.dim]))
 
     def backward(self, *grads):
         shape = list(self.shape)

@@ -92,7 +92,11 @@ class GetItem(Function):
     def forward(self, x):
         self.shape = x.shape
         self.dtype = x.dtype
-        return x[self.index]
+        out = x[self.index]
+        if type(out) is not np.ndarray:  # one element picked by ints: NumPy gives a copy, a scalar
+            items = self.index if isinstance(self.index, tuple) else (self.index,)
+            out = x[items + (Ellipsis,)]  # the same element as a 0-d view, so x[0].add_(1) changes x
+        return out
 
     def backward(self, grad):
         g = np.zeros(self.shape, dtype=grad.dtype)
