@@ -101,11 +101,11 @@ def run(L: Any, program: Program) -> Run:
             return result
         ws = _weights(program, [tuple(o.shape) for o in diff])
         total = None
-        for o, w in zip(diff, ws):
-            term = (o * L.tensor(w.astype(_dtype_name(o)))).sum()
-            total = term if total is None else total + term
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            for o, w in zip(diff, ws):
+                term = (o * L.tensor(w.astype(_dtype_name(o)))).sum()
+                total = term if total is None else total + term
             total.backward()
         result.warnings += [f"backward: {w.message}" for w in caught if issubclass(w.category, RuntimeWarning)]
         result.grads = [None if not x.requires_grad or x.grad is None else
