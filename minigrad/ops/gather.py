@@ -21,7 +21,7 @@ from minigrad.ops.shape import _shape_arg
 from minigrad.tensor import Tensor
 
 
-def _dim(op: str, dim: Any, ndim: int) -> int:
+def _dim(op: str, dim: Any, ndim: int | tuple[int, ...]) -> int:
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}: dim must be an int, got {dim!r} ({type(dim).__name__})")
     (d,) = normalize_dims(op, dim, ndim) or (0,)
@@ -93,7 +93,7 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
                 [3., 4.]])
     """
     x = as_tensor(x, op="gather")
-    d = _dim("gather", dim, x.ndim)
+    d = _dim("gather", dim, x.shape)
     idx = _index_array("gather", index)
     _check_index_shape("gather", x.shape, idx, d)
     _check_bounds("gather", idx, x.shape[d] if x.ndim else 1, d)
@@ -130,7 +130,7 @@ class Scatter(Function):
 
 def _scatter(op: str, x: Any, dim: int, index: Any, src: Any, value: Any, add: bool) -> Tensor:
     x = as_tensor(x, op=op)
-    d = _dim(op, dim, x.ndim)
+    d = _dim(op, dim, x.shape)
     idx = _index_array(op, index)
     if src is None and value is None:
         raise TypeError(f"{op}: give src (a tensor) or value (a number)")
@@ -217,7 +217,7 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
                 [3, 4]])
     """
     x = as_tensor(x, op="index_select")
-    d = _dim("index_select", dim, x.ndim)
+    d = _dim("index_select", dim, x.shape)
     idx = _index_array("index_select", index)
     if idx.ndim > 1:
         raise ShapeError(f"index_select: index must be 1-D (a vector), got shape {idx.shape}")
@@ -389,7 +389,7 @@ def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
     x = as_tensor(x, op="narrow")
     if x.ndim == 0:
         raise ShapeError("narrow: cannot narrow a 0-d tensor")
-    d = _dim("narrow", dim, x.ndim)
+    d = _dim("narrow", dim, x.shape)
     if isinstance(start, Tensor):
         start = start.item()
     for name, v in (("start", start), ("length", length)):
@@ -433,7 +433,7 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     x = as_tensor(x, op="unbind")
     if x.ndim == 0:
         raise ShapeError("unbind: cannot unbind a 0-d tensor")
-    d = _dim("unbind", dim, x.ndim)
+    d = _dim("unbind", dim, x.shape)
     if x.shape[d] == 0:
         return ()
     out = Unbind.apply(x, dim=d, shape=x.shape, dtype=x.dtype)
@@ -467,7 +467,7 @@ def flip(x: Tensor, *dims: Any, **kw: Any) -> Tensor:
     if kw:
         raise TypeError(f"flip: unexpected keyword argument(s) {sorted(kw)}")
     dims = _shape_arg(dims, "flip")
-    normalized = normalize_dims("flip", dims, x.ndim) or ()
+    normalized = normalize_dims("flip", dims, x.shape) or ()
     return Flip.apply(x, dims=normalized)
 
 
@@ -537,5 +537,5 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
             raise TypeError(f"roll: shifts must be ints, got {shifts!r}")
     if x.ndim == 0:
         raise IndexError(f"roll: dims {dims!r} given but the tensor is 0-d (it has no dimensions)")
-    axes = tuple(_dim("roll", d, x.ndim) for d in dims_t)
+    axes = tuple(_dim("roll", d, x.shape) for d in dims_t)
     return Roll.apply(x, shifts=tuple(int(s) for s in shifts_t), dims=axes)

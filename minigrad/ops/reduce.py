@@ -21,8 +21,13 @@ from minigrad.tensor import Tensor
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
 
-def normalize_dims(op: str, dim: Any, ndim: int) -> tuple[int, ...] | None:
-    """``dim`` (int, tuple or None) as a sorted tuple of non-negative axes; None means all."""
+def normalize_dims(op: str, dim: Any, ndim: int | tuple[int, ...]) -> tuple[int, ...] | None:
+    """``dim`` (int, tuple or None) as a sorted tuple of non-negative axes; None means all.
+
+    ``ndim`` may be the tensor's shape instead, which the out-of-range error then names.
+    """
+    shape = ndim if isinstance(ndim, tuple) else None
+    ndim = len(shape) if shape is not None else ndim
     if dim is None:
         return None
     if isinstance(dim, (int, np.integer)):
@@ -38,8 +43,8 @@ def normalize_dims(op: str, dim: Any, ndim: int) -> tuple[int, ...] | None:
         span = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1, like PyTorch
         if not -span <= d < span:
             raise IndexError(
-                f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions "
-                f"(expected a value in [{-span}, {span - 1}])"
+                f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions"
+                f"{'' if shape is None else f', shape {shape}'} (expected a value in [{-span}, {span - 1}])"
             )
         out.append(int(d) % span)
     if len(set(out)) != len(out):

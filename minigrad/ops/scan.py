@@ -40,7 +40,7 @@ def _prepare(op: str, x: Any, dim: Any, dtype: Any) -> tuple[Tensor, int | None]
         return x, None
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}: dim must be an int, got {dim!r} ({type(dim).__name__})")
-    (d,) = normalize_dims(op, dim, x.ndim) or (0,)
+    (d,) = normalize_dims(op, dim, x.shape) or (0,)
     return x, d
 
 

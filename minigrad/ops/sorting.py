@@ -35,7 +35,7 @@ class TakeAlong(Function):
 def _one_dim(op: str, x: Tensor, dim: Any) -> int:
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}: dim must be an int, got {dim!r} ({type(dim).__name__})")
-    (d,) = normalize_dims(op, dim, x.ndim) or (0,)
+    (d,) = normalize_dims(op, dim, x.shape) or (0,)
     return d
 
 
