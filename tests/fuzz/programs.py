@@ -45,6 +45,12 @@ class Program:
             lines.append(f"    x{i} = L.tensor(a{i}, requires_grad={rg})")
         lines.append(f"    out = {self.expr}")
         lines.append("    print(L.__name__, out)")
+        if self.grad:  # the fuzzer weights the outputs randomly; all-ones weights show most problems too
+            lines.append("    outs = out if isinstance(out, (tuple, list)) else [out]")
+            lines.append("    outs = [o for o in outs if o.requires_grad]")
+            lines.append("    sum(o.sum() for o in outs).backward() if outs else None")
+            grads = ", ".join(f"x{i}.grad" for i, a in enumerate(self.inputs) if a.dtype == np.float64)
+            lines.append(f"    print({grads})")
         return "\n".join(lines)
 
 
@@ -445,11 +451,14 @@ CHAINS = ("({e}).sum()", "({e}).tanh()", "({e}) * ({e})", "({e}).exp().mean()", 
           "({e}).reshape(-1).flip(0)", "({e}).softmax(-1)", "({e}).max(dim=-1).values")
 
 
-def make_program(seed: int, index: int) -> Program:
-    """The program number ``index`` of stream ``seed``."""
+def make_program(seed: int, index: int, families: list[str] | None = None) -> Program:
+    """The program number ``index`` of stream ``seed`` (drawn from ``families`` only, when given)."""
     d = Draw(seed, index)
-    names = list(GENERATORS)
-    weights = np.array([GENERATORS[n][1] for n in names])
+    names = list(families) if families else [n for n in GENERATORS if GENERATORS[n][1] > 0]
+    unknown = set(names) - set(GENERATORS)
+    if unknown:
+        raise ValueError(f"unknown program families {sorted(unknown)}; known: {sorted(GENERATORS)}")
+    weights = np.array([GENERATORS[n][1] or 1.0 for n in names])
     family = names[int(d.rng.choice(len(names), p=weights / weights.sum()))]
     expr, opts = GENERATORS[family][0](d)
     if d.chance(0.15):
@@ -558,3 +567,25 @@ def gen_creation(d: Draw) -> tuple[str, dict]:
 
 
 GENERATORS["creation"] = (gen_creation, 1.0)
+
+
+def gen_inplace(d: Draw) -> tuple[str, dict]:
+    """In-place ops on intermediate results, for the in-place rules (version counters, views, leaves).
+
+    Not in the default mix (weight 0): ``run.py --families inplace`` runs it.
+    """
+    shape = d.shape(min_dims=1, max_dims=3, min_size=1)
+    x = d.array(shape, d.dtype(floats_only=True))
+    y = d.array(d.broadcast_partner(shape), d.dtype(floats_only=True))
+    first = d.pick(("{x} * 1.0", "{x}.exp()", "{x}.sigmoid()", "{x}.tanh()", "{x}.relu()", "{x}.clone()",
+                    "{x} * {y}", "{x}.sqrt()", "{x}.pow(2)"))
+    change = d.pick(("add_({y})", "mul_(2.0)", "sub_(1.0)", "div_(2.0)", "clamp_(-0.5, 0.5)", "zero_()",
+                     "fill_(1.5)", "mul_({y})", "neg_()", "copy_({y})", "add_({y}, alpha=0.5)"))
+    target = d.pick(("t", "t", "t[0]", "t[..., :1]", "t.view(-1)", "t.transpose(0, -1)"))
+    use = d.pick(("t", "t + t0", "t * t0", "t0.sum() + t.sum()"))
+    expr = (f"(t0 := ({first.format(x=x, y=y)})) is None or (t := t0) is None or "
+            f"({target}).{change.format(y=y)} is None or {use}")
+    return f"({expr})", {}
+
+
+GENERATORS["inplace"] = (gen_inplace, 0.0)

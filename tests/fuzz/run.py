@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0, help="index of the first program")
     parser.add_argument("--show", type=int, default=5, help="print the repro of at most this many failures")
     parser.add_argument("--json", type=Path, help="write the counts and failing indices here")
+    parser.add_argument("--families", nargs="+", help="only these program families (e.g. inplace, chain)")
     args = parser.parse_args(argv)
 
     import torch
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     warned: list[dict] = []
     start = time.perf_counter()
     for index in range(args.start, args.start + args.cases):
-        program = make_program(args.seed, index)
+        program = make_program(args.seed, index, args.families)
         outcome = check(torch, program)
         counts[outcome.kind] += 1
         if outcome.kind == WARNS:
