@@ -290,3 +290,9 @@ def test_views_of_single_elements_share_memory():
     first.add_(5)
     x.narrow(0, 2, 1).fill_(7)
     assert x.tolist() == [5.0, 2.0, 7.0]
+
+
+def test_matmul_outer_product_keeps_signed_zeros():
+    """(n, 1) @ (1, m) is one product per entry: 0.0 * -2.0 is -0.0, so 1 / it is -inf, as in PyTorch."""
+    out = mg.zeros(2, 1) @ mg.tensor([[-2.0, 3.0]])
+    assert (1 / out).tolist() == [[float("-inf"), float("inf")]] * 2

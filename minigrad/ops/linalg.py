@@ -20,6 +20,10 @@ from minigrad.tensor import Tensor
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b``; plain 2-D products go through ``matmul2d`` (our threads for big float32 ones)."""
     with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 = nan, as in PyTorch, without a warning
+        if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
+            # An outer product: each entry is one product, exactly as PyTorch computes it (NumPy's matmul
+            # would add it to +0.0 and turn a -0.0 into +0.0, which flips the sign of x / 0 downstream).
+            return a * b
         return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
 
 
