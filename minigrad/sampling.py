@@ -19,16 +19,14 @@ from minigrad.tensor import Tensor
 
 
 def numpy_rng(op: str, generator: Any) -> np.random.Generator:
-    """The NumPy generator to draw from: the library's, or the one behind ``generator=``."""
-    # TODO(merge): use minigrad.utils.generator.numpy_rng once mg.Generator lands.
+    """The NumPy generator to draw from: the library's (``mg.manual_seed``), or the one behind an mg.Generator."""
     if generator is None:
         return rng()
-    if isinstance(generator, np.random.Generator):
-        return generator
-    inner = getattr(generator, "_rng", None)
-    if isinstance(inner, np.random.Generator):
-        return inner
-    raise TypeError(f"{op}: generator must be an mg.Generator or None, got {type(generator).__name__}")
+    from minigrad.utils.generator import Generator, numpy_rng  # (loaded on first use: import minigrad stays fast)
+
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{op}: generator must be an mg.Generator or None, got {type(generator).__name__}")
+    return numpy_rng(generator)
 
 
 def _floating_only(op: str, dt: np.dtype) -> None:

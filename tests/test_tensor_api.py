@@ -154,8 +154,11 @@ def test_randint_overloads():
     assert mg.randint(low=2, high=4, size=(50,)).numpy().min() >= 2
     assert mg.randint(5, 6, size=(3,)).tolist() == [5, 5, 5]
     assert mg.randint(0, 2, (2,), dtype=mg.float32).dtype == mg.float32
-    g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
+    g1, g2 = mg.Generator().manual_seed(3), mg.Generator().manual_seed(3)
     assert mg.randint(100, (5,), generator=g1).tolist() == mg.randint(100, (5,), generator=g2).tolist()
+    assert mg.randperm(5, generator=g1).tolist() == mg.randperm(5, generator=g2).tolist()
+    with pytest.raises(TypeError, match="randint: generator must be an mg.Generator or None"):
+        mg.randint(3, (2,), generator=np.random.default_rng(0))
     with pytest.raises(TypeError, match="randint: missing the size"):
         mg.randint(10)
     with pytest.raises(ValueError, match=r"randint: low \(5\) must be smaller than high \(2\)"):
