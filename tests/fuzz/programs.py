@@ -415,7 +415,7 @@ def gen_matmul(d: Draw) -> tuple[str, dict]:
 
 
 def gen_loss(d: Draw) -> tuple[str, dict]:
-    name = d.pick(("mse", "l1", "ce", "bce"))
+    name = d.pick(("mse", "l1", "ce", "bce", "nll", "smooth_l1", "huber", "kl_div", "bce_probs", "ce_3d"))
     red = d.pick(("mean", "sum", "none"))
     F = "L.nn.functional"
     dtype = d.dtype(floats_only=True)
@@ -428,10 +428,31 @@ def gen_loss(d: Draw) -> tuple[str, dict]:
             return f"{F}.binary_cross_entropy_with_logits({a}, {b}, reduction={red!r})", {}
         fn = "mse_loss" if name == "mse" else "l1_loss"
         return f"{F}.{fn}({a}, {b}, reduction={red!r})", {}
+    if name in ("smooth_l1", "huber", "kl_div", "bce_probs"):
+        s = d.shape()
+        a, b = d.array(s, dtype), d.array(s, dtype, "pos")
+        if name == "smooth_l1":
+            return f"{F}.smooth_l1_loss({a}, {b}, reduction={red!r}, beta={d.pick((1.0, 0.5, 2.0))})", {}
+        if name == "huber":
+            return f"{F}.huber_loss({a}, {b}, reduction={red!r}, delta={d.pick((1.0, 0.5, 2.0))})", {}
+        if name == "kl_div":
+            red = d.pick(("batchmean", "sum", "none", "mean"))
+            return f"{F}.kl_div({a}, {b}, reduction={red!r}, log_target={d.chance(0.3)})", {}
+        d.inputs[-2] = 1 / (1 + np.exp(-d.inputs[-2]))  # probabilities in (0, 1)
+        d.inputs[-1] = (d.inputs[-1] > 1.2).astype(dtype)
+        return f"{F}.binary_cross_entropy({a}, {b}, reduction={red!r})", {}
     nb, nc = d.int(1, 4), d.int(1, 4)
-    logits = d.array((nb, nc), dtype)
-    target = d.rng.integers(0, nc, size=nb).tolist()
-    return f"{F}.cross_entropy({logits}, L.tensor({target!r}), reduction={red!r})", {}
+    extra = (d.int(1, 3),) if name == "ce_3d" else ()
+    logits = d.array((nb, nc) + extra, dtype)
+    target = d.rng.integers(0, nc, size=(nb,) + extra)
+    if d.chance(0.2):
+        target.reshape(-1)[0] = -100  # ignored
+    # a class weight never requires grad in PyTorch
+    weight = f", weight={d.array((nc,), dtype, 'pos')}.detach()" if d.chance(0.3) else ""
+    fn = "nll_loss" if name == "nll" else "cross_entropy"
+    if name == "nll":
+        logits = f"{logits}.log_softmax(1)"
+    return f"{F}.{fn}({logits}, L.tensor({target.tolist()!r}){weight}, reduction={red!r})", {}
 
 
 GENERATORS: dict[str, tuple[Gen, float]] = {
