@@ -21,17 +21,17 @@ from minigrad._allocator import tune_malloc, tune_malloc_if_asked
 from minigrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, scope, set_grad_enabled
 from minigrad.creation import (
     arange,
+    as_tensor,
     empty,
+    empty_like,
     eye,
     from_numpy,
     full,
     full_like,
     linspace,
+    numel,
     ones,
     ones_like,
-    rand,
-    randint,
-    randn,
     tensor,
     zeros,
     zeros_like,
@@ -65,10 +65,14 @@ from minigrad.legacy import (
     ShortTensor,
 )
 from minigrad.legacy import PublicTensor as Tensor  # isinstance works; calling it is torch.Tensor(...)
+from minigrad.ops.comparison import allclose, eq, equal, ge, gt, isfinite, isinf, isnan, le, lt, ne
+from minigrad.ops.einsum import einsum
 from minigrad.ops.elementwise import (
     abs,
     add,
     clamp,
+    clamp_max,
+    clamp_min,
     div,
     exp,
     log,
@@ -85,8 +89,20 @@ from minigrad.ops.elementwise import (
     tanh,
     where,
 )
+from minigrad.ops.gather import (
+    flip,
+    gather,
+    index_put,
+    index_select,
+    masked_fill,
+    narrow,
+    roll,
+    scatter,
+    scatter_add,
+    unbind,
+)
 from minigrad.ops.indexing import getitem
-from minigrad.ops.linalg import matmul
+from minigrad.ops.linalg import bmm, matmul, mm
 from minigrad.ops.reduce import (
     argmax,
     argmin,
@@ -97,9 +113,11 @@ from minigrad.ops.reduce import (
     min,
     norm,
     softmax,
+    std,
     sum,
     var,
 )
+from minigrad.ops.scan import cumprod, cumsum, prod
 from minigrad.ops.shape import (
     cat,
     chunk,
@@ -114,7 +132,31 @@ from minigrad.ops.shape import (
     unsqueeze,
     view,
 )
+from minigrad.ops.sorting import argsort, sort, topk, unique
+from minigrad.ops.unary import (
+    cos,
+    expm1,
+    floor,
+    log1p,
+    reciprocal,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    square,
+)
 from minigrad.random import manual_seed
+from minigrad.sampling import (
+    multinomial,
+    normal,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+)
 
 # Importing minigrad leaves the process as it was: malloc tuning (see _allocator.py) is opt-in,
 # with mg.tune_malloc() or MINIGRAD_MALLOC_TUNING=1.

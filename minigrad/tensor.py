@@ -569,8 +569,6 @@ class Tensor:
     def mean(self, dim=None, keepdim: bool = False): return _R.mean(self, dim, keepdim)
     def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _R.var(self, dim, unbiased, keepdim, correction=correction)
-    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
-        return _R.var(self, dim, unbiased, keepdim, correction=correction).sqrt()
     def max(self, dim=None, keepdim: bool = False): return _R.max(self, dim, keepdim)
     def min(self, dim=None, keepdim: bool = False): return _R.min(self, dim, keepdim)
     def argmax(self, dim=None, keepdim: bool = False): return _R.argmax(self, dim, keepdim)
@@ -603,6 +601,77 @@ class Tensor:
     def matmul(self, other): return _L.matmul(self, other)
     def mm(self, other): return _L.matmul(self, other)
 
+    # ---------------------------------------------------------------- more of PyTorch's tensor API
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return _R.std(self, dim, unbiased, keepdim, correction=correction)
+    def add(self, other, *, alpha=1): return _E.add(self, other, alpha=alpha)
+    def sub(self, other, *, alpha=1): return _E.sub(self, other, alpha=alpha)
+    def mul(self, other): return _E.mul(self, other)
+    def div(self, other, *, rounding_mode=None): return _E.div(self, other, rounding_mode=rounding_mode)
+    def __floordiv__(self, other): return _E.div(self, other, rounding_mode="floor")
+    def __rfloordiv__(self, other): return _E.div(other, self, rounding_mode="floor")
+    true_divide = divide = div
+    multiply, subtract = mul, sub
+    def eq(self, other): return _Cm.eq(self, other)
+    def ne(self, other): return _Cm.ne(self, other)
+    def lt(self, other): return _Cm.lt(self, other)
+    def le(self, other): return _Cm.le(self, other)
+    def gt(self, other): return _Cm.gt(self, other)
+    def ge(self, other): return _Cm.ge(self, other)
+    def clamp_min(self, min): return _E.clamp(self, min=min)
+    def clamp_max(self, max): return _E.clamp(self, max=max)
+    def log1p(self): return _U.log1p(self)
+    def expm1(self): return _U.expm1(self)
+    def sin(self): return _U.sin(self)
+    def cos(self): return _U.cos(self)
+    def floor(self): return _U.floor(self)
+    def round(self, decimals: int = 0): return _U.round(self, decimals)
+    def sign(self): return _U.sign(self)
+    def reciprocal(self): return _U.reciprocal(self)
+    def rsqrt(self): return _U.rsqrt(self)
+    def square(self): return _U.square(self)
+    def isnan(self): return _Cm.isnan(self)
+    def isinf(self): return _Cm.isinf(self)
+    def isfinite(self): return _Cm.isfinite(self)
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _Cm.allclose(self, other, rtol, atol, equal_nan)
+    def equal(self, other): return _Cm.equal(self, other)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return _So.topk(self, k, dim, largest, sorted)
+    def sort(self, dim=-1, descending=False, stable=False): return _So.sort(self, dim, descending, stable)
+    def argsort(self, dim=-1, descending=False, stable=False): return _So.argsort(self, dim, descending, stable)
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return _So.unique(self, sorted, return_inverse, return_counts, dim)
+    def cumsum(self, dim, *, dtype=None): return _Sc.cumsum(self, dim, dtype=dtype)
+    def cumprod(self, dim, *, dtype=None): return _Sc.cumprod(self, dim, dtype=dtype)
+    def prod(self, dim=None, keepdim=False, *, dtype=None): return _Sc.prod(self, dim, keepdim, dtype=dtype)
+    def gather(self, dim, index): return _G.gather(self, dim, index)
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        return _G.scatter(self, dim, index, src, value=value, reduce=reduce)
+    def scatter_add(self, dim, index, src): return _G.scatter_add(self, dim, index, src)
+    def index_select(self, dim, index): return _G.index_select(self, dim, index)
+    def index_put(self, indices, values, accumulate=False): return _G.index_put(self, indices, values, accumulate)
+    def masked_fill(self, mask, value): return _G.masked_fill(self, mask, value)
+    def narrow(self, dim, start, length): return _G.narrow(self, dim, start, length)
+    def unbind(self, dim=0): return _G.unbind(self, dim)
+    def flip(self, *dims, **kw): return _G.flip(self, *dims, **kw)
+    def repeat(self, *sizes): return _G.repeat(self, *sizes)
+    def roll(self, shifts, dims=None): return _G.roll(self, shifts, dims)
+    def bmm(self, other): return _L.bmm(self, other)
+    def view_as(self, other): return _S.view(self, other.shape)
+    def reshape_as(self, other): return _S.reshape(self, other.shape)
+    def type_as(self, other): return _E.cast(self, other.dtype)
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return _C.tensor(data, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return _C.zeros(*size, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return _C.ones(*size, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return _C.empty(*size, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return _C.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device,
+                       requires_grad=requires_grad)
+
 
 # Ops import Tensor, so they are bound here, after the class exists.
 from minigrad.ops import elementwise as _E  # noqa: E402
@@ -611,3 +680,12 @@ from minigrad.ops import inplace as _In  # noqa: E402
 from minigrad.ops import linalg as _L  # noqa: E402
 from minigrad.ops import reduce as _R  # noqa: E402
 from minigrad.ops import shape as _S  # noqa: E402
+
+# isort: split
+# The fronts of "more of PyTorch's tensor API" above.
+from minigrad import creation as _C  # noqa: E402
+from minigrad.ops import comparison as _Cm  # noqa: E402
+from minigrad.ops import gather as _G  # noqa: E402
+from minigrad.ops import scan as _Sc  # noqa: E402
+from minigrad.ops import sorting as _So  # noqa: E402
+from minigrad.ops import unary as _U  # noqa: E402

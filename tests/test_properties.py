@@ -161,14 +161,19 @@ def programs(draw: st.DrawFn) -> tuple[list[np.ndarray], Callable, Callable, str
                 out_shape = (shape[-1],) + shape[1:-1] + (shape[0],)
             new = (lambda xs, f=mg_f, g=fm: g(f(xs)), lambda xs, f=np_f, g=fn: g(f(xs)), out_shape,
                    f"{choice}({text})")
-        else:  # strided slicing: every other element, or backwards
+        else:  # strided slicing (every other element), or backwards (flip: PyTorch has no negative steps)
             if not shape:
                 continue
             sl = draw(st.sampled_from([slice(None, None, 2), slice(None, None, -1), slice(1, None, 3)]))
             index = (Ellipsis, sl) if draw(st.booleans()) else sl
             out_shape = np.zeros(shape)[index].shape
-            new = (lambda xs, f=mg_f, i=index: f(xs)[i], lambda xs, f=np_f, i=index: f(xs)[i], out_shape,
-                   f"{text}[{index}]")
+            if sl.step == -1:
+                axis = -1 if isinstance(index, tuple) else 0
+                new = (lambda xs, f=mg_f, d=axis: f(xs).flip(d), lambda xs, f=np_f, i=index: f(xs)[i], out_shape,
+                       f"{text}.flip({axis})")
+            else:
+                new = (lambda xs, f=mg_f, i=index: f(xs)[i], lambda xs, f=np_f, i=index: f(xs)[i], out_shape,
+                       f"{text}[{index}]")
         pool.append(new)
     mg_f, np_f, _, text = pool[-1]
     return inputs, mg_f, np_f, text
@@ -191,7 +196,7 @@ def test_random_programs_match_numpy_and_finite_differences(program) -> None:
     assert mg.autograd.gradcheck(lambda *xs: mg_f(list(xs)), leaves, atol=1e-5, rtol=1e-3), text
     # One more backward: every leaf gets a gradient of its own shape and dtype, even when empty.
     out = mg_f(leaves)
-    out.backward(mg.ones(*out.shape, dtype=mg.float64))
+    out.backward(mg.ones(out.shape, dtype=mg.float64))
     for i, x in enumerate(leaves):
         if f"x{i}" not in text:  # an input the program never used gets no gradient
             assert x.grad is None, text

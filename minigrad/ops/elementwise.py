@@ -98,12 +98,14 @@ class Mul(Function):
 class Div(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf, 0 / 0 = nan, as in PyTorch
+            return a / b
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        ga = grad / b if self.needs_input_grad[0] else None
-        gb = -grad * a / (b * b) if self.needs_input_grad[1] else None
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ga = grad / b if self.needs_input_grad[0] else None
+            gb = -grad * a / (b * b) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -119,7 +121,10 @@ class Pow(Function):
     """a ** b for two tensors: d/da = b a^(b-1), d/db = a^b log(a)."""
 
     def forward(self, a, b):
-        y = a**b
+        if a.dtype.kind in "iu" and (b < 0).any():
+            y = _integer_power(a, b)
+        else:
+            y = a**b
         self.save_for_backward(a, b, y)
         return y
 
@@ -132,6 +137,15 @@ class Pow(Function):
                 # PyTorch's convention: where a == 0 and b >= 0 the gradient is 0, not nan.
                 gb = G.where((G.values(a) == 0) & (G.values(b) >= 0), 0.0, grad * y * G.log(a))
         return ga, gb
+
+
+def _integer_power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a ** b for integers with some b < 0, as PyTorch computes it: 1 / a^|b| truncated toward zero."""
+    a, b = np.broadcast_arrays(a, b)
+    positive = a ** np.maximum(b, 0)
+    odd = (b % 2) != 0
+    negative = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))
+    return np.where(b < 0, negative, positive).astype(a.dtype, copy=False)
 
 
 class PowScalar(Function):
@@ -151,36 +165,113 @@ class PowScalar(Function):
         return grad * (e * x ** (e - 1))
 
 
-def add(a: Any, b: Any, alpha: float = 1) -> Tensor:
-    """a + b with broadcasting. Example: ``mg.add(mg.ones(2), 1.0)`` -> tensor([2., 2.])."""
-    return binary(Add, "add", a, b if alpha == 1 else mul(b, alpha))
+def _is_bool(x: Any) -> bool:
+    return isinstance(x, (bool, np.bool_)) or (isinstance(x, Tensor) and x._array.dtype == np.bool_)
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """a - b with broadcasting. Example: ``mg.sub(mg.ones(2), 1.0)`` -> tensor([0., 0.])."""
-    return binary(Sub, "sub", a, b)
+def _check_alpha(op: str, alpha: Any, a: Any, b: Any) -> None:
+    if isinstance(alpha, bool) or not isinstance(alpha, _SCALARS):
+        raise TypeError(f"{op}: alpha must be a number, got {type(alpha).__name__}")
+    if isinstance(alpha, (float, np.floating)) and result_type(a, b).kind != "f":
+        raise RuntimeError(f"{op}: for integral input tensors, argument alpha must not be a floating point "
+                           f"number (got alpha={alpha})")
 
 
-def mul(a: Any, b: Any) -> Tensor:
+def add(a: Any, b: Any, *, alpha: Any = 1, out: None = None) -> Tensor:
+    """a + alpha * b with broadcasting. Example: ``mg.add(mg.ones(2), 1.0)`` -> tensor([2., 2.])."""
+    refuse_out("add", out)
+    if type(alpha) is int and alpha == 1:
+        return binary(Add, "add", a, b)
+    _check_alpha("add", alpha, a, b)
+    a, b = promote("add", a, b)  # the dtype comes from a and b; a number alpha never changes it
+    return binary(Add, "add", a, mul(b, alpha))
+
+
+def sub(a: Any, b: Any, *, alpha: Any = 1, out: None = None) -> Tensor:
+    """a - alpha * b with broadcasting. Example: ``mg.sub(mg.ones(2), 1.0)`` -> tensor([0., 0.])."""
+    refuse_out("sub", out)
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("sub: subtraction with a bool tensor is not supported (as in PyTorch); to invert a "
+                           "mask use ~mask or mask.logical_not(), otherwise convert with .long() or .float()")
+    if type(alpha) is int and alpha == 1:
+        return binary(Sub, "sub", a, b)
+    _check_alpha("sub", alpha, a, b)
+    a, b = promote("sub", a, b)  # the dtype comes from a and b; a number alpha never changes it
+    return binary(Sub, "sub", a, mul(b, alpha))
+
+
+def mul(a: Any, b: Any, *, out: None = None) -> Tensor:
     """a * b with broadcasting. Example: ``mg.mul(mg.ones(2), 3.0)`` -> tensor([3., 3.])."""
+    refuse_out("mul", out)
     return binary(Mul, "mul", a, b)
 
 
-def div(a: Any, b: Any) -> Tensor:
-    """a / b (true division; integers give floats). Example: ``mg.div(mg.tensor([1, 2]), 2)`` -> [0.5, 1.]."""
-    return binary(Div, "div", a, b, floating=True)
+class RoundedDiv(Function):
+    """a / b rounded toward zero ('trunc') or down ('floor'); its gradient is 0 almost everywhere."""
+
+    name = "div"
+
+    def forward(self, a, b):
+        if a.dtype.kind in "iub" and (b == 0).any():
+            raise ZeroDivisionError(f"div: integer division by zero (rounding_mode={self.mode!r})")
+        if a.dtype.kind in "iub":
+            q = np.floor_divide(a, b)
+            if self.mode == "trunc":  # floor differs from trunc where the exact quotient is negative
+                q = q + ((q < 0) & (q * b != a))
+            return q.astype(a.dtype, copy=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = a / b
+            return np.trunc(q) if self.mode == "trunc" else np.floor(q)
+
+    def backward(self, grad):
+        zero = np.zeros_like(grad)
+        return zero if self.needs_input_grad[0] else None, zero if self.needs_input_grad[1] else None
+
+
+def div(a: Any, b: Any, *, rounding_mode: str | None = None, out: None = None) -> Tensor:
+    """a / b: true division (integers give floats), or rounded with ``rounding_mode='trunc'|'floor'``.
+
+    Example: ``mg.div(mg.tensor([1, 2]), 2)`` -> tensor([0.5, 1.]);
+    ``mg.div(mg.tensor([-7]), 2, rounding_mode='floor')`` -> tensor([-4]).
+    """
+    refuse_out("div", out)
+    if rounding_mode is None:
+        return binary(Div, "div", a, b, floating=True)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    a, b = promote("div", a, b)
+    if a.dtype == np.bool_:
+        raise RuntimeError("div: rounding division of two bool tensors is not supported; convert them with .long()")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise broadcast_error("div", a.shape, b.shape) from None
+    return RoundedDiv.apply(a, b, mode=rounding_mode)
+
+
+def refuse_out(op: str, out: Any) -> None:
+    """minigrad ops always return a new tensor: ``out=`` is refused instead of silently ignored."""
+    if out is not None:
+        raise TypeError(f"{op}: the out= argument is not supported by minigrad; use the returned tensor "
+                        f"(y = mg.{op}(...)) or an in-place method instead")
 
 
 def neg(x: Tensor) -> Tensor:
     """-x. Example: ``mg.neg(mg.ones(1))`` -> tensor([-1.])."""
+    if x._array.dtype == np.bool_:
+        raise RuntimeError("neg: negation of a bool tensor is not supported (as in PyTorch); to invert a mask "
+                           "use ~mask or mask.logical_not()")
     return Neg.apply(x)
 
 
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
     """x ** exponent; either may be a tensor. Example: ``mg.pow(mg.tensor([3.0]), 2)`` -> tensor([9.])."""
     if isinstance(x, Tensor) and isinstance(exponent, _SCALARS) and not isinstance(exponent, bool):
-        if x.dtype.kind != "f" and (exponent < 0 or isinstance(exponent, float)):
+        if x.dtype.kind != "f" and isinstance(exponent, (float, np.floating)):
             x = cast(x, get_default_dtype())
+        elif x.dtype.kind != "f" and exponent < 0:
+            raise RuntimeError(f"pow: integers to negative integer powers are not allowed (got exponent "
+                               f"{exponent} for a tensor of dtype {x.dtype}); use x.float() ** {exponent}")
         return PowScalar.apply(x, exponent=exponent)
     return binary(Pow, "pow", x, exponent)
 
@@ -190,7 +281,8 @@ def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
 
 class Exp(Function):
     def forward(self, x):
-        y = np.exp(x)
+        with np.errstate(over="ignore"):  # exp(1000) = inf, as in PyTorch
+            y = np.exp(x)
         self.save_for_backward(y)
         return y
 
@@ -251,6 +343,9 @@ def sqrt(x: Tensor) -> Tensor:
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
     """|x|; the gradient at 0 is 0. Example: ``mg.abs(mg.tensor([-2.0]))`` -> tensor([2.])."""
+    x = as_tensor(x, op="abs")
+    if x._array.dtype == np.bool_:
+        raise TypeError("abs: not implemented for bool tensors (as in PyTorch); convert with .long() first")
     return Abs.apply(x)
 
 
@@ -296,7 +391,7 @@ class Relu(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad * (y > 0)
+        return np.where(y > 0, grad, 0)  # a choice, not a product: an inf gradient where y = 0 gives 0, not nan
 
 
 class Softplus(Function):
@@ -351,22 +446,61 @@ class Clamp(Function):
             inside &= x >= self.lo
         if self.hi is not None:
             inside &= x <= self.hi
-        return grad * inside
+        return np.where(inside, grad, 0)  # (not grad * inside: inf * 0 would be nan; PyTorch gives 0)
 
 
-def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Limit values to [min, max]; gradient 1 inside, 0 outside.
+def clamp(x: Tensor, min: Any = None, max: Any = None, *, out: None = None) -> Tensor:  # noqa: A002
+    """Limit values to [min, max]; gradient 1 inside, 0 outside. Bounds may be numbers or tensors.
 
-    Example: ``mg.clamp(mg.tensor([-2.0, 0.5, 3.0]), -1, 1)`` -> tensor([-1., 0.5, 1.]).
+    The result has PyTorch's dtype: an integer tensor clamped with float bounds gives the default float dtype.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.clamp(mg.tensor([-2.0, 0.5, 3.0]), -1, 1)
+        tensor([-1. ,  0.5,  1. ])
     """
+    refuse_out("clamp", out)
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     for name, bound in (("min", min), ("max", max)):
-        if bound is not None and not isinstance(bound, _SCALARS):
-            raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
-    if min is not None and max is not None and min > max:
-        raise ValueError(f"clamp: min ({min}) must not be greater than max ({max})")
-    return Clamp.apply(x, lo=min, hi=max)
+        if bound is not None and not isinstance(bound, (*_SCALARS, Tensor)):
+            raise TypeError(f"clamp: {name} must be a number, a tensor or None, got {type(bound).__name__}")
+    x = as_tensor(x, op="clamp")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # Tensor bounds broadcast like any operand: clamp is then where() twice (ties keep x, as in PyTorch).
+        if min is not None:
+            x = where(as_tensor(x < min), min, x)
+        if max is not None:
+            x = where(as_tensor(x > max), max, x)
+        return x
+    # min > max is allowed and gives max everywhere, as documented by PyTorch.
+    dt = result_type(x, *(b for b in (min, max) if b is not None))
+    return Clamp.apply(cast(x, dt), lo=min, hi=max)
+
+
+def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002
+    """``clamp(x, min=min)``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.clamp_min(mg.tensor([-1.0, 2.0]), 0.0)
+        tensor([0., 2.])
+    """
+    return clamp(x, min=min)
+
+
+def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002
+    """``clamp(x, max=max)``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.clamp_max(mg.tensor([-1.0, 2.0]), 0.0)
+        tensor([-1.,  0.])
+    """
+    return clamp(x, max=max)
 
 
 class Maximum(Function):
@@ -468,3 +602,4 @@ def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
         return Tensor(ufunc(a._array, b._array))
     except ValueError:
         raise broadcast_error(ufunc.__name__, a.shape, b.shape) from None
+

@@ -24,14 +24,60 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> Any:
         if isinstance(item, Tensor):
             item = item._array
         elif isinstance(item, list):
-            item = np.asarray(item)
+            item = np.asarray(item) if item else np.zeros(0, dtype=np.int64)  # [] selects nothing
         if isinstance(item, np.ndarray) and item.dtype.kind not in "iub":
             raise IndexError(f"getitem: tensors used as indices must be integer or bool, got dtype {item.dtype} "
                              f"(indexing a tensor of shape {shape})")
         if isinstance(item, float):
             raise IndexError(f"getitem: index {item} is a float; use an int (indexing a tensor of shape {shape})")
+        if isinstance(item, slice) and item.step is not None and _is_int(item.step) and item.step <= 0:
+            raise ValueError(f"getitem: slice step must be positive, got {item.step} (indexing a tensor of shape "
+                             f"{shape}); PyTorch has no negative steps: use .flip(dim) to reverse")
+        if isinstance(item, np.ndarray) and item.ndim == 0 and item.dtype.kind in "iu":
+            item = int(item)  # a 0-d integer tensor indexes like an int, as in PyTorch
         out.append(item)
     return tuple(out) if isinstance(index, tuple) else out[0]
+
+
+def _is_int(item: Any) -> bool:
+    return isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))
+
+
+def split_index(index: Any) -> tuple[Any, Any] | None:
+    """PyTorch's order for an index mixing ints with index arrays: ints first, then the arrays.
+
+    PyTorch applies integer indices as plain selections *before* the advanced (array) indexing,
+    so they never count as advanced indices when placing the result's dims. NumPy counts them,
+    which moves dims: for ``x`` of shape (2, 3, 4, 5), ``x[1, :, [0, 1]]`` is (3, 2, 5) in PyTorch
+    but (2, 3, 5) in NumPy. Returns ``(basic, advanced)`` with ``x[index] == x[basic][advanced]``
+    under PyTorch's rules, or None when NumPy's rules already agree (no int next to an array).
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    if not any(_is_int(i) for i in items) or not any(isinstance(i, np.ndarray) for i in items):
+        return None
+    basic: list[Any] = []
+    advanced: list[Any] = []
+    for item in items:
+        if _is_int(item):
+            basic.append(item)  # the dim is gone after the selection
+        elif isinstance(item, np.ndarray):
+            basic.extend([slice(None)] * (item.ndim if item.dtype == np.bool_ else 1))
+            advanced.append(item)
+        elif item is None or isinstance(item, slice):
+            basic.append(item)
+            advanced.append(slice(None))  # already applied (or already inserted, for None)
+        elif item is Ellipsis:
+            basic.append(item)
+            advanced.append(item)
+        else:  # a Python bool: NumPy indexes with it as with a 0-d mask, in the advanced step
+            advanced.append(item)
+    return tuple(basic), tuple(advanced)
+
+
+def take(array: np.ndarray, index: Any) -> np.ndarray:
+    """``array[index]`` with PyTorch's placement of advanced dims (see ``split_index``)."""
+    parts = split_index(index)
+    return array[index] if parts is None else array[parts[0]][parts[1]]
 
 
 def _has_integer_array(index: Any) -> bool:
@@ -46,7 +92,11 @@ class GetItem(Function):
     def forward(self, x):
         self.shape = x.shape
         self.dtype = x.dtype
-        return x[self.index]
+        out = x[self.index]
+        if type(out) is not np.ndarray:  # one element picked by ints: NumPy gives a copy, a scalar
+            items = self.index if isinstance(self.index, tuple) else (self.index,)
+            out = x[items + (Ellipsis,)]  # the same element as a 0-d view, so x[0].add_(1) changes x
+        return out
 
     def backward(self, grad):
         if self.create_graph:  # the scatter-add as an op, so that it can be differentiated again
@@ -80,6 +130,8 @@ def scatter_add(shape: tuple[int, ...], index: Any, grad: np.ndarray) -> np.ndar
     g = np.zeros(shape, dtype=grad.dtype)
     if not _has_integer_array(index):
         g[index] = grad  # slices and masks select each element at most once
+    elif isinstance(index, np.ndarray) and index.size == 0:
+        pass  # nothing was selected: the gradient is all zeros
     elif isinstance(index, np.ndarray) and index.ndim == 1 and g.ndim >= 1:
         # The Embedding-style case: rows gathered by a 1-D index -> scatter-add kernel.
         rows = g.reshape(shape[0], -1)
@@ -94,7 +146,10 @@ def scatter_add(shape: tuple[int, ...], index: Any, grad: np.ndarray) -> np.ndar
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with autograd. Example: ``mg.arange(5)[[0, 0, 3]]`` -> tensor([0, 0, 3])."""
     index = normalize_index(index, x.shape)
+    parts = split_index(index)
     try:
+        if parts is not None:
+            return GetItem.apply(GetItem.apply(x, index=parts[0]), index=parts[1])
         return GetItem.apply(x, index=index)
     except IndexError as e:
         raise IndexError(f"getitem on a tensor of shape {x.shape}: {e}") from None

@@ -13,7 +13,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError
 from minigrad.kernels.gemm import matmul2d
-from minigrad.ops.elementwise import promote
+from minigrad.ops.elementwise import promote, refuse_out
 from minigrad.tensor import Tensor
 
 
@@ -24,7 +24,12 @@ def _mm(a: Any, b: Any) -> Any:
     """
     if type(a) is not np.ndarray or type(b) is not np.ndarray:
         return matmul(a, b)
-    return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 = nan, as in PyTorch, without a warning
+        if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
+            # An outer product: each entry is one product, exactly as PyTorch computes it (NumPy's matmul
+            # would add it to +0.0 and turn a -0.0 into +0.0, which flips the sign of x / 0 downstream).
+            return a * b
+        return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
 
 
 class MatMul(Function):
@@ -46,21 +51,30 @@ class MatMul(Function):
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = _mm(g, b2.mT)  # dL/dA = dL/dC @ B^T
-            if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(0)
+            if a.ndim == 1:  # (..., 1, k) -> (..., k); the engine sums the batch dims away
+                ga = ga.squeeze(-2)
         if self.needs_input_grad[1]:
             gb = _mm(a2.mT, g)  # dL/dB = A^T @ dL/dC
-            if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(0)
+            if b.ndim == 1:  # (..., k, 1) -> (..., k)
+                gb = gb.squeeze(-1)
         return ga, gb
 
 
-def matmul(a: Any, b: Any) -> Tensor:
+def _same_dtype(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Both operands as tensors of one dtype: PyTorch multiplies matrices only of equal dtypes."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype != b.dtype:
+        raise RuntimeError(f"{op}: both operands must have the same dtype, got {a.dtype} and {b.dtype}; "
+                           "convert one of them first (e.g. b.to(a.dtype))")
+    return promote(op, a, b)
+
+
+def matmul(a: Any, b: Any, *, out: None = None) -> Tensor:
     """Matrix product with NumPy's rules (1-D vectors, broadcast batch dims).
 
     Example: ``(mg.ones(2, 3) @ mg.ones(3, 4)).shape`` -> (2, 4).
     """
-    a, b = promote("matmul", a, b)
+    refuse_out("matmul", out)
+    a, b = _same_dtype("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     k_a = a.shape[-1]
@@ -74,3 +88,38 @@ def matmul(a: Any, b: Any) -> Tensor:
         return MatMul.apply(a, b)
     except ValueError:
         raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+def mm(a: Tensor, b: Tensor, *, out: None = None) -> Tensor:
+    """The product of two matrices (both exactly 2-D; use ``matmul`` for anything else).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.mm(mg.ones(2, 3), mg.ones(3, 4)).shape
+        (2, 4)
+    """
+    refuse_out("mm", out)
+    a, b = _same_dtype("mm", a, b)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ShapeError(f"mm: both arguments must be matrices (2-D), got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor, *, out: None = None) -> Tensor:
+    """Batched matrix product: (B, n, k) @ (B, k, m) -> (B, n, m), without broadcasting.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.bmm(mg.ones(5, 2, 3), mg.ones(5, 3, 4)).shape
+        (5, 2, 4)
+    """
+    refuse_out("bmm", out)
+    a, b = _same_dtype("bmm", a, b)
+    if a.ndim != 3 or b.ndim != 3:
+        raise ShapeError(f"bmm: both arguments must be 3-D (batch, rows, cols), got shapes {a.shape} and {b.shape}")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ShapeError(f"bmm: shapes {a.shape} and {b.shape} do not fit: expected (B, n, k) and (B, k, m) "
+                         "with the same B and k")
+    return matmul(a, b)

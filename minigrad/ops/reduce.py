@@ -22,8 +22,13 @@ from minigrad.tensor import Tensor
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
 
-def normalize_dims(op: str, dim: Any, ndim: int) -> tuple[int, ...] | None:
-    """``dim`` (int, tuple or None) as a sorted tuple of non-negative axes; None means all."""
+def normalize_dims(op: str, dim: Any, ndim: int | tuple[int, ...]) -> tuple[int, ...] | None:
+    """``dim`` (int, tuple or None) as a sorted tuple of non-negative axes; None means all.
+
+    ``ndim`` may be the tensor's shape instead, which the out-of-range error then names.
+    """
+    shape = ndim if isinstance(ndim, tuple) else None
+    ndim = len(shape) if shape is not None else ndim
     if dim is None:
         return None
     if isinstance(dim, (int, np.integer)):
@@ -39,8 +44,8 @@ def normalize_dims(op: str, dim: Any, ndim: int) -> tuple[int, ...] | None:
         span = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1, like PyTorch
         if not -span <= d < span:
             raise IndexError(
-                f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions "
-                f"(expected a value in [{-span}, {span - 1}])"
+                f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions"
+                f"{'' if shape is None else f', shape {shape}'} (expected a value in [{-span}, {span - 1}])"
             )
         out.append(int(d) % span)
     if len(set(out)) != len(out):
@@ -83,7 +88,8 @@ class Mean(Function):
 
     def backward(self, grad):
         count = np.prod([self.shape[d] for d in self.dims]) if self.dims is not None else np.prod(self.shape)
-        return _expand_back(grad / count, self.dims, self.keepdim, self.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a mean over nothing: its gradient is nan
+            return _expand_back(grad / count, self.dims, self.keepdim, self.shape)
 
 
 class Var(Function):
@@ -93,6 +99,7 @@ class Var(Function):
         self.save_for_backward(x)
         n = x.size if self.dims is None else int(np.prod([x.shape[d] for d in self.dims]))
         self.denominator = builtins.max(n - self.correction, 0)
+        self.backward_denominator = n - self.correction  # PyTorch's backward does not clamp it
         if self.denominator == 0:
             # PyTorch warns and returns nan (or inf); NumPy would warn without saying which op or why.
             warnings.warn(f"var: degrees of freedom <= 0 ({n} element(s) reduced, correction={self.correction}): "
@@ -107,10 +114,12 @@ class Var(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
+        if x.size == 0:
+            return G.zeros(x.shape, grad.dtype, like=grad)
         centered = x - G.mean(x, self.dims, keepdims=True)
         g = _expand_back(grad, self.dims, self.keepdim, x.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g * 2 * centered / self.denominator
+            return g * 2 * centered / self.backward_denominator
 
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
@@ -133,8 +142,44 @@ def var(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False
     """Variance (unbiased by default, like PyTorch). Example: ``mg.tensor([1.0, 3.0]).var()`` -> tensor(2.)."""
     if correction is None:
         correction = 1 if unbiased else 0
-    return Var.apply(_floating(x), dims=normalize_dims("var", dim, x.ndim), keepdim=keepdim,
+    _floating_only("var", x)
+    return Var.apply(x, dims=normalize_dims("var", dim, x.ndim), keepdim=keepdim,
                      correction=correction)
+
+
+def _floating_only(op: str, x: Tensor) -> None:
+    if x._array.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got dtype {x.dtype}; use .float() first")
+
+
+def std(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+        correction: int | None = None) -> Tensor:
+    """Standard deviation, the square root of ``var`` (same arguments; unbiased by default).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.std(mg.tensor([1.0, 3.0])), mg.std(mg.tensor([1.0, 3.0]), correction=0)
+        (tensor(1.4142), tensor(1.))
+    """
+    return StdFromVar.apply(var(x, dim, unbiased, keepdim, correction=correction))
+
+
+class StdFromVar(Function):
+    """sqrt(var); where the deviation is 0 its gradient is 0 (PyTorch's rule), not 0/0."""
+
+    name = "std"
+
+    def forward(self, v):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(v)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y == 0, 0, grad / (2 * y))
 
 
 # ----------------------------------------------------------------------------------- max, min
@@ -202,6 +247,7 @@ def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
             return Tensor(np.asarray(x._array.min() if smallest else x._array.max()))
         return MaxAll.apply(x, smallest=smallest)
     if x.ndim == 0:
+        normalize_dims(op, dim, 0)  # checks the range
         return values_indices(x, Tensor(np.asarray(0)))
     (d,) = normalize_dims(op, dim, x.ndim)
     pick = np.argmin if smallest else np.argmax
@@ -231,6 +277,9 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     _check_nonempty("argmax", x, dim)
     if dim is None:
         return Tensor(np.asarray(np.argmax(x._array)))
+    if x.ndim == 0:
+        normalize_dims("argmax", dim, 0)  # checks the range
+        return Tensor(np.zeros((), dtype=np.int64))
     (d,) = normalize_dims("argmax", dim, x.ndim)
     idx = np.argmax(x._array, axis=d)
     return Tensor(np.expand_dims(idx, d) if keepdim else idx)
@@ -241,6 +290,9 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     _check_nonempty("argmin", x, dim)
     if dim is None:
         return Tensor(np.asarray(np.argmin(x._array)))
+    if x.ndim == 0:
+        normalize_dims("argmin", dim, 0)  # checks the range
+        return Tensor(np.zeros((), dtype=np.int64))
     (d,) = normalize_dims("argmin", dim, x.ndim)
     idx = np.argmin(x._array, axis=d)
     return Tensor(np.expand_dims(idx, d) if keepdim else idx)
@@ -248,6 +300,7 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
     """The p-norm (composed from differentiable ops). Example: ``mg.tensor([3.0, 4.0]).norm()`` -> 5."""
+    _floating_only("norm", x)
     if p == float("inf"):
         return x.abs().max() if dim is None else x.abs().max(dim, keepdim).values
     if p == 2:
@@ -258,13 +311,19 @@ def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Ten
 # ----------------------------------------------------------------------------------- softmax family
 
 
+def _nan_rows(y: np.ndarray, dim: int) -> np.ndarray:
+    """A row (along ``dim``) with a NaN anywhere is NaN everywhere, as PyTorch's softmax gives for +inf or NaN."""
+    bad = np.isnan(y).any(axis=dim, keepdims=True)
+    return np.where(bad, np.nan, y).astype(y.dtype, copy=False) if bad.any() else y
+
+
 class Softmax(Function):
     def forward(self, x):
         if x.size == 0:  # nothing to normalise (e.g. zero classes): an empty result, as in PyTorch
             y = x.copy()
             self.save_for_backward(y)
             return y
-        y = np.moveaxis(K.softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim)
+        y = _nan_rows(np.moveaxis(K.softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim), self.dim)
         self.save_for_backward(y)
         return y
 
@@ -280,7 +339,7 @@ class LogSoftmax(Function):
             y = x.copy()
             self.save_for_backward(y)
             return y
-        y = np.moveaxis(K.log_softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim)
+        y = _nan_rows(np.moveaxis(K.log_softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim), self.dim)
         self.save_for_backward(y)
         return y
 
@@ -318,10 +377,13 @@ def softmax(x: Tensor, dim: int) -> Tensor:
 
     Example: ``mg.tensor([0.0, 0.0]).softmax(0)`` -> tensor([0.5, 0.5]).
     """
-    x = _floating(x)
+    d = _softmax_dim("softmax", x, dim)
+    if x._array.size == 0:  # nothing to normalise: an empty tensor of the same dtype, as in PyTorch
+        return x.clone()
+    _floating_only("softmax", x)
     if x.ndim == 0:
         return Softmax.apply(x.reshape(1), dim=0).reshape(())
-    return Softmax.apply(x, dim=_softmax_dim("softmax", x, dim))
+    return Softmax.apply(x, dim=d)
 
 
 def log_softmax(x: Tensor, dim: int) -> Tensor:
@@ -329,10 +391,13 @@ def log_softmax(x: Tensor, dim: int) -> Tensor:
 
     Example: ``mg.tensor([0.0, 0.0]).log_softmax(0)`` -> tensor([-0.6931, -0.6931]).
     """
-    x = _floating(x)
+    d = _softmax_dim("log_softmax", x, dim)
+    if x._array.size == 0:  # nothing to normalise: an empty tensor of the same dtype, as in PyTorch
+        return x.clone()
+    _floating_only("log_softmax", x)
     if x.ndim == 0:
         return LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
-    return LogSoftmax.apply(x, dim=_softmax_dim("log_softmax", x, dim))
+    return LogSoftmax.apply(x, dim=d)
 
 
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:

@@ -74,9 +74,9 @@ def view(x: Tensor, *shape: Any) -> Tensor:
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim into one. Example: ``mg.ones(2, 3, 4).flatten(1).shape`` -> (2, 12)."""
+    s, e = _dim("flatten", start_dim, x.ndim), _dim("flatten", end_dim, x.ndim)
     if x.ndim == 0:
         return reshape(x, 1)
-    s, e = _dim("flatten", start_dim, x.ndim), _dim("flatten", end_dim, x.ndim)
     if s > e:
         raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
     return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:]) if x._array.size else \
@@ -123,10 +123,10 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims. Example: ``mg.ones(2, 3).transpose(0, 1).shape`` -> (3, 2)."""
+    a, b = _dim("transpose", dim0, x.ndim), _dim("transpose", dim1, x.ndim)
     if x.ndim == 0:
         return x
     order = list(range(x.ndim))
-    a, b = _dim("transpose", dim0, x.ndim), _dim("transpose", dim1, x.ndim)
     order[a], order[b] = order[b], order[a]
     return Permute.apply(x, dims=tuple(order))
 
@@ -284,4 +284,6 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     n = x.shape[_dim("chunk", dim, x.ndim)]
+    if n == 0:  # PyTorch gives `chunks` empty pieces
+        return split(x, [0] * chunks, dim)
     return split(x, max(-(-n // chunks), 1), dim)

@@ -339,10 +339,15 @@ def run_torch(torch: Any, case: Case, arrays: list[np.ndarray], dtype: Any = Non
 
 
 def make(fixtures_dir: Path) -> list[Path]:
+    return [write_catalog(fixtures_dir / f"{FIXTURE}.npz", CASES)]
+
+
+def write_catalog(path: Path, cases: list[Case]) -> Path:
+    """Run every case on PyTorch and store inputs, outputs, upstream and input gradients in ``path``."""
     import torch
 
-    arrays: dict[str, np.ndarray] = {"__names__": np.array(NAMES)}
-    for case in CASES:
+    arrays: dict[str, np.ndarray] = {"__names__": np.array([c.name for c in cases])}
+    for case in cases:
         xs = case_inputs(case)
         outs, _, _ = run_torch(torch, case, xs)
         gouts = upstream_grads(case, [o.shape for o in outs])
@@ -357,6 +362,5 @@ def make(fixtures_dir: Path) -> list[Path]:
             arrays[f"{case.name}__dtype{j}"] = np.array(dtypes[j])
             arrays[f"{case.name}__out32_{j}"] = outs32[j]
             arrays[f"{case.name}__dtype32_{j}"] = np.array(dtypes32[j])
-    path = fixtures_dir / f"{FIXTURE}.npz"
     np.savez_compressed(path, **arrays)
-    return [path]
+    return path

@@ -1,0 +1,143 @@
+"""Running and whole products and sums: cumsum, cumprod, prod.
+
+Their backwards are sums over "everything that came after": d cumsum_j / d x_i is 1 for every
+j >= i, so the gradient of x_i is the reversed running sum of the output gradient. Products need
+care where x has zeros (dividing by x would give nan): the product of all the *other* elements is
+built from running products from the left and from the right instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function
+from minigrad.dtypes import to_dtype
+from minigrad.ops.elementwise import as_tensor, cast
+from minigrad.ops.reduce import normalize_dims
+from minigrad.tensor import Tensor
+
+
+def _reverse_cumsum(a: np.ndarray, axis: int) -> np.ndarray:
+    return np.flip(np.cumsum(np.flip(a, axis), axis=axis), axis)
+
+
+def _exclusive_cumprod(a: np.ndarray, axis: int) -> np.ndarray:
+    """Running products that leave out the current element: [1, a0, a0*a1, ...]."""
+    shifted = np.concatenate([np.ones_like(np.take(a, [0], axis=axis)), np.take(a, np.arange(a.shape[axis] - 1),
+                                                                                  axis=axis)], axis=axis)
+    return np.cumprod(shifted, axis=axis)
+
+
+def _prepare(op: str, x: Any, dim: Any, dtype: Any) -> tuple[Tensor, int | None]:
+    x = as_tensor(x, op=op)
+    if dtype is not None:
+        x = cast(x, to_dtype(dtype))
+    elif x.dtype.kind in "biu":  # PyTorch sums and multiplies integers (and bools) in int64
+        x = cast(x, np.dtype(np.int64))
+    if dim is None:
+        return x, None
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r} ({type(dim).__name__})")
+    (d,) = normalize_dims(op, dim, x.shape) or (0,)
+    return x, d
+
+
+# ----------------------------------------------------------------------------------- cumsum, cumprod
+
+
+class Cumsum(Function):
+    def forward(self, x):
+        return np.cumsum(x, axis=self.dim)
+
+    def backward(self, grad):
+        return _reverse_cumsum(grad, self.dim)
+
+
+class Cumprod(Function):
+    def forward(self, x):
+        y = np.cumprod(x, axis=self.dim)
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        d = self.dim
+        if (x != 0).all():
+            return _reverse_cumsum(grad * y, d) / x
+        # With zeros: d y_j / d x_i is the running product up to j with x_i left out (x_i set to 1).
+        xs, gs = np.moveaxis(x, d, -1), np.moveaxis(grad, d, -1)
+        out = np.empty_like(xs)
+        for i in range(xs.shape[-1]):
+            without = xs.copy()
+            without[..., i] = 1
+            out[..., i] = (gs[..., i:] * np.cumprod(without, axis=-1)[..., i:]).sum(axis=-1)
+        return np.moveaxis(out, -1, d)
+
+
+def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running sums along ``dim``; integers and bools give int64, as in PyTorch.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.cumsum(mg.tensor([1, 2, 3]), dim=0)
+        tensor([1, 3, 6])
+    """
+    x, d = _prepare("cumsum", x, dim, dtype)
+    if x.ndim == 0:
+        return x.clone()
+    return Cumsum.apply(x, dim=d)
+
+
+def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running products along ``dim``; exact gradients also where x has zeros.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.cumprod(mg.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([1., 2., 6.])
+    """
+    x, d = _prepare("cumprod", x, dim, dtype)
+    if x.ndim == 0:
+        return x.clone()
+    return Cumprod.apply(x, dim=d)
+
+
+# ----------------------------------------------------------------------------------- prod
+
+
+class Prod(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.asarray(np.prod(x, axis=self.dim, keepdims=self.keepdim))
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        if x.size == 0:
+            return np.zeros(x.shape, dtype=grad.dtype)
+        if self.dim is None:
+            flat = x.reshape(-1)
+            others = _exclusive_cumprod(flat, 0) * np.flip(_exclusive_cumprod(np.flip(flat), 0))
+            return grad * others.reshape(x.shape)
+        d = self.dim
+        others = _exclusive_cumprod(x, d) * np.flip(_exclusive_cumprod(np.flip(x, d), d), d)
+        g = grad if self.keepdim else np.expand_dims(grad, d)
+        return g * others  # the product of every other element along dim, zeros included
+
+
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The product of all elements, or along one ``dim``; integers and bools give int64.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.prod(mg.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=1)
+        tensor([ 2., 12.])
+    """
+    x, d = _prepare("prod", x, dim, dtype)
+    if x.ndim == 0:
+        return x.clone()
+    return Prod.apply(x, dim=d, keepdim=keepdim)

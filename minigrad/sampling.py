@@ -1,0 +1,246 @@
+"""Random tensors: rand, randn, randint, randperm, normal, multinomial, and their ``*_like`` forms.
+
+All of them draw from the library's seeded generator (``mg.manual_seed(0)`` makes a run repeatable),
+or from the generator passed as ``generator=``. They take PyTorch's arguments and overloads, e.g.
+``randint(high, size)``, ``randint(low, high, size)`` and ``randint(low, high, size=...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.creation import check_device, float_dtype, like, make, size_arg, sizes, tensor_arg
+from minigrad.dtypes import to_dtype
+from minigrad.errors import ShapeError
+from minigrad.random import rng
+from minigrad.tensor import Tensor
+
+
+def numpy_rng(op: str, generator: Any) -> np.random.Generator:
+    """The NumPy generator to draw from: the library's (``mg.manual_seed``), or the one behind an mg.Generator."""
+    if generator is None:
+        return rng()
+    from minigrad.utils.generator import Generator, numpy_rng  # (loaded on first use: import minigrad stays fast)
+
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{op}: generator must be an mg.Generator or None, got {type(generator).__name__}")
+    return numpy_rng(generator)
+
+
+def _floating_only(op: str, dt: np.dtype) -> None:
+    if dt.kind != "f":
+        raise TypeError(f"{op}: needs a floating point dtype, got {dt}")
+
+
+# ----------------------------------------------------------------------------------- rand, randn
+
+
+def randn(*size: Any, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+          out: Any = None, **kw: Any) -> Tensor:
+    """Standard normal samples. Example: ``mg.randn(4, 20, 8).shape`` -> (4, 20, 8)."""
+    shape = sizes("randn", size, kw.pop("size", None))
+    dt = float_dtype(dtype)
+    _floating_only("randn", dt)
+    return make("randn", numpy_rng("randn", generator).standard_normal(shape).astype(dt), requires_grad, device, out)
+
+
+def rand(*size: Any, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+         out: Any = None, **kw: Any) -> Tensor:
+    """Uniform samples in [0, 1). Example: ``mg.rand(2, 3).shape`` -> (2, 3)."""
+    shape = sizes("rand", size, kw.pop("size", None))
+    dt = float_dtype(dtype)
+    _floating_only("rand", dt)
+    return make("rand", numpy_rng("rand", generator).random(shape).astype(dt), requires_grad, device, out)
+
+
+# ----------------------------------------------------------------------------------- integers
+
+
+def _integers(op: str, low: Any, high: Any, shape: tuple[int, ...], gen: np.random.Generator) -> np.ndarray:
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{op}: {name} must be an int, got {v!r} ({type(v).__name__})")
+    if not low < high:
+        raise ValueError(f"{op}: low ({low}) must be smaller than high ({high}): the range [low, high) is empty")
+    return gen.integers(low, high, size=shape, dtype=np.int64)
+
+
+def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None, generator: Any = None,
+            dtype: Any = None, device: Any = None, requires_grad: bool = False, out: Any = None) -> Tensor:
+    """Random integers in [low, high), int64 by default; all of PyTorch's call forms.
+
+    ``randint(high, size)``, ``randint(low, high, size)``, with ``size=``/``low=``/``high=`` as keywords too.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.randint(10, (2, 3)).shape, mg.randint(5, 7, size=(4,)).dtype
+        ((2, 3), dtype('int64'))
+    """
+    args = [a.item() if isinstance(a, Tensor) and a.ndim == 0 else a for a in args]
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        size = args.pop()
+    if len(args) == 2 and low is None and high is None:
+        low, high = args
+    elif len(args) == 1 and high is None:
+        low, high = (0 if low is None else low), args[0]
+    elif args:
+        raise TypeError(f"randint: expected randint(high, size) or randint(low, high, size), got {len(args)} "
+                        "positional bound(s) together with keywords")
+    if high is None:
+        raise TypeError("randint: missing the upper bound high (randint(high, size) or randint(low, high, size))")
+    if size is None:
+        raise TypeError("randint: missing the size (e.g. randint(10, (3,)) or size=(3,))")
+    shape = size_arg((size,) if not isinstance(size, (tuple, list)) else (size,), "randint")
+    low = 0 if low is None else low
+    dt = np.dtype(np.int64) if dtype is None else to_dtype(dtype)
+    arr = _integers("randint", low, high, shape, numpy_rng("randint", generator)).astype(dt)
+    return make("randint", arr, requires_grad, device, out)
+
+
+def randperm(n: int, *, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+             out: Any = None) -> Tensor:
+    """A random permutation of 0..n-1 (int64).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> sorted(mg.randperm(4).tolist())
+        [0, 1, 2, 3]
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    dt = np.dtype(np.int64) if dtype is None else to_dtype(dtype)
+    arr = numpy_rng("randperm", generator).permutation(int(n)).astype(dt)
+    return make("randperm", arr, requires_grad, device, out)
+
+
+# ----------------------------------------------------------------------------------- normal, multinomial
+
+
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None, dtype: Any = None,
+           device: Any = None, requires_grad: bool = False, out: Any = None) -> Tensor:
+    """Normal samples with the given mean and std: numbers with ``size``, or tensors (elementwise, broadcast).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.normal(0.0, 1.0, size=(2, 3)).shape, mg.normal(mg.zeros(4), 2.0).shape
+        ((2, 3), (4,))
+    """
+    check_device("normal", device)
+    gen = numpy_rng("normal", generator)
+    m = mean._array if isinstance(mean, Tensor) else mean
+    s = std._array if isinstance(std, Tensor) else std
+    tensors = [a for a in (m, s) if isinstance(a, np.ndarray)]
+    if tensors:
+        if size is not None:
+            raise TypeError("normal: size= is only for numbers as mean and std; with tensors the shape is theirs")
+        if any(a.dtype.kind != "f" for a in tensors):
+            raise TypeError("normal: mean and std tensors must be floating point")
+        dt = np.result_type(*tensors) if dtype is None else to_dtype(dtype)
+        try:
+            shape = np.broadcast_shapes(*(np.shape(a) for a in (m, s)))
+        except ValueError:
+            raise ShapeError(f"normal: mean of shape {np.shape(m)} and std of shape {np.shape(s)} cannot be "
+                             "broadcast together") from None
+    else:
+        if size is None:
+            raise TypeError("normal: with numbers as mean and std, give size= (e.g. normal(0.0, 1.0, size=(3,)))")
+        shape = size_arg((size,) if not isinstance(size, (tuple, list)) else (size,), "normal")
+        dt = float_dtype(dtype)
+    if np.any(np.asarray(s) < 0):
+        raise ValueError("normal: std must be non-negative")
+    arr = (m + s * gen.standard_normal(shape)).astype(dt)
+    return make("normal", np.asarray(arr), requires_grad, None, out)
+
+
+def multinomial(weights: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None,
+                out: Any = None) -> Tensor:
+    """Draw ``num_samples`` category indices from each row of non-negative ``weights`` (1-D or 2-D).
+
+    Without replacement, each category is drawn at most once per row.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.multinomial(mg.tensor([0.0, 1.0, 0.0]), 2, replacement=True)
+        tensor([1, 1])
+    """
+    w = tensor_arg("multinomial", weights)._array
+    if w.ndim not in (1, 2):
+        raise ShapeError(f"multinomial: weights must be 1-D or 2-D, got shape {w.shape}")
+    if w.dtype.kind != "f":
+        raise TypeError(f"multinomial: weights must be floating point, got dtype {w.dtype}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
+        raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
+    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise ValueError("multinomial: weights must be finite and non-negative")
+    if not replacement and num_samples > rows.shape[1]:
+        raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from "
+                         f"{rows.shape[1]} categories")
+    gen = numpy_rng("multinomial", generator)
+    result = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+    for r, row in enumerate(rows):
+        total = row.sum()
+        if total <= 0:
+            raise ValueError(f"multinomial: row {r} of the weights sums to {total}; it needs a positive weight")
+        if not replacement and num_samples > np.count_nonzero(row):
+            raise ValueError(f"multinomial: row {r} has {np.count_nonzero(row)} non-zero weights, fewer than the "
+                             f"{num_samples} samples asked for without replacement")
+        result[r] = gen.choice(row.size, size=num_samples, replace=replacement, p=row / total)
+    return make("multinomial", result.reshape(w.shape[:-1] + (num_samples,)), False, None, out)
+
+
+# ----------------------------------------------------------------------------------- *_like
+
+
+def rand_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+              generator: Any = None, memory_format: Any = None) -> Tensor:
+    """Uniform samples in [0, 1) shaped like ``t`` (a float dtype).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.rand_like(mg.ones(2, 3)).shape
+        (2, 3)
+    """
+    shape, dt = like("rand_like", t, dtype)
+    _floating_only("rand_like", dt)
+    return make("rand_like", numpy_rng("rand_like", generator).random(shape).astype(dt), requires_grad, device)
+
+
+def randn_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               generator: Any = None, memory_format: Any = None) -> Tensor:
+    """Standard normal samples shaped like ``t`` (a float dtype).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.randn_like(mg.ones(2, dtype=mg.float64)).dtype
+        dtype('float64')
+    """
+    shape, dt = like("randn_like", t, dtype)
+    _floating_only("randn_like", dt)
+    arr = numpy_rng("randn_like", generator).standard_normal(shape).astype(dt)
+    return make("randn_like", arr, requires_grad, device)
+
+
+def randint_like(t: Tensor, low: int, high: int | None = None, *, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False, generator: Any = None, memory_format: Any = None) -> Tensor:
+    """Random integers in [low, high) (or [0, low)) shaped like ``t``, with ``t``'s dtype.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.randint_like(mg.zeros(3, dtype=mg.int64), 10).shape
+        (3,)
+    """
+    shape, dt = like("randint_like", t, dtype)
+    low, high = (0, low) if high is None else (low, high)
+    arr = _integers("randint_like", low, high, shape, numpy_rng("randint_like", generator)).astype(dt)
+    return make("randint_like", arr, requires_grad, device)
+

@@ -1,0 +1,110 @@
+"""The tensor API that recurrent-model scripts use: PyTorch parity (fixture and live) and gradient checks.
+
+The catalog is tests/fixture_makers/ops_more.py (same format as the main op catalog). Each case runs
+
+* against the committed fixture tests/fixtures/ops_more.npz, contiguous and non-contiguous, float64
+  with gradients and float32 forward;
+* live against torch when it is installed;
+* through ``mg.autograd.gradcheck`` on non-contiguous float64 inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import load_fixture
+from fixture_makers.ops import case_inputs, run_torch, upstream_grads
+from fixture_makers.ops_more import CASES, NAMES
+from strategies import leaf, non_contiguous
+from test_ops_parity import F32_GRAD, LAYOUTS, check_grads, check_outputs, fixture_case, run_mg, tolerance_f64
+
+import minigrad as mg
+from minigrad.autograd import gradcheck
+
+
+@pytest.fixture(scope="module")
+def fixture() -> dict[str, np.ndarray]:
+    return load_fixture("ops_more")
+
+
+def test_fixture_covers_the_catalog(fixture):
+    stored = set(fixture["__names__"].tolist())
+    missing, stale = set(NAMES) - stored, stored - set(NAMES)
+    assert not missing and not stale, (
+        f"tests/fixtures/ops_more.npz is out of date (missing {sorted(missing)}, stale {sorted(stale)}): "
+        "run `.venv/bin/python tests/make_fixtures.py ops_more`"
+    )
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", CASES, ids=NAMES)
+def test_parity_fixture_float64(fixture, case, layout):
+    xs, grads, outs, gouts, dtypes, _, _ = fixture_case(fixture, case)
+    got, got_grads = run_mg(case, xs, gouts=gouts, layout=layout)
+    tol = tolerance_f64(case, dtypes)
+    check_outputs(case, got, outs, dtypes, tol)
+    check_grads(case, got_grads, grads, np.dtype(np.float64), tol)
+
+
+@pytest.mark.parametrize("case", CASES, ids=NAMES)
+def test_parity_fixture_float32_forward(fixture, case):
+    xs, _, _, _, _, outs32, dtypes32 = fixture_case(fixture, case)
+    got, _ = run_mg(case, xs, dtype=np.float32)
+    check_outputs(case, got, outs32, dtypes32, case.f32_tol)
+
+
+@pytest.mark.parametrize("case", CASES, ids=NAMES)
+def test_parity_live_float64(torch, case):
+    xs = case_inputs(case)
+    outs, _, _ = run_torch(torch, case, xs)
+    gouts = upstream_grads(case, [o.shape for o in outs])
+    outs, dtypes, grads = run_torch(torch, case, xs, grads=gouts)
+    got, got_grads = run_mg(case, xs, gouts=gouts, layout="strided")
+    tol = tolerance_f64(case, dtypes)
+    check_outputs(case, got, outs, dtypes, tol)
+    check_grads(case, got_grads, grads, np.dtype(np.float64), tol)
+
+
+@pytest.mark.parametrize("case", CASES, ids=NAMES)
+def test_parity_live_float32(torch, case):
+    xs = case_inputs(case)
+    outs, _, _ = run_torch(torch, case, xs, dtype=torch.float32)
+    gouts = upstream_grads(case, [o.shape for o in outs])
+    outs, dtypes, grads = run_torch(torch, case, xs, dtype=torch.float32, grads=gouts)
+    got, got_grads = run_mg(case, xs, dtype=np.float32, gouts=gouts)
+    check_outputs(case, got, outs, dtypes, case.f32_tol)
+    check_grads(case, got_grads, grads, np.dtype(np.float32), F32_GRAD)
+
+
+GRADCHECK_CASES = [c for c in CASES if c.gradcheck]
+
+
+@pytest.mark.parametrize("case", GRADCHECK_CASES, ids=[c.name for c in GRADCHECK_CASES])
+def test_gradcheck_non_contiguous(case):
+    xs = [leaf(non_contiguous(a)) for a in case_inputs(case)]
+    assert gradcheck(lambda *ts: case.fn(mg, *ts), xs, **case.gradcheck_kw)
+
+
+@pytest.mark.parametrize("op", ["gather", "scatter", "scatter_add", "index_select", "masked_fill", "cumsum",
+                                "cumprod", "prod", "flip", "roll", "repeat", "einsum", "narrow", "topk"])
+def test_gradcheck_broadcast_inputs(op):
+    """The new ops fed with broadcast (expanded, stride-0) inputs: the engine sums gradients back."""
+    base = leaf(np.random.default_rng(0).standard_normal((1, 4)) + 3.0)  # away from 0 for the products
+    idx = mg.tensor([[0, 3, 1, 1], [2, 2, 0, 1], [1, 0, 3, 3]])
+    fns = {
+        "gather": lambda t: t.expand(3, 4).gather(1, idx),
+        "scatter": lambda t: t.expand(3, 4).scatter(1, idx[:, :1], t.expand(3, 4)[:, 1:2]),
+        "scatter_add": lambda t: mg.zeros(3, 4, dtype=mg.float64).scatter_add(1, idx, t.expand(3, 4)),
+        "index_select": lambda t: t.expand(3, 4).index_select(1, mg.tensor([3, 3, 0])),
+        "masked_fill": lambda t: t.expand(3, 4).masked_fill(idx > 1, 0.0),
+        "cumsum": lambda t: t.expand(3, 4).cumsum(0),
+        "cumprod": lambda t: t.expand(3, 4).cumprod(1),
+        "prod": lambda t: t.expand(3, 4).prod(0),
+        "flip": lambda t: t.expand(3, 4).flip(0, 1) * mg.arange(4.0, dtype=mg.float64),
+        "roll": lambda t: t.expand(3, 4).roll(1, 1) * mg.arange(4.0, dtype=mg.float64),
+        "repeat": lambda t: t.repeat(2, 2),
+        "einsum": lambda t: mg.einsum("ij,jk->ik", t.expand(3, 4), t.expand(3, 4).T),
+        "narrow": lambda t: t.expand(3, 4).narrow(1, 1, 2),
+        "topk": lambda t: t.expand(3, 4).topk(2, dim=1).values,
+    }
+    assert gradcheck(fns[op], [base])
