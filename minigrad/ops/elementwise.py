@@ -391,7 +391,7 @@ class Relu(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return np.where(y > 0, grad, 0)  # a choice, not a product: an inf gradient where y = 0 gives 0, not nan
+        return G.where(G.values(y) > 0, grad, 0.0)  # a choice, not a product: an inf gradient where y = 0 gives 0
 
 
 class Softplus(Function):
@@ -446,7 +446,7 @@ class Clamp(Function):
             inside &= x >= self.lo
         if self.hi is not None:
             inside &= x <= self.hi
-        return np.where(inside, grad, 0)  # (not grad * inside: inf * 0 would be nan; PyTorch gives 0)
+        return G.where(inside, grad, 0.0)  # (not grad * inside: inf * 0 would be nan; PyTorch gives 0)
 
 
 def clamp(x: Tensor, min: Any = None, max: Any = None, *, out: None = None) -> Tensor:  # noqa: A002

@@ -179,7 +179,7 @@ class StdFromVar(Function):
     def backward(self, grad):
         (y,) = self.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(y == 0, 0, grad / (2 * y))
+            return G.where(G.values(y) == 0, 0.0, grad / (2 * y))
 
 
 # ----------------------------------------------------------------------------------- max, min
