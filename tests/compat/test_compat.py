@@ -32,40 +32,18 @@ from compat.corpus import (
 # Missing or different features per script, found by running each script with a private shim that
 # filled one gap at a time until the script ran to the end (see docs/pytorch-compat.md, "Missing").
 GAPS: dict[str, str] = {
-    "char_rnn_classification_tutorial":
-        "Tensor.topk; nn.NLLLoss/F.nll_loss; Tensor.add_(tensor, alpha=) on .data",
-    "char_rnn_generation_tutorial":
-        "nn.NLLLoss/F.nll_loss; mg.LongTensor(list); Tensor.unsqueeze_; deprecated Tensor.add_(scalar, tensor); "
-        "Tensor.topk; Tensor.__index__ (tensor indexes a str)",
-    "practical_pytorch_char_rnn_classification":
-        "mg.autograd.Variable; mg.LongTensor(list); nn.NLLLoss/F.nll_loss; Tensor.topk; Tensor.__index__ "
-        "(tensor indexes a list); mg.save(whole module)",
-    "practical_pytorch_char_rnn_generation":
-        "mg.autograd.Variable; Tensor.div; mg.multinomial; Tensor.__index__ (tensor indexes a str); "
-        "mg.save(whole module); mg.manual_seed reseeds Python's random (the script then crashes)",
-    "seq2seq_translation_tutorial":
-        "mg.device; mg.cuda.is_available; Module.to(device); device= on mg.tensor/mg.zeros; nn.NLLLoss/F.nll_loss; "
-        "mg.bmm; Tensor.topk",
-    "sequence_models_tutorial":
-        "nn.NLLLoss/F.nll_loss",
-    "time_sequence_prediction":
-        "mg.device; Tensor.to(device); Tensor.device; Tensor.cpu; optim.LBFGS",
-    "udacity_char_rnn":
-        "mg.cuda.is_available; Tensor.new(*sizes); mg.save/mg.load with file objects; Tensor.topk",
-    "udacity_sentiment_rnn":
-        "mg.utils.data (TensorDataset, DataLoader); mg.cuda.is_available; nn.BCELoss; Tensor.new(*sizes); "
-        "mg.round; Tensor.eq; Tensor.view_as",
-    "udacity_simple_rnn":
-        "mg.Tensor(float64 ndarray) must give float32 (legacy constructor)",
-    "word_language_model":
-        "mg.onnx (import torch.onnx); mg.device; Tensor.narrow; Tensor.to(device); Module.to(device); "
-        "nn.NLLLoss; Tensor.new_zeros; Tensor.add_(tensor, alpha=) on .data; mg.save(whole module, file object); "
-        "mg.load(file object); mg.serialization.safe_globals; mg.nn.modules.*.<Class> paths",
-    "yunjey_bidirectional_rnn":
-        "mg.device; mg.cuda.is_available; mg.utils.data (TensorDataset, DataLoader); Module.to(device); "
-        "Tensor.to(device)",
-    "yunjey_language_model":
-        "mg.device; mg.cuda.is_available; mg.LongTensor(n); Module.to(device); Tensor.to(device); mg.multinomial",
+    "char_rnn_classification_tutorial": "Tensor.topk",
+    "char_rnn_generation_tutorial": "Tensor.topk",
+    "practical_pytorch_char_rnn_classification": "Tensor.topk; mg.save(whole module)",
+    "practical_pytorch_char_rnn_generation": "Tensor.div; mg.multinomial; mg.save(whole module)",
+    "seq2seq_translation_tutorial": "device= on mg.tensor and mg.zeros; mg.bmm; Tensor.topk",
+    "time_sequence_prediction": "optim.LBFGS",
+    "udacity_char_rnn": "mg.save/mg.load with file objects; Tensor.topk",
+    "udacity_sentiment_rnn": "mg.utils.data (TensorDataset, DataLoader); mg.round; Tensor.eq; Tensor.view_as",
+    "word_language_model": "Tensor.narrow; Tensor.new_zeros; mg.save(whole module) to a file object; "
+                           "mg.load(file object); mg.serialization.safe_globals",
+    "yunjey_bidirectional_rnn": "mg.utils.data (TensorDataset, DataLoader)",
+    "yunjey_language_model": "mg.multinomial",
 }
 
 
