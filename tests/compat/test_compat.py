@@ -32,6 +32,8 @@ from compat.corpus import (
 # Missing or different features per script, found by running each script with a private shim that
 # filled one gap at a time until the script ran to the end (see docs/pytorch-compat.md, "Missing").
 GAPS: dict[str, str] = {
+    "chatbot_tutorial": "minigrad.jit importable; Tensor.gather; Tensor.masked_select; Tensor.bmm; "
+                        "device= on mg.ones and mg.zeros",
     "char_rnn_classification_tutorial": "Tensor.topk",
     "char_rnn_generation_tutorial": "Tensor.topk",
     "practical_pytorch_char_rnn_classification": "Tensor.topk; mg.save(whole module)",
