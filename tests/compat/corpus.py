@@ -57,6 +57,7 @@ SPECS: dict[str, Spec] = {
     "time_sequence_prediction": Spec(r"^test loss: ([\d.eE+-]+)$", window=1, margin=0.5, ratio=3.0),
     "chatbot_tutorial": Spec(r"Average loss: ([\d.]+)$", window=2, margin=0.15),
     "char_rnn_classification_tutorial": Spec(r"^avg loss ([\d.]+)$", window=4, margin=0.3, ratio=2.0),
+    "char_rnn_classification_tutorial_2024": Spec(r"average batch loss = ([\d.]+)$", window=2, margin=0.3, ratio=2.0),
     "char_rnn_generation_tutorial": Spec(r"^avg loss ([\d.]+)$", window=4, margin=0.1),
     "seq2seq_translation_tutorial": Spec(r"\(\d+ \d+%\) ([\d.]+)$", window=2, margin=0.2),
     "sequence_models_tutorial": Spec(r"^epoch \d+ loss ([\d.]+)$", window=2, margin=0.5, ratio=3.0),

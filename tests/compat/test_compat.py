@@ -35,6 +35,8 @@ GAPS: dict[str, str] = {
     "chatbot_tutorial": "minigrad.jit importable; Tensor.gather; Tensor.masked_select; Tensor.bmm; "
                         "device= on mg.ones and mg.zeros",
     "char_rnn_classification_tutorial": "Tensor.topk",
+    "char_rnn_classification_tutorial_2024": "mg.set_default_device/mg.get_default_device; mg.utils.data (Dataset, "
+                                             "random_split with fractions and generator=); mg.Generator; Tensor.topk",
     "char_rnn_generation_tutorial": "Tensor.topk",
     "practical_pytorch_char_rnn_classification": "Tensor.topk; mg.save(whole module)",
     "practical_pytorch_char_rnn_generation": "Tensor.div; mg.multinomial; mg.save(whole module)",
