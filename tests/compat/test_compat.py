@@ -35,18 +35,14 @@ GAPS: dict[str, str] = {
     "chatbot_tutorial": "minigrad.jit importable; Tensor.gather; Tensor.masked_select; Tensor.bmm; "
                         "device= on mg.ones and mg.zeros",
     "char_rnn_classification_tutorial": "Tensor.topk",
-    "char_rnn_classification_tutorial_2024": "mg.set_default_device/mg.get_default_device; mg.utils.data (Dataset, "
-                                             "random_split with fractions and generator=); mg.Generator; Tensor.topk",
+    "char_rnn_classification_tutorial_2024": "mg.set_default_device/mg.get_default_device; Tensor.topk",
     "char_rnn_generation_tutorial": "Tensor.topk",
-    "practical_pytorch_char_rnn_classification": "Tensor.topk; mg.save(whole module)",
-    "practical_pytorch_char_rnn_generation": "Tensor.div; mg.multinomial; mg.save(whole module)",
+    "practical_pytorch_char_rnn_classification": "Tensor.topk",
+    "practical_pytorch_char_rnn_generation": "Tensor.div; mg.multinomial",
     "seq2seq_translation_tutorial": "device= on mg.tensor and mg.zeros; mg.bmm; Tensor.topk",
-    "time_sequence_prediction": "optim.LBFGS",
-    "udacity_char_rnn": "mg.save/mg.load with file objects; Tensor.topk",
-    "udacity_sentiment_rnn": "mg.utils.data (TensorDataset, DataLoader); mg.round; Tensor.eq; Tensor.view_as",
-    "word_language_model": "Tensor.narrow; Tensor.new_zeros; mg.save(whole module) to a file object; "
-                           "mg.load(file object); mg.serialization.safe_globals",
-    "yunjey_bidirectional_rnn": "mg.utils.data (TensorDataset, DataLoader)",
+    "udacity_char_rnn": "Tensor.topk",
+    "udacity_sentiment_rnn": "mg.round; Tensor.eq; Tensor.view_as",
+    "word_language_model": "Tensor.narrow; Tensor.new_zeros",
     "yunjey_language_model": "mg.multinomial",
 }
 
