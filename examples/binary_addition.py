@@ -31,6 +31,12 @@ from tqdm import tqdm
 
 import minigrad as mg
 
+
+def minigrad_only(**options):
+    """Options only minigrad understands (``impl=``: fused kernels or the textbook reference); they are
+    left out when this script runs on PyTorch (``import torch as mg``)."""
+    return options if mg.__name__ == "minigrad" else {}
+
 BITS = 8
 STEPS = BITS + 1  # one more step for the final carry
 
@@ -55,7 +61,7 @@ def make_batch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 class Adder(mg.nn.Module):
     def __init__(self, hidden: int, impl: str) -> None:
         super().__init__()
-        self.rnn = mg.nn.RNN(2, hidden, batch_first=True, impl=impl)
+        self.rnn = mg.nn.RNN(2, hidden, batch_first=True, **minigrad_only(impl=impl))
         self.out = mg.nn.Linear(hidden, 1)
 
     def forward(self, x: mg.Tensor) -> tuple[mg.Tensor, mg.Tensor]:

@@ -38,11 +38,24 @@ Last line of stdout: JSON with ``max_abs_diff`` (hand vs autograd over every gra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 import numpy as np
 
 import minigrad as mg
+
+
+def minigrad_only(**options):
+    """Options only minigrad understands (``impl=``: fused kernels or the textbook reference); they are
+    left out when this script runs on PyTorch (``import torch as mg``)."""
+    return options if mg.__name__ == "minigrad" else {}
+
+
+def step_scope(name: str):
+    """minigrad-only: ``mg.scope`` names the ops of one time step (one cluster in a drawing); on PyTorch
+    it is left out."""
+    return mg.scope(name) if mg.__name__ == "minigrad" else contextlib.nullcontext()
 
 INPUT, HIDDEN, OUTPUT = 3, 5, 2
 
@@ -109,7 +122,7 @@ def autograd_loop(p: dict[str, np.ndarray], xs: np.ndarray, targets: np.ndarray,
     h = [mg.tensor(h0, requires_grad=True)]
     loss = mg.tensor(0.0, dtype=mg.float64)
     for t in range(1, len(xs) + 1):
-        with mg.scope(f"t{t}"):                               # one cluster per step in a drawing
+        with step_scope(f"t{t}"):                             # one cluster per step in a drawing
             a_t = P["W_ih"] @ mg.tensor(xs[t - 1]) + P["b_ih"] + P["W_hh"] @ h[t - 1] + P["b_hh"]
             h_t = a_t.tanh()
             h_t.retain_grad()                                 # keep dL/dh_t (not a leaf) for the comparison
@@ -124,13 +137,13 @@ def autograd_loop(p: dict[str, np.ndarray], xs: np.ndarray, targets: np.ndarray,
 # 4. And with the library's layers: mg.nn.RNN (both implementations) + mg.nn.Linear
 # ------------------------------------------------------------------------------------------------
 def autograd_layers(p: dict[str, np.ndarray], xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, impl: str):
-    rnn = mg.nn.RNN(INPUT, HIDDEN, dtype=mg.float64, impl=impl)
+    rnn = mg.nn.RNN(INPUT, HIDDEN, dtype=mg.float64, **minigrad_only(impl=impl))
     head = mg.nn.Linear(HIDDEN, OUTPUT, dtype=mg.float64)
     for name, key in [("weight_ih_l0", "W_ih"), ("weight_hh_l0", "W_hh"), ("bias_ih_l0", "b_ih"),
                       ("bias_hh_l0", "b_hh")]:
-        getattr(rnn, name).data[...] = p[key]
-    head.weight.data[...] = p["W_hy"]
-    head.bias.data[...] = p["b_y"]
+        getattr(rnn, name).data[...] = mg.tensor(p[key])
+    head.weight.data[...] = mg.tensor(p["W_hy"])
+    head.bias.data[...] = mg.tensor(p["b_y"])
     h0_t = mg.tensor(h0[None, :], requires_grad=True)         # (num_layers, hidden) for unbatched input
     out, _ = rnn(mg.tensor(xs), h0_t)                         # out: (T, hidden), every h_t
     loss = 0.5 * ((head(out) - mg.tensor(targets)) ** 2).sum()

@@ -3,7 +3,7 @@
 The text is one long stream of characters. It is cut into ``--batch`` parallel streams, and
 each training step takes the next window of ``--seq`` characters from every stream. The LSTM's
 final state of one window is the initial state of the next, so the model remembers across
-window boundaries - but the state is *detached* first (``mg.nn.utils.detach_state``), so
+window boundaries - but the state is *detached* first (``.detach()`` on each state tensor), so
 backpropagation stops at the boundary: that is truncated BPTT (docs/bptt.md)::
 
     state = None
@@ -13,7 +13,7 @@ backpropagation stops at the boundary: that is truncated BPTT (docs/bptt.md)::
         loss.backward()                           # BPTT through these seq steps only
         clip_grad_norm_(model.parameters(), 1.0)  # guard against exploding gradients
         opt.step()
-        state = detach_state(state)               # keep the values, drop the graph
+        state = tuple(s.detach() for s in state)  # keep the values, drop the graph
 
 The last ``--val-frac`` of the text is held out; ``val_loss`` is the mean cross-entropy on it
 in nats per character (ln 2 = 0.69 nats is one bit). Samples are drawn with a temperature:
@@ -54,7 +54,13 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import minigrad as mg  # noqa: E402
-from minigrad.nn.utils import clip_grad_norm_, detach_state  # noqa: E402
+from minigrad.nn.utils import clip_grad_norm_  # noqa: E402
+
+
+def minigrad_only(**options):
+    """Options only minigrad understands (``impl=``: fused kernels or the textbook reference); they are
+    left out when this script runs on PyTorch (``import torch as mg``)."""
+    return options if mg.__name__ == "minigrad" else {}
 
 DEFAULT_TEXT = Path(__file__).with_name("data") / "python_docs.txt"
 
@@ -67,7 +73,8 @@ class CharLSTM(mg.nn.Module):
                  impl: str = "fused") -> None:
         super().__init__()
         self.embed = mg.nn.Embedding(vocab, embed)
-        self.lstm = mg.nn.LSTM(embed, hidden, num_layers=layers, batch_first=True, dropout=dropout, impl=impl)
+        self.lstm = mg.nn.LSTM(embed, hidden, num_layers=layers, batch_first=True, dropout=dropout,
+                               **minigrad_only(impl=impl))
         self.head = mg.nn.Linear(hidden, vocab)
 
     def forward(self, x: mg.Tensor, state=None):
@@ -236,7 +243,7 @@ def run(args: argparse.Namespace) -> dict:
         loss.backward()                                    # BPTT through this window
         grad_norm = float(clip_grad_norm_(model.parameters(), args.clip))
         opt.step()
-        state = detach_state(state)                        # truncated BPTT: carry values, not the graph
+        state = tuple(s.detach() for s in state)           # truncated BPTT: carry values, not the graph
         step += 1
         recent = (recent + [loss.item()])[-100:]
         if budget is None:

@@ -40,6 +40,12 @@ import numpy as np
 
 import minigrad as mg
 
+
+def minigrad_only(**options):
+    """Options only minigrad understands (``impl=``: fused kernels or the textbook reference); they are
+    left out when this script runs on PyTorch (``import torch as mg``)."""
+    return options if mg.__name__ == "minigrad" else {}
+
 # ---- the article's example ---------------------------------------------------------------------
 x1 = np.array([0.5, 1.0])
 W = {  # each acts on x_t (3 units x 2 inputs)
@@ -99,9 +105,9 @@ def lstm_cell_minigrad(impl: str) -> tuple[np.ndarray, np.ndarray]:
     PyTorch stacks the four gates' input weights into one (4*hidden, input) matrix in the order
     i, f, g, o; the recurrent weights (weight_hh) and bias_hh are zero here.
     """
-    cell = mg.nn.LSTMCell(2, 3, dtype=mg.float64, impl=impl)
-    cell.weight_ih.data[...] = np.vstack([W["i"], W["f"], W["c"], W["o"]])
-    cell.bias_ih.data[...] = np.concatenate([b["i"], b["f"], b["c"], b["o"]])
+    cell = mg.nn.LSTMCell(2, 3, dtype=mg.float64, **minigrad_only(impl=impl))
+    cell.weight_ih.data[...] = mg.tensor(np.vstack([W["i"], W["f"], W["c"], W["o"]]))
+    cell.bias_ih.data[...] = mg.tensor(np.concatenate([b["i"], b["f"], b["c"], b["o"]]))
     cell.weight_hh.data[...] = 0.0
     cell.bias_hh.data[...] = 0.0
     h0 = mg.zeros(3, dtype=mg.float64)

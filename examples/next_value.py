@@ -30,6 +30,12 @@ from tqdm import tqdm
 
 import minigrad as mg
 
+
+def minigrad_only(**options):
+    """Options only minigrad understands (``impl=``: fused kernels or the textbook reference); they are
+    left out when this script runs on PyTorch (``import torch as mg``)."""
+    return options if mg.__name__ == "minigrad" else {}
+
 NOISE = 0.1
 
 
@@ -48,7 +54,7 @@ def windows(series: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
 class Forecaster(mg.nn.Module):
     def __init__(self, hidden: int, impl: str) -> None:
         super().__init__()
-        self.lstm = mg.nn.LSTM(1, hidden, batch_first=True, impl=impl)
+        self.lstm = mg.nn.LSTM(1, hidden, batch_first=True, **minigrad_only(impl=impl))
         self.head = mg.nn.Linear(hidden, 1)
 
     def forward(self, x: mg.Tensor) -> mg.Tensor:

@@ -40,6 +40,12 @@ from tqdm import tqdm
 
 import minigrad as mg
 
+
+def minigrad_only(**options):
+    """Options only minigrad understands (``impl=``: fused kernels or the textbook reference); they are
+    left out when this script runs on PyTorch (``import torch as mg``)."""
+    return options if mg.__name__ == "minigrad" else {}
+
 COMPANIES = {"A": [0.0, 0.5, 0.25, 1.0], "B": [1.0, 0.5, 0.25, 1.0]}
 TARGETS = {"A": 0.0, "B": 1.0}
 
@@ -50,10 +56,10 @@ PYTORCH_ORDER = ["input", "forget", "candidate", "output"]  # rows i, f, g, o
 
 
 def handset_cell() -> mg.nn.LSTMCell:
-    cell = mg.nn.LSTMCell(1, 1, dtype=mg.float64, impl="reference")
-    cell.weight_hh.data[:, 0] = [HANDSET[g][0] for g in PYTORCH_ORDER]
-    cell.weight_ih.data[:, 0] = [HANDSET[g][1] for g in PYTORCH_ORDER]
-    cell.bias_ih.data[:] = [HANDSET[g][2] for g in PYTORCH_ORDER]
+    cell = mg.nn.LSTMCell(1, 1, dtype=mg.float64, **minigrad_only(impl="reference"))
+    cell.weight_hh.data[:, 0] = mg.tensor([HANDSET[g][0] for g in PYTORCH_ORDER], dtype=mg.float64)
+    cell.weight_ih.data[:, 0] = mg.tensor([HANDSET[g][1] for g in PYTORCH_ORDER], dtype=mg.float64)
+    cell.bias_ih.data[:] = mg.tensor([HANDSET[g][2] for g in PYTORCH_ORDER], dtype=mg.float64)
     cell.bias_hh.data[:] = 0.0
     return cell
 
@@ -73,7 +79,7 @@ def run_handset(impl: str) -> dict[str, float]:
             finals[name] = h.item()
             print(f"  prediction for day 5 (final h): {h.item():.2f}\n")
         # The same weights in the full layer give the same final h (the layer unrolls the cell for us).
-        lstm = mg.nn.LSTM(1, 1, batch_first=True, dtype=mg.float64, impl=impl)
+        lstm = mg.nn.LSTM(1, 1, batch_first=True, dtype=mg.float64, **minigrad_only(impl=impl))
         for src, dst in [("weight_ih", "weight_ih_l0"), ("weight_hh", "weight_hh_l0"), ("bias_ih", "bias_ih_l0"),
                          ("bias_hh", "bias_hh_l0")]:
             getattr(lstm, dst).data[...] = getattr(cell, src).data
@@ -87,7 +93,7 @@ def run_handset(impl: str) -> dict[str, float]:
 def train_fresh(steps: int, seed: int, lr: float, tol: float, impl: str) -> tuple[dict[str, float], int]:
     """Part 2: a fresh LSTM(1, 1) from random weights learns the same thing."""
     mg.manual_seed(seed)
-    lstm = mg.nn.LSTM(input_size=1, hidden_size=1, batch_first=True, impl=impl)
+    lstm = mg.nn.LSTM(input_size=1, hidden_size=1, batch_first=True, **minigrad_only(impl=impl))
     opt = mg.optim.Adam(lstm.parameters(), lr=lr)
     x = mg.tensor([[[p] for p in COMPANIES[n]] for n in COMPANIES])   # (batch 2, 4 days, 1)
     y = mg.tensor([[TARGETS[n]] for n in COMPANIES])                   # (2, 1)
