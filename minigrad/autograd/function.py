@@ -148,7 +148,9 @@ class Function:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (through {_where(self)}): its saved "
                 "values were freed by the first backward. Pass retain_graph=True to the first "
-                "backward() if you need to call it twice."
+                "backward() if you need to call it twice. In truncated BPTT, where a recurrent state "
+                "carried over from the previous window leads back into its freed graph, detach the "
+                "state between windows instead: state = mg.nn.utils.detach_state(state)."
             )
         for counter, version, what, shape, dtype in self._saved_versions:
             if counter[0] != version:
