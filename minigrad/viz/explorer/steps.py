@@ -1,0 +1,220 @@
+"""Where the time steps are: scopes, fused layers, and which tensor is h_t (and c_t).
+
+A *cell* is one layer path at one time step: ``("lstm", "l0")`` at ``t``. Scope components count
+steps from 0 (``"t0"`` is the first step); everything the explorer shows counts t = 1..T, with
+h_0 the initial state, as the equations do.
+
+The hidden state is identified only where that is certain (``identify_states``); elsewhere the
+explorer says that it cannot tell, and colours nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function
+from minigrad.viz import split_scope
+
+_BUILTIN_LAYER = re.compile(r"l\d+(_reverse)?")
+_BUILTIN_CELLS = ("rnn_cell", "lstm_cell", "gru_cell")
+
+CellKey = tuple[tuple[str, ...], int]  # (layer path without the step, step index from 0)
+
+
+def is_fused(fn: Function) -> bool:
+    """A node that runs a whole recurrent layer and offers its steps (``num_steps``, ``step_values``)."""
+    # TODO(merge): read the declared step interface of the recurrent redesign instead of duck typing.
+    return hasattr(fn, "step_values") and hasattr(fn, "num_steps")
+
+
+def cell_of(fn: Function) -> CellKey | None:
+    """The cell a node belongs to by its scope, or None outside every time step.
+
+    Example::
+
+        >>> class F: scope = "lstm/l0/t3"
+        >>> cell_of(F())
+        (('lstm', 'l0'), 3)
+    """
+    path, t = split_scope(fn.scope)
+    if t is None:
+        return None
+    return path[:-1], t
+
+
+def fused_cells(fn: Function) -> list[CellKey]:
+    """The cells of a fused layer node, in the order its forward pass visits them."""
+    steps = range(fn.num_steps - 1, -1, -1) if fn.reverse else range(fn.num_steps)
+    return [cell_of_scope(fn.step_scope(t)) for t in steps]
+
+
+def cell_of_scope(scope: str) -> CellKey:
+    path, t = split_scope(scope)
+    return (path[:-1], int(t or 0))
+
+
+@dataclass
+class StepState:
+    """What is known about the state a cell produced: h_t (and c_t), their values and gradients."""
+
+    h: np.ndarray | None = None
+    h_grad: np.ndarray | None = None
+    c: np.ndarray | None = None
+    c_grad: np.ndarray | None = None
+    how: str = ""       # how it was identified ("declared by the fused layer", ...)
+    unknown: str = ""   # why it could not be identified (then h is None)
+    producer: Any = field(default=None, repr=False)  # (Function, output index) of h_t, when a graph node
+
+
+def fused_states(fn: Function, out_grads: list[np.ndarray | None] | None) -> dict[CellKey, StepState]:
+    """The per-step h_t / c_t of a fused layer: values and, after the traced backward, dL/dh_t, dL/dc_t."""
+    # TODO(merge): switch to the declared step interface (steps, h_t/c_t) of the recurrent redesign.
+    states: dict[CellKey, StepState] = {}
+    dc = fused_cell_grads(fn, out_grads) if out_grads is not None else {}
+    for key in fused_cells(fn):
+        t = key[1]
+        v = fn.step_values(t)
+        dh = fn.step_grad_h(t) if out_grads is not None else None
+        states[key] = StepState(h=v["h"], h_grad=dh, c=v.get("c"), c_grad=dc.get(t), how="declared by the fused layer")
+    return states
+
+
+def fused_cell_grads(fn: Function, out_grads: list[np.ndarray | None]) -> dict[int, np.ndarray]:
+    """dL/dc_t of a fused LSTM layer (empty for other modes); see ``contributions.fused_pieces``."""
+    from minigrad.viz.explorer.contributions import fused_pieces
+
+    return fused_pieces(fn, out_grads).dc
+
+
+def _producers_crossing(cells: dict[CellKey, list[Function]]) -> dict[CellKey, set[tuple[Function, int]]]:
+    """For each cell, the outputs of its nodes that a node of another step of the same path reads."""
+    where: dict[Function, CellKey] = {fn: key for key, fns in cells.items() for fn in fns}
+    crossing: dict[CellKey, set[tuple[Function, int]]] = {key: set() for key in cells}
+    for key, fns in cells.items():
+        for fn in fns:
+            for edge in fn.next_functions:
+                if type(edge) is not tuple:
+                    continue
+                src = where.get(edge[0])
+                if src is not None and src != key and src[0] == key[0]:
+                    crossing[src].add(edge)
+    return crossing
+
+
+def _within_step_reaches(start: Function, goal: Function, members: set[Function]) -> bool:
+    """Whether ``goal`` is an input (directly or not) of ``start`` inside one step (explicit stack)."""
+    stack, seen = [start], {start}
+    while stack:
+        fn = stack.pop()
+        for edge in fn.next_functions:
+            if type(edge) is tuple and edge[0] in members and edge[0] not in seen:
+                if edge[0] is goal:
+                    return True
+                seen.add(edge[0])
+                stack.append(edge[0])
+    return False
+
+
+def _is_builtin_lstm(fns: list[Function], key: CellKey) -> bool:
+    """Nodes made by the library's own LSTM step: a reference LSTM layer, or an LSTMCell in a user loop."""
+    path = key[0]
+    if len(path) >= 2 and path[-2] == "lstm" and _BUILTIN_LAYER.fullmatch(path[-1]):
+        return True
+    return all("lstm_cell" in fn.scope.split("/") for fn in fns)
+
+
+def identify_states(cells: dict[CellKey, list[Function]], out_grads: dict[Function, list], values: Any
+                    ) -> dict[CellKey, StepState]:
+    """h_t (and c_t) of every cell built from graph nodes, only where certain. ``cells`` lists nodes in build order.
+
+    Rules, in order:
+
+    1. a library cell run fused inside the step (one fused node): its outputs h_t, c_t are declared;
+    2. exactly one tensor of the step is read by the next step: it is h_t;
+    3. two, made by the library's own LSTM step: h_t is the one computed from the other (c_t);
+    4. the last step (nothing reads it): the node at the same place as h_{t-1}'s in the step before,
+       when both steps are built the same way up to it.
+
+    Anything else (e.g. a running loss carried from step to step next to h) is ambiguous: no guess.
+    """
+    # TODO(merge): read the tags of the reference path and mg.viz.mark_state(h, c) of hand loops.
+    crossing = _producers_crossing(cells)
+    states: dict[CellKey, StepState] = {}
+    for key, fns in cells.items():
+        fused = [fn for fn in fns if is_fused(fn)]
+        found = crossing[key]
+        h = c = None
+        how = unknown = ""
+        if len(fused) == 1 and fused[0].num_steps == 1:
+            h, c = (fused[0], 1), ((fused[0], 2) if fused[0].mode == "lstm" else None)
+            how = "declared by the fused cell"
+        elif len(found) == 1:
+            (h,) = found
+            how = "the one tensor the next step reads"
+        elif len(found) == 2 and _is_builtin_lstm(fns, key):
+            a, b = sorted(found, key=lambda e: fns.index(e[0]) if e[0] in fns else 0)
+            members = set(fns)
+            if _within_step_reaches(a[0], b[0], members):
+                h, c = a, b
+            elif _within_step_reaches(b[0], a[0], members):
+                h, c = b, a
+            how = "the LSTM step's h_t (computed from c_t)"
+        elif found:
+            names = ", ".join(sorted(f"{fn.name}" for fn, _ in found))
+            unknown = (f"{len(found)} tensors go from this step to the next ({names}): cannot tell which is h_t. "
+                       "Compute the loss outside the time-step scopes, or use a library layer or cell.")
+        states[key] = StepState(how=how, unknown=unknown)
+        if h is not None:
+            states[key].producer = (h, c)
+    _last_steps_by_analogy(cells, states)
+    for st in states.values():
+        if st.producer is None:
+            if not st.unknown:
+                st.unknown = "no tensor of this step is read by another step: cannot tell which is h_t"
+            continue
+        (h, c) = st.producer
+        st.h, st.h_grad = _value(values, h), _grad(out_grads, h)
+        if c is not None:
+            st.c, st.c_grad = _value(values, c), _grad(out_grads, c)
+    return states
+
+
+def _last_steps_by_analogy(cells: dict[CellKey, list[Function]], states: dict[CellKey, StepState]) -> None:
+    """Rule 4: the step nothing reads (the last one) gets h_t from the step before it, by position."""
+    for key, fns in cells.items():
+        st = states[key]
+        if st.producer is not None or st.unknown:
+            continue
+        path, t = key
+        for before in ((path, t - 1), (path, t + 1)):  # forward layers, then reversed ones
+            prev = states.get(before)
+            if prev is None or prev.producer is None or before not in cells:
+                continue
+            prev_fns = cells[before]
+            pos = [prev_fns.index(e[0]) if e is not None and e[0] in prev_fns else None for e in prev.producer]
+            if pos[0] is None or len(fns) <= max(p for p in pos if p is not None):
+                continue
+            if [fn.name for fn in fns[: pos[0] + 1]] != [fn.name for fn in prev_fns[: pos[0] + 1]]:
+                continue
+            h = (fns[pos[0]], prev.producer[0][1])
+            c = (fns[pos[1]], prev.producer[1][1]) if pos[1] is not None and len(pos) > 1 else None
+            st.producer = (h, c)
+            st.how = prev.how + "; last step: the same node as in the step before"
+            break
+
+
+def _value(values: Any, edge: tuple[Function, int]) -> np.ndarray | None:
+    outs = values(edge[0])
+    return None if outs is None else outs[edge[1]]
+
+
+def _grad(out_grads: dict[Function, list], edge: tuple[Function, int]) -> np.ndarray | None:
+    grads = out_grads.get(edge[0])
+    if grads is None:
+        return None
+    g = grads[edge[1]]
+    return np.zeros(1) if g is None else g
