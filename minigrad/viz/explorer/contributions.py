@@ -23,7 +23,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.tensor import Tensor
 from minigrad.viz.explorer.record import BackwardTrace, _as_input_grad, trace_backward
-from minigrad.viz.explorer.steps import cell_of, fused_cells, is_fused
+from minigrad.viz.explorer.steps import CellKey, cell_of, fused_cells, is_fused
 
 OUTSIDE = None  # the colour of gradient that comes from no time step (e.g. the loss, a head after the loop)
 
@@ -94,10 +94,11 @@ def fused_pieces(fn: Function, out_grads: list[np.ndarray | None]) -> FusedPiece
     return pieces
 
 
-def _fused_sends(fn: Function, trace: BackwardTrace) -> list[tuple[int | None, tuple]]:
+def _fused_sends(fn: Function, trace: BackwardTrace) -> list[tuple[CellKey, tuple]]:
     """A fused layer's input gradients split by step (the weights recomputed, x by rows, h_0/c_0 to the first)."""
     sent = trace.in_grads[fn]
     pieces = fused_pieces(fn, trace.out_grads[fn])
+    cells = {key[1]: key for key in fused_cells(fn)}
     first = fused_cells(fn)[0][1]
     out = []
     for t, by_input in pieces.inputs.items():
@@ -111,7 +112,7 @@ def _fused_sends(fn: Function, trace: BackwardTrace) -> list[tuple[int | None, t
         for k, g in by_input.items():
             if sent[k] is not None:
                 grads[k] = g.astype(sent[k].dtype, copy=False)
-        out.append((t, tuple(grads)))
+        out.append((cells[t], tuple(grads)))
     for k in (3, 4, 5, 6):  # the terms must add up to what the node itself computed
         if sent[k] is None:
             continue
@@ -124,11 +125,11 @@ def _fused_sends(fn: Function, trace: BackwardTrace) -> list[tuple[int | None, t
     return out
 
 
-def _recolour(fn: Function, trace: BackwardTrace, incoming: dict) -> list[tuple[int | None, tuple]]:
-    """What ``fn`` sends to its inputs, split by colour (the step a gradient comes from)."""
+def _recolour(fn: Function, trace: BackwardTrace, incoming: dict) -> list[tuple[CellKey | None, tuple]]:
+    """What ``fn`` sends to its inputs, split by colour: the cell (layer path, step) a gradient comes from."""
     key = cell_of(fn)
     if key is not None:  # inside a time step: all of it is that step's
-        return [(key[1], trace.in_grads[fn])]
+        return [(key, trace.in_grads[fn])]
     if is_fused(fn):
         return _fused_sends(fn, trace)
     colours = incoming.get(fn, {})
@@ -156,11 +157,11 @@ def _reaches(trace: BackwardTrace, param: Tensor) -> dict[Function, bool]:
     return reaches
 
 
-def split_by_step(trace: BackwardTrace, param: Tensor) -> dict[int | None, np.ndarray]:
-    """``param``'s gradient split by the step it comes from (key None: from outside every step)."""
+def split_by_cell(trace: BackwardTrace, param: Tensor) -> dict[CellKey | None, np.ndarray]:
+    """``param``'s gradient split by the cell (layer path, step) it comes from (key None: from outside every step)."""
     reaches = _reaches(trace, param)
-    incoming: dict[Function, dict[int | None, list]] = {}
-    result: dict[int | None, np.ndarray] = {}
+    incoming: dict[Function, dict[CellKey | None, list]] = {}
+    result: dict[CellKey | None, np.ndarray] = {}
     for fn in trace.order:
         if not reaches[fn] or fn not in trace.in_grads:
             continue
@@ -192,7 +193,7 @@ def num_steps(trace: BackwardTrace) -> int:
 def contributions_from_trace(trace: BackwardTrace, param: Tensor, who: str = "grad_contributions"
                              ) -> list[np.ndarray]:
     """One array per step t = 1..T (index 0 is t = 1), summing to the parameter's gradient."""
-    parts = split_by_step(trace, param)
+    parts = split_by_cell(trace, param)
     if not parts:
         raise ValueError(f"{who}: the parameter (shape {param.shape}) gets no gradient from root; is it used "
                          "to compute it, and does it require grad?")
@@ -201,9 +202,10 @@ def contributions_from_trace(trace: BackwardTrace, param: Tensor, who: str = "gr
         raise ValueError(f"{who}: part of the parameter's gradient (norm {np.linalg.norm(outside):.4g}) comes from "
                          "nodes outside every time-step scope, so it belongs to no step; split by step only "
                          "parameters used inside the steps (open one mg.scope(f't{t}') per step in your loop)")
-    T = num_steps(trace)
-    zero = np.zeros(param.shape, dtype=param.dtype)
-    return [parts.get(t, zero).astype(param.dtype, copy=False) for t in range(T)]
+    by_step = [np.zeros(param.shape, dtype=param.dtype) for _ in range(num_steps(trace))]
+    for (_, t), g in parts.items():
+        by_step[t] += g
+    return by_step
 
 
 def grad_contributions(root: Tensor, param: Tensor) -> list[np.ndarray]:

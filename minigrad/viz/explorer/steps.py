@@ -183,8 +183,19 @@ def identify_states(cells: dict[CellKey, list[Function]], out_grads: dict[Functi
     return states
 
 
+def _signatures(fns: list[Function]) -> dict[Function, tuple[str, int, int]]:
+    """Each node's place in its step, from structure alone: (op name, longest path from the step's start, inputs)."""
+    members = set(fns)
+    depth: dict[Function, int] = {}
+    for fn in fns:  # build order: inputs first
+        inside = [e[0] for e in fn.next_functions if type(e) is tuple and e[0] in members]
+        depth[fn] = 1 + max((depth.get(p, 0) for p in inside), default=0)
+    return {fn: (fn.name, depth[fn], sum(1 for e in fn.next_functions if type(e) is tuple and e[0] in members))
+            for fn in fns}
+
+
 def _last_steps_by_analogy(cells: dict[CellKey, list[Function]], states: dict[CellKey, StepState]) -> None:
-    """Rule 4: the step nothing reads (the last one) gets h_t from the step before it, by position."""
+    """Rule 4: the step nothing reads (the last one) gets h_t from a neighbouring step, by structure."""
     for key, fns in cells.items():
         st = states[key]
         if st.producer is not None or st.unknown:
@@ -192,18 +203,22 @@ def _last_steps_by_analogy(cells: dict[CellKey, list[Function]], states: dict[Ce
         path, t = key
         for before in ((path, t - 1), (path, t + 1)):  # forward layers, then reversed ones
             prev = states.get(before)
-            if prev is None or prev.producer is None or before not in cells:
+            if prev is None or prev.producer is None or prev.how.endswith("by analogy"):
                 continue
-            prev_fns = cells[before]
-            pos = [prev_fns.index(e[0]) if e is not None and e[0] in prev_fns else None for e in prev.producer]
-            if pos[0] is None or len(fns) <= max(p for p in pos if p is not None):
+            mine, theirs = _signatures(fns), _signatures(cells[before])
+            match = []
+            for edge in prev.producer:
+                if edge is None:
+                    match.append(None)
+                    continue
+                sig = theirs[edge[0]]
+                same = [fn for fn, s in mine.items() if s == sig]
+                unique_before = sum(1 for s in theirs.values() if s == sig) == 1
+                match.append((same[0], edge[1]) if len(same) == 1 and unique_before else False)
+            if False in match:
                 continue
-            if [fn.name for fn in fns[: pos[0] + 1]] != [fn.name for fn in prev_fns[: pos[0] + 1]]:
-                continue
-            h = (fns[pos[0]], prev.producer[0][1])
-            c = (fns[pos[1]], prev.producer[1][1]) if pos[1] is not None and len(pos) > 1 else None
-            st.producer = (h, c)
-            st.how = prev.how + "; last step: the same node as in the step before"
+            st.producer = (match[0], match[1])
+            st.how = prev.how + "; last step: the node in the same place as in the step before, by analogy"
             break
 
 

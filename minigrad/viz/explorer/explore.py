@@ -1,0 +1,183 @@
+"""``mg.viz.explore``: build the explorer page for a loss, and the object that shows or saves it."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from minigrad.tensor import Tensor
+from minigrad.viz import GraphTooLargeError
+from minigrad.viz.explorer.contributions import OUTSIDE, split_by_cell
+from minigrad.viz.explorer.model import Frame, Graph, Model, build_model
+from minigrad.viz.explorer.page import html_page, page_data, render_svg, to_dot
+from minigrad.viz.explorer.record import BackwardTrace, forward_record_for, trace_backward
+from minigrad.viz.explorer.steps import is_fused
+
+VIEWS = ("auto", "ops", "cells")
+AUTO_OPS_NODES = 400  # view='auto' draws every op up to this many nodes, else one node per cell
+
+
+class Explorer:
+    """One explorer page: ``.html`` (the text), ``.save(path)``, and inline display in Jupyter.
+
+    ``frames`` (Python side) lists what each page frame shows, with the graph node behind it.
+    """
+
+    def __init__(self, page: str, model: Model, weights: dict[str, list[np.ndarray]], dot: str,
+                 path: Path | None = None) -> None:
+        self.html = page
+        self.model = model
+        self.frames: list[Frame] = model.frames
+        self.view = model.view
+        self.weights = weights
+        self.dot = dot
+        self.path = path
+
+    @property
+    def length(self) -> int:
+        """The number of frames (forward then backward)."""
+        return len(self.frames)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page (one self-contained HTML file) and return its path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.html, encoding="utf-8")
+        self.path = path
+        return path
+
+    def _repr_html_(self) -> str:
+        # In an iframe: the page's script and ids stay apart from the notebook's and other explorers'.
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:680px;'
+                'border:1px solid #ddd" sandbox="allow-scripts"></iframe>')
+
+    def save_frames(self, directory: str | Path, *, phase: str = "backward", max_frames: int = 200) -> list[Path]:
+        """The frames of ``phase`` ('forward', 'backward' or 'both') as PNG files, for slides. Needs Pillow."""
+        from minigrad.viz.explorer.slides import save_frames
+
+        return save_frames(self, Path(directory), phase=phase, max_frames=max_frames)
+
+    def save_gif(self, path: str | Path, *, phase: str = "backward", seconds_per_frame: float = 0.6,
+                 max_frames: int = 200) -> Path:
+        """The frames of ``phase`` as one animated GIF, for teachers who cannot run a notebook. Needs Pillow."""
+        from minigrad.viz.explorer.slides import save_gif
+
+        return save_gif(self, Path(path), phase=phase, seconds_per_frame=seconds_per_frame, max_frames=max_frames)
+
+    def __repr__(self) -> str:
+        where = f", saved to {self.path}" if self.path else ""
+        return f"<Explorer {self.view} view, {self.length} frames, {self.model.steps} steps{where}>"
+
+
+def _names(params: Any) -> dict[int, str]:
+    """``id(tensor) -> name`` from a Module, a dict name -> Tensor, or (name, Tensor) pairs."""
+    if params is None:
+        return {}
+    if hasattr(params, "named_parameters"):
+        pairs = list(params.named_parameters())
+    elif isinstance(params, dict):
+        pairs = list(params.items())
+    else:
+        try:
+            pairs = [tuple(p) for p in params]
+        except TypeError:
+            pairs = None
+    if pairs is None or not all(len(p) == 2 and isinstance(p[1], Tensor) for p in pairs):
+        raise TypeError("explore: params must be a Module, a dict name -> Tensor, or (name, Tensor) pairs, "
+                        f"got {type(params).__name__}")
+    return {id(t): str(name) for name, t in pairs}
+
+
+def _leaves(trace: BackwardTrace) -> list[Tensor]:
+    seen: dict[int, Tensor] = {}
+    for fn in reversed(trace.order):
+        for e in fn.next_functions:
+            if isinstance(e, Tensor):
+                seen.setdefault(id(e), e)
+    return list(seen.values())
+
+
+def shared_weights(trace: BackwardTrace, names: dict[int, str], T: int) -> list[dict[str, Any]]:
+    """Every leaf used by at least two time steps (and nowhere else), with its terms per cell and per step."""
+    out = []
+    unnamed = 0
+    for leaf in _leaves(trace):
+        parts = split_by_cell(trace, leaf)
+        outside = parts.pop(OUTSIDE, None)
+        if outside is not None and np.any(outside != 0) or len({key[1] for key in parts}) < 2:
+            continue
+        name = names.get(id(leaf))
+        if name is None:
+            name = f"W{unnamed} {tuple(leaf.shape)}"
+            unnamed += 1
+        steps = np.zeros((T, *leaf.shape))
+        for (_, t), g in parts.items():
+            steps[t] += g
+        out.append({"name": name, "shape": leaf.shape, "steps": steps, "cells": parts})
+    return out
+
+
+def _count_ops_nodes(graph: Graph, window: tuple[int, int] | None) -> int:
+    n = 0
+    for fn in graph.build_order:
+        if is_fused(fn):
+            n += fn.num_steps
+        else:
+            n += 1
+    return n + len(_leaves(graph.trace))
+
+
+def explore(root: Tensor, path: str | Path | None = None, *, params: Any = None, view: str = "auto",
+            max_nodes: int = 2000, window: tuple[int, int] | None = None, truncated: bool | None = None,
+            title: str | None = None) -> Explorer:
+    """Step through the forward and the backward pass behind ``root`` (a scalar loss) in a browser.
+
+    Writes one self-contained HTML file to ``path`` (when given) and returns an ``Explorer``
+    that Jupyter shows inline. ``view``: 'ops' (every op), 'cells' (one node per layer and
+    time step: for long sequences) or 'auto'. ``window=(first, last)`` keeps only steps
+    first..last (t counted from 1). ``params`` (a Module, dict or pairs) names the weights.
+    ``truncated=True`` marks h_0 as a state carried from an earlier window (truncated BPTT);
+    by default it is detected where the layer shows its initial state. Nothing is changed: no
+    ``.grad`` is touched and the graph stays for your own ``backward()``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> lstm = mg.nn.LSTM(2, 3)
+        >>> out, _ = lstm(mg.randn(4, 1, 2))
+        >>> ex = mg.viz.explore(out[-1].sum(), params=lstm, view="cells")
+        >>> ex.length, ex.frames[-1].phase, "http://" in ex.html
+        (10, 'backward', False)
+    """
+    if view not in VIEWS:
+        raise ValueError(f"explore: view must be one of {VIEWS}, got {view!r}")
+    if not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"explore: max_nodes must be a positive int, got {max_nodes!r}")
+    if window is not None:
+        if (not isinstance(window, (tuple, list)) or len(window) != 2
+                or not all(isinstance(v, int) for v in window) or not 1 <= window[0] <= window[1]):
+            raise ValueError(f"explore: window must be (first, last) steps with 1 <= first <= last, got {window!r}")
+        window = (int(window[0]), int(window[1]))
+    trace = trace_backward(root, "explore")
+    graph = Graph(trace, forward_record_for(root.grad_fn))
+    if view == "auto":
+        view = "ops" if _count_ops_nodes(graph, window) <= AUTO_OPS_NODES or window is not None else "cells"
+    names = _names(params)
+    model = build_model(graph, view, names, window, truncated)
+    if len(model.nodes) > max_nodes:
+        remedy = ("view='cells' (one node per layer and time step), or window=(first, last) to draw a few steps"
+                  if view == "ops" else "window=(first, last) to draw fewer steps")
+        raise GraphTooLargeError(f"explore: the {view} view would draw {len(model.nodes)} nodes, more than "
+                                 f"max_nodes={max_nodes}; the page would be slow to lay out and to use. Use {remedy}, "
+                                 "or pass a larger max_nodes=.")
+    weights = shared_weights(trace, names, model.steps)
+    dot, program = to_dot(model)
+    title = title or f"BPTT explorer: {model.steps} steps, {view} view"
+    page = html_page(render_svg(dot, program), page_data(model, weights, title))
+    explorer = Explorer(page, model, {w["name"]: list(w["steps"]) for w in weights}, dot)
+    if path is not None:
+        explorer.save(path)
+    return explorer

@@ -1,0 +1,170 @@
+"""mg.viz.explore: the page's frames against autograd, the views, refusals, and the self-contained file."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.viz import GraphTooLargeError
+from tests.explorer_truth import engine_values, lstm_truth, summary
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (CI installs it)")
+F64 = mg.float64
+
+
+def make_lstm(impl: str, seed: int = 0, T: int = 6, layers: int = 2):
+    mg.manual_seed(seed)
+    lstm = mg.nn.LSTM(3, 4, num_layers=layers, impl=impl, dtype=F64)
+    x = np.random.default_rng(seed).standard_normal((T, 2, 3))
+    head = np.random.default_rng(seed + 1).standard_normal((T, 2, 4))
+
+    def loss_of(out):
+        return (out * mg.tensor(head)).tanh().sum()
+
+    return lstm, x, loss_of
+
+
+@needs_dot
+@pytest.mark.parametrize("impl", ["fused", "reference"])
+def test_cells_view_frames_match_a_hand_written_loop(impl: str) -> None:
+    lstm, x, loss_of = make_lstm(impl)
+    out, _ = lstm(mg.tensor(x))
+    ex = mg.viz.explore(loss_of(out), params=lstm, view="cells")
+    truth = lstm_truth(lstm, x, loss_of)
+    assert ex.view == "cells" and ex.model.steps == 6 and not ex.model.notes
+    cells = [f for f in ex.frames if f.cell is not None]
+    assert [f.phase for f in cells] == ["forward"] * 12 + ["backward"] * 12  # 2 layers x 6 steps, each pass
+    loss_ops = [ex.model.nodes[f.node].label for f in ex.frames if f.cell is None]
+    assert loss_ops == ["mul", "tanh", "sum", "sum", "tanh", "mul"]
+    for f in cells:
+        layer = int(f.cell[0][-1][1:])
+        h_norm, g_norm = truth[(layer, f.cell[1])]
+        assert f.value == pytest.approx(h_norm, rel=1e-5)
+        if f.phase == "backward":
+            assert f.grad_norm == pytest.approx(g_norm, rel=1e-5)
+        else:
+            assert f.grad_norm is None
+    # forward in time order per layer; backward: the last step of the top layer first
+    assert [f.cell[1] for f in cells[:12] if f.cell[0][-1] == "l0"] == list(range(6))
+    assert cells[12].cell == (("lstm", "l1"), 5)
+
+
+@needs_dot
+def test_ops_view_frames_match_the_engine() -> None:
+    lstm, x, loss_of = make_lstm("reference", T=3, layers=1)
+    loss, engine = engine_values(lambda: loss_of(lstm(mg.tensor(x))[0]))
+    ex = mg.viz.explore(loss, params=lstm, view="ops")
+    n_ops = len(engine.grads)
+    assert [f.phase for f in ex.frames] == ["forward"] * n_ops + ["backward"] * n_ops, (n_ops, len(ex.frames))
+    for f in ex.frames:
+        assert f.value == pytest.approx(summary(engine.outputs[f.fn]), rel=1e-5, abs=1e-12)
+        if f.phase == "backward":
+            assert f.grad_norm == pytest.approx(summary([g for g in engine.grads[f.fn] if g is not None])
+                                                if any(g is not None for g in engine.grads[f.fn]) else 0.0,
+                                                rel=1e-5, abs=1e-12)
+    # the engine's own backward order
+    assert [f.fn for f in ex.frames if f.phase == "backward"] == list(engine.grads)
+    labels = [ex.model.nodes[f.node].label for f in ex.frames]
+    assert "mul = h_3" in labels and "add = c_2" in labels
+
+
+@needs_dot
+def test_page_is_self_contained_and_saves(tmp_path) -> None:
+    lstm, x, loss_of = make_lstm("fused", T=4, layers=1)
+    out, _ = lstm(mg.tensor(x))
+    ex = mg.viz.explore(loss_of(out), tmp_path / "bptt.html", params=lstm)
+    text = (tmp_path / "bptt.html").read_text(encoding="utf-8")
+    assert ex.path == tmp_path / "bptt.html" and text == ex.html
+    assert not re.search(r"https?:|//cdn|<link|src=", text, re.I)
+    assert "window.minigradExplorer" in text and "<svg" in text
+    assert "srcdoc=" in ex._repr_html_()
+    assert set(ex.weights) == {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
+    lstm.zero_grad()
+    loss_of(out).backward()  # the graph is still there, and .grad was not touched by explore
+    np.testing.assert_allclose(sum(ex.weights["weight_hh_l0"]), lstm.weight_hh_l0.grad.numpy(), atol=1e-10)
+
+
+@needs_dot
+def test_auto_view_window_and_refusal() -> None:
+    mg.manual_seed(0)
+    lstm = mg.nn.LSTM(2, 3, impl="reference")
+    out, _ = lstm(mg.randn(30, 1, 2))
+    loss = out.sum()
+    assert mg.viz.explore(loss).view == "cells"
+    ex = mg.viz.explore(loss, view="ops", window=(29, 30))
+    assert {f.cell[1] for f in ex.frames if f.cell is not None} == {28, 29}
+    with pytest.raises(GraphTooLargeError, match="view='cells'.*window="):
+        mg.viz.explore(loss, view="ops", max_nodes=300)
+    with pytest.raises(GraphTooLargeError, match="window=.*max_nodes"):
+        mg.viz.explore(loss, view="cells", max_nodes=10)
+    with pytest.raises(ValueError, match="view must be one of"):
+        mg.viz.explore(loss, view="graph")
+    with pytest.raises(ValueError, match="window must be"):
+        mg.viz.explore(loss, window=(3, 1))
+
+
+@needs_dot
+def test_hand_loop_with_a_running_loss_says_it_cannot_tell() -> None:
+    W = mg.tensor([[0.5, -0.3], [0.2, 0.9]], requires_grad=True)
+    h = mg.zeros(1, 2)
+    loss = mg.zeros(())
+    for t in range(4):
+        with mg.scope(f"t{t}"):
+            h = (h @ W + 1).tanh()
+            loss = loss + (h * h).sum()
+    ex = mg.viz.explore(loss, params={"W": W}, view="cells")
+    assert ex.model.notes and "cannot tell which is h_t" in ex.model.notes[0]
+    assert all(f.value is None and f.grad_norm is None for f in ex.frames if f.cell is not None)
+    assert "cannot tell which is h_t" in ex.html
+    np.testing.assert_allclose(sum(ex.weights["W"]), mg.autograd.grad(loss, W)[0].numpy(), atol=1e-6)
+
+
+@needs_dot
+def test_rnn_cell_loop_with_head_inside_the_step() -> None:
+    """Issue 21's second repro: the true ||dL/dh_t||, not the head's output."""
+    mg.manual_seed(3)
+    cell, head = mg.nn.RNNCell(2, 3, dtype=F64), mg.nn.Linear(3, 1, dtype=F64)
+    xs = mg.randn(5, 1, 2, dtype=F64)
+    h, hs = None, []
+    for t in range(5):
+        with mg.scope(f"t{t}"):
+            h = cell(xs[t], h)
+            h.retain_grad()
+            hs.append(h)
+            y = head(h)
+    loss = (y * y).sum()
+    ex = mg.viz.explore(loss, view="cells")
+    loss.backward(retain_graph=True)
+    back = {f.cell[1]: f.grad_norm for f in ex.frames if f.phase == "backward" and f.cell is not None}
+    for t in range(5):
+        assert back[t] == pytest.approx(float(np.linalg.norm(hs[t].grad.numpy())), rel=1e-5)
+
+
+@needs_dot
+def test_truncated_bptt_cut_is_marked() -> None:
+    mg.manual_seed(1)
+    lstm = mg.nn.LSTM(2, 3)
+    _, state = lstm(mg.randn(4, 1, 2))
+    state = mg.nn.utils.detach_state(state)
+    out, _ = lstm(mg.randn(4, 1, 2), state)
+    ex = mg.viz.explore(out.sum(), params=lstm)
+    cuts = [n for n in ex.model.nodes.values() if n.kind == "cut"]
+    assert len(cuts) == 1 and "previous window" in cuts[0].label
+    assert any(style == "cut" for _, _, style in ex.model.edges)
+    assert 'style=dashed' in ex.dot
+
+
+def test_errors_name_the_fix() -> None:
+    w = mg.ones(2, requires_grad=True)
+    loss = (w * 2).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="before loss.backward"):
+        mg.viz.explore(loss)
+    with pytest.raises(ValueError, match="no graph"):
+        mg.viz.explore(mg.ones(1))
+    with pytest.raises(TypeError, match="params must be"):
+        mg.viz.explore((w * 3).sum(), params=3)
