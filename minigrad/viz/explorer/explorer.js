@@ -29,9 +29,12 @@
     if (!(f.node in first)) { first[f.node] = i; }
   });
 
+  var current = [];     // the elements highlighted now
+  var fillOf = {};      // the fill last given to each coloured element
   function paint() {
     var f = frames[index];
-    Object.keys(elements).forEach(function (id) { elements[id].classList.remove("mg-current"); });
+    current.forEach(function (g) { g.classList.remove("mg-current"); });
+    current = [];
     Object.keys(data.nodes).forEach(function (id) {
       var g = elements[id];
       if (!g) { return; }
@@ -41,18 +44,19 @@
       g.classList.toggle("mg-backward-done", bwd);
     });
     data.coloured.forEach(function (c) {  // log10 ||dL/dh_t||, once the gradient has arrived
-      var g = elements[c.id];
-      if (!g) { return; }
-      var fill = index >= c.from ? c.fill : "#ffffff";
+      var g = elements[c.id], fill = index >= c.from ? c.fill : "#ffffff";
+      if (!g || fillOf[c.id] === fill) { return; }
+      fillOf[c.id] = fill;
       var fillable = g.classList.contains("cluster") ? [g.querySelector("polygon, path")] : shapes(g);
       fillable.forEach(function (s) { if (s) { s.style.fill = fill; } });
     });
     var node = elements[f.node];
     if (node) {
       node.classList.add("mg-current");
-      if (node.scrollIntoView) { node.scrollIntoView({block: "nearest", inline: "nearest"}); }
+      current.push(node);
+      scrollTo(node);
     }
-    if (f.edge && elements[f.edge]) { elements[f.edge].classList.add("mg-current"); }
+    if (f.edge && elements[f.edge]) { elements[f.edge].classList.add("mg-current"); current.push(elements[f.edge]); }
     showNode(f);
     $("mg-eq").textContent = f.eq || "";
     $("mg-slider").value = index;
@@ -61,6 +65,16 @@
     if (f.t) { $("mg-t").value = f.t; }
     showAccumulation();
     drawBars();
+  }
+
+  function scrollTo(g) {  // keep the current node in view without moving the page itself
+    var box = g.getBoundingClientRect(), view = graph.getBoundingClientRect();
+    if (box.left < view.left || box.right > view.right) {
+      graph.scrollLeft += box.left - view.left - (view.width - box.width) / 2;
+    }
+    if (box.top < view.top || box.bottom > view.bottom) {
+      graph.scrollTop += box.top - view.top - (view.height - box.height) / 2;
+    }
   }
 
   function showNode(f) {

@@ -332,7 +332,7 @@ def _add_initial_states(nodes: dict[str, DrawNode], edges: dict, states: dict[Ce
         whole = first == (max(k[1] for k in states if k[0] == path) if reverse else 0) if states else True
         cut = bool(truncated) or carried.get(path, False)
         sid = f"s{n}"
-        layer = "/".join(path) + "  " if path else ""
+        layer = "/".join(path) + "\n" if path else ""
         if cut and whole:
             label = f"{layer}h_0: carried from the previous window (detached)"
         elif whole:

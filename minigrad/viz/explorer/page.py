@@ -91,13 +91,13 @@ def _grid(model: Model) -> dict[str, tuple[float, float]]:
     others = 0
     for n in model.nodes.values():
         if n.kind == "cell":
-            pos[n.id] = ((n.cell[1] - first + 1) * COLUMN, row[n.cell[0]] * ROW)
+            pos[n.id] = ((n.cell[1] - first + 1.5) * COLUMN, row[n.cell[0]] * ROW)
         elif n.kind in ("state", "cut"):
             path = tuple(p for p in n.scope.split("/") if p)
             reverse = bool(path) and path[-1].endswith("_reverse")
-            pos[n.id] = (((last - first + 2) * COLUMN) if reverse else -0.4 * COLUMN, row.get(path, 0) * ROW)
+            pos[n.id] = (((last - first + 2.5) * COLUMN) if reverse else 0.0, row.get(path, 0) * ROW)
         else:
-            pos[n.id] = ((last - first + 2.6) * COLUMN + 70 * (others // max(len(paths), 1)),
+            pos[n.id] = ((last - first + 3.1) * COLUMN + 70 * (others // max(len(paths), 1)),
                          (others % max(len(paths), 1)) * ROW)
             others += 1
     return pos
