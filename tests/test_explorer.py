@@ -168,3 +168,39 @@ def test_errors_name_the_fix() -> None:
         mg.viz.explore(mg.ones(1))
     with pytest.raises(TypeError, match="params must be"):
         mg.viz.explore((w * 3).sum(), params=3)
+
+
+@needs_dot
+def test_slides_and_cli(tmp_path, capsys) -> None:
+    pytest.importorskip("PIL", reason="Pillow is not installed (the 'slides' extra)")
+    from PIL import Image
+
+    from minigrad.viz.__main__ import main
+
+    assert main(["explore", "rnn", "--steps", "4", "--out", str(tmp_path / "b.html"), "--gif",
+                 str(tmp_path / "b.gif")]) == 0
+    assert "wrote" in capsys.readouterr().out and (tmp_path / "b.html").exists()
+    with Image.open(tmp_path / "b.gif") as gif:
+        assert gif.n_frames == 5  # 4 steps + the loss's sum, backward
+    mg.manual_seed(0)
+    gru = mg.nn.GRU(2, 3)
+    out, _ = gru(mg.randn(3, 1, 2))
+    ex = mg.viz.explore(out.sum(), params=gru)
+    paths = ex.save_frames(tmp_path / "frames", phase="both")
+    assert [p.name for p in paths][:2] == ["frame_0001.png", "frame_0002.png"] and len(paths) == ex.length
+    with pytest.raises(ValueError, match="max_frames"):
+        ex.save_gif(tmp_path / "x.gif", max_frames=2)
+    assert main(["explore", "lstm", "--steps", "50", "--view", "ops", "--impl", "reference", "--max-nodes", "100",
+                 "--out", str(tmp_path / "c.html")]) == 2
+    assert "window=" in capsys.readouterr().err
+
+
+@needs_dot
+def test_slides_without_pillow_name_the_extra(tmp_path, monkeypatch) -> None:
+    import sys
+
+    out, _ = mg.nn.RNN(2, 2)(mg.randn(2, 1, 2))
+    ex = mg.viz.explore(out.sum())
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    with pytest.raises(ImportError, match=r"minigrad\[slides\]"):
+        ex.save_gif(tmp_path / "a.gif")

@@ -22,8 +22,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = Path(__file__).resolve().parent / ".artifacts" / "explorer"
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright; "
-                                                             "never `playwright install`: the tests use Debian's chromium)")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install "
+                               "playwright; never `playwright install`: the tests use Debian's chromium)")
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install chromium)"),
     pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed"),

@@ -138,7 +138,8 @@ def explore(root: Tensor, path: str | Path | None = None, *, params: Any = None,
     Writes one self-contained HTML file to ``path`` (when given) and returns an ``Explorer``
     that Jupyter shows inline. ``view``: 'ops' (every op), 'cells' (one node per layer and
     time step: for long sequences) or 'auto'. ``window=(first, last)`` keeps only steps
-    first..last (t counted from 1). ``params`` (a Module, dict or pairs) names the weights.
+    first..last (t counted from 1). 'auto' draws every op of small graphs built from ops, and cells
+    for long sequences and fused layers. ``params`` (a Module, dict or pairs) names the weights.
     ``truncated=True`` marks h_0 as a state carried from an earlier window (truncated BPTT);
     by default it is detected where the layer shows its initial state. Nothing is changed: no
     ``.grad`` is touched and the graph stays for your own ``backward()``.
@@ -163,8 +164,9 @@ def explore(root: Tensor, path: str | Path | None = None, *, params: Any = None,
         window = (int(window[0]), int(window[1]))
     trace = trace_backward(root, "explore")
     graph = Graph(trace, forward_record_for(root.grad_fn))
-    if view == "auto":
-        view = "ops" if _count_ops_nodes(graph, window) <= AUTO_OPS_NODES or window is not None else "cells"
+    if view == "auto":  # every op while that stays readable; fused layers have no ops to show: cells
+        small = _count_ops_nodes(graph, window) <= AUTO_OPS_NODES or window is not None
+        view = "ops" if small and graph.cells else "cells"
     names = _names(params)
     model = build_model(graph, view, names, window, truncated)
     if len(model.nodes) > max_nodes:

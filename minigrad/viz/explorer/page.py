@@ -41,13 +41,21 @@ def _esc(text: str) -> str:
 COLUMN, ROW = 80.0, 56.0  # points between time steps and between layers in the cells view
 
 
-def to_dot(model: Model) -> tuple[str, str]:
+def to_dot(model: Model, frame: int | None = None) -> tuple[str, str]:
     """The drawing as DOT and the Graphviz program to lay it out.
 
     The cells view is a grid placed here (``neato -n``): one column per time step, one row per
     layer (the first layer at the bottom), h_0 on the left, the ops after the last step on the right.
-    The ops view lets ``dot`` lay out one cluster per time step.
+    The ops view lets ``dot`` lay out one cluster per time step. With ``frame``, the picture of that
+    frame (for slides): its node and edge highlighted, the colours the backward pass has reached so
+    far, and a caption.
     """
+    fills: dict[str, str] = {}
+    current: tuple[str | None, str | None] = (None, None)
+    if frame is not None:
+        _, coloured = colouring(model)
+        fills = {c["id"]: c["fill"] for c in coloured if c["from"] <= frame}
+        current = (model.frames[frame].node, model.frames[frame].edge)
     lines = ["digraph explorer {",
              '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.18, ranksep=0.3, bgcolor="white", '
              'outputorder=edgesfirst];',
@@ -59,8 +67,9 @@ def to_dot(model: Model) -> tuple[str, str]:
         shape = "ellipse" if n.kind in ("param", "state", "cut") else "box"
         style = "dashed,filled" if n.kind == "cut" else "rounded,filled" if shape == "box" else "filled"
         pos = f', pos="{positions[n.id][0]:.1f},{positions[n.id][1]:.1f}!"' if n.id in positions else ""
+        mark = ', color="#d6336c", penwidth=3.5' if n.id == current[0] else ""
         lines.append(f'  {n.id} [id="{n.id}", label="{_esc(n.label)}", shape={shape}, style="{style}", '
-                     f'fillcolor="{_FILLS.get(n.kind, "#ffffff")}"{pos}];')
+                     f'fillcolor="{fills.get(n.id, _FILLS.get(n.kind, "#ffffff"))}"{pos}{mark}];')
     if model.view == "ops":
         by_cell: dict[Any, list[str]] = {}
         for n in model.nodes.values():
@@ -70,15 +79,35 @@ def to_dot(model: Model) -> tuple[str, str]:
             where = "/".join(key[0])
             label = f"{where}  t = {key[1] + 1}" if where else f"t = {key[1] + 1}"
             cid = "k" + model.cell_ids[key]
+            members = " ".join(f"{i};" for i in ids)
             lines.append(f'  subgraph cluster_{cid} {{ id="{cid}"; label="{_esc(label)}"; style="rounded,filled"; '
-                         f'fillcolor="#ffffff"; color="#bbbbbb"; fontsize=10; ' + " ".join(f"{i};" for i in ids) + " }")
+                         f'fillcolor="{fills.get(cid, "#ffffff")}"; color="#bbbbbb"; fontsize=10; {members} }}')
     for src, dst, style in model.edges:
         attrs = {"data": "", "param": ', color="#a0703c", penwidth=0.7, constraint=false',
                  "state": ', color="#1f4e9c", penwidth=1.6',
                  "cut": ', color="#888888", style=dashed, penwidth=1.6, label="cut", fontsize=9'}[style]
+        if edge_id(src, dst) == current[1]:
+            attrs += ', color="#d6336c", penwidth=3'
         lines.append(f'  {src} -> {dst} [id="{edge_id(src, dst)}"{attrs}];')
+    if frame is not None:
+        lines.append(f'  label="{_esc(caption(model, frame))}"; labelloc=b; labeljust=l; fontsize=13;')
     lines.append("}")
     return "\n".join(lines), ("neato" if positions else "dot")
+
+
+def caption(model: Model, i: int) -> str:
+    """One line saying what frame ``i`` shows: phase, node, its numbers."""
+    f = model.frames[i]
+    n = model.nodes[f.node]
+    where = f"{n.scope}: " if n.scope else ""
+    text = f"{f.phase} {i + 1}/{len(model.frames)}   {where}{n.label}   value {_num(f.value)}"
+    if f.phase == "backward":
+        text += f"   ||grad|| {_num(f.grad_norm)}"
+    return text
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
 
 
 def _grid(model: Model) -> dict[str, tuple[float, float]]:
@@ -129,34 +158,38 @@ def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
 
 
-def page_data(model: Model, params: list[dict[str, Any]], title: str) -> dict[str, Any]:
-    """Everything the script needs: frames, colouring, notes, legend and the weights' per-step terms."""
+def colouring(model: Model) -> tuple[C.GradientScale, list[dict[str, Any]]]:
+    """The log10 ||dL/dh_t|| scale and, for each coloured cell (or ops-view step cluster), its fill and
+    the frame from which it shows (the first backward frame that reaches it)."""
     scale_norms = [norm_of(st.h_grad) for st in model.states.values() if st.h is not None]
     scale = C.GradientScale(scale_norms)
-    back = [i for i, f in enumerate(model.frames) if f.phase == "backward"]
-    first_back: dict[str, int] = {}
-    last_back: dict[Any, int] = {}
-    for i in back:
-        f = model.frames[i]
-        first_back.setdefault(f.node, i)
-        if f.cell is not None:
-            last_back[f.cell] = i
+    first_back: dict[Any, int] = {}
+    for i, f in enumerate(model.frames):
+        if f.phase == "backward":
+            first_back.setdefault(f.node, i)
+            if f.cell is not None:
+                first_back.setdefault(f.cell, i)
     coloured = []
     if model.view == "cells":
         for n in model.nodes.values():
             if n.kind == "cell" and n.grad is not None and n.id in first_back:
                 coloured.append({"id": n.id, "fill": scale.color(n.grad), "from": first_back[n.id]})
-    else:  # the step's cluster, pale behind its ops, from the first backward frame inside the step
-        first_in_cell: dict[Any, int] = {}
-        for i in back:
-            cell = model.frames[i].cell
-            if cell is not None:
-                first_in_cell.setdefault(cell, i)
+    else:  # the step's cluster, pale behind its ops
         pale = C.GradientScale(scale_norms, pale=0.55)
         for key, cid in model.cell_ids.items():
             st = model.states.get(key)
-            if st is not None and st.h is not None and key in first_in_cell:
-                coloured.append({"id": "k" + cid, "fill": pale.color(norm_of(st.h_grad)), "from": first_in_cell[key]})
+            if st is not None and st.h is not None and key in first_back:
+                coloured.append({"id": "k" + cid, "fill": pale.color(norm_of(st.h_grad)), "from": first_back[key]})
+    return scale, coloured
+
+
+def page_data(model: Model, params: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    """Everything the script needs: frames, colouring, notes, legend and the weights' per-step terms."""
+    scale, coloured = colouring(model)
+    last_back: dict[Any, int] = {}
+    for i, f in enumerate(model.frames):
+        if f.phase == "backward" and f.cell is not None:
+            last_back[f.cell] = i
     frames = [{"phase": f.phase, "node": f.node, "edge": f.edge, "value": _finite(f.value),
                "grad_norm": _finite(f.grad_norm),
                "eq": f.equation, "t": None if f.cell is None else f.cell[1] + 1} for f in model.frames]
