@@ -109,13 +109,15 @@ def shared_weights(trace: BackwardTrace, names: dict[int, str], T: int) -> list[
         outside = parts.pop(OUTSIDE, None)
         if outside is not None and np.any(outside != 0) or len({key[1] for key in parts}) < 2:
             continue
+        steps = np.zeros((T, *leaf.shape))
+        for (_, t), g in parts.items():
+            steps[t] += g
+        if not np.any((steps != 0).sum(axis=0) >= 2):  # each step its own slice (an input x): not shared
+            continue
         name = names.get(id(leaf))
         if name is None:
             name = f"W{unnamed} {tuple(leaf.shape)}"
             unnamed += 1
-        steps = np.zeros((T, *leaf.shape))
-        for (_, t), g in parts.items():
-            steps[t] += g
         out.append({"name": name, "shape": leaf.shape, "steps": steps, "cells": parts})
     return out
 
@@ -166,7 +168,7 @@ def explore(root: Tensor, path: str | Path | None = None, *, params: Any = None,
     graph = Graph(trace, forward_record_for(root.grad_fn))
     if view == "auto":  # every op while that stays readable; fused layers have no ops to show: cells
         small = _count_ops_nodes(graph, window) <= AUTO_OPS_NODES or window is not None
-        view = "ops" if small and graph.cells else "cells"
+        view = "ops" if small and (graph.cells or not graph.fused) else "cells"
     names = _names(params)
     model = build_model(graph, view, names, window, truncated)
     if len(model.nodes) > max_nodes:

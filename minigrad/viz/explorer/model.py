@@ -189,6 +189,9 @@ def build_model(graph: Graph, view: str, names: dict[int, str], window: tuple[in
         states.update(fused_states(fn, trace.out_grads.get(fn)))
     T = max((k[1] + 1 for k in states), default=0)
     notes = sorted({st.unknown for st in states.values() if st.unknown})
+    if T == 0:
+        notes.append("No time steps found: no recurrent layer, and no scope named t<k>. In your own loop, open "
+                     "one mg.scope(f\"t{t}\") per step to see the steps (t = 0 is the first step, drawn t = 1).")
 
     def in_window(key: CellKey | None) -> bool:
         return key is None or window is None or window[0] <= key[1] + 1 <= window[1]
