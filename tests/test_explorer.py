@@ -153,7 +153,7 @@ def test_truncated_bptt_cut_is_marked() -> None:
     out, _ = lstm(mg.randn(4, 1, 2), state)
     ex = mg.viz.explore(out.sum(), params=lstm)
     cuts = [n for n in ex.model.nodes.values() if n.kind == "cut"]
-    assert len(cuts) == 1 and "previous window" in cuts[0].label
+    assert len(cuts) == 1 and "previous\nwindow" in cuts[0].label
     assert any(style == "cut" for _, _, style in ex.model.edges)
     assert 'style=dashed' in ex.dot
 

@@ -178,6 +178,8 @@
     "<p class=\"mg-small\">Each step is coloured once the backward pass reaches it; white: not yet.</p>"
     : "<p class=\"mg-small\">No hidden state identified, so no colouring.</p>";
   $("mg-weight").innerHTML = data.weights.map(function (w) { return "<option>" + esc(w.name) + "</option>"; }).join("");
+  var recurrent = data.weights.map(function (w) { return w.name.indexOf("weight_hh") === 0; }).indexOf(true);
+  if (recurrent > 0) { $("mg-weight").selectedIndex = recurrent; }  // W_hh first: the recurrent weight
   $("mg-slider").max = frames.length - 1;
   $("mg-slider").addEventListener("input", function (e) { goto(e.target.value); });
   $("mg-prev").addEventListener("click", function () { goto(index - 1); });

@@ -213,11 +213,16 @@ def build_model(graph: Graph, view: str, names: dict[int, str], window: tuple[in
 
     hidden: dict[Function, list[str]] = {}  # cells view: plumbing between cells, drawn as its sources
 
-    def sources(edge: tuple[Function, int]) -> list[str]:
+    def sources(edge: tuple[Function, int], consumer: Function, slot: int) -> list[str]:
         parent, k = edge
-        if parent in fused_of:  # output 0 is every step; h_n, c_n the last one
-            cells = [ids.cell(c) for c in fused_of[parent] if in_window(c)]
-            return cells if k == 0 else cells[-1:]
+        if parent in fused_of:  # output 0 holds every step (the steps the consumer reads); h_n, c_n the last
+            keys = [c for c in fused_of[parent] if in_window(c)]
+            if k == 0:
+                sent = trace.in_grads.get(consumer, ())
+                g = sent[slot] if slot < len(sent) else None
+                read = [c for c in keys if g is not None and np.any(g[c[1]] != 0)]
+                return [ids.cell(c) for c in (read or keys)]
+            return [ids.cell(c) for c in keys[-1:]]
         if parent in where:
             return [where[parent]]
         return hidden.get(parent, [])
@@ -240,7 +245,8 @@ def build_model(graph: Graph, view: str, names: dict[int, str], window: tuple[in
             hidden[fn] = []  # only reshapes a weight (the split into gate blocks): not drawn
             continue
         if view == "cells" and fn.name in PLUMBING:
-            hidden[fn] = list(dict.fromkeys(s for p in parents for s in sources(p)))
+            hidden[fn] = list(dict.fromkeys(s for slot, e in enumerate(fn.next_functions) if type(e) is tuple
+                                            for s in sources(e, fn, slot)))
             continue
         nid = f"n{i}"
         nodes[nid] = DrawNode(nid, fn.name + _state_name(fn, key, states), fn.scope, "op", key,
@@ -279,9 +285,9 @@ def build_model(graph: Graph, view: str, names: dict[int, str], window: tuple[in
 
     for fn in graph.build_order:
         dsts = [ids.cell(k) for k in fused_of.get(fn, []) if in_window(k)] or [where.get(fn)]
-        for e in fn.next_functions:
+        for slot, e in enumerate(fn.next_functions):
             if type(e) is tuple:
-                srcs = sources(e)
+                srcs = sources(e, fn, slot)
             elif isinstance(e, Tensor) and id(e) in leaf_ids:
                 srcs = [leaf_ids[id(e)]]
             else:
@@ -337,9 +343,9 @@ def _add_initial_states(nodes: dict[str, DrawNode], edges: dict, states: dict[Ce
         sid = f"s{n}"
         layer = "/".join(path) + "\n" if path else ""
         if cut and whole:
-            label = f"{layer}h_0: carried from the previous window (detached)"
+            label = f"{layer}h_0 from the previous\nwindow (detached)"
         elif whole:
-            label = f"{layer}h_0 (initial state)"
+            label = f"{layer}h_0 (initial)"
         else:
             label = f"{layer}h_{first + (2 if reverse else 0)} (before the window)"
         target = ids.cell((path, first))

@@ -38,7 +38,7 @@ def _esc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-COLUMN, ROW = 80.0, 56.0  # points between time steps and between layers in the cells view
+COLUMN, ROW = 72.0, 50.0  # points between time steps and between layers in the cells view
 
 
 def to_dot(model: Model, frame: int | None = None) -> tuple[str, str]:
@@ -110,24 +110,42 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
+WRAP = 10  # the cells view of a longer sequence wraps onto lines of at most this many steps
+
+
 def _grid(model: Model) -> dict[str, tuple[float, float]]:
-    """Cells view positions: column = time step, row = layer path (the first layer at the bottom)."""
+    """Cells view positions: column = time step, row = layer path (the first layer at the bottom).
+
+    Past ``WRAP`` steps the grid continues on the next line, like text, so that a long sequence
+    reads in one screen rather than one very long row.
+    """
     paths = sorted({n.cell[0] for n in model.nodes.values() if n.kind == "cell"})
-    row = {path: i for i, path in enumerate(paths)}
+    rows = max(len(paths), 1)
+    row = {path: i for i, path in enumerate(paths)}  # 0: the first layer
     steps = [n.cell[1] for n in model.nodes.values() if n.kind == "cell"]
     first, last = (min(steps), max(steps)) if steps else (0, 0)
+    span = last - first + 1
+    lines = -(-span // WRAP)
+    per_line = -(-span // lines)
+
+    def at(column: float, r: int, line: int) -> tuple[float, float]:
+        # Graphviz's y axis points up: the first line on top, the first layer at the bottom of its line.
+        return column * COLUMN, ((lines - 1 - line) * (rows + 0.7) + r) * ROW
+
     pos: dict[str, tuple[float, float]] = {}
     others = 0
     for n in model.nodes.values():
         if n.kind == "cell":
-            pos[n.id] = ((n.cell[1] - first + 1.5) * COLUMN, row[n.cell[0]] * ROW)
+            k = n.cell[1] - first
+            pos[n.id] = at(k % per_line + 1.5, row[n.cell[0]], k // per_line)
         elif n.kind in ("state", "cut"):
             path = tuple(p for p in n.scope.split("/") if p)
             reverse = bool(path) and path[-1].endswith("_reverse")
-            pos[n.id] = (((last - first + 2.5) * COLUMN) if reverse else 0.0, row.get(path, 0) * ROW)
+            r = row.get(path, 0)
+            gap = 1.2 if n.kind == "cut" else 0.3  # room for the dashed cut and its label
+            pos[n.id] = at(per_line + 2.5 + gap, r, lines - 1) if reverse else at(-gap, r, 0)
         else:
-            pos[n.id] = ((last - first + 3.1) * COLUMN + 70 * (others // max(len(paths), 1)),
-                         (others % max(len(paths), 1)) * ROW)
+            pos[n.id] = at(per_line + 3.1 + 0.9 * (others // rows), others % rows, lines - 1)
             others += 1
     return pos
 
@@ -259,7 +277,7 @@ def html_page(svg: str, data: dict[str, Any]) -> str:
 <label>t = <input id="mg-t" type="number" min="1" value="1"></label>
 <button id="mg-jump-forward">forward of step t</button><button id="mg-jump-backward">backward of step t</button>
 </div></header>
-<main><div id="mg-graph">{svg}</div>
+<main><div id="mg-graph" class="mg-{data["view"]}">{svg}</div>
 <aside>
 <section id="mg-node"></section>
 <section><h2>Equation</h2><pre id="mg-eq"></pre></section>
