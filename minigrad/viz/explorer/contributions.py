@@ -148,20 +148,28 @@ def _recolour(fn: Function, trace: BackwardTrace, incoming: dict) -> list[tuple[
     return out
 
 
-def _reaches(trace: BackwardTrace, param: Tensor) -> dict[Function, bool]:
-    """Which nodes send gradient (directly or not) into ``param``. The engine's order lists consumers first."""
+def _reaches(trace: BackwardTrace, targets: dict[int, Tensor]) -> dict[Function, bool]:
+    """Which nodes send gradient (directly or not) into one of ``targets``. The engine lists consumers first."""
     reaches: dict[Function, bool] = {}
     for fn in reversed(trace.order):
-        reaches[fn] = any(edge is param or (type(edge) is tuple and reaches.get(edge[0], False))
+        reaches[fn] = any((type(edge) is tuple and reaches.get(edge[0], False))
+                          or (edge is not None and type(edge) is not tuple and id(edge) in targets)
                           for edge in fn.next_functions)
     return reaches
 
 
-def split_by_cell(trace: BackwardTrace, param: Tensor) -> dict[CellKey | None, np.ndarray]:
-    """``param``'s gradient split by the cell (layer path, step) it comes from (key None: from outside every step)."""
-    reaches = _reaches(trace, param)
+def split_by_cells(trace: BackwardTrace, leaves: list[Tensor]) -> dict[int, dict[CellKey | None, np.ndarray]]:
+    """Each leaf's gradient split by the cell (layer path, step) it comes from: ``id(leaf) -> {cell: array}``.
+
+    Key None: from outside every step. One pass over the graph for all leaves: the colour of a
+    gradient does not depend on where it goes.
+    """
+    targets = {id(t): t for t in leaves}
+    reaches = _reaches(trace, targets)
+    # Only a node outside every step mixes the colours it receives; the others recolour everything.
+    mixes = {fn: cell_of(fn) is None and not is_fused(fn) for fn in trace.order}
     incoming: dict[Function, dict[CellKey | None, list]] = {}
-    result: dict[CellKey | None, np.ndarray] = {}
+    result: dict[int, dict[CellKey | None, np.ndarray]] = {i: {} for i in targets}
     for fn in trace.order:
         if not reaches[fn] or fn not in trace.in_grads:
             continue
@@ -169,13 +177,20 @@ def split_by_cell(trace: BackwardTrace, param: Tensor) -> dict[CellKey | None, n
             for edge, g in zip(fn.next_functions, sent):
                 if g is None or edge is None:
                     continue
-                if edge is param:
-                    result[colour] = result[colour] + g if colour in result else np.array(g)
-                elif type(edge) is tuple and reaches.get(edge[0]):
+                if type(edge) is tuple:
                     parent, index = edge
-                    slots = incoming.setdefault(parent, {}).setdefault(colour, [None] * len(parent.outputs))
-                    slots[index] = g if slots[index] is None else slots[index] + g
+                    if reaches.get(parent) and mixes.get(parent):
+                        slots = incoming.setdefault(parent, {}).setdefault(colour, [None] * len(parent.outputs))
+                        slots[index] = g if slots[index] is None else slots[index] + g
+                elif id(edge) in targets:
+                    parts = result[id(edge)]
+                    parts[colour] = parts[colour] + g if colour in parts else np.array(g)
     return result
+
+
+def split_by_cell(trace: BackwardTrace, param: Tensor) -> dict[CellKey | None, np.ndarray]:
+    """``param``'s gradient split by the cell (layer path, step) it comes from (key None: outside every step)."""
+    return split_by_cells(trace, [param])[id(param)]
 
 
 def num_steps(trace: BackwardTrace) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 
 from minigrad.tensor import Tensor
 from minigrad.viz import GraphTooLargeError
-from minigrad.viz.explorer.contributions import OUTSIDE, split_by_cell
+from minigrad.viz.explorer.contributions import OUTSIDE, split_by_cells
 from minigrad.viz.explorer.model import Frame, Graph, Model, build_model
 from minigrad.viz.explorer.page import html_page, page_data, render_svg, to_dot
 from minigrad.viz.explorer.record import BackwardTrace, forward_record_for, trace_backward
@@ -104,8 +104,10 @@ def shared_weights(trace: BackwardTrace, names: dict[int, str], T: int) -> list[
     """Every leaf used by at least two time steps (and nowhere else), with its terms per cell and per step."""
     out = []
     unnamed = 0
-    for leaf in _leaves(trace):
-        parts = split_by_cell(trace, leaf)
+    leaves = _leaves(trace)
+    split = split_by_cells(trace, leaves)
+    for leaf in leaves:
+        parts = split[id(leaf)]
         outside = parts.pop(OUTSIDE, None)
         if outside is not None and np.any(outside != 0) or len({key[1] for key in parts}) < 2:
             continue
