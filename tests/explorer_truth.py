@@ -9,11 +9,15 @@ from minigrad.autograd import Recorder, recording
 from minigrad.nn.recurrent import lstm_step
 
 
-def lstm_truth(lstm: mg.nn.LSTM, x: np.ndarray, loss_of) -> dict[tuple[int, int], tuple[float, float]]:
-    """``(layer, t) -> (||h_t||, ||dL/dh_t||)`` (t from 0), from a loop over lstm_step with retain_grad."""
+def lstm_truth(lstm: mg.nn.LSTM, x: np.ndarray, loss_of, with_c: bool = False) -> dict[tuple[int, int], tuple]:
+    """``(layer, t) -> (||h_t||, ||dL/dh_t||)`` (t from 0), from a loop over lstm_step with retain_grad.
+
+    ``with_c`` adds ``||c_t||, ||dL/dc_t||``.
+    """
     T, B, _ = x.shape
     layer_input = [mg.tensor(x[t]) for t in range(T)]
     hs: dict[tuple[int, int], mg.Tensor] = {}
+    cs: dict[tuple[int, int], mg.Tensor] = {}
     for layer in range(lstm.num_layers):
         w = {n: mg.tensor(getattr(lstm, f"{n}_l{layer}").detach().numpy().copy(), requires_grad=True) for n in
              ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
@@ -25,12 +29,16 @@ def lstm_truth(lstm: mg.nn.LSTM, x: np.ndarray, loss_of) -> dict[tuple[int, int]
             h, c = lstm_step(layer_input[t], h, c, blocks["weight_ih"], blocks["weight_hh"], blocks["bias_ih"],
                              blocks["bias_hh"])
             h.retain_grad()
+            c.retain_grad()
             hs[(layer, t)] = h
+            cs[(layer, t)] = c
             outs.append(h)
         layer_input = outs
     loss_of(mg.stack(layer_input, 0)).backward()
-    return {k: (float(np.linalg.norm(h.detach().numpy())), float(np.linalg.norm(h.grad.numpy())))
-            for k, h in hs.items()}
+    def n(a: mg.Tensor) -> float:
+        return float(np.linalg.norm(a.detach().numpy()))
+
+    return {k: (n(h), n(h.grad)) + ((n(cs[k]), n(cs[k].grad)) if with_c else ()) for k, h in hs.items()}
 
 
 class EngineValues(Recorder):

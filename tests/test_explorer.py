@@ -34,7 +34,7 @@ def test_cells_view_frames_match_a_hand_written_loop(impl: str) -> None:
     lstm, x, loss_of = make_lstm(impl)
     out, _ = lstm(mg.tensor(x))
     ex = mg.viz.explore(loss_of(out), params=lstm, view="cells")
-    truth = lstm_truth(lstm, x, loss_of)
+    truth = lstm_truth(lstm, x, loss_of, with_c=True)
     assert ex.view == "cells" and ex.model.steps == 6 and not ex.model.notes
     cells = [f for f in ex.frames if f.cell is not None]
     assert [f.phase for f in cells] == ["forward"] * 12 + ["backward"] * 12  # 2 layers x 6 steps, each pass
@@ -42,12 +42,14 @@ def test_cells_view_frames_match_a_hand_written_loop(impl: str) -> None:
     assert loss_ops == ["mul", "tanh", "sum", "sum", "tanh", "mul"]
     for f in cells:
         layer = int(f.cell[0][-1][1:])
-        h_norm, g_norm = truth[(layer, f.cell[1])]
+        h_norm, g_norm, c_norm, gc_norm = truth[(layer, f.cell[1])]
         assert f.value == pytest.approx(h_norm, rel=1e-5)
+        assert f.c_value == pytest.approx(c_norm, rel=1e-5)
         if f.phase == "backward":
             assert f.grad_norm == pytest.approx(g_norm, rel=1e-5)
+            assert f.c_grad_norm == pytest.approx(gc_norm, rel=1e-5)
         else:
-            assert f.grad_norm is None
+            assert f.grad_norm is None and f.c_grad_norm is None
     # forward in time order per layer; backward: the last step of the top layer first
     assert [f.cell[1] for f in cells[:12] if f.cell[0][-1] == "l0"] == list(range(6))
     assert cells[12].cell == (("lstm", "l1"), 5)
@@ -204,3 +206,17 @@ def test_slides_without_pillow_name_the_extra(tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(ImportError, match=r"minigrad\[slides\]"):
         ex.save_gif(tmp_path / "a.gif")
+
+
+def test_a_huge_graph_is_refused_before_any_work() -> None:
+    import time
+
+    W = mg.tensor([[0.5]], requires_grad=True)
+    h = mg.zeros(1, 1)
+    for t in range(30_000):
+        with mg.scope(f"t{t}"):
+            h = (h @ W).tanh()
+    started = time.perf_counter()
+    with pytest.raises(GraphTooLargeError, match="window="):
+        mg.viz.explore(h.sum())
+    assert time.perf_counter() - started < 5

@@ -80,7 +80,7 @@ def test_two_layer_lstm_steps_agree_with_autograd(browser, tmp_path: Path, impl:
     api = page.evaluate("({length: window.minigradExplorer.length})")
     assert api["length"] == ex.length
     states = page.evaluate(ALL_STATES)
-    truth = lstm_truth(lstm, x, loss_of)
+    truth = lstm_truth(lstm, x, loss_of, with_c=True)
     cell_frames = 0
     for i, (s, f) in enumerate(zip(states, ex.frames)):
         assert s["index"] == i and s["phase"] == f.phase and s["node"]["id"] == f.node
@@ -88,12 +88,14 @@ def test_two_layer_lstm_steps_agree_with_autograd(browser, tmp_path: Path, impl:
             continue
         cell_frames += 1
         layer = int(f.cell[0][-1][1:])
-        h_norm, g_norm = truth[(layer, f.cell[1])]
+        h_norm, g_norm, c_norm, gc_norm = truth[(layer, f.cell[1])]
         assert s["node"]["scope"] == f"lstm/l{layer}/t{f.cell[1]}"
         assert s["node"]["label"] == f"h_{f.cell[1] + 1}"
         assert s["node"]["value"] == pytest.approx(h_norm, rel=1e-5)
+        assert s["node"]["c_value"] == pytest.approx(c_norm, rel=1e-5)
         if f.phase == "backward":
             assert s["node"]["grad_norm"] == pytest.approx(g_norm, rel=1e-5)
+            assert s["node"]["c_grad_norm"] == pytest.approx(gc_norm, rel=1e-5)
         else:
             assert s["node"]["grad_norm"] is None
     assert cell_frames == 24

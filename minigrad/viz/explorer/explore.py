@@ -14,7 +14,7 @@ from minigrad.viz.explorer.contributions import OUTSIDE, split_by_cells
 from minigrad.viz.explorer.model import Frame, Graph, Model, build_model
 from minigrad.viz.explorer.page import html_page, page_data, render_svg, to_dot
 from minigrad.viz.explorer.record import BackwardTrace, forward_record_for, trace_backward
-from minigrad.viz.explorer.steps import is_fused
+from minigrad.viz.explorer.steps import cell_of, cell_of_scope, is_fused
 
 VIEWS = ("auto", "ops", "cells")
 AUTO_OPS_NODES = 400  # view='auto' draws every op up to this many nodes, else one node per cell
@@ -124,6 +124,36 @@ def shared_weights(trace: BackwardTrace, names: dict[int, str], T: int) -> list[
     return out
 
 
+def _too_many(view: str, count: int, max_nodes: int) -> GraphTooLargeError:
+    remedy = ("view='cells' (one node per layer and time step), or window=(first, last) to draw a few steps"
+              if view == "ops" else "window=(first, last) to draw fewer steps")
+    return GraphTooLargeError(f"explore: the {view} view would draw {count} nodes, more than max_nodes={max_nodes}; "
+                              f"the page would be slow to lay out and to use. Use {remedy}, or pass a larger "
+                              "max_nodes=.")
+
+
+def _refuse_early(root: Any, view: str, max_nodes: int, window: tuple[int, int] | None) -> None:
+    """Refuse a graph that is certainly too large before running anything on it (a walk, no arrays)."""
+    if not isinstance(root, Tensor) or root.grad_fn is None:
+        return  # trace_backward says what is wrong
+    ops, cells, seen, stack = 0, set(), {root.grad_fn}, [root.grad_fn]
+    while stack:
+        fn = stack.pop()
+        steps = [cell_of_scope(fn.step_scope(t)) for t in range(fn.num_steps)] if is_fused(fn) else [cell_of(fn)]
+        for key in steps:
+            if key is not None and (window is None or window[0] <= key[1] + 1 <= window[1]):
+                cells.add(key)
+        ops += len(steps)
+        for edge in fn.next_functions:
+            if type(edge) is tuple and edge[0] not in seen:
+                seen.add(edge[0])
+                stack.append(edge[0])
+    if view == "ops" and ops > max_nodes and window is None:
+        raise _too_many("ops", ops, max_nodes)
+    if len(cells) > max_nodes:
+        raise _too_many("cells" if view != "ops" else "ops", len(cells), max_nodes)
+
+
 def _count_ops_nodes(graph: Graph, window: tuple[int, int] | None) -> int:
     n = 0
     for fn in graph.build_order:
@@ -166,6 +196,7 @@ def explore(root: Tensor, path: str | Path | None = None, *, params: Any = None,
                 or not all(isinstance(v, int) for v in window) or not 1 <= window[0] <= window[1]):
             raise ValueError(f"explore: window must be (first, last) steps with 1 <= first <= last, got {window!r}")
         window = (int(window[0]), int(window[1]))
+    _refuse_early(root, view, max_nodes, window)
     trace = trace_backward(root, "explore")
     graph = Graph(trace, forward_record_for(root.grad_fn))
     if view == "auto":  # every op while that stays readable; fused layers have no ops to show: cells
@@ -174,11 +205,7 @@ def explore(root: Tensor, path: str | Path | None = None, *, params: Any = None,
     names = _names(params)
     model = build_model(graph, view, names, window, truncated)
     if len(model.nodes) > max_nodes:
-        remedy = ("view='cells' (one node per layer and time step), or window=(first, last) to draw a few steps"
-                  if view == "ops" else "window=(first, last) to draw fewer steps")
-        raise GraphTooLargeError(f"explore: the {view} view would draw {len(model.nodes)} nodes, more than "
-                                 f"max_nodes={max_nodes}; the page would be slow to lay out and to use. Use {remedy}, "
-                                 "or pass a larger max_nodes=.")
+        raise _too_many(view, len(model.nodes), max_nodes)
     weights = shared_weights(trace, names, model.steps)
     dot, program = to_dot(model)
     title = title or f"BPTT explorer: {model.steps} steps, {view} view"

@@ -84,6 +84,10 @@
     if (f.phase === "backward") {
       rows.push([data.view === "cells" ? "||dL/dh_t||" : "||dL/d output||", fmt(f.grad_norm)]);
     }
+    if (f.c_value !== null && f.c_value !== undefined) {  // an LSTM cell: the cell state carries the gradient
+      rows.push(["value ||c_t||", fmt(f.c_value)]);
+      if (f.phase === "backward") { rows.push(["||dL/dc_t||", fmt(f.c_grad_norm)]); }
+    }
     $("mg-node").innerHTML = "<h2>Current node</h2><table>" + rows.map(function (r) {
       return "<tr><td>" + r[0] + "</td><td>" + r[1] + "</td></tr>";
     }).join("") + "</table>";
@@ -134,8 +138,9 @@
   }
   function state() {
     var f = frames[index], n = data.nodes[f.node] || {label: f.node, scope: ""};
-    return {phase: f.phase, index: index, t: f.t,
-            node: {id: f.node, label: n.label, scope: n.scope, value: f.value, grad_norm: f.grad_norm}};
+    var node = {id: f.node, label: n.label, scope: n.scope, value: f.value, grad_norm: f.grad_norm};
+    if (f.c_value !== null && f.c_value !== undefined) { node.c_value = f.c_value; node.c_grad_norm = f.c_grad_norm; }
+    return {phase: f.phase, index: index, t: f.t, node: node};
   }
   function decode(b64) {
     var bytes = atob(b64), buf = new ArrayBuffer(bytes.length), view = new Uint8Array(buf);

@@ -75,6 +75,8 @@ class Frame:
     equation: str
     fn: Function | None = field(default=None, repr=False)   # the graph node (None for a fused layer's cell)
     cell: CellKey | None = None
+    c_value: float | None = None        # LSTM cells: ||c_t||
+    c_grad_norm: float | None = None    # LSTM cells, backward: ||dL/dc_t||
 
 
 @dataclass
@@ -391,7 +393,10 @@ def _frames(graph: Graph, view: str, nodes: dict[str, DrawNode], where: dict[Fun
             text = f"step t = {key[1] + 1}:\n" + cell_equation(fused.mode, key[1] + 1, phase)
         else:
             text = eq(key, None, phase)
-        return Frame(phase, ids.cell(key), None, value, grad, text, fused, key)
+        has_c = known and st.c is not None
+        c_grad = shown(norm([st.c_grad])) if has_c and st.c_grad is not None and phase == "backward" else None
+        return Frame(phase, ids.cell(key), None, value, grad, text, fused, key,
+                     shown(summary([st.c])) if has_c else None, c_grad)
 
     for fn in graph.build_order:  # forward: build order
         if fn in fused_of:
