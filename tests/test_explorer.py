@@ -220,3 +220,18 @@ def test_a_huge_graph_is_refused_before_any_work() -> None:
     with pytest.raises(GraphTooLargeError, match="window="):
         mg.viz.explore(h.sum())
     assert time.perf_counter() - started < 5
+
+
+@needs_dot
+def test_recorded_build_order_and_truncated_flag() -> None:
+    mg.manual_seed(4)
+    rnn = mg.nn.RNN(2, 3, impl="reference")
+    with mg.viz.record_forward() as rec:
+        out, _ = rnn(mg.randn(3, 1, 2), mg.randn(1, 1, 3))  # a non-zero h_0, e.g. from an earlier window
+        loss = out.sum()
+    ex = mg.viz.explore(loss, params=rnn, view="ops", truncated=True)
+    forward = [f.fn for f in ex.frames if f.phase == "forward"]
+    assert forward == [fn for fn in rec.order if fn in set(forward)]
+    assert [n.kind for n in ex.model.nodes.values()].count("cut") == 1
+    assert mg.viz.explore(loss, params=rnn, view="ops").model.nodes  # without the flag: no cut claimed
+    assert "cut" not in [n.kind for n in mg.viz.explore(loss, params=rnn).model.nodes.values()]

@@ -333,9 +333,9 @@ def _add_initial_states(nodes: dict[str, DrawNode], edges: dict, states: dict[Ce
                         graph: Graph, truncated: bool | None) -> None:
     """An h_0 node in front of each layer's first drawn step, marked as a cut under truncated BPTT."""
     drawn: dict[tuple[str, ...], list[int]] = {}
-    for key, cid in ids.cells.items():
-        if cid in nodes:
-            drawn.setdefault(key[0], []).append(key[1])
+    for n in list(nodes.values()):
+        if n.cell is not None and n.kind in ("cell", "op"):
+            drawn.setdefault(n.cell[0], []).append(n.cell[1])
     carried = _carried_states(graph) if truncated is None else {}
     for n, (path, steps) in enumerate(drawn.items()):
         reverse = bool(path) and path[-1].endswith("_reverse")
