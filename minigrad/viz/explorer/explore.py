@@ -23,7 +23,19 @@ AUTO_OPS_NODES = 400  # view='auto' draws every op up to this many nodes, else o
 class Explorer:
     """One explorer page: ``.html`` (the text), ``.save(path)``, and inline display in Jupyter.
 
-    ``frames`` (Python side) lists what each page frame shows, with the graph node behind it.
+    ``frames`` (Python side) lists what each page frame shows, with the graph node behind it;
+    ``weights`` maps each shared weight's name to its per-step gradient terms.
+
+    Example::
+
+        >>> import tempfile, pathlib
+        >>> import minigrad as mg
+        >>> rnn = mg.nn.RNN(2, 3)
+        >>> out, _ = rnn(mg.randn(3, 1, 2))
+        >>> ex = mg.viz.explore(out.sum(), params=rnn)
+        >>> path = ex.save(pathlib.Path(tempfile.mkdtemp()) / "bptt.html")
+        >>> path.read_text(encoding="utf-8") == ex.html, len(ex.weights["weight_hh_l0"])
+        (True, 3)
     """
 
     def __init__(self, page: str, model: Model, weights: dict[str, list[np.ndarray]], dot: str,

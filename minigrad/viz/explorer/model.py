@@ -32,14 +32,26 @@ from minigrad.viz.explorer.steps import (
 
 
 def shown(x: float | None) -> float | None:
-    """A number as the page shows it: 6 significant digits (None stays None)."""
+    """A number as the page shows it: 6 significant digits (None stays None).
+
+    Example::
+
+        >>> shown(3.14159265), shown(None)
+        (3.14159, None)
+    """
     if x is None or not math.isfinite(x):
         return None if x is None else float(x)
     return float(f"{x:.6g}")
 
 
 def summary(arrays: Any) -> float | None:
-    """One number for a node's output(s) or gradient(s): the element itself if there is one, else the L2 norm."""
+    """One number for a node's output(s) or gradient(s): the element itself if there is one, else the L2 norm.
+
+    Example::
+
+        >>> summary([np.array(-2.0)]), summary([np.array([3.0, 4.0])])
+        (-2.0, 5.0)
+    """
     arrays = [np.asarray(a) for a in arrays if a is not None]
     if not arrays:
         return None
@@ -49,7 +61,13 @@ def summary(arrays: Any) -> float | None:
 
 
 def norm(arrays: Any) -> float:
-    """L2 norm over all given arrays (None counts as zero)."""
+    """L2 norm over all given arrays (None counts as zero).
+
+    Example::
+
+        >>> norm([np.array([3.0]), None, np.array([4.0])])
+        5.0
+    """
     return math.sqrt(sum(float(np.vdot(a, a).real) for a in arrays if a is not None))
 
 
@@ -456,5 +474,11 @@ def _traversed_edges(frames: list[Frame], back_start: int, edges: dict[tuple[str
 
 
 def edge_id(src: str, dst: str) -> str:
-    """The id of the drawn edge from ``src`` to ``dst``."""
+    """The id of the drawn edge from ``src`` to ``dst``.
+
+    Example::
+
+        >>> edge_id("c1", "c2")
+        'e-c1-c2'
+    """
     return f"e-{src}-{dst}"
