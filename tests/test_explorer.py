@@ -235,3 +235,10 @@ def test_recorded_build_order_and_truncated_flag() -> None:
     assert [n.kind for n in ex.model.nodes.values()].count("cut") == 1
     assert mg.viz.explore(loss, params=rnn, view="ops").model.nodes  # without the flag: no cut claimed
     assert "cut" not in [n.kind for n in mg.viz.explore(loss, params=rnn).model.nodes.values()]
+
+
+@needs_dot
+def test_fused_weights_are_named_without_params() -> None:
+    m = mg.nn.LSTM(2, 3, num_layers=2, bidirectional=True)
+    out, _ = m(mg.randn(3, 1, 2))
+    assert set(mg.viz.explore(out.sum()).weights) == {name for name, _ in m.named_parameters()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +113,32 @@ def _leaves(trace: BackwardTrace) -> list[Tensor]:
     return list(seen.values())
 
 
+_FUSED_WEIGHTS = {3: "weight_ih", 4: "weight_hh", 5: "bias_ih", 6: "bias_hh"}
+
+
+def _fused_weight_names(trace: BackwardTrace) -> dict[int, str]:
+    """PyTorch's names of the weights a fused layer reads (``weight_hh_l0``), from its inputs and scope."""
+    # TODO(merge): read the parameter names the fused layer's declared interface gives.
+    names: dict[int, str] = {}
+    for fn in trace.order:
+        if not is_fused(fn):
+            continue
+        layer = fn.scope.split("/")[-1] if fn.scope else ""
+        suffix = f"_{layer}" if re.fullmatch(r"l\d+(_reverse)?", layer) else ""
+        for k, role in _FUSED_WEIGHTS.items():
+            edge = fn.next_functions[k] if k < len(fn.next_functions) else None
+            if isinstance(edge, Tensor):
+                names.setdefault(id(edge), role + suffix)
+    return names
+
+
 def shared_weights(trace: BackwardTrace, names: dict[int, str], T: int) -> list[dict[str, Any]]:
     """Every leaf used by at least two time steps (and nowhere else), with its terms per cell and per step."""
     out = []
     unnamed = 0
     leaves = _leaves(trace)
     split = split_by_cells(trace, leaves)
+    declared = _fused_weight_names(trace)
     for leaf in leaves:
         parts = split[id(leaf)]
         outside = parts.pop(OUTSIDE, None)
@@ -128,7 +149,7 @@ def shared_weights(trace: BackwardTrace, names: dict[int, str], T: int) -> list[
             steps[t] += g
         if not np.any((steps != 0).sum(axis=0) >= 2):  # each step its own slice (an input x): not shared
             continue
-        name = names.get(id(leaf))
+        name = names.get(id(leaf)) or declared.get(id(leaf))
         if name is None:
             name = f"W{unnamed} {tuple(leaf.shape)}"
             unnamed += 1
