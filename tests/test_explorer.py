@@ -238,7 +238,14 @@ def test_recorded_build_order_and_truncated_flag() -> None:
 
 
 @needs_dot
-def test_fused_weights_are_named_without_params() -> None:
-    m = mg.nn.LSTM(2, 3, num_layers=2, bidirectional=True)
+@pytest.mark.parametrize("impl", ["fused", "reference"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_layer_weights_are_named_without_params(kind: str, impl: str) -> None:
+    m = getattr(mg.nn, kind)(2, 3, num_layers=2, bidirectional=True, impl=impl)
     out, _ = m(mg.randn(3, 1, 2))
-    assert set(mg.viz.explore(out.sum()).weights) == {name for name, _ in m.named_parameters()}
+    ex = mg.viz.explore(out.sum(), view="cells")
+    named = dict(m.named_parameters())
+    assert set(ex.weights) == set(named)
+    out.sum().backward()
+    for name, parts in ex.weights.items():  # the right weight behind each name
+        np.testing.assert_allclose(sum(parts), named[name].grad.numpy(), rtol=1e-5, atol=1e-6)
