@@ -57,6 +57,11 @@
       scrollTo(node);
     }
     if (f.edge && elements[f.edge]) { elements[f.edge].classList.add("mg-current"); current.push(elements[f.edge]); }
+    (f.into || []).forEach(function (w) {  // gradient accumulating into a shared weight
+      [elements[w.node], elements[w.edge]].forEach(function (g) {
+        if (g) { g.classList.add("mg-current"); current.push(g); }
+      });
+    });
     showNode(f);
     $("mg-eq").textContent = f.eq || "";
     $("mg-slider").value = index;
@@ -79,13 +84,15 @@
 
   function showNode(f) {
     var n = data.nodes[f.node] || {label: f.node, scope: ""};
-    var rows = [["node", esc(n.label)], ["scope", esc(n.scope || "(none)")],
-                [data.view === "cells" ? "value ||h_t||" : "value", fmt(f.value)]];
+    var where = esc(n.scope || "(none)") + (f.t ? " <span class=\"mg-small\">(scopes count from t0; this is step t = " +
+      f.t + ")</span>" : "");
+    var rows = [["node", esc(n.label)], ["scope", where],
+                [data.view === "cells" ? "||h_t||" : "value", fmt(f.value)]];
     if (f.phase === "backward") {
       rows.push([data.view === "cells" ? "||dL/dh_t||" : "||dL/d output||", fmt(f.grad_norm)]);
     }
     if (f.c_value !== null && f.c_value !== undefined) {  // an LSTM cell: the cell state carries the gradient
-      rows.push(["value ||c_t||", fmt(f.c_value)]);
+      rows.push(["||c_t||", fmt(f.c_value)]);
       if (f.phase === "backward") { rows.push(["||dL/dc_t||", fmt(f.c_grad_norm)]); }
     }
     $("mg-node").innerHTML = "<h2>Current node</h2><table>" + rows.map(function (r) {

@@ -95,6 +95,7 @@ class Frame:
     cell: CellKey | None = None
     c_value: float | None = None        # LSTM cells: ||c_t||
     c_grad_norm: float | None = None    # LSTM cells, backward: ||dL/dc_t||
+    into: list[str] = field(default_factory=list)  # backward: the weights this node sends gradient into
 
 
 @dataclass
@@ -447,6 +448,8 @@ def _frames(graph: Graph, view: str, nodes: dict[str, DrawNode], where: dict[Fun
         frames.append(Frame("backward", nid, None, shown(summary(graph.values(fn) or ())),
                             shown(norm(trace.out_grads.get(fn, ()))), eq(cell_of(fn), fn, "backward"), fn, cell_of(fn)))
     _traversed_edges(frames, back_start, edges)
+    for f in frames[back_start:]:  # gradient arriving at a drawn weight: its accumulation is visible
+        f.into = [s for (s, d) in edges if d == f.node and nodes[s].kind == "param"] if view == "ops" else []
     return frames
 
 

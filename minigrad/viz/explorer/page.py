@@ -210,7 +210,8 @@ def page_data(model: Model, params: list[dict[str, Any]], title: str) -> dict[st
             last_back[f.cell] = i
     frames = [{"phase": f.phase, "node": f.node, "edge": f.edge, "value": _finite(f.value),
                "grad_norm": _finite(f.grad_norm), "c_value": _finite(f.c_value), "c_grad_norm": _finite(f.c_grad_norm),
-               "eq": f.equation, "t": None if f.cell is None else f.cell[1] + 1} for f in model.frames]
+               "eq": f.equation, "t": None if f.cell is None else f.cell[1] + 1,
+               "into": [{"node": p, "edge": edge_id(p, f.node)} for p in f.into]} for f in model.frames]
     total = sum(p["steps"].size for p in params)
     full = total <= MAX_CONTRIBUTION_VALUES
     weights = [{"name": p["name"], "shape": list(p["shape"]), "steps": len(p["steps"]),
