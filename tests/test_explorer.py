@@ -7,10 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
+from explorer_truth import engine_values, lstm_truth, summary
 
 import minigrad as mg
 from minigrad.viz import GraphTooLargeError
-from tests.explorer_truth import engine_values, lstm_truth, summary
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (CI installs it)")
 F64 = mg.float64

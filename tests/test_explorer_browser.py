@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from explorer_truth import lstm_truth
 
 import minigrad as mg
-from tests.explorer_truth import lstm_truth
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

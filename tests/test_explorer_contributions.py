@@ -169,3 +169,32 @@ def test_trace_counts_steps_of_fused_and_reference() -> None:
     for impl in ("fused", "reference"):
         out, _ = GRU(2, 3, impl=impl)(mg.randn(7, 1, 2))
         assert num_steps(trace_backward(out.sum())) == 7
+
+
+def _minigrad_terms(arrays: dict[str, np.ndarray], impl: str) -> dict[str, list[np.ndarray]]:
+    lstm = LSTM(2, 3, impl=impl, dtype=F64)
+    with mg.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(lstm, name + "_l0").copy_(mg.tensor(arrays[name]))
+    out, _ = lstm(mg.tensor(arrays["x"]))
+    loss = (out * mg.tensor(arrays["head"])).tanh().sum()
+    return {name: mg.viz.grad_contributions(loss, getattr(lstm, name + "_l0"))
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+
+
+@pytest.mark.parametrize("impl", ["fused", "reference"])
+def test_contributions_match_pytorch_fixture(impl: str) -> None:
+    from conftest import load_fixture
+
+    arrays = load_fixture("explorer_contributions")
+    for name, terms in _minigrad_terms(arrays, impl).items():
+        np.testing.assert_allclose(np.stack(terms), arrays[f"terms__{name}"], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_contributions_match_pytorch_live(torch) -> None:
+    from fixture_makers.explorer import inputs, torch_contributions
+
+    arrays = inputs()
+    want = torch_contributions(torch, arrays)
+    for name, terms in _minigrad_terms(arrays, "fused").items():
+        np.testing.assert_allclose(np.stack(terms), want[name], rtol=1e-9, atol=1e-12, err_msg=name)
