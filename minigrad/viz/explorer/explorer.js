@@ -208,7 +208,9 @@
 
   window.minigradExplorer = {
     length: frames.length, goto: goto, state: state, contributions: contributions,
+    readyMs: 0,  // milliseconds from navigation until the explorer was ready (set below)
     next: function () { return goto(index + 1); }, prev: function () { return goto(index - 1); }
   };
   paint();
+  window.minigradExplorer.readyMs = performance.now();
 }());

@@ -41,7 +41,8 @@ def record_forward() -> Iterator[ForwardRecord]:
     """Keep the build order and the values of every node made inside the block, for ``explore``.
 
     Without it, ``explore`` orders the forward pass topologically and reads values from what the
-    graph still holds.
+    graph still holds. ``explore(loss)`` finds the block that built ``loss`` by itself: the last
+    four finished blocks are kept for that (so their graphs stay alive until newer blocks end).
 
     Example::
 
