@@ -89,22 +89,25 @@ def test_stacked_bidirectional_lstm_sums_to_grad_and_fused_equals_reference(impl
             np.testing.assert_allclose(results[0][n][t], results[1][n][t], rtol=1e-9, atol=1e-12)
 
 
-def test_packed_sequences_fused_equals_reference() -> None:
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_packed_bidirectional_fused_equals_reference(kind: str) -> None:
     mg.manual_seed(3)
-    ref = LSTM(2, 3, impl="reference", dtype=F64)
-    fused = LSTM(2, 3, impl="fused", dtype=F64)
+    ref = LAYERS[kind](2, 3, num_layers=2, bidirectional=True, impl="reference", dtype=F64)
+    fused = LAYERS[kind](2, 3, num_layers=2, bidirectional=True, impl="fused", dtype=F64)
     fused.load_state_dict(ref.state_dict())
-    seqs = [mg.randn(n, 2, dtype=F64) for n in (5, 3, 2)]
+    seqs = [mg.randn(n, 2, dtype=F64) for n in (2, 5, 3)]
     parts = []
     for model in (ref, fused):
-        packed = mg.nn.utils.rnn.pack_sequence(seqs)
-        out, (h_n, _) = model(packed)
+        out, state = model(mg.nn.utils.rnn.pack_sequence(seqs, enforce_sorted=False))
+        h_n = state[0] if isinstance(state, tuple) else state
         loss = (out.data ** 2).sum() + h_n.sum()
-        parts.append(mg.viz.grad_contributions(loss, model.weight_hh_l0))
+        parts.append({n: mg.viz.grad_contributions(loss, p) for n, p in model.named_parameters()})
         loss.backward()
-        np.testing.assert_allclose(sum(parts[-1]), model.weight_hh_l0.grad.numpy(), rtol=0, atol=1e-10)
-    for a, b in zip(*parts):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        for n, p in model.named_parameters():
+            np.testing.assert_allclose(sum(parts[-1][n]), p.grad.numpy(), rtol=0, atol=1e-10, err_msg=n)
+    for n in parts[0]:
+        for a, b in zip(parts[0][n], parts[1][n]):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=n)
 
 
 @pytest.mark.parametrize("impl", ["fused", "reference"])
