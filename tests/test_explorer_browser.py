@@ -112,6 +112,7 @@ def test_two_layer_lstm_steps_agree_with_autograd(browser, tmp_path: Path, impl:
     page.click("#mg-jump-backward")
     s = page.evaluate("window.minigradExplorer.state()")
     assert s["phase"] == "backward" and s["t"] == 3
+    assert "dL/dc_2 += dL/dc_3 ⊙ f_3" in page.inner_text("#mg-eq")  # the step's own equation beside the graph
 
     # per-step contributions sum to .grad
     lstm.zero_grad()

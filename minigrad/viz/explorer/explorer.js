@@ -63,7 +63,7 @@
       });
     });
     showNode(f);
-    $("mg-eq").textContent = f.eq || "";
+    $("mg-eq").textContent = data.equations[f.eq] || "";
     $("mg-slider").value = index;
     $("mg-counter").innerHTML = "frame " + (index + 1) + " / " + frames.length + " \u2014 <span class=\"mg-phase-" +
       f.phase + "\">" + f.phase + "</span>" + (f.t ? " \u2014 t = " + f.t : "");

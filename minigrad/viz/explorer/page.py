@@ -208,9 +208,12 @@ def page_data(model: Model, params: list[dict[str, Any]], title: str) -> dict[st
     for i, f in enumerate(model.frames):
         if f.phase == "backward" and f.cell is not None:
             last_back[f.cell] = i
+    equations: dict[str, int] = {}  # each distinct text once; frames point at it
+    for f in model.frames:
+        equations.setdefault(f.equation, len(equations))
     frames = [{"phase": f.phase, "node": f.node, "edge": f.edge, "value": _finite(f.value),
                "grad_norm": _finite(f.grad_norm), "c_value": _finite(f.c_value), "c_grad_norm": _finite(f.c_grad_norm),
-               "eq": f.equation, "t": None if f.cell is None else f.cell[1] + 1,
+               "eq": equations[f.equation], "t": None if f.cell is None else f.cell[1] + 1,
                "into": [{"node": p, "edge": edge_id(p, f.node)} for p in f.into]} for f in model.frames]
     total = sum(p["steps"].size for p in params)
     full = total <= MAX_CONTRIBUTION_VALUES
@@ -221,7 +224,8 @@ def page_data(model: Model, params: list[dict[str, Any]], title: str) -> dict[st
                for p in params]
     nodes = {n.id: {"label": n.label, "scope": n.scope, "kind": n.kind,
                     "t": None if n.cell is None else n.cell[1] + 1} for n in model.nodes.values()}
-    return {"title": title, "view": model.view, "T": model.steps, "frames": frames, "nodes": nodes,
+    return {"title": title, "view": model.view, "T": model.steps, "frames": frames, "equations": list(equations),
+            "nodes": nodes,
             "coloured": coloured, "notes": model.notes, "weights": weights,
             "legend": _legend(scale), "full_contributions": full}
 
