@@ -213,115 +213,131 @@ def build_model(graph: Graph, view: str, names: dict[int, str], window: tuple[in
     if T == 0:
         notes.append("No time steps found: no recurrent layer, and no scope named t<k>. In your own loop, open "
                      "one mg.scope(f\"t{t}\") per step to see the steps (t = 0 is the first step, drawn t = 1).")
+    d = _Drawing(graph, view, window, states)
+    d.add_nodes()
+    if view == "ops":
+        d.add_leaves(names)
+    d.add_edges()
+    _limit_fan_in(d.nodes, d.edges)
+    _add_initial_states(d.nodes, d.edges, states, d.ids, graph, truncated)
+    frames = _frames(graph, view, d.nodes, d.where, d.fused_of, states, d.in_window, d.edges, d.ids)
+    return Model(view, d.nodes, [(s, t, st) for (s, t), st in d.edges.items()], frames, states, T, notes, d.ids.cells)
 
-    def in_window(key: CellKey | None) -> bool:
-        return key is None or window is None or window[0] <= key[1] + 1 <= window[1]
 
-    ids = _Ids()
-    nodes: dict[str, DrawNode] = {}
-    where: dict[Function, str] = {}      # graph node -> drawing node (cells view: its cell)
-    fused_of: dict[Function, list[CellKey]] = {fn: fused_cells(fn) for fn in graph.fused}
+class _Drawing:
+    """The drawing being built: its nodes, which graph node each stands for, and its edges."""
 
-    def add_cell(key: CellKey) -> str:
-        cid = ids.cell(key)
-        if cid not in nodes:
-            st = states.get(key)
+    def __init__(self, graph: Graph, view: str, window: tuple[int, int] | None,
+                 states: dict[CellKey, StepState]) -> None:
+        self.graph, self.trace, self.view, self.window, self.states = graph, graph.trace, view, window, states
+        self.ids = _Ids()
+        self.nodes: dict[str, DrawNode] = {}
+        self.where: dict[Function, str] = {}      # graph node -> drawing node (cells view: its cell)
+        self.hidden: dict[Function, list[str]] = {}  # cells view: plumbing between cells, drawn as its sources
+        self.leaf_ids: dict[int, str] = {}
+        self.edges: dict[tuple[str, str], str] = {}
+        self.fused_of: dict[Function, list[CellKey]] = {fn: fused_cells(fn) for fn in graph.fused}
+
+    def in_window(self, key: CellKey | None) -> bool:
+        return key is None or self.window is None or self.window[0] <= key[1] + 1 <= self.window[1]
+
+    def add_cell(self, key: CellKey) -> str:
+        cid = self.ids.cell(key)
+        if cid not in self.nodes:
+            st = self.states.get(key)
             known = st is not None and st.h is not None
-            nodes[cid] = DrawNode(cid, _cell_label(key, st), "/".join(key[0] + (f"t{key[1]}",)), "cell", key,
-                                  grad=norm([st.h_grad]) if known else None,
-                                  value=summary([st.h]) if known else None)
+            self.nodes[cid] = DrawNode(cid, _cell_label(key, st), "/".join(key[0] + (f"t{key[1]}",)), "cell", key,
+                                       grad=norm([st.h_grad]) if known else None,
+                                       value=summary([st.h]) if known else None)
         return cid
 
-    hidden: dict[Function, list[str]] = {}  # cells view: plumbing between cells, drawn as its sources
-
-    def sources(edge: tuple[Function, int], consumer: Function, slot: int) -> list[str]:
+    def sources(self, edge: tuple[Function, int], consumer: Function, slot: int) -> list[str]:
+        """The drawing nodes that stand for the producer of ``edge`` (read by input ``slot`` of ``consumer``)."""
         parent, k = edge
-        if parent in fused_of:  # output 0 holds every step (the steps the consumer reads); h_n, c_n the last
-            keys = [c for c in fused_of[parent] if in_window(c)]
+        if parent in self.fused_of:  # output 0 holds every step (the steps the consumer reads); h_n, c_n the last
+            keys = [c for c in self.fused_of[parent] if self.in_window(c)]
             if k == 0:
-                sent = trace.in_grads.get(consumer, ())
+                sent = self.trace.in_grads.get(consumer, ())
                 g = sent[slot] if slot < len(sent) else None
                 read = [c for c in keys if g is not None and np.any(g[c[1]] != 0)]
-                return [ids.cell(c) for c in (read or keys)]
-            return [ids.cell(c) for c in keys[-1:]]
-        if parent in where:
-            return [where[parent]]
-        return hidden.get(parent, [])
+                return [self.ids.cell(c) for c in (read or keys)]
+            return [self.ids.cell(c) for c in keys[-1:]]
+        if parent in self.where:
+            return [self.where[parent]]
+        return self.hidden.get(parent, [])
 
-    for i, fn in enumerate(graph.build_order):
-        key = cell_of(fn)
-        if fn in fused_of:
-            for k in fused_of[fn]:
-                if in_window(k):
-                    add_cell(k)
-            continue
-        if not in_window(key):
-            continue
-        if view == "cells" and key is not None:
-            where[fn] = add_cell(key)
-            continue
-        parents = [e for e in fn.next_functions if type(e) is tuple]
-        if view == "cells" and (not parents and fn.name in PLUMBING or parents and all(
-                p[0] in hidden and not hidden[p[0]] for p in parents)):
-            hidden[fn] = []  # only reshapes a weight (the split into gate blocks): not drawn
-            continue
-        if view == "cells" and fn.name in PLUMBING:
-            hidden[fn] = list(dict.fromkeys(s for slot, e in enumerate(fn.next_functions) if type(e) is tuple
-                                            for s in sources(e, fn, slot)))
-            continue
-        nid = f"n{i}"
-        nodes[nid] = DrawNode(nid, fn.name + _state_name(fn, key, states), fn.scope, "op", key,
-                              grad=norm(trace.out_grads.get(fn, ())), value=summary(graph.values(fn) or ()))
-        where[fn] = nid
-        if key is not None:
-            ids.cell(key)
+    def add_nodes(self) -> None:
+        """One node per cell (cells view, and a fused layer's steps in both views), per op otherwise."""
+        cells_view = self.view == "cells"
+        for i, fn in enumerate(self.graph.build_order):
+            key = cell_of(fn)
+            if fn in self.fused_of:
+                for k in self.fused_of[fn]:
+                    if self.in_window(k):
+                        self.add_cell(k)
+                continue
+            if not self.in_window(key):
+                continue
+            if cells_view and key is not None:
+                self.where[fn] = self.add_cell(key)
+                continue
+            parents = [e for e in fn.next_functions if type(e) is tuple]
+            if cells_view and (not parents and fn.name in PLUMBING or parents and all(
+                    p[0] in self.hidden and not self.hidden[p[0]] for p in parents)):
+                self.hidden[fn] = []  # only reshapes a weight (the split into gate blocks): not drawn
+                continue
+            if cells_view and fn.name in PLUMBING:
+                self.hidden[fn] = list(dict.fromkeys(s for slot, e in enumerate(fn.next_functions)
+                                                     if type(e) is tuple for s in self.sources(e, fn, slot)))
+                continue
+            nid = f"n{i}"
+            self.nodes[nid] = DrawNode(nid, fn.name + _state_name(fn, key, self.states), fn.scope, "op", key,
+                                       grad=norm(self.trace.out_grads.get(fn, ())),
+                                       value=summary(self.graph.values(fn) or ()))
+            self.where[fn] = nid
+            if key is not None:
+                self.ids.cell(key)
 
-    # Leaves that get gradient (parameters by name, inputs that require grad): drawn in the ops view.
-    leaf_ids: dict[int, str] = {}
-    if view == "ops":
-        for fn in graph.build_order:
-            if fn not in where:
+    def add_leaves(self, names: dict[int, str]) -> None:
+        """Leaves that get gradient (parameters by name, inputs that require grad), for the ops view."""
+        for fn in self.graph.build_order:
+            if fn not in self.where:
                 continue
             for e in fn.next_functions:
-                if isinstance(e, Tensor) and id(e) not in leaf_ids:
-                    lid = f"p{len(leaf_ids)}"
-                    leaf_ids[id(e)] = lid
+                if isinstance(e, Tensor) and id(e) not in self.leaf_ids:
+                    lid = f"p{len(self.leaf_ids)}"
+                    self.leaf_ids[id(e)] = lid
                     label = names.get(id(e), f"leaf {tuple(e.shape)}")
-                    nodes[lid] = DrawNode(lid, label, "", "param", value=summary([e._array]))
+                    self.nodes[lid] = DrawNode(lid, label, "", "param", value=summary([e._array]))
 
-    edges: dict[tuple[str, str], str] = {}
-
-    def connect(srcs: list[str], dst: str | None) -> None:
+    def connect(self, srcs: list[str], dst: str | None) -> None:
         """Edges from ``srcs`` to ``dst``; between cells, only from the same time step when there is one."""
         if dst is None:
             return
-        d_node = nodes[dst]
+        nodes, d_node = self.nodes, self.nodes[dst]
         if d_node.kind == "cell":
             same = [s for s in srcs if nodes[s].kind == "cell" and nodes[s].cell[1] == d_node.cell[1]]
             srcs = same or srcs
         for src in srcs:
-            if src != dst and (src, dst) not in edges:
+            if src != dst and (src, dst) not in self.edges:
                 both = nodes[src].kind == "cell" and d_node.kind == "cell" and nodes[src].cell[0] == d_node.cell[0]
-                edges[(src, dst)] = "state" if both else "param" if nodes[src].kind == "param" else "data"
+                self.edges[(src, dst)] = "state" if both else "param" if nodes[src].kind == "param" else "data"
 
-    for fn in graph.build_order:
-        dsts = [ids.cell(k) for k in fused_of.get(fn, []) if in_window(k)] or [where.get(fn)]
-        for slot, e in enumerate(fn.next_functions):
-            if type(e) is tuple:
-                srcs = sources(e, fn, slot)
-            elif isinstance(e, Tensor) and id(e) in leaf_ids:
-                srcs = [leaf_ids[id(e)]]
-            else:
-                continue
-            for d in dsts:
-                connect(srcs, d)
-        if fn in fused_of:
-            for a, b in zip(dsts, dsts[1:]):  # the recurrence inside a fused layer
-                connect([a], b)
-    _limit_fan_in(nodes, edges)
-    _add_initial_states(nodes, edges, states, ids, graph, truncated)
-    frames = _frames(graph, view, nodes, where, fused_of, states, in_window, edges, ids)
-    return Model(view, nodes, [(s, d, st) for (s, d), st in edges.items()], frames, states, T, notes, ids.cells)
+    def add_edges(self) -> None:
+        for fn in self.graph.build_order:
+            dsts = [self.ids.cell(k) for k in self.fused_of.get(fn, []) if self.in_window(k)] or [self.where.get(fn)]
+            for slot, e in enumerate(fn.next_functions):
+                if type(e) is tuple:
+                    srcs = self.sources(e, fn, slot)
+                elif isinstance(e, Tensor) and id(e) in self.leaf_ids:
+                    srcs = [self.leaf_ids[id(e)]]
+                else:
+                    continue
+                for d in dsts:
+                    self.connect(srcs, d)
+            if fn in self.fused_of:
+                for a, b in zip(dsts, dsts[1:]):  # the recurrence inside a fused layer
+                    self.connect([a], b)
 
 
 def _state_name(fn: Function, key: CellKey | None, states: dict[CellKey, StepState]) -> str:
