@@ -126,10 +126,11 @@ def test_hand_loop_with_a_running_loss_says_it_cannot_tell() -> None:
 
 
 @needs_dot
-def test_rnn_cell_loop_with_head_inside_the_step() -> None:
-    """Issue 21's second repro: the true ||dL/dh_t||, not the head's output."""
+@pytest.mark.parametrize("impl", ["fused", "reference"])
+def test_rnn_cell_loop_with_head_inside_the_step(impl: str) -> None:
+    """Issue 21's second and third repros: the true ||dL/dh_t||, not the head's output."""
     mg.manual_seed(3)
-    cell, head = mg.nn.RNNCell(2, 3, dtype=F64), mg.nn.Linear(3, 1, dtype=F64)
+    cell, head = mg.nn.RNNCell(2, 3, dtype=F64, impl=impl), mg.nn.Linear(3, 1, dtype=F64)
     xs = mg.randn(5, 1, 2, dtype=F64)
     h, hs = None, []
     for t in range(5):
