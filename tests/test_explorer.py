@@ -110,19 +110,48 @@ def test_auto_view_window_and_refusal() -> None:
 
 
 @needs_dot
-def test_hand_loop_with_a_running_loss_says_it_cannot_tell() -> None:
+@pytest.mark.parametrize("T", [2, 3, 5])
+def test_hand_loop_with_a_running_loss_finds_h(T: int) -> None:
+    """Issue 21's first repro (examples/bptt_by_hand.py): y_t and the running loss inside each step."""
+    W = mg.tensor([[0.5, -0.3], [0.2, 0.9]], dtype=F64, requires_grad=True)
+    U = mg.tensor([[1.0, -0.5]], dtype=F64, requires_grad=True)
+    h = mg.zeros(1, 2, dtype=F64)
+    loss = mg.zeros((), dtype=F64)
+    hs = []
+    for t in range(T):
+        with mg.scope(f"t{t}"):
+            h = (h @ W + mg.tensor([[0.3 * t, -0.2]], dtype=F64)).tanh()
+            h.retain_grad()
+            hs.append(h)
+            y = h @ U.T
+            loss = loss + 0.5 * ((y - 0.7) ** 2).sum()
+    ex = mg.viz.explore(loss, params={"W": W, "U": U}, view="cells")
+    loss.backward(retain_graph=True)
+    back = {f.cell[1]: f for f in ex.frames if f.phase == "backward" and f.cell is not None}
+    if T == 2:  # no step in the middle to tell the state from the running loss: said, not guessed
+        assert "cannot tell which is h_t" in ex.model.notes[0]
+        assert all(f.grad_norm is None for f in back.values())
+        return
+    assert not ex.model.notes
+    for t in range(T):
+        assert back[t].value == pytest.approx(float(np.linalg.norm(hs[t].detach().numpy())), rel=1e-5)
+        assert back[t].grad_norm == pytest.approx(float(np.linalg.norm(hs[t].grad.numpy())), rel=1e-5)
+    np.testing.assert_allclose(sum(ex.weights["W"]), W.grad.numpy(), atol=1e-12)
+
+
+@needs_dot
+def test_two_states_of_a_hand_written_cell_are_not_guessed() -> None:
     W = mg.tensor([[0.5, -0.3], [0.2, 0.9]], requires_grad=True)
-    h = mg.zeros(1, 2)
-    loss = mg.zeros(())
+    h, c = mg.zeros(1, 2), mg.zeros(1, 2)
     for t in range(4):
         with mg.scope(f"t{t}"):
-            h = (h @ W + 1).tanh()
-            loss = loss + (h * h).sum()
-    ex = mg.viz.explore(loss, params={"W": W}, view="cells")
+            c = 0.5 * c + (h @ W + 1).tanh()
+            h = c.tanh() * 0.9
+    ex = mg.viz.explore(h.sum(), params={"W": W}, view="cells")
     assert ex.model.notes and "cannot tell which is h_t" in ex.model.notes[0]
     assert all(f.value is None and f.grad_norm is None for f in ex.frames if f.cell is not None)
     assert "cannot tell which is h_t" in ex.html
-    np.testing.assert_allclose(sum(ex.weights["W"]), mg.autograd.grad(loss, W)[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(sum(ex.weights["W"]), mg.autograd.grad(h.sum(), W)[0].numpy(), atol=1e-6)
 
 
 @needs_dot

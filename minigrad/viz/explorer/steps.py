@@ -136,14 +136,18 @@ def identify_states(cells: dict[CellKey, list[Function]], out_grads: dict[Functi
     1. a library cell run fused inside the step (one fused node): its outputs h_t, c_t are declared;
     2. exactly one tensor of the step is read by the next step: it is h_t;
     3. two, made by the library's own LSTM step: h_t is the one computed from the other (c_t);
-    4. the last step (nothing reads it): the node at the same place as h_{t-1}'s in the step before,
-       when both steps are built the same way up to it.
+    4. several, of which all but one are accumulators (a running loss: in the next step it feeds
+       only its own next value, where h_t feeds all of them): h_t is the one left;
+    5. the last step (nothing reads it), and the one before it when rule 4 needs the next step's
+       carried tensors: the node in the same place as h's in the neighbouring step, when both steps
+       are built the same way.
 
-    Anything else (e.g. a running loss carried from step to step next to h) is ambiguous: no guess.
+    Anything else (e.g. two states of a hand-written cell) is ambiguous: no guess.
     """
     # TODO(merge): read the tags of the reference path and mg.viz.mark_state(h, c) of hand loops.
     crossing = _producers_crossing(cells)
     states: dict[CellKey, StepState] = {}
+    pending: dict[CellKey, str] = {}
     for key, fns in cells.items():
         fused = [fn for fn in fns if is_fused(fn)]
         found = crossing[key]
@@ -165,22 +169,74 @@ def identify_states(cells: dict[CellKey, list[Function]], out_grads: dict[Functi
             how = "the LSTM step's h_t (computed from c_t)"
         elif found:
             names = ", ".join(sorted(f"{fn.name}" for fn, _ in found))
-            unknown = (f"{len(found)} tensors go from this step to the next ({names}): cannot tell which is h_t. "
-                       "Compute the loss outside the time-step scopes, or use a library layer or cell.")
+            ambiguous = (f"{len(found)} tensors go from this step to the next ({names}): cannot tell which is h_t. "
+                         "Compute the loss outside the time-step scopes, or use a library layer or cell.")
+            real = _without_accumulators(key, found, cells, crossing)
+            if real is not None and len(real) == 1:
+                (h,) = real
+                how = "the one tensor carried to the next step that is not an accumulator (a running loss)"
+            elif real is None:
+                pending[key] = ambiguous  # the step before the last: maybe by analogy (rule 5)
+            else:
+                unknown = ambiguous
         states[key] = StepState(how=how, unknown=unknown)
         if h is not None:
             states[key].producer = (h, c)
     _last_steps_by_analogy(cells, states)
-    for st in states.values():
+    for key, st in states.items():
         if st.producer is None:
             if not st.unknown:
-                st.unknown = "no tensor of this step is read by another step: cannot tell which is h_t"
+                st.unknown = pending.get(key, "no tensor of this step is read by another step: cannot tell which "
+                                              "is h_t")
             continue
         (h, c) = st.producer
         st.h, st.h_grad = _value(values, h), _grad(out_grads, h)
         if c is not None:
             st.c, st.c_grad = _value(values, c), _grad(out_grads, c)
     return states
+
+
+def _without_accumulators(key: CellKey, found: set[tuple[Function, int]], cells: dict[CellKey, list[Function]],
+                          crossing: dict[CellKey, set[tuple[Function, int]]]) -> set[tuple[Function, int]] | None:
+    """The tensors carried out of step ``key`` that are state, not accumulators (None: cannot tell here).
+
+    In the step that reads them, a state reaches several of the tensors carried on (h_t feeds h_{t+1}
+    and the running loss; c_t feeds c_{t+1} and h_{t+1}); an accumulator reaches only its own next value.
+    """
+    readers: dict[tuple[Function, int], list[Function]] = {e: [] for e in found}
+    next_steps = set()
+    for other, fns in cells.items():
+        if other == key or other[0] != key[0]:
+            continue
+        for fn in fns:
+            for e in fn.next_functions:
+                if type(e) is tuple and e in readers:
+                    readers[e].append(fn)
+                    next_steps.add(other)
+    if len(next_steps) != 1:
+        return None
+    (nxt,) = next_steps
+    carried = {e[0] for e in crossing[nxt]}
+    if not carried:
+        return None  # the next step is the last: nothing carried on to compare with
+    members = set(cells[nxt])
+    consumers: dict[Function, list[Function]] = {fn: [] for fn in cells[nxt]}
+    for fn in cells[nxt]:
+        for e in fn.next_functions:
+            if type(e) is tuple and e[0] in members:
+                consumers[e[0]].append(fn)
+    reached: dict[tuple[Function, int], int] = {}
+    for e, start in readers.items():
+        seen, stack = set(start), list(start)
+        while stack:  # explicit stack: forward through the next step
+            for c in consumers[stack.pop()]:
+                if c not in seen:
+                    seen.add(c)
+                    stack.append(c)
+        reached[e] = len(seen & carried)
+    if max(reached.values(), default=0) < 2:
+        return None
+    return {e for e, n in reached.items() if n >= 2}
 
 
 def _signatures(fns: list[Function]) -> dict[Function, tuple[str, int, int]]:
@@ -203,7 +259,7 @@ def _last_steps_by_analogy(cells: dict[CellKey, list[Function]], states: dict[Ce
         path, t = key
         for before in ((path, t - 1), (path, t + 1)):  # forward layers, then reversed ones
             prev = states.get(before)
-            if prev is None or prev.producer is None or prev.how.endswith("by analogy"):
+            if prev is None or prev.producer is None:
                 continue
             mine, theirs = _signatures(fns), _signatures(cells[before])
             match = []
@@ -218,7 +274,7 @@ def _last_steps_by_analogy(cells: dict[CellKey, list[Function]], states: dict[Ce
             if False in match:
                 continue
             st.producer = (match[0], match[1])
-            st.how = prev.how + "; last step: the node in the same place as in the step before, by analogy"
+            st.how = prev.how.split(";")[0] + "; here: the node in the same place as in the neighbouring step"
             break
 
 
