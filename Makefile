@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench fixtures clean dot warmup
+.PHONY: demo test lint bench fixtures clean dot chromium warmup
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,24 @@ dot:
 		echo "note: Graphviz 'dot' is not installed; install it (e.g. 'sudo apt-get install graphviz' or 'brew install graphviz') to render SVG/PNG. Going on without it."; \
 	fi
 
+# Debian's chromium for the explorer's browser tests (Playwright drives it; `playwright install` is never run).
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing chromium with apt-get (for the explorer's browser tests) ..."; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "warning: could not install chromium; the explorer's browser tests will skip"; \
+	else \
+		echo "note: chromium is not installed; the explorer's browser tests will skip (e.g. 'sudo apt-get install chromium')."; \
+	fi
+
 warmup: $(STAMP)
 	$(PY) -m minigrad warmup
 
 demo: $(STAMP) dot warmup
 	$(PY) examples/demo.py
 
-test: $(STAMP) dot warmup
+test: $(STAMP) dot chromium warmup
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 

@@ -19,3 +19,6 @@ Example::
 from minigrad.viz.graph import GraphTooLargeError, draw_graph, split_scope, to_dot
 
 __all__ = ["draw_graph", "to_dot", "GraphTooLargeError", "split_scope"]
+from minigrad.viz.explorer import Explorer, explore, grad_contributions, record_forward  # noqa: E402
+
+__all__ += ["explore", "Explorer", "grad_contributions", "record_forward"]

@@ -3,6 +3,7 @@
     python -m minigrad.viz lstm --steps 4 --view ops --out lstm.svg
     python -m minigrad.viz rnn --steps 30 --view cells --grads --out rnn_grads.svg
     python -m minigrad.viz gru --steps 3 --layers 2 --bidirectional --out gru.dot   # no Graphviz needed
+    python -m minigrad.viz explore lstm --steps 6 --out bptt.html                  # the BPTT explorer
 
 The format comes from the extension of ``--out``: .svg, .png, .pdf (made by Graphviz's ``dot``)
 or .dot (the DOT text, written without Graphviz). With ``--grads`` the loss is the sum of the
@@ -74,6 +75,11 @@ def build(args: argparse.Namespace):  # noqa: ANN201 - returns a graphviz.Digrap
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["explore"]:
+        from minigrad.viz.explorer.cli import main as explore_main
+
+        return explore_main(argv[1:])
     args = parse_args(argv)
     out = Path(args.out)
     if args.format != "dot" and shutil.which("dot") is None:
