@@ -36,7 +36,7 @@ from minigrad.creation import (
     zeros,
     zeros_like,
 )
-from minigrad.devices import accelerator, backends, cuda, device
+from minigrad.devices import accelerator, backends, cuda, device, get_default_device, set_default_device
 from minigrad.dtypes import (
     bool_,
     double,
@@ -95,6 +95,7 @@ from minigrad.ops.gather import (
     index_put,
     index_select,
     masked_fill,
+    masked_select,
     narrow,
     roll,
     scatter,
@@ -171,7 +172,7 @@ detect_anomaly = autograd.detect_anomaly
 __version__ = "0.1.0"
 
 # Submodules and checkpoint functions load on first use, so `import minigrad` stays fast.
-_LAZY_MODULES = {"nn", "optim", "viz", "kernels", "serialization", "onnx", "utils"}
+_LAZY_MODULES = {"nn", "optim", "viz", "kernels", "serialization", "onnx", "jit", "utils"}
 _LAZY_ATTRS = {"save": "minigrad.serialization", "load": "minigrad.serialization",
                "Generator": "minigrad.utils.generator"}
 

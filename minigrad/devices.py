@@ -100,6 +100,23 @@ def is_device_like(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def set_default_device(value: Any) -> None:
+    """PyTorch's ``torch.set_default_device``: only the CPU (or None) is accepted.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.set_default_device("cpu"); mg.get_default_device()
+        device(type='cpu')
+    """
+    check_device(value, "set_default_device")
+
+
+def get_default_device() -> device:
+    """The device new tensors are made on: always the CPU."""
+    return CPU
+
+
 def _no_gpu(*_args: Any, **_kwargs: Any) -> None:
     raise_not_cpu("cuda", "torch.cuda")
 

@@ -651,6 +651,7 @@ class Tensor:
     def index_select(self, dim, index): return _G.index_select(self, dim, index)
     def index_put(self, indices, values, accumulate=False): return _G.index_put(self, indices, values, accumulate)
     def masked_fill(self, mask, value): return _G.masked_fill(self, mask, value)
+    def masked_select(self, mask): return _G.masked_select(self, mask)
     def narrow(self, dim, start, length): return _G.narrow(self, dim, start, length)
     def unbind(self, dim=0): return _G.unbind(self, dim)
     def flip(self, *dims, **kw): return _G.flip(self, *dims, **kw)

@@ -93,3 +93,32 @@ def test_missing_pytorch_names_say_so_without_a_misleading_suggestion():
         assert f"minigrad does not implement {name}" in text and "docs/pytorch-compat.md" in text
         assert "Did you mean" not in text
     assert not hasattr(mg.ones(1), "no_such_method")
+
+
+def test_default_device_and_jit_are_there_for_scripts(torch):
+    for T in (mg, torch):
+        T.set_default_device("cpu")
+        assert str(T.get_default_device()) == "cpu"
+    with pytest.raises(RuntimeError, match="minigrad runs on the CPU only"):
+        mg.set_default_device("cuda")
+    import minigrad.jit
+
+    def f(x):
+        return x * 3
+
+    assert minigrad.jit.script(f) is f and minigrad.jit.trace(f, mg.ones(1)) is f and not minigrad.jit.is_scripting()
+    with pytest.raises(NotImplementedError, match="minigrad does not implement torch.jit.save"):
+        minigrad.jit.save(f, "f.pt")
+
+
+def test_masked_select_matches_torch_and_is_differentiable(torch):
+    x = np.arange(6, dtype=np.float64).reshape(2, 3)
+    mask = np.array([True, False, True])
+    ours = mg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    a, b = ours.masked_select(mg.tensor(mask)), theirs.masked_select(torch.tensor(mask))
+    assert a.tolist() == b.tolist()
+    (a * a).sum().backward()
+    (b * b).sum().backward()
+    assert ours.grad.tolist() == theirs.grad.tolist()
+    assert mg.autograd.gradcheck(lambda t: t.masked_select(mg.tensor(mask)), [ours.detach().requires_grad_()])

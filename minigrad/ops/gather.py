@@ -539,3 +539,28 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
         raise IndexError(f"roll: dims {dims!r} given but the tensor is 0-d (it has no dimensions)")
     axes = tuple(_dim("roll", d, x.shape) for d in dims_t)
     return Roll.apply(x, shifts=tuple(int(s) for s in shifts_t), dims=axes)
+
+
+def masked_select(x: Tensor, mask: Tensor) -> Tensor:
+    """The elements of ``x`` where ``mask`` is True, as a 1-D tensor (``x`` and ``mask`` broadcast together).
+
+    Differentiable: it is boolean-mask indexing of the broadcast ``x``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.tensor([[1.0, 2.0], [3.0, 4.0]]).masked_select(mg.tensor([True, False]))
+        tensor([1., 3.])
+    """
+    x = as_tensor(x, op="masked_select")
+    m = mask._array if isinstance(mask, Tensor) else None
+    if m is None or m.dtype != np.bool_:
+        got = f"dtype {m.dtype}" if m is not None else type(mask).__name__
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {got}")
+    try:
+        shape = np.broadcast_shapes(x.shape, m.shape)
+    except ValueError:
+        raise ShapeError(f"masked_select: mask of shape {m.shape} and input of shape {x.shape} do not "
+                         "broadcast together") from None
+    wide = x if x.shape == shape else x.expand(*shape)
+    return wide[np.broadcast_to(m, shape)]
