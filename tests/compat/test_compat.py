@@ -31,20 +31,7 @@ from compat.corpus import (
 
 # Missing or different features per script, found by running each script with a private shim that
 # filled one gap at a time until the script ran to the end (see docs/pytorch-compat.md, "Missing").
-GAPS: dict[str, str] = {
-    "chatbot_tutorial": "minigrad.jit importable; Tensor.gather; Tensor.masked_select; Tensor.bmm; "
-                        "device= on mg.ones and mg.zeros",
-    "char_rnn_classification_tutorial": "Tensor.topk",
-    "char_rnn_classification_tutorial_2024": "mg.set_default_device/mg.get_default_device; Tensor.topk",
-    "char_rnn_generation_tutorial": "Tensor.topk",
-    "practical_pytorch_char_rnn_classification": "Tensor.topk",
-    "practical_pytorch_char_rnn_generation": "Tensor.div; mg.multinomial",
-    "seq2seq_translation_tutorial": "device= on mg.tensor and mg.zeros; mg.bmm; Tensor.topk",
-    "udacity_char_rnn": "Tensor.topk",
-    "udacity_sentiment_rnn": "mg.round; Tensor.eq; Tensor.view_as",
-    "word_language_model": "Tensor.narrow; Tensor.new_zeros",
-    "yunjey_language_model": "mg.multinomial",
-}
+GAPS: dict[str, str] = {}  # script -> what minigrad lacks for it (none today: all 15 run)
 
 
 def _params(names: list[str]) -> list:
