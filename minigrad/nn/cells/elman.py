@@ -1,0 +1,47 @@
+"""The Elman RNN cell: ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)`` (or relu).
+
+One gate block, one state tensor. The compiled kernels and their NumPy references are in
+``minigrad/kernels/rnn.py`` (``rnn_step_*``, ``rnn_sequence_*``).
+"""
+
+from __future__ import annotations
+
+from minigrad.kernels import rnn as kernels
+from minigrad.nn.cells.description import CellDescription, State
+from minigrad.tensor import Tensor
+
+
+def rnn_step(x_t: Tensor, h_prev: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+             nonlinearity: str = "tanh") -> Tensor:
+    """One step of an Elman RNN: ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> W_ih, W_hh, b = mg.ones(2, 3), mg.ones(2, 2), mg.zeros(2)
+        >>> rnn_step(mg.zeros(1, 3), mg.zeros(1, 2), W_ih, W_hh, b, b).tolist()
+        [[0.0, 0.0]]
+    """
+    if nonlinearity == "tanh":
+        h_t = (x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh).tanh()
+    else:  # 'relu'
+        h_t = (x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh).relu()
+    return h_t
+
+
+def _tanh_step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple, b_hh: tuple) -> State:
+    return (rnn_step(x_t, state[0], *W_ih, *W_hh, *b_ih, *b_hh, "tanh"),)
+
+
+def _relu_step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple, b_hh: tuple) -> State:
+    return (rnn_step(x_t, state[0], *W_ih, *W_hh, *b_ih, *b_hh, "relu"),)
+
+
+RNN_TANH = CellDescription(
+    mode="rnn_tanh", gates=("h",), state=("h",), step=_tanh_step, kernels=kernels,
+    equations=("h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)",),
+)
+RNN_RELU = CellDescription(
+    mode="rnn_relu", gates=("h",), state=("h",), step=_relu_step, kernels=kernels,
+    equations=("h_t = relu(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)",),
+)

@@ -1,0 +1,62 @@
+"""The LSTM cell (gates i, f, g, o in PyTorch's order; optional projection ``W_hr``).
+
+State ``(h_t, c_t)``. The compiled kernels and their NumPy references are in
+``minigrad/kernels/rnn.py`` (``lstm_step_*``, ``lstm_sequence_*``, ``lstm_sequence_*_parallel``).
+"""
+
+from __future__ import annotations
+
+from minigrad.kernels import rnn as kernels
+from minigrad.nn.cells.description import CellDescription, State
+from minigrad.tensor import Tensor
+
+
+def lstm_step(x_t: Tensor, h_prev: Tensor, c_prev: Tensor, W_ih: tuple[Tensor, ...],
+              W_hh: tuple[Tensor, ...], b_ih: tuple[Tensor, ...], b_hh: tuple[Tensor, ...],
+              W_hr: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """One LSTM step. ``W_ih`` etc. are the four gate blocks in PyTorch's order (i, f, g, o).
+
+    ``W_hr`` is the optional projection of ``LSTM(proj_size=...)``: ``h_t = (o_t * tanh(c_t)) @ W_hr.T``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> W = [mg.zeros(1, 1)] * 4; b = [mg.zeros(1)] * 4
+        >>> h, c = lstm_step(mg.ones(1, 1), mg.zeros(1, 1), mg.ones(1, 1), W, W, b, b)
+        >>> round(c.item(), 4), round(h.item(), 4)          # f = 0.5 keeps half of c; g = 0
+        (0.5, 0.2311)
+    """
+    W_ii, W_if, W_ig, W_io = W_ih
+    W_hi, W_hf, W_hg, W_ho = W_hh
+    b_ii, b_if, b_ig, b_io = b_ih
+    b_hi, b_hf, b_hg, b_ho = b_hh
+
+    i_t = (x_t @ W_ii.T + b_ii + h_prev @ W_hi.T + b_hi).sigmoid()  # input gate: how much of g_t to write
+    f_t = (x_t @ W_if.T + b_if + h_prev @ W_hf.T + b_hf).sigmoid()  # forget gate: how much of c to keep
+    g_t = (x_t @ W_ig.T + b_ig + h_prev @ W_hg.T + b_hg).tanh()     # candidate cell values
+    o_t = (x_t @ W_io.T + b_io + h_prev @ W_ho.T + b_ho).sigmoid()  # output gate: how much of c to show
+
+    c_t = f_t * c_prev + i_t * g_t  # c_t = f_t * c_{t-1} + i_t * g_t: a sum, so gradients flow along c
+    h_t = o_t * c_t.tanh()          # h_t = o_t * tanh(c_t)
+    if W_hr is not None:
+        h_t = h_t @ W_hr.T          # projection (proj_size > 0): h_t = (o_t * tanh(c_t)) @ W_hr.T
+    return h_t, c_t
+
+
+def _step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple, b_hh: tuple,
+          W_hr: Tensor | None = None) -> State:
+    h_prev, c_prev = state
+    return lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, W_hr)
+
+
+LSTM = CellDescription(
+    mode="lstm", gates=("i", "f", "g", "o"), state=("h", "c"), step=_step, kernels=kernels,
+    equations=(
+        "i_t = sigmoid(x_t @ W_ii.T + b_ii + h_{t-1} @ W_hi.T + b_hi)",
+        "f_t = sigmoid(x_t @ W_if.T + b_if + h_{t-1} @ W_hf.T + b_hf)",
+        "g_t = tanh(x_t @ W_ig.T + b_ig + h_{t-1} @ W_hg.T + b_hg)",
+        "o_t = sigmoid(x_t @ W_io.T + b_io + h_{t-1} @ W_ho.T + b_ho)",
+        "c_t = f_t * c_{t-1} + i_t * g_t",
+        "h_t = o_t * tanh(c_t)",
+    ),
+)
