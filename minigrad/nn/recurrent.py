@@ -513,6 +513,12 @@ class RNNCellBase(Module):
                                           self.bias_hh)
             return h_t, c_t
 
+    def initial_state(self, batch_size: int) -> Any:
+        """Zeros ``(batch_size, hidden_size)``: ``h_0`` (LSTMCell: ``(h_0, c_0)``), as ``mg.nn.Recurrent`` needs."""
+        zeros = [Tensor(np.zeros((batch_size, self.hidden_size), dtype=self.weight_hh.dtype))
+                 for _ in describe(self._mode).state]
+        return tuple(zeros) if len(zeros) > 1 else zeros[0]
+
     def _zeros(self, x: Tensor) -> Tensor:
         return Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
 

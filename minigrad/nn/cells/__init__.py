@@ -16,7 +16,10 @@ Example::
 from minigrad.nn.cells.description import CellDescription, gate_blocks
 from minigrad.nn.cells.elman import RNN_RELU, RNN_TANH, rnn_step
 from minigrad.nn.cells.gru import GRU, gru_step
+from minigrad.nn.cells.layer_norm_lstm import LayerNormLSTMCell, layer_norm
 from minigrad.nn.cells.lstm import LSTM, lstm_step
+from minigrad.nn.cells.peephole_lstm import PeepholeLSTMCell
+from minigrad.nn.cells.variational_dropout import LockedDropout, VariationalDropoutCell
 
 BUILTIN_CELLS: dict[str, CellDescription] = {d.mode: d for d in (RNN_TANH, RNN_RELU, LSTM, GRU)}
 
@@ -35,4 +38,5 @@ def describe(mode: str) -> CellDescription:
         raise ValueError(f"describe: no built-in cell {mode!r}; expected one of {sorted(BUILTIN_CELLS)}") from None
 
 
-__all__ = ["CellDescription", "BUILTIN_CELLS", "describe", "gate_blocks", "rnn_step", "lstm_step", "gru_step"]
+__all__ = ["CellDescription", "BUILTIN_CELLS", "describe", "gate_blocks", "rnn_step", "lstm_step", "gru_step",
+           "LayerNormLSTMCell", "PeepholeLSTMCell", "LockedDropout", "VariationalDropoutCell", "layer_norm"]
