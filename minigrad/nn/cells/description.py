@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 
 import numpy as np
 
@@ -19,6 +18,61 @@ from minigrad.tensor import Tensor
 
 State = tuple[Tensor, ...]
 """A recurrent state: ``(h,)`` or ``(h, c)``; ``state[0]`` is always the output ``h_t``."""
+
+
+@dataclass
+class LayerArrays:
+    """The working arrays of one fused layer (``minigrad/nn/fused_rnn.py``), handed to the kernels.
+
+    Layout as in ``minigrad/kernels/rnn.py``: ``gates`` ``(T, B, G*H)``, ``h_all``/``c_all``
+    ``(T+1, B, H)``, ``out`` (``(T, B, H)``, or ``(T, B, 0)`` when ``h_all`` is the output),
+    ``lengths`` ``(B,)``; backward adds the gradients ``dgates`` (``dgx``: input side, where it
+    differs), ``grad_out``, ``rec``, ``carry_h``/``carry_c``, ``dh_all``. Arrays a cell does not
+    use stay None.
+    """
+
+    gates: np.ndarray
+    h_all: np.ndarray
+    lengths: np.ndarray
+    rec: np.ndarray
+    reverse: bool
+    out: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    bias_hn: np.ndarray | None = None
+    c_all: np.ndarray | None = None
+    hn: np.ndarray | None = None
+    grad_out: np.ndarray | None = None
+    carry_h: np.ndarray | None = None
+    carry_c: np.ndarray | None = None
+    dgates: np.ndarray | None = None
+    dgx: np.ndarray | None = None
+    dh_all: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FusedKernels:
+    """How the fused layer calls a cell's compiled kernels: one adapter per strategy and direction.
+
+    - ``step_forward(a, t, tp, tn)`` / ``step_backward(a, t, tp, tn)``: one time step (the layer
+      computes ``rec = h_{t-1} @ W_hh^T`` before, and ``dgates_t @ W_hh`` after, with BLAS);
+    - ``sequence_forward(a, w_hh_t)`` / ``sequence_backward(a, w_hh)``: the whole time loop in one kernel;
+    - ``parallel_forward(a, w_hh, units)`` / ``parallel_backward(a, w_hh, units, need_h0)``: the
+      whole loop, each step split across threads by blocks of hidden units (None: no such kernels).
+
+    Flags for the arrays a cell needs: ``cell_state`` (``c_all``, ``carry_c``), ``hidden_n``
+    (GRU: ``hn = h_{t-1} @ W_hn.T + b_hn`` kept apart, its own bias ``bias_hn`` and input-side
+    gradients ``dgx``), ``in_place_backward`` (the kernels write ``dgates`` over ``gates``).
+    """
+
+    step_forward: Callable[..., None]
+    step_backward: Callable[..., None]
+    sequence_forward: Callable[..., None]
+    sequence_backward: Callable[..., None]
+    parallel_forward: Callable[..., None] | None = None
+    parallel_backward: Callable[..., None] | None = None
+    cell_state: bool = False
+    hidden_n: bool = False
+    in_place_backward: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,7 +84,8 @@ class CellDescription:
     - ``state``: names of the state tensors; the first is the output ``h_t`` (LSTM: ``("h", "c")``).
     - ``step``: the textbook step ``step(x_t, state, W_ih, W_hh, b_ih, b_hh) -> state`` written
       with Tensor ops; the weights and biases come as tuples of gate blocks.
-    - ``kernels``: the module of compiled kernels and their NumPy references (``minigrad.kernels``).
+    - ``kernels``: the compiled kernels (in ``minigrad/kernels/rnn.py``, each next to its NumPy
+      reference) as the fused layer calls them (``FusedKernels``).
     - ``equations``: the equations of one step, one string each, in the order they are computed;
       the drawing of a fused layer expands each step into these.
 
@@ -46,7 +101,7 @@ class CellDescription:
     gates: tuple[str, ...]
     state: tuple[str, ...]
     step: Callable[..., State]
-    kernels: ModuleType
+    kernels: FusedKernels
     equations: tuple[str, ...]
 
     @property

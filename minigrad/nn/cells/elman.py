@@ -6,8 +6,10 @@ One gate block, one state tensor. The compiled kernels and their NumPy reference
 
 from __future__ import annotations
 
-from minigrad.kernels import rnn as kernels
-from minigrad.nn.cells.description import CellDescription, State
+import numpy as np
+
+from minigrad.kernels import rnn as K
+from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State
 from minigrad.tensor import Tensor
 
 
@@ -37,11 +39,30 @@ def _relu_step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple,
     return (rnn_step(x_t, state[0], *W_ih, *W_hh, *b_ih, *b_hh, "relu"),)
 
 
+def _fused_kernels(relu: bool) -> FusedKernels:
+    """The compiled kernels (minigrad/kernels/rnn.py, each next to its NumPy reference ``*_ref``)."""
+
+    def step_forward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
+        K.rnn_step_forward(a.gates, a.rec, a.bias, a.h_all, a.out, a.lengths, t, tp, tn, relu)
+
+    def step_backward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
+        K.rnn_step_backward(a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgates, a.dh_all, t, tn, relu)
+
+    def sequence_forward(a: LayerArrays, w_hh_t: np.ndarray) -> None:
+        K.rnn_sequence_forward(a.gates, w_hh_t, a.bias, a.h_all, a.out, a.lengths, a.reverse, a.rec, relu)
+
+    def sequence_backward(a: LayerArrays, w_hh: np.ndarray) -> None:
+        K.rnn_sequence_backward(w_hh, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgates, a.dh_all, a.reverse,
+                                relu)
+
+    return FusedKernels(step_forward, step_backward, sequence_forward, sequence_backward)
+
+
 RNN_TANH = CellDescription(
-    mode="rnn_tanh", gates=("h",), state=("h",), step=_tanh_step, kernels=kernels,
+    mode="rnn_tanh", gates=("h",), state=("h",), step=_tanh_step, kernels=_fused_kernels(relu=False),
     equations=("h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)",),
 )
 RNN_RELU = CellDescription(
-    mode="rnn_relu", gates=("h",), state=("h",), step=_relu_step, kernels=kernels,
+    mode="rnn_relu", gates=("h",), state=("h",), step=_relu_step, kernels=_fused_kernels(relu=True),
     equations=("h_t = relu(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)",),
 )

@@ -6,8 +6,10 @@ State ``(h_t,)``. The compiled kernels and their NumPy references are in
 
 from __future__ import annotations
 
-from minigrad.kernels import rnn as kernels
-from minigrad.nn.cells.description import CellDescription, State
+import numpy as np
+
+from minigrad.kernels import rnn as K
+from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State
 from minigrad.tensor import Tensor
 
 
@@ -42,8 +44,29 @@ def _step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple, b_hh
     return (gru_step(x_t, state[0], W_ih, W_hh, b_ih, b_hh),)
 
 
+# The compiled kernels (minigrad/kernels/rnn.py, each next to its NumPy reference `*_ref`). The
+# hidden side of n, hn = h_{t-1} @ W_hn.T + b_hn, is kept apart: r_t multiplies it after the matmul.
+def _step_forward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
+    K.gru_step_forward(a.gates, a.rec, a.bias, a.bias_hn, a.h_all, a.hn, a.out, a.lengths, t, tp, tn)
+
+
+def _step_backward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
+    K.gru_step_backward(a.gates, a.hn, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgx, a.dgates, a.dh_all,
+                        t, tp, tn)
+
+
+def _sequence_forward(a: LayerArrays, w_hh_t: np.ndarray) -> None:
+    K.gru_sequence_forward(a.gates, w_hh_t, a.bias, a.bias_hn, a.h_all, a.hn, a.out, a.lengths, a.reverse, a.rec)
+
+
+def _sequence_backward(a: LayerArrays, w_hh: np.ndarray) -> None:
+    K.gru_sequence_backward(a.gates, w_hh, a.hn, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgx, a.dgates,
+                            a.dh_all, a.reverse)
+
+
 GRU = CellDescription(
-    mode="gru", gates=("r", "z", "n"), state=("h",), step=_step, kernels=kernels,
+    mode="gru", gates=("r", "z", "n"), state=("h",), step=_step,
+    kernels=FusedKernels(_step_forward, _step_backward, _sequence_forward, _sequence_backward, hidden_n=True),
     equations=(
         "r_t = sigmoid(x_t @ W_ir.T + b_ir + h_{t-1} @ W_hr.T + b_hr)",
         "z_t = sigmoid(x_t @ W_iz.T + b_iz + h_{t-1} @ W_hz.T + b_hz)",

@@ -6,8 +6,10 @@ State ``(h_t, c_t)``. The compiled kernels and their NumPy references are in
 
 from __future__ import annotations
 
-from minigrad.kernels import rnn as kernels
-from minigrad.nn.cells.description import CellDescription, State
+import numpy as np
+
+from minigrad.kernels import rnn as K
+from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State
 from minigrad.tensor import Tensor
 
 
@@ -49,8 +51,39 @@ def _step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple, b_hh
     return lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, W_hr)
 
 
+# The compiled kernels (minigrad/kernels/rnn.py, each next to its NumPy reference `*_ref`). The LSTM's
+# backward kernels write the gradients of the gate pre-activations over the saved gates (a.dgates).
+def _step_forward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
+    K.lstm_step_forward(a.gates, a.rec, a.bias, a.h_all, a.c_all, a.out, a.lengths, t, tp, tn)
+
+
+def _step_backward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
+    K.lstm_step_backward(a.dgates, a.c_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.carry_c, a.dh_all, t, tp, tn)
+
+
+def _sequence_forward(a: LayerArrays, w_hh_t: np.ndarray) -> None:
+    K.lstm_sequence_forward(a.gates, w_hh_t, a.bias, a.h_all, a.c_all, a.out, a.lengths, a.reverse, a.rec)
+
+
+def _sequence_backward(a: LayerArrays, w_hh: np.ndarray) -> None:
+    K.lstm_sequence_backward(a.dgates, w_hh, a.c_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.carry_c, a.dh_all,
+                             a.reverse)
+
+
+def _parallel_forward(a: LayerArrays, w_hh: np.ndarray, units: np.ndarray) -> None:
+    K.lstm_sequence_forward_parallel(a.gates, w_hh, a.bias, a.h_all, a.c_all, a.out, a.lengths, a.reverse, a.rec,
+                                     units)
+
+
+def _parallel_backward(a: LayerArrays, w_hh: np.ndarray, units: np.ndarray, need_h0: bool) -> None:
+    K.lstm_sequence_backward_parallel(a.dgates, w_hh, a.c_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.carry_c,
+                                      a.dh_all, a.reverse, units, need_h0)
+
+
 LSTM = CellDescription(
-    mode="lstm", gates=("i", "f", "g", "o"), state=("h", "c"), step=_step, kernels=kernels,
+    mode="lstm", gates=("i", "f", "g", "o"), state=("h", "c"), step=_step,
+    kernels=FusedKernels(_step_forward, _step_backward, _sequence_forward, _sequence_backward, _parallel_forward,
+                         _parallel_backward, cell_state=True, in_place_backward=True),
     equations=(
         "i_t = sigmoid(x_t @ W_ii.T + b_ii + h_{t-1} @ W_hi.T + b_hi)",
         "f_t = sigmoid(x_t @ W_if.T + b_if + h_{t-1} @ W_hf.T + b_hf)",
