@@ -361,7 +361,6 @@ class Function:
     def release(self) -> None:
         """Free what only backward needed. The engine calls this unless ``retain_graph=True``."""
         self._saved = ()
-        self.output_data = ()
         self.released = True
 
     # -- building the graph ----------------------------------------------------------------
@@ -401,8 +400,6 @@ class Function:
 
         fn.next_functions = tuple(_edge(t) if need else None for t, need in zip(inputs, needs))
         fn.input_meta = tuple((t._array.shape, t._array.dtype) if t is not None else None for t in inputs)
-        fn.output_data = outputs
-        fn.grad_norms = ()
         outs = tuple(Tensor._from_op(a, fn, i) for i, a in enumerate(outputs))
         fn.outputs = tuple(weakref.ref(t) for t in outs)
         if cls.is_view:
@@ -555,8 +552,6 @@ def _run_backward(roots, root_grads, retain_graph, capture):
         fn = ready.pop()
         grads = pending.pop(fn, None) or [None] * len(fn.outputs)
         grads = _run_output_hooks(fn, grads, capture, captured)
-        if retain_graph:
-            fn.grad_norms = tuple(float(np.linalg.norm(g)) if g is not None else 0.0 for g in grads)
         if fn.released:
             _ = fn.saved_tensors  # raises the "backward twice" error with the node's name
         fn.retain_graph = retain_graph

@@ -199,6 +199,10 @@ class FusedRNNLayer(Function):
     """
 
     name = "rnn_layer"
+    # The declared step interface that drawings and recordings read: num_steps, step_scope(t),
+    # step_values(t), step_grad_h(t), and step_grad_sink (set by a recording: called after backward
+    # with dL/dh_t of every step).
+    declares_steps = True
 
     def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None) -> None:
         super().__init__()
@@ -211,6 +215,7 @@ class FusedRNNLayer(Function):
         self.hidden_size = 0
         self.strategy = Strategy.PER_STEP  # decided once in forward by plan(); backward follows it
         self._dh_all: np.ndarray | None = None
+        self.step_grad_sink: Callable[[FusedRNNLayer, np.ndarray], None] | None = None
         self._gates_spent = False  # True once backward has turned the saved gates into gradients
 
     # -- where step t lives ------------------------------------------------------------------
@@ -342,6 +347,8 @@ class FusedRNNLayer(Function):
                 if k < T - 1 or need_h0:  # after the first step, only dL/dh_0 would need it
                     np.matmul(a.dgates[t], w_hh, out=a.rec)  # dL/dh_{t-1} (through the matmul)
         self._dh_all = a.dh_all
+        if self.step_grad_sink is not None:
+            self.step_grad_sink(self, a.dh_all)
         grads = self._non_recurrent_gradients(a, x2d, w_ih)
         # Everything above made new arrays; gates (dgates in place) go back to the pool on release.
         _scratch.give(a.dgates if a.dgates is not gates else None, a.dgx if a.dgx is not a.dgates else None)

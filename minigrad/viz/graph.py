@@ -44,6 +44,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.tensor import Tensor
 from minigrad.viz import colors as C
+from minigrad.viz.record import Recording, recording_for
 
 VIEWS = ("ops", "cells", "auto")
 _TOP_STEPS = ("(time steps)",)  # the cells view's cluster for time steps that are not inside a layer
@@ -98,8 +99,8 @@ def split_scope(scope: str) -> tuple[tuple[str, ...], int | None]:
 
 
 def is_fused(fn: Any) -> bool:
-    """A fused recurrent-layer node: it offers the per-step API (duck typing, no import needed)."""
-    return hasattr(fn, "step_values")
+    """A node that declares its time steps (``declares_steps``: the fused recurrent layers)."""
+    return getattr(fn, "declares_steps", False) is True
 
 
 def _as_roots(root: Any) -> list[Tensor]:
@@ -310,8 +311,9 @@ _FUSED_OUTPUTS = ("output", "h_n", "c_n")
 class _Fused:
     """What the drawing needs from one fused layer node (``minigrad.nn.fused_rnn``)."""
 
-    def __init__(self, fn: Any):
+    def __init__(self, fn: Any, rec: Recording | None = None):
         self.fn = fn
+        self.rec = rec
         self.rename: tuple[str, ...] | None = None  # set when another layer node has the same scope
         self.mode = str(fn.mode)
         self.T = int(fn.num_steps)
@@ -352,18 +354,22 @@ class _Fused:
         return split_scope(getattr(self.fn, "layer_scope", "") or self.fn.scope)[0]
 
     def values(self, t: int) -> dict[str, np.ndarray]:
+        """Step ``t``'s saved values: recorded, else the layer's own while its graph is alive."""
         if t not in self._values:
-            try:
-                self._values[t] = dict(self.fn.step_values(t) or {})
-            except Exception:  # noqa: BLE001 - released graph: draw without values
+            recorded = self.rec.step_values(self.fn, t) if self.rec is not None else None
+            if recorded is not None:
+                self._values[t] = dict(recorded)
+            elif self.fn.released:
                 self._values[t] = {}
+            else:
+                self._values[t] = dict(self.fn.step_values(t) or {})
         return self._values[t]
 
     def grad_h(self, t: int) -> float | None:
-        try:
+        """||dL/dh_t||: recorded, else the layer's own after ``backward(retain_graph=True)``."""
+        g = self.rec.step_grad_h(self.fn, t) if self.rec is not None else None
+        if g is None:
             g = self.fn.step_grad_h(t)
-        except Exception:  # noqa: BLE001 - released graph or no backward yet
-            return None
         return None if g is None else float(np.linalg.norm(np.asarray(g, dtype=np.float64)))
 
     def shape(self, what: str) -> str:
@@ -440,7 +446,8 @@ class _Builder:
         self.fns, self.leaves, self.roots, self.opts = fns, leaves, roots, opts
         self.model = _Model()
         self.index = {id(fn): i for i, fn in enumerate(fns)}
-        self.fused = {id(fn): _Fused(fn) for fn in fns if is_fused(fn)}
+        self.rec = recording_for(fns)
+        self.fused = {id(fn): _Fused(fn, self.rec) for fn in fns if is_fused(fn)}
         # The same layer called twice in one graph (or two modules in the same scope): give the
         # later call its own clusters, "lstm/l0 (2)", instead of mixing both into one per step.
         used: dict[tuple[str, ...], int] = {}
@@ -522,18 +529,27 @@ class _Builder:
             return []
         return ["||grad|| " + ", ".join(C.fmt(g) for g in norms)]
 
+    def outputs_of(self, fn: Function) -> tuple[np.ndarray, ...]:
+        """The recorded outputs of ``fn`` (``()`` without a recording)."""
+        return self.rec.outputs(fn) if self.rec is not None else ()
+
+    def grad_norms_of(self, fn: Function) -> tuple[float, ...]:
+        """The recorded gradient norms of ``fn``'s outputs (``()`` without a recording or backward)."""
+        return self.rec.grad_norms(fn) if self.rec is not None else ()
+
     def op_lines(self, fn: Function) -> list[str]:
-        data = getattr(fn, "output_data", ()) or ()
+        data = self.outputs_of(fn)
         shapes = [_shape_str(a.shape) for a in data]
-        if not shapes:  # released: the output tensors may still be alive
-            shapes = [_shape_str(t.shape) for t in (r() for r in getattr(fn, "outputs", ())) if t is not None]
+        if not shapes:  # not recorded: shapes from the live outputs or from what their consumers read
+            shapes = [_shape_str(shape) for shape in (self._out_shape(fn, k) for k in range(len(fn.outputs)))
+                      if shape is not None]
         if len(shapes) > 4 and len(set(shapes)) == 1:
             lines = [f"{len(shapes)} x {shapes[0]}"]
         else:
             lines = [" ".join(shapes)] if shapes else []
         if len(data) <= 2:
             lines += self.value_lines(data)
-        lines += self.grad_line(getattr(fn, "grad_norms", ()) or ())
+        lines += self.grad_line(self.grad_norms_of(fn))
         return lines
 
     def leaf_node(self, t: Tensor) -> _Node:
@@ -606,16 +622,22 @@ class _Builder:
                 break
         return (hf, hk), c
 
-    @staticmethod
-    def _out_shape(fn: Function, k: int) -> Any:
-        data = getattr(fn, "output_data", ()) or ()
+    def _out_shape(self, fn: Function, k: int) -> Any:
+        """The shape of ``fn``'s output ``k``: recorded, alive, or as its first consumer received it."""
+        data = self.outputs_of(fn)
         if k < len(data):
             return data[k].shape
         ref = fn.outputs[k]() if k < len(getattr(fn, "outputs", ())) else None
-        return ref.shape if ref is not None else None
+        if ref is not None:
+            return ref.shape
+        for consumer, i in self.consumers.get((id(fn), k), ()):
+            meta = consumer.input_meta[i] if i < len(consumer.input_meta) else None
+            if meta is not None:
+                return meta[0]
+        return None
 
     def grad_of(self, fn: Function, k: int) -> float | None:
-        norms = getattr(fn, "grad_norms", ()) or ()
+        norms = self.grad_norms_of(fn)
         return float(norms[k]) if k < len(norms) else None
 
 
@@ -695,7 +717,7 @@ class _OpsBuilder(_Builder):
         """The fused layer's output sequence as one node, made the first time something needs it."""
         key = f"{self.fkey(f.fn)}_out"
         if key not in self.model.nodes:
-            data = getattr(f.fn, "output_data", ()) or ()
+            data = self.outputs_of(f.fn)
             lines = [_shape_str(data[0].shape)] if data else []
             lines.append("stack of h_t over t")
             if len(data) <= 3 and data:
@@ -841,7 +863,7 @@ class _CellsBuilder(_Builder):
                 for name, hc in (("h", h), ("c", c)):
                     if hc is not None:
                         fn, k = hc
-                        data = getattr(fn, "output_data", ()) or ()
+                        data = self.outputs_of(fn)
                         arr = data[k] if k < len(data) else None
                         info[name] = ("op", arr, _shape_str(self._out_shape(fn, k) or ()))
                 if h is not None and self.opts.show_grads:
@@ -1427,6 +1449,7 @@ def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values
     else:
         fns, leaves = walk(roots, view, max_nodes)
     builder = (_OpsBuilder if used == "ops" else _CellsBuilder)(fns, leaves, roots, opts)
+    _warn_if_unrecorded(builder, show_values, show_grads)
     model = builder.build()
     if len(model.nodes) > max_nodes:
         raise GraphTooLargeError(_too_large(used, max_nodes))
@@ -1434,6 +1457,22 @@ def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values
         _share_copies(model)
     _layout(model, used)
     return model, used
+
+
+def _warn_if_unrecorded(builder: _Builder, show_values: bool, show_grads: bool) -> None:
+    """Say so when values or gradients were asked for but nothing recorded them (never a silent grey picture)."""
+    if builder.rec is not None or not builder.fns:
+        return
+    missing = []
+    if show_values:
+        missing.append("values")
+    # A backward ran through this graph: the engine set retain_graph on its nodes (or freed them).
+    if show_grads and any(fn.released or "retain_graph" in vars(fn) for fn in builder.fns):
+        missing.append("gradient norms")
+    if missing:
+        warnings.warn(f"draw_graph: this graph was not recorded, so the drawing shows no {' and no '.join(missing)} "
+                      "of its operations. Run the forward and backward passes inside `with mg.viz.record():` "
+                      "and draw after them (docs/visualization.md).", UserWarning, stacklevel=5)
 
 
 def draw_graph(root: Tensor | list[Tensor], *, params: Any = None, view: str = "ops", show_values: bool = False,
@@ -1449,8 +1488,9 @@ def draw_graph(root: Tensor | list[Tensor], *, params: Any = None, view: str = "
       cluster per time step. ``view='cells'``: one node per layer and time step, carrying h_t (and
       c_t). ``view='auto'``: ops, or cells with a warning when ops would exceed ``max_nodes``.
     - ``show_values``: numbers on each node (<= 6 elements) or min / mean / max.
-    - ``show_grads``: after ``backward(retain_graph=True)``, gradient norms on the nodes and each time
-      step coloured by log10 ||dL/dh_t||, with a legend.
+    - ``show_grads``: gradient norms on the nodes and each time step coloured by log10 ||dL/dh_t||,
+      with a legend: run the forward and backward inside ``with mg.viz.record():`` (values too come
+      from the recording; without one the drawing warns).
     - ``rankdir``: 'LR' (time flows left to right), 'TB', 'RL' or 'BT'.
     - ``max_nodes``: refuse (``ValueError``) to draw more nodes than this: Graphviz would take minutes.
     - ``param_copies``: in the ops view, draw a dashed copy of each shared parameter inside every
@@ -1461,8 +1501,9 @@ def draw_graph(root: Tensor | list[Tensor], *, params: Any = None, view: str = "
 
         >>> import minigrad as mg
         >>> rnn = mg.nn.RNN(2, 3, impl="reference")
-        >>> out, h = rnn(mg.randn(4, 1, 2))
-        >>> out.sum().backward(retain_graph=True)
+        >>> with mg.viz.record():
+        ...     out, h = rnn(mg.randn(4, 1, 2))
+        ...     out.sum().backward()
         >>> g = mg.viz.draw_graph(out, params=rnn, view="cells")
         >>> g.render("rnn", format="svg")        # doctest: +SKIP
         'rnn.svg'
