@@ -92,3 +92,81 @@ def test_readme_lstm_snippet_draws_gradients():
         exec(code, namespace)
     dot = namespace["drawing"].source
     assert "gradient colouring" in dot and len(re.findall(r"<B>t = \d+</B>", dot)) == 20
+
+
+# ------------------------------------------------------------------------------------------------
+# mg.viz.mark_state: the step's state is declared, never guessed
+# ------------------------------------------------------------------------------------------------
+
+
+def _loop_with_running_loss(mark: bool):
+    """bptt_by_hand's shape of loop: y_t and the running loss are built inside each step's scope."""
+    mg.manual_seed(3)
+    W_xh, W_hh, W_hy = (mg.randn(*s, requires_grad=True) for s in ((2, 3), (3, 3), (3, 1)))
+    xs = mg.randn(4, 1, 2)
+    h = mg.zeros(1, 3)
+    hs = []
+    loss = mg.zeros(())
+    with mg.viz.record():
+        for t in range(4):
+            with mg.scope(f"t{t}"):
+                h = (xs[t] @ W_xh + h @ W_hh).tanh()
+                h.retain_grad()
+                if mark:
+                    mg.viz.mark_state(h)
+                hs.append(h)
+                loss = loss + ((h @ W_hy) ** 2).sum()
+        loss.backward()
+    return loss, hs, {"W_xh": W_xh, "W_hh": W_hh, "W_hy": W_hy}
+
+
+def test_marked_loop_is_coloured_by_the_true_dl_dh():
+    loss, hs, params = _loop_with_running_loss(mark=True)
+    model, _ = __import__("minigrad.viz.graph", fromlist=["build_model"]).build_model(loss, params=params,
+                                                                                      view="cells")
+    got = [g for _, g in sorted(model.step_grads.items(), key=lambda kv: kv[0][1])]
+    want = [float(np.linalg.norm(h.grad.numpy())) for h in hs]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_ambiguous_unmarked_loop_colours_nothing_and_says_so():
+    loss, _, params = _loop_with_running_loss(mark=False)
+    with pytest.warns(UserWarning, match=r"mark_state\(h\)"):
+        dot = mg.viz.to_dot(loss, params=params, view="cells")
+    assert "gradient colouring" not in dot  # nothing coloured rather than a wrong colour
+
+
+def test_builtin_cell_with_a_head_inside_the_step_marks_its_own_state():
+    """Issue 21's second case: an RNNCell + Linear head in each step, the loss on the last step."""
+    mg.manual_seed(4)
+    cell, head = mg.nn.RNNCell(2, 3, impl="reference"), mg.nn.Linear(3, 1)
+    h = mg.zeros(1, 3)
+    hs = []
+    with mg.viz.record():
+        for t in range(5):
+            with mg.scope(f"t{t}"):
+                h = cell(mg.randn(1, 2), h)
+                h.retain_grad()
+                hs.append(h)
+                y = head(h)
+        loss = (y ** 2).sum()
+        loss.backward()
+    from minigrad.viz.graph import build_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model, _ = build_model(loss, params=cell, view="ops")
+    got = [g for _, g in sorted(model.step_grads.items(), key=lambda kv: kv[0][1])]
+    np.testing.assert_allclose(got, [float(np.linalg.norm(h.grad.numpy())) for h in hs], rtol=1e-5)
+
+
+def test_recurrent_user_cell_marks_h_and_c():
+    mg.manual_seed(5)
+    layer = mg.nn.Recurrent(mg.nn.LayerNormLSTMCell(2, 3))
+    with mg.viz.record():
+        out, _ = layer(mg.randn(3, 1, 2))
+        out[-1].sum().backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ops = mg.viz.to_dot(out, params=layer, view="ops")
+    assert ops.count("= h_t") == 3 and ops.count("= c_t") == 3 and "gradient colouring" in ops

@@ -76,6 +76,7 @@ from minigrad.nn.sequence import (
 from minigrad.nn.utils.rnn import PackedSequence
 from minigrad.random import rng
 from minigrad.tensor import Tensor
+from minigrad.viz.marks import mark_state
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
            "rnn_step", "lstm_step", "gru_step", "reference_rnn_layer"]
@@ -511,6 +512,7 @@ class RNNCellBase(Module):
                 return h_t, c_t
             _, h_t, c_t = _reference_cell(self._mode, x, h, c, self.weight_ih, self.weight_hh, self.bias_ih,
                                           self.bias_hh)
+            mark_state(h_t, c_t)  # for drawings of your loop: this step's h_t and c_t
             return h_t, c_t
 
     def initial_state(self, batch_size: int) -> Any:

@@ -44,6 +44,7 @@ from minigrad.errors import ShapeError
 from minigrad.nn.utils.rnn import GatherRows, PackedSequence, ScatterRows, _lengths_from_batch_sizes, _row_index
 from minigrad.random import rng
 from minigrad.tensor import Tensor
+from minigrad.viz.marks import mark_state
 
 State = tuple[Tensor, ...]
 Step = Callable[[Tensor, State], State]
@@ -205,6 +206,7 @@ def run_direction(step: Step, x: Tensor, state: State, *, reverse: bool = False,
             with scope(f"t{t}"):
                 new_state = step(x[t], state)
                 h_t = new_state[0]
+                mark_state(h_t, new_state[1] if len(new_state) > 1 else None)  # for drawings: h_t, c_t
                 if active is None or active[t].all():
                     state, outputs[t] = new_state, h_t
                 else:

@@ -19,7 +19,21 @@ Example::
     True
 """
 
-from minigrad.viz.graph import GraphTooLargeError, draw_graph, split_scope, to_dot
+from typing import Any
+
+from minigrad.viz.marks import mark_state
 from minigrad.viz.record import Recording, record
 
-__all__ = ["draw_graph", "to_dot", "record", "Recording", "GraphTooLargeError", "split_scope"]
+__all__ = ["draw_graph", "to_dot", "record", "Recording", "mark_state", "GraphTooLargeError", "split_scope"]
+
+# The drawing code (and Graphviz's Python package) loads on first use: the layers mark their
+# states through this package (mark_state) and must not pay for importing the drawing.
+_DRAWING = ("draw_graph", "to_dot", "GraphTooLargeError", "split_scope")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DRAWING:
+        from minigrad.viz import graph
+
+        return getattr(graph, name)
+    raise AttributeError(f"module 'minigrad.viz' has no attribute {name!r}")

@@ -23,6 +23,7 @@ Example::
     >>> for t in range(3):
     ...     with mg.scope(f"t{t}"):
     ...         h = (h @ W + 1).tanh()
+    ...         mg.viz.mark_state(h)          # this step's hidden state h_t
     >>> "t = 2" in to_dot(h, params={"W": W})
     True
 """
@@ -44,6 +45,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.tensor import Tensor
 from minigrad.viz import colors as C
+from minigrad.viz.marks import state_marks
 from minigrad.viz.record import Recording, recording_for
 
 VIEWS = ("ops", "cells", "auto")
@@ -447,6 +449,7 @@ class _Builder:
         self.model = _Model()
         self.index = {id(fn): i for i, fn in enumerate(fns)}
         self.rec = recording_for(fns)
+        self.unmarked: set[tuple[str, ...]] = set()  # time steps whose h_t could not be identified
         self.fused = {id(fn): _Fused(fn, self.rec) for fn in fns if is_fused(fn)}
         # The same layer called twice in one graph (or two modules in the same scope): give the
         # later call its own clusters, "lstm/l0 (2)", instead of mixing both into one per step.
@@ -582,45 +585,33 @@ class _Builder:
 
     # -- which op of a time step carries h_t (reference path) -----------------------------------
     def state_outputs(self, path: tuple[str, ...]) -> tuple[tuple[Function, int] | None, tuple[Function, int] | None]:
-        """(h, c) of one time step of primitive ops, as (fn, output index).
+        """(h, c) of one time step of primitive ops, as (fn, output index), or None where unknown.
 
-        Rule: among the step's outputs that are used outside the step (or are a root), h_t is the
-        one used most by *other time steps of the same layer* (the recurrence: h_{t-1} feeds four
-        matmuls of an LSTM step, c_{t-1} one product), then preferring one that nothing inside its
-        own step uses (h_t = o_t * tanh(c_t) is the step's last result; c_t still feeds tanh).
-        c_t is the next such output with h_t's shape that also feeds another step (or, in the
-        last step, leaves the step).
+        Rule: the outputs marked with ``mg.viz.mark_state`` (the library's layers and cells mark
+        theirs). Without marks, h_t is known only when exactly one result of the step feeds
+        another time step of the same layer (the recurrence); otherwise (several, or none, as in
+        the last step) the step is ambiguous: nothing is coloured and the drawing warns
+        (``self.unmarked``).
         """
-        layer = path[:-1]
-        cands = []
+        h = c = None
+        for fn in self.groups.get(path, ()):
+            for k, role in state_marks(fn).items():
+                if role == "h":
+                    h = (fn, k)
+                elif role == "c":
+                    c = (fn, k)
+        if h is not None:
+            return h, c
+        recurrent = []
         for fn in self.groups.get(path, ()):
             for k in range(len(getattr(fn, "outputs", ())) or 1):
-                cons = self.consumers.get((id(fn), k), [])
-                inside = other = outside = 0
-                for c, _ in cons:
-                    g = self.group_of.get(id(c))
-                    if g == path:
-                        inside += 1
-                    else:
-                        outside += 1
-                        if g is not None and g[:-1] == layer:
-                            other += 1
-                is_root = (id(fn), k) in self.root_outputs
-                if outside == 0 and not is_root:
-                    continue
-                cands.append(((other, inside == 0, outside + is_root), fn, k))
-        if not cands:
-            return None, None
-        cands.sort(key=lambda c: c[0], reverse=True)
-        h_score, hf, hk = cands[0]
-        last_step = h_score[0] == 0  # h_t feeds no other step: the layer's last step (either direction)
-        h_shape = self._out_shape(hf, hk)
-        c = None
-        for score, fn, k in cands[1:]:
-            if self._out_shape(fn, k) == h_shape and (score[0] > 0 or last_step):
-                c = (fn, k)
-                break
-        return (hf, hk), c
+                steps = {self.group_of.get(id(user)) for user, _ in self.consumers.get((id(fn), k), [])}
+                if any(g is not None and g != path and g[:-1] == path[:-1] for g in steps):
+                    recurrent.append((fn, k))
+        if len(recurrent) == 1:
+            return recurrent[0], None
+        self.unmarked.add(path)
+        return None, None
 
     def _out_shape(self, fn: Function, k: int) -> Any:
         """The shape of ``fn``'s output ``k``: recorded, alive, or as its first consumer received it."""
@@ -1451,6 +1442,13 @@ def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values
     builder = (_OpsBuilder if used == "ops" else _CellsBuilder)(fns, leaves, roots, opts)
     _warn_if_unrecorded(builder, show_values, show_grads)
     model = builder.build()
+    if builder.unmarked:
+        steps = sorted("/".join(p) for p in builder.unmarked)
+        warnings.warn(f"draw_graph: could not tell which result is the hidden state h_t in {len(steps)} time step(s) "
+                      f"({', '.join(steps[:3])}{', ...' if len(steps) > 3 else ''}): no single result of the step "
+                      "feeds the next one (or it is the last step), so those steps are not coloured. "
+                      "Call mg.viz.mark_state(h) (or mark_state(h, c)) in your loop, once per step.",
+                      UserWarning, stacklevel=4)
     if len(model.nodes) > max_nodes:
         raise GraphTooLargeError(_too_large(used, max_nodes))
     if used == "ops" and param_copies:
