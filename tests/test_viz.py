@@ -148,19 +148,34 @@ def test_scopes_become_nested_clusters():
     assert 'label="encoder"' in dot and step_clusters(dot) == 3 and "<B>W</B>" in dot
 
 
-def test_parameter_names_from_the_callers_variables():
+def test_parameter_names_from_the_modules_in_the_graph_never_the_callers_variables():
+    """Issue 18: names come from params= or from the modules holding the graph's parameters."""
     mg.manual_seed(0)
     lstm = LSTM(3, 4)
     out, _ = lstm(mg.randn(3, 1, 3))
-    dot = mg.viz.to_dot(out)  # no params=: names come from the caller's local variables
-    assert "lstm.weight_ih_l0" in dot and "lstm.bias_hh_l0" in dot
+    dot = mg.viz.to_dot(out)  # no params=: the LSTM holding the parameters names them
+    assert "<B>weight_ih_l0</B>" in dot and "<B>bias_hh_l0</B>" in dot and "lstm.weight" not in dot
+
+    class Model(mg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.head = LSTM(3, 4), mg.nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0][-1])
+
+    model = Model()
+    dot = mg.viz.to_dot(model(mg.randn(3, 1, 3)).sum())  # the outermost module gives the name
+    assert "<B>lstm.weight_ih_l0</B>" in dot and "<B>head.weight</B>" in dot
     W = mg.randn(2, 2, requires_grad=True)
     x = mg.randn(1, 2, requires_grad=True)
-    dot = mg.viz.to_dot((x @ W).sum())
-    assert "<B>W</B>" in dot and "<B>x</B>" in dot
-    models = {"encoder": mg.nn.Linear(2, 2)}
-    dot = mg.viz.to_dot(models["encoder"](x).sum())
-    assert "encoder.weight" in dot and "encoder.bias" in dot
+    dot = mg.viz.to_dot((x @ W).sum())  # plain tensors: no name unless given one
+    assert "<B>W</B>" not in dot and "<B>x</B>" not in dot
+    W.name = "W"
+    assert "<B>W</B>" in mg.viz.to_dot((x @ W).sum())
+    encoder, decoder = mg.nn.Linear(2, 2), mg.nn.Linear(2, 2)  # two unrelated modules: prefixed by class
+    dot = mg.viz.to_dot(decoder(encoder(x)).sum())
+    assert "<B>linear.weight</B>" in dot and "<B>linear_2.weight</B>" in dot
 
 
 def test_one_layer_called_twice_gets_two_sets_of_clusters():

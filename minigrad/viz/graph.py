@@ -33,7 +33,6 @@ from __future__ import annotations
 import gc
 import html
 import re
-import sys
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable
@@ -169,54 +168,61 @@ def _too_large(view: str, max_nodes: int) -> str:
 # =============================================================================================
 
 
-def _param_names(params: Any, caller: dict[str, Any] | None) -> tuple[dict[int, str], set[int]]:
+def _param_names(params: Any, leaves: list[Tensor]) -> tuple[dict[int, str], set[int]]:
     """``id(tensor) -> name`` and the ids that are parameters.
 
-    Explicit ``params`` (a Module, a dict name->Tensor, or (name, Tensor) pairs) come first;
-    without it, Modules and tensors in the caller's local variables name what they can
-    (``lstm.weight_ih_l0``, ``W``, ``x``).
+    Explicit ``params`` (a Module, a dict name->Tensor, or (name, Tensor) pairs) name exactly the
+    tensors listed. Without it, the modules holding the graph's leaves name them (``_module_names``).
     """
-    names: dict[int, str] = {}
-    is_param: set[int] = set()
-    if params is not None:
-        if hasattr(params, "named_parameters"):
-            pairs = list(params.named_parameters())
-        elif isinstance(params, dict):
-            pairs = list(params.items())
-        else:
-            try:
-                pairs = [tuple(p) for p in params]
-            except TypeError:
-                pairs = None
-        if pairs is None or not all(len(p) == 2 and isinstance(p[1], Tensor) for p in pairs):
-            raise TypeError("draw_graph: params must be a Module, a dict name -> Tensor, or (name, Tensor) pairs, "
-                            f"got {type(params).__name__}")
-        for name, t in pairs:
-            names.setdefault(id(t), str(name))
-            is_param.add(id(t))
-        return names, is_param
-    modules: list[tuple[str, Any]] = []
-    containers: list[tuple[str, Any]] = []
-    for var, value in (caller or {}).items():
-        if var.startswith("_"):
-            continue
-        if _is_module(value):
-            modules.append((var, value))
-        elif isinstance(value, dict):  # {"encoder": Module, ...}
-            containers += [(str(k), v) for k, v in value.items() if isinstance(k, str) and _is_module(v)]
-        elif isinstance(value, (list, tuple)) and len(value) < 1000:
-            containers += [(f"{var}[{i}]", v) for i, v in enumerate(value) if _is_module(v)]
-    for prefix, module in modules + containers:
+    if params is None:
+        return _module_names(leaves)
+    if hasattr(params, "named_parameters"):
+        pairs = list(params.named_parameters())
+    elif isinstance(params, dict):
+        pairs = list(params.items())
+    else:
         try:
-            for pname, p in module.named_parameters():
-                names.setdefault(id(p), f"{prefix}.{pname}")
-                is_param.add(id(p))
-        except Exception:  # noqa: BLE001, S112 - a half-built module in the caller must not break a drawing
-            continue
-    for var, value in (caller or {}).items():
-        if isinstance(value, Tensor) and value.grad_fn is None and not var.startswith("_"):
-            names.setdefault(id(value), var)
-    return names, is_param
+            pairs = [tuple(p) for p in params]
+        except TypeError:
+            pairs = None
+    if pairs is None or not all(len(p) == 2 and isinstance(p[1], Tensor) for p in pairs):
+        raise TypeError("draw_graph: params must be a Module, a dict name -> Tensor, or (name, Tensor) pairs, "
+                        f"got {type(params).__name__}")
+    names: dict[int, str] = {}
+    for name, t in pairs:
+        names.setdefault(id(t), str(name))
+    return names, set(names)
+
+
+def _module_names(leaves: list[Tensor]) -> tuple[dict[int, str], set[int]]:
+    """Names for the graph's leaves from the modules that hold them (``nn.module.live_modules``).
+
+    Each parameter takes its name in the outermost module holding it (the longest dotted name:
+    ``lstm.weight_ih_l0`` inside a model, ``weight_ih_l0`` for a lone layer). When the leaves belong
+    to several unrelated modules, each name starts with its module's class (``lstm.``, ``linear.``,
+    numbered when a class appears twice: ``lstm_2.``).
+    """
+    from minigrad.nn.module import live_modules
+
+    wanted = {id(t) for t in leaves}
+    best: dict[int, tuple[str, Any]] = {}  # id(param) -> (name, outermost module)
+    for module in live_modules():
+        for name, p in module.named_parameters():
+            if id(p) in wanted and len(name) > len(best.get(id(p), ("",))[0]):
+                best[id(p)] = (name, module)
+    tops: list[Any] = []
+    for t in leaves:  # in the order of the walk, so that numbering is stable
+        if id(t) in best and not any(m is best[id(t)][1] for m in tops):
+            tops.append(best[id(t)][1])
+    prefixes: dict[int, str] = {}
+    if len(tops) > 1:
+        seen: dict[str, int] = {}
+        for m in tops:
+            cls = type(m).__name__.lower()
+            seen[cls] = seen.get(cls, 0) + 1
+            prefixes[id(m)] = f"{cls}." if seen[cls] == 1 else f"{cls}_{seen[cls]}."
+    names = {pid: prefixes.get(id(m), "") + name for pid, (name, m) in best.items()}
+    return names, set(names)
 
 
 def _is_module(value: Any) -> bool:
@@ -1421,12 +1427,11 @@ def _check_args(view: str, rankdir: str, max_nodes: Any) -> None:
 
 
 def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values: bool = False,
-                show_grads: bool = True, max_nodes: int = 3000, param_copies: bool = True,
-                caller: dict[str, Any] | None = None) -> tuple[_Model, str]:
+                show_grads: bool = True, max_nodes: int = 3000, param_copies: bool = True) -> tuple[_Model, str]:
     """The drawing model (nodes, edges) and the view actually used; what draw_graph turns into DOT."""
     roots = _as_roots(root)
-    names, is_param = _param_names(params, caller)
-    opts = _Options(show_values, show_grads, names, is_param, explicit=params is not None)
+    if params is not None:
+        _param_names(params, [])  # a bad params= fails before the walk
     used = view
     if view == "auto":
         try:
@@ -1439,6 +1444,8 @@ def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values
             fns, leaves = walk(roots, "cells", max_nodes)
     else:
         fns, leaves = walk(roots, view, max_nodes)
+    names, is_param = _param_names(params, leaves)
+    opts = _Options(show_values, show_grads, names, is_param, explicit=params is not None)
     builder = (_OpsBuilder if used == "ops" else _CellsBuilder)(fns, leaves, roots, opts)
     _warn_if_unrecorded(builder, show_values, show_grads)
     model = builder.build()
@@ -1480,8 +1487,8 @@ def draw_graph(root: Tensor | list[Tensor], *, params: Any = None, view: str = "
 
     - ``root``: a Tensor or a list of Tensors (each becomes an output node).
     - ``params``: names for parameters: a Module (its ``named_parameters()``), a dict name -> Tensor,
-      or (name, Tensor) pairs. Without it, Modules and tensors among the caller's local variables
-      name what they can (``lstm.weight_ih_l0``, ``W``).
+      or (name, Tensor) pairs. Without it, the modules holding the graph's parameters name them
+      (``weight_ih_l0``; ``lstm.weight_ih_l0`` inside a model), and ``tensor.name`` names any tensor.
     - ``view='ops'``: every primitive op; a fused recurrent layer is expanded into its equations, one
       cluster per time step. ``view='cells'``: one node per layer and time step, carrying h_t (and
       c_t). ``view='auto'``: ops, or cells with a warning when ops would exceed ``max_nodes``.
@@ -1507,19 +1514,18 @@ def draw_graph(root: Tensor | list[Tensor], *, params: Any = None, view: str = "
         'rnn.svg'
     """
     _check_args(view, rankdir, max_nodes)
-    caller = sys._getframe(1).f_locals if params is None else None
-    return _draw(root, params, view, show_values, show_grads, rankdir, max_nodes, param_copies, caller)
+    return _draw(root, params, view, show_values, show_grads, rankdir, max_nodes, param_copies)
 
 
 def _draw(root: Any, params: Any, view: str, show_values: bool, show_grads: bool, rankdir: str, max_nodes: int,
-          param_copies: bool, caller: dict[str, Any] | None) -> Drawing:
+          param_copies: bool) -> Drawing:
     # The drawing makes no reference cycles; pausing the cycle collector halves the time of a large
     # drawing (it would otherwise scan the whole autograd graph again and again).
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         model, used = build_model(root, params=params, view=view, show_values=show_values, show_grads=show_grads,
-                                  max_nodes=max_nodes, param_copies=param_copies, caller=caller)
+                                  max_nodes=max_nodes, param_copies=param_copies)
     finally:
         if was_enabled:
             gc.enable()
@@ -1545,5 +1551,4 @@ def to_dot(root: Tensor | list[Tensor], *, params: Any = None, view: str = "ops"
         True
     """
     _check_args(view, rankdir, max_nodes)
-    caller = sys._getframe(1).f_locals if params is None else None
-    return _draw(root, params, view, show_values, show_grads, rankdir, max_nodes, param_copies, caller).source
+    return _draw(root, params, view, show_values, show_grads, rankdir, max_nodes, param_copies).source
