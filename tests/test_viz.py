@@ -280,6 +280,8 @@ class FakeFusedRNN(Function):
 
     name = "fake_rnn_layer"
     declares_steps = True
+    input_roles = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    output_roles = ("output", "h_n")
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         self.mode, self.reverse, self.num_steps, self.hidden_size = "rnn_tanh", False, x.shape[0], w_hh.shape[1]

@@ -199,10 +199,12 @@ class FusedRNNLayer(Function):
     """
 
     name = "rnn_layer"
-    # The declared step interface that drawings and recordings read: num_steps, step_scope(t),
-    # step_values(t), step_grad_h(t), and step_grad_sink (set by a recording: called after backward
-    # with dL/dh_t of every step).
+    # The declared step interface that drawings and recordings read: what each input and output
+    # is, num_steps, step_scope(t), step_values(t), step_grad_h(t), and step_grad_sink (set by a
+    # recording: called after backward with dL/dh_t of every step).
     declares_steps = True
+    input_roles = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    output_roles = ("output", "h_n", "c_n")
 
     def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None) -> None:
         super().__init__()

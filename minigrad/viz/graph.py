@@ -42,6 +42,7 @@ import graphviz
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.nn.cells import describe
 from minigrad.tensor import Tensor
 from minigrad.viz import colors as C
 from minigrad.viz.marks import state_marks
@@ -311,9 +312,6 @@ class _Options:
 # A fused recurrent layer, read through its step API
 # ---------------------------------------------------------------------------------------------
 
-# Positional inputs of the fused layer node, by mode: what each input of fn.next_functions is.
-_FUSED_INPUTS = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
-_FUSED_OUTPUTS = ("output", "h_n", "c_n")
 
 
 class _Fused:
@@ -324,15 +322,12 @@ class _Fused:
         self.rec = rec
         self.rename: tuple[str, ...] | None = None  # set when another layer node has the same scope
         self.mode = str(fn.mode)
+        self.cell = describe(self.mode)  # its gates and the equations a step expands into
         self.T = int(fn.num_steps)
         self.H = int(fn.hidden_size)
         self.reverse = bool(getattr(fn, "reverse", False))
         self.order = list(range(self.T - 1, -1, -1)) if self.reverse else list(range(self.T))
-        names = getattr(fn, "input_names", None)
-        if names is None:
-            n = len(fn.next_functions)
-            names = _FUSED_INPUTS if n == 7 else ("x", "h0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")[:n]
-        self.inputs = {name: i for i, name in enumerate(names)}
+        self.inputs = {role: i for i, role in enumerate(fn.input_roles)}  # declared by the node
         self._values: dict[int, dict[str, np.ndarray]] = {}
         meta = getattr(fn, "input_meta", ())
         xm = meta[self.inputs["x"]] if "x" in self.inputs and self.inputs["x"] < len(meta) else None
@@ -382,13 +377,11 @@ class _Fused:
 
     def shape(self, what: str) -> str:
         b = self.B if self.B is not None else "B"
-        g = {"lstm": 4, "gru": 3}.get(self.mode, 1)
+        g = self.cell.num_gates
         if what == "x":
             return f"({b}, {self.I if self.I is not None else 'I'})"
-        if what == "gates":
+        if what in ("gates", "gi", "gh"):  # a product of the stacked gate weights
             return f"({b}, {g * self.H})"
-        if what in ("gi", "gh"):
-            return f"({b}, {3 * self.H})"
         return f"({b}, {self.H})"
 
     @property
@@ -396,50 +389,6 @@ class _Fused:
         return self.order[-1]
 
 
-# The equations of one fused step: node name -> (title, formula). Textbook notation as in the docs.
-_EQUATIONS = {
-    "lstm": {
-        "gates": ("gates", "W_ih x_t + b_ih + W_hh h_{t-1} + b_hh"),
-        "i": ("i_t  input gate", "sigmoid(gates[0:H])"),
-        "f": ("f_t  forget gate", "sigmoid(gates[H:2H])"),
-        "g": ("g_t  candidate", "tanh(gates[2H:3H])"),
-        "o": ("o_t  output gate", "sigmoid(gates[3H:4H])"),
-        "c": ("c_t", "f_t * c_{t-1} + i_t * g_t"),
-        "h": ("h_t", "o_t * tanh(c_t)"),
-    },
-    "gru": {
-        "gi": ("gi", "W_ih x_t + b_ih"),
-        "gh": ("gh", "W_hh h_{t-1} + b_hh"),
-        "r": ("r_t  reset gate", "sigmoid(gi_r + gh_r)"),
-        "z": ("z_t  update gate", "sigmoid(gi_z + gh_z)"),
-        "n": ("n_t  candidate", "tanh(gi_n + r_t * gh_n)"),
-        "h": ("h_t", "(1 - z_t) * n_t + z_t * h_{t-1}"),
-    },
-    "rnn_tanh": {"h": ("h_t", "tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)")},
-    "rnn_relu": {"h": ("h_t", "relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)")},
-}
-# Internal edges of one step, and which equation node takes x_t, h_{t-1}, c_{t-1} and each weight.
-_STEP_EDGES = {
-    "lstm": [("gates", "i"), ("gates", "f"), ("gates", "g"), ("gates", "o"),
-             ("f", "c"), ("i", "c"), ("g", "c"), ("o", "h"), ("c", "h")],
-    "gru": [("gi", "r"), ("gh", "r"), ("gi", "z"), ("gh", "z"), ("gi", "n"), ("gh", "n"), ("r", "n"),
-            ("z", "h"), ("n", "h")],
-    "rnn_tanh": [],
-    "rnn_relu": [],
-}
-_TAKES = {
-    "lstm": {"x": ["gates"], "h": ["gates"], "c": ["c"], "weight_ih": ["gates"], "weight_hh": ["gates"],
-             "bias_ih": ["gates"], "bias_hh": ["gates"]},
-    "gru": {"x": ["gi"], "h": ["gh", "h"], "c": [], "weight_ih": ["gi"], "weight_hh": ["gh"], "bias_ih": ["gi"],
-            "bias_hh": ["gh"]},
-}
-for _m in ("rnn_tanh", "rnn_relu"):
-    _TAKES[_m] = {"x": ["h"], "h": ["h"], "c": [], "weight_ih": ["h"], "weight_hh": ["h"], "bias_ih": ["h"],
-                  "bias_hh": ["h"]}
-# step_values key shown on each equation node
-# Gates drawn in one column in PyTorch's order
-_COLUMNS = {"lstm": [["i", "f", "g", "o"]], "gru": [["gi", "gh"], ["r", "z"]], "rnn_tanh": [], "rnn_relu": []}
-_VALUE_OF = {"i": "i", "f": "f", "g": "g", "o": "o", "c": "c", "h": "h", "r": "r", "z": "z", "n": "n", "x": "x_t"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -700,7 +649,7 @@ class _OpsBuilder(_Builder):
         f = self.fused.get(id(parent))
         if f is None:
             return [self.fkey(parent)]
-        role = _FUSED_OUTPUTS[k] if k < len(_FUSED_OUTPUTS) else "output"
+        role = f.fn.output_roles[k] if k < len(f.fn.output_roles) else "output"
         if role == "h_n":
             return [self._fk(f, f.final_step, "h")]
         if role == "c_n":
@@ -726,7 +675,7 @@ class _OpsBuilder(_Builder):
 
     def _expand_nodes(self, f: _Fused) -> None:
         m = self.model
-        eqs = _EQUATIONS[f.mode]
+        drawing = f.cell.drawing
         lower = self.seq_parents(f.edge("x"), f.T)
         layer = f.layer_path()
         for t in f.order:
@@ -739,12 +688,11 @@ class _OpsBuilder(_Builder):
             if lower is None:  # x_t comes from outside: draw it
                 m.add(_Node(self._fk(f, t, "x"), "input", "x_t", [f.shape("x")] + self.value_lines([vals.get("x_t")]),
                             path, step_of, tooltip=f"x_t of {where}"))
-            for name, (title, formula) in eqs.items():
+            for name, (title, formula) in drawing.nodes.items():
                 lines = [formula, f.shape(name)]
-                if name in _VALUE_OF:
-                    lines += self.value_lines([vals.get(_VALUE_OF[name])])
-                elif name == "gh" and vals.get("hn") is not None:
-                    lines.append("gh_n " + C.describe(vals["hn"]))
+                prefix, key = (drawing.values or {}).get(name, ("", None))
+                if key is not None and vals.get(key) is not None:
+                    lines += [prefix + line for line in self.value_lines([vals[key]])]
                 node = m.add(_Node(self._fk(f, t, name), "eq", title, lines, path, step_of, tooltip=where))
                 if name == "h":
                     node.mark = "h"
@@ -756,11 +704,11 @@ class _OpsBuilder(_Builder):
                         node.grad = g
                 elif name == "c":
                     node.mark = "c"
-            for column in _COLUMNS[f.mode]:
+            for column in drawing.columns:
                 m.same_rank.append([self._fk(f, t, name) for name in column])
         # initial states that come from nowhere (zeros by default): one node each in the layer
         for role, name in (("h0", "h"), ("c0", "c")):
-            if role == "c0" and f.mode != "lstm":
+            if role == "c0" and not f.cell.has_cell_state:
                 continue
             if self._state_source(f, role) is None:
                 v = self.values_for(f, f.order[0]).get(f"{name}_prev")
@@ -776,8 +724,8 @@ class _OpsBuilder(_Builder):
 
     def _expand_edges(self, f: _Fused) -> None:
         m = self.model
-        takes = _TAKES[f.mode]
-        for a, b in _STEP_EDGES[f.mode]:
+        takes = f.cell.drawing.takes
+        for a, b in f.cell.drawing.edges:
             for t in f.order:
                 m.edge(self._fk(f, t, a), self._fk(f, t, b))
         lower = self.seq_parents(f.edge("x"), f.T)
@@ -786,7 +734,7 @@ class _OpsBuilder(_Builder):
         for role, name in (("h0", "h"), ("c0", "c")):
             src = self._state_source(f, role)
             prev[name] = src if src is not None else [f"{self.fkey(f.fn)}_{role}"]
-        if f.mode != "lstm":
+        if not f.cell.has_cell_state:
             prev.pop("c")
         weights = {w: self.sources(f.edge(w)) for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
         for t in f.order:
@@ -978,7 +926,7 @@ class _CellsBuilder(_Builder):
         f = self.fused.get(id(parent))
         if f is None:
             return [self.node_of(parent)]
-        role = _FUSED_OUTPUTS[k] if k < len(_FUSED_OUTPUTS) else "output"
+        role = f.fn.output_roles[k] if k < len(f.fn.output_roles) else "output"
         cells = self.fused_cells[id(parent)]
         if role in ("h_n", "c_n"):
             return [cells[f.final_step]]

@@ -76,6 +76,26 @@ class FusedKernels:
 
 
 @dataclass(frozen=True)
+class StepDrawing:
+    """How a drawing expands one step of a fused layer into the cell's equations (``mg.viz``, ops view).
+
+    - ``nodes``: equation node -> ``(title, formula)``, in the order they are computed;
+    - ``edges``: the edges between equation nodes inside one step;
+    - ``takes``: which equation nodes read each input of the step: ``x`` (x_t), ``h`` (h_{t-1}),
+      ``c`` (c_{t-1}) and the parameters ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``;
+    - ``columns``: groups of nodes drawn in one column (the gates, in PyTorch's order);
+    - ``values``: equation node -> ``(prefix, key)``: the saved step value shown on it
+      (``FusedRNNLayer.step_values``), written after ``prefix``.
+    """
+
+    nodes: dict[str, tuple[str, str]]
+    edges: tuple[tuple[str, str], ...]
+    takes: dict[str, tuple[str, ...]]
+    columns: tuple[tuple[str, ...], ...] = ()
+    values: dict[str, tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True)
 class CellDescription:
     """One built-in cell: its gates, its state, its textbook step, its kernels and its equations.
 
@@ -86,8 +106,9 @@ class CellDescription:
       with Tensor ops; the weights and biases come as tuples of gate blocks.
     - ``kernels``: the compiled kernels (in ``minigrad/kernels/rnn.py``, each next to its NumPy
       reference) as the fused layer calls them (``FusedKernels``).
-    - ``equations``: the equations of one step, one string each, in the order they are computed;
-      the drawing of a fused layer expands each step into these.
+    - ``equations``: the textbook equations of one step, one string each, in the order they are
+      computed (``docs/rnn-lstm-gru.md`` prints them);
+    - ``drawing``: the equations a drawing expands a fused step into (``StepDrawing``).
 
     Example::
 
@@ -103,6 +124,7 @@ class CellDescription:
     step: Callable[..., State]
     kernels: FusedKernels
     equations: tuple[str, ...]
+    drawing: StepDrawing
 
     @property
     def num_gates(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels import rnn as K
-from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State
+from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State, StepDrawing
 from minigrad.tensor import Tensor
 
 
@@ -58,11 +58,22 @@ def _fused_kernels(relu: bool) -> FusedKernels:
     return FusedKernels(step_forward, step_backward, sequence_forward, sequence_backward)
 
 
+def _drawing(nonlinearity: str) -> StepDrawing:
+    """One equation node per step; every input feeds it."""
+    return StepDrawing(
+        nodes={"h": ("h_t", f"{nonlinearity}(W_ih x_t + b_ih + W_hh h_{{t-1}} + b_hh)")},
+        edges=(),
+        takes={"x": ("h",), "h": ("h",), "c": (), "weight_ih": ("h",), "weight_hh": ("h",), "bias_ih": ("h",),
+               "bias_hh": ("h",)},
+        values={"h": ("", "h")},
+    )
+
+
 RNN_TANH = CellDescription(
     mode="rnn_tanh", gates=("h",), state=("h",), step=_tanh_step, kernels=_fused_kernels(relu=False),
-    equations=("h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)",),
+    equations=("h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)",), drawing=_drawing("tanh"),
 )
 RNN_RELU = CellDescription(
     mode="rnn_relu", gates=("h",), state=("h",), step=_relu_step, kernels=_fused_kernels(relu=True),
-    equations=("h_t = relu(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)",),
+    equations=("h_t = relu(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)",), drawing=_drawing("relu"),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels import rnn as K
-from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State
+from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State, StepDrawing
 from minigrad.tensor import Tensor
 
 
@@ -72,5 +72,21 @@ GRU = CellDescription(
         "z_t = sigmoid(x_t @ W_iz.T + b_iz + h_{t-1} @ W_hz.T + b_hz)",
         "n_t = tanh(x_t @ W_in.T + b_in + r_t * (h_{t-1} @ W_hn.T + b_hn))",
         "h_t = (1 - z_t) * n_t + z_t * h_{t-1}",
+    ),
+    drawing=StepDrawing(
+        nodes={
+            "gi": ("gi", "W_ih x_t + b_ih"),
+            "gh": ("gh", "W_hh h_{t-1} + b_hh"),
+            "r": ("r_t  reset gate", "sigmoid(gi_r + gh_r)"),
+            "z": ("z_t  update gate", "sigmoid(gi_z + gh_z)"),
+            "n": ("n_t  candidate", "tanh(gi_n + r_t * gh_n)"),
+            "h": ("h_t", "(1 - z_t) * n_t + z_t * h_{t-1}"),
+        },
+        edges=(("gi", "r"), ("gh", "r"), ("gi", "z"), ("gh", "z"), ("gi", "n"), ("gh", "n"), ("r", "n"),
+               ("z", "h"), ("n", "h")),
+        takes={"x": ("gi",), "h": ("gh", "h"), "c": (), "weight_ih": ("gi",), "weight_hh": ("gh",),
+               "bias_ih": ("gi",), "bias_hh": ("gh",)},
+        columns=(("gi", "gh"), ("r", "z")),
+        values={"r": ("", "r"), "z": ("", "z"), "n": ("", "n"), "h": ("", "h"), "gh": ("gh_n ", "hn")},
     ),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels import rnn as K
-from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State
+from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State, StepDrawing
 from minigrad.tensor import Tensor
 
 
@@ -91,5 +91,22 @@ LSTM = CellDescription(
         "o_t = sigmoid(x_t @ W_io.T + b_io + h_{t-1} @ W_ho.T + b_ho)",
         "c_t = f_t * c_{t-1} + i_t * g_t",
         "h_t = o_t * tanh(c_t)",
+    ),
+    drawing=StepDrawing(
+        nodes={
+            "gates": ("gates", "W_ih x_t + b_ih + W_hh h_{t-1} + b_hh"),
+            "i": ("i_t  input gate", "sigmoid(gates[0:H])"),
+            "f": ("f_t  forget gate", "sigmoid(gates[H:2H])"),
+            "g": ("g_t  candidate", "tanh(gates[2H:3H])"),
+            "o": ("o_t  output gate", "sigmoid(gates[3H:4H])"),
+            "c": ("c_t", "f_t * c_{t-1} + i_t * g_t"),
+            "h": ("h_t", "o_t * tanh(c_t)"),
+        },
+        edges=(("gates", "i"), ("gates", "f"), ("gates", "g"), ("gates", "o"),
+               ("f", "c"), ("i", "c"), ("g", "c"), ("o", "h"), ("c", "h")),
+        takes={"x": ("gates",), "h": ("gates",), "c": ("c",), "weight_ih": ("gates",), "weight_hh": ("gates",),
+               "bias_ih": ("gates",), "bias_hh": ("gates",)},
+        columns=(("i", "f", "g", "o"),),
+        values={name: ("", name) for name in ("i", "f", "g", "o", "c", "h")},
     ),
 )
