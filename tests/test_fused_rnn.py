@@ -7,8 +7,9 @@ import pytest
 
 import minigrad as mg
 from minigrad.autograd import gradcheck
-from minigrad.kernels.rnn import GATES
+from minigrad.kernels import lstm as lstm_kernels
 from minigrad.nn import fused_rnn
+from minigrad.nn.cells import describe
 from minigrad.nn.fused_rnn import FusedRNNLayer, fused_rnn_layer
 
 MODES = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
@@ -32,7 +33,7 @@ def make_inputs(mode: str, T: int = 3, B: int = 2, I: int = 3, H: int = 2, bias:
                 dtype=np.float64, seed: int = 0, requires_grad: bool = True) -> list:
     """[x, h0, c0, w_ih, w_hh, b_ih, b_hh] as Tensors (c0 / biases None when not used)."""
     rng = np.random.default_rng(seed)
-    G = GATES[mode] * H
+    G = describe(mode).num_gates * H
 
     def t(*shape, scale=0.6):
         return mg.tensor(rng.standard_normal(shape) * scale, dtype=dtype, requires_grad=requires_grad)
@@ -74,9 +75,9 @@ def test_gradcheck_lengths(mode, reverse, path):
 def test_gradcheck_parallel_lstm(reverse, bias, monkeypatch):
     """The threaded LSTM path: each step split across threads by blocks of hidden units."""
     calls = []
-    kernel = fused_rnn.K.lstm_sequence_backward_parallel
+    kernel = lstm_kernels.lstm_sequence_backward_parallel
     force_parallel_units(monkeypatch)
-    monkeypatch.setattr(fused_rnn.K, "lstm_sequence_backward_parallel", lambda *a: calls.append(1) or kernel(*a))
+    monkeypatch.setattr(lstm_kernels, "lstm_sequence_backward_parallel", lambda *a: calls.append(1) or kernel(*a))
     inputs = make_inputs("lstm", T=3, B=3, H=5, bias=bias, seed=5)
     assert gradcheck(layer("lstm", reverse, lengths=np.array([3, 1, 0])), inputs)
     assert calls, "the parallel kernel did not run"

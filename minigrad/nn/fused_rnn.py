@@ -45,8 +45,8 @@ import numpy as np
 from minigrad._allocator import empty_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
-from minigrad.kernels import rnn as K
 from minigrad.kernels.gemm import matmul2d, num_threads
+from minigrad.kernels.lstm import unit_blocks
 from minigrad.nn.cells import BUILTIN_CELLS, describe
 from minigrad.nn.cells.description import LayerArrays
 from minigrad.tensor import Tensor
@@ -280,7 +280,7 @@ class FusedRNNLayer(Function):
 
         # 3. The time loop.
         if self.strategy is Strategy.PARALLEL_UNITS:
-            kernels.parallel_forward(a, np.ascontiguousarray(w_hh), K.unit_blocks(H, UNIT_BLOCK))
+            kernels.parallel_forward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK))
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
         else:
@@ -339,7 +339,7 @@ class FusedRNNLayer(Function):
         need_h0 = self.needs_input_grad[1]
 
         if self.strategy is Strategy.PARALLEL_UNITS:
-            kernels.parallel_backward(a, np.ascontiguousarray(w_hh), K.unit_blocks(H, UNIT_BLOCK), need_h0)
+            kernels.parallel_backward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK), need_h0)
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_backward(a, np.ascontiguousarray(w_hh))
         else:

@@ -104,7 +104,7 @@ class CellDescription:
     - ``state``: names of the state tensors; the first is the output ``h_t`` (LSTM: ``("h", "c")``).
     - ``step``: the textbook step ``step(x_t, state, W_ih, W_hh, b_ih, b_hh) -> state`` written
       with Tensor ops; the weights and biases come as tuples of gate blocks.
-    - ``kernels``: the compiled kernels (in ``minigrad/kernels/rnn.py``, each next to its NumPy
+    - ``kernels``: the compiled kernels (in ``minigrad/kernels/<cell>.py``, each next to its NumPy
       reference) as the fused layer calls them (``FusedKernels``).
     - ``equations``: the textbook equations of one step, one string each, in the order they are
       computed (``docs/rnn-lstm-gru.md`` prints them);

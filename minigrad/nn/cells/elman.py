@@ -1,14 +1,14 @@
 """The Elman RNN cell: ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)`` (or relu).
 
 One gate block, one state tensor. The compiled kernels and their NumPy references are in
-``minigrad/kernels/rnn.py`` (``rnn_step_*``, ``rnn_sequence_*``).
+``minigrad/kernels/elman.py`` (``rnn_step_*``, ``rnn_sequence_*``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from minigrad.kernels import rnn as K
+from minigrad.kernels import elman as K
 from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State, StepDrawing
 from minigrad.tensor import Tensor
 
@@ -40,7 +40,7 @@ def _relu_step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple,
 
 
 def _fused_kernels(relu: bool) -> FusedKernels:
-    """The compiled kernels (minigrad/kernels/rnn.py, each next to its NumPy reference ``*_ref``)."""
+    """The compiled kernels (minigrad/kernels/elman.py, each next to its NumPy reference ``*_ref``)."""
 
     def step_forward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
         K.rnn_step_forward(a.gates, a.rec, a.bias, a.h_all, a.out, a.lengths, t, tp, tn, relu)

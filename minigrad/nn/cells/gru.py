@@ -1,14 +1,14 @@
 """The GRU cell (gates r, z, n in PyTorch's order; the reset gate applied after the matmul).
 
 State ``(h_t,)``. The compiled kernels and their NumPy references are in
-``minigrad/kernels/rnn.py`` (``gru_step_*``, ``gru_sequence_*``).
+``minigrad/kernels/gru.py`` (``gru_step_*``, ``gru_sequence_*``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from minigrad.kernels import rnn as K
+from minigrad.kernels import gru as K
 from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State, StepDrawing
 from minigrad.tensor import Tensor
 
@@ -44,7 +44,7 @@ def _step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple, b_hh
     return (gru_step(x_t, state[0], W_ih, W_hh, b_ih, b_hh),)
 
 
-# The compiled kernels (minigrad/kernels/rnn.py, each next to its NumPy reference `*_ref`). The
+# The compiled kernels (minigrad/kernels/gru.py, each next to its NumPy reference `*_ref`). The
 # hidden side of n, hn = h_{t-1} @ W_hn.T + b_hn, is kept apart: r_t multiplies it after the matmul.
 def _step_forward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
     K.gru_step_forward(a.gates, a.rec, a.bias, a.bias_hn, a.h_all, a.hn, a.out, a.lengths, t, tp, tn)

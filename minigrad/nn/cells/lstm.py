@@ -1,14 +1,14 @@
 """The LSTM cell (gates i, f, g, o in PyTorch's order; optional projection ``W_hr``).
 
 State ``(h_t, c_t)``. The compiled kernels and their NumPy references are in
-``minigrad/kernels/rnn.py`` (``lstm_step_*``, ``lstm_sequence_*``, ``lstm_sequence_*_parallel``).
+``minigrad/kernels/lstm.py`` (``lstm_step_*``, ``lstm_sequence_*``, ``lstm_sequence_*_parallel``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from minigrad.kernels import rnn as K
+from minigrad.kernels import lstm as K
 from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State, StepDrawing
 from minigrad.tensor import Tensor
 
@@ -51,7 +51,7 @@ def _step(x_t: Tensor, state: State, W_ih: tuple, W_hh: tuple, b_ih: tuple, b_hh
     return lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, W_hr)
 
 
-# The compiled kernels (minigrad/kernels/rnn.py, each next to its NumPy reference `*_ref`). The LSTM's
+# The compiled kernels (minigrad/kernels/lstm.py, each next to its NumPy reference `*_ref`). The LSTM's
 # backward kernels write the gradients of the gate pre-activations over the saved gates (a.dgates).
 def _step_forward(a: LayerArrays, t: int, tp: int, tn: int) -> None:
     K.lstm_step_forward(a.gates, a.rec, a.bias, a.h_all, a.c_all, a.out, a.lengths, t, tp, tn)
