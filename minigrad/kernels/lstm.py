@@ -65,8 +65,8 @@ def _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn,
             continue
         ri, rf, rg, ro = _unit_blocks(rec[b], H, u0, u1)  # W_h* h_{t-1}
         bi, bf, bg, bo = _unit_blocks(bias, H, u0, u1)  # b_i* + b_h*
-        # Short simple loops, one activation each, vectorize best (measured: 1.4-2x faster than
-        # one loop doing everything). In place: gates[t] ends up holding i, f, g, o.
+        # Short simple loops, one activation each: they vectorize best (docs/performance.md).
+        # In place: gates[t] ends up holding i, f, g, o.
         for j in range(u1 - u0):
             i[j] = _sigmoid(i[j] + ri[j] + bi[j], one)  # i_t = sigma(W_ii x_t + W_hi h_{t-1} + b_i)
         for j in range(u1 - u0):
@@ -162,9 +162,8 @@ def lstm_step_backward(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, d
     the gradients of their pre-activations, in place, and fills ``dh_all[t]``.
 
     In place because the gates are not needed afterwards: no second ``(T, B, 4H)`` buffer, and
-    each step writes the cache lines it has just read (measured on charlm's backward time loop:
-    the pointwise work twice as fast as writing a separate array). A caller that keeps the
-    gates (``backward(retain_graph=True)``) passes a copy.
+    each step writes the cache lines it has just read (docs/performance.md). A caller that keeps
+    the gates (``backward(retain_graph=True)``) passes a copy.
 
     ``grad_out`` may be ``(T, B, 0)`` when the output got no gradient.
 

@@ -26,9 +26,9 @@ Array layout (all C-contiguous, one dtype: float32 or float64):
   and ``tn`` (new). The layer output is then the contiguous view ``h_all[1:]`` (or ``[:-1]``).
   ``c_all`` (LSTM cell state) is laid out the same way.
 - ``out``    ``(T, B, H)`` with variable lengths (padded steps output 0 but carry the state
-  on); otherwise ``(T, B, 0)`` and the output is that view of ``h_all``. (Writing the same
-  values through two aliased arrays would also work, but LLVM's runtime overlap check then
-  sends the loop to its scalar version: 3x slower.)
+  on); otherwise ``(T, B, 0)`` and the output is that view of ``h_all``. (Never the same
+  values through two aliased arrays: LLVM's runtime overlap check would send the loop to its
+  scalar version.)
 - ``lengths`` ``(B,)`` int64: step ``t`` is *active* for sequence ``b`` iff ``t < lengths[b]``.
   An inactive step copies the state through and its gate gradients are 0.
 

@@ -28,8 +28,8 @@ GEMM_MIN_COLS = 64
 # release the GIL (kernels touch only the arrays they are given), so that two Python threads
 # training two models can run their kernels on two cores at once; and let a multiply and an add
 # contract to one FMA instruction ("contract": one rounding instead of two; NaN and Inf propagate
-# as before). Without it the exp polynomial inside every sigmoid/tanh is a chain of separate
-# multiplies and adds (measured on charlm's forward step: the pointwise work 11-14% slower).
+# as before), so that the exp polynomial inside every sigmoid/tanh is a chain of FMAs, not of
+# separate multiplies and adds (docs/performance.md has the measurements).
 _OPTIONS = {"error_model": "numpy", "nogil": True, "fastmath": {"contract"}}
 
 
@@ -146,9 +146,8 @@ def _tanh(x, one):
 def _matmul_rows(a, b, out):
     """``out = a @ b``, two rows of ``a`` at a time (float64, and outputs narrower than a tile).
 
-    Two rows at a time, so that each row of ``b`` loaded from memory feeds two
-    multiply-adds (measured: 1.4x faster than one row, and faster than four); the inner loop
-    runs along contiguous rows: SIMD.
+    Two rows at a time, so that each row of ``b`` loaded from memory feeds two multiply-adds
+    (the fastest row count: docs/performance.md); the inner loop runs along contiguous rows: SIMD.
     """
     n_rows, n_inner = a.shape
     out[:] = 0
@@ -176,7 +175,7 @@ def _matmul(a, b, out):
     float32 with at least one register tile of columns goes to ``gemm`` (``kernels/gemm.py``:
     a register-tiled multiply, as fast as BLAS or faster at these sizes). For float64 LLVM does
     not keep ``gemm``'s tile in registers, and narrower outputs fill no tile, so those take the
-    two-rows loop (measured in ``benchmarks/bench_rnn_kernels.py``).
+    two-rows loop (``benchmarks/bench_rnn_kernels.py`` measures both).
     """
     if out.itemsize == 4 and out.shape[1] >= GEMM_MIN_COLS:
         gemm(a, b, out)
