@@ -47,6 +47,7 @@ from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
 from minigrad.kernels.gemm import matmul2d, num_threads
 from minigrad.kernels.lstm import unit_blocks
+from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
 from minigrad.nn.cells import BUILTIN_CELLS, describe
 from minigrad.nn.cells.description import LayerArrays
 from minigrad.tensor import Tensor
@@ -243,7 +244,7 @@ class FusedRNNLayer(Function):
 
     def _neighbours(self, t: int) -> tuple[int, int]:
         """``(tp, tn)``: the indices in ``h_all``/``c_all`` of the state step ``t`` reads and the one it writes."""
-        return (t + 1, t) if self.reverse else (t, t + 1)
+        return step_indices(t, self.reverse)
 
     # -- forward -----------------------------------------------------------------------------
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):  # type: ignore[override]

@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
@@ -88,7 +89,8 @@ class Module:
     training: bool
 
     def __init__(self) -> None:
-        _live_modules.add(self)  # drawings name a graph's parameters after the modules holding them
+        with contextlib.suppress(TypeError):  # (a subclass that defines __eq__ alone is unhashable)
+            _live_modules.add(self)  # drawings name a graph's parameters after the modules holding them
         # object.__setattr__: our own __setattr__ needs these dicts to exist already.
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", {})
