@@ -132,13 +132,17 @@ def test_bidirectional_reverse_is_a_fresh_copy_run_backwards():
 def test_draws_one_cluster_per_step():
     mg.manual_seed(5)
     layer = mg.nn.Recurrent(lambda n: make_user_cell(n), num_layers=2, input_size=3)
-    out, _ = layer(mg.randn(4, 2, 3, dtype=mg.float64))
-    loss = out.sum()
-    loss.backward(retain_graph=True)
-    dot = mg.viz.to_dot(loss, params=layer, view="ops")
+    with mg.viz.record():
+        out, _ = layer(mg.randn(4, 2, 3, dtype=mg.float64))
+        loss = out.sum()
+        loss.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # h_t and c_t are declared by Recurrent: nothing is guessed
+        dot = mg.viz.to_dot(loss, params=layer, view="ops")
+        cells = mg.viz.to_dot(loss, params=layer, view="cells")
     assert len(re.findall(r'subgraph cluster_\w+ \{\n\t+graph \[[^\]]*label="t = \d+"', dot)) == 4 * 2
-    cells = mg.viz.to_dot(loss, params=layer, view="cells")
-    assert len(re.findall(r"<B>t = \d+</B>", cells)) == 4 * 2
+    assert dot.count("= h_t") == 8 and dot.count("= c_t") == 8 and "gradient colouring" in dot
+    assert len(re.findall(r"<B>t = \d+</B>", cells)) == 4 * 2 and "gradient colouring" in cells
 
 
 def test_scopes_name_layer_direction_and_step():
@@ -294,7 +298,7 @@ def test_clear_errors():
             return mg.zeros(batch_size, 2)
 
         def forward(self, x, h):
-            return [h]
+            return {"h": h}
 
     with pytest.raises(TypeError, match="BadStep.forward must return a Tensor h or a tuple"):
         mg.nn.Recurrent(BadStep())(mg.randn(2, 1, 3))

@@ -24,3 +24,4 @@ def test_the_docs_code_runs_and_trains() -> None:
     final = float(next(line for line in lines if line.startswith("final")).split()[1])
     assert final < 0.3 * first, (first, final)
     assert "4" in lines and "(6, 2, 8)" in lines
+    assert "gradient colouring" in namespace["dot"]

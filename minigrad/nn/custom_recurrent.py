@@ -63,10 +63,10 @@ def _check_cell(cell: Any, who: str) -> Module:
 
 def _as_state(state: Any, who: str, what: str) -> State:
     """A cell's state as a tuple of Tensors (``(h,)`` for a lone Tensor), or a clear error."""
-    parts = state if isinstance(state, tuple) else (state,)
+    parts = tuple(state) if isinstance(state, (tuple, list)) else (state,)
     if not parts or not all(isinstance(p, Tensor) for p in parts):
         got = type(state).__name__
-        if isinstance(state, tuple):
+        if isinstance(state, (tuple, list)):
             got = f"({', '.join(type(p).__name__ for p in parts)})"
         raise TypeError(f"{who}: {what} must return a Tensor h or a tuple of Tensors (h, ...), got {got}")
     if parts[0].ndim < 2:
@@ -179,7 +179,7 @@ class Recurrent(Module):
         """One state per layer and direction, ``(B, ...)`` each; and whether the cells' states are tuples."""
         n_batch = batch.x.shape[1]
         first = self.cells[0].initial_state(n_batch)
-        is_tuple = isinstance(first, tuple)
+        is_tuple = isinstance(first, (tuple, list))
         if hx is None:
             states = [_as_state(first, "Recurrent", f"{type(self.cells[0]).__name__}.initial_state")]
             for cell in list(self.cells)[1:]:
@@ -188,7 +188,7 @@ class Recurrent(Module):
         else:
             n = len(self.cells)
             stacked = _as_state(hx, "Recurrent", "hx") if is_tuple else (hx,)
-            if is_tuple and not isinstance(hx, tuple) or len(stacked) != len(first if is_tuple else (first,)):
+            if is_tuple and not isinstance(hx, (tuple, list)) or len(stacked) != len(first if is_tuple else (first,)):
                 raise TypeError(f"Recurrent: hx must have the form of the cell's state stacked per layer and direction "
                                 f"({'a tuple of ' + str(len(first)) + ' Tensors' if is_tuple else 'one Tensor'}), "
                                 f"got {type(hx).__name__}")
