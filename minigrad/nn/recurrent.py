@@ -213,7 +213,6 @@ class RNNBase(Module):
         if proj_size >= hidden_size:
             raise ValueError(f"proj_size has to be smaller than hidden_size (got {proj_size} >= {hidden_size})")
         self.mode = mode
-        self.cell = describe(mode)
         self.num_layers = num_layers
         self.batch_first = batch_first
         self.dropout = dropout
@@ -243,6 +242,11 @@ class RNNBase(Module):
                 self._flat_weights_names.extend(shapes)
                 self._all_weights.append(list(shapes))
         self.reset_parameters()
+
+    @property
+    def cell(self) -> CellDescription:
+        """The description of this layer's cell (``minigrad/nn/cells/``): gates, textbook step, kernels."""
+        return describe(self.mode)
 
     def reset_parameters(self) -> None:
         """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""

@@ -77,6 +77,8 @@ class VariationalDropoutCell(Module):
 
     def __init__(self, cell: Module, input_p: float = 0.0, hidden_p: float = 0.0) -> None:
         super().__init__()
+        if not isinstance(cell, Module):
+            raise TypeError(f"VariationalDropoutCell: cell must be a cell Module, got {type(cell).__name__}")
         self.cell = cell
         self.input_p = _check_p("VariationalDropoutCell", "input_p", input_p)
         self.hidden_p = _check_p("VariationalDropoutCell", "hidden_p", hidden_p)
