@@ -328,3 +328,32 @@ def test_reverse_copy_of_a_cell_without_reset_parameters_warns():
         warnings.simplefilter("always")
         mg.nn.Recurrent(Plain(), bidirectional=True)
     assert any("reset_parameters" in str(w.message) for w in caught)
+
+
+def test_a_new_builtin_cell_is_one_description(monkeypatch):
+    """Issue 18: a new built-in cell touches one description; the layer, plan and drawing read it."""
+    import dataclasses
+
+    from minigrad.nn import cells
+    from minigrad.nn.fused_rnn import plan
+
+    elman = cells.describe("rnn_tanh")
+    toy = dataclasses.replace(elman, mode="toy")  # a new cell: here, the Elman equations under a new name
+    monkeypatch.setitem(cells.BUILTIN_CELLS, "toy", toy)
+    mg.manual_seed(12)
+    fused = mg.nn.RNNBase("TOY", 3, 4, num_layers=2, bidirectional=True, dtype=mg.float64)
+    reference = mg.nn.RNNBase("TOY", 3, 4, num_layers=2, bidirectional=True, dtype=mg.float64, impl="reference")
+    reference.load_state_dict(fused.state_dict())
+    x = mg.randn(5, 2, 3, dtype=mg.float64)
+    with mg.viz.record():
+        out_f, h_f = fused(x)
+        out_f.sum().backward()
+    out_r, h_r = reference(x)
+    np.testing.assert_allclose(out_f.detach().numpy(), out_r.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(h_f.detach().numpy(), h_r.detach().numpy(), atol=1e-12)
+    assert plan("toy", np.float64, 2, 4) is plan("rnn_tanh", np.float64, 2, 4)
+    from minigrad.viz.graph import walk
+
+    assert sum(fn.name == "toy_layer" for fn in walk([out_f])[0]) == 4  # 2 layers x 2 directions
+    dot = mg.viz.to_dot(out_f, params=fused, view="ops")
+    assert dot.count(toy.drawing.nodes["h"][1]) == 5 * 4 and "gradient colouring" in dot

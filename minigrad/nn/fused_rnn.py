@@ -52,8 +52,6 @@ from minigrad.nn.cells import BUILTIN_CELLS, describe
 from minigrad.nn.cells.description import LayerArrays
 from minigrad.tensor import Tensor
 
-MODES = tuple(BUILTIN_CELLS)  # "rnn_tanh", "rnn_relu", "lstm", "gru"
-
 # Layers with batch * hidden up to this (twice this for batches of up to 4 rows, where BLAS gains
 # little) run their time loop inside one kernel: there the per-step Python loop costs more than
 # the maths.
@@ -443,8 +441,8 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
                   bias_ih: Tensor | None, bias_hh: Tensor | None, lengths: Any) -> np.ndarray | None:
     """Clear errors for bad arguments; returns ``lengths`` as int64 (or None if all are full)."""
     who = f"fused_rnn_layer({mode!r})"
-    if mode not in MODES:
-        raise ValueError(f"fused_rnn_layer: mode must be one of {MODES}, got {mode!r}")
+    if mode not in BUILTIN_CELLS:
+        raise ValueError(f"fused_rnn_layer: mode must be one of {tuple(BUILTIN_CELLS)}, got {mode!r}")
     if x.ndim != 3:
         raise ShapeError(f"{who}: x must be time-major (T, B, I), got shape {x.shape}")
     T, B, I = x.shape

@@ -58,7 +58,7 @@ import numpy as np
 from minigrad.autograd import scope
 from minigrad.dtypes import get_default_dtype, to_dtype
 from minigrad.errors import ShapeError
-from minigrad.nn.cells import CellDescription, describe, gate_blocks, gru_step, lstm_step, rnn_step
+from minigrad.nn.cells import BUILTIN_CELLS, CellDescription, describe, gate_blocks, gru_step, lstm_step, rnn_step
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
 from minigrad.nn.sequence import (
@@ -202,7 +202,7 @@ class RNNBase(Module):
                  proj_size: int = 0, device: Any = None, dtype: Any = None, *, impl: str = "fused") -> None:
         super().__init__()
         who = type(self).__name__
-        if mode not in ("RNN_TANH", "RNN_RELU", "LSTM", "GRU"):
+        if not isinstance(mode, str) or mode.lower() not in BUILTIN_CELLS:  # any described cell
             raise ValueError(f"Unrecognized RNN mode: {mode}")
         num_layers, dropout, batch_first, bidirectional = check_stacking(who, num_layers, dropout, batch_first,
                                                                          bidirectional)
