@@ -130,7 +130,7 @@ class Recurrent(Module):
         super().__init__()
         who = "Recurrent"
         self.num_layers, self.dropout, self.batch_first, self.bidirectional = check_stacking(
-            who, num_layers, dropout, batch_first, bidirectional)
+            who, num_layers, dropout, batch_first, bidirectional, stacklevel=3)
         self.cells = ModuleList()
         self._make_cell: Callable[[int], Module] | None = None
         self.input_size = None if input_size is None else check_int(who, "input_size", input_size)
