@@ -170,3 +170,24 @@ def test_recurrent_user_cell_marks_h_and_c():
         warnings.simplefilter("error")
         ops = mg.viz.to_dot(out, params=layer, view="ops")
     assert ops.count("= h_t") == 3 and ops.count("= c_t") == 3 and "gradient colouring" in ops
+
+
+def test_fused_layer_declares_its_parameter_names():
+    """A fused node names its parameters itself: drawings find them even for a module that was
+    loaded from a checkpoint (built without its constructor)."""
+    import io
+
+    from minigrad.nn.module import live_modules
+
+    mg.manual_seed(6)
+    buffer = io.BytesIO()
+    mg.save(mg.nn.LSTM(2, 3), buffer)
+    buffer.seek(0)
+    loaded = mg.load(buffer)
+    out, _ = loaded(mg.randn(3, 1, 2))
+    node = out.grad_fn
+    assert node.param_names == {"weight_ih": "weight_ih_l0", "weight_hh": "weight_hh_l0",
+                                "bias_ih": "bias_ih_l0", "bias_hh": "bias_hh_l0"}
+    dot = mg.viz.to_dot(out, view="cells")
+    assert "<B>weight_hh_l0</B>" in dot and "<B>bias_ih_l0</B>" in dot
+    assert not any(m is loaded for m in live_modules())  # so the names came from the node

@@ -199,14 +199,17 @@ class FusedRNNLayer(Function):
 
     name = "rnn_layer"
     # The declared step interface that drawings and recordings read: what each input and output
-    # is, num_steps, step_scope(t), step_values(t), step_grad_h(t), and step_grad_sink (set by a
+    # is, param_names (role -> the parameter's name in its module, when the layer gave them),
+    # num_steps, step_scope(t), step_values(t), step_grad_h(t), and step_grad_sink (set by a
     # recording: called after backward with dL/dh_t of every step).
     declares_steps = True
     input_roles = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     output_roles = ("output", "h_n", "c_n")
 
-    def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None) -> None:
+    def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None,
+                 param_names: dict[str, str] | None = None) -> None:
         super().__init__()
+        self.param_names = dict(param_names or {})
         self.mode = mode
         self.cell = describe(mode)
         self.name = f"{mode}_layer"  # "lstm_layer", "gru_layer", "rnn_tanh_layer", ...
@@ -483,7 +486,8 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
 def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
                     weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
                     *, reverse: bool = False, lengths: np.ndarray | None = None,
-                    layer_scope: str = "") -> tuple[Tensor, Tensor, Tensor | None]:
+                    layer_scope: str = "", param_names: dict[str, str] | None = None,
+                    ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Run one recurrent layer in one direction with the fused Numba kernels.
 
     ``mode`` is ``'lstm'``, ``'gru'``, ``'rnn_tanh'`` or ``'rnn_relu'``; ``x`` is time-major
@@ -493,7 +497,8 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
     (``(B,)`` ints): step ``t`` is active for sequence ``b`` iff ``t < lengths[b]``; inactive
     steps carry the state on and output 0 (PyTorch's packed sequences). ``layer_scope`` names
     the layer under the current scope (e.g. ``"l0"`` inside ``scope("lstm")`` gives ``"lstm/l0"``,
-    and step ``t`` is ``"lstm/l0/t{t}"``).
+    and step ``t`` is ``"lstm/l0/t{t}"``). ``param_names`` (e.g. ``{"weight_ih": "weight_ih_l0"}``)
+    is declared on the node for drawings.
 
     Returns ``(output (T, B, H), h_n (B, H), c_n (B, H) or None)``; the whole layer is ONE graph
     node (``output.grad_fn``, a ``FusedRNNLayer``).
@@ -513,7 +518,7 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
     lengths = _check_inputs(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths)
     with scope(layer_scope) if layer_scope else _NoScope():
         outs = FusedRNNLayer.apply(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
-                                   mode=mode, reverse=reverse, lengths=lengths)
+                                   mode=mode, reverse=reverse, lengths=lengths, param_names=param_names)
     if describe(mode).has_cell_state:
         return outs[0], outs[1], outs[2]
     return outs[0], outs[1], None

@@ -326,7 +326,8 @@ class RNNBase(Module):
         # The fused kernels have no projection: LSTM(proj_size>0) uses the reference path.
         if self.impl == "fused" and w_hr is None:
             c0 = state[1] if self.cell.has_cell_state else None
-            out, h, c = _fused_layer(mode, x, state[0], c0, w_ih, w_hh, b_ih, b_hh, **options)
+            names = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), self._all_weights[k]))
+            out, h, c = _fused_layer(mode, x, state[0], c0, w_ih, w_hh, b_ih, b_hh, param_names=names, **options)
             return out, ((h, c) if self.cell.has_cell_state else (h,))
         with scope(options.pop("layer_scope")):
             step = BuiltinStep(self.cell, w_ih, w_hh, b_ih, b_hh, w_hr)

@@ -100,7 +100,7 @@ def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values
             fns, leaves = walk(roots, "cells", max_nodes)
     else:
         fns, leaves = walk(roots, view, max_nodes)
-    names, is_param = _param_names(params, leaves)
+    names, is_param = _param_names(params, leaves, fns)
     opts = _Options(show_values, show_grads, names, is_param, explicit=params is not None)
     builder = (_OpsBuilder if used == "ops" else _CellsBuilder)(fns, leaves, roots, opts)
     _warn_if_unrecorded(builder, show_values, show_grads)

@@ -11,14 +11,22 @@ from minigrad.tensor import Tensor
 # =============================================================================================
 
 
-def _param_names(params: Any, leaves: list[Tensor]) -> tuple[dict[int, str], set[int]]:
+def _param_names(params: Any, leaves: list[Tensor], fns: list[Any] = ()) -> tuple[dict[int, str], set[int]]:
     """``id(tensor) -> name`` and the ids that are parameters.
 
     Explicit ``params`` (a Module, a dict name->Tensor, or (name, Tensor) pairs) name exactly the
-    tensors listed. Without it, the modules holding the graph's leaves name them (``_module_names``).
+    tensors listed. Without it, the modules holding the graph's leaves name them (``_module_names``),
+    then the names a node declares for its parameters (``param_names`` of a fused layer).
     """
     if params is None:
-        return _module_names(leaves)
+        names, is_param = _module_names(leaves)
+        for fn in fns:
+            for role, edge in zip(getattr(fn, "input_roles", ()), fn.next_functions):
+                declared = getattr(fn, "param_names", {}).get(role)
+                if declared is not None and isinstance(edge, Tensor) and id(edge) not in names:
+                    names[id(edge)] = declared
+                    is_param.add(id(edge))
+        return names, is_param
     if hasattr(params, "named_parameters"):
         pairs = list(params.named_parameters())
     elif isinstance(params, dict):
