@@ -6,7 +6,7 @@ its unrolled graph.
    clipping, for ``--seconds`` (default 60), with a progress bar; then prints the validation loss
    and samples at two temperatures. Everything is examples/char_lstm.py - read that next.
 2. Runs the trained model over a short window of text, backpropagates the loss with
-   ``retain_graph=True`` and draws the unrolled graph twice with ``mg.viz.draw_graph``: the cells
+   ``mg.viz.record()`` and draws the unrolled graph twice with ``mg.viz.draw_graph``: the cells
    view (one node per time step, coloured by ||dL/dh_t||) and the ops view (every equation of
    every step). SVG when Graphviz's ``dot`` is installed, DOT text otherwise.
 3. Says where everything was written (``out/`` by default).
@@ -43,9 +43,10 @@ def draw_window(model: char_lstm.CharLSTM, chars: str, text: str, out: Path) -> 
     ids = [index[c] for c in text if c in index]
     x = mg.tensor([ids[:-1]])                     # (batch 1, T): predict each next character
     y = mg.tensor(ids[1:])
-    logits, _ = model(x)
-    loss = mg.nn.functional.cross_entropy(logits.reshape(-1, len(chars)), y)
-    loss.backward(retain_graph=True)              # keep the graph, record ||dL/dh_t|| for the colours
+    with mg.viz.record():                         # record values and ||dL/dh_t|| for the colours
+        logits, _ = model(x)
+        loss = mg.nn.functional.cross_entropy(logits.reshape(-1, len(chars)), y)
+        loss.backward()
     have_dot = shutil.which("dot") is not None
     written = []
     for view in ("cells", "ops"):

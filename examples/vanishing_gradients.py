@@ -14,7 +14,7 @@ gradient survives far longer. The GRU's h_t = (1 - z_t) * n_t + z_t * h_{t-1} do
 The script steps each cell by hand over ``--steps`` time steps (random inputs, PyTorch's default
 initialisation, float64), calls ``h_t.retain_grad()`` on every hidden state so that
 ``loss.backward()`` keeps dL/dh_t, and prints the norms. Then it draws short unrolled graphs
-coloured by gradient (``mg.viz``, cells view, after ``backward(retain_graph=True)``) into
+coloured by gradient (``mg.viz``, cells view, recorded with ``mg.viz.record()``) into
 ``out/`` (SVG when Graphviz's ``dot`` exists, DOT text otherwise), plus a log-scale chart of the
 norms as SVG (no matplotlib needed; a PNG too when matplotlib is installed).
 
@@ -87,9 +87,10 @@ def draw(kind: str, T: int, inp: int, hidden: int, seed: int, out: Path, have_do
     cls = {"rnn": mg.nn.RNN, "lstm": mg.nn.LSTM, "gru": mg.nn.GRU}[kind]
     layer = cls(inp, hidden, impl="reference")
     x = mg.randn(T, 1, inp)
-    output, _ = layer(x)
-    loss = output[-1].sum()            # gradient enters at the last step only
-    loss.backward(retain_graph=True)   # keep the graph (and record gradient norms) for drawing
+    with mg.viz.record():              # record the gradient norms the drawing colours by
+        output, _ = layer(x)
+        loss = output[-1].sum()        # gradient enters at the last step only
+        loss.backward()
     written = []
     g = mg.viz.draw_graph(loss, params=layer, view="cells", show_grads=True)
     name = f"vanishing_{kind}_cells"

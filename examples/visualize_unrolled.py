@@ -10,8 +10,8 @@ records one node per op per time step, the parameters are shared by every step, 
   cluster per time step; the shared weights are drawn as dashed copies inside each step.
 
 The loss is the mean square of the last output, so the gradient enters at the last step and
-flows back through time: watch it change from step to step. ``backward(retain_graph=True)``
-keeps the graph (and records the gradient norms) so it can be drawn after the backward pass.
+flows back through time: watch it change from step to step. ``mg.viz.record()`` keeps the
+values and gradient norms of the forward and backward passes so that the drawing can show them.
 
 Files go to ``--out`` (default ``out/``): SVG when Graphviz's ``dot`` program is installed, the
 DOT text (``.dot``, render it anywhere with ``dot -Tsvg``) otherwise.
@@ -37,9 +37,10 @@ def unrolled(kind: str, steps: int, impl: str) -> tuple[mg.Tensor, mg.nn.Module]
     """Run a small layer over ``steps`` time steps and backpropagate a loss on the last output."""
     layer = getattr(mg.nn, LAYERS[kind])(input_size=2, hidden_size=3, impl=impl)
     x = mg.randn(steps, 1, 2)                  # (time, batch, features)
-    output, _ = layer(x)                       # output[t] is h_t
-    loss = (output[-1] ** 2).mean()
-    loss.backward(retain_graph=True)           # keep the graph to draw it, with gradient norms
+    with mg.viz.record():                      # keep values and gradient norms for the drawing
+        output, _ = layer(x)                   # output[t] is h_t
+        loss = (output[-1] ** 2).mean()
+        loss.backward()
     return loss, layer
 
 

@@ -7,8 +7,9 @@ import pytest
 
 import minigrad as mg
 from minigrad.autograd import gradcheck
-from minigrad.kernels.rnn import GATES
+from minigrad.kernels import lstm as lstm_kernels
 from minigrad.nn import fused_rnn
+from minigrad.nn.cells import describe
 from minigrad.nn.fused_rnn import FusedRNNLayer, fused_rnn_layer
 
 MODES = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
@@ -17,15 +18,22 @@ MODES = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
 @pytest.fixture(params=["sequence", "loop"])
 def path(request, monkeypatch):
     """Run a test through both implementations: the whole-sequence kernel and the per-step loop."""
-    monkeypatch.setattr(fused_rnn, "SEQUENCE_KERNEL_MAX", 10**9 if request.param == "sequence" else 0)
+    strategy = fused_rnn.Strategy.SEQUENCE if request.param == "sequence" else fused_rnn.Strategy.PER_STEP
+    monkeypatch.setattr(fused_rnn, "plan", lambda *args, **kwargs: strategy)
     return request.param
+
+
+def force_parallel_units(monkeypatch) -> None:
+    """Run the threaded LSTM kernels on a small layer: blocks of 2 units (5 units: blocks 0-1, 2-3, 4)."""
+    monkeypatch.setattr(fused_rnn, "plan", lambda *args, **kwargs: fused_rnn.Strategy.PARALLEL_UNITS)
+    monkeypatch.setattr(fused_rnn, "UNIT_BLOCK", 2)
 
 
 def make_inputs(mode: str, T: int = 3, B: int = 2, I: int = 3, H: int = 2, bias: bool = True,
                 dtype=np.float64, seed: int = 0, requires_grad: bool = True) -> list:
     """[x, h0, c0, w_ih, w_hh, b_ih, b_hh] as Tensors (c0 / biases None when not used)."""
     rng = np.random.default_rng(seed)
-    G = GATES[mode] * H
+    G = describe(mode).num_gates * H
 
     def t(*shape, scale=0.6):
         return mg.tensor(rng.standard_normal(shape) * scale, dtype=dtype, requires_grad=requires_grad)
@@ -67,10 +75,9 @@ def test_gradcheck_lengths(mode, reverse, path):
 def test_gradcheck_parallel_lstm(reverse, bias, monkeypatch):
     """The threaded LSTM path: each step split across threads by blocks of hidden units."""
     calls = []
-    kernel = fused_rnn.K.lstm_sequence_backward_parallel
-    monkeypatch.setattr(fused_rnn, "_use_parallel_lstm", lambda *args: True)
-    monkeypatch.setattr(fused_rnn, "UNIT_BLOCK", 2)  # 5 units: blocks 0-1, 2-3, 4
-    monkeypatch.setattr(fused_rnn.K, "lstm_sequence_backward_parallel", lambda *a: calls.append(1) or kernel(*a))
+    kernel = lstm_kernels.lstm_sequence_backward_parallel
+    force_parallel_units(monkeypatch)
+    monkeypatch.setattr(lstm_kernels, "lstm_sequence_backward_parallel", lambda *a: calls.append(1) or kernel(*a))
     inputs = make_inputs("lstm", T=3, B=3, H=5, bias=bias, seed=5)
     assert gradcheck(layer("lstm", reverse, lengths=np.array([3, 1, 0])), inputs)
     assert calls, "the parallel kernel did not run"
@@ -281,8 +288,7 @@ def test_lstm_backward_in_place_and_retained_agree(parallel, path, monkeypatch):
     """Without retain_graph the LSTM backward overwrites its saved gates with their gradients; with
     it, it works on a copy. Same gradients either way, and a retained graph keeps its gates."""
     if parallel:
-        monkeypatch.setattr(fused_rnn, "_use_parallel_lstm", lambda *args: True)
-        monkeypatch.setattr(fused_rnn, "UNIT_BLOCK", 2)
+        force_parallel_units(monkeypatch)
     grads = {}
     for retain in (True, False):
         inputs = make_inputs("lstm", T=4, B=3, H=5, seed=21)
@@ -307,8 +313,7 @@ def test_lstm_backward_in_place_and_retained_agree(parallel, path, monkeypatch):
 def test_parallel_lstm_without_h0_gradient(monkeypatch):
     """h0 needing no gradient (the usual zero state) skips the kernel's last product: every
     other gradient is unchanged."""
-    monkeypatch.setattr(fused_rnn, "_use_parallel_lstm", lambda *args: True)
-    monkeypatch.setattr(fused_rnn, "UNIT_BLOCK", 2)
+    force_parallel_units(monkeypatch)
     grads = {}
     for h0_grad in (True, False):
         inputs = make_inputs("lstm", T=4, B=3, H=5, seed=23)
@@ -366,22 +371,19 @@ def test_lengths_semantics():
         np.testing.assert_allclose(c_n._array[b], c1._array[0], atol=1e-14)
 
 
-def test_paths_agree():
+def test_paths_agree(monkeypatch):
     """Sequence kernel and step loop give the same numbers (float64)."""
     for mode in MODES:
         inputs = make_inputs(mode, T=6, B=3, I=2, H=5, seed=15)
         results = []
-        for threshold in (0, 10**9):
-            fused_rnn.SEQUENCE_KERNEL_MAX, saved = threshold, fused_rnn.SEQUENCE_KERNEL_MAX
-            try:
-                for t in inputs:
-                    if t is not None:
-                        t.grad = None
-                out, h, _ = fused_rnn_layer(mode, *inputs, reverse=True, lengths=np.array([6, 3, 1]))
-                (out.sum() + h.sum()).backward()
-                results.append([out._array.copy()] + [t.grad._array.copy() for t in inputs if t is not None])
-            finally:
-                fused_rnn.SEQUENCE_KERNEL_MAX = saved
+        for strategy in (fused_rnn.Strategy.PER_STEP, fused_rnn.Strategy.SEQUENCE):
+            monkeypatch.setattr(fused_rnn, "plan", lambda *args, strategy=strategy, **kwargs: strategy)
+            for t in inputs:
+                if t is not None:
+                    t.grad = None
+            out, h, _ = fused_rnn_layer(mode, *inputs, reverse=True, lengths=np.array([6, 3, 1]))
+            (out.sum() + h.sum()).backward()
+            results.append([out._array.copy()] + [t.grad._array.copy() for t in inputs if t is not None])
         for a, b in zip(*results):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 

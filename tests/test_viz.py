@@ -40,9 +40,10 @@ def run_layer(kind: str, impl: str, T: int, layers: int = 1, bidirectional: bool
               hidden: int = 4, batch: int = 2, seed: int = 0):
     mg.manual_seed(seed)
     layer = LAYERS[kind](3, hidden, num_layers=layers, bidirectional=bidirectional, impl=impl)
-    out, _ = layer(mg.randn(T, batch, 3))
-    if grads:
-        out[-1].sum().backward(retain_graph=True)
+    with mg.viz.record():  # what the drawings show: values and gradient norms
+        out, _ = layer(mg.randn(T, batch, 3))
+        if grads:
+            out[-1].sum().backward(retain_graph=True)
     return layer, out
 
 
@@ -114,15 +115,16 @@ def test_hand_written_cell_loop_gets_one_cluster_per_step(kind, impl):
     h = mg.zeros(2, 4)
     c = mg.zeros(2, 4)
     outs = []
-    for t in range(5):
-        with mg.scope(f"t{t}"):
-            if kind == "lstm":
-                h, c = cell(x[t], (h, c))
-            else:
-                h = cell(x[t], h)
-            outs.append(h)
-    loss = mg.stack(outs).sum()
-    loss.backward(retain_graph=True)
+    with mg.viz.record():
+        for t in range(5):
+            with mg.scope(f"t{t}"):
+                if kind == "lstm":
+                    h, c = cell(x[t], (h, c))
+                else:
+                    h = cell(x[t], h)
+                outs.append(h)
+        loss = mg.stack(outs).sum()
+        loss.backward(retain_graph=True)
     dot = mg.viz.to_dot(loss, params=cell, view="ops")
     assert step_clusters(dot) == 5
     assert "weight_hh" in dot
@@ -146,29 +148,45 @@ def test_scopes_become_nested_clusters():
     assert 'label="encoder"' in dot and step_clusters(dot) == 3 and "<B>W</B>" in dot
 
 
-def test_parameter_names_from_the_callers_variables():
+def test_parameter_names_from_the_modules_in_the_graph_never_the_callers_variables():
+    """Issue 18: names come from params= or from the modules holding the graph's parameters."""
     mg.manual_seed(0)
     lstm = LSTM(3, 4)
     out, _ = lstm(mg.randn(3, 1, 3))
-    dot = mg.viz.to_dot(out)  # no params=: names come from the caller's local variables
-    assert "lstm.weight_ih_l0" in dot and "lstm.bias_hh_l0" in dot
+    dot = mg.viz.to_dot(out)  # no params=: the LSTM holding the parameters names them
+    assert "<B>weight_ih_l0</B>" in dot and "<B>bias_hh_l0</B>" in dot and "lstm.weight" not in dot
+
+    class Model(mg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.head = LSTM(3, 4), mg.nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0][-1])
+
+    model = Model()
+    dot = mg.viz.to_dot(model(mg.randn(3, 1, 3)).sum())  # the outermost module gives the name
+    assert "<B>lstm.weight_ih_l0</B>" in dot and "<B>head.weight</B>" in dot
     W = mg.randn(2, 2, requires_grad=True)
     x = mg.randn(1, 2, requires_grad=True)
-    dot = mg.viz.to_dot((x @ W).sum())
-    assert "<B>W</B>" in dot and "<B>x</B>" in dot
-    models = {"encoder": mg.nn.Linear(2, 2)}
-    dot = mg.viz.to_dot(models["encoder"](x).sum())
-    assert "encoder.weight" in dot and "encoder.bias" in dot
+    dot = mg.viz.to_dot((x @ W).sum())  # plain tensors: no name unless given one
+    assert "<B>W</B>" not in dot and "<B>x</B>" not in dot
+    W.name = "W"
+    assert "<B>W</B>" in mg.viz.to_dot((x @ W).sum())
+    encoder, decoder = mg.nn.Linear(2, 2), mg.nn.Linear(2, 2)  # two unrelated modules: prefixed by class
+    dot = mg.viz.to_dot(decoder(encoder(x)).sum())
+    assert "<B>linear.weight</B>" in dot and "<B>linear_2.weight</B>" in dot
 
 
 def test_one_layer_called_twice_gets_two_sets_of_clusters():
     mg.manual_seed(0)
     lstm = LSTM(3, 4)
     x = mg.randn(3, 1, 3)
-    out1, state = lstm(x)
-    out2, _ = lstm(x, state)  # the second window continues from the first: one graph, same scopes
-    loss = out2.sum()
-    loss.backward(retain_graph=True)
+    with mg.viz.record():
+        out1, state = lstm(x)
+        out2, _ = lstm(x, state)  # the second window continues from the first: one graph, same scopes
+        loss = out2.sum()
+        loss.backward(retain_graph=True)
     dot = mg.viz.to_dot(loss, params=lstm)
     assert 'label="lstm/l0"' in dot and 'label="lstm/l0 (2)"' in dot and step_clusters(dot) == 6
     assert "parameters: a dashed copy" in dot
@@ -216,15 +234,16 @@ def test_reference_step_gradient_is_the_grad_of_h_t():
     """The rule for the reference path: ||dL/dh_t|| is the grad norm of the op that makes h_t."""
     mg.manual_seed(0)
     rnn = RNN(2, 3, impl="reference")
-    out, _ = rnn(mg.randn(4, 1, 2))
-    hs = []  # h_t of each step, retained by hand
-    fn = out.grad_fn  # stack of the h_t
-    for e in fn.next_functions:
-        hs.append(e[0])
-    out[-1].sum().backward(retain_graph=True)
+    with mg.viz.record() as rec:
+        out, _ = rnn(mg.randn(4, 1, 2))
+        hs = []  # h_t of each step, retained by hand
+        fn = out.grad_fn  # stack of the h_t
+        for e in fn.next_functions:
+            hs.append(e[0])
+        out[-1].sum().backward(retain_graph=True)
     model, _ = build_model(out, params=rnn, view="cells")
     got = sorted(model.step_grads.items(), key=lambda kv: kv[0][1])
-    want = [f.grad_norms[0] for f in hs]
+    want = [rec.grad_norms(f)[0] for f in hs]
     np.testing.assert_allclose([g for _, g in got], want, rtol=1e-6)
 
 
@@ -232,7 +251,8 @@ def test_reference_step_gradient_is_the_grad_of_h_t():
 def test_show_values(impl):
     mg.manual_seed(0)
     layer = LSTM(2, 2, impl=impl)
-    out, _ = layer(mg.randn(3, 1, 2))
+    with mg.viz.record():
+        out, _ = layer(mg.randn(3, 1, 2))
     dot = mg.viz.to_dot(out, params=layer, view="ops", show_values=True)
     h = out._array[1, 0]
     assert f"[{mg.viz.colors.fmt(h[0])}, {mg.viz.colors.fmt(h[1])}]" in dot  # 2 numbers: shown as numbers
@@ -251,14 +271,17 @@ def test_values_after_the_graph_was_released():
 
 
 # ------------------------------------------------------------------------------------------------
-# A fused layer is recognised by its step API alone (duck typing)
+# A fused layer is recognised by its declared step interface (declares_steps), not by its class
 # ------------------------------------------------------------------------------------------------
 
 
 class FakeFusedRNN(Function):
-    """The smallest Function offering the fused step API: an Elman RNN over all steps."""
+    """The smallest Function declaring the fused step interface: an Elman RNN over all steps."""
 
     name = "fake_rnn_layer"
+    declares_steps = True
+    input_roles = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    output_roles = ("output", "h_n")
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         self.mode, self.reverse, self.num_steps, self.hidden_size = "rnn_tanh", False, x.shape[0], w_hh.shape[1]
@@ -291,9 +314,9 @@ def test_duck_typed_fused_function_is_expanded():
     mg.manual_seed(0)
     w_ih, w_hh = mg.randn(3, 2, requires_grad=True), mg.randn(3, 3, requires_grad=True)
     b_ih, b_hh = mg.zeros(3, requires_grad=True), mg.zeros(3, requires_grad=True)
-    with mg.scope("fake"), mg.scope("l0"):
+    with mg.viz.record(), mg.scope("fake"), mg.scope("l0"):
         out, h = FakeFusedRNN.apply(mg.randn(4, 1, 2), mg.zeros(1, 3), None, w_ih, w_hh, b_ih, b_hh)
-    out.sum().backward(retain_graph=True)
+        out.sum().backward(retain_graph=True)
     names = {"W_ih": w_ih, "W_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh}
     dot = mg.viz.to_dot(out, params=names, view="ops", show_values=True)
     assert step_clusters(dot) == 4 and dot.count("tanh(W_ih x_t") == 4 and "W_hh" in dot
@@ -408,8 +431,9 @@ def test_leaf_root_and_plain_graph_without_scopes():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     dot = mg.viz.to_dot(x)
     assert counts(dot) == (2, 1)  # the leaf and the output node
-    y = (x * x).sum()
-    y.backward(retain_graph=True)
+    with mg.viz.record():
+        y = (x * x).sum()
+        y.backward()
     dot = mg.viz.to_dot(y, show_values=True)
     assert "mul" in dot and "sum" in dot and "[1, 2]" in dot and "step" not in dot
 

@@ -27,9 +27,10 @@ def rnn_ops() -> None:
     mg.manual_seed(1)
     rnn = mg.nn.RNN(2, 3, impl="reference")
     head = mg.nn.Linear(3, 1)
-    out, _ = rnn(mg.randn(3, 1, 2))
-    loss = (head(out) ** 2).sum()
-    loss.backward(retain_graph=True)
+    with mg.viz.record():                        # the values and gradient norms the figure shows
+        out, _ = rnn(mg.randn(3, 1, 2))
+        loss = (head(out) ** 2).sum()
+        loss.backward()
     params = dict(rnn.named_parameters()) | {f"head.{k}": v for k, v in head.named_parameters()}
     render(mg.viz.draw_graph(loss, params=params, view="ops"), "bptt-rnn-ops")
 
@@ -38,9 +39,10 @@ def lstm_cells() -> None:
     """An LSTM over 10 steps, loss on the last output only: ||dL/dh_t|| fades going back in time."""
     mg.manual_seed(0)
     lstm = mg.nn.LSTM(3, 8)
-    out, _ = lstm(mg.randn(10, 1, 3))
-    loss = out[-1].sum()
-    loss.backward(retain_graph=True)
+    with mg.viz.record():
+        out, _ = lstm(mg.randn(10, 1, 3))
+        loss = out[-1].sum()
+        loss.backward()
     render(mg.viz.draw_graph(loss, params=lstm, view="cells"), "bptt-lstm-cells")
 
 
@@ -51,9 +53,10 @@ def truncated() -> None:
     out, state = lstm(mg.randn(4, 1, 3))
     out.sum().backward()
     state = detach_state(state)                  # values kept, graph dropped
-    out, state = lstm(mg.randn(4, 1, 3), state)
-    loss = out.sum()
-    loss.backward(retain_graph=True)
+    with mg.viz.record():
+        out, state = lstm(mg.randn(4, 1, 3), state)
+        loss = out.sum()
+        loss.backward()
     render(mg.viz.draw_graph(loss, params=lstm, view="cells"), "bptt-truncated-window")
 
 

@@ -108,8 +108,6 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
         fn = ready.pop()
         grads = pending.pop(fn, None) or [None] * len(fn.outputs)
         grads = _run_output_hooks(fn, grads, capture, captured, graph)
-        if retain_graph:
-            fn.grad_norms = tuple(float(np.linalg.norm(_values(g))) if g is not None else 0.0 for g in grads)
         if fn.released:
             _ = fn.saved_tensors  # raises the "backward twice" error with the node's name
         fn.retain_graph = retain_graph

@@ -194,7 +194,6 @@ class Function:
     def release(self) -> None:
         """Free what only backward needed. The engine calls this unless ``retain_graph=True``."""
         self._saved = ()
-        self.output_data = ()
         self.released = True
 
     # -- building the graph ----------------------------------------------------------------
@@ -236,8 +235,6 @@ class Function:
 
         fn.next_functions = tuple(_edge(t) if need else None for t, need in zip(inputs, needs))
         fn.input_meta = tuple((t._array.shape, t._array.dtype) if t is not None else None for t in inputs)
-        fn.output_data = outputs
-        fn.grad_norms = ()
         outs = tuple(Tensor._from_op(a, fn, i) for i, a in enumerate(outputs))
         fn.outputs = tuple(weakref.ref(t) for t in outs)
         if cls.is_view:

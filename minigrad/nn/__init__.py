@@ -15,7 +15,9 @@ from typing import Any
 from minigrad.errors import not_in_minigrad
 from minigrad.nn import functional, init, modules, utils
 from minigrad.nn.activation import ELU, GELU, LeakyReLU, Softplus
+from minigrad.nn.cells import LayerNormLSTMCell, LockedDropout, PeepholeLSTMCell, VariationalDropoutCell
 from minigrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from minigrad.nn.custom_recurrent import Recurrent
 from minigrad.nn.layers import (
     Dropout,
     Dropout1d,
@@ -55,6 +57,7 @@ __all__ = [
     "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "SmoothL1Loss", "HuberLoss",
     "KLDivLoss",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RNNBase", "RNNCellBase",
+    "Recurrent", "LayerNormLSTMCell", "PeepholeLSTMCell", "LockedDropout", "VariationalDropoutCell",
     "functional", "init", "modules", "utils",
 ]
 

@@ -18,14 +18,13 @@ backward (reverse time)::
         rec = dgates_t @ W_hh                 # carries dL/dh to h_{t-1}
     dW_ih = dG^T X,  dW_hh = dG^T H_prev,  db = sum(dG),  dX = dG @ W_ih     # ONE matmul each
 
-(The LSTM kernels write ``dgates_t`` over ``gates_t`` once the step's backward has read it,
-unless the graph is kept with ``retain_graph=True``: see ``Function.retain_graph``.)
-
-For tiny layers (``batch * hidden`` up to ``SEQUENCE_KERNEL_MAX``) the Python loop costs more
-than the maths, so a single kernel runs the whole time loop (``*_sequence_*`` in
-``minigrad/kernels/rnn.py``). Wider float32 LSTM layers run the whole loop in one kernel too,
-each step split across threads by blocks of 64 hidden units (``lstm_sequence_*_parallel``): unit
-``j`` needs only its own gate columns, ``i_t, f_t, g_t, o_t`` and ``c_t = f_t * c_{t-1} + i_t * g_t``.
+Which loop runs is decided in one place, ``plan(mode, dtype, batch, hidden)``, which names a
+``Strategy``: the per-step loop above (``PER_STEP``), the whole time loop inside one compiled
+kernel (``SEQUENCE``: for small layers the Python loop costs more than the maths), or the whole
+loop with every step split across threads by blocks of hidden units (``PARALLEL_UNITS``, the LSTM:
+unit ``j`` needs only its own gate columns). The kernels come from the cell's description
+(``minigrad/nn/cells/``); the layer itself never asks which cell it runs. ``docs/performance.md``
+records the measurements behind the plan's thresholds.
 
 The per-step structure stays visible for drawings and BPTT inspection: ``step_scope(t)``,
 ``step_values(t)`` (the saved ``x_t, h_prev, h`` and the gates) and ``step_grad_h(t)``
@@ -37,6 +36,8 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -44,56 +45,81 @@ import numpy as np
 from minigrad._allocator import empty_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
-from minigrad.kernels import rnn as K
-from minigrad.kernels.gemm import matmul2d, use_tiled_threads
+from minigrad.kernels.gemm import matmul2d, num_threads
+from minigrad.kernels.lstm import unit_blocks
+from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
+from minigrad.nn.cells import BUILTIN_CELLS, describe
+from minigrad.nn.cells.description import LayerArrays
 from minigrad.tensor import Tensor
 
-MODES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
-
-# Up to this batch * hidden the whole-sequence kernels win: the per-step Python loop (a BLAS call
-# and a kernel call, a few us) costs more than a small matmul written in Numba. With a batch of
-# at most 4 rows BLAS gains little, so the limit doubles. Measured with
-# `benchmarks/bench_rnn_kernels.py --sections threshold` (LSTM/GRU/RNN, float32 and float64).
+# Layers with batch * hidden up to this (twice this for batches of up to 4 rows, where BLAS gains
+# little) run their time loop inside one kernel: there the per-step Python loop costs more than
+# the maths.
 SEQUENCE_KERNEL_MAX = 256
-# float32 on a CPU with AVX-512: the sequence kernels' register-tiled matmul (kernels/gemm.py)
-# runs the step matmul as fast as two BLAS threads as long as the gate width G*H stays within
-# this (measured: lstm B=32 H=128 0.84x the per-step path's time, gru 0.92x, rnn H=512 0.93x;
-# lstm H=256 1.12x, H=512 1.18x: wider, two BLAS threads win).
+# float32 on a CPU with the full AVX-512 tile: layers whose gate width G*H is within this also run
+# the time loop inside one kernel, whose register-tiled matmul matches BLAS up to this width.
 SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
-# Float32 LSTM layers with at least two blocks of this many hidden units (one register tile of
-# columns) run each step split across threads by blocks of units (`*_parallel` kernels).
+# PARALLEL_UNITS hands each thread blocks of this many hidden units (one float32 register tile of
+# columns), and needs at least two blocks.
 UNIT_BLOCK = 64
 
 
-def _tiny_layer(batch: int, hidden: int) -> bool:
-    """Whether ``batch * hidden`` is within ``SEQUENCE_KERNEL_MAX`` (twice that for batches of up to 4)."""
-    limit = 2 * SEQUENCE_KERNEL_MAX if batch <= 4 else SEQUENCE_KERNEL_MAX
-    return batch * hidden <= limit
+class Strategy(Enum):
+    """How a fused layer runs its time loop (chosen by ``plan``)."""
+
+    PER_STEP = "per_step"              # a Python loop: per step one BLAS matmul and one kernel call
+    SEQUENCE = "sequence"              # the whole time loop inside one serial kernel
+    PARALLEL_UNITS = "parallel_units"  # the whole loop in one kernel, each step split across threads by units
+
+    @property
+    def matmul(self) -> Callable[..., np.ndarray]:
+        """The big all-steps products run on the same threads as the time loop: one pool of threads.
+
+        A thread pool spin-waits after its work; two pools (BLAS's and Numba's) would slow each other.
+        """
+        return matmul2d if self is Strategy.PARALLEL_UNITS else np.matmul
 
 
-def _use_sequence_kernel(batch: int, hidden: int, gate_width: int = 0, dtype: Any = np.float64) -> bool:
-    """Whether a layer of this size runs its time loop inside one kernel (``gate_width`` = G*H)."""
-    if _tiny_layer(batch, hidden):
-        return True
-    return (np.dtype(dtype) == np.float32 and gate_width <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
-            and _fast_gemm_float32())
-
-
-def _fast_gemm_float32() -> bool:
-    """True when ``kernels/gemm.py`` has a full AVX-512 tile for float32 (where it was measured to win)."""
+def _wide_float32_tile() -> bool:
+    """True when ``kernels/gemm.py`` has the full AVX-512 float32 tile (64 columns) on this CPU."""
     from minigrad.kernels.gemm import tile_shape
 
     return tile_shape(np.float32)[1] >= 64
 
 
-def _use_parallel_lstm(mode: str, batch: int, hidden: int, dtype: Any) -> bool:
-    """Whether an LSTM layer runs each step split across threads by blocks of 64 hidden units.
+def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: bool | None = None,
+         threads: int | None = None) -> Strategy:
+    """The strategy for a fused layer of this cell, dtype and size on this CPU (or on the one described).
 
-    Tiny layers (``batch * hidden`` within the serial sequence kernel's limit) keep one thread:
-    their steps are too short to share.
+    ``wide_float32_tile`` (AVX-512's 64-column float32 tile) and ``threads`` (Numba's usable
+    threads) default to this machine's. The rules, in order:
+
+    1. tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
+    2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more and at
+       least two blocks of ``UNIT_BLOCK`` hidden units: ``PARALLEL_UNITS``;
+    3. float32 with the wide tile and a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``: ``SEQUENCE``;
+    4. otherwise ``PER_STEP``.
+
+    Example::
+
+        >>> plan("lstm", np.float64, batch=1, hidden=32).value
+        'sequence'
+        >>> plan("lstm", np.float32, 32, 256, wide_float32_tile=True, threads=2).value
+        'parallel_units'
+        >>> plan("gru", np.float64, 32, 256).value
+        'per_step'
     """
-    return (mode == "lstm" and hidden >= 2 * UNIT_BLOCK and not _tiny_layer(batch, hidden)
-            and use_tiled_threads(dtype))
+    cell = describe(mode)
+    wide = _wide_float32_tile() if wide_float32_tile is None else wide_float32_tile
+    threads = num_threads() if threads is None else threads
+    fast_float32 = np.dtype(dtype) == np.float32 and wide
+    if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
+        return Strategy.SEQUENCE
+    if cell.kernels.parallel_forward is not None and fast_float32 and threads > 1 and hidden >= 2 * UNIT_BLOCK:
+        return Strategy.PARALLEL_UNITS
+    if fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH:
+        return Strategy.SEQUENCE
+    return Strategy.PER_STEP
 
 
 def _zeros_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -106,8 +132,8 @@ def _zeros_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 class _ScratchPool(threading.local):
     """The layer's big internal arrays, handed back and reused by the next call (one pool per thread).
 
-    Fresh memory from the OS costs a page fault per 4 KiB page on first touch; allocating the
-    gate buffers anew made ~1200 faults (~1 ms) per lstm_small training step. A buffer comes back
+    Fresh memory from the OS costs a page fault per 4 KiB page on first touch, so buffers of the
+    same shape are reused rather than allocated anew (docs/performance.md). A buffer comes back
     here once backward no longer needs it (``release``) and the next forward takes it again.
     Only internal buffers are pooled, never anything a Tensor or the user can still see. The pool
     keeps at most ``MAX_BYTES`` (least recently used shapes go first), so changing shapes
@@ -172,17 +198,28 @@ class FusedRNNLayer(Function):
     """
 
     name = "rnn_layer"
+    # The declared step interface that drawings and recordings read: what each input and output
+    # is, param_names (role -> the parameter's name in its module, when the layer gave them),
+    # num_steps, step_scope(t), step_values(t), step_grad_h(t), and step_grad_sink (set by a
+    # recording: called after backward with dL/dh_t of every step).
+    declares_steps = True
+    input_roles = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    output_roles = ("output", "h_n", "c_n")
 
-    def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None) -> None:
+    def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None,
+                 param_names: dict[str, str] | None = None) -> None:
         super().__init__()
+        self.param_names = dict(param_names or {})
         self.mode = mode
+        self.cell = describe(mode)
         self.name = f"{mode}_layer"  # "lstm_layer", "gru_layer", "rnn_tanh_layer", ...
         self.reverse = bool(reverse)
         self.lengths = lengths  # (B,) int64, or None when every sequence has all T steps
         self.num_steps = 0
         self.hidden_size = 0
-        self.parallel = False  # decided once in forward: the time loop (and big products) on all threads
+        self.strategy = Strategy.PER_STEP  # decided once in forward by plan(); backward follows it
         self._dh_all: np.ndarray | None = None
+        self.step_grad_sink: Callable[[FusedRNNLayer, np.ndarray], None] | None = None
         self._gates_spent = False  # True once backward has turned the saved gates into gradients
 
     # -- where step t lives ------------------------------------------------------------------
@@ -206,6 +243,10 @@ class FusedRNNLayer(Function):
         T = self.num_steps
         return range(T - 1, -1, -1) if self.reverse else range(T)
 
+    def _neighbours(self, t: int) -> tuple[int, int]:
+        """``(tp, tn)``: the indices in ``h_all``/``c_all`` of the state step ``t`` reads and the one it writes."""
+        return step_indices(t, self.reverse)
+
     # -- forward -----------------------------------------------------------------------------
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):  # type: ignore[override]
         T, B, I = x.shape
@@ -213,19 +254,13 @@ class FusedRNNLayer(Function):
         G = w_ih.shape[0]
         self.num_steps, self.hidden_size = T, H
         dtype = x.dtype
-        lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
-
-        # The big products run on Numba's threads (matmul2d) when the time loop does too, else in
-        # BLAS. A thread pool spin-waits for a while after its work: had they run on Numba's pool,
-        # its worker would spin on the second core during a serial time loop and slow it
-        # (measured: lstm_long's step 2.0 -> 3.8 ms, lstm_tiny 0.49 -> 0.71 ms).
-        self.parallel = _use_parallel_lstm(self.mode, B, H, dtype)
-        mm = matmul2d if self.parallel else np.matmul
+        kernels = self.cell.kernels
+        self.strategy = plan(self.mode, dtype, B, H)
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
         x2d = np.ascontiguousarray(x).reshape(T * B, I)
         gates = _scratch.take((T, B, G), dtype)
-        mm(x2d, w_ih.T, out=gates.reshape(T * B, G))
+        self.strategy.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
         # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
         #    (the other way round with reverse). The output is then a contiguous view of h_all.
@@ -236,60 +271,43 @@ class FusedRNNLayer(Function):
             out, out_arg = (h_all[:-1] if self.reverse else h_all[1:]), np.empty((T, B, 0), dtype)
         else:  # padded steps output 0 but carry the state: a separate output array
             out = out_arg = empty_aligned((T, B, H), dtype)
-        c_all = hn = None
-        bias, bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
+        lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
+        a = LayerArrays(gates, h_all, lengths, empty_aligned((B, G), dtype), self.reverse, out=out_arg)
+        a.bias, a.bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
+        if kernels.cell_state:
+            a.c_all = _scratch.take((T + 1, B, H), dtype)
+            a.c_all[first] = c0
+        if kernels.hidden_n:
+            a.hn = _scratch.take((T, B, H), dtype)
 
-        rec = empty_aligned((B, G), dtype)
-        if self.parallel:  # the time loop in one kernel, each step split across all threads
-            c_all = _scratch.take((T + 1, B, H), dtype)
-            c_all[first] = c0
-            K.lstm_sequence_forward_parallel(gates, np.ascontiguousarray(w_hh), bias, h_all, c_all, out_arg,
-                                             lengths, self.reverse, rec, K.unit_blocks(H, UNIT_BLOCK))
-        elif _use_sequence_kernel(B, H, G, dtype):  # small layer: the time loop runs inside one kernel
-            w_hh_t = np.ascontiguousarray(w_hh.T)
-            if self.mode == "lstm":
-                c_all = _scratch.take((T + 1, B, H), dtype)
-                c_all[first] = c0
-                K.lstm_sequence_forward(gates, w_hh_t, bias, h_all, c_all, out_arg, lengths, self.reverse, rec)
-            elif self.mode == "gru":
-                hn = _scratch.take((T, B, H), dtype)
-                K.gru_sequence_forward(gates, w_hh_t, bias, bias_hn, h_all, hn, out_arg, lengths, self.reverse, rec)
-            else:
-                K.rnn_sequence_forward(gates, w_hh_t, bias, h_all, out_arg, lengths, self.reverse, rec,
-                                       self.mode == "rnn_relu")
-        else:  # one BLAS matmul + one fused kernel per step
+        # 3. The time loop.
+        if self.strategy is Strategy.PARALLEL_UNITS:
+            kernels.parallel_forward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK))
+        elif self.strategy is Strategy.SEQUENCE:
+            kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
+        else:
             w_hh_t = w_hh.T  # a view: BLAS reads the transpose in place
-            if self.mode == "lstm":
-                c_all = _scratch.take((T + 1, B, H), dtype)
-                c_all[first] = c0
-            elif self.mode == "gru":
-                hn = _scratch.take((T, B, H), dtype)
-            relu = self.mode == "rnn_relu"
             for t in self._steps():
-                tp, tn = (t + 1, t) if self.reverse else (t, t + 1)
-                np.matmul(h_all[tp], w_hh_t, out=rec)  # rec = h_{t-1} @ W_hh^T
-                if self.mode == "lstm":
-                    K.lstm_step_forward(gates, rec, bias, h_all, c_all, out_arg, lengths, t, tp, tn)
-                elif self.mode == "gru":
-                    K.gru_step_forward(gates, rec, bias, bias_hn, h_all, hn, out_arg, lengths, t, tp, tn)
-                else:
-                    K.rnn_step_forward(gates, rec, bias, h_all, out_arg, lengths, t, tp, tn, relu)
+                tp, tn = self._neighbours(t)
+                np.matmul(h_all[tp], w_hh_t, out=a.rec)  # rec = h_{t-1} @ W_hh^T
+                kernels.step_forward(a, t, tp, tn)
 
-        self.save_for_backward(x2d, w_ih, w_hh, gates, h_all, c_all, hn)
-        if self.mode == "lstm":
-            return out, h_all[last], c_all[last].copy()  # a copy: c_all goes back to the pool
+        self.save_for_backward(x2d, w_ih, w_hh, gates, h_all, a.c_all, a.hn)
+        if kernels.cell_state:
+            return out, h_all[last], a.c_all[last].copy()  # a copy: c_all goes back to the pool
         return out, h_all[last]
 
     def _biases(self, b_ih, b_hh, G: int, H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """The bias each kernel adds: ``b_ih + b_hh``, except GRU's ``b_hn``, which sits inside ``r * (...)``."""
+        hidden_n = self.cell.kernels.hidden_n
         bias = np.zeros(G, dtype)
-        bias_hn = np.zeros(H if self.mode == "gru" else 0, dtype)
+        bias_hn = np.zeros(H if hidden_n else 0, dtype)
         if b_ih is not None:
             bias += b_ih
         if b_hh is not None:
-            if self.mode == "gru":
-                bias[:2 * H] += b_hh[:2 * H]
-                bias_hn += b_hh[2 * H:]
+            if hidden_n:
+                bias[:-H] += b_hh[:-H]
+                bias_hn += b_hh[-H:]
             else:
                 bias += b_hh
         return bias, bias_hn
@@ -304,78 +322,76 @@ class FusedRNNLayer(Function):
         T, B, G = gates.shape
         H = self.hidden_size
         dtype = gates.dtype
+        kernels = self.cell.kernels
         lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
-        go = np.empty((T, B, 0), dtype) if grad_out is None else np.ascontiguousarray(grad_out, dtype)
+        a = LayerArrays(gates, h_all, lengths, _zeros_aligned((B, H), dtype), self.reverse, c_all=c_all, hn=hn)
+        a.grad_out = np.empty((T, B, 0), dtype) if grad_out is None else np.ascontiguousarray(grad_out, dtype)
 
         # Gradients reaching the state after the last step: from h_n / c_n.
-        rec = _zeros_aligned((B, H), dtype)
-        carry_h = _zeros_aligned((B, H), dtype)
+        a.carry_h = _zeros_aligned((B, H), dtype)
         if grad_hn is not None:
-            carry_h[...] = grad_hn
-        carry_c = None
-        if self.mode == "lstm":
-            carry_c = _zeros_aligned((B, H), dtype)
+            a.carry_h[...] = grad_hn
+        if kernels.cell_state:
+            a.carry_c = _zeros_aligned((B, H), dtype)
             if grad_cn is not None:
-                carry_c[...] = grad_cn
-            # d pre-activations: the LSTM kernels write them over the gates they have just read
-            if self.retain_graph:  # ... of a copy: the gates stay for another backward / step_values
-                dgates = _scratch.take((T, B, G), dtype)
-                np.copyto(dgates, gates)
-            else:  # the graph is freed after this call: no second (T, B, 4H) buffer
-                dgates, self._gates_spent = gates, True
-        else:
-            dgates = _scratch.take((T, B, G), dtype)  # d pre-activations (GRU: the hidden side)
-        dgx = _scratch.take((T, B, G), dtype) if self.mode == "gru" else dgates  # GRU: the input side
-        dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
+                a.carry_c[...] = grad_cn
+        a.dgates = self._gate_gradients_buffer(gates)  # d pre-activations (GRU: the hidden side)
+        a.dgx = _scratch.take((T, B, G), dtype) if kernels.hidden_n else a.dgates  # GRU: the input side
+        a.dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
 
-        if self.parallel:
-            K.lstm_sequence_backward_parallel(dgates, np.ascontiguousarray(w_hh), c_all, lengths, go, rec, carry_h,
-                                              carry_c, dh_all, self.reverse, K.unit_blocks(H, UNIT_BLOCK), need_h0)
-        elif _use_sequence_kernel(B, H, G, dtype):
-            w_hh_c = np.ascontiguousarray(w_hh)
-            if self.mode == "lstm":
-                K.lstm_sequence_backward(dgates, w_hh_c, c_all, lengths, go, rec, carry_h, carry_c, dh_all,
-                                         self.reverse)
-            elif self.mode == "gru":
-                K.gru_sequence_backward(gates, w_hh_c, hn, h_all, lengths, go, rec, carry_h, dgx, dgates, dh_all,
-                                        self.reverse)
-            else:
-                K.rnn_sequence_backward(w_hh_c, h_all, lengths, go, rec, carry_h, dgates, dh_all, self.reverse,
-                                        self.mode == "rnn_relu")
+        if self.strategy is Strategy.PARALLEL_UNITS:
+            kernels.parallel_backward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK), need_h0)
+        elif self.strategy is Strategy.SEQUENCE:
+            kernels.sequence_backward(a, np.ascontiguousarray(w_hh))
         else:
-            relu = self.mode == "rnn_relu"
-            steps = list(reversed(self._steps()))
-            for k, t in enumerate(steps):
-                tp, tn = (t + 1, t) if self.reverse else (t, t + 1)
-                if self.mode == "lstm":
-                    K.lstm_step_backward(dgates, c_all, lengths, go, rec, carry_h, carry_c, dh_all, t, tp, tn)
-                elif self.mode == "gru":
-                    K.gru_step_backward(gates, hn, h_all, lengths, go, rec, carry_h, dgx, dgates, dh_all, t, tp, tn)
-                else:
-                    K.rnn_step_backward(h_all, lengths, go, rec, carry_h, dgates, dh_all, t, tn, relu)
+            for k, t in enumerate(reversed(self._steps())):
+                tp, tn = self._neighbours(t)
+                kernels.step_backward(a, t, tp, tn)
                 if k < T - 1 or need_h0:  # after the first step, only dL/dh_0 would need it
-                    np.matmul(dgates[t], w_hh, out=rec)  # dL/dh_{t-1} (through the matmul)
-        self._dh_all = dh_all
+                    np.matmul(a.dgates[t], w_hh, out=a.rec)  # dL/dh_{t-1} (through the matmul)
+        self._dh_all = a.dh_all
+        if self.step_grad_sink is not None:
+            self.step_grad_sink(self, a.dh_all)
+        grads = self._non_recurrent_gradients(a, x2d, w_ih)
+        # Everything above made new arrays; gates (dgates in place) go back to the pool on release.
+        _scratch.give(a.dgates if a.dgates is not gates else None, a.dgx if a.dgx is not a.dgates else None)
+        return grads
 
-        # Everything that is not recurrent: one matmul over all T*B rows each.
+    def _gate_gradients_buffer(self, gates: np.ndarray) -> np.ndarray:
+        """Where backward writes the gradients of the gate pre-activations.
+
+        Kernels that work in place (the LSTM's) overwrite the saved gates when the graph is freed
+        after this backward (``Function.retain_graph`` False), else a copy of them, so that the
+        gates stay for another backward and for ``step_values``. Other kernels get a fresh buffer.
+        """
+        if self.cell.kernels.in_place_backward and not self.retain_graph:
+            self._gates_spent = True
+            return gates
+        buffer = _scratch.take(gates.shape, gates.dtype)
+        if self.cell.kernels.in_place_backward:
+            np.copyto(buffer, gates)
+        return buffer
+
+    def _non_recurrent_gradients(self, a: LayerArrays, x2d: np.ndarray, w_ih: np.ndarray) -> tuple:
+        """Everything that is not recurrent: one matmul over all T*B rows each."""
+        T, B, G = a.dgates.shape
+        H = self.hidden_size
         needs = self.needs_input_grad
-        dG = dgates.reshape(T * B, G)
-        dGx = dgx.reshape(T * B, G)
-        h_prev = (h_all[1:] if self.reverse else h_all[:-1]).reshape(T * B, H)  # the state each step read
-        mm = matmul2d if self.parallel else np.matmul
+        dG = a.dgates.reshape(T * B, G)
+        dGx = a.dgx.reshape(T * B, G)
+        h_prev = (a.h_all[1:] if self.reverse else a.h_all[:-1]).reshape(T * B, H)  # the state each step read
+        mm = self.strategy.matmul
         dx = mm(dGx, w_ih).reshape(T, B, -1) if needs[0] else None
-        dh0 = rec + carry_h if needs[1] else None
-        dc0 = carry_c if self.mode == "lstm" and needs[2] else None
+        dh0 = a.rec + a.carry_h if needs[1] else None
+        dc0 = a.carry_c if a.carry_c is not None and needs[2] else None
         dw_ih = mm(dGx.T, x2d) if needs[3] else None  # sum over steps of dG_t^T x_t
         dw_hh = mm(dG.T, h_prev) if needs[4] else None
         db_ih = dGx.sum(axis=0) if needs[5] else None
         db_hh = None
-        if needs[6]:  # the same as db_ih except for GRU (whose hidden side differs in the n block)
+        if needs[6]:  # the same as db_ih except where the hidden side differs (GRU's n block)
             # (a copy, not the same array: a hook that edits one gradient in place must not edit the other)
-            db_hh = db_ih.copy() if db_ih is not None and dgx is dgates else dG.sum(axis=0)
-        # Everything above made new arrays; gates (dgates in place) go back to the pool on release.
-        _scratch.give(dgates if dgates is not gates else None, dgx if dgx is not dgates else None)
+            db_hh = db_ih.copy() if db_ih is not None and a.dgx is a.dgates else dG.sum(axis=0)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
     def release(self) -> None:
@@ -396,15 +412,15 @@ class FusedRNNLayer(Function):
         t = self._check_step(t)
         x2d, _, _, gates, h_all, c_all, hn = self._saved_or_raise("step_values")
         T, B, _ = gates.shape
-        tp, tn = (t + 1, t) if self.reverse else (t, t + 1)
+        tp, tn = self._neighbours(t)
         H = self.hidden_size
         values = {"x_t": x2d.reshape(T, B, -1)[t], "h_prev": h_all[tp], "h": h_all[tn]}
-        if self.mode == "lstm":
-            i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
-            values.update(c_prev=c_all[tp], i=i, f=f, g=g, o=o, c=c_all[tn])
-        elif self.mode == "gru":
-            r, z, n = (gates[t, :, k * H:(k + 1) * H] for k in range(3))
-            values.update(r=r, z=z, n=n, hn=hn[t])
+        if self.cell.num_gates > 1:  # the activated gates, named by the cell's description
+            values.update({name: gates[t, :, k * H:(k + 1) * H] for k, name in enumerate(self.cell.gates)})
+        if c_all is not None:
+            values.update(c_prev=c_all[tp], c=c_all[tn])
+        if hn is not None:
+            values.update(hn=hn[t])
         return {k: v.copy() for k, v in values.items()}
 
     def step_grad_h(self, t: int) -> np.ndarray | None:
@@ -428,22 +444,23 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
                   bias_ih: Tensor | None, bias_hh: Tensor | None, lengths: Any) -> np.ndarray | None:
     """Clear errors for bad arguments; returns ``lengths`` as int64 (or None if all are full)."""
     who = f"fused_rnn_layer({mode!r})"
-    if mode not in MODES:
-        raise ValueError(f"fused_rnn_layer: mode must be one of {MODES}, got {mode!r}")
+    if mode not in BUILTIN_CELLS:
+        raise ValueError(f"fused_rnn_layer: mode must be one of {tuple(BUILTIN_CELLS)}, got {mode!r}")
     if x.ndim != 3:
         raise ShapeError(f"{who}: x must be time-major (T, B, I), got shape {x.shape}")
     T, B, I = x.shape
-    G = K.GATES[mode]
+    G = describe(mode).num_gates
+    lstm = describe(mode).has_cell_state  # the cells with a second state tensor c
     if weight_hh.ndim != 2 or weight_hh.shape[0] != G * weight_hh.shape[1]:
         raise ShapeError(f"{who}: weight_hh must be ({G}*H, H), got shape {weight_hh.shape}")
     H = weight_hh.shape[1]
     expected = {"weight_ih": (weight_ih, (G * H, I)), "h0": (h0, (B, H)),
-                "c0": (c0, (B, H) if mode == "lstm" else None),
+                "c0": (c0, (B, H) if lstm else None),
                 "bias_ih": (bias_ih, (G * H,)), "bias_hh": (bias_hh, (G * H,))}
     for name, (t, shape) in expected.items():
-        if name == "c0" and mode == "lstm" and t is None:
+        if name == "c0" and lstm and t is None:
             raise ValueError(f"{who}: c0 is required for an LSTM layer (pass zeros for a fresh state)")
-        if name == "c0" and mode != "lstm" and t is not None:
+        if name == "c0" and not lstm and t is not None:
             raise ValueError(f"{who}: c0 is only for mode 'lstm'; pass None")
         if t is not None and shape is not None and tuple(t.shape) != shape:
             raise ShapeError(f"{who}: {name} must have shape {shape} (T={T}, B={B}, I={I}, H={H}), got {t.shape}")
@@ -469,7 +486,8 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
 def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
                     weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
                     *, reverse: bool = False, lengths: np.ndarray | None = None,
-                    layer_scope: str = "") -> tuple[Tensor, Tensor, Tensor | None]:
+                    layer_scope: str = "", param_names: dict[str, str] | None = None,
+                    ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Run one recurrent layer in one direction with the fused Numba kernels.
 
     ``mode`` is ``'lstm'``, ``'gru'``, ``'rnn_tanh'`` or ``'rnn_relu'``; ``x`` is time-major
@@ -479,7 +497,8 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
     (``(B,)`` ints): step ``t`` is active for sequence ``b`` iff ``t < lengths[b]``; inactive
     steps carry the state on and output 0 (PyTorch's packed sequences). ``layer_scope`` names
     the layer under the current scope (e.g. ``"l0"`` inside ``scope("lstm")`` gives ``"lstm/l0"``,
-    and step ``t`` is ``"lstm/l0/t{t}"``).
+    and step ``t`` is ``"lstm/l0/t{t}"``). ``param_names`` (e.g. ``{"weight_ih": "weight_ih_l0"}``)
+    is declared on the node for drawings.
 
     Returns ``(output (T, B, H), h_n (B, H), c_n (B, H) or None)``; the whole layer is ONE graph
     node (``output.grad_fn``, a ``FusedRNNLayer``).
@@ -499,8 +518,8 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
     lengths = _check_inputs(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths)
     with scope(layer_scope) if layer_scope else _NoScope():
         outs = FusedRNNLayer.apply(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
-                                   mode=mode, reverse=reverse, lengths=lengths)
-    if mode == "lstm":
+                                   mode=mode, reverse=reverse, lengths=lengths, param_names=param_names)
+    if describe(mode).has_cell_state:
         return outs[0], outs[1], outs[2]
     return outs[0], outs[1], None
 

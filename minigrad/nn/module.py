@@ -25,6 +25,8 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -63,6 +65,19 @@ def _addindent(text: str, spaces: int) -> str:
     return first + "\n" + "\n".join((" " * spaces + line) if line.strip() else "" for line in rest)
 
 
+def live_modules() -> list[Module]:
+    """Every Module alive in this process (a weak set: it keeps none of them alive).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> layer = mg.nn.Linear(2, 3)
+        >>> any(m is layer for m in live_modules())
+        True
+    """
+    return list(_live_modules)
+
+
 class Module:
     """Base class for layers and models: subclass it, create parts in ``__init__``, write ``forward``.
 
@@ -74,6 +89,8 @@ class Module:
     training: bool
 
     def __init__(self) -> None:
+        with contextlib.suppress(TypeError):  # (a subclass that defines __eq__ alone is unhashable)
+            _live_modules.add(self)  # drawings name a graph's parameters after the modules holding them
         # object.__setattr__: our own __setattr__ needs these dicts to exist already.
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", {})
@@ -502,3 +519,6 @@ def __getattr__(name: str) -> Any:
 
         return getattr(containers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_live_modules: weakref.WeakSet[Module] = weakref.WeakSet()

@@ -7,10 +7,16 @@ Every layer can run in two ways, chosen with ``impl`` (a constructor keyword, al
   the graph holds every ``@``, ``+``, ``sigmoid`` of every step, and ``loss.backward()`` walks it
   back from the last step to the first. Slow, but you can read it, draw it and check it.
 - ``impl='fused'`` (the default) runs the same maths in Numba kernels (``minigrad.nn.fused_rnn``)
-  with a hand-written BPTT. Same numbers, same parameters, one node per time step.
+  with a hand-written BPTT. Same numbers, same parameters; one graph node per layer and direction,
+  which declares its time steps (their scopes and saved values) for drawings and inspection.
 
 Both open the same scopes, so every node knows where it belongs: ``"lstm/l0/t3"`` is layer 0,
 time step 3 of an LSTM (``"lstm/l0_reverse/t3"`` the backward direction of a bidirectional one).
+
+Each cell is described once, in its own file of ``minigrad/nn/cells/`` (its gates, the textbook
+step below, its kernels). The layer machinery (stacking, directions, ``batch_first``, packed
+sequences, dropout between layers, ``hx``) is written once in ``minigrad/nn/sequence.py``, for the
+built-in cells and for any cell of your own (``mg.nn.Recurrent``).
 
 The equations, in the code's notation (``x_t`` is a row-per-sequence batch ``(B, input_size)``,
 ``h_prev`` is ``h_{t-1}``; ``W_ii`` is the input->input-gate block of ``weight_ih``, ``W_hi`` the
@@ -44,134 +50,69 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import math
-import numbers
-import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-import minigrad as mg
 from minigrad.autograd import scope
 from minigrad.dtypes import get_default_dtype, to_dtype
 from minigrad.errors import ShapeError
+from minigrad.nn.cells import BUILTIN_CELLS, CellDescription, describe, gate_blocks, gru_step, lstm_step, rnn_step
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
-from minigrad.nn.utils.rnn import (
-    GatherRows,
-    PackedSequence,
-    ScatterRows,
-    _lengths_from_batch_sizes,
-    _row_index,
+from minigrad.nn.sequence import (
+    SequenceBatch,
+    State,
+    check_bool,
+    check_int,
+    check_sequence_input,
+    check_stacking,
+    run_direction,
+    run_stack,
+    stack_states,
+    unstack_states,
 )
+from minigrad.nn.utils.rnn import PackedSequence
 from minigrad.random import rng
 from minigrad.tensor import Tensor
+from minigrad.viz.marks import mark_state
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
            "rnn_step", "lstm_step", "gru_step", "reference_rnn_layer"]
 
 IMPLS = ("fused", "reference")
-# How many gate blocks are stacked in weight_ih / weight_hh for each mode.
-NUM_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 
 # ================================================================================================
-# The textbook: one time step of each cell, written with primitive Tensor ops
+# A built-in cell as a step function of the layer machinery (the textbook path)
 # ================================================================================================
 
 
-def rnn_step(x_t: Tensor, h_prev: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
-             nonlinearity: str = "tanh") -> Tensor:
-    """One step of an Elman RNN: ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``.
+class BuiltinStep:
+    """The textbook step of a built-in cell, bound to one layer's weights: ``step(x_t, state) -> state``.
+
+    The stacked weights are split into gate blocks once, when the step is made (inside the layer's
+    scope), not once per time step.
 
     Example::
 
         >>> import minigrad as mg
-        >>> W_ih, W_hh, b = mg.ones(2, 3), mg.ones(2, 2), mg.zeros(2)
-        >>> rnn_step(mg.zeros(1, 3), mg.zeros(1, 2), W_ih, W_hh, b, b).tolist()
-        [[0.0, 0.0]]
+        >>> step = BuiltinStep(describe("gru"), mg.randn(6, 3), mg.randn(6, 2), None, None)
+        >>> [s.shape for s in step(mg.randn(4, 3), (mg.zeros(4, 2),))]
+        [(4, 2)]
     """
-    if nonlinearity == "tanh":
-        h_t = (x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh).tanh()
-    else:  # 'relu'
-        h_t = (x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh).relu()
-    return h_t
 
+    def __init__(self, cell: CellDescription, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+                 bias_hh: Tensor | None, weight_hr: Tensor | None = None) -> None:
+        n, rows, dtype = cell.num_gates, weight_ih.shape[0], weight_ih.dtype
+        self.cell = cell
+        self.W_ih, self.W_hh = gate_blocks(weight_ih, n, rows, dtype), gate_blocks(weight_hh, n, rows, dtype)
+        self.b_ih, self.b_hh = gate_blocks(bias_ih, n, rows, dtype), gate_blocks(bias_hh, n, rows, dtype)
+        self.extra = {} if weight_hr is None else {"W_hr": weight_hr}
 
-def lstm_step(x_t: Tensor, h_prev: Tensor, c_prev: Tensor, W_ih: tuple[Tensor, ...],
-              W_hh: tuple[Tensor, ...], b_ih: tuple[Tensor, ...], b_hh: tuple[Tensor, ...],
-              W_hr: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """One LSTM step. ``W_ih`` etc. are the four gate blocks in PyTorch's order (i, f, g, o).
-
-    ``W_hr`` is the optional projection of ``LSTM(proj_size=...)``: ``h_t = (o_t * tanh(c_t)) @ W_hr.T``.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> W = [mg.zeros(1, 1)] * 4; b = [mg.zeros(1)] * 4
-        >>> h, c = lstm_step(mg.ones(1, 1), mg.zeros(1, 1), mg.ones(1, 1), W, W, b, b)
-        >>> round(c.item(), 4), round(h.item(), 4)          # f = 0.5 keeps half of c; g = 0
-        (0.5, 0.2311)
-    """
-    W_ii, W_if, W_ig, W_io = W_ih
-    W_hi, W_hf, W_hg, W_ho = W_hh
-    b_ii, b_if, b_ig, b_io = b_ih
-    b_hi, b_hf, b_hg, b_ho = b_hh
-
-    i_t = (x_t @ W_ii.T + b_ii + h_prev @ W_hi.T + b_hi).sigmoid()  # input gate: how much of g_t to write
-    f_t = (x_t @ W_if.T + b_if + h_prev @ W_hf.T + b_hf).sigmoid()  # forget gate: how much of c to keep
-    g_t = (x_t @ W_ig.T + b_ig + h_prev @ W_hg.T + b_hg).tanh()     # candidate cell values
-    o_t = (x_t @ W_io.T + b_io + h_prev @ W_ho.T + b_ho).sigmoid()  # output gate: how much of c to show
-
-    c_t = f_t * c_prev + i_t * g_t  # c_t = f_t * c_{t-1} + i_t * g_t: a sum, so gradients flow along c
-    h_t = o_t * c_t.tanh()          # h_t = o_t * tanh(c_t)
-    if W_hr is not None:
-        h_t = h_t @ W_hr.T          # projection (proj_size > 0): h_t = (o_t * tanh(c_t)) @ W_hr.T
-    return h_t, c_t
-
-
-def gru_step(x_t: Tensor, h_prev: Tensor, W_ih: tuple[Tensor, ...], W_hh: tuple[Tensor, ...],
-             b_ih: tuple[Tensor, ...], b_hh: tuple[Tensor, ...]) -> Tensor:
-    """One GRU step in PyTorch's form (gate blocks in the order r, z, n).
-
-    Two differences from many textbooks: the reset gate multiplies ``h_{t-1} @ W_hn.T + b_hn``
-    *after* the matmul (textbook: ``U (r * h)``), and ``z_t`` weighs the *old* state (textbook:
-    ``h_t = (1 - z_t) * h_{t-1} + z_t * h~_t``, the roles of z and 1 - z swapped).
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> W = [mg.zeros(1, 1)] * 3; b = [mg.zeros(1)] * 3
-        >>> gru_step(mg.ones(1, 1), mg.ones(1, 1), W, W, b, b).item()  # z = 0.5, n = 0
-        0.5
-    """
-    W_ir, W_iz, W_in = W_ih
-    W_hr, W_hz, W_hn = W_hh
-    b_ir, b_iz, b_in = b_ih
-    b_hr, b_hz, b_hn = b_hh
-
-    r_t = (x_t @ W_ir.T + b_ir + h_prev @ W_hr.T + b_hr).sigmoid()          # reset gate
-    z_t = (x_t @ W_iz.T + b_iz + h_prev @ W_hz.T + b_hz).sigmoid()          # update gate
-    n_t = (x_t @ W_in.T + b_in + r_t * (h_prev @ W_hn.T + b_hn)).tanh()     # candidate state
-    h_t = (1 - z_t) * n_t + z_t * h_prev                                    # z_t = share of the old state kept
-    return h_t
-
-
-# ================================================================================================
-# One layer, one direction, all time steps: the reference implementation
-# ================================================================================================
-
-
-def _gate_blocks(weight: Tensor | None, n_gates: int, rows: int, dtype: np.dtype) -> tuple[Tensor, ...]:
-    """Split a stacked ``(n_gates*H, ...)`` weight or bias into its gate blocks.
-
-    A missing bias (``bias=False``) becomes constant zeros, so the equations keep one form.
-    """
-    if weight is None:
-        weight = Tensor(np.zeros(rows, dtype=dtype))
-    return weight.chunk(n_gates, 0) if n_gates > 1 else (weight,)
+    def __call__(self, x_t: Tensor, state: State) -> State:
+        return self.cell.step(x_t, state, self.W_ih, self.W_hh, self.b_ih, self.b_hh, **self.extra)
 
 
 def reference_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih: Tensor,
@@ -185,10 +126,7 @@ def reference_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, wei
     - ``x`` ``(T, B, I)``, ``h0`` ``(B, H)``, ``c0`` ``(B, H)`` for ``mode='lstm'`` (else None);
     - returns ``(output (T, B, H), h_n (B, H), c_n or None)``;
     - ``reverse=True`` walks ``t = T-1, ..., 0`` (the backward half of a bidirectional layer);
-    - ``lengths`` (``(B,)`` ints) for variable-length batches: step ``t`` is *active* for sequence
-      ``b`` iff ``t < lengths[b]``. An inactive step leaves the state unchanged and outputs 0, so
-      ``h_n`` is each sequence's state after its own last step (for ``reverse``: after ``t = 0``,
-      having started at its own last step).
+    - ``lengths`` (``(B,)`` ints) for variable-length batches (``minigrad.nn.sequence.run_direction``).
 
     Every step runs inside ``scope(layer_scope)`` and ``scope(f"t{t}")``.
 
@@ -201,38 +139,12 @@ def reference_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, wei
         >>> out.shape, h.shape, c.shape
         ((5, 4, 2), (4, 2), (4, 2))
     """
-    n_time = x.shape[0]
-    n_gates = NUM_GATES[mode]
-    rows, dtype = weight_ih.shape[0], weight_ih.dtype
-    active = None if lengths is None else np.arange(n_time)[:, None] < np.asarray(lengths)[None, :]  # (T, B)
-    with scope(layer_scope) if layer_scope else contextlib.nullcontext():
-        # Split the stacked weights into gate blocks once per layer, not once per step.
-        W_ih = _gate_blocks(weight_ih, n_gates, rows, dtype)
-        W_hh = _gate_blocks(weight_hh, n_gates, rows, dtype)
-        b_ih = _gate_blocks(bias_ih, n_gates, rows, dtype)
-        b_hh = _gate_blocks(bias_hh, n_gates, rows, dtype)
-        zero = Tensor(np.zeros((), dtype=dtype))
-        h, c = h0, c0
-        outputs: list[Tensor | None] = [None] * n_time
-        for t in (range(n_time - 1, -1, -1) if reverse else range(n_time)):
-            with scope(f"t{t}"):
-                x_t = x[t]
-                if mode == "lstm":
-                    h_t, c_t = lstm_step(x_t, h, c, W_ih, W_hh, b_ih, b_hh, weight_hr)
-                elif mode == "gru":
-                    h_t, c_t = gru_step(x_t, h, W_ih, W_hh, b_ih, b_hh), None
-                else:
-                    h_t, c_t = rnn_step(x_t, h, *W_ih, *W_hh, *b_ih, *b_hh, mode[4:]), None
-                if active is None or active[t].all():
-                    h, c, outputs[t] = h_t, c_t, h_t
-                else:
-                    # Steps past a sequence's end (t >= its length) keep its state and output zeros.
-                    m = Tensor(active[t][:, None])
-                    outputs[t] = mg.where(m, h_t, zero)
-                    h = mg.where(m, h_t, h)
-                    c = mg.where(m, c_t, c) if c is not None else None
-        output = mg.stack(outputs, 0)
-    return output, h, c
+    cell = describe(mode)
+    state = (h0, c0) if cell.has_cell_state else (h0,)
+    with scope(layer_scope) if layer_scope else _no_scope():
+        step = BuiltinStep(cell, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)
+        output, state = run_direction(step, x, state, reverse=reverse, lengths=lengths)
+    return output, state[0], (state[1] if cell.has_cell_state else None)
 
 
 def _fused_layer(*args: Any, weight_hr: Tensor | None = None, **kwargs: Any) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -240,6 +152,14 @@ def _fused_layer(*args: Any, weight_hr: Tensor | None = None, **kwargs: Any) -> 
     from minigrad.nn.fused_rnn import fused_rnn_layer
 
     return fused_rnn_layer(*args, **kwargs)
+
+
+class _no_scope:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def _check_impl(impl: Any, who: str) -> str:
@@ -257,15 +177,11 @@ def _init_dtype(dtype: Any, device: Any, who: str) -> np.dtype:
     return dt
 
 
-def _dropout(x: Tensor, p: float) -> Tensor:
-    """Inverted dropout between stacked layers: zero each element with probability p, scale by 1/(1-p)."""
-    keep = rng().random(x.shape) >= p
-    mask = keep.astype(x.dtype) / (1.0 - p) if p < 1 else np.zeros(x.shape, dtype=x.dtype)
-    return x * Tensor(mask)
-
-
-def _shape(t: Any) -> str:
-    return str(tuple(t.shape)) if hasattr(t, "shape") else type(t).__name__
+def _uniform_reset(module: Module, hidden_size: int) -> None:
+    """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
+    bound = 1.0 / math.sqrt(hidden_size)
+    for p in module.parameters():
+        p._array = rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)
 
 
 # ================================================================================================
@@ -274,7 +190,7 @@ def _shape(t: Any) -> str:
 
 
 class RNNBase(Module):
-    """What RNN, LSTM and GRU share: parameters, argument checks, stacking, directions, packing.
+    """What RNN, LSTM and GRU share: parameters, argument checks, and the layer machinery.
 
     ``mode`` is PyTorch's: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'. Use the subclasses.
     """
@@ -286,45 +202,26 @@ class RNNBase(Module):
                  proj_size: int = 0, device: Any = None, dtype: Any = None, *, impl: str = "fused") -> None:
         super().__init__()
         who = type(self).__name__
-        if mode not in ("RNN_TANH", "RNN_RELU", "LSTM", "GRU"):
+        if not isinstance(mode, str) or mode.lower() not in BUILTIN_CELLS:  # any described cell
             raise ValueError(f"Unrecognized RNN mode: {mode}")
-        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError(f"{who}: dropout should be a number in range [0, 1] representing the probability of an "
-                             f"element being zeroed, got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-                          f"expects num_layers greater than 1, but got dropout={dropout} and "
-                          f"num_layers={num_layers}", stacklevel=3)
-        for arg, value in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{who}: {arg} should be of type bool, got: {type(value).__name__}")
-        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers),
-                           ("proj_size", proj_size)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-                raise TypeError(f"{who}: {arg} should be of type int, got: {type(value).__name__}")
-        if input_size <= 0:
-            raise ValueError(f"{who}: input_size must be greater than zero, got {input_size}")
-        if hidden_size <= 0:
-            raise ValueError(f"{who}: hidden_size must be greater than zero, got {hidden_size}")
-        if num_layers <= 0:
-            raise ValueError(f"{who}: num_layers must be greater than zero, got {num_layers}")
-        if proj_size < 0:
-            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        num_layers, dropout, batch_first, bidirectional = check_stacking(who, num_layers, dropout, batch_first,
+                                                                         bidirectional)
+        self.bias = check_bool(who, "bias", bias)
+        self.input_size = check_int(who, "input_size", input_size)
+        self.hidden_size = check_int(who, "hidden_size", hidden_size)
+        proj_size = check_int(who, "proj_size", proj_size, minimum=0)
         if proj_size >= hidden_size:
             raise ValueError(f"proj_size has to be smaller than hidden_size (got {proj_size} >= {hidden_size})")
         self.mode = mode
-        self.input_size = int(input_size)
-        self.hidden_size = int(hidden_size)
-        self.num_layers = int(num_layers)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.dropout = float(dropout)
-        self.bidirectional = bool(bidirectional)
-        self.proj_size = int(proj_size)
+        self.num_layers = num_layers
+        self.batch_first = batch_first
+        self.dropout = dropout
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
         self.impl = _check_impl(impl, who)
         dtype = _init_dtype(dtype, device, who)
 
-        gate_size = NUM_GATES[mode.lower()] * hidden_size
+        gate_size = self.cell.num_gates * hidden_size
         real_hidden = proj_size if proj_size > 0 else hidden_size
         directions = 2 if bidirectional else 1
         self._flat_weights_names: list[str] = []
@@ -346,11 +243,14 @@ class RNNBase(Module):
                 self._all_weights.append(list(shapes))
         self.reset_parameters()
 
+    @property
+    def cell(self) -> CellDescription:
+        """The description of this layer's cell (``minigrad/nn/cells/``): gates, textbook step, kernels."""
+        return describe(self.mode)
+
     def reset_parameters(self) -> None:
         """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            p._array = rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)
+        _uniform_reset(self, self.hidden_size)
 
     def flatten_parameters(self) -> None:
         """No-op, for PyTorch compatibility (cuDNN's weight flattening has no meaning on the CPU)."""
@@ -378,41 +278,17 @@ class RNNBase(Module):
             s += f", impl={self.impl!r}"
         return s
 
-    # ------------------------------------------------------------------ argument checks
-    def _check_input(self, x: Tensor, expected_ndim: tuple[int, ...], what: str = "input") -> None:
+    # ------------------------------------------------------------------ the initial state
+    def _initial_states(self, hx: Any, batch: SequenceBatch) -> list[State]:
+        """Check ``hx`` (or make zeros) and return one state per layer and direction, ``(B, H)`` each."""
         who = type(self).__name__
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{who}: {what} must be a Tensor or a PackedSequence, got {type(x).__name__} "
-                            "(wrap arrays with mg.tensor(...))")
-        if x.ndim not in expected_ndim:
-            want = " or ".join(f"{n}-D" for n in expected_ndim)
-            raise ShapeError(f"{who}: expected {what} to be {want}, got {x.ndim}-D {what} of shape {x.shape}")
-        if x.shape[-1] != self.input_size:
-            raise ShapeError(f"{who}: expected input of size {self.input_size} in the last dimension, "
-                             f"got shape {x.shape}")
-        if x.ndim == 3 and x.shape[1 if self.batch_first else 0] == 0 or x.ndim == 2 and x.shape[0] == 0:
-            raise ShapeError(f"{who}: the input has 0 time steps (shape {x.shape}); expected at least one, "
-                             "as PyTorch does")
-        weight = self.weight_ih_l0
-        if x.dtype.kind != "f":
-            raise TypeError(f"{who}: {what} must be a floating tensor, got {x.dtype}; convert it with "
-                            f".to(mg.{weight.dtype}) (class indices go through an Embedding first)")
-        if x.dtype != weight.dtype:
-            raise ValueError(f"{who}: input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
-                             f"Convert input: input.to(mg.{weight.dtype}), or convert model: "
-                             f"model.to(mg.{x.dtype})")
-
-    def _initial_state(self, hx: Any, batch: int, is_batched: bool, dtype: np.dtype,
-                       permutation: np.ndarray | None) -> tuple[Tensor, Tensor | None]:
-        """Check ``hx`` (or make zeros) and return it as ``(L*D, B, H)`` tensors in the working batch order."""
-        who = type(self).__name__
-        lstm = self.mode == "LSTM"
+        lstm = self.cell.has_cell_state
         n = self.num_layers * (2 if self.bidirectional else 1)
+        n_batch, dtype = batch.x.shape[1], batch.x.dtype
         h_size = self.proj_size if self.proj_size > 0 else self.hidden_size
         if hx is None:
-            h0 = Tensor(np.zeros((n, batch, h_size), dtype=dtype))
-            c0 = Tensor(np.zeros((n, batch, self.hidden_size), dtype=dtype)) if lstm else None
-            return h0, c0
+            sizes = (h_size, self.hidden_size) if lstm else (h_size,)
+            return [tuple(Tensor(np.zeros((n_batch, size), dtype=dtype)) for size in sizes) for _ in range(n)]
         if lstm:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 got = f"a tuple of {len(hx)}" if isinstance(hx, (tuple, list)) else type(hx).__name__
@@ -420,28 +296,42 @@ class RNNBase(Module):
             named = [("h_0", hx[0], h_size), ("c_0", hx[1], self.hidden_size)]
         else:
             if not isinstance(hx, Tensor):
-                raise TypeError(f"{who}: hx must be a Tensor of shape ({n}, {batch}, {h_size}), "
+                raise TypeError(f"{who}: hx must be a Tensor of shape ({n}, {n_batch}, {h_size}), "
                                 f"got {type(hx).__name__}")
             named = [("hx", hx, h_size)]
-        states = []
+        stacked = []
         for what, t, size in named:
             if not isinstance(t, Tensor):
                 raise TypeError(f"{who}: {what} must be a Tensor, got {type(t).__name__}")
-            expected = (n, batch, size) if is_batched else (n, size)
+            expected = (n, n_batch, size) if batch.is_batched else (n, size)
             if t.ndim != len(expected):
-                kind = "batched 3-D" if is_batched else "unbatched 2-D"
+                kind = "batched 3-D" if batch.is_batched else "unbatched 2-D"
                 raise ShapeError(f"{who}: for {kind} input, {what} should also be {len(expected)}-D: "
                                  f"expected shape {expected}, got {t.shape}")
             if t.shape != expected:
                 raise ShapeError(f"{who}: expected {what} of shape {expected}, got {t.shape}")
             if t.dtype != dtype:
                 raise ValueError(f"{who}: {what} dtype ({t.dtype}) does not match input dtype ({dtype})")
-            if not is_batched:
-                t = t.unsqueeze(1)
-            if permutation is not None:  # the user's batch order -> the sorted order of the packed input
-                t = t[:, permutation]
-            states.append(t)
-        return states[0], (states[1] if lstm else None)
+            stacked.append(batch.user_to_working(t))
+        return unstack_states(tuple(stacked), n)
+
+    # ------------------------------------------------------------------ one layer, one direction
+    def _run_layer(self, k: int, x: Tensor, state: State, **options: Any) -> tuple[Tensor, State]:
+        """Layer and direction ``k`` over ``x``: the fused kernels, or the textbook step of the cell."""
+        params = self.all_weights[k]
+        w_ih, w_hh = params[0], params[1]
+        b_ih, b_hh = (params[2], params[3]) if self.bias else (None, None)
+        w_hr = params[-1] if self.proj_size > 0 else None
+        mode = self.cell.mode
+        # The fused kernels have no projection: LSTM(proj_size>0) uses the reference path.
+        if self.impl == "fused" and w_hr is None:
+            c0 = state[1] if self.cell.has_cell_state else None
+            names = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), self._all_weights[k]))
+            out, h, c = _fused_layer(mode, x, state[0], c0, w_ih, w_hh, b_ih, b_hh, param_names=names, **options)
+            return out, ((h, c) if self.cell.has_cell_state else (h,))
+        with scope(options.pop("layer_scope")):
+            step = BuiltinStep(self.cell, w_ih, w_hh, b_ih, b_hh, w_hr)
+            return run_direction(step, x, state, **options)
 
     # ------------------------------------------------------------------ forward
     def forward(self, input: Tensor | PackedSequence, hx: Any = None) -> tuple[Any, Any]:
@@ -454,79 +344,14 @@ class RNNBase(Module):
         """
         who = type(self).__name__
         _check_impl(self.impl, who)
-        lstm = self.mode == "LSTM"
-        packed = isinstance(input, PackedSequence)
-        lengths = permutation = None
-        is_batched = True
-        if packed:
-            self._check_input(input.data, (2,), "the data of a PackedSequence")
-            batch_sizes = np.asarray(input.batch_sizes._array, dtype=np.int64)
-            lengths = _lengths_from_batch_sizes(batch_sizes)  # in sorted order, longest first
-            n_batch = int(batch_sizes[0])
-            # Unpack into a zero-padded time-major rectangle (T, B, I), keeping the sorted order.
-            index = _row_index(batch_sizes, np.arange(n_batch), n_batch, len(batch_sizes), False)
-            x = ScatterRows.apply(input.data, index=index, out_shape=(len(batch_sizes), n_batch),
-                                  padding_value=0.0)
-            if input.sorted_indices is not None:
-                permutation = np.asarray(input.sorted_indices._array, dtype=np.int64)
-        else:
-            self._check_input(input, (3, 2))
-            is_batched = input.ndim == 3
-            if not is_batched:
-                x = input.unsqueeze(1)  # (T, I) -> (T, 1, I); batch_first does not apply
-            elif self.batch_first:
-                x = input.transpose(0, 1)
-            else:
-                x = input
-        h0, c0 = self._initial_state(hx, x.shape[1], is_batched, x.dtype, permutation)
-
-        mode = self.mode.lower()
-        directions = 2 if self.bidirectional else 1
-        h_n: list[Tensor] = []
-        c_n: list[Tensor] = []
-        layer_input = x
+        check_sequence_input(who, input, self.input_size, self.batch_first, self.weight_ih_l0.dtype)
+        batch = SequenceBatch.of(input, self.batch_first)
         with scope(self._scope_name):
-            for layer in range(self.num_layers):
-                if layer > 0 and self.dropout > 0 and self.training:
-                    layer_input = _dropout(layer_input, self.dropout)  # between layers, never after the last
-                outputs = []
-                for direction in range(directions):
-                    k = layer * directions + direction
-                    names = self._all_weights[k]
-                    params = [getattr(self, name) for name in names]
-                    w_ih, w_hh = params[0], params[1]
-                    b_ih, b_hh = (params[2], params[3]) if self.bias else (None, None)
-                    w_hr = params[-1] if self.proj_size > 0 else None
-                    # The fused kernels have no projection: LSTM(proj_size>0) uses the reference path.
-                    layer_fn: Callable = (_fused_layer if self.impl == "fused" and w_hr is None
-                                          else reference_rnn_layer)
-                    out, h, c = layer_fn(mode, layer_input, h0[k], c0[k] if lstm else None, w_ih, w_hh, b_ih,
-                                         b_hh, reverse=direction == 1, lengths=lengths,
-                                         layer_scope=f"l{layer}" + ("_reverse" if direction else ""),
-                                         weight_hr=w_hr)
-                    outputs.append(out)
-                    h_n.append(h)
-                    c_n.append(c)
-                layer_input = outputs[0] if directions == 1 else mg.cat(outputs, 2)
-            output = layer_input
-            h_out = mg.stack(h_n, 0)
-            c_out = mg.stack(c_n, 0) if lstm else None
-
-        if packed:
-            n_time, n_batch = output.shape[:2]
-            index = _row_index(batch_sizes, np.arange(n_batch), n_batch, n_time, False)
-            output = PackedSequence(GatherRows.apply(output, index=index), input.batch_sizes,
-                                    input.sorted_indices, input.unsorted_indices)
-            if input.unsorted_indices is not None:  # back to the user's batch order
-                unsort = np.asarray(input.unsorted_indices._array, dtype=np.int64)
-                h_out = h_out[:, unsort]
-                c_out = c_out[:, unsort] if lstm else None
-        elif not is_batched:
-            output, h_out = output.squeeze(1), h_out.squeeze(1)
-            c_out = c_out.squeeze(1) if lstm else None
-        elif self.batch_first:
-            output = output.transpose(0, 1)
-        return (output, (h_out, c_out)) if lstm else (output, h_out)
+            output, finals = run_stack(self._run_layer, batch.x, self._initial_states(hx, batch),
+                                       num_layers=self.num_layers, bidirectional=self.bidirectional,
+                                       dropout=self.dropout, training=self.training, lengths=batch.lengths)
+            final = tuple(batch.working_to_user(s) for s in stack_states(finals))
+        return batch.restore(output), (final if self.cell.has_cell_state else final[0])
 
 
 class RNN(RNNBase):
@@ -619,16 +444,9 @@ class RNNCellBase(Module):
                  dtype: Any = None, *, impl: str = "fused") -> None:
         super().__init__()
         who = type(self).__name__
-        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-                raise TypeError(f"{who}: {arg} should be of type int, got: {type(value).__name__}")
-            if value <= 0:
-                raise ValueError(f"{who}: {arg} must be greater than zero, got {value}")
-        if not isinstance(bias, (bool, np.bool_)):
-            raise TypeError(f"{who}: bias should be of type bool, got: {type(bias).__name__}")
-        self.input_size = int(input_size)
-        self.hidden_size = int(hidden_size)
-        self.bias = bool(bias)
+        self.input_size = check_int(who, "input_size", input_size)
+        self.hidden_size = check_int(who, "hidden_size", hidden_size)
+        self.bias = check_bool(who, "bias", bias)
         self.impl = _check_impl(impl, who)
         dtype = _init_dtype(dtype, device, who)
         gates = num_chunks * hidden_size
@@ -644,9 +462,7 @@ class RNNCellBase(Module):
 
     def reset_parameters(self) -> None:
         """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            p._array = rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)
+        _uniform_reset(self, self.hidden_size)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -701,7 +517,14 @@ class RNNCellBase(Module):
                 return h_t, c_t
             _, h_t, c_t = _reference_cell(self._mode, x, h, c, self.weight_ih, self.weight_hh, self.bias_ih,
                                           self.bias_hh)
+            mark_state(h_t, c_t)  # for drawings of your loop: this step's h_t and c_t
             return h_t, c_t
+
+    def initial_state(self, batch_size: int) -> Any:
+        """Zeros ``(batch_size, hidden_size)``: ``h_0`` (LSTMCell: ``(h_0, c_0)``), as ``mg.nn.Recurrent`` needs."""
+        zeros = [Tensor(np.zeros((batch_size, self.hidden_size), dtype=self.weight_hh.dtype))
+                 for _ in describe(self._mode).state]
+        return tuple(zeros) if len(zeros) > 1 else zeros[0]
 
     def _zeros(self, x: Tensor) -> Tensor:
         return Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
@@ -710,18 +533,9 @@ class RNNCellBase(Module):
 def _reference_cell(mode: str, x: Tensor, h: Tensor, c: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
                     bias_ih: Tensor | None, bias_hh: Tensor | None) -> tuple[None, Tensor, Tensor | None]:
     """One textbook step for a cell (no time-step scope: the caller's loop owns the time)."""
-    n_gates = NUM_GATES[mode]
-    rows, dtype = weight_ih.shape[0], weight_ih.dtype
-    W_ih = _gate_blocks(weight_ih, n_gates, rows, dtype)
-    W_hh = _gate_blocks(weight_hh, n_gates, rows, dtype)
-    b_ih = _gate_blocks(bias_ih, n_gates, rows, dtype)
-    b_hh = _gate_blocks(bias_hh, n_gates, rows, dtype)
-    if mode == "lstm":
-        h_t, c_t = lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh)
-        return None, h_t, c_t
-    if mode == "gru":
-        return None, gru_step(x, h, W_ih, W_hh, b_ih, b_hh), None
-    return None, rnn_step(x, h, *W_ih, *W_hh, *b_ih, *b_hh, mode[4:]), None
+    cell = describe(mode)
+    state = BuiltinStep(cell, weight_ih, weight_hh, bias_ih, bias_hh)(x, (h, c) if cell.has_cell_state else (h,))
+    return None, state[0], (state[1] if cell.has_cell_state else None)
 
 
 class RNNCell(RNNCellBase):
@@ -744,7 +558,8 @@ class RNNCell(RNNCellBase):
                  device: Any = None, dtype: Any = None, *, impl: str = "fused") -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
-        super().__init__(input_size, hidden_size, bias, 1, device, dtype, impl=impl)
+        super().__init__(input_size, hidden_size, bias, describe("rnn_" + nonlinearity).num_gates, device, dtype,
+                         impl=impl)
         self.nonlinearity = nonlinearity
 
     @property
@@ -776,7 +591,7 @@ class LSTMCell(RNNCellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
                  dtype: Any = None, *, impl: str = "fused") -> None:
-        super().__init__(input_size, hidden_size, bias, 4, device, dtype, impl=impl)
+        super().__init__(input_size, hidden_size, bias, describe("lstm").num_gates, device, dtype, impl=impl)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """``input`` ``(B, input_size)`` or ``(input_size,)``; ``hx`` a tuple ``(h_0, c_0)`` (zeros if None)."""
@@ -806,7 +621,7 @@ class GRUCell(RNNCellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
                  dtype: Any = None, *, impl: str = "fused") -> None:
-        super().__init__(input_size, hidden_size, bias, 3, device, dtype, impl=impl)
+        super().__init__(input_size, hidden_size, bias, describe("gru").num_gates, device, dtype, impl=impl)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """``input`` ``(B, input_size)`` or ``(input_size,)``; ``hx`` like it with hidden_size (zeros if None)."""

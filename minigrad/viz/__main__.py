@@ -66,10 +66,11 @@ def build(args: argparse.Namespace):  # noqa: ANN201 - returns a graphviz.Digrap
     layer = layer_cls(args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional,
                       impl=args.impl)
     x = mg.randn(args.steps, args.batch, args.input)
-    out, _ = layer(x)
-    if args.grads:
-        # Only the last step's output enters the loss: earlier steps get gradient only through time.
-        out[-1].sum().backward(retain_graph=True)
+    with mg.viz.record():  # the values and gradient norms the drawing shows
+        out, _ = layer(x)
+        if args.grads:
+            # Only the last step's output enters the loss: earlier steps get gradient only through time.
+            out[-1].sum().backward()
     return mg.viz.draw_graph(out, params=layer, view=args.view, show_values=args.values, show_grads=args.grads,
                              rankdir=args.rankdir, max_nodes=args.max_nodes)
 

@@ -1,0 +1,137 @@
+"""Elman RNN kernels: ``h_t = tanh(W_ih x + b_ih + W_hh h + b_hh)`` (or relu), each next to its NumPy reference.
+
+The cell's description is ``minigrad/nn/cells/elman.py``; the array layout the kernels share is
+described in ``minigrad/kernels/rnn.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.kernels._jit import Inline, kernel
+from minigrad.kernels.rnn_common import (
+    _OPTIONS,
+    _carry_forward,
+    _indices,
+    _indices_jit,
+    _matmul,
+    _tanh,
+    _total_grad_h,
+    _write_output,
+)
+
+# ============================================================================================
+# Elman RNN: h_t = tanh(W_ih x + b_ih + W_hh h + b_hh)   (or relu)
+# ============================================================================================
+
+
+@Inline.with_options(_OPTIONS)
+def _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu):
+    H = h_all.shape[2]
+    one = gates.dtype.type(1)
+    for b in range(gates.shape[1]):
+        h_prev, h_new, out_t = h_all[tp, b], h_all[tn, b], out[t, b]
+        if t >= lengths[b]:
+            _carry_forward(h_prev, h_new, out_t)
+            continue
+        gt, rb = gates[t, b], rec[b]
+        for j in range(H):
+            pre = gt[j] + rb[j] + bias[j]
+            if relu:
+                h_new[j] = pre if pre > 0 else pre * 0  # pre * 0 keeps NaN a NaN
+            else:
+                h_new[j] = _tanh(pre, one)
+        _write_output(h_new, out_t)
+
+
+@kernel(**_OPTIONS)
+def rnn_step_forward(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu):
+    """One Elman step: ``h_all[tn] = act(gates[t] + rec + bias)``, ``act`` = relu if ``relu`` else tanh.
+    ``gates`` (the input projection) is left as it is.
+    """
+    _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
+
+
+def rnn_step_forward_ref(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu) -> None:
+    pre = gates[t] + rec + bias
+    h = np.maximum(pre, 0) if relu else np.tanh(pre)
+    active = (t < lengths)[:, None]
+    h_all[tn] = np.where(active, h, h_all[tp])
+    if out.shape[2]:
+        out[t] = np.where(active, h, 0)
+
+
+@Inline.with_options(_OPTIONS)
+def _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu):
+    H = h_all.shape[2]
+    one = h_all.dtype.type(1)
+    for b in range(h_all.shape[1]):
+        dh_t, ch = dh_all[t, b], carry_h[b]
+        if not _total_grad_h(dh_t, rec[b], ch, grad_out[t, b], t < lengths[b]):
+            dgates[t, b, :] = 0
+            continue
+        h_now, dg = h_all[tn, b], dgates[t, b]
+        for j in range(H):
+            if relu:
+                dg[j] = dh_t[j] if h_now[j] > 0 else dh_t[j] * 0  # relu' = [h > 0]
+            else:
+                dg[j] = dh_t[j] * (one - h_now[j] * h_now[j])  # tanh' = 1 - h^2
+        ch[:] = 0
+
+
+@kernel(**_OPTIONS)
+def rnn_step_backward(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu):
+    """Backward of one Elman step: ``dgates[t] = dL/dh_t * act'``; then the caller sets ``rec = dgates[t] @ W_hh``."""
+    _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu)
+
+
+def rnn_step_backward_ref(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn,
+                          relu) -> None:
+    active = (t < lengths)[:, None]
+    dh = rec + carry_h + (np.where(active, grad_out[t], 0) if grad_out.shape[2] else 0)
+    dh_all[t] = dh
+    h = h_all[tn]
+    d = dh * (h > 0) if relu else dh * (1 - h * h)
+    dgates[t] = np.where(active, d, 0)
+    carry_h[...] = np.where(active, 0, dh)
+
+
+@kernel(**_OPTIONS)
+def rnn_sequence_forward(gates, w_hh_t, bias, h_all, out, lengths, reverse, rec, relu):
+    """The whole Elman forward in one call (tiny ``B*H``); ``w_hh_t = W_hh^T`` ``(H, H)``."""
+    n_time = gates.shape[0]
+    for s in range(n_time):
+        t = n_time - 1 - s if reverse else s
+        tp, tn = _indices_jit(t, reverse)
+        _matmul(h_all[tp], w_hh_t, rec)
+        _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
+
+
+def rnn_sequence_forward_ref(gates, w_hh_t, bias, h_all, out, lengths, reverse, rec, relu) -> None:
+    n_time = gates.shape[0]
+    for t in (range(n_time - 1, -1, -1) if reverse else range(n_time)):
+        tp, tn = _indices(t, reverse)
+        rec[...] = h_all[tp] @ w_hh_t
+        rnn_step_forward_ref(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
+
+
+@kernel(**_OPTIONS)
+def rnn_sequence_backward(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse,
+                          relu):
+    """The whole Elman backward in one call; on return ``rec = dgates[first step] @ W_hh``."""
+    n_time = dgates.shape[0]
+    for s in range(n_time - 1, -1, -1):
+        t = n_time - 1 - s if reverse else s
+        tn = t if reverse else t + 1
+        _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu)
+        _matmul(dgates[t], w_hh, rec)
+
+
+def rnn_sequence_backward_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all,
+                              reverse, relu) -> None:
+    n_time = dgates.shape[0]
+    for t in (range(n_time) if reverse else range(n_time - 1, -1, -1)):
+        tn = t if reverse else t + 1
+        rnn_step_backward_ref(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn,
+                              relu)
+        rec[...] = dgates[t] @ w_hh

@@ -1,0 +1,265 @@
+"""What every recurrent kernel shares: fast sigmoid/tanh, small matmuls, and the step helpers.
+
+The kernels of each cell live next to their NumPy references in ``lstm.py``, ``gru.py`` and
+``elman.py``; ``rnn.py`` describes the array layout they all share.
+
+Why our own ``sigmoid``/``tanh``: Numba's ``math.exp``/``math.tanh`` are scalar libm calls
+(~10 ns each) that stop the loop from being vectorized; an LSTM step needs five of them per
+hidden unit. ``_exp_split`` below is a textbook exp (range reduction + polynomial) written only
+with arithmetic, so LLVM turns the loops into SIMD code; it is accurate to ~1 ulp in float32 and
+float64. ``error_model="numpy"`` lets divisions vectorize too (no ZeroDivisionError checks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.kernels._jit import Inline, kernel
+from minigrad.kernels.gemm import (
+    gemm,
+)
+
+# Outputs narrower than one float32 register tile (64 columns with AVX-512) use the plain loop.
+GEMM_MIN_COLS = 64
+
+# Options of every kernel here: no ZeroDivisionError checks, so that divisions vectorize;
+# release the GIL (kernels touch only the arrays they are given), so that two Python threads
+# training two models can run their kernels on two cores at once; and let a multiply and an add
+# contract to one FMA instruction ("contract": one rounding instead of two; NaN and Inf propagate
+# as before), so that the exp polynomial inside every sigmoid/tanh is a chain of FMAs, not of
+# separate multiplies and adds (docs/performance.md has the measurements).
+_OPTIONS = {"error_model": "numpy", "nogil": True, "fastmath": {"contract"}}
+
+
+# ============================================================================================
+# Scalar helpers, inlined into the kernels
+# ============================================================================================
+
+
+# exp(-y) = 2^-m * exp(r) with m = round(y / ln2) and |r| <= ln2 / 2; ln2 in two parts so that
+# m * LN2_HI is exact (Cody & Waite).
+LOG2E = 1.4426950408889634
+LN2_HI = 0.693145751953125
+LN2_LO = 1.42860682030941723212e-6
+EXP_CLAMP = 85.0  # exp(-85) ~ 1e-37: beyond it sigmoid/tanh are 0/1 to float32 and float64 precision
+
+
+def _exp2_python(m, one):
+    """``2^m`` in the dtype of ``one`` for an integer-valued ``m`` (the plain-Python version)."""
+    return type(one)(np.ldexp(1.0, int(m)))
+
+
+def _make_exp2() -> Any:
+    """The compiled ``2^m``: write ``m`` straight into the exponent bits of a float, as every libm does.
+
+    IEEE floats store ``x = 1.f * 2^(e - bias)``; with ``f = 0`` and ``e = m + bias`` the bits ARE
+    ``2^m``. Numba has no bit-cast of a scalar, so this is a tiny LLVM intrinsic: float -> int,
+    add the bias (127 / 1023), shift into place (23 / 52), reinterpret as float. It vectorizes;
+    computing ``2^m`` from integer shifts would need int64 lanes (half as many for float32).
+    """
+    import numba
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def exp2_bits(typingctx, m, one):
+        if not isinstance(m, types.Float) or m != one:
+            return None
+
+        def codegen(context, builder, sig, args):
+            width, bias, shift = (32, 127, 23) if sig.return_type == types.float32 else (64, 1023, 52)
+            int_t = ir.IntType(width)
+            e = builder.add(builder.fptosi(args[0], int_t), ir.Constant(int_t, bias))
+            bits = builder.shl(e, ir.Constant(int_t, shift))
+            return builder.bitcast(bits, context.get_value_type(sig.return_type))
+
+        return one(m, one), codegen
+
+    return numba.njit(**_OPTIONS)(lambda m, one: exp2_bits(m, one))
+
+
+# 2^m for integer-valued m with |m| < 127, in the dtype of `one`.
+_exp2 = Inline(_exp2_python, _OPTIONS, make_jit=_make_exp2)
+
+
+@Inline.with_options(_OPTIONS)
+def _exp_split(y, one):
+    """For ``y >= 0``: ``(P, q)`` with ``exp(-y) = (1 + q) / P``, ``P = 2^m`` exact, ``q = expm1(r)``.
+
+    Returning ``expm1`` of the reduced argument (not ``exp``) keeps full relative precision for
+    tiny ``y`` (``tanh(1e-20)``). ``one`` is ``1`` in the working dtype: every constant is cast
+    to its type so float32 stays float32 (twice as many SIMD lanes).
+    """
+    T = type(one)
+    y = y if y < T(EXP_CLAMP) else T(EXP_CLAMP)  # also maps NaN to the clamp; callers re-insert NaN
+    m = np.floor(y * T(LOG2E) + T(0.5))
+    r = (m * T(LN2_HI) - y) + m * T(LN2_LO)
+    # Taylor series of expm1 (Horner) on |r| <= 0.347: to r^7 the error is < 1e-8 (enough for
+    # float32), to r^13 < 1e-17 (float64). `single` is a constant per dtype (float32 cannot tell
+    # 1 + 1e-10 from 1), so LLVM folds the test and keeps one branch: no cost inside the loop.
+    single = one + T(1e-10) == one
+    if single:
+        q = r * (one + r * (T(1 / 2) + r * (T(1 / 6) + r * (T(1 / 24) + r * (T(1 / 120) + r * (
+            T(1 / 720) + r * T(1 / 5040)))))))
+    else:
+        q = r * (one + r * (T(1 / 2) + r * (T(1 / 6) + r * (T(1 / 24) + r * (T(1 / 120) + r * (
+            T(1 / 720) + r * (T(1 / 5040) + r * (T(1 / 40320) + r * (T(1 / 362880) + r * (
+                T(1 / 3628800) + r * (T(1 / 39916800) + r * (T(1 / 479001600) + r * T(1 / 6227020800)))))))))))))
+    return _exp2(m, one), q  # m <= 123: a normal number in float32 and float64
+
+
+@Inline.with_options(_OPTIONS)
+def _sigmoid(x, one):
+    """sigma(x) = 1 / (1 + e^-x), with e^-|x| only (never overflows)."""
+    P, q = _exp_split(abs(x), one)
+    # x >= 0: 1 / (1 + e^-x) = P / (P + 1 + q);   x < 0: e^x / (1 + e^x) = (1 + q) / (P + 1 + q)
+    s = (P if x >= 0 else one + q) / (P + one + q)
+    s = s if x > -type(one)(EXP_CLAMP) else one - one  # below e^-85 (and at -inf): exactly 0
+    return s if x == x else x  # NaN in, NaN out
+
+
+@Inline.with_options(_OPTIONS)
+def _exp_neg(y, one):
+    """``exp(-y)`` for ``y >= 0`` (e.g. ``exp(x - max)`` in a softmax), vectorizable; NaN in, NaN out.
+
+    A ``y`` a rounding error below 0 (``lse - x`` for the largest ``x``) is fine: the reduced argument stays small.
+    """
+    P, q = _exp_split(y, one)
+    e = (one + q) / P
+    e = e if y < type(one)(EXP_CLAMP) else one - one  # below e^-85 (and for y = inf): exactly 0
+    return e if y == y else y
+
+
+@Inline.with_options(_OPTIONS)
+def _tanh(x, one):
+    """tanh(|x|) = (1 - e^-2|x|) / (1 + e^-2|x|) = (P - 1 - q) / (P + 1 + q), sign restored."""
+    P, q = _exp_split(abs(x) * (one + one), one)
+    t = (P - one - q) / (P + one + q)
+    t = t if x >= 0 else -t
+    return t if x == x else x
+
+
+@Inline.with_options(_OPTIONS)
+def _matmul_rows(a, b, out):
+    """``out = a @ b``, two rows of ``a`` at a time (float64, and outputs narrower than a tile).
+
+    Two rows at a time, so that each row of ``b`` loaded from memory feeds two multiply-adds
+    (the fastest row count: docs/performance.md); the inner loop runs along contiguous rows: SIMD.
+    """
+    n_rows, n_inner = a.shape
+    out[:] = 0
+    i = 0
+    while i + 1 < n_rows:
+        o0, o1 = out[i], out[i + 1]
+        for k in range(n_inner):
+            a0, a1, bk = a[i, k], a[i + 1, k], b[k]
+            for j in range(bk.shape[0]):
+                o0[j] += a0 * bk[j]
+                o1[j] += a1 * bk[j]
+        i += 2
+    if i < n_rows:  # an odd last row
+        o0 = out[i]
+        for k in range(n_inner):
+            a0, bk = a[i, k], b[k]
+            for j in range(bk.shape[0]):
+                o0[j] += a0 * bk[j]
+
+
+@Inline.with_options(_OPTIONS)
+def _matmul(a, b, out):
+    """``out = a @ b``: the per-step matmul of the sequence kernels (no Python, no BLAS call).
+
+    float32 with at least one register tile of columns goes to ``gemm`` (``kernels/gemm.py``:
+    a register-tiled multiply, as fast as BLAS or faster at these sizes). For float64 LLVM does
+    not keep ``gemm``'s tile in registers, and narrower outputs fill no tile, so those take the
+    two-rows loop (``benchmarks/bench_rnn_kernels.py`` measures both).
+    """
+    if out.itemsize == 4 and out.shape[1] >= GEMM_MIN_COLS:
+        gemm(a, b, out)
+    else:
+        _matmul_rows(a, b, out)
+
+
+def sigmoid_ref(x: np.ndarray) -> np.ndarray:
+    """NumPy sigma(x), stable for any x."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+@kernel(**_OPTIONS)
+def sigmoid_tanh(x, sig_out, tanh_out):
+    """Elementwise sigma and tanh of a 1-D array (exposes the helpers to tests)."""
+    one = x.dtype.type(1)
+    for i in range(x.size):
+        sig_out[i] = _sigmoid(x[i], one)
+        tanh_out[i] = _tanh(x[i], one)
+
+
+def sigmoid_tanh_ref(x: np.ndarray, sig_out: np.ndarray, tanh_out: np.ndarray) -> None:
+    sig_out[...] = sigmoid_ref(x)
+    tanh_out[...] = np.tanh(x)
+
+
+# ============================================================================================
+# Helpers every recurrent kernel shares
+# ============================================================================================
+
+
+# ============================================================================================
+# LSTM: gates i, f, g, o (rows of W stacked in that order)
+# ============================================================================================
+
+
+@Inline.with_options(_OPTIONS)
+def _blocks(row, n):
+    """The gate blocks of a stacked row, as views: ``row[:H], row[H:2H], ...`` (``n`` of them).
+
+    Kernels index these views from 0 (``i[j]``, not ``row[H + j]``): with a possibly negative
+    index Numba must check for wraparound, and that check stops LLVM from vectorizing the loop.
+    """
+    H = row.shape[0] // n
+    return row[:H], row[H:2 * H], row[2 * H:3 * H], row[(n - 1) * H:]
+
+
+@Inline.with_options(_OPTIONS)
+def _carry_forward(h_prev, h_new, out_t):
+    """An inactive (padded) step: the state passes through unchanged and the output is 0."""
+    for j in range(h_prev.shape[0]):
+        h_new[j] = h_prev[j]
+    out_t[:] = 0  # out_t is empty when the output is a view of h_all (no padding then)
+
+
+@Inline.with_options(_OPTIONS)
+def _write_output(h_new, out_t):
+    """Copy the new state to a separate output array (only with variable lengths)."""
+    for j in range(out_t.shape[0]):
+        out_t[j] = h_new[j]
+
+
+@Inline.with_options(_OPTIONS)
+def _total_grad_h(dh_t, rec_b, carry_b, grad_out_b, active):
+    """``dh_t = rec + carry (+ grad of the output if the step is active)``; returns ``active``.
+
+    ``grad_out_b`` is empty when the layer output got no gradient. For an inactive step the
+    whole gradient is carried on to the state before it.
+    """
+    for j in range(dh_t.shape[0]):
+        dh_t[j] = rec_b[j] + carry_b[j]
+    if active and grad_out_b.shape[0] > 0:
+        for j in range(dh_t.shape[0]):
+            dh_t[j] += grad_out_b[j]
+    if not active:
+        for j in range(dh_t.shape[0]):
+            carry_b[j] = dh_t[j]
+    return active
+
+
+def _indices(t, reverse):
+    """(tp, tn): where step ``t`` reads its previous state in ``h_all`` and writes the new one."""
+    return (t + 1, t) if reverse else (t, t + 1)
+
+
+_indices_jit = Inline(_indices, _OPTIONS)

@@ -1,0 +1,181 @@
+"""``view='ops'``: every primitive op; a fused layer expanded into its cell's equations, step by step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.viz.builder import _Builder
+from minigrad.viz.model import _Fused, _Model, _Node, _shape_str
+from minigrad.viz.walk import split_scope
+
+# ---------------------------------------------------------------------------------------------
+# view='ops': every primitive op; fused layers expanded into their equations
+# ---------------------------------------------------------------------------------------------
+
+
+class _OpsBuilder(_Builder):
+    def build(self) -> _Model:
+        m = self.model
+        for t in self.leaves:
+            m.add(self.leaf_node(t))
+        for fn in self.fns:
+            if id(fn) in self.fused:
+                self._expand_nodes(self.fused[id(fn)])
+            elif id(fn) not in self.bypass:
+                path, step = split_scope(fn.scope)
+                node = _Node(self.fkey(fn), "op", fn.name, self.op_lines(fn), path,
+                             (path[:-1], step) if step is not None else None,
+                             tooltip=f"{fn.name} at {fn.scope}" if fn.scope else fn.name)
+                m.add(node)
+                if step is not None:
+                    m.step_clusters[(path[:-1], step)] = path
+        for path in self.groups:  # mark h_t / c_t of each step of primitive ops
+            h, c = self.state_outputs(path)
+            key = (path[:-1], int(path[-1][1:]))
+            if h is not None and self.fkey(h[0]) in m.nodes:
+                node = m.nodes[self.fkey(h[0])]
+                node.mark = "h"
+                node.title += "  = h_t"
+                g = self.grad_of(*h)
+                if g is not None:
+                    m.step_grads[key] = g
+            if c is not None and self.fkey(c[0]) in m.nodes:
+                m.nodes[self.fkey(c[0])].mark = "c"
+                m.nodes[self.fkey(c[0])].title += "  = c_t"
+        # edges
+        for fn in self.fns:
+            if id(fn) in self.fused:
+                self._expand_edges(self.fused[id(fn)])
+                continue
+            if id(fn) in self.bypass:
+                continue
+            dst = self.fkey(fn)
+            for e in fn.next_functions:
+                for src in self.sources(e):
+                    m.edge(src, dst, "param" if self._is_param_key(src) else "data")
+        self.add_outputs(self.sources)
+        return m
+
+    def _is_param_key(self, key: str) -> bool:
+        node = self.model.nodes.get(key)
+        return node is not None and node.kind == "param"
+
+    def sources(self, edge: Any) -> list[str]:
+        """The drawn node(s) that an input edge of some op comes from."""
+        if edge is None:
+            return []
+        if type(edge) is not tuple:
+            return [self.lkey(edge)]
+        parent, k = edge
+        f = self.fused.get(id(parent))
+        if f is None:
+            return [self.fkey(parent)]
+        role = f.fn.output_roles[k] if k < len(f.fn.output_roles) else "output"
+        if role == "h_n":
+            return [self._fk(f, f.final_step, "h")]
+        if role == "c_n":
+            return [self._fk(f, f.final_step, "c")]
+        return [self._gather(f)]
+
+    def _fk(self, f: _Fused, t: int, name: str) -> str:
+        return f"{self.fkey(f.fn)}_{t}_{name}"
+
+    def _gather(self, f: _Fused) -> str:
+        """The fused layer's output sequence as one node, made the first time something needs it."""
+        key = f"{self.fkey(f.fn)}_out"
+        if key not in self.model.nodes:
+            data = self.outputs_of(f.fn)
+            lines = [_shape_str(data[0].shape)] if data else []
+            lines.append("stack of h_t over t")
+            if len(data) <= 3 and data:
+                lines += self.value_lines(data[:1])
+            self.model.add(_Node(key, "op", "output", lines, f.layer_path(), tooltip="output of the fused layer"))
+            for t in f.order:
+                self.model.edge(self._fk(f, t, "h"), key)
+        return key
+
+    def _expand_nodes(self, f: _Fused) -> None:
+        m = self.model
+        drawing = f.cell.drawing
+        lower = self.seq_parents(f.edge("x"), f.T)
+        layer = f.layer_path()
+        for t in f.order:
+            path, step = f.step_path(t)
+            step_of = (path[:-1], step) if step is not None else None
+            if step is not None:
+                m.step_clusters[step_of] = path
+            vals = self.values_for(f, t)
+            where = f"{f.fn.name} {f.fn.step_scope(t)}"
+            if lower is None:  # x_t comes from outside: draw it
+                m.add(_Node(self._fk(f, t, "x"), "input", "x_t", [f.shape("x")] + self.value_lines([vals.get("x_t")]),
+                            path, step_of, tooltip=f"x_t of {where}"))
+            for name, (title, formula) in drawing.nodes.items():
+                lines = [formula, f.shape(name)]
+                prefix, key = (drawing.values or {}).get(name, ("", None))
+                if key is not None and vals.get(key) is not None:
+                    lines += [prefix + line for line in self.value_lines([vals[key]])]
+                node = m.add(_Node(self._fk(f, t, name), "eq", title, lines, path, step_of, tooltip=where))
+                if name == "h":
+                    node.mark = "h"
+                    g = f.grad_h(t) if self.opts.show_grads else None
+                    if g is not None:
+                        node.lines += self.grad_line([g])
+                        if step_of is not None:
+                            m.step_grads[step_of] = g
+                        node.grad = g
+                elif name == "c":
+                    node.mark = "c"
+            for column in drawing.columns:
+                m.same_rank.append([self._fk(f, t, name) for name in column])
+        # initial states that come from nowhere (zeros by default): one node each in the layer
+        for role, name in (("h0", "h"), ("c0", "c")):
+            if role == "c0" and not f.cell.has_cell_state:
+                continue
+            if self._state_source(f, role) is None:
+                v = self.values_for(f, f.order[0]).get(f"{name}_prev")
+                m.add(_Node(f"{self.fkey(f.fn)}_{role}", "input", f"initial {name}",
+                            [f.shape("h")] + self.value_lines([v]), layer, tooltip=f"initial {name} of {f.fn.name}"))
+
+    def values_for(self, f: _Fused, t: int) -> dict[str, np.ndarray]:
+        return f.values(t) if self.opts.show_values else {}
+
+    def _state_source(self, f: _Fused, role: str) -> list[str] | None:
+        e = f.edge(role)
+        return self.sources(e) if e is not None else None
+
+    def _expand_edges(self, f: _Fused) -> None:
+        m = self.model
+        takes = f.cell.drawing.takes
+        for a, b in f.cell.drawing.edges:
+            for t in f.order:
+                m.edge(self._fk(f, t, a), self._fk(f, t, b))
+        lower = self.seq_parents(f.edge("x"), f.T)
+        x_src = [] if lower is not None else self.sources(f.edge("x"))
+        prev: dict[str, list[str]] = {}
+        for role, name in (("h0", "h"), ("c0", "c")):
+            src = self._state_source(f, role)
+            prev[name] = src if src is not None else [f"{self.fkey(f.fn)}_{role}"]
+        if not f.cell.has_cell_state:
+            prev.pop("c")
+        weights = {w: self.sources(f.edge(w)) for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        for t in f.order:
+            if lower is None:
+                for s in x_src:
+                    m.edge(s, self._fk(f, t, "x"))
+                xs = [self._fk(f, t, "x")]
+            else:
+                xs = [self._fk(p, t, "h") for p in lower]
+            for s in xs:
+                for d in takes["x"]:
+                    m.edge(s, self._fk(f, t, d))
+            for name, srcs in prev.items():
+                for s in srcs:
+                    for d in takes[name]:
+                        m.edge(s, self._fk(f, t, d))
+            for w, srcs in weights.items():
+                for s in srcs:
+                    for d in takes[w]:
+                        m.edge(s, self._fk(f, t, d), "param")
+            prev = {name: [self._fk(f, t, name)] for name in prev}

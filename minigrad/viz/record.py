@@ -1,0 +1,148 @@
+"""``mg.viz.record()``: keep what drawings show — values, gradient norms, order — only when asked.
+
+The engine keeps only what backward needs: a node forgets its output once it is built, and
+``backward`` computes no gradient norms. A drawing that should show values or gradients asks for
+them by recording the forward and backward passes::
+
+    with mg.viz.record():
+        out, _ = lstm(x)
+        out.sum().backward()
+    mg.viz.draw_graph(out, params=lstm, view="cells")   # values and ||dL/dh_t|| from the recording
+
+While a recording is active it stores, through the engine's opt-in hook
+(``minigrad.autograd.Recorder``):
+
+- ``forward_order``: every node, in the order the graph was built, and a copy of its outputs;
+- ``backward_order``: every node, in the order the engine ran its backward, and the norms of the
+  gradients of its outputs;
+- for a node that declares time steps (``declares_steps``, the fused recurrent layers): copies of
+  every step's saved values (``x_t``, ``h_prev``, the gates, ``h``...) and ``dL/dh_t`` per step.
+
+Drawings made inside the block use it; after the block, the most recent recording stays available
+to drawings of its graph until the next ``record()`` starts (so ``with mg.viz.record(): ...`` needs
+no name). Recording costs memory (a copy of every output), so record the step you want to draw,
+not a whole training run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function, Recorder, recording
+
+__all__ = ["Recording", "record", "recording_for"]
+
+
+def _norm(g: np.ndarray | None) -> float:
+    return 0.0 if g is None else float(np.linalg.norm(np.asarray(g, dtype=np.float64)))
+
+
+class Recording(Recorder):
+    """What one ``mg.viz.record()`` block saw (see the module docstring).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> x = mg.tensor([3.0, 4.0], requires_grad=True)
+        >>> with mg.viz.record() as rec:
+        ...     y = (x * x).sum()
+        ...     y.backward()
+        >>> [fn.name for fn in rec.forward_order], rec.grad_norms(y.grad_fn), rec.outputs(y.grad_fn)[0].item()
+        (['mul', 'sum'], (1.0,), 25.0)
+    """
+
+    def __init__(self) -> None:
+        self.forward_order: list[Function] = []
+        self.backward_order: list[Function] = []
+        self._outputs: dict[int, tuple[np.ndarray, ...]] = {}
+        self._grad_norms: dict[int, tuple[float, ...]] = {}
+        self._step_values: dict[int, list[dict[str, np.ndarray]]] = {}
+        self._step_grads: dict[int, np.ndarray] = {}
+
+    # -- the engine's hook -----------------------------------------------------------------
+    def on_forward(self, fn: Function, outputs: tuple[np.ndarray, ...]) -> None:
+        self.forward_order.append(fn)  # keeps fn alive, so id(fn) stays unique for the recording
+        self._outputs[id(fn)] = tuple(np.array(a, copy=True) for a in outputs)
+        if getattr(fn, "declares_steps", False) is True:
+            self._step_values[id(fn)] = [fn.step_values(t) for t in range(fn.num_steps)]
+
+    def on_backward(self, fn: Function, grads: Iterable[np.ndarray | None]) -> None:
+        self.backward_order.append(fn)
+        self._grad_norms[id(fn)] = tuple(_norm(g) for g in grads)
+        if getattr(fn, "declares_steps", False) is True:
+            fn.step_grad_sink = self._on_step_grads  # the layer hands over dL/dh_t of every step
+
+    def _on_step_grads(self, fn: Function, dh_all: np.ndarray) -> None:
+        self._step_grads[id(fn)] = np.array(dh_all, copy=True)
+
+    # -- what drawings read ----------------------------------------------------------------
+    def saw(self, fn: Function) -> bool:
+        """Whether ``fn`` was built while this recording was active."""
+        return id(fn) in self._outputs
+
+    def outputs(self, fn: Function) -> tuple[np.ndarray, ...]:
+        """Copies of ``fn``'s outputs as they were when it was built (``()`` if not recorded)."""
+        return self._outputs.get(id(fn), ())
+
+    def grad_norms(self, fn: Function) -> tuple[float, ...]:
+        """Norms of the gradients reaching ``fn``'s outputs (``()`` before its backward ran)."""
+        return self._grad_norms.get(id(fn), ())
+
+    def step_values(self, fn: Function, t: int) -> dict[str, np.ndarray] | None:
+        """The saved values of step ``t`` of a node that declares steps (None if not recorded)."""
+        steps = self._step_values.get(id(fn))
+        return None if steps is None else steps[t]
+
+    def step_grad_h(self, fn: Function, t: int) -> np.ndarray | None:
+        """``dL/dh_t`` of step ``t`` of a node that declares steps (None before its backward)."""
+        grads = self._step_grads.get(id(fn))
+        return None if grads is None else grads[t]
+
+
+# The recordings drawings may read: the active ones (innermost last), then the most recent one.
+_active: list[Recording] = []
+_latest: Recording | None = None
+_earlier: list[weakref.ref[Recording]] = []
+
+
+@contextlib.contextmanager
+def record() -> Iterator[Recording]:
+    """Record values, gradient norms and order of the forward and backward passes run inside.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> rnn = mg.nn.RNN(2, 3, impl="reference")
+        >>> with mg.viz.record():
+        ...     out, h = rnn(mg.randn(4, 1, 2))
+        ...     out.sum().backward()
+        >>> "||grad||" in mg.viz.to_dot(out, params=rnn)
+        True
+    """
+    global _latest
+    rec = Recording()
+    if _latest is not None:
+        _earlier.append(weakref.ref(_latest))
+        del _earlier[:-8]
+    _latest = rec
+    _active.append(rec)
+    try:
+        with recording(rec):
+            yield rec
+    finally:
+        _active.remove(rec)
+
+
+def recording_for(fns: Iterable[Function]) -> Recording | None:
+    """The recording that saw these nodes: an active one, else the most recent; None if none did."""
+    fns = list(fns)
+    candidates: list[Any] = list(reversed(_active)) + [_latest] + [r() for r in reversed(_earlier)]
+    for rec in candidates:
+        if rec is not None and any(rec.saw(fn) for fn in fns):
+            return rec
+    return None

@@ -1,0 +1,60 @@
+"""fused_rnn.plan: the one place that picks how a fused layer runs, checked against a table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minigrad.kernels import lstm as lstm_kernels
+from minigrad.nn import fused_rnn
+from minigrad.nn.fused_rnn import Strategy, plan
+
+F32, F64 = np.float32, np.float64
+SEQ, STEP, PAR = Strategy.SEQUENCE, Strategy.PER_STEP, Strategy.PARALLEL_UNITS
+
+# (cell, dtype, batch, hidden, wide float32 tile (AVX-512), threads) -> strategy
+TABLE = [
+    # tiny layers: the whole time loop in one kernel, whatever the CPU
+    ("lstm", F64, 1, 32, False, 1, SEQ),
+    ("lstm", F32, 1, 256, True, 2, SEQ),        # batch <= 4: the limit doubles (1 * 256 <= 512)
+    ("gru", F64, 4, 128, False, 2, SEQ),        # 4 * 128 = 512
+    ("gru", F64, 5, 64, False, 2, STEP),        # 5 * 64 = 320 > 256 (batches over 4 keep the plain limit)
+    ("rnn_tanh", F64, 8, 32, False, 2, SEQ),    # 8 * 32 = 256
+    ("rnn_relu", F64, 8, 33, False, 2, STEP),   # 264 > 256, float64: the per-step loop
+    # float32 LSTM with AVX-512 and threads: every step split across threads by blocks of units
+    ("lstm", F32, 32, 128, True, 2, PAR),
+    ("lstm", F32, 32, 512, True, 8, PAR),
+    ("lstm", F32, 32, 127, True, 2, SEQ),       # fewer than two blocks of 64 units; gate width 508 <= 512
+    ("lstm", F32, 32, 256, True, 1, STEP),      # one thread; gate width 1024 > 512
+    ("lstm", F32, 32, 256, False, 2, STEP),     # no AVX-512 tile
+    ("lstm", F64, 32, 256, True, 2, STEP),      # float64 never uses the tiled kernels
+    # other cells have no parallel kernels; float32 + AVX-512 runs narrow gate widths in one kernel
+    ("gru", F32, 32, 128, True, 2, SEQ),        # 3 * 128 = 384 <= 512
+    ("gru", F32, 32, 256, True, 2, STEP),       # 768 > 512
+    ("rnn_tanh", F32, 32, 512, True, 2, SEQ),
+    ("rnn_tanh", F32, 32, 513, True, 2, STEP),
+    ("rnn_tanh", F32, 32, 512, False, 2, STEP),
+]
+
+
+@pytest.mark.parametrize("cell,dtype,batch,hidden,wide,threads,expected", TABLE)
+def test_plan_table(cell, dtype, batch, hidden, wide, threads, expected):
+    assert plan(cell, dtype, batch, hidden, wide_float32_tile=wide, threads=threads) is expected
+
+
+def test_layer_follows_the_plan(monkeypatch):
+    """The fused layer runs the strategy plan() names, in forward and backward."""
+    import minigrad as mg
+
+    calls = []
+    for name in ("lstm_sequence_forward", "lstm_sequence_backward", "lstm_step_forward", "lstm_step_backward"):
+        kernel = getattr(lstm_kernels, name)
+        monkeypatch.setattr(lstm_kernels, name, lambda *a, kernel=kernel, name=name: calls.append(name) or kernel(*a))
+    for strategy in (SEQ, STEP):
+        calls.clear()
+        monkeypatch.setattr(fused_rnn, "plan", lambda *a, strategy=strategy, **k: strategy)
+        lstm = mg.nn.LSTM(2, 3)
+        out, _ = lstm(mg.randn(4, 2, 2))
+        out.sum().backward()
+        kind = "sequence" if strategy is SEQ else "step"
+        assert calls and all(kind in c for c in calls), (strategy, calls)
