@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import scope
+from minigrad.devices import check_device
 from minigrad.dtypes import get_default_dtype, to_dtype
 from minigrad.errors import ShapeError
 from minigrad.nn.cells import BUILTIN_CELLS, CellDescription, describe, gate_blocks, gru_step, lstm_step, rnn_step
@@ -169,8 +170,7 @@ def _check_impl(impl: Any, who: str) -> str:
 
 
 def _init_dtype(dtype: Any, device: Any, who: str) -> np.dtype:
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise ValueError(f"{who}: minigrad runs on the CPU only, got device={device!r}")
+    check_device(device, who)
     dt = get_default_dtype() if dtype is None else to_dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"{who}: parameters must have a floating dtype, got {dt}")
