@@ -46,9 +46,13 @@ def draw_window(model: char_lstm.CharLSTM, chars: str, text: str, out: Path) -> 
     with mg.viz.record():                         # record values and ||dL/dh_t|| for the colours
         logits, _ = model(x)
         loss = mg.nn.functional.cross_entropy(logits.reshape(-1, len(chars)), y)
-        loss.backward()
+        loss.backward(retain_graph=True)          # kept for the explorer, which walks it again
     have_dot = shutil.which("dot") is not None
     written = []
+    if have_dot:                                  # the explorer inlines Graphviz's SVG
+        explorer = mg.viz.explore(loss, out / "demo_bptt_explorer.html", params=model,
+                                  title=f"char-LSTM over {text!r}")
+        written.append(Path(explorer.path))
     for view in ("cells", "ops"):
         g = mg.viz.draw_graph(loss, params=model, view=view, show_grads=True)
         name = f"demo_unrolled_{view}"
@@ -95,6 +99,9 @@ def main() -> None:
           f"      python examples/char_lstm.py --checkpoint {checkpoint} --resume --steps {result['steps'] + 2000}")
     print(f"  {samples_file}  the samples above")
     for p in drawings:
+        if p.suffix == ".html":
+            print(f"  {p}  the BPTT explorer: open it in a browser and step through backpropagation")
+            continue
         what = "one node per time step" if "cells" in p.name else "every op of every step"
         print(f"  {p}  the LSTM unrolled over {T} steps of {args.window[:9]!r}, {what}, coloured by ||dL/dh_t||")
     if drawings and drawings[0].suffix == ".dot":
