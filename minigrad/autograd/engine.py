@@ -177,10 +177,7 @@ def _values(g: Any) -> np.ndarray:
 
 # Nodes whose backward is a NumPy/Numba kernel with no Tensor formula, by module, and what to do instead.
 # (A node can lift this by defining ``backward_create_graph(*grads)`` with differentiable Tensor ops.)
-NUMPY_ONLY_BACKWARDS = {
-    "minigrad.nn.fused_rnn": "build the layer with impl='reference' (e.g. mg.nn.LSTM(..., impl='reference')), "
-                             "whose time steps are differentiable ops, to take higher-order gradients",
-}
+NUMPY_ONLY_BACKWARDS: dict[str, str] = {}
 
 
 def _graph_backward(fn: Function, grads: list) -> Any:
@@ -214,22 +211,28 @@ def _graph_gradient(fn: Function, i: int, g: Any, shape: tuple[int, ...], dtype:
 # --------------------------------------------------------------------------------------------
 
 
+def _capture_keys(tensors: Sequence[Tensor]) -> dict:
+    """Where ``grad()`` collects each input's gradient: a leaf by identity, any other tensor by the
+    node output it is (so two Tensor objects for one output slot are the same input, as in PyTorch)."""
+    return {(id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_index)): i for i, t in enumerate(tensors)}
+
+
 def _run_output_hooks(fn: Function, grads: list, capture: dict | None, captured: list | None, graph: bool) -> list:
     """Hooks and retain_grad() of non-leaf outputs, once their gradient is complete."""
     Tensor = _tensor_class()
     for i, ref in enumerate(fn.outputs):
         t = ref()
-        if t is None or grads[i] is None:
+        if grads[i] is None:
             continue
-        for hook in t._hooks or ():
+        for hook in (t._hooks or ()) if t is not None else ():
             replaced = hook(grads[i] if graph else Tensor(grads[i]))
             if replaced is not None:
                 grads[i] = replaced if graph else replaced._array
         if capture is not None:
-            pos = capture.get(id(t))
+            pos = capture.get((id(fn), i))
             if pos is not None:
                 captured[pos] = grads[i] if captured[pos] is None else captured[pos] + grads[i]
-        elif t._retains_grad:
+        elif t is not None and t._retains_grad:
             _accumulate(t, grads[i], graph)
     return grads
 
@@ -357,7 +360,7 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retai
         raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty")
     _check_requires_grad(targets, "backward", "inputs")
     captured = run_backward(roots, root_grads, retain_graph=retain_graph, create_graph=create_graph,
-                            capture={id(t): i for i, t in enumerate(targets)})
+                            capture=_capture_keys(targets))
     for t, g in zip(targets, captured):
         if g is not None:
             _accumulate(t, g, create_graph)
@@ -399,7 +402,7 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     root_grads = [_root_gradient(t, g, "grad", create_graph) for t, g in zip(outputs, grad_outputs)]
-    capture = {id(t): i for i, t in enumerate(inputs)}
+    capture = _capture_keys(inputs)
     captured = run_backward(outputs, root_grads, retain_graph=bool(retain_graph), capture=capture,
                             create_graph=create_graph)
     Tensor = _tensor_class()

@@ -293,6 +293,7 @@ class FusedRNNLayer(Function):
                 kernels.step_forward(a, t, tp, tn)
 
         self.save_for_backward(x2d, w_ih, w_hh, gates, h_all, a.c_all, a.hn)
+        self._inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)  # for backward_create_graph only (no copies)
         if kernels.cell_state:
             return out, h_all[last], a.c_all[last].copy()  # a copy: c_all goes back to the pool
         return out, h_all[last]
@@ -311,6 +312,28 @@ class FusedRNNLayer(Function):
             else:
                 bias += b_hh
         return bias, bias_hn
+
+    # -- higher-order gradients ---------------------------------------------------------------
+    def backward_create_graph(self, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+        """The backward under ``create_graph=True``: the kernels' NumPy backward cannot build a
+        graph, so the layer is recomputed with its reference steps (the same equations in Tensor
+        ops, ``reference_rnn_layer``) and those are differentiated, graph and all.
+        """
+        from minigrad.autograd import enable_grad, grad
+        from minigrad.nn.recurrent import reference_rnn_layer
+
+        _ = self.saved_tensors  # the backward-twice and modified-in-place checks
+        inputs = [None if a is None else self.input_tensor(i, a) for i, a in enumerate(self._inputs)]
+        with enable_grad():
+            outputs = reference_rnn_layer(self.mode, *inputs, reverse=self.reverse, lengths=self.lengths)
+        pairs = [(o, g) for o, g in zip(outputs, grads) if o is not None and g is not None]
+        wanted = [i for i, t in enumerate(inputs) if t is not None and self.needs_input_grad[i]]
+        found = grad([o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
+                     create_graph=True, allow_unused=True)
+        result: list[Tensor | None] = [None] * len(inputs)
+        for i, g in zip(wanted, found):
+            result[i] = g
+        return tuple(result)
 
     # -- backward ----------------------------------------------------------------------------
     def backward(self, grad_out, grad_hn, grad_cn=None):  # type: ignore[override]
