@@ -15,8 +15,8 @@ BPTT is the chain rule on the *unrolled* graph. h_t influences the loss in two w
 through y_t, and through h_{t+1} (which depends on h_t). So, going backwards from t = T::
 
     dL/dy_t = y_t - target_t
-    dL/dh_t = dL/dy_t dy_t/dh_t + dL/dh_{t+1} dh_{t+1}/dh_t
-            = W_hy^T dL/dy_t    + W_hh^T dL/da_{t+1}             (the second term is 0 at t = T)
+    dL/dh_t = (dy_t/dh_t)^T dL/dy_t + (dh_{t+1}/dh_t)^T dL/dh_{t+1}
+            = W_hy^T dL/dy_t         + W_hh^T dL/da_{t+1}        (the second term is 0 at t = T)
     dL/da_t = dL/dh_t * (1 - h_t^2)                              (tanh' = 1 - tanh^2, elementwise)
 
 The weights are shared by all time steps, so their gradients are sums over time::
@@ -99,7 +99,7 @@ def bptt_numpy(p: dict[str, np.ndarray], xs: np.ndarray, targets: np.ndarray, h0
     dL_da_next = np.zeros(HIDDEN)                             # dL/da_{T+1} = 0: nothing after the last step
     for t in range(T, 0, -1):
         dL_dy = y[t] - targets[t - 1]                         # dL/dy_t = y_t - target_t
-        # dL/dh_t = dL/dy_t dy_t/dh_t + dL/dh_{t+1} dh_{t+1}/dh_t
+        # dL/dh_t = (dy_t/dh_t)^T dL/dy_t + (dh_{t+1}/dh_t)^T dL/dh_{t+1}
         dL_dh[t] = p["W_hy"].T @ dL_dy + p["W_hh"].T @ dL_da_next
         dL_da = dL_dh[t] * (1.0 - h[t] ** 2)                  # dL/da_t = dL/dh_t * (1 - h_t^2)
         # Shared weights: add this step's contribution to the sum over t.
