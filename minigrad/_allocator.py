@@ -92,11 +92,11 @@ def tune_malloc_if_asked() -> bool:
 # --------------------------------------------------------------------------------------------
 # Arrays that start on a cache line
 # --------------------------------------------------------------------------------------------
-# NumPy only promises 16-byte alignment (measured here: big arrays start 48 bytes past a 64-byte
-# cache line). The kernels read and write 64-byte SIMD vectors: on such an array every one of them
-# straddles two cache lines, and where two threads write neighbouring blocks of a row (the
-# parallel LSTM kernels: 64 units each) they share the line at the seam. Measured on lstm_small's
-# sequence kernels: forward 0.74 -> 0.63 ms, backward 0.79 -> 0.73 ms with aligned buffers.
+# Rule: buffers the kernels stream through start on a 64-byte cache line. NumPy only promises
+# 16-byte alignment; the kernels read and write 64-byte SIMD vectors, and on a misaligned array every
+# one of them straddles two cache lines, and two threads writing neighbouring blocks of a row (the
+# parallel LSTM kernels: 64 units each) share the line at the seam. (Measurements:
+# docs/performance.md, "cache-line aligned buffers".)
 CACHE_LINE = 64
 
 

@@ -256,7 +256,7 @@ def _make_borrow() -> Any:
 # `a = borrow(a)` inside a kernel: the same array, without a reference count. Every slice of an
 # array (`h_all[t, b]`) is a new view that increments and decrements the array's reference count,
 # an atomic instruction. Threads slicing the same arrays in a parallel loop then fight over the
-# cache line of that count (measured: the LSTM pointwise step ran SLOWER on two threads than on
-# one). Views of a borrowed array carry no count at all. Only for arrays that outlive the kernel
+# cache line of that count, which can make two threads slower than one. Views of a borrowed array
+# carry no count at all. Only for arrays that outlive the kernel
 # call (its arguments): nothing may keep a borrowed view after the kernel returns.
 borrow = Inline(_borrow_python, make_jit=_make_borrow)

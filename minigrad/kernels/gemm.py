@@ -232,9 +232,8 @@ def matmul_cols_ref(a: np.ndarray, b: np.ndarray, out: np.ndarray, j_start: int,
 # N floats apart. When N * 4 bytes is a multiple of 1-4 KiB (256, 1024, ... columns) all those rows
 # fall into the same few sets of the L1 cache and evict each other: the K_BLOCK rows that should
 # stay in L1 come from L2 again for every block of rows of `a`. Copied once into a contiguous
-# (K, tc) *panel*, the same rows sit side by side and stay in L1 (measured on this machine, one
-# thread: the LSTM step product (32, 256) @ (256, 1024) 106 -> 71 us; (1024, 2048) @ (2048, 256)
-# with a transposed `a`, a weight gradient, 9.6 -> 5.5 ms). BLAS libraries pack for this reason.
+# (K, tc) *panel*, the same rows sit side by side and stay in L1. BLAS libraries pack for this
+# reason; the numbers are in docs/performance.md ("packed panels").
 
 
 @Inline.with_options(_OPTIONS)
@@ -457,9 +456,8 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     first, cols = panel_plan(1, out.shape[1], units, tc)
     n_inner = a.shape[0] if a_transposed else a.shape[1]
     panels = zeros_panels(cols.shape[0], n_inner, out.dtype.type(0))  # zeros: the padding of a partial panel
-    # Packed on one thread, before the parallel loop. (Bands of columns could each pack their own
-    # panels inside it, 0.1 ms faster on charlm, but that second copy of the packing code adds
-    # ~1 s to this kernel's compile time, and the cold start is close to its limit.)
+    # Packed on one thread, before the parallel loop: one copy of the packing code keeps this
+    # kernel's compile time down (the trade-off is in docs/performance.md).
     _pack(b, b_transposed, cols, panels, 0, cols.shape[0])
     for n in prange(n_blocks):
         r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
