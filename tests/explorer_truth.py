@@ -65,7 +65,22 @@ def summary(arrays) -> float:
 def engine_values(build):
     """Run ``build()`` -> loss under a recorder, then backward(retain_graph=True); returns (loss, EngineValues)."""
     rec = EngineValues()
-    with recording(rec):
+    with mg.viz.record() as drawing, recording(_Both(rec, drawing)):  # ours, and what the explorer reads
         loss = build()
         loss.backward(retain_graph=True)
     return loss, rec
+
+
+class _Both(Recorder):
+    """Tells two recorders everything (the engine has one recorder slot)."""
+
+    def __init__(self, *recorders: Recorder) -> None:
+        self.recorders = recorders
+
+    def on_forward(self, fn, outputs):
+        for r in self.recorders:
+            r.on_forward(fn, outputs)
+
+    def on_backward(self, fn, grads):
+        for r in self.recorders:
+            r.on_backward(fn, grads)

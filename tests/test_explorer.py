@@ -32,7 +32,8 @@ def make_lstm(impl: str, seed: int = 0, T: int = 6, layers: int = 2):
 @pytest.mark.parametrize("impl", ["fused", "reference"])
 def test_cells_view_frames_match_a_hand_written_loop(impl: str) -> None:
     lstm, x, loss_of = make_lstm(impl)
-    out, _ = lstm(mg.tensor(x))
+    with mg.viz.record():  # the engine keeps no forward values unless asked
+        out, _ = lstm(mg.tensor(x))
     ex = mg.viz.explore(loss_of(out), params=lstm, view="cells")
     truth = lstm_truth(lstm, x, loss_of, with_c=True)
     assert ex.view == "cells" and ex.model.steps == 6 and not ex.model.notes
@@ -77,7 +78,8 @@ def test_ops_view_frames_match_the_engine() -> None:
 @needs_dot
 def test_page_is_self_contained_and_saves(tmp_path) -> None:
     lstm, x, loss_of = make_lstm("fused", T=4, layers=1)
-    out, _ = lstm(mg.tensor(x))
+    with mg.viz.record():  # the engine keeps no forward values unless asked
+        out, _ = lstm(mg.tensor(x))
     ex = mg.viz.explore(loss_of(out), tmp_path / "bptt.html", params=lstm)
     text = (tmp_path / "bptt.html").read_text(encoding="utf-8")
     assert ex.path == tmp_path / "bptt.html" and text == ex.html
@@ -118,13 +120,14 @@ def test_hand_loop_with_a_running_loss_finds_h(T: int) -> None:
     h = mg.zeros(1, 2, dtype=F64)
     loss = mg.zeros((), dtype=F64)
     hs = []
-    for t in range(T):
-        with mg.scope(f"t{t}"):
-            h = (h @ W + mg.tensor([[0.3 * t, -0.2]], dtype=F64)).tanh()
-            h.retain_grad()
-            hs.append(h)
-            y = h @ U.T
-            loss = loss + 0.5 * ((y - 0.7) ** 2).sum()
+    with mg.viz.record():  # the values the explorer shows
+        for t in range(T):
+            with mg.scope(f"t{t}"):
+                h = (h @ W + mg.tensor([[0.3 * t, -0.2]], dtype=F64)).tanh()
+                h.retain_grad()
+                hs.append(h)
+                y = h @ U.T
+                loss = loss + 0.5 * ((y - 0.7) ** 2).sum()
     ex = mg.viz.explore(loss, params={"W": W, "U": U}, view="cells")
     loss.backward(retain_graph=True)
     back = {f.cell[1]: f for f in ex.frames if f.phase == "backward" and f.cell is not None}
@@ -162,12 +165,13 @@ def test_rnn_cell_loop_with_head_inside_the_step(impl: str) -> None:
     cell, head = mg.nn.RNNCell(2, 3, dtype=F64, impl=impl), mg.nn.Linear(3, 1, dtype=F64)
     xs = mg.randn(5, 1, 2, dtype=F64)
     h, hs = None, []
-    for t in range(5):
-        with mg.scope(f"t{t}"):
-            h = cell(xs[t], h)
-            h.retain_grad()
-            hs.append(h)
-            y = head(h)
+    with mg.viz.record():  # the values the explorer shows
+        for t in range(5):
+            with mg.scope(f"t{t}"):
+                h = cell(xs[t], h)
+                h.retain_grad()
+                hs.append(h)
+                y = head(h)
     loss = (y * y).sum()
     ex = mg.viz.explore(loss, view="cells")
     loss.backward(retain_graph=True)

@@ -436,7 +436,7 @@ def test_constructor_errors() -> None:
         LSTM(3, 4, bias=1)
     with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
         LSTM(3, 4, proj_size=4)
-    with pytest.raises(ValueError, match="CPU only"):
+    with pytest.raises(RuntimeError, match="CPU only"):  # the shared device rule, as every CUDA request
         LSTM(3, 4, device="cuda")
     with pytest.raises(ValueError, match="input_size must be greater than zero"):
         LSTMCell(0, 4)

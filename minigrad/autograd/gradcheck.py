@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from minigrad.autograd.engine import grad, run_backward
+from minigrad.autograd.engine import _capture_keys, grad, run_backward
 from minigrad.autograd.modes import enable_grad, is_grad_enabled, no_grad
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def gradcheck(
         captured = run_backward(
             [o for o, _ in usable],
             [np.asarray(w, dtype=o.dtype) for o, w in usable],
-            capture={id(t): i for i, t in enumerate(wrt)},
+            capture=_capture_keys(wrt),
         )
         analytic = [np.zeros(t.shape) if g is None else np.asarray(g, dtype=np.float64) for t, g in
                     zip(wrt, captured)]
