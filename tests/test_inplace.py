@@ -277,6 +277,15 @@ def v_inplace_chain(T):  # sqrt_ saves its output, which sigmoid_ then changes
     return y.sum()
 
 
+def v_copy_over_saved_output(T):  # found by the fuzzer: copy_ overwrites what sigmoid saved
+    x = _x(T)
+    y = T.tensor(-2.5, dtype=T.float64, requires_grad=True)
+    t = x.sigmoid()
+    t.copy_(y)
+    return t.sum()
+
+
+
 def v_unsaved_is_fine(T):  # add saves nothing: changing its input later is allowed
     x = _x(T)
     a = x * 2
@@ -288,6 +297,7 @@ def v_unsaved_is_fine(T):  # add saves nothing: changing its input later is allo
 VERSION_CASES = {"output_saved": (v_output_saved, True), "input_saved": (v_input_saved, True),
                  "through_view": (v_through_view, True), "detach_shares_counter": (v_detach_shares_counter, True),
                  "no_grad_still_counts": (v_no_grad_still_counts, True), "inplace_chain": (v_inplace_chain, True),
+                 "copy_over_saved_output": (v_copy_over_saved_output, True),
                  "data_is_not_tracked": (v_data_is_not_tracked, False), "unsaved_is_fine": (v_unsaved_is_fine, False)}
 
 
@@ -396,3 +406,4 @@ def test_index_and_int_of_integer_tensors():
     assert list(range(mg.tensor(3))) == [0, 1, 2]
     with pytest.raises(TypeError, match="only integer tensors of a single element"):
         items[mg.tensor(1.0)]
+

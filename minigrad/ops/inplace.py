@@ -64,6 +64,10 @@ CONVERTING_OPS = frozenset({"copy_", "fill_", "setitem", "uniform_", "normal_", 
                             "exponential_", "zero_"})
 
 
+# In-place ops whose result ignores the tensor's old values.
+OVERWRITING_OPS = frozenset({"copy_", "fill_", "zero_"})
+
+
 def _write(t: Tensor, result: Tensor, op: str) -> None:
     """Write ``result`` into ``t``'s memory: same shape, and (for arithmetic) the same kind of number."""
     if result.shape != t.shape:
@@ -142,9 +146,10 @@ def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *oper
         raise _view_in_graph_error(op)
     snapshot = _snapshot(t)
     result = compute(snapshot)
-    if not result.requires_grad:
-        # The new value does not depend on anything differentiable (zero_, fill_(3), copy_ of a constant),
-        # yet t stays in the graph, with a zero gradient to its old value, as in PyTorch.
+    if not result.requires_grad or (op in OVERWRITING_OPS and snapshot.requires_grad):
+        # The new value does not depend on t's old one (zero_, fill_, copy_), yet the old one stays in
+        # the graph with a zero gradient, as in PyTorch: so backward still reaches, and checks, the
+        # node that made it (which may have saved the very memory just overwritten).
         from minigrad.ops.elementwise import where
 
         result = where(np.ones(t.shape, dtype=bool), result, snapshot)
