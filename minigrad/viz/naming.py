@@ -27,6 +27,21 @@ def _param_names(params: Any, leaves: list[Tensor], fns: list[Any] = ()) -> tupl
                     names[id(edge)] = declared
                     is_param.add(id(edge))
         return names, is_param
+    names: dict[int, str] = {}
+    for name, t in param_pairs(params, "draw_graph"):
+        names.setdefault(id(t), str(name))
+    return names, set(names)
+
+
+def param_pairs(params: Any, who: str) -> list[tuple[str, Tensor]]:
+    """``params=`` of a drawing as (name, Tensor) pairs: a Module, a dict name -> Tensor, or pairs.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> [name for name, _ in param_pairs(mg.nn.Linear(2, 1), "draw_graph")]
+        ['weight', 'bias']
+    """
     if hasattr(params, "named_parameters"):
         pairs = list(params.named_parameters())
     elif isinstance(params, dict):
@@ -37,12 +52,9 @@ def _param_names(params: Any, leaves: list[Tensor], fns: list[Any] = ()) -> tupl
         except TypeError:
             pairs = None
     if pairs is None or not all(len(p) == 2 and isinstance(p[1], Tensor) for p in pairs):
-        raise TypeError("draw_graph: params must be a Module, a dict name -> Tensor, or (name, Tensor) pairs, "
+        raise TypeError(f"{who}: params must be a Module, a dict name -> Tensor, or (name, Tensor) pairs, "
                         f"got {type(params).__name__}")
-    names: dict[int, str] = {}
-    for name, t in pairs:
-        names.setdefault(id(t), str(name))
-    return names, set(names)
+    return pairs
 
 
 def _module_names(leaves: list[Tensor]) -> tuple[dict[int, str], set[int]]:

@@ -12,6 +12,7 @@ from minigrad.autograd import Function
 from minigrad.tensor import Tensor
 from minigrad.viz.explorer.record import BackwardTrace
 from minigrad.viz.explorer.steps import cell_of, is_fused
+from minigrad.viz.naming import param_pairs
 
 
 def names_from_params(params: Any) -> dict[int, str]:
@@ -26,19 +27,7 @@ def names_from_params(params: Any) -> dict[int, str]:
     """
     if params is None:
         return {}
-    if hasattr(params, "named_parameters"):
-        pairs = list(params.named_parameters())
-    elif isinstance(params, dict):
-        pairs = list(params.items())
-    else:
-        try:
-            pairs = [tuple(p) for p in params]
-        except TypeError:
-            pairs = None
-    if pairs is None or not all(len(p) == 2 and isinstance(p[1], Tensor) for p in pairs):
-        raise TypeError("explore: params must be a Module, a dict name -> Tensor, or (name, Tensor) pairs, "
-                        f"got {type(params).__name__}")
-    return {id(t): str(name) for name, t in pairs}
+    return {id(t): str(name) for name, t in param_pairs(params, "explore")}
 
 
 _FUSED_WEIGHTS = {3: "weight_ih", 4: "weight_hh", 5: "bias_ih", 6: "bias_hh"}
