@@ -332,7 +332,7 @@ def minigrad_module_classes() -> list[type]:
 @pytest.mark.parametrize("cls", minigrad_module_classes(), ids=lambda c: c.__name__)
 def test_every_minigrad_module_round_trips_with_the_default_allow_list(cls):
     """Whatever mg.nn exports (built with the first argument list its constructor takes)."""
-    for args in [(), (3,), (3, 3), (3, 3, 3), (1, (3, 1)), ("LSTM", 3, 3), (3, 3, True, 4)]:
+    for args in [(), (3,), (3, 3), (3, 3, 3), (1, (3, 1)), ("LSTM", 3, 3), (3, 3, True, 4), (mg.nn.LSTMCell(3, 3),)]:
         try:
             model = cls(*args)
             break
