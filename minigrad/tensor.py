@@ -355,7 +355,7 @@ class Tensor:
             >>> x.to("cpu") is x, x.to(mg.float64).dtype, x.to(None) is x
             (True, dtype('float64'), True)
         """
-        dtype, copy = None, bool(kwargs.pop("copy", False))
+        copy = bool(kwargs.pop("copy", False))
         kwargs.pop("non_blocking", None)
         kwargs.pop("memory_format", None)
         target_device = kwargs.pop("device", None)

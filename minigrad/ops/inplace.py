@@ -60,8 +60,7 @@ def _check_can_change(t: Tensor, op: str) -> None:
 
 # Arithmetic in place must not change the kind of number a tensor holds (int += 0.5 is an error, as
 # in PyTorch); copy_, fill_ and index assignment convert, as PyTorch's do.
-CONVERTING_OPS = frozenset({"copy_", "fill_", "setitem", "uniform_", "normal_", "bernoulli_", "random_",
-                            "exponential_", "zero_"})
+CONVERTING_OPS = frozenset({"copy_", "fill_", "zero_", "uniform_", "normal_", "bernoulli_", "exponential_"})
 
 
 # In-place ops whose result ignores the tensor's old values.
@@ -322,7 +321,7 @@ def rng(generator: Any = None) -> np.random.Generator:
 
 def random_fill(t: Tensor, op: str, draw: Callable[[tuple[int, ...]], np.ndarray]) -> Tensor:
     """Fill with random numbers from ``draw(shape)`` (``uniform_``, ``normal_``, ...): never differentiable."""
-    if t._array.dtype.kind != "f" and op != "random_":
+    if t._array.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected a floating point tensor, got dtype {t._array.dtype}")
     with autograd.no_grad():
         return apply_inplace(t, op, lambda s: Tensor(np.asarray(draw(s.shape)).astype(s._array.dtype)))
