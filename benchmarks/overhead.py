@@ -1,0 +1,240 @@
+"""Per-op overhead: forward + backward of one small op, minigrad next to PyTorch.
+
+    /work/venv/bin/python benchmarks/overhead.py            # full run (~2 minutes)
+    /work/venv/bin/python benchmarks/overhead.py --quick    # a short run
+    /work/venv/bin/python benchmarks/overhead.py --only chain index_int
+
+On tiny tensors the arithmetic is free: what is timed is each framework's bookkeeping per op
+(making tensors, recording the node, the backward engine). Every case is written once against a
+module ``L`` that is ``minigrad`` or ``torch``, so both run the very same code.
+
+Three worker processes, one per contender: minigrad, PyTorch with ``torch.set_num_threads(1)``
+and PyTorch with its default threads. Each runs alone in its process (as users run them); the
+parent asks them in turn for one *block* (every case, a fixed number of calls each), rotating
+the order every round, so a burst of load from another process hits all of them alike. The
+report gives medians over the blocks, in microseconds per op, and the ratio minigrad / PyTorch,
+worst first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENDERS = ("minigrad", "torch-1t", "torch")
+
+# ------------------------------------------------------------------------------ the cases
+
+
+def chain_case(L: Any) -> tuple[Callable[[], None], int]:
+    """``y = y * 1.0001 + 0.0001`` 50 times on a 4-element tensor, then backward: 100 ops."""
+    x = L.ones(4, requires_grad=True)
+    g = L.ones(4)
+
+    def step() -> None:
+        y = x
+        for _ in range(50):
+            y = y * 1.0001 + 0.0001
+        y.backward(g)
+
+    return step, 100
+
+
+def single_op_case(L: Any, op: Callable[[Any], Any], shape: tuple[int, ...]) -> tuple[Callable[[], None], int]:
+    """One op on a leaf of ``shape`` and its backward with a ready-made output gradient."""
+    x = L.tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32), requires_grad=True)
+    with L.no_grad():
+        g = L.ones_like(op(x))
+
+    def step() -> None:
+        op(x).backward(g)
+
+    return step, 1
+
+
+def tutorial_rnn_case(L: Any) -> tuple[Callable[[], None], int]:
+    """One train step of the char-rnn tutorials' model: three ``nn.Linear`` on ``cat``, stepped in Python.
+
+    i2h and i2o read cat(letter, hidden), o2o reads cat(hidden, output), then dropout and
+    log-softmax; 12 letters (57 one-hot), batch 1, hidden 128, 18 classes, NLL loss on the last
+    output, SGD (lr 0.005), as pytorch/tutorials' char-rnn scripts do.
+    """
+    nn = L.nn
+    n_letters, hidden_size, n_classes, steps = 57, 128, 18, 12
+
+    class RNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.i2h = nn.Linear(n_letters + hidden_size, hidden_size)
+            self.i2o = nn.Linear(n_letters + hidden_size, n_classes)
+            self.o2o = nn.Linear(hidden_size + n_classes, n_classes)
+            self.dropout = nn.Dropout(0.1)
+            self.softmax = nn.LogSoftmax(dim=1)
+
+        def forward(self, letter: Any, hidden: Any) -> tuple[Any, Any]:
+            combined = L.cat((letter, hidden), 1)
+            hidden = self.i2h(combined)
+            output = self.i2o(combined)
+            output = self.o2o(L.cat((hidden, output), 1))
+            return self.softmax(self.dropout(output)), hidden
+
+    L.manual_seed(0)
+    rnn = RNN()
+    optimizer = L.optim.SGD(rnn.parameters(), lr=0.005)
+    criterion = nn.NLLLoss()
+    line = L.zeros(steps, 1, n_letters)
+    for i in range(steps):
+        line[i, 0, (7 * i) % n_letters] = 1.0
+    target = L.tensor([3])
+
+    def step() -> None:
+        hidden = L.zeros(1, hidden_size)
+        optimizer.zero_grad()
+        for i in range(steps):
+            output, hidden = rnn(line[i], hidden)
+        criterion(output, target).backward()
+        optimizer.step()
+
+    return step, 1
+
+
+def lstm_reference_case(L: Any) -> tuple[Callable[[], None], int]:
+    """LSTM B=8 T=20 I=16 H=32 train step: minigrad's ``impl='reference'`` (primitive ops) vs PyTorch's LSTM."""
+    L.manual_seed(0)
+    extra = {"impl": "reference"} if L.__name__ == "minigrad" else {}
+    lstm = L.nn.LSTM(16, 32, batch_first=True, **extra)
+    optimizer = L.optim.SGD(lstm.parameters(), lr=0.01)
+    x = L.randn(8, 20, 16)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        out, _ = lstm(x)
+        (out * out).mean().backward()
+        optimizer.step()
+
+    return step, 1
+
+
+def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
+    """name -> (step, ops per step, calls per block)."""
+    F = L.nn.functional
+    w = L.tensor(np.random.default_rng(1).standard_normal((4, 4)).astype(np.float32), requires_grad=True)
+    linear = L.nn.Linear(4, 4)
+    target = L.tensor([0, 1, 2, 3])
+    table = {
+        "chain": (chain_case(L), 20),
+        "mul": (single_op_case(L, lambda x: x * 1.0001, (4,)), 200),
+        "add": (single_op_case(L, lambda x: x + 0.0001, (4,)), 200),
+        "matmul": (single_op_case(L, lambda x: x @ w, (4, 4)), 200),
+        "index_int": (single_op_case(L, lambda x: x[5], (10, 4)), 200),
+        "index_slice": (single_op_case(L, lambda x: x[:, 1], (10, 4)), 200),
+        "linear": (single_op_case(L, linear, (4, 4)), 200),
+        "tanh": (single_op_case(L, lambda x: x.tanh(), (4, 4)), 200),
+        "cross_entropy": (single_op_case(L, lambda x: F.cross_entropy(x, target), (4, 4)), 200),
+        "tutorial_rnn": (tutorial_rnn_case(L), 10),
+        "lstm_reference": (lstm_reference_case(L), 3),
+    }
+    return {name: (step, ops, calls) for name, ((step, ops), calls) in table.items()}
+
+
+# ------------------------------------------------------------------------------ one worker process
+
+
+def worker(contender: str, only: list[str] | None) -> None:
+    """Read "block" lines from stdin; answer each with one JSON line: case -> microseconds per op."""
+    if contender == "minigrad":
+        sys.path.insert(0, str(ROOT))
+        import minigrad as L
+    else:
+        import torch as L
+
+        if contender == "torch-1t":
+            L.set_num_threads(1)
+    table = {k: v for k, v in cases(L).items() if only is None or k in only}
+    for step, _, _ in table.values():  # warm-up: first calls compile kernels, fill caches
+        for _ in range(3):
+            step()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "block":
+            break
+        result = {}
+        for name, (step, ops, calls) in table.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                step()
+            result[name] = (time.perf_counter() - start) / (calls * ops) * 1e6
+        print(json.dumps(result), flush=True)
+
+
+# ------------------------------------------------------------------------------ the parent
+
+
+def run(rounds: int, only: list[str] | None) -> dict[str, dict[str, list[float]]]:
+    """Interleaved blocks from the three workers; returns contender -> case -> per-block times."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, __file__, "--worker"]
+    extra = ["--only", *only] if only else []
+    procs = {c: subprocess.Popen([*cmd, c, *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                 env=env) for c in CONTENDERS}
+    for c, p in procs.items():
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"worker {c} failed to start")
+    times: dict[str, dict[str, list[float]]] = {c: {} for c in CONTENDERS}
+    for r in range(rounds):
+        order = CONTENDERS[r % 3:] + CONTENDERS[:r % 3]
+        for c in order:  # one at a time: the others wait on stdin
+            procs[c].stdin.write("block\n")
+            procs[c].stdin.flush()
+            for name, us in json.loads(procs[c].stdout.readline()).items():
+                times[c].setdefault(name, []).append(us)
+    for p in procs.values():
+        p.stdin.close()
+        p.wait()
+    return times
+
+
+def report(times: dict[str, dict[str, list[float]]], command: str) -> str:
+    med = {c: {k: statistics.median(v) for k, v in times[c].items()} for c in CONTENDERS}
+    rows = []
+    for name, ours in med["minigrad"].items():
+        rows.append((ours / med["torch-1t"][name], ours / med["torch"][name], name, ours,
+                     med["torch-1t"][name], med["torch"][name]))
+    rows.sort(reverse=True)
+    lines = [f"Command: `{command}`", "",
+             "| case | minigrad us/op | PyTorch 1 thread | PyTorch default | ratio (1 thread) | ratio (default) |",
+             "|---|---|---|---|---|---|"]
+    for r1, rd, name, ours, t1, td in rows:
+        lines.append(f"| {name} | {ours:.2f} | {t1:.2f} | {td:.2f} | **{r1:.2f}** | {rd:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 rounds instead of 21")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--only", nargs="+", default=None, help="case names")
+    parser.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.only)
+        return 0
+    rounds = args.rounds or (5 if args.quick else 21)
+    times = run(rounds, args.only)
+    print(report(times, "python benchmarks/overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
