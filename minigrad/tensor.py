@@ -171,6 +171,7 @@ class Tensor:
         if self.grad_fn is None:
             return
         self._retains_grad = True
+        self.grad_fn.watched = True  # the engine now looks at this output before its node's backward
 
     @property
     def retains_grad(self) -> bool:
@@ -195,6 +196,8 @@ class Tensor:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
+        if self.grad_fn is not None:
+            self.grad_fn.watched = True  # the engine now looks at this output before its node's backward
         return RemovableHandle(self._hooks, hook)
 
     # ---------------------------------------------------------------- .data, as in PyTorch

@@ -104,29 +104,32 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
     for t, g in leaf_roots:
         _deliver_to_leaf(t, g, capture, captured, graph)
 
+    recorder, anomaly = _mode.recorder, _mode.anomaly
     while ready:
         fn = ready.pop()
         grads = pending.pop(fn, None) or [None] * len(fn.outputs)
-        grads = _run_output_hooks(fn, grads, capture, captured, graph)
+        if fn.watched or capture is not None:
+            grads = _run_output_hooks(fn, grads, capture, captured, graph)
         if fn.released:
             _ = fn.saved_tensors  # raises the "backward twice" error with the node's name
         fn.retain_graph = retain_graph
         fn.create_graph = graph
-        if _mode.recorder is not None:
-            _mode.recorder.on_backward(fn, [None if g is None else _values(g) for g in grads])
-        if _mode.anomaly:
+        if recorder is not None:
+            recorder.on_backward(fn, [None if g is None else _values(g) for g in grads])
+        if anomaly:
             in_grads = _traced_backward(fn, grads, graph)
+        elif graph:
+            in_grads = _graph_backward(fn, grads)
         else:
-            in_grads = _graph_backward(fn, grads) if graph else (
-                fn.backward(grads[0]) if len(grads) == 1 else fn.backward(*grads))
-        if not isinstance(in_grads, tuple):
+            in_grads = fn.backward(grads[0]) if len(grads) == 1 else fn.backward(*grads)
+        if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         if len(in_grads) != len(fn.next_functions):
             raise RuntimeError(
                 f"internal: {fn.name}.backward returned {len(in_grads)} gradients for "
                 f"{len(fn.next_functions)} inputs"
             )
-        if _mode.anomaly:
+        if anomaly:
             _check_finite(fn, [None if g is None else _values(g) for g in in_grads], "backward",
                           "gradient for input")
         if not retain_graph:
@@ -139,7 +142,10 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                 if graph:
                     g = _graph_gradient(fn, i, g, shape, dtype)
                 else:
-                    g = sum_to_shape(np.asarray(g), shape)
+                    if type(g) is not np.ndarray:
+                        g = np.asarray(g)
+                    if g.shape != shape:
+                        g = sum_to_shape(g, shape)
                     if g.dtype != dtype:
                         g = g.astype(dtype)
             if type(edge) is tuple:
@@ -148,9 +154,11 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                     buf = pending.get(parent)
                     if buf is None:
                         buf = pending[parent] = [None] * len(parent.outputs)
-                    _add(buf, index, g)
-                waiting[parent] -= 1
-                if waiting[parent] == 0:
+                    old = buf[index]
+                    buf[index] = g if old is None else old + g
+                left = waiting[parent] - 1
+                waiting[parent] = left
+                if left == 0:
                     ready.append(parent)
             elif g is not None:
                 _deliver_to_leaf(edge, g, capture, captured, graph)

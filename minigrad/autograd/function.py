@@ -121,6 +121,15 @@ class Function:
     # Set by the engine just before it calls backward: True under ``create_graph=True``, when the
     # gradients are Tensors and backward must compute with Tensor ops (see the class docstring).
     create_graph: bool = False
+    # Per-node state, with the value a new node starts from: apply sets only what differs.
+    scope: str = ""  # the ``mg.scope`` the node was made in
+    released: bool = False  # True once backward freed what was saved
+    _saved: tuple = ()
+    _saved_versions: tuple = ()
+    _saved_roles: tuple = ()
+    # True once a hook or retain_grad() was put on one of this node's output tensors: only then
+    # does the engine look at those tensors before running backward.
+    watched: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -201,42 +210,39 @@ class Function:
     def apply(cls, *inputs: Tensor | None, **params: Any) -> Any:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
         fn = cls(**params)
-        grad_on = _mode.grad_enabled
-        arrays, needs = [], []
-        for t in inputs:  # one pass over the inputs: this is the hot path of every op
-            if t is None:
-                arrays.append(None)
-                needs.append(False)
-            else:
-                arrays.append(t._array)
-                needs.append(grad_on and t._requires_grad)
-        fn.needs_input_grad = tuple(needs)
-        fn.scope = _mode.scope_name
-        fn._saved = ()
-        fn._saved_versions = fn._saved_roles = ()
-        fn.released = False
-        raw = fn.forward(*arrays)
+        # This is the hot path of every op: one pass over the inputs, and no node when none needs grad.
+        if _mode.grad_enabled:
+            needs = tuple([t is not None and t._requires_grad for t in inputs])
+        else:
+            needs = (False,) * len(inputs)
+        fn.needs_input_grad = needs
+        scope = _mode.scope_name
+        if scope:
+            fn.scope = scope
+        raw = fn.forward(*[None if t is None else t._array for t in inputs])
         if type(raw) is tuple:
-            outputs = tuple(a if type(a) is np.ndarray else np.asarray(a) for a in raw)
+            outputs = tuple([a if type(a) is np.ndarray else np.asarray(a) for a in raw])
+        elif type(raw) is np.ndarray:
+            outputs = (raw,)
         else:
             # NumPy ufuncs on 0-d arrays return scalars (np.float64): keep them 0-d arrays with their dtype.
-            outputs = (raw if type(raw) is np.ndarray else np.asarray(raw),)
-            if outputs[0] is not raw and fn._saved:  # a saved output must stay *the* output (create_graph)
-                fn._saved = tuple(outputs[0] if value is raw else value for value in fn._saved)
+            outputs = (np.asarray(raw),)
+            if fn._saved:  # a saved output must stay *the* output (create_graph)
+                fn._saved = tuple([outputs[0] if value is raw else value for value in fn._saved])
         if _mode.anomaly:
             _check_finite(fn, outputs, "forward", "output")
 
         Tensor = _tensor_class()
         if True not in needs:  # nothing to differentiate: plain tensors, no node kept
-            outs = tuple(Tensor(a) for a in outputs)
+            outs = tuple([Tensor(a) for a in outputs])
             if cls.is_view:
                 _share_memory_bookkeeping(outs, inputs[0])
             return outs if type(raw) is tuple else outs[0]
 
-        fn.next_functions = tuple(_edge(t) if need else None for t, need in zip(inputs, needs))
-        fn.input_meta = tuple((t._array.shape, t._array.dtype) if t is not None else None for t in inputs)
-        outs = tuple(Tensor._from_op(a, fn, i) for i, a in enumerate(outputs))
-        fn.outputs = tuple(weakref.ref(t) for t in outs)
+        fn.next_functions = tuple([_edge(t) if need else None for t, need in zip(inputs, needs)])
+        fn.input_meta = tuple([None if t is None else (t._array.shape, t._array.dtype) for t in inputs])
+        outs = tuple([Tensor._from_op(a, fn, i) for i, a in enumerate(outputs)])
+        fn.outputs = tuple([weakref.ref(t) for t in outs])
         if cls.is_view:
             _share_memory_bookkeeping(outs, inputs[0])
         if fn._saved:

@@ -37,9 +37,17 @@ def as_tensor(x: Any, dtype: np.dtype | None = None, op: str = "op") -> Tensor:
 
 def promote(op: str, a: Any, b: Any, floating: bool = False) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors of PyTorch's result dtype (``floating``: ints promote to float)."""
-    if type(a) is Tensor and type(b) is Tensor and a._array.dtype == b._array.dtype and (
-            not floating or a._array.dtype.kind == "f"):
-        return a, b  # the common case, kept fast
+    # The common cases first, answered without the general rule: two tensors of one dtype, and a
+    # float tensor with a Python number (which never changes a float tensor's dtype).
+    if isinstance(a, Tensor):
+        dt = a._array.dtype
+        if isinstance(b, Tensor):
+            if b._array.dtype == dt and (not floating or dt.kind == "f"):
+                return a, b
+        elif (type(b) is float or type(b) is int) and dt.kind == "f":
+            return a, Tensor(np.array(b, dtype=dt))
+    elif isinstance(b, Tensor) and (type(a) is float or type(a) is int) and b._array.dtype.kind == "f":
+        return Tensor(np.array(a, dtype=b._array.dtype)), b
     try:
         dt = result_type(a, b)
     except TypeError:

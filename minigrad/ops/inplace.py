@@ -99,6 +99,8 @@ def _rebase(t: Tensor, result: Tensor) -> None:
     """
     fn, index = result.grad_fn, result._output_index
     t.grad_fn, t._output_index, t._requires_grad = fn, index, True
+    if t._hooks or t._retains_grad:
+        fn.watched = True
     outputs = list(fn.outputs)
     outputs[index] = weakref.ref(t)
     fn.outputs = tuple(outputs)
