@@ -19,7 +19,7 @@ import numpy as np
 
 from minigrad.autograd.anomaly import add_forward_trace
 from minigrad.autograd.function import Function, _check_finite, _tensor_class, _where, sum_to_shape
-from minigrad.autograd.modes import _GradMode, _mode
+from minigrad.autograd.modes import _mode
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
@@ -74,13 +74,13 @@ def run_backward(
     # it is paused for the duration. Grad mode is on exactly when the backward pass is recorded.
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    was_recording = _mode.recording_backward
+    was_recording, was_grad_enabled = _mode.recording_backward, _mode.grad_enabled
     _mode.recording_backward = create_graph or was_recording
+    _mode.grad_enabled = create_graph
     try:
-        with _GradMode(create_graph):
-            return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
+        return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
     finally:
-        _mode.recording_backward = was_recording
+        _mode.recording_backward, _mode.grad_enabled = was_recording, was_grad_enabled
         if gc_was_enabled:
             gc.enable()
 

@@ -161,11 +161,11 @@ class Function:
                 "carried over from the previous window leads back into its freed graph, detach the "
                 "state between windows instead: state = mg.nn.utils.detach_state(state)."
             )
-        for counter, version, what, shape, dtype in self._saved_versions:
+        for counter, version, (kind, index), shape, dtype in self._saved_versions:
             if counter[0] != version:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: a {dtype} tensor of shape {shape}, which is {what} of {_where(self)}, is at "
+                    f"operation: a {dtype} tensor of shape {shape}, which is {kind} {index} of {_where(self)}, is at "
                     f"version {counter[0]}; expected version {version} instead. Hint: {self.name} saved it for "
                     "backward; change it only after backward, or use the out-of-place form of the in-place op "
                     "(y = y + 1 instead of y.add_(1)), or .clone() the tensor before changing it."
@@ -232,25 +232,26 @@ class Function:
         if _mode.anomaly:
             _check_finite(fn, outputs, "forward", "output")
 
-        Tensor = _tensor_class()
+        Tensor = _Tensor or _tensor_class()
         if True not in needs:  # nothing to differentiate: plain tensors, no node kept
             outs = tuple([Tensor(a) for a in outputs])
             if cls.is_view:
                 _share_memory_bookkeeping(outs, inputs[0])
-            return outs if type(raw) is tuple else outs[0]
-
-        fn.next_functions = tuple([_edge(t) if need else None for t, need in zip(inputs, needs)])
-        fn.input_meta = tuple([None if t is None else (t._array.shape, t._array.dtype) for t in inputs])
-        outs = tuple([Tensor._from_op(a, fn, i) for i, a in enumerate(outputs)])
-        fn.outputs = tuple([weakref.ref(t) for t in outs])
-        if cls.is_view:
-            _share_memory_bookkeeping(outs, inputs[0])
-        if fn._saved:
-            fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, outs)
-        if _mode.anomaly:  # where this node was made, for backward errors (anomaly.py); nothing otherwise
-            fn.forward_trace = forward_trace()
-        if _mode.recorder is not None:
-            _mode.recorder.on_forward(fn, outputs)
+        else:
+            # Where each input's gradient goes: its creator's output slot, or the input itself if a leaf.
+            fn.next_functions = tuple([None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index)
+                                       for t, need in zip(inputs, needs)])
+            fn.input_meta = tuple([None if t is None else (t._array.shape, t._array.dtype) for t in inputs])
+            outs = tuple([Tensor._from_op(a, fn, i) for i, a in enumerate(outputs)])
+            fn.outputs = tuple([weakref.ref(t) for t in outs])
+            if cls.is_view:
+                _share_memory_bookkeeping(outs, inputs[0])
+            if fn._saved:
+                fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, outs)
+            if _mode.anomaly:  # where this node was made, for backward errors (anomaly.py); nothing otherwise
+                fn.forward_trace = forward_trace()
+            if _mode.recorder is not None:
+                _mode.recorder.on_forward(fn, outputs)
         return outs if type(raw) is tuple else outs[0]
 
     def __repr__(self) -> str:
@@ -301,12 +302,12 @@ def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], outputs
                     source = i
             if source is not None:
                 t = inputs[source]
-                counter = version_counter(t)
-                recorded.append((counter, counter[0], f"input {source}", t._array.shape, t._array.dtype))
+                counter = t._version_counter or version_counter(t)
+                recorded.append((counter, counter[0], ("input", source), t._array.shape, t._array.dtype))
             else:
                 for j, t in enumerate(outputs):
                     if a is t._array:
-                        recorded.append((version_counter(t), 0, f"output {j}", a.shape, a.dtype))
+                        recorded.append((version_counter(t), 0, ("output", j), a.shape, a.dtype))
                         role = ("output", j)
                         break
         roles.append(role)
@@ -324,8 +325,3 @@ def _tensor_class() -> type:
 
 
 _Tensor: type | None = None
-
-
-def _edge(t: Tensor) -> Function | Tensor | tuple[Function, int]:
-    """Where the gradient for input ``t`` goes: its creator's output slot, or ``t`` itself if a leaf."""
-    return (t.grad_fn, t._output_index) if t.grad_fn is not None else t

@@ -187,7 +187,8 @@ def _check_alpha(op: str, alpha: Any, a: Any, b: Any) -> None:
 
 def add(a: Any, b: Any, *, alpha: Any = 1, out: None = None) -> Tensor:
     """a + alpha * b with broadcasting. Example: ``mg.add(mg.ones(2), 1.0)`` -> tensor([2., 2.])."""
-    refuse_out("add", out)
+    if out is not None:
+        refuse_out("add", out)
     if type(alpha) is int and alpha == 1:
         return binary(Add, "add", a, b)
     _check_alpha("add", alpha, a, b)
@@ -197,7 +198,8 @@ def add(a: Any, b: Any, *, alpha: Any = 1, out: None = None) -> Tensor:
 
 def sub(a: Any, b: Any, *, alpha: Any = 1, out: None = None) -> Tensor:
     """a - alpha * b with broadcasting. Example: ``mg.sub(mg.ones(2), 1.0)`` -> tensor([0., 0.])."""
-    refuse_out("sub", out)
+    if out is not None:
+        refuse_out("sub", out)
     if _is_bool(a) or _is_bool(b):
         raise RuntimeError("sub: subtraction with a bool tensor is not supported (as in PyTorch); to invert a "
                            "mask use ~mask or mask.logical_not(), otherwise convert with .long() or .float()")
@@ -210,7 +212,8 @@ def sub(a: Any, b: Any, *, alpha: Any = 1, out: None = None) -> Tensor:
 
 def mul(a: Any, b: Any, *, out: None = None) -> Tensor:
     """a * b with broadcasting. Example: ``mg.mul(mg.ones(2), 3.0)`` -> tensor([3., 3.])."""
-    refuse_out("mul", out)
+    if out is not None:
+        refuse_out("mul", out)
     return binary(Mul, "mul", a, b)
 
 

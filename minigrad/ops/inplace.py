@@ -108,7 +108,7 @@ def _rebase(t: Tensor, result: Tensor) -> None:
         fn._saved = tuple(t._array if a is result._array else a for a in fn._saved)
         counter = version_counter(t)
         fn._saved_versions = tuple(
-            (counter, counter[0], what, shape, dtype) if what == f"output {index}" else (c, v, what, shape, dtype)
+            (counter, counter[0], what, shape, dtype) if what == ("output", index) else (c, v, what, shape, dtype)
             for c, v, what, shape, dtype in fn._saved_versions)
 
 
