@@ -313,8 +313,18 @@ def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Ten
 
 def _nan_rows(y: np.ndarray, dim: int) -> np.ndarray:
     """A row (along ``dim``) with a NaN anywhere is NaN everywhere, as PyTorch's softmax gives for +inf or NaN."""
-    bad = np.isnan(y).any(axis=dim, keepdims=True)
+    nan = np.isnan(y)
+    if not nan.any():
+        return y
+    bad = nan.any(axis=dim, keepdims=True)
     return np.where(bad, np.nan, y).astype(y.dtype, copy=False) if bad.any() else y
+
+
+def _rows_along(rows_kernel: Any, x: np.ndarray, dim: int) -> np.ndarray:
+    """Apply a kernel that works on the last axis along ``dim`` instead (moving that axis there and back)."""
+    if dim == x.ndim - 1:
+        return rows_kernel(x)
+    return np.moveaxis(rows_kernel(np.moveaxis(x, dim, -1)), -1, dim)
 
 
 class Softmax(Function):
@@ -323,7 +333,7 @@ class Softmax(Function):
             y = x.copy()
             self.save_for_backward(y)
             return y
-        y = _nan_rows(np.moveaxis(K.softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim), self.dim)
+        y = _nan_rows(_rows_along(K.softmax_rows, x, self.dim), self.dim)
         self.save_for_backward(y)
         return y
 
@@ -339,7 +349,7 @@ class LogSoftmax(Function):
             y = x.copy()
             self.save_for_backward(y)
             return y
-        y = _nan_rows(np.moveaxis(K.log_softmax_rows(np.moveaxis(x, self.dim, -1)), -1, self.dim), self.dim)
+        y = _nan_rows(_rows_along(K.log_softmax_rows, x, self.dim), self.dim)
         self.save_for_backward(y)
         return y
 

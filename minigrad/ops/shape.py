@@ -202,6 +202,9 @@ def _same_dtype(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     if not all(isinstance(x, Tensor) for x in ts):
         bad = next(type(x).__name__ for x in ts if not isinstance(x, Tensor))
         raise TypeError(f"{op}: expected a list of Tensors, found a {bad}")
+    dt = ts[0]._array.dtype
+    if all(x._array.dtype == dt for x in ts):  # the common case: nothing to promote
+        return ts
     dt = result_type(*ts)
     return [as_tensor(x, dt, op) for x in ts]
 
