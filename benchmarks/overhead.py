@@ -3,6 +3,7 @@
     /work/venv/bin/python benchmarks/overhead.py            # full run (~2 minutes)
     /work/venv/bin/python benchmarks/overhead.py --quick    # a short run
     /work/venv/bin/python benchmarks/overhead.py --only chain index_int
+    /work/venv/bin/python benchmarks/overhead.py --baseline ../main   # also another checkout, before/after
 
 On tiny tensors the arithmetic is free: what is timed is each framework's bookkeeping per op
 (making tensors, recording the node, the backward engine). Every case is written once against a
@@ -13,7 +14,8 @@ and PyTorch with its default threads. Each runs alone in its process (as users r
 parent asks them in turn for one *block* (every case, a fixed number of calls each), rotating
 the order every round, so a burst of load from another process hits all of them alike. The
 report gives medians over the blocks, in microseconds per op, and the ratio minigrad / PyTorch,
-worst first.
+worst first. ``lstm_reference`` is minigrad's primitive-op LSTM against PyTorch's fused one: it
+shows how per-op overhead adds up in the layer learners read, not a race it can win.
 """
 
 from __future__ import annotations
@@ -151,10 +153,11 @@ def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
 # ------------------------------------------------------------------------------ one worker process
 
 
-def worker(contender: str, only: list[str] | None) -> None:
+def worker(contender: str, only: list[str] | None, clock: str, baseline: str | None) -> None:
     """Read "block" lines from stdin; answer each with one JSON line: case -> microseconds per op."""
-    if contender == "minigrad":
-        sys.path.insert(0, str(ROOT))
+    now = time.perf_counter if clock == "wall" else time.process_time
+    if contender in ("minigrad", "baseline"):
+        sys.path.insert(0, str(ROOT) if contender == "minigrad" else str(Path(baseline).resolve()))
         import minigrad as L
     else:
         import torch as L
@@ -171,29 +174,31 @@ def worker(contender: str, only: list[str] | None) -> None:
             break
         result = {}
         for name, (step, ops, calls) in table.items():
-            start = time.perf_counter()
+            start = now()
             for _ in range(calls):
                 step()
-            result[name] = (time.perf_counter() - start) / (calls * ops) * 1e6
+            result[name] = (now() - start) / (calls * ops) * 1e6
         print(json.dumps(result), flush=True)
 
 
 # ------------------------------------------------------------------------------ the parent
 
 
-def run(rounds: int, only: list[str] | None) -> dict[str, dict[str, list[float]]]:
-    """Interleaved blocks from the three workers; returns contender -> case -> per-block times."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, __file__, "--worker"]
-    extra = ["--only", *only] if only else []
+def run(rounds: int, only: list[str] | None, clock: str, baseline: str | None) -> dict[str, dict[str, list[float]]]:
+    """Interleaved blocks from the workers; returns contender -> case -> per-block times."""
+    contenders = CONTENDERS + (("baseline",) if baseline else ())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # each worker picks its own minigrad
+    cmd = [sys.executable, __file__, "--clock", clock, "--worker"]
+    extra = (["--only", *only] if only else []) + (["--baseline", baseline] if baseline else [])
     procs = {c: subprocess.Popen([*cmd, c, *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                 env=env) for c in CONTENDERS}
+                                 env=env) for c in contenders}
     for c, p in procs.items():
         if p.stdout.readline().strip() != "ready":
             raise RuntimeError(f"worker {c} failed to start")
-    times: dict[str, dict[str, list[float]]] = {c: {} for c in CONTENDERS}
+    times: dict[str, dict[str, list[float]]] = {c: {} for c in contenders}
     for r in range(rounds):
-        order = CONTENDERS[r % 3:] + CONTENDERS[:r % 3]
+        k = r % len(contenders)
+        order = contenders[k:] + contenders[:k]
         for c in order:  # one at a time: the others wait on stdin
             procs[c].stdin.write("block\n")
             procs[c].stdin.flush()
@@ -206,17 +211,23 @@ def run(rounds: int, only: list[str] | None) -> dict[str, dict[str, list[float]]
 
 
 def report(times: dict[str, dict[str, list[float]]], command: str) -> str:
-    med = {c: {k: statistics.median(v) for k, v in times[c].items()} for c in CONTENDERS}
+    med = {c: {k: statistics.median(v) for k, v in per_case.items()} for c, per_case in times.items()}
+    base = med.get("baseline")
     rows = []
     for name, ours in med["minigrad"].items():
         rows.append((ours / med["torch-1t"][name], ours / med["torch"][name], name, ours,
                      med["torch-1t"][name], med["torch"][name]))
     rows.sort(reverse=True)
-    lines = [f"Command: `{command}`", "",
-             "| case | minigrad us/op | PyTorch 1 thread | PyTorch default | ratio (1 thread) | ratio (default) |",
-             "|---|---|---|---|---|---|"]
+    head = "| case | minigrad us/op | PyTorch 1 thread | PyTorch default | ratio (1 thread) | ratio (default) |"
+    rule = "|---|---|---|---|---|---|"
+    if base:
+        head, rule = head + " baseline us/op | minigrad / baseline |", rule + "---|---|"
+    lines = [f"Command: `{command}`", "", head, rule]
     for r1, rd, name, ours, t1, td in rows:
-        lines.append(f"| {name} | {ours:.2f} | {t1:.2f} | {td:.2f} | **{r1:.2f}** | {rd:.2f} |")
+        line = f"| {name} | {ours:.2f} | {t1:.2f} | {td:.2f} | **{r1:.2f}** | {rd:.2f} |"
+        if base:
+            line += f" {base[name]:.2f} | {ours / base[name]:.2f} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -225,13 +236,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="5 rounds instead of 21")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--only", nargs="+", default=None, help="case names")
-    parser.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: elapsed time (default); cpu: the process's CPU time, steadier on a busy "
+                             "machine (for PyTorch with threads it adds up all its threads)")
+    parser.add_argument("--baseline", default=None, help="the root of another minigrad checkout, timed too")
+    parser.add_argument("--worker", choices=(*CONTENDERS, "baseline"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.only)
+        worker(args.worker, args.only, args.clock, args.baseline)
         return 0
     rounds = args.rounds or (5 if args.quick else 21)
-    times = run(rounds, args.only)
+    times = run(rounds, args.only, args.clock, args.baseline)
     print(report(times, "python benchmarks/overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])))
     return 0
 

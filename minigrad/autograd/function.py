@@ -138,7 +138,8 @@ class Function:
 
     def __init__(self, **params: Any) -> None:
         # Non-tensor parameters of the op (dim, keepdim, ...) become attributes.
-        self.__dict__.update(params)
+        if params:
+            self.__dict__.update(params)
 
     # -- to be written by each op --------------------------------------------------------
     def forward(self, *arrays: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:

@@ -93,7 +93,8 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a, b):
-        self.save_for_backward(a, b)
+        # Each input's gradient needs only the other input: save just what backward will use.
+        self.save_for_backward(a if self.needs_input_grad[1] else None, b if self.needs_input_grad[0] else None)
         return a * b
 
     def backward(self, grad):
