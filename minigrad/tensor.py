@@ -332,7 +332,7 @@ class Tensor:
         if self._array.size == 0:
             extras.append(f"size={self.shape}")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
+            extras.append(f"grad_fn=<{self.grad_fn.kind}Backward>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({body}{', ' if extras else ''}{', '.join(extras)})"

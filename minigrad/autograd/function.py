@@ -110,6 +110,9 @@ class Function:
 
     # The name shown in drawings and error messages; subclasses may set it (default: lower-case class name).
     name: str = ""
+    # The kind shown by repr, as ``<MulBackward>`` (default: the class name). Two classes for one
+    # PyTorch op (``Mul`` and ``MulNumber``) show the same kind, as PyTorch shows one.
+    kind: str = ""
     # Set by the engine just before it calls backward: False when the graph is freed right after
     # (the default ``backward()``), so backward may overwrite its saved arrays instead of
     # allocating new ones (the fused LSTM turns its saved gates into their gradients in place).
@@ -135,6 +138,8 @@ class Function:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("name"):
             cls.name = cls.__name__.lower()
+        if not cls.__dict__.get("kind"):
+            cls.kind = cls.__name__
 
     def __init__(self, **params: Any) -> None:
         # Non-tensor parameters of the op (dim, keepdim, ...) become attributes.
@@ -257,7 +262,7 @@ class Function:
 
     def __repr__(self) -> str:
         where = f" at {self.scope}" if getattr(self, "scope", "") else ""
-        return f"<{type(self).__name__}Backward{where}>"
+        return f"<{self.kind}Backward{where}>"
 
 
 def version_counter(t: Tensor) -> list[int]:

@@ -61,6 +61,12 @@ def promote(op: str, a: Any, b: Any, floating: bool = False) -> tuple[Tensor, Te
 
 
 def binary(fn: type[Function], op: str, a: Any, b: Any, floating: bool = False) -> Tensor:
+    number_op = _WITH_A_NUMBER.get(fn)
+    if number_op is not None:  # float tensor + or * a Python number: the number is a constant of the node
+        if (type(b) is float or type(b) is int) and isinstance(a, Tensor) and a._array.dtype.kind == "f":
+            return number_op.apply(a, number=b)
+        if (type(a) is float or type(a) is int) and isinstance(b, Tensor) and b._array.dtype.kind == "f":
+            return number_op.apply(b, number=a)  # (both ops commute, in floating point too)
     a, b = promote(op, a, b, floating)
     try:
         return fn.apply(a, b)
@@ -102,6 +108,37 @@ class Mul(Function):
         ga = grad * b if self.needs_input_grad[0] else None
         gb = grad * a if self.needs_input_grad[1] else None
         return ga, gb
+
+
+class AddNumber(Function):
+    """x + c for a Python number c: a constant of the node, as in PyTorch, not a second input.
+
+    NumPy computes it in x's dtype (a Python number never changes a float array's dtype).
+    """
+
+    name, kind = "add", "Add"
+
+    def forward(self, x):
+        return x + self.number
+
+    def backward(self, grad):
+        return grad
+
+
+class MulNumber(Function):
+    """x * c for a Python number c: dL/dx = c * dL/dy."""
+
+    name, kind = "mul", "Mul"
+
+    def forward(self, x):
+        return x * self.number
+
+    def backward(self, grad):
+        return grad * self.number
+
+
+# The ops that take a Python number as a constant instead of as a second tensor (see ``binary``).
+_WITH_A_NUMBER: dict[type[Function], type[Function]] = {Add: AddNumber, Mul: MulNumber}
 
 
 class Div(Function):
