@@ -35,6 +35,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENDERS = ("minigrad", "torch-1t", "torch")
+# After a block of PyTorch with its default threads, the parent waits this long: PyTorch's OpenMP
+# workers keep spinning on the cores after their last parallel region, which would slow down
+# whichever contender runs next.
+SPIN_PAUSE_S = 0.3
 
 # ------------------------------------------------------------------------------ the cases
 
@@ -204,6 +208,8 @@ def run(rounds: int, only: list[str] | None, clock: str, baseline: str | None) -
             procs[c].stdin.flush()
             for name, us in json.loads(procs[c].stdout.readline()).items():
                 times[c].setdefault(name, []).append(us)
+            if c == "torch":  # its idle OpenMP threads spin-wait for a while: let them sleep before the next block
+                time.sleep(SPIN_PAUSE_S)
     for p in procs.values():
         p.stdin.close()
         p.wait()
