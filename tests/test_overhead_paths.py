@@ -1,0 +1,109 @@
+"""The fast paths of the per-op overhead work (issue 17) give exactly what the general paths gave.
+
+A float tensor with a Python number is one node (AddNumber, MulNumber); Mul saves only the operand
+each gradient needs; the engine looks at output tensors only when a hook or retain_grad watches
+them; softmax along the last dim skips moveaxis; cat's backward cuts by slices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.autograd import gradcheck
+
+
+def _leaf(shape: tuple[int, ...], dtype=mg.float64, seed: int = 0) -> mg.Tensor:
+    return mg.tensor(np.random.default_rng(seed).standard_normal(shape), dtype=dtype, requires_grad=True)
+
+
+@pytest.mark.parametrize("expr", [lambda x: x * 2.5, lambda x: 2.5 * x, lambda x: x + 3, lambda x: -1.5 + x,
+                                  lambda x: (x * 0.5 + 1) * (x + 2.0)])
+def test_number_operands_gradcheck(expr) -> None:
+    x = _leaf((3, 4))
+    assert gradcheck(expr, [x])
+    x_strided = _leaf((4, 6), seed=1).detach()[:, ::2].requires_grad_()  # a non-contiguous leaf
+    assert not x_strided._array.flags.c_contiguous
+    assert gradcheck(expr, [x_strided])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_number_operands_match_torch(torch, dtype: str) -> None:
+    data = np.random.default_rng(2).standard_normal((2, 3)).astype(dtype)
+    x = mg.tensor(data, requires_grad=True)
+    tx = torch.tensor(data, requires_grad=True)
+    y, ty = (x * 1.0001 + 0.0001) * 3 + 2, (tx * 1.0001 + 0.0001) * 3 + 2
+    assert y.dtype == np.dtype(dtype) and str(ty.dtype) == f"torch.{dtype}"
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    assert "grad_fn=<MulBackward>" in repr(x * 2) and "grad_fn=<AddBackward>" in repr(x + 2)
+
+
+def test_number_operands_keep_the_general_rules() -> None:
+    ints = mg.tensor([1, 2, 3])
+    assert (ints * 2).dtype == np.int64 and (ints * 0.5).dtype == np.float32  # not float tensors: general rule
+    assert (mg.ones(2) + True).dtype == np.float32  # a bool is not a number operand here
+    assert (mg.ones(2, dtype=mg.float64) * 3).dtype == np.float64
+    x = _leaf((2,))
+    (g,) = mg.autograd.grad(((x * 3) ** 2).sum(), x, create_graph=True)  # 18 x
+    (h,) = mg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), [18.0, 18.0])
+
+
+def test_mul_saves_only_what_its_gradients_need(torch) -> None:
+    # y = h * c with c constant: h's gradient needs only c, so changing h in place afterwards is fine,
+    # as in PyTorch; changing c is caught.
+    for lib in (mg, torch):
+        x = lib.ones(3, requires_grad=True)
+        c = lib.full((3,), 2.0)
+        h = x * 1.5
+        y = h * c
+        h.add_(1)
+        y.sum().backward()
+        np.testing.assert_array_equal(np.asarray(x.grad.tolist()), [3.0, 3.0, 3.0])
+        x.grad = None
+        h = x * 1.5
+        y = h * c
+        c.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_hooks_and_retain_grad_registered_after_the_node_was_made() -> None:
+    x = _leaf((3,))
+    h = x * 2.0
+    y = (h * h).sum()
+    seen = []
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))
+    h.retain_grad()
+    y.backward()
+    np.testing.assert_allclose(seen[0], 2 * h.detach().numpy())
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), 8 * x.detach().numpy())
+
+
+def test_hook_registered_after_an_in_place_change() -> None:
+    x = _leaf((3,))
+    h = x * 1.0
+    h.mul_(3.0)  # h is now the output of the in-place node, which the hook below watches
+    seen = []
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))
+    h.sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0, 3.0])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_family_and_cat_backward_any_dim(dim: int) -> None:
+    x = _leaf((3, 4))
+    assert gradcheck(lambda t: t.log_softmax(dim), [x])
+    assert gradcheck(lambda t: t.softmax(dim), [x])
+    a, b = _leaf((3, 4), seed=3), _leaf((3, 4), seed=4)
+    assert gradcheck(lambda p, q: mg.cat([p, q * 2.0, p], dim=dim), [a, b])
+    nan_row = mg.tensor([[0.0, float("nan")], [1.0, 2.0]])
+    out = nan_row.softmax(-1).numpy()
+    assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
