@@ -14,7 +14,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.dtypes import get_default_dtype, result_type
-from minigrad.errors import ShapeError, broadcast_error
+from minigrad.errors import broadcast_error
 from minigrad.kernels import activations as K
 from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
@@ -480,137 +480,6 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return Softplus.apply(_floating(x), beta=beta, threshold=threshold)
 
 
-# ----------------------------------------------------------------------------------- clamp, max, where
-
-
-class Clamp(Function):
-    def forward(self, x):
-        self.save_for_backward(x)
-        return np.clip(x, self.lo, self.hi)
-
-    def backward(self, grad):
-        x = G.values(self.saved_tensors[0])  # only the mask is needed: a constant
-        inside = np.ones(x.shape, dtype=bool)
-        if self.lo is not None:
-            inside &= x >= self.lo
-        if self.hi is not None:
-            inside &= x <= self.hi
-        return G.where(inside, grad, 0.0)  # (not grad * inside: inf * 0 would be nan; PyTorch gives 0)
-
-
-def clamp(x: Tensor, min: Any = None, max: Any = None, *, out: None = None) -> Tensor:  # noqa: A002
-    """Limit values to [min, max]; gradient 1 inside, 0 outside. Bounds may be numbers or tensors.
-
-    The result has PyTorch's dtype: an integer tensor clamped with float bounds gives the default float dtype.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> mg.clamp(mg.tensor([-2.0, 0.5, 3.0]), -1, 1)
-        tensor([-1. ,  0.5,  1. ])
-    """
-    refuse_out("clamp", out)
-    if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
-    for name, bound in (("min", min), ("max", max)):
-        if bound is not None and not isinstance(bound, (*_SCALARS, Tensor)):
-            raise TypeError(f"clamp: {name} must be a number, a tensor or None, got {type(bound).__name__}")
-    x = as_tensor(x, op="clamp")
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # Tensor bounds broadcast like any operand: clamp is then where() twice (ties keep x, as in PyTorch).
-        if min is not None:
-            x = where(as_tensor(x < min), min, x)
-        if max is not None:
-            x = where(as_tensor(x > max), max, x)
-        return x
-    # min > max is allowed and gives max everywhere, as documented by PyTorch.
-    dt = result_type(x, *(b for b in (min, max) if b is not None))
-    return Clamp.apply(cast(x, dt), lo=min, hi=max)
-
-
-def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002
-    """``clamp(x, min=min)``.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> mg.clamp_min(mg.tensor([-1.0, 2.0]), 0.0)
-        tensor([0., 2.])
-    """
-    return clamp(x, min=min)
-
-
-def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002
-    """``clamp(x, max=max)``.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> mg.clamp_max(mg.tensor([-1.0, 2.0]), 0.0)
-        tensor([-1.,  0.])
-    """
-    return clamp(x, max=max)
-
-
-class Maximum(Function):
-    def forward(self, a, b):
-        self.save_for_backward(a, b)
-        return np.maximum(a, b)
-
-    def backward(self, grad):
-        a, b = (G.values(v) for v in self.saved_tensors)  # only masks are needed: constants
-        share = np.where(a == b, 0.5, 1.0)  # ties split the gradient, as in PyTorch
-        return grad * (share * (a >= b)), grad * (share * (b >= a))
-
-
-class Minimum(Function):
-    def forward(self, a, b):
-        self.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    def backward(self, grad):
-        a, b = (G.values(v) for v in self.saved_tensors)
-        share = np.where(a == b, 0.5, 1.0)
-        return grad * (share * (a <= b)), grad * (share * (b <= a))
-
-
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise max of two tensors. Example: ``mg.maximum(mg.ones(2), mg.zeros(2))`` -> [1., 1.]."""
-    return binary(Maximum, "maximum", a, b)
-
-
-def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise min of two tensors. Example: ``mg.minimum(mg.ones(2), mg.zeros(2))`` -> [0., 0.]."""
-    return binary(Minimum, "minimum", a, b)
-
-
-class Where(Function):
-    def forward(self, x, y):
-        return np.where(self.condition, x, y)
-
-    def backward(self, grad):
-        c = self.condition
-        return G.where(c, grad, 0) if self.needs_input_grad[0] else None, \
-            G.where(c, 0, grad) if self.needs_input_grad[1] else None
-
-
-def where(condition: Any, x: Any, y: Any) -> Tensor:
-    """Pick ``x`` where ``condition`` is true, else ``y`` (all three broadcast).
-
-    Example: ``mg.where(mg.tensor([True, False]), 1.0, mg.zeros(2))`` -> tensor([1., 0.]).
-    """
-    cond = condition._array if isinstance(condition, Tensor) else np.asarray(condition)
-    if cond.dtype != np.bool_:
-        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
-    x, y = promote("where", x, y)
-    try:
-        np.broadcast_shapes(cond.shape, x.shape, y.shape)
-    except ValueError:
-        raise ShapeError(f"where: condition {cond.shape}, x {x.shape} and y {y.shape} cannot be broadcast "
-                         "together") from None
-    return Where.apply(x, y, condition=cond)
-
-
 # ----------------------------------------------------------------------------------- casts, copies
 
 
@@ -652,3 +521,17 @@ def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
     except ValueError:
         raise broadcast_error(ufunc.__name__, a.shape, b.shape) from None
 
+
+# Clamp, maximum/minimum and where are in clamp_where.py (which imports this module's helpers).
+from minigrad.ops.clamp_where import (  # noqa: E402, F401
+    Clamp,
+    Maximum,
+    Minimum,
+    Where,
+    clamp,
+    clamp_max,
+    clamp_min,
+    maximum,
+    minimum,
+    where,
+)
