@@ -107,3 +107,21 @@ def test_softmax_family_and_cat_backward_any_dim(dim: int) -> None:
     nan_row = mg.tensor([[0.0, float("nan")], [1.0, 2.0]])
     out = nan_row.softmax(-1).numpy()
     assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
+
+
+def test_hooks_and_retain_grad_across_an_in_place_change_match_torch(torch) -> None:
+    # Hooks registered before an in-place op see the gradient of the old value; retain_grad and hooks
+    # registered after follow the new value (PyTorch's rules).
+    results = {}
+    for lib in (mg, torch):
+        x = lib.ones(3, requires_grad=True)
+        h = x * 1.0
+        seen = []
+        h.register_hook(lambda g, seen=seen: seen.append(("before", g.tolist())))
+        h.retain_grad()
+        h.mul_(3.0)
+        h.register_hook(lambda g, seen=seen: seen.append(("after", g.tolist())))
+        (h * 2.0).sum().backward()
+        results[lib.__name__] = (sorted(seen), h.grad.tolist(), x.grad.tolist())
+    assert results["minigrad"] == results["torch"]
+    assert results["minigrad"] == ([("after", [2.0] * 3), ("before", [6.0] * 3)], [2.0] * 3, [6.0] * 3)

@@ -232,7 +232,8 @@ def _run_output_hooks(fn: Function, grads: list, capture: dict | None, captured:
         t = ref()
         if grads[i] is None:
             continue
-        for hook in (t._hooks or ()) if t is not None else ():
+        hooks = t._hooks if t is not None else (fn.output_hooks or {}).get(i)
+        for hook in hooks or ():
             replaced = hook(grads[i] if graph else Tensor(grads[i]))
             if replaced is not None:
                 grads[i] = replaced if graph else replaced._array

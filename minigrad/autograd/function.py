@@ -133,6 +133,9 @@ class Function:
     # True once a hook or retain_grad() was put on one of this node's output tensors: only then
     # does the engine look at those tensors before running backward.
     watched: bool = False
+    # Output index -> hooks registered on an output whose tensor an in-place op has since given a
+    # new value (and a new node): they still see this node's gradient, as in PyTorch (ops/inplace.py).
+    output_hooks: dict[int, list] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

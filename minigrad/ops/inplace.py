@@ -97,6 +97,8 @@ def _rebase(t: Tensor, result: Tensor) -> None:
     If the node saved its output (``exp_``, ``sqrt_``), it now saves ``t``'s memory, at ``t``'s
     version: a later in-place change of ``t`` is caught by backward, as in PyTorch.
     """
+    if t.grad_fn is not None and (t._hooks or t._retains_grad):
+        _leave_hooks_with_old_value(t)
     fn, index = result.grad_fn, result._output_index
     t.grad_fn, t._output_index, t._requires_grad = fn, index, True
     if t._hooks or t._retains_grad:
@@ -110,6 +112,28 @@ def _rebase(t: Tensor, result: Tensor) -> None:
         fn._saved_versions = tuple(
             (counter, counter[0], what, shape, dtype) if what == ("output", index) else (c, v, what, shape, dtype)
             for c, v, what, shape, dtype in fn._saved_versions)
+
+
+class _Gone:
+    pass
+
+
+_NO_TENSOR = weakref.ref(_Gone())  # a reference whose object is already gone: calling it gives None
+
+
+def _leave_hooks_with_old_value(t: Tensor) -> None:
+    """The hooks registered on ``t`` so far see the gradient of the value it had, as in PyTorch.
+
+    They stay with the node that made that value (``Function.output_hooks``), which no longer
+    points at ``t``; hooks registered from now on, and ``retain_grad``, follow ``t``'s new value.
+    """
+    fn, index = t.grad_fn, t._output_index
+    if t._hooks:
+        fn.output_hooks = {**(fn.output_hooks or {}), index: t._hooks}
+        t._hooks = None
+    outputs = list(fn.outputs)
+    outputs[index] = _NO_TENSOR
+    fn.outputs = tuple(outputs)
 
 
 def _view_in_graph_error(op: str) -> RuntimeError:
