@@ -1,17 +1,35 @@
-"""Command line: ``python -m minigrad warmup`` compiles and caches every Numba kernel."""
+"""Command line: ``python -m minigrad warmup`` compiles and caches the Numba kernels."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+
+
+def _share(text: str) -> tuple[int, int]:
+    index, _, parts = text.partition("/")
+    try:
+        share = int(index), int(parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--share {text!r}: expected i/n, e.g. 1/2") from None
+    if not 0 <= share[0] < share[1]:
+        raise argparse.ArgumentTypeError(f"--share {text!r}: expected 0 <= i < n")
+    return share
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minigrad", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    w = sub.add_parser("warmup", help="compile and cache every Numba kernel (float32 and float64)")
+    w = sub.add_parser("warmup", help="compile and cache every Numba kernel (float32 unless --dtypes says more)")
     w.add_argument("-v", "--verbose", action="store_true", help="list each kernel")
+    w.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "float64"],
+                   help="the dtypes to compile for (default: float32, minigrad's default dtype; float64 kernels "
+                        "then compile in the background on first use)")
+    w.add_argument("--processes", type=int, default=min(2, os.cpu_count() or 1),
+                   help="compile in this many processes at once (default: 2 when there are 2 cores)")
+    w.add_argument("--share", type=_share, default=None, help=argparse.SUPPRESS)  # i/n: one helper's part
     w.add_argument("--requests", metavar="FILE",
                    help="compile only the kernels listed in FILE ('-': stdin), one request per line, "
                         "as the background compiler sends them (see minigrad/kernels/_background.py)")
@@ -27,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         from minigrad.kernels import warmup
 
         t0 = time.perf_counter()
-        n = warmup(verbose=args.verbose)
-        print(f"minigrad: {n} kernels ready in {time.perf_counter() - t0:.1f} s")
+        if args.share is not None:
+            warmup(verbose=args.verbose, dtypes=args.dtypes, share=args.share)
+            return 0
+        n = warmup(verbose=args.verbose, dtypes=args.dtypes, processes=max(1, args.processes))
+        print(f"minigrad: {n} kernels ready ({', '.join(args.dtypes)}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
 

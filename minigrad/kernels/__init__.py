@@ -9,6 +9,11 @@ Nothing here is compiled at import time (see ``_jit.py``).
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 # Modules that define kernels; `warmup()` imports them so that every kernel is registered.
 KERNEL_MODULES = (
@@ -21,18 +26,42 @@ KERNEL_MODULES = (
     "minigrad.kernels.optim",
 )
 
+# float32 is minigrad's default dtype: the specialisations a new user's first script needs.
+DEFAULT_DTYPES = ("float32",)
 
-def warmup(verbose: bool = False) -> int:
-    """Compile (or load from the on-disk cache) every kernel for float32 and float64.
 
-    Returns the number of kernels warmed up. Example::
-
-        >>> import minigrad.kernels as K
-        >>> K.warmup() > 0
-        True
-    """
+def _warm_matmul_blocks(dtype: Any) -> None:
+    """``matmul_blocks`` as ``parallel_matmul`` calls it (a transposed operand, read-only blocks)."""
     import numpy as np
 
+    from minigrad.kernels.gemm import parallel_matmul
+
+    a, b = np.ones((6, 3), dtype), np.ones((70, 3), dtype)
+    parallel_matmul(a, b.T, np.empty((6, 70), dtype))
+
+
+def _warm_matmul_cols(dtype: Any) -> None:
+    import numpy as np
+
+    from minigrad.kernels.gemm import matmul_cols
+
+    a, b = np.ones((5, 3), dtype), np.ones((3, 70), dtype)
+    matmul_cols(a, b, np.empty((5, 70), dtype), 1, 69)
+
+
+# Warmups for kernels whose module gives none (module.name -> function of a dtype).
+EXTRA_WARMUPS = {"minigrad.kernels.gemm.matmul_blocks": _warm_matmul_blocks,
+                 "minigrad.kernels.gemm.matmul_cols": _warm_matmul_cols}
+
+
+def all_kernels() -> list:
+    """Every kernel, in the order the kernel modules define them (imports those modules).
+
+    Example::
+
+        >>> len(all_kernels()) > 10
+        True
+    """
     from minigrad.kernels._jit import REGISTRY
 
     for name in KERNEL_MODULES:
@@ -41,14 +70,64 @@ def warmup(verbose: bool = False) -> int:
         except ModuleNotFoundError as e:  # a kernel module not written yet
             if e.name != name:
                 raise
-    count = 0
-    for k in REGISTRY:
-        if k.warmup_fn is None:
-            k.compiled()
-        else:
-            for dtype in (np.float32, np.float64):
-                k.warmup_fn(np.dtype(dtype))
-        count += 1
-        if verbose:
-            print(f"  {k.py_func.__module__}.{k.py_func.__name__}")
-    return count
+    return list(REGISTRY)
+
+
+def warmup_jobs(dtypes: Sequence[str] = DEFAULT_DTYPES) -> list[tuple[Any, str]]:
+    """The (kernel, dtype) pairs ``warmup`` compiles, all of the first dtype first.
+
+    Example::
+
+        >>> jobs = warmup_jobs(("float32", "float64"))
+        >>> jobs[0][1], jobs[-1][1]
+        ('float32', 'float64')
+    """
+    kernels = all_kernels()
+    return [(k, dtype) for dtype in dtypes for k in kernels]
+
+
+def warmup(verbose: bool = False, dtypes: Sequence[str] = DEFAULT_DTYPES, processes: int = 1,
+           share: tuple[int, int] = (0, 1)) -> int:
+    """Compile (or load from the on-disk cache) every kernel for each of ``dtypes``, here and now.
+
+    ``processes > 1`` splits the work with ``processes - 1`` helper processes (``python -m minigrad
+    warmup --share i/n``), one per core: Numba compiles on one thread. ``share=(i, n)`` compiles
+    only every n-th job starting at job i. Returns the number of (kernel, dtype) jobs done.
+
+    Example::
+
+        >>> import minigrad.kernels as K
+        >>> K.warmup() > 0
+        True
+    """
+    import numpy as np
+
+    from minigrad.kernels._background import forced_mode
+
+    helpers = [_start_share(i, processes, dtypes, verbose) for i in range(1, processes)]
+    if processes > 1:
+        share = (0, processes)
+    index, parts = share
+    jobs = warmup_jobs(dtypes)[index::parts]
+    with forced_mode("wait"):
+        for k, dtype in jobs:
+            warm = k.warmup_fn or EXTRA_WARMUPS.get(k.name)
+            if warm is None:
+                raise LookupError(f"kernel {k.name} has no warmup: give it one (@kernel(warmup=...)) "
+                                  "or add it to minigrad.kernels.EXTRA_WARMUPS")
+            warm(np.dtype(dtype))
+            if verbose:
+                print(f"  {k.name} ({dtype})", flush=True)
+    failed = [p.args for p in helpers if p.wait() != 0]
+    if failed:
+        raise RuntimeError(f"warmup: a helper process failed: {failed[0]}")
+    return len(jobs) if processes == 1 else len(warmup_jobs(dtypes))
+
+
+def _start_share(index: int, parts: int, dtypes: Sequence[str], verbose: bool) -> subprocess.Popen:
+    """A ``python -m minigrad warmup`` process compiling share ``index`` of ``parts``."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    command = [sys.executable, "-m", "minigrad", "warmup", "--share", f"{index}/{parts}", "--dtypes", *dtypes]
+    return subprocess.Popen(command + (["--verbose"] if verbose else []), env=env)

@@ -25,17 +25,20 @@ Example::
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import pickle
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ENV_VAR = "MINIGRAD_COMPILE"
 MODES = ("background", "wait", "off")
+_forced: list[str] = []  # set by `forced_mode`: overrides the environment variable
 
 
 def compile_mode() -> str:
@@ -46,10 +49,33 @@ def compile_mode() -> str:
         >>> os.environ.get(ENV_VAR, "background") == compile_mode()
         True
     """
+    if _forced:
+        return _forced[-1]
     mode = os.environ.get(ENV_VAR, "").strip().lower() or "background"
     if mode not in MODES:
         raise ValueError(f"{ENV_VAR}={mode!r} is not a compile mode: expected one of {', '.join(MODES)}")
     return mode
+
+
+@contextlib.contextmanager
+def forced_mode(mode: str) -> Iterator[None]:
+    """Within the ``with`` block, kernels compile in ``mode`` whatever ``MINIGRAD_COMPILE`` says.
+
+    ``warmup`` uses ``forced_mode("wait")``: warming up means compiling here.
+
+    Example::
+
+        >>> with forced_mode("off"):
+        ...     compile_mode()
+        'off'
+    """
+    if mode not in MODES:
+        raise ValueError(f"forced_mode({mode!r}): expected one of {', '.join(MODES)}")
+    _forced.append(mode)
+    try:
+        yield
+    finally:
+        _forced.pop()
 
 
 # ----------------------------------------------------------------------- Numba's disk cache
@@ -140,12 +166,14 @@ class Helper:
         env[ENV_VAR] = "wait"  # the helper compiles; it must not start helpers of its own
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "minigrad", "warmup", "--requests", "-"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            self._start_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=env, text=True)
         print(f"minigrad: compiling Numba kernels in a background process (once; cached in {cache_dir}); "
               f"NumPy runs them until they are ready. {ENV_VAR}=wait compiles them here instead.",
               file=sys.stderr, flush=True)
+
+    def _start_command(self) -> list[str]:
+        return [sys.executable, "-m", "minigrad", "warmup", "--requests", "-"]
 
     def join(self, timeout: float | None = None) -> int | None:
         """Close the helper's input and wait for it to finish its queue; its exit code."""
