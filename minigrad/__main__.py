@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "float64"],
                    help="the dtypes to compile for (default: float32, minigrad's default dtype; float64 kernels "
                         "then compile in the background on first use)")
+    w.add_argument("--all", action="store_true", dest="everything",
+                   help="also the kernels no layer calls (minigrad.kernels.NOT_CALLED_BY_LAYERS; tests use them)")
     w.add_argument("--processes", type=int, default=min(2, os.cpu_count() or 1),
                    help="compile in this many processes at once (default: 2 when there are 2 cores)")
     w.add_argument("--share", type=_share, default=None, help=argparse.SUPPRESS)  # i/n: one helper's part
@@ -46,9 +48,10 @@ def main(argv: list[str] | None = None) -> int:
 
         t0 = time.perf_counter()
         if args.share is not None:
-            warmup(verbose=args.verbose, dtypes=args.dtypes, share=args.share)
+            warmup(verbose=args.verbose, dtypes=args.dtypes, share=args.share, everything=args.everything)
             return 0
-        n = warmup(verbose=args.verbose, dtypes=args.dtypes, processes=max(1, args.processes))
+        n = warmup(verbose=args.verbose, dtypes=args.dtypes, processes=max(1, args.processes),
+                   everything=args.everything)
         print(f"minigrad: {n} kernels ready ({', '.join(args.dtypes)}) in {time.perf_counter() - t0:.1f} s")
     return 0
 

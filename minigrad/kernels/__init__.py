@@ -54,6 +54,11 @@ EXTRA_WARMUPS = {"minigrad.kernels.gemm.matmul_blocks": _warm_matmul_blocks,
                  "minigrad.kernels.gemm.matmul_cols": _warm_matmul_cols}
 
 
+# Kernels that no layer or op of minigrad calls (tests and benchmarks do): the default warmup
+# leaves them out, and they compile in the background the first time something calls them.
+NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kernels.gemm.matmul_cols"})
+
+
 def all_kernels() -> list:
     """Every kernel, in the order the kernel modules define them (imports those modules).
 
@@ -73,8 +78,10 @@ def all_kernels() -> list:
     return list(REGISTRY)
 
 
-def warmup_jobs(dtypes: Sequence[str] = DEFAULT_DTYPES) -> list[tuple[Any, str]]:
+def warmup_jobs(dtypes: Sequence[str] = DEFAULT_DTYPES, everything: bool = False) -> list[tuple[Any, str]]:
     """The (kernel, dtype) pairs ``warmup`` compiles, all of the first dtype first.
+
+    Leaves out ``NOT_CALLED_BY_LAYERS`` unless ``everything``.
 
     Example::
 
@@ -82,17 +89,18 @@ def warmup_jobs(dtypes: Sequence[str] = DEFAULT_DTYPES) -> list[tuple[Any, str]]
         >>> jobs[0][1], jobs[-1][1]
         ('float32', 'float64')
     """
-    kernels = all_kernels()
+    kernels = [k for k in all_kernels() if everything or k.name not in NOT_CALLED_BY_LAYERS]
     return [(k, dtype) for dtype in dtypes for k in kernels]
 
 
 def warmup(verbose: bool = False, dtypes: Sequence[str] = DEFAULT_DTYPES, processes: int = 1,
-           share: tuple[int, int] = (0, 1)) -> int:
+           share: tuple[int, int] = (0, 1), everything: bool = False) -> int:
     """Compile (or load from the on-disk cache) every kernel for each of ``dtypes``, here and now.
 
     ``processes > 1`` splits the work with ``processes - 1`` helper processes (``python -m minigrad
     warmup --share i/n``), one per core: Numba compiles on one thread. ``share=(i, n)`` compiles
-    only every n-th job starting at job i. Returns the number of (kernel, dtype) jobs done.
+    only every n-th job starting at job i. ``everything`` includes ``NOT_CALLED_BY_LAYERS``.
+    Returns the number of (kernel, dtype) jobs done.
 
     Example::
 
@@ -104,11 +112,11 @@ def warmup(verbose: bool = False, dtypes: Sequence[str] = DEFAULT_DTYPES, proces
 
     from minigrad.kernels._background import forced_mode
 
-    helpers = [_start_share(i, processes, dtypes, verbose) for i in range(1, processes)]
+    helpers = [_start_share(i, processes, dtypes, verbose, everything) for i in range(1, processes)]
     if processes > 1:
         share = (0, processes)
     index, parts = share
-    jobs = warmup_jobs(dtypes)[index::parts]
+    jobs = warmup_jobs(dtypes, everything)[index::parts]
     with forced_mode("wait"):
         for k, dtype in jobs:
             warm = k.warmup_fn or EXTRA_WARMUPS.get(k.name)
@@ -121,13 +129,14 @@ def warmup(verbose: bool = False, dtypes: Sequence[str] = DEFAULT_DTYPES, proces
     failed = [p.args for p in helpers if p.wait() != 0]
     if failed:
         raise RuntimeError(f"warmup: a helper process failed: {failed[0]}")
-    return len(jobs) if processes == 1 else len(warmup_jobs(dtypes))
+    return len(jobs) if processes == 1 else len(warmup_jobs(dtypes, everything))
 
 
-def _start_share(index: int, parts: int, dtypes: Sequence[str], verbose: bool) -> subprocess.Popen:
+def _start_share(index: int, parts: int, dtypes: Sequence[str], verbose: bool, everything: bool) -> subprocess.Popen:
     """A ``python -m minigrad warmup`` process compiling share ``index`` of ``parts``."""
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     command = [sys.executable, "-m", "minigrad", "warmup", "--share", f"{index}/{parts}", "--dtypes", *dtypes]
-    return subprocess.Popen(command + (["--verbose"] if verbose else []), env=env)
+    command += (["--verbose"] if verbose else []) + (["--all"] if everything else [])
+    return subprocess.Popen(command, env=env)

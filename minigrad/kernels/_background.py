@@ -192,6 +192,16 @@ class Helper:
 HELPER = Helper()
 
 
+def _new_helper_in_child() -> None:
+    # A forked child cannot wait for its parent's helper: it starts its own when it needs one.
+    global HELPER
+    HELPER = Helper()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_helper_in_child)
+
+
 def serve_requests(lines: Any) -> int:
     """The helper's side: compile each requested kernel into the disk cache.
 
