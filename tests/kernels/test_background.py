@@ -7,6 +7,7 @@ so that what they compile neither comes from nor lands in the suite's cache.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -186,3 +187,32 @@ def test_warmup_share_must_be_i_of_n():
 
     with pytest.raises(SystemExit):
         main(["warmup", "--share", "2/2"])
+
+
+_TRAIN = """
+import json, sys
+sys.path.insert(0, "benchmarks")
+from run import WORKLOADS, minigrad_step
+losses = {}
+for w in WORKLOADS:
+    if w.name in ("lstm_tiny", "lstm_small", "gru_small", "rnn_small", "charlm"):
+        step, _ = minigrad_step(w, "fused")
+        losses[w.name] = [float(step()) for _ in range(3)]
+print(json.dumps(losses))
+"""
+
+
+def test_references_train_like_the_kernels():
+    # Every workload of benchmarks/run.py on NumPy references only (`off`: what `background` runs
+    # before the switch) and on the compiled kernels (`wait`): the same losses up to float32 rounding.
+    def losses(mode: str) -> dict:
+        result = subprocess.run([sys.executable, "-c", _TRAIN], capture_output=True, text=True, cwd=ROOT,
+                                timeout=600, check=False,
+                                env=dict(os.environ, PYTHONPATH=str(ROOT), MINIGRAD_COMPILE=mode))
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    references, kernels = losses("off"), losses("wait")
+    assert references.keys() == kernels.keys() and len(kernels) == 5
+    for name in kernels:
+        np.testing.assert_allclose(references[name], kernels[name], rtol=2e-4, err_msg=name)
