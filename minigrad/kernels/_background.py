@@ -108,6 +108,22 @@ def cache_location(dispatcher: Any) -> str:
     return str(dispatcher._cache.cache_path)
 
 
+_announced_here = False
+
+
+def announce_compiling_here(kernel_name: str, cache_dir: str) -> None:
+    """In ``wait`` mode, say once per process on stderr that the program waits for the compiler.
+
+    Silent inside ``forced_mode`` (``warmup`` reports for itself).
+    """
+    global _announced_here
+    if _announced_here or _forced:
+        return
+    _announced_here = True
+    print(f"minigrad: compiling Numba kernel {kernel_name} here, then the others this program needs "
+          f"({ENV_VAR}=wait; once: they are cached in {cache_dir})", file=sys.stderr, flush=True)
+
+
 # ----------------------------------------------------------------------- the helper process
 def encode_request(module: str, name: str, parallel: bool, signature: tuple) -> str:
     """One line of the helper's input: which kernel to compile, for which argument types.

@@ -4,7 +4,10 @@ Why lazy: ``import minigrad`` must stay fast and compile nothing. Importing Numb
 a few hundred milliseconds, so we do not even import it until the first kernel is called.
 On that first call the plain Python function is handed to ``numba.njit(cache=True)``; Numba
 then compiles one machine-code version per dtype signature (float32 and float64) and keeps it
-in ``__pycache__`` so later processes load it instead of compiling again.
+in ``__pycache__`` so later processes load it instead of compiling again. Who compiles, and
+what runs meanwhile, is the compile mode (``MINIGRAD_COMPILE``, see ``_background.py``): by
+default a helper process compiles while the kernel's NumPy reference runs here. The mode is
+read when a kernel meets argument types it has no machine code for.
 
 With ``NUMBA_DISABLE_JIT=1`` Numba returns the Python function unchanged, so every kernel also
 runs (slowly) as ordinary Python: the test-suite runs that way too.
@@ -193,12 +196,14 @@ class LazyKernel:
         dispatcher = self.compiled_parallel() if parallel else self.compiled()
         if jit_disabled() or not hasattr(dispatcher, "_can_compile"):  # Numba gave the Python function back
             return dispatcher(*args)
+        signature = tuple(dispatcher.typeof_pyval(a) for a in args)
         if mode == "wait":
+            if signature not in dispatcher.overloads and not bg.in_disk_cache(dispatcher, signature):
+                bg.announce_compiling_here(self.name, bg.cache_location(dispatcher))
             dispatcher._can_compile = True
             self._ready[parallel] = dispatcher
             return dispatcher(*args)
         dispatcher._can_compile = False  # compiling happens in the helper process, never here
-        signature = tuple(dispatcher.typeof_pyval(a) for a in args)
         if signature not in dispatcher.overloads:
             with _lock:
                 if not self._find_machine_code(dispatcher, parallel, signature):

@@ -216,3 +216,18 @@ def test_references_train_like_the_kernels():
     assert references.keys() == kernels.keys() and len(kernels) == 5
     for name in kernels:
         np.testing.assert_allclose(references[name], kernels[name], rtol=2e-4, err_msg=name)
+
+
+def test_wait_says_once_that_it_compiles_and_nothing_when_cached(tmp_path):
+    code = """
+    import numpy as np
+    from minigrad.kernels import activations as A
+    x = np.linspace(-1, 1, 6)
+    A.tanh_backward(x, x); A.sigmoid_backward(x, x); A.tanh_backward(x.astype(np.float32), x.astype(np.float32))
+    """
+    cold = _run(code, tmp_path, MINIGRAD_COMPILE="wait")
+    assert cold.returncode == 0, cold.stderr
+    lines = cold.stderr.splitlines()
+    assert len(lines) == 1 and "tanh_backward_kernel" in lines[0] and "once" in lines[0], cold.stderr
+    warm = _run(code, tmp_path, MINIGRAD_COMPILE="wait")
+    assert warm.returncode == 0 and warm.stderr == "", warm.stderr
