@@ -8,17 +8,6 @@ import sys
 import time
 
 
-def _share(text: str) -> tuple[int, int]:
-    index, _, parts = text.partition("/")
-    try:
-        share = int(index), int(parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--share {text!r}: expected i/n, e.g. 1/2") from None
-    if not 0 <= share[0] < share[1]:
-        raise argparse.ArgumentTypeError(f"--share {text!r}: expected 0 <= i < n")
-    return share
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minigrad", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -31,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="also the kernels no layer calls (minigrad.kernels.NOT_CALLED_BY_LAYERS; tests use them)")
     w.add_argument("--processes", type=int, default=min(2, os.cpu_count() or 1),
                    help="compile in this many processes at once (default: 2 when there are 2 cores)")
-    w.add_argument("--share", type=_share, default=None, help=argparse.SUPPRESS)  # i/n: one helper's part
+    w.add_argument("--claims", default=None, help=argparse.SUPPRESS)  # a helper of `warmup --processes n`
     w.add_argument("--requests", metavar="FILE",
                    help="compile only the kernels listed in FILE ('-': stdin), one request per line, "
                         "as the background compiler sends them (see minigrad/kernels/_background.py)")
@@ -47,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         from minigrad.kernels import warmup
 
         t0 = time.perf_counter()
-        if args.share is not None:
-            warmup(verbose=args.verbose, dtypes=args.dtypes, share=args.share, everything=args.everything)
+        if args.claims is not None:
+            warmup(verbose=args.verbose, dtypes=args.dtypes, everything=args.everything, claims=args.claims)
             return 0
         n = warmup(verbose=args.verbose, dtypes=args.dtypes, processes=max(1, args.processes),
                    everything=args.everything)

@@ -12,6 +12,7 @@ import importlib
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,28 +80,32 @@ def all_kernels() -> list:
 
 
 def warmup_jobs(dtypes: Sequence[str] = DEFAULT_DTYPES, everything: bool = False) -> list[tuple[Any, str]]:
-    """The (kernel, dtype) pairs ``warmup`` compiles, all of the first dtype first.
+    """The (kernel, dtype) pairs ``warmup`` compiles: all of the first dtype first, and within a
+    dtype the parallel kernels first (the longest to compile: the two processes of ``warmup`` then
+    end close together).
 
     Leaves out ``NOT_CALLED_BY_LAYERS`` unless ``everything``.
 
     Example::
 
         >>> jobs = warmup_jobs(("float32", "float64"))
-        >>> jobs[0][1], jobs[-1][1]
-        ('float32', 'float64')
+        >>> jobs[0][1], jobs[-1][1], jobs[0][0].parallel
+        ('float32', 'float64', True)
     """
     kernels = [k for k in all_kernels() if everything or k.name not in NOT_CALLED_BY_LAYERS]
+    kernels.sort(key=lambda k: not k.parallel)  # stable: otherwise in the modules' order
     return [(k, dtype) for dtype in dtypes for k in kernels]
 
 
 def warmup(verbose: bool = False, dtypes: Sequence[str] = DEFAULT_DTYPES, processes: int = 1,
-           share: tuple[int, int] = (0, 1), everything: bool = False) -> int:
+           everything: bool = False, claims: str | None = None) -> int:
     """Compile (or load from the on-disk cache) every kernel for each of ``dtypes``, here and now.
 
-    ``processes > 1`` splits the work with ``processes - 1`` helper processes (``python -m minigrad
-    warmup --share i/n``), one per core: Numba compiles on one thread. ``share=(i, n)`` compiles
-    only every n-th job starting at job i. ``everything`` includes ``NOT_CALLED_BY_LAYERS``.
-    Returns the number of (kernel, dtype) jobs done.
+    ``processes > 1`` shares the work with ``processes - 1`` helper processes (``python -m minigrad
+    warmup --claims DIR``), one per core: Numba compiles on one thread. Each process takes the next
+    job nobody has taken yet (it claims job ``i`` by creating the file ``DIR/i``), so they stay
+    busy until the list is done. ``everything`` includes ``NOT_CALLED_BY_LAYERS``. Returns the
+    number of (kernel, dtype) jobs done here.
 
     Example::
 
@@ -108,35 +113,49 @@ def warmup(verbose: bool = False, dtypes: Sequence[str] = DEFAULT_DTYPES, proces
         >>> K.warmup() > 0
         True
     """
+    if processes > 1:
+        with tempfile.TemporaryDirectory(prefix="minigrad-warmup-") as claims:
+            helpers = [_start_helper(claims, dtypes, verbose, everything) for _ in range(processes - 1)]
+            done = warmup(verbose, dtypes, 1, everything, claims)
+            failed = [p.args for p in helpers if p.wait() != 0]
+        if failed:
+            raise RuntimeError(f"warmup: a helper process failed: {' '.join(failed[0])}")
+        return len(warmup_jobs(dtypes, everything))  # all of them, here or in a helper
+
     import numpy as np
 
     from minigrad.kernels._background import forced_mode
 
-    helpers = [_start_share(i, processes, dtypes, verbose, everything) for i in range(1, processes)]
-    if processes > 1:
-        share = (0, processes)
-    index, parts = share
-    jobs = warmup_jobs(dtypes, everything)[index::parts]
+    done = 0
     with forced_mode("wait"):
-        for k, dtype in jobs:
+        for index, (k, dtype) in enumerate(warmup_jobs(dtypes, everything)):
+            if claims is not None and not _claim(claims, index):
+                continue
             warm = k.warmup_fn or EXTRA_WARMUPS.get(k.name)
             if warm is None:
                 raise LookupError(f"kernel {k.name} has no warmup: give it one (@kernel(warmup=...)) "
                                   "or add it to minigrad.kernels.EXTRA_WARMUPS")
             warm(np.dtype(dtype))
+            done += 1
             if verbose:
                 print(f"  {k.name} ({dtype})", flush=True)
-    failed = [p.args for p in helpers if p.wait() != 0]
-    if failed:
-        raise RuntimeError(f"warmup: a helper process failed: {failed[0]}")
-    return len(jobs) if processes == 1 else len(warmup_jobs(dtypes, everything))
+    return done
 
 
-def _start_share(index: int, parts: int, dtypes: Sequence[str], verbose: bool, everything: bool) -> subprocess.Popen:
-    """A ``python -m minigrad warmup`` process compiling share ``index`` of ``parts``."""
+def _claim(claims: str, index: int) -> bool:
+    """Take job ``index`` unless another process has: creating a file is atomic (O_EXCL)."""
+    try:
+        os.close(os.open(os.path.join(claims, str(index)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _start_helper(claims: str, dtypes: Sequence[str], verbose: bool, everything: bool) -> subprocess.Popen:
+    """A ``python -m minigrad warmup`` process taking jobs from the same list."""
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
-    command = [sys.executable, "-m", "minigrad", "warmup", "--share", f"{index}/{parts}", "--dtypes", *dtypes]
+    command = [sys.executable, "-m", "minigrad", "warmup", "--claims", claims, "--dtypes", *dtypes]
     command += (["--verbose"] if verbose else []) + (["--all"] if everything else [])
     return subprocess.Popen(command, env=env)

@@ -180,13 +180,14 @@ def test_every_kernel_has_a_warmup_and_shares_split_the_jobs():
     assert len(jobs) == 2 * len(K.all_kernels())
     assert {k.name for k, _ in K.warmup_jobs()} == {k.name for k in K.all_kernels()} - K.NOT_CALLED_BY_LAYERS
     assert [dtype for _, dtype in jobs[:len(jobs) // 2]] == ["float32"] * (len(jobs) // 2)
+    parallel = [k.parallel for k, _ in jobs[:len(jobs) // 2]]
+    assert parallel == sorted(parallel, reverse=True)  # the longest to compile first
 
 
-def test_warmup_share_must_be_i_of_n():
-    from minigrad.__main__ import main
+def test_warmup_processes_claim_each_job_once(tmp_path):
+    from minigrad.kernels import _claim
 
-    with pytest.raises(SystemExit):
-        main(["warmup", "--share", "2/2"])
+    assert [_claim(str(tmp_path), 3), _claim(str(tmp_path), 3), _claim(str(tmp_path), 4)] == [True, False, True]
 
 
 _TRAIN = """
