@@ -248,7 +248,7 @@ def kernel(fn: Callable | None = None, *, warmup: Callable | None = None, **opti
     """Mark ``fn`` as a Numba kernel: compiled lazily with ``cache=True`` on first call.
 
     ``warmup`` is a function taking a NumPy dtype that calls the kernel on tiny arrays of that
-    dtype; ``python -m minigrad warmup`` runs it for float32 and float64. Extra keyword
+    dtype; ``python -m minigrad warmup`` runs it for float32 (and float64 with ``--dtypes``). Extra keyword
     arguments go to ``numba.njit``. With ``parallel=True`` the kernel's ``prange`` loops (import
     ``prange`` from this module) run on Numba's threads where ``threads_usable()``, and as plain
     loops everywhere else (a forked child, one thread, no thread-safe threading layer).
