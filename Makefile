@@ -1,6 +1,8 @@
 # The README's two commands: `make demo` and `make test`.
 # Each creates .venv when missing, installs minigrad (editable) with what it needs,
-# makes sure Graphviz's `dot` is there, compiles the Numba kernels once, then runs.
+# makes sure Graphviz's `dot` is there, then runs. The Numba kernels compile once: `make demo` starts
+# at once (a background process compiles them while NumPy runs them; see docs/performance.md,
+# "Cold start"); `make test` compiles them first, for both dtypes the tests use.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -39,9 +41,9 @@ chromium:
 	fi
 
 warmup: $(STAMP)
-	$(PY) -m minigrad warmup
+	$(PY) -m minigrad warmup --all --dtypes float32 float64
 
-demo: $(STAMP) dot warmup
+demo: $(STAMP) dot
 	$(PY) examples/demo.py
 
 test: $(STAMP) dot chromium warmup

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Kernels compile in this process on first use (no background helper running NumPy references in
+# the meantime): results are then the same on every run. tests/kernels/test_background.py covers
+# the background mode in subprocesses of its own.
+os.environ.setdefault("MINIGRAD_COMPILE", "wait")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -9,6 +9,12 @@ Nothing here is compiled at import time (see ``_jit.py``).
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import Any
 
 # Modules that define kernels; `warmup()` imports them so that every kernel is registered.
 KERNEL_MODULES = (
@@ -21,18 +27,47 @@ KERNEL_MODULES = (
     "minigrad.kernels.optim",
 )
 
+# float32 is minigrad's default dtype: the specialisations a new user's first script needs.
+DEFAULT_DTYPES = ("float32",)
 
-def warmup(verbose: bool = False) -> int:
-    """Compile (or load from the on-disk cache) every kernel for float32 and float64.
 
-    Returns the number of kernels warmed up. Example::
-
-        >>> import minigrad.kernels as K
-        >>> K.warmup() > 0
-        True
-    """
+def _warm_matmul_blocks(dtype: Any) -> None:
+    """``matmul_blocks`` as ``parallel_matmul`` calls it (a transposed operand, read-only blocks)."""
     import numpy as np
 
+    from minigrad.kernels.gemm import parallel_matmul
+
+    a, b = np.ones((6, 3), dtype), np.ones((70, 3), dtype)
+    parallel_matmul(a, b.T, np.empty((6, 70), dtype))
+
+
+def _warm_matmul_cols(dtype: Any) -> None:
+    import numpy as np
+
+    from minigrad.kernels.gemm import matmul_cols
+
+    a, b = np.ones((5, 3), dtype), np.ones((3, 70), dtype)
+    matmul_cols(a, b, np.empty((5, 70), dtype), 1, 69)
+
+
+# Warmups for kernels whose module gives none (module.name -> function of a dtype).
+EXTRA_WARMUPS = {"minigrad.kernels.gemm.matmul_blocks": _warm_matmul_blocks,
+                 "minigrad.kernels.gemm.matmul_cols": _warm_matmul_cols}
+
+
+# Kernels that no layer or op of minigrad calls (tests and benchmarks do): the default warmup
+# leaves them out, and they compile in the background the first time something calls them.
+NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kernels.gemm.matmul_cols"})
+
+
+def all_kernels() -> list:
+    """Every kernel, in the order the kernel modules define them (imports those modules).
+
+    Example::
+
+        >>> len(all_kernels()) > 10
+        True
+    """
     from minigrad.kernels._jit import REGISTRY
 
     for name in KERNEL_MODULES:
@@ -41,14 +76,86 @@ def warmup(verbose: bool = False) -> int:
         except ModuleNotFoundError as e:  # a kernel module not written yet
             if e.name != name:
                 raise
-    count = 0
-    for k in REGISTRY:
-        if k.warmup_fn is None:
-            k.compiled()
-        else:
-            for dtype in (np.float32, np.float64):
-                k.warmup_fn(np.dtype(dtype))
-        count += 1
-        if verbose:
-            print(f"  {k.py_func.__module__}.{k.py_func.__name__}")
-    return count
+    return list(REGISTRY)
+
+
+def warmup_jobs(dtypes: Sequence[str] = DEFAULT_DTYPES, everything: bool = False) -> list[tuple[Any, str]]:
+    """The (kernel, dtype) pairs ``warmup`` compiles: all of the first dtype first, and within a
+    dtype the parallel kernels first (the longest to compile: the two processes of ``warmup`` then
+    end close together).
+
+    Leaves out ``NOT_CALLED_BY_LAYERS`` unless ``everything``.
+
+    Example::
+
+        >>> jobs = warmup_jobs(("float32", "float64"))
+        >>> jobs[0][1], jobs[-1][1], jobs[0][0].parallel
+        ('float32', 'float64', True)
+    """
+    kernels = [k for k in all_kernels() if everything or k.name not in NOT_CALLED_BY_LAYERS]
+    kernels.sort(key=lambda k: not k.parallel)  # stable: otherwise in the modules' order
+    return [(k, dtype) for dtype in dtypes for k in kernels]
+
+
+def warmup(verbose: bool = False, dtypes: Sequence[str] = DEFAULT_DTYPES, processes: int = 1,
+           everything: bool = False, claims: str | None = None) -> int:
+    """Compile (or load from the on-disk cache) every kernel for each of ``dtypes``, here and now.
+
+    ``processes > 1`` shares the work with ``processes - 1`` helper processes (``python -m minigrad
+    warmup --claims DIR``), one per core: Numba compiles on one thread. Each process takes the next
+    job nobody has taken yet (it claims job ``i`` by creating the file ``DIR/i``), so they stay
+    busy until the list is done. ``everything`` includes ``NOT_CALLED_BY_LAYERS``. Returns the
+    number of (kernel, dtype) jobs done here.
+
+    Example::
+
+        >>> import minigrad.kernels as K
+        >>> K.warmup() > 0
+        True
+    """
+    if processes > 1:
+        with tempfile.TemporaryDirectory(prefix="minigrad-warmup-") as claims:
+            helpers = [_start_helper(claims, dtypes, verbose, everything) for _ in range(processes - 1)]
+            done = warmup(verbose, dtypes, 1, everything, claims)
+            failed = [p.args for p in helpers if p.wait() != 0]
+        if failed:
+            raise RuntimeError(f"warmup: a helper process failed: {' '.join(failed[0])}")
+        return len(warmup_jobs(dtypes, everything))  # all of them, here or in a helper
+
+    import numpy as np
+
+    from minigrad.kernels._background import forced_mode
+
+    done = 0
+    with forced_mode("wait"):
+        for index, (k, dtype) in enumerate(warmup_jobs(dtypes, everything)):
+            if claims is not None and not _claim(claims, index):
+                continue
+            warm = k.warmup_fn or EXTRA_WARMUPS.get(k.name)
+            if warm is None:
+                raise LookupError(f"kernel {k.name} has no warmup: give it one (@kernel(warmup=...)) "
+                                  "or add it to minigrad.kernels.EXTRA_WARMUPS")
+            warm(np.dtype(dtype))
+            done += 1
+            if verbose:
+                print(f"  {k.name} ({dtype})", flush=True)
+    return done
+
+
+def _claim(claims: str, index: int) -> bool:
+    """Take job ``index`` unless another process has: creating a file is atomic (O_EXCL)."""
+    try:
+        os.close(os.open(os.path.join(claims, str(index)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _start_helper(claims: str, dtypes: Sequence[str], verbose: bool, everything: bool) -> subprocess.Popen:
+    """A ``python -m minigrad warmup`` process taking jobs from the same list."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    command = [sys.executable, "-m", "minigrad", "warmup", "--claims", claims, "--dtypes", *dtypes]
+    command += (["--verbose"] if verbose else []) + (["--all"] if everything else [])
+    return subprocess.Popen(command, env=env)

@@ -4,7 +4,10 @@ Why lazy: ``import minigrad`` must stay fast and compile nothing. Importing Numb
 a few hundred milliseconds, so we do not even import it until the first kernel is called.
 On that first call the plain Python function is handed to ``numba.njit(cache=True)``; Numba
 then compiles one machine-code version per dtype signature (float32 and float64) and keeps it
-in ``__pycache__`` so later processes load it instead of compiling again.
+in ``__pycache__`` so later processes load it instead of compiling again. Who compiles, and
+what runs meanwhile, is the compile mode (``MINIGRAD_COMPILE``, see ``_background.py``): by
+default a helper process compiles while the kernel's NumPy reference runs here. The mode is
+read when a kernel meets argument types it has no machine code for.
 
 With ``NUMBA_DISABLE_JIT=1`` Numba returns the Python function unchanged, so every kernel also
 runs (slowly) as ordinary Python: the test-suite runs that way too.
@@ -23,7 +26,9 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
+import time
 import types
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +40,9 @@ _lock = threading.RLock()  # re-entrant: a helper may compile while a kernel is 
 # Kernels write their parallel loops as `for u in prange(n)`. Here (plain Python, and the serial
 # compilation of a kernel) `prange` is `range`; the parallel compilation swaps in `numba.prange`.
 prange = range
+
+# While a kernel's machine code is being compiled elsewhere, how often (seconds) to look for it in the cache.
+LOOK_INTERVAL = 0.2
 
 
 def jit_disabled() -> bool:
@@ -104,7 +112,11 @@ def _check_threads() -> bool:
 
 
 class LazyKernel:
-    """A Python function that becomes a Numba function the first time it is called."""
+    """A Python function that becomes a Numba function the first time it is called.
+
+    Until its machine code is ready it may run its NumPy reference instead (``reference``; see
+    ``_background.py`` for when). The fast path is one attribute read and the Numba call.
+    """
 
     def __init__(self, py_func: Callable, options: dict[str, Any], warmup: Callable | None):
         self.py_func = py_func
@@ -113,7 +125,28 @@ class LazyKernel:
         self.warmup_fn = warmup
         self._compiled: Callable | None = None
         self._compiled_parallel: Callable | None = None
+        # The dispatcher to call directly, per variant (False: serial, True: parallel); None while
+        # the variant is not built yet or some signature of it is still being compiled elsewhere.
+        self._ready: dict[bool, Any] = {False: None, True: None}
+        # Per variant: the signatures being compiled by the helper, and when to look in the cache next.
+        self._pending: dict[bool, set] = {False: set(), True: set()}
+        self._next_look: dict[bool, float] = {False: 0.0, True: 0.0}
+        self._reference: Callable | None = None
         functools.update_wrapper(self, py_func)
+
+    @property
+    def name(self) -> str:
+        """``module.function``: how the helper process finds this kernel."""
+        return f"{self.py_func.__module__}.{self.py_func.__name__}"
+
+    @property
+    def reference(self) -> Callable:
+        """The NumPy function computing the same as this kernel, with the same arguments."""
+        if self._reference is None:
+            from minigrad.kernels._references import reference_of
+
+            self._reference = reference_of(self)
+        return self._reference
 
     def compiled(self) -> Callable:
         """The serial machine code (for a parallel kernel: its ``prange`` loops run as ``range``)."""
@@ -143,11 +176,68 @@ class LazyKernel:
         return self._compiled_parallel
 
     def __call__(self, *args):
-        if self.parallel and threads_usable():
-            fn = self._compiled_parallel or self.compiled_parallel()
+        parallel = self.parallel and threads_usable()
+        fn = self._ready[parallel]
+        if fn is not None:
+            try:
+                return fn(*args)
+            except TypeError:  # in `background` mode: no machine code for these argument types yet
+                if getattr(fn, "_can_compile", True):
+                    raise
+        return self._call_slow(parallel, args)
+
+    def _call_slow(self, parallel: bool, args: tuple) -> Any:
+        """The first call of a variant, or a call while its machine code is not ready."""
+        from minigrad.kernels import _background as bg
+
+        mode = bg.compile_mode()
+        if mode == "off":
+            return self.reference(*args)
+        dispatcher = self.compiled_parallel() if parallel else self.compiled()
+        if jit_disabled() or not hasattr(dispatcher, "_can_compile"):  # Numba gave the Python function back
+            return dispatcher(*args)
+        signature = tuple(dispatcher.typeof_pyval(a) for a in args)
+        if mode == "wait":
+            if signature not in dispatcher.overloads and not bg.in_disk_cache(dispatcher, signature):
+                bg.announce_compiling_here(self.name, bg.cache_location(dispatcher))
+            dispatcher._can_compile = True
+            self._ready[parallel] = dispatcher
+            return dispatcher(*args)
+        dispatcher._can_compile = False  # compiling happens in the helper process, never here
+        if signature not in dispatcher.overloads:
+            with _lock:
+                if not self._find_machine_code(dispatcher, parallel, signature):
+                    return self.reference(*args)
+        return dispatcher(*args)
+
+    def _find_machine_code(self, dispatcher: Any, parallel: bool, signature: tuple) -> bool:
+        """Load ``signature`` from the disk cache if it is there; otherwise have the helper compile it.
+
+        True when the machine code is loaded. Looks in the cache at most every ``LOOK_INTERVAL``
+        seconds per variant while it waits; when the helper has stopped without it, compiles here.
+        """
+        from minigrad.kernels import _background as bg
+
+        pending = self._pending[parallel]
+        now = time.monotonic()
+        if signature in pending and now < self._next_look[parallel]:
+            return False
+        self._next_look[parallel] = now + LOOK_INTERVAL
+        if bg.in_disk_cache(dispatcher, signature):
+            bg.load_from_disk_cache(dispatcher, signature)
+        elif signature in pending and bg.HELPER.stopped():
+            print(f"minigrad: the background compiler stopped (exit code {bg.HELPER.exit_code()}); "
+                  f"compiling {self.name} here (once)", file=sys.stderr, flush=True)
+            dispatcher._can_compile = True
+            dispatcher.compile(signature)
         else:
-            fn = self._compiled or self.compiled()
-        return fn(*args)
+            pending.add(signature)
+            bg.HELPER.request(self.py_func.__module__, self.py_func.__name__, parallel, signature,
+                              bg.cache_location(dispatcher))
+            return False
+        pending.discard(signature)
+        self._ready[parallel] = None if pending else dispatcher
+        return True
 
     def __repr__(self) -> str:
         state = "compiled" if self._compiled is not None else "not compiled yet"
@@ -158,7 +248,7 @@ def kernel(fn: Callable | None = None, *, warmup: Callable | None = None, **opti
     """Mark ``fn`` as a Numba kernel: compiled lazily with ``cache=True`` on first call.
 
     ``warmup`` is a function taking a NumPy dtype that calls the kernel on tiny arrays of that
-    dtype; ``python -m minigrad warmup`` runs it for float32 and float64. Extra keyword
+    dtype; ``python -m minigrad warmup`` runs it for float32 (and float64 with ``--dtypes``). Extra keyword
     arguments go to ``numba.njit``. With ``parallel=True`` the kernel's ``prange`` loops (import
     ``prange`` from this module) run on Numba's threads where ``threads_usable()``, and as plain
     loops everywhere else (a forked child, one thread, no thread-safe threading layer).
