@@ -159,16 +159,19 @@ def gemm_cols(a, b, out, j_start, j_stop):
     """``out[:, j_start:j_stop] = a @ b[:, j_start:j_stop]`` (2-D arrays of one float dtype).
 
     ``b`` and ``out`` C-contiguous; ``a`` any layout (a weight gradient passes ``dG.T``).
-    Panels of columns as wide as the tile, then the last few columns with the plain
-    row-times-matrix loop. A parallel kernel gives each thread its own column range. ``out``
-    must not overlap ``a`` or ``b``.
+    Panels of columns as wide as the tile. A ragged last panel (the range is not a multiple of
+    the tile's width) is moved left to end at ``j_stop``: it overlaps the panel before it, whose
+    columns it computes again, from zero and in the same order, so to the same values. Only a
+    range narrower than one tile takes the plain row-times-matrix loop. A parallel kernel gives
+    each thread its own column range. ``out`` must not overlap ``a`` or ``b``.
     """
     n_rows, n_inner = a.shape
     tile = _stack_tile(out.dtype.type(0))
     tr, tc = tile.shape  # compile-time constants
     last_row = n_rows - 1
     j0 = j_start
-    while j0 + tc <= j_stop:  # one panel b[:, j0:j0+tc] at a time
+    while j0 < j_stop and j_stop - j_start >= tc:  # one panel b[:, j0:j0+tc] at a time
+        j0 = min(j0, j_stop - tc)  # the ragged last panel overlaps the one before it
         k0 = 0
         while k0 == 0 or k0 < n_inner:  # K_BLOCK rows of the panel at a time: they stay in L1 for all
             k1 = min(k0 + K_BLOCK, n_inner)  # rows of a (one pass even when n_inner is 0: out = 0)
