@@ -14,6 +14,11 @@ run them. The cells are cut into chunks; per block, a chunk is timed by a minigr
 PyTorch process in turn (the order alternating), so that a burst of load on the shared machine
 hits both alike. Each cell's number is the median of all its timed steps. The report lists the
 worst ratios (minigrad / PyTorch) first and is written to ``benchmarks/results/sweep_<cpu>.json``.
+
+On a machine shared with other busy processes, thread pools that spin-wait for each other make
+wall-clock times of multi-threaded runs meaningless (a 7 ms step can take 300 ms). There,
+``--threads 1 --clock cpu`` compares the work each framework does: one thread each (BLAS, OpenMP,
+MKL, Numba and ``torch.set_num_threads(1)``) and the process's CPU time per step.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -95,8 +101,19 @@ def build_step(framework: str, c: Cell, seed: int = 0):
     return step
 
 
-def worker(framework: str, cells: list[Cell], budget_s: float, max_steps: int) -> list[list[float]]:
+ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                      "NUMBA_NUM_THREADS", "MINIGRAD_NUM_THREADS")}
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def worker(framework: str, cells: list[Cell], budget_s: float, max_steps: int, clock: str = "wall"
+           ) -> list[list[float]]:
     """In a fresh process: per cell, two warm-up steps, then up to ``max_steps`` timed steps or ``budget_s``."""
+    if framework == "torch" and os.environ.get("OMP_NUM_THREADS") == "1":
+        import torch
+
+        torch.set_num_threads(1)
+    now = CLOCKS[clock]
     results = []
     for c in cells:
         step = build_step(framework, c)
@@ -105,9 +122,9 @@ def worker(framework: str, cells: list[Cell], budget_s: float, max_steps: int) -
         times: list[float] = []
         start = time.perf_counter()
         while len(times) < max_steps and (len(times) < 3 or time.perf_counter() - start < budget_s):
-            t0 = time.perf_counter()
+            t0 = now()
             step()
-            times.append(time.perf_counter() - t0)
+            times.append(now() - t0)
         results.append(times)
     return results
 
@@ -124,9 +141,11 @@ def grid(args: argparse.Namespace) -> list[Cell]:
 def run_chunk(framework: str, cells: list[Cell], args: argparse.Namespace) -> list[list[float]]:
     impl = "torch" if framework == "torch" else "fused"
     cmd = [sys.executable, __file__, "--worker", framework, json.dumps([asdict(c) for c in cells]),
-           str(args.budget), str(args.max_steps)]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                         env=worker_env(impl, args.cpu, args.blas_defaults))
+           str(args.budget), str(args.max_steps), args.clock]
+    env = worker_env(impl, args.cpu, args.blas_defaults)
+    if args.threads == 1:
+        env.update(ONE_THREAD)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{framework} on {[c.name for c in cells]} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -178,14 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=0.4, help="seconds per cell and block (default 0.4)")
     p.add_argument("--max-steps", type=int, default=15, help="timed steps per cell and block at most")
     p.add_argument("--worst", type=int, default=20, help="cells in the report (default 20)")
+    p.add_argument("--threads", type=int, choices=(1,), help="1: one thread in both frameworks (default: theirs)")
+    p.add_argument("--clock", choices=tuple(CLOCKS), default="wall", help="wall (default) or cpu: process CPU time")
     p.add_argument("--out", help="JSON file (default benchmarks/results/sweep_<cpu>.json)")
     add_cpu_arguments(p)
-    p.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    p.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        framework, cells, budget, max_steps = args.worker
-        print(json.dumps(worker(framework, [Cell(**c) for c in json.loads(cells)], float(budget), int(max_steps))))
+        framework, cells, budget, max_steps, clock = args.worker
+        cells = [Cell(**c) for c in json.loads(cells)]
+        print(json.dumps(worker(framework, cells, float(budget), int(max_steps), clock)))
         return 0
+    if args.clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu needs --threads 1 (CPU time summed over spinning threads measures nothing)")
 
     cells = grid(args)
     command = "python benchmarks/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -195,8 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     text = report(rows, args.worst)
     print(f"\n{text}\n\n({time.perf_counter() - start:.0f} s)")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out) if args.out else RESULTS / f"sweep_{args.cpu}.json"
-    out.write_text(json.dumps({"command": command.strip(), "cpu": args.cpu, "date": time.strftime("%Y-%m-%d %H:%M"),
+    suffix = "_1thread_cpu" if args.clock == "cpu" else ""
+    out = Path(args.out) if args.out else RESULTS / f"sweep_{args.cpu}{suffix}.json"
+    out.write_text(json.dumps({"command": command.strip(), "cpu": args.cpu, "clock": args.clock,
+                               "date": time.strftime("%Y-%m-%d %H:%M"),
                                "rows": sorted(rows, key=lambda r: -r["ratio"])}, indent=1))
     return 0
 
