@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # benchmarks/ and the checkout (minigrad)
 from cpu_profile import add_cpu_arguments  # noqa: E402
 from run import worker_env  # noqa: E402
+from sweep import CLOCKS, ONE_THREAD  # noqa: E402
 
 RESULTS = HERE / "results"
 VOCAB, EMBED, HIDDEN, LAYERS, DROPOUT, BATCH, BPTT = 10_000, 200, 200, 2, 0.2, 20, 35
@@ -95,21 +97,25 @@ def available_models() -> list[str]:
     return [m for m in MODELS if m != "tutorial_rnn" or (HERE / "overhead.py").exists()]
 
 
-def worker(framework: str, name: str, budget_s: float, max_steps: int) -> list[float]:
+def worker(framework: str, name: str, budget_s: float, max_steps: int, clock: str = "wall") -> list[float]:
     """In a fresh process: build the model, two warm-up steps, then time steps."""
     if framework == "torch":
         import torch as lib
+
+        if os.environ.get("OMP_NUM_THREADS") == "1":
+            lib.set_num_threads(1)
     else:
         import minigrad as lib
     step = MODELS[name](lib)
     step()
     step()
+    now = CLOCKS[clock]
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < max_steps and (len(times) < 3 or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
+        t0 = now()
         step()
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return times
 
 
@@ -120,12 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=2.0, help="seconds per process at most (default 2)")
     p.add_argument("--max-steps", type=int, default=40)
     add_cpu_arguments(p)
-    p.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, choices=(1,), help="1: one thread in both frameworks (default: theirs)")
+    p.add_argument("--clock", choices=tuple(CLOCKS), default="wall", help="wall (default) or cpu: process CPU time")
+    p.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        framework, name, budget, max_steps = args.worker
-        print(json.dumps(worker(framework, name, float(budget), int(max_steps))))
+        framework, name, budget, max_steps, clock = args.worker
+        print(json.dumps(worker(framework, name, float(budget), int(max_steps), clock)))
         return 0
+    if args.clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu needs --threads 1")
 
     command = "python benchmarks/models.py " + " ".join(argv if argv is not None else sys.argv[1:])
     rows = []
@@ -133,10 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[str, list[float]] = {"minigrad": [], "torch": []}
         for block in range(args.blocks):
             for fw in ("minigrad", "torch") if block % 2 == 0 else ("torch", "minigrad"):
+                env = worker_env("torch" if fw == "torch" else "fused", args.cpu, args.blas_defaults)
+                if args.threads == 1:
+                    env.update(ONE_THREAD)
                 out = subprocess.run([sys.executable, __file__, "--worker", fw, name, str(args.budget),
-                                      str(args.max_steps)], capture_output=True, text=True, cwd=HERE.parent,
-                                     env=worker_env("torch" if fw == "torch" else "fused", args.cpu,
-                                                    args.blas_defaults))
+                                      str(args.max_steps), args.clock], capture_output=True, text=True,
+                                     cwd=HERE.parent, env=env)
                 if out.returncode != 0:
                     raise RuntimeError(f"{fw} on {name} failed:\n{out.stderr[-3000:]}")
                 times[fw] += json.loads(out.stdout.strip().splitlines()[-1])
@@ -145,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                      "runs": {fw: len(v) for fw, v in times.items()}})
         print(f"{name:14s} minigrad {m:8.2f} ms  torch {t:8.2f} ms  ratio {m / t:5.2f}", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"models_{args.cpu}.json").write_text(json.dumps({"command": command.strip(), "cpu": args.cpu,
+    suffix = "_1thread_cpu" if args.clock == "cpu" else ""
+    (RESULTS / f"models_{args.cpu}{suffix}.json").write_text(json.dumps({"command": command.strip(), "cpu": args.cpu,
                                                                 "date": time.strftime("%Y-%m-%d %H:%M"),
                                                                 "rows": rows}, indent=1))
     return 0
