@@ -29,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_profile import add_cpu_arguments, profile_env  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "performance.md"
@@ -164,14 +167,16 @@ def worker(impl: str, name: str, steps: int, budget_s: float) -> dict:
     return {"first_loss": first_loss, "times": times}
 
 
-def worker_env(impl: str) -> dict[str, str]:
-    """The environment of a timing process. minigrad runs with its opt-in malloc tuning
-    (``minigrad/_allocator.py``); PyTorch's process, which builds its weights with minigrad, keeps the
-    allocator its users have."""
-    return {**os.environ, "MINIGRAD_MALLOC_TUNING": "0" if impl == "torch" else "1"}
+def worker_env(impl: str, cpu: str = "native", blas_defaults: bool = False) -> dict[str, str]:
+    """The environment of a timing process on CPU profile ``cpu`` (``benchmarks/cpu_profile.py``).
+    minigrad runs with its opt-in malloc tuning (``minigrad/_allocator.py``); PyTorch's process,
+    which builds its weights with minigrad, keeps the allocator its users have."""
+    env = profile_env(cpu, "torch" if impl == "torch" else "minigrad", blas_defaults=blas_defaults)
+    return {**env, "MINIGRAD_MALLOC_TUNING": "0" if impl == "torch" else "1"}
 
 
-def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str], blocks: int = 3) -> dict:
+def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str], blocks: int = 3,
+                   cpu: str = "native", blas_defaults: bool = False) -> dict:
     """Each implementation in its own process (as users run them), in interleaved blocks.
 
     Separate processes matter: PyTorch's OpenMP workers (and OpenBLAS's) spin-wait after each
@@ -185,7 +190,7 @@ def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str],
         for impl in impls:
             out = subprocess.run([sys.executable, __file__, "--worker", impl, w.name, str(per_block),
                                   str(budget_s / blocks)], capture_output=True, text=True, cwd=ROOT,
-                                 env=worker_env(impl))
+                                 env=worker_env(impl, cpu, blas_defaults))
             if out.returncode != 0:
                 raise RuntimeError(f"{impl} on {w.name} failed:\n{out.stderr[-2000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -324,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-startup", action="store_true", help="skip import/startup/memory measurements")
     p.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
     p.add_argument("--no-write", action="store_true", help="print only; do not update docs/ and results/")
+    add_cpu_arguments(p)
     p.add_argument("--worker", nargs=4, metavar=("IMPL", "WORKLOAD", "STEPS", "BUDGET"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -343,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and w.name not in args.only:
             continue
         impls = ["fused"] + ([] if args.no_reference else ["reference"]) + (["torch"] if torch_ok else [])
-        row = bench_workload(w, args.repeats, args.budget, impls)
+        row = bench_workload(w, args.repeats, args.budget, impls, cpu=args.cpu, blas_defaults=args.blas_defaults)
         rows.append(row)
         m = row["median_ms"]
         print(f"{w.name:12s} " + "  ".join(f"{k} {v:8.2f} ms" for k, v in m.items()) +
@@ -364,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/run.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     table = markdown(rows, extra, command.strip())
     print(table)
-    if not args.no_write:
+    if args.cpu != "native" and not args.no_write:  # the doc's table is the native profile's
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"run_{args.cpu}.json").write_text(json.dumps({"rows": rows, **extra, "command": command}, indent=1))
+    elif not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "run.json").write_text(json.dumps({"rows": rows, **extra, "command": command}, indent=1))
         write_doc_table(table)

@@ -24,13 +24,18 @@ TABLE = [
     # float32 LSTM with AVX-512 and threads: every step split across threads by blocks of units
     ("lstm", F32, 32, 128, True, 2, PAR),
     ("lstm", F32, 32, 512, True, 8, PAR),
-    ("lstm", F32, 32, 127, True, 2, SEQ),       # fewer than two blocks of 64 units; gate width 508 <= 512
+    ("lstm", F32, 32, 64, True, 2, SEQ),        # fewer than two blocks of 64 units; gate width 256 <= 512
+    ("lstm", F32, 32, 127, True, 2, STEP),      # hidden not a multiple of 64: BLAS's step product
+    ("lstm", F32, 20, 100, True, 2, STEP),
     ("lstm", F32, 32, 256, True, 1, STEP),      # one thread; gate width 1024 > 512
     ("lstm", F32, 32, 256, False, 2, STEP),     # no AVX-512 tile
     ("lstm", F64, 32, 256, True, 2, STEP),      # float64 never uses the tiled kernels
     # other cells have no parallel kernels; float32 + AVX-512 runs narrow gate widths in one kernel
     ("gru", F32, 32, 128, True, 2, SEQ),        # 3 * 128 = 384 <= 512
     ("gru", F32, 32, 256, True, 2, STEP),       # 768 > 512
+    ("gru", F32, 64, 100, True, 2, STEP),       # 300 <= 512, but 100 is not a multiple of 64
+    ("rnn_tanh", F32, 16, 300, True, 2, STEP),
+    ("rnn_tanh", F32, 20, 256, True, 2, SEQ),
     ("rnn_tanh", F32, 32, 512, True, 2, SEQ),
     ("rnn_tanh", F32, 32, 513, True, 2, STEP),
     ("rnn_tanh", F32, 32, 512, False, 2, STEP),

@@ -35,6 +35,7 @@ registers, so the recurrent kernels use their plain loop there (``kernels/rnn.py
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 import numpy as np
@@ -70,18 +71,43 @@ def tile_shape(dtype: Any) -> tuple[int, int]:
 
 _SIMD: tuple[int, int] | None = None
 
+# ``MINIGRAD_SIMULATE_CPU=avx2`` makes the feature query below report a CPU without AVX-512
+# (set it together with ``NUMBA_CPU_NAME=haswell`` and a separate ``NUMBA_CACHE_DIR``, so that
+# Numba compiles for that CPU too): how benchmarks and tests run the AVX2 profile on any host.
+SIMULATE_CPU_ENV = "MINIGRAD_SIMULATE_CPU"
+SIMULATED_CPUS = ("avx2",)
+
+
+def host_cpu_features() -> dict[str, bool]:
+    """The CPU features Numba compiles for, as llvmlite reports them (``{}`` without llvmlite).
+
+    With ``MINIGRAD_SIMULATE_CPU=avx2`` every ``avx512*`` feature reads False.
+
+    Example::
+
+        >>> isinstance(host_cpu_features(), dict)
+        True
+    """
+    simulated = os.environ.get(SIMULATE_CPU_ENV, "").strip().lower()
+    if simulated and simulated not in SIMULATED_CPUS:
+        raise ValueError(f"{SIMULATE_CPU_ENV}={simulated!r}: expected one of {SIMULATED_CPUS} or unset")
+    try:
+        import llvmlite.binding as ll
+
+        features = {name: bool(on) for name, on in ll.get_host_cpu_features().items()}
+    except Exception:  # no llvmlite (plain-Python runs): any tile shape is correct
+        return {}
+    if simulated == "avx2":
+        features = {name: on and not name.startswith("avx512") for name, on in features.items()}
+    return features
+
 
 def _simd() -> tuple[int, int]:
     """(bytes per SIMD register, vectors per tile row) of the CPU Numba compiles for."""
     global _SIMD
     if _SIMD is None:
-        try:
-            import llvmlite.binding as ll
-
-            features = ll.get_host_cpu_features()
-            avx512 = features.get("avx512f", False) and features.get("avx512vl", False)
-        except Exception:  # no llvmlite (plain-Python runs): any shape is correct
-            avx512 = False
+        features = host_cpu_features()
+        avx512 = features.get("avx512f", False) and features.get("avx512vl", False)
         _SIMD = (64, 4) if avx512 else (32, 2)
     return _SIMD
 
@@ -133,16 +159,19 @@ def gemm_cols(a, b, out, j_start, j_stop):
     """``out[:, j_start:j_stop] = a @ b[:, j_start:j_stop]`` (2-D arrays of one float dtype).
 
     ``b`` and ``out`` C-contiguous; ``a`` any layout (a weight gradient passes ``dG.T``).
-    Panels of columns as wide as the tile, then the last few columns with the plain
-    row-times-matrix loop. A parallel kernel gives each thread its own column range. ``out``
-    must not overlap ``a`` or ``b``.
+    Panels of columns as wide as the tile. A ragged last panel (the range is not a multiple of
+    the tile's width) is moved left to end at ``j_stop``: it overlaps the panel before it, whose
+    columns it computes again, from zero and in the same order, so to the same values. Only a
+    range narrower than one tile takes the plain row-times-matrix loop. A parallel kernel gives
+    each thread its own column range. ``out`` must not overlap ``a`` or ``b``.
     """
     n_rows, n_inner = a.shape
     tile = _stack_tile(out.dtype.type(0))
     tr, tc = tile.shape  # compile-time constants
     last_row = n_rows - 1
     j0 = j_start
-    while j0 + tc <= j_stop:  # one panel b[:, j0:j0+tc] at a time
+    while j0 < j_stop and j_stop - j_start >= tc:  # one panel b[:, j0:j0+tc] at a time
+        j0 = min(j0, j_stop - tc)  # the ragged last panel overlaps the one before it
         k0 = 0
         while k0 == 0 or k0 < n_inner:  # K_BLOCK rows of the panel at a time: they stay in L1 for all
             k1 = min(k0 + K_BLOCK, n_inner)  # rows of a (one pass even when n_inner is 0: out = 0)

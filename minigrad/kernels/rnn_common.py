@@ -17,9 +17,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.kernels._jit import Inline, kernel
-from minigrad.kernels.gemm import (
-    gemm,
-)
+from minigrad.kernels.gemm import TILE_ROWS, gemm
 
 # Outputs narrower than one float32 register tile (64 columns with AVX-512) use the plain loop.
 GEMM_MIN_COLS = 64
@@ -172,12 +170,13 @@ def _matmul_rows(a, b, out):
 def _matmul(a, b, out):
     """``out = a @ b``: the per-step matmul of the sequence kernels (no Python, no BLAS call).
 
-    float32 with at least one register tile of columns goes to ``gemm`` (``kernels/gemm.py``:
-    a register-tiled multiply, as fast as BLAS or faster at these sizes). For float64 LLVM does
-    not keep ``gemm``'s tile in registers, and narrower outputs fill no tile, so those take the
-    two-rows loop (``benchmarks/bench_rnn_kernels.py`` measures both).
+    float32 with at least one register tile of columns and of rows goes to ``gemm``
+    (``kernels/gemm.py``: a register-tiled multiply, as fast as BLAS or faster at these sizes).
+    For float64 LLVM does not keep ``gemm``'s tile in registers, and narrower outputs or fewer
+    rows (batches of 1-3, where most of the tile would compute rows that do not exist) fill no
+    tile, so those take the two-rows loop (``benchmarks/bench_rnn_kernels.py`` measures both).
     """
-    if out.itemsize == 4 and out.shape[1] >= GEMM_MIN_COLS:
+    if out.itemsize == 4 and out.shape[1] >= GEMM_MIN_COLS and a.shape[0] >= TILE_ROWS:
         gemm(a, b, out)
     else:
         _matmul_rows(a, b, out)

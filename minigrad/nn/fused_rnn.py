@@ -56,9 +56,11 @@ from minigrad.tensor import Tensor
 # little) run their time loop inside one kernel: there the per-step Python loop costs more than
 # the maths.
 SEQUENCE_KERNEL_MAX = 256
-# float32 on a CPU with the full AVX-512 tile: layers whose gate width G*H is within this also run
-# the time loop inside one kernel, whose register-tiled matmul matches BLAS up to this width.
+# float32 on a CPU with the full AVX-512 tile: layers whose gate width G*H is within this, and whose
+# hidden size is a whole number of tiles (SEQUENCE_KERNEL_HIDDEN_MULTIPLE), also run the time loop
+# inside one kernel, whose register-tiled matmul matches BLAS there; other hidden sizes keep BLAS.
 SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
+SEQUENCE_KERNEL_HIDDEN_MULTIPLE = 64
 # PARALLEL_UNITS hands each thread blocks of this many hidden units (one float32 register tile of
 # columns), and needs at least two blocks.
 UNIT_BLOCK = 64
@@ -97,7 +99,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     1. tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
     2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more and at
        least two blocks of ``UNIT_BLOCK`` hidden units: ``PARALLEL_UNITS``;
-    3. float32 with the wide tile and a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``: ``SEQUENCE``;
+    3. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH`` and a hidden
+       size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE``: ``SEQUENCE``;
     4. otherwise ``PER_STEP``.
 
     Example::
@@ -117,7 +120,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
         return Strategy.SEQUENCE
     if cell.kernels.parallel_forward is not None and fast_float32 and threads > 1 and hidden >= 2 * UNIT_BLOCK:
         return Strategy.PARALLEL_UNITS
-    if fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH:
+    if (fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
+            and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0):
         return Strategy.SEQUENCE
     return Strategy.PER_STEP
 

@@ -22,7 +22,8 @@ def _tol(dtype) -> dict:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 16, 64), (5, 7, 64), (3, 4, 130), (9, 3, 200), (1, 5, 64), (4, 6, 10),
-                                   (2, 1, 65), (0, 3, 64), (3, 0, 64), (3, 4, 0)])
+                                   (2, 1, 65), (0, 3, 64), (3, 0, 64), (3, 4, 0),
+                                   (5, 200, 100), (6, 130, 300)])  # ragged last panel, several K blocks
 def test_matmul_matches_numpy(shape, dtype):
     m, k, n = shape
     rng = np.random.default_rng(sum(shape))
@@ -47,6 +48,21 @@ def test_matmul_column_ranges(dtype):
     assert (out[:, :20] == 7).all() and (out[:, 149:] == 7).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_ragged_last_panel_gives_the_same_values_as_a_full_one(dtype):
+    """The ragged last panel overlaps the one before it: the overlapped columns come out bit for bit
+    as the columns of a product whose width is a whole number of panels."""
+    tc = G.tile_shape(dtype)[1]
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((7, 300)).astype(dtype)  # K = 300: several K blocks
+    b = rng.standard_normal((300, 2 * tc)).astype(dtype)
+    whole, ragged = np.empty((7, 2 * tc), dtype), np.full((7, 2 * tc - 5), np.nan, dtype)
+    G.matmul(a, b, whole)
+    G.matmul(a, np.ascontiguousarray(b[:, :-5]), ragged)
+    np.testing.assert_array_equal(ragged[:, :tc], whole[:, :tc])
+    np.testing.assert_allclose(ragged, a @ b[:, :-5], **_tol(dtype))
+
+
 def test_matmul_propagates_nan_and_inf():
     """FMA contraction changes rounding only: NaN and Inf come out where NumPy puts them."""
     a = np.ones((5, 3), np.float32)
@@ -62,6 +78,16 @@ def test_tile_shape():
     rows, cols = G.tile_shape(np.float32)
     assert rows == G.TILE_ROWS and cols in (16, 32, 64)
     assert G.tile_shape(np.float64)[1] * 2 == cols
+
+
+def test_simulated_avx2_cpu_reports_no_avx512(monkeypatch):
+    """MINIGRAD_SIMULATE_CPU=avx2 (the benchmarks' --cpu avx2) hides every avx512 feature."""
+    monkeypatch.setenv(G.SIMULATE_CPU_ENV, "avx2")
+    features = G.host_cpu_features()
+    assert not any(on for name, on in features.items() if name.startswith("avx512"))
+    monkeypatch.setenv(G.SIMULATE_CPU_ENV, "sse2")
+    with pytest.raises(ValueError, match="MINIGRAD_SIMULATE_CPU='sse2'"):
+        G.host_cpu_features()
 
 
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])

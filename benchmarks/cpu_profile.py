@@ -1,0 +1,71 @@
+"""The ``--cpu`` switch every benchmark shares: time on this CPU, or simulate one without AVX-512.
+
+``--cpu native`` (the default) changes nothing. ``--cpu avx2`` makes each timing process behave as
+on an AVX2-only CPU (most laptops: Intel client CPUs, AMD before Zen 4):
+
+- minigrad: ``NUMBA_CPU_NAME=haswell`` (Numba compiles for Haswell: AVX2 + FMA), a separate
+  ``NUMBA_CACHE_DIR`` (machine code compiled for the host must not be loaded), and
+  ``MINIGRAD_SIMULATE_CPU=avx2`` (``minigrad/kernels/gemm.py: host_cpu_features`` then reports no
+  ``avx512*``, so the plan and the register tiles are those of an AVX2 machine);
+- PyTorch: ``ATEN_CPU_CAPABILITY=avx2`` (its kernels), ``DNNL_MAX_CPU_ISA=AVX2`` (oneDNN) and
+  ``MKL_ENABLE_INSTRUCTIONS=AVX2`` (MKL).
+
+NumPy's OpenBLAS picks its kernels at run time; ``--blas-defaults`` removes ``OPENBLAS_CORETYPE``
+and ``OPENBLAS_L2_SIZE`` from the environment, as a user's shell has them.
+
+Example::
+
+    >>> env = profile_env("avx2", "minigrad", {})
+    >>> env["NUMBA_CPU_NAME"], env["MINIGRAD_SIMULATE_CPU"]
+    ('haswell', 'avx2')
+    >>> profile_env("avx2", "torch", {})["ATEN_CPU_CAPABILITY"]
+    'avx2'
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CPU_PROFILES = ("native", "avx2")
+# Per profile and framework, the variables a timing process gets on top of the caller's environment.
+_PROFILE_ENV = {
+    "native": {"minigrad": {}, "torch": {}},
+    "avx2": {
+        "minigrad": {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "",
+                     "NUMBA_CACHE_DIR": str(ROOT / ".numba_cache" / "avx2"), "MINIGRAD_SIMULATE_CPU": "avx2"},
+        "torch": {"ATEN_CPU_CAPABILITY": "avx2", "DNNL_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    },
+}
+BLAS_TUNING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def profile_env(profile: str, framework: str, base: Mapping[str, str] | None = None, *,
+                blas_defaults: bool = False) -> dict[str, str]:
+    """The environment of a timing process for ``framework`` (``"minigrad"`` or ``"torch"``) on ``profile``.
+
+    ``base`` defaults to ``os.environ``. ``blas_defaults`` drops the OpenBLAS tuning variables.
+    """
+    if profile not in _PROFILE_ENV:
+        raise ValueError(f"--cpu: unknown CPU profile {profile!r}; expected one of {CPU_PROFILES}")
+    if framework not in ("minigrad", "torch"):
+        raise ValueError(f"profile_env: framework must be 'minigrad' or 'torch', got {framework!r}")
+    env = dict(os.environ if base is None else base)
+    env.update(_PROFILE_ENV[profile][framework])
+    if not env.get("NUMBA_CPU_FEATURES", "x"):
+        del env["NUMBA_CPU_FEATURES"]  # unset: Numba takes the named CPU's own features
+    if blas_defaults:
+        for name in BLAS_TUNING_VARIABLES:
+            env.pop(name, None)
+    return env
+
+
+def add_cpu_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cpu {native,avx2}`` and ``--blas-defaults`` to a benchmark's command line."""
+    parser.add_argument("--cpu", choices=CPU_PROFILES, default="native",
+                        help="native: this CPU; avx2: simulate a CPU without AVX-512 (minigrad and PyTorch)")
+    parser.add_argument("--blas-defaults", action="store_true",
+                        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the timing processes")
