@@ -117,7 +117,7 @@ def test_hand_written_cell_loop_gets_one_cluster_per_step(kind, impl):
     outs = []
     with mg.viz.record():
         for t in range(5):
-            with mg.scope(f"t{t}"):
+            with mg.scope(f"t{t + 1}"):
                 if kind == "lstm":
                     h, c = cell(x[t], (h, c))
                 else:
@@ -142,7 +142,7 @@ def test_scopes_become_nested_clusters():
     h = mg.ones(1, 1)
     with mg.scope("encoder"):
         for t in range(3):
-            with mg.scope(f"t{t}"):
+            with mg.scope(f"t{t + 1}"):
                 h = (h @ W).tanh()
     dot = mg.viz.to_dot(h, params={"W": W})
     assert 'label="encoder"' in dot and step_clusters(dot) == 3 and "<B>W</B>" in dot

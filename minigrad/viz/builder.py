@@ -61,6 +61,9 @@ class _Builder:
                 self.groups[path].append(fn)
                 self.group_of[id(fn)] = path
         self.bypass = self._bypassed_cats()
+        # Your own step scopes around a fused library cell ("t3/rnn_cell"): the cell declares h_t there.
+        self.fused_cell_steps = {split_scope(fn.scope)[0] for fn in fns if id(fn) in self.fused
+                                 and self.fused[id(fn)].T == 1 and split_scope(fn.scope)[1] is not None}
 
     # -- keys -----------------------------------------------------------------------------
     def fkey(self, fn: Function) -> str:
@@ -167,11 +170,16 @@ class _Builder:
     def state_outputs(self, path: tuple[str, ...]) -> tuple[tuple[Function, int] | None, tuple[Function, int] | None]:
         """(h, c) of one time step of primitive ops, as (fn, output index), or None where unknown.
 
-        Rule: the outputs marked with ``mg.viz.mark_state`` (the library's layers and cells mark
-        theirs). Without marks, h_t is known only when exactly one result of the step feeds
-        another time step of the same layer (the recurrence); otherwise (several, or none, as in
-        the last step) the step is ambiguous: nothing is coloured and the drawing warns
-        (``self.unmarked``).
+        Rules, in order (never a guess):
+
+        1. the outputs marked with ``mg.viz.mark_state`` (the library's layers and cells mark theirs);
+        2. a fused library cell run inside the step declares its own h_t (the drawing reads it there);
+        3. exactly one result of the step feeds another time step of the same layer (the recurrence);
+        4. several do, and all but one are accumulators (a running loss: in the next step it reaches
+           only its own next value, where h_t reaches several of the values carried on).
+
+        Anything else (two states of a hand-written cell, the last step of an unmarked loop) is
+        ambiguous: nothing is coloured and the drawing warns (``self.unmarked``).
         """
         h = c = None
         for fn in self.groups.get(path, ()):
@@ -182,16 +190,53 @@ class _Builder:
                     c = (fn, k)
         if h is not None:
             return h, c
-        recurrent = []
+        if path in self.fused_cell_steps:
+            return None, None
+        carried = self._carried(path)
+        if len(carried) == 1:
+            return carried[0], None
+        state = self._without_accumulators(path, carried) if carried else []
+        if len(state) == 1:
+            return state[0], None
+        self.unmarked.add(path)
+        return None, None
+
+    def _carried(self, path: tuple[str, ...]) -> list[tuple[Function, int]]:
+        """The results of step ``path`` that another time step of the same layer reads."""
+        out = []
         for fn in self.groups.get(path, ()):
             for k in range(len(getattr(fn, "outputs", ())) or 1):
                 steps = {self.group_of.get(id(user)) for user, _ in self.consumers.get((id(fn), k), [])}
                 if any(g is not None and g != path and g[:-1] == path[:-1] for g in steps):
-                    recurrent.append((fn, k))
-        if len(recurrent) == 1:
-            return recurrent[0], None
-        self.unmarked.add(path)
-        return None, None
+                    out.append((fn, k))
+        return out
+
+    def _without_accumulators(self, path: tuple[str, ...], carried: list[tuple[Function, int]]
+                              ) -> list[tuple[Function, int]]:
+        """The carried results that are state: each reaches at least two of the next step's carried results."""
+        readers = {hc: [u for u, _ in self.consumers.get((id(hc[0]), hc[1]), [])
+                        if self.group_of.get(id(u)) not in (None, path)] for hc in carried}
+        next_steps = {self.group_of[id(u)] for users in readers.values() for u in users}
+        if len(next_steps) != 1:
+            return []
+        (nxt,) = next_steps
+        carried_on = {id(fn) for fn, _ in self._carried(nxt)}
+        if not carried_on:
+            return []  # the next step is the last: nothing carried on to tell them apart
+        state = []
+        for hc, users in readers.items():
+            seen = {id(u) for u in users}
+            todo = list(users)
+            while todo:  # forward through the next step, an explicit stack
+                fn = todo.pop()
+                for k in range(len(getattr(fn, "outputs", ())) or 1):
+                    for user, _ in self.consumers.get((id(fn), k), []):
+                        if id(user) not in seen and self.group_of.get(id(user)) == nxt:
+                            seen.add(id(user))
+                            todo.append(user)
+            if len(seen & carried_on) >= 2:
+                state.append(hc)
+        return state
 
     def _out_shape(self, fn: Function, k: int) -> Any:
         """The shape of ``fn``'s output ``k``: recorded, alive, or as its first consumer received it."""

@@ -108,9 +108,10 @@ def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values
     if builder.unmarked:
         steps = sorted("/".join(p) for p in builder.unmarked)
         warnings.warn(f"draw_graph: could not tell which result is the hidden state h_t in {len(steps)} time step(s) "
-                      f"({', '.join(steps[:3])}{', ...' if len(steps) > 3 else ''}): no single result of the step "
-                      "feeds the next one (or it is the last step), so those steps are not coloured. "
-                      "Call mg.viz.mark_state(h) (or mark_state(h, c)) in your loop, once per step.",
+                      f"({', '.join(steps[:3])}{', ...' if len(steps) > 3 else ''}): several results of the step "
+                      "feed the next one (a second state, or a running loss), or it is the last step, so those steps "
+                      "are not coloured rather than guessed. Call mg.viz.mark_state(h) (or mark_state(h, c)) in "
+                      "your loop, once per step (or compute the loss outside the time-step scopes).",
                       UserWarning, stacklevel=4)
     if len(model.nodes) > max_nodes:
         raise GraphTooLargeError(_too_large(used, max_nodes))
