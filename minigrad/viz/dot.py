@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from minigrad.viz import colors as C
 from minigrad.viz.layout import _cluster_id
-from minigrad.viz.model import _PARAMS_BOX, _Model, _Node
+from minigrad.viz.model import _PARAMS_BOX, _Model, _Node, step_label
 from minigrad.viz.walk import _STEP
 
 
@@ -92,7 +92,9 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
                 key = (path[:-1], int(path[-1][1:]))
                 g = m.step_grads.get(key)
                 fill = scale.color(g) if (scale is not None and key in m.step_grads) else C.CLUSTER_STEP_FILL
-                attrs.update(label=f"t = {path[-1][1:]}", style="rounded,filled", fillcolor=fill, color="#999999",
+                label = step_label(m.labels, key[1])
+                attrs.update(label=f"t = {key[1]}" + (f"   x_{key[1]} = {label}" if label else ""),
+                             style="rounded,filled", fillcolor=fill, color="#999999",
                              fontcolor="white" if C.is_dark(fill) else "black", fontsize="12")
                 if g is not None:
                     attrs["tooltip"] = f"{'/'.join(path)}: ||dL/dh_t|| = {C.fmt(g)}"
@@ -123,8 +125,9 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
             if n.group:
                 a["group"] = n.group
             lines.append(f"\t\t{n.key} [{_attrs(a)}]\n")
-        for keys in ranks_in.get(path, ()):
+        for keys in ranks_in.get(path, ()):  # one column, in this order (invisible edges fix the order)
             lines.append("\t\t{rank=same; " + "; ".join(keys) + "}\n")
+            lines.append("\t\t" + " -> ".join(keys) + ' [style=invis]\n')
         if path:
             stack.append(("close", path))
         for child in sorted(children.get(path, ()), key=sort_key, reverse=True):

@@ -6,9 +6,18 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.autograd import Function
+from minigrad.nn.cells import describe
+from minigrad.viz import colors as C
 from minigrad.viz.builder import _Builder
-from minigrad.viz.model import _Fused, _Model, _Node, _shape_str
+from minigrad.viz.marks import gate_marks
+from minigrad.viz.model import _Fused, _Model, _Node, _shape_str, at_step, step_label
 from minigrad.viz.walk import split_scope
+
+# Ops that only move or view numbers (W.T, the gate blocks of weight.chunk(4), ...): hidden by
+# default (show_plumbing=True draws them), their input wired straight to their consumers.
+PLUMBING = frozenset({"permute", "transpose", "t", "reshape", "view", "split", "chunk", "squeeze", "unsqueeze",
+                      "expand", "contiguous", "flatten", "unflatten", "unbind"})
 
 # ---------------------------------------------------------------------------------------------
 # view='ops': every primitive op; fused layers expanded into their equations
@@ -18,12 +27,15 @@ from minigrad.viz.walk import split_scope
 class _OpsBuilder(_Builder):
     def build(self) -> _Model:
         m = self.model
+        m.labels = self.opts.labels
+        self.hidden = self._plumbing()
         for t in self.leaves:
             m.add(self.leaf_node(t))
+        gates: dict[tuple[str, ...], list[tuple[int, str]]] = {}  # step path -> (gate position, node key)
         for fn in self.fns:
             if id(fn) in self.fused:
                 self._expand_nodes(self.fused[id(fn)])
-            elif id(fn) not in self.bypass:
+            elif id(fn) not in self.bypass and id(fn) not in self.hidden:
                 path, step = split_scope(fn.scope)
                 node = _Node(self.fkey(fn), "op", fn.name, self.op_lines(fn), path,
                              (path[:-1], step) if step is not None else None,
@@ -31,32 +43,64 @@ class _OpsBuilder(_Builder):
                 m.add(node)
                 if step is not None:
                     m.step_clusters[(path[:-1], step)] = path
+                    self._name_step_op(fn, node, step, path, gates)
+        for path, found in gates.items():  # the gates of a step in the cell's order (i, f, g, o), every step
+            m.same_rank.append([key for _, key in sorted(found)])
         for path in self.groups:  # mark h_t / c_t of each step of primitive ops
             h, c = self.state_outputs(path)
-            key = (path[:-1], int(path[-1][1:]))
+            t = int(path[-1][1:])
+            key = (path[:-1], t)
             if h is not None and self.fkey(h[0]) in m.nodes:
                 node = m.nodes[self.fkey(h[0])]
                 node.mark = "h"
-                node.title += "  = h_t"
+                node.title += f"  = h_{t}"
                 g = self.grad_of(*h)
                 if g is not None:
                     m.step_grads[key] = g
             if c is not None and self.fkey(c[0]) in m.nodes:
                 m.nodes[self.fkey(c[0])].mark = "c"
-                m.nodes[self.fkey(c[0])].title += "  = c_t"
+                m.nodes[self.fkey(c[0])].title += f"  = c_{t}"
         # edges
         for fn in self.fns:
             if id(fn) in self.fused:
                 self._expand_edges(self.fused[id(fn)])
                 continue
-            if id(fn) in self.bypass:
+            if id(fn) in self.bypass or id(fn) in self.hidden:
                 continue
             dst = self.fkey(fn)
+            drawn: set[str] = set()
             for e in fn.next_functions:
                 for src in self.sources(e):
-                    m.edge(src, dst, "param" if self._is_param_key(src) else "data")
+                    # an op reading one tensor twice (mul(d, d)) gets two arrows: two gradient paths
+                    m.edge(src, dst, "param" if self._is_param_key(src) else "data", repeat=src in drawn)
+                    drawn.add(src)
         self.add_outputs(self.sources)
         return m
+
+    def _plumbing(self) -> set[int]:
+        """The shape-only ops to hide (none with ``show_plumbing=True``): one input, not a root."""
+        if self.opts.show_plumbing:
+            return set()
+        roots = {id(fn) for fn, _ in ((t.grad_fn, 0) for t in self.roots) if fn is not None}
+        return {id(fn) for fn in self.fns if fn.name in PLUMBING and id(fn) not in self.fused and id(fn) not in roots
+                and sum(e is not None for e in fn.next_functions) == 1}
+
+    def _name_step_op(self, fn: Function, node: _Node, t: int, path: tuple[str, ...],
+                      gates: dict[tuple[str, ...], list[tuple[int, str]]]) -> None:
+        """Titles that read like the equations: a library cell's gates (``f_3  forget gate``) and x_3."""
+        marked = gate_marks(fn)
+        if marked is not None:
+            mode, gate = marked
+            cell = describe(mode)
+            node.title = at_step(cell.drawing.nodes[gate][0], t) if gate in cell.drawing.nodes else f"{gate}_{t}"
+            gates.setdefault(path, []).append((cell.gates.index(gate), node.key))
+            return
+        leaves = [e for e in fn.next_functions if e is not None]
+        if fn.name in ("index", "select", "getitem") and len(leaves) == 1 and type(leaves[0]) is not tuple \
+                and not self.opts.leaf_is_param(leaves[0]):  # x[t] of the layer's input: x_t
+            label = step_label(self.opts.labels, t)
+            node.title = f"x_{t}" + (f" = {label}" if label else "")
+            node.kind = "input"
 
     def _is_param_key(self, key: str) -> bool:
         node = self.model.nodes.get(key)
@@ -69,6 +113,11 @@ class _OpsBuilder(_Builder):
         if type(edge) is not tuple:
             return [self.lkey(edge)]
         parent, k = edge
+        while id(parent) in self.hidden:  # shape-only plumbing: draw its input in its place
+            inner = next(e for e in parent.next_functions if e is not None)
+            if type(inner) is not tuple:
+                return [self.lkey(inner)]
+            parent, k = inner
         f = self.fused.get(id(parent))
         if f is None:
             return [self.fkey(parent)]
@@ -109,10 +158,13 @@ class _OpsBuilder(_Builder):
             vals = self.values_for(f, t)
             where = f"{f.fn.name} {f.fn.step_scope(t)}"
             if lower is None:  # x_t comes from outside: draw it
-                m.add(_Node(self._fk(f, t, "x"), "input", "x_t", [f.shape("x")] + self.value_lines([vals.get("x_t")]),
-                            path, step_of, tooltip=f"x_t of {where}"))
+                label = step_label(self.opts.labels, step)
+                m.add(_Node(self._fk(f, t, "x"), "input", at_step("x_t", step) + (f" = {label}" if label else ""),
+                            [f.shape("x")] + self.value_lines([vals.get("x_t")]), path, step_of,
+                            tooltip=f"x_t of {where}"))
             for name, (title, formula) in drawing.nodes.items():
-                lines = [formula, f.shape(name)]
+                title = at_step(title, step, f.reverse)
+                lines = [at_step(formula, step, f.reverse), f.shape(name)]
                 prefix, key = (drawing.values or {}).get(name, ("", None))
                 if key is not None and vals.get(key) is not None:
                     lines += [prefix + line for line in self.value_lines([vals[key]])]
@@ -121,12 +173,15 @@ class _OpsBuilder(_Builder):
                     node.mark = "h"
                     g = f.grad_h(t) if self.opts.show_grads else None
                     if g is not None:
-                        node.lines += self.grad_line([g])
+                        node.lines.append(f"{at_step('||dL/dh_t||', step)} {C.fmt(g)}")
                         if step_of is not None:
                             m.step_grads[step_of] = g
                         node.grad = g
                 elif name == "c":
                     node.mark = "c"
+                    gc = f.grad_c(t) if self.opts.show_grads else None
+                    if gc is not None:  # the c path, which carries the LSTM's gradient back
+                        node.lines.append(f"{at_step('||dL/dc_t||', step)} {C.fmt(gc)}")
             for column in drawing.columns:
                 m.same_rank.append([self._fk(f, t, name) for name in column])
         # initial states that come from nowhere (zeros by default): one node each in the layer
@@ -135,8 +190,10 @@ class _OpsBuilder(_Builder):
                 continue
             if self._state_source(f, role) is None:
                 v = self.values_for(f, f.order[0]).get(f"{name}_prev")
-                m.add(_Node(f"{self.fkey(f.fn)}_{role}", "input", f"initial {name}",
-                            [f.shape("h")] + self.value_lines([v]), layer, tooltip=f"initial {name} of {f.fn.name}"))
+                start = f.T + 1 if f.reverse else 0  # h_0: the state before step 1 (h_{T+1} going backwards)
+                m.add(_Node(f"{self.fkey(f.fn)}_{role}", "input", f"{name}_{start}",
+                            [f.shape("h"), "initial state"] + self.value_lines([v]), layer,
+                            tooltip=f"the initial state {name}_{start} of {f.fn.name}"))
 
     def values_for(self, f: _Fused, t: int) -> dict[str, np.ndarray]:
         return f.values(t) if self.opts.show_values else {}

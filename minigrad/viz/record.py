@@ -63,6 +63,7 @@ class Recording(Recorder):
         self._grad_norms: dict[int, tuple[float, ...]] = {}
         self._step_values: dict[int, list[dict[str, np.ndarray]]] = {}
         self._step_grads: dict[int, np.ndarray] = {}
+        self._final_c_grads: dict[int, np.ndarray | None] = {}
 
     # -- the engine's hook -----------------------------------------------------------------
     def on_forward(self, fn: Function, outputs: tuple[np.ndarray, ...]) -> None:
@@ -72,10 +73,15 @@ class Recording(Recorder):
             self._step_values[id(fn)] = [fn.step_values(t) for t in range(fn.num_steps)]
 
     def on_backward(self, fn: Function, grads: Iterable[np.ndarray | None]) -> None:
+        grads = list(grads)
         self.backward_order.append(fn)
         self._grad_norms[id(fn)] = tuple(_norm(g) for g in grads)
         if getattr(fn, "declares_steps", False) is True:
             fn.step_grad_sink = self._on_step_grads  # the layer hands over dL/dh_t of every step
+            roles = tuple(getattr(fn, "output_roles", ()))
+            if "c_n" in roles and roles.index("c_n") < len(grads):  # dL/dc_n starts the c chain backwards
+                g = grads[roles.index("c_n")]
+                self._final_c_grads[id(fn)] = None if g is None else np.array(g, copy=True)
 
     def _on_step_grads(self, fn: Function, dh_all: np.ndarray) -> None:
         self._step_grads[id(fn)] = np.array(dh_all, copy=True)
@@ -97,6 +103,10 @@ class Recording(Recorder):
         """The saved values of step ``t`` of a node that declares steps (None if not recorded)."""
         steps = self._step_values.get(id(fn))
         return None if steps is None else steps[t]
+
+    def final_c_grad(self, fn: Function) -> tuple[bool, np.ndarray | None]:
+        """(whether the backward of ``fn`` was recorded, ``dL/dc_n`` or None when no gradient reached c_n)."""
+        return id(fn) in self._final_c_grads, self._final_c_grads.get(id(fn))
 
     def step_grad_h(self, fn: Function, t: int) -> np.ndarray | None:
         """``dL/dh_t`` of step ``t`` of a node that declares steps (None before its backward)."""
