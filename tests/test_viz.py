@@ -32,6 +32,9 @@ def counts(dot: str) -> tuple[int, int]:
     return len(nodes), len(_EDGE.findall(dot))
 
 
+CELL = r'<B>h_\d+(?:, c_\d+)?</B>[^\n]*shape="box"'  # a cell of the cells view (inputs are ellipses)
+
+
 def step_clusters(dot: str) -> int:
     return len(re.findall(r'subgraph cluster_\w+ \{\n\t+graph \[[^\]]*label="t = \d+"', dot))
 
@@ -83,7 +86,7 @@ def test_one_cluster_per_layer_direction_and_step(kind, impl, layers, bidirectio
     # the cells view is the small picture
     cells = mg.viz.to_dot(out, params=layer, view="cells")
     assert counts(cells)[0] < counts(dot)[0]
-    assert len(re.findall(r'<B>h_\d+(?:, c_\d+)?</B>[^\n]*shape="box"', cells)) == T * layers * directions
+    assert len(re.findall(CELL, cells)) == T * layers * directions
 
 
 def test_reverse_direction_is_mirrored_and_steps_are_ordered():
@@ -132,7 +135,7 @@ def test_hand_written_cell_loop_gets_one_cluster_per_step(kind, impl):
     assert step_clusters(dot) == 5
     assert "weight_hh" in dot
     cells = mg.viz.to_dot(loss, params=cell, view="cells")
-    assert len(re.findall(r'<B>h_\d+(?:, c_\d+)?</B>[^\n]*shape="box"', cells)) == 5
+    assert len(re.findall(CELL, cells)) == 5
     assert cells.count('color="#1f4e9c"') >= 4  # h flows from each step to the next
 
 
@@ -325,7 +328,7 @@ def test_duck_typed_fused_function_is_expanded():
     assert step_clusters(dot) == 4 and dot.count("tanh(W_ih x_") == 4 and "W_hh" in dot
     assert "gradient colouring" in dot
     cells = mg.viz.to_dot([out, h], params=names, view="cells")
-    assert len(re.findall(r'<B>h_\d+(?:, c_\d+)?</B>[^\n]*shape="box"', cells)) == 4 and cells.count("doubleoctagon") == 2
+    assert len(re.findall(CELL, cells)) == 4 and cells.count("doubleoctagon") == 2
 
 
 # ------------------------------------------------------------------------------------------------
@@ -360,7 +363,7 @@ def test_auto_view_falls_back_to_cells_with_a_warning():
     layer, out = run_layer("lstm", "reference", 6)
     with pytest.warns(UserWarning, match="view='cells'"):
         dot = mg.viz.to_dot(out, params=layer, view="auto", max_nodes=100)
-    assert len(re.findall(r'<B>h_\d+(?:, c_\d+)?</B>[^\n]*shape="box"', dot)) == 6
+    assert len(re.findall(CELL, dot)) == 6
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert step_clusters(mg.viz.to_dot(out, params=layer, view="auto")) == 6
@@ -375,7 +378,7 @@ def test_cells_view_of_a_1000_step_lstm():
     start = time.perf_counter()
     g = mg.viz.draw_graph(out, params=lstm, view="cells")
     built_in = time.perf_counter() - start
-    assert len(re.findall(r'<B>h_\d+(?:, c_\d+)?</B>[^\n]*shape="box"', g.source)) == 1000
+    assert len(re.findall(CELL, g.source)) == 1000
     with pytest.raises(ValueError, match="view='cells'"):
         mg.viz.to_dot(out, params=lstm, view="ops")
     print(f"1000-step LSTM cells view built in {built_in:.2f} s")

@@ -44,7 +44,7 @@ class _OpsBuilder(_Builder):
                 if step is not None:
                     m.step_clusters[(path[:-1], step)] = path
                     self._name_step_op(fn, node, step, path, gates)
-        for path, found in gates.items():  # the gates of a step in the cell's order (i, f, g, o), every step
+        for found in gates.values():  # the gates of a step in the cell's order (i, f, g, o), every step
             m.same_rank.append([key for _, key in sorted(found)])
         for path in self.groups:  # mark h_t / c_t of each step of primitive ops
             h, c = self.state_outputs(path)
