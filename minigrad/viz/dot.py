@@ -25,6 +25,16 @@ def _label(n: _Node, fontcolor: str | None = None) -> str:
     return f"<{out}>"
 
 
+def _rows_label(n: _Node, fill: str) -> str:
+    """One box holding a column of gates, one row (and Graphviz port) each, in the cell's order."""
+    rows = []
+    for port, title, lines in n.rows:
+        text = f"<B>{_esc(title)}</B>" + "".join(f'<BR/><FONT POINT-SIZE="9">{_esc(x)}</FONT>' for x in lines if x)
+        rows.append(f'<TR><TD PORT="{_esc(port)}" BGCOLOR="{fill}">{text}</TD></TR>')
+    return ('<<TABLE BORDER="1" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" STYLE="ROUNDED" COLOR="#555555">'
+            + "".join(rows) + "</TABLE>>")
+
+
 def _attrs(d: dict[str, str]) -> str:
     return " ".join(f'{k}="{_esc(v)}"' if not v.startswith("<") else f"{k}={v}" for k, v in d.items())
 
@@ -114,6 +124,8 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
                 fill = scale.color(n.grad)  # grey for a zero gradient
                 fontcolor = "white" if C.is_dark(fill) else None
             a = {"label": _label(n, fontcolor), "shape": shape, "style": style, "fillcolor": n.fill or fill}
+            if n.rows:
+                a = {"label": _rows_label(n, n.fill or fill), "shape": "plain"}
             if n.mark == "h":
                 a.update(penwidth="2", color=C.RECURRENT_EDGE_COLOR)
             elif n.mark == "shared":

@@ -150,6 +150,11 @@ def _layout(m: _Model, view: str) -> None:
             for k in steps[(layer, tb)]:
                 if k not in has_pred:
                     m.edge(last, k, "invis", style="invis", weight="0")
+            # Steps on one row: a heavy invisible edge from h_t to h_{t+1} holds them level.
+            ha = [k for k in steps[(layer, ta)] if nodes[k].mark == "h"]
+            hb = [k for k in steps[(layer, tb)] if nodes[k].mark == "h"]
+            if len(ha) == 1 and len(hb) == 1 and view == "ops":
+                m.edge(ha[0], hb[0], "invis", style="invis", weight="20")
     # Line the layers up: step t of every layer (and direction) starts in the same column.
     if len(layers) > 1:
         by_t: dict[int, list[str]] = defaultdict(list)

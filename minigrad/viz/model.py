@@ -25,7 +25,8 @@ _PARAMS_BOX = ("(parameters)",)  # the ops view's box of parameters drawn as a c
 class _Node:
     """One box of the drawing."""
 
-    __slots__ = ("key", "kind", "title", "lines", "cluster", "step_of", "grad", "fill", "mark", "tooltip", "group")
+    __slots__ = ("key", "kind", "title", "lines", "cluster", "step_of", "grad", "fill", "mark", "tooltip", "group",
+                 "rows")
 
     def __init__(self, key: str, kind: str, title: str, lines: list[str], cluster: tuple[str, ...] = (),
                  step_of: tuple[tuple[str, ...], int] | None = None, tooltip: str = ""):
@@ -40,6 +41,7 @@ class _Node:
         self.mark = ""                    # "h" / "c": this node carries the step's state
         self.tooltip = tooltip
         self.group = ""                   # Graphviz group: the h_t spine of a layer is kept straight
+        self.rows: list[tuple[str, str, list[str]]] = []  # (port, title, lines): a column of gates in one box
 
 
 class _Edge:

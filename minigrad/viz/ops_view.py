@@ -168,6 +168,12 @@ class _OpsBuilder(_Builder):
                 prefix, key = (drawing.values or {}).get(name, ("", None))
                 if key is not None and vals.get(key) is not None:
                     lines += [prefix + line for line in self.value_lines([vals[key]])]
+                box, port = self._at(f, t, name)
+                if port is not None:  # a gate: a row of its column's box, so every step shows i, f, g, o in order
+                    if box not in m.nodes:
+                        m.add(_Node(box, "eq", "", [], path, step_of, tooltip=where))
+                    m.nodes[box].rows.append((port, title, lines))
+                    continue
                 node = m.add(_Node(self._fk(f, t, name), "eq", title, lines, path, step_of, tooltip=where))
                 if name == "h":
                     node.mark = "h"
@@ -182,8 +188,6 @@ class _OpsBuilder(_Builder):
                     gc = f.grad_c(t) if self.opts.show_grads else None
                     if gc is not None:  # the c path, which carries the LSTM's gradient back
                         node.lines.append(f"{at_step('||dL/dc_t||', step)} {C.fmt(gc)}")
-            for column in drawing.columns:
-                m.same_rank.append([self._fk(f, t, name) for name in column])
         # initial states that come from nowhere (zeros by default): one node each in the layer
         for role, name in (("h0", "h"), ("c0", "c")):
             if role == "c0" and not f.cell.has_cell_state:
@@ -194,6 +198,22 @@ class _OpsBuilder(_Builder):
                 m.add(_Node(f"{self.fkey(f.fn)}_{role}", "input", f"{name}_{start}",
                             [f.shape("h"), "initial state"] + self.value_lines([v]), layer,
                             tooltip=f"the initial state {name}_{start} of {f.fn.name}"))
+
+    def _at(self, f: _Fused, t: int, name: str) -> tuple[str, str | None]:
+        """Where equation ``name`` of step ``t`` is drawn: its own node, or (its column's box, its row's port)."""
+        for k, column in enumerate(f.cell.drawing.columns):
+            if name in column and len(column) > 1:
+                return self._fk(f, t, f"col{k}"), name
+        return self._fk(f, t, name), None
+
+    def _link(self, src: tuple[str, str | None], dst: tuple[str, str | None], kind: str = "data") -> None:
+        """An edge between two equations (or an input and an equation), from and to the right row of a gate box."""
+        ports = {}
+        if src[1] is not None:
+            ports["tailport"] = f"{src[1]}:e"
+        if dst[1] is not None:
+            ports["headport"] = f"{dst[1]}:w"
+        self.model.edge(src[0], dst[0], kind, repeat=bool(ports), **ports)
 
     def values_for(self, f: _Fused, t: int) -> dict[str, np.ndarray]:
         return f.values(t) if self.opts.show_values else {}
@@ -207,7 +227,7 @@ class _OpsBuilder(_Builder):
         takes = f.cell.drawing.takes
         for a, b in f.cell.drawing.edges:
             for t in f.order:
-                m.edge(self._fk(f, t, a), self._fk(f, t, b))
+                self._link(self._at(f, t, a), self._at(f, t, b))
         lower = self.seq_parents(f.edge("x"), f.T)
         x_src = [] if lower is not None else self.sources(f.edge("x"))
         prev: dict[str, list[str]] = {}
@@ -226,13 +246,13 @@ class _OpsBuilder(_Builder):
                 xs = [self._fk(p, t, "h") for p in lower]
             for s in xs:
                 for d in takes["x"]:
-                    m.edge(s, self._fk(f, t, d))
+                    self._link((s, None), self._at(f, t, d))
             for name, srcs in prev.items():
                 for s in srcs:
                     for d in takes[name]:
-                        m.edge(s, self._fk(f, t, d))
+                        self._link((s, None), self._at(f, t, d))
             for w, srcs in weights.items():
                 for s in srcs:
                     for d in takes[w]:
-                        m.edge(s, self._fk(f, t, d), "param")
+                        self._link((s, None), self._at(f, t, d), "param")
             prev = {name: [self._fk(f, t, name)] for name in prev}
