@@ -50,16 +50,18 @@ class _OpsBuilder(_Builder):
             h, c = self.state_outputs(path)
             t = int(path[-1][1:])
             key = (path[:-1], t)
-            if h is not None and self.fkey(h[0]) in m.nodes:
-                node = m.nodes[self.fkey(h[0])]
-                node.mark = "h"
-                node.title += f"  = h_{t}"
-                g = self.grad_of(*h)
-                if g is not None:
-                    m.step_grads[key] = g
-            if c is not None and self.fkey(c[0]) in m.nodes:
-                m.nodes[self.fkey(c[0])].mark = "c"
-                m.nodes[self.fkey(c[0])].title += f"  = c_{t}"
+            for name, hc in (("h", h), ("c", c)):
+                if hc is None or self.fkey(hc[0]) not in m.nodes:
+                    continue
+                node = m.nodes[self.fkey(hc[0])]
+                node.mark = name
+                node.title += f"  = {name}_{t}"
+                g = self.grad_of(*hc) if self.opts.show_grads else None
+                if g is not None:  # the op's gradient norm is ||dL/dh_t||: say so
+                    node.lines = [x for x in node.lines if not x.startswith("||grad||")]
+                    node.lines.append(f"||dL/d{name}_{t}|| {C.fmt(g)}")
+                    if name == "h":
+                        m.step_grads[key] = g
         # edges
         for fn in self.fns:
             if id(fn) in self.fused:
