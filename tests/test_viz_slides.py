@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.viz import diagram
 from minigrad.viz.walk import walk
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (CI installs it)")
@@ -221,3 +222,27 @@ def test_render_leaves_no_dot_file(tmp_path) -> None:
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     path = mg.viz.draw_graph((x * 3).sum()).render(str(tmp_path / "name"), format="svg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["name.svg"] and path.endswith("name.svg")
+
+
+# ------------------------------------------------------------------------------------------------
+# The conceptual cell diagram
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind,gates", [("lstm", ["forget", "input", "candidate", "output"]),
+                                        ("gru", ["reset", "update", "candidate"])])
+def test_cell_diagram_highlights_one_gate_at_a_time(kind: str, gates: list[str]) -> None:
+    plain = mg.viz.cell_diagram(kind).source
+    assert "#c0392b" not in plain  # nothing highlighted
+    for gate in gates:
+        src = mg.viz.cell_diagram(kind, highlight=gate).source
+        box = diagram.GATES[kind][gate][0]
+        assert re.search(rf'\t{box} \[[^\]]*color="#c0392b"', src), gate  # its box
+        assert f"{box}_t = " in src  # its equation
+        others = [GATE[0] for name, GATE in diagram.GATES[kind].items() if name != gate]
+        for other in others:
+            assert not re.search(rf'\t{other} \[[^\]]*color="#c0392b"', src)
+    with pytest.raises(ValueError, match="highlight"):
+        mg.viz.cell_diagram(kind, highlight="forgot")
+    with pytest.raises(ValueError, match="kind"):
+        mg.viz.cell_diagram("transformer")
