@@ -66,19 +66,22 @@ class GradientScale:
 
     By default the scale runs over whole decades around the norms (``1e-6 .. 1e0``); with
     ``exact=True`` from exactly the smallest to the largest norm given (a fixed ``(vmin, vmax)``
-    shared by several figures, or norms that all sit inside one decade). Norms outside the
+    shared by several figures); with ``exact=None`` exactly only when the norms all sit inside
+    one decade (whole decades would paint them all one colour). Norms outside the
     scale get its end colours. Norms that are zero (or not finite) have no logarithm: they get
     ``NO_GRAD_FILL`` (grey).
     """
 
-    def __init__(self, norms: Iterable[float], pale: float = 0.0, title: str = "||dL/dh_t||", exact: bool = False):
+    def __init__(self, norms: Iterable[float], pale: float = 0.0, title: str = "||dL/dh_t||",
+                 exact: bool | None = False):
         self.title = title
         self.pale = pale  # mix this much white in (behind the op nodes of the ops view)
         logs = [math.log10(g) for g in norms if g is not None and g > 0 and math.isfinite(g)]
         self.empty = not logs
         lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
-        # Whole decades, unless that would paint everything one colour (all norms in one decade).
-        self.exact = exact or (bool(logs) and math.ceil(hi) - math.floor(lo) <= 1 and hi - lo > 1e-9)
+        # exact=None: whole decades, unless that would paint everything one colour (norms in one decade).
+        self.exact = bool(exact) or (exact is None and bool(logs) and math.ceil(hi) - math.floor(lo) <= 1
+                                     and hi - lo > 1e-9)
         self.lo, self.hi = (float(lo), float(hi)) if self.exact else (float(math.floor(lo)), float(math.ceil(hi)))
         if self.hi <= self.lo:  # one norm only: still a one-decade scale
             self.hi = self.lo + 1.0

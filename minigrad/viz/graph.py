@@ -250,7 +250,7 @@ def _draw(root: Any, params: Any, view: str, show_values: bool, show_grads: bool
     if show_grads and model.step_grads:
         title = "||dL/dh_t||" + (" (the number in each cell)" if used == "cells" else "")
         pale = 0.35 if used == "ops" else 0.0
-        colours = (C.GradientScale(model.step_grads.values(), pale=pale, title=title) if fixed is None
+        colours = (C.GradientScale(model.step_grads.values(), pale=pale, title=title, exact=None) if fixed is None
                    else fixed.with_style(pale=pale, title=title))
     lines, graph_attr = _emit(model, used, rankdir, colours)
     if size_attr is not None:
