@@ -246,3 +246,39 @@ def test_cell_diagram_highlights_one_gate_at_a_time(kind: str, gates: list[str])
         mg.viz.cell_diagram(kind, highlight="forgot")
     with pytest.raises(ValueError, match="kind"):
         mg.viz.cell_diagram("transformer")
+
+
+# ------------------------------------------------------------------------------------------------
+# Truncated BPTT: the previous window greyed, the cut marked
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("view", ["ops", "cells"])
+@pytest.mark.parametrize("impl", ["fused", "reference"])
+def test_truncated_bptt_greys_the_previous_window_and_marks_the_cut(view: str, impl: str) -> None:
+    from minigrad.nn.utils import detach_state
+
+    mg.manual_seed(0)
+    lstm = mg.nn.LSTM(3, 4, impl=impl)
+    xs = mg.randn(6, 1, 3)
+    with mg.viz.record():  # one scope per window: the reference path's steps are told apart by scope
+        with mg.scope("window_1"):
+            out1, state1 = lstm(xs[:3])
+        out1[-1].sum().backward()
+        with mg.scope("window_2"):
+            out2, _ = lstm(xs[3:], detach_state(state1))
+        loss = out2[-1].sum()
+        loss.backward()
+    if impl == "reference":  # its detached state is no graph node: said, not drawn
+        with pytest.warns(UserWarning, match="the cut is not marked"):
+            dot = mg.viz.to_dot(loss, params=lstm, view=view, previous=state1)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            dot = mg.viz.to_dot(loss, params=lstm, view=view, previous=state1)
+        assert dot.count("cut: detach_state") >= 1 and "from the previous window, detached" in dot
+    assert "previous window: not part of this backward pass" in dot
+    alone = mg.viz.to_dot(loss, params=lstm, view=view)
+    assert _numbers(dot, "h") == _numbers(alone, "h")  # the current window's numbers, unchanged
+    with pytest.raises(TypeError, match="previous"):
+        mg.viz.to_dot(loss, previous=3)

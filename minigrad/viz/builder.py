@@ -34,7 +34,9 @@ class _Builder:
         # The same layer called twice in one graph (or two modules in the same scope): give the
         # later call its own clusters, "lstm/l0 (2)", instead of mixing both into one per step.
         used: dict[tuple[str, ...], int] = {}
-        for fn in reversed(fns):  # the walk meets the last call first: number calls in forward order
+        built = {id(fn): i for i, fn in enumerate(self.rec.forward_order)} if self.rec is not None else {}
+        in_order = sorted(reversed(fns), key=lambda fn: built.get(id(fn), -1)) if built else list(reversed(fns))
+        for fn in in_order:  # number the calls in forward order (the walk meets the last call first)
             f = self.fused.get(id(fn))
             if f is None or f.step_path(f.order[0])[1] is None or (f.T == 1 and split_scope(fn.scope)[1] is not None):
                 continue
@@ -64,6 +66,14 @@ class _Builder:
         # Your own step scopes around a fused library cell ("t3/rnn_cell"): the cell declares h_t there.
         self.fused_cell_steps = {split_scope(fn.scope)[0] for fn in fns if id(fn) in self.fused
                                  and self.fused[id(fn)].T == 1 and split_scope(fn.scope)[1] is not None}
+
+    def keys_of(self, fns: list[Function]) -> set[str]:
+        """The drawn nodes that show these graph nodes (each view draws them its own way)."""
+        raise NotImplementedError
+
+    def initial_state_keys(self, f: _Fused) -> dict[str, str]:
+        """The nodes drawing a fused layer's initial state that no graph node made (``{"h": key, "c": key}``)."""
+        raise NotImplementedError
 
     # -- keys -----------------------------------------------------------------------------
     def fkey(self, fn: Function) -> str:

@@ -152,7 +152,9 @@ class _CellsBuilder(_Builder):
             first = self.fused_cells[id(fn)][f.order[0]]
             start = f.T + 1 if f.reverse else 0  # h_0: the state before step 1 (h_{T+1} going backwards)
             title = ", ".join(f"{name}_{start}" for name in names)
-            node = self.model.add(_Node(f"{first}_init", "input", title, [f.shape("h"), "zeros"],
+            h_prev = f.values(f.order[0]).get("h_prev")
+            what = "initial state" if h_prev is None else "zeros" if not h_prev.any() else "given, no gradient"
+            node = self.model.add(_Node(f"{first}_init", "input", title, [f.shape("h"), what],
                                         self.model.nodes[first].cluster,
                                         tooltip=f"the initial state {title} of {f.fn.name}"))
             self.model.edge(node.key, first)
@@ -193,6 +195,21 @@ class _CellsBuilder(_Builder):
                         if waiting[id(c)] == 0:
                             ready.append(c)
         return out
+
+    def initial_state_keys(self, f: _Fused) -> dict[str, str]:
+        """The nodes drawing the initial state of a fused layer that made it itself: ``{"h": key, "c": key}``."""
+        key = f"{self.fused_cells[id(f.fn)][f.order[0]]}_init"
+        return {name: key for name in ("h", "c")} if key in self.model.nodes else {}
+
+    def keys_of(self, fns: list[Function]) -> set[str]:
+        keys = set()
+        for fn in fns:
+            if id(fn) in self.fused_cells:
+                cells = self.fused_cells[id(fn)]
+                keys |= set(cells.values()) | {f"{ck}_init" for ck in cells.values()}
+            elif id(fn) not in self.bypass and id(fn) not in self.folded:
+                keys.add(self.node_of(fn))
+        return keys
 
     def node_of(self, fn: Function) -> str:
         g = self.group_of.get(id(fn))

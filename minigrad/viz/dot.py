@@ -102,10 +102,14 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
                 key = (path[:-1], int(path[-1][1:]))
                 g = m.step_grads.get(key)
                 fill = scale.color(g) if (scale is not None and key in m.step_grads) else C.CLUSTER_STEP_FILL
+                if key in m.greyed_steps:
+                    fill = "#fafafa"
                 label = step_label(m.labels, key[1])
                 attrs.update(label=f"t = {key[1]}" + (f"   x_{key[1]} = {label}" if label else ""),
                              style="rounded,filled", fillcolor=fill, color="#999999",
                              fontcolor="white" if C.is_dark(fill) else "black", fontsize="12")
+                if key in m.greyed_steps:
+                    attrs.update(fontcolor="#999999", style="rounded,filled,dashed")
                 if g is not None:
                     attrs["tooltip"] = f"{'/'.join(path)}: ||dL/dh_t|| = {C.fmt(g)}"
             else:
@@ -114,6 +118,8 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
                     label = "parameters: a dashed copy is drawn in each step that uses one"
                 if path in m.cluster_notes:
                     label += "    (each step: " + m.cluster_notes[path] + ")"
+                if any(key[0] == path for key in m.greyed_steps):
+                    label += "    previous window: not part of this backward pass"
                 attrs.update(label=label, style="rounded,dashed", color="#777777", fontsize="12")
             lines.append(f"\tsubgraph {_cluster_id(path)} {{\n")
             lines.append(f"\t\tgraph [{_attrs(attrs)}]\n")

@@ -50,6 +50,7 @@ from minigrad.viz.layout import _layout, _share_copies
 from minigrad.viz.model import _Model, _Options
 from minigrad.viz.naming import _param_names
 from minigrad.viz.ops_view import _OpsBuilder
+from minigrad.viz.truncated import grey_previous_window, previous_roots
 from minigrad.viz.walk import GraphTooLargeError, _as_roots, _too_large, split_scope, walk
 
 __all__ = ["draw_graph", "to_dot", "build_model", "walk", "split_scope", "GraphTooLargeError", "Drawing"]
@@ -125,23 +126,25 @@ def _check_args(view: str, rankdir: str, max_nodes: Any) -> None:
 
 def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values: bool = False,
                 show_grads: bool = True, max_nodes: int = 3000, param_copies: bool = True, labels: Any = None,
-                show_plumbing: bool = False) -> tuple[_Model, str]:
+                show_plumbing: bool = False, previous: Any = None) -> tuple[_Model, str]:
     """The drawing model (nodes, edges) and the view actually used; what draw_graph turns into DOT."""
     roots = _as_roots(root)
+    earlier = previous_roots(previous) if previous is not None else []
+    walked = roots + [t for t in earlier if t.grad_fn is not None]
     if params is not None:
         _param_names(params, [])  # a bad params= fails before the walk
     used = view
     if view == "auto":
         try:
-            fns, leaves = walk(roots, "ops", max_nodes)
+            fns, leaves = walk(walked, "ops", max_nodes)
             used = "ops"
         except GraphTooLargeError:
             warnings.warn(f"draw_graph: more than max_nodes={max_nodes} nodes in view='ops'; drawing view='cells' "
                           "instead (one node per layer and time step)", UserWarning, stacklevel=3)
             used = "cells"
-            fns, leaves = walk(roots, "cells", max_nodes)
+            fns, leaves = walk(walked, "cells", max_nodes)
     else:
-        fns, leaves = walk(roots, view, max_nodes)
+        fns, leaves = walk(walked, view, max_nodes)
     names, is_param = _param_names(params, leaves, fns)
     opts = _Options(show_values, show_grads, names, is_param, explicit=params is not None, labels=labels,
                     show_plumbing=show_plumbing)
@@ -149,6 +152,11 @@ def build_model(root: Any, *, params: Any = None, view: str = "ops", show_values
     _warn_if_unrecorded(builder, show_values, show_grads)
     model = builder.build()
     model.labels = labels
+    if earlier and not grey_previous_window(builder, model, earlier, roots):
+        warnings.warn("draw_graph: previous= was given, but no initial state drawn in this graph holds its values, "
+                      "so the cut is not marked: is this window started from detach_state(previous)? (A state that "
+                      "requires no grad is drawn by the fused layers only; impl='reference' steps do not show it.)",
+                      UserWarning, stacklevel=4)
     if builder.unmarked:
         steps = sorted("/".join(p) for p in builder.unmarked)
         warnings.warn(f"draw_graph: could not tell which result is the hidden state h_t in {len(steps)} time step(s) "
@@ -184,7 +192,7 @@ def _warn_if_unrecorded(builder: _Builder, show_values: bool, show_grads: bool) 
 def draw_graph(root: Tensor | list[Tensor], *, params: Any = None, view: str = "ops", show_values: bool = False,
                show_grads: bool = True, rankdir: str = "LR", max_nodes: int = 3000, param_copies: bool = True,
                labels: Sequence[Any] | None = None, show_plumbing: bool = False, size: Any = None,
-               scale: Any = None) -> Drawing:
+               scale: Any = None, previous: Any = None) -> Drawing:
     """Draw the graph that produced ``root``, unrolled in time; returns a ``graphviz.Digraph``.
 
     - ``root``: a Tensor or a list of Tensors (each becomes an output node).
@@ -211,6 +219,9 @@ def draw_graph(root: Tensor | list[Tensor], *, params: Any = None, view: str = "
       ``(width, height)`` in inches.
     - ``scale``: hold the colour scale fixed across figures: ``(vmin, vmax)`` gradient norms, or
       another drawing's ``.scale``. Default: from the smallest to the largest norm of this picture.
+    - ``previous``: truncated BPTT: the previous window's final state (``h_n`` or ``(h_n, c_n)``,
+      before ``detach_state``). Its window is drawn too, greyed, and a dashed red arrow marks the
+      cut to the detached state this window starts from.
 
     Example::
 
@@ -225,12 +236,12 @@ def draw_graph(root: Tensor | list[Tensor], *, params: Any = None, view: str = "
     """
     _check_args(view, rankdir, max_nodes)
     return _draw(root, params, view, show_values, show_grads, rankdir, max_nodes, param_copies, labels,
-                 show_plumbing, size, scale)
+                 show_plumbing, size, scale, previous)
 
 
 def _draw(root: Any, params: Any, view: str, show_values: bool, show_grads: bool, rankdir: str, max_nodes: int,
           param_copies: bool, labels: Any = None, show_plumbing: bool = False, size: Any = None,
-          scale: Any = None) -> Drawing:
+          scale: Any = None, previous: Any = None) -> Drawing:
     size_attr, fixed = _check_size(size), _check_scale(scale)
     if labels is not None and (isinstance(labels, (bytes, dict)) or not hasattr(labels, "__len__")):
         raise TypeError(f"draw_graph: labels must be a sequence (a str, a list), one per time step t = 1..T, "
@@ -242,7 +253,7 @@ def _draw(root: Any, params: Any, view: str, show_values: bool, show_grads: bool
     try:
         model, used = build_model(root, params=params, view=view, show_values=show_values, show_grads=show_grads,
                                   max_nodes=max_nodes, param_copies=param_copies, labels=labels,
-                                  show_plumbing=show_plumbing)
+                                  show_plumbing=show_plumbing, previous=previous)
     finally:
         if was_enabled:
             gc.enable()
@@ -265,7 +276,7 @@ def _draw(root: Any, params: Any, view: str, show_values: bool, show_grads: bool
 def to_dot(root: Tensor | list[Tensor], *, params: Any = None, view: str = "ops", show_values: bool = False,
            show_grads: bool = True, rankdir: str = "LR", max_nodes: int = 3000, param_copies: bool = True,
            labels: Sequence[Any] | None = None, show_plumbing: bool = False, size: Any = None,
-           scale: Any = None) -> str:
+           scale: Any = None, previous: Any = None) -> str:
     """The DOT text of ``draw_graph(root, ...)`` (same arguments); needs no Graphviz binary.
 
     Example::
@@ -277,4 +288,4 @@ def to_dot(root: Tensor | list[Tensor], *, params: Any = None, view: str = "ops"
     """
     _check_args(view, rankdir, max_nodes)
     return _draw(root, params, view, show_values, show_grads, rankdir, max_nodes, param_copies, labels, show_plumbing,
-                 size, scale).source
+                 size, scale, previous).source

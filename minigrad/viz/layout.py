@@ -158,7 +158,9 @@ def _layout(m: _Model, view: str) -> None:
     # Line the layers up: step t of every layer (and direction) starts in the same column.
     if len(layers) > 1:
         by_t: dict[int, list[str]] = defaultdict(list)
-        for (_, t), members in steps.items():
+        for (layer, t), members in steps.items():
+            if any(key[0] == layer for key in m.greyed_steps):
+                continue  # an earlier window of truncated BPTT comes before this one, not above it
             starts = [k for k in members if k not in has_pred]
             spine = [k for k in starts if nodes[k].kind in ("input", "cell", "op", "eq") and nodes[k].mark != "shared"]
             by_t[t].append((spine or starts or members)[0])

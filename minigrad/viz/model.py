@@ -65,6 +65,7 @@ class _Model:
         self.global_ranks: list[list[str]] = []  # the same, across clusters (step t of every layer)
         self.cluster_notes: dict[tuple[str, ...], str] = {}  # more text for a layer cluster's label
         self.labels: Sequence[Any] | None = None  # labels=: what step t reads, shown in its box
+        self.greyed_steps: set[tuple[tuple[str, ...], int]] = set()  # previous= window: not in this backward
 
     def add(self, node: _Node) -> _Node:
         self.nodes[node.key] = node

@@ -104,6 +104,18 @@ class _OpsBuilder(_Builder):
             node.title = f"x_{t}" + (f" = {label}" if label else "")
             node.kind = "input"
 
+    def initial_state_keys(self, f: _Fused) -> dict[str, str]:
+        """The nodes drawing the initial state of a fused layer that made it itself: ``{"h": key, "c": key}``."""
+        keys = {name: f"{self.fkey(f.fn)}_{name}0" for name in ("h", "c")}
+        return {name: key for name, key in keys.items() if key in self.model.nodes}
+
+    def keys_of(self, fns: list[Function]) -> set[str]:
+        keys = set()
+        for fn in fns:
+            key = self.fkey(fn)
+            keys |= {k for k in self.model.nodes if k.startswith(key + "_")} if id(fn) in self.fused else {key}
+        return keys
+
     def _is_param_key(self, key: str) -> bool:
         node = self.model.nodes.get(key)
         return node is not None and node.kind == "param"
