@@ -282,3 +282,21 @@ def test_truncated_bptt_greys_the_previous_window_and_marks_the_cut(view: str, i
     assert _numbers(dot, "h") == _numbers(alone, "h")  # the current window's numbers, unchanged
     with pytest.raises(TypeError, match="previous"):
         mg.viz.to_dot(loss, previous=3)
+
+
+def test_graphs_recorded_in_separate_blocks_are_all_coloured() -> None:
+    """docs/visualization.md's comparison: three models, three record() blocks, one drawing."""
+    mg.manual_seed(0)
+    x = mg.randn(5, 1, 3)
+    losses, truth = [], []
+    for name, model in (("a", mg.nn.RNN(3, 4)), ("b", mg.nn.LSTM(3, 4)), ("c", mg.nn.GRU(3, 4))):
+        with mg.viz.record(), mg.scope(name):
+            out, _ = model(x)
+            loss = out[-1].sum()
+            loss.backward(retain_graph=True)
+        truth.append([float(np.linalg.norm(out.grad_fn.step_grad_h(t))) for t in range(5)])
+        losses.append(loss)
+    model, _ = __import__("minigrad.viz.graph", fromlist=["build_model"]).build_model(losses, view="cells")
+    for (layer, t), g in model.step_grads.items():
+        assert g == pytest.approx(truth["abc".index(layer[0])][t - 1], rel=1e-6)
+    assert len(model.step_grads) == 15

@@ -10,7 +10,7 @@ import numpy as np
 
 from minigrad.nn.cells import describe
 from minigrad.tensor import Tensor
-from minigrad.viz.record import Recording
+from minigrad.viz.record import Recording, Recordings
 from minigrad.viz.walk import split_scope
 
 _TOP_STEPS = ("(time steps)",)  # the cells view's cluster for time steps that are not inside a layer
@@ -144,7 +144,7 @@ class _Options:
 class _Fused:
     """What the drawing needs from one fused layer node (``minigrad.nn.fused_rnn``)."""
 
-    def __init__(self, fn: Any, rec: Recording | None = None):
+    def __init__(self, fn: Any, rec: Recording | Recordings | None = None):
         self.fn = fn
         self.rec = rec
         self.rename: tuple[str, ...] | None = None  # set when another layer node has the same scope
