@@ -75,8 +75,26 @@ def _share_copies(m: _Model) -> None:
                 m._edge_set.add((ghost.key, e.dst))
 
 
+def _gather_outside(m: _Model) -> None:
+    """An op that gathers the results of several steps of a layer (the output sequence, a stack of
+    h_t) is drawn just outside the layer's box: inside it, its arrows would have to pass around the
+    later steps and push them into a staircase."""
+    sources: dict[str, set] = defaultdict(set)
+    for e in m.edges:
+        s = m.nodes[e.src]
+        if s.step_of is not None:
+            sources[e.dst].add(s.step_of)
+    for key, steps in sources.items():
+        n = m.nodes[key]
+        layers = {layer for layer, _ in steps}
+        if n.kind in ("op", "eq") and n.step_of is None and len(steps) > 1 and layers == {n.cluster}:
+            n.cluster = n.cluster[:-1]
+
+
 def _layout(m: _Model, view: str) -> None:
     """Attributes that make the unrolled graph read left to right (see docs/visualization.md)."""
+    if view == "ops":
+        _gather_outside(m)
     nodes = m.nodes
     # Direction of each layer: do its h edges go from t to t+1 or from t to t-1?
     inc: dict[tuple[str, ...], int] = defaultdict(int)
