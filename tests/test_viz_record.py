@@ -129,18 +129,19 @@ def test_marked_loop_is_coloured_by_the_true_dl_dh():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
-def test_unmarked_loop_with_a_running_loss_colours_only_what_is_certain():
+def test_unmarked_loop_with_a_running_loss_is_coloured_by_the_true_dl_dh():
     """Issue 21's first repro: unmarked, h_t is told from the running loss where a next step shows it
-    (h_t reaches both values carried on, the loss only its own next value); the last two steps
-    cannot be told apart: not coloured, and the drawing says so."""
+    (h_t reaches both values carried on, the loss only its own next value), and the last steps,
+    built exactly like the one before, by the same place in the step."""
     loss, hs, params = _loop_with_running_loss(mark=False)
     from minigrad.viz.graph import build_model
 
     for view in ("cells", "ops"):
-        with pytest.warns(UserWarning, match=r"mark_state\(h\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
             model, _ = build_model(loss, params=params, view=view)
         got = {t: g for (_, t), g in model.step_grads.items()}
-        assert sorted(got) == [1, 2]
+        assert sorted(got) == [1, 2, 3, 4]
         for t, g in got.items():
             assert g == pytest.approx(float(np.linalg.norm(hs[t - 1].grad.numpy())), rel=1e-5)
 

@@ -300,3 +300,38 @@ def test_graphs_recorded_in_separate_blocks_are_all_coloured() -> None:
     for (layer, t), g in model.step_grads.items():
         assert g == pytest.approx(truth["abc".index(layer[0])][t - 1], rel=1e-6)
     assert len(model.step_grads) == 15
+
+
+@pytest.mark.parametrize("view", ["ops", "cells"])
+@pytest.mark.parametrize("T", [2, 4, 8])
+def test_bptt_by_hand_loop_draws_the_true_dl_dh(view: str, T: int) -> None:
+    """Issue 21's first repro, the loop of examples/bptt_by_hand.py: y_t and the running loss inside
+    each step's scope, nothing marked. Every step drawn shows the true ||dL/dh_t||; a step that
+    cannot be told (T = 2: no step shows which result is the running loss) is refused, with a warning."""
+    rng = np.random.default_rng(0)
+    P = {k: mg.tensor(rng.normal(0, 0.5, s), requires_grad=True)
+         for k, s in (("W_ih", (5, 3)), ("W_hh", (5, 5)), ("b_ih", (5,)), ("b_hh", (5,)), ("W_hy", (2, 5)),
+                      ("b_y", (2,)))}
+    xs, targets = rng.normal(size=(T, 3)), rng.normal(size=(T, 2))
+    h = [mg.tensor(rng.normal(0, 0.5, 5), requires_grad=True)]
+    loss = mg.tensor(0.0, dtype=F64)
+    with mg.viz.record():
+        for t in range(1, T + 1):
+            with mg.scope(f"t{t}"):
+                a_t = P["W_ih"] @ mg.tensor(xs[t - 1]) + P["b_ih"] + P["W_hh"] @ h[t - 1] + P["b_hh"]
+                h_t = a_t.tanh()
+                h_t.retain_grad()
+                h.append(h_t)
+                y_t = P["W_hy"] @ h_t + P["b_y"]
+                loss = loss + 0.5 * ((y_t - mg.tensor(targets[t - 1])) ** 2).sum()
+        loss.backward()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dot = mg.viz.to_dot(loss, params=P, view=view)
+    got = _numbers(dot, "h")
+    if T == 2:
+        assert not got and any("mark_state" in str(w.message) for w in caught)
+        return
+    assert sorted(got) == list(range(1, T + 1)) and not caught
+    for t, value in got.items():
+        assert value == pytest.approx(float(np.linalg.norm(h[t].grad.numpy())), rel=5e-3)

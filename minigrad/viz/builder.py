@@ -30,6 +30,7 @@ class _Builder:
         self.index = {id(fn): i for i, fn in enumerate(fns)}
         self.rec = recording_for(fns)
         self.unmarked: set[tuple[str, ...]] = set()  # time steps whose h_t could not be identified
+        self._states: dict[tuple[str, ...], tuple[Any, Any]] | None = None  # step -> (h, c), made once
         self.fused = {id(fn): _Fused(fn, self.rec) for fn in fns if is_fused(fn)}
         # The same layer called twice in one graph (or two modules in the same scope): give the
         # later call its own clusters, "lstm/l0 (2)", instead of mixing both into one per step.
@@ -186,11 +187,40 @@ class _Builder:
         2. a fused library cell run inside the step declares its own h_t (the drawing reads it there);
         3. exactly one result of the step feeds another time step of the same layer (the recurrence);
         4. several do, and all but one are accumulators (a running loss: in the next step it reaches
-           only its own next value, where h_t reaches several of the values carried on).
+           only its own next value, where h_t reaches several of the values carried on);
+        5. the last steps of such a loop: the step is built exactly like a neighbouring step whose
+           h_t is known, and one node alone holds h_t's place there (same op, depth and inputs).
 
-        Anything else (two states of a hand-written cell, the last step of an unmarked loop) is
-        ambiguous: nothing is coloured and the drawing warns (``self.unmarked``).
+        Anything else (two states of a hand-written cell) is ambiguous: nothing is coloured and the
+        drawing warns (``self.unmarked``).
         """
+        if self._states is None:
+            self._states = self._all_states()
+        return self._states.get(path, (None, None))
+
+    def _all_states(self) -> dict[tuple[str, ...], tuple[Any, Any]]:
+        states: dict[tuple[str, ...], tuple[Any, Any]] = {}
+        open_paths = []
+        for path in self.groups:
+            h, c, known = self._state_by_rule(path)
+            if known:
+                states[path] = (h, c)
+            else:
+                open_paths.append(path)
+        changed = True
+        while changed and open_paths:  # rule 5, spreading from known steps to their neighbours
+            changed = False
+            for path in list(open_paths):
+                h = self._by_analogy(path, states)
+                if h is not None:
+                    states[path] = (h, None)
+                    open_paths.remove(path)
+                    changed = True
+        self.unmarked.update(open_paths)
+        return states
+
+    def _state_by_rule(self, path: tuple[str, ...]) -> tuple[Any, Any, bool]:
+        """Rules 1-4: (h, c, whether the step is settled)."""
         h = c = None
         for fn in self.groups.get(path, ()):
             for k, role in state_marks(fn).items():
@@ -199,17 +229,33 @@ class _Builder:
                 elif role == "c":
                     c = (fn, k)
         if h is not None:
-            return h, c
+            return h, c, True
         if path in self.fused_cell_steps:
-            return None, None
+            return None, None, True
         carried = self._carried(path)
         if len(carried) == 1:
-            return carried[0], None
+            return carried[0], None, True
         state = self._without_accumulators(path, carried) if carried else []
         if len(state) == 1:
-            return state[0], None
-        self.unmarked.add(path)
-        return None, None
+            return state[0], None, True
+        return None, None, False
+
+    def _by_analogy(self, path: tuple[str, ...], states: dict[tuple[str, ...], tuple[Any, Any]]) -> Any:
+        """Rule 5: h_t of a step built exactly like a neighbouring step whose h_t (and no c_t) is known."""
+        t = int(path[-1][1:])
+        mine = _signatures(self.groups[path])
+        for other in (path[:-1] + (f"t{t - 1}",), path[:-1] + (f"t{t + 1}",)):
+            h, c = states.get(other, (None, None))
+            if h is None or c is not None or other not in self.groups:
+                continue
+            theirs = _signatures(self.groups[other])
+            if sorted(mine.values()) != sorted(theirs.values()) or h[0] not in theirs:
+                continue
+            place = theirs[h[0]]
+            same = [fn for fn, sig in mine.items() if sig == place]
+            if len(same) == 1 and len(getattr(same[0], "outputs", ())) <= 1:
+                return same[0], h[1]
+        return None
 
     def _carried(self, path: tuple[str, ...]) -> list[tuple[Function, int]]:
         """The results of step ``path`` that another time step of the same layer reads."""
@@ -265,3 +311,20 @@ class _Builder:
     def grad_of(self, fn: Function, k: int) -> float | None:
         norms = self.grad_norms_of(fn)
         return float(norms[k]) if k < len(norms) else None
+
+
+def _signatures(fns: list[Function]) -> dict[Function, tuple[str, int, int]]:
+    """Each node's place in its step from structure alone: (op, longest path from the step's start, inputs)."""
+    members = {id(fn) for fn in fns}
+    inside = {id(fn): [e[0] for e in fn.next_functions if type(e) is tuple and id(e[0]) in members] for fn in fns}
+    depth: dict[int, int] = {}
+    todo = list(fns)
+    while todo:  # explicit stack: a node's depth once its inputs' depths are known
+        fn = todo[-1]
+        missing = [p for p in inside[id(fn)] if id(p) not in depth]
+        if missing:
+            todo.extend(missing)
+            continue
+        todo.pop()
+        depth[id(fn)] = 1 + max((depth[id(p)] for p in inside[id(fn)]), default=0)
+    return {fn: (fn.name, depth[id(fn)], len(inside[id(fn)])) for fn in fns}
