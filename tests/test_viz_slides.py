@@ -335,3 +335,12 @@ def test_bptt_by_hand_loop_draws_the_true_dl_dh(view: str, T: int) -> None:
     assert sorted(got) == list(range(1, T + 1)) and not caught
     for t, value in got.items():
         assert value == pytest.approx(float(np.linalg.norm(h[t].grad.numpy())), rel=5e-3)
+
+
+def test_cli_slide_options(tmp_path) -> None:
+    from minigrad.viz import __main__ as cli
+
+    out = tmp_path / "l.dot"
+    assert cli.main(["lstm", "--steps", "3", "--grads", "--labels", "abc", "--slide", "--out", str(out)]) == 0
+    dot = out.read_text()
+    assert "x_2 = &#x27;b&#x27;" in dot and 'size="13.333,7.5"' in dot

@@ -24,11 +24,11 @@ Example::
     >>> import minigrad as mg
     >>> W = mg.tensor([[0.5]], requires_grad=True)
     >>> h = mg.zeros(1, 1)
-    >>> for t in range(3):
+    >>> for t in range(1, 4):                # time counts t = 1..T; h is h_0 here
     ...     with mg.scope(f"t{t}"):
     ...         h = (h @ W + 1).tanh()
     ...         mg.viz.mark_state(h)          # this step's hidden state h_t
-    >>> "t = 2" in to_dot(h, params={"W": W})
+    >>> "t = 3" in to_dot(h, params={"W": W})
     True
 """
 

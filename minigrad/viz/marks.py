@@ -5,9 +5,9 @@ A drawing colours each time step by ``||dL/dh_t||`` and the cells view shows ``h
 say so (``mg.nn.RNN/LSTM/GRU``, the built-in cells, ``mg.nn.Recurrent``); in a loop of your own,
 call ``mark_state`` once per step::
 
-    for t in range(T):
+    for t in range(1, T + 1):          # t = 1..T, as in the equations
         with mg.scope(f"t{t}"):
-            h = (x[t] @ W_xh + h @ W_hh).tanh()
+            h = (x[t - 1] @ W_xh + h @ W_hh).tanh()
             mg.viz.mark_state(h)
 
 A step without a mark is read only when it is unambiguous (exactly one of its results leaves the
@@ -40,7 +40,7 @@ def mark_state(h: Tensor, c: Tensor | None = None) -> None:
         >>> import minigrad as mg
         >>> W = mg.randn(2, 2, requires_grad=True)
         >>> h = mg.zeros(1, 2)
-        >>> for t in range(3):
+        >>> for t in range(1, 4):
         ...     with mg.scope(f"t{t}"):
         ...         h = (h @ W + 1).tanh()
         ...         mg.viz.mark_state(h)
