@@ -344,3 +344,15 @@ def test_cli_slide_options(tmp_path) -> None:
     assert cli.main(["lstm", "--steps", "3", "--grads", "--labels", "abc", "--slide", "--out", str(out)]) == 0
     dot = out.read_text()
     assert "x_2 = &#x27;b&#x27;" in dot and 'size="13.333,7.5"' in dot
+
+
+def test_reference_steps_draw_their_inputs_that_need_no_gradient() -> None:
+    """x_t, h_0 and c_0 of a reference LSTM are no graph nodes (no grad), yet every matmul shows both inputs."""
+    mg.manual_seed(0)
+    lstm = mg.nn.LSTM(3, 4, impl="reference")
+    with mg.viz.record():
+        out, _ = lstm(mg.randn(3, 1, 3))
+        out[-1].sum().backward()
+    dot = mg.viz.to_dot(out, params=lstm, view="ops", labels="abc")
+    for text in ("<B>x_1 = &#x27;a&#x27;</B>", "<B>x_3 = &#x27;c&#x27;</B>", "<B>h_0</B>", "<B>c_0</B>"):
+        assert dot.count(text) == 1, text

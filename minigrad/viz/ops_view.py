@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -71,13 +72,39 @@ class _OpsBuilder(_Builder):
                 continue
             dst = self.fkey(fn)
             drawn: set[str] = set()
-            for e in fn.next_functions:
-                for src in self.sources(e):
+            for i, e in enumerate(fn.next_functions):
+                srcs = self.sources(e) if e is not None else self._data_input(fn, i)
+                for src in srcs:
                     # an op reading one tensor twice (mul(d, d)) gets two arrows: two gradient paths
                     m.edge(src, dst, "param" if self._is_param_key(src) else "data", repeat=src in drawn)
                     drawn.add(src)
         self.add_outputs(self.sources)
         return m
+
+    def _data_input(self, fn: Function, i: int) -> list[str]:
+        """An input of an op inside a time step that needs no gradient (x_t, a target, h_0 = zeros): no
+        graph node made it, so it is drawn from what the op recorded about it (its shape). A library
+        step names it by what it meets: ``x_3`` (W_ih), ``h_0`` (W_hh) or ``c_0`` (the forget gate)."""
+        node = self.model.nodes.get(self.fkey(fn))
+        meta = fn.input_meta[i] if i < len(getattr(fn, "input_meta", ())) else None
+        if node is None or node.step_of is None or meta is None or len(meta[0]) == 0:
+            return []  # outside the steps, or a number (0.5 * x): not drawn
+        t = node.step_of[1]
+        title, key = "input", f"{node.key}_in{i}"
+        where = re.sub(r"\W", "_", "__".join(node.cluster))
+        others = [src for e in fn.next_functions if e is not None for src in self.sources(e)]
+        weights = [self.model.nodes[k].title for k in others if k in self.model.nodes]
+        if fn.name == "matmul" and any(w.startswith("weight_ih") for w in weights):
+            label = step_label(self.opts.labels, t)
+            title, key = f"x_{t}" + (f" = {label}" if label else ""), f"x{t}_{where}"
+        elif fn.name == "matmul" and any(w.startswith("weight_hh") for w in weights):
+            title, key = f"h_{t - 1}", f"h{t - 1}_{where}"
+        elif fn.name == "mul" and any(w.startswith(f"f_{t}  forget gate") for w in weights):
+            title, key = f"c_{t - 1}", f"c{t - 1}_{where}"
+        if key not in self.model.nodes:
+            self.model.add(_Node(key, "input", title, [_shape_str(meta[0])], node.cluster, node.step_of,
+                                 tooltip=f"{title}: an input that needs no gradient"))
+        return [key]
 
     def _plumbing(self) -> set[int]:
         """The shape-only ops to hide (none with ``show_plumbing=True``): one input, not a root."""
