@@ -45,8 +45,6 @@ class _OpsBuilder(_Builder):
                 if step is not None:
                     m.step_clusters[(path[:-1], step)] = path
                     self._name_step_op(fn, node, step, path, gates)
-        for found in gates.values():  # the gates of a step in the cell's order (i, f, g, o), every step
-            m.same_rank.append([key for _, key in sorted(found)])
         for path in self.groups:  # mark h_t / c_t of each step of primitive ops
             h, c = self.state_outputs(path)
             t = int(path[-1][1:])
@@ -79,7 +77,28 @@ class _OpsBuilder(_Builder):
                     m.edge(src, dst, "param" if self._is_param_key(src) else "data", repeat=src in drawn)
                     drawn.add(src)
         self.add_outputs(self.sources)
+        for path, found in gates.items():  # a library step's gates: one box, a row each, in the cell's order
+            self._gate_box(path, [key for _, key in sorted(found)])
         return m
+
+    def _gate_box(self, path: tuple[str, ...], keys: list[str]) -> None:
+        """Draw the gate nodes ``keys`` of one step as the rows of one box (as a fused step's gates), so that
+        every step shows them in the same order; their arrows start and end at their row."""
+        m = self.model
+        rows = [m.nodes[k] for k in keys]
+        box = m.add(_Node(f"{keys[0]}_gates", "op", "", [], rows[0].cluster, rows[0].step_of,
+                          tooltip="the gates of " + "/".join(path)))
+        box.rows = [(k, n.title, n.lines) for k, n in zip(keys, rows)]
+        for e in m.edges:
+            if e.src in keys:
+                e.attrs["tailport"] = f"{e.src}:e"
+                e.src = box.key
+            if e.dst in keys:
+                e.attrs["headport"] = f"{e.dst}:w"
+                e.dst = box.key
+        m._edge_set = {(e.src, e.dst) for e in m.edges}
+        for k in keys:
+            del m.nodes[k]
 
     def _data_input(self, fn: Function, i: int) -> list[str]:
         """An input of an op inside a time step that needs no gradient (x_t, a target, h_0 = zeros): no
@@ -140,7 +159,8 @@ class _OpsBuilder(_Builder):
         keys = set()
         for fn in fns:
             key = self.fkey(fn)
-            keys |= {k for k in self.model.nodes if k.startswith(key + "_")} if id(fn) in self.fused else {key}
+            keys |= ({k for k in self.model.nodes if k.startswith(key + "_")} if id(fn) in self.fused
+                     else {key, key + "_gates"})  # (a library step's gate box is named after its first gate)
         return keys
 
     def _is_param_key(self, key: str) -> bool:
