@@ -814,16 +814,16 @@ def test_detect_anomaly_names_the_step_of_a_reference_lstm() -> None:
     lstm = nn.LSTM(3, 4, impl="reference")
     x = mg.randn(6, 2, 3)
     x._array[3, 1, 0] = np.inf
-    with pytest.raises(RuntimeError, match=r"^index at lstm/l0/t3 produced inf in forward"):
+    with pytest.raises(RuntimeError, match=r"^index at lstm/l0/t4 produced inf in forward"):  # x[3]: t = 4
         with mg.autograd.detect_anomaly():
             lstm(x)
-    # Finite inputs whose product overflows float32 at step 2: the matmul of that step is named.
+    # Finite inputs whose product overflows float32 at x[2] (t = 3): the matmul of that step is named.
     lstm = nn.LSTM(3, 4, impl="reference")
     with mg.no_grad():
         lstm.weight_ih_l0._array[:] = 1.0
     x = mg.randn(4, 2, 3)
     x._array[2] = 3e38
-    with pytest.raises(RuntimeError, match=r"^matmul at lstm/l0/t2 produced inf in forward"):
+    with pytest.raises(RuntimeError, match=r"^matmul at lstm/l0/t3 produced inf in forward"):
         with mg.autograd.detect_anomaly(), np.errstate(over="ignore"):  # (NumPy would also warn)
             lstm(x)
 

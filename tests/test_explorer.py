@@ -122,7 +122,7 @@ def test_hand_loop_with_a_running_loss_finds_h(T: int) -> None:
     hs = []
     with mg.viz.record():  # the values the explorer shows
         for t in range(T):
-            with mg.scope(f"t{t}"):
+            with mg.scope(f"t{t + 1}"):
                 h = (h @ W + mg.tensor([[0.3 * t, -0.2]], dtype=F64)).tanh()
                 h.retain_grad()
                 hs.append(h)
@@ -147,7 +147,7 @@ def test_two_states_of_a_hand_written_cell_are_not_guessed() -> None:
     W = mg.tensor([[0.5, -0.3], [0.2, 0.9]], requires_grad=True)
     h, c = mg.zeros(1, 2), mg.zeros(1, 2)
     for t in range(4):
-        with mg.scope(f"t{t}"):
+        with mg.scope(f"t{t + 1}"):
             c = 0.5 * c + (h @ W + 1).tanh()
             h = c.tanh() * 0.9
     ex = mg.viz.explore(h.sum(), params={"W": W}, view="cells")
@@ -167,7 +167,7 @@ def test_rnn_cell_loop_with_head_inside_the_step(impl: str) -> None:
     h, hs = None, []
     with mg.viz.record():  # the values the explorer shows
         for t in range(5):
-            with mg.scope(f"t{t}"):
+            with mg.scope(f"t{t + 1}"):
                 h = cell(xs[t], h)
                 h.retain_grad()
                 hs.append(h)
@@ -248,7 +248,7 @@ def test_a_huge_graph_is_refused_before_any_work() -> None:
     W = mg.tensor([[0.5]], requires_grad=True)
     h = mg.zeros(1, 1)
     for t in range(30_000):
-        with mg.scope(f"t{t}"):
+        with mg.scope(f"t{t + 1}"):
             h = (h @ W).tanh()
     started = time.perf_counter()
     with pytest.raises(GraphTooLargeError, match="window="):

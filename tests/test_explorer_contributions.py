@@ -120,7 +120,7 @@ def test_cells_in_a_user_loop(kind: str, impl: str) -> None:
     state = None
     outs = []
     for t in range(4):
-        with mg.scope(f"t{t}"):
+        with mg.scope(f"t{t + 1}"):
             state = cell(mg.tensor(x[t]), state)
             outs.append(state[0] if kind == "lstm" else state)
     loss = (mg.stack(outs, 0) * mg.tensor(head)).tanh().sum()
@@ -139,7 +139,7 @@ def test_hand_written_rnn_loop_and_nothing_is_touched() -> None:
     loss = mg.zeros((), dtype=F64)
     xs = mg.tensor(np.linspace(-1, 1, 10).reshape(5, 1, 2))
     for t in range(5):
-        with mg.scope(f"t{t}"):
+        with mg.scope(f"t{t + 1}"):
             h = (xs[t] @ U + h @ W).tanh()
             loss = loss + (h * h).sum()
     parts = mg.viz.grad_contributions(loss, W)

@@ -222,7 +222,7 @@ def test_step_inspection(mode, path):
     assert node.name == f"{mode}_layer" and node.mode == mode
     assert node.layer_scope == f"{mode}/l0" and node.scope == f"{mode}/l0"
     assert node.num_steps == T and node.hidden_size == H and node.reverse is False
-    assert node.step_scope(2) == f"{mode}/l0/t2"
+    assert node.step_scope(2) == f"{mode}/l0/t3"  # step index 2 is t = 3 (time counts t = 1..T)
 
     expected = {"x_t", "h_prev", "h"} | {"lstm": {"c_prev", "i", "f", "g", "o", "c"},
                                           "gru": {"r", "z", "n", "hn"}}.get(mode, set())

@@ -293,7 +293,7 @@ def test_every_step_has_its_scope_reference() -> None:
     out, (h, c) = m(x)
     scopes = set(graph_scopes(out, h, c))
     for layer in ("l0", "l0_reverse", "l1", "l1_reverse"):
-        for t in range(3):
+        for t in (1, 2, 3):  # time counts t = 1..T, as in the equations
             assert f"lstm/{layer}/t{t}" in scopes, (layer, t, sorted(scopes))
     assert all(s == "lstm" or s.startswith("lstm/") for s in scopes), sorted(scopes)
 
@@ -314,7 +314,7 @@ def test_fused_layer_node_names_the_same_step_scopes() -> None:
         if hasattr(fn, "step_scope"):
             nodes.append(fn)
         stack.extend(e[0] for e in fn.next_functions if type(e) is tuple)
-    assert sorted(n.step_scope(2) for n in nodes) == [f"lstm/{k}/t2" for k in ("l0", "l0_reverse", "l1", "l1_reverse")]
+    assert sorted(n.step_scope(2) for n in nodes) == [f"lstm/{k}/t3" for k in ("l0", "l0_reverse", "l1", "l1_reverse")]
 
 
 def test_reference_scopes_tag_every_textbook_op() -> None:
@@ -323,7 +323,7 @@ def test_reference_scopes_tag_every_textbook_op() -> None:
     scopes = graph_scopes(out)
     step_nodes = [s for s in scopes if "/t" in s]
     # Every step holds the whole GRU step: 6 matmuls, 3 activations, ... (more than 20 nodes).
-    for t in range(4):
+    for t in range(1, 5):
         assert sum(s == f"gru/l0/t{t}" for s in step_nodes) > 20
 
 

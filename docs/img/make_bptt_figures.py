@@ -47,17 +47,18 @@ def lstm_cells() -> None:
 
 
 def truncated() -> None:
-    """Two windows of truncated BPTT: the second window's graph starts at a detached state."""
+    """Two windows of truncated BPTT: the previous window greyed, the cut at the detached state marked."""
     mg.manual_seed(0)
     lstm = mg.nn.LSTM(3, 8)
-    out, state = lstm(mg.randn(4, 1, 3))
-    out.sum().backward()
-    state = detach_state(state)                  # values kept, graph dropped
+    xs = mg.randn(8, 1, 3)
     with mg.viz.record():
-        out, state = lstm(mg.randn(4, 1, 3), state)
-        loss = out.sum()
-        loss.backward()
-    render(mg.viz.draw_graph(loss, params=lstm, view="cells"), "bptt-truncated-window")
+        out, previous = lstm(xs[:4])             # window 1: steps 1..4
+        out[-1].sum().backward()
+        state = detach_state(previous)           # values kept, graph dropped: the cut
+        out, state = lstm(xs[4:], state)         # window 2 starts from the detached state
+        loss = out[-1].sum()
+        loss.backward()                          # reaches window 2 only
+    render(mg.viz.draw_graph(loss, params=lstm, view="cells", previous=previous), "bptt-truncated-window")
 
 
 def vanishing_chart() -> None:

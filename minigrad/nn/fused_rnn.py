@@ -198,7 +198,7 @@ class FusedRNNLayer(Function):
         ...                             layer_scope="l0")
         >>> node = out.grad_fn
         >>> node.name, node.num_steps, node.step_scope(3), sorted(node.step_values(3))[:3]
-        ('lstm_layer', 5, 'l0/t3', ['c', 'c_prev', 'f'])
+        ('lstm_layer', 5, 'l0/t4', ['c', 'c_prev', 'f'])
     """
 
     name = "rnn_layer"
@@ -229,12 +229,13 @@ class FusedRNNLayer(Function):
     # -- where step t lives ------------------------------------------------------------------
     @property
     def layer_scope(self) -> str:
-        """The scope of the layer, e.g. ``"lstm/l0"``; step ``t`` is ``f"{layer_scope}/t{t}"``."""
+        """The scope of the layer, e.g. ``"lstm/l0"``; step index ``t`` is ``f"{layer_scope}/t{t + 1}"``."""
         return self.scope
 
     def step_scope(self, t: int) -> str:
-        """The scope name of step ``t`` (the same name the reference path gives that step)."""
-        t = self._check_step(t)
+        """The scope name of step index ``t`` (from 0): ``t{t + 1}``, since time counts t = 1..T as in the
+        equations, h_0 being the initial state (the same name the reference path gives that step)."""
+        t = self._check_step(t) + 1
         return f"{self.layer_scope}/t{t}" if self.layer_scope else f"t{t}"
 
     def _check_step(self, t: int) -> int:
@@ -524,7 +525,7 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
     (``(B,)`` ints): step ``t`` is active for sequence ``b`` iff ``t < lengths[b]``; inactive
     steps carry the state on and output 0 (PyTorch's packed sequences). ``layer_scope`` names
     the layer under the current scope (e.g. ``"l0"`` inside ``scope("lstm")`` gives ``"lstm/l0"``,
-    and step ``t`` is ``"lstm/l0/t{t}"``). ``param_names`` (e.g. ``{"weight_ih": "weight_ih_l0"}``)
+    and step index ``t`` is ``"lstm/l0/t{t + 1}"``). ``param_names`` (e.g. ``{"weight_ih": "weight_ih_l0"}``)
     is declared on the node for drawings.
 
     Returns ``(output (T, B, H), h_n (B, H), c_n (B, H) or None)``; the whole layer is ONE graph

@@ -129,7 +129,7 @@ def reference_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, wei
     - ``reverse=True`` walks ``t = T-1, ..., 0`` (the backward half of a bidirectional layer);
     - ``lengths`` (``(B,)`` ints) for variable-length batches (``minigrad.nn.sequence.run_direction``).
 
-    Every step runs inside ``scope(layer_scope)`` and ``scope(f"t{t}")``.
+    Every step runs inside ``scope(layer_scope)`` and ``scope(f"t{t + 1}")`` (time counts t = 1..T).
 
     Example::
 

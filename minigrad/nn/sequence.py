@@ -188,7 +188,8 @@ def run_direction(step: Step, x: Tensor, state: State, *, reverse: bool = False,
     With ``lengths`` (``(B,)`` ints) step ``t`` is *active* for sequence ``b`` iff
     ``t < lengths[b]``; an inactive step leaves the state unchanged and outputs 0, so the final
     state is each sequence's state after its own last step. Every step runs inside
-    ``scope(layer_scope)`` and ``scope(f"t{t}")``.
+    ``scope(layer_scope)`` and ``scope(f"t{t + 1}")`` for
+    the row ``x[t]`` (time counts t = 1..T, as in the equations).
 
     Example::
 
@@ -203,7 +204,7 @@ def run_direction(step: Step, x: Tensor, state: State, *, reverse: bool = False,
     outputs: list[Tensor | None] = [None] * n_time
     with scope(layer_scope) if layer_scope else contextlib.nullcontext():
         for t in (range(n_time - 1, -1, -1) if reverse else range(n_time)):
-            with scope(f"t{t}"):
+            with scope(f"t{t + 1}"):  # time counts t = 1..T as in the equations; h_0 is the initial state
                 new_state = step(x[t], state)
                 h_t = new_state[0]
                 mark_state(h_t, new_state[1] if len(new_state) > 1 else None)  # for drawings: h_t, c_t

@@ -44,6 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--max-nodes", type=int, default=3000, help="refuse larger drawings (default 3000)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to give Graphviz before giving up")
+    p.add_argument("--labels", default=None, help="what each step reads, shown by x_t: one character per step "
+                                                  "(e.g. --labels Beau)")
+    p.add_argument("--slide", action="store_true", help="scale the picture down to fit a 16:9 slide")
+    p.add_argument("--plumbing", action="store_true", help="ops view: also draw permute/split/reshape")
     args = p.parse_args(argv)
     if args.steps < 1 or args.layers < 1 or args.hidden < 1 or args.input < 1 or args.batch < 1:
         p.error("--steps, --layers, --hidden, --input and --batch must be positive")
@@ -72,7 +76,8 @@ def build(args: argparse.Namespace):  # noqa: ANN201 - returns a graphviz.Digrap
             # Only the last step's output enters the loss: earlier steps get gradient only through time.
             out[-1].sum().backward()
     return mg.viz.draw_graph(out, params=layer, view=args.view, show_values=args.values, show_grads=args.grads,
-                             rankdir=args.rankdir, max_nodes=args.max_nodes)
+                             rankdir=args.rankdir, max_nodes=args.max_nodes, labels=args.labels,
+                             size="slide" if args.slide else None, show_plumbing=args.plumbing)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from minigrad.tensor import Tensor
 from minigrad.viz import colors as C
 from minigrad.viz.builder import _Builder
 from minigrad.viz.layout import _cluster_id
-from minigrad.viz.model import _TOP_STEPS, _Fused, _Model, _Node, _shape_str
+from minigrad.viz.model import _TOP_STEPS, _Fused, _Model, _Node, _shape_str, step_label
 from minigrad.viz.walk import split_scope
 
 # ---------------------------------------------------------------------------------------------
@@ -32,7 +32,8 @@ class _CellsBuilder(_Builder):
             if ck is None:
                 ck = f"c{len(self.cell_of_group)}"
                 self.cell_of_group[key] = ck
-                cells[ck] = {"layer": layer, "t": t, "h": None, "c": None, "grad": None, "step": has_step}
+                cells[ck] = {"layer": layer, "t": t, "h": None, "c": None, "grad": None, "grad_c": None,
+                             "step": has_step}
             return ck
 
         self.fused_cells: dict[int, dict[int, str]] = {}
@@ -55,6 +56,7 @@ class _CellsBuilder(_Builder):
                     if f.mode == "lstm":
                         info["c"] = ("fused", vals.get("c"), f.shape("h"))
                     info["grad"] = f.grad_h(t) if self.opts.show_grads else None
+                    info["grad_c"] = f.grad_c(t) if self.opts.show_grads and f.mode == "lstm" else None
         for path in self.groups:
             ck = cell_for(path, path[:-1], int(path[-1][1:]), True)
             info = cells[ck]
@@ -68,6 +70,8 @@ class _CellsBuilder(_Builder):
                         info[name] = ("op", arr, _shape_str(self._out_shape(fn, k) or ()))
                 if h is not None and self.opts.show_grads:
                     info["grad"] = self.grad_of(*h)
+                if c is not None and self.opts.show_grads:
+                    info["grad_c"] = self.grad_of(*c)
         self.cells = cells
         layer_paths = {info["layer"] for info in cells.values() if info["step"]}
 
@@ -82,26 +86,32 @@ class _CellsBuilder(_Builder):
             if len(what) == 1 and next(iter(what)):
                 m.cluster_notes[layer] = next(iter(what))
         for ck, info in cells.items():
+            t = info["t"]
             lines = []
+            label = step_label(self.opts.labels, t)
+            if label:
+                lines.append(f"x_{t} = {label}")
             for name in ("h", "c"):
                 if info[name] is None:
                     continue
                 _, arr, shape = info[name]
                 if info["layer"] in m.cluster_notes:
                     if self.opts.show_values and arr is not None:
-                        lines.append(f"{name}_t {C.describe(arr)}")
+                        lines.append(f"{name}_{t} {C.describe(arr)}")
                 else:
-                    lines.append(f"{name}_t {shape}")
+                    lines.append(f"{name}_{t} {shape}")
                     lines += self.value_lines([arr])
-            where = "/".join(info["layer"] + (f"t{info['t']}",))
-            if info["grad"] is not None:
-                lines.append(C.fmt(info["grad"]))  # ||dL/dh_t||, as the legend says
-                where += f": ||dL/dh_t|| = {C.fmt(info['grad'])}"
-            node = m.add(_Node(ck, "cell", f"t = {info['t']}", lines, info["layer"], (info["layer"], info["t"]),
-                               tooltip=where))
+            where = "/".join(info["layer"] + (f"t{t}",))
+            for name, grad in (("h", info["grad"]), ("c", info["grad_c"])):
+                if grad is not None:  # the number the colour shows (h), and the c path that carries it (LSTM)
+                    lines.append(f"||dL/d{name}_{t}|| {C.fmt(grad)}")
+                    where += f": ||dL/d{name}_{t}|| = {C.fmt(grad)}"
+            title = f"h_{t}" + (f", c_{t}" if info["c"] is not None else "") if info["h"] is not None else f"t = {t}"
+            node = m.add(_Node(ck, "cell", title, lines, info["layer"], (info["layer"], t), tooltip=where))
             node.grad = info["grad"]
             if info["grad"] is not None:
-                m.step_grads[(info["layer"], info["t"])] = info["grad"]
+                m.step_grads[(info["layer"], t)] = info["grad"]
+        self._initial_states()
         self.folded = self._param_derived_ops()
         for fn in self.fns:
             if id(fn) in self.fused or id(fn) in self.group_of or id(fn) in self.bypass or id(fn) in self.folded:
@@ -128,6 +138,26 @@ class _CellsBuilder(_Builder):
         self.add_outputs(self.sources, raw)
         self._aggregate(raw)
         return m
+
+    def _initial_states(self) -> None:
+        """h_0 (and c_0) of a fused layer that made them itself (zeros): an input node before its first cell."""
+        for fn in self.fns:
+            f = self.fused.get(id(fn))
+            if f is None or f.T == 1 and split_scope(fn.scope)[1] is not None:
+                continue  # a cell in your own step scope: its state comes from your previous step
+            names = [name for role, name in (("h0", "h"), ("c0", "c"))
+                     if (role == "h0" or f.cell.has_cell_state) and f.edge(role) is None]
+            if not names:
+                continue
+            first = self.fused_cells[id(fn)][f.order[0]]
+            start = f.T + 1 if f.reverse else 0  # h_0: the state before step 1 (h_{T+1} going backwards)
+            title = ", ".join(f"{name}_{start}" for name in names)
+            h_prev = f.values(f.order[0]).get("h_prev")
+            what = "initial state" if h_prev is None else "zeros" if not h_prev.any() else "given, no gradient"
+            node = self.model.add(_Node(f"{first}_init", "input", title, [f.shape("h"), what],
+                                        self.model.nodes[first].cluster,
+                                        tooltip=f"the initial state {title} of {f.fn.name}"))
+            self.model.edge(node.key, first)
 
     def _param_derived_ops(self) -> dict[int, list[Tensor]]:
         """Ops outside the time steps computed from parameters alone (``weight.chunk(4)`` of the
@@ -165,6 +195,21 @@ class _CellsBuilder(_Builder):
                         if waiting[id(c)] == 0:
                             ready.append(c)
         return out
+
+    def initial_state_keys(self, f: _Fused) -> dict[str, str]:
+        """The nodes drawing the initial state of a fused layer that made it itself: ``{"h": key, "c": key}``."""
+        key = f"{self.fused_cells[id(f.fn)][f.order[0]]}_init"
+        return {name: key for name in ("h", "c")} if key in self.model.nodes else {}
+
+    def keys_of(self, fns: list[Function]) -> set[str]:
+        keys = set()
+        for fn in fns:
+            if id(fn) in self.fused_cells:
+                cells = self.fused_cells[id(fn)]
+                keys |= set(cells.values()) | {f"{ck}_init" for ck in cells.values()}
+            elif id(fn) not in self.bypass and id(fn) not in self.folded:
+                keys.add(self.node_of(fn))
+        return keys
 
     def node_of(self, fn: Function) -> str:
         g = self.group_of.get(id(fn))

@@ -64,18 +64,33 @@ def is_dark(hex_color: str) -> bool:
 class GradientScale:
     """Maps gradient norms to colours on a log10 scale spanning the norms given.
 
-    Norms that are zero (or not finite) have no logarithm: they get ``NO_GRAD_FILL`` (grey).
+    By default the scale runs over whole decades around the norms (``1e-6 .. 1e0``); with
+    ``exact=True`` from exactly the smallest to the largest norm given (a fixed ``(vmin, vmax)``
+    shared by several figures); with ``exact=None`` exactly only when the norms all sit inside
+    one decade (whole decades would paint them all one colour). Norms outside the
+    scale get its end colours. Norms that are zero (or not finite) have no logarithm: they get
+    ``NO_GRAD_FILL`` (grey).
     """
 
-    def __init__(self, norms: Iterable[float], pale: float = 0.0, title: str = "||dL/dh_t||"):
+    def __init__(self, norms: Iterable[float], pale: float = 0.0, title: str = "||dL/dh_t||",
+                 exact: bool | None = False):
         self.title = title
         self.pale = pale  # mix this much white in (behind the op nodes of the ops view)
         logs = [math.log10(g) for g in norms if g is not None and g > 0 and math.isfinite(g)]
         self.empty = not logs
-        self.lo = float(math.floor(min(logs))) if logs else 0.0
-        self.hi = float(math.ceil(max(logs))) if logs else 0.0
-        if self.hi <= self.lo:  # every norm in the same decade: still a one-decade scale
+        lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
+        # exact=None: whole decades, unless that would paint everything one colour (norms in one decade).
+        self.exact = bool(exact) or (exact is None and bool(logs) and math.ceil(hi) - math.floor(lo) <= 1
+                                     and hi - lo > 1e-9)
+        self.lo, self.hi = (float(lo), float(hi)) if self.exact else (float(math.floor(lo)), float(math.ceil(hi)))
+        if self.hi <= self.lo:  # one norm only: still a one-decade scale
             self.hi = self.lo + 1.0
+
+    def with_style(self, pale: float, title: str) -> GradientScale:
+        """The same range, drawn behind another view (``pale``) and titled for it."""
+        twin = GradientScale([], pale=pale, title=title)
+        twin.lo, twin.hi, twin.exact, twin.empty = self.lo, self.hi, self.exact, self.empty
+        return twin
 
     def color(self, norm: float | None) -> str:
         if norm is None or not (norm > 0) or not math.isfinite(norm):
@@ -88,23 +103,31 @@ class GradientScale:
         r, g, b = (round(c + (255 - c) * self.pale) for c in _rgb(color))
         return f"#{r:02x}{g:02x}{b:02x}"
 
-    def legend_label(self) -> str:
-        """An HTML table: the title, then one coloured cell per decade from 10^lo to 10^hi."""
-        lo, hi = int(self.lo), int(self.hi)
-        decades = list(range(lo, hi + 1))
+    def _stops(self) -> list[float]:
+        """The log10 values the legend labels: each decade, or evenly spaced points of an exact range."""
+        if self.exact:
+            return [self.lo + (self.hi - self.lo) * k / 5 for k in range(6)]
+        decades = list(range(int(self.lo), int(self.hi) + 1))
         if len(decades) > 12:  # keep the legend short: about ten labelled cells
             step = math.ceil(len(decades) / 10)
-            decades = decades[::step] + ([hi] if decades[::step][-1] != hi else [])
+            decades = decades[::step] + ([int(self.hi)] if decades[::step][-1] != int(self.hi) else [])
+        return [float(e) for e in decades]
+
+    def legend_label(self) -> str:
+        """An HTML table: the title, then one coloured cell per stop from the smallest to the largest norm."""
         cells = []
-        for e in decades:
+        for e in self._stops():
             fill = self._mix(interpolate((e - self.lo) / (self.hi - self.lo)))
             font = "white" if is_dark(fill) else "black"
-            cells.append(f'<TD BGCOLOR="{fill}"><FONT COLOR="{font}" POINT-SIZE="9">1e{e}</FONT></TD>')
+            text = f"1e{int(e)}" if not self.exact else fmt(10.0 ** e)
+            cells.append(f'<TD BGCOLOR="{fill}"><FONT COLOR="{font}" POINT-SIZE="9">{text}</FONT></TD>')
         grey = f'<TD BGCOLOR="{NO_GRAD_FILL}"><FONT POINT-SIZE="9">0</FONT></TD>'
+        span = (f"from {fmt(10.0 ** self.lo)} to {fmt(10.0 ** self.hi)}" if self.exact
+                else f"from min 1e{int(self.lo)} to max 1e{int(self.hi)}")
         return (
             '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
             f'<TR><TD COLSPAN="{len(cells) + 1}"><B>{html.escape(self.title)}</B><BR/>'
-            f'<FONT POINT-SIZE="9">colour = log10, from min 1e{lo} to max 1e{hi}; grey = zero</FONT></TD></TR>'
+            f'<FONT POINT-SIZE="9">colour = log10, {span}; grey = zero</FONT></TD></TR>'
             f"<TR>{''.join(cells)}{grey}</TR></TABLE>>"
         )
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from minigrad.viz import colors as C
 from minigrad.viz.layout import _cluster_id
-from minigrad.viz.model import _PARAMS_BOX, _Model, _Node
+from minigrad.viz.model import _PARAMS_BOX, _Model, _Node, step_label
 from minigrad.viz.walk import _STEP
 
 
@@ -23,6 +23,16 @@ def _label(n: _Node, fontcolor: str | None = None) -> str:
         if line:
             out += f'<BR/><FONT POINT-SIZE="9"{font}>{_esc(line)}</FONT>'
     return f"<{out}>"
+
+
+def _rows_label(n: _Node, fill: str) -> str:
+    """One box holding a column of gates, one row (and Graphviz port) each, in the cell's order."""
+    rows = []
+    for port, title, lines in n.rows:
+        text = f"<B>{_esc(title)}</B>" + "".join(f'<BR/><FONT POINT-SIZE="9">{_esc(x)}</FONT>' for x in lines if x)
+        rows.append(f'<TR><TD PORT="{_esc(port)}" BGCOLOR="{fill}">{text}</TD></TR>')
+    return ('<<TABLE BORDER="1" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" STYLE="ROUNDED" COLOR="#555555">'
+            + "".join(rows) + "</TABLE>>")
 
 
 def _attrs(d: dict[str, str]) -> str:
@@ -92,8 +102,14 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
                 key = (path[:-1], int(path[-1][1:]))
                 g = m.step_grads.get(key)
                 fill = scale.color(g) if (scale is not None and key in m.step_grads) else C.CLUSTER_STEP_FILL
-                attrs.update(label=f"t = {path[-1][1:]}", style="rounded,filled", fillcolor=fill, color="#999999",
+                if key in m.greyed_steps:
+                    fill = "#fafafa"
+                label = step_label(m.labels, key[1])
+                attrs.update(label=f"t = {key[1]}" + (f"   x_{key[1]} = {label}" if label else ""),
+                             style="rounded,filled", fillcolor=fill, color="#999999",
                              fontcolor="white" if C.is_dark(fill) else "black", fontsize="12")
+                if key in m.greyed_steps:
+                    attrs.update(fontcolor="#999999", style="rounded,filled,dashed")
                 if g is not None:
                     attrs["tooltip"] = f"{'/'.join(path)}: ||dL/dh_t|| = {C.fmt(g)}"
             else:
@@ -102,6 +118,8 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
                     label = "parameters: a dashed copy is drawn in each step that uses one"
                 if path in m.cluster_notes:
                     label += "    (each step: " + m.cluster_notes[path] + ")"
+                if any(key[0] == path for key in m.greyed_steps):
+                    label += "    previous window: not part of this backward pass"
                 attrs.update(label=label, style="rounded,dashed", color="#777777", fontsize="12")
             lines.append(f"\tsubgraph {_cluster_id(path)} {{\n")
             lines.append(f"\t\tgraph [{_attrs(attrs)}]\n")
@@ -112,6 +130,8 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
                 fill = scale.color(n.grad)  # grey for a zero gradient
                 fontcolor = "white" if C.is_dark(fill) else None
             a = {"label": _label(n, fontcolor), "shape": shape, "style": style, "fillcolor": n.fill or fill}
+            if n.rows:
+                a = {"label": _rows_label(n, n.fill or fill), "shape": "plain"}
             if n.mark == "h":
                 a.update(penwidth="2", color=C.RECURRENT_EDGE_COLOR)
             elif n.mark == "shared":
@@ -123,8 +143,9 @@ def _emit(m: _Model, view: str, rankdir: str, scale: C.GradientScale | None) -> 
             if n.group:
                 a["group"] = n.group
             lines.append(f"\t\t{n.key} [{_attrs(a)}]\n")
-        for keys in ranks_in.get(path, ()):
+        for keys in ranks_in.get(path, ()):  # one column, in this order (invisible edges fix the order)
             lines.append("\t\t{rank=same; " + "; ".join(keys) + "}\n")
+            lines.append("\t\t" + " -> ".join(keys) + ' [style=invis]\n')
         if path:
             stack.append(("close", path))
         for child in sorted(children.get(path, ()), key=sort_key, reverse=True):

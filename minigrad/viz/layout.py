@@ -75,8 +75,26 @@ def _share_copies(m: _Model) -> None:
                 m._edge_set.add((ghost.key, e.dst))
 
 
+def _gather_outside(m: _Model) -> None:
+    """An op that gathers the results of several steps of a layer (the output sequence, a stack of
+    h_t) is drawn just outside the layer's box: inside it, its arrows would have to pass around the
+    later steps and push them into a staircase."""
+    sources: dict[str, set] = defaultdict(set)
+    for e in m.edges:
+        s = m.nodes[e.src]
+        if s.step_of is not None:
+            sources[e.dst].add(s.step_of)
+    for key, steps in sources.items():
+        n = m.nodes[key]
+        layers = {layer for layer, _ in steps}
+        if n.kind in ("op", "eq") and n.step_of is None and len(steps) > 1 and layers == {n.cluster}:
+            n.cluster = n.cluster[:-1]
+
+
 def _layout(m: _Model, view: str) -> None:
     """Attributes that make the unrolled graph read left to right (see docs/visualization.md)."""
+    if view == "ops":
+        _gather_outside(m)
     nodes = m.nodes
     # Direction of each layer: do its h edges go from t to t+1 or from t to t-1?
     inc: dict[tuple[str, ...], int] = defaultdict(int)
@@ -150,10 +168,17 @@ def _layout(m: _Model, view: str) -> None:
             for k in steps[(layer, tb)]:
                 if k not in has_pred:
                     m.edge(last, k, "invis", style="invis", weight="0")
+            # Steps on one row: a heavy invisible edge from h_t to h_{t+1} holds them level.
+            ha = [k for k in steps[(layer, ta)] if nodes[k].mark == "h"]
+            hb = [k for k in steps[(layer, tb)] if nodes[k].mark == "h"]
+            if len(ha) == 1 and len(hb) == 1 and view == "ops":
+                m.edge(ha[0], hb[0], "invis", style="invis", weight="20")
     # Line the layers up: step t of every layer (and direction) starts in the same column.
     if len(layers) > 1:
         by_t: dict[int, list[str]] = defaultdict(list)
-        for (_, t), members in steps.items():
+        for (layer, t), members in steps.items():
+            if any(key[0] == layer for key in m.greyed_steps):
+                continue  # an earlier window of truncated BPTT comes before this one, not above it
             starts = [k for k in members if k not in has_pred]
             spine = [k for k in starts if nodes[k].kind in ("input", "cell", "op", "eq") and nodes[k].mark != "shared"]
             by_t[t].append((spine or starts or members)[0])

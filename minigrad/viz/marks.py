@@ -5,9 +5,9 @@ A drawing colours each time step by ``||dL/dh_t||`` and the cells view shows ``h
 say so (``mg.nn.RNN/LSTM/GRU``, the built-in cells, ``mg.nn.Recurrent``); in a loop of your own,
 call ``mark_state`` once per step::
 
-    for t in range(T):
+    for t in range(1, T + 1):          # t = 1..T, as in the equations
         with mg.scope(f"t{t}"):
-            h = (x[t] @ W_xh + h @ W_hh).tanh()
+            h = (x[t - 1] @ W_xh + h @ W_hh).tanh()
             mg.viz.mark_state(h)
 
 A step without a mark is read only when it is unambiguous (exactly one of its results leaves the
@@ -22,10 +22,12 @@ import weakref
 from minigrad.autograd import Function
 from minigrad.tensor import Tensor
 
-__all__ = ["mark_state", "state_marks"]
+__all__ = ["mark_state", "state_marks", "mark_gates", "gate_marks"]
 
 # node -> {output index: "h" or "c"}
 _marks: weakref.WeakKeyDictionary[Function, dict[int, str]] = weakref.WeakKeyDictionary()
+# node -> (cell mode, gate name): the gates of a library cell's textbook step
+_gates: weakref.WeakKeyDictionary[Function, tuple[str, str]] = weakref.WeakKeyDictionary()
 
 
 def mark_state(h: Tensor, c: Tensor | None = None) -> None:
@@ -38,7 +40,7 @@ def mark_state(h: Tensor, c: Tensor | None = None) -> None:
         >>> import minigrad as mg
         >>> W = mg.randn(2, 2, requires_grad=True)
         >>> h = mg.zeros(1, 2)
-        >>> for t in range(3):
+        >>> for t in range(1, 4):
         ...     with mg.scope(f"t{t}"):
         ...         h = (h @ W + 1).tanh()
         ...         mg.viz.mark_state(h)
@@ -58,3 +60,28 @@ def mark_state(h: Tensor, c: Tensor | None = None) -> None:
 def state_marks(fn: Function) -> dict[int, str]:
     """The marks on ``fn``'s outputs: ``{output index: "h" | "c"}`` (empty when none)."""
     return dict(_marks.get(fn, {}))
+
+
+def mark_gates(mode: str, **gates: Tensor) -> None:
+    """Name the gate tensors of one step of a cell (``mode`` as in ``minigrad.nn.cells.describe``).
+
+    Drawings then title those nodes as the fused layer's equations do (``f_3  forget gate``) and
+    draw them in the cell's gate order in every step.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> f = (mg.randn(1, 2, requires_grad=True) * 2).sigmoid()
+        >>> mark_gates("lstm", f=f)
+        >>> gate_marks(f.grad_fn)
+        ('lstm', 'f')
+    """
+    for name, tensor in gates.items():
+        fn = tensor.grad_fn
+        if fn is not None:
+            _gates[fn] = (mode, name)
+
+
+def gate_marks(fn: Function) -> tuple[str, str] | None:
+    """``(cell mode, gate name)`` of a node marked by ``mark_gates``, else None."""
+    return _gates.get(fn)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from minigrad.nn.cells import describe
 from minigrad.tensor import Tensor
-from minigrad.viz.record import Recording
+from minigrad.viz.record import Recording, Recordings
 from minigrad.viz.walk import split_scope
 
 _TOP_STEPS = ("(time steps)",)  # the cells view's cluster for time steps that are not inside a layer
@@ -23,7 +25,8 @@ _PARAMS_BOX = ("(parameters)",)  # the ops view's box of parameters drawn as a c
 class _Node:
     """One box of the drawing."""
 
-    __slots__ = ("key", "kind", "title", "lines", "cluster", "step_of", "grad", "fill", "mark", "tooltip", "group")
+    __slots__ = ("key", "kind", "title", "lines", "cluster", "step_of", "grad", "fill", "mark", "tooltip", "group",
+                 "rows")
 
     def __init__(self, key: str, kind: str, title: str, lines: list[str], cluster: tuple[str, ...] = (),
                  step_of: tuple[tuple[str, ...], int] | None = None, tooltip: str = ""):
@@ -38,6 +41,7 @@ class _Node:
         self.mark = ""                    # "h" / "c": this node carries the step's state
         self.tooltip = tooltip
         self.group = ""                   # Graphviz group: the h_t spine of a layer is kept straight
+        self.rows: list[tuple[str, str, list[str]]] = []  # (port, title, lines): a column of gates in one box
 
 
 class _Edge:
@@ -60,16 +64,52 @@ class _Model:
         self.same_rank: list[list[str]] = []
         self.global_ranks: list[list[str]] = []  # the same, across clusters (step t of every layer)
         self.cluster_notes: dict[tuple[str, ...], str] = {}  # more text for a layer cluster's label
+        self.labels: Sequence[Any] | None = None  # labels=: what step t reads, shown in its box
+        self.greyed_steps: set[tuple[tuple[str, ...], int]] = set()  # previous= window: not in this backward
 
     def add(self, node: _Node) -> _Node:
         self.nodes[node.key] = node
         return node
 
-    def edge(self, src: str, dst: str, kind: str = "data", **attrs: str) -> None:
-        if src == dst or (src, dst) in self._edge_set:
+    def edge(self, src: str, dst: str, kind: str = "data", repeat: bool = False, **attrs: str) -> None:
+        """An edge ``src -> dst``; once, unless ``repeat`` (an op reading the same tensor twice: ``mul(d, d)``)."""
+        if src == dst or ((src, dst) in self._edge_set and not repeat):
             return
         self._edge_set.add((src, dst))
         self.edges.append(_Edge(src, dst, kind, attrs))
+
+
+def at_step(text: str, t: int | None, reverse: bool = False) -> str:
+    """A step's generic names made concrete: ``h_t``, ``x_t``, ``h_{t-1}`` become ``h_3``, ``x_3``, ``h_2``.
+
+    Time counts t = 1..T with h_0 the initial state, as in the equations. A reverse direction reads
+    its state from step t+1, so there ``h_{t-1}`` (the previous state) becomes ``h_4``.
+
+    Example::
+
+        >>> at_step("f_t * c_{t-1} + i_t * g_t", 3)
+        'f_3 * c_2 + i_3 * g_3'
+        >>> at_step("W_hh h_{t-1} + b_hh", 3, reverse=True)
+        'W_hh h_4 + b_hh'
+    """
+    if t is None:
+        return text
+    text = text.replace("{t-1}", str(t + 1 if reverse else t - 1))
+    return re.sub(r"_t\b", f"_{t}", text)
+
+
+def step_label(labels: Sequence[Any] | None, t: int | None) -> str:
+    """The input label of step ``t`` (``labels[t - 1]``, t = 1..T) as shown, or "" when none was given.
+
+    Example::
+
+        >>> step_label("Beautiful", 2), step_label([0.5, 1.25], 2), step_label("ab", 3)
+        ("'e'", '1.25', '')
+    """
+    if labels is None or t is None or not 1 <= t <= len(labels):
+        return ""
+    value = labels[t - 1]
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _shape_str(shape: Any) -> str:
@@ -78,7 +118,9 @@ def _shape_str(shape: Any) -> str:
 
 class _Options:
     def __init__(self, show_values: bool, show_grads: bool, names: dict[int, str], is_param: set[int],
-                 explicit: bool):
+                 explicit: bool, labels: Sequence[Any] | None = None, show_plumbing: bool = False):
+        self.labels = labels              # what each step reads, shown by x_t: labels[t - 1] for t = 1..T
+        self.show_plumbing = show_plumbing  # ops view: draw shape-only ops (permute, split, ...) too
         self.show_values = show_values
         self.show_grads = show_grads
         self.names = names
@@ -102,7 +144,7 @@ class _Options:
 class _Fused:
     """What the drawing needs from one fused layer node (``minigrad.nn.fused_rnn``)."""
 
-    def __init__(self, fn: Any, rec: Recording | None = None):
+    def __init__(self, fn: Any, rec: Recording | Recordings | None = None):
         self.fn = fn
         self.rec = rec
         self.rename: tuple[str, ...] | None = None  # set when another layer node has the same scope
@@ -114,6 +156,7 @@ class _Fused:
         self.order = list(range(self.T - 1, -1, -1)) if self.reverse else list(range(self.T))
         self.inputs = {role: i for i, role in enumerate(fn.input_roles)}  # declared by the node
         self._values: dict[int, dict[str, np.ndarray]] = {}
+        self._grad_c: dict[int, float] | None = None
         meta = getattr(fn, "input_meta", ())
         xm = meta[self.inputs["x"]] if "x" in self.inputs and self.inputs["x"] < len(meta) else None
         self.B = int(xm[0][1]) if xm is not None and len(xm[0]) == 3 else None
@@ -153,12 +196,46 @@ class _Fused:
                 self._values[t] = dict(self.fn.step_values(t) or {})
         return self._values[t]
 
-    def grad_h(self, t: int) -> float | None:
-        """||dL/dh_t||: recorded, else the layer's own after ``backward(retain_graph=True)``."""
+    def grad_h_array(self, t: int) -> np.ndarray | None:
+        """dL/dh_t: recorded, else the layer's own after ``backward(retain_graph=True)``."""
         g = self.rec.step_grad_h(self.fn, t) if self.rec is not None else None
         if g is None:
             g = self.fn.step_grad_h(t)
-        return None if g is None else float(np.linalg.norm(np.asarray(g, dtype=np.float64)))
+        return None if g is None else np.asarray(g, dtype=np.float64)
+
+    def grad_h(self, t: int) -> float | None:
+        """||dL/dh_t|| (everything that reached h_t, the future steps included)."""
+        g = self.grad_h_array(t)
+        return None if g is None else float(np.linalg.norm(g))
+
+    def grad_c(self, t: int) -> float | None:
+        """||dL/dc_t|| of an LSTM step, from the recorded dL/dh_t, gates and dL/dc_n (None where unknown).
+
+        Backwards through the steps: ``dL/dc_t = dL/dh_t * o_t * (1 - tanh(c_t)^2) + f_{t+1} * dL/dc_{t+1}``,
+        starting from the gradient that reached the output ``c_n``. Layers with ``lengths`` (padded
+        steps carry their state unchanged) are not computed.
+        """
+        if self._grad_c is None:
+            self._grad_c = self._all_grad_c()
+        return self._grad_c.get(t)
+
+    def _all_grad_c(self) -> dict[int, float]:
+        if self.mode != "lstm" or getattr(self.fn, "lengths", None) is not None or self.rec is None:
+            return {}
+        recorded, dc = self.rec.final_c_grad(self.fn)
+        if not recorded:
+            return {}
+        norms: dict[int, float] = {}
+        carry = None if dc is None else np.asarray(dc, dtype=np.float64)
+        for t in reversed(self.order):  # the order backward visits the steps
+            dh, v = self.grad_h_array(t), self.values(t)
+            if dh is None or not all(k in v for k in ("o", "c", "f")):
+                return {}
+            o, c, f = (np.asarray(v[k], dtype=np.float64) for k in ("o", "c", "f"))
+            dc_t = dh * o * (1.0 - np.tanh(c) ** 2) + (0.0 if carry is None else carry)
+            norms[t] = float(np.linalg.norm(dc_t))
+            carry = dc_t * f  # what reaches c_{t-1}
+        return norms
 
     def shape(self, what: str) -> str:
         b = self.B if self.B is not None else "B"

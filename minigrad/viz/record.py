@@ -63,6 +63,7 @@ class Recording(Recorder):
         self._grad_norms: dict[int, tuple[float, ...]] = {}
         self._step_values: dict[int, list[dict[str, np.ndarray]]] = {}
         self._step_grads: dict[int, np.ndarray] = {}
+        self._final_c_grads: dict[int, np.ndarray | None] = {}
 
     # -- the engine's hook -----------------------------------------------------------------
     def on_forward(self, fn: Function, outputs: tuple[np.ndarray, ...]) -> None:
@@ -72,10 +73,15 @@ class Recording(Recorder):
             self._step_values[id(fn)] = [fn.step_values(t) for t in range(fn.num_steps)]
 
     def on_backward(self, fn: Function, grads: Iterable[np.ndarray | None]) -> None:
+        grads = list(grads)
         self.backward_order.append(fn)
         self._grad_norms[id(fn)] = tuple(_norm(g) for g in grads)
         if getattr(fn, "declares_steps", False) is True:
             fn.step_grad_sink = self._on_step_grads  # the layer hands over dL/dh_t of every step
+            roles = tuple(getattr(fn, "output_roles", ()))
+            if "c_n" in roles and roles.index("c_n") < len(grads):  # dL/dc_n starts the c chain backwards
+                g = grads[roles.index("c_n")]
+                self._final_c_grads[id(fn)] = None if g is None else np.array(g, copy=True)
 
     def _on_step_grads(self, fn: Function, dh_all: np.ndarray) -> None:
         self._step_grads[id(fn)] = np.array(dh_all, copy=True)
@@ -97,6 +103,10 @@ class Recording(Recorder):
         """The saved values of step ``t`` of a node that declares steps (None if not recorded)."""
         steps = self._step_values.get(id(fn))
         return None if steps is None else steps[t]
+
+    def final_c_grad(self, fn: Function) -> tuple[bool, np.ndarray | None]:
+        """(whether the backward of ``fn`` was recorded, ``dL/dc_n`` or None when no gradient reached c_n)."""
+        return id(fn) in self._final_c_grads, self._final_c_grads.get(id(fn))
 
     def step_grad_h(self, fn: Function, t: int) -> np.ndarray | None:
         """``dL/dh_t`` of step ``t`` of a node that declares steps (None before its backward)."""
@@ -138,11 +148,53 @@ def record() -> Iterator[Recording]:
         _active.remove(rec)
 
 
-def recording_for(fns: Iterable[Function]) -> Recording | None:
-    """The recording that saw these nodes: an active one, else the most recent; None if none did."""
+class Recordings:
+    """Several recordings read as one: each node's data from the recording that saw it (a drawing of
+    graphs recorded in separate ``record()`` blocks, e.g. three models compared in one picture)."""
+
+    def __init__(self, recordings: list[Recording]):
+        self.parts = recordings  # newest first: the most recent recording of a node wins
+        self.forward_order = [fn for rec in reversed(recordings) for fn in rec.forward_order]
+
+    def _of(self, fn: Function) -> Recording | None:
+        return next((rec for rec in self.parts if rec.saw(fn)), None)
+
+    def saw(self, fn: Function) -> bool:
+        return self._of(fn) is not None
+
+    def outputs(self, fn: Function) -> tuple[np.ndarray, ...]:
+        rec = self._of(fn)
+        return rec.outputs(fn) if rec is not None else ()
+
+    def grad_norms(self, fn: Function) -> tuple[float, ...]:
+        rec = self._of(fn)
+        return rec.grad_norms(fn) if rec is not None else ()
+
+    def step_values(self, fn: Function, t: int) -> dict[str, np.ndarray] | None:
+        rec = self._of(fn)
+        return rec.step_values(fn, t) if rec is not None else None
+
+    def step_grad_h(self, fn: Function, t: int) -> np.ndarray | None:
+        rec = self._of(fn)
+        return rec.step_grad_h(fn, t) if rec is not None else None
+
+    def final_c_grad(self, fn: Function) -> tuple[bool, np.ndarray | None]:
+        rec = self._of(fn)
+        return rec.final_c_grad(fn) if rec is not None else (False, None)
+
+
+def recording_for(fns: Iterable[Function]) -> Recording | Recordings | None:
+    """The recording(s) that saw these nodes (active ones first, then the most recent); None if none did.
+
+    When the nodes were recorded in several ``record()`` blocks, a ``Recordings`` reads each node
+    from the block that saw it.
+    """
     fns = list(fns)
     candidates: list[Any] = list(reversed(_active)) + [_latest] + [r() for r in reversed(_earlier)]
+    found: list[Recording] = []
     for rec in candidates:
-        if rec is not None and any(rec.saw(fn) for fn in fns):
-            return rec
-    return None
+        if rec is not None and all(rec is not f for f in found) and any(rec.saw(fn) for fn in fns):
+            found.append(rec)
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else Recordings(found)

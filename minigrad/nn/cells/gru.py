@@ -11,6 +11,7 @@ import numpy as np
 from minigrad.kernels import gru as K
 from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State, StepDrawing
 from minigrad.tensor import Tensor
+from minigrad.viz.marks import mark_gates
 
 
 def gru_step(x_t: Tensor, h_prev: Tensor, W_ih: tuple[Tensor, ...], W_hh: tuple[Tensor, ...],
@@ -37,6 +38,7 @@ def gru_step(x_t: Tensor, h_prev: Tensor, W_ih: tuple[Tensor, ...], W_hh: tuple[
     z_t = (x_t @ W_iz.T + b_iz + h_prev @ W_hz.T + b_hz).sigmoid()          # update gate
     n_t = (x_t @ W_in.T + b_in + r_t * (h_prev @ W_hn.T + b_hn)).tanh()     # candidate state
     h_t = (1 - z_t) * n_t + z_t * h_prev                                    # z_t = share of the old state kept
+    mark_gates("gru", r=r_t, z=z_t, n=n_t)  # drawings name them and keep their order
     return h_t
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from minigrad.kernels import lstm as K
 from minigrad.nn.cells.description import CellDescription, FusedKernels, LayerArrays, State, StepDrawing
 from minigrad.tensor import Tensor
+from minigrad.viz.marks import mark_gates
 
 
 def lstm_step(x_t: Tensor, h_prev: Tensor, c_prev: Tensor, W_ih: tuple[Tensor, ...],
@@ -37,6 +38,8 @@ def lstm_step(x_t: Tensor, h_prev: Tensor, c_prev: Tensor, W_ih: tuple[Tensor, .
     f_t = (x_t @ W_if.T + b_if + h_prev @ W_hf.T + b_hf).sigmoid()  # forget gate: how much of c to keep
     g_t = (x_t @ W_ig.T + b_ig + h_prev @ W_hg.T + b_hg).tanh()     # candidate cell values
     o_t = (x_t @ W_io.T + b_io + h_prev @ W_ho.T + b_ho).sigmoid()  # output gate: how much of c to show
+
+    mark_gates("lstm", i=i_t, f=f_t, g=g_t, o=o_t)  # drawings name them and keep their order
 
     c_t = f_t * c_prev + i_t * g_t  # c_t = f_t * c_{t-1} + i_t * g_t: a sum, so gradients flow along c
     h_t = o_t * c_t.tanh()          # h_t = o_t * tanh(c_t)

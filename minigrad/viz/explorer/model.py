@@ -213,7 +213,7 @@ def build_model(graph: Graph, view: str, names: dict[int, str], window: tuple[in
     notes = sorted({st.unknown for st in states.values() if st.unknown})
     if T == 0:
         notes.append("No time steps found: no recurrent layer, and no scope named t<k>. In your own loop, open "
-                     "one mg.scope(f\"t{t}\") per step to see the steps (t = 0 is the first step, drawn t = 1).")
+                     "one mg.scope(f\"t{t}\") per step, t = 1..T, to see the steps (h_0 is the initial state).")
     if any(graph.values(fn) is None for fns in graph.cells.values() for fn in fns if not is_fused(fn)):
         # The engine keeps no forward values (training pays nothing for drawings); they exist only if recorded.
         notes.append("Some forward values of the time steps were not recorded, so their nodes show none: run the "

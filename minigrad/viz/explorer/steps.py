@@ -1,8 +1,8 @@
 """Where the time steps are: scopes, fused layers, and which tensor is h_t (and c_t).
 
-A *cell* is one layer path at one time step: ``("lstm", "l0")`` at ``t``. Scope components count
-steps from 0 (``"t0"`` is the first step); everything the explorer shows counts t = 1..T, with
-h_0 the initial state, as the equations do.
+A *cell* is one layer path at one time step: ``("lstm", "l0")`` at step index ``t`` (from 0). Scope
+components count time as the equations do, t = 1..T with h_0 the initial state (``"t1"`` is the
+first step, index 0); everything the explorer shows counts t = 1..T.
 
 The hidden state is identified only where that is certain (``identify_states``); elsewhere the
 explorer says that it cannot tell, and colours nothing.
@@ -38,12 +38,12 @@ def cell_of(fn: Function) -> CellKey | None:
 
         >>> class F: scope = "lstm/l0/t3"
         >>> cell_of(F())
-        (('lstm', 'l0'), 3)
+        (('lstm', 'l0'), 2)
     """
     path, t = split_scope(fn.scope)
     if t is None:
         return None
-    return path[:-1], t
+    return path[:-1], _index(t, fn.scope)
 
 
 def fused_cells(fn: Function) -> list[CellKey]:
@@ -54,7 +54,15 @@ def fused_cells(fn: Function) -> list[CellKey]:
 
 def cell_of_scope(scope: str) -> CellKey:
     path, t = split_scope(scope)
-    return (path[:-1], int(t or 0))
+    return (path[:-1], _index(int(t or 1), scope))
+
+
+def _index(t: int, scope: str) -> int:
+    """The step index (from 0) of the scope component ``t<t>``; time counts t = 1..T, so ``t0`` is refused."""
+    if t < 1:
+        raise ValueError(f"explore: the time-step scope {scope!r} counts from 0, but time steps count t = 1..T "
+                         "(h_0 is the initial state): open mg.scope(f't{t}') for t in range(1, T + 1)")
+    return t - 1
 
 
 @dataclass
