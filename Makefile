@@ -3,6 +3,8 @@
 # makes sure Graphviz's `dot` is there, compiles the Numba kernels once, then runs.
 
 PYTHON ?= python3
+# Options for examples/demo.py, e.g. `make demo DEMO_ARGS="--seconds 30"` (see `python examples/demo.py --help`).
+DEMO_ARGS ?=
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -42,7 +44,7 @@ warmup: $(STAMP)
 	$(PY) -m minigrad warmup
 
 demo: $(STAMP) dot warmup
-	$(PY) examples/demo.py
+	$(PY) examples/demo.py $(DEMO_ARGS)
 
 test: $(STAMP) dot chromium warmup
 	$(VENV)/bin/ruff check .

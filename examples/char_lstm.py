@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--text", default=str(DEFAULT_TEXT), help="UTF-8 text file to train on")
     ap.add_argument("--steps", type=int, default=2000, help="training steps (total, including resumed ones)")
     ap.add_argument("--seconds", type=float, default=None,
-                    help="stop training earlier after this many seconds (the result then depends on the machine)")
+                    help="stop training earlier after this many seconds (the result then depends on the speed)")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--batch", type=int, default=32, help="parallel streams")
     ap.add_argument("--seq-len", type=int, default=64, help="truncated-BPTT window (time steps)")

@@ -5,9 +5,10 @@ draw its unrolled graph.
    Zen of Python and standard-library docstrings) with truncated BPTT, Adam and gradient
    clipping, for ``--steps`` training steps (default 2000), with a progress bar; then prints the
    validation loss and samples at two temperatures. Everything is examples/char_lstm.py - read
-   that next. A fixed number of steps gives the same model, loss and samples on every machine
-   (a fast one just finishes sooner); ``--seconds`` stops earlier on a time limit instead, and
-   then the result depends on the machine's speed.
+   that next. A fixed number of steps makes the run repeatable: the same command gives the same
+   loss and samples however fast or busy the machine is (a fast one just finishes sooner; another
+   CPU or thread count can change the last digits). ``--seconds`` stops earlier on a time limit
+   instead, and then the result depends on the machine's speed.
 2. Runs the trained model over a short window of text, backpropagates the loss with
    ``mg.viz.record()`` and draws the unrolled graph twice with ``mg.viz.draw_graph``: the cells
    view (one node per time step, coloured by ||dL/dh_t||) and the ops view (every equation of
@@ -41,7 +42,7 @@ import numpy as np  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 
-# The drawings stay readable up to 8 time steps: the ops view of one LSTM step has about 25 nodes.
+# The drawings (both views and the explorer) are meant to be read whole: at most 8 time steps.
 MAX_WINDOW = 9
 
 # The demo's model and optimizer settings (the rest are char_lstm.py's defaults).
@@ -103,9 +104,10 @@ def draw_window(model: char_lstm.CharLSTM, chars: str, text: str, out: Path) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Train a char-LSTM (about a minute), sample, draw its unrolled graph.",
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--steps", type=int, default=2000, help="training steps (the same result on every machine)")
+    ap.add_argument("--steps", type=int, default=2000,
+                    help="training steps (repeatable: the result does not depend on the machine's speed)")
     ap.add_argument("--seconds", type=float, default=None,
-                    help="stop training earlier after this many seconds (the result then depends on the machine)")
+                    help="stop training earlier after this many seconds (the result then depends on the speed)")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--out", default="out", help="directory for the checkpoint, samples and drawings")
     ap.add_argument("--window", default="Beautiful",
