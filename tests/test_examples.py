@@ -122,6 +122,17 @@ def test_demo(tmp_path: Path) -> None:
     assert {f"demo_unrolled_cells.{ext}", f"demo_unrolled_ops.{ext}", "demo_char_lstm.safetensors"} <= names
 
 
+@pytest.mark.slow
+def test_demo_defaults_print_what_the_docs_say(tmp_path: Path) -> None:
+    """`make demo` with its defaults reproduces the numbers docs/getting-started.md and docs/index.md print
+    (measured on the 2-core development machine; another CPU or thread count can change the last digits)."""
+    r = run_example("demo.py", "--out", "o", cwd=tmp_path, timeout=3600)
+    docs = EXAMPLES.parent / "docs"
+    assert r["steps"] == 2000
+    assert f"{r['steps']} steps: **val_loss {r['val_loss']:.3f}**" in (docs / "getting-started.md").read_text()
+    assert f"val loss {r['val_loss']:.2f} nats/char after {r['steps']} steps" in (docs / "index.md").read_text()
+
+
 def test_demo_seconds_limit_stops_early(tmp_path: Path) -> None:
     r = run_example("demo.py", "--steps", "100000", "--seconds", "3", "--out", "o", cwd=tmp_path)
     assert 0 < r["steps"] < 100000          # the time limit, not the step count, ended training
