@@ -1,10 +1,13 @@
 # The README's two commands: `make demo` and `make test`.
 # Each creates .venv when missing, installs minigrad (editable) with what it needs,
-# makes sure Graphviz's `dot` is there, then runs. The Numba kernels compile once: `make demo` starts
-# at once (a background process compiles them while NumPy runs them; see docs/performance.md,
-# "Cold start"); `make test` compiles them first, for both dtypes the tests use.
+# makes sure Graphviz's `dot` is there, then runs. The Numba kernels compile once and are cached:
+# `make demo` compiles the float32 ones first (two processes), so that its fixed number of steps gives
+# the same numbers every time; `make test` compiles them for both dtypes the tests use. Scripts run
+# without a warmup start at once (see docs/performance.md, "Cold start").
 
 PYTHON ?= python3
+# Options for examples/demo.py, e.g. `make demo DEMO_ARGS="--seconds 30"` (see `python examples/demo.py --help`).
+DEMO_ARGS ?=
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -44,7 +47,8 @@ warmup: $(STAMP)
 	$(PY) -m minigrad warmup --all --dtypes float32 float64
 
 demo: $(STAMP) dot
-	$(PY) examples/demo.py
+	$(PY) -m minigrad warmup
+	$(PY) examples/demo.py $(DEMO_ARGS)
 
 test: $(STAMP) dot chromium warmup
 	$(VENV)/bin/ruff check .

@@ -87,13 +87,14 @@ def evaluate(model: Adder, pairs: np.ndarray) -> tuple[float, float, np.ndarray,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="An RNN learns to add two 8-bit numbers bit by bit.")
+    ap = argparse.ArgumentParser(description="An RNN learns to add two 8-bit numbers bit by bit.",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--steps", type=int, default=1500, help="training steps (batches)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--hidden", type=int, default=16)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--impl", choices=["fused", "reference"], default="fused")
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
+    ap.add_argument("--hidden", type=int, default=16, help="RNN hidden size")
+    ap.add_argument("--batch", type=int, default=64, help="sums per training step")
+    ap.add_argument("--lr", type=float, default=0.01, help="Adam learning rate")
+    ap.add_argument("--impl", choices=["fused", "reference"], default="fused", help="RNN implementation")
     args = ap.parse_args()
 
     mg.manual_seed(args.seed)

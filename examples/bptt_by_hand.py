@@ -30,7 +30,7 @@ Autograd does exactly this without being told: the forward pass records one node
 step, and ``loss.backward()`` walks that unrolled graph backwards, adding up the contributions of
 every use of a shared weight (that is where the sums over t come from).
 
-    python examples/bptt_by_hand.py [--steps T] [--seed S]
+    python examples/bptt_by_hand.py [--seq-len T] [--seed S]
 
 Last line of stdout: JSON with ``max_abs_diff`` (hand vs autograd over every gradient, < 1e-8).
 """
@@ -154,27 +154,33 @@ def autograd_layers(p: dict[str, np.ndarray], xs: np.ndarray, targets: np.ndarra
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="BPTT for a vanilla RNN by hand (NumPy) vs minigrad autograd.")
-    ap.add_argument("--steps", type=int, default=8, help="sequence length T")
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(description="BPTT for a vanilla RNN by hand (NumPy) vs minigrad autograd.",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--seq-len", type=int, default=8, help="sequence length T (time steps t = 1..T)")
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
     args = ap.parse_args()
+    T = args.seq_len
 
-    p, xs, targets, h0 = make_problem(args.steps, args.seed)
+    p, xs, targets, h0 = make_problem(T, args.seed)
     loss_np, g_np, dh_np = bptt_numpy(p, xs, targets, h0)
     loss_ag, g_ag, dh_ag = autograd_loop(p, xs, targets, h0)
 
     diffs = [abs(loss_np - loss_ag)]
-    print(f"T = {args.steps} steps, input {INPUT}, hidden {HIDDEN}, output {OUTPUT}; loss = {loss_np:.10f}\n")
+    print(f"T = {T} steps, input {INPUT}, hidden {HIDDEN}, output {OUTPUT}; loss = {loss_np:.10f}\n")
     print(f"{'gradient':<10} {'shape':<8} {'max |hand - autograd|':>22}")
     for k in p:
         d = float(np.max(np.abs(g_np[k] - g_ag[k])))
         diffs.append(d)
         print(f"{'dL/d' + k:<10} {str(g_np[k].shape):<8} {d:>22.2e}")
 
+    # Index t of dh_np / dh_ag is h_t: index 0 is the initial state h_0, the steps are t = 1..T.
     print(f"\n{'t':>3} {'||dL/dh_t|| by hand':>20} {'by autograd':>12}   (gradient flowing back through time)")
-    for t in range(args.steps + 1):
+    for t in range(1, T + 1):
         diffs.append(float(np.max(np.abs(dh_np[t] - dh_ag[t]))))
         print(f"{t:>3} {np.linalg.norm(dh_np[t]):>20.6f} {np.linalg.norm(dh_ag[t]):>12.6f}")
+    diffs.append(float(np.max(np.abs(dh_np[0] - dh_ag[0]))))
+    print(f"||dL/dh_0|| (the initial state) {np.linalg.norm(dh_np[0]):.6f} by hand, {np.linalg.norm(dh_ag[0]):.6f} "
+          "by autograd")
 
     print()
     for impl in ("reference", "fused"):
@@ -184,7 +190,7 @@ def main() -> None:
         diffs.append(d)
         print(f"mg.nn.RNN(impl={impl!r}) + mg.nn.Linear: max |hand - autograd| over every gradient = {d:.2e}")
 
-    print(json.dumps({"max_abs_diff": max(diffs), "loss": loss_np, "T": args.steps}))
+    print(json.dumps({"max_abs_diff": max(diffs), "loss": loss_np, "T": T}))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """A character-level language model: Embedding -> LSTM -> Linear, trained with truncated BPTT.
 
 The text is one long stream of characters. It is cut into ``--batch`` parallel streams, and
-each training step takes the next window of ``--seq`` characters from every stream. The LSTM's
+each training step takes the next window of ``--seq-len`` characters from every stream. The LSTM's
 final state of one window is the initial state of the next, so the model remembers across
 window boundaries - but the state is *detached* first (``.detach()`` on each state tensor), so
 backpropagation stops at the boundary: that is truncated BPTT (docs/bptt.md)::
@@ -23,8 +23,8 @@ The default corpus, examples/data/python_docs.txt, ships with the repository (th
 and standard-library docstrings; see examples/data/make_corpus.py): nothing to download.
 ``--text FILE`` trains on any UTF-8 file.
 
-    python examples/char_lstm.py                                   # default corpus, 1-2 minutes
-    python examples/char_lstm.py --text tinyshakespeare.txt --hidden 256 --minutes 9 --steps 100000
+    python examples/char_lstm.py                                   # default corpus, about a minute
+    python examples/char_lstm.py --text tinyshakespeare.txt --hidden 256 --seconds 540 --steps 100000
     python examples/char_lstm.py --checkpoint out/char.safetensors --steps 500
     python examples/char_lstm.py --checkpoint out/char.safetensors --resume --steps 1000   # 500 more
 
@@ -138,28 +138,31 @@ def save_checkpoint(path: Path, model: CharLSTM, opt: mg.optim.Optimizer, step: 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description="Character-level LSTM language model with truncated BPTT.")
-    ap.add_argument("--text", default=str(DEFAULT_TEXT), help="UTF-8 text file (default: the bundled corpus)")
+    """The command line; examples/demo.py builds its settings with it too."""
+    ap = argparse.ArgumentParser(description="Character-level LSTM language model with truncated BPTT.",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--text", default=str(DEFAULT_TEXT), help="UTF-8 text file to train on")
     ap.add_argument("--steps", type=int, default=2000, help="training steps (total, including resumed ones)")
-    ap.add_argument("--minutes", type=float, default=None, help="stop training after this many minutes")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="stop training earlier after this many seconds (the result then depends on the speed)")
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--batch", type=int, default=32, help="parallel streams")
-    ap.add_argument("--seq", type=int, default=64, help="truncated-BPTT window (time steps)")
-    ap.add_argument("--embed", type=int, default=32)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--seq-len", type=int, default=64, help="truncated-BPTT window (time steps)")
+    ap.add_argument("--embed", type=int, default=32, help="embedding size")
+    ap.add_argument("--hidden", type=int, default=128, help="LSTM hidden size")
+    ap.add_argument("--layers", type=int, default=1, help="stacked LSTM layers")
     ap.add_argument("--dropout", type=float, default=0.0, help="between LSTM layers (needs --layers >= 2)")
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate at the start")
     ap.add_argument("--lr-min", type=float, default=3e-4, help="cosine decay to this lr by the last step")
     ap.add_argument("--clip", type=float, default=1.0, help="max gradient norm")
-    ap.add_argument("--val-frac", type=float, default=0.1)
+    ap.add_argument("--val-frac", type=float, default=0.1, help="last fraction of the text held out for validation")
     ap.add_argument("--eval-every", type=int, default=0, help="validate every N steps (0: only at the end)")
-    ap.add_argument("--sample-len", type=int, default=300)
-    ap.add_argument("--temperature", type=float, nargs="+", default=[0.5, 0.8])
+    ap.add_argument("--sample-len", type=int, default=300, help="characters per sample")
+    ap.add_argument("--temperature", type=float, nargs="+", default=[0.5, 0.8], help="one sample per temperature")
     ap.add_argument("--prime", default="The ", help="text the samples start from")
     ap.add_argument("--checkpoint", default=None, help="save model + optimizer here (safetensors)")
     ap.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    ap.add_argument("--impl", choices=["fused", "reference"], default="fused")
+    ap.add_argument("--impl", choices=["fused", "reference"], default="fused", help="LSTM implementation")
     return ap
 
 
@@ -176,7 +179,7 @@ def run(args: argparse.Namespace) -> dict:
             raise SystemExit("--resume needs --checkpoint PATH")
         ckpt = mg.load(args.checkpoint)
         chars = ckpt["vocab"]
-        for k in ("embed", "hidden", "layers", "seq", "batch"):      # the model must be the same shape
+        for k in ("embed", "hidden", "layers", "seq_len", "batch"):      # the model must be the same shape
             setattr(args, k, ckpt["config"][k])
         missing = sorted(set(text) - set(chars))
         if missing:
@@ -188,17 +191,17 @@ def run(args: argparse.Namespace) -> dict:
     n_val = int(len(ids) * args.val_frac)
     train_ids, val_ids = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
     x_all, y_all = batchify(train_ids, args.batch)
-    n_windows = x_all.shape[1] // args.seq
+    n_windows = x_all.shape[1] // args.seq_len
     if n_windows < 1:
-        raise SystemExit(f"text too short for --batch {args.batch} x --seq {args.seq}")
+        raise SystemExit(f"text too short for --batch {args.batch} x --seq-len {args.seq_len}")
     print(f"text: {args.text} ({len(text):,} chars, vocabulary {len(chars)}); train {len(train_ids):,}, "
-          f"validation {len(val_ids):,}; {args.batch} streams x {n_windows} windows of {args.seq}")
+          f"validation {len(val_ids):,}; {args.batch} streams x {n_windows} windows of {args.seq_len}")
 
     model = CharLSTM(len(chars), args.embed, args.hidden, args.layers, args.dropout, args.impl)
     opt = mg.optim.Adam(model.parameters(), lr=args.lr)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params:,} parameters\n{model}")
-    config = {k: getattr(args, k) for k in ("embed", "hidden", "layers", "seq", "batch", "lr", "clip")}
+    config = {k: getattr(args, k) for k in ("embed", "hidden", "layers", "seq_len", "batch", "lr", "clip")}
 
     step, state = 0, None
     if ckpt is not None:
@@ -208,7 +211,7 @@ def run(args: argparse.Namespace) -> dict:
         state = None if ckpt["state"] is None else tuple(mg.tensor(a) for a in ckpt["state"])
         print(f"resumed from {args.checkpoint} at step {step}")
 
-    budget = None if args.minutes is None else 60.0 * args.minutes
+    budget = args.seconds
 
     def progress() -> float:
         """How far through training we are (0..1), by steps or by the time budget, whichever is further."""
@@ -228,14 +231,14 @@ def run(args: argparse.Namespace) -> dict:
     if budget is None:
         bar = tqdm(total=args.steps, initial=step, desc="training", unit="step")
     else:  # a time budget: the bar shows seconds, the step count goes in the postfix
-        bar = tqdm(total=round(budget), desc=f"training for {budget / 60:g} min", unit="s",
+        bar = tqdm(total=round(budget), desc=f"training for {budget:g} s", unit="s",
                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}")
     while step < args.steps and (budget is None or time.perf_counter() - t_start < budget):
         w = step % n_windows
         if w == 0:
             state = None                                   # back at the start of the streams
-        xb = x_all[:, w * args.seq:(w + 1) * args.seq]
-        yb = y_all[:, w * args.seq:(w + 1) * args.seq]
+        xb = x_all[:, w * args.seq_len:(w + 1) * args.seq_len]
+        yb = y_all[:, w * args.seq_len:(w + 1) * args.seq_len]
         set_lr()
         logits, state = model(mg.tensor(xb), state)
         loss = mg.nn.functional.cross_entropy(logits.reshape(-1, len(chars)), mg.tensor(yb.reshape(-1)))

@@ -117,9 +117,9 @@ def lstm_cell_minigrad(impl: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="One LSTM step of the article's example, gate by gate.")
-    ap.add_argument("--steps", type=int, default=1, help="unused (one step is the whole example)")
-    ap.add_argument("--seed", type=int, default=0, help="unused (nothing is random)")
+    # No options: one fixed step with fixed weights is the whole example (``--help`` says so).
+    ap = argparse.ArgumentParser(description="One LSTM step of the article's example, gate by gate.",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.parse_args()
 
     ref = lstm_step_numpy(x1, np.zeros(3), np.zeros(3))

@@ -6,11 +6,11 @@ character at a time and learns to predict the next one. Column vectors, one-hot 
     h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h)
     y_t = W_hy h_t + b_y                        (unnormalised log-probabilities of the next char)
     p_t = softmax(y_t)
-    L   = - sum_t log p_t[target_t]             (summed over one window of --seq-length chars)
+    L   = - sum_t log p_t[target_t]             (summed over one window of --seq-len chars)
 
 ``loss_and_gradients`` runs the forward pass and then backpropagation through time by hand, the
 equations of docs/bptt.md written out in NumPy. ``autograd_gradients`` computes the same loss with
-minigrad tensors and lets ``loss.backward()`` do the work. At every training iteration (or every
+minigrad tensors and lets ``loss.backward()`` do the work. At every training step (or every
 ``--check-every``) the two sets of gradients, including dL/dh_0, must agree to 1e-9, else the
 script stops with an AssertionError naming the gradient. Then the hand-made gradients are clipped
 to [-5, 5] and applied with Adagrad, as in the original.
@@ -19,12 +19,12 @@ Training is truncated BPTT: the text is read in consecutive windows, the last hi
 window is the first state of the next one (as plain numbers: no gradient crosses the cut), and
 the state is reset to zero when the text starts over.
 
-    python examples/min_char_rnn.py [--iterations N] [--hidden H] [--seq-length T] ...
+    python examples/min_char_rnn.py [--steps N] [--hidden H] [--seq-len T] ...
 
-Last line of stdout: JSON with ``iterations``, ``checked`` (how many iterations were compared with
+Last line of stdout: JSON with ``steps``, ``checked`` (how many steps were compared with
 autograd), ``max_grad_diff`` (the largest |hand - autograd| seen), ``initial_loss`` (a uniform guess),
 ``smooth_loss`` (min-char-rnn's slow running average) and ``recent_loss`` (the mean over the last
-``--print-every`` iterations), all in nats per window.
+``--print-every`` steps), all in nats per window.
 """
 
 from __future__ import annotations
@@ -143,34 +143,35 @@ def main() -> None:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--text", type=Path, default=DEFAULT_TEXT, help="training text (UTF-8)")
     ap.add_argument("--max-chars", type=int, default=20_000, help="use the first N characters of the text")
-    ap.add_argument("--iterations", type=int, default=300, help="training iterations (one window each)")
+    ap.add_argument("--steps", type=int, default=300,
+                    help="training steps, one window each (min-char-rnn calls them iterations)")
     ap.add_argument("--hidden", type=int, default=64, help="hidden units")
-    ap.add_argument("--seq-length", type=int, default=25, help="window length: characters per BPTT")
+    ap.add_argument("--seq-len", type=int, default=25, help="window length: characters per BPTT")
     ap.add_argument("--lr", type=float, default=0.1, help="Adagrad learning rate")
     ap.add_argument("--check-every", type=int, default=1,
-                    help="compare with minigrad's autograd every N iterations (1: every one)")
-    ap.add_argument("--print-every", type=int, default=100, help="print the loss and a sample every N iterations")
-    ap.add_argument("--sample-length", type=int, default=120, help="characters per printed sample")
-    ap.add_argument("--seed", type=int, default=0)
+                    help="compare with minigrad's autograd every N steps (1: every one)")
+    ap.add_argument("--print-every", type=int, default=100, help="print the loss and a sample every N steps")
+    ap.add_argument("--sample-len", type=int, default=120, help="characters per printed sample")
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
     args = ap.parse_args()
 
     text = args.text.read_text(encoding="utf-8")[:args.max_chars]
     chars = sorted(set(text))
     index_of = {c: i for i, c in enumerate(chars)}
-    print(f"{len(text)} characters, {len(chars)} distinct; hidden {args.hidden}, windows of {args.seq_length}")
+    print(f"{len(text)} characters, {len(chars)} distinct; hidden {args.hidden}, windows of {args.seq_len}")
 
     rng = np.random.default_rng(args.seed)
     params = init_params(len(chars), args.hidden, rng)
     adagrad_memory = {name: np.zeros_like(p) for name, p in params.items()}
-    initial_loss = -np.log(1.0 / len(chars)) * args.seq_length     # a uniform guess
+    initial_loss = -np.log(1.0 / len(chars)) * args.seq_len     # a uniform guess
     smooth_loss, worst_diff, checked = initial_loss, 0.0, 0
     position, h_prev = 0, np.zeros((args.hidden, 1))
     recent_losses: list[float] = []
 
-    for iteration in range(args.iterations):
-        if position + args.seq_length + 1 > len(text):          # the text starts over: so does the memory
+    for iteration in range(args.steps):
+        if position + args.seq_len + 1 > len(text):          # the text starts over: so does the memory
             position, h_prev = 0, np.zeros((args.hidden, 1))
-        window = [index_of[c] for c in text[position:position + args.seq_length + 1]]
+        window = [index_of[c] for c in text[position:position + args.seq_len + 1]]
         inputs, targets = window[:-1], window[1:]
 
         loss, grads, h_last = loss_and_gradients(params, inputs, targets, h_prev)
@@ -187,16 +188,16 @@ def main() -> None:
 
         smooth_loss = 0.999 * smooth_loss + 0.001 * loss
         recent_losses = (recent_losses + [loss])[-args.print_every:]
-        if iteration % args.print_every == 0 or iteration == args.iterations - 1:
-            drawn = sample(params, h_prev, inputs[0], args.sample_length, rng)
+        if iteration % args.print_every == 0 or iteration == args.steps - 1:
+            drawn = sample(params, h_prev, inputs[0], args.sample_len, rng)
             print(f"iteration {iteration}: loss {loss:.2f}, mean of the last {len(recent_losses)} "
                   f"{np.mean(recent_losses):.2f}, smooth loss {smooth_loss:.2f}, "
                   f"max |hand - autograd| so far {worst_diff:.1e}")
             print("  sample: " + repr("".join(chars[i] for i in drawn)))
-        position += args.seq_length
+        position += args.seq_len
         h_prev = h_last                                            # carried as numbers: the cut of truncated BPTT
 
-    print(json.dumps({"iterations": args.iterations, "checked": checked, "max_grad_diff": worst_diff,
+    print(json.dumps({"steps": args.steps, "checked": checked, "max_grad_diff": worst_diff,
                       "initial_loss": round(float(initial_loss), 4), "smooth_loss": round(float(smooth_loss), 4),
                       "recent_loss": round(float(np.mean(recent_losses)), 4)}))
 

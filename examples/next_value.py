@@ -4,17 +4,17 @@ The series is two sines plus noise::
 
     s_t = sin(2 pi t / 25) + 0.5 sin(2 pi t / 9) + noise,   noise ~ N(0, 0.1^2)
 
-Every window of ``--window`` consecutive values is an input sequence; the value right after it is
+Every window of ``--seq-len`` consecutive values is an input sequence; the value right after it is
 the target. The first 80% of the series trains, the last 20% tests (windows never straddle the
 split). Model: ``mg.nn.LSTM(1, hidden, batch_first=True)``, then ``mg.nn.Linear(hidden, 1)`` on
 the last hidden state; loss MSE; ``mg.optim.Adam(lr=0.01)``.
 
 The baseline is the naive forecast "tomorrow = today" (the last value of the window). A model
 that has learnt the periods beats it by far; the noise itself (variance 0.01) is the floor no
-forecast can go below. With matplotlib installed, a plot of prediction vs truth on the test part
-is saved to ``out/next_value.png``.
+forecast can go below. With ``--plot``, a plot of prediction vs truth on the test part is saved to
+``out/next_value.png`` (needs matplotlib: ``pip install 'minigrad[plots]'``).
 
-    python examples/next_value.py [--steps N] [--seed S]
+    python examples/next_value.py [--steps N] [--seed S] [--seq-len W] [--plot]
 
 Last line of stdout: JSON with ``test_mse``, ``baseline_mse`` (and ``noise_var``).
 """
@@ -62,24 +62,41 @@ class Forecaster(mg.nn.Module):
         return self.head(h_n[0])       # (batch, 1)
 
 
+def load_pyplot(ap: argparse.ArgumentParser):
+    """matplotlib's pyplot (drawing to files only), or a clear command-line error when it is missing.
+
+    Checked before training, so that a missing package does not cost the training run."""
+    try:
+        import matplotlib
+    except ImportError:
+        ap.error("--plot needs matplotlib, which minigrad does not install by default: "
+                 "pip install 'minigrad[plots]' (or pip install matplotlib)")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description="LSTM forecasting of a noisy periodic series.")
+    ap = argparse.ArgumentParser(description="LSTM forecasting of a noisy periodic series.",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--steps", type=int, default=600, help="training steps (batches)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--length", type=int, default=2000, help="length of the series")
-    ap.add_argument("--window", type=int, default=30)
-    ap.add_argument("--hidden", type=int, default=32)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--impl", choices=["fused", "reference"], default="fused")
+    ap.add_argument("--seq-len", type=int, default=30, help="values per input sequence (time steps)")
+    ap.add_argument("--hidden", type=int, default=32, help="LSTM hidden size")
+    ap.add_argument("--batch", type=int, default=32, help="sequences per training step")
+    ap.add_argument("--lr", type=float, default=0.01, help="Adam learning rate")
+    ap.add_argument("--impl", choices=["fused", "reference"], default="fused", help="LSTM implementation")
+    ap.add_argument("--plot", action="store_true", help="save a plot of the test forecast (needs matplotlib)")
     ap.add_argument("--out", default="out", help="directory for the plot")
     args = ap.parse_args()
+    plt = load_pyplot(ap) if args.plot else None
 
     mg.manual_seed(args.seed)
     series = make_series(args.length, args.seed)
     split = int(0.8 * len(series))
-    x_train, y_train = windows(series[:split], args.window)
-    x_test, y_test = windows(series[split:], args.window)
+    x_train, y_train = windows(series[:split], args.seq_len)
+    x_test, y_test = windows(series[split:], args.seq_len)
 
     model = Forecaster(args.hidden, args.impl)
     opt = mg.optim.Adam(model.parameters(), lr=args.lr)
@@ -105,13 +122,7 @@ def main() -> None:
     print(f"  naive last value     MSE = {baseline:.4f}")
     print(f"  noise variance (floor)   = {NOISE ** 2:.4f}")
 
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib is not installed: no plot)")
-    else:
+    if plt is not None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         n = min(200, len(y_test))

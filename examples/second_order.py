@@ -17,7 +17,7 @@ backward pass itself was recorded, so the gradient can be differentiated again. 
    sharply curved, and a step size that was safe for short sequences overshoots on long ones.
    That is the exploding-gradient story, seen from the second derivative.
 
-    python examples/second_order.py [--newton-steps N] [--penalty-steps N] [--lengths 5,10,20,40]
+    python examples/second_order.py [--newton-steps N] [--penalty-steps N] [--seq-lens 5,10,20,40]
 
 Last line of stdout: JSON with ``newton_x``, ``newton_steps``, ``penalty_grad_norm`` and
 ``curvature`` (``{radius: {T: ||H V||}}``).
@@ -88,10 +88,12 @@ def rnn_curvature(length: int, hidden: int = 8, radius: float = 1.3, seed: int =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--newton-steps", type=int, default=8)
-    parser.add_argument("--penalty-steps", type=int, default=300)
-    parser.add_argument("--lengths", default="5,10,20,40")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--newton-steps", type=int, default=8, help="Newton iterations on x^4 - 2x^2")
+    parser.add_argument("--penalty-steps", type=int, default=300, help="training steps with the gradient penalty")
+    parser.add_argument("--seq-lens", default="5,10,20,40",
+                        help="sequence lengths T of the curvature table, comma-separated")
     args = parser.parse_args()
 
     path = newton(2.0, args.newton_steps)
@@ -103,7 +105,7 @@ def main() -> None:
     print(f"\nGradient penalty: mean ||df/dx|| {norms[0]:.3f} at the start, {norms[-1]:.3f} after "
           f"{len(norms)} steps (target 1)")
 
-    lengths = [int(n) for n in args.lengths.split(",")]
+    lengths = [int(n) for n in args.seq_lens.split(",")]
     curvature = {radius: {n: rnn_curvature(n, radius=radius) for n in lengths} for radius in (0.9, 1.3)}
     print("\nCurvature of mean(h_T^2) along W_hh: ||H V|| by sequence length T")
     print("      T " + "".join(f"  radius {radius:<6}" for radius in curvature))

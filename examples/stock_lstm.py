@@ -1,7 +1,8 @@
 """The two-company stock example: a single LSTM unit remembers day 1 to predict day 5.
 
-From the LSTM chapter of a Chinese deep-learning course (after StatQuest's "LSTM clearly
-explained"): companies A and B have the same prices on days 2-4 and differ on days 1 and 5::
+From Josh Starmer's *Long Short-Term Memory (LSTM), Clearly Explained* (StatQuest video, 2022),
+retold in the LSTM chapter of many courses. Companies A and B have the same prices on days 2-4
+and differ on days 1 and 5::
 
     day      1     2     3     4     5 (to predict)
     A        0    0.5  0.25    1     0
@@ -21,7 +22,7 @@ In PyTorch's layout (gate rows i, f, g, o) the h weights are ``weight_hh``, the 
 ``weight_ih``, the biases ``bias_ih``, and ``bias_hh`` = 0. Part 1 runs both companies through the
 unrolled LSTM and prints the long-term memory c (cell state) and short-term memory h day by day:
 day 1 of A gives c = -0.20, h = -0.13, and the final h is 0.0 for A and 0.97 for B, as in the
-article. Part 2 trains a *fresh* single-unit LSTM from random weights on the same two sequences
+video. Part 2 trains a *fresh* single-unit LSTM from random weights on the same two sequences
 (Adam, MSE on h after day 4) until it predicts day 5 correctly.
 
     python examples/stock_lstm.py [--steps N] [--seed S]
@@ -49,7 +50,7 @@ def minigrad_only(**options):
 COMPANIES = {"A": [0.0, 0.5, 0.25, 1.0], "B": [1.0, 0.5, 0.25, 1.0]}
 TARGETS = {"A": 0.0, "B": 1.0}
 
-# (h weight, x weight, bias) per gate, as in the article.
+# (h weight, x weight, bias) per gate, as in the video.
 HANDSET = {"forget": (2.70, 1.63, 1.62), "input": (2.00, 1.65, 0.62),
            "candidate": (1.41, 0.94, -0.32), "output": (4.38, -0.19, 0.59)}
 PYTORCH_ORDER = ["input", "forget", "candidate", "output"]  # rows i, f, g, o
@@ -123,10 +124,11 @@ def train_fresh(steps: int, seed: int, lr: float, tol: float, impl: str) -> tupl
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="A single LSTM unit remembers day 1 to predict day 5.")
-    ap.add_argument("--steps", type=int, default=3000, help="maximum Adam steps for the fresh LSTM")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap = argparse.ArgumentParser(description="A single LSTM unit remembers day 1 to predict day 5.",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--steps", type=int, default=3000, help="maximum training steps (Adam) for the fresh LSTM")
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
+    ap.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     ap.add_argument("--impl", choices=["fused", "reference"], default="fused", help="LSTM implementation")
     ap.add_argument("--tol", type=float, default=0.03, help="stop once both predictions are this close")
     args = ap.parse_args()

@@ -16,7 +16,7 @@ values and gradient norms of the forward and backward passes so that the drawing
 Files go to ``--out`` (default ``out/``): SVG when Graphviz's ``dot`` program is installed, the
 DOT text (``.dot``, render it anywhere with ``dot -Tsvg``) otherwise.
 
-    python examples/visualize_unrolled.py [--steps T] [--seed S] [--impl reference|fused]
+    python examples/visualize_unrolled.py [--seq-len T] [--seed S] [--impl reference|fused]
 
 Last line of stdout: JSON with ``files`` (what was written) and ``format`` ("svg" or "dot").
 """
@@ -53,13 +53,14 @@ def write(graph, name: str, out: Path, have_dot: bool) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="Unrolled graphs of RNN/LSTM/GRU, cells view and ops view.")
-    ap.add_argument("--steps", type=int, default=4, help="time steps to unroll")
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(description="Unrolled graphs of RNN/LSTM/GRU, cells view and ops view.",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--seq-len", type=int, default=4, help="time steps to unroll (t = 1..T)")
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--impl", choices=["reference", "fused"], default="reference",
                     help="reference: the primitive ops autograd records; fused: the Numba layer (drawn as equations)")
     ap.add_argument("--values", action="store_true", help="print the numbers on the nodes of the ops view")
-    ap.add_argument("--out", default="out")
+    ap.add_argument("--out", default="out", help="directory for the drawings")
     args = ap.parse_args()
 
     mg.manual_seed(args.seed)
@@ -68,7 +69,7 @@ def main() -> None:
     have_dot = shutil.which("dot") is not None
     files = []
     for kind in LAYERS:
-        loss, layer = unrolled(kind, args.steps, args.impl)
+        loss, layer = unrolled(kind, args.seq_len, args.impl)
         for view in ("cells", "ops"):
             g = mg.viz.draw_graph(loss, params=layer, view=view, show_grads=True,
                                   show_values=args.values and view == "ops")
@@ -78,7 +79,7 @@ def main() -> None:
     if not have_dot:
         print("Graphviz 'dot' is not installed: wrote DOT text. Install it (apt-get install graphviz / brew install "
               "graphviz) or paste a .dot file into any Graphviz viewer.")
-    print(json.dumps({"files": files, "format": "svg" if have_dot else "dot", "steps": args.steps}))
+    print(json.dumps({"files": files, "format": "svg" if have_dot else "dot", "seq_len": args.seq_len}))
 
 
 if __name__ == "__main__":

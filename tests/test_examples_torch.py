@@ -62,7 +62,7 @@ def test_lstm_by_hand(tmp_path: Path) -> None:
 
 
 def test_bptt_by_hand(tmp_path: Path) -> None:
-    r = run_under_torch("bptt_by_hand.py", "--steps", "12", "--seed", "3", tmp_path=tmp_path)
+    r = run_under_torch("bptt_by_hand.py", "--seq-len", "12", "--seed", "3", tmp_path=tmp_path)
     assert r["max_abs_diff"] < 1e-8                   # torch's autograd agrees with the hand-written BPTT
     assert r["T"] == 12
 
@@ -87,7 +87,7 @@ def test_next_value(tmp_path: Path) -> None:
 
 
 def test_char_lstm_and_resume(tmp_path: Path) -> None:
-    common = ["--hidden", "32", "--embed", "16", "--batch", "8", "--seq", "32", "--sample-len", "40",
+    common = ["--hidden", "32", "--embed", "16", "--batch", "8", "--seq-len", "32", "--sample-len", "40",
               "--checkpoint", "ck.pt"]
     r = run_under_torch("char_lstm.py", "--steps", "40", *common, tmp_path=tmp_path)
     assert r["steps"] == 40

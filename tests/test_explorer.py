@@ -57,6 +57,24 @@ def test_cells_view_frames_match_a_hand_written_loop(impl: str) -> None:
 
 
 @needs_dot
+def test_frames_say_what_their_numbers_are_norms_of() -> None:
+    """A step's frame names its state (h_3, c_3 in the ops view); the head's and the loss's frames name none."""
+    mg.manual_seed(3)
+    lstm, head = mg.nn.LSTM(2, 3, impl="reference"), mg.nn.Linear(3, 1)
+    with mg.viz.record():
+        out, _ = lstm(mg.randn(3, 1, 2))
+        loss = head(out).pow(2).sum()
+    cells = mg.viz.explore(loss, None, params=lstm, view="cells")
+    assert {f.quantity for f in cells.frames if f.cell is not None} == {"h_1", "h_2", "h_3"}
+    assert {f.quantity for f in cells.frames if f.cell is None} == {""}
+    ops = mg.viz.explore(loss, None, params=lstm, view="ops")
+    named = {f.quantity for f in ops.frames}
+    assert {"h_1", "h_2", "h_3", "c_1", "c_2", "c_3", ""} <= named
+    for f in ops.frames:
+        if f.quantity:
+            assert ops.model.nodes[f.node].label.endswith(f" = {f.quantity}")
+
+
 def test_ops_view_frames_match_the_engine() -> None:
     lstm, x, loss_of = make_lstm("reference", T=3, layers=1)
     loss, engine = engine_values(lambda: loss_of(lstm(mg.tensor(x))[0]))

@@ -90,7 +90,7 @@ def test_two_layer_lstm_steps_agree_with_autograd(browser, tmp_path: Path, impl:
         cell_frames += 1
         layer = int(f.cell[0][-1][1:])
         h_norm, g_norm, c_norm, gc_norm = truth[(layer, f.cell[1])]
-        assert s["node"]["scope"] == f"lstm/l{layer}/t{f.cell[1]}"
+        assert s["node"]["scope"] == f"lstm/l{layer}/t{f.cell[1] + 1}"   # scopes count t = 1..T too
         assert s["node"]["label"] == f"h_{f.cell[1] + 1}"
         assert s["node"]["value"] == pytest.approx(h_norm, rel=1e-5)
         assert s["node"]["c_value"] == pytest.approx(c_norm, rel=1e-5)
@@ -125,6 +125,32 @@ def test_two_layer_lstm_steps_agree_with_autograd(browser, tmp_path: Path, impl:
     page.evaluate("window.minigradExplorer.goto(window.minigradExplorer.length - 8)")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"lstm2x6_{impl}_cells.png"))
+    assert errors == []
+
+
+def test_side_panel_names_each_number_by_what_it_is(browser, tmp_path: Path) -> None:
+    """||h_3|| only for a step's hidden state; the head and the loss show ||output|| (issue 21)."""
+    mg.manual_seed(3)
+    rnn, head = mg.nn.RNN(2, 3), mg.nn.Linear(3, 1)
+    with mg.viz.record():
+        out, _ = rnn(mg.randn(4, 1, 2))
+        loss = head(out).pow(2).sum()
+    ex = mg.viz.explore(loss, tmp_path / "rnn_head.html", params=rnn, view="cells")
+    errors: list[str] = []
+    page = open_page(browser, ex.path, errors)
+    kinds = set()
+    for i, f in enumerate(ex.frames):
+        page.evaluate(f"window.minigradExplorer.goto({i})")
+        panel = page.inner_text("#mg-node")
+        if f.cell is not None:
+            t = f.cell[1] + 1
+            assert f"||h_{t}||" in panel and f"time step t = {t}" in panel
+            assert (f"||dL/dh_{t}||" in panel) == (f.phase == "backward")
+            kinds.add("state")
+        else:
+            assert "||output||" in panel and "h_" not in panel, panel
+            kinds.add("output")
+    assert kinds == {"state", "output"}
     assert errors == []
 
 

@@ -31,10 +31,10 @@ def _load_module():
 
 
 def test_trains_briefly_with_every_gradient_checked(tmp_path: Path) -> None:
-    proc = _run("--iterations", "40", "--print-every", "20", "--hidden", "16", "--seq-length", "10", cwd=tmp_path)
+    proc = _run("--steps", "40", "--print-every", "20", "--hidden", "16", "--seq-len", "10", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["checked"] == 40                       # autograd compared at every iteration
+    assert result["checked"] == 40                       # autograd compared at every step
     assert result["max_grad_diff"] < 1e-9
     assert result["recent_loss"] < result["initial_loss"]  # it learns something in 40 windows
     assert "sample:" in proc.stdout

@@ -106,7 +106,7 @@ def mode_of_scope(path: tuple[str, ...], scope: str) -> str | None:
 
     Example::
 
-        >>> mode_of_scope(("gru", "l1"), "gru/l1/t0"), mode_of_scope(("t3",), "t3/lstm_cell"), mode_of_scope((), "t0")
+        >>> mode_of_scope(("gru", "l1"), "gru/l1/t1"), mode_of_scope(("t3",), "t3/lstm_cell"), mode_of_scope((), "t1")
         ('gru', 'lstm', None)
     """
     names = {"lstm": "lstm", "gru": "gru", "rnn": "rnn_tanh"}

@@ -84,16 +84,22 @@
 
   function showNode(f) {
     var n = data.nodes[f.node] || {label: f.node, scope: ""};
-    var where = esc(n.scope || "(none)") + (f.t ? " <span class=\"mg-small\">(scopes count from t0; this is step t = " +
-      f.t + ")</span>" : "");
-    var rows = [["node", esc(n.label)], ["scope", where],
-                [data.view === "cells" ? "||h_t||" : "value", fmt(f.value)]];
-    if (f.phase === "backward") {
-      rows.push([data.view === "cells" ? "||dL/dh_t||" : "||dL/d output||", fmt(f.grad_norm)]);
+    var where = esc(n.scope || "(none)") + (f.t ? " <span class=\"mg-small\">(time step t = " + f.t + ")</span>" : "");
+    var rows = [["node", esc(n.label)], ["scope", where]];
+    // Each number is named by what it is the norm of: a state (h_3, c_3) where it is identified,
+    // otherwise the op's output. A step whose h_t is not identified shows no value at all.
+    if (f.quantity) {
+      rows.push(["||" + f.quantity + "||", fmt(f.value)]);
+      if (f.phase === "backward") { rows.push(["||dL/d" + f.quantity + "||", fmt(f.grad_norm)]); }
+    } else if (n.kind === "cell") {
+      rows.push(["h_t", "not identified in this step: no value shown, nothing coloured"]);
+    } else {
+      rows.push(["||output||", fmt(f.value)]);
+      if (f.phase === "backward") { rows.push(["||dL/d output||", fmt(f.grad_norm)]); }
     }
     if (f.c_value !== null && f.c_value !== undefined) {  // an LSTM cell: the cell state carries the gradient
-      rows.push(["||c_t||", fmt(f.c_value)]);
-      if (f.phase === "backward") { rows.push(["||dL/dc_t||", fmt(f.c_grad_norm)]); }
+      rows.push(["||c_" + f.t + "||", fmt(f.c_value)]);
+      if (f.phase === "backward") { rows.push(["||dL/dc_" + f.t + "||", fmt(f.c_grad_norm)]); }
     }
     $("mg-node").innerHTML = "<h2>Current node</h2><table>" + rows.map(function (r) {
       return "<tr><td>" + r[0] + "</td><td>" + r[1] + "</td></tr>";
@@ -145,7 +151,8 @@
   }
   function state() {
     var f = frames[index], n = data.nodes[f.node] || {label: f.node, scope: ""};
-    var node = {id: f.node, label: n.label, scope: n.scope, value: f.value, grad_norm: f.grad_norm};
+    var node = {id: f.node, label: n.label, scope: n.scope, value: f.value, grad_norm: f.grad_norm,
+                quantity: f.quantity};
     if (f.c_value !== null && f.c_value !== undefined) { node.c_value = f.c_value; node.c_grad_norm = f.c_grad_norm; }
     return {phase: f.phase, index: index, t: f.t, node: node};
   }

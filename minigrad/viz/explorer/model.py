@@ -96,6 +96,7 @@ class Frame:
     c_value: float | None = None        # LSTM cells: ||c_t||
     c_grad_norm: float | None = None    # LSTM cells, backward: ||dL/dc_t||
     into: list[str] = field(default_factory=list)  # backward: the weights this node sends gradient into
+    quantity: str = ""                  # what value/grad_norm are norms of: "h_3", "c_3"; "" for an op's output
 
 
 @dataclass
@@ -251,7 +252,7 @@ class _Drawing:
         if cid not in self.nodes:
             st = self.states.get(key)
             known = st is not None and st.h is not None
-            self.nodes[cid] = DrawNode(cid, _cell_label(key, st), "/".join(key[0] + (f"t{key[1]}",)), "cell", key,
+            self.nodes[cid] = DrawNode(cid, _cell_label(key, st), "/".join(key[0] + (f"t{key[1] + 1}",)), "cell", key,
                                        grad=norm([st.h_grad]) if known else None,
                                        value=summary([st.h]) if known else None)
         return cid
@@ -358,6 +359,11 @@ def _state_name(fn: Function, key: CellKey | None, states: dict[CellKey, StepSta
     return ""
 
 
+def _quantity(fn: Function, states: dict[CellKey, StepState]) -> str:
+    """``h_3`` or ``c_3`` when ``fn``'s output is that state, else "" (the op's output is nothing more)."""
+    return _state_name(fn, cell_of(fn), states).removeprefix(" = ")
+
+
 def _limit_fan_in(nodes: dict[str, DrawNode], edges: dict[tuple[str, str], str]) -> None:
     """An op reading every step of a layer (the loss) gets edges from the last ``FAN_IN`` steps only."""
     by_dst: dict[tuple[str, tuple[str, ...]], list[tuple[int, str]]] = {}
@@ -436,7 +442,7 @@ def _frames(graph: Graph, view: str, nodes: dict[str, DrawNode], where: dict[Fun
         has_c = known and st.c is not None
         c_grad = shown(norm([st.c_grad])) if has_c and st.c_grad is not None and phase == "backward" else None
         return Frame(phase, ids.cell(key), None, value, grad, text, fused, key,
-                     shown(summary([st.c])) if has_c else None, c_grad)
+                     shown(summary([st.c])) if has_c else None, c_grad, quantity=f"h_{key[1] + 1}" if known else "")
 
     for fn in graph.build_order:  # forward: build order
         if fn in fused_of:
@@ -451,7 +457,7 @@ def _frames(graph: Graph, view: str, nodes: dict[str, DrawNode], where: dict[Fun
                 frames.append(cell_frame("forward", nodes[nid].cell, None))
             continue
         frames.append(Frame("forward", nid, None, shown(summary(graph.values(fn) or ())), None,
-                            eq(cell_of(fn), fn, "forward"), fn, cell_of(fn)))
+                            eq(cell_of(fn), fn, "forward"), fn, cell_of(fn), quantity=_quantity(fn, states)))
     back_start = len(frames)
     seen = set()
     for fn in trace.order:  # backward: the engine's order; a cell lights up when the engine first reaches it
@@ -467,7 +473,8 @@ def _frames(graph: Graph, view: str, nodes: dict[str, DrawNode], where: dict[Fun
                 frames.append(cell_frame("backward", nodes[nid].cell, None))
             continue
         frames.append(Frame("backward", nid, None, shown(summary(graph.values(fn) or ())),
-                            shown(norm(trace.out_grads.get(fn, ()))), eq(cell_of(fn), fn, "backward"), fn, cell_of(fn)))
+                            shown(norm(trace.out_grads.get(fn, ()))), eq(cell_of(fn), fn, "backward"), fn, cell_of(fn),
+                            quantity=_quantity(fn, states)))
     _traversed_edges(frames, back_start, edges)
     for f in frames[back_start:]:  # gradient arriving at a drawn weight: its accumulation is visible
         f.into = [s for (s, d) in edges if d == f.node and nodes[s].kind == "param"] if view == "ops" else []

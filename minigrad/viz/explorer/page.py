@@ -100,9 +100,10 @@ def caption(model: Model, i: int) -> str:
     f = model.frames[i]
     n = model.nodes[f.node]
     where = f"{n.scope}: " if n.scope else ""
-    text = f"{f.phase} {i + 1}/{len(model.frames)}   {where}{n.label}   value {_num(f.value)}"
+    what = f.quantity or "output"
+    text = f"{f.phase} {i + 1}/{len(model.frames)}   {where}{n.label}   ||{what}|| {_num(f.value)}"
     if f.phase == "backward":
-        text += f"   ||grad|| {_num(f.grad_norm)}"
+        text += f"   ||dL/d{what}|| {_num(f.grad_norm)}" if f.quantity else f"   ||dL/d output|| {_num(f.grad_norm)}"
     return text
 
 
@@ -213,7 +214,7 @@ def page_data(model: Model, params: list[dict[str, Any]], title: str) -> dict[st
         equations.setdefault(f.equation, len(equations))
     frames = [{"phase": f.phase, "node": f.node, "edge": f.edge, "value": _finite(f.value),
                "grad_norm": _finite(f.grad_norm), "c_value": _finite(f.c_value), "c_grad_norm": _finite(f.c_grad_norm),
-               "eq": equations[f.equation], "t": None if f.cell is None else f.cell[1] + 1,
+               "eq": equations[f.equation], "t": None if f.cell is None else f.cell[1] + 1, "quantity": f.quantity,
                "into": [{"node": p, "edge": edge_id(p, f.node)} for p in f.into]} for f in model.frames]
     total = sum(p["steps"].size for p in params)
     full = total <= MAX_CONTRIBUTION_VALUES
