@@ -137,10 +137,10 @@ def scope(name: str) -> Iterator[None]:
 
         >>> import minigrad as mg
         >>> x = mg.ones(2, requires_grad=True)
-        >>> with mg.scope("rnn"), mg.scope("t0"):
+        >>> with mg.scope("rnn"), mg.scope("t1"):
         ...     y = x * 2
         >>> y.grad_fn.scope
-        'rnn/t0'
+        'rnn/t1'
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"scope: name must be a non-empty string, got {name!r}")
