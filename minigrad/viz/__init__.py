@@ -5,7 +5,7 @@ and ``.pipe()`` make SVG/PNG/PDF where Graphviz's ``dot`` is installed); ``to_do
 returns the DOT text and needs no Graphviz binary. ``record()`` keeps what drawings show (values,
 gradient norms, order of the passes) while the forward and backward run inside it.
 ``cell_diagram("lstm", highlight="forget")`` draws one cell, gate by gate.
-``python -m minigrad.viz lstm --steps 4`` draws an unrolled layer from the command line. Guide:
+``python -m minigrad.viz lstm --seq-len 4`` draws an unrolled layer from the command line. Guide:
 docs/visualization.md.
 
 Example::

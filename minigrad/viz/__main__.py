@@ -1,9 +1,9 @@
 """Draw an unrolled RNN / LSTM / GRU from the command line.
 
-    python -m minigrad.viz lstm --steps 4 --view ops --out lstm.svg
-    python -m minigrad.viz rnn --steps 30 --view cells --grads --out rnn_grads.svg
-    python -m minigrad.viz gru --steps 3 --layers 2 --bidirectional --out gru.dot   # no Graphviz needed
-    python -m minigrad.viz explore lstm --steps 6 --out bptt.html                  # the BPTT explorer
+    python -m minigrad.viz lstm --seq-len 4 --view ops --out lstm.svg
+    python -m minigrad.viz rnn --seq-len 30 --view cells --grads --out rnn_grads.svg
+    python -m minigrad.viz gru --seq-len 3 --layers 2 --bidirectional --out gru.dot   # no Graphviz needed
+    python -m minigrad.viz explore lstm --seq-len 6 --out bptt.html                  # the BPTT explorer
 
 The format comes from the extension of ``--out``: .svg, .png, .pdf (made by Graphviz's ``dot``)
 or .dot (the DOT text, written without Graphviz). With ``--grads`` the loss is the sum of the
@@ -25,7 +25,8 @@ FORMATS = ("svg", "png", "pdf", "dot")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m minigrad.viz", description="Draw an unrolled recurrent layer.")
     p.add_argument("cell", choices=("rnn", "lstm", "gru"), help="the layer to unroll")
-    p.add_argument("--steps", type=int, default=4, help="time steps T (default 4)")
+    p.add_argument("--seq-len", "--steps", dest="steps", metavar="T", type=int, default=4,
+                   help="time steps T (--steps: the older name)")
     p.add_argument("--view", choices=("ops", "cells", "auto"), default="ops",
                    help="ops: every equation / op; cells: one node per layer and step (default ops)")
     p.add_argument("--out", default=None, help="output file; the extension picks the format "
@@ -50,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--plumbing", action="store_true", help="ops view: also draw permute/split/reshape")
     args = p.parse_args(argv)
     if args.steps < 1 or args.layers < 1 or args.hidden < 1 or args.input < 1 or args.batch < 1:
-        p.error("--steps, --layers, --hidden, --input and --batch must be positive")
+        p.error("--seq-len, --layers, --hidden, --input and --batch must be positive")
     if args.out is None:
         args.out = f"{args.cell}.svg"
     fmt = Path(args.out).suffix.lstrip(".").lower()
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(["dot", f"-T{args.format}", "-o", str(out)], input=graph.source.encode("utf-8"),
                            check=True, timeout=args.timeout, capture_output=True)
         except subprocess.TimeoutExpired:
-            print(f"error: Graphviz took more than {args.timeout:g} s; try --view cells or fewer --steps",
+            print(f"error: Graphviz took more than {args.timeout:g} s; try --view cells or a shorter --seq-len",
                   file=sys.stderr)
             return 3
         except subprocess.CalledProcessError as e:

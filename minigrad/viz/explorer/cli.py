@@ -1,8 +1,8 @@
 """``python -m minigrad.viz explore``: the BPTT explorer of an unrolled layer, from the command line.
 
-    python -m minigrad.viz explore lstm --steps 6 --out bptt.html
-    python -m minigrad.viz explore rnn --steps 200 --out long.html            # the cells view
-    python -m minigrad.viz explore gru --steps 8 --view ops --window 6 8 --out gru.html
+    python -m minigrad.viz explore lstm --seq-len 6 --out bptt.html
+    python -m minigrad.viz explore rnn --seq-len 200 --out long.html            # the cells view
+    python -m minigrad.viz explore gru --seq-len 8 --view ops --window 6 8 --out gru.html
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 description="Write the BPTT explorer (one HTML file) of an unrolled recurrent layer.")
     p.add_argument("cell", choices=("rnn", "lstm", "gru"), help="the layer to unroll")
-    p.add_argument("--steps", type=int, default=6, help="time steps T")
+    p.add_argument("--seq-len", "--steps", dest="steps", metavar="T", type=int, default=6,
+                   help="time steps T (--steps: the older name)")
     p.add_argument("--layers", type=int, default=1, help="stacked layers")
     p.add_argument("--hidden", type=int, default=4, help="hidden size")
     p.add_argument("--input", type=int, default=3, help="input size")
@@ -35,7 +36,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out", default="bptt.html", help="the HTML file to write")
     args = p.parse_args(argv)
     if min(args.steps, args.layers, args.hidden, args.input, args.batch) < 1:
-        p.error("--steps, --layers, --hidden, --input and --batch must be positive")
+        p.error("--seq-len, --layers, --hidden, --input and --batch must be positive")
     return args
 
 
