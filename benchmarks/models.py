@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # benchmarks/ and the checkout (minigrad)
 from cpu_profile import add_cpu_arguments  # noqa: E402
 from run import worker_env  # noqa: E402
-from sweep import CLOCKS, ONE_THREAD  # noqa: E402
+from sweep import CLOCKS, ONE_THREAD, time_step  # noqa: E402
 
 RESULTS = HERE / "results"
 VOCAB, EMBED, HIDDEN, LAYERS, DROPOUT, BATCH, BPTT = 10_000, 200, 200, 2, 0.2, 20, 35
@@ -106,17 +106,7 @@ def worker(framework: str, name: str, budget_s: float, max_steps: int, clock: st
             lib.set_num_threads(1)
     else:
         import minigrad as lib
-    step = MODELS[name](lib)
-    step()
-    step()
-    now = CLOCKS[clock]
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < max_steps and (len(times) < 3 or time.perf_counter() - start < budget_s):
-        t0 = now()
-        step()
-        times.append(now() - t0)
-    return times
+    return time_step(MODELS[name](lib), CLOCKS[clock], budget_s, max_steps)
 
 
 def main(argv: list[str] | None = None) -> int:

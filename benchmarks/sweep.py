@@ -106,6 +106,19 @@ ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
+def time_step(step, now, budget_s: float, max_steps: int) -> list[float]:
+    """Times of ``step()`` after two untimed calls: at least 3, then until ``budget_s`` or ``max_steps``."""
+    step()
+    step()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < max_steps and (len(times) < 3 or time.perf_counter() - start < budget_s):
+        t0 = now()
+        step()
+        times.append(now() - t0)
+    return times
+
+
 def worker(framework: str, cells: list[Cell], budget_s: float, max_steps: int, clock: str = "wall"
            ) -> list[list[float]]:
     """In a fresh process: per cell, two warm-up steps, then up to ``max_steps`` timed steps or ``budget_s``."""
@@ -116,16 +129,7 @@ def worker(framework: str, cells: list[Cell], budget_s: float, max_steps: int, c
     now = CLOCKS[clock]
     results = []
     for c in cells:
-        step = build_step(framework, c)
-        step()
-        step()
-        times: list[float] = []
-        start = time.perf_counter()
-        while len(times) < max_steps and (len(times) < 3 or time.perf_counter() - start < budget_s):
-            t0 = now()
-            step()
-            times.append(now() - t0)
-        results.append(times)
+        results.append(time_step(build_step(framework, c), now, budget_s, max_steps))
     return results
 
 
