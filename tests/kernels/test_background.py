@@ -21,6 +21,11 @@ import minigrad.kernels as K
 from minigrad.kernels import _background as bg
 from minigrad.kernels._references import reference_of
 
+# These tests are about compiling (in the background or here); with NUMBA_DISABLE_JIT=1 nothing
+# compiles. The test that trains with the JIT disabled sets that variable in its own subprocess.
+pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"),
+                                reason="NUMBA_DISABLE_JIT=1: there is no compiler to test")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Calls one small kernel (quick to compile) until its machine code has replaced the reference.
