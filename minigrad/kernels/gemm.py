@@ -581,20 +581,30 @@ def use_tiled_threads(dtype: Any) -> bool:
 def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b`` for 2-D float arrays: ``parallel_matmul`` where ``use_tiled_threads``, else NumPy.
 
-    The one entry point minigrad's layers use for big products (``Linear``, ``matmul``, the
-    fused recurrent layers), so that they all run on the same threads.
+    The one entry point minigrad's layers use for matrix products (``Linear``, ``matmul``, the
+    fused recurrent layers), so that they all run on the same threads. Rules:
+
+    - big float32 products (``SMALL_PRODUCT`` multiply-adds or more) on Numba's threads;
+    - an inner dimension of 1 (``dL/dW = g^T x`` of a batch of one) as a broadcast multiply:
+      NumPy's matmul sends that outer product to a plain loop instead of BLAS;
+    - everything else to NumPy (BLAS).
 
     Example::
 
         >>> float(matmul2d(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))[1, 3])
         3.0
+        >>> matmul2d(np.array([[1.0], [2.0]]), np.array([[3.0, 4.0]])).tolist()  # an outer product
+        [[3.0, 4.0], [6.0, 8.0]]
     """
-    if out is None:
-        out = empty_aligned((a.shape[0], b.shape[1]), np.result_type(a, b))
     m, k = a.shape
-    if (m * k * b.shape[1] >= SMALL_PRODUCT and a.dtype == b.dtype == out.dtype and out.flags.c_contiguous
-            and use_tiled_threads(out.dtype)):
-        return parallel_matmul(a, b, out)
+    n = b.shape[1]
+    if m * k * n >= SMALL_PRODUCT and a.dtype == b.dtype and use_tiled_threads(a.dtype):
+        if out is None:
+            return parallel_matmul(a, b, empty_aligned((m, n), a.dtype))
+        if out.dtype == a.dtype and out.flags.c_contiguous:
+            return parallel_matmul(a, b, out)
+    if k == 1:
+        return np.multiply(a, b, out=out)
     return np.matmul(a, b, out=out)
 
 

@@ -208,3 +208,17 @@ def test_matmul2d_mixed_dtypes_follow_numpy():
     a, b = np.ones((100, 80), np.float32), np.ones((80, 90), np.float64)
     out = G.matmul2d(a, b)
     assert out.dtype == np.float64 and (out == 80).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul2d_outer_product(dtype):
+    """An inner dimension of 1 (dL/dW of a batch of one) is a broadcast multiply: same values, NaN/Inf as NumPy's."""
+    rng = np.random.default_rng(7)
+    g, x = rng.standard_normal((128, 1)).astype(dtype), rng.standard_normal((1, 185)).astype(dtype)
+    np.testing.assert_array_equal(G.matmul2d(g, x), np.matmul(g, x))
+    np.testing.assert_array_equal(G.matmul2d(g[::-1], x[:, ::2]), np.matmul(g[::-1], x[:, ::2]))
+    out = np.empty((128, 185), dtype)
+    assert G.matmul2d(g, x, out=out) is out
+    g[3, 0], x[0, 5] = np.inf, np.nan
+    np.testing.assert_array_equal(G.matmul2d(g, x), np.matmul(g, x))  # equal_nan: inf * x, nan * g as in matmul
+    assert G.matmul2d(np.ones((2, 1), np.float32), np.ones((1, 3), np.float64)).dtype == np.float64
