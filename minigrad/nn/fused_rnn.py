@@ -291,7 +291,9 @@ class FusedRNNLayer(Function):
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
         else:
-            w_hh_t = w_hh.T  # a view: BLAS reads the transpose in place
+            # BLAS multiplies by a transposed view of W_hh several times slower than by a contiguous
+            # W_hh^T once a batch has two rows or more; one copy per sequence then pays from step two on.
+            w_hh_t = np.ascontiguousarray(w_hh.T) if B > 1 and T > 1 else w_hh.T
             for t in self._steps():
                 tp, tn = self._neighbours(t)
                 np.matmul(h_all[tp], w_hh_t, out=a.rec)  # rec = h_{t-1} @ W_hh^T
