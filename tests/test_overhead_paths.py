@@ -125,3 +125,62 @@ def test_hooks_and_retain_grad_across_an_in_place_change_match_torch(torch) -> N
         results[lib.__name__] = (sorted(seen), h.grad.tolist(), x.grad.tolist())
     assert results["minigrad"] == results["torch"]
     assert results["minigrad"] == ([("after", [2.0] * 3), ("before", [6.0] * 3)], [2.0] * 3, [6.0] * 3)
+
+
+# -- a leaf's first gradient is kept, not copied, when nothing else refers to it (PyTorch's rule) --------
+
+
+class _Keep(mg.autograd.Function):
+    """y = 2x, whose backward returns a fresh array and may also keep it (``keep``) or return a view."""
+
+    def forward(self, x: np.ndarray, keep: bool = False, view: bool = False) -> np.ndarray:
+        self.keep, self.view = keep, view
+        return 2 * x
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        g = 2 * grad
+        if self.keep:
+            self.kept = g
+        return g[:] if self.view else g
+
+
+def _grad_of(keep: bool = False, view: bool = False, hook=None) -> tuple[mg.Tensor, np.ndarray | None]:
+    x = _leaf((3, 4))
+    if hook is not None:
+        x.register_hook(hook)
+    y = _Keep.apply(x, keep=keep, view=view)
+    y.sum().backward()
+    return x, getattr(y.grad_fn, "kept", None)
+
+
+def test_a_fresh_first_gradient_is_kept_and_still_correct() -> None:
+    x, _ = _grad_of()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 2.0))
+    assert x.grad._array.flags.owndata  # the backward's own array: no copy was made
+    y = _Keep.apply(x)
+    y.sum().backward()  # accumulates in place into the kept array
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 4.0))
+
+
+def test_a_gradient_someone_else_holds_is_copied() -> None:
+    x, kept = _grad_of(keep=True)  # the node keeps its gradient array
+    assert not np.shares_memory(x.grad._array, kept)
+    x, _ = _grad_of(view=True)  # a view of an array the engine never sees
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 2.0))
+    seen = []
+    x, _ = _grad_of(hook=lambda g: seen.append(g))  # a hook keeps the gradient it is shown
+    x.grad._array += 1
+    np.testing.assert_array_equal(seen[0].numpy(), np.full((3, 4), 2.0))
+
+
+def test_one_gradient_for_two_inputs_gives_each_its_own() -> None:
+    x = _leaf((3,))
+    w = _leaf((3,), seed=1)
+    (x + w).sum().backward()  # add's backward returns the same array for both inputs
+    assert not np.shares_memory(x.grad._array, w.grad._array)
+    x.grad._array += 1
+    np.testing.assert_array_equal(w.grad.numpy(), np.ones(3))
+    user = np.ones(3)
+    z = _leaf((3,), seed=2)
+    z.backward(gradient=mg.from_numpy(user))  # a leaf root: the user's array is never taken
+    assert not np.shares_memory(z.grad._array, user)

@@ -11,6 +11,7 @@ mode on, and so the backward pass itself becomes a graph that can be differentia
 from __future__ import annotations
 
 import gc
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -134,9 +135,12 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                           "gradient for input")
         if not retain_graph:
             fn.release()
-        for i, (edge, g, meta) in enumerate(zip(fn.next_functions, in_grads, fn.input_meta)):
+        in_grads = list(in_grads)  # the engine's own list: each gradient is taken out of it (see _owned)
+        for i, edge in enumerate(fn.next_functions):
+            g, in_grads[i] = in_grads[i], None
             if edge is None:
                 continue
+            meta = fn.input_meta[i]
             if g is not None:
                 shape, dtype = meta
                 if graph:
@@ -161,8 +165,20 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                 if left == 0:
                     ready.append(parent)
             elif g is not None:
-                _deliver_to_leaf(edge, g, capture, captured, graph)
+                _deliver_to_leaf(edge, g, capture, captured, graph, owned=not graph and _owned(g))
     return captured
+
+
+def _owned(g: np.ndarray) -> bool:
+    """Whether nothing but the caller's one variable refers to the gradient ``g`` or to its memory.
+
+    PyTorch's rule for a leaf's first gradient: keep the array itself when nobody else can see
+    it, else copy it. A backward's fresh result qualifies; an array returned twice (``x + x``),
+    kept by its node, given by the user, or a view of memory someone else holds, does not.
+    Counted with ``sys.getrefcount``: the caller's variable and the call's argument make 2.
+    """
+    return (sys.getrefcount(g) <= 3 and g.flags.writeable  # 3: the caller's variable, ours, the argument
+            and (g.base is None or sys.getrefcount(g.base) <= 2))  # 2: g's own reference, the argument
 
 
 def _traced_backward(fn: Function, grads: list, graph: bool) -> Any:
@@ -246,8 +262,12 @@ def _run_output_hooks(fn: Function, grads: list, capture: dict | None, captured:
     return grads
 
 
-def _deliver_to_leaf(t: Tensor, g: Any, capture: dict | None, captured: list | None, graph: bool) -> None:
+def _deliver_to_leaf(t: Tensor, g: Any, capture: dict | None, captured: list | None, graph: bool,
+                     owned: bool = False) -> None:
+    """Hooks, then ``t.grad += g`` (or ``grad()``'s capture). ``owned``: ``t.grad`` may keep ``g`` itself."""
     Tensor = _tensor_class()
+    if t._hooks:
+        owned = False  # a hook may keep the gradient it is shown
     for hook in t._hooks or ():
         replaced = hook(g if graph else Tensor(g))
         if replaced is not None:
@@ -257,16 +277,23 @@ def _deliver_to_leaf(t: Tensor, g: Any, capture: dict | None, captured: list | N
         if pos is not None:
             captured[pos] = g if captured[pos] is None else captured[pos] + g
         return
-    _accumulate(t, g, graph)
+    _accumulate(t, g, graph, owned)
 
 
-def _accumulate(t: Tensor, g: Any, graph: bool) -> None:
-    """``t.grad += g``. Under create_graph the sum is recorded (a new Tensor), as in PyTorch."""
+def _accumulate(t: Tensor, g: Any, graph: bool, owned: bool = False) -> None:
+    """``t.grad += g``. Under create_graph the sum is recorded (a new Tensor), as in PyTorch.
+
+    The first gradient is kept as it is when the engine ``owned`` it (nothing else refers to it)
+    and it is contiguous in ``t``'s dtype; otherwise ``t.grad`` gets its own copy, because ``g`` may
+    be shared with other gradients or the user.
+    """
     if graph:
         t.grad = g.clone() if t.grad is None else t.grad + g
     elif t.grad is None:
-        # Own a fresh contiguous copy: g may be a view shared with other gradients.
-        t.grad = _tensor_class()(np.array(g, dtype=t.dtype, copy=True))
+        if owned and g.dtype == t.dtype and g.flags.c_contiguous:
+            t.grad = _tensor_class()(g)
+        else:
+            t.grad = _tensor_class()(np.array(g, dtype=t.dtype, copy=True))
     else:
         t.grad._array += g
 
