@@ -158,8 +158,6 @@ class ArrayMethods:
             >>> x.to("cpu") is x, x.to(mg.float64).dtype, x.to(None) is x
             (True, dtype('float64'), True)
         """
-        from minigrad.tensor import Tensor  # imported here: tensor.py imports this module to build Tensor
-
         copy = bool(kwargs.pop("copy", False))
         kwargs.pop("non_blocking", None)
         kwargs.pop("memory_format", None)
@@ -168,7 +166,7 @@ class ArrayMethods:
         if kwargs:
             raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
         for arg in args:
-            if isinstance(arg, Tensor):
+            if isinstance(arg, ArrayMethods):  # a Tensor: Tensor is the one class built on ArrayMethods
                 dtype = arg.dtype
             elif _device.is_device_like(arg):
                 target_device = arg
