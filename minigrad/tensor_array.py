@@ -1,9 +1,10 @@
 """What a Tensor does as an array of numbers: shape and dtype, conversions, repr, casts and devices.
 
 ``Tensor`` (tensor.py) inherits these methods from ``ArrayMethods``. They read or convert the
-wrapped NumPy array (``t.shape``, ``t.item()``, ``np.asarray(t)``, ``repr(t)``, ``t.to(mg.float64)``)
-and none of them records a graph node of its own, so tensor.py can stay about autograd and the
-fronts of the ops. A separate file because a class of 700 lines does not read like a textbook.
+wrapped NumPy array (``t.shape``, ``t.item()``, ``np.asarray(t)``, ``repr(t)``); the two that make
+a new differentiable tensor (``to`` a new dtype, ``clone``) call an op of ``minigrad/ops/``. They
+are their own file so that tensor.py holds one idea: the Tensor as autograd sees it (its graph
+attributes, ``backward``, and the one-line fronts of the ops).
 
 Example::
 
