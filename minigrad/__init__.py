@@ -7,7 +7,7 @@
     >>> x.grad
     tensor([2., 4., 6.])
 
-Layout: ``tensor.py`` (the Tensor), ``autograd/`` (graph, engine, no_grad, gradcheck),
+Layout: ``tensor.py`` and ``tensor_array.py`` (the Tensor), ``autograd/`` (graph, engine, no_grad, gradcheck),
 ``ops/`` (differentiable ops by kind), ``kernels/`` (Numba), ``nn/``, ``optim/``, ``viz/``.
 """
 

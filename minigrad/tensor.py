@@ -3,6 +3,7 @@
 A tensor is either a *leaf* (made by you: data, parameters) or the output of an op, in which
 case ``grad_fn`` points at the ``Function`` node that made it. Every method here is a thin
 front for an op in ``minigrad/ops/``, where each forward sits next to its backward.
+What a tensor does as a plain array (shape, conversions, ``repr``, ``to``) is in tensor_array.py.
 
 Example::
 
@@ -23,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from minigrad import autograd
-from minigrad import devices as _device
 from minigrad.dtypes import get_default_dtype, to_dtype
+from minigrad.tensor_array import ArrayMethods
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -71,12 +72,14 @@ class RemovableHandle:
             self._hooks.remove(self._hook)
 
 
-class Tensor:
+class Tensor(ArrayMethods):
     """An n-dimensional array that can remember how it was computed.
 
     Inside minigrad, ``Tensor(ndarray)`` wraps the array without copying (keeping its dtype). Users
     make tensors with ``mg.tensor(data)``, ``mg.from_numpy(a)`` or the factories; ``mg.Tensor(...)``
     is PyTorch's legacy constructor (see legacy.py), and ``isinstance(x, mg.Tensor)`` works as usual.
+    Shape, conversions, ``repr`` and the dtype/device methods are inherited from ``ArrayMethods``
+    (tensor_array.py); this class holds the autograd attributes and the fronts of the ops.
     """
 
     __slots__ = ("_array", "grad", "_requires_grad", "grad_fn", "_output_index", "_retains_grad", "_hooks",
@@ -232,84 +235,7 @@ class Tensor:
         """How many times this tensor's memory was changed in place (PyTorch's ``t._version``)."""
         return 0 if self._version_counter is None else self._version_counter[0]
 
-    # ---------------------------------------------------------------- array attributes
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._array.shape
-
-    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
-        """The shape (PyTorch's ``size()``), or the size of one dimension."""
-        return self._array.shape if dim is None else self._array.shape[dim]
-
-    @property
-    def ndim(self) -> int:
-        return self._array.ndim
-
-    def dim(self) -> int:
-        return self._array.ndim
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._array.dtype
-
-    def numel(self) -> int:
-        return self._array.size
-
-    def __len__(self) -> int:
-        if self._array.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self._array.shape[0]
-
-    def is_floating_point(self) -> bool:
-        return self._array.dtype.kind == "f"
-
-    # ---------------------------------------------------------------- conversion
-    def numpy(self, *, force: bool = False) -> np.ndarray:
-        """The underlying array (shared, not copied; ``force=True`` copies, as in PyTorch)."""
-        if self.requires_grad and not force:
-            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use .detach().numpy()")
-        return self._array.copy() if force else self._array
-
-    def item(self) -> builtins.float | int | bool:
-        """The single value of a one-element tensor as a Python number."""
-        if self._array.size != 1:
-            raise ValueError(f"item: only one-element tensors can be converted, this one has shape {self.shape}")
-        return self._array.reshape(-1)[0].item()
-
-    def tolist(self) -> Any:
-        return self._array.tolist()
-
-    def __float__(self) -> builtins.float:
-        return builtins.float(self.item())
-
-    def __int__(self) -> int:
-        return int(self.item())
-
-    def __index__(self) -> int:
-        """An integer one-element tensor can index a list or bound a slice, as in PyTorch."""
-        if self._array.dtype.kind not in "iub" or self._array.size != 1:
-            raise TypeError(f"only integer tensors of a single element can be converted to an index, got a "
-                            f"{self._array.dtype} tensor of shape {self.shape}")
-        return int(self.item())
-
-    def __bool__(self) -> bool:
-        if self._array.size != 1:
-            raise RuntimeError(f"bool: the truth value of a tensor with {self._array.size} elements is ambiguous")
-        return bool(self._array.reshape(-1)[0])
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if self._requires_grad and autograd._mode.recording_backward:
-            raise RuntimeError(
-                "a NumPy function was applied to a Tensor that is part of the graph while backward(create_graph=True) "
-                "records it: the result would be a constant and the second derivative silently wrong. An op's backward "
-                "must use Tensor ops on Tensors (see minigrad/ops/grad_math.py), or .detach() if a constant is meant")
-        return self._array if dtype is None else self._array.astype(dtype)
-
-    def __iter__(self):
-        if self._array.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._array.shape[0]))
-
+    # ---------------------------------------------------------------- attribute look-up and hashing
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal look-up fails: a PyTorch method minigrad lacks gets a plain answer.
         if name.startswith("_"):
@@ -318,113 +244,9 @@ class Tensor:
 
         raise not_in_minigrad(f"torch.Tensor.{name}", name)
 
+    # __hash__ lives in the class that defines __eq__: Python makes such a class unhashable otherwise.
     def __hash__(self) -> int:
         return id(self)
-
-    # ---------------------------------------------------------------- repr
-    def __repr__(self) -> str:
-        body = np.array2string(self._array, separator=", ", precision=4, threshold=200, edgeitems=3,
-                               prefix="tensor(")
-        extras = []
-        if self._array.dtype.kind == "f" and self._array.dtype != get_default_dtype() or \
-                self._array.dtype.kind in "iu" and self._array.dtype != np.int64:
-            extras.append(f"dtype={self._array.dtype}")
-        if self._array.size == 0:
-            extras.append(f"size={self.shape}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.kind}Backward>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return f"tensor({body}{', ' if extras else ''}{', '.join(extras)})"
-
-    # ---------------------------------------------------------------- dtype and device
-    @property
-    def device(self) -> _device.device:
-        """Always ``mg.device('cpu')``: minigrad runs on the CPU (see devices.py)."""
-        return _device.CPU
-
-    is_cuda = False
-
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """PyTorch's ``to``: ``to(dtype)``, ``to(device, dtype=None)`` or ``to(other_tensor)``.
-
-        Returns ``self`` when nothing changes (and ``copy=False``), a differentiable cast otherwise.
-        Devices other than the CPU raise a clear error.
-
-        Example::
-
-            >>> import minigrad as mg
-            >>> x = mg.ones(2)
-            >>> x.to("cpu") is x, x.to(mg.float64).dtype, x.to(None) is x
-            (True, dtype('float64'), True)
-        """
-        copy = bool(kwargs.pop("copy", False))
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        target_device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        if kwargs:
-            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif _device.is_device_like(arg):
-                target_device = arg
-            elif isinstance(arg, bool):  # to(dtype, non_blocking) / to(device, dtype, non_blocking, copy)
-                continue
-            elif arg is not None:
-                dtype = arg
-        _device.check_device(target_device, "to")
-        if dtype is None or to_dtype(dtype) == self._array.dtype:
-            return self.clone() if copy else self
-        from minigrad.ops import elementwise
-
-        return elementwise.cast(self, to_dtype(dtype))
-
-    def new(self, *args: Any, **kwargs: Any) -> Tensor:
-        """PyTorch's legacy ``t.new(*sizes)`` (zeros here) or ``t.new(data)``, in this tensor's dtype."""
-        from minigrad import legacy
-
-        return legacy.make(self._array.dtype, args, kwargs, "new")
-
-    def cpu(self) -> Tensor:
-        """``self``: the tensor is already on the CPU."""
-        return self
-
-    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Refused with a clear error: minigrad runs on the CPU only."""
-        _device.raise_not_cpu("cuda", "cuda()")
-
-    def float(self) -> Tensor:
-        return self.to(np.float32)
-
-    def double(self) -> Tensor:
-        return self.to(np.float64)
-
-    def half(self) -> Tensor:
-        return self.to(np.float16)
-
-    def long(self) -> Tensor:
-        return self.to(np.int64)
-
-    def int(self) -> Tensor:
-        return self.to(np.int32)
-
-    def bool(self) -> Tensor:
-        return self.to(np.bool_)
-
-    def type(self, dtype: Any = None, non_blocking: bool = False) -> str | Tensor:
-        """``t.type()`` names the legacy type ('torch.FloatTensor'); ``t.type(mg.LongTensor)`` casts."""
-        from minigrad import legacy
-
-        if dtype is None:
-            return legacy.type_name(self._array.dtype)
-        return self.to(legacy.dtype_of(dtype))
-
-    def clone(self) -> Tensor:
-        from minigrad.ops import elementwise
-
-        return elementwise.clone(self)
 
     # ---------------------------------------------------------------- in-place ops (ops/inplace.py)
     def add_(self, *other: Any, alpha: Any = 1) -> Tensor:

@@ -41,17 +41,14 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     _unreduce,
 )
 from minigrad.nn.functional_activations import elu, gelu, leaky_relu, softplus
-from minigrad.nn.functional_layers import batch_norm, dropout1d, dropout2d, layer_norm
-from minigrad.nn.functional_losses import (
+from minigrad.nn.functional_classification_losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
-    huber_loss,
     kl_div,
-    l1_loss,
-    mse_loss,
     nll_loss,
-    smooth_l1_loss,
 )
+from minigrad.nn.functional_layers import batch_norm, dropout1d, dropout2d, layer_norm
+from minigrad.nn.functional_regression_losses import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 from minigrad.ops.indexing import IndexAdd
 from minigrad.random import rng
 from minigrad.tensor import Tensor
@@ -59,7 +56,7 @@ from minigrad.tensor import Tensor
 __all__ = [
     "linear", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits", "l1_loss", "dropout",
     "embedding", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "one_hot",
-    # from functional_activations.py, functional_layers.py and functional_losses.py
+    # from functional_activations.py, functional_layers.py and functional_*_losses.py
     "leaky_relu", "elu", "gelu", "softplus", "layer_norm", "batch_norm", "dropout1d", "dropout2d",
     "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div",
 ]

@@ -17,6 +17,9 @@ Each cell is described once, in its own file of ``minigrad/nn/cells/`` (its gate
 step below, its kernels). The layer machinery (stacking, directions, ``batch_first``, packed
 sequences, dropout between layers, ``hx``) is written once in ``minigrad/nn/sequence.py``, for the
 built-in cells and for any cell of your own (``mg.nn.Recurrent``).
+The one-step cells (``RNNCell``, ``LSTMCell``, ``GRUCell``) are in ``recurrent_cells.py``, and what
+layers and cells share (the textbook step ``BuiltinStep``, ``reference_rnn_layer``) in
+``recurrent_shared.py``; this module re-exports both, so ``minigrad.nn.recurrent.LSTMCell`` works.
 
 The equations, in the code's notation (``x_t`` is a row-per-sequence batch ``(B, input_size)``,
 ``h_prev`` is ``h_{t-1}``; ``W_ii`` is the input->input-gate block of ``weight_ih``, ``W_hi`` the
@@ -50,18 +53,24 @@ Example::
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from minigrad.autograd import scope
-from minigrad.devices import check_device
-from minigrad.dtypes import get_default_dtype, to_dtype
 from minigrad.errors import ShapeError
-from minigrad.nn.cells import BUILTIN_CELLS, CellDescription, describe, gate_blocks, gru_step, lstm_step, rnn_step
+from minigrad.nn.cells import BUILTIN_CELLS, CellDescription, describe, gru_step, lstm_step, rnn_step
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
+from minigrad.nn.recurrent_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from minigrad.nn.recurrent_shared import (
+    BuiltinStep,
+    _check_impl,
+    _fused_layer,
+    _init_dtype,
+    _uniform_reset,
+    reference_rnn_layer,
+)
 from minigrad.nn.sequence import (
     SequenceBatch,
     State,
@@ -75,113 +84,10 @@ from minigrad.nn.sequence import (
     unstack_states,
 )
 from minigrad.nn.utils.rnn import PackedSequence
-from minigrad.random import rng
 from minigrad.tensor import Tensor
-from minigrad.viz.marks import mark_state
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
            "rnn_step", "lstm_step", "gru_step", "reference_rnn_layer"]
-
-IMPLS = ("fused", "reference")
-
-
-# ================================================================================================
-# A built-in cell as a step function of the layer machinery (the textbook path)
-# ================================================================================================
-
-
-class BuiltinStep:
-    """The textbook step of a built-in cell, bound to one layer's weights: ``step(x_t, state) -> state``.
-
-    The stacked weights are split into gate blocks once, when the step is made (inside the layer's
-    scope), not once per time step.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> step = BuiltinStep(describe("gru"), mg.randn(6, 3), mg.randn(6, 2), None, None)
-        >>> [s.shape for s in step(mg.randn(4, 3), (mg.zeros(4, 2),))]
-        [(4, 2)]
-    """
-
-    def __init__(self, cell: CellDescription, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
-                 bias_hh: Tensor | None, weight_hr: Tensor | None = None) -> None:
-        n, rows, dtype = cell.num_gates, weight_ih.shape[0], weight_ih.dtype
-        self.cell = cell
-        self.W_ih, self.W_hh = gate_blocks(weight_ih, n, rows, dtype), gate_blocks(weight_hh, n, rows, dtype)
-        self.b_ih, self.b_hh = gate_blocks(bias_ih, n, rows, dtype), gate_blocks(bias_hh, n, rows, dtype)
-        self.extra = {} if weight_hr is None else {"W_hr": weight_hr}
-
-    def __call__(self, x_t: Tensor, state: State) -> State:
-        return self.cell.step(x_t, state, self.W_ih, self.W_hh, self.b_ih, self.b_hh, **self.extra)
-
-
-def reference_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih: Tensor,
-                        weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None, *,
-                        reverse: bool = False, lengths: np.ndarray | None = None, layer_scope: str = "",
-                        weight_hr: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Run one layer in one direction over a time-major batch, step by step with textbook ops.
-
-    Same signature and results as ``minigrad.nn.fused_rnn.fused_rnn_layer``:
-
-    - ``x`` ``(T, B, I)``, ``h0`` ``(B, H)``, ``c0`` ``(B, H)`` for ``mode='lstm'`` (else None);
-    - returns ``(output (T, B, H), h_n (B, H), c_n or None)``;
-    - ``reverse=True`` walks ``t = T-1, ..., 0`` (the backward half of a bidirectional layer);
-    - ``lengths`` (``(B,)`` ints) for variable-length batches (``minigrad.nn.sequence.run_direction``).
-
-    Every step runs inside ``scope(layer_scope)`` and ``scope(f"t{t + 1}")`` (time counts t = 1..T).
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> W_ih, W_hh = mg.randn(8, 3), mg.randn(8, 2)
-        >>> out, h, c = reference_rnn_layer("lstm", mg.randn(5, 4, 3), mg.zeros(4, 2), mg.zeros(4, 2),
-        ...                                 W_ih, W_hh, None, None, layer_scope="l0")
-        >>> out.shape, h.shape, c.shape
-        ((5, 4, 2), (4, 2), (4, 2))
-    """
-    cell = describe(mode)
-    state = (h0, c0) if cell.has_cell_state else (h0,)
-    with scope(layer_scope) if layer_scope else _no_scope():
-        step = BuiltinStep(cell, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)
-        output, state = run_direction(step, x, state, reverse=reverse, lengths=lengths)
-    return output, state[0], (state[1] if cell.has_cell_state else None)
-
-
-def _fused_layer(*args: Any, weight_hr: Tensor | None = None, **kwargs: Any) -> tuple[Tensor, Tensor, Tensor | None]:
-    """The Numba implementation (imported on first use, so ``import minigrad`` compiles nothing)."""
-    from minigrad.nn.fused_rnn import fused_rnn_layer
-
-    return fused_rnn_layer(*args, **kwargs)
-
-
-class _no_scope:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _check_impl(impl: Any, who: str) -> str:
-    if impl not in IMPLS:
-        raise ValueError(f"{who}: impl must be 'fused' or 'reference', got {impl!r}")
-    return impl
-
-
-def _init_dtype(dtype: Any, device: Any, who: str) -> np.dtype:
-    check_device(device, who)
-    dt = get_default_dtype() if dtype is None else to_dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(f"{who}: parameters must have a floating dtype, got {dt}")
-    return dt
-
-
-def _uniform_reset(module: Module, hidden_size: int) -> None:
-    """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
-    bound = 1.0 / math.sqrt(hidden_size)
-    for p in module.parameters():
-        p._array = rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)
 
 
 # ================================================================================================
@@ -427,205 +333,3 @@ class GRU(RNNBase):
                  device: Any = None, dtype: Any = None, *, impl: str = "fused") -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          0, device, dtype, impl=impl)
-
-
-# ================================================================================================
-# Cells: one time step; you write the loop
-# ================================================================================================
-
-
-class RNNCellBase(Module):
-    """What RNNCell, LSTMCell and GRUCell share: ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``."""
-
-    _scope_name = "rnn_cell"
-    _mode = "rnn_tanh"
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device: Any = None,
-                 dtype: Any = None, *, impl: str = "fused") -> None:
-        super().__init__()
-        who = type(self).__name__
-        self.input_size = check_int(who, "input_size", input_size)
-        self.hidden_size = check_int(who, "hidden_size", hidden_size)
-        self.bias = check_bool(who, "bias", bias)
-        self.impl = _check_impl(impl, who)
-        dtype = _init_dtype(dtype, device, who)
-        gates = num_chunks * hidden_size
-        self.weight_ih = Parameter(np.empty((gates, input_size), dtype=dtype))
-        self.weight_hh = Parameter(np.empty((gates, hidden_size), dtype=dtype))
-        if bias:
-            self.bias_ih = Parameter(np.empty(gates, dtype=dtype))
-            self.bias_hh = Parameter(np.empty(gates, dtype=dtype))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
-        _uniform_reset(self, self.hidden_size)
-
-    def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.bias is not True:
-            s += f", bias={self.bias}"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity={self.nonlinearity}"
-        if self.impl != "fused":
-            s += f", impl={self.impl!r}"
-        return s
-
-    def _check(self, input: Any, states: list[tuple[str, Any]]) -> tuple[Tensor, list[Tensor | None], bool]:
-        """Check input and state shapes; return the input as ``(B, I)``, the states as ``(B, H)``."""
-        who = type(self).__name__
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{who}: input must be a Tensor, got {type(input).__name__} (wrap arrays with "
-                            "mg.tensor(...))")
-        if input.ndim not in (1, 2):
-            raise ShapeError(f"{who}: expected input to be 1-D (unbatched) or 2-D (batched), got {input.ndim}-D "
-                             f"input of shape {input.shape}")
-        if input.shape[-1] != self.input_size:
-            raise ShapeError(f"{who}: expected input of size {self.input_size} in the last dimension, "
-                             f"got shape {input.shape}")
-        if input.dtype != self.weight_ih.dtype:
-            raise ValueError(f"{who}: input dtype ({input.dtype}) does not match weight dtype "
-                             f"({self.weight_ih.dtype})")
-        is_batched = input.ndim == 2
-        x = input if is_batched else input.unsqueeze(0)
-        expected = (x.shape[0], self.hidden_size) if is_batched else (self.hidden_size,)
-        out: list[Tensor | None] = []
-        for what, t in states:
-            if t is None:
-                out.append(None)
-                continue
-            if not isinstance(t, Tensor):
-                raise TypeError(f"{who}: {what} must be a Tensor, got {type(t).__name__}")
-            if t.shape != expected:
-                raise ShapeError(f"{who}: expected {what} of shape {expected} for input of shape {input.shape}, "
-                                 f"got {t.shape}")
-            if t.dtype != input.dtype:
-                raise ValueError(f"{who}: {what} dtype ({t.dtype}) does not match input dtype ({input.dtype})")
-            out.append(t if is_batched else t.unsqueeze(0))
-        return x, out, is_batched
-
-    def _step(self, x: Tensor, h: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """One step on ``(B, I)`` input and ``(B, H)`` states, inside this cell's scope."""
-        with scope(self._scope_name):
-            if self.impl == "fused":
-                # The fused layer over a sequence of length 1 (no per-step scope for a cell).
-                _, h_t, c_t = _fused_layer(self._mode, x.unsqueeze(0), h, c, self.weight_ih, self.weight_hh,
-                                           self.bias_ih, self.bias_hh)
-                return h_t, c_t
-            _, h_t, c_t = _reference_cell(self._mode, x, h, c, self.weight_ih, self.weight_hh, self.bias_ih,
-                                          self.bias_hh)
-            mark_state(h_t, c_t)  # for drawings of your loop: this step's h_t and c_t
-            return h_t, c_t
-
-    def initial_state(self, batch_size: int) -> Any:
-        """Zeros ``(batch_size, hidden_size)``: ``h_0`` (LSTMCell: ``(h_0, c_0)``), as ``mg.nn.Recurrent`` needs."""
-        zeros = [Tensor(np.zeros((batch_size, self.hidden_size), dtype=self.weight_hh.dtype))
-                 for _ in describe(self._mode).state]
-        return tuple(zeros) if len(zeros) > 1 else zeros[0]
-
-    def _zeros(self, x: Tensor) -> Tensor:
-        return Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
-
-
-def _reference_cell(mode: str, x: Tensor, h: Tensor, c: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
-                    bias_ih: Tensor | None, bias_hh: Tensor | None) -> tuple[None, Tensor, Tensor | None]:
-    """One textbook step for a cell (no time-step scope: the caller's loop owns the time)."""
-    cell = describe(mode)
-    state = BuiltinStep(cell, weight_ih, weight_hh, bias_ih, bias_hh)(x, (h, c) if cell.has_cell_state else (h,))
-    return None, state[0], (state[1] if cell.has_cell_state else None)
-
-
-class RNNCell(RNNCellBase):
-    """One step of an Elman RNN: ``h' = tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)`` (or relu).
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> cell = mg.nn.RNNCell(10, 20)
-        >>> h = None
-        >>> for x_t in mg.randn(6, 3, 10):                  # 6 steps, batch 3
-        ...     h = cell(x_t, h)
-        >>> h.shape
-        (3, 20)
-    """
-
-    _scope_name = "rnn_cell"
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-                 device: Any = None, dtype: Any = None, *, impl: str = "fused") -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
-        super().__init__(input_size, hidden_size, bias, describe("rnn_" + nonlinearity).num_gates, device, dtype,
-                         impl=impl)
-        self.nonlinearity = nonlinearity
-
-    @property
-    def _mode(self) -> str:  # type: ignore[override]
-        return "rnn_" + self.nonlinearity
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        """``input`` ``(B, input_size)`` or ``(input_size,)``; ``hx`` like it with hidden_size (zeros if None)."""
-        _check_impl(self.impl, type(self).__name__)
-        x, (h,), is_batched = self._check(input, [("hx", hx)])
-        h_t, _ = self._step(x, h if h is not None else self._zeros(x), None)
-        return h_t if is_batched else h_t.squeeze(0)
-
-
-class LSTMCell(RNNCellBase):
-    """One LSTM step (gates i, f, g, o): returns ``(h_1, c_1)``.
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> cell = mg.nn.LSTMCell(10, 20)
-        >>> h, c = cell(mg.randn(3, 10))
-        >>> h.shape, c.shape
-        ((3, 20), (3, 20))
-    """
-
-    _scope_name = "lstm_cell"
-    _mode = "lstm"
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
-                 dtype: Any = None, *, impl: str = "fused") -> None:
-        super().__init__(input_size, hidden_size, bias, describe("lstm").num_gates, device, dtype, impl=impl)
-
-    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        """``input`` ``(B, input_size)`` or ``(input_size,)``; ``hx`` a tuple ``(h_0, c_0)`` (zeros if None)."""
-        _check_impl(self.impl, type(self).__name__)
-        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-            got = f"a tuple of {len(hx)}" if isinstance(hx, (tuple, list)) else type(hx).__name__
-            raise TypeError(f"LSTMCell: hx must be a tuple (h_0, c_0) of two Tensors, got {got}")
-        h0, c0 = hx if hx is not None else (None, None)
-        x, (h, c), is_batched = self._check(input, [("h_0", h0), ("c_0", c0)])
-        h_t, c_t = self._step(x, h if h is not None else self._zeros(x), c if c is not None else self._zeros(x))
-        return (h_t, c_t) if is_batched else (h_t.squeeze(0), c_t.squeeze(0))
-
-
-class GRUCell(RNNCellBase):
-    """One GRU step (gates r, z, n; PyTorch's placement of r).
-
-    Example::
-
-        >>> import minigrad as mg
-        >>> cell = mg.nn.GRUCell(10, 20)
-        >>> cell(mg.randn(10)).shape                        # unbatched
-        (20,)
-    """
-
-    _scope_name = "gru_cell"
-    _mode = "gru"
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
-                 dtype: Any = None, *, impl: str = "fused") -> None:
-        super().__init__(input_size, hidden_size, bias, describe("gru").num_gates, device, dtype, impl=impl)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        """``input`` ``(B, input_size)`` or ``(input_size,)``; ``hx`` like it with hidden_size (zeros if None)."""
-        _check_impl(self.impl, type(self).__name__)
-        x, (h,), is_batched = self._check(input, [("hx", hx)])
-        h_t, _ = self._step(x, h if h is not None else self._zeros(x), None)
-        return h_t if is_batched else h_t.squeeze(0)
