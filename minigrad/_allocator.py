@@ -4,9 +4,9 @@ Why a deep learning framework cares: a train step allocates the same big arrays 
 (activations, gradients, products of a few MB each) and frees them at the end. By default
 glibc's ``malloc`` gives large freed blocks back to the kernel (``munmap``, or trimming the
 top of the heap) and asks for them again in the next step. Memory the kernel hands out is
-new: every 4 KiB page faults on first touch and the kernel zeroes it. Measured on charlm
-(``benchmarks/run.py``): about 3,000 page faults per train step, 4-5 ms of the ~25 ms step
-spent in the kernel; with the settings below, none.
+new: every 4 KiB page faults on first touch and the kernel zeroes it, in every step. With the
+settings below the memory stays in the heap and no step faults (docs/performance.md has the
+numbers).
 
 The settings are glibc's own knobs (``mallopt``), fixed at values its adaptive rule reaches
 by itself after a few large frees:
@@ -110,7 +110,7 @@ def empty_aligned(shape: tuple[int, ...], dtype: object) -> np.ndarray:
         ((3, 5), dtype('float32'), 0, True)
     """
     dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize  # (math.prod: np.prod costs 2 us, the rest of this 1)
+    nbytes = math.prod(shape) * dtype.itemsize  # math.prod, not np.prod: this runs for every product
     buffer = np.empty(nbytes + CACHE_LINE, np.uint8)
     # The address through ctypes.c_char: `buffer.ctypes` and `__array_interface__` fill caches of
     # NumPy's a little more on each call (no leak, but it looks like one to a memory test).

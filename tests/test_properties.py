@@ -38,6 +38,7 @@ from minigrad.kernels import activations as KA
 from minigrad.kernels import gemm as KG
 from minigrad.kernels import loss as KL
 from minigrad.kernels import optim as KO
+from minigrad.kernels import products as KP
 from minigrad.kernels import rnn as KR
 from minigrad.kernels import scatter as KS
 from minigrad.kernels import softmax as KSM
@@ -339,10 +340,10 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("matmul_cols", KG.matmul_cols, KG.matmul_cols_ref, (a, b, r(5, 70), 3, 68)))
     a_data, b = r(130, 6), r(130, 70)  # a transposed `a`, and an inner dimension across two K_BLOCKs
     cases.append(("matmul_blocks", KG.matmul_blocks, KG.matmul_blocks_ref,
-                  (a_data, True, b, False, np.empty((6, 70), dtype), np.array(KG.split_blocks(6, 70, 2)))))
+                  (a_data, True, b, False, np.empty((6, 70), dtype), np.array(KP.split_blocks(6, 70, 2)))))
     a, b_data = r(6, 130), r(70, 130)  # a transposed `b` (Linear's W.T)
     cases.append(("matmul_blocks(b transposed)", KG.matmul_blocks, KG.matmul_blocks_ref,
-                  (a, False, b_data, True, np.empty((6, 70), dtype), np.array(KG.split_blocks(6, 70, 2)))))
+                  (a, False, b_data, True, np.empty((6, 70), dtype), np.array(KP.split_blocks(6, 70, 2)))))
     return cases
 
 

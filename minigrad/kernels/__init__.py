@@ -35,7 +35,7 @@ def _warm_matmul_blocks(dtype: Any) -> None:
     """``matmul_blocks`` as ``parallel_matmul`` calls it (a transposed operand, read-only blocks)."""
     import numpy as np
 
-    from minigrad.kernels.gemm import parallel_matmul
+    from minigrad.kernels.products import parallel_matmul
 
     a, b = np.ones((6, 3), dtype), np.ones((70, 3), dtype)
     parallel_matmul(a, b.T, np.empty((6, 70), dtype))

@@ -19,13 +19,11 @@ The tile lives on the stack (``_stack_tile``, a tiny LLVM ``alloca``): LLVM then
 registers. A NumPy array would live on the heap, where LLVM must assume anything can alias it.
 
 Big products (a layer's input projection and its weight gradients over all time steps) go to
-``parallel_matmul``: ``b`` is copied into packed panels (``pack_panels``: each panel's rows side
+``matmul_blocks``: ``b`` is copied into packed panels (``pack_panels``: each panel's rows side
 by side, so they stay in L1), the output is cut into one block per thread, and each block goes
 over the inner dimension ``K_BLOCK`` rows at a time, each over all its panels, with the same
-register tile (``gemm_panel_k``, in ``matmul_blocks``). The
-parallel LSTM kernels pack ``W_hh`` the same way once per sequence. Doing these on Numba's
-threads, not BLAS's, keeps ONE pool of threads busy in a train step: two pools that each
-spin-wait for work after a call slow each other down (see ``docs/performance.md``).
+register tile (``gemm_panel_k``). The parallel LSTM kernels pack ``W_hh`` the same way once per
+sequence. Which products run here and which in NumPy's BLAS is decided in ``kernels/products.py``.
 
 ``matmul`` / ``matmul_cols`` / ``matmul_blocks`` (kernels, for tests and benchmarks) expose the
 helpers; their NumPy references end in ``_ref``. Tuned for float32: in float64 LLVM does not keep the tile in
@@ -34,21 +32,19 @@ registers, so the recurrent kernels use their plain loop there (``kernels/rnn.py
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import empty_aligned
-from minigrad.kernels._jit import Inline, kernel, prange, threads_usable
+from minigrad.kernels._jit import Inline, kernel, prange
 
 # The tile: TILE_ROWS rows of `out` by a few SIMD vectors of columns, summed in registers:
 # 4 x 4 vectors = 16 accumulators with AVX-512 (32 vector registers), 4 x 2 with AVX2 (16).
 TILE_ROWS = 4
-# The inner dimension is summed K_BLOCK rows of a `b` panel at a time (128 x 64 float32 = 32 KiB,
-# which stays in the L1 cache while every row block of `a` passes over it). Measured on weight
-# gradients (K = T*B = 1120..2048): 1.3-1.7x faster than one pass over all of K.
+# The inner dimension is summed K_BLOCK rows of a `b` panel at a time (128 x 64 float32 = 32 KiB):
+# that block of the panel stays in the L1 cache while every row block of `a` passes over it, where
+# one pass over all of a long K (weight gradients: K = T*B) would reload it from L2 for each block.
 K_BLOCK = 128
 
 # Multiply-adds contract to one FMA instruction (one rounding instead of two): twice the
@@ -518,125 +514,3 @@ def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transp
     a, b = (a.T if a_transposed else a), (b.T if b_transposed else b)
     for r0, r1, j0, j1 in blocks:
         out[r0:r1, j0:j1] = a[r0:r1] @ b[:, j0:j1]
-
-
-@functools.lru_cache(maxsize=256)
-def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, tile_cols: int = 64) -> np.ndarray:
-    """Cut a ``rows x cols`` output into ``parts`` blocks of whole tiles, as ``(n, 4)`` ``(r0, r1, j0, j1)``.
-
-    Whole column panels when there are enough of them (each thread then reads only its own
-    part of ``b``), else bands of rows.
-
-    Example::
-
-        >>> split_blocks(32, 512, 2).tolist()
-        [[0, 32, 0, 256], [0, 32, 256, 512]]
-        >>> split_blocks(1120, 64, 2).tolist()
-        [[0, 560, 0, 64], [560, 1120, 0, 64]]
-    """
-    panels = -(-cols // tile_cols)
-    if panels >= 2 * parts or (panels >= parts and rows < 8 * tile_rows * parts):
-        cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
-        blocks = [(0, rows, cuts[p], cuts[p + 1]) for p in range(parts)]
-    else:
-        row_tiles = -(-rows // tile_rows)
-        cuts = [min(rows, (row_tiles * p // parts) * tile_rows) for p in range(parts + 1)]
-        blocks = [(cuts[p], cuts[p + 1], 0, cols) for p in range(parts)]
-    out = np.array([blk for blk in blocks if blk[0] < blk[1] and blk[2] < blk[3]] or [(0, 0, 0, 0)], np.int64)
-    out.flags.writeable = False  # cached: shared by every caller
-    return out
-
-
-def num_threads() -> int:
-    """How many threads ``parallel_matmul`` and the parallel kernels use (1 where ``threads_usable()`` is False)."""
-    if not threads_usable():
-        return 1
-    import numba
-
-    return numba.get_num_threads()
-
-
-# Below this many multiply-adds (m * n * k) OpenBLAS runs a product on one thread (its own
-# GEMM_MULTITHREAD_THRESHOLD): no second pool wakes up, and its call overhead is lower than ours.
-SMALL_PRODUCT = 4 * 65536
-
-
-def use_tiled_threads(dtype: Any) -> bool:
-    """Whether float matmuls of ``dtype`` run here, on Numba's threads, instead of in NumPy's BLAS.
-
-    float32 on a CPU with the full AVX-512 tile (64 columns) where Numba may use several
-    threads (``threads_usable``). Why: ONE pool of threads for a whole train step. BLAS's
-    threads and Numba's both spin-wait after each call; while one pool spins on a core the other
-    pool's thread there runs at half speed or less, and the time loop waits for its slowest
-    thread every step (measured: charlm's train step 67 ms with both pools vs 32 ms with BLAS alone).
-
-    Example::
-
-        >>> use_tiled_threads(np.float64)
-        False
-    """
-    return np.dtype(dtype) == np.float32 and tile_shape(np.float32)[1] >= 64 and num_threads() > 1
-
-
-def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` for 2-D float arrays: ``parallel_matmul`` where ``use_tiled_threads``, else NumPy.
-
-    The one entry point minigrad's layers use for matrix products (``Linear``, ``matmul``, the
-    fused recurrent layers), so that they all run on the same threads. Rules:
-
-    - big float32 products (``SMALL_PRODUCT`` multiply-adds or more) on Numba's threads;
-    - an inner dimension of 1 (``dL/dW = g^T x`` of a batch of one) as a broadcast multiply:
-      NumPy's matmul sends that outer product to a plain loop instead of BLAS;
-    - everything else to NumPy (BLAS).
-
-    Example::
-
-        >>> float(matmul2d(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))[1, 3])
-        3.0
-        >>> matmul2d(np.array([[1.0], [2.0]]), np.array([[3.0, 4.0]])).tolist()  # an outer product
-        [[3.0, 4.0], [6.0, 8.0]]
-    """
-    m, k = a.shape
-    n = b.shape[1]
-    if m * k * n >= SMALL_PRODUCT and a.dtype == b.dtype and use_tiled_threads(a.dtype):
-        if out is None:
-            return parallel_matmul(a, b, empty_aligned((m, n), a.dtype))
-        if out.dtype == a.dtype and out.flags.c_contiguous:
-            return parallel_matmul(a, b, out)
-    if k == 1:
-        return np.multiply(a, b, out=out)
-    return np.matmul(a, b, out=out)
-
-
-def _c_order(x: np.ndarray) -> tuple[np.ndarray, bool]:
-    """``(data, transposed)``: ``data`` C-contiguous and ``x`` equal to ``data.T if transposed else data``.
-
-    A transpose (``dG.T``, ``W.T``) is passed as the array it views: no copy. Other strided
-    views are copied.
-
-    Example::
-
-        >>> w = np.ones((4, 3))
-        >>> data, transposed = _c_order(w.T)
-        >>> data.shape, transposed, np.shares_memory(data, w)
-        ((4, 3), True, True)
-    """
-    if not x.flags.c_contiguous and x.flags.f_contiguous:
-        return x.T, True
-    return np.ascontiguousarray(x), False
-
-
-def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = a @ b`` on all of Numba's threads (``out`` C-contiguous; ``a``, ``b`` any 2-D layout).
-
-    Example::
-
-        >>> a, b = np.ones((6, 3), np.float32), np.ones((70, 3), np.float32)
-        >>> float(parallel_matmul(a, b.T, np.empty((6, 70), np.float32))[5, 69])
-        3.0
-    """
-    rows, cols = out.shape
-    (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
-    blocks = split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_shape(out.dtype)[1])
-    matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks)
-    return out

@@ -171,7 +171,7 @@ def _matmul(a, b, out):
     """``out = a @ b``: the per-step matmul of the sequence kernels (no Python, no BLAS call).
 
     float32 with at least one register tile of columns and of rows goes to ``gemm``
-    (``kernels/gemm.py``: a register-tiled multiply, as fast as BLAS or faster at these sizes).
+    (``kernels/gemm.py``: a register-tiled multiply, with no call into Python or BLAS between steps).
     For float64 LLVM does not keep ``gemm``'s tile in registers, and narrower outputs or fewer
     rows (batches of 1-3, where most of the tile would compute rows that do not exist) fill no
     tile, so those take the two-rows loop (``benchmarks/bench_rnn_kernels.py`` measures both).

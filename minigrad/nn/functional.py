@@ -23,8 +23,8 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError, not_in_minigrad
-from minigrad.kernels.gemm import matmul2d
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
+from minigrad.kernels.products import matmul2d
 from minigrad.kernels.scatter import scatter_add_rows
 from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests use F._check_p and friends
     _REDUCTIONS,

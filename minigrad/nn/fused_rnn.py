@@ -45,8 +45,8 @@ import numpy as np
 from minigrad._allocator import empty_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
-from minigrad.kernels.gemm import matmul2d, num_threads
 from minigrad.kernels.lstm import unit_blocks
+from minigrad.kernels.products import matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
 from minigrad.nn.cells import BUILTIN_CELLS, describe
 from minigrad.nn.cells.description import LayerArrays

@@ -12,7 +12,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError
-from minigrad.kernels.gemm import matmul2d
+from minigrad.kernels.products import matmul2d
 from minigrad.ops.elementwise import promote, refuse_out
 from minigrad.tensor import Tensor
 

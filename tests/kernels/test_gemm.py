@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from minigrad.kernels import gemm as G
+from minigrad.kernels import products as P
 from minigrad.kernels import rnn as K
 
 DTYPES = [np.float32, np.float64]
@@ -124,7 +125,7 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
     tol = _tol(dtype)
     tol["atol"] *= max(1.0, k ** 0.5)  # sums of k products: rounding grows with k (float32 FMA vs BLAS)
     for parts in (1, 2, 3):
-        blocks = G.split_blocks(m, n, parts, G.TILE_ROWS, G.tile_shape(dtype)[1])
+        blocks = P.split_blocks(m, n, parts, G.TILE_ROWS, G.tile_shape(dtype)[1])
         ours, ref = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
         G.matmul_blocks(a_data, a_transposed, b_data, b_transposed, ours, blocks)
         G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks)
@@ -168,7 +169,7 @@ def test_matmul_blocks_propagates_nan_and_inf():
     b = np.ones((3, 70), np.float32)
     a[4, 2], b[0, 5], b[2, 66] = np.nan, np.inf, -np.inf
     ours, ref = np.empty((5, 70), np.float32), a @ b
-    G.matmul_blocks(a, False, b, False, ours, G.split_blocks(5, 70, 2))
+    G.matmul_blocks(a, False, b, False, ours, P.split_blocks(5, 70, 2))
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     np.testing.assert_array_equal(ours[np.isinf(ref)], ref[np.isinf(ref)])
 
@@ -179,16 +180,16 @@ def test_matmul_blocks_propagates_nan_and_inf():
 def test_split_blocks_cover_the_output_once(rows, cols, parts):
     """The blocks tile the whole output exactly once, cut at whole tiles (except the last)."""
     cover = np.zeros((rows, cols), int)
-    for r0, r1, j0, j1 in G.split_blocks(rows, cols, parts):
+    for r0, r1, j0, j1 in P.split_blocks(rows, cols, parts):
         cover[r0:r1, j0:j1] += 1
         assert r0 % G.TILE_ROWS == 0 and j0 % 64 == 0
     assert (cover == 1).all()
-    assert len(G.split_blocks(rows, cols, parts)) <= parts
+    assert len(P.split_blocks(rows, cols, parts)) <= parts
 
 
 def test_split_blocks_prefers_column_panels():
-    assert G.split_blocks(32, 1024, 2).tolist() == [[0, 32, 0, 512], [0, 32, 512, 1024]]
-    assert G.split_blocks(2048, 64, 2).tolist() == [[0, 1024, 0, 64], [1024, 2048, 0, 64]]
+    assert P.split_blocks(32, 1024, 2).tolist() == [[0, 32, 0, 512], [0, 32, 512, 1024]]
+    assert P.split_blocks(2048, 64, 2).tolist() == [[0, 1024, 0, 64], [1024, 2048, 0, 64]]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -198,15 +199,15 @@ def test_matmul2d_matches_numpy(shape, dtype):
     m, k, n = shape
     rng = np.random.default_rng(m + k + n)
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
-    np.testing.assert_allclose(G.matmul2d(a, b), a @ b, **_tol(dtype))
-    np.testing.assert_allclose(G.matmul2d(b.T, a.T), (a @ b).T, **_tol(dtype))  # transposed operands
-    np.testing.assert_allclose(G.matmul2d(a[::2], b[:, ::-1]), a[::2] @ b[:, ::-1], **_tol(dtype))  # strided views
-    assert G.matmul2d(a, b).dtype == dtype
+    np.testing.assert_allclose(P.matmul2d(a, b), a @ b, **_tol(dtype))
+    np.testing.assert_allclose(P.matmul2d(b.T, a.T), (a @ b).T, **_tol(dtype))  # transposed operands
+    np.testing.assert_allclose(P.matmul2d(a[::2], b[:, ::-1]), a[::2] @ b[:, ::-1], **_tol(dtype))  # strided views
+    assert P.matmul2d(a, b).dtype == dtype
 
 
 def test_matmul2d_mixed_dtypes_follow_numpy():
     a, b = np.ones((100, 80), np.float32), np.ones((80, 90), np.float64)
-    out = G.matmul2d(a, b)
+    out = P.matmul2d(a, b)
     assert out.dtype == np.float64 and (out == 80).all()
 
 
@@ -215,10 +216,10 @@ def test_matmul2d_outer_product(dtype):
     """An inner dimension of 1 (dL/dW of a batch of one) is a broadcast multiply: same values, NaN/Inf as NumPy's."""
     rng = np.random.default_rng(7)
     g, x = rng.standard_normal((128, 1)).astype(dtype), rng.standard_normal((1, 185)).astype(dtype)
-    np.testing.assert_array_equal(G.matmul2d(g, x), np.matmul(g, x))
-    np.testing.assert_array_equal(G.matmul2d(g[::-1], x[:, ::2]), np.matmul(g[::-1], x[:, ::2]))
+    np.testing.assert_array_equal(P.matmul2d(g, x), np.matmul(g, x))
+    np.testing.assert_array_equal(P.matmul2d(g[::-1], x[:, ::2]), np.matmul(g[::-1], x[:, ::2]))
     out = np.empty((128, 185), dtype)
-    assert G.matmul2d(g, x, out=out) is out
+    assert P.matmul2d(g, x, out=out) is out
     g[3, 0], x[0, 5] = np.inf, np.nan
-    np.testing.assert_array_equal(G.matmul2d(g, x), np.matmul(g, x))  # equal_nan: inf * x, nan * g as in matmul
-    assert G.matmul2d(np.ones((2, 1), np.float32), np.ones((1, 3), np.float64)).dtype == np.float64
+    np.testing.assert_array_equal(P.matmul2d(g, x), np.matmul(g, x))  # equal_nan: inf * x, nan * g as in matmul
+    assert P.matmul2d(np.ones((2, 1), np.float32), np.ones((1, 3), np.float64)).dtype == np.float64

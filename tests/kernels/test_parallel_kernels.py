@@ -16,7 +16,7 @@ import threading
 import numpy as np
 import pytest
 
-from minigrad.kernels import gemm as G
+from minigrad.kernels import products as P
 from minigrad.kernels import rnn as K
 from minigrad.kernels._jit import jit_disabled, threads_usable
 
@@ -27,7 +27,7 @@ def _product(seed: int) -> float:
     rng = np.random.default_rng(seed)
     a, b = rng.standard_normal((300, 70)).astype(np.float32), rng.standard_normal((70, 130)).astype(np.float32)
     out = np.empty((300, 130), np.float32)
-    G.parallel_matmul(a, b, out)
+    P.parallel_matmul(a, b, out)
     return float(np.abs(out - a @ b).max())
 
 
@@ -50,8 +50,8 @@ def test_forked_child_runs_parallel_kernels_serially():
 
 
 def test_minigrad_num_threads_1_turns_threads_off():
-    code = ("from minigrad.kernels._jit import threads_usable; from minigrad.kernels import gemm as G;"
-            "print(threads_usable(), G.num_threads())")
+    code = ("from minigrad.kernels._jit import threads_usable; from minigrad.kernels import products as P;"
+            "print(threads_usable(), P.num_threads())")
     env = dict(os.environ, MINIGRAD_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -71,11 +71,11 @@ def test_python_threads_may_call_parallel_kernels_at_once():
 
 def test_num_threads_follows_threads_usable():
     if jit_disabled():  # plain Python: prange is range, there is no thread pool
-        assert threads_usable() is False and G.num_threads() == 1
+        assert threads_usable() is False and P.num_threads() == 1
         return
     import numba
 
-    assert G.num_threads() == (numba.get_num_threads() if threads_usable() else 1)
+    assert P.num_threads() == (numba.get_num_threads() if threads_usable() else 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
