@@ -184,3 +184,20 @@ def test_one_gradient_for_two_inputs_gives_each_its_own() -> None:
     z = _leaf((3,), seed=2)
     z.backward(gradient=mg.from_numpy(user))  # a leaf root: the user's array is never taken
     assert not np.shares_memory(z.grad._array, user)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_big_log_softmax_matches_torch_and_the_general_backward(torch, dtype: str) -> None:
+    """Inputs above the kernels' size go block by block through NumPy (a language model's vocabulary)."""
+    data = (np.random.default_rng(6).standard_normal((40, 3000)) * 5).astype(dtype)
+    grad = np.random.default_rng(7).standard_normal((40, 3000)).astype(dtype)
+    x, tx = mg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    y, ty = mg.nn.functional.log_softmax(x, dim=1), torch.nn.functional.log_softmax(tx, dim=1)
+    y.backward(mg.tensor(grad))
+    ty.backward(torch.tensor(grad))
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-12, "atol": 1e-12}  # sums of 3000
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), **tol)
+    xt = mg.tensor(data.T.copy(), requires_grad=True)  # along dim 0: the general backward formula
+    mg.nn.functional.log_softmax(xt, dim=0).backward(mg.tensor(grad.T.copy()))
+    np.testing.assert_allclose(xt.grad.numpy().T, x.grad.numpy(), **tol)

@@ -4,7 +4,10 @@ softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m) with m = max_k x_k, so exp neve
 NumPy needs five passes and three temporaries (max, subtract, exp, sum, divide); the kernels
 make three passes over each row and allocate nothing but the output. That wins for small and
 medium inputs; above ``EXP_KERNEL_MAX_SIZE`` elements NumPy's vectorised ``exp`` wins instead
-(Numba without SVML calls the scalar ``exp``), so the wrappers send large inputs to NumPy.
+(Numba without SVML calls the scalar ``exp``), so the wrappers send large inputs to NumPy
+(``*_rows_large``): the same passes, a block of rows at a time, so that each block stays in
+cache from its first pass to its last and the only big array made is the output. A language
+model's log-softmax over a 10,000-word vocabulary is such an input.
 """
 
 from __future__ import annotations
@@ -32,6 +35,94 @@ def log_softmax_rows_ref(x: np.ndarray) -> np.ndarray:
     z = _shift(x)
     with np.errstate(divide="ignore"):
         return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+# Rows per block of the large-input paths: about this many elements (1 MiB of float32), which
+# stay in the L2 cache through the block's passes.
+BLOCK_ELEMENTS = 1 << 18
+
+
+def _row_blocks(rows: int, cols: int) -> range:
+    """The first row of each block of rows that ``*_rows_large`` work on."""
+    return range(0, rows, max(1, BLOCK_ELEMENTS // max(cols, 1)))
+
+
+def _as_rows(x: np.ndarray) -> np.ndarray:
+    """``x`` as a C-contiguous 2-D array of its last-axis rows (a copy only when ``x`` is strided)."""
+    if x.ndim == 0:
+        return x.reshape(1, 1)
+    return np.ascontiguousarray(x).reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
+def log_softmax_rows_large(x: np.ndarray) -> np.ndarray:
+    """``log_softmax_rows_ref`` for big inputs: block by block, with one temporary block.
+
+    Example::
+
+        >>> x = np.array([[0.0, 0.0], [1.0, 1.0]])
+        >>> np.allclose(log_softmax_rows_large(x), log_softmax_rows_ref(x))
+        True
+    """
+    rows = _as_rows(x)
+    out = np.empty_like(rows)
+    n, cols = rows.shape
+    starts = _row_blocks(n, cols)
+    exps = np.empty((min(starts.step, n), cols), rows.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):  # masked and NaN rows give NaN, silently, as the kernel
+        for r0 in starts:
+            xb, ob = rows[r0:r0 + starts.step], out[r0:r0 + starts.step]
+            m = xb.max(axis=-1, keepdims=True)
+            m[~np.isfinite(m)] = 0  # rows of -inf stay -inf instead of nan (as in _shift)
+            np.subtract(xb, m, out=ob)  # z = x - max
+            eb = np.exp(ob, out=exps[:len(xb)])
+            ob -= np.log(eb.sum(axis=-1, keepdims=True))  # z - log(sum(exp(z)))
+    return out.reshape(x.shape)
+
+
+def softmax_rows_large(x: np.ndarray) -> np.ndarray:
+    """``softmax_rows_ref`` for big inputs: block by block, no temporary block.
+
+    Example::
+
+        >>> x = np.array([[0.0, 0.0], [1.0, 3.0]])
+        >>> np.allclose(softmax_rows_large(x), softmax_rows_ref(x))
+        True
+    """
+    rows = _as_rows(x)
+    out = np.empty_like(rows)
+    n, cols = rows.shape
+    starts = _row_blocks(n, cols)
+    with np.errstate(divide="ignore", invalid="ignore"):  # masked and NaN rows give NaN, silently, as the kernel
+        for r0 in starts:
+            xb, ob = rows[r0:r0 + starts.step], out[r0:r0 + starts.step]
+            m = xb.max(axis=-1, keepdims=True)
+            m[~np.isfinite(m)] = 0
+            np.exp(np.subtract(xb, m, out=ob), out=ob)
+            ob /= ob.sum(axis=-1, keepdims=True)
+    return out.reshape(x.shape)
+
+
+def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``dL/dx = g - exp(y) * sum(g)`` over the last axis, for ``y = log_softmax(x)``: one new array.
+
+    Example::
+
+        >>> y = log_softmax_rows_ref(np.array([[0.0, 1.0]]))
+        >>> g = np.array([[1.0, -1.0]])
+        >>> np.allclose(log_softmax_rows_backward(y, g), g - np.exp(y) * g.sum(-1, keepdims=True))
+        True
+    """
+    y2, g2 = _as_rows(y), _as_rows(grad)
+    out = np.empty(y2.shape, np.result_type(y2, g2))
+    n, cols = y2.shape
+    starts = _row_blocks(n, cols)
+    with np.errstate(invalid="ignore"):  # NaN rows (exp(y) * sum) stay NaN, as in the general formula
+        for r0 in starts:
+            yb, gb, ob = y2[r0:r0 + starts.step], g2[r0:r0 + starts.step], out[r0:r0 + starts.step]
+            np.exp(yb, out=ob)
+            ob *= gb.sum(axis=-1, keepdims=True)
+            np.subtract(gb, ob, out=ob)
+    return out.reshape(y.shape)
 
 
 def _warm(k):
@@ -85,9 +176,11 @@ def log_softmax_rows_kernel(x, out):
 log_softmax_rows_kernel.warmup_fn = _warm(log_softmax_rows_kernel)
 
 
-def _rows(x: np.ndarray, k, ref) -> np.ndarray:
-    if x.size > EXP_KERNEL_MAX_SIZE or x.ndim == 0 or x.dtype.kind != "f" or jit_disabled():
+def _rows(x: np.ndarray, k, ref, large) -> np.ndarray:
+    if x.ndim == 0 or x.dtype.kind != "f":
         return ref(x)
+    if x.size > EXP_KERNEL_MAX_SIZE or jit_disabled():
+        return large(x)
     x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
     out = np.empty_like(x2)
     k(x2, out)
@@ -96,9 +189,9 @@ def _rows(x: np.ndarray, k, ref) -> np.ndarray:
 
 def softmax_rows(x: np.ndarray) -> np.ndarray:
     """Softmax over the last axis of ``x`` (any shape)."""
-    return _rows(x, softmax_rows_kernel, softmax_rows_ref)
+    return _rows(x, softmax_rows_kernel, softmax_rows_ref, softmax_rows_large)
 
 
 def log_softmax_rows(x: np.ndarray) -> np.ndarray:
     """Log-softmax over the last axis of ``x`` (any shape)."""
-    return _rows(x, log_softmax_rows_kernel, log_softmax_rows_ref)
+    return _rows(x, log_softmax_rows_kernel, log_softmax_rows_ref, log_softmax_rows_large)

@@ -313,6 +313,8 @@ def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Ten
 
 def _nan_rows(y: np.ndarray, dim: int) -> np.ndarray:
     """A row (along ``dim``) with a NaN anywhere is NaN everywhere, as PyTorch's softmax gives for +inf or NaN."""
+    if np.isfinite(y.sum()):  # no NaN (nor inf) anywhere: one pass, no temporary
+        return y
     nan = np.isnan(y)
     if not nan.any():
         return y
@@ -355,6 +357,8 @@ class LogSoftmax(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
+        if type(grad) is np.ndarray and self.dim == y.ndim - 1:  # the common case, with one new array
+            return K.log_softmax_rows_backward(y, grad)
         return grad - G.exp(y) * G.sum(grad, self.dim, keepdims=True)
 
 

@@ -79,6 +79,37 @@ def test_softmax_rows(dtype, which):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("which", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(700, 37), (3, 2, 5000), (1, 70000), (4000, 1)])
+def test_softmax_rows_large_path(dtype, which, shape):
+    """The NumPy path for big inputs (blocks of rows) equals the reference, masked and NaN rows included."""
+    large = getattr(SM, f"{which}_rows_large")
+    ref = getattr(SM, f"{which}_rows_ref")
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(shape) * 20).astype(dtype)
+    if x.size:
+        rows = x.reshape(-1, shape[-1])
+        rows[0] = -np.inf  # fully masked
+        rows[-1, -1] = np.nan
+        rows[len(rows) // 2, 0] = np.inf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_allclose(large(x), ref(x), **tol(dtype))
+        np.testing.assert_allclose(large(x[..., ::2]), ref(x[..., ::2]), **tol(dtype))  # strided
+    assert large(x).shape == x.shape and large(x).dtype == x.dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_softmax_rows_backward_is_the_formula(dtype):
+    rng = np.random.default_rng(5)
+    y = SM.log_softmax_rows_ref(rng.standard_normal((300, 1000)).astype(dtype))
+    g = rng.standard_normal((300, 1000)).astype(dtype)
+    want = g - np.exp(y) * g.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(SM.log_softmax_rows_backward(y, g), want, **tol(dtype))
+    np.testing.assert_allclose(SM.log_softmax_rows_backward(y[:, ::3], g[:, ::3]),
+                               g[:, ::3] - np.exp(y[:, ::3]) * g[:, ::3].sum(axis=-1, keepdims=True), **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_scatter_add_rows_accumulates_duplicates(dtype):
     rng = np.random.default_rng(3)
     idx = np.array([4, 0, 4, 4, 2, 0], dtype=np.int64)
