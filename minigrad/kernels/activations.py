@@ -6,9 +6,9 @@ with a temporary array; the kernel does it in one loop. Each kernel has a NumPy 
 
 - the backward kernels (a few multiplies per element) beat NumPy at every size: always used;
 - the forward kernel calls ``exp`` once per element. Numba without Intel's SVML calls the scalar
-  ``exp``, while NumPy's ``exp`` is vectorised, so above ``EXP_KERNEL_MAX_SIZE`` elements NumPy wins
-  (0.5-1.0x at 4096 elements and above) and below it the kernel wins (3.1-4.5x at 256
-  elements: one pass, no temporaries).
+  ``exp``, while NumPy's ``exp`` is vectorised, so above ``EXP_KERNEL_MAX_SIZE`` elements NumPy is
+  used, and below it the kernel (one pass, no temporaries). The measurements behind the bound are
+  in docs/performance.md ("Activation kernels and their size bound").
 """
 
 from __future__ import annotations
