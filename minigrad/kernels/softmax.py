@@ -13,6 +13,7 @@ model's log-softmax over a 10,000-word vocabulary is such an input.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -54,6 +55,16 @@ def _as_rows(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x).reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
+def _shifted_blocks(rows: np.ndarray, out: np.ndarray) -> Iterator[np.ndarray]:
+    """Each block of ``out``'s rows, holding ``z = x - max(x)`` of its rows (as ``_shift``), in turn."""
+    starts = _row_blocks(*rows.shape)
+    for r0 in starts:
+        xb, zb = rows[r0:r0 + starts.step], out[r0:r0 + starts.step]
+        m = xb.max(axis=-1, keepdims=True)
+        m[~np.isfinite(m)] = 0  # rows of -inf stay -inf instead of nan
+        yield np.subtract(xb, m, out=zb)
+
+
 def log_softmax_rows_large(x: np.ndarray) -> np.ndarray:
     """``log_softmax_rows_ref`` for big inputs: block by block, with one temporary block.
 
@@ -65,17 +76,10 @@ def log_softmax_rows_large(x: np.ndarray) -> np.ndarray:
     """
     rows = _as_rows(x)
     out = np.empty_like(rows)
-    n, cols = rows.shape
-    starts = _row_blocks(n, cols)
-    exps = np.empty((min(starts.step, n), cols), rows.dtype)
+    exps = np.empty((min(_row_blocks(*rows.shape).step, len(rows)), rows.shape[1]), rows.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):  # masked and NaN rows give NaN, silently, as the kernel
-        for r0 in starts:
-            xb, ob = rows[r0:r0 + starts.step], out[r0:r0 + starts.step]
-            m = xb.max(axis=-1, keepdims=True)
-            m[~np.isfinite(m)] = 0  # rows of -inf stay -inf instead of nan (as in _shift)
-            np.subtract(xb, m, out=ob)  # z = x - max
-            eb = np.exp(ob, out=exps[:len(xb)])
-            ob -= np.log(eb.sum(axis=-1, keepdims=True))  # z - log(sum(exp(z)))
+        for z in _shifted_blocks(rows, out):
+            z -= np.log(np.exp(z, out=exps[:len(z)]).sum(axis=-1, keepdims=True))  # z - log(sum(exp(z)))
     return out.reshape(x.shape)
 
 
@@ -90,15 +94,10 @@ def softmax_rows_large(x: np.ndarray) -> np.ndarray:
     """
     rows = _as_rows(x)
     out = np.empty_like(rows)
-    n, cols = rows.shape
-    starts = _row_blocks(n, cols)
     with np.errstate(divide="ignore", invalid="ignore"):  # masked and NaN rows give NaN, silently, as the kernel
-        for r0 in starts:
-            xb, ob = rows[r0:r0 + starts.step], out[r0:r0 + starts.step]
-            m = xb.max(axis=-1, keepdims=True)
-            m[~np.isfinite(m)] = 0
-            np.exp(np.subtract(xb, m, out=ob), out=ob)
-            ob /= ob.sum(axis=-1, keepdims=True)
+        for z in _shifted_blocks(rows, out):
+            e = np.exp(z, out=z)
+            e /= e.sum(axis=-1, keepdims=True)  # exp(z) / sum(exp(z))
     return out.reshape(x.shape)
 
 
