@@ -216,6 +216,17 @@ class BinaryCrossEntropy(Function):
         return gx, gy
 
 
+def _binary_pair(op: str, input: Any, target: Any, reduction: str, mismatch: str) -> tuple[Tensor, Tensor, str]:
+    """The checks both binary cross-entropies start with: the reduction, two tensors, a floating
+    input, and one shape for both. ``mismatch`` words the shape error as PyTorch does for ``op``."""
+    _check_reduction(reduction, op)
+    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
+    _check_floating(input, op)
+    if target.shape != input.shape:
+        raise ShapeError(f"{op}: " + mismatch.format(target=target.shape, input=input.shape))
+    return input, target, reduction
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> Tensor:
@@ -233,13 +244,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         0.3993
     """
     op = "binary_cross_entropy"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
-    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
-    _check_floating(input, op)
-    if target.shape != input.shape:
-        raise ShapeError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape} "
-                         "(PyTorch no longer broadcasts here)")
+    input, target, reduction = _binary_pair(
+        op, input, target, _legacy_reduction(size_average, reduce, reduction),
+        "target of shape {target} must have the input's shape {input} (PyTorch no longer broadcasts here)")
     x = input._array
     if x.size and not ((x >= 0) & (x <= 1)).all():
         bad = x[~((x >= 0) & (x <= 1))].flat[0]
@@ -423,12 +430,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         0.6931
     """
     op = "binary_cross_entropy_with_logits"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
-    input, target = _as_tensor(input, op), _as_tensor(target, op, "target")
-    _check_floating(input, op)
-    if target.shape != input.shape:
-        raise ShapeError(f"{op}: target size {target.shape} must be the same as input size {input.shape}")
+    input, target, reduction = _binary_pair(
+        op, input, target, _legacy_reduction(size_average, reduce, reduction),
+        "target size {target} must be the same as input size {input}")
     extras = []
     for what, t in (("weight", weight), ("pos_weight", pos_weight)):
         if t is not None:
