@@ -109,6 +109,21 @@ def test_softmax_family_and_cat_backward_any_dim(dim: int) -> None:
     assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
 
 
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("cols", [3, 3000])  # the row kernel, and the large NumPy path
+def test_softmax_family_special_rows_match_torch(torch, op: str, cols: int) -> None:
+    # A NaN or +inf anywhere in a row makes the row NaN, a row of -inf is NaN, a -inf element of
+    # another row gives 0 / -inf: PyTorch's results, along any dim.
+    x = np.random.default_rng(0).standard_normal((6, cols))
+    x[0, 1], x[1, 0], x[2, :2], x[3], x[4, 2] = np.nan, np.inf, (np.nan, np.inf), -np.inf, -np.inf
+    for dtype in ("float32", "float64"):
+        for dim in (1, 0):
+            data = x.astype(dtype) if dim == 1 else x.T.astype(dtype)
+            got = getattr(mg.tensor(data), op)(dim).numpy()
+            want = getattr(torch.tensor(data), op)(dim).numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"{dtype} dim={dim}")
+
+
 def test_hooks_and_retain_grad_across_an_in_place_change_match_torch(torch) -> None:
     # Hooks registered before an in-place op see the gradient of the old value; retain_grad and hooks
     # registered after follow the new value (PyTorch's rules).

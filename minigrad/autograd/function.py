@@ -220,25 +220,28 @@ class Function:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
         fn = cls(**params)
         # This is the hot path of every op: one pass over the inputs, and no node when none needs grad.
-        if _mode.grad_enabled:
+        mode = _mode
+        if mode.grad_enabled:
             needs = tuple([t is not None and t._requires_grad for t in inputs])
         else:
             needs = (False,) * len(inputs)
         fn.needs_input_grad = needs
-        scope = _mode.scope_name
+        scope = mode.scope_name
         if scope:
             fn.scope = scope
         raw = fn.forward(*[None if t is None else t._array for t in inputs])
-        if type(raw) is tuple:
-            outputs = tuple([a if type(a) is np.ndarray else np.asarray(a) for a in raw])
-        elif type(raw) is np.ndarray:
+        single = type(raw) is np.ndarray
+        if single:
             outputs = (raw,)
+        elif type(raw) is tuple:
+            outputs = tuple([a if type(a) is np.ndarray else np.asarray(a) for a in raw])
         else:
             # NumPy ufuncs on 0-d arrays return scalars (np.float64): keep them 0-d arrays with their dtype.
             outputs = (np.asarray(raw),)
+            single = True
             if fn._saved:  # a saved output must stay *the* output (create_graph)
                 fn._saved = tuple([outputs[0] if value is raw else value for value in fn._saved])
-        if _mode.anomaly:
+        if mode.anomaly:
             _check_finite(fn, outputs, "forward", "output")
 
         Tensor = _Tensor or _tensor_class()
@@ -246,22 +249,35 @@ class Function:
             outs = tuple([Tensor(a) for a in outputs])
             if cls.is_view:
                 _share_memory_bookkeeping(outs, inputs[0])
+            return outs[0] if single else outs
+        # Where each input's gradient goes: its creator's output slot, or the input itself if a leaf;
+        # and each input's shape and dtype, which its gradient must have.
+        edges, meta = [], []
+        for t, need in zip(inputs, needs):
+            if t is None:
+                edges.append(None)
+                meta.append(None)
+                continue
+            edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
+            array = t._array
+            meta.append((array.shape, array.dtype))
+        fn.next_functions = tuple(edges)
+        fn.input_meta = tuple(meta)
+        if single:
+            outs = (Tensor._from_op(outputs[0], fn, 0),)
+            fn.outputs = (weakref.ref(outs[0]),)
         else:
-            # Where each input's gradient goes: its creator's output slot, or the input itself if a leaf.
-            fn.next_functions = tuple([None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index)
-                                       for t, need in zip(inputs, needs)])
-            fn.input_meta = tuple([None if t is None else (t._array.shape, t._array.dtype) for t in inputs])
             outs = tuple([Tensor._from_op(a, fn, i) for i, a in enumerate(outputs)])
             fn.outputs = tuple([weakref.ref(t) for t in outs])
-            if cls.is_view:
-                _share_memory_bookkeeping(outs, inputs[0])
-            if fn._saved:
-                fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, outs)
-            if _mode.anomaly:  # where this node was made, for backward errors (anomaly.py); nothing otherwise
-                fn.forward_trace = forward_trace()
-            if _mode.recorder is not None:
-                _mode.recorder.on_forward(fn, outputs)
-        return outs if type(raw) is tuple else outs[0]
+        if cls.is_view:
+            _share_memory_bookkeeping(outs, inputs[0])
+        if fn._saved:
+            fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, outs)
+        if mode.anomaly:  # where this node was made, for backward errors (anomaly.py); nothing otherwise
+            fn.forward_trace = forward_trace()
+        if mode.recorder is not None:
+            mode.recorder.on_forward(fn, outputs)
+        return outs[0] if single else outs
 
     def __repr__(self) -> str:
         where = f" at {self.scope}" if getattr(self, "scope", "") else ""

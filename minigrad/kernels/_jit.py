@@ -45,9 +45,19 @@ prange = range
 LOOK_INTERVAL = 0.2
 
 
+_jit_disabled: bool | None = None  # None: not read yet
+
+
 def jit_disabled() -> bool:
-    """True when NUMBA_DISABLE_JIT is set: kernels then run as plain Python."""
-    return os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+    """True when NUMBA_DISABLE_JIT is set: kernels then run as plain Python.
+
+    Read once per process, on the first call (before the first kernel imports Numba), as Numba
+    reads it once when it is imported.
+    """
+    global _jit_disabled
+    if _jit_disabled is None:
+        _jit_disabled = os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+    return _jit_disabled
 
 
 # ---------------------------------------------------------------------------------- threads

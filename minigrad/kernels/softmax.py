@@ -8,6 +8,10 @@ medium inputs; above ``EXP_KERNEL_MAX_SIZE`` elements NumPy's vectorised ``exp``
 (``*_rows_large``): the same passes, a block of rows at a time, so that each block stays in
 cache from its first pass to its last and the only big array made is the output. A language
 model's log-softmax over a 10,000-word vocabulary is such an input.
+
+The rule every path keeps, as PyTorch does: a row holding a NaN or a +inf is NaN everywhere
+(``nan_rows``); a row of only -inf is NaN too; -inf elements of other rows give 0 (softmax) or
+-inf (log-softmax).
 """
 
 from __future__ import annotations
@@ -27,15 +31,36 @@ def _shift(x: np.ndarray) -> np.ndarray:
     return x - np.where(np.isfinite(m), m, 0)  # rows of -inf stay -inf instead of nan
 
 
+def nan_rows(y: np.ndarray) -> np.ndarray:
+    """Make each row (last axis) of ``y`` with a NaN anywhere NaN everywhere, in place; returns ``y``.
+
+    A +inf in a row leaves a NaN in it after the shift (``inf - inf``), so this also gives
+    PyTorch's NaN row for a row with +inf. One sum decides, in the common case, that there is
+    no NaN at all.
+
+    Example::
+
+        >>> nan_rows(np.array([[np.nan, 1.0], [0.5, 0.5]])).tolist()
+        [[nan, nan], [0.5, 0.5]]
+    """
+    if y.ndim == 0 or math.isfinite(y.sum()):  # no NaN (nor inf) anywhere; a 0-d NaN is NaN already
+        return y
+    nan = np.isnan(y)
+    if nan.any():
+        np.copyto(y, np.nan, where=nan.any(axis=-1, keepdims=True))
+    return y
+
+
 def softmax_rows_ref(x: np.ndarray) -> np.ndarray:
     e = np.exp(_shift(x))
-    return e / e.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):  # inf / inf where a row held +inf: that row is NaN
+        return nan_rows(e / e.sum(axis=-1, keepdims=True))
 
 
 def log_softmax_rows_ref(x: np.ndarray) -> np.ndarray:
     z = _shift(x)
-    with np.errstate(divide="ignore"):
-        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return nan_rows(z - np.log(np.exp(z).sum(axis=-1, keepdims=True)))
 
 
 # Rows per block of the large-input paths: about this many elements (1 MiB of float32), which
@@ -80,7 +105,7 @@ def log_softmax_rows_large(x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):  # masked and NaN rows give NaN, silently, as the kernel
         for z in _shifted_blocks(rows, out):
             z -= np.log(np.exp(z, out=exps[:len(z)]).sum(axis=-1, keepdims=True))  # z - log(sum(exp(z)))
-    return out.reshape(x.shape)
+    return nan_rows(out).reshape(x.shape)
 
 
 def softmax_rows_large(x: np.ndarray) -> np.ndarray:
@@ -98,7 +123,7 @@ def softmax_rows_large(x: np.ndarray) -> np.ndarray:
         for z in _shifted_blocks(rows, out):
             e = np.exp(z, out=z)
             e /= e.sum(axis=-1, keepdims=True)  # exp(z) / sum(exp(z))
-    return out.reshape(x.shape)
+    return nan_rows(out).reshape(x.shape)
 
 
 def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -111,6 +136,11 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
         >>> np.allclose(log_softmax_rows_backward(y, g), g - np.exp(y) * g.sum(-1, keepdims=True))
         True
     """
+    if y.ndim == 2 and y.size <= BLOCK_ELEMENTS and y.dtype == grad.dtype:  # one block: no slicing
+        with np.errstate(invalid="ignore"):
+            out = np.exp(y)
+            out *= grad.sum(axis=-1, keepdims=True)
+            return np.subtract(grad, out, out=out)
     y2, g2 = _as_rows(y), _as_rows(grad)
     out = np.empty(y2.shape, np.result_type(y2, g2))
     n, cols = y2.shape
@@ -139,14 +169,18 @@ def softmax_rows_kernel(x, out):
         for j in range(cols):
             if x[r, j] > m:
                 m = x[r, j]
-        if not math.isfinite(m):
+        if m == np.inf:  # a +inf in the row: NaN everywhere, as in PyTorch
+            for j in range(cols):
+                out[r, j] = np.nan
+            continue
+        if not math.isfinite(m):  # a row of -inf (or NaN): its sum below is 0 (or NaN)
             m = 0.0
         total = 0.0
         for j in range(cols):
             e = math.exp(x[r, j] - m)
             out[r, j] = e
             total += e
-        inv = 1.0 / total if total > 0 else np.nan  # an all -inf row is nan, as in PyTorch
+        inv = 1.0 / total if total > 0 else np.nan  # an all -inf row, or a NaN in it: NaN
         for j in range(cols):
             out[r, j] *= inv
 
@@ -162,12 +196,17 @@ def log_softmax_rows_kernel(x, out):
         for j in range(cols):
             if x[r, j] > m:
                 m = x[r, j]
-        if not math.isfinite(m):
+        if m == np.inf:  # a +inf in the row: NaN everywhere, as in PyTorch
+            for j in range(cols):
+                out[r, j] = np.nan
+            continue
+        if not math.isfinite(m):  # a row of -inf (or NaN): its sum below is 0 (or NaN)
             m = 0.0
         total = 0.0
         for j in range(cols):
             total += math.exp(x[r, j] - m)
-        lse = m + math.log(total) if total > 0 else -np.inf
+        # lse = -inf for a row of -inf (x - lse is then NaN), NaN for a NaN in the row
+        lse = m + math.log(total) if total > 0 else (-np.inf if total == 0 else np.nan)
         for j in range(cols):
             out[r, j] = x[r, j] - lse
 
@@ -176,10 +215,15 @@ log_softmax_rows_kernel.warmup_fn = _warm(log_softmax_rows_kernel)
 
 
 def _rows(x: np.ndarray, k, ref, large) -> np.ndarray:
-    if x.ndim == 0 or x.dtype.kind != "f":
+    """``k`` (a row kernel) on ``x``'s last-axis rows; ``ref`` for 0-d and non-float ``x``, ``large`` for big ones."""
+    if x.dtype.kind != "f" or x.ndim == 0:
         return ref(x)
     if x.size > EXP_KERNEL_MAX_SIZE or jit_disabled():
         return large(x)
+    if x.ndim == 2 and x.flags.c_contiguous:  # the common case: rows as they are
+        out = np.empty_like(x)
+        k(x, out)
+        return out
     x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
     out = np.empty_like(x2)
     k(x2, out)

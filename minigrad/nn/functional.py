@@ -96,10 +96,13 @@ class Linear(Function):
         # wider than x: backward flattens dL/dy in that order, a copy of y's size.
         order = _memory_order(x) if w.shape[0] <= w.shape[1] else None
         xm = x if order is None else x.transpose(order)
-        x2 = xm.reshape(-1, w.shape[1])  # all batch dims flattened into rows (a copy if xm is a strided view)
+        # All batch dims flattened into rows (a copy if xm is a strided view); a matrix already is.
+        x2 = xm if xm.ndim == 2 else xm.reshape(-1, w.shape[1])
         self.save_for_backward(x2, w, x)  # the rows, so that backward does not flatten (copy) x again
         self.order, self.xm_shape = order, xm.shape
-        y = matmul2d(x2, w.T).reshape(*xm.shape[:-1], w.shape[0])
+        y = matmul2d(x2, w.T)
+        if y.ndim != len(xm.shape):
+            y = y.reshape(*xm.shape[:-1], w.shape[0])
         if b is not None:
             y += b
         return y if order is None else y.transpose(np.argsort(order))
@@ -138,18 +141,20 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         ((2, 4), 3.0)
     """
     input, weight = _as_tensor(input, "linear"), _as_tensor(weight, "linear", "weight")
-    _check_floating(input, "linear")
-    if weight.ndim != 2:
+    x, w = input._array, weight._array  # the checks read the arrays: this runs once per layer per step
+    if x.dtype.kind != "f":
+        _check_floating(input, "linear")
+    if w.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
-    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ShapeError(f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: "
                          f"the input's last dimension must be in_features={weight.shape[1]}")
-    if input.dtype != weight.dtype:  # PyTorch refuses too: a silent upcast would hide a model/data mismatch
+    if x.dtype != w.dtype:  # PyTorch refuses too: a silent upcast would hide a model/data mismatch
         raise TypeError(f"linear: input has dtype {input.dtype} but the weight has dtype {weight.dtype}; convert "
                         f"one of them (e.g. x.to(mg.{weight.dtype}) or model.to(mg.{input.dtype}))")
     if bias is not None:
         bias = _as_tensor(bias, "linear", "bias")
-        if bias.shape not in ((weight.shape[0],), ()):
+        if bias._array.shape not in ((w.shape[0],), ()):
             raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}: "
                              f"expected ({weight.shape[0]},)")
     return Linear.apply(input, weight, bias)

@@ -90,7 +90,8 @@ class Linear(Module):
         if not isinstance(input, Tensor):
             raise TypeError(f"Linear: input must be a Tensor, got {type(input).__name__} (wrap data with "
                             "mg.tensor(...))")
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
+        shape = input._array.shape
+        if not shape or shape[-1] != self.in_features:
             raise ShapeError(f"Linear: input of shape {tuple(input.shape)} has last dimension "
                              f"{input.shape[-1] if input.ndim else 'none'}, expected in_features={self.in_features}")
         return F.linear(input, self.weight, self.bias)

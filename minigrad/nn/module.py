@@ -151,8 +151,9 @@ class Module:
         # Only called when normal lookup fails: parameters, buffers and modules live in their dicts.
         d = self.__dict__
         for registry in ("_parameters", "_buffers", "_modules"):
-            if registry in d and name in d[registry]:
-                return d[registry][name]
+            entries = d.get(registry)
+            if entries is not None and name in entries:
+                return entries[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:

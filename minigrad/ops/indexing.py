@@ -145,8 +145,11 @@ def scatter_add(shape: tuple[int, ...], index: Any, grad: np.ndarray) -> np.ndar
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with autograd. Example: ``mg.arange(5)[[0, 0, 3]]`` -> tensor([0, 0, 3])."""
-    index = normalize_index(index, x.shape)
-    parts = split_index(index)
+    if type(index) is int:  # the common case (a step of a sequence): nothing to convert or reorder
+        parts = None
+    else:
+        index = normalize_index(index, x.shape)
+        parts = split_index(index)
     try:
         if parts is not None:
             return GetItem.apply(GetItem.apply(x, index=parts[0]), index=parts[1])

@@ -27,6 +27,8 @@ def normalize_dims(op: str, dim: Any, ndim: int | tuple[int, ...]) -> tuple[int,
 
     ``ndim`` may be the tensor's shape instead, which the out-of-range error then names.
     """
+    if type(dim) is int and type(ndim) is int and -ndim <= dim < ndim:  # the common case: one valid int
+        return (dim % ndim,)
     shape = ndim if isinstance(ndim, tuple) else None
     ndim = len(shape) if shape is not None else ndim
     if dim is None:
@@ -311,17 +313,6 @@ def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Ten
 # ----------------------------------------------------------------------------------- softmax family
 
 
-def _nan_rows(y: np.ndarray, dim: int) -> np.ndarray:
-    """A row (along ``dim``) with a NaN anywhere is NaN everywhere, as PyTorch's softmax gives for +inf or NaN."""
-    if np.isfinite(y.sum()):  # no NaN (nor inf) anywhere: one pass, no temporary
-        return y
-    nan = np.isnan(y)
-    if not nan.any():
-        return y
-    bad = nan.any(axis=dim, keepdims=True)
-    return np.where(bad, np.nan, y).astype(y.dtype, copy=False) if bad.any() else y
-
-
 def _rows_along(rows_kernel: Any, x: np.ndarray, dim: int) -> np.ndarray:
     """Apply a kernel that works on the last axis along ``dim`` instead (moving that axis there and back)."""
     if dim == x.ndim - 1:
@@ -335,7 +326,7 @@ class Softmax(Function):
             y = x.copy()
             self.save_for_backward(y)
             return y
-        y = _nan_rows(_rows_along(K.softmax_rows, x, self.dim), self.dim)
+        y = _rows_along(K.softmax_rows, x, self.dim)  # a row with NaN or +inf is NaN (kernels/softmax.py)
         self.save_for_backward(y)
         return y
 
@@ -351,7 +342,7 @@ class LogSoftmax(Function):
             y = x.copy()
             self.save_for_backward(y)
             return y
-        y = _nan_rows(_rows_along(K.log_softmax_rows, x, self.dim), self.dim)
+        y = _rows_along(K.log_softmax_rows, x, self.dim)
         self.save_for_backward(y)
         return y
 

@@ -199,11 +199,16 @@ def _same_dtype(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not len(tensors):
         raise TypeError(f"{op}: expected a non-empty list or tuple of tensors")
     ts = list(tensors)
-    if not all(isinstance(x, Tensor) for x in ts):
-        bad = next(type(x).__name__ for x in ts if not isinstance(x, Tensor))
-        raise TypeError(f"{op}: expected a list of Tensors, found a {bad}")
-    dt = ts[0]._array.dtype
-    if all(x._array.dtype == dt for x in ts):  # the common case: nothing to promote
+    dt = None
+    mixed = False
+    for x in ts:  # one pass: every item a Tensor, and do their dtypes differ?
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{op}: expected a list of Tensors, found a {type(x).__name__}")
+        if dt is None:
+            dt = x._array.dtype
+        elif x._array.dtype != dt:
+            mixed = True
+    if not mixed:  # the common case: nothing to promote
         return ts
     dt = result_type(*ts)
     return [as_tensor(x, dt, op) for x in ts]
@@ -212,14 +217,16 @@ def _same_dtype(op: str, tensors: Sequence[Any]) -> list[Tensor]:
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim. Example: ``mg.cat([mg.ones(2), mg.zeros(3)]).shape`` -> (5,)."""
     ts = _same_dtype("cat", tensors)
-    ref = ts[0]
-    if ref.ndim == 0:
+    shape = ts[0]._array.shape
+    if not shape:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use mg.stack")
-    d = _dim("cat", dim, ref.ndim)
+    d = _dim("cat", dim, len(shape))
+    before, after = shape[:d], shape[d + 1:]
     for i, x in enumerate(ts):
-        if x.ndim != ref.ndim or x.shape[:d] + x.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
+        s = x._array.shape
+        if len(s) != len(shape) or s[:d] != before or s[d + 1:] != after:
             raise ShapeError(
-                f"cat: tensor {i} has shape {x.shape} but tensor 0 has shape {ref.shape}; all sizes must "
+                f"cat: tensor {i} has shape {s} but tensor 0 has shape {shape}; all sizes must "
                 f"match except in dimension {d}"
             )
     return Cat.apply(*ts, dim=d)

@@ -78,6 +78,53 @@ def test_softmax_rows(dtype, which):
         np.testing.assert_allclose(out, expected, **tol(dtype), err_msg=name)
 
 
+def special_rows(dtype) -> np.ndarray:
+    """Rows with a NaN, a +inf, both, only -inf, some -inf, and two plain rows."""
+    x = np.array([[0.5, np.nan, 1.0], [np.inf, 0.0, 2.0], [np.nan, np.inf, 1.0], [-np.inf] * 3,
+                  [-np.inf, 1.0, 2.0], [1.0, 2.0, 3.0], [-1.0, 0.0, 50.0]], dtype)
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("which", ["softmax", "log_softmax"])
+def test_softmax_paths_make_nan_rows(dtype, which):
+    """Kernel, reference and large path agree on special rows: NaN or +inf anywhere (or only -inf) is a NaN row."""
+    x = special_rows(dtype)
+    kernel = getattr(SM, f"{which}_rows_kernel")
+    out = np.empty_like(x)
+    with np.errstate(all="ignore"):  # NUMBA_DISABLE_JIT runs the kernel on NumPy scalars, which warn
+        kernel(x, out)
+    results = {"kernel": out, "ref": getattr(SM, f"{which}_rows_ref")(x),
+               "large": getattr(SM, f"{which}_rows_large")(x), "public": getattr(SM, f"{which}_rows")(x)}
+    for name, y in results.items():
+        assert np.isnan(y[:4]).all(), name
+        assert not np.isnan(y[4:]).any(), name
+        np.testing.assert_allclose(y, results["ref"], **tol(dtype), err_msg=name)
+    masked = results["kernel"][4, 0]
+    assert masked == (0.0 if which == "softmax" else -np.inf)
+
+
+def test_nan_rows_is_in_place_and_leaves_finite_rows():
+    y = np.array([[0.1, 0.2], [np.nan, 0.3], [0.4, -np.inf]])
+    assert SM.nan_rows(y) is y
+    assert np.isnan(y[1]).all() and y[0].tolist() == [0.1, 0.2] and y[2, 1] == -np.inf
+    assert np.isnan(SM.nan_rows(np.array(np.nan)))  # 0-d
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_softmax_rows_backward_small_path(dtype):
+    """One block (no slicing) gives the formula too, NaN rows included."""
+    rng = np.random.default_rng(6)
+    y = SM.log_softmax_rows_ref(rng.standard_normal((3, 7)).astype(dtype))
+    g = rng.standard_normal((3, 7)).astype(dtype)
+    y[1, 2] = np.nan
+    with np.errstate(invalid="ignore"):
+        want = g - np.exp(y) * g.sum(axis=-1, keepdims=True)
+    got = SM.log_softmax_rows_backward(y, g)
+    assert got.dtype == y.dtype
+    np.testing.assert_allclose(got, want, **tol(dtype))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("which", ["softmax", "log_softmax"])
 @pytest.mark.parametrize("shape", [(700, 37), (3, 2, 5000), (1, 70000), (4000, 1)])
