@@ -303,8 +303,18 @@ def zeros_panels(n_panels, n_inner, zero):
 
 
 @Inline.with_options(_OPTIONS)
+def empty_panels(n_panels, n_inner, zero):
+    """``zeros_panels`` without the zeros, for panels that ``pack_panels`` fills whole, padding included."""
+    tc = _stack_tile(zero).shape[1]
+    size = n_panels * n_inner * tc
+    buffer = np.empty(size + 16, type(zero))
+    start = (-buffer.ctypes.data) % 64 // buffer.itemsize
+    return buffer[start:start + size].reshape((n_panels, n_inner, tc))
+
+
+@Inline.with_options(_OPTIONS)
 def pack_panels(b, cols, panels, p0, p1):
-    """``panels[p, :, :w] = b[:, c:c + w]`` for ``(c, w) = cols[p]``, ``p0 <= p < p1`` (the padding stays as it is)."""
+    """``panels[p, :, :w] = b[:, c:c + w]`` for ``(c, w) = cols[p]``, ``p0 <= p < p1``; the padding ``panels[p, :, w:]`` = 0."""
     tile_cols = panels.shape[2]
     for k in range(b.shape[0]):  # row by row: b is read in order
         bk = b[k]
@@ -314,14 +324,17 @@ def pack_panels(b, cols, panels, p0, p1):
             if w == tile_cols:  # a constant trip count: whole-vector copies
                 for jj in range(tile_cols):
                     pk[np.uint64(jj)] = bk[np.uint64(c + jj)]
-            else:
+            else:  # a partial panel: the columns past w are padding, zeros (the tile multiplies them too)
                 for jj in range(w):
                     pk[np.uint64(jj)] = bk[np.uint64(c + jj)]
+                for jj in range(w, tile_cols):
+                    pk[np.uint64(jj)] = 0
 
 
 @Inline.with_options(_OPTIONS)
 def pack_panels_transposed(bt, cols, panels, p0, p1):
     """``pack_panels`` of ``b = bt.T``, read from ``bt`` row by row (a weight as stored, ``(N, K)``)."""
+    tile_cols = panels.shape[2]
     for p in range(p0, p1):
         c, w = cols[p, 0], cols[p, 1]
         panel = panels[p]
@@ -329,6 +342,9 @@ def pack_panels_transposed(bt, cols, panels, p0, p1):
             row = bt[c + jj]  # column c + jj of b
             for k in range(row.shape[0]):
                 panel[k, jj] = row[k]
+        for k in range(panel.shape[0]):  # the padding of a partial panel: zeros
+            for jj in range(w, tile_cols):
+                panel[k, jj] = 0
 
 
 @Inline.with_options(_OPTIONS)
@@ -461,6 +477,11 @@ def _pack(b, b_transposed, cols, panels, p0, p1):
         pack_panels(b, cols, panels, p0, p1)
 
 
+# Each block's rows go M_BLOCK at a time: that chunk of A (M_BLOCK rows by K_BLOCK, 256 KiB of
+# float32) stays in the L2 cache while every panel of the block passes over it.
+M_BLOCK = 512
+
+
 @kernel(parallel=True, **_OPTIONS)
 def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     """``out[r0:r1, j0:j1] = A[r0:r1] @ B[:, j0:j1]`` for each row ``(r0, r1, j0, j1)`` of ``blocks``, in parallel.
@@ -468,9 +489,11 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     ``A = a.T if a_transposed else a``, the same for ``B``; ``a``, ``b`` and ``out`` are
     C-contiguous. A transpose (a weight gradient's ``dG.T``, Linear's ``W.T``) is passed as
     the array it views plus the flag: no copy, and the kernel compiles once for every layout
-    (each compilation costs seconds on a cold start). ``B`` is copied into packed panels
+    (each compilation costs seconds on a cold start). ``B`` is first copied into packed panels
     (``pack_panels``), cut at every column bound of the blocks so that each block owns whole
-    panels. Each block then goes over ``K`` in blocks of ``K_BLOCK``, each over all its panels
+    panels; the threads share the packing (when the blocks split the columns, each packs its
+    own panels). Then each block goes over its rows ``M_BLOCK`` at a time, each chunk over
+    ``K`` in blocks of ``K_BLOCK``, each of those over all the block's panels
     (``gemm_panel_k``); a panel at most ``NARROW_PANEL`` columns wide (with ``A`` not
     transposed) is summed as dot products instead (``gemm_narrow``). The blocks must not
     overlap; ``parallel_matmul`` cuts them.
@@ -480,10 +503,10 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     units = _column_bounds(blocks)  # the column ranges of the blocks, as units of one "gate"
     first, cols = panel_plan(1, out.shape[1], units, tc)
     n_inner = a.shape[0] if a_transposed else a.shape[1]
-    panels = zeros_panels(cols.shape[0], n_inner, out.dtype.type(0))  # zeros: the padding of a partial panel
-    # Packed on one thread, before the parallel loop: one copy of the packing code keeps this
-    # kernel's compile time down (the trade-off is in docs/performance.md).
-    _pack(b, b_transposed, cols, panels, 0, cols.shape[0])
+    n_panels = cols.shape[0]
+    panels = empty_panels(n_panels, n_inner, out.dtype.type(0))  # pack_panels writes all of each panel
+    for q in prange(n_blocks):  # share q of the panels: with column blocks, exactly block q's own
+        _pack(b, b_transposed, cols, panels, n_panels * q // n_blocks, n_panels * (q + 1) // n_blocks)
     for n in prange(n_blocks):
         r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
         u = 0
@@ -492,21 +515,23 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
         u_stop = u
         while u_stop < units.shape[0] - 1 and units[u_stop] < j1:  # the column ranges inside [j0, j1)
             u_stop += 1
-        # K_BLOCK rows of A at a time, each over all the block's panels: that part of A is read
-        # from memory once and stays in cache for the other panels (A is often the big operand:
-        # a weight gradient's dG.T, 8 MB on charlm).
-        k0 = 0
-        while r0 < r1 and (k0 == 0 or k0 < n_inner):
-            k1 = min(k0 + K_BLOCK, n_inner)
+        for m0 in range(r0, r1, M_BLOCK):
+            m1 = min(m0 + M_BLOCK, r1)
+            # K_BLOCK rows of A at a time, each over all the block's panels: that part of A is read
+            # from memory once and stays in cache for the other panels (A is often the big operand:
+            # a weight gradient's dG.T, 8 MB on charlm).
+            k0 = 0
+            while k0 == 0 or k0 < n_inner:
+                k1 = min(k0 + K_BLOCK, n_inner)
+                for p in range(first[u], first[u_stop]):
+                    if a_transposed:  # two copies of the tile loop, each for its layout of A's rows
+                        gemm_panel_k(a.T[m0:m1], panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
+                    elif cols[p, 1] > NARROW_PANEL:
+                        gemm_panel_k(a[m0:m1], panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
+                k0 = max(k1, 1)
             for p in range(first[u], first[u_stop]):
-                if a_transposed:  # two copies of the tile loop, each for its layout of A's rows
-                    gemm_panel_k(a.T[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1], k0, k1)
-                elif cols[p, 1] > NARROW_PANEL:
-                    gemm_panel_k(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1], k0, k1)
-            k0 = max(k1, 1)
-        for p in range(first[u], first[u_stop]):
-            if r0 < r1 and not a_transposed and cols[p, 1] <= NARROW_PANEL:
-                gemm_narrow(a[r0:r1], panels[p], out[r0:r1], cols[p, 0], cols[p, 1])
+                if not a_transposed and cols[p, 1] <= NARROW_PANEL:
+                    gemm_narrow(a[m0:m1], panels[p], out[m0:m1], cols[p, 0], cols[p, 1])
 
 
 def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transposed: bool, out: np.ndarray,

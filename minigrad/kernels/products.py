@@ -26,15 +26,24 @@ import numpy as np
 
 from minigrad._allocator import empty_aligned
 from minigrad.kernels._jit import threads_usable
-from minigrad.kernels.gemm import TILE_ROWS, matmul_blocks, tile_shape
+from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
+
+
+# Column blocks are kept while the busiest thread has at most this much more than an even share of
+# the panels; past it the threads split the rows instead (every thread then reads every panel).
+COLUMN_IMBALANCE_MAX = 1.1
 
 
 @functools.lru_cache(maxsize=256)
-def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, tile_cols: int = 64) -> np.ndarray:
+def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, tile_cols: int = 64,
+                 narrow_is_cheap: bool = True) -> np.ndarray:
     """Cut a ``rows x cols`` output into ``parts`` blocks of whole tiles, as ``(n, 4)`` ``(r0, r1, j0, j1)``.
 
-    Whole column panels when there are enough of them (each thread then reads only its own
-    part of ``b``), else bands of rows.
+    Whole column panels when they share out evenly (each thread then packs and reads only its
+    own part of ``b``), else bands of rows. A panel costs the same at any width (the tile always
+    multiplies ``tile_cols`` columns), except a last panel at most ``NARROW_PANEL`` wide when
+    ``narrow_is_cheap`` (``A`` not transposed: ``matmul_blocks`` sums it as dot products).
+    Columns also when there are too few rows to cut.
 
     Example::
 
@@ -42,17 +51,29 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
         [[0, 32, 0, 256], [0, 32, 256, 512]]
         >>> split_blocks(1120, 64, 2).tolist()
         [[0, 560, 0, 64], [560, 1120, 0, 64]]
+        >>> split_blocks(700, 300, 2).tolist()  # 5 panels: 3 + 2 would leave one thread waiting
+        [[0, 348, 0, 300], [348, 700, 0, 300]]
     """
     panels = -(-cols // tile_cols)
-    if panels >= 2 * parts or (panels >= parts and rows < 8 * tile_rows * parts):
+    if panels >= parts:
         cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
-        blocks = [(0, rows, cuts[p], cuts[p + 1]) for p in range(parts)]
-    else:
-        row_tiles = -(-rows // tile_rows)
-        cuts = [min(rows, (row_tiles * p // parts) * tile_rows) for p in range(parts + 1)]
-        blocks = [(cuts[p], cuts[p + 1], 0, cols) for p in range(parts)]
+        last = cols - (panels - 1) * tile_cols  # the width of the last panel
+        cheap_last = last / tile_cols if narrow_is_cheap and last <= NARROW_PANEL else 1.0
+        work = [-(-(cuts[p + 1] - cuts[p]) // tile_cols) for p in range(parts)]
+        work[-1] += cheap_last - 1.0
+        even = sum(work) / parts
+        if max(work) <= COLUMN_IMBALANCE_MAX * even or rows < 8 * tile_rows * parts:
+            blocks = [(0, rows, cuts[p], cuts[p + 1]) for p in range(parts)]
+            return _frozen(blocks)
+    row_tiles = -(-rows // tile_rows)
+    cuts = [min(rows, (row_tiles * p // parts) * tile_rows) for p in range(parts + 1)]
+    return _frozen([(cuts[p], cuts[p + 1], 0, cols) for p in range(parts)])
+
+
+def _frozen(blocks: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The non-empty blocks as a read-only ``(n, 4)`` int64 array (``split_blocks`` caches it for every caller)."""
     out = np.array([blk for blk in blocks if blk[0] < blk[1] and blk[2] < blk[3]] or [(0, 0, 0, 0)], np.int64)
-    out.flags.writeable = False  # cached: shared by every caller
+    out.flags.writeable = False
     return out
 
 
@@ -145,6 +166,6 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
     """
     rows, cols = out.shape
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
-    blocks = split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_shape(out.dtype)[1])
+    blocks = split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_shape(out.dtype)[1], not a_transposed)
     matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks)
     return out

@@ -161,6 +161,12 @@ def test_panel_plan_and_packing():
     for p, (c, w) in enumerate(cols):
         np.testing.assert_array_equal(panels[p, :, :w], b[:, c:c + w])
         assert (panels[p, :, w:] == 0).all()
+    # Packing writes the padding too: panels that held anything before (matmul_blocks packs into
+    # uninitialised memory) come out the same.
+    for pack, source in ((G.pack_panels, b), (G.pack_panels_transposed, np.ascontiguousarray(b.T))):
+        dirty = np.full((6, 3, 2), np.nan, np.float32)
+        pack(source, cols, dirty, 0, 6)
+        np.testing.assert_array_equal(dirty, panels)
 
 
 def test_matmul_blocks_propagates_nan_and_inf():
@@ -187,9 +193,18 @@ def test_split_blocks_cover_the_output_once(rows, cols, parts):
     assert len(P.split_blocks(rows, cols, parts)) <= parts
 
 
-def test_split_blocks_prefers_column_panels():
-    assert P.split_blocks(32, 1024, 2).tolist() == [[0, 32, 0, 512], [0, 32, 512, 1024]]
-    assert P.split_blocks(2048, 64, 2).tolist() == [[0, 1024, 0, 64], [1024, 2048, 0, 64]]
+@pytest.mark.parametrize("rows, cols, parts, narrow_is_cheap, expected", [
+    (32, 1024, 2, True, [[0, 32, 0, 512], [0, 32, 512, 1024]]),        # 16 panels: 8 each
+    (2048, 64, 2, True, [[0, 1024, 0, 64], [1024, 2048, 0, 64]]),      # one panel: rows
+    (700, 10000, 2, True, [[0, 700, 0, 4992], [0, 700, 4992, 10000]]),  # 157 panels: 78 + 79, even enough
+    (700, 300, 2, True, [[0, 348, 0, 300], [348, 700, 0, 300]]),       # 5 panels: 2 + 3 is not: rows
+    (700, 200, 2, True, [[0, 348, 0, 200], [348, 700, 0, 200]]),       # 2 panels against 1 + a narrow one
+    (10000, 200, 2, False, [[0, 10000, 0, 128], [0, 10000, 128, 200]]),  # A transposed: the narrow one is a panel
+    (5, 70, 2, True, [[0, 5, 0, 64], [0, 5, 64, 70]]),                 # too few rows to cut: columns
+])
+def test_split_blocks_balances_the_threads(rows, cols, parts, narrow_is_cheap, expected):
+    """Column panels when they share out evenly between the threads, else bands of rows (a table)."""
+    assert P.split_blocks(rows, cols, parts, G.TILE_ROWS, 64, narrow_is_cheap).tolist() == expected
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
