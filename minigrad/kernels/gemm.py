@@ -46,6 +46,10 @@ TILE_ROWS = 4
 # that block of the panel stays in the L1 cache while every row block of `a` passes over it, where
 # one pass over all of a long K (weight gradients: K = T*B) would reload it from L2 for each block.
 K_BLOCK = 128
+# An inner dimension up to this is summed in one pass instead: its panel (64 KiB at most) comes from
+# L2 rather than L1, but each element of `out` is written once instead of once per block of K. With
+# few rows of K and many columns (Linear(200, 10000): an out of 28 MB) that traffic is what costs.
+K_ONE_PASS = 2 * K_BLOCK
 
 # Multiply-adds contract to one FMA instruction (one rounding instead of two): twice the
 # throughput. This is only a rounding difference; NaN and Inf propagate exactly as without it.
@@ -376,9 +380,10 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
     edge = _stack_tile(zero)
     tr, tc = tile.shape  # compile-time constants
     last_row = n_rows - 1
+    k_step = K_BLOCK if k_stop - k_start > K_ONE_PASS else max(k_stop - k_start, 1)
     k0 = k_start
-    while k0 == 0 or k0 < k_stop:  # K_BLOCK rows of the panel at a time: they stay in L1 (one pass
-        k1 = min(k0 + K_BLOCK, k_stop)  # even when K is 0: out = 0)
+    while k0 == 0 or k0 < k_stop:  # k_step rows of the panel at a time: they stay in cache (one pass
+        k1 = min(k0 + k_step, k_stop)  # even when K is 0: out = 0)
         i0 = 0
         while i0 < n_rows:
             rows = min(tr, n_rows - i0)
@@ -451,17 +456,21 @@ NARROW_PANEL = 8
 def gemm_narrow(a, panel, out, j0, width):
     """``out[:, j0:j0 + width] = a @ panel[:, :width]`` as one dot product per element (``a`` C-contiguous).
 
-    Each column of the panel is first copied into a contiguous vector, so that the dot products
-    read both operands in order and vectorise (``reassoc``: LLVM may split each sum into SIMD
-    lanes; that changes only rounding, NaN and Inf propagate as before).
+    The panel's columns are first copied into contiguous rows, so that the dot products read
+    both operands in order and vectorise (``reassoc``: LLVM may split each sum into SIMD lanes;
+    that changes only rounding, NaN and Inf propagate as before). Rows of ``a`` in the outer
+    loop: each is read from memory once for all the columns (with a long K, ``a`` is the big
+    operand).
     """
     n_inner = a.shape[1]
-    column = np.empty(n_inner, out.dtype)
-    for jj in range(width):
-        for k in range(n_inner):
-            column[k] = panel[k, jj]
-        for i in range(a.shape[0]):
-            ai = a[i]
+    columns = np.empty((width, n_inner), out.dtype)
+    for k in range(n_inner):
+        for jj in range(width):
+            columns[jj, k] = panel[k, jj]
+    for i in range(a.shape[0]):
+        ai = a[i]
+        for jj in range(width):
+            column = columns[jj]
             total = out.dtype.type(0)
             for k in range(n_inner):
                 total += ai[k] * column[k]
@@ -522,7 +531,7 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
             # a weight gradient's dG.T, 8 MB on charlm).
             k0 = 0
             while k0 == 0 or k0 < n_inner:
-                k1 = min(k0 + K_BLOCK, n_inner)
+                k1 = min(k0 + (K_BLOCK if n_inner > K_ONE_PASS else n_inner), n_inner)
                 for p in range(first[u], first[u_stop]):
                     if a_transposed:  # two copies of the tile loop, each for its layout of A's rows
                         gemm_panel_k(a.T[m0:m1], panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
