@@ -59,6 +59,14 @@ EXTRA_WARMUPS = {"minigrad.kernels.gemm.matmul_blocks": _warm_matmul_blocks,
 # leaves them out, and they compile in the background the first time something calls them.
 NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kernels.gemm.matmul_cols"})
 
+# Kernels that the default warmup leaves out too, although ops call them: the parallel float32
+# softmax kernels of big inputs (a language model's vocabulary). Few scripts need them, and they
+# would lengthen everyone's warmup; the first script that does compiles them in the background
+# while NumPy computes the same thing.
+FIRST_USE_ONLY = frozenset({"minigrad.kernels.softmax.log_softmax_rows_parallel",
+                            "minigrad.kernels.softmax.softmax_rows_parallel",
+                            "minigrad.kernels.softmax.log_softmax_backward_rows_parallel"})
+
 
 def all_kernels() -> list:
     """Every kernel, in the order the kernel modules define them (imports those modules).
@@ -84,7 +92,7 @@ def warmup_jobs(dtypes: Sequence[str] = DEFAULT_DTYPES, everything: bool = False
     dtype the parallel kernels first (the longest to compile: the two processes of ``warmup`` then
     end close together).
 
-    Leaves out ``NOT_CALLED_BY_LAYERS`` unless ``everything``.
+    Leaves out ``NOT_CALLED_BY_LAYERS`` and ``FIRST_USE_ONLY`` unless ``everything``.
 
     Example::
 
@@ -92,7 +100,8 @@ def warmup_jobs(dtypes: Sequence[str] = DEFAULT_DTYPES, everything: bool = False
         >>> jobs[0][1], jobs[-1][1], jobs[0][0].parallel
         ('float32', 'float64', True)
     """
-    kernels = [k for k in all_kernels() if everything or k.name not in NOT_CALLED_BY_LAYERS]
+    left_out = NOT_CALLED_BY_LAYERS | FIRST_USE_ONLY
+    kernels = [k for k in all_kernels() if everything or k.name not in left_out]
     kernels.sort(key=lambda k: not k.parallel)  # stable: otherwise in the modules' order
     return [(k, dtype) for dtype in dtypes for k in kernels]
 

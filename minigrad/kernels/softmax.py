@@ -309,8 +309,10 @@ def log_softmax_rows_parallel(x, out):
         # exp(x - m) goes to out, and is overwritten below: LLVM vectorises this loop only when
         # it stores something (the sum alone stays scalar, 9x slower)
         total = _row_exp_sum(xr, m, outr)
-        # log(total): -inf for a row of -inf (x - m - log is then NaN), NaN for a NaN in the row
-        lse = x.dtype.type(math.log(total) if total > 0 else (-np.inf if total == 0 else np.nan))
+        if total == 0:  # a row of only -inf: NaN, as in PyTorch
+            outr[:] = np.nan
+            continue
+        lse = x.dtype.type(math.log(total) if total > 0 else np.nan)  # NaN for a NaN in the row
         for j in range(cols):
             outr[np.uint64(j)] = (xr[np.uint64(j)] - m) - lse
 
