@@ -344,6 +344,16 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     a, b_data = r(6, 130), r(70, 130)  # a transposed `b` (Linear's W.T)
     cases.append(("matmul_blocks(b transposed)", KG.matmul_blocks, KG.matmul_blocks_ref,
                   (a, False, b_data, True, np.empty((6, 70), dtype), np.array(KP.split_blocks(6, 70, 2)))))
+    if dtype == np.float32:  # float32 only: big float64 inputs go to NumPy
+        for cols in (5, 37):  # a partial group of lanes only; full groups and a partial one
+            cases.append((f"log_softmax_rows_parallel(cols={cols})", KSM.log_softmax_rows_parallel,
+                          KSM.log_softmax_rows_parallel_ref, (r(3, cols) * 5, np.empty((3, cols), dtype))))
+            cases.append((f"softmax_rows_parallel(cols={cols})", KSM.softmax_rows_parallel,
+                          KSM.softmax_rows_parallel_ref, (r(3, cols) * 5, np.empty((3, cols), dtype))))
+            y = KSM.log_softmax_rows_ref(r(3, cols) * 5)
+            cases.append((f"log_softmax_backward_rows_parallel(cols={cols})",
+                          KSM.log_softmax_backward_rows_parallel, KSM.log_softmax_backward_rows_parallel_ref,
+                          (y, r(3, cols), np.empty((3, cols), dtype))))
     return cases
 
 
@@ -375,7 +385,8 @@ def all_kernels() -> set[str]:
 
 
 def test_every_kernel_has_a_direct_case() -> None:
-    covered = {name.split("(")[0] for name, *_ in direct_cases(np.float64, np.random.default_rng(0))}
+    covered = {name.split("(")[0] for dtype in (np.float32, np.float64)
+               for name, *_ in direct_cases(dtype, np.random.default_rng(0))}
     missing = all_kernels() - covered
     assert not missing, f"kernels without an out-of-bounds check in tests/test_properties.py: {sorted(missing)}"
 
