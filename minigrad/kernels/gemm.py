@@ -318,7 +318,10 @@ def empty_panels(n_panels, n_inner, zero):
 
 @Inline.with_options(_OPTIONS)
 def pack_panels(b, cols, panels, p0, p1):
-    """``panels[p, :, :w] = b[:, c:c + w]`` for ``(c, w) = cols[p]``, ``p0 <= p < p1``; the padding ``panels[p, :, w:]`` = 0."""
+    """``panels[p, :, :w] = b[:, c:c + w]`` for ``(c, w) = cols[p]``, ``p0 <= p < p1``; zeros in the padding.
+
+    The padding (``panels[p, :, w:]``) is written too: the tile multiplies it, so it must be 0.
+    """
     tile_cols = panels.shape[2]
     for k in range(b.shape[0]):  # row by row: b is read in order
         bk = b[k]

@@ -28,7 +28,6 @@ from minigrad._allocator import empty_aligned
 from minigrad.kernels._jit import threads_usable
 from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
 
-
 # Column blocks are kept while the busiest thread has at most this much more than an even share of
 # the panels; past it the threads split the rows instead (every thread then reads every panel).
 COLUMN_IMBALANCE_MAX = 1.1
