@@ -293,6 +293,23 @@ def _row_sum(v):
     return total
 
 
+@Inline.with_options(_VEC)
+def _exp_row(xr, outr):
+    """``outr = exp(xr - m)`` with ``m = max(xr)`` (0 when that is not finite); returns ``(m, sum(outr))``.
+
+    The sum is not above 0 exactly for the rows that are NaN everywhere in the result (the rule
+    of the module docstring): NaN for a row with a NaN or a +inf, 0 for a row of only -inf.
+    """
+    m = _row_max(xr)
+    if m == np.inf:  # a +inf in the row
+        return m, xr.dtype.type(np.nan)
+    if not math.isfinite(m):  # a row of -inf (or NaN): its sum below is 0 (or NaN)
+        m = xr.dtype.type(0)
+    # exp(x - m) goes to outr even where only the sum is needed: LLVM vectorises the loop only
+    # when it stores something (the sum alone stays scalar, 9x slower)
+    return m, _row_exp_sum(xr, m, outr)
+
+
 @kernel(parallel=True, **_VEC)
 def log_softmax_rows_parallel(x, out):
     """``log_softmax_rows_ref`` of the C-contiguous 2-D float32 ``x`` into ``out``, rows on threads."""
@@ -300,19 +317,11 @@ def log_softmax_rows_parallel(x, out):
     rows, cols = x.shape
     for r in prange(rows):
         xr, outr = x[r], out[r]
-        m = _row_max(xr)
-        if m == np.inf:  # a +inf in the row: NaN everywhere, as in PyTorch
+        m, total = _exp_row(xr, outr)
+        if not total > 0:  # NaN everywhere, as in PyTorch
             outr[:] = np.nan
             continue
-        if not math.isfinite(m):  # a row of -inf (or NaN): its sum below is 0 (or NaN)
-            m = x.dtype.type(0)
-        # exp(x - m) goes to out, and is overwritten below: LLVM vectorises this loop only when
-        # it stores something (the sum alone stays scalar, 9x slower)
-        total = _row_exp_sum(xr, m, outr)
-        if total == 0:  # a row of only -inf: NaN, as in PyTorch
-            outr[:] = np.nan
-            continue
-        lse = x.dtype.type(math.log(total) if total > 0 else np.nan)  # NaN for a NaN in the row
+        lse = x.dtype.type(math.log(total))
         for j in range(cols):
             outr[np.uint64(j)] = (xr[np.uint64(j)] - m) - lse
 
@@ -327,15 +336,12 @@ def softmax_rows_parallel(x, out):
     x, out = borrow(x), borrow(out)
     rows, cols = x.shape
     for r in prange(rows):
-        xr, outr = x[r], out[r]
-        m = _row_max(xr)
-        if m == np.inf:  # a +inf in the row: NaN everywhere, as in PyTorch
+        outr = out[r]
+        total = _exp_row(x[r], outr)[1]
+        if not total > 0:  # NaN everywhere, as in PyTorch
             outr[:] = np.nan
             continue
-        if not math.isfinite(m):
-            m = x.dtype.type(0)
-        total = _row_exp_sum(xr, m, outr)
-        inv = x.dtype.type(1 / total if total > 0 else np.nan)  # an all -inf row, or a NaN in it: NaN
+        inv = x.dtype.type(1 / total)
         for j in range(cols):
             outr[np.uint64(j)] *= inv
 
