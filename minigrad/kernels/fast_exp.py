@@ -13,12 +13,16 @@ How (the method of Cephes' ``expf``, the classic one):
    (``LN2_HI`` has few bits, so ``n * LN2_HI`` is exact) to keep ``r`` accurate.
 2. On that small interval a degree-6 polynomial gives ``exp(r)`` to about one ulp:
    ``1 + r + r^2 (P0 + P1 r + ... + P5 r^5)`` (Cephes' minimax coefficients).
-3. ``2^n`` is a float32 whose exponent field is ``n + 127`` and whose mantissa is 0: we build its
-   bits as an int32 ``(n + 127) << 23`` and reinterpret them as a float32 (``_bits_to_float32``,
-   a one-instruction Numba intrinsic: a *bitcast*). That only covers normal numbers
-   (``-126 <= n <= 127``), so ``2^n`` is applied as two halves ``2^(n//2) * 2^(n - n//2)``: then
-   ``n`` can go from -150 to 128, and results that overflow become ``inf`` and results below the
-   smallest normal float become denormals (or 0) by the multiplication itself, as they should.
+3. ``2^n`` is a float32 whose exponent field is ``n + 127`` and whose mantissa is 0: ``exp2``
+   (``kernels/_intrinsics.py``) writes those bits and reinterprets them as a float32 (a
+   *bitcast*). That only covers normal numbers (``-126 <= n <= 127``), so ``2^n`` is applied as
+   two halves ``2^(n//2) * 2^(n - n//2)``: then ``n`` can go from -150 to 128, and results that
+   overflow become ``inf`` and results below the smallest normal float become denormals (or 0)
+   by the multiplication itself, as they should.
+
+The recurrent kernels' sigmoid and tanh use a sibling, ``rnn_common._exp_split``: the same range
+reduction, but returning ``expm1`` of the reduced argument, which keeps full precision for
+``tanh`` of tiny inputs, in float32 and float64.
 
 Special values are exact: the input is first clamped to [-104, 89] (beyond those ``exp`` is 0 or
 inf in float32 anyway), so ``exp(-inf) = 0``, ``exp(+inf) = inf``; a NaN input gives NaN (it is
@@ -37,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.kernels._intrinsics import exp2, stack_array
 from minigrad.kernels._jit import Inline
 
 _f = np.float32
@@ -50,32 +55,6 @@ X_MAX = _f(89.0)    # exp(89) > the largest float32: inf
 HALF, ONE = _f(0.5), _f(1.0)
 
 
-def _bits_to_float32_python(bits):
-    """The float32 whose bits are the low 32 bits of the integer ``bits`` (NumPy scalars or arrays)."""
-    return np.asarray(bits).astype(np.int32).view(np.float32)[()]
-
-
-def _make_bits_to_float32() -> Any:
-    """The compiled bitcast: LLVM's ``bitcast i32 to float``, no instruction at all on x86."""
-    from numba import types
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def bits_to_float32(typingctx, bits):
-        if not isinstance(bits, types.Integer):
-            return None
-
-        def codegen(context, builder, sig, args):
-            # Numba does integer arithmetic in 64 bits: keep the low 32 (the value fits in them)
-            low = builder.trunc(args[0], context.get_value_type(types.int32)) if bits.bitwidth > 32 else args[0]
-            return builder.bitcast(low, context.get_value_type(types.float32))
-
-        return types.float32(bits), codegen
-
-    return bits_to_float32
-
-
-_bits_to_float32 = Inline(_bits_to_float32_python, make_jit=_make_bits_to_float32)
 
 
 # `contract` only (fused multiply-adds in the polynomial): no `nnan`/`ninf`, NaN and inf matter here.
@@ -91,11 +70,10 @@ def _fast_exp32_steps(x):
     r = r - n * LN2_LO
     p = ((((P5 * r + P4) * r + P3) * r + P2) * r + P1) * r + P0
     p = p * (r * r) + r + ONE  # exp(r)
-    k = np.int32(n)  # -150 <= k <= 129
-    k1 = k >> 1  # floor(k / 2)
-    k2 = k - k1
-    y = p * _bits_to_float32((k1 + 127) << 23)
-    y = y * _bits_to_float32((k2 + 127) << 23)
+    n1 = np.floor(n * HALF)  # 2^n = 2^n1 * 2^n2, each half a normal float32: -75 <= n1, n2 <= 65
+    n2 = n - n1
+    y = p * exp2(n1, ONE)
+    y = y * exp2(n2, ONE)
     return y if x == x else x
 
 
@@ -117,44 +95,11 @@ fast_exp32 = Inline(_fast_exp32_python, make_jit=_make_fast_exp32)
 LANES = 16  # one AVX-512 vector of float32 (two AVX2 vectors)
 
 
-def _stack_lanes_python(zero):
-    """The plain-Python lanes: a NumPy array of ``LANES`` elements of ``zero``'s dtype."""
-    return np.zeros(LANES, type(zero))
-
-
-def _make_stack_lanes() -> Any:
-    """``LANES`` floats on the stack (an ``alloca``), as ``gemm._stack_tile``: LLVM keeps them in registers."""
-    from numba import types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-    from numba.np.arrayobj import make_array, populate_array
-
-    @intrinsic
-    def stack_lanes(typingctx, zero):
-        if not isinstance(zero, types.Float):
-            return None
-        array_type = types.Array(zero, 1, "C")
-
-        def codegen(context, builder, sig, args):
-            item = context.get_value_type(zero)
-            itemsize = context.get_abi_sizeof(item)
-            data = cgutils.alloca_once(builder, item, size=LANES)  # in the entry block
-            intp = lambda v: context.get_constant(types.intp, v)  # noqa: E731
-            lanes = make_array(array_type)(context, builder)
-            populate_array(lanes, data=data, shape=[intp(LANES)], strides=[intp(itemsize)],
-                           itemsize=intp(itemsize), meminfo=None)
-            return lanes._getvalue()
-
-        return array_type(zero), codegen
-
-    return stack_lanes
-
-
 # `lanes = stack_lanes(zero)` inside a kernel: LANES independent partial results of a reduction
 # (max, sum). Without `reassoc` LLVM may not reorder a single running sum, so a loop adding into
 # one variable runs one element at a time; LANES partial sums are LANES independent chains, which
 # it turns into one vector, and the lanes are combined once at the end of the row.
-stack_lanes = Inline(_stack_lanes_python, make_jit=_make_stack_lanes)
+stack_lanes = stack_array(lambda dtype: (LANES,))
 
 
 def fast_exp32_ref(x: np.ndarray) -> np.ndarray:

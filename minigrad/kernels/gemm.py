@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.kernels._intrinsics import stack_array
 from minigrad.kernels._jit import Inline, kernel, prange
 
 # The tile: TILE_ROWS rows of `out` by a few SIMD vectors of columns, summed in registers:
@@ -112,46 +113,10 @@ def _simd() -> tuple[int, int]:
     return _SIMD
 
 
-def _stack_tile_python(zero):
-    """The plain-Python tile: a zeroed NumPy array of the tile's shape and ``zero``'s dtype."""
-    return np.zeros(tile_shape(type(zero)), type(zero))
-
-
-def _make_stack_tile() -> Any:
-    """The compiled tile: a C-contiguous 2-D array over ``alloca``'d stack memory (no heap, no refcount).
-
-    The shape is a compile-time constant, so after inlining LLVM knows every loop bound over the
-    tile, unrolls those loops and promotes the tile to registers.
-    """
-    from numba import types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-    from numba.np.arrayobj import make_array, populate_array
-
-    @intrinsic
-    def stack_tile(typingctx, zero):
-        if not isinstance(zero, types.Float):
-            return None
-        rows, cols = tile_shape(np.dtype(str(zero)))
-        array_type = types.Array(zero, 2, "C")
-
-        def codegen(context, builder, sig, args):
-            item = context.get_value_type(zero)
-            itemsize = context.get_abi_sizeof(item)
-            data = cgutils.alloca_once(builder, item, size=rows * cols)  # in the entry block
-            intp = lambda v: context.get_constant(types.intp, v)  # noqa: E731
-            tile = make_array(array_type)(context, builder)
-            populate_array(tile, data=data, shape=[intp(rows), intp(cols)],
-                           strides=[intp(cols * itemsize), intp(itemsize)],
-                           itemsize=intp(itemsize), meminfo=None)
-            return tile._getvalue()
-
-        return array_type(zero), codegen
-
-    return stack_tile
-
-
-_stack_tile = Inline(_stack_tile_python, make_jit=_make_stack_tile)
+# The tile inside a kernel: a C-contiguous (rows, cols) array over stack memory (no heap, no
+# refcount). Its shape is a compile-time constant, so after inlining LLVM knows every loop bound
+# over the tile, unrolls those loops and keeps the tile in registers.
+_stack_tile = stack_array(tile_shape)
 
 
 @Inline.with_options(_OPTIONS)

@@ -12,10 +12,9 @@ float64. ``error_model="numpy"`` lets divisions vectorize too (no ZeroDivisionEr
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from minigrad.kernels._intrinsics import exp2
 from minigrad.kernels._jit import Inline, kernel
 from minigrad.kernels.gemm import TILE_ROWS, gemm
 
@@ -44,43 +43,6 @@ LN2_LO = 1.42860682030941723212e-6
 EXP_CLAMP = 85.0  # exp(-85) ~ 1e-37: beyond it sigmoid/tanh are 0/1 to float32 and float64 precision
 
 
-def _exp2_python(m, one):
-    """``2^m`` in the dtype of ``one`` for an integer-valued ``m`` (the plain-Python version)."""
-    return type(one)(np.ldexp(1.0, int(m)))
-
-
-def _make_exp2() -> Any:
-    """The compiled ``2^m``: write ``m`` straight into the exponent bits of a float, as every libm does.
-
-    IEEE floats store ``x = 1.f * 2^(e - bias)``; with ``f = 0`` and ``e = m + bias`` the bits ARE
-    ``2^m``. Numba has no bit-cast of a scalar, so this is a tiny LLVM intrinsic: float -> int,
-    add the bias (127 / 1023), shift into place (23 / 52), reinterpret as float. It vectorizes;
-    computing ``2^m`` from integer shifts would need int64 lanes (half as many for float32).
-    """
-    import numba
-    from llvmlite import ir
-    from numba import types
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def exp2_bits(typingctx, m, one):
-        if not isinstance(m, types.Float) or m != one:
-            return None
-
-        def codegen(context, builder, sig, args):
-            width, bias, shift = (32, 127, 23) if sig.return_type == types.float32 else (64, 1023, 52)
-            int_t = ir.IntType(width)
-            e = builder.add(builder.fptosi(args[0], int_t), ir.Constant(int_t, bias))
-            bits = builder.shl(e, ir.Constant(int_t, shift))
-            return builder.bitcast(bits, context.get_value_type(sig.return_type))
-
-        return one(m, one), codegen
-
-    return numba.njit(**_OPTIONS)(lambda m, one: exp2_bits(m, one))
-
-
-# 2^m for integer-valued m with |m| < 127, in the dtype of `one`.
-_exp2 = Inline(_exp2_python, _OPTIONS, make_jit=_make_exp2)
 
 
 @Inline.with_options(_OPTIONS)
@@ -106,7 +68,7 @@ def _exp_split(y, one):
         q = r * (one + r * (T(1 / 2) + r * (T(1 / 6) + r * (T(1 / 24) + r * (T(1 / 120) + r * (
             T(1 / 720) + r * (T(1 / 5040) + r * (T(1 / 40320) + r * (T(1 / 362880) + r * (
                 T(1 / 3628800) + r * (T(1 / 39916800) + r * (T(1 / 479001600) + r * T(1 / 6227020800)))))))))))))
-    return _exp2(m, one), q  # m <= 123: a normal number in float32 and float64
+    return exp2(m, one), q  # m <= 123: a normal number in float32 and float64
 
 
 @Inline.with_options(_OPTIONS)
