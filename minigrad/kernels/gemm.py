@@ -258,25 +258,17 @@ def panel_plan(n_gates, gate_width, units, tile_cols):
 
 
 @Inline.with_options(_OPTIONS)
-def zeros_panels(n_panels, n_inner, zero):
-    """``np.zeros((n_panels, n_inner, tc))`` in ``zero``'s dtype, starting on a 64-byte cache line.
+def empty_panels(n_panels, n_inner, zero):
+    """``np.empty((n_panels, n_inner, tc))`` in ``zero``'s dtype, starting on a 64-byte cache line.
 
-    Numba aligns arrays to 32 bytes only: half the time every 64-byte row of a panel would
-    straddle two cache lines (two loads for each vector the tile reads).
+    Uninitialised: ``pack_panels`` and ``pack_panels_transposed`` write every element of the
+    panels they fill, padding included. Aligned because Numba aligns arrays to 32 bytes only:
+    half the time every 64-byte row of a panel would straddle two cache lines (two loads for
+    each vector the tile reads).
     """
     tc = _stack_tile(zero).shape[1]
     size = n_panels * n_inner * tc
-    buffer = np.zeros(size + 16, type(zero))  # 16 more: room to move the start by up to 64 bytes
-    start = (-buffer.ctypes.data) % 64 // buffer.itemsize
-    return buffer[start:start + size].reshape((n_panels, n_inner, tc))
-
-
-@Inline.with_options(_OPTIONS)
-def empty_panels(n_panels, n_inner, zero):
-    """``zeros_panels`` without the zeros, for panels that ``pack_panels`` fills whole, padding included."""
-    tc = _stack_tile(zero).shape[1]
-    size = n_panels * n_inner * tc
-    buffer = np.empty(size + 16, type(zero))
+    buffer = np.empty(size + 16, type(zero))  # 16 more: room to move the start by up to 64 bytes
     start = (-buffer.ctypes.data) % 64 // buffer.itemsize
     return buffer[start:start + size].reshape((n_panels, n_inner, tc))
 

@@ -12,11 +12,11 @@ import numpy as np
 from minigrad.kernels._jit import Inline, borrow, kernel, prange
 from minigrad.kernels.gemm import (
     _stack_tile,
+    empty_panels,
     gemm_panel,
     pack_panels,
     pack_panels_transposed,
     panel_plan,
-    zeros_panels,
 )
 from minigrad.kernels.rnn_common import (
     _OPTIONS,
@@ -260,7 +260,7 @@ def lstm_sequence_forward_parallel(gates, w_hh, bias, h_all, c_all, out, lengths
     n_time, H = gates.shape[0], h_all.shape[2]
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(4, H, units, tc)  # block u: panels first[u]..first[u+1]-1, gate by gate
-    panels = zeros_panels(cols.shape[0], H, gates.dtype.type(0))
+    panels = empty_panels(cols.shape[0], H, gates.dtype.type(0))
     for s in range(n_time):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
@@ -295,7 +295,7 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
     n_time = gates.shape[0]
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(1, c_all.shape[2], units, tc)
-    panels = zeros_panels(cols.shape[0], w_hh.shape[0], gates.dtype.type(0))
+    panels = empty_panels(cols.shape[0], w_hh.shape[0], gates.dtype.type(0))
     for s in range(n_time - 1, -1, -1):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)

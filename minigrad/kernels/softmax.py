@@ -9,8 +9,8 @@ medium inputs; above ``EXP_KERNEL_MAX_SIZE`` elements NumPy's vectorised ``exp``
 cache from its first pass to its last and the only big array made is the output. A language
 model's log-softmax over a 10,000-word vocabulary is such an input. In float32, where Numba's
 threads are usable, big inputs go instead to ``*_rows_parallel``: kernels with a vectorised
-``exp`` (``kernels/fast_exp.py``) whose rows are shared among the threads (3-4x faster than
-NumPy on (700, 10000), with two threads).
+``exp`` (``kernels/fast_exp.py``) whose rows are shared among the threads (the numbers are in
+docs/performance.md).
 
 The rule every path keeps, as PyTorch does: a row holding a NaN or a +inf is NaN everywhere
 (``nan_rows``); a row of only -inf is NaN too; -inf elements of other rows give 0 (softmax) or
@@ -306,7 +306,7 @@ def _exp_row(xr, outr):
     if not math.isfinite(m):  # a row of -inf (or NaN): its sum below is 0 (or NaN)
         m = xr.dtype.type(0)
     # exp(x - m) goes to outr even where only the sum is needed: LLVM vectorises the loop only
-    # when it stores something (the sum alone stays scalar, 9x slower)
+    # when it stores something (a loop that only sums stays scalar)
     return m, _row_exp_sum(xr, m, outr)
 
 
