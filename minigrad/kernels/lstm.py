@@ -25,6 +25,7 @@ from minigrad.kernels.rnn_common import (
     _indices_jit,
     _matmul,
     _sigmoid,
+    _sigmoid_or_tanh,
     _tanh,
     _total_grad_h,
     _write_output,
@@ -43,6 +44,26 @@ def _unit_blocks(row, H, u0, u1):
 
 
 @Inline.with_options(_OPTIONS)
+def _lstm_inactive(h_prev, h_new, c_prev, c_new, out_t, i, f, g, o):
+    """A padded step (``t >= lengths[b]``): the state passes through, the output and the gates are 0."""
+    _carry_forward(h_prev, h_new, out_t)
+    _carry_forward(c_prev, c_new, out_t[:0])
+    i[:] = 0
+    f[:] = 0
+    g[:] = 0
+    o[:] = 0
+
+
+@Inline.with_options(_OPTIONS)
+def _lstm_cell(i, f, g, o, c_prev, c_new, h_new, one):
+    """The state update from the activated gates."""
+    for j in range(c_new.shape[0]):
+        c = f[j] * c_prev[j] + i[j] * g[j]  # c_t = f_t * c_{t-1} + i_t * g_t
+        c_new[j] = c
+        h_new[j] = o[j] * _tanh(c, one)  # h_t = o_t * tanh(c_t)
+
+
+@Inline.with_options(_OPTIONS)
 def _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, u0, u1):
     """One LSTM step for hidden units ``u0..u1-1`` of every sequence (a thread's share of a step).
 
@@ -56,12 +77,7 @@ def _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn,
         out_t = out[t, b, u0:u1]  # empty when the output is a view of h_all
         i, f, g, o = _unit_blocks(gates[t, b], H, u0, u1)  # in: W_i* x_t (the input projection)
         if t >= lengths[b]:
-            _carry_forward(h_prev, h_new, out_t)
-            _carry_forward(c_prev, c_new, out_t[:0])
-            i[:] = 0
-            f[:] = 0
-            g[:] = 0
-            o[:] = 0
+            _lstm_inactive(h_prev, h_new, c_prev, c_new, out_t, i, f, g, o)
             continue
         ri, rf, rg, ro = _unit_blocks(rec[b], H, u0, u1)  # W_h* h_{t-1}
         bi, bf, bg, bo = _unit_blocks(bias, H, u0, u1)  # b_i* + b_h*
@@ -75,17 +91,33 @@ def _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn,
             g[j] = _tanh(g[j] + rg[j] + bg[j], one)  # g_t = tanh(W_ig x_t + W_hg h_{t-1} + b_g)
         for j in range(u1 - u0):
             o[j] = _sigmoid(o[j] + ro[j] + bo[j], one)  # o_t = sigma(W_io x_t + W_ho h_{t-1} + b_o)
-        for j in range(u1 - u0):
-            c = f[j] * c_prev[j] + i[j] * g[j]  # c_t = f_t * c_{t-1} + i_t * g_t
-            c_new[j] = c
-            h_new[j] = o[j] * _tanh(c, one)  # h_t = o_t * tanh(c_t)
+        _lstm_cell(i, f, g, o, c_prev, c_new, h_new, one)
         _write_output(h_new, out_t)
 
 
 @Inline.with_options(_OPTIONS)
 def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
-    """One LSTM step, all hidden units."""
-    _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, 0, h_all.shape[2])
+    """One LSTM step, all hidden units.
+
+    The four gates of a row are activated in one loop over the stacked row ``[i | f | g | o]``:
+    a loop per gate costs a loop's setup and a scalar remainder four times per row, which
+    dominates when the hidden size is small or not a multiple of the SIMD width.
+    """
+    H = h_all.shape[2]
+    one = gates.dtype.type(1)
+    for b in range(gates.shape[1]):
+        row, rec_b = gates[t, b], rec[b]  # in: W_ih x_t (the input projection) and W_hh h_{t-1}
+        i, f, g, o = _unit_blocks(row, H, 0, H)
+        if t >= lengths[b]:
+            _lstm_inactive(h_all[tp, b], h_all[tn, b], c_all[tp, b], c_all[tn, b], out[t, b], i, f, g, o)
+            continue
+        # i_t = sigma(W_ii x_t + W_hi h_{t-1} + b_i)    f_t = sigma(W_if x_t + W_hf h_{t-1} + b_f)
+        # g_t = tanh(W_ig x_t + W_hg h_{t-1} + b_g)     o_t = sigma(W_io x_t + W_ho h_{t-1} + b_o)
+        # In place: gates[t] ends up holding i, f, g, o. (b = b_ih + b_hh)
+        for k in range(4 * H):
+            row[k] = _sigmoid_or_tanh(row[k] + rec_b[k] + bias[k], (k >= 2 * H) & (k < 3 * H), one)
+        _lstm_cell(i, f, g, o, c_all[tp, b], c_all[tn, b], h_all[tn, b], one)
+        _write_output(h_all[tn, b], out[t, b])
 
 
 @kernel(**_OPTIONS)
