@@ -36,6 +36,9 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import sys
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -103,6 +106,9 @@ CACHE_LINE = 64
 def empty_aligned(shape: tuple[int, ...], dtype: object) -> np.ndarray:
     """Like ``np.empty(shape, dtype)``, but the data starts on a 64-byte cache line.
 
+    Arrays of ``RECYCLE_MIN_BYTES`` or more reuse a buffer that nothing refers to any more
+    (``_Recycler`` below), so their memory is usually warm, not fresh from the OS.
+
     Example::
 
         >>> a = empty_aligned((3, 5), np.float32)
@@ -111,8 +117,124 @@ def empty_aligned(shape: tuple[int, ...], dtype: object) -> np.ndarray:
     """
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize  # math.prod, not np.prod: this runs for every product
+    if nbytes >= RECYCLE_MIN_BYTES:
+        buffer, start = _recycler.take(nbytes)
+    else:
+        buffer, start = _aligned_buffer(nbytes)
+    return buffer[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def _aligned_buffer(nbytes: int) -> tuple[np.ndarray, int]:
+    """A fresh byte buffer with room for ``nbytes`` from a cache line on, and where that line starts."""
     buffer = np.empty(nbytes + CACHE_LINE, np.uint8)
     # The address through ctypes.c_char: `buffer.ctypes` and `__array_interface__` fill caches of
     # NumPy's a little more on each call (no leak, but it looks like one to a memory test).
-    start = -ctypes.addressof(ctypes.c_char.from_buffer(buffer)) % CACHE_LINE
-    return buffer[start:start + nbytes].view(dtype).reshape(shape)
+    return buffer, -ctypes.addressof(ctypes.c_char.from_buffer(buffer)) % CACHE_LINE
+
+
+# --------------------------------------------------------------------------------------------
+# Recycled buffers for big arrays
+# --------------------------------------------------------------------------------------------
+# Rule: big arrays that minigrad allocates itself (``empty_aligned``: products, the recurrent
+# layers' buffers, fused losses) come from buffers it keeps, and a buffer is handed out again once
+# nothing refers to it any more: no array, view or Tensor shows its memory. A train step
+# allocates the same big arrays every time; memory freed back to the OS is new again on the next
+# step, and every 4 KiB page of it faults on first touch (docs/performance.md, "recycled
+# buffers"). This is minigrad's own cache, not a change to malloc: the process's allocator is
+# untouched, and NumPy's own temporaries are not affected.
+RECYCLE_MIN_BYTES = 64 * 2**10
+RECYCLE_MAX_BYTES = 256 * 2**20  # per thread, buffers in use included
+
+
+class _Recycler(threading.local):
+    """Byte buffers by size, each handed out again when only this cache still refers to it.
+
+    "Only this cache" is read from ``sys.getrefcount``: an array made by ``empty_aligned`` is a
+    view whose ``base`` is the buffer, so every live array, view or Tensor showing that memory
+    adds a reference to it. ``_FREE_COUNT`` is what a buffer nobody else holds shows in the same
+    call, measured once (no interpreter's way of counting is assumed). One cache per thread: a
+    buffer is never handed to two threads by a race.
+    """
+
+    def __init__(self) -> None:
+        self.sizes: OrderedDict[int, list[tuple[np.ndarray, int]]] = OrderedDict()  # least recently used first
+        self.nbytes = 0
+
+    def take(self, nbytes: int) -> tuple[np.ndarray, int]:
+        """A buffer of ``nbytes`` (plus alignment slack) that nothing else refers to, and its aligned start."""
+        kept = self.sizes.get(nbytes)
+        if kept is not None:
+            self.sizes.move_to_end(nbytes)
+            found = _first_free(kept)
+            if found is not None:
+                return found
+        entry = _aligned_buffer(nbytes)
+        size = entry[0].nbytes
+        if size > RECYCLE_MAX_BYTES or _FREE_COUNT is None:
+            return entry  # too big to keep, or no reference counts to go by: a plain array
+        while self.nbytes + size > RECYCLE_MAX_BYTES:  # forget the least recently used size
+            _, old = self.sizes.popitem(last=False)
+            self.forget(old)
+        self.sizes.setdefault(nbytes, []).append(entry)
+        self.nbytes += size
+        _kept_ids.add(id(entry[0]))
+        return entry
+
+    def forget(self, entries: list[tuple[np.ndarray, int]]) -> None:
+        """Stop keeping ``entries``: buffers in use are freed by their last user, the others now."""
+        for buffer, _ in entries:
+            self.nbytes -= buffer.nbytes
+            _kept_ids.discard(id(buffer))
+
+    def clear(self) -> None:
+        for entries in self.sizes.values():
+            self.forget(entries)
+        self.sizes.clear()
+
+
+def _first_free(entries: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | None:
+    """The first entry whose buffer only ``entries`` refers to (``_FREE_COUNT`` references in this call)."""
+    for entry in entries:
+        if sys.getrefcount(entry[0]) <= _FREE_COUNT:
+            return entry
+    return None
+
+
+def _free_count() -> int | None:
+    """What ``_first_free`` counts for a buffer that only its list holds (None: not countable here)."""
+    if not hasattr(sys, "getrefcount"):
+        return None
+    entries = [(np.empty(1, np.uint8), 0)]
+    count = None
+    for entry in entries:  # the same frame shape as _first_free: the list's tuple, the loop variable
+        count = sys.getrefcount(entry[0])
+    held = entries[0][0]  # one more holder must show as one more reference, or the counts mean nothing
+    for entry in entries:
+        if sys.getrefcount(entry[0]) != count + 1:
+            return None
+    del held
+    return count
+
+
+# ids of the buffers the recyclers keep: the engine discounts that one reference when it asks
+# whether nobody else holds a gradient's memory (autograd/engine.py: _owned).
+_kept_ids: set[int] = set()
+_FREE_COUNT = _free_count()
+_recycler = _Recycler()
+
+
+def kept_by_recycler(buffer: object) -> bool:
+    """True when ``buffer`` (an array's ``base``) is one of the buffers ``empty_aligned`` recycles."""
+    return id(buffer) in _kept_ids
+
+
+def empty_cache() -> None:
+    """Let go of this thread's recycled buffers: the free ones are returned to the C library now.
+
+    Example::
+
+        >>> a = empty_aligned((512, 512), np.float32)
+        >>> del a
+        >>> empty_cache()
+    """
+    _recycler.clear()

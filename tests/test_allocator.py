@@ -102,27 +102,93 @@ def test_empty_aligned_starts_on_a_cache_line(shape, dtype) -> None:
     assert (a == 1).all()
 
 
-def test_scratch_pool_recycles_only_its_own_arrays() -> None:
-    from minigrad.nn.fused_rnn import _ScratchPool
+def test_big_arrays_reuse_a_buffer_only_once_nothing_refers_to_it() -> None:
+    shape = (256, 256)  # 256 KiB of float32: recycled
+    a = empty_aligned(shape, np.float32)
+    address = a.ctypes.data
+    b = empty_aligned(shape, np.float32)
+    assert b.ctypes.data != address  # `a` is alive: its buffer is in use
+    view = a[1:]
+    del a
+    c = empty_aligned(shape, np.float32)
+    assert c.ctypes.data != address  # a view of `a` still shows that memory
+    del view
+    d = empty_aligned(shape, np.float32)
+    assert d.ctypes.data == address and d.ctypes.data % CACHE_LINE == 0  # now it is free: reused
+    e = empty_aligned((128, 512), np.float32)  # the same number of bytes, another shape
+    assert e.shape == (128, 512) and not np.shares_memory(d, e)
+    assert not np.shares_memory(b, c) and not np.shares_memory(c, d)
 
-    pool = _ScratchPool()
-    a = pool.take((4, 8), np.float32)
-    assert a.ctypes.data % CACHE_LINE == 0
-    pool.give(a)
-    assert pool.take((4, 8), np.float32) is a  # handed back, handed out again
-    foreign = np.empty((4, 8), np.float32)
-    pool.give(foreign, a[1:])  # not the pool's: a Tensor may still see them
-    assert pool.nbytes == 0 and pool.take((4, 8), np.float32) is not foreign
+
+def test_a_tensor_or_its_numpy_array_keeps_its_buffer_in_use() -> None:
+    import minigrad as mg
+
+    t = mg.Tensor(empty_aligned((300, 300), np.float32))
+    t._array[...] = 7
+    arr = t.numpy()
+    address = arr.ctypes.data
+    del t
+    other = empty_aligned((300, 300), np.float32)
+    other[...] = 0
+    assert arr.ctypes.data == address and (arr == 7).all()  # the user's array was not handed out again
 
 
-def test_scratch_pool_ignores_an_array_given_twice() -> None:
-    """Two later takers must never share one buffer, even if a caller hands it back twice."""
-    from minigrad.nn.fused_rnn import _ScratchPool
+def test_recycled_buffers_are_bounded_and_can_be_let_go(monkeypatch) -> None:
+    monkeypatch.setattr(_allocator, "RECYCLE_MAX_BYTES", 1 << 20)
+    recycler = _allocator._Recycler()
+    for n in range(1, 12):
+        recycler.take(n * 100_000)  # each dropped at once: free, kept until the bound pushes it out
+        assert recycler.nbytes <= 1 << 20
+    kept = sum(buf.nbytes for entries in recycler.sizes.values() for buf, _ in entries)
+    assert kept == recycler.nbytes > 0
+    assert all(_allocator.kept_by_recycler(buf) for entries in recycler.sizes.values() for buf, _ in entries)
+    recycler.clear()
+    assert recycler.nbytes == 0 and not recycler.sizes
 
-    pool = _ScratchPool()
-    a = pool.take((4, 8), np.float32)
-    pool.give(a)
-    pool.give(a)
-    assert pool.nbytes == a.nbytes
-    first, second = pool.take((4, 8), np.float32), pool.take((4, 8), np.float32)
-    assert first is a and second is not a
+
+def test_each_thread_recycles_its_own_buffers() -> None:
+    import threading
+
+    shape = (200, 200)
+    seen = []
+
+    def worker() -> None:
+        a = empty_aligned(shape, np.float64)
+        seen.append(a.ctypes.data)
+        del a
+        seen.append(empty_aligned(shape, np.float64).ctypes.data)
+
+    mine = empty_aligned(shape, np.float64)
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen[0] == seen[1]  # reused within the thread
+    assert mine.ctypes.data not in seen
+
+
+def test_the_engine_keeps_a_recycled_gradient_without_copying() -> None:
+    """A leaf's gradient made by ``empty_aligned`` is the backward's own array: kept, not copied."""
+    import minigrad as mg
+    from minigrad.autograd import Function
+
+    made = []
+
+    class Double(Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad):
+            out = empty_aligned(grad.shape, grad.dtype)
+            np.multiply(grad, 2, out=out)
+            made.append(id(out.base))  # (an id: holding the buffer itself would be a second holder)
+            return out
+
+    w = mg.randn(300, 200, requires_grad=True)
+    Double.apply(w).sum().backward()
+    g = w.grad._array
+    assert g.base is not None and id(g.base) == made[0]  # the very array backward made, not a copy
+    assert _allocator.kept_by_recycler(g.base)
+    np.testing.assert_array_equal(g, 2)
+    del g
+    w.grad = None  # now nothing holds it: the next big array may take that buffer
+    assert id(empty_aligned((300, 200), np.float32).base) == made[0]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from minigrad._allocator import kept_by_recycler
 from minigrad.autograd.anomaly import add_forward_trace
 from minigrad.autograd.function import Function, _check_finite, _tensor_class, _where, sum_to_shape
 from minigrad.autograd.modes import _mode
@@ -165,7 +166,9 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                 if left == 0:
                     ready.append(parent)
             elif g is not None:
-                _deliver_to_leaf(edge, g, capture, captured, graph, owned=not graph and _owned(g))
+                # Asked before the call: as an argument already on the call's stack, g would count once more.
+                owned = not graph and _owned(g)
+                _deliver_to_leaf(edge, g, capture, captured, graph, owned=owned)
     return captured
 
 
@@ -177,13 +180,14 @@ def _owned(g: np.ndarray) -> bool:
     kept by its node, given by the user, or a view of memory someone else holds, does not.
     Counted with ``sys.getrefcount`` against what an array held by one variable shows in the
     same kind of call (``_FRESH_COUNTS``, measured once, so that no interpreter's way of counting
-    is assumed); where it cannot be counted, nothing is kept.
+    is assumed); where it cannot be counted, nothing is kept. The one reference of
+    ``empty_aligned``'s buffer cache to the memory of an array it made is nobody's (``_allocator.py``).
     """
     if _FRESH_COUNTS is None:
         return False
     own, base = _FRESH_COUNTS
     return (sys.getrefcount(g) <= own and g.flags.writeable
-            and (g.base is None or _count_base(g) <= base))
+            and (g.base is None or _count_base(g) <= base + kept_by_recycler(g.base)))
 
 
 def _count_base(g: Any) -> int:

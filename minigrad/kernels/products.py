@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import empty_aligned
+from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
 from minigrad.kernels._jit import threads_usable
 from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
 
@@ -131,6 +131,8 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
             return parallel_matmul(a, b, empty_aligned((m, n), a.dtype))
         if out.dtype == a.dtype and out.flags.c_contiguous:
             return parallel_matmul(a, b, out)
+    if out is None and m * n * a.itemsize >= RECYCLE_MIN_BYTES:  # a big result: in a recycled buffer
+        out = empty_aligned((m, n), np.result_type(a, b))
     if k == 1:
         return np.multiply(a, b, out=out)
     return np.matmul(a, b, out=out)

@@ -33,9 +33,6 @@ The per-step structure stays visible for drawings and BPTT inspection: ``step_sc
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -133,55 +130,6 @@ def _zeros_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return a
 
 
-class _ScratchPool(threading.local):
-    """The layer's big internal arrays, handed back and reused by the next call (one pool per thread).
-
-    Fresh memory from the OS costs a page fault per 4 KiB page on first touch, so buffers of the
-    same shape are reused rather than allocated anew (docs/performance.md). A buffer comes back
-    here once backward no longer needs it (``release``) and the next forward takes it again.
-    Only internal buffers are pooled, never anything a Tensor or the user can still see. The pool
-    keeps at most ``MAX_BYTES`` (least recently used shapes go first), so changing shapes
-    (varying sequence lengths) cannot make it grow without bound.
-    """
-
-    MAX_BYTES = 256 * 2**20
-
-    def __init__(self) -> None:
-        self.free: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
-        self.nbytes = 0
-        self.made: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
-
-    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """An uninitialised C-contiguous array (like ``np.empty``, cache-line aligned), recycled when possible."""
-        dtype = np.dtype(dtype)
-        arrays = self.free.get((shape, dtype))
-        if arrays:
-            a = arrays.pop()
-            self.nbytes -= a.nbytes
-            return a
-        a = empty_aligned(shape, dtype)
-        self.made[id(a)] = a
-        return a
-
-    def give(self, *arrays: np.ndarray | None) -> None:
-        for a in arrays:
-            if a is None or self.made.get(id(a)) is not a or a.nbytes > self.MAX_BYTES:
-                continue  # only arrays this pool made (never a view a Tensor could still see)
-            key = (a.shape, a.dtype)
-            spare = self.free.setdefault(key, [])
-            if any(x is a for x in spare):  # given twice: two later takers would share one buffer
-                continue
-            spare.append(a)
-            self.free.move_to_end(key)
-            self.nbytes += a.nbytes
-            while self.nbytes > self.MAX_BYTES:  # drop the least recently used shape
-                _, old = self.free.popitem(last=False)
-                self.nbytes -= sum(o.nbytes for o in old)
-
-
-_scratch = _ScratchPool()
-
-
 class FusedRNNLayer(Function):
     """One recurrent layer in one direction, as one node of the graph.
 
@@ -264,7 +212,7 @@ class FusedRNNLayer(Function):
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
         x2d = np.ascontiguousarray(x).reshape(T * B, I)
-        gates = _scratch.take((T, B, G), dtype)
+        gates = empty_aligned((T, B, G), dtype)
         self.strategy.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
         # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
@@ -280,10 +228,10 @@ class FusedRNNLayer(Function):
         a = LayerArrays(gates, h_all, lengths, empty_aligned((B, G), dtype), self.reverse, out=out_arg)
         a.bias, a.bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
         if kernels.cell_state:
-            a.c_all = _scratch.take((T + 1, B, H), dtype)
+            a.c_all = empty_aligned((T + 1, B, H), dtype)
             a.c_all[first] = c0
         if kernels.hidden_n:
-            a.hn = _scratch.take((T, B, H), dtype)
+            a.hn = empty_aligned((T, B, H), dtype)
 
         # 3. The time loop.
         if self.strategy is Strategy.PARALLEL_UNITS:
@@ -302,7 +250,7 @@ class FusedRNNLayer(Function):
         self.save_for_backward(x2d, w_ih, w_hh, gates, h_all, a.c_all, a.hn)
         self._inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)  # for backward_create_graph only (no copies)
         if kernels.cell_state:
-            return out, h_all[last], a.c_all[last].copy()  # a copy: c_all goes back to the pool
+            return out, h_all[last], a.c_all[last].copy()  # a copy: c_all is reused once the graph is freed
         return out, h_all[last]
 
     def _biases(self, b_ih, b_hh, G: int, H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -366,8 +314,8 @@ class FusedRNNLayer(Function):
             if grad_cn is not None:
                 a.carry_c[...] = grad_cn
         a.dgates = self._gate_gradients_buffer(gates)  # d pre-activations (GRU: the hidden side)
-        a.dgx = _scratch.take((T, B, G), dtype) if kernels.hidden_n else a.dgates  # GRU: the input side
-        a.dh_all = self._dh_all if self._dh_all is not None else _scratch.take((T, B, H), dtype)
+        a.dgx = empty_aligned((T, B, G), dtype) if kernels.hidden_n else a.dgates  # GRU: the input side
+        a.dh_all = self._dh_all if self._dh_all is not None else empty_aligned((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
 
         if self.strategy is Strategy.PARALLEL_UNITS:
@@ -384,8 +332,6 @@ class FusedRNNLayer(Function):
         if self.step_grad_sink is not None:
             self.step_grad_sink(self, a.dh_all)
         grads = self._non_recurrent_gradients(a, x2d, w_ih)
-        # Everything above made new arrays; gates (dgates in place) go back to the pool on release.
-        _scratch.give(a.dgates if a.dgates is not gates else None, a.dgx if a.dgx is not a.dgates else None)
         return grads
 
     def _gate_gradients_buffer(self, gates: np.ndarray) -> np.ndarray:
@@ -398,7 +344,7 @@ class FusedRNNLayer(Function):
         if self.cell.kernels.in_place_backward and not self.retain_graph:
             self._gates_spent = True
             return gates
-        buffer = _scratch.take(gates.shape, gates.dtype)
+        buffer = empty_aligned(gates.shape, gates.dtype)
         if self.cell.kernels.in_place_backward:
             np.copyto(buffer, gates)
         return buffer
@@ -425,10 +371,7 @@ class FusedRNNLayer(Function):
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
     def release(self) -> None:
-        if not self.released and self._saved:
-            _, _, _, gates, _, c_all, hn = self._saved
-            _scratch.give(gates, c_all, hn, self._dh_all)
-        self._dh_all = None
+        self._dh_all = None  # with the saved arrays, its buffer is free for the next call (empty_aligned)
         super().release()
 
     # -- inspection ----------------------------------------------------------------------------
