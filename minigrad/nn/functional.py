@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._allocator import empty_aligned
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError, not_in_minigrad
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
@@ -172,7 +173,10 @@ class Embedding(Function):
 
     def forward(self, weight: np.ndarray) -> np.ndarray:
         self.weight_shape = weight.shape
-        return weight[self.indices]
+        # Into a recycled buffer when big. mode="clip" only because it writes `out` directly ("raise"
+        # goes through a temporary): the indices were range-checked by `embedding` (_check_indices).
+        out = empty_aligned(self.indices.shape + weight.shape[1:], weight.dtype)
+        return np.take(weight, self.indices, axis=0, out=out, mode="clip")
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         dim = self.weight_shape[1]

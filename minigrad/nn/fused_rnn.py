@@ -130,6 +130,15 @@ def _zeros_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return a
 
 
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """``np.ascontiguousarray``, copying into a recycled buffer (``empty_aligned``) when a copy is needed."""
+    if a.flags.c_contiguous:
+        return a
+    out = empty_aligned(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
+
+
 class FusedRNNLayer(Function):
     """One recurrent layer in one direction, as one node of the graph.
 
@@ -211,7 +220,7 @@ class FusedRNNLayer(Function):
         self.strategy = plan(self.mode, dtype, B, H)
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
-        x2d = np.ascontiguousarray(x).reshape(T * B, I)
+        x2d = _contiguous(x).reshape(T * B, I)
         gates = empty_aligned((T, B, G), dtype)
         self.strategy.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
