@@ -144,6 +144,9 @@ def _aligned_buffer(nbytes: int) -> tuple[np.ndarray, int]:
 # untouched, and NumPy's own temporaries are not affected.
 RECYCLE_MIN_BYTES = 64 * 2**10
 RECYCLE_MAX_BYTES = 256 * 2**20  # per thread, buffers in use included
+# Buffers kept per size: a request looks at each of them, so a program holding thousands of
+# arrays of one size (a long unrolled graph) gets plain arrays beyond these, not a long search.
+RECYCLE_MAX_PER_SIZE = 16
 
 
 class _Recycler(threading.local):
@@ -170,8 +173,8 @@ class _Recycler(threading.local):
                 return found
         entry = _aligned_buffer(nbytes)
         size = entry[0].nbytes
-        if size > RECYCLE_MAX_BYTES or _FREE_COUNT is None:
-            return entry  # too big to keep, or no reference counts to go by: a plain array
+        if size > RECYCLE_MAX_BYTES or _FREE_COUNT is None or (kept is not None and len(kept) >= RECYCLE_MAX_PER_SIZE):
+            return entry  # too big to keep, no reference counts to go by, or enough of this size: a plain array
         while self.nbytes + size > RECYCLE_MAX_BYTES:  # forget the least recently used size
             _, old = self.sizes.popitem(last=False)
             self.forget(old)

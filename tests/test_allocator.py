@@ -153,6 +153,17 @@ def test_recycled_buffers_are_bounded_and_can_be_let_go(monkeypatch) -> None:
     assert recycler.nbytes == 0 and not recycler.sizes
 
 
+def test_a_size_keeps_a_bounded_number_of_buffers() -> None:
+    recycler = _allocator._Recycler()
+    # Views hold their buffers in use, as the arrays empty_aligned returns do.
+    held = [recycler.take(100_000)[0][:] for _ in range(_allocator.RECYCLE_MAX_PER_SIZE + 5)]
+    assert len(recycler.sizes[100_000]) == _allocator.RECYCLE_MAX_PER_SIZE  # the rest are plain arrays
+    assert len({view.ctypes.data for view in held}) == len(held)  # no buffer handed out twice
+    del held
+    assert recycler.take(100_000) is recycler.sizes[100_000][0]  # now free: handed out again
+    recycler.clear()
+
+
 def test_each_thread_recycles_its_own_buffers() -> None:
     import threading
 
