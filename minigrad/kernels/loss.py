@@ -39,9 +39,10 @@ import numpy as np
 from minigrad.kernels._jit import kernel
 from minigrad.kernels.rnn import _exp_neg
 
-# The sums over classes may be reordered (fastmath "reassoc"), so that LLVM computes them with
-# SIMD vectors: 16 classes at a time instead of one. This changes rounding only (the sums are
-# in float64 anyway); NaN and Inf are handled exactly as before (no "nnan"/"ninf" flags).
+# The sums over classes (and MSE's over elements) may be reordered (fastmath "reassoc"), so that
+# LLVM computes them with SIMD vectors: 16 classes at a time instead of one. This changes rounding
+# only (the sums are in float64 anyway); NaN and Inf are handled exactly as before (no "nnan"/"ninf"
+# flags).
 _OPTIONS = {"error_model": "numpy", "fastmath": {"contract", "reassoc"}}
 
 
