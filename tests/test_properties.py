@@ -305,6 +305,8 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("cross_entropy_bwd", KL.cross_entropy_bwd, KL.cross_entropy_bwd_ref,
                   (x, np.array([1, -100, 4, 0], np.int64), np.abs(r(5)) + 0.5, -100, 0.1, lse, r(4),
                    np.empty((4, 5), dtype))))
+    cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
+    cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))
     t = dtype.type
     for first in (True, False):
         cases.append((f"sgd_step(first={first})", KO.sgd_step, KO.sgd_step_ref,

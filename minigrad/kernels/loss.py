@@ -1,4 +1,5 @@
-"""Fused cross-entropy kernels: log-softmax and negative log-likelihood in one pass.
+"""Fused loss kernels: cross-entropy (log-softmax and negative log-likelihood in one pass) and
+mean squared error (one pass, no ``x - y`` temporary; at the end of this file).
 
 Cross-entropy over ``C`` classes for one row of logits ``x`` with target class ``t``::
 
@@ -38,9 +39,10 @@ import numpy as np
 from minigrad.kernels._jit import kernel
 from minigrad.kernels.rnn import _exp_neg
 
-# The sums over classes may be reordered (fastmath "reassoc"), so that LLVM computes them with
-# SIMD vectors: 16 classes at a time instead of one. This changes rounding only (the sums are
-# in float64 anyway); NaN and Inf are handled exactly as before (no "nnan"/"ninf" flags).
+# The sums over classes (and MSE's over elements) may be reordered (fastmath "reassoc"), so that
+# LLVM computes them with SIMD vectors: 16 classes at a time instead of one. This changes rounding
+# only (the sums are in float64 anyway); NaN and Inf are handled exactly as before (no "nnan"/"ninf"
+# flags).
 _OPTIONS = {"error_model": "numpy", "fastmath": {"contract", "reassoc"}}
 
 
@@ -141,6 +143,59 @@ def cross_entropy_bwd(x, target, weight, ignore_index, label_smoothing, lse, row
 
 
 # ---------------------------------------------------------------------------------------------
+# Mean squared error: the sum of (x - y)^2 and its gradient, element-wise in one pass.
+# ---------------------------------------------------------------------------------------------
+# Both take 1-D C-contiguous arrays of one dtype (callers flatten with ``reshape(-1)``, a view of a
+# contiguous array): one machine-code version per dtype, whatever the loss's shape.
+
+
+def _warmup_mse_sum(dtype: np.dtype) -> None:
+    mse_sum(np.zeros(3, dtype), np.ones(3, dtype))
+
+
+def _warmup_mse_grad(dtype: np.dtype) -> None:
+    mse_grad(np.zeros(3, dtype), np.ones(3, dtype), 0.5, np.empty(3, dtype))
+
+
+@kernel(warmup=_warmup_mse_sum, **_OPTIONS)
+def mse_sum(x, y):
+    """``sum((x - y)^2)`` as a float64, for 1-D C-contiguous ``x``, ``y`` of one dtype.
+
+    Each ``(x_i - y_i)^2`` is computed in the input's dtype (as ``(x - y) ** 2`` in NumPy, so a
+    float32 square overflows to inf as PyTorch's does), the sum is accumulated in float64.
+    NaN and Inf propagate.
+
+    Example::
+
+        >>> mse_sum(np.array([1.0, 3.0]), np.array([0.0, 1.0]))
+        5.0
+    """
+    s = 0.0
+    for i in range(x.size):
+        d = x[i] - y[i]
+        s += float(d * d)  # float(): a float64 sum in plain Python too (NumPy 2 keeps float32 + float)
+    return s
+
+
+@kernel(warmup=_warmup_mse_grad, **_OPTIONS)
+def mse_grad(x, y, scale, out):
+    """``out = scale * (x - y)`` in the input's dtype, for 1-D C-contiguous arrays of one dtype.
+
+    ``scale`` is ``2 g / n`` (reduction 'mean') or ``2 g`` ('sum') for the upstream gradient ``g``.
+
+    Example::
+
+        >>> out = np.empty(2)
+        >>> mse_grad(np.array([1.0, 3.0]), np.array([0.0, 1.0]), 0.5, out)
+        >>> out.tolist()
+        [0.5, 1.0]
+    """
+    s = x.dtype.type(scale)
+    for i in range(x.size):
+        out[i] = s * (x[i] - y[i])
+
+
+# ---------------------------------------------------------------------------------------------
 # NumPy references (same signatures, any memory layout).
 # ---------------------------------------------------------------------------------------------
 
@@ -177,3 +232,14 @@ def cross_entropy_bwd_ref(x, target, weight, ignore_index, label_smoothing, lse,
     d = (1.0 - label_smoothing) * w64[t][:, None] * (p - onehot)
     d += (label_smoothing / n_cls) * (w64.sum() * p - w64[None, :])
     dx_out[:] = g * d
+
+
+def mse_sum_ref(x, y):
+    """NumPy reference of :func:`mse_sum` (any shape and layout)."""
+    d = x - y
+    return float((d * d).sum(dtype=np.float64))
+
+
+def mse_grad_ref(x, y, scale, out):
+    """NumPy reference of :func:`mse_grad` (any shape and layout)."""
+    np.multiply(np.subtract(x, y), np.asarray(scale, dtype=np.result_type(x, y)), out=out)

@@ -17,13 +17,16 @@ Example::
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from minigrad._allocator import empty_aligned
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
 from minigrad.errors import ShapeError
+from minigrad.kernels.loss import mse_grad, mse_sum
 from minigrad.nn._checks import (
     _as_tensor,
     _broadcast_target,
@@ -44,21 +47,61 @@ __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"]
 
 
 class MSELoss(Function):
-    """``mean((x - y)^2)`` (or sum / none) as one node; ``d/dx = 2 (x - y) / n``."""
+    """Mean squared error as one node. With ``d = x - y`` element-wise and ``n`` elements::
+
+        loss     = sum_i d_i^2 / n          ('mean'; 'sum' without the / n; 'none': each d_i^2)
+        dloss/dx = 2 d / n                  (dloss/dy = -dloss/dx)
+
+    The fast path (same shape, same float32/float64 dtype, 'mean' or 'sum') runs the fused
+    kernels of ``kernels/loss.py``: one pass over ``x`` and ``y``, no ``d``-sized temporary, and
+    backward writes its one output array. Everything else takes the NumPy path below it.
+    """
 
     name = "mse_loss"
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        self.fused = self.reduction != "none" and _same_kernel_arrays(x, y)
+        if self.fused:
+            self.save_for_backward(x, y)  # the inputs themselves, so in-place changes are caught
+            total = mse_sum(_flat(x), _flat(y))  # a float64
+            if self.reduction == "mean":
+                total = total / x.size if x.size else math.nan
+            return np.asarray(total, dtype=x.dtype)
         diff = (x - y).astype(self.dtype, copy=False)
         self.save_for_backward(diff, x, y)
         return _reduce(diff * diff, self.reduction)
 
     def backward(self, grad: np.ndarray):
-        diff, x, y = self.saved_tensors
+        need_x, need_y = self.needs_input_grad
+        if self.fused and not self.create_graph:
+            x, y = self.saved_tensors
+            g = 2.0 * float(grad)
+            scale = g / x.size if self.reduction == "mean" and x.size else g
+            out = empty_aligned(x.shape, x.dtype)  # dloss/dx, or dloss/dy when only y needs a gradient
+            mse_grad(_flat(x), _flat(y), scale if need_x else -scale, out.reshape(-1))
+            return (out if need_x else None), ((-out if need_x else out) if need_y else None)
+        saved = self.saved_tensors  # (diff, x, y); (x, y) after the fused forward
+        x, y = saved[-2:]
         if self.create_graph:  # diff depends on the inputs: recomputed from them, to be differentiable
             diff = (x - y).to(self.dtype)
+        else:
+            diff = saved[0]
         g = 2.0 * diff * _unreduce(grad, diff.shape, self.reduction)
-        return (g if self.needs_input_grad[0] else None), (-g if self.needs_input_grad[1] else None)
+        return (g if need_x else None), (-g if need_y else None)
+
+
+# The dtypes the fused MSE kernels are compiled for.
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _same_kernel_arrays(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the fused kernels take ``x`` and ``y``: the same shape, the same float32/float64 dtype."""
+    return x.shape == y.shape and x.dtype == y.dtype and x.dtype in _KERNEL_DTYPES
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """``a`` as a 1-D C-contiguous array, as the kernels take it (a copy only if ``a`` is not contiguous)."""
+    return np.ascontiguousarray(a).reshape(-1)
 
 
 class L1Loss(Function):
