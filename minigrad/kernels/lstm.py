@@ -20,6 +20,7 @@ from minigrad.kernels.gemm import (
 )
 from minigrad.kernels.rnn_common import (
     _OPTIONS,
+    _blocks,
     _carry_forward,
     _indices,
     _indices_jit,
@@ -56,11 +57,16 @@ def _lstm_inactive(h_prev, h_new, c_prev, c_new, out_t, i, f, g, o):
 
 @Inline.with_options(_OPTIONS)
 def _lstm_cell(i, f, g, o, c_prev, c_new, h_new, one):
-    """The state update from the activated gates."""
+    """The state update from the activated gates.
+
+    Two loops, not one: LLVM vectorizes a loop only after checking at run time that the arrays
+    it writes do not overlap the ones it reads, and gives up (scalar code, scalar tanh) beyond a
+    few such checks; one loop writing c and h while reading five arrays is past that limit.
+    """
     for j in range(c_new.shape[0]):
-        c = f[j] * c_prev[j] + i[j] * g[j]  # c_t = f_t * c_{t-1} + i_t * g_t
-        c_new[j] = c
-        h_new[j] = o[j] * _tanh(c, one)  # h_t = o_t * tanh(c_t)
+        c_new[j] = f[j] * c_prev[j] + i[j] * g[j]  # c_t = f_t * c_{t-1} + i_t * g_t
+    for j in range(h_new.shape[0]):
+        h_new[j] = o[j] * _tanh(c_new[j], one)  # h_t = o_t * tanh(c_t)
 
 
 @Inline.with_options(_OPTIONS)
@@ -107,8 +113,8 @@ def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
     one = gates.dtype.type(1)
     for b in range(gates.shape[1]):
         row, rec_b = gates[t, b], rec[b]  # in: W_ih x_t (the input projection) and W_hh h_{t-1}
-        i, f, g, o = _unit_blocks(row, H, 0, H)
         if t >= lengths[b]:
+            i, f, g, o = _blocks(row, 4)
             _lstm_inactive(h_all[tp, b], h_all[tn, b], c_all[tp, b], c_all[tn, b], out[t, b], i, f, g, o)
             continue
         # i_t = sigma(W_ii x_t + W_hi h_{t-1} + b_i)    f_t = sigma(W_if x_t + W_hf h_{t-1} + b_f)
@@ -116,6 +122,7 @@ def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
         # In place: gates[t] ends up holding i, f, g, o. (b = b_ih + b_hh)
         for k in range(4 * H):
             row[k] = _sigmoid_or_tanh(row[k] + rec_b[k] + bias[k], (k >= 2 * H) & (k < 3 * H), one)
+        i, f, g, o = _blocks(row, 4)  # (as views from the row's start: their bounds are known, no clamping)
         _lstm_cell(i, f, g, o, c_all[tp, b], c_all[tn, b], h_all[tn, b], one)
         _write_output(h_all[tn, b], out[t, b])
 
