@@ -83,6 +83,20 @@ def test_gradcheck_parallel_lstm(reverse, bias, monkeypatch):
     assert calls, "the parallel kernel did not run"
 
 
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+def test_gradcheck_row_split_lstm(reverse, bias, monkeypatch):
+    """The threaded LSTM path that splits the batch: blocks of rows (3 rows: 2 and 1), no barrier per step."""
+    calls = []
+    kernel = lstm_kernels.lstm_sequence_backward_rows
+    monkeypatch.setattr(fused_rnn, "plan", lambda *args, **kwargs: fused_rnn.Strategy.PARALLEL_ROWS)
+    monkeypatch.setattr(fused_rnn, "num_threads", lambda: 2)
+    monkeypatch.setattr(lstm_kernels, "lstm_sequence_backward_rows", lambda *a: calls.append(1) or kernel(*a))
+    inputs = make_inputs("lstm", T=3, B=3, H=5, bias=bias, seed=6)
+    assert gradcheck(layer("lstm", reverse, lengths=np.array([3, 1, 0])), inputs)
+    assert calls, "the row-split kernel did not run"
+
+
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
 def test_gradcheck_only_final_state(mode, path):
     """Only h_n (and c_n) used: backward gets None for the output."""

@@ -10,7 +10,7 @@ from minigrad.nn import fused_rnn
 from minigrad.nn.fused_rnn import Strategy, plan
 
 F32, F64 = np.float32, np.float64
-SEQ, STEP, PAR = Strategy.SEQUENCE, Strategy.PER_STEP, Strategy.PARALLEL_UNITS
+SEQ, STEP, PAR, ROWS = Strategy.SEQUENCE, Strategy.PER_STEP, Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS
 
 # (cell, dtype, batch, hidden, wide float32 tile (AVX-512), threads) -> strategy
 TABLE = [
@@ -24,6 +24,16 @@ TABLE = [
     # float32 LSTM with AVX-512 and threads: every step split across threads by blocks of units
     ("lstm", F32, 32, 128, True, 2, PAR),
     ("lstm", F32, 32, 512, True, 8, PAR),
+    # ... unless the blocks of units split unevenly over the threads: then the batch, by rows
+    ("lstm", F32, 20, 300, True, 2, ROWS),     # 5 blocks over 2 threads: 192 and 108 units
+    ("lstm", F32, 64, 200, True, 2, ROWS),     # 128 and 72 units
+    ("lstm", F32, 16, 200, True, 2, ROWS),     # 8 rows per thread
+    ("lstm", F32, 15, 200, True, 2, PAR),      # fewer than 8 rows for one thread: by units
+    ("lstm", F32, 64, 256, True, 2, PAR),      # 128 and 128 units: even
+    ("lstm", F32, 64, 650, True, 2, PAR),      # uneven (384 and 266), but too big: each thread would read all of W_hh
+    ("lstm", F32, 64, 384, True, 2, PAR),      # 6 blocks: even
+    ("lstm", F32, 32, 300, True, 5, PAR),      # a block per thread (64 x 4, 44), but 5 threads need 40 rows
+    ("lstm", F32, 64, 300, True, 3, ROWS),     # 128, 128 and 44 units
     ("lstm", F32, 32, 64, True, 2, SEQ),        # fewer than two blocks of 64 units; gate width 256 <= 512
     ("lstm", F32, 32, 127, True, 2, STEP),      # hidden not a multiple of 64: BLAS's step product
     ("lstm", F32, 20, 100, True, 2, STEP),
@@ -63,3 +73,9 @@ def test_layer_follows_the_plan(monkeypatch):
         out.sum().backward()
         kind = "sequence" if strategy is SEQ else "step"
         assert calls and all(kind in c for c in calls), (strategy, calls)
+
+
+@pytest.mark.parametrize("hidden,threads,expected", [(128, 2, 1.0), (256, 4, 1.0), (300, 2, 192 / 108),
+                                                     (200, 2, 128 / 72), (320, 2, 192 / 128), (130, 8, 64 / 2)])
+def test_units_imbalance(hidden, threads, expected):
+    assert fused_rnn.units_imbalance(hidden, threads) == pytest.approx(expected)

@@ -60,12 +60,15 @@ EXTRA_WARMUPS = {"minigrad.kernels.gemm.matmul_blocks": _warm_matmul_blocks,
 NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kernels.gemm.matmul_cols"})
 
 # Kernels that the default warmup leaves out too, although ops call them: the parallel float32
-# softmax kernels of big inputs (a language model's vocabulary). Few scripts need them, and they
-# would lengthen everyone's warmup; the first script that does compiles them in the background
-# while NumPy computes the same thing.
+# softmax kernels of big inputs (a language model's vocabulary) and the LSTM kernels that split
+# the batch by rows (hidden sizes whose blocks of units split unevenly over the threads). Few
+# scripts need them, and they would lengthen everyone's warmup; the first script that does
+# compiles them in the background while NumPy computes the same thing.
 FIRST_USE_ONLY = frozenset({"minigrad.kernels.softmax.log_softmax_rows_parallel",
                             "minigrad.kernels.softmax.softmax_rows_parallel",
-                            "minigrad.kernels.softmax.log_softmax_backward_rows_parallel"})
+                            "minigrad.kernels.softmax.log_softmax_backward_rows_parallel",
+                            "minigrad.kernels.lstm.lstm_sequence_forward_rows",
+                            "minigrad.kernels.lstm.lstm_sequence_backward_rows"})
 
 
 def all_kernels() -> list:

@@ -103,7 +103,13 @@ def _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn,
 
 @Inline.with_options(_OPTIONS)
 def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
-    """One LSTM step, all hidden units.
+    """One LSTM step, all hidden units of every sequence."""
+    _lstm_forward_rows(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, 0, gates.shape[1])
+
+
+@Inline.with_options(_OPTIONS)
+def _lstm_forward_rows(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, r0, r1):
+    """One LSTM step, all hidden units, for sequences (rows of the batch) ``r0..r1-1``.
 
     The four gates of a row are activated in one loop over the stacked row ``[i | f | g | o]``:
     a loop per gate costs a loop's setup and a scalar remainder four times per row, which
@@ -111,7 +117,7 @@ def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
     """
     H = h_all.shape[2]
     one = gates.dtype.type(1)
-    for b in range(gates.shape[1]):
+    for b in range(r0, r1):
         row, rec_b = gates[t, b], rec[b]  # in: W_ih x_t (the input projection) and W_hh h_{t-1}
         if t >= lengths[b]:
             i, f, g, o = _blocks(row, 4)
@@ -153,15 +159,16 @@ def lstm_step_forward_ref(gates, rec, bias, h_all, c_all, out, lengths, t, tp, t
 
 
 @Inline.with_options(_OPTIONS)
-def _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn, u0, u1):
-    """Backward of one LSTM step for hidden units ``u0..u1-1`` (a thread's share of a step).
+def _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn, u0, u1, r0, r1):
+    """Backward of one LSTM step for hidden units ``u0..u1-1`` of sequences (rows) ``r0..r1-1``
+    (a thread's share of a step: all rows and some units, or all units and some rows).
 
     In place: ``gates[t]`` holds the activated ``i, f, g, o`` on entry and their pre-activation
     gradients ``di, df, dg, do`` on return (each value is read before it is overwritten).
     """
     H = c_all.shape[2]
     one = gates.dtype.type(1)
-    for b in range(gates.shape[1]):
+    for b in range(r0, r1):
         dh_t, rb, ch, cc = dh_all[t, b, u0:u1], rec[b, u0:u1], carry_h[b, u0:u1], carry_c[b, u0:u1]
         i, f, g, o = _unit_blocks(gates[t, b], H, u0, u1)  # in: the gates; out: their gradients
         if not _total_grad_h(dh_t, rb, ch, grad_out[t, b, u0:u1], t < lengths[b]):
@@ -192,7 +199,7 @@ def _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c,
 def _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn):
     """Backward of one LSTM step, all hidden units (``gates[t]`` becomes its gradients)."""
     _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
-                         0, c_all.shape[2])
+                         0, c_all.shape[2], 0, gates.shape[1])
 
 
 @kernel(**_OPTIONS)
@@ -346,7 +353,7 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
                 for p in range(first[u], first[u + 1]):
                     gemm_panel(gates[t_after], panels[p], rec, cols[p, 0], cols[p, 1])  # its gradients by now
             _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
-                                 units[u], units[u + 1])
+                                 units[u], units[u + 1], 0, gates.shape[1])
     if n_time > 0 and need_h0:
         t_first = n_time - 1 if reverse else 0
         for u in prange(units.shape[0] - 1):
@@ -356,4 +363,67 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
 
 def lstm_sequence_backward_parallel_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
                                         dh_all, reverse, units, need_h0) -> None:
+    lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse)
+
+
+def row_blocks(batch: int, parts: int) -> np.ndarray:
+    """Bounds of the blocks of rows (sequences) the row-split LSTM kernels hand to threads.
+
+    ``parts`` blocks as equal as can be (the first ones one row longer).
+
+    Example::
+
+        >>> row_blocks(20, 2).tolist(), row_blocks(9, 2).tolist()
+        ([0, 10, 20], [0, 5, 9])
+    """
+    sizes = np.full(parts, batch // parts, np.int64)
+    sizes[:batch % parts] += 1
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+@kernel(parallel=True, **_OPTIONS)
+def lstm_sequence_forward_rows(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec, rows):
+    """``lstm_sequence_forward`` with the batch split across threads by blocks of rows.
+
+    Each row of a batch is a sequence of its own: block ``p`` (rows ``rows[p]..rows[p+1]-1``)
+    runs the whole time loop for its rows, its share of ``rec = h_{t-1} @ W_hh^T`` included,
+    and never waits for the other blocks (the units split waits for all of them at every step).
+    """
+    # Borrowed (see kernels/_jit.py): the threads take thousands of views of these arrays per call.
+    gates, bias, h_all, c_all, out, lengths, rec = (borrow(gates), borrow(bias), borrow(h_all), borrow(c_all),
+                                                    borrow(out), borrow(lengths), borrow(rec))
+    n_time = gates.shape[0]
+    for p in prange(rows.shape[0] - 1):
+        r0, r1 = rows[p], rows[p + 1]
+        for s in range(n_time):
+            t = n_time - 1 - s if reverse else s
+            tp, tn = _indices_jit(t, reverse)
+            _matmul(h_all[tp, r0:r1], w_hh_t, rec[r0:r1])
+            _lstm_forward_rows(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, r0, r1)
+
+
+def lstm_sequence_forward_rows_ref(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec, rows) -> None:
+    lstm_sequence_forward_ref(gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse, rec)
+
+
+@kernel(parallel=True, **_OPTIONS)
+def lstm_sequence_backward_rows(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse,
+                                rows):
+    """``lstm_sequence_backward`` with the batch split across threads by blocks of rows (as
+    ``lstm_sequence_forward_rows``); on return ``rec = gates[first step] @ W_hh``."""
+    gates, c_all, lengths, grad_out, rec = borrow(gates), borrow(c_all), borrow(lengths), borrow(grad_out), borrow(rec)
+    carry_h, carry_c, dh_all = borrow(carry_h), borrow(carry_c), borrow(dh_all)
+    n_time, H = gates.shape[0], c_all.shape[2]
+    for p in prange(rows.shape[0] - 1):
+        r0, r1 = rows[p], rows[p + 1]
+        for s in range(n_time - 1, -1, -1):
+            t = n_time - 1 - s if reverse else s
+            tp, tn = _indices_jit(t, reverse)
+            _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
+                                 0, H, r0, r1)
+            _matmul(gates[t, r0:r1], w_hh, rec[r0:r1])
+
+
+def lstm_sequence_backward_rows_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse,
+                                    rows) -> None:
     lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse)

@@ -42,7 +42,7 @@ import numpy as np
 from minigrad._allocator import empty_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
-from minigrad.kernels.lstm import unit_blocks
+from minigrad.kernels.lstm import row_blocks, unit_blocks
 from minigrad.kernels.products import matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
 from minigrad.nn.cells import BUILTIN_CELLS, describe
@@ -61,6 +61,15 @@ SEQUENCE_KERNEL_HIDDEN_MULTIPLE = 64
 # PARALLEL_UNITS hands each thread blocks of this many hidden units (one float32 register tile of
 # columns), and needs at least two blocks.
 UNIT_BLOCK = 64
+# When the blocks of units leave one thread more than this many times the units of another (300
+# units: 192 and 108), PARALLEL_ROWS splits the batch instead, if every thread then gets at
+# least ROW_BLOCK_MIN rows: rows are independent sequences, so its threads never wait for each other.
+UNIT_IMBALANCE_MAX = 1.25
+ROW_BLOCK_MIN = 8
+# ... and if the hidden size is at most this: every thread of PARALLEL_ROWS reads all of W_hh in
+# every step, where a thread of PARALLEL_UNITS reads only its blocks' columns; for bigger layers
+# that memory traffic costs more than the uneven split (docs/performance.md).
+ROWS_MAX_HIDDEN = 384
 
 
 class Strategy(Enum):
@@ -69,6 +78,7 @@ class Strategy(Enum):
     PER_STEP = "per_step"              # a Python loop: per step one BLAS matmul and one kernel call
     SEQUENCE = "sequence"              # the whole time loop inside one serial kernel
     PARALLEL_UNITS = "parallel_units"  # the whole loop in one kernel, each step split across threads by units
+    PARALLEL_ROWS = "parallel_rows"    # the whole loop in one kernel, the batch split across threads by rows
 
     @property
     def matmul(self) -> Callable[..., np.ndarray]:
@@ -76,7 +86,24 @@ class Strategy(Enum):
 
         A thread pool spin-waits after its work; two pools (BLAS's and Numba's) would slow each other.
         """
-        return matmul2d if self is Strategy.PARALLEL_UNITS else np.matmul
+        return matmul2d if self in (Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS) else np.matmul
+
+
+def units_imbalance(hidden: int, threads: int) -> float:
+    """Most units over fewest units per thread when PARALLEL_UNITS hands out its blocks of units.
+
+    The blocks go to the threads in contiguous runs, as many blocks to each as can be (Numba's
+    ``prange`` schedule).
+
+    Example::
+
+        >>> units_imbalance(256, 2), units_imbalance(300, 2)  # 128 and 128; 192 and 108
+        (1.0, 1.7777777777777777)
+    """
+    blocks = np.diff(unit_blocks(hidden, UNIT_BLOCK))
+    runs = np.array_split(blocks, min(threads, len(blocks)))
+    shares = [int(run.sum()) for run in runs]
+    return max(shares) / min(shares)
 
 
 def _wide_float32_tile() -> bool:
@@ -95,7 +122,9 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
 
     1. tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
     2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more and at
-       least two blocks of ``UNIT_BLOCK`` hidden units: ``PARALLEL_UNITS``;
+       least two blocks of ``UNIT_BLOCK`` hidden units: ``PARALLEL_UNITS``, or ``PARALLEL_ROWS``
+       when those blocks split unevenly over the threads (``UNIT_IMBALANCE_MAX``), the batch
+       gives every thread ``ROW_BLOCK_MIN`` rows and the layer is no bigger than ``ROWS_MAX_HIDDEN``;
     3. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH`` and a hidden
        size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE``: ``SEQUENCE``;
     4. otherwise ``PER_STEP``.
@@ -106,6 +135,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
         'sequence'
         >>> plan("lstm", np.float32, 32, 256, wide_float32_tile=True, threads=2).value
         'parallel_units'
+        >>> plan("lstm", np.float32, 32, 300, wide_float32_tile=True, threads=2).value
+        'parallel_rows'
         >>> plan("gru", np.float64, 32, 256).value
         'per_step'
     """
@@ -116,6 +147,9 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
         return Strategy.SEQUENCE
     if cell.kernels.parallel_forward is not None and fast_float32 and threads > 1 and hidden >= 2 * UNIT_BLOCK:
+        if (cell.kernels.rows_forward is not None and batch >= ROW_BLOCK_MIN * threads
+                and hidden <= ROWS_MAX_HIDDEN and units_imbalance(hidden, threads) > UNIT_IMBALANCE_MAX):
+            return Strategy.PARALLEL_ROWS
         return Strategy.PARALLEL_UNITS
     if (fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
             and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0):
@@ -245,6 +279,8 @@ class FusedRNNLayer(Function):
         # 3. The time loop.
         if self.strategy is Strategy.PARALLEL_UNITS:
             kernels.parallel_forward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK))
+        elif self.strategy is Strategy.PARALLEL_ROWS:
+            kernels.rows_forward(a, np.ascontiguousarray(w_hh.T), row_blocks(B, num_threads()))
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
         else:
@@ -329,6 +365,8 @@ class FusedRNNLayer(Function):
 
         if self.strategy is Strategy.PARALLEL_UNITS:
             kernels.parallel_backward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK), need_h0)
+        elif self.strategy is Strategy.PARALLEL_ROWS:
+            kernels.rows_backward(a, np.ascontiguousarray(w_hh), row_blocks(B, num_threads()))
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_backward(a, np.ascontiguousarray(w_hh))
         else:

@@ -13,6 +13,7 @@ from minigrad.kernels import rnn as K
 KERNELS = [f"{mode}_{kind}_{direction}" for mode in ("lstm", "gru", "rnn")
            for kind in ("step", "sequence") for direction in ("forward", "backward")]
 KERNELS += ["lstm_sequence_forward_parallel", "lstm_sequence_backward_parallel"]  # split by hidden units
+KERNELS += ["lstm_sequence_forward_rows", "lstm_sequence_backward_rows"]  # split by rows of the batch
 DTYPES = [np.float32, np.float64]
 
 

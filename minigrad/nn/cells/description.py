@@ -57,7 +57,9 @@ class FusedKernels:
       computes ``rec = h_{t-1} @ W_hh^T`` before, and ``dgates_t @ W_hh`` after, with BLAS);
     - ``sequence_forward(a, w_hh_t)`` / ``sequence_backward(a, w_hh)``: the whole time loop in one kernel;
     - ``parallel_forward(a, w_hh, units)`` / ``parallel_backward(a, w_hh, units, need_h0)``: the
-      whole loop, each step split across threads by blocks of hidden units (None: no such kernels).
+      whole loop, each step split across threads by blocks of hidden units (None: no such kernels);
+    - ``rows_forward(a, w_hh_t, rows)`` / ``rows_backward(a, w_hh, rows)``: the whole loop, the
+      batch split across threads by blocks of rows (None: no such kernels).
 
     Flags for the arrays a cell needs: ``cell_state`` (``c_all``, ``carry_c``), ``hidden_n``
     (GRU: ``hn = h_{t-1} @ W_hn.T + b_hn`` kept apart, its own bias ``bias_hn`` and input-side
@@ -70,6 +72,8 @@ class FusedKernels:
     sequence_backward: Callable[..., None]
     parallel_forward: Callable[..., None] | None = None
     parallel_backward: Callable[..., None] | None = None
+    rows_forward: Callable[..., None] | None = None
+    rows_backward: Callable[..., None] | None = None
     cell_state: bool = False
     hidden_n: bool = False
     in_place_backward: bool = False

@@ -83,10 +83,20 @@ def _parallel_backward(a: LayerArrays, w_hh: np.ndarray, units: np.ndarray, need
                                       a.dh_all, a.reverse, units, need_h0)
 
 
+def _rows_forward(a: LayerArrays, w_hh_t: np.ndarray, rows: np.ndarray) -> None:
+    K.lstm_sequence_forward_rows(a.gates, w_hh_t, a.bias, a.h_all, a.c_all, a.out, a.lengths, a.reverse, a.rec, rows)
+
+
+def _rows_backward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
+    K.lstm_sequence_backward_rows(a.dgates, w_hh, a.c_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.carry_c,
+                                  a.dh_all, a.reverse, rows)
+
+
 LSTM = CellDescription(
     mode="lstm", gates=("i", "f", "g", "o"), state=("h", "c"), step=_step,
     kernels=FusedKernels(_step_forward, _step_backward, _sequence_forward, _sequence_backward, _parallel_forward,
-                         _parallel_backward, cell_state=True, in_place_backward=True),
+                         _parallel_backward, _rows_forward, _rows_backward, cell_state=True,
+                         in_place_backward=True),
     equations=(
         "i_t = sigmoid(x_t @ W_ii.T + b_ii + h_{t-1} @ W_hi.T + b_hi)",
         "f_t = sigmoid(x_t @ W_if.T + b_if + h_{t-1} @ W_hf.T + b_hf)",
