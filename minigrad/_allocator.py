@@ -38,6 +38,7 @@ import math
 import os
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -180,14 +181,15 @@ class _Recycler(threading.local):
             self.forget(old)
         self.sizes.setdefault(nbytes, []).append(entry)
         self.nbytes += size
-        _kept_ids.add(id(entry[0]))
+        _kept[id(entry[0])] = entry[0]
         return entry
 
     def forget(self, entries: list[tuple[np.ndarray, int]]) -> None:
         """Stop keeping ``entries``: buffers in use are freed by their last user, the others now."""
         for buffer, _ in entries:
             self.nbytes -= buffer.nbytes
-            _kept_ids.discard(id(buffer))
+            if _kept.get(id(buffer)) is buffer:
+                del _kept[id(buffer)]
 
     def clear(self) -> None:
         for entries in self.sizes.values():
@@ -219,16 +221,17 @@ def _free_count() -> int | None:
     return count
 
 
-# ids of the buffers the recyclers keep: the engine discounts that one reference when it asks
-# whether nobody else holds a gradient's memory (autograd/engine.py: _owned).
-_kept_ids: set[int] = set()
+# The buffers the recyclers of all threads keep, by id: the engine discounts that one reference
+# when it asks whether nobody else holds a gradient's memory (autograd/engine.py: _owned). Weak
+# references: a buffer whose thread ended and whose last user let go leaves no stale id behind.
+_kept: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
 _FREE_COUNT = _free_count()
 _recycler = _Recycler()
 
 
 def kept_by_recycler(buffer: object) -> bool:
     """True when ``buffer`` (an array's ``base``) is one of the buffers ``empty_aligned`` recycles."""
-    return id(buffer) in _kept_ids
+    return _kept.get(id(buffer)) is buffer
 
 
 def empty_cache() -> None:

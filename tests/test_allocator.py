@@ -184,6 +184,25 @@ def test_each_thread_recycles_its_own_buffers() -> None:
     assert mine.ctypes.data not in seen
 
 
+def test_a_finished_thread_leaves_no_kept_buffer_behind() -> None:
+    """Its recycler goes with the thread: no stale id that a new object could match."""
+    import gc
+    import threading
+
+    ids = []
+
+    def worker() -> None:
+        a = empty_aligned((200, 200), np.float64)
+        assert _allocator.kept_by_recycler(a.base)
+        ids.append(id(a.base))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    gc.collect()
+    assert ids[0] not in _allocator._kept
+
+
 def test_the_engine_keeps_a_recycled_gradient_without_copying() -> None:
     """A leaf's gradient made by ``empty_aligned`` is the backward's own array: kept, not copied."""
     import minigrad as mg
