@@ -22,7 +22,8 @@ Which loop runs is decided in one place, ``plan(mode, dtype, batch, hidden)``, w
 ``Strategy``: the per-step loop above (``PER_STEP``), the whole time loop inside one compiled
 kernel (``SEQUENCE``: for small layers the Python loop costs more than the maths), or the whole
 loop with every step split across threads by blocks of hidden units (``PARALLEL_UNITS``, the LSTM:
-unit ``j`` needs only its own gate columns). The kernels come from the cell's description
+unit ``j`` needs only its own gate columns), or with the batch split across threads by rows
+(``PARALLEL_ROWS``, the LSTM: each row is a sequence of its own). The kernels come from the cell's description
 (``minigrad/nn/cells/``); the layer itself never asks which cell it runs. ``docs/performance.md``
 records the measurements behind the plan's thresholds.
 
