@@ -8,6 +8,8 @@ MSE of the whole output against a fixed target, backward, SGD step.
     .venv/bin/python benchmarks/sweep.py --quick                 # a subset (108 cells), a few minutes
     .venv/bin/python benchmarks/sweep.py --cells gru --hidden 100 300 --batch 64
     .venv/bin/python benchmarks/sweep.py --quick --cpu avx2      # as on a CPU without AVX-512
+    .venv/bin/python benchmarks/sweep.py --cells lstm --hidden 300 --batch 64 --strategy parallel_units
+                                                                 # A/B of the plan's choices
 
 How it times: minigrad and PyTorch (default threads) each run in their own processes, as users
 run them. The cells are cut into chunks; per block, a chunk is timed by a minigrad process and a
@@ -119,6 +121,26 @@ def time_step(step, now, budget_s: float, max_steps: int) -> list[float]:
     return times
 
 
+STRATEGIES = ("plan", "per_step", "sequence", "parallel_units", "parallel_rows")
+STRATEGY_ENV = "MINIGRAD_SWEEP_STRATEGY"  # how the parent hands --strategy to minigrad's workers
+
+
+def force_strategy(name: str) -> None:
+    """Make every fused layer run strategy ``name`` (``fused_rnn.Strategy``) instead of what ``plan()``
+    picks, where its cell has the kernels for it (an A/B of the plan's choices)."""
+    from minigrad.nn import fused_rnn
+
+    planned, forced = fused_rnn.plan, fused_rnn.Strategy(name)
+
+    def plan(mode, dtype, batch, hidden, **kwargs):
+        kernels = fused_rnn.describe(mode).kernels
+        needed = {fused_rnn.Strategy.PARALLEL_UNITS: kernels.parallel_forward,
+                  fused_rnn.Strategy.PARALLEL_ROWS: kernels.rows_forward}.get(forced, planned)
+        return forced if needed is not None else planned(mode, dtype, batch, hidden, **kwargs)
+
+    fused_rnn.plan = plan
+
+
 def worker(framework: str, cells: list[Cell], budget_s: float, max_steps: int, clock: str = "wall"
            ) -> list[list[float]]:
     """In a fresh process: per cell, two warm-up steps, then up to ``max_steps`` timed steps or ``budget_s``."""
@@ -126,6 +148,8 @@ def worker(framework: str, cells: list[Cell], budget_s: float, max_steps: int, c
         import torch
 
         torch.set_num_threads(1)
+    if framework == "minigrad" and os.environ.get(STRATEGY_ENV, "plan") != "plan":
+        force_strategy(os.environ[STRATEGY_ENV])
     now = CLOCKS[clock]
     results = []
     for c in cells:
@@ -149,6 +173,7 @@ def run_chunk(framework: str, cells: list[Cell], args: argparse.Namespace) -> li
     env = worker_env(impl, args.cpu, args.blas_defaults)
     if args.threads == 1:
         env.update(ONE_THREAD)
+    env[STRATEGY_ENV] = args.strategy
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{framework} on {[c.name for c in cells]} failed:\n{out.stderr[-3000:]}")
@@ -203,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worst", type=int, default=20, help="cells in the report (default 20)")
     p.add_argument("--threads", type=int, choices=(1,), help="1: one thread in both frameworks (default: theirs)")
     p.add_argument("--clock", choices=tuple(CLOCKS), default="wall", help="wall (default) or cpu: process CPU time")
+    p.add_argument("--strategy", choices=STRATEGIES, default="plan",
+                   help="run minigrad's fused layers this way instead of plan()'s choice, where the cell can")
     p.add_argument("--out", help="JSON file (default benchmarks/results/sweep_<cpu>.json)")
     add_cpu_arguments(p)
     p.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
