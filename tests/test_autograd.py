@@ -615,6 +615,18 @@ def test_gradcheck_detects_a_wrong_gradient():
         gradcheck(lambda t: Wrong.apply(t), [x])
 
 
+def test_gradcheck_sees_a_small_output_next_to_a_huge_one():
+    """Each output's change is taken on its own: dy1/dx1 = 1 must not vanish in the rounding of
+    y0 = 1e12 x0 (a weighted sum of the outputs first, then the difference, loses it).
+    Hypothesis found such a program: pow3(pow3(pow3(exp_tanh(x2 - x0)))), outputs 1e-8 to 3e10."""
+    x = leaf([1.0, 1.0])
+    scale = mg.tensor([1e12, 1.0], dtype=mg.float64)
+    assert gradcheck(lambda t: t * scale, [x])
+    x = mg.tensor([0.34558419, 0.82161814, 0.33043708, -1.30315723], dtype=mg.float64, requires_grad=True)
+    c = mg.tensor(0.12573022, dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: ((((b - a).tanh().exp()) ** 3) ** 3) ** 3, [x, c])
+
+
 def test_register_hook_returns_a_removable_handle():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     handle = x.register_hook(lambda g: g * 10)
