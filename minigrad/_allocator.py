@@ -125,6 +125,25 @@ def empty_aligned(shape: tuple[int, ...], dtype: object) -> np.ndarray:
     return buffer[start:start + nbytes].view(dtype).reshape(shape)
 
 
+def contiguous_aligned(a: np.ndarray) -> np.ndarray:
+    """``np.ascontiguousarray(a)``, but a copy, when one is needed, goes into ``empty_aligned``'s memory.
+
+    Example::
+
+        >>> t = np.ones((3, 4), np.float32).T          # a transposed view: copied
+        >>> c = contiguous_aligned(t)
+        >>> c.flags.c_contiguous, np.shares_memory(c, t)
+        (True, False)
+        >>> contiguous_aligned(c) is c                  # already contiguous: itself
+        True
+    """
+    if a.flags.c_contiguous:
+        return a
+    out = empty_aligned(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
+
+
 def _aligned_buffer(nbytes: int) -> tuple[np.ndarray, int]:
     """A fresh byte buffer with room for ``nbytes`` from a cache line on, and where that line starts."""
     buffer = np.empty(nbytes + CACHE_LINE, np.uint8)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import empty_aligned
+from minigrad._allocator import contiguous_aligned, empty_aligned
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
 from minigrad.errors import ShapeError
@@ -101,7 +101,7 @@ def _same_kernel_arrays(x: np.ndarray, y: np.ndarray) -> bool:
 
 def _flat(a: np.ndarray) -> np.ndarray:
     """``a`` as a 1-D C-contiguous array, as the kernels take it (a copy only if ``a`` is not contiguous)."""
-    return np.ascontiguousarray(a).reshape(-1)
+    return contiguous_aligned(a).reshape(-1)
 
 
 class L1Loss(Function):

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import empty_aligned
+from minigrad._allocator import contiguous_aligned, empty_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
 from minigrad.kernels.lstm import row_blocks, unit_blocks
@@ -101,9 +101,15 @@ def units_imbalance(hidden: int, threads: int) -> float:
         >>> units_imbalance(256, 2), units_imbalance(300, 2)  # 128 and 128; 192 and 108
         (1.0, 1.7777777777777777)
     """
-    blocks = np.diff(unit_blocks(hidden, UNIT_BLOCK))
-    runs = np.array_split(blocks, min(threads, len(blocks)))
-    shares = [int(run.sum()) for run in runs]
+    bounds = unit_blocks(hidden, UNIT_BLOCK).tolist()
+    n_blocks = len(bounds) - 1
+    parts = min(threads, n_blocks)
+    per_part, extra = divmod(n_blocks, parts)  # the first `extra` threads take one block more
+    shares, start = [], 0
+    for p in range(parts):
+        stop = start + per_part + (p < extra)
+        shares.append(bounds[stop] - bounds[start])
+        start = stop
     return max(shares) / min(shares)
 
 
@@ -163,15 +169,6 @@ def _zeros_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     a = empty_aligned(shape, dtype)
     a[...] = 0
     return a
-
-
-def _contiguous(a: np.ndarray) -> np.ndarray:
-    """``np.ascontiguousarray``, copying into a recycled buffer (``empty_aligned``) when a copy is needed."""
-    if a.flags.c_contiguous:
-        return a
-    out = empty_aligned(a.shape, a.dtype)
-    np.copyto(out, a)
-    return out
 
 
 class FusedRNNLayer(Function):
@@ -255,7 +252,7 @@ class FusedRNNLayer(Function):
         self.strategy = plan(self.mode, dtype, B, H)
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
-        x2d = _contiguous(x).reshape(T * B, I)
+        x2d = contiguous_aligned(x).reshape(T * B, I)
         gates = empty_aligned((T, B, G), dtype)
         self.strategy.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
@@ -285,8 +282,8 @@ class FusedRNNLayer(Function):
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
         else:
-            # BLAS multiplies by a transposed view of W_hh several times slower than by a contiguous
-            # W_hh^T once a batch has two rows or more; one copy per sequence then pays from step two on.
+            # Rule: BLAS gets a contiguous W_hh^T (one copy per sequence) once a batch has two rows and
+            # the sequence two steps; a transposed view costs it more per step (docs/performance.md).
             w_hh_t = np.ascontiguousarray(w_hh.T) if B > 1 and T > 1 else w_hh.T
             for t in self._steps():
                 tp, tn = self._neighbours(t)
