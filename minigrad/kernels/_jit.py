@@ -281,6 +281,10 @@ class Inline:
     helper is an ordinary function. ``make_jit`` builds the compiled version when it is not
     simply ``numba.njit(fn, **options)`` (e.g. a Numba intrinsic).
 
+    Rule: where a helper is also called with run-time integers, pass constants as ``np.int64(0)``,
+    not ``0``. Numba compiles a helper once per distinct argument types, and a bare literal has a
+    type of its own (``Literal[int](0)``): one more copy of the helper to compile.
+
     Example::
 
         @Inline.with_options({"nogil": True})

@@ -317,7 +317,7 @@ def gemm_panel(a, panel, out, j0, width):
 
     ``gemm_panel_k`` over all of ``K``.
     """
-    gemm_panel_k(a, panel, out, j0, width, 0, a.shape[1])
+    gemm_panel_k(a, panel, out, j0, width, np.int64(0), a.shape[1])
 
 
 @Inline.with_options(_OPTIONS)
@@ -470,9 +470,10 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
     units = _column_bounds(blocks)  # the column ranges of the blocks, as units of one "gate"
-    first, cols = panel_plan(1, out.shape[1], units, tc)
+    first, cols = panel_plan(np.int64(1), out.shape[1], units, tc)
     n_inner = a.shape[0] if a_transposed else a.shape[1]
     n_panels = cols.shape[0]
+    k_step = K_BLOCK if n_inner > K_ONE_PASS else max(n_inner, 1)
     panels = empty_panels(n_panels, n_inner, out.dtype.type(0))  # pack_panels writes all of each panel
     for q in prange(n_blocks):  # share q of the panels: with column blocks, exactly block q's own
         _pack(b, b_transposed, cols, panels, n_panels * q // n_blocks, n_panels * (q + 1) // n_blocks)
@@ -489,15 +490,13 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
             # K_BLOCK rows of A at a time, each over all the block's panels: that part of A is read
             # from memory once and stays in cache for the other panels (A is often the big operand:
             # a weight gradient's dG.T, 8 MB on charlm).
-            k0 = 0
-            while k0 == 0 or k0 < n_inner:
-                k1 = min(k0 + (K_BLOCK if n_inner > K_ONE_PASS else n_inner), n_inner)
+            # Either layout of A's rows has one type ('A', any strides): one copy of the tile loop to compile.
+            a_rows = a.T[m0:m1] if a_transposed else a[m0:m1]
+            for k0 in range(0, max(n_inner, 1), k_step):  # once even when K is 0: out = 0
+                k1 = min(k0 + k_step, n_inner)
                 for p in range(first[u], first[u_stop]):
-                    if a_transposed:  # two copies of the tile loop, each for its layout of A's rows
-                        gemm_panel_k(a.T[m0:m1], panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
-                    elif cols[p, 1] > NARROW_PANEL:
-                        gemm_panel_k(a[m0:m1], panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
-                k0 = max(k1, 1)
+                    if a_transposed or cols[p, 1] > NARROW_PANEL:
+                        gemm_panel_k(a_rows, panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
             for p in range(first[u], first[u_stop]):
                 if not a_transposed and cols[p, 1] <= NARROW_PANEL:
                     gemm_narrow(a[m0:m1], panels[p], out[m0:m1], cols[p, 0], cols[p, 1])

@@ -104,7 +104,7 @@ def _lstm_forward_units(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn,
 @Inline.with_options(_OPTIONS)
 def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
     """One LSTM step, all hidden units of every sequence."""
-    _lstm_forward_rows(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, 0, gates.shape[1])
+    _lstm_forward_rows(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, np.int64(0), gates.shape[1])
 
 
 @Inline.with_options(_OPTIONS)
@@ -199,7 +199,7 @@ def _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c,
 def _lstm_backward_step(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn):
     """Backward of one LSTM step, all hidden units (``gates[t]`` becomes its gradients)."""
     _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
-                         0, c_all.shape[2], 0, gates.shape[1])
+                         np.int64(0), c_all.shape[2], np.int64(0), gates.shape[1])
 
 
 @kernel(**_OPTIONS)
@@ -305,7 +305,7 @@ def lstm_sequence_forward_parallel(gates, w_hh, bias, h_all, c_all, out, lengths
                                                     borrow(out), borrow(lengths), borrow(rec))
     n_time, H = gates.shape[0], h_all.shape[2]
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
-    first, cols = panel_plan(4, H, units, tc)  # block u: panels first[u]..first[u+1]-1, gate by gate
+    first, cols = panel_plan(np.int64(4), H, units, tc)  # block u: panels first[u]..first[u+1]-1, gate by gate
     panels = empty_panels(cols.shape[0], H, gates.dtype.type(0))
     for s in range(n_time):
         t = n_time - 1 - s if reverse else s
@@ -340,7 +340,7 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
     carry_h, carry_c, dh_all = borrow(carry_h), borrow(carry_c), borrow(dh_all)
     n_time = gates.shape[0]
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
-    first, cols = panel_plan(1, c_all.shape[2], units, tc)
+    first, cols = panel_plan(np.int64(1), c_all.shape[2], units, tc)
     panels = empty_panels(cols.shape[0], w_hh.shape[0], gates.dtype.type(0))
     for s in range(n_time - 1, -1, -1):
         t = n_time - 1 - s if reverse else s
@@ -353,7 +353,7 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
                 for p in range(first[u], first[u + 1]):
                     gemm_panel(gates[t_after], panels[p], rec, cols[p, 0], cols[p, 1])  # its gradients by now
             _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
-                                 units[u], units[u + 1], 0, gates.shape[1])
+                                 units[u], units[u + 1], np.int64(0), gates.shape[1])
     if n_time > 0 and need_h0:
         t_first = n_time - 1 if reverse else 0
         for u in prange(units.shape[0] - 1):
@@ -420,7 +420,7 @@ def lstm_sequence_backward_rows(gates, w_hh, c_all, lengths, grad_out, rec, carr
             t = n_time - 1 - s if reverse else s
             tp, tn = _indices_jit(t, reverse)
             _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
-                                 0, H, r0, r1)
+                                 np.int64(0), H, r0, r1)
             _matmul(gates[t, r0:r1], w_hh, rec[r0:r1])
 
 
