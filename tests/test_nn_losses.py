@@ -326,3 +326,34 @@ def test_cross_entropy_property(data, shape, reduction, weighted, smoothing):
     if reduction != "mean" or denom > 0:
         assert gradcheck(lambda a: F.cross_entropy(a, mg.tensor(t), weight=mg.tensor(w), reduction=reduction,
                                                    label_smoothing=smoothing), [xt])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape, target", [((4, 3), [0, 2, 1, 1]), ((1, 18), [3]), ((3,), 2), ((0, 5), []),
+                                           ((2, 3, 4), [[0, 1, 2, 0], [2, 2, 1, 0]])])
+def test_nll_loss_without_weights_or_ignored_targets_matches_the_weighted_path(shape, target, reduction):
+    # No weight and no ignored target is nll_loss's short path (every row weighs 1). The general
+    # path, taken with class weights of 1, must give the same loss and gradient.
+    class_dim = 1 if len(shape) > 1 else 0
+    z = np.random.default_rng(0).standard_normal(shape)
+    logp = z - np.log(np.exp(z).sum(axis=class_dim, keepdims=True))
+    results = []
+    for weight in (None, mg.ones(shape[class_dim], dtype=mg.float64)):
+        x = mg.tensor(logp, requires_grad=True)
+        loss = F.nll_loss(x, mg.tensor(np.array(target, dtype=np.int64)), weight=weight, reduction=reduction)
+        loss.sum().backward()
+        results.append((loss.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    if shape[0]:
+        x = mg.tensor(logp, requires_grad=True)
+        assert gradcheck(lambda t: F.nll_loss(t, mg.tensor(np.array(target, dtype=np.int64)), reduction=reduction),
+                         (x,))
+
+
+def test_nll_loss_ignore_index_that_is_a_class_is_still_ignored():
+    logp = mg.tensor(np.log([[0.2, 0.8], [0.6, 0.4]]), requires_grad=True)
+    loss = F.nll_loss(logp, mg.tensor([1, 0]), ignore_index=0)  # the second row is ignored: mean over one row
+    assert loss.item() == pytest.approx(-np.log(0.8))
+    loss.backward()
+    np.testing.assert_allclose(logp.grad.numpy(), [[0.0, -1.0], [0.0, 0.0]])

@@ -98,15 +98,20 @@ def _broadcast_target(op: str, input: Tensor, target: Tensor) -> None:
 
 
 
-def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> None:
-    """Every target must be a class in 0..C-1 or ignore_index (the kernel does not bounds-check)."""
+def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> bool:
+    """Every target must be a class in 0..C-1 or ignore_index (the kernel does not bounds-check).
+
+    Returns True when every target is a class in 0..C-1 (then none is ignore_index, unless
+    ignore_index is itself a class), False when some are ignore_index.
+    """
     if t.size == 0 or (t.min() >= 0 and t.max() < n_cls):  # the common case: two cheap reductions
-        return
+        return True
     bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
     if bad.any():
         value = int(t[np.argmax(bad)])
         raise IndexError(f"{op}: target value {value} is out of range for {n_cls} classes (valid: 0..{n_cls - 1}, "
                          f"or ignore_index={ignore_index})")
+    return False
 
 
 def _expected_target_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -55,7 +56,7 @@ def _class_rows(x: np.ndarray) -> np.ndarray:
         return x.reshape(1, -1)
     if x.ndim > 2:
         x = np.moveaxis(x, 1, -1)
-    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])  # not -1: C may be 0
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # not -1: C may be 0
 
 
 def _from_class_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -71,6 +72,8 @@ class NLLLoss(Function):
 
     ``self.target`` holds the M int64 targets (one per row of ``_class_rows(x)``), ``self.weight``
     the (C,) class weights. Targets equal to ``ignore_index`` get loss 0 and weight 0.
+    ``self.all_kept`` says that no target is ``ignore_index`` (``nll_loss`` knows it from its
+    bounds check): without class weights every row then weighs 1, the case of most scripts.
     """
 
     name = "nll_loss"
@@ -78,6 +81,17 @@ class NLLLoss(Function):
     def forward(self, x: np.ndarray) -> np.ndarray:
         rows = _class_rows(x)
         m, n_cls = rows.shape
+        if self.all_kept and self.weight is None and n_cls:  # every row weighs 1: -x[n, t_n], summed
+            self.picked_class, self.x_shape = self.target, x.shape
+            self.row_weight = np.ones(m, dtype=x.dtype)
+            self.denom = np.float64(m)
+            loss = -rows[np.arange(m), self.target]
+            if self.reduction == "none":
+                return loss.reshape(self.target_shape)
+            total = loss.sum(dtype=np.float64)
+            if self.reduction == "mean":
+                total = total / m if m else np.nan  # no rows: 0/0, as PyTorch
+            return np.asarray(total, dtype=x.dtype)
         keep = self.target != self.ignore_index
         picked_class = np.where(keep, self.target, 0)  # any valid column for ignored rows
         if n_cls:
@@ -165,9 +179,10 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     n_cls = input.shape[0 if input.ndim == 1 else 1]
     w = _class_weight(weight, n_cls, input, op)
     t = np.ascontiguousarray(target._array.reshape(-1), dtype=np.int64)
-    _check_targets(t, n_cls, ignore_index, op)
+    every_target_a_class = _check_targets(t, n_cls, ignore_index, op)
+    all_kept = every_target_a_class and not 0 <= ignore_index < n_cls
     return NLLLoss.apply(input, target=t, target_shape=target.shape, weight=w, ignore_index=int(ignore_index),
-                         reduction=reduction)
+                         reduction=reduction, all_kept=all_kept)
 
 
 # ================================================================================================
