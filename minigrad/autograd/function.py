@@ -133,6 +133,8 @@ class Function:
     # True once a hook or retain_grad() was put on one of this node's output tensors: only then
     # does the engine look at those tensors before running backward.
     watched: bool = False
+    # False for an op with an __init__ of its own (set by __init_subclass__): `apply` must call it.
+    _default_init: bool = True
     # Output index -> hooks registered on an output whose tensor an in-place op has since given a
     # new value (and a new node): they still see this node's gradient, as in PyTorch (ops/inplace.py).
     output_hooks: dict[int, list] | None = None
@@ -143,6 +145,7 @@ class Function:
             cls.name = cls.__name__.lower()
         if not cls.__dict__.get("kind"):
             cls.kind = cls.__name__
+        cls._default_init = cls.__init__ is Function.__init__
 
     def __init__(self, **params: Any) -> None:
         # Non-tensor parameters of the op (dim, keepdim, ...) become attributes.
@@ -218,8 +221,13 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor | None, **params: Any) -> Any:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
-        fn = cls(**params)
         # This is the hot path of every op: one pass over the inputs, and no node when none needs grad.
+        if cls._default_init:  # what Function.__init__ does, without the call
+            fn = object.__new__(cls)
+            if params:
+                fn.__dict__.update(params)
+        else:
+            fn = cls(**params)
         mode = _mode
         if mode.grad_enabled:
             needs = tuple([t is not None and t._requires_grad for t in inputs])
