@@ -169,10 +169,12 @@ def worker(impl: str, name: str, steps: int, budget_s: float) -> dict:
 
 def worker_env(impl: str, cpu: str = "native", blas_defaults: bool = False) -> dict[str, str]:
     """The environment of a timing process on CPU profile ``cpu`` (``benchmarks/cpu_profile.py``).
-    minigrad runs with its opt-in malloc tuning (``minigrad/_allocator.py``); PyTorch's process,
-    which builds its weights with minigrad, keeps the allocator its users have."""
+
+    Both frameworks run with the allocator their users have: minigrad's malloc tuning
+    (``minigrad/_allocator.py: tune_malloc``) is opt-in, so it is off here, even if the shell set it.
+    """
     env = profile_env(cpu, "torch" if impl == "torch" else "minigrad", blas_defaults=blas_defaults)
-    return {**env, "MINIGRAD_MALLOC_TUNING": "0" if impl == "torch" else "1"}
+    return {**env, "MINIGRAD_MALLOC_TUNING": "0"}
 
 
 def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str], blocks: int = 3,
