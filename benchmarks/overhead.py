@@ -69,6 +69,20 @@ def single_op_case(L: Any, op: Callable[[Any], Any], shape: tuple[int, ...]) -> 
     return step, 1
 
 
+def forward_only_case(L: Any, op: Callable[[Any], Any], shape: tuple[int, ...]) -> tuple[Callable[[], None], int]:
+    """One op's forward on a leaf of ``shape``, recording the graph (then dropped): no backward.
+
+    A framework's ``backward()`` call has a fixed cost of its own, which a single-op case pays
+    once per op and a model's step once per step: these cases show the forward's share alone.
+    """
+    x = L.tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32), requires_grad=True)
+
+    def step() -> None:
+        op(x)
+
+    return step, 1
+
+
 def tutorial_rnn_case(L: Any) -> tuple[Callable[[], None], int]:
     """One train step of the char-rnn tutorials' model: three ``nn.Linear`` on ``cat``, stepped in Python.
 
@@ -138,6 +152,7 @@ def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
     w = L.tensor(np.random.default_rng(1).standard_normal((4, 4)).astype(np.float32), requires_grad=True)
     linear = L.nn.Linear(4, 4)
     target = L.tensor([0, 1, 2, 3])
+    letter, i2h, dropout, class_3 = L.zeros(1, 57), L.nn.Linear(185, 128), L.nn.Dropout(0.1), L.tensor([3])
     table = {
         "chain": (chain_case(L), 20),
         "mul": (single_op_case(L, lambda x: x * 1.0001, (4,)), 200),
@@ -148,6 +163,12 @@ def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
         "linear": (single_op_case(L, linear, (4, 4)), 200),
         "tanh": (single_op_case(L, lambda x: x.tanh(), (4, 4)), 200),
         "cross_entropy": (single_op_case(L, lambda x: F.cross_entropy(x, target), (4, 4)), 200),
+        # The tutorial RNN's ops at its shapes, forward only (see forward_only_case).
+        "fwd_cat": (forward_only_case(L, lambda x: L.cat((letter, x), 1), (1, 128)), 200),
+        "fwd_linear": (forward_only_case(L, i2h, (1, 185)), 200),
+        "fwd_dropout": (forward_only_case(L, dropout, (1, 18)), 200),
+        "fwd_log_softmax": (forward_only_case(L, lambda x: F.log_softmax(x, dim=1), (1, 18)), 200),
+        "fwd_nll_loss": (forward_only_case(L, lambda x: F.nll_loss(x, class_3), (1, 18)), 200),
         "tutorial_rnn": (tutorial_rnn_case(L), 10),
         "lstm_reference": (lstm_reference_case(L), 3),
     }

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from minigrad._allocator import empty
 from minigrad.kernels._jit import Inline, borrow, jit_disabled, kernel, prange, threads_usable
 from minigrad.kernels.fast_exp import LANES, fast_exp32, stack_lanes
 
@@ -143,7 +144,7 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray |
     if (y.dtype == grad.dtype == np.float32 and y.shape == grad.shape and y.size > EXP_KERNEL_MAX_SIZE and out is None
             and not jit_disabled() and threads_usable()):
         y2, g2 = _as_rows(y), _as_rows(grad)
-        out = np.empty_like(y2)
+        out = empty(y2.shape, y2.dtype)
         log_softmax_backward_rows_parallel(y2, g2, out)
         return out.reshape(y.shape)
     if y.ndim == 2 and y.size <= BLOCK_ELEMENTS and y.dtype == grad.dtype and out is None:  # one block
@@ -152,7 +153,7 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray |
             out *= grad.sum(axis=-1, keepdims=True)
             return np.subtract(grad, out, out=out)
     y2, g2 = _as_rows(y), _as_rows(grad)
-    out = np.empty(y2.shape, np.result_type(y2, g2)) if out is None else out.reshape(y2.shape)
+    out = empty(y2.shape, np.result_type(y2, g2)) if out is None else out.reshape(y2.shape)
     n, cols = y2.shape
     starts = _row_blocks(n, cols)
     with np.errstate(invalid="ignore"):  # NaN rows (exp(y) * sum) stay NaN, as in the general formula
@@ -390,11 +391,11 @@ def _rows(x: np.ndarray, k, ref, large, parallel) -> np.ndarray:
             return large(x)
         k = parallel
     if x.ndim == 2 and x.flags.c_contiguous:  # the common case: rows as they are
-        out = np.empty_like(x)
+        out = empty(x.shape, x.dtype)
         k(x, out)
         return out
     x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
-    out = np.empty_like(x2)
+    out = empty(x2.shape, x2.dtype)
     k(x2, out)
     return out.reshape(x.shape)
 

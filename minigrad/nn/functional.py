@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import empty_aligned
+from minigrad._allocator import empty, empty_aligned
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError, not_in_minigrad
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
@@ -426,7 +426,7 @@ class CrossEntropy(Function):
             if self.reduction == "mean":
                 g = g / self.denom if self.denom != 0 else 0.0
             scale = np.full(m, g, dtype=rows.dtype)
-        drows = np.empty_like(rows)
+        drows = empty(rows.shape, rows.dtype)
         cross_entropy_bwd(rows, self.target, weight, self.ignore_index, self.label_smoothing, lse, scale, drows)
         if len(self.x_shape) > 2:  # back from (M, C) to (N, C, d1, ...)
             moved = self.x_shape[:1] + self.x_shape[2:] + self.x_shape[1:2]

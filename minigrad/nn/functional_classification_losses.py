@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._allocator import zeros
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
 from minigrad.errors import ShapeError
@@ -118,7 +119,7 @@ class NLLLoss(Function):
             scale = grad / self.denom if self.denom != 0 else np.zeros_like(grad)
         else:
             scale = grad
-        rows = np.zeros((m, self.x_shape[1] if len(self.x_shape) > 1 else self.x_shape[0]), dtype=grad.dtype)
+        rows = zeros((m, self.x_shape[1] if len(self.x_shape) > 1 else self.x_shape[0]), grad.dtype)
         if self.create_graph:  # the same rows as (constant one-hot weights) * scale, in Tensor ops
             if rows.shape[1]:
                 rows[np.arange(m), self.picked_class] = -self.row_weight
