@@ -487,3 +487,25 @@ def test_bias_gradients_are_separate_arrays(mode):
     out, _, _ = fused_rnn_layer(mode, *inputs)
     out.sum().backward()
     np.testing.assert_allclose(b_ih.grad._array, 2 * b_hh.grad._array, rtol=1e-12)
+
+
+@pytest.mark.parametrize("hidden, batch", [(64, 16), (100, 20), (127, 33)])
+def test_row_split_below_two_unit_blocks_matches_pytorch(hidden, batch):
+    """plan() sends float32 LSTMs of 64-127 units with enough rows to PARALLEL_ROWS (on a CPU with
+    the wide tile and two threads); whatever it picks here, outputs and gradients match PyTorch."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(hidden)
+    x = rng.standard_normal((12, batch, 30)).astype(np.float32)
+    ours = mg.nn.LSTM(30, hidden, num_layers=2, bidirectional=True)
+    theirs = torch.nn.LSTM(30, hidden, num_layers=2, bidirectional=True)
+    with torch.no_grad():
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            q.copy_(torch.from_numpy(p.detach().numpy()))
+    xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    om, ot = ours(xm)[0], theirs(xt)[0]
+    om.square().sum().backward()
+    ot.square().sum().backward()
+    np.testing.assert_allclose(om.detach().numpy(), ot.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-3, atol=1e-4)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-3, atol=1e-3)

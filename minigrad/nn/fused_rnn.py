@@ -71,6 +71,9 @@ ROW_BLOCK_MIN = 8
 # every step, where a thread of PARALLEL_UNITS reads only its blocks' columns; for bigger layers
 # that memory traffic costs more than the uneven split (docs/performance.md).
 ROWS_MAX_HIDDEN = 384
+# Layers too narrow for two blocks of units take PARALLEL_ROWS too (same batch rule), from this
+# hidden size up; below it a row's step is too short to pay for the threads (docs/performance.md).
+ROWS_MIN_HIDDEN = 64
 
 
 class Strategy(Enum):
@@ -132,6 +135,7 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
        least two blocks of ``UNIT_BLOCK`` hidden units: ``PARALLEL_UNITS``, or ``PARALLEL_ROWS``
        when those blocks split unevenly over the threads (``UNIT_IMBALANCE_MAX``), the batch
        gives every thread ``ROW_BLOCK_MIN`` rows and the layer is no bigger than ``ROWS_MAX_HIDDEN``;
+       with fewer than two blocks, ``PARALLEL_ROWS`` from ``ROWS_MIN_HIDDEN`` units and the same batch;
     3. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH`` and a hidden
        size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE``: ``SEQUENCE``;
     4. otherwise ``PER_STEP``.
@@ -144,6 +148,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
         'parallel_units'
         >>> plan("lstm", np.float32, 32, 300, wide_float32_tile=True, threads=2).value
         'parallel_rows'
+        >>> plan("lstm", np.float32, 32, 100, wide_float32_tile=True, threads=2).value
+        'parallel_rows'
         >>> plan("gru", np.float64, 32, 256).value
         'per_step'
     """
@@ -153,11 +159,14 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     fast_float32 = np.dtype(dtype) == np.float32 and wide
     if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
         return Strategy.SEQUENCE
-    if cell.kernels.parallel_forward is not None and fast_float32 and threads > 1 and hidden >= 2 * UNIT_BLOCK:
-        if (cell.kernels.rows_forward is not None and batch >= ROW_BLOCK_MIN * threads
-                and hidden <= ROWS_MAX_HIDDEN and units_imbalance(hidden, threads) > UNIT_IMBALANCE_MAX):
+    if cell.kernels.parallel_forward is not None and fast_float32 and threads > 1:
+        rows_fit = cell.kernels.rows_forward is not None and batch >= ROW_BLOCK_MIN * threads
+        if hidden >= 2 * UNIT_BLOCK:
+            if rows_fit and hidden <= ROWS_MAX_HIDDEN and units_imbalance(hidden, threads) > UNIT_IMBALANCE_MAX:
+                return Strategy.PARALLEL_ROWS
+            return Strategy.PARALLEL_UNITS
+        if rows_fit and hidden >= ROWS_MIN_HIDDEN:  # too few units to split: split the rows
             return Strategy.PARALLEL_ROWS
-        return Strategy.PARALLEL_UNITS
     if (fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
             and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0):
         return Strategy.SEQUENCE
