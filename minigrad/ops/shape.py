@@ -179,8 +179,12 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
 
 class Cat(Function):
     def forward(self, *xs):
+        try:
+            joined = np.concatenate(xs, axis=self.dim)
+        except ValueError:  # NumPy refuses exactly what `cat` must: sizes that differ outside `dim`
+            raise _cat_shape_error(xs, self.dim) from None
         self.sizes = [x.shape[self.dim] for x in xs]
-        return np.concatenate(xs, axis=self.dim)
+        return joined
 
     def backward(self, grad):
         return G.split(grad, self.sizes, self.dim)
@@ -215,21 +219,27 @@ def _same_dtype(op: str, tensors: Sequence[Any]) -> list[Tensor]:
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join tensors along an existing dim. Example: ``mg.cat([mg.ones(2), mg.zeros(3)]).shape`` -> (5,)."""
+    """Join tensors along an existing dim. Example: ``mg.cat([mg.ones(2), mg.zeros(3)]).shape`` -> (5,).
+
+    Sizes that differ outside ``dim`` are found by ``np.concatenate`` itself (``Cat.forward``), so
+    the common case pays for no second check; the error then names the tensor that does not fit.
+    """
     ts = _same_dtype("cat", tensors)
-    shape = ts[0]._array.shape
-    if not shape:
+    ndim = ts[0]._array.ndim
+    if not ndim:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use mg.stack")
-    d = _dim("cat", dim, len(shape))
-    before, after = shape[:d], shape[d + 1:]
-    for i, x in enumerate(ts):
-        s = x._array.shape
-        if len(s) != len(shape) or s[:d] != before or s[d + 1:] != after:
-            raise ShapeError(
-                f"cat: tensor {i} has shape {s} but tensor 0 has shape {shape}; all sizes must "
-                f"match except in dimension {d}"
-            )
-    return Cat.apply(*ts, dim=d)
+    return Cat.apply(*ts, dim=_dim("cat", dim, ndim))
+
+
+def _cat_shape_error(arrays: Sequence[np.ndarray], d: int) -> ShapeError:
+    """The error for arrays that cannot be joined along ``d``: the first one whose other sizes differ."""
+    shape = arrays[0].shape
+    for i, a in enumerate(arrays):
+        s = a.shape
+        if len(s) != len(shape) or s[:d] != shape[:d] or s[d + 1:] != shape[d + 1:]:
+            return ShapeError(f"cat: tensor {i} has shape {s} but tensor 0 has shape {shape}; all sizes must "
+                              f"match except in dimension {d}")
+    return ShapeError(f"cat: cannot join shapes {[a.shape for a in arrays]} along dimension {d}")
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
