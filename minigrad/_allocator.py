@@ -156,6 +156,20 @@ def zeros(shape: tuple[int, ...], dtype: object) -> np.ndarray:
     return a
 
 
+def zeros_aligned(shape: tuple[int, ...], dtype: object) -> np.ndarray:
+    """``np.zeros(shape, dtype)`` starting on a cache line, whatever its size (``empty_aligned``).
+
+    Example::
+
+        >>> z = zeros_aligned((3, 5), np.float32)
+        >>> float(z.sum()), z.ctypes.data % CACHE_LINE
+        (0.0, 0)
+    """
+    a = empty_aligned(shape, dtype)
+    a.fill(0)
+    return a
+
+
 def contiguous_aligned(a: np.ndarray) -> np.ndarray:
     """``np.ascontiguousarray(a)``, but a copy, when one is needed, goes into ``empty_aligned``'s memory.
 

@@ -19,9 +19,7 @@ from minigrad._allocator import CACHE_LINE, empty_aligned
 
 glibc_only = pytest.mark.skipif(not _allocator._glibc(), reason="malloc tuning is for glibc only")
 
-_FAULTS = """
-import resource
-import numpy as np
+_CHARLM = """
 import minigrad as mg
 from minigrad._allocator import tune_malloc
 if ASK:
@@ -35,6 +33,23 @@ def step():
     opt.zero_grad()
     mg.nn.functional.cross_entropy(head(rnn(emb(x))[0]).reshape(-1, 65), y).backward()
     opt.step()
+"""
+
+_VOCABULARY = """
+import minigrad as mg
+# word_language_model's head in miniature: log-probabilities over a big vocabulary, then NLL
+decoder = mg.nn.Linear(64, 8000)
+opt = mg.optim.SGD(decoder.parameters(), lr=0.1)
+x, y = mg.randn(400, 64), mg.randint(0, 8000, (400,))
+def step():
+    opt.zero_grad()
+    mg.nn.functional.nll_loss(mg.nn.functional.log_softmax(decoder(x), dim=1), y).backward()
+    opt.step()
+"""
+
+# Appended to a model script that defines step(): page faults per step, after three steps to warm up.
+_COUNT_FAULTS = """
+import resource
 for _ in range(3):
     step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -45,11 +60,13 @@ print(bool(_allocator._tuned), (resource.getrusage(resource.RUSAGE_SELF).ru_minf
 """
 
 
-def _run(switch: str | None, ask: bool = False) -> tuple[bool, int]:
+def _run(switch: str | None, ask: bool = False, model: str = _CHARLM) -> tuple[bool, int]:
+    """(malloc tuned?, faults per step) of ``model`` in a fresh process, with ``MINIGRAD_MALLOC_TUNING``
+    set to ``switch`` (None: unset) and ``tune_malloc()`` called first if ``ask`` (charlm only)."""
     env = {k: v for k, v in os.environ.items() if k != _allocator.ENV_SWITCH}
     if switch is not None:
         env[_allocator.ENV_SWITCH] = switch
-    code = f"ASK = {ask}\n" + _FAULTS
+    code = f"ASK = {ask}\n" + model + _COUNT_FAULTS
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     tuned, faults = out.stdout.split()
     return tuned == "True", int(faults)
@@ -244,30 +261,10 @@ def test_empty_and_zeros_recycle_only_big_arrays() -> None:
     assert not _allocator.zeros((3,), np.float64).any()
 
 
-_VOCABULARY_FAULTS = """
-import resource
-import minigrad as mg
-# word_language_model's head in miniature: log-probabilities over a big vocabulary, then NLL
-decoder = mg.nn.Linear(64, 8000)
-opt = mg.optim.SGD(decoder.parameters(), lr=0.1)
-x, y = mg.randn(400, 64), mg.randint(0, 8000, (400,))
-def step():
-    opt.zero_grad()
-    mg.nn.functional.nll_loss(mg.nn.functional.log_softmax(decoder(x), dim=1), y).backward()
-    opt.step()
-for _ in range(3):
-    step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):
-    step()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
-"""
-
 
 def test_a_log_softmax_over_a_vocabulary_reuses_its_memory_without_tuning():
     """The (400, 8000) log-probabilities, their gradient and NLL's come from recycled buffers:
     with malloc left alone a step faults on almost no page (~2,600 per word_lm step before)."""
-    env = {k: v for k, v in os.environ.items() if k != _allocator.ENV_SWITCH}
-    out = subprocess.run([sys.executable, "-c", _VOCABULARY_FAULTS], capture_output=True, text=True, env=env,
-                         check=True)
-    assert int(out.stdout.split()[-1]) < 100
+    tuned, faults_per_step = _run(None, model=_VOCABULARY)
+    assert not tuned
+    assert faults_per_step < 100

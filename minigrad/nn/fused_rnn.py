@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import contiguous_aligned, empty_aligned
+from minigrad._allocator import contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
 from minigrad.kernels.lstm import row_blocks, unit_blocks
@@ -171,13 +171,6 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
             and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0):
         return Strategy.SEQUENCE
     return Strategy.PER_STEP
-
-
-def _zeros_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """``np.zeros``, starting on a cache line (``minigrad/_allocator.py: empty_aligned``)."""
-    a = empty_aligned(shape, dtype)
-    a[...] = 0
-    return a
 
 
 class FusedRNNLayer(Function):
@@ -354,15 +347,15 @@ class FusedRNNLayer(Function):
         dtype = gates.dtype
         kernels = self.cell.kernels
         lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
-        a = LayerArrays(gates, h_all, lengths, _zeros_aligned((B, H), dtype), self.reverse, c_all=c_all, hn=hn)
+        a = LayerArrays(gates, h_all, lengths, zeros_aligned((B, H), dtype), self.reverse, c_all=c_all, hn=hn)
         a.grad_out = np.empty((T, B, 0), dtype) if grad_out is None else np.ascontiguousarray(grad_out, dtype)
 
         # Gradients reaching the state after the last step: from h_n / c_n.
-        a.carry_h = _zeros_aligned((B, H), dtype)
+        a.carry_h = zeros_aligned((B, H), dtype)
         if grad_hn is not None:
             a.carry_h[...] = grad_hn
         if kernels.cell_state:
-            a.carry_c = _zeros_aligned((B, H), dtype)
+            a.carry_c = zeros_aligned((B, H), dtype)
             if grad_cn is not None:
                 a.carry_c[...] = grad_cn
         a.dgates = self._gate_gradients_buffer(gates)  # d pre-activations (GRU: the hidden side)
