@@ -342,23 +342,22 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
     tc = _stack_tile(gates.dtype.type(0)).shape[1]
     first, cols = panel_plan(np.int64(1), c_all.shape[2], units, tc)
     panels = empty_panels(cols.shape[0], w_hh.shape[0], gates.dtype.type(0))
-    for s in range(n_time - 1, -1, -1):
+    # s = -1, after the first step, only computes that step's product (when asked for): one call
+    # site of the tile loop in this kernel, so LLVM compiles it once.
+    s_stop = -2 if need_h0 and n_time > 0 else -1
+    for s in range(n_time - 1, s_stop, -1):
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
-        t_after = t - 1 if reverse else t + 1  # the step done just before this one
+        t_after = t - 1 if reverse else t + 1  # the step done just before this one (at s = -1: the first step)
         for u in prange(units.shape[0] - 1):
             if s == n_time - 1:  # once per sequence, each block its own panels (as in the forward kernel)
                 pack_panels(w_hh, cols, panels, first[u], first[u + 1])
             if s < n_time - 1:  # rec is given as zeros before the first backward step
                 for p in range(first[u], first[u + 1]):
                     gemm_panel(gates[t_after], panels[p], rec, cols[p, 0], cols[p, 1])  # its gradients by now
-            _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
-                                 units[u], units[u + 1], np.int64(0), gates.shape[1])
-    if n_time > 0 and need_h0:
-        t_first = n_time - 1 if reverse else 0
-        for u in prange(units.shape[0] - 1):
-            for p in range(first[u], first[u + 1]):
-                gemm_panel(gates[t_first], panels[p], rec, cols[p, 0], cols[p, 1])
+            if s >= 0:
+                _lstm_backward_units(gates, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, t, tp, tn,
+                                     units[u], units[u + 1], np.int64(0), gates.shape[1])
 
 
 def lstm_sequence_backward_parallel_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
