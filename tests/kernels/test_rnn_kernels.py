@@ -125,6 +125,17 @@ def test_warmup_registered_for_every_kernel():
     kernels[0].warmup_fn(np.dtype(np.float32))
 
 
+@pytest.mark.parametrize("n_time", [0, 1, 2])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_parallel_lstm_backward_short_sequences(n_time, reverse):
+    """The product for dL/dh_0 runs as the time loop's last pass: also right after one step, and
+    never for an empty sequence (rec stays as given)."""
+    args = K.example_args("lstm_sequence_backward_parallel", np.float64, n_time=n_time, batch=2, hidden=5,
+                          reverse=reverse)
+    ours, ref = _run_both("lstm_sequence_backward_parallel", args)
+    _assert_same("lstm_sequence_backward_parallel", ours, ref, np.float64)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reverse", [False, True])
 def test_parallel_lstm_backward_without_dh0(dtype, reverse):
