@@ -3,21 +3,24 @@
 ``--cpu native`` (the default) changes nothing. ``--cpu avx2`` makes each timing process behave as
 on an AVX2-only CPU (most laptops: Intel client CPUs, AMD before Zen 4):
 
-- minigrad: ``NUMBA_CPU_NAME=haswell`` (Numba compiles for Haswell: AVX2 + FMA), a separate
-  ``NUMBA_CACHE_DIR`` (machine code compiled for the host must not be loaded), and
-  ``MINIGRAD_SIMULATE_CPU=avx2`` (``minigrad/kernels/gemm.py: host_cpu_features`` then reports no
-  ``avx512*``, so the plan and the register tiles are those of an AVX2 machine);
+- minigrad: ``NUMBA_CPU_NAME=haswell`` with ``NUMBA_CPU_FEATURES`` empty (Numba compiles for
+  Haswell's own features, AVX2 + FMA; with the variable unset it would keep the host's, AVX-512
+  included), a separate ``NUMBA_CACHE_DIR`` (machine code compiled for the host must not be
+  loaded), ``MINIGRAD_SIMULATE_CPU=avx2`` (``minigrad/kernels/gemm.py: host_cpu_features`` then
+  reports no ``avx512*``, so the plan and the register tiles are those of an AVX2 machine) and
+  ``OPENBLAS_CORETYPE=Haswell`` (NumPy's OpenBLAS takes its Haswell kernels, as it would there);
 - PyTorch: ``ATEN_CPU_CAPABILITY=avx2`` (its kernels), ``DNNL_MAX_CPU_ISA=AVX2`` (oneDNN) and
   ``MKL_ENABLE_INSTRUCTIONS=AVX2`` (MKL).
 
 NumPy's OpenBLAS picks its kernels at run time; ``--blas-defaults`` removes ``OPENBLAS_CORETYPE``
-and ``OPENBLAS_L2_SIZE`` from the environment, as a user's shell has them.
+and ``OPENBLAS_L2_SIZE`` from the caller's environment, as a user's shell has them (the AVX2
+profile still sets its own core type).
 
 Example::
 
     >>> env = profile_env("avx2", "minigrad", {})
-    >>> env["NUMBA_CPU_NAME"], env["MINIGRAD_SIMULATE_CPU"]
-    ('haswell', 'avx2')
+    >>> env["NUMBA_CPU_NAME"], env["NUMBA_CPU_FEATURES"], env["MINIGRAD_SIMULATE_CPU"], env["OPENBLAS_CORETYPE"]
+    ('haswell', '', 'avx2', 'Haswell')
     >>> profile_env("avx2", "torch", {})["ATEN_CPU_CAPABILITY"]
     'avx2'
 """
@@ -36,7 +39,8 @@ _PROFILE_ENV = {
     "native": {"minigrad": {}, "torch": {}},
     "avx2": {
         "minigrad": {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "",
-                     "NUMBA_CACHE_DIR": str(ROOT / ".numba_cache" / "avx2"), "MINIGRAD_SIMULATE_CPU": "avx2"},
+                     "NUMBA_CACHE_DIR": str(ROOT / ".numba_cache" / "avx2"), "MINIGRAD_SIMULATE_CPU": "avx2",
+                     "OPENBLAS_CORETYPE": "Haswell"},
         "torch": {"ATEN_CPU_CAPABILITY": "avx2", "DNNL_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
     },
 }
@@ -54,12 +58,10 @@ def profile_env(profile: str, framework: str, base: Mapping[str, str] | None = N
     if framework not in ("minigrad", "torch"):
         raise ValueError(f"profile_env: framework must be 'minigrad' or 'torch', got {framework!r}")
     env = dict(os.environ if base is None else base)
-    env.update(_PROFILE_ENV[profile][framework])
-    if not env.get("NUMBA_CPU_FEATURES", "x"):
-        del env["NUMBA_CPU_FEATURES"]  # unset: Numba takes the named CPU's own features
     if blas_defaults:
         for name in BLAS_TUNING_VARIABLES:
             env.pop(name, None)
+    env.update(_PROFILE_ENV[profile][framework])  # the simulated CPU's own BLAS core stays
     return env
 
 

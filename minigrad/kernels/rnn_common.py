@@ -16,9 +16,10 @@ import numpy as np
 
 from minigrad.kernels._intrinsics import exp2
 from minigrad.kernels._jit import Inline, kernel
-from minigrad.kernels.gemm import TILE_ROWS, gemm
+from minigrad.kernels.gemm import TILE_ROWS, _stack_tile, gemm
 
-# Outputs narrower than one float32 register tile (64 columns with AVX-512) use the plain loop.
+# Outputs narrower than one float32 register tile (64 columns with AVX-512) use the plain loop;
+# so do all outputs where the tile is narrower (AVX2: 16 columns).
 GEMM_MIN_COLS = 64
 
 # Options of every kernel here: no ZeroDivisionError checks, so that divisions vectorize;
@@ -148,12 +149,15 @@ def _matmul(a, b, out):
     """``out = a @ b``: the per-step matmul of the sequence kernels (no Python, no BLAS call).
 
     float32 with at least one register tile of columns and of rows goes to ``gemm``
-    (``kernels/gemm.py``: a register-tiled multiply, with no call into Python or BLAS between steps).
-    For float64 LLVM does not keep ``gemm``'s tile in registers, and narrower outputs or fewer
-    rows (batches of 1-3, where most of the tile would compute rows that do not exist) fill no
-    tile, so those take the two-rows loop (``benchmarks/bench_rnn_kernels.py`` measures both).
+    (``kernels/gemm.py``: a register-tiled multiply, with no call into Python or BLAS between steps),
+    on CPUs with AVX-512's full 64-column tile only. Everything else takes the two-rows loop
+    (``benchmarks/bench_rnn_kernels.py`` measures both): for float64 and for AVX2's 16-column tile
+    LLVM does not keep ``gemm``'s tile in registers (scalar code, many times slower), and narrower
+    outputs or fewer rows (batches of 1-3, where most of the tile would compute rows that do not
+    exist) fill no tile.
     """
-    if out.itemsize == 4 and out.shape[1] >= GEMM_MIN_COLS and a.shape[0] >= TILE_ROWS:
+    wide_tile = _stack_tile(out.dtype.type(0)).shape[1] >= GEMM_MIN_COLS  # a compile-time constant
+    if out.itemsize == 4 and wide_tile and out.shape[1] >= GEMM_MIN_COLS and a.shape[0] >= TILE_ROWS:
         gemm(a, b, out)
     else:
         _matmul_rows(a, b, out)

@@ -91,6 +91,26 @@ def test_simulated_avx2_cpu_reports_no_avx512(monkeypatch):
         G.host_cpu_features()
 
 
+@pytest.mark.parametrize("cpu, takes_tile", [("", None), ("avx2", False)])
+def test_step_product_takes_the_tile_only_when_it_is_avx512s(monkeypatch, cpu, takes_tile):
+    """The sequence kernels' step product (``rnn_common._matmul``, run here as plain Python: the
+    rule is the same code) uses the register tile only where it is 64 float32 columns wide; on
+    AVX2 LLVM leaves the 16-column tile in memory, scalar, many times slower than the two-rows loop."""
+    from minigrad.kernels import rnn_common as C
+
+    monkeypatch.setenv(G.SIMULATE_CPU_ENV, cpu)
+    monkeypatch.setattr(G, "_SIMD", None)  # read the (simulated) CPU again
+    taken = []
+    monkeypatch.setattr(C, "gemm", lambda a, b, out: taken.append("tile") or np.matmul(a, b, out=out))
+    a, b = np.ones((8, 32), np.float32), np.ones((32, 128), np.float32)
+    out = np.empty((8, 128), np.float32)
+    C._matmul.py_func(a, b, out)
+    np.testing.assert_array_equal(out, a @ b)
+    if takes_tile is None:  # this machine: the tile exactly when it has AVX-512's
+        takes_tile = G.tile_shape(np.float32)[1] >= 64
+    assert taken == (["tile"] if takes_tile else [])
+
+
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("direction", ["forward", "backward"])
 def test_sequence_kernels_through_gemm(mode, direction):
