@@ -43,7 +43,7 @@ from minigrad.kernels._jit import Inline, kernel, prange
 # The tile: TILE_ROWS rows of `out` by a few SIMD vectors of columns, summed in registers:
 # 4 x 4 vectors = 16 accumulators with AVX-512 (32 vector registers), 4 x 2 with AVX2 (16).
 # Rule: only the 64-column tile is vectorized by LLVM (narrower ones are unrolled and left scalar),
-# so no path takes the tile on AVX2 (`plan`, `use_tiled_threads`, `rnn_common._matmul`).
+# so no layer takes the tile on AVX2 (`plan`, `use_tiled_threads`, `rnn_common._matmul` see to it).
 TILE_ROWS = 4
 # The inner dimension is summed K_BLOCK rows of a `b` panel at a time (128 x 64 float32 = 32 KiB):
 # that block of the panel stays in the L1 cache while every row block of `a` passes over it, where
