@@ -156,8 +156,9 @@ def _matmul(a, b, out):
     outputs or fewer rows (batches of 1-3, where most of the tile would compute rows that do not
     exist) fill no tile.
     """
-    wide_tile = _stack_tile(out.dtype.type(0)).shape[1] >= GEMM_MIN_COLS  # a compile-time constant
-    if out.itemsize == 4 and wide_tile and out.shape[1] >= GEMM_MIN_COLS and a.shape[0] >= TILE_ROWS:
+    # A compile-time constant: True only for float32 with AVX-512 (float64's tile has half the columns).
+    wide_tile = _stack_tile(out.dtype.type(0)).shape[1] >= GEMM_MIN_COLS
+    if wide_tile and out.shape[1] >= GEMM_MIN_COLS and a.shape[0] >= TILE_ROWS:
         gemm(a, b, out)
     else:
         _matmul_rows(a, b, out)
