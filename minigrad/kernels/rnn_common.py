@@ -152,7 +152,7 @@ def _matmul(a, b, out):
     (``kernels/gemm.py``: a register-tiled multiply, with no call into Python or BLAS between steps),
     on CPUs with AVX-512's full 64-column tile only. Everything else takes the two-rows loop
     (``benchmarks/bench_rnn_kernels.py`` measures both): for float64 and for AVX2's 16-column tile
-    LLVM does not keep ``gemm``'s tile in registers (scalar code, many times slower), and narrower
+    LLVM leaves ``gemm``'s tile in memory as scalar code (rule in ``kernels/gemm.py``), and narrower
     outputs or fewer rows (batches of 1-3, where most of the tile would compute rows that do not
     exist) fill no tile.
     """
