@@ -4,7 +4,8 @@ Why lazy: ``import minigrad`` must stay fast and compile nothing. Importing Numb
 a few hundred milliseconds, so we do not even import it until the first kernel is called.
 On that first call the plain Python function is handed to ``numba.njit(cache=True)``; Numba
 then compiles one machine-code version per dtype signature (float32 and float64) and keeps it
-in ``__pycache__`` so later processes load it instead of compiling again. Who compiles, and
+in ``__pycache__`` so later processes load it instead of compiling again (``cached_njit``: an edit
+of any kernel file makes every kernel compile once more). Who compiles, and
 what runs meanwhile, is the compile mode (``MINIGRAD_COMPILE``, see ``_background.py``): by
 default a helper process compiles while the kernel's NumPy reference runs here. The mode is
 read when a kernel meets argument types it has no machine code for.
@@ -46,6 +47,49 @@ LOOK_INTERVAL = 0.2
 
 
 _jit_disabled: bool | None = None  # None: not read yet
+
+
+def cached_njit(fn: Callable, **options: Any) -> Any:
+    """``numba.njit(cache=True, **options)(fn)``, with a disk cache that also knows the other kernel files.
+
+    Numba keys a function's cached machine code by the time stamp of the file it is written in and
+    by its own bytecode. A kernel's machine code also holds the helpers it calls, which may be in
+    other files (``lstm.py``'s kernels inline ``gemm.py``'s tile): edit a helper, and the kernel
+    would load its old machine code. Rule: every cache entry is also stamped with a digest of all
+    of ``minigrad/kernels/*.py``, so any edit there compiles each kernel once more.
+
+    Example::
+
+        >>> from minigrad.kernels.gemm import matmul
+        >>> compiled = cached_njit(matmul.py_func, **matmul.options)  # compiles on its first call
+        >>> callable(compiled)
+        True
+    """
+    import numba
+
+    dispatcher = numba.njit(cache=True, **options)(fn)
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)  # none without the JIT
+    if cache_file is not None and hasattr(cache_file, "_source_stamp"):
+        cache_file._source_stamp = (cache_file._source_stamp, kernels_digest())
+    return dispatcher
+
+
+@functools.lru_cache(maxsize=1)
+def kernels_digest() -> str:
+    """A SHA-256 of the source of every file of ``minigrad/kernels``, in name order.
+
+    Example::
+
+        >>> len(kernels_digest())
+        64
+    """
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def jit_disabled() -> bool:
@@ -163,9 +207,7 @@ class LazyKernel:
         if self._compiled is None:
             with _lock:  # two threads must not compile the same kernel at once
                 if self._compiled is None:
-                    import numba
-
-                    self._compiled = numba.njit(cache=True, **self.options)(self.py_func)
+                    self._compiled = cached_njit(self.py_func, **self.options)
         return self._compiled
 
     def compiled_parallel(self) -> Callable:
@@ -182,7 +224,7 @@ class LazyKernel:
                     copy = types.FunctionType(f.__code__, glob, f.__name__, f.__defaults__, f.__closure__)
                     copy.__qualname__ = f.__qualname__ + "_parallel"
                     copy.__module__ = f.__module__
-                    self._compiled_parallel = numba.njit(cache=True, parallel=_PRANGE_ONLY, **self.options)(copy)
+                    self._compiled_parallel = cached_njit(copy, parallel=_PRANGE_ONLY, **self.options)
         return self._compiled_parallel
 
     def __call__(self, *args):
@@ -316,7 +358,7 @@ class Inline:
                     if self._make_jit is not None:
                         self._dispatcher = self._make_jit()
                     else:
-                        self._dispatcher = numba.njit(cache=True, **self.options)(self.py_func)
+                        self._dispatcher = cached_njit(self.py_func, **self.options)
         if isinstance(self._dispatcher, numba.core.dispatcher.Dispatcher):
             return numba.typeof(self._dispatcher)
         from numba.core.registry import cpu_target  # an intrinsic: typed by its registered template

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.kernels._intrinsics import exp2, stack_array
-from minigrad.kernels._jit import Inline
+from minigrad.kernels._jit import Inline, cached_njit
 
 _f = np.float32
 LOG2E = _f(1.44269504088896341)
@@ -84,9 +84,7 @@ def _fast_exp32_python(x):
 
 
 def _make_fast_exp32() -> Any:
-    import numba
-
-    return numba.njit(cache=True, **_OPTIONS)(_fast_exp32_steps)
+    return cached_njit(_fast_exp32_steps, **_OPTIONS)
 
 
 fast_exp32 = Inline(_fast_exp32_python, make_jit=_make_fast_exp32)

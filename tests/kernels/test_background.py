@@ -238,3 +238,24 @@ def test_wait_says_once_that_it_compiles_and_nothing_when_cached(tmp_path):
     assert len(lines) == 1 and "tanh_backward_kernel" in lines[0] and "once" in lines[0], cold.stderr
     warm = _run(code, tmp_path, MINIGRAD_COMPILE="wait")
     assert warm.returncode == 0 and warm.stderr == "", warm.stderr
+
+
+def test_cached_machine_code_is_stamped_with_every_kernel_file(tmp_path, monkeypatch):
+    """A kernel's cache entry holds the helpers it inlines from other files, so it is stamped with
+    a digest of all of minigrad/kernels: an entry written under other sources is not loaded."""
+    import numba
+
+    from minigrad.kernels import _jit
+    from minigrad.kernels.activations import sigmoid_backward_kernel as k
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))  # not the suite's cache
+    dispatcher = _jit.cached_njit(k.py_func, **k.options)
+    cache_file = dispatcher._cache._cache_file
+    assert cache_file._source_stamp[1] == _jit.kernels_digest()
+    assert str(tmp_path) in str(dispatcher._cache.cache_path)
+    y, g = np.full(3, 0.5, np.float32), np.ones(3, np.float32)
+    out = np.empty(3, np.float32)
+    dispatcher(y, g, out)  # compiles and saves
+    assert cache_file._load_index(), "the entry was saved"
+    cache_file._source_stamp = (cache_file._source_stamp[0], "another digest")  # as after an edit of a helper
+    assert cache_file._load_index() == {}, "an entry of other sources must not be loaded"
