@@ -56,6 +56,7 @@ def stack_array(shape_of: Callable[[np.dtype], tuple[int, ...]]) -> Inline:
             array_type = types.Array(zero, len(shape), "C")
 
             def codegen(context, builder, sig, args):
+                _full_width_vectors(builder.function)
                 item = context.get_value_type(zero)
                 itemsize = context.get_abi_sizeof(item)
                 data = cgutils.alloca_once(builder, item, size=int(np.prod(shape)))  # in the entry block
@@ -71,6 +72,25 @@ def stack_array(shape_of: Callable[[np.dtype], tuple[int, ...]]) -> Inline:
         return on_stack
 
     return Inline(python, make_jit=make_jit)
+
+
+# LLVM tunes for Intel's AVX-512 CPUs (Skylake-SP to Sapphire Rapids, Ice/Rocket/Tiger Lake) with
+# "prefer-256-bit": it then vectorizes with 256-bit registers even where 512-bit ones exist, and a
+# register tile sized for 512-bit vectors needs twice the instructions and twice the registers.
+# Rule: every function that holds a stack array (the register tiles, the lanes of a reduction) asks
+# for 512-bit vectors where the CPU has AVX-512. It is an attribute of those functions only: the
+# process's other Numba code, and its settings, are untouched.
+_PREFER_512 = '"prefer-vector-width"="512"'
+
+
+def _full_width_vectors(function: Any) -> None:
+    """Mark an LLVM function (``llvmlite.ir.Function``) to vectorize with 512-bit registers on AVX-512."""
+    from minigrad.kernels.gemm import host_cpu_features  # the one feature query (it knows the simulated CPU)
+
+    if host_cpu_features().get("avx512f", False):
+        # A string attribute: llvmlite's own list of attributes does not have it, so it goes into
+        # the set as it is written in the IR.
+        set.add(function.attributes, _PREFER_512)
 
 
 def _exp2_python(m, one):

@@ -7,6 +7,8 @@ runs this folder again with NUMBA_DISABLE_JIT=1 (plain Python loops).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -89,6 +91,47 @@ def test_simulated_avx2_cpu_reports_no_avx512(monkeypatch):
     monkeypatch.setenv(G.SIMULATE_CPU_ENV, "sse2")
     with pytest.raises(ValueError, match="MINIGRAD_SIMULATE_CPU='sse2'"):
         G.host_cpu_features()
+
+
+@pytest.mark.parametrize("cpu, asks", [("", None), ("avx2", False)])
+def test_functions_with_a_stack_array_ask_for_512_bit_vectors_on_avx512(monkeypatch, cpu, asks):
+    """LLVM tunes Intel's AVX-512 CPUs to prefer 256-bit vectors, which halves the tile's speed;
+    the functions that hold a register tile ask for 512-bit ones, and only on an AVX-512 CPU."""
+    from llvmlite import binding as llvm
+    from llvmlite import ir
+
+    from minigrad.kernels import _intrinsics
+
+    monkeypatch.setenv(G.SIMULATE_CPU_ENV, cpu)
+    module = ir.Module()
+    function = ir.Function(module, ir.FunctionType(ir.VoidType(), []), "holds_a_tile")
+    ir.IRBuilder(function.append_basic_block()).ret_void()
+    _intrinsics._full_width_vectors(function)
+    if asks is None:  # this machine
+        asks = G.host_cpu_features().get("avx512f", False)
+    assert ('"prefer-vector-width"="512"' in str(function)) is asks
+    llvm.parse_assembly(str(module)).verify()  # the attribute is valid IR
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="no machine code without the JIT")
+def test_the_tile_runs_on_512_bit_registers_on_avx512():
+    """The machine code of the tiled matmul: 512-bit FMAs where the CPU has AVX-512 (on every such
+    CPU, including those LLVM tunes to prefer 256-bit vectors), 256-bit ones on AVX2."""
+    import re
+
+    features = G.host_cpu_features()
+    if not features.get("avx2", False):
+        pytest.skip("no AVX2: the tile is not used on this CPU")
+    import numba
+
+    a, b, out = np.ones((5, 3), np.float32), np.ones((3, 70), np.float32), np.empty((5, 70), np.float32)
+    dispatcher = numba.njit(**G.matmul.options)(G.matmul.py_func)  # not from the disk cache: no assembly there
+    dispatcher(a, b, out)
+    asm = dispatcher.inspect_asm(dispatcher.signatures[0])
+    register = "zmm" if features.get("avx512f", False) else "ymm"
+    assert re.search(rf"vfmadd\w*ps\s[^\n]*{register}", asm), f"no {register} FMA in the tile"
+    if register == "zmm":
+        assert not re.search(r"vfmadd\w*ps\s[^\n]*ymm", asm), "the tile fell back to 256-bit vectors"
 
 
 @pytest.mark.parametrize("cpu, takes_tile", [("", None), ("avx2", False)])
