@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -63,6 +64,33 @@ def profile_env(profile: str, framework: str, base: Mapping[str, str] | None = N
             env.pop(name, None)
     env.update(_PROFILE_ENV[profile][framework])  # the simulated CPU's own BLAS core stays
     return env
+
+
+def describe_host() -> str:
+    """The CPU the numbers were taken on: its model and what LLVM (Numba's compiler) takes it for.
+
+    The same code runs at different speeds on different CPUs of one kind of machine (LLVM tunes
+    Intel's AVX-512 CPUs and AMD's differently), so every result records it.
+
+    Example::
+
+        >>> "LLVM:" in describe_host()
+        True
+    """
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    try:
+        import llvmlite.binding as ll
+
+        llvm_name = ll.get_host_cpu_name()
+        avx512 = bool(ll.get_host_cpu_features().get("avx512f", False))
+    except Exception:  # no llvmlite
+        llvm_name, avx512 = "unknown", False
+    return f"{model} (LLVM: {llvm_name}, {'AVX-512' if avx512 else 'no AVX-512'})"
 
 
 def add_cpu_arguments(parser: argparse.ArgumentParser) -> None:

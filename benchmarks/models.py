@@ -32,7 +32,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # benchmarks/ and the checkout (minigrad)
-from cpu_profile import add_cpu_arguments  # noqa: E402
+from cpu_profile import add_cpu_arguments, describe_host  # noqa: E402
 from run import worker_env  # noqa: E402
 from sweep import CLOCKS, ONE_THREAD, time_step  # noqa: E402
 
@@ -148,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:14s} minigrad {m:8.2f} ms  torch {t:8.2f} ms  ratio {m / t:5.2f}", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "_1thread_cpu" if args.clock == "cpu" else ""
-    (RESULTS / f"models_{args.cpu}{suffix}.json").write_text(json.dumps({"command": command.strip(), "cpu": args.cpu,
-                                                                "date": time.strftime("%Y-%m-%d %H:%M"),
-                                                                "rows": rows}, indent=1))
+    record = {"command": command.strip(), "cpu": args.cpu, "host": describe_host(),
+              "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
+    (RESULTS / f"models_{args.cpu}{suffix}.json").write_text(json.dumps(record, indent=1))
     return 0
 
 

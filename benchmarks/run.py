@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_profile import add_cpu_arguments, profile_env  # noqa: E402
+from cpu_profile import add_cpu_arguments, describe_host, profile_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -281,8 +281,9 @@ def peak_memory(framework: str, name: str = "lstm_medium") -> tuple[float, float
 def markdown(rows: list[dict], extra: dict, command: str) -> str:
     lines = [
         f"Command: `{command}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}" + (f", torch {extra['torch_version']}" if extra.get("torch_version") else ""),
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {describe_host()}, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}"
+        + (f", torch {extra['torch_version']}" if extra.get("torch_version") else ""),
         f"Date: {time.strftime('%Y-%m-%d')}. Medians of full float32 train steps (zero_grad, forward, loss, "
         "backward, Adam step); each implementation in its own process, in interleaved blocks.",
         "",

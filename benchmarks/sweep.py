@@ -40,7 +40,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # benchmarks/ and the checkout (minigrad)
-from cpu_profile import add_cpu_arguments  # noqa: E402
+from cpu_profile import add_cpu_arguments, describe_host  # noqa: E402
 from run import worker_env  # noqa: E402  (one rule for the timing processes' environment)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cells = grid(args)
     command = "python benchmarks/sweep.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(f"{command}: {len(cells)} cells, CPU profile {args.cpu}", flush=True)
+    print(f"{command}: {len(cells)} cells, CPU profile {args.cpu}, host {describe_host()}", flush=True)
     start = time.perf_counter()
     rows = sweep(cells, args)
     text = report(rows, args.worst)
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "_1thread_cpu" if args.clock == "cpu" else ""
     out = Path(args.out) if args.out else RESULTS / f"sweep_{args.cpu}{suffix}.json"
     out.write_text(json.dumps({"command": command.strip(), "cpu": args.cpu, "clock": args.clock,
-                               "date": time.strftime("%Y-%m-%d %H:%M"),
+                               "host": describe_host(), "date": time.strftime("%Y-%m-%d %H:%M"),
                                "rows": sorted(rows, key=lambda r: -r["ratio"])}, indent=1))
     return 0
 
