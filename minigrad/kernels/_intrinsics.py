@@ -4,6 +4,7 @@
   on the heap, where LLVM must assume that anything can alias it, so it stays in memory; an
   ``alloca`` of a shape known at compile time is promoted to registers once the loops over it
   are unrolled. ``gemm``'s register tile and the softmax kernels' reduction lanes are such arrays.
+  The function holding one asks LLVM for 512-bit vectors on an AVX-512 CPU (``_full_width_vectors``).
 - ``exp2(m, one)``: ``2^m`` written straight into the exponent bits of a float, as every libm's
   ``exp`` does at its last step. Numba has no bit-cast of a scalar; this one is three
   instructions, and it vectorizes.

@@ -117,7 +117,8 @@ def _simd() -> tuple[int, int]:
 
 # The tile inside a kernel: a C-contiguous (rows, cols) array over stack memory (no heap, no
 # refcount). Its shape is a compile-time constant, so after inlining LLVM knows every loop bound
-# over the tile, unrolls those loops and keeps the tile in registers.
+# over the tile, unrolls those loops and keeps the tile in registers: 512-bit ones on AVX-512,
+# also on the Intel CPUs that LLVM otherwise tunes for 256-bit vectors (`_intrinsics.py`).
 _stack_tile = stack_array(tile_shape)
 
 
