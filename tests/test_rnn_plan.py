@@ -16,7 +16,12 @@ SEQ, STEP, PAR, ROWS = Strategy.SEQUENCE, Strategy.PER_STEP, Strategy.PARALLEL_U
 TABLE = [
     # tiny layers: the whole time loop in one kernel, whatever the CPU
     ("lstm", F64, 1, 32, False, 1, SEQ),
-    ("lstm", F32, 1, 256, True, 2, SEQ),        # batch <= 4: the limit doubles (1 * 256 <= 512)
+    ("lstm", F32, 1, 128, True, 2, SEQ),        # batch <= 4: the limit doubles (1 * 128 <= 512)
+    ("gru", F32, 1, 200, True, 2, SEQ),         # W_hh 3 * 200 * 200 * 4 bytes = 469 KiB: still one kernel
+    ("lstm", F32, 1, 200, True, 2, STEP),       # W_hh 625 KiB: one row streams it, BLAS's gemv on all threads
+    ("lstm", F32, 1, 650, True, 2, STEP),       # ... also before PARALLEL_UNITS
+    ("rnn_tanh", F64, 1, 300, False, 1, STEP),  # 703 KiB in float64
+    ("lstm", F32, 2, 256, True, 2, SEQ),        # two rows: the gemv rule is for one (2 * 256 <= 512)
     ("gru", F64, 4, 128, False, 2, SEQ),        # 4 * 128 = 512
     ("gru", F64, 5, 64, False, 2, STEP),        # 5 * 64 = 320 > 256 (batches over 4 keep the plain limit)
     ("rnn_tanh", F64, 8, 32, False, 2, SEQ),    # 8 * 32 = 256

@@ -54,6 +54,10 @@ from minigrad.tensor import Tensor
 # little) run their time loop inside one kernel: there the per-step Python loop costs more than
 # the maths.
 SEQUENCE_KERNEL_MAX = 256
+# ... except a batch of one row whose W_hh is bigger than this: its step product is a matrix-vector
+# product, which streams all of W_hh from beyond the L2 cache each step. BLAS's gemv does that on
+# every thread, the sequence kernels and PARALLEL_UNITS on one or with a barrier per step.
+GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
 # float32 on a CPU with the full AVX-512 tile: layers whose gate width G*H is within this, and whose
 # hidden size is a whole number of tiles (SEQUENCE_KERNEL_HIDDEN_MULTIPLE), also run the time loop
 # inside one kernel, whose register-tiled matmul matches BLAS there; other hidden sizes keep BLAS.
@@ -130,7 +134,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     ``wide_float32_tile`` (AVX-512's 64-column float32 tile) and ``threads`` (Numba's usable
     threads) default to this machine's. The rules, in order:
 
-    1. tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
+    1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
+       other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
     2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more and at
        least two blocks of ``UNIT_BLOCK`` hidden units: ``PARALLEL_UNITS``, or ``PARALLEL_ROWS``
        when those blocks split unevenly over the threads (``UNIT_IMBALANCE_MAX``), the batch
@@ -152,11 +157,15 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
         'parallel_rows'
         >>> plan("gru", np.float64, 32, 256).value
         'per_step'
+        >>> plan("lstm", np.float32, 1, 512).value  # W_hh is 4 MiB: BLAS's gemv on every thread
+        'per_step'
     """
     cell = describe(mode)
     wide = _wide_float32_tile() if wide_float32_tile is None else wide_float32_tile
     threads = num_threads() if threads is None else threads
     fast_float32 = np.dtype(dtype) == np.float32 and wide
+    if batch == 1 and cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize > GEMV_WEIGHTS_MIN_BYTES:
+        return Strategy.PER_STEP
     if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
         return Strategy.SEQUENCE
     if cell.kernels.parallel_forward is not None and fast_float32 and threads > 1:
