@@ -39,13 +39,14 @@ TABLE = [
     ("lstm", F32, 64, 384, True, 2, PAR),      # 6 blocks: even
     ("lstm", F32, 32, 300, True, 5, PAR),      # a block per thread (64 x 4, 44), but 5 threads need 40 rows
     ("lstm", F32, 64, 300, True, 3, ROWS),     # 128, 128 and 44 units
-    # ... and layers with fewer than two blocks of units split the batch, from 64 units
+    # ... and layers with fewer than two blocks of units split the batch, from 32 units
     ("lstm", F32, 32, 64, True, 2, ROWS),
     ("lstm", F32, 32, 127, True, 2, ROWS),
     ("lstm", F32, 20, 100, True, 2, ROWS),
     ("lstm", F32, 15, 100, True, 2, STEP),      # fewer than 8 rows for one thread: BLAS's step product
     ("lstm", F32, 15, 64, True, 2, SEQ),        # ... or, a whole tile of units and gate width 256, one kernel
-    ("lstm", F32, 64, 63, True, 2, STEP),       # below 64 units a row's step is too short for the threads
+    ("lstm", F32, 64, 32, True, 2, ROWS),
+    ("lstm", F32, 64, 31, True, 2, STEP),       # below 32 units a row's step is too short for the threads
     ("lstm", F32, 64, 64, True, 1, SEQ),        # one thread
     ("lstm", F32, 32, 256, True, 1, STEP),      # one thread; gate width 1024 > 512
     ("lstm", F32, 32, 256, False, 2, STEP),     # no AVX-512 tile
