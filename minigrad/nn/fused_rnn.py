@@ -76,9 +76,9 @@ ROW_BLOCK_MIN = 8
 # that memory traffic costs more than the uneven split (docs/performance.md).
 ROWS_MAX_HIDDEN = 384
 # Layers too narrow for two blocks of units take PARALLEL_ROWS too (same batch rule), from this
-# hidden size up; below it a row's step is too short to pay for the threads. Where exactly depends
-# on the CPU (32-50 units: slower on a Zen 5, faster on an Intel Xeon); this bound keeps the worst
-# of the two closest to PyTorch (docs/performance.md).
+# hidden size up; below it a row's step is too short to pay for the threads. Rule: where the
+# crossover differs between CPUs, the bound is the one that keeps the slowest CPU measured closest
+# to PyTorch (the CPUs and numbers: docs/performance.md).
 ROWS_MIN_HIDDEN = 32
 
 
