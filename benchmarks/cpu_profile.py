@@ -83,13 +83,15 @@ def describe_host() -> str:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
     except OSError:
         pass
+    from minigrad.kernels.gemm import host_cpu_features  # the features the kernels are compiled for
+
     try:
         import llvmlite.binding as ll
 
         llvm_name = ll.get_host_cpu_name()
-        avx512 = bool(ll.get_host_cpu_features().get("avx512f", False))
     except Exception:  # no llvmlite
-        llvm_name, avx512 = "unknown", False
+        llvm_name = "unknown"
+    avx512 = host_cpu_features().get("avx512f", False)
     return f"{model} (LLVM: {llvm_name}, {'AVX-512' if avx512 else 'no AVX-512'})"
 
 

@@ -119,11 +119,11 @@ def test_the_tile_runs_on_512_bit_registers_on_avx512():
     CPU, including those LLVM tunes to prefer 256-bit vectors), 256-bit ones on AVX2."""
     import re
 
+    import numba
+
     features = G.host_cpu_features()
     if not features.get("avx2", False):
         pytest.skip("no AVX2: the tile is not used on this CPU")
-    import numba
-
     a, b, out = np.ones((5, 3), np.float32), np.ones((3, 70), np.float32), np.empty((5, 70), np.float32)
     dispatcher = numba.njit(**G.matmul.options)(G.matmul.py_func)  # not from the disk cache: no assembly there
     dispatcher(a, b, out)
