@@ -301,3 +301,37 @@ def test_matmul2d_outer_product(dtype):
     g[3, 0], x[0, 5] = np.inf, np.nan
     np.testing.assert_array_equal(P.matmul2d(g, x), np.matmul(g, x))  # equal_nan: inf * x, nan * g as in matmul
     assert P.matmul2d(np.ones((2, 1), np.float32), np.ones((1, 3), np.float64)).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("inner, rows, cols", [(70, 800, 200), (9, 128, 32), (5, 130, 7), (0, 400, 100), (3, 9, 1),
+                                               (40, 128, 512)])
+@pytest.mark.parametrize("b_order", ["C", "F"])
+def test_parallel_matmul_weight_gradients_match_numpy(inner, rows, cols, dtype, b_order):
+    """``g^T x`` (``a`` a transpose), computed as it is or flipped (``out^T = x^T g``), is NumPy's product."""
+    rng = np.random.default_rng(inner + rows + cols)
+    g = rng.standard_normal((inner, rows)).astype(dtype)
+    x = np.asarray(rng.standard_normal((inner, cols)).astype(dtype), order=b_order)
+    ours = np.full((rows, cols), np.nan, dtype)  # every element must be written
+    P.parallel_matmul(g.T, x, ours)
+    np.testing.assert_allclose(ours, g.T @ x, **_tol(dtype))
+
+
+@pytest.mark.parametrize("rows, cols, flips", [
+    (800, 200, True),    # nn.LSTM(200, 200)'s dW: 256 padded columns against (200, 832)
+    (128, 32, True),     # nn.LSTM(32, 32): half of the one panel is padding
+    (10000, 200, True),  # a word model's decoder, Linear(200, 10000)
+    (512, 128, False),   # whole tiles either way
+    (1200, 300, False),  # 5% less padding: not worth the copy
+    (128, 57, False),
+])
+def test_weight_gradient_flips_when_that_pads_less(monkeypatch, rows, cols, flips):
+    """The rule of ``parallel_matmul``: ``out^T = x^T g`` where it saves ``FLIP_GAIN_MIN`` of the padded work."""
+    if G.tile_shape(np.float32)[1] != 64:
+        pytest.skip("the table is for the 64-column float32 tile (AVX-512)")
+    shapes = []
+    monkeypatch.setattr(P, "matmul_blocks", lambda a, at, b, bt, out, blocks: shapes.append(out.shape))
+    g, x = np.ones((3, rows), np.float32), np.ones((3, cols), np.float32)
+    P.parallel_matmul(g.T, x, np.empty((rows, cols), np.float32))
+    P.parallel_matmul(g.T @ np.ones((3, 3), np.float32), x, np.empty((rows, cols), np.float32))  # `a` not a transpose
+    assert shapes == [(cols, rows) if flips else (rows, cols), (rows, cols)]
