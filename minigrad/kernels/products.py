@@ -30,7 +30,7 @@ from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_s
 
 # Column blocks are kept while the busiest thread has at most this much more than an even share of
 # the panels; past it the threads split the rows instead (every thread then reads every panel).
-COLUMN_IMBALANCE_MAX = 1.1
+COLUMN_IMBALANCE_MAX = 1.03
 
 
 @functools.lru_cache(maxsize=256)

@@ -261,6 +261,7 @@ def test_split_blocks_cover_the_output_once(rows, cols, parts):
     (2048, 64, 2, True, [[0, 1024, 0, 64], [1024, 2048, 0, 64]]),      # one panel: rows
     (700, 10000, 2, True, [[0, 700, 0, 4992], [0, 700, 4992, 10000]]),  # 157 panels: 78 + 79, even enough
     (700, 300, 2, True, [[0, 348, 0, 300], [348, 700, 0, 300]]),       # 5 panels: 2 + 3 is not: rows
+    (2240, 800, 2, True, [[0, 1120, 0, 800], [1120, 2240, 0, 800]]),   # 13 panels: 6 + 7 is not either
     (700, 200, 2, True, [[0, 348, 0, 200], [348, 700, 0, 200]]),       # 2 panels against 1 + a narrow one
     (10000, 200, 2, False, [[0, 10000, 0, 128], [0, 10000, 128, 200]]),  # A transposed: the narrow one is a panel
     (5, 70, 2, True, [[0, 5, 0, 64], [0, 5, 64, 70]]),                 # too few rows to cut: columns
