@@ -156,9 +156,9 @@ def _c_order(x: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x), False
 
 
-# A weight gradient ``out = g^T x`` is computed as ``out^T = x^T g`` when the tiles of ``out^T`` hold
-# at least this much less padding work than those of ``out`` (``padded_work``).
-FLIP_GAIN_MIN = 1.1
+# Copying one element of `out` from a transposed buffer costs about as much time as this many
+# multiply-adds in the tile (0.4 ns against 0.009 ns: docs/performance.md, "weight gradients").
+FLIP_COPY_COST = 50
 
 
 def padded_work(rows: int, cols: int, tile_rows: int = TILE_ROWS, tile_cols: int = 64) -> int:
@@ -179,9 +179,10 @@ def padded_work(rows: int, cols: int, tile_rows: int = TILE_ROWS, tile_cols: int
 def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = a @ b`` on all of Numba's threads (``out`` C-contiguous; ``a``, ``b`` any 2-D layout).
 
-    Rule: when ``a`` is a transpose (a weight gradient ``g^T x``) and the transposed output pads
-    ``FLIP_GAIN_MIN`` times less (``padded_work``), the threads compute ``out^T = b^T a^T`` into a
-    buffer that is then copied, transposed, into ``out``.
+    Rule: when ``a`` is a transpose (a weight gradient ``g^T x``), the threads may compute
+    ``out^T = b^T a^T`` into a buffer instead, then copy it, transposed, into ``out``: when the
+    multiply-adds that the transposed output saves in padding (``padded_work``, times ``K``) cost
+    more than that copy (``FLIP_COPY_COST`` per element).
 
     Example::
 
@@ -192,8 +193,9 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
     rows, cols = out.shape
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
     tile_cols = tile_shape(out.dtype)[1]
-    if a_transposed and padded_work(rows, cols, TILE_ROWS, tile_cols) >= (
-            FLIP_GAIN_MIN * padded_work(cols, rows, TILE_ROWS, tile_cols)):
+    inner = a.shape[1]
+    saved = padded_work(rows, cols, TILE_ROWS, tile_cols) - padded_work(cols, rows, TILE_ROWS, tile_cols)
+    if a_transposed and saved * inner > FLIP_COPY_COST * rows * cols:
         out_t = empty_aligned((cols, rows), out.dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
         blocks = split_blocks(cols, rows, num_threads(), TILE_ROWS, tile_cols, b_transposed)
         matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks)

@@ -318,21 +318,23 @@ def test_parallel_matmul_weight_gradients_match_numpy(inner, rows, cols, dtype, 
     np.testing.assert_allclose(ours, g.T @ x, **_tol(dtype))
 
 
-@pytest.mark.parametrize("rows, cols, flips", [
-    (800, 200, True),    # nn.LSTM(200, 200)'s dW: 256 padded columns against (200, 832)
-    (128, 32, True),     # nn.LSTM(32, 32): half of the one panel is padding
-    (10000, 200, True),  # a word model's decoder, Linear(200, 10000)
-    (512, 128, False),   # whole tiles either way
-    (1200, 300, False),  # 5% less padding: not worth the copy
-    (128, 57, False),
+@pytest.mark.parametrize("inner, rows, cols, flips", [
+    (280, 800, 200, True),     # nn.LSTM(200, 200)'s dW at T*B = 280: 256 padded columns against (200, 832)
+    (8, 800, 200, False),      # ... with 8 rows of K the copy costs more than the padding
+    (280, 128, 32, True),      # nn.LSTM(32, 32): half of the one panel is padding
+    (700, 10000, 200, True),   # a word model's decoder, Linear(200, 10000)
+    (2240, 512, 128, False),   # whole tiles either way
+    (2240, 1200, 300, True),   # 5% less padding, over a long K
+    (280, 1200, 300, False),   # ... not over a short one
+    (20, 128, 57, False),      # 6% less padding over K = 20 (measured: 0.42x as fast flipped)
 ])
-def test_weight_gradient_flips_when_that_pads_less(monkeypatch, rows, cols, flips):
-    """The rule of ``parallel_matmul``: ``out^T = x^T g`` where it saves ``FLIP_GAIN_MIN`` of the padded work."""
+def test_weight_gradient_flips_when_that_pads_less(monkeypatch, inner, rows, cols, flips):
+    """The rule of ``parallel_matmul``: ``out^T = x^T g`` where the padding it saves costs more than the copy."""
     if G.tile_shape(np.float32)[1] != 64:
         pytest.skip("the table is for the 64-column float32 tile (AVX-512)")
     shapes = []
     monkeypatch.setattr(P, "matmul_blocks", lambda a, at, b, bt, out, blocks: shapes.append(out.shape))
-    g, x = np.ones((3, rows), np.float32), np.ones((3, cols), np.float32)
+    g, x = np.ones((inner, rows), np.float32), np.ones((inner, cols), np.float32)
     P.parallel_matmul(g.T, x, np.empty((rows, cols), np.float32))
-    P.parallel_matmul(g.T @ np.ones((3, 3), np.float32), x, np.empty((rows, cols), np.float32))  # `a` not a transpose
+    P.parallel_matmul(np.ascontiguousarray(g.T), x, np.empty((rows, cols), np.float32))  # `a` not a transpose
     assert shapes == [(cols, rows) if flips else (rows, cols), (rows, cols)]
