@@ -63,6 +63,10 @@ GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
 # inside one kernel, whose register-tiled matmul matches BLAS there; other hidden sizes keep BLAS.
 SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
 SEQUENCE_KERNEL_HIDDEN_MULTIPLE = 64
+# ... when the step product's output (batch x gate width) is smaller than this, or there is one
+# thread: the sequence kernel runs on one thread, and from there BLAS's step product on all of
+# them is faster.
+SEQUENCE_KERNEL_MAX_STEP_OUTPUTS = 8192
 # PARALLEL_UNITS hands each thread blocks of this many hidden units (one float32 register tile of
 # columns), and needs at least two blocks.
 UNIT_BLOCK = 64
@@ -143,8 +147,9 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
        when those blocks split unevenly over the threads (``UNIT_IMBALANCE_MAX``), the batch
        gives every thread ``ROW_BLOCK_MIN`` rows and the layer is no bigger than ``ROWS_MAX_HIDDEN``;
        with fewer than two blocks, ``PARALLEL_ROWS`` from ``ROWS_MIN_HIDDEN`` units and the same batch;
-    3. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH`` and a hidden
-       size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE``: ``SEQUENCE``;
+    3. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
+       size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE`` and, with several threads, a step
+       output (``batch`` x gate width) below ``SEQUENCE_KERNEL_MAX_STEP_OUTPUTS``: ``SEQUENCE``;
     4. otherwise ``PER_STEP``.
 
     Example::
@@ -179,7 +184,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
         if rows_fit and hidden >= ROWS_MIN_HIDDEN:  # too few units to split: split the rows
             return Strategy.PARALLEL_ROWS
     if (fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
-            and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0):
+            and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0
+            and (threads == 1 or batch * cell.num_gates * hidden < SEQUENCE_KERNEL_MAX_STEP_OUTPUTS)):
         return Strategy.SEQUENCE
     return Strategy.PER_STEP
 
