@@ -31,14 +31,20 @@ TABLE = [
     ("lstm", F32, 32, 512, True, 8, PAR),
     # ... unless the blocks of units split unevenly over the threads: then the batch, by rows
     ("lstm", F32, 20, 300, True, 2, ROWS),     # 5 blocks over 2 threads: 192 and 108 units
-    ("lstm", F32, 64, 200, True, 2, ROWS),     # 128 and 72 units
+    ("lstm", F32, 48, 200, True, 2, ROWS),     # 128 and 72 units
     ("lstm", F32, 16, 200, True, 2, ROWS),     # 8 rows per thread
     ("lstm", F32, 15, 200, True, 2, PAR),      # fewer than 8 rows for one thread: by units
-    ("lstm", F32, 64, 256, True, 2, PAR),      # 128 and 128 units: even
-    ("lstm", F32, 64, 650, True, 2, PAR),      # uneven (384 and 266), but too big: each thread would read all of W_hh
-    ("lstm", F32, 64, 384, True, 2, PAR),      # 6 blocks: even
+    ("lstm", F32, 48, 256, True, 2, PAR),      # 128 and 128 units: even
+    ("lstm", F32, 32, 650, True, 2, STEP),     # W_hh 6.4 MiB and 32 rows: BLAS, one step at a time
+    ("lstm", F32, 20, 650, True, 2, PAR),      # uneven (384 and 266), but too big: each thread would read all of W_hh
+    ("lstm", F32, 48, 384, True, 2, PAR),      # 6 blocks: even
+    # big steps: BLAS's step product on all threads
+    ("lstm", F32, 64, 200, True, 2, STEP),
+    ("lstm", F32, 64, 512, True, 2, STEP),
+    ("lstm", F32, 64, 128, True, 2, PAR),      # below 200 units the parallel kernels stay
+    ("lstm", F32, 128, 100, True, 2, ROWS),
     ("lstm", F32, 32, 300, True, 5, PAR),      # a block per thread (64 x 4, 44), but 5 threads need 40 rows
-    ("lstm", F32, 64, 300, True, 3, ROWS),     # 128, 128 and 44 units
+    ("lstm", F32, 48, 300, True, 3, ROWS),     # 128, 128 and 44 units
     # ... and layers with fewer than two blocks of units split the batch, from 32 units
     ("lstm", F32, 32, 64, True, 2, ROWS),
     ("lstm", F32, 32, 127, True, 2, ROWS),

@@ -58,6 +58,13 @@ SEQUENCE_KERNEL_MAX = 256
 # product, which streams all of W_hh from beyond the L2 cache each step. BLAS's gemv does that on
 # every thread, the sequence kernels and PARALLEL_UNITS on one or with a barrier per step.
 GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
+# Where the parallel kernels could run, big steps still run one BLAS product per step on all threads:
+# from this batch and hidden size (each step's product is then big enough for BLAS's own threads),
+BLAS_STEP_MIN_BATCH = 64
+BLAS_STEP_MIN_HIDDEN = 200
+# ... and from half that batch when W_hh is bigger than this (a thread's share of it no longer stays in
+# its cache from one step to the next).
+BLAS_STEP_MIN_WEIGHT_BYTES = 6 * 1024 * 1024
 # float32 on a CPU with the full AVX-512 tile: layers whose gate width G*H is within this, and whose
 # hidden size is a whole number of tiles (SEQUENCE_KERNEL_HIDDEN_MULTIPLE), also run the time loop
 # inside one kernel, whose register-tiled matmul matches BLAS there; other hidden sizes keep BLAS.
@@ -142,8 +149,10 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
 
     1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
        other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
-    2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more and at
-       least two blocks of ``UNIT_BLOCK`` hidden units: ``PARALLEL_UNITS``, or ``PARALLEL_ROWS``
+    2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more: big
+       steps (``BLAS_STEP_MIN_BATCH`` rows and ``BLAS_STEP_MIN_HIDDEN`` units, or half those rows and
+       ``W_hh`` over ``BLAS_STEP_MIN_WEIGHT_BYTES``) ``PER_STEP``; else, with at
+       least two blocks of ``UNIT_BLOCK`` hidden units, ``PARALLEL_UNITS``, or ``PARALLEL_ROWS``
        when those blocks split unevenly over the threads (``UNIT_IMBALANCE_MAX``), the batch
        gives every thread ``ROW_BLOCK_MIN`` rows and the layer is no bigger than ``ROWS_MAX_HIDDEN``;
        with fewer than two blocks, ``PARALLEL_ROWS`` from ``ROWS_MIN_HIDDEN`` units and the same batch;
@@ -171,11 +180,15 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     wide = _wide_float32_tile() if wide_float32_tile is None else wide_float32_tile
     threads = num_threads() if threads is None else threads
     fast_float32 = np.dtype(dtype) == np.float32 and wide
-    if batch == 1 and cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize > GEMV_WEIGHTS_MIN_BYTES:
+    weight_bytes = cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize
+    if batch == 1 and weight_bytes > GEMV_WEIGHTS_MIN_BYTES:
         return Strategy.PER_STEP
     if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
         return Strategy.SEQUENCE
     if cell.kernels.parallel_forward is not None and fast_float32 and threads > 1:
+        if (batch >= BLAS_STEP_MIN_BATCH and hidden >= BLAS_STEP_MIN_HIDDEN
+                or 2 * batch >= BLAS_STEP_MIN_BATCH and weight_bytes > BLAS_STEP_MIN_WEIGHT_BYTES):
+            return Strategy.PER_STEP
         rows_fit = cell.kernels.rows_forward is not None and batch >= ROW_BLOCK_MIN * threads
         if hidden >= 2 * UNIT_BLOCK:
             if rows_fit and hidden <= ROWS_MAX_HIDDEN and units_imbalance(hidden, threads) > UNIT_IMBALANCE_MAX:
