@@ -27,7 +27,8 @@ TABLE = [
     ("rnn_tanh", F64, 8, 32, False, 2, SEQ),    # 8 * 32 = 256
     ("rnn_relu", F64, 8, 33, False, 2, STEP),   # 264 > 256, float64: the per-step loop
     # float32 LSTM with AVX-512 and threads: every step split across threads by blocks of units
-    ("lstm", F32, 32, 128, True, 2, PAR),
+    ("lstm", F32, 15, 128, True, 2, PAR),
+    ("lstm", F32, 15, 512, True, 2, PAR),
     ("lstm", F32, 32, 512, True, 8, PAR),
     # ... unless the blocks of units split unevenly over the threads: then the batch, by rows
     ("lstm", F32, 20, 300, True, 2, ROWS),     # 5 blocks over 2 threads: 192 and 108 units
@@ -41,10 +42,12 @@ TABLE = [
     # big steps: BLAS's step product on all threads
     ("lstm", F32, 64, 200, True, 2, STEP),
     ("lstm", F32, 64, 512, True, 2, STEP),
-    ("lstm", F32, 64, 128, True, 2, PAR),      # below 200 units the parallel kernels stay
+    ("lstm", F32, 64, 128, True, 2, ROWS),     # below 200 units the parallel kernels stay
     ("lstm", F32, 128, 100, True, 2, ROWS),
     ("lstm", F32, 32, 300, True, 5, PAR),      # a block per thread (64 x 4, 44), but 5 threads need 40 rows
     ("lstm", F32, 48, 300, True, 3, ROWS),     # 128, 128 and 44 units
+    ("lstm", F32, 32, 128, True, 2, ROWS),     # one block of units per thread: rows, whenever they fit
+    ("lstm", F32, 16, 128, True, 2, ROWS),
     # ... and layers with fewer than two blocks of units split the batch, from 32 units
     ("lstm", F32, 32, 64, True, 2, ROWS),
     ("lstm", F32, 32, 127, True, 2, ROWS),

@@ -86,6 +86,9 @@ ROW_BLOCK_MIN = 8
 # every step, where a thread of PARALLEL_UNITS reads only its blocks' columns; for bigger layers
 # that memory traffic costs more than the uneven split (docs/performance.md).
 ROWS_MAX_HIDDEN = 384
+# Up to this many units PARALLEL_ROWS is taken even when the blocks of units split evenly: with one
+# block per thread, a step split by units is too short for the wait that ends it.
+ROWS_ALWAYS_MAX_HIDDEN = 128
 # Layers too narrow for two blocks of units take PARALLEL_ROWS too (same batch rule), from this
 # hidden size up; below it a row's step is too short to pay for the threads. Rule: where the
 # crossover differs between CPUs, the bound is the one that keeps the slowest CPU measured closest
@@ -153,7 +156,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
        steps (``BLAS_STEP_MIN_BATCH`` rows and ``BLAS_STEP_MIN_HIDDEN`` units, or half those rows and
        ``W_hh`` over ``BLAS_STEP_MIN_WEIGHT_BYTES``) ``PER_STEP``; else, with at
        least two blocks of ``UNIT_BLOCK`` hidden units, ``PARALLEL_UNITS``, or ``PARALLEL_ROWS``
-       when those blocks split unevenly over the threads (``UNIT_IMBALANCE_MAX``), the batch
+       when those blocks split unevenly over the threads (``UNIT_IMBALANCE_MAX``) or the layer has
+       at most ``ROWS_ALWAYS_MAX_HIDDEN`` units, the batch
        gives every thread ``ROW_BLOCK_MIN`` rows and the layer is no bigger than ``ROWS_MAX_HIDDEN``;
        with fewer than two blocks, ``PARALLEL_ROWS`` from ``ROWS_MIN_HIDDEN`` units and the same batch;
     3. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
@@ -191,7 +195,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
             return Strategy.PER_STEP
         rows_fit = cell.kernels.rows_forward is not None and batch >= ROW_BLOCK_MIN * threads
         if hidden >= 2 * UNIT_BLOCK:
-            if rows_fit and hidden <= ROWS_MAX_HIDDEN and units_imbalance(hidden, threads) > UNIT_IMBALANCE_MAX:
+            uneven = units_imbalance(hidden, threads) > UNIT_IMBALANCE_MAX
+            if rows_fit and hidden <= ROWS_MAX_HIDDEN and (uneven or hidden <= ROWS_ALWAYS_MAX_HIDDEN):
                 return Strategy.PARALLEL_ROWS
             return Strategy.PARALLEL_UNITS
         if rows_fit and hidden >= ROWS_MIN_HIDDEN:  # too few units to split: split the rows
