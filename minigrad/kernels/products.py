@@ -28,8 +28,10 @@ from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
 from minigrad.kernels._jit import threads_usable
 from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
 
-# Column blocks are kept while the busiest thread has at most this much more than an even share of
-# the panels; past it the threads split the rows instead (every thread then reads every panel).
+# Column blocks need at least this many panels per thread, and the busiest thread may have at most
+# this much more than an even share of them; else the threads split the rows (every thread then
+# reads every panel, but only its own rows of A: with few panels, A's traffic is what costs).
+COLUMN_MIN_PANELS = 8
 COLUMN_IMBALANCE_MAX = 1.03
 
 
@@ -38,8 +40,8 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
                  narrow_is_cheap: bool = True) -> np.ndarray:
     """Cut a ``rows x cols`` output into ``parts`` blocks of whole tiles, as ``(n, 4)`` ``(r0, r1, j0, j1)``.
 
-    Whole column panels when they share out evenly (each thread then packs and reads only its
-    own part of ``b``), else bands of rows. A panel costs the same at any width (the tile always
+    Whole column panels when there are ``COLUMN_MIN_PANELS`` per thread and they share out evenly
+    (each thread then packs and reads only its own part of ``b``), else bands of rows. A panel costs the same at any width (the tile always
     multiplies ``tile_cols`` columns), except a last panel at most ``NARROW_PANEL`` wide when
     ``narrow_is_cheap`` (``A`` not transposed: ``matmul_blocks`` sums it as dot products).
     Columns also when there are too few rows to cut.
@@ -54,14 +56,15 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
         [[0, 348, 0, 300], [348, 700, 0, 300]]
     """
     panels = -(-cols // tile_cols)
-    if panels >= parts:
+    few_rows = rows < 8 * tile_rows * parts
+    if panels >= parts and (few_rows or panels >= COLUMN_MIN_PANELS * parts):
         cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
         last = cols - (panels - 1) * tile_cols  # the width of the last panel
         cheap_last = last / tile_cols if narrow_is_cheap and last <= NARROW_PANEL else 1.0
         work = [-(-(cuts[p + 1] - cuts[p]) // tile_cols) for p in range(parts)]
         work[-1] += cheap_last - 1.0
         even = sum(work) / parts
-        if max(work) <= COLUMN_IMBALANCE_MAX * even or rows < 8 * tile_rows * parts:
+        if max(work) <= COLUMN_IMBALANCE_MAX * even or few_rows:
             blocks = [(0, rows, cuts[p], cuts[p + 1]) for p in range(parts)]
             return _frozen(blocks)
     row_tiles = -(-rows // tile_rows)

@@ -263,7 +263,9 @@ def test_split_blocks_cover_the_output_once(rows, cols, parts):
     (700, 300, 2, True, [[0, 348, 0, 300], [348, 700, 0, 300]]),       # 5 panels: 2 + 3 is not: rows
     (2240, 800, 2, True, [[0, 1120, 0, 800], [1120, 2240, 0, 800]]),   # 13 panels: 6 + 7 is not either
     (700, 200, 2, True, [[0, 348, 0, 200], [348, 700, 0, 200]]),       # 2 panels against 1 + a narrow one
-    (10000, 200, 2, False, [[0, 10000, 0, 128], [0, 10000, 128, 200]]),  # A transposed: the narrow one is a panel
+    (10000, 200, 2, False, [[0, 5000, 0, 200], [5000, 10000, 0, 200]]),  # 4 panels: too few for 2 threads
+    (1120, 512, 2, True, [[0, 560, 0, 512], [560, 1120, 0, 512]]),      # 8 panels: still too few
+    (2048, 1024, 2, True, [[0, 2048, 0, 512], [0, 2048, 512, 1024]]),   # 16 panels: 8 each
     (5, 70, 2, True, [[0, 5, 0, 64], [0, 5, 64, 70]]),                 # too few rows to cut: columns
 ])
 def test_split_blocks_balances_the_threads(rows, cols, parts, narrow_is_cheap, expected):
