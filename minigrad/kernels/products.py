@@ -41,9 +41,10 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
     """Cut a ``rows x cols`` output into ``parts`` blocks of whole tiles, as ``(n, 4)`` ``(r0, r1, j0, j1)``.
 
     Whole column panels when there are ``COLUMN_MIN_PANELS`` per thread and they share out evenly
-    (each thread then packs and reads only its own part of ``b``), else bands of rows. A panel costs the same at any width (the tile always
-    multiplies ``tile_cols`` columns), except a last panel at most ``NARROW_PANEL`` wide when
-    ``narrow_is_cheap`` (``A`` not transposed: ``matmul_blocks`` sums it as dot products).
+    (each thread then packs and reads only its own part of ``b``), else bands of rows. A panel
+    costs the same at any width (the tile always multiplies ``tile_cols`` columns), except a last
+    panel at most ``NARROW_PANEL`` wide when ``narrow_is_cheap`` (``A`` not transposed:
+    ``matmul_blocks`` sums it as dot products).
     Columns also when there are too few rows to cut.
 
     Example::
