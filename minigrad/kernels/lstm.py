@@ -26,7 +26,6 @@ from minigrad.kernels.rnn_common import (
     _indices_jit,
     _matmul,
     _sigmoid,
-    _sigmoid_or_tanh,
     _tanh,
     _total_grad_h,
     _write_output,
@@ -111,9 +110,9 @@ def _lstm_forward_step(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn):
 def _lstm_forward_rows(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, r0, r1):
     """One LSTM step, all hidden units, for sequences (rows of the batch) ``r0..r1-1``.
 
-    The four gates of a row are activated in one loop over the stacked row ``[i | f | g | o]``:
-    a loop per gate costs a loop's setup and a scalar remainder four times per row, which
-    dominates when the hidden size is small or not a multiple of the SIMD width.
+    The stacked row ``[i | f | g | o]`` is activated in three loops, one per run of the same
+    function (sigmoid over ``[i | f]``, tanh over ``g``, sigmoid over ``o``): one loop that picks the
+    function per element computes both and costs more than the setup of two more loops.
     """
     H = h_all.shape[2]
     one = gates.dtype.type(1)
@@ -126,9 +125,16 @@ def _lstm_forward_rows(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, 
         # i_t = sigma(W_ii x_t + W_hi h_{t-1} + b_i)    f_t = sigma(W_if x_t + W_hf h_{t-1} + b_f)
         # g_t = tanh(W_ig x_t + W_hg h_{t-1} + b_g)     o_t = sigma(W_io x_t + W_ho h_{t-1} + b_o)
         # In place: gates[t] ends up holding i, f, g, o. (b = b_ih + b_hh)
-        for k in range(4 * H):
-            row[k] = _sigmoid_or_tanh(row[k] + rec_b[k] + bias[k], (k >= 2 * H) & (k < 3 * H), one)
         i, f, g, o = _blocks(row, 4)  # (as views from the row's start: their bounds are known, no clamping)
+        i_f, rec_if, bias_if = row[:2 * H], rec_b[:2 * H], bias[:2 * H]
+        rec_g, bias_g = rec_b[2 * H:3 * H], bias[2 * H:3 * H]
+        rec_o, bias_o = rec_b[3 * H:], bias[3 * H:]
+        for k in range(2 * H):
+            i_f[k] = _sigmoid(i_f[k] + rec_if[k] + bias_if[k], one)
+        for k in range(H):
+            g[k] = _tanh(g[k] + rec_g[k] + bias_g[k], one)
+        for k in range(H):
+            o[k] = _sigmoid(o[k] + rec_o[k] + bias_o[k], one)
         _lstm_cell(i, f, g, o, c_all[tp, b], c_all[tn, b], h_all[tn, b], one)
         _write_output(h_all[tn, b], out[t, b])
 

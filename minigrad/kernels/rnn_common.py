@@ -104,21 +104,6 @@ def _tanh(x, one):
 
 
 @Inline.with_options(_OPTIONS)
-def _sigmoid_or_tanh(x, is_tanh, one):
-    """``tanh(x)`` where ``is_tanh``, else ``sigma(x)``: the formulas of ``_tanh`` and ``_sigmoid``
-    (bit for bit), sharing one exp, so that a loop over a stacked row of sigmoid and tanh gates
-    is one SIMD loop."""
-    P, q = _exp_split(abs(x) * ((one + one) if is_tanh else one), one)
-    if is_tanh:
-        s = (P - one - q) / (P + one + q)
-        s = s if x >= 0 else -s
-    else:
-        s = (P if x >= 0 else one + q) / (P + one + q)
-        s = s if x > -type(one)(EXP_CLAMP) else one - one
-    return s if x == x else x
-
-
-@Inline.with_options(_OPTIONS)
 def _matmul_rows(a, b, out):
     """``out = a @ b``, two rows of ``a`` at a time (float64, and outputs narrower than a tile).
 
