@@ -233,6 +233,10 @@ def matmul_cols_ref(a: np.ndarray, b: np.ndarray, out: np.ndarray, j_start: int,
 # reason; the numbers are in docs/performance.md ("packed panels").
 
 
+# A transposed `b` is packed this many rows of the panel at a time (`pack_panels_transposed`).
+TRANSPOSE_BLOCK = 16
+
+
 @Inline.with_options(_OPTIONS)
 def panel_plan(n_gates, gate_width, units, tile_cols):
     """Which columns of ``out`` each packed panel holds, grouped by block of units.
@@ -300,15 +304,23 @@ def pack_panels(b, cols, panels, p0, p1):
 
 @Inline.with_options(_OPTIONS)
 def pack_panels_transposed(bt, cols, panels, p0, p1):
-    """``pack_panels`` of ``b = bt.T``, read from ``bt`` row by row (a weight as stored, ``(N, K)``)."""
+    """``pack_panels`` of ``b = bt.T``, read from ``bt`` row by row (a weight as stored, ``(N, K)``).
+
+    ``TRANSPOSE_BLOCK`` values of ``k`` at a time: the panel rows being written (and the pieces of
+    ``bt``'s rows being read) then stay in L1 until they are complete, where a whole column at a
+    time would write one element per cache line of a panel too big for L1.
+    """
     tile_cols = panels.shape[2]
+    n_inner = bt.shape[1]
     for p in range(p0, p1):
         c, w = cols[p, 0], cols[p, 1]
         panel = panels[p]
-        for jj in range(w):
-            row = bt[c + jj]  # column c + jj of b
-            for k in range(row.shape[0]):
-                panel[k, jj] = row[k]
+        for k0 in range(0, n_inner, TRANSPOSE_BLOCK):
+            k1 = min(k0 + TRANSPOSE_BLOCK, n_inner)
+            for jj in range(w):
+                row = bt[c + jj]  # column c + jj of b
+                for k in range(k0, k1):
+                    panel[k, jj] = row[k]
         for k in range(panel.shape[0]):  # the padding of a partial panel: zeros
             for jj in range(w, tile_cols):
                 panel[k, jj] = 0
