@@ -161,7 +161,7 @@ def _c_order(x: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 # Copying one element of `out` from a transposed buffer costs about as much time as this many
-# multiply-adds in the tile (0.4 ns against 0.009 ns: docs/performance.md, "weight gradients").
+# multiply-adds in the tile (docs/performance.md, "Weight gradients computed transposed").
 FLIP_COPY_COST = 50
 
 
@@ -180,13 +180,26 @@ def padded_work(rows: int, cols: int, tile_rows: int = TILE_ROWS, tile_cols: int
     return -(-rows // tile_rows) * tile_rows * (-(-cols // tile_cols) * tile_cols)
 
 
+def transposed_output_pays(rows: int, cols: int, inner: int, tile_cols: int = 64) -> bool:
+    """Whether ``out^T`` (``cols x rows``) and a transposed copy back cost less than ``out`` itself.
+
+    True when the padded multiply-adds the transpose saves (``padded_work``, times the inner
+    dimension ``inner``) exceed ``FLIP_COPY_COST`` for each element of ``out`` copied back.
+
+    Example::
+
+        >>> transposed_output_pays(800, 200, inner=280), transposed_output_pays(800, 200, inner=8)
+        (True, False)
+    """
+    saved = padded_work(rows, cols, TILE_ROWS, tile_cols) - padded_work(cols, rows, TILE_ROWS, tile_cols)
+    return saved * inner > FLIP_COPY_COST * rows * cols
+
+
 def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = a @ b`` on all of Numba's threads (``out`` C-contiguous; ``a``, ``b`` any 2-D layout).
 
-    Rule: when ``a`` is a transpose (a weight gradient ``g^T x``), the threads may compute
-    ``out^T = b^T a^T`` into a buffer instead, then copy it, transposed, into ``out``: when the
-    multiply-adds that the transposed output saves in padding (``padded_work``, times ``K``) cost
-    more than that copy (``FLIP_COPY_COST`` per element).
+    Rule: when ``a`` is a transpose (a weight gradient ``g^T x``) and ``transposed_output_pays``,
+    the threads compute ``out^T = b^T a^T`` into a buffer, then copy it, transposed, into ``out``.
 
     Example::
 
@@ -197,9 +210,7 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
     rows, cols = out.shape
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
     tile_cols = tile_shape(out.dtype)[1]
-    inner = a.shape[1]
-    saved = padded_work(rows, cols, TILE_ROWS, tile_cols) - padded_work(cols, rows, TILE_ROWS, tile_cols)
-    if a_transposed and saved * inner > FLIP_COPY_COST * rows * cols:
+    if a_transposed and transposed_output_pays(rows, cols, a.shape[1], tile_cols):
         out_t = empty_aligned((cols, rows), out.dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
         blocks = split_blocks(cols, rows, num_threads(), TILE_ROWS, tile_cols, b_transposed)
         matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks)

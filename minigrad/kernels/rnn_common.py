@@ -3,10 +3,10 @@
 The kernels of each cell live next to their NumPy references in ``lstm.py``, ``gru.py`` and
 ``elman.py``; ``rnn.py`` describes the array layout they all share.
 
-Why our own ``sigmoid``/``tanh``: Numba's ``math.exp``/``math.tanh`` are scalar libm calls
-(~10 ns each) that stop the loop from being vectorized; an LSTM step needs five of them per
-hidden unit. ``_exp_split`` below is a textbook exp (range reduction + polynomial) written only
-with arithmetic, so LLVM turns the loops into SIMD code; it is accurate to ~1 ulp in float32 and
+Why our own ``sigmoid``/``tanh``: Numba's ``math.exp``/``math.tanh`` are scalar libm calls that
+stop the loop from being vectorized; an LSTM step needs five of them per hidden unit.
+``_exp_split`` below is a textbook exp (range reduction + polynomial) written only with
+arithmetic, so LLVM turns the loops into SIMD code; it is accurate to ~1 ulp in float32 and
 float64. ``error_model="numpy"`` lets divisions vectorize too (no ZeroDivisionError checks).
 """
 
