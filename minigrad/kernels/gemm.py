@@ -157,13 +157,13 @@ def gemm_cols(a, b, out, j_start, j_stop):
                             tile[r, jj] = out_r[np.uint64(j0 + jj)]
                 # Every loop bound a constant, also for the last, partial block of rows: past the
                 # last row the tile re-reads it (those tile rows are never stored).
+                # Unsigned indices: no negative-index wraparound check, so LLVM sees consecutive
+                # addresses (whole-vector loads) and steps the pointers instead of recomputing them.
                 for k in range(k0, k1):
-                    bk = b[k]
+                    bk = b[np.uint64(k)]
                     for r in range(tr):
-                        a_rk = a[min(i0 + r, last_row), k]
+                        a_rk = a[np.uint64(min(i0 + r, last_row)), np.uint64(k)]
                         for jj in range(tc):
-                            # an unsigned index: no negative-index wraparound check, so LLVM
-                            # sees consecutive addresses and loads whole vectors
                             tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
                 for r in range(rows):
                     out_r = out[i0 + r]
@@ -233,10 +233,6 @@ def matmul_cols_ref(a: np.ndarray, b: np.ndarray, out: np.ndarray, j_start: int,
 # reason; the numbers are in docs/performance.md ("packed panels").
 
 
-# A transposed `b` is packed this many rows of the panel at a time (`pack_panels_transposed`).
-TRANSPOSE_BLOCK = 16
-
-
 @Inline.with_options(_OPTIONS)
 def panel_plan(n_gates, gate_width, units, tile_cols):
     """Which columns of ``out`` each packed panel holds, grouped by block of units.
@@ -304,26 +300,21 @@ def pack_panels(b, cols, panels, p0, p1):
 
 @Inline.with_options(_OPTIONS)
 def pack_panels_transposed(bt, cols, panels, p0, p1):
-    """``pack_panels`` of ``b = bt.T``, read from ``bt`` row by row (a weight as stored, ``(N, K)``).
+    """``pack_panels`` of ``b = bt.T``, read from ``bt`` (a weight as stored, ``(N, K)``).
 
-    ``TRANSPOSE_BLOCK`` values of ``k`` at a time: the panel rows being written (and the pieces of
-    ``bt``'s rows being read) then stay in L1 until they are complete, where a whole column at a
-    time would write one element per cache line of a panel too big for L1.
+    One row of the panel at a time: its ``w`` elements come from ``w`` rows of ``bt`` (a gather
+    the CPU does in a few vector instructions) and are written side by side, in whole vectors.
     """
     tile_cols = panels.shape[2]
-    n_inner = bt.shape[1]
     for p in range(p0, p1):
         c, w = cols[p, 0], cols[p, 1]
         panel = panels[p]
-        for k0 in range(0, n_inner, TRANSPOSE_BLOCK):
-            k1 = min(k0 + TRANSPOSE_BLOCK, n_inner)
+        for k in range(bt.shape[1]):
+            pk = panel[np.uint64(k)]
             for jj in range(w):
-                row = bt[c + jj]  # column c + jj of b
-                for k in range(k0, k1):
-                    panel[k, jj] = row[k]
-        for k in range(panel.shape[0]):  # the padding of a partial panel: zeros
-            for jj in range(w, tile_cols):
-                panel[k, jj] = 0
+                pk[np.uint64(jj)] = bt[np.uint64(c + jj), np.uint64(k)]
+            for jj in range(w, tile_cols):  # the padding of a partial panel: zeros
+                pk[np.uint64(jj)] = 0
 
 
 @Inline.with_options(_OPTIONS)
@@ -379,13 +370,12 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
                 for r in range(tr):
                     for jj in range(tc):
                         tile[r, jj] = edge[r, jj]
+            # Unsigned indices: no negative-index wraparound check (`gemm_cols`).
             for k in range(k0, k1):
-                pk = panel[k]
+                pk = panel[np.uint64(k)]
                 for r in range(tr):
-                    a_rk = a[min(i0 + r, last_row), k]
+                    a_rk = a[np.uint64(min(i0 + r, last_row)), np.uint64(k)]
                     for jj in range(tc):
-                        # an unsigned index: no negative-index wraparound check, so LLVM
-                        # sees consecutive addresses and loads whole vectors
                         tile[r, jj] += a_rk * pk[np.uint64(jj)]
             if whole:
                 for r in range(tr):
