@@ -167,7 +167,7 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
                                            np.zeros((B, G), dtype), unit_blocks(H, unit_block)),
         "lstm_sequence_backward_parallel": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
                                             dh_all, reverse, unit_blocks(H, unit_block), True),
-        "lstm_sequence_forward_rows": (gates, w_hh_t, bias, h_all, c_all, out, lengths, reverse,
+        "lstm_sequence_forward_rows": (gates, w_hh, bias, h_all, c_all, out, lengths, reverse,
                                        np.zeros((B, G), dtype), row_blocks(B, 2)),
         "lstm_sequence_backward_rows": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
                                         reverse, row_blocks(B, 2)),

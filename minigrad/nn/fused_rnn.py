@@ -315,7 +315,7 @@ class FusedRNNLayer(Function):
         if self.strategy is Strategy.PARALLEL_UNITS:
             kernels.parallel_forward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK))
         elif self.strategy is Strategy.PARALLEL_ROWS:
-            kernels.rows_forward(a, np.ascontiguousarray(w_hh.T), row_blocks(B, num_threads()))
+            kernels.rows_forward(a, np.ascontiguousarray(w_hh), row_blocks(B, num_threads()))
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
         else:

@@ -83,8 +83,8 @@ def _parallel_backward(a: LayerArrays, w_hh: np.ndarray, units: np.ndarray, need
                                       a.dh_all, a.reverse, units, need_h0)
 
 
-def _rows_forward(a: LayerArrays, w_hh_t: np.ndarray, rows: np.ndarray) -> None:
-    K.lstm_sequence_forward_rows(a.gates, w_hh_t, a.bias, a.h_all, a.c_all, a.out, a.lengths, a.reverse, a.rec, rows)
+def _rows_forward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
+    K.lstm_sequence_forward_rows(a.gates, w_hh, a.bias, a.h_all, a.c_all, a.out, a.lengths, a.reverse, a.rec, rows)
 
 
 def _rows_backward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
