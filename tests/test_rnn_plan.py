@@ -26,36 +26,32 @@ TABLE = [
     ("gru", F64, 5, 64, False, 2, STEP),        # 5 * 64 = 320 > 256 (batches over 4 keep the plain limit)
     ("rnn_tanh", F64, 8, 32, False, 2, SEQ),    # 8 * 32 = 256
     ("rnn_relu", F64, 8, 33, False, 2, STEP),   # 264 > 256, float64: the per-step loop
-    # float32 LSTM with AVX-512 and threads: every step split across threads by blocks of units
-    ("lstm", F32, 15, 128, True, 2, PAR),
-    ("lstm", F32, 15, 512, True, 2, PAR),
-    ("lstm", F32, 32, 512, True, 8, PAR),
-    # ... unless the blocks of units split unevenly over the threads: then the batch, by rows
-    ("lstm", F32, 20, 300, True, 2, ROWS),     # 5 blocks over 2 threads: 192 and 108 units
-    ("lstm", F32, 48, 200, True, 2, ROWS),     # 128 and 72 units
-    ("lstm", F32, 16, 200, True, 2, ROWS),     # 8 rows per thread
-    ("lstm", F32, 15, 200, True, 2, PAR),      # fewer than 8 rows for one thread: by units
-    ("lstm", F32, 48, 256, True, 2, PAR),      # 128 and 128 units: even
-    ("lstm", F32, 32, 650, True, 2, STEP),     # W_hh 6.4 MiB and 32 rows: BLAS, one step at a time
-    ("lstm", F32, 20, 650, True, 2, PAR),      # uneven (384 and 266), but too big: each thread would read all of W_hh
-    ("lstm", F32, 48, 384, True, 2, PAR),      # 6 blocks: even
-    # big steps: BLAS's step product on all threads
-    ("lstm", F32, 64, 200, True, 2, STEP),
-    ("lstm", F32, 64, 512, True, 2, STEP),
-    ("lstm", F32, 64, 128, True, 2, ROWS),     # below 200 units the parallel kernels stay
-    ("lstm", F32, 128, 100, True, 2, ROWS),
-    ("lstm", F32, 32, 300, True, 5, PAR),      # a block per thread (64 x 4, 44), but 5 threads need 40 rows
-    ("lstm", F32, 48, 300, True, 3, ROWS),     # 128, 128 and 44 units
-    ("lstm", F32, 32, 128, True, 2, ROWS),     # one block of units per thread: rows, whenever they fit
-    ("lstm", F32, 16, 128, True, 2, ROWS),
-    # ... and layers with fewer than two blocks of units split the batch, from 32 units
-    ("lstm", F32, 32, 64, True, 2, ROWS),
-    ("lstm", F32, 32, 127, True, 2, ROWS),
-    ("lstm", F32, 20, 100, True, 2, ROWS),
-    ("lstm", F32, 15, 100, True, 2, STEP),      # fewer than 8 rows for one thread: BLAS's step product
-    ("lstm", F32, 15, 64, True, 2, SEQ),        # ... or, a whole tile of units and gate width 256, one kernel
-    ("lstm", F32, 64, 32, True, 2, ROWS),
-    ("lstm", F32, 64, 31, True, 2, STEP),       # below 32 units a row's step is too short for the threads
+    # float32 LSTM with AVX-512 and threads: the batch split by rows, 3 rows or more per thread,
+    # up to 320 units (every thread reads all of W_hh each step)
+    ("lstm", F32, 6, 50, True, 2, ROWS),
+    ("lstm", F32, 15, 128, True, 2, ROWS),
+    ("lstm", F32, 20, 300, True, 2, ROWS),
+    ("lstm", F32, 32, 256, True, 2, ROWS),
+    ("lstm", F32, 32, 320, True, 2, ROWS),
+    ("lstm", F32, 8, 16, True, 2, ROWS),       # before the tiny-layer rule (8 * 16 = 128)
+    ("lstm", F32, 32, 8, True, 2, ROWS),
+    ("lstm", F32, 64, 31, True, 2, ROWS),
+    ("lstm", F32, 15, 300, True, 5, ROWS),     # 3 rows for each of 5 threads
+    ("lstm", F32, 14, 300, True, 5, PAR),      # ... one row short: by units
+    ("lstm", F32, 5, 16, True, 2, SEQ),        # 2 rows per thread, a tiny layer: one kernel
+    ("lstm", F32, 4, 300, True, 2, PAR),       # 2 rows per thread: every step split by units
+    ("lstm", F32, 4, 100, True, 2, SEQ),       # ... 4 * 100 <= 512: one kernel
+    ("lstm", F32, 5, 100, True, 2, STEP),      # ... 500 > 256, too narrow for two blocks of units: BLAS's step
+    # bigger layers: by blocks of hidden units (each thread reads only its own columns of W_hh)
+    ("lstm", F32, 32, 321, True, 2, PAR),
+    ("lstm", F32, 20, 512, True, 2, PAR),
+    ("lstm", F32, 32, 650, True, 2, PAR),
+    ("lstm", F32, 32, 512, True, 8, PAR),      # 8 threads need 24 rows, but 512 units are too many anyway
+    # ... unless the batch has 64 rows: then rows again, or BLAS's step product once W_hh is over 6 MiB
+    ("lstm", F32, 64, 512, True, 2, ROWS),
+    ("lstm", F32, 128, 512, True, 2, ROWS),
+    ("lstm", F32, 64, 650, True, 2, STEP),     # W_hh 6.4 MiB
+    ("lstm", F32, 63, 650, True, 2, PAR),
     ("lstm", F32, 64, 64, True, 1, SEQ),        # one thread
     ("lstm", F32, 32, 256, True, 1, STEP),      # one thread; gate width 1024 > 512
     ("lstm", F32, 32, 256, False, 2, STEP),     # no AVX-512 tile
@@ -98,9 +94,3 @@ def test_layer_follows_the_plan(monkeypatch):
         out.sum().backward()
         kind = "sequence" if strategy is SEQ else "step"
         assert calls and all(kind in c for c in calls), (strategy, calls)
-
-
-@pytest.mark.parametrize("hidden,threads,expected", [(128, 2, 1.0), (256, 4, 1.0), (300, 2, 192 / 108),
-                                                     (200, 2, 128 / 72), (320, 2, 192 / 128), (130, 8, 64 / 2)])
-def test_units_imbalance(hidden, threads, expected):
-    assert fused_rnn.units_imbalance(hidden, threads) == pytest.approx(expected)

@@ -61,14 +61,14 @@ NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kern
 
 # Kernels that the default warmup leaves out too, although ops call them: the parallel float32
 # softmax kernels of big inputs (a language model's vocabulary) and the LSTM kernels that split
-# the batch by rows (hidden sizes whose blocks of units split unevenly over the threads). Few
-# scripts need them, and they would lengthen everyone's warmup; the first script that does
-# compiles them in the background while NumPy computes the same thing.
+# every step by blocks of units (layers over 320 units with small batches; most layers split the
+# batch by rows). Few scripts need them, and they would lengthen everyone's warmup; the first script
+# that does compiles them in the background while NumPy computes the same thing.
 FIRST_USE_ONLY = frozenset({"minigrad.kernels.softmax.log_softmax_rows_parallel",
                             "minigrad.kernels.softmax.softmax_rows_parallel",
                             "minigrad.kernels.softmax.log_softmax_backward_rows_parallel",
-                            "minigrad.kernels.lstm.lstm_sequence_forward_rows",
-                            "minigrad.kernels.lstm.lstm_sequence_backward_rows"})
+                            "minigrad.kernels.lstm.lstm_sequence_forward_parallel",
+                            "minigrad.kernels.lstm.lstm_sequence_backward_parallel"})
 
 
 def all_kernels() -> list:

@@ -59,11 +59,9 @@ SEQUENCE_KERNEL_MAX = 256
 # every thread, the sequence kernels and PARALLEL_UNITS on one or with a barrier per step.
 GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
 # Where the parallel kernels could run, big steps still run one BLAS product per step on all threads:
-# from this batch and hidden size (each step's product is then big enough for BLAS's own threads),
+# from this batch when W_hh is bigger than this (a thread's share of it no longer stays in its cache
+# from one step to the next, and BLAS's blocking of the step product pays).
 BLAS_STEP_MIN_BATCH = 64
-BLAS_STEP_MIN_HIDDEN = 200
-# ... and from half that batch when W_hh is bigger than this (a thread's share of it no longer stays in
-# its cache from one step to the next).
 BLAS_STEP_MIN_WEIGHT_BYTES = 6 * 1024 * 1024
 # float32 on a CPU with the full AVX-512 tile: layers whose gate width G*H is within this, and whose
 # hidden size is a whole number of tiles (SEQUENCE_KERNEL_HIDDEN_MULTIPLE), also run the time loop
@@ -74,26 +72,16 @@ SEQUENCE_KERNEL_HIDDEN_MULTIPLE = 64
 # thread: the sequence kernel runs on one thread, and from there BLAS's step product on all of
 # them is faster.
 SEQUENCE_KERNEL_MAX_STEP_OUTPUTS = 8192
+# PARALLEL_ROWS splits the batch: rows are independent sequences, so its threads never wait for each
+# other. It needs ROW_BLOCK_MIN rows for every thread, and a hidden size within ROWS_MAX_HIDDEN:
+# every thread reads all of W_hh in every step (where a thread of PARALLEL_UNITS reads only its own
+# blocks' columns), and up to this size W_hh (4 * 320^2 float32, 1.6 MB) stays in a core's L2 cache.
+# From BLAS_STEP_MIN_BATCH rows a step does enough work per row of W_hh for any hidden size.
+ROW_BLOCK_MIN = 3
+ROWS_MAX_HIDDEN = 320
 # PARALLEL_UNITS hands each thread blocks of this many hidden units (one float32 register tile of
 # columns), and needs at least two blocks.
 UNIT_BLOCK = 64
-# When the blocks of units leave one thread more than this many times the units of another (300
-# units: 192 and 108), PARALLEL_ROWS splits the batch instead, if every thread then gets at
-# least ROW_BLOCK_MIN rows: rows are independent sequences, so its threads never wait for each other.
-UNIT_IMBALANCE_MAX = 1.25
-ROW_BLOCK_MIN = 8
-# ... and if the hidden size is at most this: every thread of PARALLEL_ROWS reads all of W_hh in
-# every step, where a thread of PARALLEL_UNITS reads only its blocks' columns; for bigger layers
-# that memory traffic costs more than the uneven split (docs/performance.md).
-ROWS_MAX_HIDDEN = 384
-# Up to this many units PARALLEL_ROWS is taken even when the blocks of units split evenly: with one
-# block per thread, a step split by units is too short for the wait that ends it.
-ROWS_ALWAYS_MAX_HIDDEN = 128
-# Layers too narrow for two blocks of units take PARALLEL_ROWS too (same batch rule), from this
-# hidden size up; below it a row's step is too short to pay for the threads. Rule: where the
-# crossover differs between CPUs, the bound is the one that keeps the slowest CPU measured closest
-# to PyTorch (the CPUs and numbers: docs/performance.md).
-ROWS_MIN_HIDDEN = 32
 
 
 class Strategy(Enum):
@@ -113,29 +101,6 @@ class Strategy(Enum):
         return matmul2d if self in (Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS) else np.matmul
 
 
-def units_imbalance(hidden: int, threads: int) -> float:
-    """Most units over fewest units per thread when PARALLEL_UNITS hands out its blocks of units.
-
-    The blocks go to the threads in contiguous runs, as many blocks to each as can be (Numba's
-    ``prange`` schedule).
-
-    Example::
-
-        >>> units_imbalance(256, 2), units_imbalance(300, 2)  # 128 and 128; 192 and 108
-        (1.0, 1.7777777777777777)
-    """
-    bounds = unit_blocks(hidden, UNIT_BLOCK).tolist()
-    n_blocks = len(bounds) - 1
-    parts = min(threads, n_blocks)
-    per_part, extra = divmod(n_blocks, parts)  # the first `extra` threads take one block more
-    shares, start = [], 0
-    for p in range(parts):
-        stop = start + per_part + (p < extra)
-        shares.append(bounds[stop] - bounds[start])
-        start = stop
-    return max(shares) / min(shares)
-
-
 def _wide_float32_tile() -> bool:
     """True when ``kernels/gemm.py`` has the full AVX-512 float32 tile (64 columns) on this CPU."""
     from minigrad.kernels.gemm import tile_shape
@@ -151,30 +116,25 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     threads) default to this machine's. The rules, in order:
 
     1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
-       other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
-    2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more: big
-       steps (``BLAS_STEP_MIN_BATCH`` rows and ``BLAS_STEP_MIN_HIDDEN`` units, or half those rows and
-       ``W_hh`` over ``BLAS_STEP_MIN_WEIGHT_BYTES``) ``PER_STEP``; else, with at
-       least two blocks of ``UNIT_BLOCK`` hidden units, ``PARALLEL_UNITS``, or ``PARALLEL_ROWS``
-       when those blocks split unevenly over the threads (``UNIT_IMBALANCE_MAX``) or the layer has
-       at most ``ROWS_ALWAYS_MAX_HIDDEN`` units, the batch
-       gives every thread ``ROW_BLOCK_MIN`` rows and the layer is no bigger than ``ROWS_MAX_HIDDEN``;
-       with fewer than two blocks, ``PARALLEL_ROWS`` from ``ROWS_MIN_HIDDEN`` units and the same batch;
-    3. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
+    2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more:
+       ``BLAS_STEP_MIN_BATCH`` rows and ``W_hh`` over ``BLAS_STEP_MIN_WEIGHT_BYTES``: ``PER_STEP``;
+       ``ROW_BLOCK_MIN`` rows per thread and at most ``ROWS_MAX_HIDDEN`` units (any number of
+       units from ``BLAS_STEP_MIN_BATCH`` rows): ``PARALLEL_ROWS``;
+    3. other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
+    4. the parallel cells of rule 2 with at least two blocks of ``UNIT_BLOCK`` units: ``PARALLEL_UNITS``;
+    5. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
        size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE`` and, with several threads, a step
        output (``batch`` x gate width) below ``SEQUENCE_KERNEL_MAX_STEP_OUTPUTS``: ``SEQUENCE``;
-    4. otherwise ``PER_STEP``.
+    6. otherwise ``PER_STEP``.
 
     Example::
 
         >>> plan("lstm", np.float64, batch=1, hidden=32).value
         'sequence'
         >>> plan("lstm", np.float32, 32, 256, wide_float32_tile=True, threads=2).value
+        'parallel_rows'
+        >>> plan("lstm", np.float32, 32, 512, wide_float32_tile=True, threads=2).value
         'parallel_units'
-        >>> plan("lstm", np.float32, 32, 300, wide_float32_tile=True, threads=2).value
-        'parallel_rows'
-        >>> plan("lstm", np.float32, 32, 100, wide_float32_tile=True, threads=2).value
-        'parallel_rows'
         >>> plan("gru", np.float64, 32, 256).value
         'per_step'
         >>> plan("lstm", np.float32, 1, 512).value  # W_hh is 4 MiB: BLAS's gemv on every thread
@@ -187,20 +147,17 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     weight_bytes = cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize
     if batch == 1 and weight_bytes > GEMV_WEIGHTS_MIN_BYTES:
         return Strategy.PER_STEP
+    parallel = cell.kernels.parallel_forward is not None and fast_float32 and threads > 1
+    if parallel:
+        if batch >= BLAS_STEP_MIN_BATCH and weight_bytes > BLAS_STEP_MIN_WEIGHT_BYTES:
+            return Strategy.PER_STEP
+        if (cell.kernels.rows_forward is not None and batch >= ROW_BLOCK_MIN * threads
+                and (hidden <= ROWS_MAX_HIDDEN or batch >= BLAS_STEP_MIN_BATCH)):
+            return Strategy.PARALLEL_ROWS
     if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
         return Strategy.SEQUENCE
-    if cell.kernels.parallel_forward is not None and fast_float32 and threads > 1:
-        if (batch >= BLAS_STEP_MIN_BATCH and hidden >= BLAS_STEP_MIN_HIDDEN
-                or 2 * batch >= BLAS_STEP_MIN_BATCH and weight_bytes > BLAS_STEP_MIN_WEIGHT_BYTES):
-            return Strategy.PER_STEP
-        rows_fit = cell.kernels.rows_forward is not None and batch >= ROW_BLOCK_MIN * threads
-        if hidden >= 2 * UNIT_BLOCK:
-            uneven = units_imbalance(hidden, threads) > UNIT_IMBALANCE_MAX
-            if rows_fit and hidden <= ROWS_MAX_HIDDEN and (uneven or hidden <= ROWS_ALWAYS_MAX_HIDDEN):
-                return Strategy.PARALLEL_ROWS
-            return Strategy.PARALLEL_UNITS
-        if rows_fit and hidden >= ROWS_MIN_HIDDEN:  # too few units to split: split the rows
-            return Strategy.PARALLEL_ROWS
+    if parallel and hidden >= 2 * UNIT_BLOCK:
+        return Strategy.PARALLEL_UNITS
     if (fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
             and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0
             and (threads == 1 or batch * cell.num_gates * hidden < SEQUENCE_KERNEL_MAX_STEP_OUTPUTS)):
