@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.kernels._jit import Inline, kernel
+from minigrad.kernels._jit import Inline, borrow, kernel, prange
+from minigrad.kernels.gemm import pack_panels, pack_panels_transposed
 from minigrad.kernels.rnn_common import (
     _OPTIONS,
     _carry_forward,
     _indices,
     _indices_jit,
     _matmul,
+    _panels_matmul,
     _tanh,
     _total_grad_h,
+    _weight_panels,
     _write_output,
 )
 
@@ -26,10 +29,11 @@ from minigrad.kernels.rnn_common import (
 
 
 @Inline.with_options(_OPTIONS)
-def _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu):
+def _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu, r0, r1):
+    """The forward step for rows ``r0..r1-1`` of the batch."""
     H = h_all.shape[2]
     one = gates.dtype.type(1)
-    for b in range(gates.shape[1]):
+    for b in range(r0, r1):
         h_prev, h_new, out_t = h_all[tp, b], h_all[tn, b], out[t, b]
         if t >= lengths[b]:
             _carry_forward(h_prev, h_new, out_t)
@@ -49,7 +53,7 @@ def rnn_step_forward(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu):
     """One Elman step: ``h_all[tn] = act(gates[t] + rec + bias)``, ``act`` = relu if ``relu`` else tanh.
     ``gates`` (the input projection) is left as it is.
     """
-    _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
+    _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu, np.int64(0), gates.shape[1])
 
 
 def rnn_step_forward_ref(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu) -> None:
@@ -62,10 +66,11 @@ def rnn_step_forward_ref(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
 
 
 @Inline.with_options(_OPTIONS)
-def _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu):
+def _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu, r0, r1):
+    """The backward step for rows ``r0..r1-1`` of the batch."""
     H = h_all.shape[2]
     one = h_all.dtype.type(1)
-    for b in range(h_all.shape[1]):
+    for b in range(r0, r1):
         dh_t, ch = dh_all[t, b], carry_h[b]
         if not _total_grad_h(dh_t, rec[b], ch, grad_out[t, b], t < lengths[b]):
             dgates[t, b, :] = 0
@@ -82,7 +87,8 @@ def _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t
 @kernel(**_OPTIONS)
 def rnn_step_backward(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu):
     """Backward of one Elman step: ``dgates[t] = dL/dh_t * act'``; then the caller sets ``rec = dgates[t] @ W_hh``."""
-    _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu)
+    _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu, np.int64(0),
+                       h_all.shape[1])
 
 
 def rnn_step_backward_ref(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn,
@@ -104,7 +110,7 @@ def rnn_sequence_forward(gates, w_hh_t, bias, h_all, out, lengths, reverse, rec,
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
         _matmul(h_all[tp], w_hh_t, rec)
-        _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu)
+        _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu, np.int64(0), gates.shape[1])
 
 
 def rnn_sequence_forward_ref(gates, w_hh_t, bias, h_all, out, lengths, reverse, rec, relu) -> None:
@@ -123,7 +129,8 @@ def rnn_sequence_backward(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, 
     for s in range(n_time - 1, -1, -1):
         t = n_time - 1 - s if reverse else s
         tn = t if reverse else t + 1
-        _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu)
+        _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu, np.int64(0),
+                       h_all.shape[1])
         _matmul(dgates[t], w_hh, rec)
 
 
@@ -135,3 +142,51 @@ def rnn_sequence_backward_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgat
         rnn_step_backward_ref(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn,
                               relu)
         rec[...] = dgates[t] @ w_hh
+
+
+@kernel(parallel=True, **_OPTIONS)
+def rnn_sequence_forward_rows(gates, w_hh, bias, h_all, out, lengths, reverse, rec, relu, rows):
+    """``rnn_sequence_forward`` with the batch split across threads by blocks of rows (``kernels/lstm.py:
+    lstm_sequence_forward_rows`` explains the split). ``W_hh`` as stored, ``(H, H)``."""
+    gates, bias, h_all, out, lengths, rec = (borrow(gates), borrow(bias), borrow(h_all), borrow(out),
+                                             borrow(lengths), borrow(rec))
+    n_time, parts = gates.shape[0], rows.shape[0] - 1
+    cols, panels, shares = _weight_panels(w_hh.shape[1], w_hh.shape[0], parts, gates.dtype.type(0))
+    for q in prange(parts):
+        pack_panels_transposed(w_hh, cols, panels, shares[q], shares[q + 1])
+    for p in prange(parts):
+        r0, r1 = rows[p], rows[p + 1]
+        for s in range(n_time):
+            t = n_time - 1 - s if reverse else s
+            tp, tn = _indices_jit(t, reverse)
+            _panels_matmul(h_all[tp, r0:r1], cols, panels, rec[r0:r1])
+            _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu, r0, r1)
+
+
+def rnn_sequence_forward_rows_ref(gates, w_hh, bias, h_all, out, lengths, reverse, rec, relu, rows) -> None:
+    rnn_sequence_forward_ref(gates, w_hh.T, bias, h_all, out, lengths, reverse, rec, relu)
+
+
+@kernel(parallel=True, **_OPTIONS)
+def rnn_sequence_backward_rows(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu, rows):
+    """``rnn_sequence_backward`` with the batch split across threads by blocks of rows; on return
+    ``rec = dgates[first step] @ W_hh``."""
+    h_all, lengths, grad_out, rec = borrow(h_all), borrow(lengths), borrow(grad_out), borrow(rec)
+    carry_h, dgates, dh_all = borrow(carry_h), borrow(dgates), borrow(dh_all)
+    n_time, parts = dgates.shape[0], rows.shape[0] - 1
+    cols, panels, shares = _weight_panels(w_hh.shape[0], w_hh.shape[1], parts, dgates.dtype.type(0))
+    for q in prange(parts):
+        pack_panels(w_hh, cols, panels, shares[q], shares[q + 1])
+    for p in prange(parts):
+        r0, r1 = rows[p], rows[p + 1]
+        for s in range(n_time - 1, -1, -1):
+            t = n_time - 1 - s if reverse else s
+            tn = t if reverse else t + 1
+            _rnn_backward_step(h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu, r0, r1)
+            _panels_matmul(dgates[t, r0:r1], cols, panels, rec[r0:r1])
+
+
+def rnn_sequence_backward_rows_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu,
+                                   rows) -> None:
+    rnn_sequence_backward_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu)
+

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.kernels._jit import Inline, kernel
+from minigrad.kernels._jit import Inline, borrow, kernel, prange
+from minigrad.kernels.gemm import pack_panels, pack_panels_transposed
 from minigrad.kernels.rnn_common import (
     _OPTIONS,
     _blocks,
@@ -16,9 +17,11 @@ from minigrad.kernels.rnn_common import (
     _indices,
     _indices_jit,
     _matmul,
+    _panels_matmul,
     _sigmoid,
     _tanh,
     _total_grad_h,
+    _weight_panels,
     _write_output,
     sigmoid_ref,
 )
@@ -29,10 +32,11 @@ from minigrad.kernels.rnn_common import (
 
 
 @Inline.with_options(_OPTIONS)
-def _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn):
+def _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn, r0, r1):
+    """The forward step for rows ``r0..r1-1`` of the batch."""
     H = h_all.shape[2]
     one = gates.dtype.type(1)
-    for b in range(gates.shape[1]):
+    for b in range(r0, r1):
         h_prev, h_new, out_t, hn_t = h_all[tp, b], h_all[tn, b], out[t, b], hn[t, b]
         gt, rb = gates[t, b], rec[b]
         if t >= lengths[b]:
@@ -60,7 +64,7 @@ def gru_step_forward(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, 
     ``bias_hn = b_hn``. Overwrites ``gates[t]`` with ``r, z, n``; writes ``hn[t] = W_hn h + b_hn``,
     ``h_all[tn]`` and ``out[t]``.
     """
-    _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn)
+    _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn, np.int64(0), gates.shape[1])
 
 
 def gru_step_forward_ref(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn) -> None:
@@ -81,10 +85,11 @@ def gru_step_forward_ref(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, 
 
 @Inline.with_options(_OPTIONS)
 def _gru_backward_step(gates, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
-                       t, tp, tn):
+                       t, tp, tn, r0, r1):
+    """The backward step for rows ``r0..r1-1`` of the batch."""
     H = h_all.shape[2]
     one = gates.dtype.type(1)
-    for b in range(gates.shape[1]):
+    for b in range(r0, r1):
         dh_t, ch = dh_all[t, b], carry_h[b]
         if not _total_grad_h(dh_t, rec[b], ch, grad_out[t, b], t < lengths[b]):
             dgx[t, b, :] = 0
@@ -116,7 +121,7 @@ def gru_step_backward(gates, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dg
     only in the ``n`` block: ``dgh_n = r * dgx_n``. Then the caller sets ``rec = dgh[t] @ W_hh``.
     """
     _gru_backward_step(gates, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
-                       t, tp, tn)
+                       t, tp, tn, np.int64(0), gates.shape[1])
 
 
 def gru_step_backward_ref(gates, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
@@ -142,7 +147,7 @@ def gru_sequence_forward(gates, w_hh_t, bias, bias_hn, h_all, hn, out, lengths, 
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
         _matmul(h_all[tp], w_hh_t, rec)
-        _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn)
+        _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn, np.int64(0), gates.shape[1])
 
 
 def gru_sequence_forward_ref(gates, w_hh_t, bias, bias_hn, h_all, hn, out, lengths, reverse, rec) -> None:
@@ -162,7 +167,7 @@ def gru_sequence_backward(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_
         t = n_time - 1 - s if reverse else s
         tp, tn = _indices_jit(t, reverse)
         _gru_backward_step(gates, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
-                           t, tp, tn)
+                           t, tp, tn, np.int64(0), gates.shape[1])
         _matmul(dgh[t], w_hh, rec)
 
 
@@ -174,3 +179,53 @@ def gru_sequence_backward_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, ca
         gru_step_backward_ref(gates, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh,
                               dh_all, t, tp, tn)
         rec[...] = dgh[t] @ w_hh
+
+
+@kernel(parallel=True, **_OPTIONS)
+def gru_sequence_forward_rows(gates, w_hh, bias, bias_hn, h_all, hn, out, lengths, reverse, rec, rows):
+    """``gru_sequence_forward`` with the batch split across threads by blocks of rows (``kernels/lstm.py:
+    lstm_sequence_forward_rows`` explains the split). ``W_hh`` as stored, ``(3H, H)``."""
+    gates, bias, bias_hn, h_all, hn, out, lengths, rec = (borrow(gates), borrow(bias), borrow(bias_hn), borrow(h_all),
+                                                          borrow(hn), borrow(out), borrow(lengths), borrow(rec))
+    n_time, parts = gates.shape[0], rows.shape[0] - 1
+    cols, panels, shares = _weight_panels(w_hh.shape[1], w_hh.shape[0], parts, gates.dtype.type(0))
+    for q in prange(parts):
+        pack_panels_transposed(w_hh, cols, panels, shares[q], shares[q + 1])
+    for p in prange(parts):
+        r0, r1 = rows[p], rows[p + 1]
+        for s in range(n_time):
+            t = n_time - 1 - s if reverse else s
+            tp, tn = _indices_jit(t, reverse)
+            _panels_matmul(h_all[tp, r0:r1], cols, panels, rec[r0:r1])
+            _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn, r0, r1)
+
+
+def gru_sequence_forward_rows_ref(gates, w_hh, bias, bias_hn, h_all, hn, out, lengths, reverse, rec, rows) -> None:
+    gru_sequence_forward_ref(gates, w_hh.T, bias, bias_hn, h_all, hn, out, lengths, reverse, rec)
+
+
+@kernel(parallel=True, **_OPTIONS)
+def gru_sequence_backward_rows(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all, reverse,
+                               rows):
+    """``gru_sequence_backward`` with the batch split across threads by blocks of rows; on return
+    ``rec = dgh[first step] @ W_hh``."""
+    gates, hn, h_all, lengths, grad_out, rec = (borrow(gates), borrow(hn), borrow(h_all), borrow(lengths),
+                                                borrow(grad_out), borrow(rec))
+    carry_h, dgx, dgh, dh_all = borrow(carry_h), borrow(dgx), borrow(dgh), borrow(dh_all)
+    n_time, parts = gates.shape[0], rows.shape[0] - 1
+    cols, panels, shares = _weight_panels(w_hh.shape[0], w_hh.shape[1], parts, gates.dtype.type(0))
+    for q in prange(parts):
+        pack_panels(w_hh, cols, panels, shares[q], shares[q + 1])
+    for p in prange(parts):
+        r0, r1 = rows[p], rows[p + 1]
+        for s in range(n_time - 1, -1, -1):
+            t = n_time - 1 - s if reverse else s
+            tp, tn = _indices_jit(t, reverse)
+            _gru_backward_step(gates, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all, t, tp, tn, r0, r1)
+            _panels_matmul(dgh[t, r0:r1], cols, panels, rec[r0:r1])
+
+
+def gru_sequence_backward_rows_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
+                                   reverse, rows) -> None:
+    gru_sequence_backward_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all, reverse)
+

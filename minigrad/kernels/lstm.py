@@ -25,9 +25,11 @@ from minigrad.kernels.rnn_common import (
     _indices,
     _indices_jit,
     _matmul,
+    _panels_matmul,
     _sigmoid,
     _tanh,
     _total_grad_h,
+    _weight_panels,
     _write_output,
     sigmoid_ref,
 )
@@ -386,37 +388,6 @@ def row_blocks(batch: int, parts: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-@Inline.with_options(_OPTIONS)
-def _packed_weight(w, transposed, rows, zero):
-    """``(cols, panels)``: ``W = w.T if transposed else w`` in packed panels (``kernels/gemm.py``).
-
-    For the row-split kernels: every thread reads all of ``W`` in every step, from panels packed
-    once per sequence (each thread packs its share, in a parallel loop of its own). Packed, the
-    rows of a panel lie side by side: read straight out of ``W``, rows 1-4 KiB apart fall into the
-    same few sets of the L1 cache and evict each other.
-    """
-    n_inner, n_cols = (w.shape[1], w.shape[0]) if transposed else (w.shape[0], w.shape[1])
-    tc = _stack_tile(zero).shape[1]
-    whole = np.zeros(2, np.int64)
-    whole[1] = n_cols
-    _, cols = panel_plan(np.int64(1), n_cols, whole, tc)
-    panels = empty_panels(cols.shape[0], n_inner, zero)
-    n_panels, parts = cols.shape[0], rows.shape[0] - 1
-    for q in prange(parts):
-        if transposed:
-            pack_panels_transposed(w, cols, panels, n_panels * q // parts, n_panels * (q + 1) // parts)
-        else:
-            pack_panels(w, cols, panels, n_panels * q // parts, n_panels * (q + 1) // parts)
-    return cols, panels
-
-
-@Inline.with_options(_OPTIONS)
-def _panels_matmul(a, cols, panels, out):
-    """``out = a @ W`` with ``W`` in the packed panels of ``_packed_weight``."""
-    for p in range(cols.shape[0]):
-        gemm_panel(a, panels[p], out, cols[p, 0], cols[p, 1])
-
-
 @kernel(parallel=True, **_OPTIONS)
 def lstm_sequence_forward_rows(gates, w_hh, bias, h_all, c_all, out, lengths, reverse, rec, rows):
     """``lstm_sequence_forward`` with the batch split across threads by blocks of rows.
@@ -424,14 +395,16 @@ def lstm_sequence_forward_rows(gates, w_hh, bias, h_all, c_all, out, lengths, re
     Each row of a batch is a sequence of its own: block ``p`` (rows ``rows[p]..rows[p+1]-1``)
     runs the whole time loop for its rows, its share of ``rec = h_{t-1} @ W_hh^T`` included,
     and never waits for the other blocks (the units split waits for all of them at every step).
-    ``W_hh`` is passed as stored, ``(4H, H)``, and read from packed panels (``_packed_weight``).
+    ``W_hh`` is passed as stored, ``(4H, H)``; the threads first pack it (``rnn_common._weight_panels``).
     """
     # Borrowed (see kernels/_jit.py): the threads take thousands of views of these arrays per call.
     gates, bias, h_all, c_all, out, lengths, rec = (borrow(gates), borrow(bias), borrow(h_all), borrow(c_all),
                                                     borrow(out), borrow(lengths), borrow(rec))
-    n_time = gates.shape[0]
-    cols, panels = _packed_weight(w_hh, True, rows, gates.dtype.type(0))
-    for p in prange(rows.shape[0] - 1):
+    n_time, parts = gates.shape[0], rows.shape[0] - 1
+    cols, panels, shares = _weight_panels(w_hh.shape[1], w_hh.shape[0], parts, gates.dtype.type(0))
+    for q in prange(parts):
+        pack_panels_transposed(w_hh, cols, panels, shares[q], shares[q + 1])
+    for p in prange(parts):
         r0, r1 = rows[p], rows[p + 1]
         for s in range(n_time):
             t = n_time - 1 - s if reverse else s
@@ -451,9 +424,11 @@ def lstm_sequence_backward_rows(gates, w_hh, c_all, lengths, grad_out, rec, carr
     ``lstm_sequence_forward_rows``); on return ``rec = gates[first step] @ W_hh``."""
     gates, c_all, lengths, grad_out, rec = borrow(gates), borrow(c_all), borrow(lengths), borrow(grad_out), borrow(rec)
     carry_h, carry_c, dh_all = borrow(carry_h), borrow(carry_c), borrow(dh_all)
-    n_time, H = gates.shape[0], c_all.shape[2]
-    cols, panels = _packed_weight(w_hh, False, rows, gates.dtype.type(0))
-    for p in prange(rows.shape[0] - 1):
+    n_time, H, parts = gates.shape[0], c_all.shape[2], rows.shape[0] - 1
+    cols, panels, shares = _weight_panels(w_hh.shape[0], w_hh.shape[1], parts, gates.dtype.type(0))
+    for q in prange(parts):
+        pack_panels(w_hh, cols, panels, shares[q], shares[q + 1])
+    for p in prange(parts):
         r0, r1 = rows[p], rows[p + 1]
         for s in range(n_time - 1, -1, -1):
             t = n_time - 1 - s if reverse else s

@@ -16,7 +16,7 @@ import numpy as np
 
 from minigrad.kernels._intrinsics import exp2
 from minigrad.kernels._jit import Inline, kernel
-from minigrad.kernels.gemm import TILE_ROWS, _stack_tile, gemm
+from minigrad.kernels.gemm import TILE_ROWS, _stack_tile, empty_panels, gemm, gemm_panel, panel_plan
 
 # Outputs narrower than one float32 register tile (64 columns with AVX-512) use the plain loop;
 # so do all outputs where the tile is narrower (AVX2: 16 columns).
@@ -229,3 +229,38 @@ def _indices(t, reverse):
 
 
 _indices_jit = Inline(_indices, _OPTIONS)
+
+
+# ============================================================================================
+# W_hh in packed panels, for the kernels that split the batch across threads by rows
+# ============================================================================================
+# Every thread of a row-split kernel reads all of W_hh in every step. Read straight out of W_hh^T,
+# a panel's rows lie a whole row of W_hh^T apart; at 1-4 KiB apart they fall into the same few sets
+# of the L1 cache and evict each other. Packed (``kernels/gemm.py``), they lie side by side. The
+# threads pack them once per sequence, each its share, in a parallel loop of the kernel's own.
+
+
+@Inline.with_options(_OPTIONS)
+def _weight_panels(n_inner, n_cols, parts, zero):
+    """``(cols, panels, shares)``: room for a ``(n_inner, n_cols)`` weight in packed panels, all its columns.
+
+    ``cols[p] = (first column, width)`` of panel ``p``; thread ``q`` of ``parts`` packs panels
+    ``shares[q]`` to ``shares[q + 1] - 1`` (``pack_panels``, or ``pack_panels_transposed`` from
+    the weight as stored).
+    """
+    everything = np.zeros(2, np.int64)
+    everything[1] = n_cols
+    _, cols = panel_plan(np.int64(1), n_cols, everything, _stack_tile(zero).shape[1])
+    n = cols.shape[0]
+    shares = np.zeros(parts + 1, np.int64)
+    for q in range(parts + 1):
+        shares[q] = n * q // parts
+    return cols, empty_panels(n, n_inner, zero), shares
+
+
+@Inline.with_options(_OPTIONS)
+def _panels_matmul(a, cols, panels, out):
+    """``out = a @ W`` with ``W`` in the packed panels of ``_weight_panels`` (``out`` C-contiguous)."""
+    for p in range(cols.shape[0]):
+        gemm_panel(a, panels[p], out, cols[p, 0], cols[p, 1])
+

@@ -32,14 +32,15 @@ from minigrad.kernels._background import forced_mode
 from minigrad.kernels._jit import Inline
 from numba.core import types
 
-wanted = {"lstm_step_backward", "lstm_sequence_backward_parallel", "lstm_sequence_backward_rows"}
+wanted = {"lstm_step_backward", "lstm_sequence_backward_parallel", "lstm_sequence_backward_rows",
+          "gru_sequence_backward", "gru_sequence_backward_rows", "rnn_sequence_backward", "rnn_sequence_backward_rows"}
 with forced_mode("wait"):
     for k, dtype in K.warmup_jobs(("float32",), everything=True):
         if k.name.rsplit(".", 1)[1] in wanted:
             (k.warmup_fn or K.EXTRA_WARMUPS[k.name])(np.dtype(dtype))
 
 report = {}
-for module in ("gemm", "lstm", "rnn_common"):
+for module in ("gemm", "lstm", "gru", "elman", "rnn_common"):
     namespace = vars(__import__("minigrad.kernels." + module, fromlist=["_"]))
     for name, helper in namespace.items():
         dispatcher = getattr(helper, "_dispatcher", None) if isinstance(helper, Inline) else None

@@ -13,7 +13,8 @@ from minigrad.kernels import rnn as K
 KERNELS = [f"{mode}_{kind}_{direction}" for mode in ("lstm", "gru", "rnn")
            for kind in ("step", "sequence") for direction in ("forward", "backward")]
 KERNELS += ["lstm_sequence_forward_parallel", "lstm_sequence_backward_parallel"]  # split by hidden units
-KERNELS += ["lstm_sequence_forward_rows", "lstm_sequence_backward_rows"]  # split by rows of the batch
+KERNELS += [f"{mode}_sequence_{direction}_rows" for mode in ("lstm", "gru", "rnn")  # split by rows of the batch
+            for direction in ("forward", "backward")]
 DTYPES = [np.float32, np.float64]
 
 
@@ -93,6 +94,21 @@ def test_odd_sizes(dtype):
             args = K.example_args(name, dtype, n_time=T, batch=B, hidden=H, t=T - 1, seed=T + B + H)
             ours, ref = _run_both(name, args)
             _assert_same(name, ours, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", [k for k in KERNELS if k.endswith("_rows")])
+def test_row_split_at_layer_sizes(name, dtype):
+    """The row-split kernels with several packed panels of W_hh, a ragged last one, and (backward,
+    K = gate width > K_BLOCK) sums over K in blocks; 7 rows: blocks of 4 and 3."""
+    # Sums over 70-520 products, in another order than BLAS's (tiles, FMA): float32 gets a wider atol.
+    tol = {"rtol": 1e-4, "atol": 2e-5} if np.dtype(dtype) == np.float32 else _tol(dtype)
+    for hidden, lengths in [(70, None), (130, [4, 4, 1, 0, 4, 3, 2])]:
+        args = K.example_args(name, dtype, n_time=4, batch=7, hidden=hidden, lengths=lengths, seed=hidden)
+        ours, ref = _run_both(name, args)
+        for k, (a, b) in enumerate(zip(ours, ref)):
+            if isinstance(a, np.ndarray):
+                np.testing.assert_allclose(a, b, err_msg=f"{name}: argument {k} differs", **tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -66,9 +66,20 @@ def _sequence_backward(a: LayerArrays, w_hh: np.ndarray) -> None:
                             a.dh_all, a.reverse)
 
 
+def _rows_forward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
+    K.gru_sequence_forward_rows(a.gates, w_hh, a.bias, a.bias_hn, a.h_all, a.hn, a.out, a.lengths, a.reverse, a.rec,
+                                rows)
+
+
+def _rows_backward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
+    K.gru_sequence_backward_rows(a.gates, w_hh, a.hn, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgx,
+                                 a.dgates, a.dh_all, a.reverse, rows)
+
+
 GRU = CellDescription(
     mode="gru", gates=("r", "z", "n"), state=("h",), step=_step,
-    kernels=FusedKernels(_step_forward, _step_backward, _sequence_forward, _sequence_backward, hidden_n=True),
+    kernels=FusedKernels(_step_forward, _step_backward, _sequence_forward, _sequence_backward,
+                         rows_forward=_rows_forward, rows_backward=_rows_backward, hidden_n=True),
     equations=(
         "r_t = sigmoid(x_t @ W_ir.T + b_ir + h_{t-1} @ W_hr.T + b_hr)",
         "z_t = sigmoid(x_t @ W_iz.T + b_iz + h_{t-1} @ W_hz.T + b_hz)",
