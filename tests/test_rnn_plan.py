@@ -56,20 +56,23 @@ TABLE = [
     ("lstm", F32, 32, 256, True, 1, STEP),      # one thread; gate width 1024 > 512
     ("lstm", F32, 32, 256, False, 2, STEP),     # no AVX-512 tile
     ("lstm", F64, 32, 256, True, 2, STEP),      # float64 never uses the tiled kernels
-    # other cells have no parallel kernels; float32 + AVX-512 runs narrow gate widths in one kernel
-    ("gru", F32, 16, 128, True, 2, SEQ),        # 3 * 128 = 384 <= 512; step output 16 * 384 < 8192
-    ("gru", F32, 32, 128, True, 2, STEP),       # 32 * 384: BLAS's step product on both threads
-    ("gru", F32, 32, 128, True, 1, SEQ),        # ... but with one thread, one kernel
-    ("gru", F32, 32, 256, True, 2, STEP),       # 768 > 512
-    ("gru", F32, 64, 100, True, 2, STEP),       # 300 <= 512, but 100 is not a multiple of 64
-    ("rnn_tanh", F32, 16, 300, True, 2, STEP),
-    ("rnn_tanh", F32, 20, 256, True, 2, SEQ),
-    ("rnn_tanh", F32, 32, 128, True, 2, SEQ),   # step output 4096
-    ("rnn_tanh", F32, 64, 128, True, 2, STEP),  # 8192
-    ("rnn_tanh", F32, 32, 512, True, 2, STEP),
-    ("rnn_tanh", F32, 8, 512, True, 2, SEQ),
-    ("rnn_tanh", F32, 32, 513, True, 2, STEP),
-    ("rnn_tanh", F32, 32, 512, False, 2, STEP),
+    # GRU and RNN: rows too (they have no units kernels), at any hidden size
+    ("gru", F32, 16, 128, True, 2, ROWS),
+    ("gru", F32, 8, 512, True, 2, ROWS),
+    ("gru", F32, 64, 650, True, 2, ROWS),       # W_hh 3 * 650^2 * 4 bytes = 4.8 MiB
+    ("gru", F32, 64, 800, True, 2, STEP),       # 7.3 MiB, 64 rows: BLAS's step product
+    ("rnn_tanh", F32, 8, 650, True, 2, ROWS),
+    ("rnn_tanh", F32, 64, 128, True, 2, ROWS),
+    ("rnn_relu", F32, 32, 513, True, 2, ROWS),
+    ("rnn_tanh", F32, 6, 16, True, 2, ROWS),    # 3 rows per thread: before the tiny-layer rule
+    # ... with fewer rows, or one thread, narrow gate widths (multiples of 64 units) run in one kernel
+    ("gru", F32, 5, 128, True, 2, SEQ),         # 3 * 128 = 384 <= 512; step output 5 * 384 < 8192
+    ("gru", F32, 32, 128, True, 1, SEQ),        # one thread
+    ("gru", F32, 5, 256, True, 2, STEP),        # 768 > 512
+    ("gru", F32, 5, 100, True, 2, STEP),        # 300 <= 512, but 100 is not a multiple of 64
+    ("rnn_tanh", F32, 4, 512, True, 2, SEQ),
+    ("rnn_tanh", F32, 5, 300, True, 2, STEP),
+    ("rnn_tanh", F32, 32, 512, False, 2, STEP),  # no AVX-512 tile
 ]
 
 

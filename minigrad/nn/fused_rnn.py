@@ -23,7 +23,7 @@ Which loop runs is decided in one place, ``plan(mode, dtype, batch, hidden)``, w
 kernel (``SEQUENCE``: for small layers the Python loop costs more than the maths), or the whole
 loop with every step split across threads by blocks of hidden units (``PARALLEL_UNITS``, the LSTM:
 unit ``j`` needs only its own gate columns), or with the batch split across threads by rows
-(``PARALLEL_ROWS``, the LSTM: each row is a sequence of its own). The kernels come from the cell's description
+(``PARALLEL_ROWS``, every cell: each row is a sequence of its own). The kernels come from the cell's description
 (``minigrad/nn/cells/``); the layer itself never asks which cell it runs. ``docs/performance.md``
 records the measurements behind the plan's thresholds.
 
@@ -73,10 +73,10 @@ SEQUENCE_KERNEL_HIDDEN_MULTIPLE = 64
 # them is faster.
 SEQUENCE_KERNEL_MAX_STEP_OUTPUTS = 8192
 # PARALLEL_ROWS splits the batch: rows are independent sequences, so its threads never wait for each
-# other. It needs ROW_BLOCK_MIN rows for every thread, and a hidden size within ROWS_MAX_HIDDEN:
-# every thread reads all of W_hh in every step (where a thread of PARALLEL_UNITS reads only its own
-# blocks' columns), and up to this size W_hh (4 * 320^2 float32, 1.6 MB) stays in a core's L2 cache.
-# From BLAS_STEP_MIN_BATCH rows a step does enough work per row of W_hh for any hidden size.
+# other. It needs ROW_BLOCK_MIN rows for every thread. Every thread reads all of W_hh in every step:
+# for a cell that also has PARALLEL_UNITS kernels (the LSTM, where a thread reads only its own blocks'
+# columns), rows are taken up to ROWS_MAX_HIDDEN units (4 * 320^2 float32, 1.6 MB, stays in a core's
+# L2 cache), or from BLAS_STEP_MIN_BATCH rows, where a step does enough work per row of W_hh.
 ROW_BLOCK_MIN = 3
 ROWS_MAX_HIDDEN = 320
 # PARALLEL_UNITS hands each thread blocks of this many hidden units (one float32 register tile of
@@ -116,12 +116,12 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     threads) default to this machine's. The rules, in order:
 
     1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
-    2. cells with parallel kernels (the LSTM), float32, the wide tile, two threads or more:
+    2. cells with row-split kernels, float32, the wide tile, two threads or more:
        ``BLAS_STEP_MIN_BATCH`` rows and ``W_hh`` over ``BLAS_STEP_MIN_WEIGHT_BYTES``: ``PER_STEP``;
-       ``ROW_BLOCK_MIN`` rows per thread and at most ``ROWS_MAX_HIDDEN`` units (any number of
-       units from ``BLAS_STEP_MIN_BATCH`` rows): ``PARALLEL_ROWS``;
+       ``ROW_BLOCK_MIN`` rows per thread: ``PARALLEL_ROWS``, except that a cell with units kernels
+       too (the LSTM) needs at most ``ROWS_MAX_HIDDEN`` units or ``BLAS_STEP_MIN_BATCH`` rows;
     3. other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
-    4. the parallel cells of rule 2 with at least two blocks of ``UNIT_BLOCK`` units: ``PARALLEL_UNITS``;
+    4. cells with units kernels, as in rule 2, and at least two blocks of ``UNIT_BLOCK`` units: ``PARALLEL_UNITS``;
     5. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
        size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE`` and, with several threads, a step
        output (``batch`` x gate width) below ``SEQUENCE_KERNEL_MAX_STEP_OUTPUTS``: ``SEQUENCE``;
@@ -147,16 +147,17 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
     weight_bytes = cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize
     if batch == 1 and weight_bytes > GEMV_WEIGHTS_MIN_BYTES:
         return Strategy.PER_STEP
-    parallel = cell.kernels.parallel_forward is not None and fast_float32 and threads > 1
-    if parallel:
+    threaded = fast_float32 and threads > 1
+    has_units = threaded and cell.kernels.parallel_forward is not None
+    if threaded and cell.kernels.rows_forward is not None:
         if batch >= BLAS_STEP_MIN_BATCH and weight_bytes > BLAS_STEP_MIN_WEIGHT_BYTES:
             return Strategy.PER_STEP
-        if (cell.kernels.rows_forward is not None and batch >= ROW_BLOCK_MIN * threads
-                and (hidden <= ROWS_MAX_HIDDEN or batch >= BLAS_STEP_MIN_BATCH)):
+        if batch >= ROW_BLOCK_MIN * threads and (not has_units or hidden <= ROWS_MAX_HIDDEN
+                                                 or batch >= BLAS_STEP_MIN_BATCH):
             return Strategy.PARALLEL_ROWS
     if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
         return Strategy.SEQUENCE
-    if parallel and hidden >= 2 * UNIT_BLOCK:
+    if has_units and hidden >= 2 * UNIT_BLOCK:
         return Strategy.PARALLEL_UNITS
     if (fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
             and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0
