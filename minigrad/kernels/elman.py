@@ -189,4 +189,3 @@ def rnn_sequence_backward_rows(w_hh, h_all, lengths, grad_out, rec, carry_h, dga
 def rnn_sequence_backward_rows_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu,
                                    rows) -> None:
     rnn_sequence_backward_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu)
-

@@ -228,4 +228,3 @@ def gru_sequence_backward_rows(gates, w_hh, hn, h_all, lengths, grad_out, rec, c
 def gru_sequence_backward_rows_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
                                    reverse, rows) -> None:
     gru_sequence_backward_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all, reverse)
-

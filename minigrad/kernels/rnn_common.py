@@ -263,4 +263,3 @@ def _panels_matmul(a, cols, panels, out):
     """``out = a @ W`` with ``W`` in the packed panels of ``_weight_panels`` (``out`` C-contiguous)."""
     for p in range(cols.shape[0]):
         gemm_panel(a, panels[p], out, cols[p, 0], cols[p, 1])
-
