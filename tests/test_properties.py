@@ -337,12 +337,14 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
             args = KR.example_args(name, dtype, n_time=2, batch=5, hidden=hidden, lengths=[2, 0, 1, 2, 2],
                                    reverse=hidden == 5, seed=int(rng.integers(1000)), unit_block=block)
             cases.append((f"{name}(hidden={hidden})", getattr(KR, name), getattr(KR, name + "_ref"), args))
-    for direction in ("forward", "backward"):  # split by blocks of rows (uneven blocks; 70 units: the gemm tile)
-        name = f"lstm_sequence_{direction}_rows"
-        for hidden in (5, 70):
-            args = KR.example_args(name, dtype, n_time=2, batch=9, hidden=hidden, lengths=[2, 0, 1, 2, 2, 1, 2, 2, 0],
-                                   reverse=hidden == 5, seed=int(rng.integers(1000)))
-            cases.append((f"{name}(hidden={hidden})", getattr(KR, name), getattr(KR, name + "_ref"), args))
+    for mode in ("lstm", "gru", "rnn"):  # split by blocks of rows (uneven blocks; 70 units: several panels)
+        for direction in ("forward", "backward"):
+            name = f"{mode}_sequence_{direction}_rows"
+            for hidden in (5, 70):
+                args = KR.example_args(name, dtype, n_time=2, batch=9, hidden=hidden,
+                                       lengths=[2, 0, 1, 2, 2, 1, 2, 2, 0], reverse=hidden == 5,
+                                       relu=mode == "rnn" and hidden == 70, seed=int(rng.integers(1000)))
+                cases.append((f"{name}(hidden={hidden})", getattr(KR, name), getattr(KR, name + "_ref"), args))
     a, b = r(5, 3), r(3, 70)  # a partial block of rows, columns left after the last full panel
     cases.append(("matmul", KG.matmul, KG.matmul_ref, (a, b, np.empty((5, 70), dtype))))
     cases.append(("matmul_cols", KG.matmul_cols, KG.matmul_cols_ref, (a, b, r(5, 70), 3, 68)))
