@@ -12,73 +12,71 @@ from minigrad.nn.fused_rnn import Strategy, plan
 F32, F64 = np.float32, np.float64
 SEQ, STEP, PAR, ROWS = Strategy.SEQUENCE, Strategy.PER_STEP, Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS
 
-# (cell, dtype, batch, hidden, wide float32 tile (AVX-512), threads) -> strategy
+# (cell, dtype, batch, hidden, threads) -> strategy, on any CPU (the vector width does not enter)
 TABLE = [
     # tiny layers: the whole time loop in one kernel, whatever the CPU
-    ("lstm", F64, 1, 32, False, 1, SEQ),
-    ("lstm", F32, 1, 128, True, 2, SEQ),        # batch <= 4: the limit doubles (1 * 128 <= 512)
-    ("gru", F32, 1, 200, True, 2, SEQ),         # W_hh 3 * 200 * 200 * 4 bytes = 469 KiB: still one kernel
-    ("lstm", F32, 1, 200, True, 2, STEP),       # W_hh 625 KiB: one row streams it, BLAS's gemv on all threads
-    ("lstm", F32, 1, 650, True, 2, STEP),       # ... also before PARALLEL_UNITS
-    ("rnn_tanh", F64, 1, 300, False, 1, STEP),  # 703 KiB in float64
-    ("lstm", F32, 2, 256, True, 2, SEQ),        # two rows: the gemv rule is for one (2 * 256 <= 512)
-    ("gru", F64, 4, 128, False, 2, SEQ),        # 4 * 128 = 512
-    ("gru", F64, 5, 64, False, 2, STEP),        # 5 * 64 = 320 > 256 (batches over 4 keep the plain limit)
-    ("rnn_tanh", F64, 8, 32, False, 2, SEQ),    # 8 * 32 = 256
-    ("rnn_relu", F64, 8, 33, False, 2, STEP),   # 264 > 256, float64: the per-step loop
-    # float32 LSTM with AVX-512 and threads: the batch split by rows, 3 rows or more per thread,
+    ("lstm", F64, 1, 32, 1, SEQ),
+    ("lstm", F32, 1, 128, 2, SEQ),       # batch <= 4: the limit doubles (1 * 128 <= 512)
+    ("gru", F32, 1, 200, 2, SEQ),        # W_hh 3 * 200 * 200 * 4 bytes = 469 KiB: still one kernel
+    ("lstm", F32, 1, 200, 2, STEP),      # W_hh 625 KiB: one row streams it, BLAS's gemv on all threads
+    ("lstm", F32, 1, 650, 2, STEP),      # ... also before PARALLEL_UNITS
+    ("rnn_tanh", F64, 1, 300, 1, STEP),  # 703 KiB in float64
+    ("lstm", F32, 2, 256, 2, SEQ),       # two rows: the gemv rule is for one (2 * 256 <= 512)
+    ("gru", F64, 4, 128, 2, SEQ),        # 4 * 128 = 512
+    ("gru", F64, 5, 64, 2, STEP),        # 5 * 64 = 320 > 256 (batches over 4 keep the plain limit)
+    ("rnn_tanh", F64, 8, 32, 2, SEQ),    # 8 * 32 = 256
+    ("rnn_relu", F64, 8, 33, 2, STEP),   # 264 > 256, float64: the per-step loop
+    # float32 LSTM with threads: the batch split by rows, 3 rows or more per thread,
     # up to 320 units (every thread reads all of W_hh each step)
-    ("lstm", F32, 6, 50, True, 2, ROWS),
-    ("lstm", F32, 15, 128, True, 2, ROWS),
-    ("lstm", F32, 20, 300, True, 2, ROWS),
-    ("lstm", F32, 32, 256, True, 2, ROWS),
-    ("lstm", F32, 32, 320, True, 2, ROWS),
-    ("lstm", F32, 8, 16, True, 2, ROWS),       # before the tiny-layer rule (8 * 16 = 128)
-    ("lstm", F32, 32, 8, True, 2, ROWS),
-    ("lstm", F32, 64, 31, True, 2, ROWS),
-    ("lstm", F32, 15, 300, True, 5, ROWS),     # 3 rows for each of 5 threads
-    ("lstm", F32, 14, 300, True, 5, PAR),      # ... one row short: by units
-    ("lstm", F32, 5, 16, True, 2, SEQ),        # 2 rows per thread, a tiny layer: one kernel
-    ("lstm", F32, 4, 300, True, 2, PAR),       # 2 rows per thread: every step split by units
-    ("lstm", F32, 4, 100, True, 2, SEQ),       # ... 4 * 100 <= 512: one kernel
-    ("lstm", F32, 5, 100, True, 2, STEP),      # ... 500 > 256, too narrow for two blocks of units: BLAS's step
+    ("lstm", F32, 6, 50, 2, ROWS),
+    ("lstm", F32, 15, 128, 2, ROWS),
+    ("lstm", F32, 20, 300, 2, ROWS),
+    ("lstm", F32, 32, 256, 2, ROWS),
+    ("lstm", F32, 32, 320, 2, ROWS),
+    ("lstm", F32, 8, 16, 2, ROWS),       # before the tiny-layer rule (8 * 16 = 128)
+    ("lstm", F32, 32, 8, 2, ROWS),
+    ("lstm", F32, 64, 31, 2, ROWS),
+    ("lstm", F32, 15, 300, 5, ROWS),     # 3 rows for each of 5 threads
+    ("lstm", F32, 14, 300, 5, PAR),      # ... one row short: by units
+    ("lstm", F32, 5, 16, 2, SEQ),        # 2 rows per thread, a tiny layer: one kernel
+    ("lstm", F32, 4, 300, 2, PAR),       # 2 rows per thread: every step split by units
+    ("lstm", F32, 4, 100, 2, SEQ),       # ... 4 * 100 <= 512: one kernel
+    ("lstm", F32, 5, 100, 2, STEP),      # ... 500 > 256, too narrow for two blocks of units: BLAS's step
     # bigger layers: by blocks of hidden units (each thread reads only its own columns of W_hh)
-    ("lstm", F32, 32, 321, True, 2, PAR),
-    ("lstm", F32, 20, 512, True, 2, PAR),
-    ("lstm", F32, 32, 650, True, 2, PAR),
-    ("lstm", F32, 32, 512, True, 8, PAR),      # 8 threads need 24 rows, but 512 units are too many anyway
+    ("lstm", F32, 32, 321, 2, PAR),
+    ("lstm", F32, 20, 512, 2, PAR),
+    ("lstm", F32, 32, 650, 2, PAR),
+    ("lstm", F32, 32, 512, 8, PAR),      # 8 threads need 24 rows, but 512 units are too many anyway
     # ... unless the batch has 64 rows: then rows again, or BLAS's step product once W_hh is over 6 MiB
-    ("lstm", F32, 64, 512, True, 2, ROWS),
-    ("lstm", F32, 128, 512, True, 2, ROWS),
-    ("lstm", F32, 64, 650, True, 2, STEP),     # W_hh 6.4 MiB
-    ("lstm", F32, 63, 650, True, 2, PAR),
-    ("lstm", F32, 64, 64, True, 1, SEQ),        # one thread
-    ("lstm", F32, 32, 256, True, 1, STEP),      # one thread; gate width 1024 > 512
-    ("lstm", F32, 32, 256, False, 2, STEP),     # no AVX-512 tile
-    ("lstm", F64, 32, 256, True, 2, STEP),      # float64 never uses the tiled kernels
+    ("lstm", F32, 64, 512, 2, ROWS),
+    ("lstm", F32, 128, 512, 2, ROWS),
+    ("lstm", F32, 64, 650, 2, STEP),     # W_hh 6.4 MiB
+    ("lstm", F32, 63, 650, 2, PAR),
+    ("lstm", F32, 64, 64, 1, SEQ),       # one thread
+    ("lstm", F32, 32, 256, 1, STEP),     # one thread; gate width 1024 > 512
+    ("lstm", F64, 32, 256, 2, STEP),     # float64 never uses the tiled kernels
     # GRU and RNN: rows too (they have no units kernels), at any hidden size
-    ("gru", F32, 16, 128, True, 2, ROWS),
-    ("gru", F32, 8, 512, True, 2, ROWS),
-    ("gru", F32, 64, 650, True, 2, ROWS),       # W_hh 3 * 650^2 * 4 bytes = 4.8 MiB
-    ("gru", F32, 64, 800, True, 2, STEP),       # 7.3 MiB, 64 rows: BLAS's step product
-    ("rnn_tanh", F32, 8, 650, True, 2, ROWS),
-    ("rnn_tanh", F32, 64, 128, True, 2, ROWS),
-    ("rnn_relu", F32, 32, 513, True, 2, ROWS),
-    ("rnn_tanh", F32, 6, 16, True, 2, ROWS),    # 3 rows per thread: before the tiny-layer rule
+    ("gru", F32, 16, 128, 2, ROWS),
+    ("gru", F32, 8, 512, 2, ROWS),
+    ("gru", F32, 64, 650, 2, ROWS),      # W_hh 3 * 650^2 * 4 bytes = 4.8 MiB
+    ("gru", F32, 64, 800, 2, STEP),      # 7.3 MiB, 64 rows: BLAS's step product
+    ("rnn_tanh", F32, 8, 650, 2, ROWS),
+    ("rnn_tanh", F32, 64, 128, 2, ROWS),
+    ("rnn_relu", F32, 32, 513, 2, ROWS),
+    ("rnn_tanh", F32, 6, 16, 2, ROWS),   # 3 rows per thread: before the tiny-layer rule
     # ... with fewer rows, or one thread, narrow gate widths (multiples of 64 units) run in one kernel
-    ("gru", F32, 5, 128, True, 2, SEQ),         # 3 * 128 = 384 <= 512; step output 5 * 384 < 8192
-    ("gru", F32, 32, 128, True, 1, SEQ),        # one thread
-    ("gru", F32, 5, 256, True, 2, STEP),        # 768 > 512
-    ("gru", F32, 5, 100, True, 2, STEP),        # 300 <= 512, but 100 is not a multiple of 64
-    ("rnn_tanh", F32, 4, 512, True, 2, SEQ),
-    ("rnn_tanh", F32, 5, 300, True, 2, STEP),
-    ("rnn_tanh", F32, 32, 512, False, 2, STEP),  # no AVX-512 tile
+    ("gru", F32, 5, 128, 2, SEQ),        # 3 * 128 = 384 <= 512; step output 5 * 384 < 8192
+    ("gru", F32, 32, 128, 1, SEQ),       # one thread
+    ("gru", F32, 5, 256, 2, STEP),       # 768 > 512
+    ("gru", F32, 5, 100, 2, STEP),       # 300 <= 512, but 100 is not a multiple of 64
+    ("rnn_tanh", F32, 4, 512, 2, SEQ),
+    ("rnn_tanh", F32, 5, 300, 2, STEP),
 ]
 
 
-@pytest.mark.parametrize("cell,dtype,batch,hidden,wide,threads,expected", TABLE)
-def test_plan_table(cell, dtype, batch, hidden, wide, threads, expected):
-    assert plan(cell, dtype, batch, hidden, wide_float32_tile=wide, threads=threads) is expected
+@pytest.mark.parametrize("cell,dtype,batch,hidden,threads,expected", TABLE)
+def test_plan_table(cell, dtype, batch, hidden, threads, expected):
+    assert plan(cell, dtype, batch, hidden, threads=threads) is expected
 
 
 def test_layer_follows_the_plan(monkeypatch):

@@ -1,10 +1,14 @@
-"""The two pieces of machine code the kernels need that Numba has no Python spelling for.
+"""The three pieces of machine code the kernels need that Numba has no Python spelling for.
 
 - ``stack_array(shape_of)``: a small array on the stack. A NumPy array made inside a kernel lives
   on the heap, where LLVM must assume that anything can alias it, so it stays in memory; an
   ``alloca`` of a shape known at compile time is promoted to registers once the loops over it
   are unrolled. ``gemm``'s register tile and the softmax kernels' reduction lanes are such arrays.
   The function holding one asks LLVM for 512-bit vectors on an AVX-512 CPU (``_full_width_vectors``).
+- ``tile_loop(shape_of, lanes_of)``: the inner loop of a register tile, written in LLVM's vector
+  instructions. Left to its loop vectorizer, LLVM keeps only tiles of 64 columns or more in vector
+  registers (narrower ones are unrolled first and stay scalar): written out, every tile shape is
+  as fast as the CPU allows, on AVX2 as on AVX-512.
 - ``exp2(m, one)``: ``2^m`` written straight into the exponent bits of a float, as every libm's
   ``exp`` does at its last step. Numba has no bit-cast of a scalar; this one is three
   instructions, and it vectorizes.
@@ -92,6 +96,137 @@ def _full_width_vectors(function: Any) -> None:
         # A string attribute: llvmlite's own list of attributes does not have it, so it goes into
         # the set as it is written in the IR.
         set.add(function.attributes, _PREFER_512)
+
+
+def tile_loop(shape_of: Callable[[np.dtype], tuple[int, int]], lanes_of: Callable[[np.dtype], int]) -> Inline:
+    """A helper ``f(tile, a, b, i0, last_row, j0, k0, k1)``: the register tile's multiply-adds over ``k0 <= k < k1``.
+
+    For every row ``r`` of the ``(tr, tc) = shape_of(dtype)`` tile::
+
+        tile[r, :] += a[min(i0 + r, last_row), k0:k1] @ b[k0:k1, j0:j0 + tc]
+
+    ``tile`` C-contiguous (a ``stack_array``), ``b`` C-contiguous (a packed panel, or a whole
+    matrix with its columns from ``j0``), ``a`` any layout; one float dtype. In a kernel, the
+    sums live in ``tc / lanes_of(dtype)`` vector registers per row while ``k`` runs: each step
+    loads one row of ``b`` as whole vectors, broadcasts ``a``'s ``tr`` numbers and does
+    ``tr x tc`` multiply-adds as fused multiply-adds (one rounding; NaN and Inf propagate).
+    Rows past ``last_row`` re-read the last row (the caller does not store them).
+
+    Example::
+
+        >>> f = tile_loop(lambda dtype: (2, 4), lambda dtype: 4)
+        >>> tile = np.zeros((2, 4), np.float32)
+        >>> f(tile, np.ones((1, 3), np.float32), np.ones((3, 4), np.float32), 0, 0, 0, 0, 3)
+        >>> tile.tolist()
+        [[3.0, 3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0]]
+    """
+
+    def python(tile, a, b, i0, last_row, j0, k0, k1):
+        rows = np.minimum(np.arange(i0, i0 + tile.shape[0]), last_row)
+        tile += a[rows, k0:k1] @ b[k0:k1, j0:j0 + tile.shape[1]]
+
+    def make_jit() -> Any:
+        from numba import types
+        from numba.extending import intrinsic
+
+        @intrinsic
+        def multiply_add(typingctx, tile, a, b, i0, last_row, j0, k0, k1):
+            arrays, ints = (tile, a, b), (i0, last_row, j0, k0, k1)
+            if not all(isinstance(x, types.Array) and x.ndim == 2 and x.dtype == tile.dtype for x in arrays):
+                return None
+            if not (isinstance(tile.dtype, types.Float) and tile.layout == "C" and b.layout == "C"):
+                return None
+            if not all(isinstance(x, types.Integer) for x in ints):
+                return None
+            dtype = np.dtype(str(tile.dtype))
+            shape, lanes = tuple(shape_of(dtype)), int(lanes_of(dtype))
+
+            def codegen(context, builder, sig, args):
+                _emit_tile_loop(context, builder, sig, args, shape, lanes)
+                return context.get_dummy_value()
+
+            return types.none(tile, a, b, types.int64, types.int64, types.int64, types.int64, types.int64), codegen
+
+        return multiply_add
+
+    return Inline(python, make_jit=make_jit)
+
+
+def _emit_tile_loop(context: Any, builder: Any, sig: Any, args: Any, shape: tuple[int, int], lanes: int) -> None:
+    """The LLVM IR of ``tile_loop``: load the tile into vectors, loop over ``k``, store it back.
+
+    The loop carries the tile's ``tr x tc / lanes`` vectors as phi nodes: SSA values, which the
+    register allocator keeps in registers for the whole loop (``gemm.tile_shape`` picks shapes
+    that fit: 16 of AVX-512's 32 vector registers, 12 of AVX2's 16).
+    """
+    from llvmlite import ir
+    from numba.core import cgutils
+
+    tile_rows, tile_cols = shape
+    n_vectors = tile_cols // lanes
+    tile, a, b = (context.make_array(t)(context, builder, v) for t, v in zip(sig.args[:3], args[:3]))
+    i0, last_row, j0, k0, k1 = args[3:]  # already int64: the signature says so
+    item = context.get_value_type(sig.args[0].dtype)
+    itemsize = context.get_abi_sizeof(item)
+    vector = ir.VectorType(item, lanes)
+    i64, i32, byte_ptr = ir.IntType(64), ir.IntType(32), ir.IntType(8).as_pointer()
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                         f"llvm.fma.v{lanes}f{itemsize * 8}")
+
+    def at(base, byte_offset, kind):  # a pointer `byte_offset` bytes past `base`, to a `kind`
+        return builder.bitcast(builder.gep(base, [byte_offset]), kind.as_pointer())
+
+    def const(n):
+        return ir.Constant(i64, n)
+
+    tile_data = builder.bitcast(tile.data, byte_ptr)
+    slots = [at(tile_data, const((r * tile_cols + v * lanes) * itemsize), vector)
+             for r in range(tile_rows) for v in range(n_vectors)]
+    start = [builder.load(slot, align=itemsize) for slot in slots]
+    a_row_stride, a_col_stride = cgutils.unpack_tuple(builder, a.strides, 2)
+    b_row_stride = cgutils.unpack_tuple(builder, b.strides, 2)[0]
+    a_rows = []  # the tile's rows of a, the ones past last_row clamped to it
+    for r in range(tile_rows):
+        row = builder.add(i0, const(r))
+        row = builder.select(builder.icmp_signed("<", row, last_row), row, last_row)
+        a_rows.append(builder.gep(builder.bitcast(a.data, byte_ptr), [builder.mul(row, a_row_stride)]))
+    b_columns = builder.gep(builder.bitcast(b.data, byte_ptr), [builder.mul(j0, const(itemsize))])
+
+    before = builder.block
+    loop = builder.append_basic_block("tile.loop")
+    done = builder.append_basic_block("tile.done")
+    builder.cbranch(builder.icmp_signed("<", k0, k1), loop, done)
+
+    builder.position_at_end(loop)
+    k = builder.phi(i64)
+    sums = [builder.phi(vector) for _ in start]
+    b_row = builder.gep(b_columns, [builder.mul(k, b_row_stride)])
+    b_k = [builder.load(at(b_row, const(v * lanes * itemsize), vector), align=itemsize) for v in range(n_vectors)]
+    a_offset = builder.mul(k, a_col_stride)
+    undef = ir.Constant(vector, ir.Undefined)
+    splat = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+    new_sums = []
+    for r in range(tile_rows):
+        a_rk = builder.load(at(a_rows[r], a_offset, item), align=itemsize)
+        a_rk = builder.shuffle_vector(builder.insert_element(undef, a_rk, ir.Constant(i32, 0)), undef, splat)
+        new_sums += [builder.call(fma, [a_rk, b_k[v], sums[r * n_vectors + v]]) for v in range(n_vectors)]
+    k_next = builder.add(k, const(1))
+    k.add_incoming(k0, before)
+    k.add_incoming(k_next, loop)
+    for phi, first, new in zip(sums, start, new_sums):
+        phi.add_incoming(first, before)
+        phi.add_incoming(new, loop)
+    builder.cbranch(builder.icmp_signed("<", k_next, k1), loop, done)
+
+    builder.position_at_end(done)
+    final = []
+    for first, new in zip(start, new_sums):  # all phis first: LLVM wants them at the top of the block
+        phi = builder.phi(vector)
+        phi.add_incoming(first, before)
+        phi.add_incoming(new, loop)
+        final.append(phi)
+    for slot, value in zip(slots, final):
+        builder.store(value, slot, align=itemsize)
 
 
 def _exp2_python(m, one):

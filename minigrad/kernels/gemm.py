@@ -15,8 +15,10 @@ once. Per ``k`` the tile needs one row of the ``b`` panel (a few vector loads) a
 multiply-add units, not memory, set the pace. Panels of ``b`` are visited in the outer loop,
 so a panel stays in cache while every row block of ``a`` passes over it.
 
-The tile lives on the stack (``_stack_tile``, a tiny LLVM ``alloca``): LLVM then keeps it in
-registers. A NumPy array would live on the heap, where LLVM must assume anything can alias it.
+The tile lives on the stack (``_stack_tile``, a tiny LLVM ``alloca``; a NumPy array would live
+on the heap, where LLVM must assume anything can alias it), and its loop over ``k`` is written in
+LLVM's vector instructions (``_tile_multiply_add``), so that the tile stays in vector registers on
+every CPU: LLVM's own vectorizer does that only for tiles 64 columns wide, AVX-512's.
 
 Big products (a layer's input projection and its weight gradients over all time steps) go to
 ``matmul_blocks``: ``b`` is copied into packed panels (``pack_panels``: each panel's rows side
@@ -26,8 +28,8 @@ register tile (``gemm_panel_k``). The parallel LSTM kernels pack ``W_hh`` the sa
 sequence. Which products run here and which in NumPy's BLAS is decided in ``kernels/products.py``.
 
 ``matmul`` / ``matmul_cols`` / ``matmul_blocks`` (kernels, for tests and benchmarks) expose the
-helpers; their NumPy references end in ``_ref``. Tuned for float32: in float64 LLVM does not keep the tile in
-registers, so the recurrent kernels use their plain loop there (``kernels/rnn.py: _matmul``).
+helpers; their NumPy references end in ``_ref``. The recurrent kernels take the tile for float32;
+float64 (gradient checks) keeps their plain loop (``kernels/rnn_common.py: _matmul``).
 """
 
 from __future__ import annotations
@@ -37,13 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.kernels._intrinsics import stack_array
+from minigrad.kernels._intrinsics import stack_array, tile_loop
 from minigrad.kernels._jit import Inline, kernel, prange
 
 # The tile: TILE_ROWS rows of `out` by a few SIMD vectors of columns, summed in registers:
-# 4 x 4 vectors = 16 accumulators with AVX-512 (32 vector registers), 4 x 2 with AVX2 (16).
-# Rule: only the 64-column tile is vectorized by LLVM (narrower ones are unrolled and left scalar),
-# so no layer takes the tile on AVX2 (`plan`, `use_tiled_threads`, `rnn_common._matmul` see to it).
+# 4 x 4 vectors = 16 accumulators with AVX-512 (32 vector registers), 4 x 3 = 12 with AVX2 (16
+# registers: 3 more hold a row of the panel, 1 a broadcast number of `a`).
 TILE_ROWS = 4
 # The inner dimension is summed K_BLOCK rows of a `b` panel at a time (128 x 64 float32 = 32 KiB):
 # that block of the panel stays in the L1 cache while every row block of `a` passes over it, where
@@ -65,7 +66,7 @@ def tile_shape(dtype: Any) -> tuple[int, int]:
     Example::
 
         >>> rows, cols = tile_shape(np.float32)
-        >>> rows, cols in (16, 32, 64)
+        >>> rows, cols in (24, 64)  # AVX2, AVX-512
         (4, True)
     """
     vector_bytes, vectors = _simd()
@@ -111,15 +112,27 @@ def _simd() -> tuple[int, int]:
     if _SIMD is None:
         features = host_cpu_features()
         avx512 = features.get("avx512f", False) and features.get("avx512vl", False)
-        _SIMD = (64, 4) if avx512 else (32, 2)
+        _SIMD = (64, 4) if avx512 else (32, 3)
     return _SIMD
 
 
+def vector_lanes(dtype: Any) -> int:
+    """How many numbers of ``dtype`` one SIMD register of this CPU holds.
+
+    Example::
+
+        >>> vector_lanes(np.float32) in (8, 16)
+        True
+    """
+    return _simd()[0] // np.dtype(dtype).itemsize
+
+
 # The tile inside a kernel: a C-contiguous (rows, cols) array over stack memory (no heap, no
-# refcount). Its shape is a compile-time constant, so after inlining LLVM knows every loop bound
-# over the tile, unrolls those loops and keeps the tile in registers: 512-bit ones on AVX-512,
-# also on the Intel CPUs that LLVM otherwise tunes for 256-bit vectors (`_intrinsics.py`).
+# refcount), its shape a compile-time constant. Its multiply-adds over k run in
+# `_tile_multiply_add`, written in vector instructions (`_intrinsics.tile_loop`): the tile stays in
+# registers for the whole loop, on AVX2 as on AVX-512.
 _stack_tile = stack_array(tile_shape)
+_tile_multiply_add = tile_loop(tile_shape, vector_lanes)
 
 
 @Inline.with_options(_OPTIONS)
@@ -155,16 +168,9 @@ def gemm_cols(a, b, out, j_start, j_stop):
                         out_r = out[i0 + r]
                         for jj in range(tc):
                             tile[r, jj] = out_r[np.uint64(j0 + jj)]
-                # Every loop bound a constant, also for the last, partial block of rows: past the
-                # last row the tile re-reads it (those tile rows are never stored).
-                # Unsigned indices: no negative-index wraparound check, so LLVM sees consecutive
-                # addresses (whole-vector loads) and steps the pointers instead of recomputing them.
-                for k in range(k0, k1):
-                    bk = b[np.uint64(k)]
-                    for r in range(tr):
-                        a_rk = a[np.uint64(min(i0 + r, last_row)), np.uint64(k)]
-                        for jj in range(tc):
-                            tile[r, jj] += a_rk * bk[np.uint64(j0 + jj)]
+                # Also for the last, partial block of rows all tr rows are summed: past the last
+                # row the tile re-reads it (those tile rows are never stored).
+                _tile_multiply_add(tile, a, b, i0, last_row, j0, k0, k1)
                 for r in range(rows):
                     out_r = out[i0 + r]
                     for jj in range(tc):
@@ -370,13 +376,7 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
                 for r in range(tr):
                     for jj in range(tc):
                         tile[r, jj] = edge[r, jj]
-            # Unsigned indices: no negative-index wraparound check (`gemm_cols`).
-            for k in range(k0, k1):
-                pk = panel[np.uint64(k)]
-                for r in range(tr):
-                    a_rk = a[np.uint64(min(i0 + r, last_row)), np.uint64(k)]
-                    for jj in range(tc):
-                        tile[r, jj] += a_rk * pk[np.uint64(jj)]
+            _tile_multiply_add(tile, a, panel, i0, last_row, 0, k0, k1)
             if whole:
                 for r in range(tr):
                     out_r = out[i0 + r]

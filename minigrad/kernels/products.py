@@ -4,11 +4,11 @@
 sends a product to one of two places:
 
 - ``parallel_matmul``: the register-tiled kernel of ``kernels/gemm.py`` (``matmul_blocks``) on
-  Numba's threads, for big float32 products on a CPU with the wide AVX-512 tile;
+  Numba's threads, for big float32 products;
 - NumPy (its BLAS) for everything else.
 
 Why not BLAS for all of them: a train step should keep ONE pool of threads busy. BLAS's threads
-and Numba's (which the parallel LSTM kernels use inside the time loop) each spin-wait for work
+and Numba's (which the parallel recurrent kernels use inside the time loop) each spin-wait for work
 after a call; when both pools are awake, each slows the other down (``docs/performance.md``).
 
 Example::
@@ -97,17 +97,16 @@ SMALL_PRODUCT = 4 * 65536
 def use_tiled_threads(dtype: Any) -> bool:
     """Whether float matmuls of ``dtype`` run here, on Numba's threads, instead of in NumPy's BLAS.
 
-    float32 on a CPU with the full AVX-512 tile (64 columns) where Numba may use several
-    threads (``threads_usable``). Why: ONE pool of threads for a whole train step (the module
-    docstring); the parallel LSTM kernels, which need Numba's threads, are taken on exactly
-    these CPUs (``nn/fused_rnn.py: plan``).
+    float32 where Numba may use several threads (``threads_usable``). Why: ONE pool of threads
+    for a whole train step (the module docstring); the parallel recurrent kernels, which need
+    Numba's threads, are taken on exactly these (``nn/fused_rnn.py: plan``).
 
     Example::
 
         >>> use_tiled_threads(np.float64)
         False
     """
-    return np.dtype(dtype) == np.float32 and tile_shape(np.float32)[1] >= 64 and num_threads() > 1
+    return np.dtype(dtype) == np.float32 and num_threads() > 1
 
 
 def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -99,9 +99,8 @@ from minigrad.kernels.lstm import (  # noqa: F401
     row_blocks,
     unit_blocks,
 )
-from minigrad.kernels.rnn_common import (  # noqa: F401  # noqa: F401
+from minigrad.kernels.rnn_common import (  # noqa: F401
     EXP_CLAMP,
-    GEMM_MIN_COLS,
     LN2_HI,
     LN2_LO,
     LOG2E,

@@ -18,10 +18,6 @@ from minigrad.kernels._intrinsics import exp2
 from minigrad.kernels._jit import Inline, kernel
 from minigrad.kernels.gemm import TILE_ROWS, _stack_tile, empty_panels, gemm, gemm_panel, panel_plan
 
-# Outputs narrower than one float32 register tile (64 columns with AVX-512) use the plain loop;
-# so do all outputs where the tile is narrower (AVX2: 16 columns).
-GEMM_MIN_COLS = 64
-
 # Options of every kernel here: no ZeroDivisionError checks, so that divisions vectorize;
 # release the GIL (kernels touch only the arrays they are given), so that two Python threads
 # training two models can run their kernels on two cores at once; and let a multiply and an add
@@ -134,16 +130,13 @@ def _matmul(a, b, out):
     """``out = a @ b``: the per-step matmul of the sequence kernels (no Python, no BLAS call).
 
     float32 with at least one register tile of columns and of rows goes to ``gemm``
-    (``kernels/gemm.py``: a register-tiled multiply, with no call into Python or BLAS between steps),
-    on CPUs with AVX-512's full 64-column tile only. Everything else takes the two-rows loop
-    (``benchmarks/bench_rnn_kernels.py`` measures both): for float64 and for AVX2's 16-column tile
-    LLVM leaves ``gemm``'s tile in memory as scalar code (rule in ``kernels/gemm.py``), and narrower
-    outputs or fewer rows (batches of 1-3, where most of the tile would compute rows that do not
-    exist) fill no tile.
+    (``kernels/gemm.py``: a register-tiled multiply, with no call into Python or BLAS between steps).
+    Everything else takes the two-rows loop (``benchmarks/bench_rnn_kernels.py`` measures both):
+    float64, the dtype of gradient checks, and outputs narrower than a tile or with fewer rows
+    (batches of 1-3, where most of the tile would compute rows that do not exist), which fill no tile.
     """
-    # A compile-time constant: True only for float32 with AVX-512 (float64's tile has half the columns).
-    wide_tile = _stack_tile(out.dtype.type(0)).shape[1] >= GEMM_MIN_COLS
-    if wide_tile and out.shape[1] >= GEMM_MIN_COLS and a.shape[0] >= TILE_ROWS:
+    tc = _stack_tile(out.dtype.type(0)).shape[1]  # a compile-time constant, as is out.itemsize
+    if out.itemsize == 4 and out.shape[1] >= tc and a.shape[0] >= TILE_ROWS:
         gemm(a, b, out)
     else:
         _matmul_rows(a, b, out)

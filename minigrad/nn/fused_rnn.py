@@ -63,9 +63,9 @@ GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
 # from one step to the next, and BLAS's blocking of the step product pays).
 BLAS_STEP_MIN_BATCH = 64
 BLAS_STEP_MIN_WEIGHT_BYTES = 6 * 1024 * 1024
-# float32 on a CPU with the full AVX-512 tile: layers whose gate width G*H is within this, and whose
-# hidden size is a whole number of tiles (SEQUENCE_KERNEL_HIDDEN_MULTIPLE), also run the time loop
-# inside one kernel, whose register-tiled matmul matches BLAS there; other hidden sizes keep BLAS.
+# float32: layers whose gate width G*H is within this, and whose hidden size is a multiple of
+# SEQUENCE_KERNEL_HIDDEN_MULTIPLE, also run the time loop inside one kernel, whose register-tiled
+# matmul matches BLAS there; other hidden sizes keep BLAS.
 SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
 SEQUENCE_KERNEL_HIDDEN_MULTIPLE = 64
 # ... when the step product's output (batch x gate width) is smaller than this, or there is one
@@ -101,28 +101,21 @@ class Strategy(Enum):
         return matmul2d if self in (Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS) else np.matmul
 
 
-def _wide_float32_tile() -> bool:
-    """True when ``kernels/gemm.py`` has the full AVX-512 float32 tile (64 columns) on this CPU."""
-    from minigrad.kernels.gemm import tile_shape
+def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None = None) -> Strategy:
+    """The strategy for a fused layer of this cell, dtype and size, with ``threads`` threads.
 
-    return tile_shape(np.float32)[1] >= 64
-
-
-def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: bool | None = None,
-         threads: int | None = None) -> Strategy:
-    """The strategy for a fused layer of this cell, dtype and size on this CPU (or on the one described).
-
-    ``wide_float32_tile`` (AVX-512's 64-column float32 tile) and ``threads`` (Numba's usable
-    threads) default to this machine's. The rules, in order:
+    ``threads`` (Numba's usable threads) defaults to this machine's. The CPU's vector width does
+    not enter: the register tile runs in vector registers on AVX2 as on AVX-512
+    (``kernels/gemm.py``). The rules, in order:
 
     1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
-    2. cells with row-split kernels, float32, the wide tile, two threads or more:
+    2. cells with row-split kernels, float32, two threads or more:
        ``BLAS_STEP_MIN_BATCH`` rows and ``W_hh`` over ``BLAS_STEP_MIN_WEIGHT_BYTES``: ``PER_STEP``;
        ``ROW_BLOCK_MIN`` rows per thread: ``PARALLEL_ROWS``, except that a cell with units kernels
        too (the LSTM) needs at most ``ROWS_MAX_HIDDEN`` units or ``BLAS_STEP_MIN_BATCH`` rows;
     3. other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
     4. cells with units kernels, as in rule 2, and at least two blocks of ``UNIT_BLOCK`` units: ``PARALLEL_UNITS``;
-    5. float32 with the wide tile, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
+    5. float32, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
        size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE`` and, with several threads, a step
        output (``batch`` x gate width) below ``SEQUENCE_KERNEL_MAX_STEP_OUTPUTS``: ``SEQUENCE``;
     6. otherwise ``PER_STEP``.
@@ -131,9 +124,9 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
 
         >>> plan("lstm", np.float64, batch=1, hidden=32).value
         'sequence'
-        >>> plan("lstm", np.float32, 32, 256, wide_float32_tile=True, threads=2).value
+        >>> plan("lstm", np.float32, 32, 256, threads=2).value
         'parallel_rows'
-        >>> plan("lstm", np.float32, 32, 512, wide_float32_tile=True, threads=2).value
+        >>> plan("lstm", np.float32, 32, 512, threads=2).value
         'parallel_units'
         >>> plan("gru", np.float64, 32, 256).value
         'per_step'
@@ -141,13 +134,12 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
         'per_step'
     """
     cell = describe(mode)
-    wide = _wide_float32_tile() if wide_float32_tile is None else wide_float32_tile
     threads = num_threads() if threads is None else threads
-    fast_float32 = np.dtype(dtype) == np.float32 and wide
+    float32 = np.dtype(dtype) == np.float32
     weight_bytes = cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize
     if batch == 1 and weight_bytes > GEMV_WEIGHTS_MIN_BYTES:
         return Strategy.PER_STEP
-    threaded = fast_float32 and threads > 1
+    threaded = float32 and threads > 1
     has_units = threaded and cell.kernels.parallel_forward is not None
     if threaded and cell.kernels.rows_forward is not None:
         if batch >= BLAS_STEP_MIN_BATCH and weight_bytes > BLAS_STEP_MIN_WEIGHT_BYTES:
@@ -159,7 +151,7 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, wide_float32_tile: b
         return Strategy.SEQUENCE
     if has_units and hidden >= 2 * UNIT_BLOCK:
         return Strategy.PARALLEL_UNITS
-    if (fast_float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
+    if (float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
             and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0
             and (threads == 1 or batch * cell.num_gates * hidden < SEQUENCE_KERNEL_MAX_STEP_OUTPUTS)):
         return Strategy.SEQUENCE

@@ -79,8 +79,35 @@ def test_matmul_propagates_nan_and_inf():
 
 def test_tile_shape():
     rows, cols = G.tile_shape(np.float32)
-    assert rows == G.TILE_ROWS and cols in (16, 32, 64)
+    assert rows == G.TILE_ROWS and cols in (24, 64)  # AVX2, AVX-512
     assert G.tile_shape(np.float64)[1] * 2 == cols
+    assert cols % G.vector_lanes(np.float32) == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("a_layout", ["C", "transposed"])
+@pytest.mark.parametrize("i0, last_row, j0, k0, k1", [(0, 9, 0, 0, 7), (4, 9, 5, 2, 7), (8, 9, 3, 0, 7),
+                                                      (0, 2, 0, 3, 3), (0, 0, 1, 6, 7)])
+def test_tile_loop_compiled_matches_its_python(dtype, a_layout, i0, last_row, j0, k0, k1):
+    """``_tile_multiply_add``, the tile's vector loop in LLVM IR, against its plain-Python version: any
+    layout of ``a``, a column offset into ``b``, a block of ``k`` from ``k0``, rows past ``last_row``
+    clamped to it, and an empty range of ``k`` (the tile is left as it was)."""
+    import numba
+
+    tr, tc = G.tile_shape(dtype)
+    rng = np.random.default_rng(i0 + j0 + k0)
+    a = rng.standard_normal((10, 7)).astype(dtype)
+    if a_layout == "transposed":
+        a = np.ascontiguousarray(a.T).T  # the same values, columns contiguous (a weight gradient's dG.T)
+    b = rng.standard_normal((7, tc + 5)).astype(dtype)
+    start = rng.standard_normal((tr, tc)).astype(dtype)
+    call = numba.njit(lambda tile, a, b, i0, last, j0, k0, k1: G._tile_multiply_add(tile, a, b, i0, last, j0, k0, k1))
+    ours, ref = start.copy(), start.copy()
+    call(ours, a, b, i0, last_row, j0, k0, k1)
+    G._tile_multiply_add.py_func(ref, a, b, i0, last_row, j0, k0, k1)
+    np.testing.assert_allclose(ours, ref, **_tol(dtype))
+    if k0 == k1:
+        np.testing.assert_array_equal(ours, start)
 
 
 def test_simulated_avx2_cpu_reports_no_avx512(monkeypatch):
@@ -116,14 +143,13 @@ def test_functions_with_a_stack_array_ask_for_512_bit_vectors_on_avx512(monkeypa
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="no machine code without the JIT")
 def test_the_tile_runs_on_512_bit_registers_on_avx512():
     """The machine code of the tiled matmul: 512-bit FMAs where the CPU has AVX-512 (on every such
-    CPU, including those LLVM tunes to prefer 256-bit vectors), and no 256-bit ones. Only AVX-512
-    CPUs run the tile (on AVX2 LLVM leaves it scalar, and no layer takes it: rule in kernels/gemm.py)."""
+    CPU, including those LLVM tunes to prefer 256-bit vectors), and no 256-bit ones."""
     import re
 
     import numba
 
     if not G.host_cpu_features().get("avx512f", False):
-        pytest.skip("no AVX-512: no layer runs the tile on this CPU")
+        pytest.skip("no AVX-512 on this CPU (the AVX2 test below compiles for one)")
     a, b, out = np.ones((5, 3), np.float32), np.ones((3, 70), np.float32), np.empty((5, 70), np.float32)
     dispatcher = numba.njit(**G.matmul.options)(G.matmul.py_func)  # not from the disk cache: no assembly there
     dispatcher(a, b, out)
@@ -132,23 +158,55 @@ def test_the_tile_runs_on_512_bit_registers_on_avx512():
     assert not re.search(r"vfmadd\w*ps\s[^\n]*ymm", asm), "the tile fell back to 256-bit vectors"
 
 
-@pytest.mark.parametrize("cpu, takes_tile", [("", None), ("avx2", False)])
-def test_step_product_takes_the_tile_only_when_it_is_avx512s(monkeypatch, cpu, takes_tile):
+_AVX2_TILE_PROBE = r"""
+import re, numpy as np, numba
+from minigrad.kernels import gemm as G
+a, b, out = np.ones((5, 3), np.float32), np.ones((3, 70), np.float32), np.empty((5, 70), np.float32)
+compiled = numba.njit(**G.matmul.options)(G.matmul.py_func)
+compiled(a, b, out)
+assert (out == 3).all()
+asm = compiled.inspect_asm(compiled.signatures[0])
+blocks = re.split(r"\n[.\w]+:", asm)  # basic blocks: the tile's loop is one of them
+fmas = lambda block: len(re.findall(r"vfmadd\w*ps\s[^\n]*%ymm", block))
+loop = max(blocks, key=fmas)
+print(fmas(loop), "(%rsp)" in loop)
+"""
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="no machine code without the JIT")
+def test_the_tile_runs_in_vector_registers_on_avx2(tmp_path):
+    """Compiled for Haswell (AVX2: 16 vector registers of 256 bits), the tile's loop over ``k`` is at
+    least its 4 x 3 = 12 FMAs on ``ymm`` registers, with no spill to the stack. Left to LLVM's loop
+    vectorizer, this tile was scalar (72 ``vfmadd...ss``, no ``ymm`` FMA at all)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "", G.SIMULATE_CPU_ENV: "avx2",
+           "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", _AVX2_TILE_PROBE], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    fmas, spills = done.stdout.split()
+    assert int(fmas) >= 12 and spills == "False", done.stdout
+
+
+@pytest.mark.parametrize("cpu", ["", "avx2"])
+@pytest.mark.parametrize("dtype, rows, cols, takes_tile", [(np.float32, 8, 128, True), (np.float32, 3, 128, False),
+                                                           (np.float32, 8, 20, False), (np.float64, 8, 128, False)])
+def test_step_product_takes_the_tile_for_float32_on_every_cpu(monkeypatch, cpu, dtype, rows, cols, takes_tile):
     """The sequence kernels' step product (``rnn_common._matmul``, run here as plain Python: the
-    rule is the same code) uses the register tile only where it is 64 float32 columns wide; on
-    AVX2 LLVM leaves the 16-column tile in memory, scalar, many times slower than the two-rows loop."""
+    rule is the same code) uses the register tile for float32 with a whole tile of rows and of
+    columns, on AVX2 as on AVX-512; float64 and smaller outputs take the two-rows loop."""
     from minigrad.kernels import rnn_common as C
 
     monkeypatch.setenv(G.SIMULATE_CPU_ENV, cpu)
     monkeypatch.setattr(G, "_SIMD", None)  # read the (simulated) CPU again
     taken = []
     monkeypatch.setattr(C, "gemm", lambda a, b, out: taken.append("tile") or np.matmul(a, b, out=out))
-    a, b = np.ones((8, 32), np.float32), np.ones((32, 128), np.float32)
-    out = np.empty((8, 128), np.float32)
+    a, b = np.ones((rows, 32), dtype), np.ones((32, cols), dtype)
+    out = np.empty((rows, cols), dtype)
     C._matmul.py_func(a, b, out)
     np.testing.assert_array_equal(out, a @ b)
-    if takes_tile is None:  # this machine: the tile exactly when it has AVX-512's
-        takes_tile = G.tile_shape(np.float32)[1] >= 64
     assert taken == (["tile"] if takes_tile else [])
 
 
