@@ -99,53 +99,59 @@ def _full_width_vectors(function: Any) -> None:
 
 
 def tile_loop(shape_of: Callable[[np.dtype], tuple[int, int]], lanes_of: Callable[[np.dtype], int]) -> Inline:
-    """A helper ``f(tile, a, b, i0, last_row, j0, k0, k1)``: the register tile's multiply-adds over ``k0 <= k < k1``.
+    """A helper ``f(c, ci, cj, a, b, i0, last_row, j0, k0, k1, accumulate)``: one register tile's product.
 
     For every row ``r`` of the ``(tr, tc) = shape_of(dtype)`` tile::
 
-        tile[r, :] += a[min(i0 + r, last_row), k0:k1] @ b[k0:k1, j0:j0 + tc]
+        c[ci + r, cj:cj + tc] = (c[ci + r, cj:cj + tc] if accumulate else 0)
+                                + a[min(i0 + r, last_row), k0:k1] @ b[k0:k1, j0:j0 + tc]
 
-    ``tile`` C-contiguous (a ``stack_array``), ``b`` C-contiguous (a packed panel, or a whole
-    matrix with its columns from ``j0``), ``a`` any layout; one float dtype. In a kernel, the
-    sums live in ``tc / lanes_of(dtype)`` vector registers per row while ``k`` runs: each step
-    loads one row of ``b`` as whole vectors, broadcasts ``a``'s ``tr`` numbers and does
-    ``tr x tc`` multiply-adds as fused multiply-adds (one rounding; NaN and Inf propagate).
-    Rows past ``last_row`` re-read the last row (the caller does not store them).
+    ``c`` is where the sums start and end: ``out`` itself for a whole tile, or a ``stack_array``
+    of the tile's shape at an edge. ``c`` and ``b`` C-contiguous (``b`` a packed panel, or a whole
+    matrix with its columns from ``j0``), ``a`` any layout; one float dtype. In a kernel, the sums
+    live in ``tc / lanes_of(dtype)`` vector registers per row while ``k`` runs: each step loads one
+    row of ``b`` as whole vectors, broadcasts ``a``'s ``tr`` numbers and does ``tr x tc``
+    multiply-adds as fused multiply-adds (one rounding; NaN and Inf propagate). Rows past
+    ``last_row`` re-read the last row (the caller must not give a ``c`` where they would be stored).
 
     Example::
 
         >>> f = tile_loop(lambda dtype: (2, 4), lambda dtype: 4)
-        >>> tile = np.zeros((2, 4), np.float32)
-        >>> f(tile, np.ones((1, 3), np.float32), np.ones((3, 4), np.float32), 0, 0, 0, 0, 3)
-        >>> tile.tolist()
-        [[3.0, 3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0]]
+        >>> c = np.ones((2, 4), np.float32)
+        >>> f(c, 0, 0, np.ones((1, 3), np.float32), np.ones((3, 4), np.float32), 0, 0, 0, 0, 3, True)
+        >>> c.tolist()
+        [[4.0, 4.0, 4.0, 4.0], [4.0, 4.0, 4.0, 4.0]]
     """
 
-    def python(tile, a, b, i0, last_row, j0, k0, k1):
-        rows = np.minimum(np.arange(i0, i0 + tile.shape[0]), last_row)
-        tile += a[rows, k0:k1] @ b[k0:k1, j0:j0 + tile.shape[1]]
+    def python(c, ci, cj, a, b, i0, last_row, j0, k0, k1, accumulate):
+        tr, tc = shape_of(c.dtype)
+        rows = np.minimum(np.arange(i0, i0 + tr), last_row)
+        block = c[ci:ci + tr, cj:cj + tc]
+        product = a[rows, k0:k1] @ b[k0:k1, j0:j0 + tc]
+        block[...] = block + product if accumulate else product
 
     def make_jit() -> Any:
         from numba import types
         from numba.extending import intrinsic
 
         @intrinsic
-        def multiply_add(typingctx, tile, a, b, i0, last_row, j0, k0, k1):
-            arrays, ints = (tile, a, b), (i0, last_row, j0, k0, k1)
-            if not all(isinstance(x, types.Array) and x.ndim == 2 and x.dtype == tile.dtype for x in arrays):
+        def multiply_add(typingctx, c, ci, cj, a, b, i0, last_row, j0, k0, k1, accumulate):
+            arrays, ints = (c, a, b), (ci, cj, i0, last_row, j0, k0, k1)
+            if not all(isinstance(x, types.Array) and x.ndim == 2 and x.dtype == c.dtype for x in arrays):
                 return None
-            if not (isinstance(tile.dtype, types.Float) and tile.layout == "C" and b.layout == "C"):
+            if not (isinstance(c.dtype, types.Float) and c.layout == "C" and b.layout == "C"):
                 return None
-            if not all(isinstance(x, types.Integer) for x in ints):
+            if not (all(isinstance(x, types.Integer) for x in ints) and isinstance(accumulate, types.Boolean)):
                 return None
-            dtype = np.dtype(str(tile.dtype))
+            dtype = np.dtype(str(c.dtype))
             shape, lanes = tuple(shape_of(dtype)), int(lanes_of(dtype))
 
             def codegen(context, builder, sig, args):
                 _emit_tile_loop(context, builder, sig, args, shape, lanes)
                 return context.get_dummy_value()
 
-            return types.none(tile, a, b, types.int64, types.int64, types.int64, types.int64, types.int64), codegen
+            i64 = types.int64
+            return types.none(c, i64, i64, a, b, i64, i64, i64, i64, i64, types.boolean), codegen
 
         return multiply_add
 
@@ -153,7 +159,8 @@ def tile_loop(shape_of: Callable[[np.dtype], tuple[int, int]], lanes_of: Callabl
 
 
 def _emit_tile_loop(context: Any, builder: Any, sig: Any, args: Any, shape: tuple[int, int], lanes: int) -> None:
-    """The LLVM IR of ``tile_loop``: load the tile into vectors, loop over ``k``, store it back.
+    """The LLVM IR of ``tile_loop``: load the tile's rows of ``c`` into vectors (or zeros), loop over
+    ``k``, store them back.
 
     The loop carries the tile's ``tr x tc / lanes`` vectors as phi nodes: SSA values, which the
     register allocator keeps in registers for the whole loop (``gemm.tile_shape`` picks shapes
@@ -164,8 +171,9 @@ def _emit_tile_loop(context: Any, builder: Any, sig: Any, args: Any, shape: tupl
 
     tile_rows, tile_cols = shape
     n_vectors = tile_cols // lanes
-    tile, a, b = (context.make_array(t)(context, builder, v) for t, v in zip(sig.args[:3], args[:3]))
-    i0, last_row, j0, k0, k1 = args[3:]  # already int64: the signature says so
+    c, a, b = (context.make_array(sig.args[n])(context, builder, args[n]) for n in (0, 3, 4))
+    ci, cj, i0, last_row, j0, k0, k1 = (args[n] for n in (1, 2, 5, 6, 7, 8, 9))  # int64: the signature says so
+    accumulate = args[10]
     item = context.get_value_type(sig.args[0].dtype)
     itemsize = context.get_abi_sizeof(item)
     vector = ir.VectorType(item, lanes)
@@ -179,10 +187,13 @@ def _emit_tile_loop(context: Any, builder: Any, sig: Any, args: Any, shape: tupl
     def const(n):
         return ir.Constant(i64, n)
 
-    tile_data = builder.bitcast(tile.data, byte_ptr)
-    slots = [at(tile_data, const((r * tile_cols + v * lanes) * itemsize), vector)
+    c_row_stride = cgutils.unpack_tuple(builder, c.strides, 2)[0]
+    c_corner = builder.gep(builder.bitcast(c.data, byte_ptr),
+                           [builder.add(builder.mul(ci, c_row_stride), builder.mul(cj, const(itemsize)))])
+    slots = [at(c_corner, builder.add(builder.mul(const(r), c_row_stride), const(v * lanes * itemsize)), vector)
              for r in range(tile_rows) for v in range(n_vectors)]
-    start = [builder.load(slot, align=itemsize) for slot in slots]
+    zeros = ir.Constant(vector, None)
+    start = [builder.select(accumulate, builder.load(slot, align=itemsize), zeros) for slot in slots]
     a_row_stride, a_col_stride = cgutils.unpack_tuple(builder, a.strides, 2)
     b_row_stride = cgutils.unpack_tuple(builder, b.strides, 2)[0]
     a_rows = []  # the tile's rows of a, the ones past last_row clamped to it

@@ -134,6 +134,27 @@ def vector_lanes(dtype: Any) -> int:
 _stack_tile = stack_array(tile_shape)
 _tile_multiply_add = tile_loop(tile_shape, vector_lanes)
 
+# A panel at most one vector wide (the 8 columns past 192 of an output 200 wide, Linear(256, 65)'s
+# 65th) runs in a narrow tile: NARROW_TILE_ROWS rows by one vector. The wide tile would spend 3 of
+# its 4 vectors of multiply-adds on the panel's padding; this one has as many sums in flight (8)
+# as the CPU needs to keep its multiply-add units busy.
+NARROW_TILE_ROWS = 8
+
+
+def narrow_tile_shape(dtype: Any) -> tuple[int, int]:
+    """``(rows, columns)`` of the narrow tile for ``dtype`` on this CPU: one vector wide.
+
+    Example::
+
+        >>> narrow_tile_shape(np.float32)[0]
+        8
+    """
+    return NARROW_TILE_ROWS, vector_lanes(dtype)
+
+
+_stack_narrow_tile = stack_array(narrow_tile_shape)
+_narrow_multiply_add = tile_loop(narrow_tile_shape, vector_lanes)
+
 
 @Inline.with_options(_OPTIONS)
 def gemm_cols(a, b, out, j_start, j_stop):
@@ -159,22 +180,16 @@ def gemm_cols(a, b, out, j_start, j_stop):
             i0 = 0
             while i0 < n_rows:
                 rows = min(tr, n_rows - i0)
-                if k0 == 0:
-                    for r in range(tr):
+                if rows == tr:  # a whole tile: its sums start and end in out
+                    _tile_multiply_add(out, i0, j0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
+                else:  # the last, partial block of rows, through the stack tile (past the last row
+                    for r in range(rows):  # of a the tile re-reads it; those rows are not stored)
                         for jj in range(tc):
-                            tile[r, jj] = 0
-                else:  # go on from the sum over the earlier blocks of k
+                            tile[r, jj] = out[i0 + r, j0 + jj]
+                    _tile_multiply_add(tile, 0, 0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
                     for r in range(rows):
-                        out_r = out[i0 + r]
                         for jj in range(tc):
-                            tile[r, jj] = out_r[np.uint64(j0 + jj)]
-                # Also for the last, partial block of rows all tr rows are summed: past the last
-                # row the tile re-reads it (those tile rows are never stored).
-                _tile_multiply_add(tile, a, b, i0, last_row, j0, k0, k1)
-                for r in range(rows):
-                    out_r = out[i0 + r]
-                    for jj in range(tc):
-                        out_r[np.uint64(j0 + jj)] = tile[r, jj]
+                            out[i0 + r, j0 + jj] = tile[r, jj]
                 i0 += tr
             k0 = max(k1, 1)
         j0 += tc
@@ -342,14 +357,16 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
 
     The register tile always sums all ``tc`` columns of the panel (the padding adds zeros) and
     ``TILE_ROWS`` rows of ``a`` (past the last row it re-reads the last one); only the real part
-    is stored. Whole tiles load and store ``out`` directly; tiles at the bottom or right edge go
-    through ``edge``, a second stack tile, so that ``tile`` is only ever indexed by constants and
-    stays in registers. ``a`` any layout; ``out`` C-contiguous, not overlapping ``a`` or the panel.
+    is stored. Whole tiles start from and end in ``out`` itself; tiles at the bottom or right edge
+    go through the stack tile. A panel at most one vector wide takes the narrow tile
+    (``gemm_panel_narrow``). ``a`` any layout; ``out`` C-contiguous, not overlapping ``a`` or the panel.
     """
     n_rows = a.shape[0]
     zero = out.dtype.type(0)
+    if width <= _stack_narrow_tile(zero).shape[1]:
+        gemm_panel_narrow(a, panel, out, j0, width, k_start, k_stop)
+        return
     tile = _stack_tile(zero)
-    edge = _stack_tile(zero)
     tr, tc = tile.shape  # compile-time constants
     last_row = n_rows - 1
     k_step = K_BLOCK if k_stop - k_start > K_ONE_PASS else max(k_stop - k_start, 1)
@@ -359,38 +376,39 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
         i0 = 0
         while i0 < n_rows:
             rows = min(tr, n_rows - i0)
-            whole = rows == tr and width == tc
-            if k0 == 0:
-                for r in range(tr):
-                    for jj in range(tc):
-                        tile[r, jj] = 0
-            elif whole:  # go on from the sum over the earlier blocks of k
-                for r in range(tr):
-                    out_r = out[i0 + r]
-                    for jj in range(tc):
-                        tile[r, jj] = out_r[np.uint64(j0 + jj)]
-            else:
+            if rows == tr and width == tc:  # a whole tile: its sums start and end in out
+                _tile_multiply_add(out, i0, j0, a, panel, i0, last_row, 0, k0, k1, k0 > 0)
+            else:  # at the bottom or right edge, through the stack tile
                 for r in range(rows):
                     for jj in range(width):
-                        edge[r, jj] = out[i0 + r, j0 + jj]
-                for r in range(tr):
-                    for jj in range(tc):
-                        tile[r, jj] = edge[r, jj]
-            _tile_multiply_add(tile, a, panel, i0, last_row, 0, k0, k1)
-            if whole:
-                for r in range(tr):
-                    out_r = out[i0 + r]
-                    for jj in range(tc):
-                        out_r[np.uint64(j0 + jj)] = tile[r, jj]
-            else:
-                for r in range(tr):
-                    for jj in range(tc):
-                        edge[r, jj] = tile[r, jj]
+                        tile[r, jj] = out[i0 + r, j0 + jj]
+                _tile_multiply_add(tile, 0, 0, a, panel, i0, last_row, 0, k0, k1, k0 > 0)
                 for r in range(rows):
                     for jj in range(width):
-                        out[i0 + r, j0 + jj] = edge[r, jj]
+                        out[i0 + r, j0 + jj] = tile[r, jj]
             i0 += tr
         k0 = max(k1, 1)
+
+
+@Inline.with_options(_OPTIONS)
+def gemm_panel_narrow(a, panel, out, j0, width, k_start, k_stop):
+    """``gemm_panel_k`` for a panel at most one vector wide (``width <= lanes``), in the narrow tile.
+
+    All of ``k_start <= k < k_stop`` in one pass: per row of the panel it reads one vector.
+    """
+    n_rows = a.shape[0]
+    tile = _stack_narrow_tile(out.dtype.type(0))
+    tr, tc = tile.shape  # compile-time constants
+    last_row = n_rows - 1
+    for i0 in range(0, n_rows, tr):
+        rows = min(tr, n_rows - i0)
+        for r in range(rows):
+            for jj in range(width):
+                tile[r, jj] = out[i0 + r, j0 + jj]
+        _narrow_multiply_add(tile, 0, 0, a, panel, i0, last_row, 0, k_start, k_stop, k_start > 0)
+        for r in range(rows):
+            for jj in range(width):
+                out[i0 + r, j0 + jj] = tile[r, jj]
 
 
 @Inline.with_options(_OPTIONS)
@@ -413,8 +431,9 @@ def _column_bounds(blocks):
 
 
 # A panel at most this many columns wide (Linear(256, 65)'s 65th output column) is summed as dot
-# products, row by row: the tile would multiply 64 columns, all but these of them padding zeros.
-NARROW_PANEL = 8
+# products, row by row, when `A` is not transposed: even the narrow tile would multiply a whole
+# vector of columns, all but these of them padding zeros.
+NARROW_PANEL = 4
 
 
 @Inline.with_options({**_OPTIONS, "fastmath": {"contract", "reassoc"}})
@@ -454,6 +473,9 @@ def _pack(b, b_transposed, cols, panels, p0, p1):
 # Each block's rows go M_BLOCK at a time: that chunk of A (M_BLOCK rows by K_BLOCK, 256 KiB of
 # float32) stays in the L2 cache while every panel of the block passes over it.
 M_BLOCK = 512
+# A chunk of A up to this size stays in a core's L2 cache (2 MiB and more on CPUs with AVX-512,
+# 1 MiB and more on most with AVX2) while the block's panels pass over it.
+A_CACHED_BYTES = 1024 * 1024
 
 
 @kernel(parallel=True, **_OPTIONS)
@@ -468,8 +490,9 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     panels; the threads share the packing (when the blocks split the columns, each packs its
     own panels). Then each block goes over its rows ``M_BLOCK`` at a time, each chunk over
     ``K`` in blocks of ``K_BLOCK``, each of those over all the block's panels
-    (``gemm_panel_k``); a panel at most ``NARROW_PANEL`` columns wide (with ``A`` not
-    transposed) is summed as dot products instead (``gemm_narrow``). The blocks must not
+    (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide); a panel
+    at most ``NARROW_PANEL`` columns wide (with ``A`` not transposed) is summed as dot products
+    instead (``gemm_narrow``). The blocks must not
     overlap; ``parallel_matmul`` cuts them.
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
@@ -494,11 +517,15 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
             m1 = min(m0 + M_BLOCK, r1)
             # K_BLOCK rows of A at a time, each over all the block's panels: that part of A is read
             # from memory once and stays in cache for the other panels (A is often the big operand:
-            # a weight gradient's dG.T, 8 MB on charlm).
+            # a weight gradient's dG.T, 8 MB on charlm). When the whole chunk of A fits in cache
+            # (A_CACHED_BYTES), each panel goes over all of K instead: its block of out stays in
+            # cache, where K blocks over all panels would re-read and re-write all of out once per
+            # block (a word model's dW^T: 8 MB of out, 6 blocks of K).
             # Either layout of A's rows has one type ('A', any strides): one copy of the tile loop to compile.
             a_rows = a.T[m0:m1] if a_transposed else a[m0:m1]
-            for k0 in range(0, max(n_inner, 1), k_step):  # once even when K is 0: out = 0
-                k1 = min(k0 + k_step, n_inner)
+            step = max(n_inner, 1) if (m1 - m0) * n_inner * out.itemsize <= A_CACHED_BYTES else k_step
+            for k0 in range(0, max(n_inner, 1), step):  # once even when K is 0: out = 0
+                k1 = min(k0 + step, n_inner)
                 for p in range(first[u], first[u_stop]):
                     if a_transposed or cols[p, 1] > NARROW_PANEL:
                         gemm_panel_k(a_rows, panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)

@@ -26,7 +26,7 @@ import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
 from minigrad.kernels._jit import threads_usable
-from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
+from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape, vector_lanes
 
 # Column blocks need at least this many panels per thread, and the busiest thread may have at most
 # this much more than an even share of them; else the threads split the rows (every thread then
@@ -37,14 +37,15 @@ COLUMN_IMBALANCE_MAX = 1.03
 
 @functools.lru_cache(maxsize=256)
 def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, tile_cols: int = 64,
-                 narrow_is_cheap: bool = True) -> np.ndarray:
+                 narrow_is_cheap: bool = True, narrow_cols: int = 16) -> np.ndarray:
     """Cut a ``rows x cols`` output into ``parts`` blocks of whole tiles, as ``(n, 4)`` ``(r0, r1, j0, j1)``.
 
     Whole column panels when there are ``COLUMN_MIN_PANELS`` per thread and they share out evenly
     (each thread then packs and reads only its own part of ``b``), else bands of rows. A panel
     costs the same at any width (the tile always multiplies ``tile_cols`` columns), except a last
-    panel at most ``NARROW_PANEL`` wide when ``narrow_is_cheap`` (``A`` not transposed:
-    ``matmul_blocks`` sums it as dot products).
+    panel at most ``narrow_cols`` wide (one vector: ``gemm_panel_k`` takes the narrow tile), and one
+    at most ``NARROW_PANEL`` wide when ``narrow_is_cheap`` (``A`` not transposed: ``matmul_blocks``
+    sums it as dot products).
     Columns also when there are too few rows to cut.
 
     Example::
@@ -61,7 +62,8 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
     if panels >= parts and (few_rows or panels >= COLUMN_MIN_PANELS * parts):
         cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
         last = cols - (panels - 1) * tile_cols  # the width of the last panel
-        cheap_last = last / tile_cols if narrow_is_cheap and last <= NARROW_PANEL else 1.0
+        cheap_last = (last if narrow_is_cheap and last <= NARROW_PANEL else narrow_cols if last <= narrow_cols
+                      else tile_cols) / tile_cols
         work = [-(-(cuts[p + 1] - cuts[p]) // tile_cols) for p in range(parts)]
         work[-1] += cheap_last - 1.0
         even = sum(work) / parts
@@ -208,13 +210,13 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
     """
     rows, cols = out.shape
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
-    tile_cols = tile_shape(out.dtype)[1]
+    tile_cols, lanes = tile_shape(out.dtype)[1], vector_lanes(out.dtype)
     if a_transposed and transposed_output_pays(rows, cols, a.shape[1], tile_cols):
         out_t = empty_aligned((cols, rows), out.dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
-        blocks = split_blocks(cols, rows, num_threads(), TILE_ROWS, tile_cols, b_transposed)
+        blocks = split_blocks(cols, rows, num_threads(), TILE_ROWS, tile_cols, b_transposed, lanes)
         matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks)
         np.copyto(out, out_t.T)
         return out
-    blocks = split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_cols, not a_transposed)
+    blocks = split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_cols, not a_transposed, lanes)
     matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks)
     return out

@@ -86,12 +86,14 @@ def test_tile_shape():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("a_layout", ["C", "transposed"])
+@pytest.mark.parametrize("accumulate", [False, True])
 @pytest.mark.parametrize("i0, last_row, j0, k0, k1", [(0, 9, 0, 0, 7), (4, 9, 5, 2, 7), (8, 9, 3, 0, 7),
                                                       (0, 2, 0, 3, 3), (0, 0, 1, 6, 7)])
-def test_tile_loop_compiled_matches_its_python(dtype, a_layout, i0, last_row, j0, k0, k1):
+def test_tile_loop_compiled_matches_its_python(dtype, a_layout, accumulate, i0, last_row, j0, k0, k1):
     """``_tile_multiply_add``, the tile's vector loop in LLVM IR, against its plain-Python version: any
     layout of ``a``, a column offset into ``b``, a block of ``k`` from ``k0``, rows past ``last_row``
-    clamped to it, and an empty range of ``k`` (the tile is left as it was)."""
+    clamped to it, an empty range of ``k``, the sums started from zero or from ``c``, and ``c`` a bigger
+    array (``out``) with the tile at an offset: nothing else of it is touched."""
     import numba
 
     tr, tc = G.tile_shape(dtype)
@@ -100,44 +102,19 @@ def test_tile_loop_compiled_matches_its_python(dtype, a_layout, i0, last_row, j0
     if a_layout == "transposed":
         a = np.ascontiguousarray(a.T).T  # the same values, columns contiguous (a weight gradient's dG.T)
     b = rng.standard_normal((7, tc + 5)).astype(dtype)
-    start = rng.standard_normal((tr, tc)).astype(dtype)
-    call = numba.njit(lambda tile, a, b, i0, last, j0, k0, k1: G._tile_multiply_add(tile, a, b, i0, last, j0, k0, k1))
+    start = rng.standard_normal((tr + 3, tc + 6)).astype(dtype)
+    call = numba.njit(lambda c, ci, cj, a, b, i0, last, j0, k0, k1, acc:
+                      G._tile_multiply_add(c, ci, cj, a, b, i0, last, j0, k0, k1, acc))
     ours, ref = start.copy(), start.copy()
-    call(ours, a, b, i0, last_row, j0, k0, k1)
-    G._tile_multiply_add.py_func(ref, a, b, i0, last_row, j0, k0, k1)
+    call(ours, 2, 4, a, b, i0, last_row, j0, k0, k1, accumulate)
+    G._tile_multiply_add.py_func(ref, 2, 4, a, b, i0, last_row, j0, k0, k1, accumulate)
     np.testing.assert_allclose(ours, ref, **_tol(dtype))
+    outside = np.ones(start.shape, bool)
+    outside[2:2 + tr, 4:4 + tc] = False
+    np.testing.assert_array_equal(ours[outside], start[outside])
     if k0 == k1:
-        np.testing.assert_array_equal(ours, start)
-
-
-def test_simulated_avx2_cpu_reports_no_avx512(monkeypatch):
-    """MINIGRAD_SIMULATE_CPU=avx2 (the benchmarks' --cpu avx2) hides every avx512 feature."""
-    monkeypatch.setenv(G.SIMULATE_CPU_ENV, "avx2")
-    features = G.host_cpu_features()
-    assert not any(on for name, on in features.items() if name.startswith("avx512"))
-    monkeypatch.setenv(G.SIMULATE_CPU_ENV, "sse2")
-    with pytest.raises(ValueError, match="MINIGRAD_SIMULATE_CPU='sse2'"):
-        G.host_cpu_features()
-
-
-@pytest.mark.parametrize("cpu, asks", [("", None), ("avx2", False)])
-def test_functions_with_a_stack_array_ask_for_512_bit_vectors_on_avx512(monkeypatch, cpu, asks):
-    """LLVM tunes Intel's AVX-512 CPUs to prefer 256-bit vectors, which halves the tile's speed;
-    the functions that hold a register tile ask for 512-bit ones, and only on an AVX-512 CPU."""
-    from llvmlite import binding as llvm
-    from llvmlite import ir
-
-    from minigrad.kernels import _intrinsics
-
-    monkeypatch.setenv(G.SIMULATE_CPU_ENV, cpu)
-    module = ir.Module()
-    function = ir.Function(module, ir.FunctionType(ir.VoidType(), []), "holds_a_tile")
-    ir.IRBuilder(function.append_basic_block()).ret_void()
-    _intrinsics._full_width_vectors(function)
-    if asks is None:  # this machine
-        asks = G.host_cpu_features().get("avx512f", False)
-    assert ('"prefer-vector-width"="512"' in str(function)) is asks
-    llvm.parse_assembly(str(module)).verify()  # the attribute is valid IR
+        expected = start[2:2 + tr, 4:4 + tc] if accumulate else 0
+        np.testing.assert_array_equal(ours[2:2 + tr, 4:4 + tc], expected)
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="no machine code without the JIT")
@@ -250,6 +227,24 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
         G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks)
         np.testing.assert_allclose(ours, ref, **tol)
         np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("a_transposed", [False, True])
+@pytest.mark.parametrize("width", [1, 4, 5, 8, 15, 16, 17, 63])
+def test_last_panel_of_every_width(dtype, a_transposed, width):
+    """The last panel of any width: dot products (up to NARROW_PANEL, ``A`` not transposed), the narrow
+    tile (up to one vector) or the wide tile; 19 rows (a partial block of rows in each tile) and K
+    over several blocks (the tiles go on from what the earlier blocks of K left in ``out``)."""
+    m, k, n = 19, 2 * G.K_ONE_PASS + 3, 64 + width
+    rng = np.random.default_rng(width)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    a_data = np.ascontiguousarray(a.T) if a_transposed else a
+    ours = np.full((m, n), np.nan, dtype)
+    G.matmul_blocks(a_data, a_transposed, b, False, ours, P.split_blocks(m, n, 1))
+    tol = _tol(dtype)
+    tol["atol"] *= k ** 0.5
+    np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
