@@ -15,10 +15,10 @@ once. Per ``k`` the tile needs one row of the ``b`` panel (a few vector loads) a
 multiply-add units, not memory, set the pace. Panels of ``b`` are visited in the outer loop,
 so a panel stays in cache while every row block of ``a`` passes over it.
 
-The tile lives on the stack (``_stack_tile``, a tiny LLVM ``alloca``; a NumPy array would live
-on the heap, where LLVM must assume anything can alias it), and its loop over ``k`` is written in
-LLVM's vector instructions (``_tile_multiply_add``), so that the tile stays in vector registers on
-every CPU: LLVM's own vectorizer does that only for tiles 64 columns wide, AVX-512's.
+The tile's loop over ``k`` is written in LLVM's vector instructions (``_tile_multiply_add``), so
+that its sums stay in vector registers on every CPU (LLVM's own vectorizer does that only for
+tiles 64 columns wide, AVX-512's). A whole tile starts from and ends in ``out`` itself; one at the
+bottom or right edge goes through a small array on the stack (``_stack_tile``).
 
 Big products (a layer's input projection and its weight gradients over all time steps) go to
 ``matmul_blocks``: ``b`` is copied into packed panels (``pack_panels``: each panel's rows side
@@ -127,15 +127,15 @@ def vector_lanes(dtype: Any) -> int:
     return _simd()[0] // np.dtype(dtype).itemsize
 
 
-# The tile inside a kernel: a C-contiguous (rows, cols) array over stack memory (no heap, no
-# refcount), its shape a compile-time constant. Its multiply-adds over k run in
-# `_tile_multiply_add`, written in vector instructions (`_intrinsics.tile_loop`): the tile stays in
-# registers for the whole loop, on AVX2 as on AVX-512.
+# The tile's multiply-adds over k run in `_tile_multiply_add`, written in vector instructions
+# (`_intrinsics.tile_loop`): its sums stay in registers for the whole loop, on AVX2 as on AVX-512.
+# At an edge of `out` they start and end in `_stack_tile`, a (rows, cols) array on the stack (no
+# heap, no refcount) whose shape is a compile-time constant.
 _stack_tile = stack_array(tile_shape)
 _tile_multiply_add = tile_loop(tile_shape, vector_lanes)
 
-# A panel at most one vector wide (the 8 columns past 192 of an output 200 wide, Linear(256, 65)'s
-# 65th) runs in a narrow tile: NARROW_TILE_ROWS rows by one vector. The wide tile would spend 3 of
+# A panel at most one vector wide (the 8 columns past 192 of an output 200 wide, the last 10 of
+# 650) runs in a narrow tile: NARROW_TILE_ROWS rows by one vector. The wide tile would spend 3 of
 # its 4 vectors of multiply-adds on the panel's padding; this one has as many sums in flight (8)
 # as the CPU needs to keep its multiply-add units busy.
 NARROW_TILE_ROWS = 8
