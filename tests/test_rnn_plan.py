@@ -95,3 +95,27 @@ def test_layer_follows_the_plan(monkeypatch):
         out.sum().backward()
         kind = "sequence" if strategy is SEQ else "step"
         assert calls and all(kind in c for c in calls), (strategy, calls)
+
+
+# PARALLEL_UNITS's blocks of units (kernels/lstm.py: unit_blocks): the kernels' prange gives each
+# thread an equal run of blocks, so the blocks must share the register tiles out evenly by thread.
+@pytest.mark.parametrize("tile_cols", [24, 64])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("hidden", [1, 23, 64, 100, 128, 200, 300, 448, 512, 650, 1000])
+def test_unit_blocks_are_whole_tiles_shared_evenly_by_thread(hidden, threads, tile_cols):
+    bounds = lstm_kernels.unit_blocks(hidden, 64, tile_cols=tile_cols, threads=threads).tolist()
+    assert bounds[0] == 0 and bounds[-1] == hidden
+    assert all(lo < hi for lo, hi in zip(bounds, bounds[1:]))
+    assert all(b % tile_cols == 0 for b in bounds[:-1])  # every block but the last is whole tiles
+    tiles = [-(-(hi - lo) // tile_cols) for lo, hi in zip(bounds, bounds[1:])]
+    n_blocks = len(tiles)
+    if sum(tiles) >= threads:
+        assert n_blocks % threads == 0
+        per_thread = [sum(tiles[t * n_blocks // threads:(t + 1) * n_blocks // threads]) for t in range(threads)]
+        assert max(per_thread) - min(per_thread) <= 1, per_thread
+    assert max(hi - lo for lo, hi in zip(bounds, bounds[1:])) <= 2 * 64 + tile_cols  # about 64 units a block
+
+
+def test_unit_blocks_keep_64_unit_blocks_where_they_already_share_evenly():
+    assert lstm_kernels.unit_blocks(512).tolist() == list(range(0, 513, 64))
+    assert lstm_kernels.unit_blocks(650).tolist() == [*range(0, 577, 64), 650]  # 10 blocks, not 11

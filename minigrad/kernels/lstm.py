@@ -284,18 +284,31 @@ def lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry
         rec[...] = gates[t] @ w_hh
 
 
-def unit_blocks(hidden: int, block: int = 64) -> np.ndarray:
+def unit_blocks(hidden: int, block: int = 64, *, tile_cols: int | None = None, threads: int = 2) -> np.ndarray:
     """Bounds of the blocks of hidden units the parallel LSTM kernels hand to threads: ``[0, 64, 128, ...]``.
 
-    64 units = one float32 register tile of columns (``kernels/gemm.py``), so each block's share
-    of the step matmul is whole tiles.
+    Rules: each block is whole register tiles of columns (``tile_cols``, the tile's width in
+    ``kernels/gemm.py``; ``block`` when not given), so each block's share of the step matmul is
+    whole tiles; blocks are about ``block`` units wide; and their number is a multiple of
+    ``threads`` with the tiles shared out as evenly as they go, because the kernels' ``prange``
+    gives each thread an equal run of blocks, whatever their width.
 
     Example::
 
         >>> unit_blocks(256).tolist(), unit_blocks(100).tolist()
         ([0, 64, 128, 192, 256], [0, 64, 100])
+        >>> unit_blocks(650).tolist()  # 11 tiles: 5 for one thread, 6 (the last 10 columns wide) for the other
+        [0, 64, 128, 192, 256, 320, 384, 448, 512, 576, 650]
+        >>> unit_blocks(512, tile_cols=24).tolist()  # AVX2's tile: 22 tiles, 11 for each thread
+        [0, 48, 120, 192, 264, 312, 384, 456, 512]
     """
-    return np.array(sorted(set(range(0, hidden, block)) | {hidden}), np.int64)
+    tile_cols = block if tile_cols is None else tile_cols
+    tiles = -(-hidden // tile_cols)
+    if tiles < threads:
+        n_blocks = max(tiles, 1)
+    else:
+        n_blocks = threads * max(1, min(tiles // threads, round(hidden / (block * threads))))
+    return np.array(sorted({min(hidden, tiles * u // n_blocks * tile_cols) for u in range(n_blocks + 1)}), np.int64)
 
 
 @kernel(parallel=True, **_OPTIONS)

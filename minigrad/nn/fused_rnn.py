@@ -43,6 +43,7 @@ import numpy as np
 from minigrad._allocator import contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
+from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
 from minigrad.kernels.products import matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
@@ -79,9 +80,15 @@ SEQUENCE_KERNEL_MAX_STEP_OUTPUTS = 8192
 # L2 cache), or from BLAS_STEP_MIN_BATCH rows, where a step does enough work per row of W_hh.
 ROW_BLOCK_MIN = 3
 ROWS_MAX_HIDDEN = 320
-# PARALLEL_UNITS hands each thread blocks of this many hidden units (one float32 register tile of
-# columns), and needs at least two blocks.
+# PARALLEL_UNITS hands each thread blocks of about this many hidden units (whole float32 register
+# tiles of columns, an equal share of them per thread: `kernels/lstm.py: unit_blocks`), and needs at
+# least two blocks.
 UNIT_BLOCK = 64
+
+
+def _unit_blocks(hidden: int, dtype: Any) -> np.ndarray:
+    """The blocks of ``PARALLEL_UNITS``: about ``UNIT_BLOCK`` units, whole tiles of this CPU, even per thread."""
+    return unit_blocks(hidden, UNIT_BLOCK, tile_cols=tile_shape(dtype)[1], threads=num_threads())
 
 
 class Strategy(Enum):
@@ -263,7 +270,7 @@ class FusedRNNLayer(Function):
 
         # 3. The time loop.
         if self.strategy is Strategy.PARALLEL_UNITS:
-            kernels.parallel_forward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK))
+            kernels.parallel_forward(a, np.ascontiguousarray(w_hh), _unit_blocks(H, dtype))
         elif self.strategy is Strategy.PARALLEL_ROWS:
             kernels.rows_forward(a, np.ascontiguousarray(w_hh), row_blocks(B, num_threads()))
         elif self.strategy is Strategy.SEQUENCE:
@@ -349,7 +356,7 @@ class FusedRNNLayer(Function):
         need_h0 = self.needs_input_grad[1]
 
         if self.strategy is Strategy.PARALLEL_UNITS:
-            kernels.parallel_backward(a, np.ascontiguousarray(w_hh), unit_blocks(H, UNIT_BLOCK), need_h0)
+            kernels.parallel_backward(a, np.ascontiguousarray(w_hh), _unit_blocks(H, dtype), need_h0)
         elif self.strategy is Strategy.PARALLEL_ROWS:
             kernels.rows_backward(a, np.ascontiguousarray(w_hh), row_blocks(B, num_threads()))
         elif self.strategy is Strategy.SEQUENCE:
