@@ -290,8 +290,9 @@ def unit_blocks(hidden: int, block: int = 64, *, tile_cols: int | None = None, t
     Rules: each block is whole register tiles of columns (``tile_cols``, the tile's width in
     ``kernels/gemm.py``; ``block`` when not given), so each block's share of the step matmul is
     whole tiles; blocks are about ``block`` units wide; and their number is a multiple of
-    ``threads`` with the tiles shared out as evenly as they go, because the kernels' ``prange``
-    gives each thread an equal run of blocks, whatever their width.
+    ``threads`` (2 when not given: the parallel kernels are planned only for two threads or more)
+    with the tiles shared out as evenly as they go, because the kernels' ``prange`` gives each
+    thread an equal run of blocks, whatever their width.
 
     Example::
 
