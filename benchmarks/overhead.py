@@ -213,6 +213,7 @@ def run(rounds: int, only: list[str] | None, clock: str, baseline: str | None) -
     """Interleaved blocks from the workers; returns contender -> case -> per-block times."""
     contenders = CONTENDERS + (("baseline",) if baseline else ())
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # each worker picks its own minigrad
+    env["MINIGRAD_COMPILE"] = "wait"  # kernels missing from the cache compile before timing, not during it
     cmd = [sys.executable, __file__, "--clock", clock, "--worker"]
     extra = (["--only", *only] if only else []) + (["--baseline", baseline] if baseline else [])
     procs = {c: subprocess.Popen([*cmd, c, *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

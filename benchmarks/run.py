@@ -172,9 +172,15 @@ def worker_env(impl: str, cpu: str = "native", blas_defaults: bool = False) -> d
 
     Both frameworks run with the allocator their users have: minigrad's malloc tuning
     (``minigrad/_allocator.py: tune_malloc``) is opt-in, so it is off here, even if the shell set it.
+
+    Rule: timing processes measure the steady state. A kernel that is not in the disk cache yet
+    (a new machine, the AVX2 profile's own cache, any edit of ``minigrad/kernels``) compiles in the
+    process during its warm-up steps (``MINIGRAD_COMPILE=wait``), never in the background while
+    steps are timed: those steps would time the NumPy references. The wait itself is measured
+    apart, as the cold start (``first_step_time``).
     """
     env = profile_env(cpu, "torch" if impl == "torch" else "minigrad", blas_defaults=blas_defaults)
-    return {**env, "MINIGRAD_MALLOC_TUNING": "0"}
+    return {**env, "MINIGRAD_MALLOC_TUNING": "0", "MINIGRAD_COMPILE": "wait"}
 
 
 def bench_workload(w: Workload, repeats: int, budget_s: float, impls: list[str], blocks: int = 3,
