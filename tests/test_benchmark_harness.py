@@ -12,13 +12,19 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 @pytest.fixture(scope="module")
 def run_module():
+    """``benchmarks/run.py``, imported as the benchmarks import it; ``sys.path`` and the benchmark
+    modules are put back afterwards (``run`` adds its folder to the path)."""
+    path, modules = list(sys.path), set(sys.modules)
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import run
 
         yield run
     finally:
-        sys.path.remove(str(BENCHMARKS))
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if getattr(sys.modules[name], "__file__", None) and Path(sys.modules[name].__file__).parent == BENCHMARKS:
+                del sys.modules[name]
 
 
 @pytest.mark.parametrize("impl", ["fused", "reference", "torch"])
