@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -12,18 +13,19 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 @pytest.fixture(scope="module")
 def run_module():
-    """``benchmarks/run.py``, imported as the benchmarks import it; ``sys.path`` and the benchmark
-    modules are put back afterwards (``run`` adds its folder to the path)."""
+    """``benchmarks/run.py``, loaded from its file under a name of its own (another ``run`` may
+    be imported already); ``sys.path`` and the modules it imported are put back afterwards."""
     path, modules = list(sys.path), set(sys.modules)
-    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("_minigrad_benchmarks_run", BENCHMARKS / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (its dataclasses look their module up there)
     try:
-        import run
-
-        yield run
+        spec.loader.exec_module(module)  # run.py puts its folder on sys.path for cpu_profile
+        yield module
     finally:
         sys.path[:] = path
         for name in set(sys.modules) - modules:
-            if getattr(sys.modules[name], "__file__", None) and Path(sys.modules[name].__file__).parent == BENCHMARKS:
+            if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == BENCHMARKS:
                 del sys.modules[name]
 
 
