@@ -61,7 +61,9 @@ SEQUENCE_KERNEL_MAX = 256
 GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
 # Where the parallel kernels could run, big steps still run one BLAS product per step on all threads:
 # from this batch when W_hh is bigger than this (a thread's share of it no longer stays in its cache
-# from one step to the next, and BLAS's blocking of the step product pays).
+# from one step to the next, and BLAS's blocking of the step product pays). One value for every CPU,
+# set where the tile is widest (AVX-512); with AVX2's narrower tile BLAS pays from smaller weights
+# (docs/performance.md, "The plan's thresholds on the AVX2 profile").
 BLAS_STEP_MIN_BATCH = 64
 BLAS_STEP_MIN_WEIGHT_BYTES = 6 * 1024 * 1024
 # float32: layers whose gate width G*H is within this, and whose hidden size is a multiple of
