@@ -12,7 +12,8 @@ from minigrad.nn.fused_rnn import Strategy, plan
 F32, F64 = np.float32, np.float64
 SEQ, STEP, PAR, ROWS = Strategy.SEQUENCE, Strategy.PER_STEP, Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS
 
-# (cell, dtype, batch, hidden, threads) -> strategy, on any CPU (the vector width does not enter)
+# (cell, dtype, batch, hidden, threads) -> strategy, on a CPU of the "avx512" row of
+# BLAS_STEP_MIN_WEIGHT_BYTES (the other rows differ only in the step to BLAS: BY_CPU below)
 TABLE = [
     # tiny layers: the whole time loop in one kernel, whatever the CPU
     ("lstm", F64, 1, 32, 1, SEQ),
@@ -76,7 +77,42 @@ TABLE = [
 
 @pytest.mark.parametrize("cell,dtype,batch,hidden,threads,expected", TABLE)
 def test_plan_table(cell, dtype, batch, hidden, threads, expected):
-    assert plan(cell, dtype, batch, hidden, threads=threads) is expected
+    assert plan(cell, dtype, batch, hidden, threads=threads, cpu="avx512") is expected
+
+
+# The step to BLAS by CPU: (cpu, cell, batch, hidden) -> strategy, float32, two threads
+BY_CPU = [
+    ("avx512", "lstm", 64, 512, ROWS),   # W_hh 4 MiB, within 6 MiB
+    ("avx512", "lstm", 64, 650, STEP),   # 6.4 MiB
+    ("avx2", "lstm", 64, 384, ROWS),     # 2.25 MiB, within 3 MiB
+    ("avx2", "lstm", 64, 448, STEP),     # 3.06 MiB
+    ("avx2", "lstm", 64, 650, STEP),
+    ("avx2", "gru", 64, 512, ROWS),      # 3 MiB exactly: not over
+    ("avx2", "gru", 64, 650, STEP),
+    ("zen", "lstm", 64, 650, ROWS),      # never on Zen
+    ("zen", "gru", 64, 800, ROWS),
+    ("zen", "lstm", 63, 650, PAR),       # fewer rows: as on every CPU
+    ("zen", "lstm", 1, 650, STEP),       # the gemv rule is not the step to BLAS
+]
+
+
+@pytest.mark.parametrize("cpu,cell,batch,hidden,expected", BY_CPU)
+def test_plan_step_to_blas_by_cpu(cpu, cell, batch, hidden, expected):
+    assert plan(cell, F32, batch, hidden, threads=2, cpu=cpu) is expected
+
+
+@pytest.mark.parametrize("name,vector_bytes,row", [
+    ("znver5", 64, "zen"), ("znver3", 32, "zen"), ("rocketlake", 64, "avx512"),
+    ("sapphirerapids", 64, "avx512"), ("haswell", 32, "avx2"), ("", 32, "avx2"),
+])
+def test_blas_step_cpu_names_the_row(name, vector_bytes, row):
+    assert fused_rnn.blas_step_cpu(name, vector_bytes) == row
+    assert row in fused_rnn.BLAS_STEP_MIN_WEIGHT_BYTES
+
+
+def test_plan_defaults_to_this_cpu():
+    assert fused_rnn.blas_step_cpu() in fused_rnn.BLAS_STEP_MIN_WEIGHT_BYTES
+    assert plan("lstm", F32, 64, 650, threads=2) is plan("lstm", F32, 64, 650, threads=2, cpu=fused_rnn.blas_step_cpu())
 
 
 def test_layer_follows_the_plan(monkeypatch):

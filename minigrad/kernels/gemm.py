@@ -34,6 +34,7 @@ float64 (gradient checks) keeps their plain loop (``kernels/rnn_common.py: _matm
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -104,6 +105,25 @@ def host_cpu_features() -> dict[str, bool]:
     if simulated == "avx2":
         features = {name: on and not name.startswith("avx512") for name, on in features.items()}
     return features
+
+
+@functools.cache
+def host_cpu_name() -> str:
+    """The host CPU's LLVM name (``"znver5"``, ``"rocketlake"``, ...; ``""`` without llvmlite).
+
+    Always the real host: ``MINIGRAD_SIMULATE_CPU`` hides features, not the maker.
+
+    Example::
+
+        >>> isinstance(host_cpu_name(), str)
+        True
+    """
+    try:
+        import llvmlite.binding as ll
+
+        return str(ll.get_host_cpu_name())
+    except Exception:  # no llvmlite (plain-Python runs)
+        return ""
 
 
 def _simd() -> tuple[int, int]:

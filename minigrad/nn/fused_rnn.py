@@ -43,7 +43,7 @@ import numpy as np
 from minigrad._allocator import contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
-from minigrad.kernels.gemm import tile_shape
+from minigrad.kernels.gemm import host_cpu_name, tile_shape, vector_lanes
 from minigrad.kernels.lstm import row_blocks, unit_blocks
 from minigrad.kernels.products import matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
@@ -60,12 +60,16 @@ SEQUENCE_KERNEL_MAX = 256
 # every thread, the sequence kernels and PARALLEL_UNITS on one or with a barrier per step.
 GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
 # Where the parallel kernels could run, big steps still run one BLAS product per step on all threads:
-# from this batch when W_hh is bigger than this (a thread's share of it no longer stays in its cache
-# from one step to the next, and BLAS's blocking of the step product pays). One value for every CPU,
-# set where the tile is widest (AVX-512); with AVX2's narrower tile BLAS pays from smaller weights
-# (docs/performance.md, "The plan's thresholds on the AVX2 profile").
+# from this batch when W_hh is bigger than the CPU's threshold below. Past it, every step streams
+# W_hh from beyond a core's L2 cache, and where that cache level feeds a core slowly, BLAS's
+# blocking of the step product pays. The threshold depends on the CPU, and is measured
+# (docs/performance.md, "Big steps on BLAS, by CPU"): ``BLAS_STEP_CPUS`` names the row of a CPU.
 BLAS_STEP_MIN_BATCH = 64
-BLAS_STEP_MIN_WEIGHT_BYTES = 6 * 1024 * 1024
+BLAS_STEP_MIN_WEIGHT_BYTES: dict[str, int | None] = {
+    "avx512": 6 * 1024 * 1024,  # 64-byte vectors (Intel's AVX-512): the tile's widest
+    "avx2": 3 * 1024 * 1024,    # 32-byte vectors: a narrower tile, BLAS pays from about half the size
+    "zen": None,                # AMD Zen: never (its L3 cache keeps the parallel kernels fed)
+}
 # float32: layers whose gate width G*H is within this, and whose hidden size is a multiple of
 # SEQUENCE_KERNEL_HIDDEN_MULTIPLE, also run the time loop inside one kernel, whose register-tiled
 # matmul matches BLAS there; other hidden sizes keep BLAS.
@@ -86,6 +90,25 @@ ROWS_MAX_HIDDEN = 320
 # tiles of columns, an equal share of them per thread: `kernels/lstm.py: unit_blocks`), and needs at
 # least two blocks.
 UNIT_BLOCK = 64
+
+
+def blas_step_cpu(cpu_name: str | None = None, vector_bytes: int | None = None) -> str:
+    """The row of ``BLAS_STEP_MIN_WEIGHT_BYTES`` for a CPU (default: this one, as Numba compiles for it).
+
+    ``cpu_name`` is LLVM's name of the CPU, ``vector_bytes`` the width of its SIMD registers.
+
+    Example::
+
+        >>> blas_step_cpu("znver5", 64), blas_step_cpu("rocketlake", 64), blas_step_cpu("haswell", 32)
+        ('zen', 'avx512', 'avx2')
+    """
+    if cpu_name is None:
+        cpu_name = host_cpu_name()
+    if vector_bytes is None:
+        vector_bytes = vector_lanes(np.uint8)  # lanes of one byte: the register's width in bytes
+    if cpu_name.startswith("znver"):
+        return "zen"
+    return "avx512" if vector_bytes >= 64 else "avx2"
 
 
 def _unit_blocks(hidden: int, dtype: Any) -> np.ndarray:
@@ -110,16 +133,17 @@ class Strategy(Enum):
         return matmul2d if self in (Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS) else np.matmul
 
 
-def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None = None) -> Strategy:
+def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None = None,
+         cpu: str | None = None) -> Strategy:
     """The strategy for a fused layer of this cell, dtype and size, with ``threads`` threads.
 
-    ``threads`` (Numba's usable threads) defaults to this machine's. The CPU's vector width does
-    not enter: the register tile runs in vector registers on AVX2 as on AVX-512
-    (``kernels/gemm.py``). The rules, in order:
+    ``threads`` (Numba's usable threads) defaults to this machine's, ``cpu`` (a row of
+    ``BLAS_STEP_MIN_WEIGHT_BYTES``) to ``blas_step_cpu()``. The CPU enters only there: the register
+    tile runs in vector registers on AVX2 as on AVX-512 (``kernels/gemm.py``). The rules, in order:
 
     1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
     2. cells with row-split kernels, float32, two threads or more:
-       ``BLAS_STEP_MIN_BATCH`` rows and ``W_hh`` over ``BLAS_STEP_MIN_WEIGHT_BYTES``: ``PER_STEP``;
+       ``BLAS_STEP_MIN_BATCH`` rows and ``W_hh`` over the CPU's ``BLAS_STEP_MIN_WEIGHT_BYTES``: ``PER_STEP``;
        ``ROW_BLOCK_MIN`` rows per thread: ``PARALLEL_ROWS``, except that a cell with units kernels
        too (the LSTM) needs at most ``ROWS_MAX_HIDDEN`` units or ``BLAS_STEP_MIN_BATCH`` rows;
     3. other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
@@ -141,6 +165,10 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None 
         'per_step'
         >>> plan("lstm", np.float32, 1, 512).value  # W_hh is 4 MiB: BLAS's gemv on every thread
         'per_step'
+        >>> plan("lstm", np.float32, 64, 650, threads=2, cpu="avx512").value  # W_hh 6.4 MiB
+        'per_step'
+        >>> plan("lstm", np.float32, 64, 650, threads=2, cpu="zen").value
+        'parallel_rows'
     """
     cell = describe(mode)
     threads = num_threads() if threads is None else threads
@@ -151,7 +179,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None 
     threaded = float32 and threads > 1
     has_units = threaded and cell.kernels.parallel_forward is not None
     if threaded and cell.kernels.rows_forward is not None:
-        if batch >= BLAS_STEP_MIN_BATCH and weight_bytes > BLAS_STEP_MIN_WEIGHT_BYTES:
+        blas_step_min = BLAS_STEP_MIN_WEIGHT_BYTES[blas_step_cpu() if cpu is None else cpu]
+        if batch >= BLAS_STEP_MIN_BATCH and blas_step_min is not None and weight_bytes > blas_step_min:
             return Strategy.PER_STEP
         if batch >= ROW_BLOCK_MIN * threads and (not has_units or hidden <= ROWS_MAX_HIDDEN
                                                  or batch >= BLAS_STEP_MIN_BATCH):
