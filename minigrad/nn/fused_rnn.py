@@ -60,15 +60,15 @@ SEQUENCE_KERNEL_MAX = 256
 # every thread, the sequence kernels and PARALLEL_UNITS on one or with a barrier per step.
 GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
 # Where the parallel kernels could run, big steps still run one BLAS product per step on all threads:
-# from this batch when W_hh is bigger than the CPU's threshold below. Past it, every step streams
-# W_hh from beyond a core's L2 cache, and where that cache level feeds a core slowly, BLAS's
-# blocking of the step product pays. The threshold depends on the CPU, and is measured
-# (docs/performance.md, "Big steps on BLAS, by CPU"): ``BLAS_STEP_CPUS`` names the row of a CPU.
+# from this batch when W_hh is bigger than the CPU's threshold below (None: never). Past it, every
+# step streams W_hh from beyond a core's L2 cache, and where that cache level feeds a core slowly,
+# BLAS's blocking of the step product pays. ``blas_step_cpu`` names a CPU's row (its maker and
+# vector width), measured on such a CPU (docs/performance.md, "Big steps on BLAS, by CPU").
 BLAS_STEP_MIN_BATCH = 64
 BLAS_STEP_MIN_WEIGHT_BYTES: dict[str, int | None] = {
     "avx512": 6 * 1024 * 1024,  # 64-byte vectors (Intel's AVX-512): the tile's widest
     "avx2": 3 * 1024 * 1024,    # 32-byte vectors: a narrower tile, BLAS pays from about half the size
-    "zen": None,                # AMD Zen: never (its L3 cache keeps the parallel kernels fed)
+    "zen": None,                # AMD Zen: never, its L3 cache keeps the parallel kernels fed
 }
 # float32: layers whose gate width G*H is within this, and whose hidden size is a multiple of
 # SEQUENCE_KERNEL_HIDDEN_MULTIPLE, also run the time loop inside one kernel, whose register-tiled
