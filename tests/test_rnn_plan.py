@@ -110,6 +110,11 @@ def test_blas_step_cpu_names_the_row(name, vector_bytes, row):
     assert row in fused_rnn.BLAS_STEP_MIN_WEIGHT_BYTES
 
 
+def test_plan_names_the_known_cpus_for_an_unknown_one():
+    with pytest.raises(ValueError, match=r"plan: unknown cpu 'avx1024'; expected one of \('avx512', 'avx2', 'zen'\)"):
+        plan("lstm", F32, 64, 650, threads=2, cpu="avx1024")
+
+
 def test_plan_defaults_to_this_cpu():
     assert fused_rnn.blas_step_cpu() in fused_rnn.BLAS_STEP_MIN_WEIGHT_BYTES
     assert plan("lstm", F32, 64, 650, threads=2) is plan("lstm", F32, 64, 650, threads=2, cpu=fused_rnn.blas_step_cpu())

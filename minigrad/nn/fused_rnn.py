@@ -172,6 +172,9 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None 
     """
     cell = describe(mode)
     threads = num_threads() if threads is None else threads
+    if cpu is not None and cpu not in BLAS_STEP_MIN_WEIGHT_BYTES:
+        raise ValueError(f"plan: unknown cpu {cpu!r}; expected one of {tuple(BLAS_STEP_MIN_WEIGHT_BYTES)} "
+                         "(or None: this CPU, blas_step_cpu())")
     float32 = np.dtype(dtype) == np.float32
     weight_bytes = cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize
     if batch == 1 and weight_bytes > GEMV_WEIGHTS_MIN_BYTES:
