@@ -14,7 +14,10 @@ MSE of the whole output against a fixed target, backward, SGD step.
 How it times: minigrad and PyTorch (default threads) each run in their own processes, as users
 run them. The cells are cut into chunks; per block, a chunk is timed by a minigrad process and a
 PyTorch process in turn (the order alternating), so that a burst of load on the shared machine
-hits both alike. Each cell's number is the median of all its timed steps. The report lists the
+hits both alike. Odd blocks run a chunk's cells in reverse order: a framework's time for a cell can
+depend on the cells before it in its process, and each cell's median then mixes two such
+neighbourhoods (``--chunk 1`` times every cell alone, as a user's script runs one model, at the cost
+of a process start per cell). Each cell's number is the median of all its timed steps. The report lists the
 worst ratios (minigrad / PyTorch) first and is written to ``benchmarks/results/sweep_<cpu>.json``.
 
 On a machine shared with other busy processes, thread pools that spin-wait for each other make
@@ -187,8 +190,9 @@ def sweep(cells: list[Cell], args: argparse.Namespace) -> list[dict]:
     for n, chunk in enumerate(chunks):
         for block in range(args.blocks):
             order = ("minigrad", "torch") if (n + block) % 2 == 0 else ("torch", "minigrad")
+            in_turn = chunk if block % 2 == 0 else chunk[::-1]  # each cell after other neighbours
             for fw in order:
-                for c, t in zip(chunk, run_chunk(fw, chunk, args)):
+                for c, t in zip(in_turn, run_chunk(fw, in_turn, args)):
                     times[(fw, c)] += t
         for c in chunk:
             m, t = (statistics.median(times[(fw, c)]) * 1e3 for fw in ("minigrad", "torch"))

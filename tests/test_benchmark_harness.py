@@ -1,4 +1,4 @@
-"""The benchmark harness's rules that its numbers depend on (``benchmarks/run.py``)."""
+"""The benchmark harness's rules that its numbers depend on (``benchmarks/run.py``, ``sweep.py``)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,39 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def run_module():
-    """``benchmarks/run.py``, loaded from its file under a name of its own (another ``run`` may
-    be imported already); ``sys.path`` and the modules it imported are put back afterwards."""
+def _from_benchmarks(module) -> bool:
+    return Path(getattr(module, "__file__", None) or "/").parent == BENCHMARKS
+
+
+def _load(script: str):
+    """``benchmarks/<script>.py``, loaded from its file under a name of its own. The scripts import
+    each other by plain names (``run``, ``cpu_profile``); other modules of those names that the
+    suite imported are set aside meanwhile. ``sys.path`` and ``sys.modules`` are put back afterwards."""
     path, modules = list(sys.path), set(sys.modules)
-    spec = importlib.util.spec_from_file_location("_minigrad_benchmarks_run", BENCHMARKS / "run.py")
+    shadowed = {name: sys.modules.pop(name) for name in ("run", "cpu_profile")
+                if name in sys.modules and not _from_benchmarks(sys.modules[name])}
+    spec = importlib.util.spec_from_file_location(f"_minigrad_benchmarks_{script}", BENCHMARKS / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # (its dataclasses look their module up there)
     try:
-        spec.loader.exec_module(module)  # run.py puts its folder on sys.path for cpu_profile
+        spec.loader.exec_module(module)  # the scripts put their folder on sys.path for each other
         yield module
     finally:
         sys.path[:] = path
         for name in set(sys.modules) - modules:
-            if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == BENCHMARKS:
+            if _from_benchmarks(sys.modules[name]):
                 del sys.modules[name]
+        sys.modules.update(shadowed)
+
+
+@pytest.fixture(scope="module")
+def run_module():
+    yield from _load("run")
+
+
+@pytest.fixture(scope="module")
+def sweep_module():
+    yield from _load("sweep")
 
 
 @pytest.mark.parametrize("impl", ["fused", "reference", "torch"])
@@ -37,3 +54,35 @@ def test_timing_processes_compile_before_they_time(run_module, impl, cpu):
     env = run_module.worker_env(impl, cpu)
     assert env["MINIGRAD_COMPILE"] == "wait"
     assert env["MINIGRAD_MALLOC_TUNING"] == "0"  # users' allocator: minigrad's malloc tuning is opt-in
+
+
+def test_sweep_runs_odd_blocks_in_reverse_order(sweep_module, monkeypatch, capsys):
+    """A framework's time for a cell can depend on the cells before it in its process: each cell is
+    timed after one set of neighbours in even blocks and after the other in odd ones."""
+    import argparse
+
+    calls = []
+
+    def fake_run_chunk(framework, cells, args):
+        calls.append((framework, [c.hidden for c in cells]))
+        return [[0.001 * c.hidden] for c in cells]  # a time that identifies the cell
+
+    monkeypatch.setattr(sweep_module, "run_chunk", fake_run_chunk)
+    cells = [sweep_module.Cell("lstm", h, 8, "1", False) for h in (32, 50, 100, 128)]
+    rows = sweep_module.sweep(cells, argparse.Namespace(chunk=3, blocks=2))
+    assert [order for fw, order in calls if fw == "minigrad"] == [[32, 50, 100], [100, 50, 32], [128], [128]]
+    assert [order for fw, order in calls if fw == "torch"] == [[32, 50, 100], [100, 50, 32], [128], [128]]
+    assert [round(r["minigrad_ms"], 6) for r in rows] == [32, 50, 100, 128]  # each time went to its cell
+    assert all(r["runs"] == {"minigrad": 2, "torch": 2} for r in rows)
+    capsys.readouterr()
+
+
+def test_the_scripts_load_beside_another_module_named_run(monkeypatch):
+    """The full suite may have imported some other ``run`` before these tests."""
+    import types
+
+    other = types.ModuleType("run")
+    monkeypatch.setitem(sys.modules, "run", other)
+    for module in _load("sweep"):
+        assert module.worker_env is not None
+    assert sys.modules["run"] is other
