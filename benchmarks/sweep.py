@@ -16,9 +16,10 @@ run them. The cells are cut into chunks; per block, a chunk is timed by a minigr
 PyTorch process in turn (the order alternating), so that a burst of load on the shared machine
 hits both alike. Odd blocks run a chunk's cells in reverse order: a framework's time for a cell can
 depend on the cells before it in its process, and each cell's median then mixes two such
-neighbourhoods (``--chunk 1`` times every cell alone, as a user's script runs one model, at the cost
-of a process start per cell). Each cell's number is the median of all its timed steps. The report lists the
-worst ratios (minigrad / PyTorch) first and is written to ``benchmarks/results/sweep_<cpu>.json``.
+neighbourhoods (``--chunk 1`` times every cell alone, as a user's script runs one model, at the
+cost of a process start per cell). Each cell's number is the median of all its timed steps. The
+report lists the worst ratios (minigrad / PyTorch) first and is written to
+``benchmarks/results/sweep_<cpu>.json``.
 
 On a machine shared with other busy processes, thread pools that spin-wait for each other make
 wall-clock times of multi-threaded runs meaningless (a 7 ms step can take 300 ms). There,

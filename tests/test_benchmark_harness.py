@@ -56,7 +56,7 @@ def test_timing_processes_compile_before_they_time(run_module, impl, cpu):
     assert env["MINIGRAD_MALLOC_TUNING"] == "0"  # users' allocator: minigrad's malloc tuning is opt-in
 
 
-def test_sweep_runs_odd_blocks_in_reverse_order(sweep_module, monkeypatch, capsys):
+def test_sweep_runs_odd_blocks_in_reverse_order(sweep_module, monkeypatch):
     """A framework's time for a cell can depend on the cells before it in its process: each cell is
     timed after one set of neighbours in even blocks and after the other in odd ones."""
     import argparse
@@ -74,7 +74,6 @@ def test_sweep_runs_odd_blocks_in_reverse_order(sweep_module, monkeypatch, capsy
     assert [order for fw, order in calls if fw == "torch"] == [[32, 50, 100], [100, 50, 32], [128], [128]]
     assert [round(r["minigrad_ms"], 6) for r in rows] == [32, 50, 100, 128]  # each time went to its cell
     assert all(r["runs"] == {"minigrad": 2, "torch": 2} for r in rows)
-    capsys.readouterr()
 
 
 def test_the_scripts_load_beside_another_module_named_run(monkeypatch):
