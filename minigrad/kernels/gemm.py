@@ -490,6 +490,30 @@ def _pack(b, b_transposed, cols, panels, p0, p1):
         pack_panels(b, cols, panels, p0, p1)
 
 
+@Inline.with_options(_OPTIONS)
+def rows_of_transpose(a, m0, m1):
+    """``a.T[m0:m1]`` copied into rows (C order): the rows of ``A = a.T`` that one chunk of a block reads.
+
+    Why copy: in ``a`` itself (a weight gradient's ``dG``, ``(K, M)``) the tile's ``TILE_ROWS``
+    numbers for one ``k`` lie side by side, but the next ``k``'s lie a whole row of ``a`` further
+    on: every ``k`` reads another page of memory, with too few multiply-adds between (a narrow AVX2
+    tile most of all) to hide the wait. Copied, each row is read in order. The copy goes in blocks
+    of ``COPY_K`` columns: each of its rows is written ``COPY_K`` numbers at a time.
+    """
+    n_inner = a.shape[0]
+    rows = np.empty((m1 - m0, n_inner), a.dtype)
+    for k0 in range(0, n_inner, COPY_K):
+        k1 = min(k0 + COPY_K, n_inner)
+        for k in range(k0, k1):
+            ak = a[k]
+            for i in range(m0, m1):
+                rows[i - m0, k] = ak[i]
+    return rows
+
+
+# rows_of_transpose copies this many columns of A at a time.
+COPY_K = 8
+
 # Each block's rows go M_BLOCK at a time: that chunk of A (M_BLOCK rows by K_BLOCK, 256 KiB of
 # float32) stays in the L2 cache while every panel of the block passes over it.
 M_BLOCK = 512
@@ -504,8 +528,9 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
 
     ``A = a.T if a_transposed else a``, the same for ``B``; ``a``, ``b`` and ``out`` are
     C-contiguous. A transpose (a weight gradient's ``dG.T``, Linear's ``W.T``) is passed as
-    the array it views plus the flag: no copy, and the kernel compiles once for every layout
-    (each compilation costs seconds on a cold start). ``B`` is first copied into packed panels
+    the array it views plus the flag, so the kernel compiles once for every layout (each
+    compilation costs seconds on a cold start); each block copies its chunks of a transposed ``A``
+    into rows (``rows_of_transpose``). ``B`` is first copied into packed panels
     (``pack_panels``), cut at every column bound of the blocks so that each block owns whole
     panels; the threads share the packing (when the blocks split the columns, each packs its
     own panels). Then each block goes over its rows ``M_BLOCK`` at a time, each chunk over
@@ -541,8 +566,9 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
             # (A_CACHED_BYTES), each panel goes over all of K instead: its block of out stays in
             # cache, where K blocks over all panels would re-read and re-write all of out once per
             # block (a word model's dW^T: 8 MB of out, 6 blocks of K).
-            # Either layout of A's rows has one type ('A', any strides): one copy of the tile loop to compile.
-            a_rows = a.T[m0:m1] if a_transposed else a[m0:m1]
+            # A transposed (a weight gradient's dG.T) is read from a copy in rows (rows_of_transpose).
+            # Both are C-contiguous rows of one type: one copy of the tile loop to compile.
+            a_rows = rows_of_transpose(a, m0, m1) if a_transposed else a[m0:m1]
             step = max(n_inner, 1) if (m1 - m0) * n_inner * out.itemsize <= A_CACHED_BYTES else k_step
             for k0 in range(0, max(n_inner, 1), step):  # once even when K is 0: out = 0
                 k1 = min(k0 + step, n_inner)

@@ -206,12 +206,12 @@ def test_sequence_kernels_through_gemm(mode, direction):
 # ---------------------------------------------------------------------------- blocks and threads
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 16, 64), (9, 129, 200), (33, 300, 70), (2, 1, 65), (3, 0, 64), (0, 5, 130),
-                                   (130, 7, 3), (5, 128, 128), (5, 256, 64)])
+                                   (130, 7, 3), (5, 128, 128), (5, 256, 64), (G.M_BLOCK + 9, 20, 70)])
 @pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("b_transposed", [False, True])
 def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
-    """Every split of the output, K across block boundaries (K_BLOCK), ``a`` and ``b`` given as
-    transposes (a weight gradient's dG.T, Linear's W.T)."""
+    """Every split of the output, K across block boundaries (K_BLOCK), rows past one chunk (M_BLOCK),
+    ``a`` and ``b`` given as transposes (a weight gradient's dG.T, Linear's W.T)."""
     m, k, n = shape
     rng = np.random.default_rng(sum(shape))
     a = rng.standard_normal((m, k)).astype(dtype)
@@ -227,6 +227,15 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
         G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks)
         np.testing.assert_allclose(ours, ref, **tol)
         np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
+
+
+@pytest.mark.parametrize("m0, m1", [(0, 19), (3, 11), (5, 5)])
+def test_rows_of_transpose_copies_a_chunk_of_rows(m0, m1):
+    """The rows m0..m1 of A = a.T, C-contiguous (a weight gradient's dG.T, read in rows by the tile)."""
+    a = np.arange(7 * 19, dtype=np.float32).reshape(7, 19)  # (K, M)
+    rows = G.rows_of_transpose(a, m0, m1)
+    assert rows.flags.c_contiguous
+    np.testing.assert_array_equal(rows, a.T[m0:m1])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
