@@ -492,27 +492,43 @@ def _pack(b, b_transposed, cols, panels, p0, p1):
 
 @Inline.with_options(_OPTIONS)
 def rows_of_transpose(a, m0, m1):
-    """``a.T[m0:m1]`` copied into rows (C order): the rows of ``A = a.T`` that one chunk of a block reads.
+    """``a.T[m0:m1]`` copied into rows: the rows of ``A = a.T`` that one chunk of a block reads.
 
     Why copy: in ``a`` itself (a weight gradient's ``dG``, ``(K, M)``) the tile's ``TILE_ROWS``
     numbers for one ``k`` lie side by side, but the next ``k``'s lie a whole row of ``a`` further
     on: every ``k`` reads another page of memory, with too few multiply-adds between (a narrow AVX2
-    tile most of all) to hide the wait. Copied, each row is read in order. The copy goes in blocks
-    of ``COPY_K`` columns: each of its rows is written ``COPY_K`` numbers at a time.
+    tile most of all) to hide the wait. Copied, each row is read in order. The copy costs about as
+    much as a few dozen multiply-adds per number: ``matmul_blocks`` makes it only for a narrow tile
+    (``COPY_MAX_TILE_COLS``) and an output at least ``COPY_MIN_COLUMNS`` wide.
+
+    Rules of the copy: its rows are an odd number of cache lines apart (the result is a view of
+    the first ``K`` columns of a wider buffer), so that rows written one after the other fall in
+    different sets of the L1 cache; with ``K`` a power of two they would all fall in one set and
+    evict each other. It goes ``COPY_K`` columns at a time: those rows of ``a`` stay in L1 while
+    every row of the copy is written.
     """
     n_inner = a.shape[0]
-    rows = np.empty((m1 - m0, n_inner), a.dtype)
+    line = 64 // a.itemsize
+    lines = n_inner // line + 1
+    lines += 1 - lines % 2  # odd
+    buffer = np.empty((m1 - m0, lines * line), a.dtype)
+    rows = buffer[:, :n_inner]
     for k0 in range(0, n_inner, COPY_K):
         k1 = min(k0 + COPY_K, n_inner)
-        for k in range(k0, k1):
-            ak = a[k]
-            for i in range(m0, m1):
-                rows[i - m0, k] = ak[i]
+        for i in range(m0, m1):
+            ri = rows[i - m0]
+            for k in range(k0, k1):
+                ri[k] = a[k, i]
     return rows
 
 
-# rows_of_transpose copies this many columns of A at a time.
+# rows_of_transpose copies this many columns of A at a time (as many rows of `a`, in L1).
 COPY_K = 8
+# matmul_blocks reads a transposed A from such a copy when its tile is narrower than this many
+# columns (AVX2's: 24 float32) and `out` has at least COPY_MIN_COLUMNS columns, each number of A
+# used that many times. A wider tile does enough multiply-adds per number read to hide the wait.
+COPY_MAX_TILE_COLS = 32
+COPY_MIN_COLUMNS = 128
 
 # Each block's rows go M_BLOCK at a time: that chunk of A (M_BLOCK rows by K_BLOCK, 256 KiB of
 # float32) stays in the L2 cache while every panel of the block passes over it.
@@ -529,8 +545,8 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     ``A = a.T if a_transposed else a``, the same for ``B``; ``a``, ``b`` and ``out`` are
     C-contiguous. A transpose (a weight gradient's ``dG.T``, Linear's ``W.T``) is passed as
     the array it views plus the flag, so the kernel compiles once for every layout (each
-    compilation costs seconds on a cold start); each block copies its chunks of a transposed ``A``
-    into rows (``rows_of_transpose``). ``B`` is first copied into packed panels
+    compilation costs seconds on a cold start); with a narrow tile each block copies its chunks of
+    a transposed ``A`` into rows (``rows_of_transpose``). ``B`` is first copied into packed panels
     (``pack_panels``), cut at every column bound of the blocks so that each block owns whole
     panels; the threads share the packing (when the blocks split the columns, each packs its
     own panels). Then each block goes over its rows ``M_BLOCK`` at a time, each chunk over
@@ -548,6 +564,7 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     n_panels = cols.shape[0]
     k_step = K_BLOCK if n_inner > K_ONE_PASS else max(n_inner, 1)
     panels = empty_panels(n_panels, n_inner, out.dtype.type(0))  # pack_panels writes all of each panel
+    copy_a = a_transposed and tc < COPY_MAX_TILE_COLS and out.shape[1] >= COPY_MIN_COLUMNS
     for q in prange(n_blocks):  # share q of the panels: with column blocks, exactly block q's own
         _pack(b, b_transposed, cols, panels, n_panels * q // n_blocks, n_panels * (q + 1) // n_blocks)
     for n in prange(n_blocks):
@@ -566,9 +583,12 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
             # (A_CACHED_BYTES), each panel goes over all of K instead: its block of out stays in
             # cache, where K blocks over all panels would re-read and re-write all of out once per
             # block (a word model's dW^T: 8 MB of out, 6 blocks of K).
-            # A transposed (a weight gradient's dG.T) is read from a copy in rows (rows_of_transpose).
-            # Both are C-contiguous rows of one type: one copy of the tile loop to compile.
-            a_rows = rows_of_transpose(a, m0, m1) if a_transposed else a[m0:m1]
+            # A transposed (a weight gradient's dG.T) is read in place or from a copy in rows
+            # (rows_of_transpose). All have one type ('A', any strides): one tile loop to compile.
+            if copy_a:
+                a_rows = rows_of_transpose(a, m0, m1)
+            else:
+                a_rows = a.T[m0:m1] if a_transposed else a[m0:m1]
             step = max(n_inner, 1) if (m1 - m0) * n_inner * out.itemsize <= A_CACHED_BYTES else k_step
             for k0 in range(0, max(n_inner, 1), step):  # once even when K is 0: out = 0
                 k1 = min(k0 + step, n_inner)

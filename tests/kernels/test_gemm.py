@@ -230,12 +230,19 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
 
 
 @pytest.mark.parametrize("m0, m1", [(0, 19), (3, 11), (5, 5)])
-def test_rows_of_transpose_copies_a_chunk_of_rows(m0, m1):
-    """The rows m0..m1 of A = a.T, C-contiguous (a weight gradient's dG.T, read in rows by the tile)."""
-    a = np.arange(7 * 19, dtype=np.float32).reshape(7, 19)  # (K, M)
-    rows = G.rows_of_transpose(a, m0, m1)
-    assert rows.flags.c_contiguous
+@pytest.mark.parametrize("k", [7, 64])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_rows_of_transpose_copies_a_chunk_of_rows(m0, m1, k, compiled):
+    """The rows m0..m1 of A = a.T (a weight gradient's dG.T), each in order, an odd number of cache
+    lines apart; as plain Python and compiled (matmul_blocks takes it only with AVX2's narrow tile)."""
+    import numba
+
+    a = np.arange(k * 19, dtype=np.float32).reshape(k, 19)  # (K, M)
+    copy = numba.njit(lambda a, m0, m1: G.rows_of_transpose(a, m0, m1)) if compiled else G.rows_of_transpose
+    rows = copy(a, np.int64(m0), np.int64(m1))
     np.testing.assert_array_equal(rows, a.T[m0:m1])
+    if m1 - m0 > 1:  # (NumPy gives an empty array strides of 0)
+        assert rows.strides[1] == a.itemsize and rows.strides[0] // 64 % 2 == 1  # an odd number of lines apart
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
