@@ -527,8 +527,10 @@ COPY_K = 8
 # matmul_blocks reads a transposed A from such a copy when its tile is narrower than this many
 # columns (AVX2's: 24 float32) and `out` has at least COPY_MIN_COLUMNS columns, each number of A
 # used that many times. A wider tile does enough multiply-adds per number read to hide the wait.
+# The copy of a chunk holds all of K: past COPY_MAX_BYTES a thread reads A in place instead.
 COPY_MAX_TILE_COLS = 32
 COPY_MIN_COLUMNS = 128
+COPY_MAX_BYTES = 8 * 1024 * 1024
 
 # Each block's rows go M_BLOCK at a time: that chunk of A (M_BLOCK rows by K_BLOCK, 256 KiB of
 # float32) stays in the L2 cache while every panel of the block passes over it.
@@ -564,7 +566,8 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     n_panels = cols.shape[0]
     k_step = K_BLOCK if n_inner > K_ONE_PASS else max(n_inner, 1)
     panels = empty_panels(n_panels, n_inner, out.dtype.type(0))  # pack_panels writes all of each panel
-    copy_a = a_transposed and tc < COPY_MAX_TILE_COLS and out.shape[1] >= COPY_MIN_COLUMNS
+    copy_a = (a_transposed and tc < COPY_MAX_TILE_COLS and out.shape[1] >= COPY_MIN_COLUMNS
+              and M_BLOCK * n_inner * out.itemsize <= COPY_MAX_BYTES)
     for q in prange(n_blocks):  # share q of the panels: with column blocks, exactly block q's own
         _pack(b, b_transposed, cols, panels, n_panels * q // n_blocks, n_panels * (q + 1) // n_blocks)
     for n in prange(n_blocks):
