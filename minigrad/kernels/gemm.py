@@ -527,10 +527,11 @@ COPY_K = 8
 # matmul_blocks reads a transposed A from such a copy when its tile is narrower than this many
 # columns (AVX2's: 24 float32) and `out` has at least COPY_MIN_COLUMNS columns, each number of A
 # used that many times. A wider tile does enough multiply-adds per number read to hide the wait.
-# The copy of a chunk holds all of K: past COPY_MAX_BYTES a thread reads A in place instead.
+# The copy of a chunk holds all of K and pays only while it stays in a core's L2 cache for the
+# tile to read (M_BLOCK rows of K up to 1024 in float32): past COPY_MAX_BYTES A is read in place.
 COPY_MAX_TILE_COLS = 32
 COPY_MIN_COLUMNS = 128
-COPY_MAX_BYTES = 8 * 1024 * 1024
+COPY_MAX_BYTES = 2 * 1024 * 1024
 
 # Each block's rows go M_BLOCK at a time: that chunk of A (M_BLOCK rows by K_BLOCK, 256 KiB of
 # float32) stays in the L2 cache while every panel of the block passes over it.
