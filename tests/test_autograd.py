@@ -637,3 +637,52 @@ def test_register_hook_returns_a_removable_handle():
     x.grad = None
     (x * x).sum().backward()
     assert x.grad.tolist() == [2.0, 4.0]
+
+
+# ---------------------------------------------------------------------------- the cycle collector
+
+
+def test_cycle_collector_paused_puts_the_users_setting_back():
+    from minigrad.autograd.engine import cycle_collector_paused
+
+    assert gc.isenabled()
+    with cycle_collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), cycle_collector_paused():
+        raise ValueError("inside")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cycle_collector_paused():
+            pass
+        assert not gc.isenabled()  # a collector the user turned off stays off
+    finally:
+        gc.enable()
+
+
+def test_reference_time_loop_and_backward_run_with_the_cycle_collector_paused():
+    """The time loop of a reference layer builds a node per op: no collector scans in between."""
+    from minigrad.nn.sequence import run_direction
+
+    seen = []
+
+    def step(x_t, state):
+        seen.append(gc.isenabled())
+        return ((x_t + state[0]).tanh(),)
+
+    x = mg.ones(3, 2, 1, requires_grad=True)
+    out, _ = run_direction(step, x, (mg.zeros(2, 1),))
+    assert seen == [False, False, False] and gc.isenabled()
+
+    def failing(x_t, state):
+        raise RuntimeError("a bad cell")
+
+    with pytest.raises(RuntimeError, match="a bad cell"):
+        run_direction(failing, x, (mg.zeros(2, 1),))
+    assert gc.isenabled()
+
+    hooked = []
+    out.register_hook(lambda g: hooked.append(gc.isenabled()))
+    out.sum().backward()
+    assert hooked == [False] and gc.isenabled() and x.grad is not None

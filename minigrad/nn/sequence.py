@@ -40,6 +40,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.autograd import scope
+from minigrad.autograd.engine import cycle_collector_paused
 from minigrad.errors import ShapeError
 from minigrad.nn.utils.rnn import GatherRows, PackedSequence, ScatterRows, _lengths_from_batch_sizes, _row_index
 from minigrad.random import rng
@@ -202,7 +203,7 @@ def run_direction(step: Step, x: Tensor, state: State, *, reverse: bool = False,
     n_time = x.shape[0]
     active = None if lengths is None else np.arange(n_time)[:, None] < np.asarray(lengths)[None, :]  # (T, B)
     outputs: list[Tensor | None] = [None] * n_time
-    with scope(layer_scope) if layer_scope else contextlib.nullcontext():
+    with scope(layer_scope) if layer_scope else contextlib.nullcontext(), cycle_collector_paused():
         for t in (range(n_time - 1, -1, -1) if reverse else range(n_time)):
             with scope(f"t{t + 1}"):  # time counts t = 1..T as in the equations; h_0 is the initial state
                 new_state = step(x[t], state)

@@ -34,13 +34,13 @@ Example::
 
 from __future__ import annotations
 
-import gc
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import graphviz
 
+from minigrad.autograd.engine import cycle_collector_paused
 from minigrad.tensor import Tensor
 from minigrad.viz import colors as C
 from minigrad.viz.builder import _Builder
@@ -246,17 +246,10 @@ def _draw(root: Any, params: Any, view: str, show_values: bool, show_grads: bool
     if labels is not None and (isinstance(labels, (bytes, dict)) or not hasattr(labels, "__len__")):
         raise TypeError(f"draw_graph: labels must be a sequence (a str, a list), one per time step t = 1..T, "
                         f"got {type(labels).__name__}")
-    # The drawing makes no reference cycles; pausing the cycle collector halves the time of a large
-    # drawing (it would otherwise scan the whole autograd graph again and again).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cycle_collector_paused():  # the drawing makes no reference cycles either
         model, used = build_model(root, params=params, view=view, show_values=show_values, show_grads=show_grads,
                                   max_nodes=max_nodes, param_copies=param_copies, labels=labels,
                                   show_plumbing=show_plumbing, previous=previous)
-    finally:
-        if was_enabled:
-            gc.enable()
     colours = None
     if show_grads and model.step_grads:
         title = "||dL/dh_t||" + (" (the number in each cell)" if used == "cells" else "")
