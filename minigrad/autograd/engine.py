@@ -36,7 +36,8 @@ def cycle_collector_paused() -> Iterator[None]:
     recurrent layer's time loop, drawing). A graph has no reference cycles, so reference counting
     frees all of it; but while thousands of its nodes are alive, every few hundred allocations
     make the collector scan them again, and every few thousand scan every object of the process.
-    A collector the user turned off stays off.
+    (A user's cell runs inside the time loop too: cyclic garbage it makes waits for the end of the
+    loop.) A collector the user turned off stays off.
 
     Example::
 
