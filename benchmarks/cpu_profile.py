@@ -6,7 +6,7 @@ on an AVX2-only CPU (most laptops: Intel client CPUs, AMD before Zen 4):
 - minigrad: ``NUMBA_CPU_NAME=haswell`` with ``NUMBA_CPU_FEATURES`` empty (Numba compiles for
   Haswell's own features, AVX2 + FMA; with the variable unset it would keep the host's, AVX-512
   included), a separate ``NUMBA_CACHE_DIR`` (machine code compiled for the host must not be
-  loaded), ``MINIGRAD_SIMULATE_CPU=avx2`` (``minigrad/kernels/gemm.py: host_cpu_features`` then
+  loaded), ``MINIGRAD_SIMULATE_CPU=avx2`` (``minigrad/kernels/cpu.py: host_cpu_features`` then
   reports no ``avx512*``, so the plan and the register tiles are those of an AVX2 machine) and
   ``OPENBLAS_CORETYPE=Haswell`` (NumPy's OpenBLAS takes its Haswell kernels, as it would there);
 - PyTorch: ``ATEN_CPU_CAPABILITY=avx2`` (its kernels), ``DNNL_MAX_CPU_ISA=AVX2`` (oneDNN) and
@@ -83,7 +83,7 @@ def describe_host() -> str:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
     except OSError:
         pass
-    from minigrad.kernels.gemm import host_cpu_features  # the features the kernels are compiled for
+    from minigrad.kernels.cpu import host_cpu_features  # the features the kernels are compiled for
 
     try:
         import llvmlite.binding as ll

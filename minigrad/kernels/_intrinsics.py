@@ -90,7 +90,7 @@ _PREFER_512 = '"prefer-vector-width"="512"'
 
 def _full_width_vectors(function: Any) -> None:
     """Mark an LLVM function (``llvmlite.ir.Function``) to vectorize with 512-bit registers on AVX-512."""
-    from minigrad.kernels.gemm import host_cpu_features  # the one feature query (it knows the simulated CPU)
+    from minigrad.kernels.cpu import host_cpu_features  # the one feature query (it knows the simulated CPU)
 
     if host_cpu_features().get("avx512f", False):
         # A string attribute: llvmlite's own list of attributes does not have it, so it goes into

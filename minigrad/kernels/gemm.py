@@ -34,14 +34,13 @@ float64 (gradient checks) keeps their plain loop (``kernels/rnn_common.py: _matm
 
 from __future__ import annotations
 
-import functools
-import os
 from typing import Any
 
 import numpy as np
 
 from minigrad.kernels._intrinsics import stack_array, tile_loop
 from minigrad.kernels._jit import Inline, kernel, prange
+from minigrad.kernels.cpu import simd, vector_lanes
 
 # The tile: TILE_ROWS rows of `out` by a few SIMD vectors of columns, summed in registers:
 # 4 x 4 vectors = 16 accumulators with AVX-512 (32 vector registers), 4 x 3 = 12 with AVX2 (16
@@ -70,81 +69,8 @@ def tile_shape(dtype: Any) -> tuple[int, int]:
         >>> rows, cols in (24, 64)  # AVX2, AVX-512
         (4, True)
     """
-    vector_bytes, vectors = _simd()
+    vector_bytes, vectors = simd()
     return TILE_ROWS, vectors * vector_bytes // np.dtype(dtype).itemsize
-
-
-_SIMD: tuple[int, int] | None = None
-
-# ``MINIGRAD_SIMULATE_CPU=avx2`` makes the feature query below report a CPU without AVX-512
-# (set it together with ``NUMBA_CPU_NAME=haswell`` and a separate ``NUMBA_CACHE_DIR``, so that
-# Numba compiles for that CPU too): how benchmarks and tests run the AVX2 profile on any host.
-SIMULATE_CPU_ENV = "MINIGRAD_SIMULATE_CPU"
-SIMULATED_CPUS = ("avx2",)
-
-
-def host_cpu_features() -> dict[str, bool]:
-    """The CPU features Numba compiles for, as llvmlite reports them (``{}`` without llvmlite).
-
-    With ``MINIGRAD_SIMULATE_CPU=avx2`` every ``avx512*`` feature reads False.
-
-    Example::
-
-        >>> isinstance(host_cpu_features(), dict)
-        True
-    """
-    simulated = os.environ.get(SIMULATE_CPU_ENV, "").strip().lower()
-    if simulated and simulated not in SIMULATED_CPUS:
-        raise ValueError(f"{SIMULATE_CPU_ENV}={simulated!r}: expected one of {SIMULATED_CPUS} or unset")
-    try:
-        import llvmlite.binding as ll
-
-        features = {name: bool(on) for name, on in ll.get_host_cpu_features().items()}
-    except Exception:  # no llvmlite (plain-Python runs): any tile shape is correct
-        return {}
-    if simulated == "avx2":
-        features = {name: on and not name.startswith("avx512") for name, on in features.items()}
-    return features
-
-
-@functools.cache
-def host_cpu_name() -> str:
-    """The host CPU's LLVM name (``"znver5"``, ``"rocketlake"``, ...; ``""`` without llvmlite).
-
-    Always the real host: ``MINIGRAD_SIMULATE_CPU`` hides features, not the maker.
-
-    Example::
-
-        >>> isinstance(host_cpu_name(), str)
-        True
-    """
-    try:
-        import llvmlite.binding as ll
-
-        return str(ll.get_host_cpu_name())
-    except Exception:  # no llvmlite (plain-Python runs)
-        return ""
-
-
-def _simd() -> tuple[int, int]:
-    """(bytes per SIMD register, vectors per tile row) of the CPU Numba compiles for."""
-    global _SIMD
-    if _SIMD is None:
-        features = host_cpu_features()
-        avx512 = features.get("avx512f", False) and features.get("avx512vl", False)
-        _SIMD = (64, 4) if avx512 else (32, 3)
-    return _SIMD
-
-
-def vector_lanes(dtype: Any) -> int:
-    """How many numbers of ``dtype`` one SIMD register of this CPU holds.
-
-    Example::
-
-        >>> vector_lanes(np.float32) in (8, 16)
-        True
-    """
-    return _simd()[0] // np.dtype(dtype).itemsize
 
 
 # The tile's multiply-adds over k run in `_tile_multiply_add`, written in vector instructions

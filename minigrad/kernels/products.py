@@ -26,7 +26,8 @@ import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
 from minigrad.kernels._jit import threads_usable
-from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape, vector_lanes
+from minigrad.kernels.cpu import vector_lanes
+from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
 
 # Column blocks need at least this many panels per thread, and the busiest thread may have at most
 # this much more than an even share of them; else the threads split the rows (every thread then

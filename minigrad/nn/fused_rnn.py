@@ -43,7 +43,8 @@ import numpy as np
 from minigrad._allocator import contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
-from minigrad.kernels.gemm import host_cpu_name, tile_shape, vector_lanes
+from minigrad.kernels.cpu import host_cpu_name, vector_lanes
+from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
 from minigrad.kernels.products import matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule

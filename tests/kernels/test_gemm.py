@@ -12,6 +12,7 @@ import os
 import numpy as np
 import pytest
 
+from minigrad.kernels import cpu as CPU
 from minigrad.kernels import gemm as G
 from minigrad.kernels import products as P
 from minigrad.kernels import rnn as K
@@ -81,7 +82,7 @@ def test_tile_shape():
     rows, cols = G.tile_shape(np.float32)
     assert rows == G.TILE_ROWS and cols in (24, 64)  # AVX2, AVX-512
     assert G.tile_shape(np.float64)[1] * 2 == cols
-    assert cols % G.vector_lanes(np.float32) == 0
+    assert cols % CPU.vector_lanes(np.float32) == 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -125,7 +126,7 @@ def test_the_tile_runs_on_512_bit_registers_on_avx512():
 
     import numba
 
-    if not G.host_cpu_features().get("avx512f", False):
+    if not CPU.host_cpu_features().get("avx512f", False):
         pytest.skip("no AVX-512 on this CPU (the AVX2 test below compiles for one)")
     a, b, out = np.ones((5, 3), np.float32), np.ones((3, 70), np.float32), np.empty((5, 70), np.float32)
     dispatcher = numba.njit(**G.matmul.options)(G.matmul.py_func)  # not from the disk cache: no assembly there
@@ -158,7 +159,7 @@ def test_the_tile_runs_in_vector_registers_on_avx2(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "", G.SIMULATE_CPU_ENV: "avx2",
+    env = {**os.environ, "NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "", CPU.SIMULATE_CPU_ENV: "avx2",
            "NUMBA_CACHE_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", _AVX2_TILE_PROBE], env=env, capture_output=True, text=True,
                           timeout=300)
@@ -176,8 +177,8 @@ def test_step_product_takes_the_tile_for_float32_on_every_cpu(monkeypatch, cpu, 
     columns, on AVX2 as on AVX-512; float64 and smaller outputs take the two-rows loop."""
     from minigrad.kernels import rnn_common as C
 
-    monkeypatch.setenv(G.SIMULATE_CPU_ENV, cpu)
-    monkeypatch.setattr(G, "_SIMD", None)  # read the (simulated) CPU again
+    monkeypatch.setenv(CPU.SIMULATE_CPU_ENV, cpu)
+    monkeypatch.setattr(CPU, "_SIMD", None)  # read the (simulated) CPU again
     taken = []
     monkeypatch.setattr(C, "gemm", lambda a, b, out: taken.append("tile") or np.matmul(a, b, out=out))
     a, b = np.ones((rows, 32), dtype), np.ones((32, cols), dtype)
