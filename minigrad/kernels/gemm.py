@@ -423,9 +423,9 @@ def rows_of_transpose(a, m0, m1):
     Why copy: in ``a`` itself (a weight gradient's ``dG``, ``(K, M)``) the tile's ``TILE_ROWS``
     numbers for one ``k`` lie side by side, but the next ``k``'s lie a whole row of ``a`` further
     on: every ``k`` reads another page of memory, with too few multiply-adds between (a narrow AVX2
-    tile most of all) to hide the wait. Copied, each row is read in order. The copy costs about as
-    much as a few dozen multiply-adds per number: ``matmul_blocks`` makes it only for a narrow tile
-    (``COPY_MAX_TILE_COLS``) and an output at least ``COPY_MIN_COLUMNS`` wide.
+    tile most of all) to hide the wait. Copied, each row is read in order. The copy is not free:
+    ``matmul_blocks`` makes it only for a narrow tile (``COPY_MAX_TILE_COLS``) and an output at
+    least ``COPY_MIN_COLUMNS`` wide, whose every number of ``A`` then does that much work.
 
     Rules of the copy: its rows are an odd number of cache lines apart (the result is a view of
     the first ``K`` columns of a wider buffer), so that rows written one after the other fall in
