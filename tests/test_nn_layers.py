@@ -283,6 +283,21 @@ def test_dropout_gradient_is_the_same_mask():
     np.testing.assert_array_equal(x.grad._array, np.where(kept, 2.0, 0.0))
 
 
+def test_dropout_mask_is_the_generators_uniform_numbers_and_big_ones_are_recycled():
+    """The mask is ``uniform >= p`` for the library generator's next numbers (a seeded script's
+    masks do not depend on where they are written); big masks and outputs live in recycled memory."""
+    from minigrad import _allocator
+    from minigrad.random import rng
+
+    x = mg.randn(300, 200).T  # a transposed view: the output is still x's shape
+    mg.manual_seed(11)
+    expected = (rng().random(x.shape) >= 0.3).astype(np.float32) * np.float32(1 / 0.7) * x._array
+    mg.manual_seed(11)
+    y = F.dropout(x, 0.3)
+    np.testing.assert_array_equal(y._array, expected)
+    assert _allocator.kept_by_recycler(y._array.base)  # 240 KB of float32
+
+
 def test_dropout_edge_probabilities_and_validation():
     x = mg.randn(3, 4, requires_grad=True)
     assert F.dropout(x, 0.0) is x

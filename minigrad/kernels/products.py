@@ -119,9 +119,8 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     fused recurrent layers), so that they all run on the same threads. Rules:
 
     - big float32 products (``SMALL_PRODUCT`` multiply-adds or more) on Numba's threads;
-    - an inner dimension of 1 (``dL/dW = g^T x`` of a batch of one) as a broadcast multiply:
-      NumPy's matmul sends that outer product to a plain loop instead of BLAS;
-    - everything else to NumPy (BLAS).
+    - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
+      result, a broadcast multiply for an inner dimension of 1).
 
     Example::
 
@@ -137,9 +136,29 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
             return parallel_matmul(a, b, empty_aligned((m, n), a.dtype))
         if out.dtype == a.dtype and out.flags.c_contiguous:
             return parallel_matmul(a, b, out)
-    if out is None and m * n * a.itemsize >= RECYCLE_MIN_BYTES:  # a big result: in a recycled buffer
-        out = empty_aligned((m, n), np.result_type(a, b))
-    if k == 1:
+    return blas_matmul2d(a, b, out)
+
+
+def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for 2-D arrays in NumPy (its BLAS), a big result in a recycled buffer.
+
+    For callers that keep Numba's threads out of a step (the serial recurrent kernels) and for
+    ``matmul2d``'s products that stay in NumPy. Rules:
+
+    - a result of ``RECYCLE_MIN_BYTES`` or more goes into ``empty_aligned``'s recycled memory: a
+      weight gradient made anew in every step would otherwise be memory the C library may have
+      handed back to the OS, every page of it faulting again on first touch;
+    - an inner dimension of 1 (``dL/dW = g^T x`` of a batch of one) as a broadcast multiply:
+      NumPy's matmul sends that outer product to a plain loop instead of BLAS.
+
+    Example::
+
+        >>> blas_matmul2d(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)).shape
+        (2, 4)
+    """
+    if out is None and a.shape[0] * b.shape[1] * a.itemsize >= RECYCLE_MIN_BYTES:
+        out = empty_aligned((a.shape[0], b.shape[1]), np.result_type(a, b))
+    if a.shape[1] == 1:
         return np.multiply(a, b, out=out)
     return np.matmul(a, b, out=out)
 

@@ -252,22 +252,31 @@ def _normalize_padding_idx(padding_idx: int, num: int, who: str) -> int:
 
 
 class Dropout(Function):
-    """``y = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)``; the same mask scales the gradient."""
+    """``y = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)``; the same mask scales the gradient.
+
+    Rule: the mask, its uniform numbers and both results are written into ``empty``'s memory,
+    which recycles big buffers: a layer's dropout makes arrays of the activations' size in every
+    step, and memory the C library handed back to the OS would fault again on every page.
+    """
 
     name = "dropout"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        scaled_mask = empty(x.shape, x.dtype)
         if self.p >= 1.0:
-            scaled_mask = np.zeros_like(x)
-        else:
-            keep = rng().random(x.shape) >= self.p
-            scaled_mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
+            scaled_mask.fill(0)
+        else:  # the same uniform numbers as rng().random(x.shape), in recycled memory
+            uniform = rng().random(out=empty(x.shape, np.float64))
+            np.greater_equal(uniform, self.p, out=scaled_mask, casting="unsafe")  # keep: 1.0, drop: 0.0
+            scaled_mask *= x.dtype.type(1.0 / (1.0 - self.p))
         self.save_for_backward(scaled_mask)
-        return x * scaled_mask
+        return np.multiply(x, scaled_mask, out=empty(x.shape, x.dtype))
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (scaled_mask,) = self.saved_tensors
-        return grad * scaled_mask
+        if self.create_graph or grad.dtype != scaled_mask.dtype:  # a Tensor (double backward), or promotion
+            return grad * scaled_mask
+        return np.multiply(grad, scaled_mask, out=empty(grad.shape, grad.dtype))
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

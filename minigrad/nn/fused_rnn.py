@@ -46,7 +46,7 @@ from minigrad.errors import ShapeError
 from minigrad.kernels.cpu import host_cpu_name, vector_lanes
 from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
-from minigrad.kernels.products import matmul2d, num_threads
+from minigrad.kernels.products import blas_matmul2d, matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
 from minigrad.nn.cells import BUILTIN_CELLS, describe
 from minigrad.nn.cells.description import LayerArrays
@@ -131,7 +131,7 @@ class Strategy(Enum):
 
         A thread pool spin-waits after its work; two pools (BLAS's and Numba's) would slow each other.
         """
-        return matmul2d if self in (Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS) else np.matmul
+        return matmul2d if self in (Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS) else blas_matmul2d
 
 
 def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None = None,

@@ -361,6 +361,44 @@ def test_matmul2d_mixed_dtypes_follow_numpy():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blas_matmul2d_puts_a_big_result_in_recycled_memory(dtype):
+    """NumPy's product, in a recycled buffer from RECYCLE_MIN_BYTES on (a weight gradient made every step)."""
+    from minigrad import _allocator
+
+    rng = np.random.default_rng(3)
+    g, x = rng.standard_normal((35, 400)).astype(dtype), rng.standard_normal((35, 200)).astype(dtype)
+    big = P.blas_matmul2d(g.T, x)  # (400, 200): 320 KB in float32
+    np.testing.assert_allclose(big, g.T @ x, **_tol(dtype))
+    assert _allocator.kept_by_recycler(big.base) and big.dtype == dtype and big.flags.c_contiguous
+    small = P.blas_matmul2d(x[:4, :3].T, x[:4, :5])  # 3 x 5: a plain NumPy array
+    np.testing.assert_allclose(small, x[:4, :3].T @ x[:4, :5], **_tol(dtype))
+    assert not _allocator.kept_by_recycler(small.base)
+    out = np.empty((400, 200), dtype)
+    assert P.blas_matmul2d(g.T, x, out=out) is out
+    outer = P.blas_matmul2d(g[:1].T, x[:1])  # an inner dimension of 1: a broadcast multiply
+    np.testing.assert_array_equal(outer, np.matmul(g[:1].T, x[:1]))
+
+
+def test_serial_fused_layer_weight_gradients_are_recycled():
+    """The serial strategies' all-steps products (BLAS) give weight gradients in recycled memory, as the
+    parallel ones (matmul2d) do: freed by zero_grad, taken again by the next step's backward."""
+    import minigrad as mg
+    from minigrad import _allocator
+    from minigrad.nn import fused_rnn
+
+    lstm = mg.nn.LSTM(100, 100)
+    assert fused_rnn.plan("lstm", np.float32, batch=1, hidden=100) is fused_rnn.Strategy.SEQUENCE
+    x = mg.randn(35, 1, 100)
+    lstm(x)[0].sum().backward()
+    for w in (lstm.weight_ih_l0, lstm.weight_hh_l0):  # (400, 100) float32: 160 KB each
+        assert _allocator.kept_by_recycler(w.grad._array.base)
+    first = lstm.weight_ih_l0.grad._array.ctypes.data
+    lstm.zero_grad()
+    lstm(x)[0].sum().backward()
+    assert {w.grad._array.ctypes.data for w in (lstm.weight_ih_l0, lstm.weight_hh_l0)} >= {first}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul2d_outer_product(dtype):
     """An inner dimension of 1 (dL/dW of a batch of one) is a broadcast multiply: same values, NaN/Inf as NumPy's."""
     rng = np.random.default_rng(7)
