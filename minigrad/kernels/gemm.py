@@ -244,6 +244,22 @@ def empty_panels(n_panels, n_inner, zero):
 
 
 @Inline.with_options(_OPTIONS)
+def panels_in(scratch, n_panels, n_inner, zero):
+    """The packed panels ``(n_panels, n_inner, tc)`` at the start of ``scratch`` when it has room,
+    else in a new array (``empty_panels``).
+
+    ``scratch`` is a 1-D array of ``zero``'s dtype starting on a cache line: memory the caller
+    keeps from one call to the next (``parallel_matmul`` takes it from the recycled buffers), so
+    that a big product does not ask the C library for its packed copy of ``b`` every time.
+    """
+    tc = _stack_tile(zero).shape[1]
+    size = n_panels * n_inner * tc
+    if scratch.shape[0] >= size:
+        return scratch[:size].reshape((n_panels, n_inner, tc))
+    return empty_panels(n_panels, n_inner, zero)
+
+
+@Inline.with_options(_OPTIONS)
 def pack_panels(b, cols, panels, p0, p1):
     """``panels[p, :, :w] = b[:, c:c + w]`` for ``(c, w) = cols[p]``, ``p0 <= p < p1``; zeros in the padding.
 
@@ -468,7 +484,7 @@ A_CACHED_BYTES = 1024 * 1024
 
 
 @kernel(parallel=True, **_OPTIONS)
-def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
+def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     """``out[r0:r1, j0:j1] = A[r0:r1] @ B[:, j0:j1]`` for each row ``(r0, r1, j0, j1)`` of ``blocks``, in parallel.
 
     ``A = a.T if a_transposed else a``, the same for ``B``; ``a``, ``b`` and ``out`` are
@@ -476,14 +492,14 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     the array it views plus the flag, so the kernel compiles once for every layout (each
     compilation costs seconds on a cold start); with a narrow tile each block copies its chunks of
     a transposed ``A`` into rows (``rows_of_transpose``). ``B`` is first copied into packed panels
-    (``pack_panels``), cut at every column bound of the blocks so that each block owns whole
-    panels; the threads share the packing (when the blocks split the columns, each packs its
+    (``pack_panels``) in ``scratch`` (``panels_in``), cut at every column bound of the blocks so
+    that each block owns whole panels; the threads share the packing (when the blocks split the columns, each packs its
     own panels). Then each block goes over its rows ``M_BLOCK`` at a time, each chunk over
     ``K`` in blocks of ``K_BLOCK``, each of those over all the block's panels
     (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide); a panel
     at most ``NARROW_PANEL`` columns wide (with ``A`` not transposed) is summed as dot products
     instead (``gemm_narrow``). The blocks must not
-    overlap; ``parallel_matmul`` cuts them.
+    overlap; ``parallel_matmul`` cuts them, and sizes ``scratch`` (``products.panel_scratch``).
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
@@ -492,7 +508,7 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
     n_inner = a.shape[0] if a_transposed else a.shape[1]
     n_panels = cols.shape[0]
     k_step = K_BLOCK if n_inner > K_ONE_PASS else max(n_inner, 1)
-    panels = empty_panels(n_panels, n_inner, out.dtype.type(0))  # pack_panels writes all of each panel
+    panels = panels_in(scratch, n_panels, n_inner, out.dtype.type(0))  # pack_panels writes all of each panel
     copy_a = (a_transposed and tc < COPY_MAX_TILE_COLS and out.shape[1] >= COPY_MIN_COLUMNS
               and M_BLOCK * n_inner * out.itemsize <= COPY_MAX_BYTES)
     for q in prange(n_blocks):  # share q of the panels: with column blocks, exactly block q's own
@@ -531,7 +547,7 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks):
 
 
 def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transposed: bool, out: np.ndarray,
-                      blocks: np.ndarray) -> None:
+                      blocks: np.ndarray, scratch: np.ndarray) -> None:
     a, b = (a.T if a_transposed else a), (b.T if b_transposed else b)
     for r0, r1, j0, j1 in blocks:
         out[r0:r1, j0:j1] = a[r0:r1] @ b[:, j0:j1]

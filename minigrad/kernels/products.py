@@ -229,14 +229,34 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
         3.0
     """
     rows, cols = out.shape
+    inner = a.shape[1]
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
     tile_cols, lanes = tile_shape(out.dtype)[1], vector_lanes(out.dtype)
-    if a_transposed and transposed_output_pays(rows, cols, a.shape[1], tile_cols):
+    if a_transposed and transposed_output_pays(rows, cols, inner, tile_cols):
         out_t = empty_aligned((cols, rows), out.dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
         blocks = split_blocks(cols, rows, num_threads(), TILE_ROWS, tile_cols, b_transposed, lanes)
-        matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks)
+        scratch = panel_scratch(blocks, inner, tile_cols, out.dtype)
+        matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks, scratch)
         np.copyto(out, out_t.T)
         return out
     blocks = split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_cols, not a_transposed, lanes)
-    matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks)
+    scratch = panel_scratch(blocks, inner, tile_cols, out.dtype)
+    matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks, scratch)
     return out
+
+
+def panel_scratch(blocks: np.ndarray, inner: int, tile_cols: int, dtype: Any) -> np.ndarray:
+    """Room for the packed panels ``matmul_blocks`` cuts from a ``B`` with ``inner`` rows for ``blocks``.
+
+    As the kernel counts them (``gemm.panel_plan``): each range between two neighbouring column
+    bounds of the blocks, ``tile_cols`` columns a panel. In ``empty_aligned``'s recycled memory: a
+    train step packs the same big operands (a weight gradient's ``x``, several MB) every time.
+
+    Example::
+
+        >>> panel_scratch(np.array([[0, 6, 0, 64], [0, 6, 64, 70]]), 3, 64, np.float32).size  # 2 panels of 3 x 64
+        384
+    """
+    bounds = sorted({int(c) for c in blocks[:, 2:4].ravel()})
+    n_panels = sum(-(-(stop - start) // tile_cols) for start, stop in zip(bounds, bounds[1:]))
+    return empty_aligned((n_panels * inner * tile_cols,), dtype)

@@ -222,12 +222,19 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
     tol = _tol(dtype)
     tol["atol"] *= max(1.0, k ** 0.5)  # sums of k products: rounding grows with k (float32 FMA vs BLAS)
     for parts in (1, 2, 3):
-        blocks = P.split_blocks(m, n, parts, G.TILE_ROWS, G.tile_shape(dtype)[1])
-        ours, ref = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
-        G.matmul_blocks(a_data, a_transposed, b_data, b_transposed, ours, blocks)
-        G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks)
-        np.testing.assert_allclose(ours, ref, **tol)
-        np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
+        tile_cols = G.tile_shape(dtype)[1]
+        blocks = P.split_blocks(m, n, parts, G.TILE_ROWS, tile_cols)
+        # The panels in the caller's scratch (full of NaN: every panel is written before it is read),
+        # and with no room there (the kernel allocates them itself).
+        kept = P.panel_scratch(blocks, k, tile_cols, dtype)
+        kept.fill(np.nan)
+        for scratch in (kept, np.empty(0, dtype)):
+            ours, ref = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
+            G.matmul_blocks(a_data, a_transposed, b_data, b_transposed, ours, blocks, scratch)
+            G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks, scratch)
+            np.testing.assert_allclose(ours, ref, **tol)
+            np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
+        assert not np.isnan(kept).any()  # panel_scratch counts the panels exactly: all of it was packed into
 
 
 @pytest.mark.parametrize("m0, m1", [(0, 19), (3, 11), (5, 5)])
@@ -258,7 +265,7 @@ def test_last_panel_of_every_width(dtype, a_transposed, width):
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     a_data = np.ascontiguousarray(a.T) if a_transposed else a
     ours = np.full((m, n), np.nan, dtype)
-    G.matmul_blocks(a_data, a_transposed, b, False, ours, P.split_blocks(m, n, 1))
+    G.matmul_blocks(a_data, a_transposed, b, False, ours, P.split_blocks(m, n, 1), np.empty(0, dtype))
     tol = _tol(dtype)
     tol["atol"] *= k ** 0.5
     np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
@@ -271,10 +278,10 @@ def test_matmul_blocks_any_blocks(dtype):
     a, b = rng.standard_normal((11, 9)).astype(dtype), rng.standard_normal((9, 150)).astype(dtype)
     blocks = np.array([[0, 3, 0, 10], [3, 11, 0, 150], [0, 3, 10, 97], [0, 2, 97, 150], [2, 3, 97, 150]], np.int64)
     ours = np.full((11, 150), np.nan, dtype)
-    G.matmul_blocks(a, False, b, False, ours, blocks)
+    G.matmul_blocks(a, False, b, False, ours, blocks, np.empty(0, dtype))
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
     out = np.full((11, 150), 7.0, dtype)  # a block set that leaves columns and rows alone
-    G.matmul_blocks(a, False, b, False, out, np.array([[1, 5, 3, 70]], np.int64))
+    G.matmul_blocks(a, False, b, False, out, np.array([[1, 5, 3, 70]], np.int64), np.empty(0, dtype))
     np.testing.assert_allclose(out[1:5, 3:70], a[1:5] @ b[:, 3:70], **_tol(dtype))
     out[1:5, 3:70] = 7.0
     assert (out == 7.0).all()
@@ -306,7 +313,7 @@ def test_matmul_blocks_propagates_nan_and_inf():
     b = np.ones((3, 70), np.float32)
     a[4, 2], b[0, 5], b[2, 66] = np.nan, np.inf, -np.inf
     ours, ref = np.empty((5, 70), np.float32), a @ b
-    G.matmul_blocks(a, False, b, False, ours, P.split_blocks(5, 70, 2))
+    G.matmul_blocks(a, False, b, False, ours, P.split_blocks(5, 70, 2), np.empty(0, np.float32))
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     np.testing.assert_array_equal(ours[np.isinf(ref)], ref[np.isinf(ref)])
 
@@ -441,7 +448,7 @@ def test_weight_gradient_flips_when_that_pads_less(monkeypatch, inner, rows, col
     if G.tile_shape(np.float32)[1] != 64:
         pytest.skip("the table is for the 64-column float32 tile (AVX-512)")
     shapes = []
-    monkeypatch.setattr(P, "matmul_blocks", lambda a, at, b, bt, out, blocks: shapes.append(out.shape))
+    monkeypatch.setattr(P, "matmul_blocks", lambda a, at, b, bt, out, blocks, scratch: shapes.append(out.shape))
     g, x = np.ones((inner, rows), np.float32), np.ones((inner, cols), np.float32)
     P.parallel_matmul(g.T, x, np.empty((rows, cols), np.float32))
     P.parallel_matmul(np.ascontiguousarray(g.T), x, np.empty((rows, cols), np.float32))  # `a` not a transpose
