@@ -493,13 +493,13 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     compilation costs seconds on a cold start); with a narrow tile each block copies its chunks of
     a transposed ``A`` into rows (``rows_of_transpose``). ``B`` is first copied into packed panels
     (``pack_panels``) in ``scratch`` (``panels_in``), cut at every column bound of the blocks so
-    that each block owns whole panels; the threads share the packing (when the blocks split the columns, each packs its
-    own panels). Then each block goes over its rows ``M_BLOCK`` at a time, each chunk over
-    ``K`` in blocks of ``K_BLOCK``, each of those over all the block's panels
-    (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide); a panel
-    at most ``NARROW_PANEL`` columns wide (with ``A`` not transposed) is summed as dot products
-    instead (``gemm_narrow``). The blocks must not
-    overlap; ``parallel_matmul`` cuts them, and sizes ``scratch`` (``products.panel_scratch``).
+    that each block owns whole panels; the threads share the packing (when the blocks split the
+    columns, each packs its own panels). Then each block goes over its rows ``M_BLOCK`` at a
+    time, each chunk over ``K`` in blocks of ``K_BLOCK``, each of those over all the block's
+    panels (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide); a
+    panel at most ``NARROW_PANEL`` columns wide (with ``A`` not transposed) is summed as dot
+    products instead (``gemm_narrow``). The blocks must not overlap; ``parallel_matmul`` cuts
+    them, and sizes ``scratch`` (``products.panel_scratch``).
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]

@@ -375,9 +375,9 @@ class FusedRNNLayer(Function):
         kernels = self.cell.kernels
         lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
         a = LayerArrays(gates, h_all, lengths, zeros_aligned((B, H), dtype), self.reverse, c_all=c_all, hn=hn)
-        # (a copy, when one is needed, e.g. of sum()'s broadcast gradient, in recycled memory)
-        a.grad_out = np.empty((T, B, 0), dtype) if grad_out is None else contiguous_aligned(grad_out.astype(dtype,
-                                                                                                         copy=False))
+        # A copy, when one is needed (a batch_first layer's gradient arrives transposed), in recycled memory.
+        grad_out = None if grad_out is None else grad_out.astype(dtype, copy=False)
+        a.grad_out = np.empty((T, B, 0), dtype) if grad_out is None else contiguous_aligned(grad_out)
 
         # Gradients reaching the state after the last step: from h_n / c_n.
         a.carry_h = zeros_aligned((B, H), dtype)
