@@ -47,42 +47,33 @@ def step():
     opt.step()
 """
 
-# Steps whose arrays used to be new memory every time (glibc handed them back between steps):
-# a serial layer's weight gradients from BLAS, a batch_first layer's transposed output gradient,
-# the big products' packed panels, a dropout over activations.
-_SERIAL_TWO_LAYERS = """
+def _lstm_mse_step(layer: str, x: tuple[int, ...], y: tuple[int, ...], output: str = "out") -> str:
+    """A model script defining step(): SGD on the MSE of ``output``, an expression of the layer's ``out``."""
+    return f"""
 import minigrad as mg
-lstm = mg.nn.LSTM(100, 100, num_layers=2, bidirectional=True)  # batch 1: the serial kernels, BLAS products
+lstm = mg.nn.{layer}
 opt = mg.optim.SGD(lstm.parameters(), lr=0.01)
-x, y = mg.randn(35, 1, 100), mg.randn(35, 1, 200)
+x, y = mg.randn{x}, mg.randn{y}
 def step():
     opt.zero_grad()
-    mg.nn.functional.mse_loss(lstm(x)[0], y).backward()
+    out = lstm(x)[0]
+    mg.nn.functional.mse_loss({output}, y).backward()
     opt.step()
 """
 
-_BATCH_FIRST_LAST_STEP = """
-import minigrad as mg
-lstm = mg.nn.LSTM(64, 128, batch_first=True)  # benchmarks/run.py's lstm_small
-opt = mg.optim.SGD(lstm.parameters(), lr=0.01)
-x, y = mg.randn(32, 35, 64), mg.randn(32, 128)
-def step():
-    opt.zero_grad()
-    mg.nn.functional.mse_loss(lstm(x)[0][:, -1], y).backward()
-    opt.step()
-"""
 
-_BIG_PRODUCTS_DROPOUT = """
-import minigrad as mg
-# dW_ih = dG^T X packs X for the tile: 2.6 MB in layer 1, 5.2 MB in layer 2 (both directions' outputs)
-lstm = mg.nn.LSTM(300, 300, num_layers=2, dropout=0.2, bidirectional=True)
-opt = mg.optim.SGD(lstm.parameters(), lr=0.01)
-x, y = mg.randn(34, 64, 300), mg.randn(34, 64, 600)
-def step():
-    opt.zero_grad()
-    mg.nn.functional.mse_loss(lstm(x)[0], y).backward()
-    opt.step()
-"""
+# Steps whose arrays used to be new memory every time (glibc handed them back between steps).
+_RECURRENT_STEPS = {
+    # batch 1: the serial kernel, whose weight gradients come from BLAS
+    "serial_two_layers": _lstm_mse_step("LSTM(100, 100, num_layers=2, bidirectional=True)", (35, 1, 100),
+                                        (35, 1, 200)),
+    # benchmarks/run.py's lstm_small: the output gradient arrives transposed and is copied
+    "batch_first_last_step": _lstm_mse_step("LSTM(64, 128, batch_first=True)", (32, 35, 64), (32, 128),
+                                            "out[:, -1]"),
+    # dW_ih = dG^T X packs X for the tile: 2.6 MB in layer 1, 5.2 MB in layer 2
+    "big_products_dropout": _lstm_mse_step("LSTM(300, 300, num_layers=2, dropout=0.2, bidirectional=True)",
+                                           (34, 64, 300), (34, 64, 600)),
+}
 
 
 # Appended to a model script that defines step(): page faults per step, after three steps to warm up.
@@ -136,11 +127,10 @@ def test_recycled_buffers_keep_a_train_step_from_faulting_without_tuning():
     assert faults_per_step < 100  # ~1,850 per step before the buffers were recycled
 
 
-@pytest.mark.parametrize("model", [_SERIAL_TWO_LAYERS, _BATCH_FIRST_LAST_STEP, _BIG_PRODUCTS_DROPOUT],
-                         ids=["serial_two_layers", "batch_first_last_step", "big_products_dropout"])
-def test_recurrent_steps_reuse_their_memory_without_tuning(model):
+@pytest.mark.parametrize("name", list(_RECURRENT_STEPS))
+def test_recurrent_steps_reuse_their_memory_without_tuning(name):
     """malloc left alone: these steps faulted 250-4,500 pages each before their arrays were recycled."""
-    tuned, faults_per_step = _run(None, model=model)
+    tuned, faults_per_step = _run(None, model=_RECURRENT_STEPS[name])
     assert not tuned
     assert faults_per_step < 50
 

@@ -289,13 +289,15 @@ def test_dropout_mask_is_the_generators_uniform_numbers_and_big_ones_are_recycle
     from minigrad import _allocator
     from minigrad.random import rng
 
-    x = mg.randn(300, 200).T  # a transposed view: the output is still x's shape
-    mg.manual_seed(11)
-    expected = (rng().random(x.shape) >= 0.3).astype(np.float32) * np.float32(1 / 0.7) * x._array
-    mg.manual_seed(11)
-    y = F.dropout(x, 0.3)
-    np.testing.assert_array_equal(y._array, expected)
-    assert _allocator.kept_by_recycler(y._array.base)  # 240 KB of float32
+    for x, recycled in ((mg.randn(300, 200).T, True), (mg.randn(3, 5, requires_grad=True), False)):
+        mg.manual_seed(11)
+        mask = (rng().random(x.shape) >= 0.3).astype(np.float32) * np.float32(1 / 0.7)
+        mg.manual_seed(11)
+        y = F.dropout(x, 0.3)  # (a transposed view: the output is still x's shape)
+        np.testing.assert_array_equal(y._array, mask * x._array)
+        assert _allocator.kept_by_recycler(y._array.base) == recycled  # 240 KB of float32; 60 bytes
+    y.backward(mg.ones(3, 5))
+    np.testing.assert_array_equal(x.grad._array, mask)
 
 
 def test_dropout_edge_probabilities_and_validation():

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import empty, empty_aligned
+from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError, not_in_minigrad
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
@@ -254,29 +254,34 @@ def _normalize_padding_idx(padding_idx: int, num: int, who: str) -> int:
 class Dropout(Function):
     """``y = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)``; the same mask scales the gradient.
 
-    Rule: the mask, its uniform numbers and both results are written into ``empty``'s memory,
-    which recycles big buffers: a layer's dropout makes arrays of the activations' size in every
-    step, and memory the C library handed back to the OS would fault again on every page.
+    Rule: when its uniform numbers (float64) reach ``RECYCLE_MIN_BYTES``, the mask, the numbers and
+    both results are written into ``empty_aligned``'s recycled memory: a layer's dropout makes
+    arrays of the activations' size in every step, and memory the C library handed back to the OS
+    would fault again on every page. Smaller ones use NumPy's own temporaries (less bookkeeping).
     """
 
     name = "dropout"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        scaled_mask = empty(x.shape, x.dtype)
+        self.recycled = x.size * 8 >= RECYCLE_MIN_BYTES
+        scale = x.dtype.type(1.0 / (1.0 - self.p)) if self.p < 1.0 else x.dtype.type(0)
         if self.p >= 1.0:
-            scaled_mask.fill(0)
-        else:  # the same uniform numbers as rng().random(x.shape), in recycled memory
-            uniform = rng().random(out=empty(x.shape, np.float64))
+            scaled_mask = np.zeros_like(x)
+        elif self.recycled:  # the same uniform numbers as rng().random(x.shape), in recycled memory
+            uniform = rng().random(out=empty_aligned(x.shape, np.float64))
+            scaled_mask = empty_aligned(x.shape, x.dtype)
             np.greater_equal(uniform, self.p, out=scaled_mask, casting="unsafe")  # keep: 1.0, drop: 0.0
-            scaled_mask *= x.dtype.type(1.0 / (1.0 - self.p))
+            scaled_mask *= scale
+        else:
+            scaled_mask = (rng().random(x.shape) >= self.p).astype(x.dtype) * scale
         self.save_for_backward(scaled_mask)
-        return np.multiply(x, scaled_mask, out=empty(x.shape, x.dtype))
+        return np.multiply(x, scaled_mask, out=empty_aligned(x.shape, x.dtype)) if self.recycled else x * scaled_mask
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (scaled_mask,) = self.saved_tensors
-        if self.create_graph or grad.dtype != scaled_mask.dtype:  # a Tensor (double backward), or promotion
-            return grad * scaled_mask
-        return np.multiply(grad, scaled_mask, out=empty(grad.shape, grad.dtype))
+        if self.recycled and not self.create_graph and grad.dtype == scaled_mask.dtype:
+            return np.multiply(grad, scaled_mask, out=empty_aligned(grad.shape, grad.dtype))
+        return grad * scaled_mask  # (also a Tensor: double backward)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
