@@ -47,6 +47,7 @@ def step():
     opt.step()
 """
 
+
 def _lstm_mse_step(layer: str, x: tuple[int, ...], y: tuple[int, ...], output: str = "out") -> str:
     """A model script defining step(): SGD on the MSE of ``output``, an expression of the layer's ``out``."""
     return f"""

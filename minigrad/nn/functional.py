@@ -263,17 +263,16 @@ class Dropout(Function):
     name = "dropout"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.recycled = x.size * 8 >= RECYCLE_MIN_BYTES
-        scale = x.dtype.type(1.0 / (1.0 - self.p)) if self.p < 1.0 else x.dtype.type(0)
+        self.recycled = x.size * 8 >= RECYCLE_MIN_BYTES  # the uniforms' bytes
         if self.p >= 1.0:
             scaled_mask = np.zeros_like(x)
         elif self.recycled:  # the same uniform numbers as rng().random(x.shape), in recycled memory
             uniform = rng().random(out=empty_aligned(x.shape, np.float64))
             scaled_mask = empty_aligned(x.shape, x.dtype)
             np.greater_equal(uniform, self.p, out=scaled_mask, casting="unsafe")  # keep: 1.0, drop: 0.0
-            scaled_mask *= scale
+            scaled_mask *= x.dtype.type(1.0 / (1.0 - self.p))
         else:
-            scaled_mask = (rng().random(x.shape) >= self.p).astype(x.dtype) * scale
+            scaled_mask = (rng().random(x.shape) >= self.p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
         self.save_for_backward(scaled_mask)
         return np.multiply(x, scaled_mask, out=empty_aligned(x.shape, x.dtype)) if self.recycled else x * scaled_mask
 
