@@ -274,13 +274,19 @@ class Dropout(Function):
         else:
             scaled_mask = (rng().random(x.shape) >= self.p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
         self.save_for_backward(scaled_mask)
-        return np.multiply(x, scaled_mask, out=empty_aligned(x.shape, x.dtype)) if self.recycled else x * scaled_mask
+        return self._times(x, scaled_mask)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (scaled_mask,) = self.saved_tensors
-        if self.recycled and not self.create_graph and grad.dtype == scaled_mask.dtype:
-            return np.multiply(grad, scaled_mask, out=empty_aligned(grad.shape, grad.dtype))
-        return grad * scaled_mask  # (also a Tensor: double backward)
+        if self.create_graph:  # grad is a Tensor: the product is recorded (double backward)
+            return grad * scaled_mask
+        return self._times(grad, scaled_mask)
+
+    def _times(self, a: np.ndarray, scaled_mask: np.ndarray) -> np.ndarray:
+        """``a * scaled_mask``, into recycled memory when the inputs are big (the rule above)."""
+        if self.recycled and a.dtype == scaled_mask.dtype:
+            return np.multiply(a, scaled_mask, out=empty_aligned(a.shape, a.dtype))
+        return a * scaled_mask
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

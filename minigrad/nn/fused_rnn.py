@@ -64,7 +64,7 @@ GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
 # from this batch when W_hh is bigger than the CPU's threshold below (None: never). Past it, every
 # step streams W_hh from beyond a core's L2 cache, and where that cache level feeds a core slowly,
 # BLAS's blocking of the step product pays. ``blas_step_cpu`` names a CPU's row (its maker and
-# vector width), measured on such a CPU (docs/performance.md, "Big steps on BLAS, by CPU").
+# vector width); how each threshold was found: docs/performance.md, "Big steps on BLAS, by CPU".
 BLAS_STEP_MIN_BATCH = 64
 BLAS_STEP_MIN_WEIGHT_BYTES: dict[str, int | None] = {
     "avx512": 6 * 1024 * 1024,  # 64-byte vectors (Intel's AVX-512): the tile's widest
