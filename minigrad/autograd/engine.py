@@ -10,11 +10,10 @@ mode on, and so the backward pass itself becomes a graph that can be differentia
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,8 +27,7 @@ if TYPE_CHECKING:
     from minigrad.tensor import Tensor
 
 
-@contextlib.contextmanager
-def cycle_collector_paused() -> Iterator[None]:
+class cycle_collector_paused:
     """Pause Python's cyclic garbage collector inside the block, and put it back as it was.
 
     Rule: only around minigrad's own loops that build or walk a graph (backward, a reference
@@ -37,7 +35,8 @@ def cycle_collector_paused() -> Iterator[None]:
     frees all of it; but while thousands of its nodes are alive, every few hundred allocations
     make the collector scan them again, and every few thousand scan every object of the process.
     (A user's cell runs inside the time loop too: cyclic garbage it makes waits for the end of the
-    loop.) A collector the user turned off stays off.
+    loop.) A collector the user turned off stays off. A class, not a ``contextlib.contextmanager``
+    generator: every ``backward()`` enters it, so entering it must cost little.
 
     Example::
 
@@ -46,12 +45,13 @@ def cycle_collector_paused() -> Iterator[None]:
         ...     gc.isenabled()
         False
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.was_enabled:
             gc.enable()
 
 
@@ -375,7 +375,7 @@ def _root_gradient(t: Tensor, gradient: Any, who: str, graph: bool = False) -> A
                 f"{who}: grad can be implicitly created only for scalar outputs, but the output has "
                 f"shape {t.shape}; pass gradient= (a tensor of that shape), or reduce it first (e.g. .sum())"
             )
-        ones = np.ones_like(t._array)
+        ones = np.ones(t._array.shape, t._array.dtype)  # (ones_like: the same, through more Python)
         return Tensor(ones) if graph else ones
     if graph and isinstance(gradient, Tensor):  # it may itself be in a graph (the double-vjp trick)
         g = gradient if gradient.dtype == t.dtype else gradient.to(t.dtype)

@@ -221,7 +221,9 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor | None, **params: Any) -> Any:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
-        # This is the hot path of every op: one pass over the inputs, and no node when none needs grad.
+        # The hot path of every op. Rules: one pass over the inputs; no comprehensions (each is a
+        # function call of its own before Python 3.12); no node when no input needs a gradient;
+        # scope, anomaly mode and the recorder cost one check together when all are off.
         if cls._default_init:  # what Function.__init__ does, without the call
             fn = object.__new__(cls)
             if params:
@@ -229,15 +231,34 @@ class Function:
         else:
             fn = cls(**params)
         mode = _mode
+        arrays = []
         if mode.grad_enabled:
-            needs = tuple([t is not None and t._requires_grad for t in inputs])
+            # With each input: whether it needs a gradient; where that gradient goes (its creator's
+            # output slot, or the input itself if a leaf); the shape and dtype it must have.
+            needs, edges, meta = [], [], []
+            for t in inputs:
+                if t is None:
+                    arrays.append(None)
+                    needs.append(False)
+                    edges.append(None)
+                    meta.append(None)
+                else:
+                    array = t._array
+                    arrays.append(array)
+                    need = t._requires_grad
+                    needs.append(need)
+                    edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
+                    meta.append((array.shape, array.dtype))
+            needs = tuple(needs)
         else:
-            needs = (False,) * len(inputs)
+            for t in inputs:
+                arrays.append(None if t is None else t._array)
+            needs = _NO_GRAD_NEEDED[len(inputs)] if len(inputs) < len(_NO_GRAD_NEEDED) else (False,) * len(inputs)
         fn.needs_input_grad = needs
-        scope = mode.scope_name
-        if scope:
-            fn.scope = scope
-        raw = fn.forward(*[None if t is None else t._array for t in inputs])
+        traced = mode.traced
+        if traced and mode.scope_name:
+            fn.scope = mode.scope_name
+        raw = fn.forward(*arrays)
         single = type(raw) is np.ndarray
         if single:
             outputs = (raw,)
@@ -249,42 +270,33 @@ class Function:
             single = True
             if fn._saved:  # a saved output must stay *the* output (create_graph)
                 fn._saved = tuple([outputs[0] if value is raw else value for value in fn._saved])
-        if mode.anomaly:
+        if traced and mode.anomaly:
             _check_finite(fn, outputs, "forward", "output")
 
         Tensor = _Tensor or _tensor_class()
         if True not in needs:  # nothing to differentiate: plain tensors, no node kept
-            outs = tuple([Tensor(a) for a in outputs])
+            outs = (Tensor(outputs[0]),) if single else tuple([Tensor(a) for a in outputs])
             if cls.is_view:
                 _share_memory_bookkeeping(outs, inputs[0])
             return outs[0] if single else outs
-        # Where each input's gradient goes: its creator's output slot, or the input itself if a leaf;
-        # and each input's shape and dtype, which its gradient must have.
-        edges, meta = [], []
-        for t, need in zip(inputs, needs):
-            if t is None:
-                edges.append(None)
-                meta.append(None)
-                continue
-            edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
-            array = t._array
-            meta.append((array.shape, array.dtype))
         fn.next_functions = tuple(edges)
         fn.input_meta = tuple(meta)
         if single:
-            outs = (Tensor._from_op(outputs[0], fn, 0),)
-            fn.outputs = (weakref.ref(outs[0]),)
+            out = Tensor._from_op(outputs[0], fn, 0)
+            outs = (out,)
+            fn.outputs = (weakref.ref(out),)
         else:
             outs = tuple([Tensor._from_op(a, fn, i) for i, a in enumerate(outputs)])
             fn.outputs = tuple([weakref.ref(t) for t in outs])
         if cls.is_view:
             _share_memory_bookkeeping(outs, inputs[0])
         if fn._saved:
-            fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, outs)
-        if mode.anomaly:  # where this node was made, for backward errors (anomaly.py); nothing otherwise
-            fn.forward_trace = forward_trace()
-        if mode.recorder is not None:
-            mode.recorder.on_forward(fn, outputs)
+            fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, arrays, outs)
+        if traced:
+            if mode.anomaly:  # where this node was made, for backward errors (anomaly.py)
+                fn.forward_trace = forward_trace()
+            if mode.recorder is not None:
+                mode.recorder.on_forward(fn, outputs)
         return outs[0] if single else outs
 
     def __repr__(self) -> str:
@@ -309,7 +321,8 @@ def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None
             t._base = source if source._base is None else source._base
 
 
-def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], outputs: Sequence[Tensor]) -> tuple:
+def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays: Sequence[np.ndarray | None],
+                          outputs: Sequence[Tensor]) -> tuple:
     """What a node must know about the values it saved: their versions now, and which are inputs or outputs.
 
     Versions: for each input or output whose memory was saved (itself or a view of it), its
@@ -318,25 +331,25 @@ def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], outputs
     PyTorch does.
 
     Roles: for each saved value, ``("input", i)`` or ``("output", j)`` when it *is* that input's
-    or output's array, else None. Under ``create_graph=True`` they become Tensors in the graph.
+    or output's array (``arrays[i]`` is input ``i``'s), else None. Under ``create_graph=True``
+    they become Tensors in the graph.
     """
     recorded, roles = [], []
     for a in saved:
         role = None
         if type(a) is np.ndarray:
             source = None  # the input whose memory this is; a view of it is versioned the same way
-            for i, t in enumerate(inputs):
-                if t is None:
-                    continue
-                if a is t._array:  # the input itself (not a view): it has a place in the graph
+            base = a.base
+            for i, array in enumerate(arrays):
+                if a is array:  # the input itself (not a view): it has a place in the graph
                     source, role = i, ("input", i)
                     break
-                if source is None and a.base is not None and a.base is t._array:
+                if source is None and base is not None and base is array:
                     source = i
             if source is not None:
-                t = inputs[source]
+                t, array = inputs[source], arrays[source]
                 counter = t._version_counter or version_counter(t)
-                recorded.append((counter, counter[0], ("input", source), t._array.shape, t._array.dtype))
+                recorded.append((counter, counter[0], ("input", source), array.shape, array.dtype))
             else:
                 for j, t in enumerate(outputs):
                     if a is t._array:
@@ -345,6 +358,10 @@ def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], outputs
                         break
         roles.append(role)
     return tuple(recorded), tuple(roles)
+
+
+# ``needs_input_grad`` of a node made under no_grad, for the usual numbers of inputs.
+_NO_GRAD_NEEDED = tuple((False,) * n for n in range(8))
 
 
 def _tensor_class() -> type:

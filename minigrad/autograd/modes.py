@@ -29,6 +29,13 @@ class _Mode(threading.local):
         # True while backward(create_graph=True) runs: a NumPy function applied to a Tensor in the
         # graph would silently cut it (Tensor.__array__ refuses then).
         self.recording_backward = False
+        # Any of the three above on (a scope, anomaly mode, a recorder): ``Function.apply``
+        # checks this one switch, and the three only when it is set. Kept by ``refresh_traced``.
+        self.traced = False
+
+    def refresh_traced(self) -> None:
+        """Set ``traced`` after a change of ``scope_name``, ``anomaly`` or ``recorder``."""
+        self.traced = bool(self.scope_name or self.anomaly or self.recorder is not None)
 
 
 _mode = _Mode()
@@ -147,11 +154,13 @@ def scope(name: str) -> Iterator[None]:
     _mode.scope.append(name)
     previous = _mode.scope_name
     _mode.scope_name = f"{previous}/{name}" if previous else name
+    _mode.refresh_traced()
     try:
         yield
     finally:
         _mode.scope.pop()
         _mode.scope_name = previous
+        _mode.refresh_traced()
 
 
 def current_scope() -> str:
@@ -174,10 +183,12 @@ def detect_anomaly() -> Iterator[None]:
     """
     previous = _mode.anomaly
     _mode.anomaly = True
+    _mode.refresh_traced()
     try:
         yield
     finally:
         _mode.anomaly = previous
+        _mode.refresh_traced()
 
 
 class Recorder:
@@ -214,7 +225,9 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
     """
     previous = _mode.recorder
     _mode.recorder = recorder
+    _mode.refresh_traced()
     try:
         yield recorder
     finally:
         _mode.recorder = previous
+        _mode.refresh_traced()

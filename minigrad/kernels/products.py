@@ -160,6 +160,8 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
         out = empty_aligned((a.shape[0], b.shape[1]), np.result_type(a, b))
     if a.shape[1] == 1:
         return np.multiply(a, b, out=out)
+    if out is None:
+        return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it
     return np.matmul(a, b, out=out)
 
 

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,21 @@ def _as_tensor(x: Any, op: str, what: str = "input") -> Tensor:
     if isinstance(x, np.ndarray):
         return Tensor(x)
     raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
+
+
+@functools.lru_cache(maxsize=32)
+def ones_constant(n: int, dtype: np.dtype) -> np.ndarray:
+    """An (n,) array of ones made once per size and dtype, shared: the weights of an unweighted loss.
+
+    Rule: callers only read it (kernels take it as an argument; nobody writes into it). It stays
+    writeable so that the kernels see the same array type as for user-given weights.
+
+    Example::
+
+        >>> ones_constant(3, np.dtype(np.float32)).tolist()
+        [1.0, 1.0, 1.0]
+    """
+    return np.ones(n, dtype)
 
 
 def _check_floating(x: Tensor, op: str, what: str = "input") -> None:
@@ -104,7 +120,11 @@ def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> boo
     Returns True when every target is a class in 0..C-1 (then none is ignore_index, unless
     ignore_index is itself a class), False when some are ignore_index.
     """
-    if t.size == 0 or (t.min() >= 0 and t.max() < n_cls):  # the common case: two cheap reductions
+    if t.size <= 32:  # a few targets: Python's min and max of a list cost less than two NumPy reductions
+        values = t.tolist()
+        if not values or (min(values) >= 0 and max(values) < n_cls):
+            return True
+    elif t.min() >= 0 and t.max() < n_cls:  # the common case: two reductions
         return True
     bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
     if bad.any():

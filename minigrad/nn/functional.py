@@ -40,6 +40,7 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     _maybe_inplace,
     _reduce,
     _unreduce,
+    ones_constant,
 )
 from minigrad.nn.functional_activations import elu, gelu, leaky_relu, softplus
 from minigrad.nn.functional_classification_losses import (
@@ -95,11 +96,15 @@ class Linear(Function):
         # The rows of x in the order they lie in memory when that saves flattening (copying) x:
         # y and dL/dx then come out in that order too (views in x's order). Only when y is no
         # wider than x: backward flattens dL/dy in that order, a copy of y's size.
-        order = _memory_order(x) if w.shape[0] <= w.shape[1] else None
+        order = _memory_order(x) if x.ndim > 2 and w.shape[0] <= w.shape[1] else None
         xm = x if order is None else x.transpose(order)
         # All batch dims flattened into rows (a copy if xm is a strided view); a matrix already is.
         x2 = xm if xm.ndim == 2 else xm.reshape(-1, w.shape[1])
-        self.save_for_backward(x2, w, x)  # the rows, so that backward does not flatten (copy) x again
+        # The rows, so that backward does not flatten (copy) x again; x itself only if it is not x2.
+        if x2 is x:
+            self.save_for_backward(x2, w)
+        else:
+            self.save_for_backward(x2, w, x)
         self.order, self.xm_shape = order, xm.shape
         y = matmul2d(x2, w.T)
         if y.ndim != len(xm.shape):
@@ -109,7 +114,8 @@ class Linear(Function):
         return y if order is None else y.transpose(np.argsort(order))
 
     def backward(self, grad: np.ndarray):
-        x2, w, x = self.saved_tensors
+        x2, w, *rest = self.saved_tensors
+        x = rest[0] if rest else x2
         if self.create_graph:
             return self._backward_tensors(grad, x, w)
         order = self.order
@@ -418,7 +424,7 @@ class CrossEntropy(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         rows = self._rows(x)
-        weight = self.weight.astype(rows.dtype) if self.weight is not None else np.ones(rows.shape[1], rows.dtype)
+        weight = self.weight.astype(rows.dtype) if self.weight is not None else ones_constant(rows.shape[1], rows.dtype)
         lse = np.empty(rows.shape[0], dtype=rows.dtype)
         loss = np.empty(rows.shape[0], dtype=rows.dtype)
         denom = cross_entropy_fwd(rows, self.target, weight, self.ignore_index, self.label_smoothing, lse, loss)
@@ -444,7 +450,8 @@ class CrossEntropy(Function):
             g = float(grad)
             if self.reduction == "mean":
                 g = g / self.denom if self.denom != 0 else 0.0
-            scale = np.full(m, g, dtype=rows.dtype)
+            scale = np.empty(m, dtype=rows.dtype)
+            scale.fill(g)
         drows = empty(rows.shape, rows.dtype)
         cross_entropy_bwd(rows, self.target, weight, self.ignore_index, self.label_smoothing, lse, scale, drows)
         if len(self.x_shape) > 2:  # back from (M, C) to (N, C, d1, ...)

@@ -38,6 +38,7 @@ from minigrad.nn._checks import (
     _legacy_reduction,
     _reduce,
     _unreduce,
+    ones_constant,
 )
 from minigrad.ops import grad_math as G
 from minigrad.ops.elementwise import Softplus
@@ -84,7 +85,7 @@ class NLLLoss(Function):
         m, n_cls = rows.shape
         if self.all_kept and self.weight is None and n_cls:  # every row weighs 1: -x[n, t_n], summed
             self.picked_class, self.x_shape = self.target, x.shape
-            self.row_weight = np.ones(m, dtype=x.dtype)
+            self.row_weight = ones_constant(m, x.dtype)
             self.denom = np.float64(m)
             loss = -rows[np.arange(m), self.target]
             if self.reduction == "none":
