@@ -550,6 +550,34 @@ def test_scope_nesting_tags_nodes():
     assert mg.autograd.current_scope() == ""
 
 
+def test_leaving_one_switch_keeps_the_others_on():
+    """Function.apply checks one switch for scope, anomaly mode and a recorder together
+    (``_mode.traced``): leaving any one of them must not switch off the others."""
+    from minigrad.autograd.modes import Recorder, _mode, recording
+
+    class Count(Recorder):
+        def __init__(self):
+            self.n = 0
+
+        def on_forward(self, fn, outputs):
+            self.n += 1
+
+    x = leaf([1.0])
+    counter = Count()
+    with mg.scope("outer"):
+        with recording(counter):
+            with mg.autograd.detect_anomaly():
+                pass
+            a = x * 2  # the recorder is still on after anomaly mode ended
+        b = x * 3  # the scope is still on after the recorder ended
+        with pytest.raises(RuntimeError, match="log at outer produced nan in forward"), mg.autograd.detect_anomaly():
+            leaf([-1.0]).log()
+    c = x * 4
+    assert counter.n == 1
+    assert (a.grad_fn.scope, b.grad_fn.scope, c.grad_fn.scope) == ("outer", "outer", "")
+    assert _mode.traced is False
+
+
 # ------------------------------------------------------------------------------ writing a Function
 
 
