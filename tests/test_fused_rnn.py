@@ -350,6 +350,7 @@ def test_lstm_backward_failing_after_the_kernel_cannot_be_repeated(monkeypatch):
         raise MemoryError("simulated")
 
     monkeypatch.setattr(fused_rnn.np, "matmul", failing_matmul)
+    monkeypatch.setattr(fused_rnn.np, "dot", failing_matmul)  # products without an `out` (blas_matmul2d)
     with pytest.raises(MemoryError):
         out.backward(mg.ones(*out.shape, dtype=mg.float64))
     monkeypatch.undo()

@@ -120,6 +120,40 @@ def test_plan_defaults_to_this_cpu():
     assert plan("lstm", F32, 64, 650, threads=2) is plan("lstm", F32, 64, 650, threads=2, cpu=fused_rnn.blas_step_cpu())
 
 
+# A sequence of one step (a cell, or a layer fed one step at a time, as a seq2seq decoder does):
+# never SEQUENCE, whose loop first copies W_hh transposed. (cell, dtype, batch, hidden, threads)
+# -> strategy for one step; the same layers over a long sequence are in TABLE above.
+ONE_STEP = [
+    ("lstm", F64, 1, 32, 1, STEP),       # TABLE: SEQ
+    ("lstm", F32, 1, 128, 2, STEP),      # TABLE: SEQ (rule 3)
+    ("gru", F32, 5, 128, 2, STEP),       # TABLE: SEQ (rule 5)
+    ("rnn_tanh", F32, 4, 512, 2, STEP),  # TABLE: SEQ (rule 5)
+    ("lstm", F32, 32, 256, 2, ROWS),     # the split kernels take W_hh as it is: unchanged
+    ("lstm", F32, 20, 512, 2, PAR),
+    ("lstm", F32, 1, 650, 2, STEP),
+]
+
+
+@pytest.mark.parametrize("cell,dtype,batch,hidden,threads,expected", ONE_STEP)
+def test_plan_for_one_step(cell, dtype, batch, hidden, threads, expected):
+    assert plan(cell, dtype, batch, hidden, steps=1, threads=threads, cpu="avx512") is expected
+    assert plan(cell, dtype, batch, hidden, steps=2, threads=threads, cpu="avx512") is plan(
+        cell, dtype, batch, hidden, threads=threads, cpu="avx512")  # two steps or more: as TABLE
+
+
+def test_a_cell_step_runs_the_per_step_kernels(monkeypatch):
+    """An LSTMCell's step is a sequence of one: the per-step kernels, not the sequence kernel."""
+    import minigrad as mg
+
+    calls = []
+    for name in ("lstm_sequence_forward", "lstm_step_forward"):
+        kernel = getattr(lstm_kernels, name)
+        monkeypatch.setattr(lstm_kernels, name, lambda *a, kernel=kernel, name=name: calls.append(name) or kernel(*a))
+    cell = mg.nn.LSTMCell(3, 4, dtype=mg.float64)
+    h, c = cell(mg.randn(1, 3, dtype=mg.float64))
+    assert calls == ["lstm_step_forward"]
+
+
 def test_layer_follows_the_plan(monkeypatch):
     """The fused layer runs the strategy plan() names, in forward and backward."""
     import minigrad as mg

@@ -134,11 +134,12 @@ class Strategy(Enum):
         return matmul2d if self in (Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS) else blas_matmul2d
 
 
-def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None = None,
-         cpu: str | None = None) -> Strategy:
+def plan(mode: str, dtype: Any, batch: int, hidden: int, *, steps: int | None = None,
+         threads: int | None = None, cpu: str | None = None) -> Strategy:
     """The strategy for a fused layer of this cell, dtype and size, with ``threads`` threads.
 
-    ``threads`` (Numba's usable threads) defaults to this machine's, ``cpu`` (a row of
+    ``steps`` is the sequence's length (None: long), ``threads`` (Numba's usable threads)
+    defaults to this machine's, ``cpu`` (a row of
     ``BLAS_STEP_MIN_WEIGHT_BYTES``) to ``blas_step_cpu()``. The CPU enters only there: the register
     tile runs in vector registers on AVX2 as on AVX-512 (``kernels/gemm.py``). The rules, in order:
 
@@ -147,17 +148,22 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None 
        ``BLAS_STEP_MIN_BATCH`` rows and ``W_hh`` over the CPU's ``BLAS_STEP_MIN_WEIGHT_BYTES``: ``PER_STEP``;
        ``ROW_BLOCK_MIN`` rows per thread: ``PARALLEL_ROWS``, except that a cell with units kernels
        too (the LSTM) needs at most ``ROWS_MAX_HIDDEN`` units or ``BLAS_STEP_MIN_BATCH`` rows;
-    3. other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``;
+    3. other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``,
+       unless the sequence has one step (a cell, or a layer fed one step at a time): ``SEQUENCE``
+       first copies ``W_hh`` transposed for its loop, and one step is one product (``PER_STEP``);
     4. cells with units kernels, as in rule 2, and at least two blocks of ``UNIT_BLOCK`` units: ``PARALLEL_UNITS``;
     5. float32, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
        size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE`` and, with several threads, a step
-       output (``batch`` x gate width) below ``SEQUENCE_KERNEL_MAX_STEP_OUTPUTS``: ``SEQUENCE``;
+       output (``batch`` x gate width) below ``SEQUENCE_KERNEL_MAX_STEP_OUTPUTS``: ``SEQUENCE``
+       (again not for one step);
     6. otherwise ``PER_STEP``.
 
     Example::
 
         >>> plan("lstm", np.float64, batch=1, hidden=32).value
         'sequence'
+        >>> plan("lstm", np.float64, batch=1, hidden=32, steps=1).value  # an LSTMCell
+        'per_step'
         >>> plan("lstm", np.float32, 32, 256, threads=2).value
         'parallel_rows'
         >>> plan("lstm", np.float32, 32, 512, threads=2).value
@@ -189,11 +195,12 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, threads: int | None 
         if batch >= ROW_BLOCK_MIN * threads and (not has_units or hidden <= ROWS_MAX_HIDDEN
                                                  or batch >= BLAS_STEP_MIN_BATCH):
             return Strategy.PARALLEL_ROWS
+    one_step = steps == 1
     if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
-        return Strategy.SEQUENCE
+        return Strategy.PER_STEP if one_step else Strategy.SEQUENCE
     if has_units and hidden >= 2 * UNIT_BLOCK:
         return Strategy.PARALLEL_UNITS
-    if (float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
+    if (not one_step and float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
             and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0
             and (threads == 1 or batch * cell.num_gates * hidden < SEQUENCE_KERNEL_MAX_STEP_OUTPUTS)):
         return Strategy.SEQUENCE
@@ -278,7 +285,7 @@ class FusedRNNLayer(Function):
         self.num_steps, self.hidden_size = T, H
         dtype = x.dtype
         kernels = self.cell.kernels
-        self.strategy = plan(self.mode, dtype, B, H)
+        self.strategy = plan(self.mode, dtype, B, H, steps=T)
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
         x2d = contiguous_aligned(x).reshape(T * B, I)

@@ -4,6 +4,7 @@ gradient back the same way (reshape back, transpose back, split what was concate
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,10 +26,13 @@ def _shape_arg(shape: tuple, op: str = "reshape") -> tuple[int, ...]:
     """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    plain = True  # all Python ints already (the common case: nothing to convert)
     for s in shape:
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise TypeError(f"{op}: sizes and dims must be ints, got {s!r} ({type(s).__name__}) in {shape!r}")
-    return tuple(int(s) for s in shape)
+        if type(s) is not int:
+            if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+                raise TypeError(f"{op}: sizes and dims must be ints, got {s!r} ({type(s).__name__}) in {shape!r}")
+            plain = False
+    return tuple(shape) if plain else tuple([int(s) for s in shape])
 
 
 def _dim(op: str, dim: int, ndim: int) -> int:
@@ -55,7 +59,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     shape = _shape_arg(shape)
     if shape.count(-1) > 1 or any(s < -1 for s in shape):
         raise ShapeError(f"reshape: invalid shape {shape}: at most one -1 and no other negative sizes")
-    known = int(np.prod([s for s in shape if s != -1]))
+    known = math.prod([s for s in shape if s != -1])
     if (-1 not in shape and known != x._array.size) or (-1 in shape and (known == 0 or x._array.size % known)):
         raise ShapeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} "
                          f"({x._array.size} elements)")
