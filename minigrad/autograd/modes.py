@@ -133,12 +133,13 @@ def inference_mode(mode: bool = True) -> _GradMode:
     return _GradMode(_mode.grad_enabled if not mode else False)
 
 
-@contextlib.contextmanager
-def scope(name: str) -> Iterator[None]:
+class scope:
     """Tag every node created inside with ``name``; nested scopes join with "/".
 
     The recurrent layers open one scope per layer and time step ("lstm/l0/t3"), which is how
     drawings group the unrolled graph and how ``detect_anomaly`` says *where* a NaN appeared.
+    A class, not a ``contextlib.contextmanager`` generator: every time step of a reference layer
+    and every cell call enters one, so entering it must cost little.
 
     Example::
 
@@ -149,18 +150,24 @@ def scope(name: str) -> Iterator[None]:
         >>> y.grad_fn.scope
         'rnn/t1'
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"scope: name must be a non-empty string, got {name!r}")
-    _mode.scope.append(name)
-    previous = _mode.scope_name
-    _mode.scope_name = f"{previous}/{name}" if previous else name
-    _mode.refresh_traced()
-    try:
-        yield
-    finally:
-        _mode.scope.pop()
-        _mode.scope_name = previous
-        _mode.refresh_traced()
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"scope: name must be a non-empty string, got {name!r}")
+        self.name = name
+
+    def __enter__(self) -> None:
+        mode = _mode
+        mode.scope.append(self.name)
+        self.previous = previous = mode.scope_name
+        mode.scope_name = f"{previous}/{self.name}" if previous else self.name
+        mode.refresh_traced()
+
+    def __exit__(self, *exc_info: object) -> None:
+        mode = _mode
+        mode.scope.pop()
+        mode.scope_name = self.previous
+        mode.refresh_traced()
 
 
 def current_scope() -> str:

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -98,9 +99,15 @@ def reference_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, wei
 
 def _fused_layer(*args: Any, weight_hr: Tensor | None = None, **kwargs: Any) -> tuple[Tensor, Tensor, Tensor | None]:
     """The Numba implementation (imported on first use, so ``import minigrad`` compiles nothing)."""
-    from minigrad.nn.fused_rnn import fused_rnn_layer
+    global _fused_rnn_layer
+    if _fused_rnn_layer is None:  # (an import statement costs a look-up on every call: once is enough)
+        from minigrad.nn.fused_rnn import fused_rnn_layer
 
-    return fused_rnn_layer(*args, **kwargs)
+        _fused_rnn_layer = fused_rnn_layer
+    return _fused_rnn_layer(*args, **kwargs)
+
+
+_fused_rnn_layer: Callable[..., tuple[Tensor, Tensor, Tensor | None]] | None = None
 
 
 class _no_scope:
