@@ -146,6 +146,32 @@ def lstm_reference_case(L: Any) -> tuple[Callable[[], None], int]:
     return step, 1
 
 
+def cell_loop_case(L: Any, kind: str, batch: int, inputs: int, hidden: int, steps: int = 10
+                   ) -> tuple[Callable[[], None], int]:
+    """A train step of a cell stepped in Python (``nn.RNNCell``/``LSTMCell``/``GRUCell``), as
+    seq2seq decoders and custom loops do: ``steps`` steps, a ``Linear`` head on the last state,
+    cross-entropy, SGD. Ops per step: the cell's calls (what the per-op figure divides by)."""
+    nn = L.nn
+    L.manual_seed(0)
+    cell = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[kind](inputs, hidden)
+    head = nn.Linear(hidden, 10)
+    optimizer = L.optim.SGD(list(cell.parameters()) + list(head.parameters()), lr=0.01)
+    xs = L.tensor(np.random.default_rng(2).standard_normal((steps, batch, inputs)).astype(np.float32))
+    target = L.tensor(np.arange(batch) % 10)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        h = L.zeros(batch, hidden)
+        state = (h, L.zeros(batch, hidden)) if kind == "lstm" else h
+        for t in range(steps):
+            state = cell(xs[t], state)
+        last = state[0] if kind == "lstm" else state
+        L.nn.functional.cross_entropy(head(last), target).backward()
+        optimizer.step()
+
+    return step, steps
+
+
 def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
     """name -> (step, ops per step, calls per block)."""
     F = L.nn.functional
@@ -170,6 +196,11 @@ def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
         "fwd_log_softmax": (forward_only_case(L, lambda x: F.log_softmax(x, dim=1), (1, 18)), 200),
         "fwd_nll_loss": (forward_only_case(L, lambda x: F.nll_loss(x, class_3), (1, 18)), 200),
         "tutorial_rnn": (tutorial_rnn_case(L), 10),
+        # Cells stepped in Python, a train step each (see cell_loop_case): us per cell call.
+        "rnn_cell_b1_h64": (cell_loop_case(L, "rnn", 1, 32, 64), 10),
+        "lstm_cell_b1_h128": (cell_loop_case(L, "lstm", 1, 32, 128), 10),
+        "gru_cell_b8_h128": (cell_loop_case(L, "gru", 8, 64, 128), 10),
+        "lstm_cell_b32_h256": (cell_loop_case(L, "lstm", 32, 100, 256), 3),
         "lstm_reference": (lstm_reference_case(L), 3),
     }
     return {name: (step, ops, calls) for name, ((step, ops), calls) in table.items()}
