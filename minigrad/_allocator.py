@@ -122,7 +122,7 @@ def empty_aligned(shape: tuple[int, ...], dtype: object) -> np.ndarray:
         buffer, start = _recycler.take(nbytes)
     else:
         buffer, start = _aligned_buffer(nbytes)
-    return buffer[start:start + nbytes].view(dtype).reshape(shape)
+    return np.ndarray(shape, dtype, buffer, start)  # (one call, where slicing, view and reshape are three)
 
 
 def empty(shape: tuple[int, ...], dtype: object) -> np.ndarray:

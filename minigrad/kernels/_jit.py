@@ -122,8 +122,9 @@ _PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduc
 
 
 def _no_threads_in_child() -> None:
-    global _threads_state
+    global _threads_state, _numba_pool
     _threads_state = False
+    _numba_pool = None  # (the child asks Numba's public function again)
 
 
 if hasattr(os, "register_at_fork"):
@@ -145,9 +146,41 @@ def threads_usable() -> bool:
                 _threads_state = _check_threads()
     if not _threads_state:
         return False
+    return numba_threads() > 1
+
+
+def numba_threads() -> int:
+    """``numba.get_num_threads()``: how many threads Numba's ``prange`` loops use in this thread.
+
+    Numba's function takes two locks on every call to make sure its thread pool has started; once
+    it has, the threading layer is asked directly: the same number, per thread as
+    ``numba.set_num_threads`` sets it. (Parallel kernels and the fused layers' plan ask it on every
+    call.) Where Numba's internals are not as expected, its public function answers.
+
+    Example::
+
+        >>> numba_threads() >= 1
+        True
+    """
+    parallel = _numba_pool
+    if parallel is not None:
+        return parallel._get_num_threads()
     import numba
 
-    return numba.get_num_threads() > 1
+    count = numba.get_num_threads()  # starts the pool on the first call
+    _remember_pool()
+    return count
+
+
+def _remember_pool() -> None:
+    global _numba_pool
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", False) and callable(getattr(parallel, "_get_num_threads", None)):
+        _numba_pool = parallel
+
+
+_numba_pool: Any = None  # numba.np.ufunc.parallel, once its thread pool runs (numba_threads)
 
 
 def _check_threads() -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
-from minigrad.kernels._jit import threads_usable
+from minigrad.kernels._jit import numba_threads, threads_usable
 from minigrad.kernels.cpu import vector_lanes
 from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
 
@@ -85,11 +85,7 @@ def _frozen(blocks: list[tuple[int, int, int, int]]) -> np.ndarray:
 
 def num_threads() -> int:
     """How many threads ``parallel_matmul`` and the parallel kernels use (1 where ``threads_usable()`` is False)."""
-    if not threads_usable():
-        return 1
-    import numba
-
-    return numba.get_num_threads()
+    return numba_threads() if threads_usable() else 1
 
 
 # Below this many multiply-adds (m * n * k) OpenBLAS runs a product on one thread (its own

@@ -504,28 +504,33 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
         raise ValueError(f"fused_rnn_layer: mode must be one of {tuple(BUILTIN_CELLS)}, got {mode!r}")
     if x.ndim != 3:
         raise ShapeError(f"{who}: x must be time-major (T, B, I), got shape {x.shape}")
-    T, B, I = x.shape
-    G = describe(mode).num_gates
-    lstm = describe(mode).has_cell_state  # the cells with a second state tensor c
+    T, B, I = x._array.shape
+    cell = describe(mode)
+    G = cell.num_gates
+    lstm = cell.has_cell_state  # the cells with a second state tensor c
     if weight_hh.ndim != 2 or weight_hh.shape[0] != G * weight_hh.shape[1]:
         raise ShapeError(f"{who}: weight_hh must be ({G}*H, H), got shape {weight_hh.shape}")
-    H = weight_hh.shape[1]
-    expected = {"weight_ih": (weight_ih, (G * H, I)), "h0": (h0, (B, H)),
-                "c0": (c0, (B, H) if lstm else None),
-                "bias_ih": (bias_ih, (G * H,)), "bias_hh": (bias_hh, (G * H,))}
-    for name, (t, shape) in expected.items():
-        if name == "c0" and lstm and t is None:
-            raise ValueError(f"{who}: c0 is required for an LSTM layer (pass zeros for a fresh state)")
-        if name == "c0" and not lstm and t is not None:
-            raise ValueError(f"{who}: c0 is only for mode 'lstm'; pass None")
-        if t is not None and shape is not None and tuple(t.shape) != shape:
-            raise ShapeError(f"{who}: {name} must have shape {shape} (T={T}, B={B}, I={I}, H={H}), got {t.shape}")
-    tensors = {"x": x, "weight_ih": weight_ih, "weight_hh": weight_hh, "h0": h0, "c0": c0,
-               "bias_ih": bias_ih, "bias_hh": bias_hh}
-    dtypes = {n: t.dtype for n, t in tensors.items() if t is not None}
-    if len(set(dtypes.values())) != 1 or x.dtype not in (np.float32, np.float64):
+    H = weight_hh._array.shape[1]
+    if lstm and c0 is None:
+        raise ValueError(f"{who}: c0 is required for an LSTM layer (pass zeros for a fresh state)")
+    if not lstm and c0 is not None:
+        raise ValueError(f"{who}: c0 is only for mode 'lstm'; pass None")
+    # Plain tuples, not a dict: this runs on every call, and a cell's is one step long.
+    expected = (("weight_ih", weight_ih, (G * H, I)), ("h0", h0, (B, H)), ("c0", c0, (B, H)),
+                ("bias_ih", bias_ih, (G * H,)), ("bias_hh", bias_hh, (G * H,)))
+    dtype = x._array.dtype
+    same_dtype = dtype in (np.float32, np.float64) and weight_hh._array.dtype == dtype
+    for name, t, shape in expected:
+        if t is not None:
+            if t._array.shape != shape:
+                raise ShapeError(f"{who}: {name} must have shape {shape} (T={T}, B={B}, I={I}, H={H}), "
+                                 f"got {t.shape}")
+            same_dtype = same_dtype and t._array.dtype == dtype
+    if not same_dtype:
+        tensors = (("x", x), ("weight_ih", weight_ih), ("weight_hh", weight_hh), ("h0", h0), ("c0", c0),
+                   ("bias_ih", bias_ih), ("bias_hh", bias_hh))
         raise TypeError(f"{who}: all tensors must share one dtype, float32 or float64; got "
-                        + ", ".join(f"{n} {d}" for n, d in dtypes.items()))
+                        + ", ".join(f"{n} {t.dtype}" for n, t in tensors if t is not None))
     if lengths is None:
         return None
     lengths = np.asarray(lengths._array if isinstance(lengths, Tensor) else lengths)
