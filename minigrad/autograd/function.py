@@ -221,9 +221,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor | None, **params: Any) -> Any:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
-        # The hot path of every op. Rules: one pass over the inputs; no comprehensions (each is a
-        # function call of its own before Python 3.12); no node when no input needs a gradient;
-        # scope, anomaly mode and the recorder cost one check together when all are off.
+        # The hot path of every op. Rules: one pass over the inputs; no comprehensions on the path
+        # of a one-output op (each is a function call of its own before Python 3.12); no node when
+        # no input needs a gradient; scope, anomaly mode and the recorder cost one check together
+        # when all are off.
         if cls._default_init:  # what Function.__init__ does, without the call
             fn = object.__new__(cls)
             if params:
