@@ -254,7 +254,7 @@ class Function:
         else:
             for t in inputs:
                 arrays.append(None if t is None else t._array)
-            needs = _NO_GRAD_NEEDED[len(inputs)] if len(inputs) < len(_NO_GRAD_NEEDED) else (False,) * len(inputs)
+            needs = (False,) * len(inputs)
         fn.needs_input_grad = needs
         traced = mode.traced
         if traced and mode.scope_name:
@@ -359,10 +359,6 @@ def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays:
                         break
         roles.append(role)
     return tuple(recorded), tuple(roles)
-
-
-# ``needs_input_grad`` of a node made under no_grad, for the usual numbers of inputs.
-_NO_GRAD_NEEDED = tuple((False,) * n for n in range(8))
 
 
 def _tensor_class() -> type:
