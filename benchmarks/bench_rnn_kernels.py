@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import minigrad as mg  # noqa: E402
-from minigrad.nn import fused_rnn  # noqa: E402
+from minigrad.nn import fused_rnn, rnn_plan  # noqa: E402
 from minigrad.nn.fused_rnn import fused_rnn_layer  # noqa: E402
 
 WORKLOADS = {  # name: (mode, B, T, I, H)
@@ -51,7 +51,7 @@ WORKLOADS = {  # name: (mode, B, T, I, H)
 
 def make_minigrad(mode: str, B: int, T: int, I: int, H: int, dtype=np.float32, seed: int = 0):
     rng = np.random.default_rng(seed)
-    G = fused_rnn.K.GATES[mode] * H
+    G = fused_rnn.describe(mode).num_gates * H
     k = 1 / np.sqrt(H)
 
     def p(*shape):
@@ -157,7 +157,7 @@ def bench_workloads(repeats: int, with_reference: bool) -> None:
 def bench_threshold(repeats: int) -> None:
     """Step loop vs whole-sequence kernel: fwd+bwd ms for growing batch * hidden (T=35, I=16)."""
     print("batch*hidden  mode   dtype    step-loop ms  sequence ms")
-    saved = fused_rnn.SEQUENCE_KERNEL_MAX
+    saved = rnn_plan.SEQUENCE_KERNEL_MAX
     try:
         for mode in ("lstm", "gru", "rnn_tanh"):
             for dtype in (np.float32, np.float64):
@@ -166,12 +166,12 @@ def bench_threshold(repeats: int) -> None:
                     args = make_minigrad(mode, B, 35, 16, H, dtype)
                     res = {}
                     for label, thr in (("loop", 0), ("seq", 10**9)):
-                        fused_rnn.SEQUENCE_KERNEL_MAX = thr
+                        rnn_plan.SEQUENCE_KERNEL_MAX = thr
                         res[label] = time_ms(lambda a=args, md=mode: minigrad_step(a, md), repeats)[0]
                     print(f"{B:3d}x{H:<4d}={B * H:5d} {mode:8s} {np.dtype(dtype).name:8s} {res['loop']:10.3f} "
                           f"{res['seq']:12.3f}")
     finally:
-        fused_rnn.SEQUENCE_KERNEL_MAX = saved
+        rnn_plan.SEQUENCE_KERNEL_MAX = saved
 
 
 _MEMORY_CHILD = r"""

@@ -122,6 +122,45 @@ def test_gradcheck_non_contiguous_input(path):
     assert gradcheck(fn, [x_bf, h_row, c0, w_ih, w_hh, b_ih, b_hh])
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_one_step_call_takes_and_gives_rows(mode):
+    """x of shape (B, I) is one step (what the cells pass): output (B, H), the same values and
+    gradients as x[None] of shape (1, B, I), and gradients of the shapes given."""
+    x, *rest = make_inputs(mode, T=1, seed=7)
+    assert gradcheck(layer(mode), [x[0].detach().requires_grad_(), *rest])
+
+    def run(x_in):
+        out, h, c = fused_rnn_layer(mode, x_in, *rest)
+        (out.sum() * 2 + h.sum() + (c.sum() if c is not None else 0)).backward()
+        grads = [t.grad.numpy().copy() for t in rest if t is not None]
+        for t in rest:
+            if t is not None:
+                t.grad = None
+        return out, grads
+
+    rows = x[0].detach().requires_grad_()
+    out2, grads2 = run(rows)
+    out3, grads3 = run(x.detach().requires_grad_())
+    assert out2.shape == (2, 2) and rows.grad.shape == (2, 3)
+    np.testing.assert_allclose(out2.detach().numpy(), out3.detach().numpy()[0])
+    for g2, g3 in zip(grads2, grads3):
+        np.testing.assert_allclose(g2, g3)
+
+
+def test_one_step_call_second_order():
+    """create_graph=True through a one-step call: the reference steps run on the (B, I) input."""
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = make_inputs("lstm", T=1, seed=8)
+    rows = x[0].detach().requires_grad_()
+    out, h, c = fused_rnn_layer("lstm", rows, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    (gx,) = mg.autograd.grad((out * out).sum() + c.sum(), rows, create_graph=True)
+    assert gx.shape == rows.shape
+    (ggx,) = mg.autograd.grad(gx.sum(), rows)
+    ref_out, _, ref_c = fused_rnn_layer("lstm", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    assert ggx.shape == rows.shape and np.isfinite(ggx.numpy()).all()
+    np.testing.assert_allclose(out.detach().numpy(), ref_out.detach().numpy()[0])
+    np.testing.assert_allclose(c.detach().numpy(), ref_c.detach().numpy())
+
+
 # ------------------------------------------------------------------------------------------
 # Live PyTorch parity, float64
 # ------------------------------------------------------------------------------------------
@@ -413,7 +452,7 @@ def test_errors():
     with pytest.raises(ValueError, match="mode"):
         fused_rnn_layer("lstmx", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     with pytest.raises(mg.ShapeError, match="time-major"):
-        fused_rnn_layer("lstm", x[0], h0, c0, w_ih, w_hh, b_ih, b_hh)
+        fused_rnn_layer("lstm", x[0, 0], h0, c0, w_ih, w_hh, b_ih, b_hh)
     with pytest.raises(mg.ShapeError, match="weight_ih"):
         fused_rnn_layer("lstm", x, h0, c0, w_hh, w_hh, b_ih, b_hh)
     with pytest.raises(mg.ShapeError, match="h0"):

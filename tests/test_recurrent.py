@@ -648,7 +648,7 @@ def test_docs_equations_appear_verbatim_in_the_code() -> None:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("bidirectional,packed", [(False, False), (True, True)])
 def test_fused_equals_reference_on_the_per_step_kernel_path(mode: str, bidirectional: bool, packed: bool) -> None:
-    """B * H above fused_rnn.SEQUENCE_KERNEL_MAX: the fused layer loops over steps in Python (BLAS + kernel)."""
+    """B * H above rnn_plan.SEQUENCE_KERNEL_MAX: the fused layer loops over steps in Python (BLAS + kernel)."""
     from minigrad.nn import fused_rnn
 
     B, H = 6, 96

@@ -1,4 +1,4 @@
-"""fused_rnn.plan: the one place that picks how a fused layer runs, checked against a table."""
+"""rnn_plan.plan: the one place that picks how a fused layer runs, checked against a table."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from minigrad.kernels import lstm as lstm_kernels
-from minigrad.nn import fused_rnn
-from minigrad.nn.fused_rnn import Strategy, plan
+from minigrad.nn import fused_rnn, rnn_plan
+from minigrad.nn.rnn_plan import Strategy, plan
 
 F32, F64 = np.float32, np.float64
 SEQ, STEP, PAR, ROWS = Strategy.SEQUENCE, Strategy.PER_STEP, Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS
@@ -106,8 +106,8 @@ def test_plan_step_to_blas_by_cpu(cpu, cell, batch, hidden, expected):
     ("sapphirerapids", 64, "avx512"), ("haswell", 32, "avx2"), ("", 32, "avx2"),
 ])
 def test_blas_step_cpu_names_the_row(name, vector_bytes, row):
-    assert fused_rnn.blas_step_cpu(name, vector_bytes) == row
-    assert row in fused_rnn.BLAS_STEP_MIN_WEIGHT_BYTES
+    assert rnn_plan.blas_step_cpu(name, vector_bytes) == row
+    assert row in rnn_plan.BLAS_STEP_MIN_WEIGHT_BYTES
 
 
 def test_plan_names_the_known_cpus_for_an_unknown_one():
@@ -116,8 +116,8 @@ def test_plan_names_the_known_cpus_for_an_unknown_one():
 
 
 def test_plan_defaults_to_this_cpu():
-    assert fused_rnn.blas_step_cpu() in fused_rnn.BLAS_STEP_MIN_WEIGHT_BYTES
-    assert plan("lstm", F32, 64, 650, threads=2) is plan("lstm", F32, 64, 650, threads=2, cpu=fused_rnn.blas_step_cpu())
+    assert rnn_plan.blas_step_cpu() in rnn_plan.BLAS_STEP_MIN_WEIGHT_BYTES
+    assert plan("lstm", F32, 64, 650, threads=2) is plan("lstm", F32, 64, 650, threads=2, cpu=rnn_plan.blas_step_cpu())
 
 
 # A sequence of one step (a cell, or a layer fed one step at a time, as a seq2seq decoder does):

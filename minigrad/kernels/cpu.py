@@ -1,7 +1,7 @@
 """The CPU Numba compiles for: its features, its LLVM name, the width of its vector registers.
 
 The register tile (``kernels/gemm.py: tile_shape``), the vector instructions of its loop
-(``kernels/_intrinsics.py``) and the plan's row per kind of CPU (``nn/fused_rnn.py:
+(``kernels/_intrinsics.py``) and the plan's row per kind of CPU (``nn/rnn_plan.py:
 blas_step_cpu``) all ask here, so that one switch, ``MINIGRAD_SIMULATE_CPU=avx2``, makes every one
 of them see a CPU without AVX-512.
 

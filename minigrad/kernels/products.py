@@ -98,7 +98,7 @@ def use_tiled_threads(dtype: Any) -> bool:
 
     float32 where Numba may use several threads (``threads_usable``). Why: ONE pool of threads
     for a whole train step (the module docstring); the parallel recurrent kernels, which need
-    Numba's threads, are taken on exactly these (``nn/fused_rnn.py: plan``).
+    Numba's threads, are taken on exactly these (``nn/rnn_plan.py: plan``).
 
     Example::
 

@@ -18,7 +18,7 @@ backward (reverse time)::
         rec = dgates_t @ W_hh                 # carries dL/dh to h_{t-1}
     dW_ih = dG^T X,  dW_hh = dG^T H_prev,  db = sum(dG),  dX = dG @ W_ih     # ONE matmul each
 
-Which loop runs is decided in one place, ``plan(mode, dtype, batch, hidden)``, which names a
+Which loop runs is decided in one place, ``plan(mode, dtype, batch, hidden)`` (``nn/rnn_plan.py``), which names a
 ``Strategy``: the per-step loop above (``PER_STEP``), the whole time loop inside one compiled
 kernel (``SEQUENCE``: for small layers the Python loop costs more than the maths), or the whole
 loop with every step split across threads by blocks of hidden units (``PARALLEL_UNITS``, the LSTM:
@@ -34,177 +34,28 @@ The per-step structure stays visible for drawings and BPTT inspection: ``step_sc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from enum import Enum
 from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import contiguous_aligned, empty_aligned, zeros_aligned
+from minigrad._allocator import RECYCLE_MIN_BYTES, contiguous_aligned, empty, empty_aligned, zeros, zeros_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
-from minigrad.kernels.cpu import host_cpu_name, vector_lanes
 from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
-from minigrad.kernels.products import blas_matmul2d, matmul2d, num_threads
+from minigrad.kernels.products import num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
 from minigrad.nn.cells import BUILTIN_CELLS, describe
 from minigrad.nn.cells.description import LayerArrays
+from minigrad.nn.rnn_plan import UNIT_BLOCK, Strategy, plan
 from minigrad.tensor import Tensor
-
-# Layers with batch * hidden up to this (twice this for batches of up to 4 rows, where BLAS gains
-# little) run their time loop inside one kernel: there the per-step Python loop costs more than
-# the maths.
-SEQUENCE_KERNEL_MAX = 256
-# ... except a batch of one row whose W_hh is bigger than this: its step product is a matrix-vector
-# product, which streams all of W_hh from beyond the L2 cache each step. BLAS's gemv does that on
-# every thread, the sequence kernels and PARALLEL_UNITS on one or with a barrier per step.
-GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
-# Where the parallel kernels could run, big steps still run one BLAS product per step on all threads:
-# from this batch when W_hh is bigger than the CPU's threshold below (None: never). Past it, every
-# step streams W_hh from beyond a core's L2 cache, and where that cache level feeds a core slowly,
-# BLAS's blocking of the step product pays. ``blas_step_cpu`` names a CPU's row (its maker and
-# vector width); how each threshold was found: docs/performance.md, "Big steps on BLAS, by CPU".
-BLAS_STEP_MIN_BATCH = 64
-BLAS_STEP_MIN_WEIGHT_BYTES: dict[str, int | None] = {
-    "avx512": 6 * 1024 * 1024,  # 64-byte vectors (Intel's AVX-512): the tile's widest
-    "avx2": 3 * 1024 * 1024,    # 32-byte vectors: a narrower tile, BLAS pays from about half the size
-    "zen": None,                # AMD Zen: never, its L3 cache keeps the parallel kernels fed
-}
-# float32: layers whose gate width G*H is within this, and whose hidden size is a multiple of
-# SEQUENCE_KERNEL_HIDDEN_MULTIPLE, also run the time loop inside one kernel, whose register-tiled
-# matmul matches BLAS there; other hidden sizes keep BLAS.
-SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
-SEQUENCE_KERNEL_HIDDEN_MULTIPLE = 64
-# ... when the step product's output (batch x gate width) is smaller than this, or there is one
-# thread: the sequence kernel runs on one thread, and from there BLAS's step product on all of
-# them is faster.
-SEQUENCE_KERNEL_MAX_STEP_OUTPUTS = 8192
-# PARALLEL_ROWS splits the batch: rows are independent sequences, so its threads never wait for each
-# other. It needs ROW_BLOCK_MIN rows for every thread. Every thread reads all of W_hh in every step:
-# for a cell that also has PARALLEL_UNITS kernels (the LSTM, where a thread reads only its own blocks'
-# columns), rows are taken up to ROWS_MAX_HIDDEN units (4 * 320^2 float32, 1.6 MB, stays in a core's
-# L2 cache), or from BLAS_STEP_MIN_BATCH rows, where a step does enough work per row of W_hh.
-ROW_BLOCK_MIN = 3
-ROWS_MAX_HIDDEN = 320
-# PARALLEL_UNITS hands each thread blocks of about this many hidden units (whole float32 register
-# tiles of columns, an equal share of them per thread: `kernels/lstm.py: unit_blocks`), and needs at
-# least two blocks.
-UNIT_BLOCK = 64
-
-
-def blas_step_cpu(cpu_name: str | None = None, vector_bytes: int | None = None) -> str:
-    """The row of ``BLAS_STEP_MIN_WEIGHT_BYTES`` for a CPU (default: this one, as Numba compiles for it).
-
-    ``cpu_name`` is LLVM's name of the CPU, ``vector_bytes`` the width of its SIMD registers.
-
-    Example::
-
-        >>> blas_step_cpu("znver5", 64), blas_step_cpu("rocketlake", 64), blas_step_cpu("haswell", 32)
-        ('zen', 'avx512', 'avx2')
-    """
-    if cpu_name is None:
-        cpu_name = host_cpu_name()
-    if vector_bytes is None:
-        vector_bytes = vector_lanes(np.uint8)  # lanes of one byte: the register's width in bytes
-    if cpu_name.startswith("znver"):
-        return "zen"
-    return "avx512" if vector_bytes >= 64 else "avx2"
 
 
 def _unit_blocks(hidden: int, dtype: Any) -> np.ndarray:
     """The blocks of ``PARALLEL_UNITS``: about ``UNIT_BLOCK`` units, whole tiles of this CPU, even per thread."""
     return unit_blocks(hidden, UNIT_BLOCK, tile_cols=tile_shape(dtype)[1], threads=num_threads())
-
-
-class Strategy(Enum):
-    """How a fused layer runs its time loop (chosen by ``plan``)."""
-
-    PER_STEP = "per_step"              # a Python loop: per step one BLAS matmul and one kernel call
-    SEQUENCE = "sequence"              # the whole time loop inside one serial kernel
-    PARALLEL_UNITS = "parallel_units"  # the whole loop in one kernel, each step split across threads by units
-    PARALLEL_ROWS = "parallel_rows"    # the whole loop in one kernel, the batch split across threads by rows
-
-    @property
-    def matmul(self) -> Callable[..., np.ndarray]:
-        """The big all-steps products run on the same threads as the time loop: one pool of threads.
-
-        A thread pool spin-waits after its work; two pools (BLAS's and Numba's) would slow each other.
-        """
-        return matmul2d if self in (Strategy.PARALLEL_UNITS, Strategy.PARALLEL_ROWS) else blas_matmul2d
-
-
-def plan(mode: str, dtype: Any, batch: int, hidden: int, *, steps: int | None = None,
-         threads: int | None = None, cpu: str | None = None) -> Strategy:
-    """The strategy for a fused layer of this cell, dtype and size, with ``threads`` threads.
-
-    ``steps`` is the sequence's length (None: long), ``threads`` (Numba's usable threads)
-    defaults to this machine's, ``cpu`` (a row of
-    ``BLAS_STEP_MIN_WEIGHT_BYTES``) to ``blas_step_cpu()``. The CPU enters only there: the register
-    tile runs in vector registers on AVX2 as on AVX-512 (``kernels/gemm.py``). The rules, in order:
-
-    1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
-    2. cells with row-split kernels, float32, two threads or more:
-       ``BLAS_STEP_MIN_BATCH`` rows and ``W_hh`` over the CPU's ``BLAS_STEP_MIN_WEIGHT_BYTES``: ``PER_STEP``;
-       ``ROW_BLOCK_MIN`` rows per thread: ``PARALLEL_ROWS``, except that a cell with units kernels
-       too (the LSTM) needs at most ``ROWS_MAX_HIDDEN`` units or ``BLAS_STEP_MIN_BATCH`` rows;
-    3. other tiny layers (``batch * hidden`` within ``SEQUENCE_KERNEL_MAX``, doubled for batches up to 4): ``SEQUENCE``,
-       unless the sequence has one step (a cell, or a layer fed one step at a time): ``SEQUENCE``
-       first copies ``W_hh`` transposed for its loop, and one step is one product (``PER_STEP``);
-    4. cells with units kernels, as in rule 2, and at least two blocks of ``UNIT_BLOCK`` units: ``PARALLEL_UNITS``;
-    5. float32, a gate width within ``SEQUENCE_KERNEL_MAX_GATE_WIDTH``, a hidden
-       size that is a multiple of ``SEQUENCE_KERNEL_HIDDEN_MULTIPLE`` and, with several threads, a step
-       output (``batch`` x gate width) below ``SEQUENCE_KERNEL_MAX_STEP_OUTPUTS``: ``SEQUENCE``
-       (again not for one step);
-    6. otherwise ``PER_STEP``.
-
-    Example::
-
-        >>> plan("lstm", np.float64, batch=1, hidden=32).value
-        'sequence'
-        >>> plan("lstm", np.float64, batch=1, hidden=32, steps=1).value  # an LSTMCell
-        'per_step'
-        >>> plan("lstm", np.float32, 32, 256, threads=2).value
-        'parallel_rows'
-        >>> plan("lstm", np.float32, 32, 512, threads=2).value
-        'parallel_units'
-        >>> plan("gru", np.float64, 32, 256).value
-        'per_step'
-        >>> plan("lstm", np.float32, 1, 512).value  # W_hh is 4 MiB: BLAS's gemv on every thread
-        'per_step'
-        >>> plan("lstm", np.float32, 64, 650, threads=2, cpu="avx512").value  # W_hh 6.4 MiB
-        'per_step'
-        >>> plan("lstm", np.float32, 64, 650, threads=2, cpu="zen").value
-        'parallel_rows'
-    """
-    cell = describe(mode)
-    threads = num_threads() if threads is None else threads
-    if cpu is not None and cpu not in BLAS_STEP_MIN_WEIGHT_BYTES:
-        raise ValueError(f"plan: unknown cpu {cpu!r}; expected one of {tuple(BLAS_STEP_MIN_WEIGHT_BYTES)} "
-                         "(or None: this CPU, blas_step_cpu())")
-    float32 = np.dtype(dtype) == np.float32
-    weight_bytes = cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize
-    if batch == 1 and weight_bytes > GEMV_WEIGHTS_MIN_BYTES:
-        return Strategy.PER_STEP
-    threaded = float32 and threads > 1
-    has_units = threaded and cell.kernels.parallel_forward is not None
-    if threaded and cell.kernels.rows_forward is not None:
-        blas_step_min = BLAS_STEP_MIN_WEIGHT_BYTES[blas_step_cpu() if cpu is None else cpu]
-        if batch >= BLAS_STEP_MIN_BATCH and blas_step_min is not None and weight_bytes > blas_step_min:
-            return Strategy.PER_STEP
-        if batch >= ROW_BLOCK_MIN * threads and (not has_units or hidden <= ROWS_MAX_HIDDEN
-                                                 or batch >= BLAS_STEP_MIN_BATCH):
-            return Strategy.PARALLEL_ROWS
-    one_step = steps == 1
-    if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
-        return Strategy.PER_STEP if one_step else Strategy.SEQUENCE
-    if has_units and hidden >= 2 * UNIT_BLOCK:
-        return Strategy.PARALLEL_UNITS
-    if (not one_step and float32 and cell.num_gates * hidden <= SEQUENCE_KERNEL_MAX_GATE_WIDTH
-            and hidden % SEQUENCE_KERNEL_HIDDEN_MULTIPLE == 0
-            and (threads == 1 or batch * cell.num_gates * hidden < SEQUENCE_KERNEL_MAX_STEP_OUTPUTS)):
-        return Strategy.SEQUENCE
-    return Strategy.PER_STEP
 
 
 class FusedRNNLayer(Function):
@@ -250,6 +101,7 @@ class FusedRNNLayer(Function):
         self._dh_all: np.ndarray | None = None
         self.step_grad_sink: Callable[[FusedRNNLayer, np.ndarray], None] | None = None
         self._gates_spent = False  # True once backward has turned the saved gates into gradients
+        self._buffers: tuple = ()  # (gates, h_all, c_all, hn): what forward computed, for backward
 
     # -- where step t lives ------------------------------------------------------------------
     @property
@@ -279,6 +131,10 @@ class FusedRNNLayer(Function):
 
     # -- forward -----------------------------------------------------------------------------
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):  # type: ignore[override]
+        self._inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)  # for backward_create_graph only (no copies)
+        self.x_shape = x.shape
+        if x.ndim == 2:  # one step of (B, I) (a cell): no unsqueeze node on the cell's path
+            x = x[None]
         T, B, I = x.shape
         H = w_hh.shape[1]
         G = w_ih.shape[0]
@@ -286,29 +142,30 @@ class FusedRNNLayer(Function):
         dtype = x.dtype
         kernels = self.cell.kernels
         self.strategy = plan(self.mode, dtype, B, H, steps=T)
+        alloc = _allocators(T, 2 * B * G * dtype.itemsize)[0]  # (gates and h_all are the largest)
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
         x2d = contiguous_aligned(x).reshape(T * B, I)
-        gates = empty_aligned((T, B, G), dtype)
+        gates = alloc((T, B, G), dtype)
         self.strategy.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
         # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
         #    (the other way round with reverse). The output is then a contiguous view of h_all.
         first, last = (T, 0) if self.reverse else (0, T)
-        h_all = empty_aligned((T + 1, B, H), dtype)
+        h_all = alloc((T + 1, B, H), dtype)
         h_all[first] = h0
         if self.lengths is None:  # the kernels write h_all only; `out` is given to them empty
             out, out_arg = (h_all[:-1] if self.reverse else h_all[1:]), np.empty((T, B, 0), dtype)
         else:  # padded steps output 0 but carry the state: a separate output array
-            out = out_arg = empty_aligned((T, B, H), dtype)
-        lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
-        a = LayerArrays(gates, h_all, lengths, empty_aligned((B, G), dtype), self.reverse, out=out_arg)
+            out = out_arg = alloc((T, B, H), dtype)
+        lengths = self.lengths if self.lengths is not None else _full_lengths(B, T)
+        a = LayerArrays(gates, h_all, lengths, alloc((B, G), dtype), self.reverse, out=out_arg)
         a.bias, a.bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
         if kernels.cell_state:
-            a.c_all = empty_aligned((T + 1, B, H), dtype)
+            a.c_all = alloc((T + 1, B, H), dtype)
             a.c_all[first] = c0
         if kernels.hidden_n:
-            a.hn = empty_aligned((T, B, H), dtype)
+            a.hn = alloc((T, B, H), dtype)
 
         # 3. The time loop.
         if self.strategy is Strategy.PARALLEL_UNITS:
@@ -326,8 +183,12 @@ class FusedRNNLayer(Function):
                 np.matmul(h_all[tp], w_hh_t, out=a.rec)  # rec = h_{t-1} @ W_hh^T
                 kernels.step_forward(a, t, tp, tn)
 
-        self.save_for_backward(x2d, w_ih, w_hh, gates, h_all, a.c_all, a.hn)
-        self._inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)  # for backward_create_graph only (no copies)
+        # The inputs backward reads are saved (and versioned: saved_tensors refuses them once changed in
+        # place); the layer's own buffers are kept as they are, with no version to follow.
+        self.save_for_backward(x2d, w_ih, w_hh)
+        self._buffers = (gates, h_all, a.c_all, a.hn)
+        if len(self.x_shape) == 2:
+            out = out[0]  # a one-step call gives its output as (B, H), as its input
         if kernels.cell_state:
             return out, h_all[last], a.c_all[last].copy()  # a copy: c_all is reused once the graph is freed
         return out, h_all[last]
@@ -359,7 +220,9 @@ class FusedRNNLayer(Function):
         _ = self.saved_tensors  # the backward-twice and modified-in-place checks
         inputs = [None if a is None else self.input_tensor(i, a) for i, a in enumerate(self._inputs)]
         with enable_grad():
-            outputs = reference_rnn_layer(self.mode, *inputs, reverse=self.reverse, lengths=self.lengths)
+            x = inputs[0].reshape(self.num_steps, *inputs[0].shape[-2:])  # (a one-step call's x is (B, I))
+            outputs = reference_rnn_layer(self.mode, x, *inputs[1:], reverse=self.reverse, lengths=self.lengths)
+            outputs = (outputs[0].reshape(grads[0].shape) if grads[0] is not None else outputs[0], *outputs[1:])
         pairs = [(o, g) for o, g in zip(outputs, grads) if o is not None and g is not None]
         wanted = [i for i, t in enumerate(inputs) if t is not None and self.needs_input_grad[i]]
         found = grad([o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
@@ -371,7 +234,8 @@ class FusedRNNLayer(Function):
 
     # -- backward ----------------------------------------------------------------------------
     def backward(self, grad_out, grad_hn, grad_cn=None):  # type: ignore[override]
-        x2d, w_ih, w_hh, gates, h_all, c_all, hn = self.saved_tensors
+        x2d, w_ih, w_hh = self.saved_tensors
+        gates, h_all, c_all, hn = self._buffers
         if self._gates_spent:  # an earlier backward without retain_graph failed after the kernels
             raise RuntimeError(f"{self.name}: backward through the graph a second time, but the first backward "
                                "(without retain_graph=True) already overwrote the saved gates; call it "
@@ -380,23 +244,24 @@ class FusedRNNLayer(Function):
         H = self.hidden_size
         dtype = gates.dtype
         kernels = self.cell.kernels
-        lengths = self.lengths if self.lengths is not None else np.full(B, T, np.int64)
-        a = LayerArrays(gates, h_all, lengths, zeros_aligned((B, H), dtype), self.reverse, c_all=c_all, hn=hn)
+        alloc, alloc_zeros = _allocators(T, 2 * B * G * dtype.itemsize)
+        lengths = self.lengths if self.lengths is not None else _full_lengths(B, T)
+        a = LayerArrays(gates, h_all, lengths, alloc_zeros((B, H), dtype), self.reverse, c_all=c_all, hn=hn)
         # A copy, when one is needed (a batch_first layer's gradient arrives transposed), in recycled memory.
         grad_out = None if grad_out is None else grad_out.astype(dtype, copy=False)
-        a.grad_out = np.empty((T, B, 0), dtype) if grad_out is None else contiguous_aligned(grad_out)
+        a.grad_out = np.empty((T, B, 0), dtype) if grad_out is None else contiguous_aligned(grad_out).reshape(T, B, H)
 
         # Gradients reaching the state after the last step: from h_n / c_n.
-        a.carry_h = zeros_aligned((B, H), dtype)
+        a.carry_h = alloc_zeros((B, H), dtype)
         if grad_hn is not None:
             a.carry_h[...] = grad_hn
         if kernels.cell_state:
-            a.carry_c = zeros_aligned((B, H), dtype)
+            a.carry_c = alloc_zeros((B, H), dtype)
             if grad_cn is not None:
                 a.carry_c[...] = grad_cn
-        a.dgates = self._gate_gradients_buffer(gates)  # d pre-activations (GRU: the hidden side)
-        a.dgx = empty_aligned((T, B, G), dtype) if kernels.hidden_n else a.dgates  # GRU: the input side
-        a.dh_all = self._dh_all if self._dh_all is not None else empty_aligned((T, B, H), dtype)
+        a.dgates = self._gate_gradients_buffer(gates, alloc)  # d pre-activations (GRU: the hidden side)
+        a.dgx = alloc((T, B, G), dtype) if kernels.hidden_n else a.dgates  # GRU: the input side
+        a.dh_all = self._dh_all if self._dh_all is not None else alloc((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
 
         if self.strategy is Strategy.PARALLEL_UNITS:
@@ -417,7 +282,7 @@ class FusedRNNLayer(Function):
         grads = self._non_recurrent_gradients(a, x2d, w_ih)
         return grads
 
-    def _gate_gradients_buffer(self, gates: np.ndarray) -> np.ndarray:
+    def _gate_gradients_buffer(self, gates: np.ndarray, alloc: Callable[..., np.ndarray]) -> np.ndarray:
         """Where backward writes the gradients of the gate pre-activations.
 
         Kernels that work in place (the LSTM's) overwrite the saved gates when the graph is freed
@@ -427,7 +292,7 @@ class FusedRNNLayer(Function):
         if self.cell.kernels.in_place_backward and not self.retain_graph:
             self._gates_spent = True
             return gates
-        buffer = empty_aligned(gates.shape, gates.dtype)
+        buffer = alloc(gates.shape, gates.dtype)
         if self.cell.kernels.in_place_backward:
             np.copyto(buffer, gates)
         return buffer
@@ -441,7 +306,7 @@ class FusedRNNLayer(Function):
         dGx = a.dgx.reshape(T * B, G)
         h_prev = (a.h_all[1:] if self.reverse else a.h_all[:-1]).reshape(T * B, H)  # the state each step read
         mm = self.strategy.matmul
-        dx = mm(dGx, w_ih).reshape(T, B, -1) if needs[0] else None
+        dx = mm(dGx, w_ih).reshape(self.x_shape) if needs[0] else None
         dh0 = a.rec + a.carry_h if needs[1] else None
         dc0 = a.carry_c if a.carry_c is not None and needs[2] else None
         dw_ih = mm(dGx.T, x2d) if needs[3] else None  # sum over steps of dG_t^T x_t
@@ -455,6 +320,7 @@ class FusedRNNLayer(Function):
 
     def release(self) -> None:
         self._dh_all = None  # with the saved arrays, its buffer is free for the next call (empty_aligned)
+        self._buffers = ()
         super().release()
 
     # -- inspection ----------------------------------------------------------------------------
@@ -466,7 +332,7 @@ class FusedRNNLayer(Function):
         carried state and zero gates. Available until the graph is released.
         """
         t = self._check_step(t)
-        x2d, _, _, gates, h_all, c_all, hn = self._saved_or_raise("step_values")
+        (x2d, _, _), (gates, h_all, c_all, hn) = self._saved_or_raise("step_values")
         T, B, _ = gates.shape
         tp, tn = self._neighbours(t)
         H = self.hidden_size
@@ -487,13 +353,32 @@ class FusedRNNLayer(Function):
         t = self._check_step(t)
         return None if self._dh_all is None else self._dh_all[t].copy()
 
-    def _saved_or_raise(self, what: str) -> tuple:
+    def _saved_or_raise(self, what: str) -> tuple[tuple, tuple]:
+        """``(saved inputs, the layer's own buffers)``, while the graph keeps them."""
         if self.released:
             raise RuntimeError(
                 f"{self.name}.{what}: the saved values of this layer were freed by backward(); call "
                 "backward(retain_graph=True) to keep them for inspection"
             )
-        return self._saved
+        return self._saved, self._buffers
+
+
+def _allocators(steps: int, largest: int) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
+    """How a layer of ``steps`` steps makes its working arrays, the largest of ``largest`` bytes: ``(empty, zeros)``.
+
+    Rule: a loop over steps streams through its buffers, which start on a cache line
+    (``empty_aligned``). One step (a cell) reads each array once: NumPy's own arrays, cheaper to
+    make, or recycled memory once they are big (``_allocator.empty``).
+    """
+    if steps > 1:
+        return empty_aligned, zeros_aligned
+    return (np.empty, np.zeros) if largest < RECYCLE_MIN_BYTES else (empty, zeros)
+
+
+@functools.lru_cache(maxsize=64)
+def _full_lengths(batch: int, steps: int) -> np.ndarray:
+    """``lengths`` when every sequence has all its steps; shared between calls (the kernels only read it)."""
+    return np.full(batch, steps, np.int64)
 
 
 def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
@@ -502,9 +387,9 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
     who = f"fused_rnn_layer({mode!r})"
     if mode not in BUILTIN_CELLS:
         raise ValueError(f"fused_rnn_layer: mode must be one of {tuple(BUILTIN_CELLS)}, got {mode!r}")
-    if x.ndim != 3:
-        raise ShapeError(f"{who}: x must be time-major (T, B, I), got shape {x.shape}")
-    T, B, I = x._array.shape
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"{who}: x must be time-major (T, B, I), or (B, I) for one step, got shape {x.shape}")
+    T, B, I = x._array.shape if x.ndim == 3 else (1, *x._array.shape)
     cell = describe(mode)
     G = cell.num_gates
     lstm = cell.has_cell_state  # the cells with a second state tensor c
@@ -552,7 +437,8 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
     """Run one recurrent layer in one direction with the fused Numba kernels.
 
     ``mode`` is ``'lstm'``, ``'gru'``, ``'rnn_tanh'`` or ``'rnn_relu'``; ``x`` is time-major
-    ``(T, B, I)``; ``h0``/``c0`` are ``(B, H)`` (``c0`` only for LSTM, else None). PyTorch's
+    ``(T, B, I)``, or ``(B, I)`` for one step (then the output is ``(B, H)``); ``h0``/``c0`` are
+    ``(B, H)`` (``c0`` only for LSTM, else None). PyTorch's
     equations and gate order (LSTM ``i, f, g, o``; GRU ``r, z, n``). ``reverse=True`` walks
     ``t = T-1, ..., 0`` (``output[t]`` is still the state at position ``t``). ``lengths``
     (``(B,)`` ints): step ``t`` is active for sequence ``b`` iff ``t < lengths[b]``; inactive

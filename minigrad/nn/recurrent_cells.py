@@ -116,8 +116,8 @@ class RNNCellBase(Module):
         """One step on ``(B, I)`` input and ``(B, H)`` states, inside this cell's scope."""
         with scope(self._scope_name):
             if self.impl == "fused":
-                # The fused layer over a sequence of length 1 (no per-step scope for a cell).
-                _, h_t, c_t = _fused_layer(self._mode, x.unsqueeze(0), h, c, self.weight_ih, self.weight_hh,
+                # The fused layer for one step (no per-step scope for a cell).
+                _, h_t, c_t = _fused_layer(self._mode, x, h, c, self.weight_ih, self.weight_hh,
                                            self.bias_ih, self.bias_hh)
                 return h_t, c_t
             _, h_t, c_t = _reference_cell(self._mode, x, h, c, self.weight_ih, self.weight_hh, self.bias_ih,

@@ -159,8 +159,9 @@ class _Fused:
         self._grad_c: dict[int, float] | None = None
         meta = getattr(fn, "input_meta", ())
         xm = meta[self.inputs["x"]] if "x" in self.inputs and self.inputs["x"] < len(meta) else None
-        self.B = int(xm[0][1]) if xm is not None and len(xm[0]) == 3 else None
-        self.I = int(xm[0][2]) if xm is not None and len(xm[0]) == 3 else None
+        rows = xm[0][-2:] if xm is not None and len(xm[0]) in (2, 3) else None  # x: (T, B, I), or (B, I) for one step
+        self.B = int(rows[0]) if rows is not None else None
+        self.I = int(rows[1]) if rows is not None else None
 
     def edge(self, role: str) -> Any:
         i = self.inputs.get(role)
