@@ -172,6 +172,32 @@ def cell_loop_case(L: Any, kind: str, batch: int, inputs: int, hidden: int, step
     return step, steps
 
 
+def seq2seq_decoder_case(L: Any, hidden: int = 256, vocab: int = 1000, steps: int = 10
+                         ) -> tuple[Callable[[], None], int]:
+    """A train step of the PyTorch seq2seq tutorial's ``DecoderRNN`` fed its own targets: per step an
+    embedding, ReLU, a one-step ``nn.GRU`` (batch 1, batch_first), a ``Linear`` to ``vocab`` words,
+    log-softmax and NLL; one backward for the summed loss, SGD. Ops per step: the decoder's steps."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(0)
+    embedding, out = nn.Embedding(vocab, hidden), nn.Linear(hidden, vocab)
+    gru = nn.GRU(hidden, hidden, batch_first=True)
+    params = list(embedding.parameters()) + list(gru.parameters()) + list(out.parameters())
+    optimizer, criterion = L.optim.SGD(params, lr=0.01), nn.NLLLoss()
+    tokens = L.tensor(np.random.default_rng(3).integers(0, vocab, steps + 1))
+
+    def step() -> None:
+        optimizer.zero_grad()
+        hidden_state, loss = L.zeros(1, 1, hidden), 0
+        for t in range(steps):
+            output, hidden_state = gru(F.relu(embedding(tokens[t].view(1, 1))), hidden_state)
+            log_probs = F.log_softmax(out(output[:, 0]), dim=-1)
+            loss = loss + criterion(log_probs, tokens[t + 1].view(1))
+        loss.backward()
+        optimizer.step()
+
+    return step, steps
+
+
 def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
     """name -> (step, ops per step, calls per block)."""
     F = L.nn.functional
@@ -201,6 +227,7 @@ def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
         "lstm_cell_b1_h128": (cell_loop_case(L, "lstm", 1, 32, 128), 10),
         "gru_cell_b8_h128": (cell_loop_case(L, "gru", 8, 64, 128), 10),
         "lstm_cell_b32_h256": (cell_loop_case(L, "lstm", 32, 100, 256), 3),
+        "seq2seq_decoder": (seq2seq_decoder_case(L), 3),
         "lstm_reference": (lstm_reference_case(L), 3),
     }
     return {name: (step, ops, calls) for name, ((step, ops), calls) in table.items()}
