@@ -147,6 +147,30 @@ def test_one_step_call_takes_and_gives_rows(mode):
         np.testing.assert_allclose(g2, g3)
 
 
+@pytest.mark.parametrize("mode", ["lstm", "rnn_tanh"])
+@pytest.mark.parametrize("which", ["output", "h_n", "a view of the output"])
+def test_output_changed_in_place_is_refused(mode, which):
+    """The output and h_n show the layer's state buffer, which backward reads: changing them in place
+    before backward must raise PyTorch's in-place error, not give a wrong gradient."""
+    inputs = make_inputs(mode, seed=9)
+    out, h, c = fused_rnn_layer(mode, *inputs)
+    if which == "a view of the output":  # (outside autograd: minigrad refuses recorded in-place ops on views)
+        with mg.no_grad():
+            out[1].mul_(2.0)
+    else:
+        {"output": out, "h_n": h}[which].mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (out.sum() + h.sum()).backward()
+
+
+def test_rnn_module_output_changed_in_place_is_refused():
+    rnn = mg.nn.RNN(3, 4)
+    out, _ = rnn(mg.randn(5, 2, 3))
+    out.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
 def test_one_step_call_second_order():
     """create_graph=True through a one-step call: the reference steps run on the (B, I) input."""
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = make_inputs("lstm", T=1, seed=8)

@@ -183,15 +183,17 @@ class FusedRNNLayer(Function):
                 np.matmul(h_all[tp], w_hh_t, out=a.rec)  # rec = h_{t-1} @ W_hh^T
                 kernels.step_forward(a, t, tp, tn)
 
-        # The inputs backward reads are saved (and versioned: saved_tensors refuses them once changed in
-        # place); the layer's own buffers are kept as they are, with no version to follow.
-        self.save_for_backward(x2d, w_ih, w_hh)
-        self._buffers = (gates, h_all, a.c_all, a.hn)
         if len(self.x_shape) == 2:
             out = out[0]  # a one-step call gives its output as (B, H), as its input
+        h_n = h_all[last]
+        # Saved, and so versioned (saved_tensors refuses them once changed in place): the inputs backward
+        # reads, and the two outputs that show h_all's memory, since `out.mul_(2)` would change what
+        # backward reads. The layer's own buffers are kept as they are.
+        self.save_for_backward(x2d, w_ih, w_hh, out, h_n)
+        self._buffers = (gates, h_all, a.c_all, a.hn)
         if kernels.cell_state:
-            return out, h_all[last], a.c_all[last].copy()  # a copy: c_all is reused once the graph is freed
-        return out, h_all[last]
+            return out, h_n, a.c_all[last].copy()  # a copy: c_all is reused once the graph is freed
+        return out, h_n
 
     def _biases(self, b_ih, b_hh, G: int, H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """The bias each kernel adds: ``b_ih + b_hh``, except GRU's ``b_hn``, which sits inside ``r * (...)``."""
@@ -234,7 +236,7 @@ class FusedRNNLayer(Function):
 
     # -- backward ----------------------------------------------------------------------------
     def backward(self, grad_out, grad_hn, grad_cn=None):  # type: ignore[override]
-        x2d, w_ih, w_hh = self.saved_tensors
+        x2d, w_ih, w_hh, _, _ = self.saved_tensors
         gates, h_all, c_all, hn = self._buffers
         if self._gates_spent:  # an earlier backward without retain_graph failed after the kernels
             raise RuntimeError(f"{self.name}: backward through the graph a second time, but the first backward "
@@ -332,7 +334,7 @@ class FusedRNNLayer(Function):
         carried state and zero gates. Available until the graph is released.
         """
         t = self._check_step(t)
-        (x2d, _, _), (gates, h_all, c_all, hn) = self._saved_or_raise("step_values")
+        (x2d, *_), (gates, h_all, c_all, hn) = self._saved_or_raise("step_values")
         T, B, _ = gates.shape
         tp, tn = self._neighbours(t)
         H = self.hidden_size
