@@ -49,6 +49,18 @@ def ones_constant(n: int, dtype: np.dtype) -> np.ndarray:
     return np.ones(n, dtype)
 
 
+def loss_total(losses: np.ndarray) -> float:
+    """The sum of a loss's per-row values, in float64: Python's sum of a few rows (a NumPy
+    reduction costs more than the additions), NumPy's pairwise sum of many.
+
+    Example::
+
+        >>> loss_total(np.array([0.5, 1.5], np.float32)), loss_total(np.ones(100, np.float32))
+        (2.0, 100.0)
+    """
+    return sum(losses.tolist(), 0.0) if losses.size <= 32 else float(losses.sum(dtype=np.float64))
+
+
 def _check_floating(x: Tensor, op: str, what: str = "input") -> None:
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: {what} must be a floating tensor (float32/float64), got {x.dtype}; "

@@ -40,6 +40,7 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     _maybe_inplace,
     _reduce,
     _unreduce,
+    loss_total,
     ones_constant,
 )
 from minigrad.nn.functional_activations import elu, gelu, leaky_relu, softplus
@@ -181,7 +182,7 @@ class Embedding(Function):
         self.weight_shape = weight.shape
         # Into a recycled buffer when big. mode="clip" only because it writes `out` directly ("raise"
         # goes through a temporary): the indices were range-checked by `embedding` (_check_indices).
-        out = empty_aligned(self.indices.shape + weight.shape[1:], weight.dtype)
+        out = empty(self.indices.shape + weight.shape[1:], weight.dtype)
         return np.take(weight, self.indices, axis=0, out=out, mode="clip")
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
@@ -211,7 +212,9 @@ def _check_indices(indices: Tensor | np.ndarray, num: int, who: str) -> np.ndarr
         raise TypeError(f"{who}: indices must be an integer tensor (int64 or int32), got {arr.dtype}; "
                         "use .long() to convert")
     if arr.size:
-        lo, hi = arr.min(), arr.max()
+        # A few indices (a decoder's one token): Python's min and max of a list cost less than two NumPy reductions.
+        values = arr.ravel().tolist() if arr.size <= 32 else None
+        lo, hi = (min(values), max(values)) if values is not None else (arr.min(), arr.max())
         if lo < 0 or hi >= num:
             bad = int(lo) if lo < 0 else int(hi)
             raise IndexError(f"{who}: index {bad} is out of range for num_embeddings={num} "
@@ -433,7 +436,7 @@ class CrossEntropy(Function):
         self.save_for_backward(rows, weight, lse, x)
         if self.reduction == "none":
             return loss.reshape(self.target_shape)
-        total = loss.sum(dtype=np.float64)
+        total = loss_total(loss)
         if self.reduction == "mean":
             # PyTorch's weighted mean divides by sum of w[target] over kept rows; 0/0 gives nan.
             total = total / denom if denom != 0 else np.nan

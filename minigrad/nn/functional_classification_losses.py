@@ -38,6 +38,7 @@ from minigrad.nn._checks import (
     _legacy_reduction,
     _reduce,
     _unreduce,
+    loss_total,
     ones_constant,
 )
 from minigrad.ops import grad_math as G
@@ -90,7 +91,7 @@ class NLLLoss(Function):
             loss = -rows[np.arange(m), self.target]
             if self.reduction == "none":
                 return loss.reshape(self.target_shape)
-            total = loss.sum(dtype=np.float64)
+            total = loss_total(loss)
             if self.reduction == "mean":
                 total = total / m if m else np.nan  # no rows: 0/0, as PyTorch
             return np.asarray(total, dtype=x.dtype)
@@ -107,7 +108,7 @@ class NLLLoss(Function):
         loss = -row_weight * picked
         if self.reduction == "none":
             return loss.reshape(self.target_shape)
-        total = loss.sum(dtype=np.float64)
+        total = loss_total(loss)
         if self.reduction == "mean":
             total = total / self.denom if self.denom != 0 else np.nan  # all ignored: 0/0, as PyTorch
         return np.asarray(total, dtype=x.dtype)

@@ -39,6 +39,21 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> Any:
     return tuple(out) if isinstance(index, tuple) else out[0]
 
 
+def _is_basic(index: Any) -> bool:
+    """Ints and slices without a step only (``x[:, -1]``, ``x[1:3]``): NumPy's meaning is PyTorch's.
+
+    Example::
+
+        >>> _is_basic((slice(None), 0)), _is_basic((0, [1, 2])), _is_basic(slice(None, None, -1))
+        (True, False, False)
+    """
+    for item in (index if type(index) is tuple else (index,)):
+        kind = type(item)
+        if kind is not int and (kind is not slice or item.step is not None):
+            return False
+    return True
+
+
 def _is_int(item: Any) -> bool:
     return isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))
 
@@ -145,7 +160,7 @@ def scatter_add(shape: tuple[int, ...], index: Any, grad: np.ndarray) -> np.ndar
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with autograd. Example: ``mg.arange(5)[[0, 0, 3]]`` -> tensor([0, 0, 3])."""
-    if type(index) is int:  # the common case (a step of a sequence): nothing to convert or reorder
+    if type(index) is int or _is_basic(index):  # the common cases (x[t], x[:, -1]): nothing to convert or reorder
         parts = None
     else:
         index = normalize_index(index, x.shape)
