@@ -18,14 +18,15 @@ backward (reverse time)::
         rec = dgates_t @ W_hh                 # carries dL/dh to h_{t-1}
     dW_ih = dG^T X,  dW_hh = dG^T H_prev,  db = sum(dG),  dX = dG @ W_ih     # ONE matmul each
 
-Which loop runs is decided in one place, ``plan(mode, dtype, batch, hidden)`` (``nn/rnn_plan.py``), which names a
-``Strategy``: the per-step loop above (``PER_STEP``), the whole time loop inside one compiled
-kernel (``SEQUENCE``: for small layers the Python loop costs more than the maths), or the whole
-loop with every step split across threads by blocks of hidden units (``PARALLEL_UNITS``, the LSTM:
-unit ``j`` needs only its own gate columns), or with the batch split across threads by rows
-(``PARALLEL_ROWS``, every cell: each row is a sequence of its own). The kernels come from the cell's description
-(``minigrad/nn/cells/``); the layer itself never asks which cell it runs. ``docs/performance.md``
-records the measurements behind the plan's thresholds.
+Which loop runs is decided in one place, ``plan(mode, dtype, batch, hidden)`` (``nn/rnn_plan.py``),
+which names a ``Strategy``: the per-step loop above (``PER_STEP``), the whole time loop inside one
+compiled kernel (``SEQUENCE``: for small layers the Python loop costs more than the maths), or the
+whole loop with every step split across threads by blocks of hidden units (``PARALLEL_UNITS``, the
+LSTM: unit ``j`` needs only its own gate columns), or with the batch split across threads by rows
+(``PARALLEL_ROWS``, every cell: each row is a sequence of its own). The kernels come from the
+cell's description (``minigrad/nn/cells/``); the layer itself never asks which cell it runs.
+``docs/performance.md`` records the measurements behind the plan's thresholds. A call of one step
+(a cell) may pass ``x`` as ``(B, I)``.
 
 The per-step structure stays visible for drawings and BPTT inspection: ``step_scope(t)``,
 ``step_values(t)`` (the saved ``x_t, h_prev, h`` and the gates) and ``step_grad_h(t)``
