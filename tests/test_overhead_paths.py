@@ -204,6 +204,40 @@ def test_one_gradient_for_two_inputs_gives_each_its_own() -> None:
     assert not np.shares_memory(z.grad._array, user)
 
 
+def test_a_leaf_used_several_times_gets_one_summed_gradient(torch) -> None:
+    """The engine sums a leaf's gradients and delivers them once: its hooks see the total, once,
+    as PyTorch's (they run with the leaf's AccumulateGrad node), and the sum is the leaf's own array."""
+    data = np.random.default_rng(7).standard_normal(3)
+    seen = {}
+    for lib in (mg, torch):
+        x = lib.tensor(data, requires_grad=True)
+        calls = seen[lib.__name__] = []
+        x.register_hook(lambda g, calls=calls: calls.append(g.detach().numpy().copy()))
+        y = x * 2.0
+        (y + x * 3.0 + x.exp() + x).sum().backward()
+        seen[lib.__name__ + ".grad"] = x.grad.detach().numpy().copy()
+    assert len(seen["minigrad"]) == len(seen["torch"]) == 1
+    np.testing.assert_allclose(seen["minigrad"][0], seen["torch"][0])
+    np.testing.assert_allclose(seen["minigrad.grad"], seen["torch.grad"])
+    x = _leaf((3,))
+    w = _leaf((3,), seed=1)
+    (x + w + x).sum().backward()  # add returns one array for both inputs: x's sum must be its own
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 2.0))
+    np.testing.assert_array_equal(w.grad.numpy(), np.ones(3))
+    assert not np.shares_memory(x.grad._array, w.grad._array)
+
+
+def test_a_leaf_used_several_times_under_grad_and_create_graph() -> None:
+    x = _leaf((3,))
+    (g,) = mg.autograd.grad((x * x + x * 3.0).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), 2 * x.detach().numpy() + 3.0)
+    (gg,) = mg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), np.full(3, 2.0))
+    z = _leaf((2,), seed=3)
+    z.backward(gradient=mg.ones(2), inputs=[z])  # a leaf root and input: its gradient is the one given
+    np.testing.assert_array_equal(z.grad.numpy(), np.ones(2))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_big_log_softmax_matches_torch_and_the_general_backward(torch, dtype: str) -> None:
     """Inputs above the kernels' size go block by block through NumPy (a language model's vocabulary)."""

@@ -114,10 +114,16 @@ def run_backward(
 def _run_backward(roots, root_grads, retain_graph, capture, graph):
     captured: list[Any] | None = [None] * len(capture) if capture is not None else None
     pending: dict[Function, list] = {}  # node -> gradient buffer, one slot per output
-    leaf_roots = []
+    # Leaf -> [leaf, its gradient so far, who made that array]: a leaf's gradient is delivered once,
+    # summed, after the walk (its hooks see the total, as in PyTorch, where they run when the
+    # leaf's AccumulateGrad node runs).
+    leaves: dict[int, list] = {}
     for t, g in zip(roots, root_grads):
         if t.grad_fn is None:
-            leaf_roots.append((t, g))
+            if id(t) in leaves:
+                _add_to_leaf(leaves[id(t)], g, graph)
+            else:
+                leaves[id(t)] = [t, g, _CALLER]
             continue
         buf = pending.setdefault(t.grad_fn, [None] * len(t.grad_fn.outputs))
         _add(buf, t._output_index, g)
@@ -127,8 +133,6 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
     # A node's own gradient is complete once every consumer in the graph has run; a root that is
     # also consumed by another root waits for it. `ready` is a stack: any order that respects
     # the dependency counts is a valid reverse topological order.
-    for t, g in leaf_roots:
-        _deliver_to_leaf(t, g, capture, captured, graph)
 
     recorder, anomaly = _mode.recorder, _mode.anomaly
     while ready:
@@ -190,10 +194,33 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                 if left == 0:
                     ready.append(parent)
             elif g is not None:
-                # Asked before the call: as an argument already on the call's stack, g would count once more.
-                owned = not graph and _owned(g)
-                _deliver_to_leaf(edge, g, capture, captured, graph, owned=owned)
+                entry = leaves.get(id(edge))
+                if entry is None:
+                    leaves[id(edge)] = [edge, g, _NODE]
+                else:
+                    _add_to_leaf(entry, g, graph)
+    for entry in leaves.values():
+        t, g, maker = entry
+        entry[1] = None  # (`_owned` then sees this variable's reference alone)
+        # Asked before the call: as an argument already on the call's stack, g would count once more.
+        owned = not graph and (maker == _SUM or (maker == _NODE and _owned(g)))
+        _deliver_to_leaf(t, g, capture, captured, graph, owned=owned)
     return captured
+
+
+# Who made the array a leaf has received so far: one node's backward (the leaf may keep it if nobody
+# else refers to it, `_owned`), the engine's sum of several (the leaf may keep it, and later
+# gradients are added into it), or the caller of backward() (always copied).
+_NODE, _SUM, _CALLER = 0, 1, 2
+
+
+def _add_to_leaf(entry: list, g: Any, graph: bool) -> None:
+    """Add ``g`` to what a leaf has received in this backward (``entry``: [leaf, gradient, maker])."""
+    if entry[2] == _SUM and not graph:
+        entry[1] += g  # the engine's own array (same shape and dtype: both were made the leaf's)
+    else:
+        entry[1] = entry[1] + g  # a new array (a new Tensor under create_graph): the engine's own
+        entry[2] = _SUM
 
 
 def _owned(g: np.ndarray) -> bool:
