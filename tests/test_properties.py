@@ -363,6 +363,10 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                           KSM.log_softmax_rows_parallel_ref, (r(3, cols) * 5, np.empty((3, cols), dtype))))
             cases.append((f"softmax_rows_parallel(cols={cols})", KSM.softmax_rows_parallel,
                           KSM.softmax_rows_parallel_ref, (r(3, cols) * 5, np.empty((3, cols), dtype))))
+            cases.append((f"log_softmax_rows_vector(cols={cols})", KSM.log_softmax_rows_vector,
+                          KSM.log_softmax_rows_vector_ref, (r(3, cols) * 5, np.empty((3, cols), dtype))))
+            cases.append((f"softmax_rows_vector(cols={cols})", KSM.softmax_rows_vector,
+                          KSM.softmax_rows_vector_ref, (r(3, cols) * 5, np.empty((3, cols), dtype))))
             y = KSM.log_softmax_rows_ref(r(3, cols) * 5)
             cases.append((f"log_softmax_backward_rows_parallel(cols={cols})",
                           KSM.log_softmax_backward_rows_parallel, KSM.log_softmax_backward_rows_parallel_ref,

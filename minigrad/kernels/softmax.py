@@ -10,7 +10,8 @@ cache from its first pass to its last and the only big array made is the output.
 model's log-softmax over a 10,000-word vocabulary is such an input. In float32, where Numba's
 threads are usable, big inputs go instead to ``*_rows_parallel``: kernels with a vectorised
 ``exp`` (``kernels/fast_exp.py``) whose rows are shared among the threads (the numbers are in
-docs/performance.md).
+docs/performance.md); float32 rows of ``VECTOR_MIN_COLS`` or more below that size take the same
+vectorised rows on one thread (``*_rows_vector``).
 
 The rule every path keeps, as PyTorch does: a row holding a NaN or a +inf is NaN everywhere
 (``nan_rows``); a row of only -inf is NaN too; -inf elements of other rows give 0 (softmax) or
@@ -311,20 +312,36 @@ def _exp_row(xr, outr):
     return m, _row_exp_sum(xr, m, outr)
 
 
+@Inline.with_options(_VEC)
+def _log_softmax_row(xr, outr):
+    """``outr = xr - m - log(sum(exp(xr - m)))`` for one row (NaN everywhere by the module's rule)."""
+    m, total = _exp_row(xr, outr)
+    if not total > 0:  # NaN everywhere, as in PyTorch
+        outr[:] = np.nan
+        return
+    lse = xr.dtype.type(math.log(total))
+    for j in range(xr.shape[0]):
+        outr[np.uint64(j)] = (xr[np.uint64(j)] - m) - lse
+
+
+@Inline.with_options(_VEC)
+def _softmax_row(xr, outr):
+    """``outr = exp(xr - m) / sum(exp(xr - m))`` for one row (NaN everywhere by the module's rule)."""
+    total = _exp_row(xr, outr)[1]
+    if not total > 0:  # NaN everywhere, as in PyTorch
+        outr[:] = np.nan
+        return
+    inv = xr.dtype.type(1 / total)
+    for j in range(xr.shape[0]):
+        outr[np.uint64(j)] *= inv
+
+
 @kernel(parallel=True, **_VEC)
 def log_softmax_rows_parallel(x, out):
     """``log_softmax_rows_ref`` of the C-contiguous 2-D float32 ``x`` into ``out``, rows on threads."""
     x, out = borrow(x), borrow(out)
-    rows, cols = x.shape
-    for r in prange(rows):
-        xr, outr = x[r], out[r]
-        m, total = _exp_row(xr, outr)
-        if not total > 0:  # NaN everywhere, as in PyTorch
-            outr[:] = np.nan
-            continue
-        lse = x.dtype.type(math.log(total))
-        for j in range(cols):
-            outr[np.uint64(j)] = (xr[np.uint64(j)] - m) - lse
+    for r in prange(x.shape[0]):
+        _log_softmax_row(x[r], out[r])
 
 
 def log_softmax_rows_parallel_ref(x: np.ndarray, out: np.ndarray) -> None:
@@ -335,19 +352,41 @@ def log_softmax_rows_parallel_ref(x: np.ndarray, out: np.ndarray) -> None:
 def softmax_rows_parallel(x, out):
     """``softmax_rows_ref`` of the C-contiguous 2-D float32 ``x`` into ``out``, rows on threads."""
     x, out = borrow(x), borrow(out)
-    rows, cols = x.shape
-    for r in prange(rows):
-        outr = out[r]
-        total = _exp_row(x[r], outr)[1]
-        if not total > 0:  # NaN everywhere, as in PyTorch
-            outr[:] = np.nan
-            continue
-        inv = x.dtype.type(1 / total)
-        for j in range(cols):
-            outr[np.uint64(j)] *= inv
+    for r in prange(x.shape[0]):
+        _softmax_row(x[r], out[r])
 
 
 def softmax_rows_parallel_ref(x: np.ndarray, out: np.ndarray) -> None:
+    softmax_rows_large(x, out)
+
+
+# Rows of at least VECTOR_MIN_COLS float32 numbers (a decoder's vocabulary, one row at a time)
+# below EXP_KERNEL_MAX_SIZE: the same vectorised rows on one thread. The scalar kernels above
+# spend most of such a row in `math.exp`, and waking the threads costs more than the row.
+VECTOR_MIN_COLS = 64
+
+
+@kernel(**_VEC)
+def log_softmax_rows_vector(x, out):
+    """``log_softmax_rows_ref`` of the C-contiguous 2-D float32 ``x`` into ``out``, vectorised, one thread."""
+    x, out = borrow(x), borrow(out)
+    for r in range(x.shape[0]):
+        _log_softmax_row(x[r], out[r])
+
+
+def log_softmax_rows_vector_ref(x: np.ndarray, out: np.ndarray) -> None:
+    log_softmax_rows_large(x, out)
+
+
+@kernel(**_VEC)
+def softmax_rows_vector(x, out):
+    """``softmax_rows_ref`` of the C-contiguous 2-D float32 ``x`` into ``out``, vectorised, one thread."""
+    x, out = borrow(x), borrow(out)
+    for r in range(x.shape[0]):
+        _softmax_row(x[r], out[r])
+
+
+def softmax_rows_vector_ref(x: np.ndarray, out: np.ndarray) -> None:
     softmax_rows_large(x, out)
 
 
@@ -368,7 +407,7 @@ def log_softmax_backward_rows_parallel_ref(y: np.ndarray, grad: np.ndarray, out:
     log_softmax_rows_backward(y, grad, out)
 
 
-def _warm_parallel(k, arguments):
+def _warm_float32(k, arguments):
     def warm(dtype):
         if np.dtype(dtype) == np.float32:  # float32 only: float64 inputs go to NumPy
             x = np.zeros((2, 3), np.float32)
@@ -376,20 +415,25 @@ def _warm_parallel(k, arguments):
     return warm
 
 
-log_softmax_rows_parallel.warmup_fn = _warm_parallel(log_softmax_rows_parallel, 1)
-softmax_rows_parallel.warmup_fn = _warm_parallel(softmax_rows_parallel, 1)
-log_softmax_backward_rows_parallel.warmup_fn = _warm_parallel(log_softmax_backward_rows_parallel, 2)
+log_softmax_rows_parallel.warmup_fn = _warm_float32(log_softmax_rows_parallel, 1)
+softmax_rows_parallel.warmup_fn = _warm_float32(softmax_rows_parallel, 1)
+log_softmax_rows_vector.warmup_fn = _warm_float32(log_softmax_rows_vector, 1)
+softmax_rows_vector.warmup_fn = _warm_float32(softmax_rows_vector, 1)
+log_softmax_backward_rows_parallel.warmup_fn = _warm_float32(log_softmax_backward_rows_parallel, 2)
 
 
-def _rows(x: np.ndarray, k, ref, large, parallel) -> np.ndarray:
+def _rows(x: np.ndarray, k, ref, large, parallel, vector) -> np.ndarray:
     """``k`` (a row kernel) on ``x``'s last-axis rows; ``ref`` for 0-d and non-float ``x``; for big
-    ones ``parallel`` (a parallel float32 kernel) where it can run on threads, else ``large``."""
+    ones ``parallel`` (a parallel float32 kernel) where it can run on threads, else ``large``; float32
+    rows of ``VECTOR_MIN_COLS`` or more below that size ``vector`` (the same rows, one thread)."""
     if x.dtype.kind != "f" or x.ndim == 0:
         return ref(x)
     if x.size > EXP_KERNEL_MAX_SIZE or jit_disabled():
         if x.dtype != np.float32 or jit_disabled() or not threads_usable():
             return large(x)
         k = parallel
+    elif x.shape[-1] >= VECTOR_MIN_COLS and x.dtype == np.float32:
+        k = vector
     if x.ndim == 2 and x.flags.c_contiguous:  # the common case: rows as they are
         out = empty(x.shape, x.dtype)
         k(x, out)
@@ -402,10 +446,11 @@ def _rows(x: np.ndarray, k, ref, large, parallel) -> np.ndarray:
 
 def softmax_rows(x: np.ndarray) -> np.ndarray:
     """Softmax over the last axis of ``x`` (any shape)."""
-    return _rows(x, softmax_rows_kernel, softmax_rows_ref, softmax_rows_large, softmax_rows_parallel)
+    return _rows(x, softmax_rows_kernel, softmax_rows_ref, softmax_rows_large, softmax_rows_parallel,
+                 softmax_rows_vector)
 
 
 def log_softmax_rows(x: np.ndarray) -> np.ndarray:
     """Log-softmax over the last axis of ``x`` (any shape)."""
     return _rows(x, log_softmax_rows_kernel, log_softmax_rows_ref, log_softmax_rows_large,
-                 log_softmax_rows_parallel)
+                 log_softmax_rows_parallel, log_softmax_rows_vector)
