@@ -433,7 +433,13 @@ class CrossEntropy(Function):
         denom = cross_entropy_fwd(rows, self.target, weight, self.ignore_index, self.label_smoothing, lse, loss)
         self.denom = denom
         self.x_shape = x.shape
-        self.save_for_backward(rows, weight, lse, x)
+        # Saved (and versioned): x, and its rows when they are another array (a view or a copy of x).
+        # The class weights in use and the row sums are the op's own: kept as they are.
+        self.weight_used, self.lse = weight, lse
+        if rows is x:
+            self.save_for_backward(x)
+        else:
+            self.save_for_backward(x, rows)
         if self.reduction == "none":
             return loss.reshape(self.target_shape)
         total = loss_total(loss)
@@ -443,9 +449,11 @@ class CrossEntropy(Function):
         return np.asarray(total, dtype=rows.dtype)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        rows, weight, lse, x = self.saved_tensors
+        x, *rest = self.saved_tensors
+        weight, lse = self.weight_used, self.lse
         if self.create_graph:
             return self._backward_tensors(grad, x, weight)
+        rows = rest[0] if rest else x
         m = rows.shape[0]
         if self.reduction == "none":
             scale = np.ascontiguousarray(grad.reshape(-1), dtype=rows.dtype)
