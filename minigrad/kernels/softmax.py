@@ -363,7 +363,7 @@ def softmax_rows_parallel_ref(x: np.ndarray, out: np.ndarray) -> None:
 # Rows of at least VECTOR_MIN_COLS float32 numbers (a decoder's vocabulary, one row at a time)
 # below EXP_KERNEL_MAX_SIZE: the same vectorised rows on one thread. The scalar kernels above
 # spend most of such a row in `math.exp`, and waking the threads costs more than the row.
-VECTOR_MIN_COLS = 64
+VECTOR_MIN_COLS = 32
 
 
 @kernel(**_VEC)
