@@ -40,6 +40,7 @@ import sys
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -144,16 +145,34 @@ def empty(shape: tuple[int, ...], dtype: object) -> np.ndarray:
 
 
 def zeros(shape: tuple[int, ...], dtype: object) -> np.ndarray:
-    """``np.zeros(shape, dtype)``, in a recycled buffer when it is big (``empty``).
+    """``np.zeros(shape, dtype)``, in a recycled buffer when it is big (as ``empty``).
 
     Example::
 
         >>> float(zeros((512, 1024), np.float32).sum())
         0.0
     """
-    a = empty(shape, dtype)
+    dtype = np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize < RECYCLE_MIN_BYTES:
+        return np.zeros(shape, dtype)
+    a = empty_aligned(shape, dtype)
     a.fill(0)
     return a
+
+
+def allocators_for(largest: int) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
+    """``(empty, zeros)`` for a group of arrays the largest of which has ``largest`` bytes.
+
+    The rule of ``empty`` and ``zeros``, decided once for the group: NumPy's own functions when
+    even the largest is small, the recycling ones otherwise (a caller making several small arrays
+    per call skips the size check of each).
+
+    Example::
+
+        >>> allocators_for(1024) == (np.empty, np.zeros)
+        True
+    """
+    return (np.empty, np.zeros) if largest < RECYCLE_MIN_BYTES else (empty, zeros)
 
 
 def zeros_aligned(shape: tuple[int, ...], dtype: object) -> np.ndarray:

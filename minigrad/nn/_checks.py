@@ -126,17 +126,32 @@ def _broadcast_target(op: str, input: Tensor, target: Tensor) -> None:
 
 
 
+def value_range(a: np.ndarray) -> tuple:
+    """``(min, max)`` of the non-empty integer array ``a``: for a few values (32 or fewer: a
+    decoder's one token, a small batch's targets) through a Python list, which costs less than
+    two NumPy reductions.
+
+    Example::
+
+        >>> value_range(np.array([[3, 1], [2, 5]]))
+        (1, 5)
+    """
+    if a.size <= 32:
+        values = a.ravel().tolist()
+        return min(values), max(values)
+    return a.min(), a.max()
+
+
 def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> bool:
     """Every target must be a class in 0..C-1 or ignore_index (the kernel does not bounds-check).
 
     Returns True when every target is a class in 0..C-1 (then none is ignore_index, unless
     ignore_index is itself a class), False when some are ignore_index.
     """
-    if t.size <= 32:  # a few targets: Python's min and max of a list cost less than two NumPy reductions
-        values = t.tolist()
-        if not values or (min(values) >= 0 and max(values) < n_cls):
-            return True
-    elif t.min() >= 0 and t.max() < n_cls:  # the common case: two reductions
+    if not t.size:
+        return True
+    lo, hi = value_range(t)
+    if lo >= 0 and hi < n_cls:  # the common case
         return True
     bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
     if bad.any():

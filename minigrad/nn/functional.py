@@ -42,6 +42,7 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     _unreduce,
     loss_total,
     ones_constant,
+    value_range,
 )
 from minigrad.nn.functional_activations import elu, gelu, leaky_relu, softplus
 from minigrad.nn.functional_classification_losses import (
@@ -212,9 +213,7 @@ def _check_indices(indices: Tensor | np.ndarray, num: int, who: str) -> np.ndarr
         raise TypeError(f"{who}: indices must be an integer tensor (int64 or int32), got {arr.dtype}; "
                         "use .long() to convert")
     if arr.size:
-        # A few indices (a decoder's one token): Python's min and max of a list cost less than two NumPy reductions.
-        values = arr.ravel().tolist() if arr.size <= 32 else None
-        lo, hi = (min(values), max(values)) if values is not None else (arr.min(), arr.max())
+        lo, hi = value_range(arr)
         if lo < 0 or hi >= num:
             bad = int(lo) if lo < 0 else int(hi)
             raise IndexError(f"{who}: index {bad} is out of range for num_embeddings={num} "

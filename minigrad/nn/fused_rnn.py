@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import RECYCLE_MIN_BYTES, contiguous_aligned, empty, empty_aligned, zeros, zeros_aligned
+from minigrad._allocator import allocators_for, contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
 from minigrad.kernels.gemm import tile_shape
@@ -370,12 +370,10 @@ def _allocators(steps: int, largest: int) -> tuple[Callable[..., np.ndarray], Ca
     """How a layer of ``steps`` steps makes its working arrays, the largest of ``largest`` bytes: ``(empty, zeros)``.
 
     Rule: a loop over steps streams through its buffers, which start on a cache line
-    (``empty_aligned``). One step (a cell) reads each array once: NumPy's own arrays, cheaper to
-    make, or recycled memory once they are big (``_allocator.empty``).
+    (``empty_aligned``). One step (a cell) reads each array once: ``empty``'s rule (NumPy's own
+    arrays, or recycled memory once they are big), decided once for all of them.
     """
-    if steps > 1:
-        return empty_aligned, zeros_aligned
-    return (np.empty, np.zeros) if largest < RECYCLE_MIN_BYTES else (empty, zeros)
+    return (empty_aligned, zeros_aligned) if steps > 1 else allocators_for(largest)
 
 
 @functools.lru_cache(maxsize=64)
