@@ -135,8 +135,11 @@ class FusedRNNLayer(Function):
         self._inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)  # for backward_create_graph only (no copies)
         self.x_shape = x.shape
         if x.ndim == 2:  # one step of (B, I) (a cell): no unsqueeze node on the cell's path
-            x = x[None]
-        T, B, I = x.shape
+            (B, I), T = x.shape, 1
+            x2d = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # read once: no need to align it
+        else:
+            T, B, I = x.shape
+            x2d = contiguous_aligned(x).reshape(T * B, I)
         H = w_hh.shape[1]
         G = w_ih.shape[0]
         self.num_steps, self.hidden_size = T, H
@@ -146,7 +149,6 @@ class FusedRNNLayer(Function):
         alloc = _allocators(T, 2 * B * G * dtype.itemsize)[0]  # (gates and h_all are the largest)
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
-        x2d = contiguous_aligned(x).reshape(T * B, I)
         gates = alloc((T, B, G), dtype)
         self.strategy.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
@@ -199,6 +201,8 @@ class FusedRNNLayer(Function):
     def _biases(self, b_ih, b_hh, G: int, H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """The bias each kernel adds: ``b_ih + b_hh``, except GRU's ``b_hn``, which sits inside ``r * (...)``."""
         hidden_n = self.cell.kernels.hidden_n
+        if not hidden_n and b_ih is not None and b_hh is not None:  # the common case, in one add
+            return b_ih + b_hh, _no_bias_hn(dtype)
         bias = np.zeros(G, dtype)
         bias_hn = np.zeros(H if hidden_n else 0, dtype)
         if b_ih is not None:
@@ -376,6 +380,12 @@ def _allocators(steps: int, largest: int) -> tuple[Callable[..., np.ndarray], Ca
     return (empty_aligned, zeros_aligned) if steps > 1 else allocators_for(largest)
 
 
+@functools.lru_cache(maxsize=8)
+def _no_bias_hn(dtype: np.dtype) -> np.ndarray:
+    """The empty ``bias_hn`` of cells without GRU's ``b_hn``; shared (nothing writes to it)."""
+    return np.zeros(0, dtype)
+
+
 @functools.lru_cache(maxsize=64)
 def _full_lengths(batch: int, steps: int) -> np.ndarray:
     """``lengths`` when every sequence has all its steps; shared between calls (the kernels only read it)."""
@@ -464,17 +474,13 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
         (15, 5)
     """
     lengths = _check_inputs(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths)
-    with scope(layer_scope) if layer_scope else _NoScope():
-        outs = FusedRNNLayer.apply(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
-                                   mode=mode, reverse=reverse, lengths=lengths, param_names=param_names)
-    if describe(mode).has_cell_state:
-        return outs[0], outs[1], outs[2]
+    inputs = (x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
+    options = {"mode": mode, "reverse": reverse, "lengths": lengths, "param_names": param_names}
+    if layer_scope:
+        with scope(layer_scope):
+            outs = FusedRNNLayer.apply(*inputs, **options)
+    else:  # (a cell: its caller's scope)
+        outs = FusedRNNLayer.apply(*inputs, **options)
+    if len(outs) == 3:  # (an LSTM)
+        return outs
     return outs[0], outs[1], None
-
-
-class _NoScope:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -85,18 +85,19 @@ class RNNCellBase(Module):
         if not isinstance(input, Tensor):
             raise TypeError(f"{who}: input must be a Tensor, got {type(input).__name__} (wrap arrays with "
                             "mg.tensor(...))")
-        if input.ndim not in (1, 2):
+        shape, dtype = input._array.shape, input._array.dtype  # (the arrays' own: read on every step)
+        if len(shape) not in (1, 2):
             raise ShapeError(f"{who}: expected input to be 1-D (unbatched) or 2-D (batched), got {input.ndim}-D "
                              f"input of shape {input.shape}")
-        if input.shape[-1] != self.input_size:
+        if shape[-1] != self.input_size:
             raise ShapeError(f"{who}: expected input of size {self.input_size} in the last dimension, "
                              f"got shape {input.shape}")
-        if input.dtype != self.weight_ih.dtype:
+        if dtype != self.weight_ih._array.dtype:
             raise ValueError(f"{who}: input dtype ({input.dtype}) does not match weight dtype "
                              f"({self.weight_ih.dtype})")
-        is_batched = input.ndim == 2
+        is_batched = len(shape) == 2
         x = input if is_batched else input.unsqueeze(0)
-        expected = (x.shape[0], self.hidden_size) if is_batched else (self.hidden_size,)
+        expected = (shape[0], self.hidden_size) if is_batched else (self.hidden_size,)
         out: list[Tensor | None] = []
         for what, t in states:
             if t is None:
@@ -104,10 +105,10 @@ class RNNCellBase(Module):
                 continue
             if not isinstance(t, Tensor):
                 raise TypeError(f"{who}: {what} must be a Tensor, got {type(t).__name__}")
-            if t.shape != expected:
+            if t._array.shape != expected:
                 raise ShapeError(f"{who}: expected {what} of shape {expected} for input of shape {input.shape}, "
                                  f"got {t.shape}")
-            if t.dtype != input.dtype:
+            if t._array.dtype != dtype:
                 raise ValueError(f"{who}: {what} dtype ({t.dtype}) does not match input dtype ({input.dtype})")
             out.append(t if is_batched else t.unsqueeze(0))
         return x, out, is_batched

@@ -152,25 +152,31 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, steps: int | None = 
         >>> plan("lstm", np.float32, 64, 650, threads=2, cpu="zen").value
         'parallel_rows'
     """
-    cell = describe(mode)
-    threads = num_threads() if threads is None else threads
     if cpu is not None and cpu not in BLAS_STEP_MIN_WEIGHT_BYTES:
         raise ValueError(f"plan: unknown cpu {cpu!r}; expected one of {tuple(BLAS_STEP_MIN_WEIGHT_BYTES)} "
                          "(or None: this CPU, blas_step_cpu())")
-    float32 = np.dtype(dtype) == np.float32
-    weight_bytes = cell.num_gates * hidden * hidden * np.dtype(dtype).itemsize
+    threads = num_threads() if threads is None else threads
+    return _decide(mode, np.dtype(dtype), batch, hidden, steps == 1, threads, blas_step_cpu() if cpu is None else cpu)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decide(mode: str, dtype: np.dtype, batch: int, hidden: int, one_step: bool, threads: int,
+            cpu: str) -> Strategy:
+    """``plan``'s rules, for every argument given (remembered: a cell asks on every call)."""
+    cell = describe(mode)
+    float32 = dtype == np.float32
+    weight_bytes = cell.num_gates * hidden * hidden * dtype.itemsize
     if batch == 1 and weight_bytes > GEMV_WEIGHTS_MIN_BYTES:
         return Strategy.PER_STEP
     threaded = float32 and threads > 1
     has_units = threaded and cell.kernels.parallel_forward is not None
     if threaded and cell.kernels.rows_forward is not None:
-        blas_step_min = BLAS_STEP_MIN_WEIGHT_BYTES[blas_step_cpu() if cpu is None else cpu]
+        blas_step_min = BLAS_STEP_MIN_WEIGHT_BYTES[cpu]
         if batch >= BLAS_STEP_MIN_BATCH and blas_step_min is not None and weight_bytes > blas_step_min:
             return Strategy.PER_STEP
         if batch >= ROW_BLOCK_MIN * threads and (not has_units or hidden <= ROWS_MAX_HIDDEN
                                                  or batch >= BLAS_STEP_MIN_BATCH):
             return Strategy.PARALLEL_ROWS
-    one_step = steps == 1
     if batch * hidden <= (2 if batch <= 4 else 1) * SEQUENCE_KERNEL_MAX:
         return Strategy.PER_STEP if one_step else Strategy.SEQUENCE
     if has_units and hidden >= 2 * UNIT_BLOCK:
