@@ -214,3 +214,26 @@ def test_float32_lstm_training_stays_finite() -> None:
     assert all(np.isfinite(p._array).all() for p in params)
     assert all(p.dtype == np.float32 for p in params)
     assert np.isfinite(norms).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("op", ["linear", "matmul", "outer", "batched"])
+def test_products_meeting_inf_are_nan_quietly(dtype: np.dtype, op: str) -> None:
+    """``inf * 0`` inside a product is nan without a warning, as in PyTorch, forward and backward.
+
+    (NumPy's BLAS products warn "invalid value encountered in dot"; every product runs in ``quiet()``.)
+    """
+    x = mg.tensor(np.array([[np.inf, 1.0], [2.0, 3.0]], dtype), requires_grad=True)
+    w = mg.tensor(np.array([[0.0, 1.0], [1.0, 0.0]], dtype), requires_grad=True)
+    products = {
+        "linear": lambda: F.linear(x, w),
+        "matmul": lambda: x @ w,
+        "outer": lambda: x[:, :1] @ w[:1, :],  # an inner dimension of 1: a broadcast multiply
+        "batched": lambda: (x.unsqueeze(0) @ w.unsqueeze(0)).squeeze(0),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = products[op]()
+        y.sum().backward()
+    assert np.isnan(y._array[0]).any() and np.isfinite(y._array[1]).all()
+    assert np.isnan(w.grad._array).any() or np.isinf(w.grad._array).any()

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from minigrad._allocator import empty
+from minigrad._quiet import quiet
 from minigrad.kernels._jit import Inline, borrow, jit_disabled, kernel, prange, threads_usable
 from minigrad.kernels.fast_exp import LANES, fast_exp32, stack_lanes
 
@@ -59,13 +60,13 @@ def nan_rows(y: np.ndarray) -> np.ndarray:
 
 def softmax_rows_ref(x: np.ndarray) -> np.ndarray:
     e = np.exp(_shift(x))
-    with np.errstate(invalid="ignore"):  # inf / inf where a row held +inf: that row is NaN
+    with quiet():  # inf / inf where a row held +inf: that row is NaN
         return nan_rows(e / e.sum(axis=-1, keepdims=True))
 
 
 def log_softmax_rows_ref(x: np.ndarray) -> np.ndarray:
     z = _shift(x)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with quiet():
         return nan_rows(z - np.log(np.exp(z).sum(axis=-1, keepdims=True)))
 
 
@@ -108,7 +109,7 @@ def log_softmax_rows_large(x: np.ndarray, out: np.ndarray | None = None) -> np.n
     rows = _as_rows(x)
     out = np.empty_like(rows) if out is None else out.reshape(rows.shape)  # `out`: C-contiguous, x's shape
     exps = np.empty((min(_row_blocks(*rows.shape).step, len(rows)), rows.shape[1]), rows.dtype)
-    with np.errstate(divide="ignore", invalid="ignore"):  # masked and NaN rows give NaN, silently, as the kernel
+    with quiet():  # masked and NaN rows give NaN, silently, as the kernel
         for z in _shifted_blocks(rows, out):
             z -= np.log(np.exp(z, out=exps[:len(z)]).sum(axis=-1, keepdims=True))  # z - log(sum(exp(z)))
     return nan_rows(out).reshape(x.shape)
@@ -125,7 +126,7 @@ def softmax_rows_large(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
     """
     rows = _as_rows(x)
     out = np.empty_like(rows) if out is None else out.reshape(rows.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):  # masked and NaN rows give NaN, silently, as the kernel
+    with quiet():  # masked and NaN rows give NaN, silently, as the kernel
         for z in _shifted_blocks(rows, out):
             e = np.exp(z, out=z)
             e /= e.sum(axis=-1, keepdims=True)  # exp(z) / sum(exp(z))
@@ -149,7 +150,7 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray |
         log_softmax_backward_rows_parallel(y2, g2, out)
         return out.reshape(y.shape)
     if y.ndim == 2 and y.size <= BLOCK_ELEMENTS and y.dtype == grad.dtype and out is None:  # one block
-        with np.errstate(invalid="ignore"):
+        with quiet():
             out = np.exp(y)
             out *= grad.sum(axis=-1, keepdims=True)
             return np.subtract(grad, out, out=out)
@@ -157,7 +158,7 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray |
     out = empty(y2.shape, np.result_type(y2, g2)) if out is None else out.reshape(y2.shape)
     n, cols = y2.shape
     starts = _row_blocks(n, cols)
-    with np.errstate(invalid="ignore"):  # NaN rows (exp(y) * sum) stay NaN, as in the general formula
+    with quiet():  # NaN rows (exp(y) * sum) stay NaN, as in the general formula
         for r0 in starts:
             yb, gb, ob = y2[r0:r0 + starts.step], g2[r0:r0 + starts.step], out[r0:r0 + starts.step]
             np.exp(yb, out=ob)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from minigrad._allocator import zeros
+from minigrad._quiet import quiet
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
 from minigrad.errors import ShapeError
@@ -207,7 +208,7 @@ class BinaryCrossEntropy(Function):
     name = "binary_cross_entropy"
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
+        with quiet():
             log_x = np.maximum(np.log(x), -100.0)
             log_1mx = np.maximum(np.log1p(-x), -100.0)
         loss = -(y * log_x + (1.0 - y) * log_1mx)
@@ -229,7 +230,7 @@ class BinaryCrossEntropy(Function):
         if self.needs_input_grad[0]:
             gx = g * (x - y) / np.maximum(x * (1.0 - x), _BCE_EPSILON)
         if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore"):
+            with quiet():
                 gy = g * (np.log1p(-x) - np.log(x))  # -logit(x), unclamped as in PyTorch
         return gx, gy
 
@@ -297,7 +298,7 @@ class KLDiv(Function):
     name = "kl_div"
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             if self.log_target:
                 loss = np.exp(t) * (t - x)
             else:
@@ -317,7 +318,7 @@ class KLDiv(Function):
         else:
             g = _unreduce(grad, shape, self.reduction)
         gx = gt = None
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             if self.needs_input_grad[0]:
                 gx = -g * (G.exp(t) if self.log_target else t)
             if self.needs_input_grad[1]:

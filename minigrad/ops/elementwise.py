@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._quiet import quiet
 from minigrad.autograd import Function
 from minigrad.dtypes import get_default_dtype, result_type
 from minigrad.errors import broadcast_error
@@ -144,12 +145,12 @@ _WITH_A_NUMBER: dict[type[Function], type[Function]] = {Add: AddNumber, Mul: Mul
 class Div(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf, 0 / 0 = nan, as in PyTorch
+        with quiet():  # x / 0 = inf, 0 / 0 = nan, as in PyTorch
             return a / b
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with quiet():
             ga = grad / b if self.needs_input_grad[0] else None
             gb = -grad * a / (b * b) if self.needs_input_grad[1] else None
         return ga, gb
@@ -179,7 +180,7 @@ class Pow(Function):
         ga = grad * b * a ** (b - 1) if self.needs_input_grad[0] else None
         gb = None
         if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with quiet():
                 # PyTorch's convention: where a == 0 and b >= 0 the gradient is 0, not nan.
                 gb = G.where((G.values(a) == 0) & (G.values(b) >= 0), 0.0, grad * y * G.log(a))
         return ga, gb
@@ -268,7 +269,7 @@ class RoundedDiv(Function):
             if self.mode == "trunc":  # floor differs from trunc where the exact quotient is negative
                 q = q + ((q < 0) & (q * b != a))
             return q.astype(a.dtype, copy=False)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             q = a / b
             return np.trunc(q) if self.mode == "trunc" else np.floor(q)
 
@@ -330,7 +331,7 @@ def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
 
 class Exp(Function):
     def forward(self, x):
-        with np.errstate(over="ignore"):  # exp(1000) = inf, as in PyTorch
+        with quiet():  # exp(1000) = inf, as in PyTorch
             y = np.exp(x)
         self.save_for_backward(y)
         return y
@@ -343,25 +344,25 @@ class Exp(Function):
 class Log(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan, as in PyTorch
+        with quiet():  # log(0) = -inf, log(-1) = nan, as in PyTorch
             return np.log(x)
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             return grad / x
 
 
 class Sqrt(Function):
     def forward(self, x):
-        with np.errstate(invalid="ignore"):
+        with quiet():
             y = np.sqrt(x)
         self.save_for_backward(y)
         return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             return grad / (2 * y)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._quiet import quiet
 from minigrad.autograd import Function
 from minigrad.kernels import softmax as K
 from minigrad.ops import grad_math as G
@@ -84,13 +85,13 @@ class Mean(Function):
         self.shape = x.shape
         if x.size == 0:  # the mean of nothing is nan (as in PyTorch), without NumPy's "empty slice" warning
             count = np.prod([x.shape[d] for d in self.dims]) if self.dims is not None else 0
-            with np.errstate(invalid="ignore", divide="ignore"):
+            with quiet():
                 return np.asarray(x.sum(axis=self.dims, keepdims=self.keepdim) / x.dtype.type(count))
         return np.asarray(x.mean(axis=self.dims, keepdims=self.keepdim))
 
     def backward(self, grad):
         count = np.prod([self.shape[d] for d in self.dims]) if self.dims is not None else np.prod(self.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):  # a mean over nothing: its gradient is nan
+        with quiet():  # a mean over nothing: its gradient is nan
             return _expand_back(grad / count, self.dims, self.keepdim, self.shape)
 
 
@@ -108,10 +109,10 @@ class Var(Function):
                           "the result is nan or inf; reduce over more elements or pass correction=0 "
                           "(unbiased=False)", UserWarning, stacklevel=4)
             centered = x - (x.sum(axis=self.dims, keepdims=True) / x.dtype.type(builtins.max(n, 1)))
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with quiet():
                 return np.asarray((centered * centered).sum(axis=self.dims, keepdims=self.keepdim)
                                   / x.dtype.type(self.denominator))
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             return np.asarray(x.var(axis=self.dims, ddof=self.correction, keepdims=self.keepdim))
 
     def backward(self, grad):
@@ -120,7 +121,7 @@ class Var(Function):
             return G.zeros(x.shape, grad.dtype, like=grad)
         centered = x - G.mean(x, self.dims, keepdims=True)
         g = _expand_back(grad, self.dims, self.keepdim, x.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             return g * 2 * centered / self.backward_denominator
 
 
@@ -173,14 +174,14 @@ class StdFromVar(Function):
     name = "std"
 
     def forward(self, v):
-        with np.errstate(invalid="ignore"):
+        with quiet():
             y = np.sqrt(v)
         self.save_for_backward(y)
         return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             return G.where(G.values(y) == 0, 0.0, grad / (2 * y))
 
 
@@ -357,7 +358,7 @@ class LogSumExp(Function):
     def forward(self, x):
         m = x.max(axis=self.dims, keepdims=True, initial=-np.inf)  # (initial: an empty dim gives -inf)
         m = np.where(np.isfinite(m), m, 0)  # all -inf stays -inf, not nan
-        with np.errstate(divide="ignore"):
+        with quiet():
             lse = m + np.log(np.exp(x - m).sum(axis=self.dims, keepdims=True))
         y = lse if self.keepdim else np.squeeze(lse, self.dims)
         self.save_for_backward(x, y)
@@ -366,7 +367,7 @@ class LogSumExp(Function):
     def backward(self, grad):
         x, y = self.saved_tensors
         g = _expand_back(grad, self.dims, self.keepdim, x.shape)
-        with np.errstate(invalid="ignore"):
+        with quiet():
             return g * G.exp(x - _keep_dims(y, self.dims, self.keepdim, x.ndim))  # softmax(x)
 
 

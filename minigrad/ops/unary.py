@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad._quiet import quiet
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import _floating, as_tensor
 from minigrad.tensor import Tensor
@@ -19,18 +20,18 @@ from minigrad.tensor import Tensor
 class Log1p(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             return np.log1p(x)
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             return grad / (1 + x)
 
 
 class Expm1(Function):
     def forward(self, x):
-        with np.errstate(over="ignore"):
+        with quiet():
             y = np.expm1(x)
         self.save_for_backward(y)
         return y
@@ -62,7 +63,7 @@ class Cos(Function):
 
 class Reciprocal(Function):
     def forward(self, x):
-        with np.errstate(divide="ignore"):
+        with quiet():
             y = 1 / x
         self.save_for_backward(y)
         return y
@@ -74,7 +75,7 @@ class Reciprocal(Function):
 
 class Rsqrt(Function):
     def forward(self, x):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             y = 1 / np.sqrt(x)
         self.save_for_backward(y)
         return y

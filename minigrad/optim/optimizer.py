@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._quiet import quiet
 from minigrad.autograd import enable_grad, version_counter
 from minigrad.dtypes import get_default_dtype
 from minigrad.tensor import Tensor
@@ -207,9 +208,9 @@ class Optimizer:
         raise NotImplementedError
 
     @staticmethod
-    def _quiet() -> np.errstate:
+    def _quiet() -> Any:
         """The floating-point error state of an update: NaN/Inf propagate without warnings."""
-        return np.errstate(all="ignore")
+        return quiet()
 
     def _call_closure(self, closure: Callable[[], Any] | None) -> Any:
         if closure is None:
@@ -392,7 +393,7 @@ def run_update(p: Tensor, kernel: Callable[..., None], *args: Any) -> None:
     case of a non-contiguous ``p._array`` (a transposed or sliced array assigned by hand), the
     update runs on a contiguous copy which is then copied back into the same array.
 
-    Call it inside ``np.errstate(all="ignore")`` (see ``Optimizer._quiet``): NaN/Inf spread
+    Call it inside ``quiet()`` (see ``Optimizer._quiet``): NaN/Inf spread
     silently as in PyTorch, also where the kernel runs as Python on NumPy scalars
     (NUMBA_DISABLE_JIT, ``impl='reference'``), which would otherwise warn.
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from minigrad._quiet import quiet
 from minigrad.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
@@ -66,7 +67,7 @@ def _vector_norm(x: np.ndarray, p: float) -> np.ndarray:
     if p == 2:
         # a @ a is a BLAS dot: fast and accumulated in pairs, close to torch's own reduction.
         return np.asarray(np.sqrt(np.dot(a, a)), dtype)
-    with np.errstate(over="ignore"):
+    with quiet():
         return np.asarray(np.sum(a ** dtype.type(p), dtype=dtype) ** dtype.type(1.0 / p), dtype)
 
 
