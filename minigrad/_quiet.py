@@ -37,6 +37,35 @@ class _Quiet:
         _extobj_contextvar.reset(self._token)
 
 
+def enter_quiet() -> Any:
+    """Switch the warnings off until ``leave_quiet(token)``: ``quiet()`` without a ``with`` (for the
+    hot path of every op, ``Function.apply``, in a ``try``/``finally``).
+
+    Example::
+
+        >>> token = enter_quiet()
+        >>> try:
+        ...     r = np.float32(0.0) / np.float32(0.0)
+        ... finally:
+        ...     leave_quiet(token)
+        >>> bool(np.isnan(r))
+        True
+    """
+    if _extobj_contextvar is None:  # pragma: no cover - another NumPy's internals
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+    return _extobj_contextvar.set(_IGNORE_ALL)
+
+
+def leave_quiet(token: Any) -> None:
+    """Put back the state ``enter_quiet`` replaced."""
+    if _extobj_contextvar is None:  # pragma: no cover - another NumPy's internals
+        token.__exit__(None, None, None)
+    else:
+        _extobj_contextvar.reset(token)
+
+
 def quiet() -> Any:
     """A context in which NumPy's floating-point operations do not warn (``np.errstate(all="ignore")``).
 

@@ -237,3 +237,50 @@ def test_products_meeting_inf_are_nan_quietly(dtype: np.dtype, op: str) -> None:
         y.sum().backward()
     assert np.isnan(y._array[0]).any() and np.isfinite(y._array[1]).all()
     assert np.isnan(w.grad._array).any() or np.isinf(w.grad._array).any()
+
+
+OVERFLOWING_OPS: dict[str, Callable] = {
+    "sum": lambda L, x: x.sum(),
+    "mean": lambda L, x: x.mean(),
+    "mul": lambda L, x: x * 10,
+    "add": lambda L, x: x + x,
+    "square": lambda L, x: x * x,
+    "exp": lambda L, x: x.exp(),
+    "pow": lambda L, x: x ** 2,
+    "cumsum": lambda L, x: x.cumsum(0),
+    "norm": lambda L, x: x.norm(),
+    "div_by_zero": lambda L, x: x / (x - x),
+    "log_of_negative": lambda L, x: (-x).log(),
+    "matmul": lambda L, x: x.reshape(2, 2) @ x.reshape(2, 2),
+}
+# inf - inf inside one dot product: nan in PyTorch's BLAS; OpenBLAS's fused multiply-add keeps the
+# second product exact, so inf + (-6e76) stays inf there. Both are IEEE results; only quietness is compared.
+VALUES_DIFFER_BY_BLAS = {"matmul"}
+
+
+@pytest.mark.parametrize("name", list(OVERFLOWING_OPS))
+def test_ops_meeting_overflow_are_quiet_like_pytorch(name: str) -> None:
+    """Values past float32's range give PyTorch's inf/nan, forward and backward, and NumPy never warns.
+
+    (Every op's forward and backward run inside ``quiet()``: ``Function.apply`` and the engine.)
+    """
+    data = np.array([3e38, 2e38, 1.0, -3e38], np.float32)
+    op = OVERFLOWING_OPS[name]
+    x = mg.tensor(data, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = op(mg, x)
+        y.sum().backward()
+    assert not np.isfinite(y._array).all()
+    if name in VALUES_DIFFER_BY_BLAS:
+        return
+    try:
+        import torch
+    except ImportError:  # (the values themselves: live PyTorch only)
+        return
+    tx = torch.tensor(data, requires_grad=True)
+    ty = op(torch, tx)
+    ty.sum().backward()
+    np.testing.assert_array_equal(np.isnan(y._array), np.isnan(ty.detach().numpy()))
+    np.testing.assert_array_equal(np.isinf(y._array), np.isinf(ty.detach().numpy()))
+    np.testing.assert_array_equal(np.isnan(x.grad._array), np.isnan(tx.grad.numpy()))

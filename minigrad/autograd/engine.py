@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minigrad._allocator import kept_by_recycler
+from minigrad._quiet import enter_quiet, leave_quiet
 from minigrad.autograd.anomaly import add_forward_trace
 from minigrad.autograd.function import Function, _check_finite, _tensor_class, _where, sum_to_shape
 from minigrad.autograd.modes import _mode
@@ -100,14 +101,18 @@ def run_backward(
         Tensor = _tensor_class()
         root_grads = [g if isinstance(g, Tensor) else Tensor(np.asarray(g)) for g in root_grads]
     # Grad mode is on exactly when the backward pass is recorded. The walk allocates a gradient per
-    # node: the cycle collector is paused meanwhile (cycle_collector_paused).
+    # node: the cycle collector is paused meanwhile (cycle_collector_paused). NumPy is quiet for the
+    # whole walk, as in an op's forward (Function.apply): the ops' backward and the sums of their
+    # gradients give inf and nan without warnings, as in PyTorch.
     was_recording, was_grad_enabled = _mode.recording_backward, _mode.grad_enabled
     _mode.recording_backward = create_graph or was_recording
     _mode.grad_enabled = create_graph
+    token = enter_quiet()
     try:
         with cycle_collector_paused():
             return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
     finally:
+        leave_quiet(token)
         _mode.recording_backward, _mode.grad_enabled = was_recording, was_grad_enabled
 
 

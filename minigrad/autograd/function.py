@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from minigrad._quiet import enter_quiet, leave_quiet
 from minigrad.autograd.anomaly import describe_forward, forward_trace
 from minigrad.autograd.modes import _mode
 
@@ -81,7 +82,9 @@ class Function:
 
     ``forward`` takes and returns NumPy arrays; ``backward`` takes the gradient of each output
     and returns the gradient of each input (``None`` where an input needs none). Shapes may be
-    broadcast: the engine sums them back (``sum_to_shape``).
+    broadcast: the engine sums them back (``sum_to_shape``). Both run with NumPy's floating-point
+    warnings off (``minigrad/_quiet.py``): ``x / 0`` is ``inf`` and ``inf * 0`` is ``nan``,
+    silently, as in PyTorch.
 
     Higher-order gradients: under ``backward(create_graph=True)`` the engine sets
     ``self.create_graph`` and passes Tensors instead of arrays; ``saved_tensors`` then gives the
@@ -259,7 +262,11 @@ class Function:
         traced = mode.traced
         if traced and mode.scope_name:
             fn.scope = mode.scope_name
-        raw = fn.forward(*arrays)
+        token = enter_quiet()  # an op's NumPy arithmetic never warns: x / 0 is inf, as in PyTorch
+        try:
+            raw = fn.forward(*arrays)
+        finally:
+            leave_quiet(token)
         single = type(raw) is np.ndarray
         if single:
             outputs = (raw,)

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
-from minigrad._quiet import quiet
 from minigrad.kernels._jit import numba_threads, threads_usable
 from minigrad.kernels.cpu import vector_lanes
 from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
@@ -147,7 +146,8 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
       handed back to the OS, every page of it faulting again on first touch;
     - an inner dimension of 1 (``dL/dW = g^T x`` of a batch of one) as a broadcast multiply:
       NumPy's matmul sends that outer product to a plain loop instead of BLAS;
-    - ``quiet()``: ``inf * 0`` is ``nan`` without NumPy's warning, as in PyTorch.
+    - it runs inside an op (``Function.apply``, the engine's backward), where NumPy is ``quiet()``:
+      ``inf * 0`` is ``nan`` without NumPy's warning, as in PyTorch.
 
     Example::
 
@@ -156,12 +156,11 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
     """
     if out is None and a.shape[0] * b.shape[1] * a.itemsize >= RECYCLE_MIN_BYTES:
         out = empty_aligned((a.shape[0], b.shape[1]), np.result_type(a, b))
-    with quiet():  # inf * 0 = nan, as in PyTorch, without a warning
-        if a.shape[1] == 1:
-            return np.multiply(a, b, out=out)
-        if out is None:
-            return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it
-        return np.matmul(a, b, out=out)
+    if a.shape[1] == 1:
+        return np.multiply(a, b, out=out)
+    if out is None:
+        return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it
+    return np.matmul(a, b, out=out)
 
 
 def _c_order(x: np.ndarray) -> tuple[np.ndarray, bool]:

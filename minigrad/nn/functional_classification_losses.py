@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from minigrad._allocator import zeros
-from minigrad._quiet import quiet
 from minigrad.autograd import Function
 from minigrad.dtypes import result_type
 from minigrad.errors import ShapeError
@@ -208,9 +207,8 @@ class BinaryCrossEntropy(Function):
     name = "binary_cross_entropy"
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        with quiet():
-            log_x = np.maximum(np.log(x), -100.0)
-            log_1mx = np.maximum(np.log1p(-x), -100.0)
+        log_x = np.maximum(np.log(x), -100.0)
+        log_1mx = np.maximum(np.log1p(-x), -100.0)
         loss = -(y * log_x + (1.0 - y) * log_1mx)
         if self.weight is not None:
             loss = loss * self.weight
@@ -230,8 +228,7 @@ class BinaryCrossEntropy(Function):
         if self.needs_input_grad[0]:
             gx = g * (x - y) / np.maximum(x * (1.0 - x), _BCE_EPSILON)
         if self.needs_input_grad[1]:
-            with quiet():
-                gy = g * (np.log1p(-x) - np.log(x))  # -logit(x), unclamped as in PyTorch
+            gy = g * (np.log1p(-x) - np.log(x))  # -logit(x), unclamped as in PyTorch
         return gx, gy
 
 
@@ -298,11 +295,10 @@ class KLDiv(Function):
     name = "kl_div"
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        with quiet():
-            if self.log_target:
-                loss = np.exp(t) * (t - x)
-            else:
-                loss = np.where(t != 0, t * np.log(np.where(t != 0, t, 1)), 0.0) - t * x
+        if self.log_target:
+            loss = np.exp(t) * (t - x)
+        else:
+            loss = np.where(t != 0, t * np.log(np.where(t != 0, t, 1)), 0.0) - t * x
         self.save_for_backward(x, t)
         loss = loss.astype(self.dtype, copy=False)
         if self.reduction == "batchmean":
@@ -318,15 +314,14 @@ class KLDiv(Function):
         else:
             g = _unreduce(grad, shape, self.reduction)
         gx = gt = None
-        with quiet():
-            if self.needs_input_grad[0]:
-                gx = -g * (G.exp(t) if self.log_target else t)
-            if self.needs_input_grad[1]:
-                if self.log_target:
-                    gt = g * G.exp(t) * (t - x + 1.0)
-                else:  # d/dt [t log t] = log t + t/t: nan at t = 0, as PyTorch's
-                    nonzero = G.values(t) != 0
-                    gt = g * (G.where(nonzero, G.log(G.where(nonzero, t, 1.0)), 0.0) + t / t - x)
+        if self.needs_input_grad[0]:
+            gx = -g * (G.exp(t) if self.log_target else t)
+        if self.needs_input_grad[1]:
+            if self.log_target:
+                gt = g * G.exp(t) * (t - x + 1.0)
+            else:  # d/dt [t log t] = log t + t/t: nan at t = 0, as PyTorch's
+                nonzero = G.values(t) != 0
+                gt = g * (G.where(nonzero, G.log(G.where(nonzero, t, 1.0)), 0.0) + t / t - x)
         return gx, gt
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._quiet import quiet
 from minigrad.autograd import Function
 from minigrad.dtypes import get_default_dtype, result_type
 from minigrad.errors import broadcast_error
@@ -145,14 +144,12 @@ _WITH_A_NUMBER: dict[type[Function], type[Function]] = {Add: AddNumber, Mul: Mul
 class Div(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        with quiet():  # x / 0 = inf, 0 / 0 = nan, as in PyTorch
-            return a / b
+        return a / b  # x / 0 = inf, 0 / 0 = nan, as in PyTorch
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        with quiet():
-            ga = grad / b if self.needs_input_grad[0] else None
-            gb = -grad * a / (b * b) if self.needs_input_grad[1] else None
+        ga = grad / b if self.needs_input_grad[0] else None
+        gb = -grad * a / (b * b) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -180,9 +177,8 @@ class Pow(Function):
         ga = grad * b * a ** (b - 1) if self.needs_input_grad[0] else None
         gb = None
         if self.needs_input_grad[1]:
-            with quiet():
-                # PyTorch's convention: where a == 0 and b >= 0 the gradient is 0, not nan.
-                gb = G.where((G.values(a) == 0) & (G.values(b) >= 0), 0.0, grad * y * G.log(a))
+            # PyTorch's convention: where a == 0 and b >= 0 the gradient is 0, not nan.
+            gb = G.where((G.values(a) == 0) & (G.values(b) >= 0), 0.0, grad * y * G.log(a))
         return ga, gb
 
 
@@ -269,9 +265,8 @@ class RoundedDiv(Function):
             if self.mode == "trunc":  # floor differs from trunc where the exact quotient is negative
                 q = q + ((q < 0) & (q * b != a))
             return q.astype(a.dtype, copy=False)
-        with quiet():
-            q = a / b
-            return np.trunc(q) if self.mode == "trunc" else np.floor(q)
+        q = a / b
+        return np.trunc(q) if self.mode == "trunc" else np.floor(q)
 
     def backward(self, grad):
         zero = np.zeros_like(grad)
@@ -331,8 +326,7 @@ def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
 
 class Exp(Function):
     def forward(self, x):
-        with quiet():  # exp(1000) = inf, as in PyTorch
-            y = np.exp(x)
+        y = np.exp(x)  # exp(1000) = inf, as in PyTorch
         self.save_for_backward(y)
         return y
 
@@ -344,26 +338,22 @@ class Exp(Function):
 class Log(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        with quiet():  # log(0) = -inf, log(-1) = nan, as in PyTorch
-            return np.log(x)
+        return np.log(x)  # log(0) = -inf, log(-1) = nan, as in PyTorch
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        with quiet():
-            return grad / x
+        return grad / x
 
 
 class Sqrt(Function):
     def forward(self, x):
-        with quiet():
-            y = np.sqrt(x)
+        y = np.sqrt(x)
         self.save_for_backward(y)
         return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        with quiet():
-            return grad / (2 * y)
+        return grad / (2 * y)
 
 
 class Abs(Function):

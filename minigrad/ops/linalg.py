@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._quiet import quiet
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError
 from minigrad.kernels.products import matmul2d
@@ -25,14 +24,11 @@ def _mm(a: Any, b: Any) -> Any:
     """
     if type(a) is not np.ndarray or type(b) is not np.ndarray:
         return matmul(a, b)
-    if a.ndim == 2 and b.ndim == 2 and a.shape[1] != 1:
-        return matmul2d(a, b)  # (quiet itself)
-    with quiet():  # inf * 0 = nan, as in PyTorch, without a warning
-        if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
-            # An outer product: each entry is one product, exactly as PyTorch computes it (NumPy's matmul
-            # would add it to +0.0 and turn a -0.0 into +0.0, which flips the sign of x / 0 downstream).
-            return a * b
-        return np.matmul(a, b)
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
+        # An outer product: each entry is one product, exactly as PyTorch computes it (NumPy's matmul
+        # would add it to +0.0 and turn a -0.0 into +0.0, which flips the sign of x / 0 downstream).
+        return a * b
+    return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
 
 
 class MatMul(Function):

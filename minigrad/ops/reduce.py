@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._quiet import quiet
 from minigrad.autograd import Function
 from minigrad.kernels import softmax as K
 from minigrad.ops import grad_math as G
@@ -85,14 +84,13 @@ class Mean(Function):
         self.shape = x.shape
         if x.size == 0:  # the mean of nothing is nan (as in PyTorch), without NumPy's "empty slice" warning
             count = np.prod([x.shape[d] for d in self.dims]) if self.dims is not None else 0
-            with quiet():
-                return np.asarray(x.sum(axis=self.dims, keepdims=self.keepdim) / x.dtype.type(count))
+            return np.asarray(x.sum(axis=self.dims, keepdims=self.keepdim) / x.dtype.type(count))
         return np.asarray(x.mean(axis=self.dims, keepdims=self.keepdim))
 
     def backward(self, grad):
         count = np.prod([self.shape[d] for d in self.dims]) if self.dims is not None else np.prod(self.shape)
-        with quiet():  # a mean over nothing: its gradient is nan
-            return _expand_back(grad / count, self.dims, self.keepdim, self.shape)
+        # a mean over nothing: its gradient is nan
+        return _expand_back(grad / count, self.dims, self.keepdim, self.shape)
 
 
 class Var(Function):
@@ -109,11 +107,9 @@ class Var(Function):
                           "the result is nan or inf; reduce over more elements or pass correction=0 "
                           "(unbiased=False)", UserWarning, stacklevel=4)
             centered = x - (x.sum(axis=self.dims, keepdims=True) / x.dtype.type(builtins.max(n, 1)))
-            with quiet():
-                return np.asarray((centered * centered).sum(axis=self.dims, keepdims=self.keepdim)
-                                  / x.dtype.type(self.denominator))
-        with quiet():
-            return np.asarray(x.var(axis=self.dims, ddof=self.correction, keepdims=self.keepdim))
+            return np.asarray((centered * centered).sum(axis=self.dims, keepdims=self.keepdim)
+                              / x.dtype.type(self.denominator))
+        return np.asarray(x.var(axis=self.dims, ddof=self.correction, keepdims=self.keepdim))
 
     def backward(self, grad):
         (x,) = self.saved_tensors
@@ -121,8 +117,7 @@ class Var(Function):
             return G.zeros(x.shape, grad.dtype, like=grad)
         centered = x - G.mean(x, self.dims, keepdims=True)
         g = _expand_back(grad, self.dims, self.keepdim, x.shape)
-        with quiet():
-            return g * 2 * centered / self.backward_denominator
+        return g * 2 * centered / self.backward_denominator
 
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
@@ -174,15 +169,13 @@ class StdFromVar(Function):
     name = "std"
 
     def forward(self, v):
-        with quiet():
-            y = np.sqrt(v)
+        y = np.sqrt(v)
         self.save_for_backward(y)
         return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        with quiet():
-            return G.where(G.values(y) == 0, 0.0, grad / (2 * y))
+        return G.where(G.values(y) == 0, 0.0, grad / (2 * y))
 
 
 # ----------------------------------------------------------------------------------- max, min
@@ -358,8 +351,7 @@ class LogSumExp(Function):
     def forward(self, x):
         m = x.max(axis=self.dims, keepdims=True, initial=-np.inf)  # (initial: an empty dim gives -inf)
         m = np.where(np.isfinite(m), m, 0)  # all -inf stays -inf, not nan
-        with quiet():
-            lse = m + np.log(np.exp(x - m).sum(axis=self.dims, keepdims=True))
+        lse = m + np.log(np.exp(x - m).sum(axis=self.dims, keepdims=True))
         y = lse if self.keepdim else np.squeeze(lse, self.dims)
         self.save_for_backward(x, y)
         return y
@@ -367,8 +359,7 @@ class LogSumExp(Function):
     def backward(self, grad):
         x, y = self.saved_tensors
         g = _expand_back(grad, self.dims, self.keepdim, x.shape)
-        with quiet():
-            return g * G.exp(x - _keep_dims(y, self.dims, self.keepdim, x.ndim))  # softmax(x)
+        return g * G.exp(x - _keep_dims(y, self.dims, self.keepdim, x.ndim))  # softmax(x)
 
 
 def _softmax_dim(op: str, x: Tensor, dim: Any) -> int:

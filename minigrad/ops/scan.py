@@ -18,9 +18,21 @@ from minigrad.ops.elementwise import as_tensor, cast
 from minigrad.ops.reduce import normalize_dims
 from minigrad.tensor import Tensor
 
+# PyTorch's CPU cumsum adds in a wider type (its acc_type) and rounds each running sum once: so a
+# float32 running sum that passes float32's range on the way (3e38 + 2e38 - 3e38) comes back.
+_ACCUMULATE_IN = {np.dtype(np.float16): np.float32, np.dtype(np.float32): np.float64}
+
+
+def _running_sum(a: np.ndarray, axis: int) -> np.ndarray:
+    """``np.cumsum`` along ``axis``, accumulated as PyTorch does (float32 in float64)."""
+    wide = _ACCUMULATE_IN.get(a.dtype)
+    if wide is None:
+        return np.cumsum(a, axis=axis)
+    return np.cumsum(a, axis=axis, dtype=wide).astype(a.dtype)
+
 
 def _reverse_cumsum(a: np.ndarray, axis: int) -> np.ndarray:
-    return np.flip(np.cumsum(np.flip(a, axis), axis=axis), axis)
+    return np.flip(_running_sum(np.flip(a, axis), axis), axis)
 
 
 def _exclusive_cumprod(a: np.ndarray, axis: int) -> np.ndarray:
@@ -49,7 +61,7 @@ def _prepare(op: str, x: Any, dim: Any, dtype: Any) -> tuple[Tensor, int | None]
 
 class Cumsum(Function):
     def forward(self, x):
-        return np.cumsum(x, axis=self.dim)
+        return _running_sum(x, self.dim)
 
     def backward(self, grad):
         return _reverse_cumsum(grad, self.dim)
