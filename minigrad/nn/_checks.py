@@ -61,6 +61,21 @@ def loss_total(losses: np.ndarray) -> float:
     return sum(losses.tolist(), 0.0) if losses.size <= 32 else float(losses.sum(dtype=np.float64))
 
 
+def picked_total(rows: np.ndarray, classes: np.ndarray) -> float:
+    """``sum_i rows[i, classes[i]]`` in float64, as ``loss_total`` sums: for a few rows through
+    Python's item access (NumPy's fancy indexing costs more than the few reads), else through it.
+
+    Example::
+
+        >>> picked_total(np.array([[0.5, 1.5], [2.0, 4.0]], np.float32), np.array([1, 0]))
+        3.5
+    """
+    if len(classes) <= 16:
+        item = rows.item
+        return sum([item(i, c) for i, c in enumerate(classes.tolist())], 0.0)
+    return float(rows[np.arange(len(classes)), classes].sum(dtype=np.float64))
+
+
 def _check_floating(x: Tensor, op: str, what: str = "input") -> None:
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: {what} must be a floating tensor (float32/float64), got {x.dtype}; "

@@ -39,7 +39,7 @@ from minigrad.nn._checks import (
     _reduce,
     _unreduce,
     loss_total,
-    ones_constant,
+    picked_total,
 )
 from minigrad.ops import grad_math as G
 from minigrad.ops.elementwise import Softplus
@@ -86,12 +86,11 @@ class NLLLoss(Function):
         m, n_cls = rows.shape
         if self.all_kept and self.weight is None and n_cls:  # every row weighs 1: -x[n, t_n], summed
             self.picked_class, self.x_shape = self.target, x.shape
-            self.row_weight = ones_constant(m, x.dtype)
+            self.rows, self.row_weight = m, None  # (None: every row weighs 1)
             self.denom = np.float64(m)
-            loss = -rows[np.arange(m), self.target]
             if self.reduction == "none":
-                return loss.reshape(self.target_shape)
-            total = loss_total(loss)
+                return (-rows[np.arange(m), self.target]).reshape(self.target_shape)
+            total = -picked_total(rows, self.target)
             if self.reduction == "mean":
                 total = total / m if m else np.nan  # no rows: 0/0, as PyTorch
             return np.asarray(total, dtype=x.dtype)
@@ -104,6 +103,7 @@ class NLLLoss(Function):
         else:  # no classes: every target is ignore_index (checked before), nothing is picked
             row_weight = picked = np.zeros(m, dtype=x.dtype)
         self.picked_class, self.row_weight, self.x_shape = picked_class, row_weight, x.shape
+        self.rows = m
         self.denom = row_weight.sum(dtype=np.float64)
         loss = -row_weight * picked
         if self.reduction == "none":
@@ -114,7 +114,8 @@ class NLLLoss(Function):
         return np.asarray(total, dtype=x.dtype)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        m = self.row_weight.shape[0]
+        m = self.rows
+        minus_weight = -1.0 if self.row_weight is None else -self.row_weight
         if self.reduction == "none":
             scale = grad.reshape(-1)
         elif self.reduction == "mean":
@@ -124,14 +125,14 @@ class NLLLoss(Function):
         rows = zeros((m, self.x_shape[1] if len(self.x_shape) > 1 else self.x_shape[0]), grad.dtype)
         if self.create_graph:  # the same rows as (constant one-hot weights) * scale, in Tensor ops
             if rows.shape[1]:
-                rows[np.arange(m), self.picked_class] = -self.row_weight
+                rows[np.arange(m), self.picked_class] = minus_weight
             drows = (scale.reshape(m, 1) if self.reduction == "none" else scale) * rows
             if len(self.x_shape) > 2:  # (M, C) -> (N, d1, ..., C) -> (N, C, d1, ...)
                 moved = self.x_shape[:1] + self.x_shape[2:] + self.x_shape[1:2]
                 return drows.reshape(moved).permute(0, len(moved) - 1, *range(1, len(moved) - 1))
             return drows.reshape(self.x_shape)
         if rows.shape[1]:
-            rows[np.arange(m), self.picked_class] = -self.row_weight * scale
+            rows[np.arange(m), self.picked_class] = minus_weight * scale
         return _from_class_rows(rows, self.x_shape)
 
 
@@ -170,21 +171,22 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     input = _as_tensor(input, op)
     target = _as_tensor(target, op, "target")
     _check_floating(input, op)
-    if input.ndim == 0:
+    shape, targets = input._array.shape, target._array  # (the arrays themselves: a loss per step is common)
+    if not shape:
         raise ShapeError(f"{op}: input must have a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
-    if target.dtype.kind not in "iu":
+    if targets.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices (int64), got {target.dtype}; "
                         "use target.long()")
-    expected = _expected_target_shape(input.shape)
-    if target.shape != expected:
+    expected = _expected_target_shape(shape)
+    if targets.shape != expected:
         raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
                          f"expected target shape {expected}")
-    n_cls = input.shape[0 if input.ndim == 1 else 1]
+    n_cls = shape[0 if len(shape) == 1 else 1]
     w = _class_weight(weight, n_cls, input, op)
-    t = np.ascontiguousarray(target._array.reshape(-1), dtype=np.int64)
+    t = np.ascontiguousarray(targets.reshape(-1), dtype=np.int64)
     every_target_a_class = _check_targets(t, n_cls, ignore_index, op)
     all_kept = every_target_a_class and not 0 <= ignore_index < n_cls
-    return NLLLoss.apply(input, target=t, target_shape=target.shape, weight=w, ignore_index=int(ignore_index),
+    return NLLLoss.apply(input, target=t, target_shape=targets.shape, weight=w, ignore_index=int(ignore_index),
                          reduction=reduction, all_kept=all_kept)
 
 

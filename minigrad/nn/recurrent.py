@@ -224,17 +224,19 @@ class RNNBase(Module):
     # ------------------------------------------------------------------ one layer, one direction
     def _run_layer(self, k: int, x: Tensor, state: State, **options: Any) -> tuple[Tensor, State]:
         """Layer and direction ``k`` over ``x``: the fused kernels, or the textbook step of the cell."""
-        params = self.all_weights[k]
+        names = self._all_weights[k]
+        params = [getattr(self, name) for name in names]
         w_ih, w_hh = params[0], params[1]
         b_ih, b_hh = (params[2], params[3]) if self.bias else (None, None)
         w_hr = params[-1] if self.proj_size > 0 else None
-        mode = self.cell.mode
+        cell = self.cell
         # The fused kernels have no projection: LSTM(proj_size>0) uses the reference path.
         if self.impl == "fused" and w_hr is None:
-            c0 = state[1] if self.cell.has_cell_state else None
-            names = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), self._all_weights[k]))
-            out, h, c = _fused_layer(mode, x, state[0], c0, w_ih, w_hh, b_ih, b_hh, param_names=names, **options)
-            return out, ((h, c) if self.cell.has_cell_state else (h,))
+            c0 = state[1] if cell.has_cell_state else None
+            roles = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), names))
+            out, h, c = _fused_layer(cell.mode, x, state[0], c0, w_ih, w_hh, b_ih, b_hh, param_names=roles,
+                                     **options)
+            return out, ((h, c) if cell.has_cell_state else (h,))
         with scope(options.pop("layer_scope")):
             step = BuiltinStep(self.cell, w_ih, w_hh, b_ih, b_hh, w_hr)
             return run_direction(step, x, state, **options)
