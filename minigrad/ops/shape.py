@@ -57,12 +57,13 @@ class Reshape(Function):
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """The same elements in a new shape (one size may be -1). Example: ``mg.arange(6).reshape(2, 3)``."""
     shape = _shape_arg(shape)
-    if shape.count(-1) > 1 or any(s < -1 for s in shape):
+    inferred = shape.count(-1)  # how many sizes to infer: 0 or 1
+    if inferred > 1 or (shape and min(shape) < -1):
         raise ShapeError(f"reshape: invalid shape {shape}: at most one -1 and no other negative sizes")
-    known = math.prod([s for s in shape if s != -1])
-    if (-1 not in shape and known != x._array.size) or (-1 in shape and (known == 0 or x._array.size % known)):
-        raise ShapeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} "
-                         f"({x._array.size} elements)")
+    known = math.prod(shape) * (-1 if inferred else 1)  # the product of the sizes given
+    size = x._array.size
+    if (known == 0 or size % known) if inferred else known != size:
+        raise ShapeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} ({size} elements)")
     return Reshape.apply(x, shape=shape)
 
 
