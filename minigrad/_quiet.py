@@ -1,14 +1,25 @@
-"""``quiet()``: NumPy's floating-point warnings off for a block, because PyTorch never warns.
+"""NumPy's floating-point warnings off while minigrad computes, because PyTorch never warns.
 
 In PyTorch ``x / 0`` is ``inf``, ``0 / 0`` and ``inf * 0`` are ``nan``, ``exp(1000)`` is ``inf``,
 all without a word; NumPy computes the same values but also warns ("invalid value encountered
-in dot"). Every op that can meet such values runs its NumPy arithmetic inside ``quiet()``.
+in dot"). Every op's forward (``Function.apply``) and the whole backward walk (the engine) run
+with the warnings off; so do the optimizers' updates and a few helpers (``quiet()``).
 
-Rule: ``quiet()`` is ``np.errstate(all="ignore")``, made cheap. ``np.errstate`` costs as much
-per use as a small op's arithmetic, since it parses its keywords on every entry; ``quiet()``
-sets NumPy's own per-context error state (a ``contextvars.ContextVar``, NumPy 2) to one
-prepared value and puts the previous one back. Where that part of NumPy is not found (it is
-not public API), ``quiet()`` falls back to ``np.errstate(all="ignore")``: the same effect.
+Rule: the state switched on is ``np.errstate(all="ignore")``, made cheap. ``np.errstate`` costs
+about as much per use as a small op's arithmetic (it parses its keywords on every entry); NumPy
+2 keeps that state in a ``contextvars.ContextVar``, which ``NUMPY_ERRORS.set(IGNORE_ALL)`` sets to
+one prepared value and ``NUMPY_ERRORS.reset(token)`` puts back. Where that part of NumPy is not
+found (it is not public API), the same two calls enter and leave ``np.errstate(all="ignore")``.
+
+Example::
+
+    >>> token = NUMPY_ERRORS.set(IGNORE_ALL)
+    >>> try:
+    ...     r = np.float32(0.0) / np.float32(0.0)
+    ... finally:
+    ...     NUMPY_ERRORS.reset(token)
+    >>> bool(np.isnan(r))
+    True
 """
 
 from __future__ import annotations
@@ -17,12 +28,26 @@ from typing import Any
 
 import numpy as np
 
+
+class _ErrstateSwitch:
+    """``set``/``reset`` through ``np.errstate``, for a NumPy without the context variable."""
+
+    def set(self, state: Any) -> Any:
+        context = np.errstate(all="ignore")
+        context.__enter__()
+        return context
+
+    def reset(self, token: Any) -> None:
+        token.__exit__(None, None, None)
+
+
 try:  # NumPy >= 2.0 keeps its floating-point error state in this context variable
     from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
 
-    _IGNORE_ALL: Any = _make_extobj(all="ignore")
+    NUMPY_ERRORS: Any = _extobj_contextvar
+    IGNORE_ALL: Any = _make_extobj(all="ignore")
 except (ImportError, AttributeError, TypeError):  # pragma: no cover - another NumPy's internals
-    _extobj_contextvar = None
+    NUMPY_ERRORS, IGNORE_ALL = _ErrstateSwitch(), None
 
 
 class _Quiet:
@@ -31,52 +56,20 @@ class _Quiet:
     __slots__ = ("_token",)
 
     def __enter__(self) -> None:
-        self._token = _extobj_contextvar.set(_IGNORE_ALL)
+        self._token = NUMPY_ERRORS.set(IGNORE_ALL)
 
     def __exit__(self, *exc_info: object) -> None:
-        _extobj_contextvar.reset(self._token)
+        NUMPY_ERRORS.reset(self._token)
 
 
-def enter_quiet() -> Any:
-    """Switch the warnings off until ``leave_quiet(token)``: ``quiet()`` without a ``with`` (for the
-    hot path of every op, ``Function.apply``, in a ``try``/``finally``).
-
-    Example::
-
-        >>> token = enter_quiet()
-        >>> try:
-        ...     r = np.float32(0.0) / np.float32(0.0)
-        ... finally:
-        ...     leave_quiet(token)
-        >>> bool(np.isnan(r))
-        True
-    """
-    if _extobj_contextvar is None:  # pragma: no cover - another NumPy's internals
-        state = np.errstate(all="ignore")
-        state.__enter__()
-        return state
-    return _extobj_contextvar.set(_IGNORE_ALL)
-
-
-def leave_quiet(token: Any) -> None:
-    """Put back the state ``enter_quiet`` replaced."""
-    if _extobj_contextvar is None:  # pragma: no cover - another NumPy's internals
-        token.__exit__(None, None, None)
-    else:
-        _extobj_contextvar.reset(token)
-
-
-def quiet() -> Any:
+def quiet() -> _Quiet:
     """A context in which NumPy's floating-point operations do not warn (``np.errstate(all="ignore")``).
 
     Example::
 
-        >>> import numpy as np
         >>> with quiet():
         ...     r = np.float32(1.0) / np.float32(0.0)
         >>> float(r)
         inf
     """
-    if _extobj_contextvar is None:  # pragma: no cover - another NumPy's internals
-        return np.errstate(all="ignore")
     return _Quiet()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minigrad._allocator import kept_by_recycler
-from minigrad._quiet import enter_quiet, leave_quiet
+from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd.anomaly import add_forward_trace
 from minigrad.autograd.function import Function, _check_finite, _tensor_class, _where, sum_to_shape
 from minigrad.autograd.modes import _mode
@@ -107,12 +107,12 @@ def run_backward(
     was_recording, was_grad_enabled = _mode.recording_backward, _mode.grad_enabled
     _mode.recording_backward = create_graph or was_recording
     _mode.grad_enabled = create_graph
-    token = enter_quiet()
+    token = NUMPY_ERRORS.set(IGNORE_ALL)
     try:
         with cycle_collector_paused():
             return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
     finally:
-        leave_quiet(token)
+        NUMPY_ERRORS.reset(token)
         _mode.recording_backward, _mode.grad_enabled = was_recording, was_grad_enabled
 
 

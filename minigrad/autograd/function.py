@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from minigrad._quiet import enter_quiet, leave_quiet
+from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd.anomaly import describe_forward, forward_trace
 from minigrad.autograd.modes import _mode
 
@@ -262,11 +262,11 @@ class Function:
         traced = mode.traced
         if traced and mode.scope_name:
             fn.scope = mode.scope_name
-        token = enter_quiet()  # an op's NumPy arithmetic never warns: x / 0 is inf, as in PyTorch
+        token = NUMPY_ERRORS.set(IGNORE_ALL)  # an op's NumPy arithmetic never warns: x / 0 is inf, as in PyTorch
         try:
             raw = fn.forward(*arrays)
         finally:
-            leave_quiet(token)
+            NUMPY_ERRORS.reset(token)
         single = type(raw) is np.ndarray
         if single:
             outputs = (raw,)
