@@ -188,11 +188,11 @@ class Cat(Function):
             joined = np.concatenate(xs, axis=self.dim)
         except ValueError:  # NumPy refuses exactly what `cat` must: sizes that differ outside `dim`
             raise _cat_shape_error(xs, self.dim) from None
-        self.sizes = [x.shape[self.dim] for x in xs]
         return joined
 
     def backward(self, grad):
-        return G.split(grad, self.sizes, self.dim)
+        sizes = [shape[self.dim] for shape, _ in self.input_meta]  # each input's size along dim
+        return G.split(grad, sizes, self.dim)
 
 
 class Stack(Function):
