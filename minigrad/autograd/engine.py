@@ -102,8 +102,8 @@ def run_backward(
         root_grads = [g if isinstance(g, Tensor) else Tensor(np.asarray(g)) for g in root_grads]
     # Grad mode is on exactly when the backward pass is recorded. The walk allocates a gradient per
     # node: the cycle collector is paused meanwhile (cycle_collector_paused). NumPy is quiet for the
-    # whole walk, as in an op's forward (Function.apply): the ops' backward and the sums of their
-    # gradients give inf and nan without warnings, as in PyTorch.
+    # whole walk, as in an op's forward (Function.apply): the ops' backward, the sums of their
+    # gradients (and the hooks, which run inside the walk) give inf and nan without warnings.
     was_recording, was_grad_enabled = _mode.recording_backward, _mode.grad_enabled
     _mode.recording_backward = create_graph or was_recording
     _mode.grad_enabled = create_graph

@@ -539,12 +539,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     input = _as_tensor(input, op)
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     _check_floating(input, op)
-    if input.ndim == 0:
+    shape, targets = input._array.shape, target._array  # (the arrays themselves: a loss per step is common)
+    if not shape:
         raise ShapeError(f"{op}: input must have a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    class_dim = 0 if input.ndim == 1 else 1
-    n_cls = input.shape[class_dim]
+    n_cls = shape[0 if len(shape) == 1 else 1]
     if n_cls == 0:
         raise ShapeError(f"{op}: input of shape {input.shape} has no classes")
     w = None
@@ -555,22 +555,22 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                              f"expected ({n_cls},) for input of shape {input.shape}")
         w = np.asarray(weight._array, dtype=input.dtype)
 
-    if target.dtype.kind == "f":
-        if target.shape == input.shape:
+    if targets.dtype.kind == "f":
+        if targets.shape == shape:
             return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
         raise TypeError(f"{op}: target must hold integer class indices (int64) of shape "
                         f"{_expected_target_shape(input.shape)}, got {target.dtype} of shape {target.shape}; "
                         f"use target.long() for class indices, or a float target of the input's shape "
                         f"{input.shape} for class probabilities")
-    if target.dtype.kind not in "iu":
+    if targets.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices (int64), got {target.dtype}")
-    expected = _expected_target_shape(input.shape)
-    if target.shape != expected:
+    expected = _expected_target_shape(shape)
+    if targets.shape != expected:
         raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
                          f"expected target shape {expected}")
-    t = np.ascontiguousarray(target._array.reshape(-1), dtype=np.int64)
+    t = np.ascontiguousarray(targets.reshape(-1), dtype=np.int64)
     _check_targets(t, n_cls, ignore_index, op)
-    return CrossEntropy.apply(input, target=t, target_shape=target.shape, weight=w, ignore_index=int(ignore_index),
+    return CrossEntropy.apply(input, target=t, target_shape=targets.shape, weight=w, ignore_index=int(ignore_index),
                               reduction=reduction, label_smoothing=float(label_smoothing))
 
 
