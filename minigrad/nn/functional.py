@@ -420,6 +420,8 @@ class CrossEntropy(Function):
     name = "cross_entropy"
 
     def _rows(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim == 2 and x.flags.c_contiguous:  # (N, C): the rows already (then saved once, as x)
+            return x
         if x.ndim > 2:  # (N, C, d1, ...) -> (N, d1, ..., C) -> (M, C)
             x = np.moveaxis(x, 1, -1)
         return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
