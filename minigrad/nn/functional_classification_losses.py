@@ -86,7 +86,7 @@ class NLLLoss(Function):
         m, n_cls = rows.shape
         if self.all_kept and self.weight is None and n_cls:  # every row weighs 1: -x[n, t_n], summed
             self.picked_class, self.x_shape = self.target, x.shape
-            self.rows, self.row_weight = m, None  # (None: every row weighs 1)
+            self.num_rows, self.row_weight = m, None  # (None: every row weighs 1)
             self.denom = np.float64(m)
             if self.reduction == "none":
                 return (-rows[np.arange(m), self.target]).reshape(self.target_shape)
@@ -103,7 +103,7 @@ class NLLLoss(Function):
         else:  # no classes: every target is ignore_index (checked before), nothing is picked
             row_weight = picked = np.zeros(m, dtype=x.dtype)
         self.picked_class, self.row_weight, self.x_shape = picked_class, row_weight, x.shape
-        self.rows = m
+        self.num_rows = m
         self.denom = row_weight.sum(dtype=np.float64)
         loss = -row_weight * picked
         if self.reduction == "none":
@@ -114,7 +114,7 @@ class NLLLoss(Function):
         return np.asarray(total, dtype=x.dtype)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        m = self.rows
+        m = self.num_rows
         minus_weight = -1.0 if self.row_weight is None else -self.row_weight
         if self.reduction == "none":
             scale = grad.reshape(-1)
