@@ -448,6 +448,8 @@ class Flip(Function):
         return np.flip(x, self.dims).copy()  # a copy, as in PyTorch: writing into it leaves x alone
 
     def backward(self, grad):
+        if type(grad) is not np.ndarray:  # a Tensor (create_graph=True): flipped back by the same op
+            return grad.flip(self.dims)
         return np.flip(grad, self.dims)
 
 

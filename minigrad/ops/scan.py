@@ -14,6 +14,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.dtypes import to_dtype
+from minigrad.ops import grad_math as G
 from minigrad.ops.elementwise import as_tensor, cast
 from minigrad.ops.reduce import normalize_dims
 from minigrad.tensor import Tensor
@@ -31,7 +32,10 @@ def _running_sum(a: np.ndarray, axis: int) -> np.ndarray:
     return np.cumsum(a, axis=axis, dtype=wide).astype(a.dtype)
 
 
-def _reverse_cumsum(a: np.ndarray, axis: int) -> np.ndarray:
+def _reverse_cumsum(a: Any, axis: int) -> Any:
+    """``sum_{j >= i} a_j`` along ``axis``: the running sum from the end (cumsum's backward)."""
+    if type(a) is not np.ndarray:  # a Tensor (create_graph=True): the same sums, in differentiable ops
+        return a.flip(axis).cumsum(axis).flip(axis)
     return np.flip(_running_sum(np.flip(a, axis), axis), axis)
 
 
@@ -76,7 +80,7 @@ class Cumprod(Function):
     def backward(self, grad):
         x, y = self.saved_tensors
         d = self.dim
-        if (x != 0).all():
+        if (G.values(x) != 0).all():
             return _reverse_cumsum(grad * y, d) / x
         # With zeros: d y_j / d x_i is the running product up to j with x_i left out (x_i set to 1).
         xs, gs = np.moveaxis(x, d, -1), np.moveaxis(grad, d, -1)
