@@ -39,11 +39,16 @@ def _reverse_cumsum(a: Any, axis: int) -> Any:
     return np.flip(_running_sum(np.flip(a, axis), axis), axis)
 
 
-def _exclusive_cumprod(a: np.ndarray, axis: int) -> np.ndarray:
-    """Running products that leave out the current element: [1, a0, a0*a1, ...]."""
-    shifted = np.concatenate([np.ones_like(np.take(a, [0], axis=axis)), np.take(a, np.arange(a.shape[axis] - 1),
-                                                                                  axis=axis)], axis=axis)
-    return np.cumprod(shifted, axis=axis)
+def _flip(a: Any, axis: int) -> Any:
+    """``a`` reversed along ``axis``: an array, or a Tensor (create_graph=True) by the differentiable op."""
+    return np.flip(a, axis) if type(a) is np.ndarray else a.flip(axis)
+
+
+def _exclusive_cumprod(a: Any, axis: int) -> Any:
+    """Running products that leave out the current element: [1, a0, a0*a1, ...] (arrays or Tensors)."""
+    head, last = G.split(a, [a.shape[axis] - 1, 1], axis)
+    running = np.cumprod(head, axis=axis) if type(head) is np.ndarray else head.cumprod(axis)
+    return G.concatenate([G.zeros_like(last) + 1, running], axis)
 
 
 def _prepare(op: str, x: Any, dim: Any, dtype: Any) -> tuple[Tensor, int | None]:
@@ -132,15 +137,15 @@ class Prod(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        if x.size == 0:
-            return np.zeros(x.shape, dtype=grad.dtype)
+        if G.values(x).size == 0:
+            return G.zeros(x.shape, grad.dtype, like=grad)
         if self.dim is None:
             flat = x.reshape(-1)
-            others = _exclusive_cumprod(flat, 0) * np.flip(_exclusive_cumprod(np.flip(flat), 0))
+            others = _exclusive_cumprod(flat, 0) * _flip(_exclusive_cumprod(_flip(flat, 0), 0), 0)
             return grad * others.reshape(x.shape)
         d = self.dim
-        others = _exclusive_cumprod(x, d) * np.flip(_exclusive_cumprod(np.flip(x, d), d), d)
-        g = grad if self.keepdim else np.expand_dims(grad, d)
+        others = _exclusive_cumprod(x, d) * _flip(_exclusive_cumprod(_flip(x, d), d), d)
+        g = grad if self.keepdim else G.expand_dims(grad, (d,))
         return g * others  # the product of every other element along dim, zeros included
 
 
