@@ -44,11 +44,15 @@ def _flip(a: Any, axis: int) -> Any:
     return np.flip(a, axis) if type(a) is np.ndarray else a.flip(axis)
 
 
+def _cumprod(a: Any, axis: int) -> Any:
+    """Running products along ``axis``: an array, or a Tensor (create_graph=True) by the differentiable op."""
+    return np.cumprod(a, axis=axis) if type(a) is np.ndarray else a.cumprod(axis)
+
+
 def _exclusive_cumprod(a: Any, axis: int) -> Any:
     """Running products that leave out the current element: [1, a0, a0*a1, ...] (arrays or Tensors)."""
     head, last = G.split(a, [a.shape[axis] - 1, 1], axis)
-    running = np.cumprod(head, axis=axis) if type(head) is np.ndarray else head.cumprod(axis)
-    return G.concatenate([G.zeros_like(last) + 1, running], axis)
+    return G.concatenate([G.zeros_like(last) + 1, _cumprod(head, axis)], axis)
 
 
 def _prepare(op: str, x: Any, dim: Any, dtype: Any) -> tuple[Tensor, int | None]:
@@ -87,14 +91,15 @@ class Cumprod(Function):
         d = self.dim
         if (G.values(x) != 0).all():
             return _reverse_cumsum(grad * y, d) / x
-        # With zeros: d y_j / d x_i is the running product up to j with x_i left out (x_i set to 1).
-        xs, gs = np.moveaxis(x, d, -1), np.moveaxis(grad, d, -1)
-        out = np.empty_like(xs)
-        for i in range(xs.shape[-1]):
-            without = xs.copy()
-            without[..., i] = 1
-            out[..., i] = (gs[..., i:] * np.cumprod(without, axis=-1)[..., i:]).sum(axis=-1)
-        return np.moveaxis(out, -1, d)
+        # With zeros: d y_j / d x_i is the running product up to j with x_i left out (x_i set to 1),
+        # so dL/dx_i = sum over j >= i of g_j * that product. (Arrays, or Tensors under create_graph.)
+        n = x.shape[d]
+        parts = []
+        for i in range(n):
+            is_i = (np.arange(n) == i).reshape([n if k == d else 1 for k in range(len(x.shape))])
+            running = _cumprod(G.where(is_i, 1.0, x), d)
+            parts.append(G.sum(G.split(grad * running, [i, n - i], d)[1], d, keepdims=True))
+        return G.concatenate(parts, d)
 
 
 def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:

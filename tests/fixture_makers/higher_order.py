@@ -102,6 +102,7 @@ PROGRAMS: dict[str, Program] = {
     "norm": lambda T, x: x(3, 4).norm() * x(4).norm(dim=0),
     "cumsum_cumprod_flip": lambda T, x: (lambda a: a.cumsum(1) ** 2 * a.flip(0) + a.cumprod(1) * x(4))(
         x(3, 4, low=0.3)),
+    "cumprod_zeros": lambda T, x: (x(3, 4) * T.tensor([1.0, 0.0, 1.0, 1.0], dtype=T.float64)).cumprod(1) ** 2,
     "prod": lambda T, x: x(3, 4, low=0.3).prod(1) ** 2 * x(3) + x(2, 3, low=0.3).prod() * x(2, 3).prod(0, keepdim=True),
     # shape ops
     "reshape_view": lambda T, x: (x(3, 4).reshape(2, 6) ** 2).view(12) * x(12),
