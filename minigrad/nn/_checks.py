@@ -176,6 +176,30 @@ def _check_targets(t: np.ndarray, n_cls: int, ignore_index: int, op: str) -> boo
     return False
 
 
+def class_targets(input: Tensor, target: Tensor, n_cls: int, ignore_index: int, op: str) -> tuple[np.ndarray, bool]:
+    """The integer class targets of a classification loss, checked: ``(t, every_target_a_class)``.
+
+    ``t`` holds them flat as int64, one per row of the input's class rows; the flag is
+    ``_check_targets``'s answer. Shared by ``cross_entropy`` and ``nll_loss``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> class_targets(mg.zeros(2, 3), mg.tensor([2, 0]), 3, -100, "nll_loss")
+        (array([2, 0]), True)
+    """
+    targets = target._array  # (the array itself: a loss per step is common)
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices (int64), got {target.dtype}; "
+                        "use target.long()")
+    expected = _expected_target_shape(input._array.shape)
+    if targets.shape != expected:
+        raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
+                         f"expected target shape {expected}")
+    t = np.ascontiguousarray(targets.reshape(-1), dtype=np.int64)
+    return t, _check_targets(t, n_cls, ignore_index, op)
+
+
 def _expected_target_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
     """(C,) -> (); (N, C) -> (N,); (N, C, d1, ...) -> (N, d1, ...)."""
     return () if len(input_shape) == 1 else input_shape[:1] + input_shape[2:]

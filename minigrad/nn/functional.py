@@ -40,6 +40,7 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     _maybe_inplace,
     _reduce,
     _unreduce,
+    class_targets,
     loss_total,
     ones_constant,
     value_range,
@@ -564,14 +565,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                         f"{_expected_target_shape(input.shape)}, got {target.dtype} of shape {target.shape}; "
                         f"use target.long() for class indices, or a float target of the input's shape "
                         f"{input.shape} for class probabilities")
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must hold integer class indices (int64), got {target.dtype}")
-    expected = _expected_target_shape(shape)
-    if targets.shape != expected:
-        raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
-                         f"expected target shape {expected}")
-    t = np.ascontiguousarray(targets.reshape(-1), dtype=np.int64)
-    _check_targets(t, n_cls, ignore_index, op)
+    t, _ = class_targets(input, target, n_cls, ignore_index, op)
     return CrossEntropy.apply(input, target=t, target_shape=targets.shape, weight=w, ignore_index=int(ignore_index),
                               reduction=reduction, label_smoothing=float(label_smoothing))
 

@@ -33,11 +33,10 @@ from minigrad.nn._checks import (
     _as_tensor,
     _check_floating,
     _check_reduction,
-    _check_targets,
-    _expected_target_shape,
     _legacy_reduction,
     _reduce,
     _unreduce,
+    class_targets,
     loss_total,
     picked_total,
 )
@@ -171,22 +170,14 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     input = _as_tensor(input, op)
     target = _as_tensor(target, op, "target")
     _check_floating(input, op)
-    shape, targets = input._array.shape, target._array  # (the arrays themselves: a loss per step is common)
+    shape = input._array.shape
     if not shape:
         raise ShapeError(f"{op}: input must have a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must hold integer class indices (int64), got {target.dtype}; "
-                        "use target.long()")
-    expected = _expected_target_shape(shape)
-    if targets.shape != expected:
-        raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
-                         f"expected target shape {expected}")
     n_cls = shape[0 if len(shape) == 1 else 1]
+    t, every_target_a_class = class_targets(input, target, n_cls, ignore_index, op)
     w = _class_weight(weight, n_cls, input, op)
-    t = np.ascontiguousarray(targets.reshape(-1), dtype=np.int64)
-    every_target_a_class = _check_targets(t, n_cls, ignore_index, op)
     all_kept = every_target_a_class and not 0 <= ignore_index < n_cls
-    return NLLLoss.apply(input, target=t, target_shape=targets.shape, weight=w, ignore_index=int(ignore_index),
+    return NLLLoss.apply(input, target=t, target_shape=target._array.shape, weight=w, ignore_index=int(ignore_index),
                          reduction=reduction, all_kept=all_kept)
 
 
