@@ -131,8 +131,9 @@ class Function:
     scope: str = ""  # the ``mg.scope`` the node was made in
     released: bool = False  # True once backward freed what was saved
     _saved: tuple = ()
+    # (version counter, version at save time, role, place in _saved) for each saved value that is
+    # an input's or an output's memory (``_bookkeeping_of_saved``).
     _saved_versions: tuple = ()
-    _saved_roles: tuple = ()
     # True once a hook or retain_grad() was put on one of this node's output tensors: only then
     # does the engine look at those tensors before running backward.
     watched: bool = False
@@ -176,12 +177,14 @@ class Function:
                 "carried over from the previous window leads back into its freed graph, detach the "
                 "state between windows instead: state = mg.nn.utils.detach_state(state)."
             )
-        for counter, version, (kind, index), shape, dtype in self._saved_versions:
+        for counter, version, (kind, index), k in self._saved_versions:
             if counter[0] != version:
+                value = self._saved[k]
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: a {dtype} tensor of shape {shape}, which is {kind} {index} of {_where(self)}, is at "
-                    f"version {counter[0]}; expected version {version} instead. Hint: {self.name} saved it for "
+                    f"operation: a {value.dtype} tensor of shape {value.shape}, which is {kind} {index} of "
+                    f"{_where(self)}, is at version {counter[0]}; expected version {version} instead. Hint: "
+                    f"{self.name} saved it for "
                     "backward; change it only after backward, or use the out-of-place form of the in-place op "
                     "(y = y + 1 instead of y.add_(1)), or .clone() the tensor before changing it."
                 )
@@ -192,14 +195,12 @@ class Function:
     def _saved_as_tensors(self) -> tuple:
         """The saved values as Tensors in the graph: inputs as themselves, outputs attached to this node."""
         Tensor = _tensor_class()
-        out = []
-        for value, role in zip(self._saved, self._saved_roles):
-            if role is None:  # a constant of the op (or None)
-                out.append(value)
-            elif role[0] == "input":
-                out.append(self.input_tensor(role[1], value))
-            else:  # an output: gradients reaching this Tensor flow back into this node's output slot
-                out.append(Tensor._from_op(value, self, role[1]))
+        out = list(self._saved)  # constants of the op (and views of inputs) stay as they were saved
+        for _, _, (kind, index), k in self._saved_versions:
+            if kind == "input":
+                out[k] = self.input_tensor(index, out[k])
+            elif kind == "output":  # gradients reaching this Tensor flow back into this node's output slot
+                out[k] = Tensor._from_op(out[k], self, index)
         return tuple(out)
 
     def input_tensor(self, i: int, array: np.ndarray) -> Tensor:
@@ -299,7 +300,7 @@ class Function:
         if cls.is_view:
             _share_memory_bookkeeping(outs, inputs[0])
         if fn._saved:
-            fn._saved_versions, fn._saved_roles = _bookkeeping_of_saved(fn._saved, inputs, arrays, outs)
+            fn._saved_versions = _bookkeeping_of_saved(fn._saved, inputs, arrays, outs)
         if traced:
             if mode.anomaly:  # where this node was made, for backward errors (anomaly.py)
                 fn.forward_trace = forward_trace()
@@ -331,41 +332,41 @@ def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None
 
 def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays: Sequence[np.ndarray | None],
                           outputs: Sequence[Tensor]) -> tuple:
-    """What a node must know about the values it saved: their versions now, and which are inputs or outputs.
+    """What a node must know about the values it saved: which are inputs or outputs, at which version.
 
-    Versions: for each input or output whose memory was saved (itself or a view of it), its
-    counter and version now. Backward compares them (``saved_tensors``): a saved array that an
-    in-place op changed since would silently give a wrong gradient, so it raises instead, as
-    PyTorch does.
-
-    Roles: for each saved value, ``("input", i)`` or ``("output", j)`` when it *is* that input's
-    or output's array (``arrays[i]`` is input ``i``'s), else None. Under ``create_graph=True``
-    they become Tensors in the graph.
+    One entry ``(counter, version, role, k)`` for each saved value ``saved[k]`` that is an input's
+    or an output's memory: that tensor's version counter and its version now; the role is
+    ``("input", i)`` or ``("output", j)`` when the value *is* that array (``arrays[i]`` is input
+    ``i``'s), ``("a view of input", i)`` when it is a view of it. Backward compares the versions
+    (``saved_tensors``): a saved array that an in-place op changed since would silently give a
+    wrong gradient, so it raises instead, as PyTorch does. Under ``create_graph=True`` the inputs
+    and outputs among the saved values become Tensors in the graph (``_saved_as_tensors``).
+    Arrays are matched by identity: a live array is never another one.
     """
-    recorded, roles = [], []
-    for a in saved:
-        role = None
-        if type(a) is np.ndarray:
-            source = None  # the input whose memory this is; a view of it is versioned the same way
-            base = a.base
-            for i, array in enumerate(arrays):
-                if a is array:  # the input itself (not a view): it has a place in the graph
-                    source, role = i, ("input", i)
-                    break
-                if source is None and base is not None and base is array:
-                    source = i
-            if source is not None:
-                t, array = inputs[source], arrays[source]
-                counter = t._version_counter or version_counter(t)
-                recorded.append((counter, counter[0], ("input", source), array.shape, array.dtype))
-            else:
-                for j, t in enumerate(outputs):
-                    if a is t._array:
-                        recorded.append((version_counter(t), 0, ("output", j), a.shape, a.dtype))
-                        role = ("output", j)
-                        break
-        roles.append(role)
-    return tuple(recorded), tuple(roles)
+    entries = []
+    n = len(arrays)
+    for k, a in enumerate(saved):
+        if type(a) is not np.ndarray:
+            continue
+        i = 0
+        while i < n and a is not arrays[i]:
+            i += 1
+        role = ("input", i)
+        if i == n and a.base is not None:
+            i = 0
+            while i < n and a.base is not arrays[i]:
+                i += 1
+            role = ("a view of input", i)
+        if i < n:
+            t = inputs[i]
+            counter = t._version_counter or version_counter(t)
+            entries.append((counter, counter[0], role, k))
+            continue
+        for j, t in enumerate(outputs):
+            if a is t._array:
+                entries.append((version_counter(t), 0, ("output", j), k))
+                break
+    return tuple(entries)
 
 
 def _tensor_class() -> type:

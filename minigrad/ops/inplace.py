@@ -110,8 +110,8 @@ def _rebase(t: Tensor, result: Tensor) -> None:
         fn._saved = tuple(t._array if a is result._array else a for a in fn._saved)
         counter = version_counter(t)
         fn._saved_versions = tuple(
-            (counter, counter[0], what, shape, dtype) if what == ("output", index) else (c, v, what, shape, dtype)
-            for c, v, what, shape, dtype in fn._saved_versions)
+            (counter, counter[0], role, k) if role == ("output", index) else (c, v, role, k)
+            for c, v, role, k in fn._saved_versions)
 
 
 class _Gone:
