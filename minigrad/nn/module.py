@@ -35,6 +35,7 @@ import numpy as np
 
 from minigrad.autograd import no_grad
 from minigrad.dtypes import to_dtype
+from minigrad.nn._registry import Registry
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
@@ -91,12 +92,20 @@ class Module:
     def __init__(self) -> None:
         with contextlib.suppress(TypeError):  # (a subclass that defines __eq__ alone is unhashable)
             _live_modules.add(self)  # drawings name a graph's parameters after the modules holding them
-        # object.__setattr__: our own __setattr__ needs these dicts to exist already.
+        # object.__setattr__: our own __setattr__ needs these dicts to exist already. Their entries
+        # are attributes too (nn/_registry.py): `self.weight` is a plain lookup, not __getattr__.
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_parameters", {})
-        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_parameters", Registry(self))
+        object.__setattr__(self, "_buffers", Registry(self))
         object.__setattr__(self, "_non_persistent_buffers", set())
-        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_modules", Registry(self))
+
+    def __setstate__(self, state: dict) -> None:
+        # Unpickling and copy.copy/deepcopy: the registries arrive as plain dicts (Registry.__reduce__).
+        self.__dict__.update(state)
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in state:
+                object.__setattr__(self, registry, Registry(self, state[registry]))
 
     # ---------------------------------------------------------------- forward
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -148,7 +157,8 @@ class Module:
         self._modules.pop(name, None)
 
     def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails: parameters, buffers and modules live in their dicts.
+        # Only called when normal lookup fails. Registered entries are attributes already
+        # (nn/_registry.py); this finds them in a module whose registries were replaced by plain dicts.
         d = self.__dict__
         for registry in ("_parameters", "_buffers", "_modules"):
             entries = d.get(registry)

@@ -142,8 +142,11 @@ class Encoder:
                 node["name"] = value.name
             return node
         state = []
+        module = isinstance(value, Module)
         for attribute, v in vars(value).items():
-            if isinstance(value, Module) and attribute in _REGISTRIES and type(v) is dict:
+            if module and _is_registered(value, attribute, v):
+                continue  # the attribute copy of a registry's entry (nn/_registry.py): saved once, in there
+            if module and attribute in _REGISTRIES and isinstance(v, dict):
                 registry = [[_encode_key(k, keys), self.encode(x, keys + [k], depth + 2)] for k, x in v.items()]
                 state.append([attribute, {"dict": registry}])
             else:
@@ -155,6 +158,15 @@ class Encoder:
         name = _array_name(keys, self.arrays)
         self.arrays[name] = _storable(array, keys)
         return name
+
+
+def _is_registered(module: Module, attribute: str, value: Any) -> bool:
+    """True when ``module.attribute`` is the entry of one of its registries of that name."""
+    for registry in _REGISTRIES:
+        entries = module.__dict__.get(registry)
+        if isinstance(entries, dict) and attribute in entries and entries[attribute] is value:
+            return True
+    return False
 
 
 def _is_plain_object(value: Any) -> bool:
@@ -362,6 +374,8 @@ class Decoder:
             for registry in ("_parameters", "_buffers", "_modules", "_non_persistent_buffers"):
                 if not isinstance(attributes.get(registry), (dict if registry != "_non_persistent_buffers" else set)):
                     raise ValueError(f"has a Module of class {path} whose {registry} is missing or has the wrong type")
+            Module.__setstate__(obj, attributes)  # the registries' entries become attributes too
+            return obj
         obj.__dict__.update(attributes)
         return obj
 
