@@ -111,6 +111,10 @@ class Function:
         [2.0]
     """
 
+    # Set by `apply` on every node it keeps, so slots rather than the instance dict (quicker to set
+    # and to free); the op's own attributes (dim, saved shapes...) go into the dict as usual.
+    __slots__ = ("needs_input_grad", "next_functions", "input_meta", "outputs", "__dict__", "__weakref__")
+
     # The name shown in drawings and error messages; subclasses may set it (default: lower-case class name).
     name: str = ""
     # The kind shown by repr, as ``<MulBackward>`` (default: the class name). Two classes for one
@@ -236,11 +240,22 @@ class Function:
         else:
             fn = cls(**params)
         mode = _mode
-        arrays = []
-        if mode.grad_enabled:
+        if not mode.grad_enabled:
+            arrays = []
+            for t in inputs:
+                arrays.append(None if t is None else t._array)
+            needs = (False,) * len(inputs)
+        elif len(inputs) == 1 and inputs[0] is not None:  # most ops: the loop below, for one input
+            t = inputs[0]
+            array = t._array
+            arrays = (array,)
+            needs = (t._requires_grad,)
+            edges = (None if not needs[0] else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
+            meta = ((array.shape, array.dtype),)
+        else:
             # With each input: whether it needs a gradient; where that gradient goes (its creator's
             # output slot, or the input itself if a leaf); the shape and dtype it must have.
-            needs, edges, meta = [], [], []
+            arrays, needs, edges, meta = [], [], [], []
             for t in inputs:
                 if t is None:
                     arrays.append(None)
@@ -255,10 +270,6 @@ class Function:
                     edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
                     meta.append((array.shape, array.dtype))
             needs = tuple(needs)
-        else:
-            for t in inputs:
-                arrays.append(None if t is None else t._array)
-            needs = (False,) * len(inputs)
         fn.needs_input_grad = needs
         traced = mode.traced
         if traced and mode.scope_name:
