@@ -26,7 +26,10 @@ LSTM: unit ``j`` needs only its own gate columns), or with the batch split acros
 (``PARALLEL_ROWS``, every cell: each row is a sequence of its own). The kernels come from the
 cell's description (``minigrad/nn/cells/``); the layer itself never asks which cell it runs.
 ``docs/performance.md`` records the measurements behind the plan's thresholds. A call of one step
-(a cell) may pass ``x`` as ``(B, I)``.
+(a cell) may pass ``x`` as ``(B, I)``. A one-layer module passes its arguments as the user gave
+them, whenever that costs no copy: ``x`` batch-first ``(B, T, I)`` when ``B`` or ``T`` is 1 (its
+rows lie in time-major order already), the states stacked as ``(1, B, H)``; the outputs then come
+back in the same layouts, with no transpose, index or stack nodes around the layer.
 
 The per-step structure stays visible for drawings and BPTT inspection: ``step_scope(t)``,
 ``step_values(t)`` (the saved ``x_t, h_prev, h`` and the gates) and ``step_grad_h(t)``
@@ -81,17 +84,19 @@ class FusedRNNLayer(Function):
     name = "rnn_layer"
     # The declared step interface that drawings and recordings read: what each input and output
     # is, param_names (role -> the parameter's name in its module, when the layer gave them),
-    # num_steps, step_scope(t), step_values(t), step_grad_h(t), and step_grad_sink (set by a
-    # recording: called after backward with dL/dh_t of every step).
+    # num_steps, step_scope(t), step_values(t), step_grad_h(t), time_major(a) and plain_state(a) (x,
+    # output and the states, or their gradients, in the layouts the steps use), and step_grad_sink
+    # (set by a recording: called after backward with dL/dh_t of every step).
     declares_steps = True
     input_roles = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     output_roles = ("output", "h_n", "c_n")
 
     def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None,
-                 param_names: dict[str, str] | None = None) -> None:
+                 param_names: dict[str, str] | None = None, batch_first: bool = False) -> None:
         super().__init__()
         self.param_names = dict(param_names or {})
         self.mode = mode
+        self.batch_first = batch_first  # x is (B, T, I) with B or T equal to 1 (see the module docstring)
         self.cell = describe(mode)
         self.name = f"{mode}_layer"  # "lstm_layer", "gru_layer", "rnn_tanh_layer", ...
         self.reverse = bool(reverse)
@@ -116,6 +121,15 @@ class FusedRNNLayer(Function):
         t = self._check_step(t) + 1
         return f"{self.layer_scope}/t{t}" if self.layer_scope else f"t{t}"
 
+    def time_major(self, a: np.ndarray) -> np.ndarray:
+        """``x`` or ``output`` (values or gradient) as ``(T, B, F)``, whatever layout the call used: row
+        ``t`` is step ``t``'s. A view when ``a`` is contiguous (every layout used is in time-major order)."""
+        return a.reshape(self.num_steps, self._batch_size, a.shape[-1])
+
+    def plain_state(self, a: np.ndarray) -> np.ndarray:
+        """``h0``, ``c0``, ``h_n`` or ``c_n`` (values or gradient) as ``(B, H)``, also when stacked ``(1, B, H)``."""
+        return a.reshape(self._batch_size, a.shape[-1])
+
     def _check_step(self, t: int) -> int:
         if not -self.num_steps <= t < self.num_steps:
             raise IndexError(f"{self.name}: step {t} out of range for {self.num_steps} steps")
@@ -139,10 +153,13 @@ class FusedRNNLayer(Function):
             x2d = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # read once: no need to align it
         else:
             T, B, I = x.shape
+            if self.batch_first:  # (B, T, I) with B or T equal to 1: the rows of (T, B, I), in order
+                T, B = B, T
             x2d = contiguous_aligned(x).reshape(T * B, I)
+        self.stacked_state = h0.ndim == 3  # a module's (1, B, H): h_n and c_n come back stacked too
         H = w_hh.shape[1]
         G = w_ih.shape[0]
-        self.num_steps, self.hidden_size = T, H
+        self.num_steps, self.hidden_size, self._batch_size = T, H, B
         dtype = x.dtype
         kernels = self.cell.kernels
         self.strategy = plan(self.mode, dtype, B, H, steps=T)
@@ -156,7 +173,7 @@ class FusedRNNLayer(Function):
         #    (the other way round with reverse). The output is then a contiguous view of h_all.
         first, last = (T, 0) if self.reverse else (0, T)
         h_all = alloc((T + 1, B, H), dtype)
-        h_all[first] = h0
+        h_all[first] = h0  # (a stacked (1, B, H) fits the (B, H) slot as it is)
         if self.lengths is None:  # the kernels write h_all only; `out` is given to them empty
             out, out_arg = (h_all[:-1] if self.reverse else h_all[1:]), np.empty((T, B, 0), dtype)
         else:  # padded steps output 0 but carry the state: a separate output array
@@ -188,14 +205,17 @@ class FusedRNNLayer(Function):
 
         if len(self.x_shape) == 2:
             out = out[0]  # a one-step call gives its output as (B, H), as its input
-        h_n = h_all[last]
+        elif self.batch_first:
+            out = out.reshape(*self.x_shape[:2], H)  # in x's layout: a view, the memory order is the same
+        h_n = h_all[last][None] if self.stacked_state else h_all[last]
         # Saved, and so versioned (saved_tensors refuses them once changed in place): the inputs backward
         # reads, and the two outputs that show h_all's memory, since `out.mul_(2)` would change what
         # backward reads. The layer's own buffers are kept as they are.
         self.save_for_backward(x2d, w_ih, w_hh, out, h_n)
         self._buffers = (gates, h_all, a.c_all, a.hn)
         if kernels.cell_state:
-            return out, h_n, a.c_all[last].copy()  # a copy: c_all is reused once the graph is freed
+            c_n = a.c_all[last].copy()  # a copy: c_all is reused once the graph is freed
+            return out, h_n, c_n[None] if self.stacked_state else c_n
         return out, h_n
 
     def _biases(self, b_ih, b_hh, G: int, H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -226,10 +246,14 @@ class FusedRNNLayer(Function):
 
         _ = self.saved_tensors  # the backward-twice and modified-in-place checks
         inputs = [None if a is None else self.input_tensor(i, a) for i, a in enumerate(self._inputs)]
+        T, B, I = self.num_steps, self._batch_size, self.x_shape[-1]
         with enable_grad():
-            x = inputs[0].reshape(self.num_steps, *inputs[0].shape[-2:])  # (a one-step call's x is (B, I))
-            outputs = reference_rnn_layer(self.mode, x, *inputs[1:], reverse=self.reverse, lengths=self.lengths)
-            outputs = (outputs[0].reshape(grads[0].shape) if grads[0] is not None else outputs[0], *outputs[1:])
+            # In the time-major layout the reference steps read: (T, B, I) and (B, H) states.
+            x, h0, c0 = (None if t is None else t.reshape(shape)
+                         for t, shape in zip(inputs[:3], ((T, B, I), (B, -1), (B, -1))))
+            outputs = reference_rnn_layer(self.mode, x, h0, c0, *inputs[3:], reverse=self.reverse,
+                                          lengths=self.lengths)
+            outputs = tuple(o if o is None or g is None else o.reshape(g.shape) for o, g in zip(outputs, grads))
         pairs = [(o, g) for o, g in zip(outputs, grads) if o is not None and g is not None]
         wanted = [i for i, t in enumerate(inputs) if t is not None and self.needs_input_grad[i]]
         found = grad([o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
@@ -316,6 +340,8 @@ class FusedRNNLayer(Function):
         dx = mm(dGx, w_ih).reshape(self.x_shape) if needs[0] else None
         dh0 = a.rec + a.carry_h if needs[1] else None
         dc0 = a.carry_c if a.carry_c is not None and needs[2] else None
+        if self.stacked_state:  # the states' gradients in their (1, B, H) layout
+            dh0, dc0 = (None if g is None else g[None] for g in (dh0, dc0))
         dw_ih = mm(dGx.T, x2d) if needs[3] else None  # sum over steps of dG_t^T x_t
         dw_hh = mm(dG.T, h_prev) if needs[4] else None
         db_ih = dGx.sum(axis=0) if needs[5] else None
@@ -393,7 +419,8 @@ def _full_lengths(batch: int, steps: int) -> np.ndarray:
 
 
 def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
-                  bias_ih: Tensor | None, bias_hh: Tensor | None, lengths: Any) -> np.ndarray | None:
+                  bias_ih: Tensor | None, bias_hh: Tensor | None, lengths: Any,
+                  batch_first: bool = False) -> np.ndarray | None:
     """Clear errors for bad arguments; returns ``lengths`` as int64 (or None if all are full)."""
     who = f"fused_rnn_layer({mode!r})"
     if mode not in BUILTIN_CELLS:
@@ -401,6 +428,11 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
     if x.ndim not in (2, 3):
         raise ShapeError(f"{who}: x must be time-major (T, B, I), or (B, I) for one step, got shape {x.shape}")
     T, B, I = x._array.shape if x.ndim == 3 else (1, *x._array.shape)
+    if batch_first and x.ndim == 3:
+        B, T = T, B
+        if B > 1 and T > 1:
+            raise ShapeError(f"{who}: a batch-first x runs here only when B or T is 1, got shape {x.shape}; "
+                             "pass it time-major, (T, B, I)")
     cell = describe(mode)
     G = cell.num_gates
     lstm = cell.has_cell_state  # the cells with a second state tensor c
@@ -412,7 +444,8 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
     if not lstm and c0 is not None:
         raise ValueError(f"{who}: c0 is only for mode 'lstm'; pass None")
     # Plain tuples, not a dict: this runs on every call, and a cell's is one step long.
-    expected = (("weight_ih", weight_ih, (G * H, I)), ("h0", h0, (B, H)), ("c0", c0, (B, H)),
+    state = (1, B, H) if h0.ndim == 3 else (B, H)  # a one-layer module's stacked state, or the plain one
+    expected = (("weight_ih", weight_ih, (G * H, I)), ("h0", h0, state), ("c0", c0, state),
                 ("bias_ih", bias_ih, (G * H,)), ("bias_hh", bias_hh, (G * H,)))
     dtype = x._array.dtype
     same_dtype = dtype in (np.float32, np.float64) and weight_hh._array.dtype == dtype
@@ -444,12 +477,14 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
                     weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
                     *, reverse: bool = False, lengths: np.ndarray | None = None,
                     layer_scope: str = "", param_names: dict[str, str] | None = None,
-                    ) -> tuple[Tensor, Tensor, Tensor | None]:
+                    batch_first: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
     """Run one recurrent layer in one direction with the fused Numba kernels.
 
     ``mode`` is ``'lstm'``, ``'gru'``, ``'rnn_tanh'`` or ``'rnn_relu'``; ``x`` is time-major
-    ``(T, B, I)``, or ``(B, I)`` for one step (then the output is ``(B, H)``); ``h0``/``c0`` are
-    ``(B, H)`` (``c0`` only for LSTM, else None). PyTorch's
+    ``(T, B, I)``, or ``(B, I)`` for one step (then the output is ``(B, H)``), or with
+    ``batch_first=True`` ``(B, T, I)`` where ``B`` or ``T`` is 1 (the output is then ``(B, T, H)``);
+    ``h0``/``c0`` are ``(B, H)``, or ``(1, B, H)`` as a one-layer module stacks them (then so are
+    ``h_n``/``c_n``); ``c0`` only for LSTM, else None. PyTorch's
     equations and gate order (LSTM ``i, f, g, o``; GRU ``r, z, n``). ``reverse=True`` walks
     ``t = T-1, ..., 0`` (``output[t]`` is still the state at position ``t``). ``lengths``
     (``(B,)`` ints): step ``t`` is active for sequence ``b`` iff ``t < lengths[b]``; inactive
@@ -473,9 +508,10 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
         >>> out.sum().backward(); w_hh.grad.shape
         (15, 5)
     """
-    lengths = _check_inputs(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths)
+    lengths = _check_inputs(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, batch_first)
     inputs = (x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
-    options = {"mode": mode, "reverse": reverse, "lengths": lengths, "param_names": param_names}
+    options = {"mode": mode, "reverse": reverse, "lengths": lengths, "param_names": param_names,
+               "batch_first": batch_first}
     if layer_scope:
         with scope(layer_scope):
             outs = FusedRNNLayer.apply(*inputs, **options)

@@ -187,14 +187,25 @@ class RNNBase(Module):
     # ------------------------------------------------------------------ the initial state
     def _initial_states(self, hx: Any, batch: SequenceBatch) -> list[State]:
         """Check ``hx`` (or make zeros) and return one state per layer and direction, ``(B, H)`` each."""
+        n = self.num_layers * (2 if self.bidirectional else 1)
+        n_batch, dtype = batch.x.shape[1], batch.x.dtype
+        if hx is None:
+            return [tuple(Tensor(np.zeros((n_batch, size), dtype=dtype)) for size in self._state_sizes())
+                    for _ in range(n)]
+        stacked = self._checked_hx(hx, n_batch, batch.is_batched, dtype)
+        return unstack_states(tuple(batch.user_to_working(t) for t in stacked), n)
+
+    def _state_sizes(self) -> tuple[int, ...]:
+        """The size of each state component: ``(H,)``, or ``(H_out, H)`` for an LSTM (its h and c)."""
+        h_size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        return (h_size, self.hidden_size) if self.cell.has_cell_state else (h_size,)
+
+    def _checked_hx(self, hx: Any, n_batch: int, is_batched: bool, dtype: np.dtype) -> list[Tensor]:
+        """The user's ``hx`` as a list of its stacked ``(L*D, B, H)`` components, checked."""
         who = type(self).__name__
         lstm = self.cell.has_cell_state
         n = self.num_layers * (2 if self.bidirectional else 1)
-        n_batch, dtype = batch.x.shape[1], batch.x.dtype
         h_size = self.proj_size if self.proj_size > 0 else self.hidden_size
-        if hx is None:
-            sizes = (h_size, self.hidden_size) if lstm else (h_size,)
-            return [tuple(Tensor(np.zeros((n_batch, size), dtype=dtype)) for size in sizes) for _ in range(n)]
         if lstm:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 got = f"a tuple of {len(hx)}" if isinstance(hx, (tuple, list)) else type(hx).__name__
@@ -205,21 +216,19 @@ class RNNBase(Module):
                 raise TypeError(f"{who}: hx must be a Tensor of shape ({n}, {n_batch}, {h_size}), "
                                 f"got {type(hx).__name__}")
             named = [("hx", hx, h_size)]
-        stacked = []
         for what, t, size in named:
             if not isinstance(t, Tensor):
                 raise TypeError(f"{who}: {what} must be a Tensor, got {type(t).__name__}")
-            expected = (n, n_batch, size) if batch.is_batched else (n, size)
+            expected = (n, n_batch, size) if is_batched else (n, size)
             if t.ndim != len(expected):
-                kind = "batched 3-D" if batch.is_batched else "unbatched 2-D"
+                kind = "batched 3-D" if is_batched else "unbatched 2-D"
                 raise ShapeError(f"{who}: for {kind} input, {what} should also be {len(expected)}-D: "
                                  f"expected shape {expected}, got {t.shape}")
             if t.shape != expected:
                 raise ShapeError(f"{who}: expected {what} of shape {expected}, got {t.shape}")
             if t.dtype != dtype:
                 raise ValueError(f"{who}: {what} dtype ({t.dtype}) does not match input dtype ({dtype})")
-            stacked.append(batch.user_to_working(t))
-        return unstack_states(tuple(stacked), n)
+        return [t for _, t, _ in named]
 
     # ------------------------------------------------------------------ one layer, one direction
     def _run_layer(self, k: int, x: Tensor, state: State, **options: Any) -> tuple[Tensor, State]:
@@ -253,6 +262,8 @@ class RNNBase(Module):
         who = type(self).__name__
         _check_impl(self.impl, who)
         check_sequence_input(who, input, self.input_size, self.batch_first, self.weight_ih_l0.dtype)
+        if self._one_fused_node(input):
+            return self._forward_one_node(input, hx)
         batch = SequenceBatch.of(input, self.batch_first)
         with scope(self._scope_name):
             output, finals = run_stack(self._run_layer, batch.x, self._initial_states(hx, batch),
@@ -260,6 +271,37 @@ class RNNBase(Module):
                                        dropout=self.dropout, training=self.training, lengths=batch.lengths)
             final = tuple(batch.working_to_user(s) for s in stack_states(finals))
         return batch.restore(output), (final if self.cell.has_cell_state else final[0])
+
+    def _one_fused_node(self, input: Any) -> bool:
+        """Whether this call is one fused node taking the user's tensors as they are.
+
+        That is: one layer in one direction on the fused kernels, and a 3-D input whose rows lie in
+        time-major order (time-major, or batch-first with one sequence or one step, as a decoder
+        stepping one token at a time passes it). The general path would add nodes around the layer
+        to transpose the input and output and to pick and stack the states.
+        """
+        if self.num_layers != 1 or self.bidirectional or self.impl != "fused" or self.proj_size > 0:
+            return False
+        if type(input) is not Tensor or input.ndim != 3:  # (not a PackedSequence, nor unbatched)
+            return False
+        return not self.batch_first or 1 in input._array.shape[:2]
+
+    def _forward_one_node(self, input: Tensor, hx: Any) -> tuple[Any, Any]:
+        """``forward`` as one ``FusedRNNLayer`` node on the input and the stacked ``(1, B, H)`` states."""
+        n_batch, dtype = input._array.shape[0 if self.batch_first else 1], input._array.dtype
+        if hx is None:
+            states = [Tensor(np.zeros((1, n_batch, size), dtype)) for size in self._state_sizes()]
+        else:
+            states = self._checked_hx(hx, n_batch, True, dtype)
+        names = self._all_weights[0]
+        w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
+        b_ih, b_hh = (getattr(self, names[2]), getattr(self, names[3])) if self.bias else (None, None)
+        c0 = states[1] if len(states) == 2 else None
+        roles = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), names))
+        with scope(self._scope_name):
+            output, h_n, c_n = _fused_layer(self.cell.mode, input, states[0], c0, w_ih, w_hh, b_ih, b_hh,
+                                            param_names=roles, layer_scope="l0", batch_first=self.batch_first)
+        return output, ((h_n, c_n) if c_n is not None else h_n)
 
 
 class RNN(RNNBase):

@@ -75,6 +75,8 @@ def _pieces(state: Tensor) -> list[tuple[Any, np.ndarray]]:
     pieces = [((fn, state._output_index), state._array)]
     if fn.name == "stack" and state.ndim == 3 and len(fn.next_functions) == state.shape[0]:
         pieces += [(edge, state._array[k]) for k, edge in enumerate(fn.next_functions) if type(edge) is tuple]
+    elif state.ndim == 3 and state.shape[0] == 1:  # a one-layer module's (1, B, H), made by the layer's node
+        pieces.append(((fn, state._output_index), state._array[0]))
     return pieces
 
 

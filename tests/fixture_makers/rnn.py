@@ -35,6 +35,11 @@ _VARIANTS: dict[str, dict[str, Any]] = {
     "l3_bi_hx": dict(num_layers=3, bidirectional=True, hx=True),
     "bf_bi": dict(batch_first=True, bidirectional=True),
     "t1_hx": dict(T=1, hx=True),
+    # One layer, one direction: one fused node on the user's tensors when their rows are time-major.
+    "bf_b1_hx": dict(batch_first=True, B=1, hx=True),
+    "bf_t1_hx": dict(batch_first=True, T=1, hx=True),
+    "bf_b1_nobias": dict(batch_first=True, B=1, bias=False),
+    "bf": dict(batch_first=True),  # (B > 1 and T > 1: the general path, with its transposes)
     "t1_l2_bi_bf": dict(T=1, num_layers=2, bidirectional=True, batch_first=True, hx=True),
     "unbatched": dict(unbatched=True),
     "unbatched_l2_bi_bf_hx": dict(unbatched=True, num_layers=2, bidirectional=True, batch_first=True, hx=True),

@@ -61,6 +61,7 @@ def fused_pieces(fn: Function, out_grads: list[np.ndarray | None]) -> FusedPiece
     forward_steps = [key[1] for key in fused_cells(fn)]
     lengths = fn.lengths
     grad_cn = out_grads[2] if mode == "lstm" and len(out_grads) > 2 else None
+    grad_cn = None if grad_cn is None else fn.plain_state(grad_cn)
     carry_c = None
     for t in reversed(forward_steps):
         v = fn.step_values(t)
@@ -103,9 +104,9 @@ def _fused_sends(fn: Function, trace: BackwardTrace) -> list[tuple[CellKey, tupl
     out = []
     for t, by_input in pieces.inputs.items():
         grads: list[np.ndarray | None] = [None] * len(sent)
-        if sent[0] is not None:
+        if sent[0] is not None:  # x's row t (in x's own layout: a batch-first x is (B, T, I))
             grads[0] = np.zeros_like(sent[0])
-            grads[0][t] = sent[0][t]
+            fn.time_major(grads[0])[t] = fn.time_major(sent[0])[t]
         for k in (1, 2):
             if t == first and k < len(sent):
                 grads[k] = sent[k]

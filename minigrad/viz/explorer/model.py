@@ -265,6 +265,7 @@ class _Drawing:
             if k == 0:
                 sent = self.trace.in_grads.get(consumer, ())
                 g = sent[slot] if slot < len(sent) else None
+                g = None if g is None else parent.time_major(g)  # row t: what the consumer read of step t
                 read = [c for c in keys if g is not None and np.any(g[c[1]] != 0)]
                 return [self.ids.cell(c) for c in (read or keys)]
             return [self.ids.cell(c) for c in keys[-1:]]
