@@ -306,8 +306,12 @@ class Function:
             outs = (out,)
             fn.outputs = (weakref.ref(out),)
         else:
-            outs = tuple([Tensor._from_op(a, fn, i) for i, a in enumerate(outputs)])
-            fn.outputs = tuple([weakref.ref(t) for t in outs])
+            made, refs = [], []
+            for i, a in enumerate(outputs):
+                t = Tensor._from_op(a, fn, i)
+                made.append(t)
+                refs.append(weakref.ref(t))
+            outs, fn.outputs = tuple(made), tuple(refs)
         if cls.is_view:
             _share_memory_bookkeeping(outs, inputs[0])
         if fn._saved:
