@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
+from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned, zeros_aligned
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError, not_in_minigrad
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
@@ -197,7 +197,9 @@ class Embedding(Function):
                 learned[self.padding_idx] = False
                 gw = gw * learned
             return gw
-        gw = np.zeros(self.weight_shape, dtype=grad.dtype)
+        # A table's size, made in every step: recycled memory once big (empty_aligned's rule), not
+        # pages fresh from the OS that fault again on first touch.
+        gw = zeros_aligned(self.weight_shape, grad.dtype)
         order = _memory_order(grad)  # e.g. from a batch_first RNN: rows in memory order, no copy
         indices = self.indices if order is None else self.indices.transpose(order[:-1])
         grad = grad if order is None else grad.transpose(order)
