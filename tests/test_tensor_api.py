@@ -295,6 +295,26 @@ def test_views_of_single_elements_share_memory():
     assert x.tolist() == [5.0, 2.0, 7.0]
 
 
+def test_a_step_of_the_data_is_a_view_without_a_node():
+    """x[t] of a tensor no gradient flows through makes no node, yet is the view that apply would give:
+    same memory, same version counter (a change through it is seen by a node that saved x), in scopes too."""
+    x = mg.arange(6.0).reshape(3, 2)
+    w = mg.ones(2, requires_grad=True)
+    y = (x * w).sum()  # the product saved x
+    for make in (lambda: x[1], lambda: x[:, 0], lambda: x[2, 1]):
+        view = make()
+        assert view.grad_fn is None and not view.requires_grad
+        assert np.shares_memory(view.numpy(), x.numpy()) and view._version_counter is x._version_counter
+        with mg.scope("t1"):
+            assert make().tolist() == view.tolist()
+    x[1].add_(1)
+    assert x.tolist() == [[0.0, 1.0], [3.0, 4.0], [4.0, 5.0]]
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    with pytest.raises(IndexError, match=r"getitem on a tensor of shape \(3, 2\)"):
+        x[3]
+
+
 def test_matmul_outer_product_keeps_signed_zeros():
     """(n, 1) @ (1, m) is one product per entry: 0.0 * -2.0 is -0.0, so 1 / it is -inf, as in PyTorch."""
     out = mg.zeros(2, 1) @ mg.tensor([[-2.0, 3.0]])

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.autograd.function import _share_memory_bookkeeping
+from minigrad.autograd.modes import _mode
 from minigrad.kernels.scatter import scatter_add_rows
 from minigrad.tensor import Tensor
 
@@ -107,11 +109,7 @@ class GetItem(Function):
     def forward(self, x):
         self.shape = x.shape
         self.dtype = x.dtype
-        out = x[self.index]
-        if type(out) is not np.ndarray:  # one element picked by ints: NumPy gives a copy, a scalar
-            items = self.index if isinstance(self.index, tuple) else (self.index,)
-            out = x[items + (Ellipsis,)]  # the same element as a 0-d view, so x[0].add_(1) changes x
-        return out
+        return _pick(x, self.index)
 
     def backward(self, grad):
         if self.create_graph:  # the scatter-add as an op, so that it can be differentiated again
@@ -158,9 +156,20 @@ def scatter_add(shape: tuple[int, ...], index: Any, grad: np.ndarray) -> np.ndar
     return g
 
 
+def _pick(x: np.ndarray, index: Any) -> np.ndarray:
+    """``x[index]``, always an array: one element picked by ints is a 0-d view, as in PyTorch."""
+    out = x[index]
+    if type(out) is not np.ndarray:  # one element picked by ints: NumPy gives a copy, a scalar
+        items = index if isinstance(index, tuple) else (index,)
+        out = x[items + (Ellipsis,)]  # the same element as a 0-d view, so x[0].add_(1) changes x
+    return out
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with autograd. Example: ``mg.arange(5)[[0, 0, 3]]`` -> tensor([0, 0, 3])."""
     if type(index) is int or _is_basic(index):  # the common cases (x[t], x[:, -1]): nothing to convert or reorder
+        if not _mode.traced and not (x._requires_grad and _mode.grad_enabled):
+            return _view(x, index)  # a step of the data, x[t]: no node to record
         parts = None
     else:
         index = normalize_index(index, x.shape)
@@ -171,3 +180,14 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         return GetItem.apply(x, index=index)
     except IndexError as e:
         raise IndexError(f"getitem on a tensor of shape {x.shape}: {e}") from None
+
+
+def _view(x: Tensor, index: Any) -> Tensor:
+    """What ``GetItem.apply`` gives when no gradient flows (and no scope, recording or anomaly mode
+    asks for nodes): the view, sharing ``x``'s version counter, without making a node first."""
+    try:
+        out = Tensor(_pick(x._array, index))
+    except IndexError as e:
+        raise IndexError(f"getitem on a tensor of shape {x.shape}: {e}") from None
+    _share_memory_bookkeeping((out,), x)
+    return out
