@@ -359,28 +359,32 @@ def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays:
     Arrays are matched by identity: a live array is never another one.
     """
     entries = []
-    n = len(arrays)
+    n, m = len(arrays), len(outputs)
     for k, a in enumerate(saved):
         if type(a) is not np.ndarray:
             continue
         i = 0
         while i < n and a is not arrays[i]:
             i += 1
-        role = ("input", i)
-        if i == n and a.base is not None:
-            i = 0
-            while i < n and a.base is not arrays[i]:
-                i += 1
-            role = ("a view of input", i)
         if i < n:
             t = inputs[i]
             counter = t._version_counter or version_counter(t)
-            entries.append((counter, counter[0], role, k))
+            entries.append((counter, counter[0], ("input", i), k))
             continue
-        for j, t in enumerate(outputs):
-            if a is t._array:
-                entries.append((version_counter(t), 0, ("output", j), k))
-                break
+        j = 0
+        while j < m and a is not outputs[j]._array:
+            j += 1
+        if j < m:
+            entries.append((version_counter(outputs[j]), 0, ("output", j), k))
+            continue
+        if a.base is not None:  # a view of an input (rare: checked last)
+            i = 0
+            while i < n and a.base is not arrays[i]:
+                i += 1
+            if i < n:
+                t = inputs[i]
+                counter = t._version_counter or version_counter(t)
+                entries.append((counter, counter[0], ("a view of input", i), k))
     return tuple(entries)
 
 
