@@ -161,13 +161,14 @@ class scope:
         mode.scope.append(self.name)
         self.previous = previous = mode.scope_name
         mode.scope_name = f"{previous}/{self.name}" if previous else self.name
-        mode.refresh_traced()
+        mode.traced = True  # (refresh_traced's rule: a scope name is set)
 
     def __exit__(self, *exc_info: object) -> None:
         mode = _mode
         mode.scope.pop()
         mode.scope_name = self.previous
-        mode.refresh_traced()
+        if not self.previous:  # inside another scope, traced stays True
+            mode.refresh_traced()
 
 
 def current_scope() -> str:
