@@ -91,23 +91,24 @@ class FusedRNNLayer(Function):
     input_roles = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     output_roles = ("output", "h_n", "c_n")
 
+    # What a new node starts from (class attributes: a node made per cell call sets only what differs).
+    num_steps = 0
+    hidden_size = 0
+    strategy = Strategy.PER_STEP  # decided once in forward by plan(); backward follows it
+    _dh_all: np.ndarray | None = None
+    step_grad_sink: Callable[[FusedRNNLayer, np.ndarray], None] | None = None
+    _gates_spent = False  # True once backward has turned the saved gates into gradients
+    _buffers: tuple = ()  # (gates, h_all, c_all, hn): what forward computed, for backward
+
     def __init__(self, mode: str, reverse: bool = False, lengths: np.ndarray | None = None,
                  param_names: dict[str, str] | None = None, batch_first: bool = False) -> None:
-        super().__init__()
-        self.param_names = dict(param_names or {})
+        self.param_names = dict(param_names) if param_names else {}
         self.mode = mode
         self.batch_first = batch_first  # x is (B, T, I) with B or T equal to 1 (see the module docstring)
-        self.cell = describe(mode)
+        self.cell = BUILTIN_CELLS[mode]
         self.name = f"{mode}_layer"  # "lstm_layer", "gru_layer", "rnn_tanh_layer", ...
         self.reverse = bool(reverse)
         self.lengths = lengths  # (B,) int64, or None when every sequence has all T steps
-        self.num_steps = 0
-        self.hidden_size = 0
-        self.strategy = Strategy.PER_STEP  # decided once in forward by plan(); backward follows it
-        self._dh_all: np.ndarray | None = None
-        self.step_grad_sink: Callable[[FusedRNNLayer, np.ndarray], None] | None = None
-        self._gates_spent = False  # True once backward has turned the saved gates into gradients
-        self._buffers: tuple = ()  # (gates, h_all, c_all, hn): what forward computed, for backward
 
     # -- where step t lives ------------------------------------------------------------------
     @property
