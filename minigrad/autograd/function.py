@@ -188,9 +188,9 @@ class Function:
                     "one of the variables needed for gradient computation has been modified by an inplace "
                     f"operation: a {value.dtype} tensor of shape {value.shape}, which is {kind} {index} of "
                     f"{_where(self)}, is at version {counter[0]}; expected version {version} instead. Hint: "
-                    f"{self.name} saved it for "
-                    "backward; change it only after backward, or use the out-of-place form of the in-place op "
-                    "(y = y + 1 instead of y.add_(1)), or .clone() the tensor before changing it."
+                    f"{self.name} saved it for backward; change it only after backward, or use the out-of-place "
+                    "form of the in-place op (y = y + 1 instead of y.add_(1)), or .clone() the tensor before "
+                    "changing it."
                 )
         if self.create_graph:
             return self._saved_as_tensors()
