@@ -51,7 +51,7 @@ from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
 from minigrad.kernels.products import num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
-from minigrad.nn.cells import BUILTIN_CELLS, describe
+from minigrad.nn.cells import BUILTIN_CELLS
 from minigrad.nn.cells.description import LayerArrays
 from minigrad.nn.rnn_plan import UNIT_BLOCK, Strategy, plan
 from minigrad.tensor import Tensor
@@ -413,6 +413,9 @@ def _no_bias_hn(dtype: np.dtype) -> np.ndarray:
     return np.zeros(0, dtype)
 
 
+_LAYER_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compute in
+
+
 @functools.lru_cache(maxsize=64)
 def _full_lengths(batch: int, steps: int) -> np.ndarray:
     """``lengths`` when every sequence has all its steps; shared between calls (the kernels only read it)."""
@@ -422,34 +425,38 @@ def _full_lengths(batch: int, steps: int) -> np.ndarray:
 def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
                   bias_ih: Tensor | None, bias_hh: Tensor | None, lengths: Any,
                   batch_first: bool = False) -> np.ndarray | None:
-    """Clear errors for bad arguments; returns ``lengths`` as int64 (or None if all are full)."""
-    who = f"fused_rnn_layer({mode!r})"
+    """Clear errors for bad arguments; returns ``lengths`` as int64 (or None if all are full).
+
+    Rule: it runs on every call (a cell's is one step long), so it reads the arrays' shapes and
+    dtypes directly and builds a message only when it raises.
+    """
     if mode not in BUILTIN_CELLS:
         raise ValueError(f"fused_rnn_layer: mode must be one of {tuple(BUILTIN_CELLS)}, got {mode!r}")
-    if x.ndim not in (2, 3):
+    who = f"fused_rnn_layer({mode!r})"
+    xa, wa = x._array, weight_hh._array
+    if xa.ndim not in (2, 3):
         raise ShapeError(f"{who}: x must be time-major (T, B, I), or (B, I) for one step, got shape {x.shape}")
-    T, B, I = x._array.shape if x.ndim == 3 else (1, *x._array.shape)
-    if batch_first and x.ndim == 3:
+    T, B, I = xa.shape if xa.ndim == 3 else (1, *xa.shape)
+    if batch_first and xa.ndim == 3:
         B, T = T, B
         if B > 1 and T > 1:
             raise ShapeError(f"{who}: a batch-first x runs here only when B or T is 1, got shape {x.shape}; "
                              "pass it time-major, (T, B, I)")
-    cell = describe(mode)
+    cell = BUILTIN_CELLS[mode]
     G = cell.num_gates
     lstm = cell.has_cell_state  # the cells with a second state tensor c
-    if weight_hh.ndim != 2 or weight_hh.shape[0] != G * weight_hh.shape[1]:
+    if wa.ndim != 2 or wa.shape[0] != G * wa.shape[1]:
         raise ShapeError(f"{who}: weight_hh must be ({G}*H, H), got shape {weight_hh.shape}")
-    H = weight_hh._array.shape[1]
+    H = wa.shape[1]
     if lstm and c0 is None:
         raise ValueError(f"{who}: c0 is required for an LSTM layer (pass zeros for a fresh state)")
     if not lstm and c0 is not None:
         raise ValueError(f"{who}: c0 is only for mode 'lstm'; pass None")
-    # Plain tuples, not a dict: this runs on every call, and a cell's is one step long.
-    state = (1, B, H) if h0.ndim == 3 else (B, H)  # a one-layer module's stacked state, or the plain one
+    state = (1, B, H) if h0._array.ndim == 3 else (B, H)  # a one-layer module's stacked state, or the plain one
     expected = (("weight_ih", weight_ih, (G * H, I)), ("h0", h0, state), ("c0", c0, state),
                 ("bias_ih", bias_ih, (G * H,)), ("bias_hh", bias_hh, (G * H,)))
-    dtype = x._array.dtype
-    same_dtype = dtype in (np.float32, np.float64) and weight_hh._array.dtype == dtype
+    dtype = xa.dtype
+    same_dtype = dtype in _LAYER_DTYPES and wa.dtype == dtype
     for name, t, shape in expected:
         if t is not None:
             if t._array.shape != shape:
