@@ -115,11 +115,16 @@ def test_fused_rnn_layer_refuses_a_batch_first_x_that_needs_a_transpose() -> Non
 
 def test_explorer_splits_a_batch_first_layer_by_step() -> None:
     lstm = make("lstm", "fused", True)
-    out, _ = lstm(mg.randn(1, 4, 3, dtype=mg.float64))
+    x = mg.randn(1, 4, 3, dtype=mg.float64, requires_grad=True)
+    out, _ = lstm(x)
     loss = out[:, -1].sum()
     parts = mg.viz.grad_contributions(loss, lstm.weight_ih_l0)
+    x_parts = mg.viz.grad_contributions(loss, x)
     explorer: Any = mg.viz.explore(loss, None, params=lstm, view="cells")
     assert "t4" in explorer.html
     loss.backward()
     assert len(parts) == 4
     np.testing.assert_allclose(sum(parts), lstm.weight_ih_l0.grad.numpy(), atol=1e-12)
+    for t, part in enumerate(x_parts):  # step t's share of dL/dx is x's step t alone, in x's (B, T, I) layout
+        others = np.delete(part, t, axis=1)
+        assert not others.any() and np.allclose(part[:, t], x.grad.numpy()[:, t])

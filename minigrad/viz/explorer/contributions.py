@@ -105,7 +105,7 @@ def _fused_sends(fn: Function, trace: BackwardTrace) -> list[tuple[CellKey, tupl
     for t, by_input in pieces.inputs.items():
         grads: list[np.ndarray | None] = [None] * len(sent)
         if sent[0] is not None:  # x's row t (in x's own layout: a batch-first x is (B, T, I))
-            grads[0] = np.zeros_like(sent[0])
+            grads[0] = np.zeros(sent[0].shape, sent[0].dtype)  # C order: time_major gives a view to write into
             fn.time_major(grads[0])[t] = fn.time_major(sent[0])[t]
         for k in (1, 2):
             if t == first and k < len(sent):
