@@ -77,7 +77,7 @@ def picked_total(rows: np.ndarray, classes: np.ndarray) -> float:
 
 
 def _check_floating(x: Tensor, op: str, what: str = "input") -> None:
-    if x.dtype.kind != "f":
+    if x._array.dtype.kind != "f":  # (the array's own dtype: this runs on every call of an op)
         raise TypeError(f"{op}: {what} must be a floating tensor (float32/float64), got {x.dtype}; "
                         "convert it with .float()")
 

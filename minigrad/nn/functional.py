@@ -316,10 +316,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     input = _as_tensor(input, "dropout")
     if not training or p == 0.0:
         return input
-    if input._array.dtype.kind != "f":
-        _check_floating(input, "dropout")
-    if not inplace:
-        return Dropout.apply(input, p=p)
+    _check_floating(input, "dropout")
     return _maybe_inplace(input, inplace, "dropout", lambda x: Dropout.apply(x, p=p))
 
 

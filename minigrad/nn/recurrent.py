@@ -293,15 +293,10 @@ class RNNBase(Module):
             states = [Tensor(np.zeros((1, n_batch, size), dtype)) for size in self._state_sizes()]
         else:
             states = self._checked_hx(hx, n_batch, True, dtype)
-        names = self._all_weights[0]
-        w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
-        b_ih, b_hh = (getattr(self, names[2]), getattr(self, names[3])) if self.bias else (None, None)
-        c0 = states[1] if len(states) == 2 else None
-        roles = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), names))
         with scope(self._scope_name):
-            output, h_n, c_n = _fused_layer(self.cell.mode, input, states[0], c0, w_ih, w_hh, b_ih, b_hh,
-                                            param_names=roles, layer_scope="l0", batch_first=self.batch_first)
-        return output, ((h_n, c_n) if c_n is not None else h_n)
+            output, final = self._run_layer(0, input, tuple(states), reverse=False, lengths=None, layer_scope="l0",
+                                            batch_first=self.batch_first)
+        return output, (final if self.cell.has_cell_state else final[0])
 
 
 class RNN(RNNBase):

@@ -167,14 +167,14 @@ def _pick(x: np.ndarray, index: Any) -> np.ndarray:
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with autograd. Example: ``mg.arange(5)[[0, 0, 3]]`` -> tensor([0, 0, 3])."""
-    if type(index) is int or _is_basic(index):  # the common cases (x[t], x[:, -1]): nothing to convert or reorder
-        if not _mode.traced and not (x._requires_grad and _mode.grad_enabled):
-            return _view(x, index)  # a step of the data, x[t]: no node to record
-        parts = None
-    else:
+    basic = type(index) is int or _is_basic(index)  # the common cases (x[t], x[:, -1]): nothing to convert
+    parts = None
+    if not basic:
         index = normalize_index(index, x.shape)
         parts = split_index(index)
     try:
+        if basic and not _mode.traced and not (x._requires_grad and _mode.grad_enabled):
+            return _view(x, index)  # a step of the data, x[t]: no node to record
         if parts is not None:
             return GetItem.apply(GetItem.apply(x, index=parts[0]), index=parts[1])
         return GetItem.apply(x, index=index)
@@ -185,9 +185,6 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 def _view(x: Tensor, index: Any) -> Tensor:
     """What ``GetItem.apply`` gives when no gradient flows (and no scope, recording or anomaly mode
     asks for nodes): the view, sharing ``x``'s version counter, without making a node first."""
-    try:
-        out = Tensor(_pick(x._array, index))
-    except IndexError as e:
-        raise IndexError(f"getitem on a tensor of shape {x.shape}: {e}") from None
+    out = Tensor(_pick(x._array, index))
     _share_memory_bookkeeping((out,), x)
     return out
