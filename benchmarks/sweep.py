@@ -137,7 +137,7 @@ def force_strategy(name: str) -> None:
     planned, forced = fused_rnn.plan, fused_rnn.Strategy(name)
 
     def plan(mode, dtype, batch, hidden, **kwargs):
-        kernels = fused_rnn.describe(mode).kernels
+        kernels = fused_rnn.BUILTIN_CELLS[mode].kernels
         needed = {fused_rnn.Strategy.PARALLEL_UNITS: kernels.parallel_forward,
                   fused_rnn.Strategy.PARALLEL_ROWS: kernels.rows_forward}.get(forced, planned)
         return forced if needed is not None else planned(mode, dtype, batch, hidden, **kwargs)

@@ -76,6 +76,20 @@ def test_sweep_runs_odd_blocks_in_reverse_order(sweep_module, monkeypatch):
     assert all(r["runs"] == {"minigrad": 2, "torch": 2} for r in rows)
 
 
+@pytest.mark.parametrize("forced, expected", [("per_step", "per_step"), ("sequence", "sequence"),
+                                               ("parallel_rows", "parallel_rows"), ("parallel_units", "per_step")])
+def test_sweep_strategy_forces_what_the_cell_has_kernels_for(sweep_module, monkeypatch, forced, expected):
+    """``--strategy`` runs the fused layers that way where the cell has the kernels (the GRU has no
+    units kernels: it keeps the plan's choice, per step for a one-step call)."""
+    import minigrad as mg
+    from minigrad.nn import fused_rnn
+
+    monkeypatch.setattr(fused_rnn, "plan", fused_rnn.plan)  # put back after the test
+    sweep_module.force_strategy(forced)
+    out, _ = mg.nn.GRU(4, 8)(mg.randn(1, 3, 4, requires_grad=True))
+    assert out.grad_fn.strategy.value == expected
+
+
 def test_the_scripts_load_beside_another_module_named_run(monkeypatch):
     """The full suite may have imported some other ``run`` before these tests."""
     import types
