@@ -128,9 +128,21 @@ ONE_STEP = [
     ("lstm", F32, 1, 128, 2, STEP),      # TABLE: SEQ (rule 3)
     ("gru", F32, 5, 128, 2, STEP),       # TABLE: SEQ (rule 5)
     ("rnn_tanh", F32, 4, 512, 2, STEP),  # TABLE: SEQ (rule 5)
-    ("lstm", F32, 32, 256, 2, ROWS),     # the split kernels take W_hh as it is: unchanged
-    ("lstm", F32, 20, 512, 2, PAR),
     ("lstm", F32, 1, 650, 2, STEP),
+    # the parallel kernels start and join their threads for the one step: only for big steps,
+    # from 128 rows and 3 Mi multiply-adds (batch * hidden * gate width)
+    ("lstm", F32, 32, 256, 2, STEP),     # TABLE: ROWS
+    ("lstm", F32, 20, 512, 2, STEP),     # TABLE: PAR
+    ("lstm", F32, 97, 51, 2, STEP),      # pytorch/examples' time_sequence_prediction: TABLE ROWS
+    ("lstm", F32, 127, 512, 2, STEP),    # one row short
+    ("lstm", F32, 128, 64, 2, STEP),     # 128 * 64 * 256 = 2 Mi multiply-adds
+    ("lstm", F32, 128, 128, 2, ROWS),    # 8 Mi
+    ("lstm", F32, 256, 64, 2, ROWS),     # 4 Mi
+    ("gru", F32, 256, 64, 2, ROWS),      # 256 * 64 * 192 = 3 Mi exactly
+    ("gru", F32, 255, 64, 2, STEP),      # just under
+    ("rnn_tanh", F32, 128, 256, 2, ROWS),  # 8 Mi
+    ("rnn_tanh", F32, 128, 128, 2, STEP),  # 2 Mi
+    ("lstm", F32, 128, 512, 1, STEP),    # one thread: as for a sequence
 ]
 
 

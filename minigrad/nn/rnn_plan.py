@@ -63,6 +63,12 @@ ROWS_MAX_HIDDEN = 320
 # tiles of columns, an equal share of them per thread: `kernels/lstm.py: unit_blocks`), and needs at
 # least two blocks.
 UNIT_BLOCK = 64
+# A call of one step (a cell, or a layer fed one step at a time) starts and joins the threads of a
+# parallel kernel for that step alone: it takes PARALLEL_ROWS or PARALLEL_UNITS only from this many
+# rows and this many multiply-adds in its step product (batch x hidden x gate width). Smaller ones
+# run PER_STEP: BLAS's product and one serial kernel.
+ONE_STEP_PARALLEL_MIN_BATCH = 128
+ONE_STEP_PARALLEL_MIN_MACS = 3 * 1024 * 1024
 
 
 def blas_step_cpu(cpu_name: str | None = None, vector_bytes: int | None = None) -> str:
@@ -119,6 +125,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, steps: int | None = 
     tile runs in vector registers on AVX2 as on AVX-512 (``kernels/gemm.py``). The rules, in order:
 
     1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
+       one step (``steps=1``) below ``ONE_STEP_PARALLEL_MIN_BATCH`` rows or ``ONE_STEP_PARALLEL_MIN_MACS``
+       multiply-adds: no parallel kernel (rules 2 and 4 are skipped);
     2. cells with row-split kernels, float32, two threads or more:
        ``BLAS_STEP_MIN_BATCH`` rows and ``W_hh`` over the CPU's ``BLAS_STEP_MIN_WEIGHT_BYTES``: ``PER_STEP``;
        ``ROW_BLOCK_MIN`` rows per thread: ``PARALLEL_ROWS``, except that a cell with units kernels
@@ -141,6 +149,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, steps: int | None = 
         'per_step'
         >>> plan("lstm", np.float32, 32, 256, threads=2).value
         'parallel_rows'
+        >>> plan("lstm", np.float32, 32, 256, steps=1, threads=2).value  # an LSTMCell of that size
+        'per_step'
         >>> plan("lstm", np.float32, 32, 512, threads=2).value
         'parallel_units'
         >>> plan("gru", np.float64, 32, 256).value
@@ -168,7 +178,9 @@ def _decide(mode: str, dtype: np.dtype, batch: int, hidden: int, one_step: bool,
     weight_bytes = cell.num_gates * hidden * hidden * dtype.itemsize
     if batch == 1 and weight_bytes > GEMV_WEIGHTS_MIN_BYTES:
         return Strategy.PER_STEP
-    threaded = float32 and threads > 1
+    step_macs = batch * hidden * cell.num_gates * hidden  # the step product's multiply-adds
+    big_step = batch >= ONE_STEP_PARALLEL_MIN_BATCH and step_macs >= ONE_STEP_PARALLEL_MIN_MACS
+    threaded = float32 and threads > 1 and (big_step or not one_step)
     has_units = threaded and cell.kernels.parallel_forward is not None
     if threaded and cell.kernels.rows_forward is not None:
         blas_step_min = BLAS_STEP_MIN_WEIGHT_BYTES[cpu]
