@@ -158,6 +158,7 @@ from minigrad.sampling import (
     randn_like,
     randperm,
 )
+from minigrad.threads import get_num_threads, set_num_threads
 
 # Importing minigrad leaves the process as it was: malloc tuning (see _allocator.py) is opt-in,
 # with mg.tune_malloc() or MINIGRAD_MALLOC_TUNING=1.
