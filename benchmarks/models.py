@@ -6,8 +6,11 @@
   carried over (detached) from one batch to the next, as the example's training loop does.
 - ``tutorial_rnn``: the char-RNN tutorial's model of three ``nn.Linear`` stepped in Python; the
   case itself lives in ``benchmarks/overhead.py`` (``tutorial_rnn_case``) and is reused here.
+- the models of other tutorials and examples at their own shapes, held-out workloads that nothing
+  was tuned for (``benchmarks/script_models.py``): ``sine_cells``, ``timeseries``, ``mnist_rows``,
+  ``sentiment``, ``names_rnn``, ``gru_doc``, ``seq2seq_encoder``.
 
-    .venv/bin/python benchmarks/models.py                    # both models, native CPU
+    .venv/bin/python benchmarks/models.py                    # every model, native CPU
     .venv/bin/python benchmarks/models.py --cpu avx2 --only word_lm
 
 Each framework runs in its own processes, in interleaved blocks (minigrad, PyTorch, PyTorch,
@@ -34,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # benchmarks/ and the checkout (minigrad)
 from cpu_profile import add_cpu_arguments, describe_host  # noqa: E402
 from run import worker_env  # noqa: E402
+from script_models import SCRIPT_MODELS  # noqa: E402
 from sweep import CLOCKS, ONE_THREAD, time_step  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -89,7 +93,8 @@ def tutorial_rnn_case(L: Any) -> Callable[[], None]:
     return case(L)[0]
 
 
-MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {"word_lm": word_lm_case, "tutorial_rnn": tutorial_rnn_case}
+MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {"word_lm": word_lm_case, "tutorial_rnn": tutorial_rnn_case,
+                                                         **SCRIPT_MODELS}
 
 
 def available_models() -> list[str]:
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         m, t = (statistics.median(times[fw]) * 1e3 for fw in ("minigrad", "torch"))
         rows.append({"model": name, "minigrad_ms": m, "torch_ms": t, "ratio": m / t,
                      "runs": {fw: len(v) for fw, v in times.items()}})
-        print(f"{name:14s} minigrad {m:8.2f} ms  torch {t:8.2f} ms  ratio {m / t:5.2f}", flush=True)
+        print(f"{name:16s} minigrad {m:8.2f} ms  torch {t:8.2f} ms  ratio {m / t:5.2f}", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "_1thread_cpu" if args.clock == "cpu" else ""
     record = {"command": command.strip(), "cpu": args.cpu, "host": describe_host(),

@@ -46,6 +46,11 @@ def sweep_module():
     yield from _load("sweep")
 
 
+@pytest.fixture(scope="module")
+def models_module():
+    yield from _load("models")
+
+
 @pytest.mark.parametrize("impl", ["fused", "reference", "torch"])
 @pytest.mark.parametrize("cpu", ["native", "avx2"])
 def test_timing_processes_compile_before_they_time(run_module, impl, cpu):
@@ -88,6 +93,31 @@ def test_sweep_strategy_forces_what_the_cell_has_kernels_for(sweep_module, monke
     sweep_module.force_strategy(forced)
     out, _ = mg.nn.GRU(4, 8)(mg.randn(1, 3, 4, requires_grad=True))
     assert out.grad_fn.strategy.value == expected
+
+
+def test_every_model_of_the_tutorials_trains_in_both_frameworks(models_module):
+    """The held-out models (``benchmarks/script_models.py``) run as written in minigrad and in
+    PyTorch: each step's parameters change and stay finite."""
+    import numpy as np
+
+    frameworks = [pytest.importorskip("minigrad")]
+    try:
+        import torch
+
+        frameworks.append(torch)
+    except ImportError:
+        pass
+    for name in models_module.SCRIPT_MODELS:
+        assert name in models_module.MODELS
+        for L in frameworks:
+            L.manual_seed(0)
+            step = models_module.MODELS[name](L)
+            params = [p for group in step.optimizer.param_groups for p in group["params"]]
+            before = [p.detach().numpy().copy() for p in params]
+            step()
+            after = [p.detach().numpy() for p in params]
+            assert all(np.isfinite(a).all() for a in after), (name, L.__name__)
+            assert any(not np.array_equal(a, b) for a, b in zip(after, before)), (name, L.__name__)
 
 
 def test_the_scripts_load_beside_another_module_named_run(monkeypatch):
