@@ -54,7 +54,7 @@ def get_num_threads() -> int:
     Example::
 
         >>> import minigrad as mg
-        >>> 1 <= mg.get_num_threads() <= __import__("os").cpu_count()
+        >>> mg.get_num_threads() >= 1
         True
     """
     from minigrad.kernels.products import num_threads
