@@ -18,7 +18,16 @@ from typing import Any
 
 from minigrad import autograd
 from minigrad._allocator import tune_malloc, tune_malloc_if_asked
-from minigrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, scope, set_grad_enabled
+from minigrad.autograd import (
+    enable_grad,
+    inference_mode,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    scope,
+    set_grad_enabled,
+)
 from minigrad.creation import (
     arange,
     as_tensor,
@@ -169,6 +178,7 @@ float = float32  # noqa: A001 - mg.float is float32 as in PyTorch
 clip = clamp
 concat = concatenate = cat
 detect_anomaly = autograd.detect_anomaly
+set_anomaly_enabled = autograd.set_detect_anomaly  # PyTorch's torch.set_anomaly_enabled(enabled, check_nan=True)
 
 __version__ = "0.1.0"
 

@@ -89,3 +89,39 @@ def test_outside_anomaly_mode_nodes_record_nothing():
     x = mg.tensor([0.0], requires_grad=True)
     x.sqrt().sum().backward()  # no anomaly mode: no error, an inf gradient
     assert np.isinf(x.grad.numpy()).all()
+
+
+def test_set_detect_anomaly_as_a_call_and_as_a_with_block():
+    """PyTorch's ``torch.autograd.set_detect_anomaly(True)`` at the top of a script, or around a block."""
+    assert not mg.is_anomaly_enabled()
+    try:
+        mg.autograd.set_detect_anomaly(True)
+        assert mg.is_anomaly_enabled() and mg.is_anomaly_check_nan_enabled()
+        with pytest.raises(RuntimeError, match="log produced nan in forward"):
+            mg.tensor([-1.0], requires_grad=True).log()
+        with mg.autograd.set_detect_anomaly(False):
+            assert not mg.is_anomaly_enabled()
+        assert mg.is_anomaly_enabled()
+    finally:
+        mg.set_anomaly_enabled(False)
+    assert not mg.is_anomaly_enabled()
+
+
+def test_check_nan_false_keeps_the_forward_trace_without_the_nan_checks():
+    x = mg.tensor([-1.0, 4.0], requires_grad=True)
+    with mg.autograd.detect_anomaly(check_nan=False):
+        assert mg.is_anomaly_enabled() and not mg.is_anomaly_check_nan_enabled()
+        y = x.log()  # nan, not an error
+        assert np.isnan(y.detach().numpy()[0])
+        y.sum().backward()  # a nan-free gradient: -1 and 1/4
+        assert describe_forward(y.grad_fn)  # the node still remembers where it was made
+    assert mg.is_anomaly_check_nan_enabled() and not mg.is_anomaly_enabled()
+    np.testing.assert_allclose(x.grad.numpy(), [-1.0, 0.25])
+
+
+def test_torch_has_the_same_switches():
+    torch = pytest.importorskip("torch")
+    for name in ("set_detect_anomaly", "detect_anomaly"):
+        assert hasattr(torch.autograd, name) and hasattr(mg.autograd, name)
+    for name in ("is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled"):
+        assert hasattr(torch, name) and hasattr(mg, name)

@@ -41,17 +41,21 @@ from minigrad.autograd.modes import (
     detect_anomaly,
     enable_grad,
     inference_mode,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
     recording,
     scope,
+    set_detect_anomaly,
     set_grad_enabled,
 )
 
 __all__ = [
     "Function", "GradcheckError", "Recorder", "backward", "current_scope", "detect_anomaly", "enable_grad",
-    "functional", "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_grad_enabled", "no_grad", "recording",
-    "run_backward", "scope", "set_grad_enabled", "sum_to_shape", "version_counter",
+    "functional", "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled", "is_grad_enabled", "no_grad", "recording", "run_backward", "scope", "set_detect_anomaly",
+    "set_grad_enabled", "sum_to_shape", "version_counter",
 ]
 
 

@@ -140,6 +140,7 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
     # the dependency counts is a valid reverse topological order.
 
     recorder, anomaly = _mode.recorder, _mode.anomaly
+    check_nan = anomaly and _mode.anomaly_checks_nan
     while ready:
         fn = ready.pop()
         grads = pending.pop(fn, None) or [None] * len(fn.outputs)
@@ -164,7 +165,7 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                 f"internal: {fn.name}.backward returned {len(in_grads)} gradients for "
                 f"{len(fn.next_functions)} inputs"
             )
-        if anomaly:
+        if check_nan:
             _check_finite(fn, [None if g is None else _values(g) for g in in_grads], "backward",
                           "gradient for input")
         if not retain_graph:

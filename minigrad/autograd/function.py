@@ -290,7 +290,7 @@ class Function:
             single = True
             if fn._saved:  # a saved output must stay *the* output (create_graph)
                 fn._saved = tuple([outputs[0] if value is raw else value for value in fn._saved])
-        if traced and mode.anomaly:
+        if traced and mode.anomaly and mode.anomaly_checks_nan:
             _check_finite(fn, outputs, "forward", "output")
 
         Tensor = _Tensor or _tensor_class()

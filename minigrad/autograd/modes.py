@@ -25,6 +25,7 @@ class _Mode(threading.local):
         self.scope: list[str] = []
         self.scope_name = ""
         self.anomaly = False
+        self.anomaly_checks_nan = True  # anomaly mode's NaN/Inf checks (check_nan=False: traces only)
         self.recorder: Recorder | None = None
         # True while backward(create_graph=True) runs: a NumPy function applied to a Tensor in the
         # graph would silently cut it (Tensor.__array__ refuses then).
@@ -177,8 +178,11 @@ def current_scope() -> str:
 
 
 @contextlib.contextmanager
-def detect_anomaly() -> Iterator[None]:
+def detect_anomaly(check_nan: bool = True) -> Iterator[None]:
     """Raise as soon as an op's forward or backward produces NaN or Inf, naming the op and scope.
+
+    Every node made inside also remembers the line of your code that made it, and an error in its
+    backward shows that line. ``check_nan=False`` keeps only that (PyTorch's flag): no NaN checks.
 
     Example::
 
@@ -189,14 +193,51 @@ def detect_anomaly() -> Iterator[None]:
         Traceback (most recent call last):
         RuntimeError: log produced nan in forward
     """
-    previous = _mode.anomaly
-    _mode.anomaly = True
-    _mode.refresh_traced()
-    try:
+    with set_detect_anomaly(True, check_nan):
         yield
-    finally:
-        _mode.anomaly = previous
+
+
+class set_detect_anomaly:  # noqa: N801 - PyTorch's name
+    """Turn anomaly detection on or off: as a call (``mg.autograd.set_detect_anomaly(True)``, for
+    the rest of the program) or for a ``with`` block, as ``set_grad_enabled`` does for grad mode.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> with mg.autograd.set_detect_anomaly(True):
+        ...     mg.is_anomaly_enabled()
+        True
+        >>> mg.is_anomaly_enabled()
+        False
+    """
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self._previous = (_mode.anomaly, _mode.anomaly_checks_nan)
+        _mode.anomaly, _mode.anomaly_checks_nan = bool(mode), bool(check_nan)
         _mode.refresh_traced()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.anomaly, _mode.anomaly_checks_nan = self._previous
+        _mode.refresh_traced()
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside ``detect_anomaly()`` or after ``set_detect_anomaly(True)``.
+
+    Example: ``mg.is_anomaly_enabled()`` -> False.
+    """
+    return _mode.anomaly
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """True when anomaly mode checks for NaN and Inf (its ``check_nan``; the default).
+
+    Example: ``mg.is_anomaly_check_nan_enabled()`` -> True.
+    """
+    return _mode.anomaly_checks_nan
 
 
 class Recorder:
