@@ -19,12 +19,12 @@ Example::
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
 from minigrad.random import rng as _library_rng
+from minigrad.random import state_from_bytes, state_to_bytes
 from minigrad.tensor import Tensor
 
 __all__ = ["Generator"]
@@ -78,19 +78,11 @@ class Generator:
 
     def get_state(self) -> Tensor:
         """The generator's position as a uint8 tensor (give it back to ``set_state``)."""
-        state = {"seed": self._seed, "bit_generator": self._rng.bit_generator.state}
-        return Tensor(np.frombuffer(json.dumps(state).encode(), dtype=np.uint8).copy())
+        return Tensor(state_to_bytes(self._seed, self._rng))
 
     def set_state(self, new_state: Tensor) -> Generator:
         """Return to a position saved by ``get_state``."""
-        try:
-            state = json.loads(bytes(np.asarray(new_state._array, dtype=np.uint8)).decode())
-            rng = np.random.default_rng()
-            rng.bit_generator.state = state["bit_generator"]
-            seed = int(state["seed"])
-        except (AttributeError, ValueError, KeyError, TypeError) as e:
-            raise ValueError("Generator.set_state: expected a uint8 tensor from Generator.get_state()") from e
-        self._seed, self._rng = seed, rng
+        self._seed, self._rng = state_from_bytes(new_state, "Generator.set_state", "Generator.get_state()")
         return self
 
     def __repr__(self) -> str:
