@@ -185,7 +185,7 @@ __version__ = "0.1.0"
 # Submodules and checkpoint functions load on first use, so `import minigrad` stays fast.
 _LAZY_MODULES = {"nn", "optim", "viz", "kernels", "serialization", "onnx", "jit", "utils"}
 _LAZY_ATTRS = {"save": "minigrad.serialization", "load": "minigrad.serialization",
-               "Generator": "minigrad.utils.generator"}
+               "Generator": "minigrad.utils.generator", "compile": "minigrad.jit"}
 
 
 def __getattr__(name: str) -> Any:

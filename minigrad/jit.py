@@ -1,4 +1,5 @@
-"""``torch.jit``: scripts that decorate with ``@torch.jit.script`` or call ``torch.jit.trace`` run as plain Python.
+"""``torch.jit`` and ``torch.compile``: scripts that decorate with ``@torch.jit.script``, call
+``torch.jit.trace`` or ``torch.compile(model)`` run as plain Python.
 
 TorchScript compiles a model for deployment; it never changes what the model computes. minigrad has
 no compiler for it, so ``script`` and ``trace`` return what they were given, which computes the same
@@ -39,6 +40,33 @@ def ignore(drop: Any = False, **kwargs: Any) -> Any:
 
 
 unused = export = ignore
+
+
+def compile(model: Any = None, *, fullgraph: bool = False, dynamic: bool | None = None,  # noqa: A001
+            backend: Any = "inductor", mode: str | None = None, options: dict | None = None,
+            disable: bool = False) -> Any:
+    """``torch.compile``: the model or function itself, which computes the same numbers.
+
+    PyTorch's compiler turns a model into faster code with the same results; minigrad's speed
+    comes from its fused layers instead, so the model runs as written. It works as a call
+    (``model = mg.compile(model)``) and as a decorator, with or without arguments; the arguments
+    are accepted and change nothing.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> lstm = mg.nn.LSTM(2, 3)
+        >>> mg.compile(lstm, mode="max-autotune") is lstm
+        True
+        >>> @mg.compile(fullgraph=True)
+        ... def double(x):
+        ...     return x * 2
+        >>> double(mg.ones(2))
+        tensor([2., 2.])
+    """
+    if model is None:  # @mg.compile(...) with arguments: the decorator
+        return lambda fn: fn
+    return model
 
 
 def is_scripting() -> bool:

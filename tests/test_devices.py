@@ -111,6 +111,22 @@ def test_default_device_and_jit_are_there_for_scripts(torch):
         minigrad.jit.save(f, "f.pt")
 
 
+def test_compile_runs_the_model_as_written(torch):
+    """``model = torch.compile(model)`` and ``@torch.compile(...)``: the same model, the same numbers."""
+    mg.manual_seed(0)
+    model = mg.nn.GRU(3, 4)
+    assert mg.compile(model) is model
+    assert mg.compile(model, fullgraph=True, dynamic=False, backend="inductor", mode="reduce-overhead") is model
+
+    @mg.compile(mode="max-autotune")
+    def step(x):
+        return model(x)[0].sum()
+
+    x = mg.randn(5, 2, 3)
+    assert step(x).item() == model(x)[0].sum().item()
+    assert callable(torch.compile)  # PyTorch's name, at the top level there too
+
+
 def test_masked_select_matches_torch_and_is_differentiable(torch):
     x = np.arange(6, dtype=np.float64).reshape(2, 3)
     mask = np.array([True, False, True])
