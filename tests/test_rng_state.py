@@ -44,10 +44,14 @@ def test_initial_seed_and_seed():
     assert mg.rand(2).tolist() == a
 
 
+EXPECTED = "expected the 1-D uint8 tensor that mg.get_rng_state\\(\\) returns, got "
+
+
 @pytest.mark.parametrize("bad, message", [
-    (np.zeros(4, np.uint8), "expected the 1-D uint8 tensor that mg.get_rng_state\\(\\) returns, got ndarray of shape \\(4,\\)"),
-    (mg.zeros(4), "expected the 1-D uint8 tensor that mg.get_rng_state\\(\\) returns, got Tensor of shape \\(4,\\)"),
-    (mg.tensor(np.zeros(5056, np.uint8)), "this uint8 tensor is not a state that mg.get_rng_state\\(\\) returned \\(5056 bytes"),
+    (np.zeros(4, np.uint8), EXPECTED + "ndarray of shape \\(4,\\)"),
+    (mg.zeros(4), EXPECTED + "Tensor of shape \\(4,\\)"),
+    (mg.tensor(np.zeros(5056, np.uint8)), "this uint8 tensor is not a state that mg.get_rng_state\\(\\) returned "
+                                          "\\(5056 bytes"),
 ])
 def test_anything_else_is_refused_and_the_stream_is_left_as_it_was(bad, message):
     mg.manual_seed(4)
