@@ -155,6 +155,7 @@ from minigrad.ops.unary import (
     sin,
     square,
 )
+from minigrad.printing import set_printoptions
 from minigrad.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from minigrad.sampling import (
     multinomial,

@@ -24,6 +24,7 @@ import numpy as np
 from minigrad import autograd
 from minigrad import devices as _device
 from minigrad.dtypes import get_default_dtype, to_dtype
+from minigrad.printing import format_values
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
@@ -124,8 +125,7 @@ class ArrayMethods:
 
     # ---------------------------------------------------------------- repr
     def __repr__(self) -> str:
-        body = np.array2string(self._array, separator=", ", precision=4, threshold=200, edgeitems=3,
-                               prefix="tensor(")
+        body = format_values(self._array, prefix="tensor(")  # under mg.set_printoptions' options
         extras = []
         if self._array.dtype.kind == "f" and self._array.dtype != get_default_dtype() or \
                 self._array.dtype.kind in "iu" and self._array.dtype != np.int64:
