@@ -96,6 +96,8 @@ from minigrad.ops.elementwise import (
     sqrt,
     sub,
     tanh,
+    tril,
+    triu,
     where,
 )
 from minigrad.ops.gather import (
@@ -112,7 +114,7 @@ from minigrad.ops.gather import (
     unbind,
 )
 from minigrad.ops.indexing import getitem
-from minigrad.ops.linalg import bmm, matmul, mm
+from minigrad.ops.linalg import bmm, ger, matmul, mm, outer
 from minigrad.ops.reduce import (
     argmax,
     argmin,

@@ -108,3 +108,25 @@ def test_gradcheck_broadcast_inputs(op):
         "topk": lambda t: t.expand(3, 4).topk(2, dim=1).values,
     }
     assert gradcheck(fns[op], [base])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: mg.tril(mg.ones(3)), mg.ShapeError, r"tril: input must have at least 2 dimensions .* got shape \(3,\)"),
+    (lambda: mg.triu(mg.ones(2, 2), 0.5), TypeError, "triu: diagonal must be an int, got float"),
+    (lambda: mg.outer(mg.ones(2, 1), mg.ones(3)), mg.ShapeError,
+     r"outer: expected two 1-D tensors, got shapes \(2, 1\)"),
+    (lambda: mg.nn.functional.pad(mg.ones(2, 3), (1,)), TypeError, "pad: pad must be a tuple of ints, two per"),
+    (lambda: mg.nn.functional.pad(mg.ones(3), (1, 1, 1, 1)), mg.ShapeError, "pad: 4 values pad 2 dimensions"),
+    (lambda: mg.nn.functional.pad(mg.ones(2, 3), (1, 1), mode="wrap"), ValueError, "pad: mode must be one of"),
+    (lambda: mg.nn.functional.pad(mg.ones(2, 3), (3, 0), mode="reflect"), mg.ShapeError,
+     r"mode='reflect' needs pads smaller than the size of dimension 1 \(3\), got \(3, 0\)"),
+    (lambda: mg.nn.functional.pad(mg.ones(2, 3), (-1, 0), mode="replicate"), ValueError,
+     "mode='replicate' needs non-negative pads"),
+    (lambda: mg.nn.functional.pad(mg.ones(2, 3), (1, 0), mode="circular", value=2.0), ValueError,
+     "a value \\(2.0\\) is only for mode='constant'"),
+    (lambda: mg.nn.functional.pad(mg.ones(2, 3), (-2, -2)), mg.ShapeError,
+     r"padding \(-2, -2\) of dimension 1 \(size 3\) would leave a negative size"),
+])
+def test_triangles_outer_and_pad_refuse_bad_input_clearly(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -52,7 +52,7 @@ from minigrad.nn.functional_classification_losses import (
     kl_div,
     nll_loss,
 )
-from minigrad.nn.functional_layers import batch_norm, dropout1d, dropout2d, layer_norm
+from minigrad.nn.functional_layers import batch_norm, dropout1d, dropout2d, layer_norm, pad
 from minigrad.nn.functional_regression_losses import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 from minigrad.ops.indexing import IndexAdd
 from minigrad.random import rng
@@ -63,7 +63,7 @@ __all__ = [
     "embedding", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "one_hot",
     # from functional_activations.py, functional_layers.py and functional_*_losses.py
     "leaky_relu", "elu", "gelu", "softplus", "layer_norm", "batch_norm", "dropout1d", "dropout2d",
-    "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div",
+    "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div", "pad",
 ]
 
 # ================================================================================================

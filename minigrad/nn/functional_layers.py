@@ -284,3 +284,85 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         return input
     _check_floating(input, op)
     return _maybe_inplace(input, inplace, op, lambda x: _channel_dropout(x, p, mask_dims=2))
+
+
+# ================================================================================================
+# pad: constant values, or the input's own edges (reflect, replicate, circular)
+# ================================================================================================
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last dims: ``pad = (left, right)`` for the last dim, ``(left, right, top, bottom)`` for
+    the last two, and so on. ``mode='constant'`` fills with ``value`` (0 by default; negative pads
+    crop); ``'reflect'`` mirrors the input without repeating its edge, ``'replicate'`` repeats the
+    edge, ``'circular'`` wraps around. Differentiable: the gradient of a copied value goes back to
+    where it was copied from (summed over its copies).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.pad(mg.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+        tensor([[3., 2., 1., 2., 3., 2.]])
+    """
+    x = _as_tensor(input, "pad")
+    if isinstance(pad, Tensor) or not isinstance(pad, (tuple, list)) or len(pad) % 2 or not all(
+            isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad):
+        raise TypeError(f"pad: pad must be a tuple of ints, two per padded dimension (left, right, ...), "
+                        f"got {pad!r}")
+    if len(pad) // 2 > x.ndim:
+        raise ShapeError(f"pad: {len(pad)} values pad {len(pad) // 2} dimensions, but the input of shape {x.shape} "
+                         f"has {x.ndim}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+    if mode != "constant" and value:
+        raise ValueError(f"pad: a value ({value}) is only for mode='constant', not {mode!r}")
+    # (dim, before, after), the last dim first as PyTorch orders them
+    sides = [(x.ndim - 1 - i, int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)]
+    if mode == "constant":
+        return _pad_constant(x, sides, 0.0 if value is None else value)
+    for dim, before, after in sides:
+        x = x.index_select(dim, Tensor(_edge_indices(mode, x.shape[dim], before, after, dim, x.shape)))
+    return x
+
+
+def _pad_constant(x: Tensor, sides: list[tuple[int, int, int]], value: float) -> Tensor:
+    """Crop by the negative pads, then write what is left into a tensor of ``value`` (a differentiable assignment)."""
+    crop = [slice(None)] * x.ndim
+    for dim, before, after in sides:
+        if x.shape[dim] + before + after < 0:
+            raise ShapeError(f"pad: padding {before, after} of dimension {dim} (size {x.shape[dim]}) would leave a "
+                             "negative size")
+        crop[dim] = slice(max(-before, 0), x.shape[dim] - max(-after, 0))
+    kept = x[tuple(crop)]
+    shape = list(kept.shape)
+    place = [slice(None)] * x.ndim
+    for dim, before, after in sides:
+        shape[dim] += max(before, 0) + max(after, 0)
+        place[dim] = slice(max(before, 0), max(before, 0) + kept.shape[dim])
+    out = Tensor(np.full(shape, value, dtype=x.dtype))
+    out[tuple(place)] = kept
+    return out
+
+
+def _edge_indices(mode: str, size: int, before: int, after: int, dim: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Which input position each output position of ``dim`` copies, for the non-constant modes."""
+    if before < 0 or after < 0:
+        raise ValueError(f"pad: mode={mode!r} needs non-negative pads, got {before, after} for dimension {dim}")
+    positions = np.arange(-before, size + after)
+    if mode == "replicate":
+        if size == 0:
+            raise ShapeError(f"pad: mode='replicate' needs a non-empty dimension {dim}, shape {shape}")
+        return np.clip(positions, 0, size - 1)
+    if mode == "circular":
+        if before > size or after > size:
+            raise ShapeError(f"pad: mode='circular' pads at most the size of dimension {dim} ({size}), "
+                             f"got {before, after}")
+        return positions % size
+    if before >= size or after >= size:  # reflect: the edge itself is not repeated
+        raise ShapeError(f"pad: mode='reflect' needs pads smaller than the size of dimension {dim} ({size}), "
+                         f"got {before, after}")
+    period = 2 * (size - 1)
+    folded = np.abs(positions) % period if period else np.zeros_like(positions)
+    return np.where(folded < size, folded, period - folded)

@@ -145,3 +145,31 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
         raise ShapeError(f"where: condition {cond.shape}, x {x.shape} and y {y.shape} cannot be broadcast "
                          "together") from None
     return Where.apply(x, y, condition=cond)
+
+
+def _triangle(op: str, x: Any, diagonal: int, lower: bool) -> Tensor:
+    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: input must have at least 2 dimensions (a matrix, or a batch of them), got shape "
+                         f"{x.shape}")
+    if isinstance(diagonal, bool) or not isinstance(diagonal, (int, np.integer)):
+        raise TypeError(f"{op}: diagonal must be an int, got {type(diagonal).__name__}")
+    rows, cols = x.shape[-2:]
+    keep = (np.tril if lower else np.triu)(np.ones((rows, cols), dtype=bool), k=int(diagonal))
+    return where(keep, x, x.dtype.type(0))  # zeros exactly (x * mask would turn inf into nan)
+
+
+def tril(input: Any, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (on and below ``diagonal``), zeros above; gradient likewise.
+
+    Example: ``mg.tril(mg.ones(2, 2))`` -> tensor([[1., 0.], [1., 1.]]).
+    """
+    return _triangle("tril", input, diagonal, lower=True)
+
+
+def triu(input: Any, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (on and above ``diagonal``), zeros below; gradient likewise.
+
+    Example: ``mg.triu(mg.ones(2, 2))`` -> tensor([[1., 1.], [0., 1.]]).
+    """
+    return _triangle("triu", input, diagonal, lower=False)

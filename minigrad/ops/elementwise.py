@@ -513,7 +513,7 @@ def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
         raise broadcast_error(ufunc.__name__, a.shape, b.shape) from None
 
 
-# Clamp, maximum/minimum and where are in clamp_where.py (which imports this module's helpers).
+# Clamp, maximum/minimum, where, tril and triu are in clamp_where.py (which imports this module's helpers).
 from minigrad.ops.clamp_where import (  # noqa: E402, F401
     Clamp,
     Maximum,
@@ -524,5 +524,7 @@ from minigrad.ops.clamp_where import (  # noqa: E402, F401
     clamp_min,
     maximum,
     minimum,
+    tril,
+    triu,
     where,
 )

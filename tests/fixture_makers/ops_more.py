@@ -122,6 +122,20 @@ CASES: list[Case] = [
     C("index_int_slice_array", lambda L, x: x[1, :, L.tensor([0, 2])], n(2, 3, 4)),
     C("index_mixed_ellipsis", lambda L, x: x[-1:, -3, ..., L.tensor([0, 1])], n(2, 3, 4, 5)),
     C("index_0d_tensor_int", lambda L, x: x[:, L.tensor(1), L.tensor([2, 0])], n(2, 3, 4)),
+    # ------------------------------------------------------------------ triangles, outer products, padding
+    C("tril", lambda L, x: L.tril(x), n(3, 4)),
+    C("tril_diagonal_batch", lambda L, x: x.tril(-1), n(2, 4, 3)),
+    C("triu_diagonal", lambda L, x: L.triu(x, 1), n(4, 3)),
+    C("triu_method_batch", lambda L, x: x.triu(), n(2, 3, 3)),
+    C("outer", lambda L, a, b: L.outer(a, b), n(3), n(4)),
+    C("outer_method", lambda L, a, b: a.outer(b), n(2), n(5)),
+    C("pad_constant", lambda L, x: L.nn.functional.pad(x, (2, 1)), n(2, 3, 4)),
+    C("pad_constant_value_two_dims", lambda L, x: L.nn.functional.pad(x, (1, 0, 2, 1), value=1.5), n(2, 3, 4)),
+    C("pad_negative_crops", lambda L, x: L.nn.functional.pad(x, (-1, 2, 1, -1)), n(2, 3, 4)),
+    C("pad_reflect", lambda L, x: L.nn.functional.pad(x, (3, 2), mode="reflect"), n(2, 3, 4)),
+    C("pad_reflect_two_dims", lambda L, x: L.nn.functional.pad(x, (1, 3, 2, 1), mode="reflect"), n(1, 2, 3, 4)),
+    C("pad_replicate", lambda L, x: L.nn.functional.pad(x, (3, 1), mode="replicate"), n(2, 3, 4)),
+    C("pad_circular", lambda L, x: L.nn.functional.pad(x, (2, 4), mode="circular"), n(2, 3, 4)),
 ]
 
 NAMES = [c.name for c in CASES]
