@@ -160,6 +160,7 @@ from minigrad.ops.unary import (
 from minigrad.printing import set_printoptions
 from minigrad.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from minigrad.sampling import (
+    bernoulli,
     multinomial,
     normal,
     rand,

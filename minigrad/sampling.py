@@ -244,3 +244,34 @@ def randint_like(t: Tensor, low: int, high: int | None = None, *, dtype: Any = N
     arr = _integers("randint_like", low, high, shape, numpy_rng("randint_like", generator)).astype(dt)
     return make("randint_like", arr, requires_grad, device)
 
+
+
+# ----------------------------------------------------------------------------------- bernoulli
+
+
+def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
+    """A 0 or 1 for each element of ``input``: 1 with probability ``input[i]`` (or ``p`` for every
+    element, when given), in ``input``'s dtype. A sample has no gradient.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.bernoulli(mg.tensor([0.0, 1.0])).tolist()
+        [0.0, 1.0]
+    """
+    op = "bernoulli"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    array = input._array
+    _floating_only(op, array.dtype)
+    if p is None:
+        probabilities = array
+        if probabilities.size and not ((probabilities >= 0) & (probabilities <= 1)).all():  # (NaN fails too)
+            raise ValueError(f"{op}: probabilities must be in [0, 1], got values from {np.nanmin(probabilities)} to "
+                             f"{np.nanmax(probabilities)}" + (" and NaN" if np.isnan(probabilities).any() else ""))
+    else:
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not 0 <= p <= 1:
+            raise ValueError(f"{op}: p must be a number in [0, 1], got {p!r}")
+        probabilities = p
+    draws = numpy_rng(op, generator).random(array.shape)
+    return Tensor((draws < probabilities).astype(array.dtype))

@@ -325,6 +325,11 @@ class Tensor(ArrayMethods):
         return _In.random_fill(self, "bernoulli_",
                                lambda shape: _In.rng(generator).random(size=shape) < probability)
 
+    def bernoulli(self, p: Any = None, *, generator: Any = None) -> Tensor:
+        from minigrad.sampling import bernoulli
+
+        return bernoulli(self, p, generator=generator)
+
     def exponential_(self, lambd: builtins.float = 1.0, *, generator: Any = None) -> Tensor:
         return _In.random_fill(self, "exponential_",
                                lambda shape: _In.rng(generator).exponential(1.0 / lambd, size=shape))

@@ -66,3 +66,31 @@ def test_torch_names_the_same_functions():
     for name in ("manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state"):
         assert callable(getattr(torch, name)) and callable(getattr(mg, name))
     assert torch.get_rng_state().dtype == torch.uint8  # a byte tensor there too
+
+
+def test_bernoulli_draws_with_each_elements_probability():
+    mg.manual_seed(0)
+    probabilities = mg.tensor(np.tile([0.0, 0.25, 0.9, 1.0], (20000, 1)))
+    sample = mg.bernoulli(probabilities)
+    assert sample.dtype == probabilities.dtype and sample.shape == probabilities.shape
+    assert set(np.unique(sample.numpy())) <= {0.0, 1.0}
+    np.testing.assert_allclose(sample.numpy().mean(0), [0.0, 0.25, 0.9, 1.0], atol=0.01)
+    half = mg.zeros(20000, dtype=mg.float32).bernoulli(0.5)  # the method, one p for all
+    assert half.dtype == mg.float32 and abs(half.numpy().mean() - 0.5) < 0.01
+    g = mg.Generator().manual_seed(5)
+    first = mg.bernoulli(mg.full((8,), 0.5), generator=g).tolist()
+    assert mg.bernoulli(mg.full((8,), 0.5), generator=g.manual_seed(5)).tolist() == first
+    assert not mg.bernoulli(mg.full((3,), 0.5, requires_grad=True)).requires_grad  # a sample: no gradient
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: mg.bernoulli(mg.tensor([0.5, 1.5])), ValueError,
+     r"probabilities must be in \[0, 1\], got values from 0.5 to 1.5"),
+    (lambda: mg.bernoulli(mg.tensor([0.5, float("nan")])), ValueError, "and NaN"),
+    (lambda: mg.bernoulli(mg.zeros(2), 1.5), ValueError, r"p must be a number in \[0, 1\], got 1.5"),
+    (lambda: mg.bernoulli(mg.tensor([1, 0])), TypeError, "bernoulli: needs a floating point dtype, got int64"),
+    (lambda: mg.bernoulli([0.5]), TypeError, "bernoulli: input must be a Tensor, got list"),
+])
+def test_bernoulli_refuses_what_pytorch_refuses(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
