@@ -62,23 +62,28 @@ def sine_cells_case(L: Any) -> Callable[[], None]:
     return _train_step(optimizer, lambda: L.nn.functional.mse_loss(model(input), target))
 
 
-def timeseries_case(L: Any) -> Callable[[], None]:
-    """The airline-passengers style forecaster of many tutorials: ``LSTM(1, 50)`` batch-first over a
-    window of 12 values, ``Linear(50, 1)`` on the last output, MSE, Adam; batch 1."""
+def _last_output_model(L: Any, input_size: int, hidden_size: int, outputs: int) -> Any:
+    """The model of many tutorials: a batch-first ``LSTM``, then a ``Linear`` on its last step's output."""
     nn = L.nn
 
-    class Forecaster(nn.Module):
+    class LastOutput(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.lstm = nn.LSTM(1, 50, batch_first=True)
-            self.linear = nn.Linear(50, 1)
+            self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
+            self.linear = nn.Linear(hidden_size, outputs)
 
         def forward(self, x: Any) -> Any:
             output, _ = self.lstm(x)
             return self.linear(output[:, -1, :])
 
+    return LastOutput()
+
+
+def timeseries_case(L: Any) -> Callable[[], None]:
+    """The airline-passengers style forecaster of many tutorials: ``LSTM(1, 50)`` batch-first over a
+    window of 12 values, ``Linear(50, 1)`` on the last output, MSE, Adam; batch 1."""
     L.manual_seed(0)
-    model = Forecaster()
+    model = _last_output_model(L, 1, 50, 1)
     x, y = _floats(L, np.random.default_rng(0).standard_normal((1, 12, 1))), _floats(L, [[0.5]])
     optimizer = L.optim.Adam(model.parameters(), lr=1e-3)
     return _train_step(optimizer, lambda: L.nn.functional.mse_loss(model(x), y))
@@ -88,20 +93,8 @@ def mnist_rows_case(L: Any) -> Callable[[], None]:
     """The row-by-row MNIST classifier of many RNN tutorials: ``LSTM(28, 128)`` batch-first over the
     28 rows of an image, ``Linear(128, 10)`` on the last output, cross-entropy, Adam; batch 64
     (random images: the step's work does not depend on the pixels)."""
-    nn = L.nn
-
-    class RowLSTM(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lstm = nn.LSTM(28, 128, batch_first=True)
-            self.fc = nn.Linear(128, 10)
-
-        def forward(self, x: Any) -> Any:
-            output, _ = self.lstm(x)
-            return self.fc(output[:, -1, :])
-
     L.manual_seed(0)
-    model = RowLSTM()
+    model = _last_output_model(L, 28, 128, 10)
     rng = np.random.default_rng(0)
     x, y = _floats(L, rng.random((64, 28, 28))), L.tensor(rng.integers(0, 10, 64))
     optimizer = L.optim.Adam(model.parameters(), lr=1e-3)

@@ -12,14 +12,7 @@ PyTorch often begin with it. Rules:
   ``kernels/_jit.py``), and the fused layers' plan follows it;
 - NumPy's own products (its BLAS) keep their threads (``OPENBLAS_NUM_THREADS``).
 
-Example::
-
-    >>> import minigrad as mg
-    >>> before = mg.get_num_threads()
-    >>> mg.set_num_threads(1)
-    >>> mg.get_num_threads()
-    1
-    >>> mg.set_num_threads(before)
+The examples are in the two functions' docstrings.
 """
 
 from __future__ import annotations
