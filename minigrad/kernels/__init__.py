@@ -23,6 +23,7 @@ KERNEL_MODULES = (
     "minigrad.kernels.scatter",
     "minigrad.kernels.loss",
     "minigrad.kernels.gemm",
+    "minigrad.kernels.gemv",
     "minigrad.kernels.rnn",  # the recurrent kernels: rnn_common, lstm, gru, elman
     "minigrad.kernels.optim",
 )

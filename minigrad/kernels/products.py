@@ -3,13 +3,14 @@
 ``matmul2d`` is the one entry point of ``Linear``, ``matmul`` and the fused recurrent layers. It
 sends a product to one of two places:
 
-- ``parallel_matmul``: the register-tiled kernel of ``kernels/gemm.py`` (``matmul_blocks``) on
-  Numba's threads, for big float32 products;
-- NumPy (its BLAS) for everything else.
+- ``parallel_matmul``: on Numba's threads, for big float32 products: the register-tiled kernel of
+  ``kernels/gemm.py`` (``matmul_blocks``), or ``kernels/gemv.py`` for an ``a`` of a few rows;
+- NumPy (its BLAS) for everything else: products too small for BLAS to start its own threads.
 
 Why not BLAS for all of them: a train step should keep ONE pool of threads busy. BLAS's threads
 and Numba's (which the parallel recurrent kernels use inside the time loop) each spin-wait for work
-after a call; when both pools are awake, each slows the other down (``docs/performance.md``).
+after a call; when both pools are awake, each slows the other down (``docs/performance.md``). So
+every product of a layer goes through ``matmul2d``, the recurrent layers' step products included.
 
 Example::
 
@@ -28,6 +29,7 @@ from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
 from minigrad.kernels._jit import numba_threads, threads_usable
 from minigrad.kernels.cpu import vector_lanes
 from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
+from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
 
 # Column blocks need at least this many panels per thread, and the busiest thread may have at most
 # this much more than an even share of them; else the threads split the rows (every thread then
@@ -135,6 +137,29 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     return blas_matmul2d(a, b, out)
 
 
+def batched_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b)`` for arrays of at least 2-D with batch dimensions (broadcast as NumPy does).
+
+    Rule, as ``matmul2d``'s: when each product is big and float32 runs on Numba's threads, each goes
+    to ``parallel_matmul`` in turn, so that BLAS never starts its own pool beside Numba's.
+
+    Example::
+
+        >>> batched_matmul(np.ones((5, 2, 3), np.float32), np.ones((3, 4), np.float32)).shape
+        (5, 2, 4)
+    """
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if m * k * n < SMALL_PRODUCT or a.dtype != b.dtype or not use_tiled_threads(a.dtype):
+        return np.matmul(a, b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])  # ValueError when they do not broadcast
+    a_all, b_all = np.broadcast_to(a, (*batch, m, k)), np.broadcast_to(b, (*batch, k, n))
+    out = np.empty((*batch, m, n), a.dtype)
+    for index in np.ndindex(*batch):
+        parallel_matmul(a_all[index], b_all[index], out[index])
+    return out
+
+
 def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b`` for 2-D arrays in NumPy (its BLAS), a big result in a recycled buffer.
 
@@ -219,8 +244,10 @@ def transposed_output_pays(rows: int, cols: int, inner: int, tile_cols: int = 64
 def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = a @ b`` on all of Numba's threads (``out`` C-contiguous; ``a``, ``b`` any 2-D layout).
 
-    Rule: when ``a`` is a transpose (a weight gradient ``g^T x``) and ``transposed_output_pays``,
-    the threads compute ``out^T = b^T a^T`` into a buffer, then copy it, transposed, into ``out``.
+    Rules: an ``a`` of at most ``FEW_ROWS`` rows takes ``matmul_few_rows`` (a matrix-vector
+    product: one pass over ``b``, no packing). When ``a`` is a transpose (a weight gradient
+    ``g^T x``) and ``transposed_output_pays``, the threads compute ``out^T = b^T a^T`` into a
+    buffer, then copy it, transposed, into ``out``.
 
     Example::
 
@@ -230,6 +257,10 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
     """
     rows, cols = out.shape
     inner = a.shape[1]
+    if rows <= FEW_ROWS:
+        b_data, b_transposed = _c_order(b)
+        matmul_few_rows(np.ascontiguousarray(a), b_data, b_transposed, out, num_threads())
+        return out
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
     tile_cols, lanes = tile_shape(out.dtype)[1], vector_lanes(out.dtype)
     if a_transposed and transposed_output_pays(rows, cols, inner, tile_cols):

@@ -8,7 +8,7 @@ forward::
 
     gates = X @ W_ih^T                        # all time steps at once: (T*B, I) @ (I, G*H)
     for t in steps:                           # t = 0..T-1, or T-1..0 with reverse=True
-        rec = h_{t-1} @ W_hh^T                # BLAS, into a preallocated buffer
+        rec = h_{t-1} @ W_hh^T                # matmul2d, into a preallocated buffer
         kernel: gates_t, h_t (, c_t)          # bias + gate nonlinearities + new state, one pass
 
 backward (reverse time)::
@@ -49,7 +49,7 @@ from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
 from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
-from minigrad.kernels.products import num_threads
+from minigrad.kernels.products import matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
 from minigrad.nn.cells import BUILTIN_CELLS
 from minigrad.nn.cells.description import LayerArrays
@@ -168,7 +168,7 @@ class FusedRNNLayer(Function):
 
         # 1. The input projection of every step at once: one (T*B, I) @ (I, G*H) matmul.
         gates = alloc((T, B, G), dtype)
-        self.strategy.matmul(x2d, w_ih.T, out=gates.reshape(T * B, G))
+        matmul2d(x2d, w_ih.T, out=gates.reshape(T * B, G))
 
         # 2. State buffers in time order; h_all[t] / h_all[t+1] hold the state before / after step t
         #    (the other way round with reverse). The output is then a contiguous view of h_all.
@@ -196,12 +196,12 @@ class FusedRNNLayer(Function):
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
         else:
-            # Rule: BLAS gets a contiguous W_hh^T (one copy per sequence) once a batch has two rows and
-            # the sequence two steps; a transposed view costs it more per step (docs/performance.md).
+            # Rule: the step product gets a contiguous W_hh^T (one copy per sequence) once a batch has two
+            # rows and the sequence two steps; a transposed view costs it more per step (docs/performance.md).
             w_hh_t = np.ascontiguousarray(w_hh.T) if B > 1 and T > 1 else w_hh.T
             for t in self._steps():
                 tp, tn = self._neighbours(t)
-                np.matmul(h_all[tp], w_hh_t, out=a.rec)  # rec = h_{t-1} @ W_hh^T
+                matmul2d(h_all[tp], w_hh_t, out=a.rec)  # rec = h_{t-1} @ W_hh^T
                 kernels.step_forward(a, t, tp, tn)
 
         if len(self.x_shape) == 2:
@@ -307,7 +307,7 @@ class FusedRNNLayer(Function):
                 tp, tn = self._neighbours(t)
                 kernels.step_backward(a, t, tp, tn)
                 if k < T - 1 or need_h0:  # after the first step, only dL/dh_0 would need it
-                    np.matmul(a.dgates[t], w_hh, out=a.rec)  # dL/dh_{t-1} (through the matmul)
+                    matmul2d(a.dgates[t], w_hh, out=a.rec)  # dL/dh_{t-1} (through the matmul)
         self._dh_all = a.dh_all
         if self.step_grad_sink is not None:
             self.step_grad_sink(self, a.dh_all)
@@ -337,7 +337,7 @@ class FusedRNNLayer(Function):
         dG = a.dgates.reshape(T * B, G)
         dGx = a.dgx.reshape(T * B, G)
         h_prev = (a.h_all[1:] if self.reverse else a.h_all[:-1]).reshape(T * B, H)  # the state each step read
-        mm = self.strategy.matmul
+        mm = matmul2d
         dx = mm(dGx, w_ih).reshape(self.x_shape) if needs[0] else None
         dh0 = a.rec + a.carry_h if needs[1] else None
         dc0 = a.carry_c if a.carry_c is not None and needs[2] else None

@@ -14,29 +14,30 @@ Example::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
 from minigrad.kernels.cpu import host_cpu_name, vector_lanes
-from minigrad.kernels.products import blas_matmul2d, matmul2d, num_threads
+from minigrad.kernels.products import num_threads
 from minigrad.nn.cells import describe
 
-# Layers with batch * hidden up to this (twice this for batches of up to 4 rows, where BLAS gains
+# Layers with batch * hidden up to this (twice this for batches of up to 4 rows, where a product gains
 # little) run their time loop inside one kernel: there the per-step Python loop costs more than
 # the maths.
 SEQUENCE_KERNEL_MAX = 256
 # ... except a batch of one row whose W_hh is bigger than this: its step product is a matrix-vector
-# product, which streams all of W_hh from beyond the L2 cache each step. BLAS's gemv does that on
-# every thread, the sequence kernels and PARALLEL_UNITS on one or with a barrier per step.
+# product, which streams all of W_hh from beyond the L2 cache each step. matmul2d does that on
+# every thread (kernels/gemv.py, or BLAS's gemv in float64), the sequence kernels and PARALLEL_UNITS
+# on one or with a barrier per step.
 GEMV_WEIGHTS_MIN_BYTES = 512 * 1024
-# Where the parallel kernels could run, big steps still run one BLAS product per step on all threads:
-# from this batch when W_hh is bigger than the CPU's threshold below (None: never). Past it, every
-# step streams W_hh from beyond a core's L2 cache, and where that cache level feeds a core slowly,
-# BLAS's blocking of the step product pays. ``blas_step_cpu`` names a CPU's row (its maker and
-# vector width); how each threshold was found: docs/performance.md, "Big steps on BLAS, by CPU".
+# Where the parallel kernels could run, big steps still run one product per step on all threads
+# (matmul2d's blocked product, PER_STEP): from this batch when W_hh is bigger than the CPU's
+# threshold below (None: never). Past it, every step streams W_hh from beyond a core's L2 cache, and
+# where that cache level feeds a core slowly, a blocked product of the step pays. ``blas_step_cpu``
+# names a CPU's row (its maker and vector width); how each threshold was found: docs/performance.md,
+# "Big steps on BLAS, by CPU".
 BLAS_STEP_MIN_BATCH = 64
 BLAS_STEP_MIN_WEIGHT_BYTES: dict[str, int | None] = {
     "avx512": 6 * 1024 * 1024,  # 64-byte vectors (Intel's AVX-512): the tile's widest
@@ -45,12 +46,12 @@ BLAS_STEP_MIN_WEIGHT_BYTES: dict[str, int | None] = {
 }
 # float32: layers whose gate width G*H is within this, and whose hidden size is a multiple of
 # SEQUENCE_KERNEL_HIDDEN_MULTIPLE, also run the time loop inside one kernel, whose register-tiled
-# matmul matches BLAS there; other hidden sizes keep BLAS.
+# matmul matches a product called per step there; other hidden sizes keep PER_STEP.
 SEQUENCE_KERNEL_MAX_GATE_WIDTH = 512
 SEQUENCE_KERNEL_HIDDEN_MULTIPLE = 64
 # ... when the step product's output (batch x gate width) is smaller than this, or there is one
-# thread: the sequence kernel runs on one thread, and from there BLAS's step product on all of
-# them is faster.
+# thread: the sequence kernel runs on one thread, and from there a step product on all of them
+# is faster.
 SEQUENCE_KERNEL_MAX_STEP_OUTPUTS = 8192
 # PARALLEL_ROWS splits the batch: rows are independent sequences, so its threads never wait for each
 # other. It needs ROW_BLOCK_MIN rows for every thread. Every thread reads all of W_hh in every step:
@@ -66,7 +67,7 @@ UNIT_BLOCK = 64
 # A call of one step (a cell, or a layer fed one step at a time) starts and joins the threads of a
 # parallel kernel for that step alone: it takes PARALLEL_ROWS or PARALLEL_UNITS only from this many
 # rows and this many multiply-adds in its step product (batch x hidden x gate width). Smaller ones
-# run PER_STEP: BLAS's product and one serial kernel.
+# run PER_STEP: one product (matmul2d) and one serial kernel.
 ONE_STEP_PARALLEL_MIN_BATCH = 128
 ONE_STEP_PARALLEL_MIN_MACS = 3 * 1024 * 1024
 
@@ -101,18 +102,10 @@ def _this_cpu_row() -> str:
 class Strategy(Enum):
     """How a fused layer runs its time loop (chosen by ``plan``)."""
 
-    PER_STEP = "per_step"              # a Python loop: per step one BLAS matmul and one kernel call
+    PER_STEP = "per_step"              # a Python loop: per step one matmul2d product and one kernel call
     SEQUENCE = "sequence"              # the whole time loop inside one serial kernel
     PARALLEL_UNITS = "parallel_units"  # the whole loop in one kernel, each step split across threads by units
     PARALLEL_ROWS = "parallel_rows"    # the whole loop in one kernel, the batch split across threads by rows
-
-    @property
-    def matmul(self) -> Callable[..., np.ndarray]:
-        """The big all-steps products run on the same threads as the time loop: one pool of threads.
-
-        A thread pool spin-waits after its work; two pools (BLAS's and Numba's) would slow each other.
-        """
-        return matmul2d if self is Strategy.PARALLEL_UNITS or self is Strategy.PARALLEL_ROWS else blas_matmul2d
 
 
 def plan(mode: str, dtype: Any, batch: int, hidden: int, *, steps: int | None = None,
@@ -124,7 +117,8 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, steps: int | None = 
     ``BLAS_STEP_MIN_WEIGHT_BYTES``) to ``blas_step_cpu()``. The CPU enters only there: the register
     tile runs in vector registers on AVX2 as on AVX-512 (``kernels/gemm.py``). The rules, in order:
 
-    1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (BLAS's gemv);
+    1. a batch of one row whose ``W_hh`` is over ``GEMV_WEIGHTS_MIN_BYTES``: ``PER_STEP`` (a
+       matrix-vector product on all threads);
        one step (``steps=1``) below ``ONE_STEP_PARALLEL_MIN_BATCH`` rows or ``ONE_STEP_PARALLEL_MIN_MACS``
        multiply-adds: no parallel kernel (rules 2 and 4 are skipped);
     2. cells with row-split kernels, float32, two threads or more:
@@ -155,7 +149,7 @@ def plan(mode: str, dtype: Any, batch: int, hidden: int, *, steps: int | None = 
         'parallel_units'
         >>> plan("gru", np.float64, 32, 256).value
         'per_step'
-        >>> plan("lstm", np.float32, 1, 512).value  # W_hh is 4 MiB: BLAS's gemv on every thread
+        >>> plan("lstm", np.float32, 1, 512).value  # W_hh is 4 MiB: a matrix-vector product on every thread
         'per_step'
         >>> plan("lstm", np.float32, 64, 650, threads=2, cpu="avx512").value  # W_hh 6.4 MiB
         'per_step'

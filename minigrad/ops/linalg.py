@@ -12,13 +12,13 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError
-from minigrad.kernels.products import matmul2d
+from minigrad.kernels.products import batched_matmul, matmul2d
 from minigrad.ops.elementwise import promote, refuse_out
 from minigrad.tensor import Tensor
 
 
 def _mm(a: Any, b: Any) -> Any:
-    """``a @ b``; plain 2-D array products go through ``matmul2d`` (our threads for big float32 ones).
+    """``a @ b``; array products go through ``matmul2d`` / ``batched_matmul`` (our threads for big float32 ones).
 
     Tensors (a backward under ``create_graph=True``) multiply with the differentiable ``matmul``.
     """
@@ -28,7 +28,14 @@ def _mm(a: Any, b: Any) -> Any:
         # An outer product: each entry is one product, exactly as PyTorch computes it (NumPy's matmul
         # would add it to +0.0 and turn a -0.0 into +0.0, which flips the sign of x / 0 downstream).
         return a * b
-    return matmul2d(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
+    # A 1-D operand as a matrix of one row (a) or one column (b), that dimension dropped again after.
+    a2, b2 = (a[None] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
+    out = matmul2d(a2, b2) if a2.ndim == 2 and b2.ndim == 2 else batched_matmul(a2, b2)
+    if b.ndim == 1:
+        out = out[..., 0]  # (..., m, 1) -> (..., m)
+    if a.ndim == 1:
+        out = out[..., 0, :] if b.ndim > 1 else out[..., 0]  # the one row
+    return out
 
 
 class MatMul(Function):

@@ -54,7 +54,7 @@ class FusedKernels:
     """How the fused layer calls a cell's compiled kernels: one adapter per strategy and direction.
 
     - ``step_forward(a, t, tp, tn)`` / ``step_backward(a, t, tp, tn)``: one time step (the layer
-      computes ``rec = h_{t-1} @ W_hh^T`` before, and ``dgates_t @ W_hh`` after, with BLAS);
+      computes ``rec = h_{t-1} @ W_hh^T`` before, and ``dgates_t @ W_hh`` after, with ``matmul2d``);
     - ``sequence_forward(a, w_hh_t)`` / ``sequence_backward(a, w_hh)``: the whole time loop in one kernel;
     - ``parallel_forward(a, w_hh, units)`` / ``parallel_backward(a, w_hh, units, need_h0)``: the
       whole loop, each step split across threads by blocks of hidden units (None: no such kernels);

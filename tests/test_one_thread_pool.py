@@ -1,0 +1,91 @@
+"""One pool of threads per train step: in float32, every product big enough for BLAS to start its own
+threads runs on Numba's instead (``kernels/products.py``).
+
+Both pools spin-wait for work after each call; awake together on the same cores, each slows the other
+down (ten times on the seq2seq tutorial's attention decoder). The check: a train step of models that
+mix every kind of product (``Linear`` on one row and on many, ``bmm``, a GRU fed one step at a time, an
+LSTM on one row) calls NumPy's products only below ``SMALL_PRODUCT`` multiply-adds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.kernels.products import SMALL_PRODUCT, num_threads
+
+pytestmark = pytest.mark.skipif(num_threads() < 2, reason="needs Numba's threads (two or more)")
+
+
+def _multiply_adds(a, b) -> int:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return 0
+    rows = a.shape[-2] if a.ndim >= 2 else 1
+    cols = b.shape[-1] if b.ndim >= 2 else 1
+    return rows * a.shape[-1] * cols
+
+
+@pytest.fixture
+def numpy_products(monkeypatch):
+    """Every ``np.matmul`` / ``np.dot`` call's size (multiply-adds of one matrix product), as a list."""
+    sizes = []
+
+    def watched(real):
+        def product(a, b, *args, **kwargs):
+            sizes.append(_multiply_adds(a, b))
+            return real(a, b, *args, **kwargs)
+        return product
+
+    monkeypatch.setattr(np, "matmul", watched(np.matmul))
+    monkeypatch.setattr(np, "dot", watched(np.dot))
+    return sizes
+
+
+def _attention_decoder_step() -> None:
+    """The seq2seq tutorial's Bahdanau decoder, smaller: batch 32, hidden 128, 4 steps, 600 words."""
+    nn, F = mg.nn, mg.nn.functional
+    mg.manual_seed(0)
+    hidden, words, batch, steps = 128, 600, 32, 4
+    embedding, out = nn.Embedding(words, hidden), nn.Linear(hidden, words)
+    gru = nn.GRU(2 * hidden, hidden, batch_first=True)
+    wa, ua, va = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 1)
+    keys = mg.randn(batch, 10, hidden)
+    h = mg.randn(1, batch, hidden)
+    tokens = mg.randint(0, words, (batch, steps))
+    outputs = []
+    for t in range(steps):
+        scores = va(mg.tanh(wa(h.permute(1, 0, 2)) + ua(keys))).squeeze(2).unsqueeze(1)
+        context = mg.bmm(F.softmax(scores, dim=-1), keys)
+        o, h = gru(mg.cat((embedding(tokens[:, t:t + 1]), context), dim=2), h)
+        outputs.append(out(o))
+    loss = F.nll_loss(F.log_softmax(mg.cat(outputs, dim=1), dim=-1).view(-1, words), tokens.view(-1))
+    loss.backward()
+
+
+def _one_row_language_model_step() -> None:
+    """A batch of one sentence: ``LSTM(300)`` (a matrix-vector product per step) and a 5000-word decoder."""
+    mg.manual_seed(0)
+    lstm, decoder = mg.nn.LSTM(64, 300), mg.nn.Linear(300, 5000)
+    output, _ = lstm(mg.randn(6, 1, 64))
+    mg.nn.functional.cross_entropy(decoder(output).view(-1, 5000), mg.zeros(6, dtype=mg.long)).backward()
+
+
+@pytest.mark.parametrize("step", [_attention_decoder_step, _one_row_language_model_step])
+def test_a_float32_train_step_leaves_big_products_to_numbas_threads(numpy_products, step):
+    step()
+    assert all(size < SMALL_PRODUCT for size in numpy_products)
+
+
+def test_the_watch_sees_small_products_go_to_numpy(numpy_products):
+    """The check above is not vacuous: a small product is seen, in NumPy."""
+    mg.ones(2, 3) @ mg.ones(3, 4)
+    assert numpy_products == [24]
+
+
+def test_batched_products_take_numbas_threads_too(numpy_products):
+    a, b = mg.randn(3, 64, 128, requires_grad=True), mg.randn(128, 96, requires_grad=True)
+    (a @ b).sum().backward()
+    np.testing.assert_allclose((a @ b).detach().numpy(), a.detach().numpy() @ b.detach().numpy(), rtol=1e-4, atol=1e-4)
+    assert all(size < SMALL_PRODUCT for size in numpy_products)
