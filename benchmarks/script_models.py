@@ -172,6 +172,76 @@ def seq2seq_encoder_case(L: Any) -> Callable[[], None]:
     return _train_step(optimizer, lambda: gru(embedding(tokens))[0].sum())
 
 
+def seq2seq_attention_case(L: Any) -> Callable[[], None]:
+    """The seq2seq translation tutorial's whole model: ``EncoderRNN`` (``Embedding(4345, 128)``,
+    dropout 0.1, ``GRU(128, 128)`` batch-first) and ``AttnDecoderRNN`` with Bahdanau attention
+    (``Wa``, ``Ua``, ``Va``, ``tanh``, softmax, ``bmm``; ``GRU(256, 128)`` fed one step at a time,
+    ``Linear(128, 2803)``), teacher forcing over 10 steps, log-softmax, NLL; batch 32, two Adams
+    (lr 0.001), as the tutorial trains it."""
+    nn, F = L.nn, L.nn.functional
+    hidden, in_words, out_words, batch, steps = 128, 4345, 2803, 32, 10
+
+    class EncoderRNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(in_words, hidden)
+            self.gru = nn.GRU(hidden, hidden, batch_first=True)
+            self.dropout = nn.Dropout(0.1)
+
+        def forward(self, input: Any) -> tuple[Any, Any]:
+            return self.gru(self.dropout(self.embedding(input)))
+
+    class BahdanauAttention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.Wa, self.Ua, self.Va = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 1)
+
+        def forward(self, query: Any, keys: Any) -> tuple[Any, Any]:
+            scores = self.Va(L.tanh(self.Wa(query) + self.Ua(keys))).squeeze(2).unsqueeze(1)
+            weights = F.softmax(scores, dim=-1)
+            return L.bmm(weights, keys), weights
+
+    class AttnDecoderRNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(out_words, hidden)
+            self.attention = BahdanauAttention()
+            self.gru = nn.GRU(2 * hidden, hidden, batch_first=True)
+            self.out = nn.Linear(hidden, out_words)
+            self.dropout = nn.Dropout(0.1)
+
+        def forward(self, encoder_outputs: Any, encoder_hidden: Any, target: Any) -> Any:
+            decoder_input = L.empty(batch, 1, dtype=L.long).fill_(0)  # SOS
+            decoder_hidden, decoder_outputs = encoder_hidden, []
+            for i in range(steps):
+                embedded = self.dropout(self.embedding(decoder_input))
+                context, _ = self.attention(decoder_hidden.permute(1, 0, 2), encoder_outputs)
+                output, decoder_hidden = self.gru(L.cat((embedded, context), dim=2), decoder_hidden)
+                decoder_outputs.append(self.out(output))
+                decoder_input = target[:, i].unsqueeze(1)  # teacher forcing
+            return F.log_softmax(L.cat(decoder_outputs, dim=1), dim=-1)
+
+    L.manual_seed(0)
+    encoder, decoder = EncoderRNN(), AttnDecoderRNN()
+    rng = np.random.default_rng(0)
+    source = L.tensor(rng.integers(1, in_words, (batch, steps)))
+    target = L.tensor(rng.integers(1, out_words, (batch, steps)))
+    encoder_optimizer = L.optim.Adam(encoder.parameters(), lr=0.001)
+    decoder_optimizer = L.optim.Adam(decoder.parameters(), lr=0.001)
+
+    def step() -> None:
+        encoder_optimizer.zero_grad()
+        decoder_optimizer.zero_grad()
+        encoder_outputs, encoder_hidden = encoder(source)
+        decoder_outputs = decoder(encoder_outputs, encoder_hidden, target)
+        F.nll_loss(decoder_outputs.view(-1, out_words), target.view(-1)).backward()
+        encoder_optimizer.step()
+        decoder_optimizer.step()
+
+    step.optimizer = decoder_optimizer  # type: ignore[attr-defined]
+    return step
+
+
 SCRIPT_MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {
     "sine_cells": sine_cells_case,
     "timeseries": timeseries_case,
@@ -180,4 +250,5 @@ SCRIPT_MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {
     "names_rnn": names_rnn_case,
     "gru_doc": gru_doc_case,
     "seq2seq_encoder": seq2seq_encoder_case,
+    "seq2seq_attention": seq2seq_attention_case,
 }

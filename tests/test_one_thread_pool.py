@@ -1,10 +1,11 @@
-"""One pool of threads per train step: in float32, every product big enough for BLAS to start its own
-threads runs on Numba's instead (``kernels/products.py``).
+"""One pool of threads per train step (``kernels/products.py``): once Numba's pool has run in a process,
+every float32 product big enough for BLAS to start its own threads runs in our kernels instead.
 
 Both pools spin-wait for work after each call; awake together on the same cores, each slows the other
-down (ten times on the seq2seq tutorial's attention decoder). The check: a train step of models that
+down (docs/performance.md, "One pool of threads"). The check: a train step of models that
 mix every kind of product (``Linear`` on one row and on many, ``bmm``, a GRU fed one step at a time, an
-LSTM on one row) calls NumPy's products only below ``SMALL_PRODUCT`` multiply-adds.
+LSTM on one row) calls NumPy's products only below ``SMALL_PRODUCT`` multiply-adds. Before Numba's pool
+has run, mid-sized products stay in BLAS (its threads are then the one pool).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.kernels.products import SMALL_PRODUCT, num_threads
+from minigrad.kernels import _jit
+from minigrad.kernels import products as P
+from minigrad.kernels.products import PARALLEL_MIN_PRODUCT, SMALL_PRODUCT, num_threads
 
 pytestmark = pytest.mark.skipif(num_threads() < 2, reason="needs Numba's threads (two or more)")
 
@@ -29,7 +32,9 @@ def _multiply_adds(a, b) -> int:
 
 @pytest.fixture
 def numpy_products(monkeypatch):
-    """Every ``np.matmul`` / ``np.dot`` call's size (multiply-adds of one matrix product), as a list."""
+    """Every ``np.matmul`` / ``np.dot`` call's size (multiply-adds of one matrix product), as a list;
+    Numba's pool awake, as after any parallel kernel."""
+    monkeypatch.setattr(_jit, "_pool_awake", True)
     sizes = []
 
     def watched(real):
@@ -89,3 +94,19 @@ def test_batched_products_take_numbas_threads_too(numpy_products):
     (a @ b).sum().backward()
     np.testing.assert_allclose((a @ b).detach().numpy(), a.detach().numpy() @ b.detach().numpy(), rtol=1e-4, atol=1e-4)
     assert all(size < SMALL_PRODUCT for size in numpy_products)
+
+
+def test_a_parallel_kernel_wakes_the_pool(monkeypatch):
+    monkeypatch.setattr(_jit, "_pool_awake", False)
+    a = np.ones((64, 256), np.float32)
+    P.matmul2d(a, np.ones((256, 256), np.float32))  # 4 Mi multiply-adds: Numba's threads
+    assert 64 * 256 * 256 >= PARALLEL_MIN_PRODUCT and _jit.pool_awake()
+
+
+def test_mid_sized_products_stay_in_blas_while_the_pool_sleeps(monkeypatch, numpy_products):
+    """A script whose products are all mid-sized (LSTMCells of 51 units, batch 97) never wakes Numba's pool."""
+    monkeypatch.setattr(_jit, "_pool_awake", False)
+    a, b = np.ones((97, 51), np.float32), np.ones((51, 204), np.float32)
+    assert SMALL_PRODUCT <= 97 * 51 * 204 < PARALLEL_MIN_PRODUCT
+    np.testing.assert_array_equal(P.matmul2d(a, b), np.full((97, 204), 51, np.float32))
+    assert numpy_products == [97 * 51 * 204] and not _jit.pool_awake()

@@ -37,6 +37,7 @@ from strategies import layouts, strided_like, values
 import minigrad as mg
 from minigrad.kernels import activations as KA
 from minigrad.kernels import gemm as KG
+from minigrad.kernels import gemv as KV
 from minigrad.kernels import loss as KL
 from minigrad.kernels import optim as KO
 from minigrad.kernels import products as KP
@@ -357,6 +358,9 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("matmul_blocks(b transposed)", KG.matmul_blocks, KG.matmul_blocks_ref,
                   (a, False, b_data, True, np.empty((6, 70), dtype), np.array(KP.split_blocks(6, 70, 2)),
                    np.empty(0, dtype))))
+    a, w, b = r(3, 9), r(70, 9), r(9, 70)  # groups of four and the rest, in K and in the columns
+    cases.append(("matmul_few_rows", KV.matmul_few_rows, KV.matmul_few_rows_ref, (a, w, True, r(3, 70), 2)))
+    cases.append(("matmul_few_rows(b in rows)", KV.matmul_few_rows, KV.matmul_few_rows_ref, (a, b, False, r(3, 70), 3)))
     if dtype == np.float32:  # float32 only: big float64 inputs go to NumPy
         for cols in (5, 37):  # a partial group of lanes only; full groups and a partial one
             cases.append((f"log_softmax_rows_parallel(cols={cols})", KSM.log_softmax_rows_parallel,

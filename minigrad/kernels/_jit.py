@@ -172,6 +172,46 @@ def numba_threads() -> int:
     return count
 
 
+# Set once a parallel kernel has run on Numba's threads in this process (``LazyKernel.__call__``).
+_pool_awake = False
+
+
+def pool_awake() -> bool:
+    """Whether Numba's thread pool has run a parallel kernel in this process (then it spin-waits for more).
+
+    ``kernels/products.py`` reads it: from then on, a product BLAS would run on threads of its own
+    runs on ours, so that two pools never spin on the same cores.
+
+    Example::
+
+        >>> isinstance(pool_awake(), bool)
+        True
+    """
+    return _pool_awake
+
+
+class one_thread:
+    """Within it, this thread's ``prange`` loops run on this thread alone (Numba's pool stays asleep).
+
+    For work too small to repay waking the pool; as ``numba.set_num_threads(1)``, for this thread
+    only, and restored on exit.
+
+    Example::
+
+        >>> with one_thread():
+        ...     numba_threads()
+        1
+    """
+
+    def __enter__(self) -> None:
+        numba_threads()  # the pool has started: _numba_pool is set
+        self.before = _numba_pool._get_num_threads()
+        _numba_pool._set_num_threads(1)
+
+    def __exit__(self, *exc: Any) -> None:
+        _numba_pool._set_num_threads(self.before)
+
+
 def _remember_pool() -> None:
     global _numba_pool
     from numba.np.ufunc import parallel
@@ -262,6 +302,9 @@ class LazyKernel:
 
     def __call__(self, *args):
         parallel = self.parallel and threads_usable()
+        if parallel:
+            global _pool_awake
+            _pool_awake = True
         fn = self._ready[parallel]
         if fn is not None:
             try:

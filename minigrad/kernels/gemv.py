@@ -8,8 +8,8 @@ second pass over it) and multiplies ``TILE_ROWS`` rows where there are one or tw
 
 Why not NumPy's BLAS, which has a fast gemv: it runs products this big on threads of its own, and
 a float32 train step already runs its big products on Numba's (``kernels/products.py``). Two pools
-that each spin-wait after their work on the same cores slow each other down, by ten times on a
-seq2seq model with attention. So the columns of ``out`` are shared among Numba's threads here,
+that each spin-wait after their work on the same cores slow each other down (``docs/performance.md``,
+"One pool of threads"). So the columns of ``out`` are shared among Numba's threads here,
 and each thread reads its own share of ``B`` once:
 
 - ``B`` in rows (``b`` is ``(K, N)``): for each ``k``, ``out[i, cols] += a[i, k] * b[k, cols]``,

@@ -1,16 +1,18 @@
 """The matrix products minigrad's layers ask for, and which threads run them.
 
-``matmul2d`` is the one entry point of ``Linear``, ``matmul`` and the fused recurrent layers. It
-sends a product to one of two places:
+``matmul2d`` is the one entry point of ``Linear``, ``matmul`` and the fused recurrent layers (their
+step products included). It sends a float32 product, by its multiply-adds, to one of three places:
 
-- ``parallel_matmul``: on Numba's threads, for big float32 products: the register-tiled kernel of
-  ``kernels/gemm.py`` (``matmul_blocks``), or ``kernels/gemv.py`` for an ``a`` of a few rows;
-- NumPy (its BLAS) for everything else: products too small for BLAS to start its own threads.
+- from ``PARALLEL_MIN_PRODUCT``: ``parallel_matmul`` on Numba's threads (the register-tiled kernel
+  of ``kernels/gemm.py``, ``matmul_blocks``, or ``kernels/gemv.py`` for an ``a`` of a few rows);
+- from ``SMALL_PRODUCT``, where BLAS would start threads of its own: BLAS while Numba's pool has
+  never run in this process, else ``parallel_matmul`` on the calling thread alone;
+- below that, and every other dtype: NumPy (its BLAS), on one thread.
 
-Why not BLAS for all of them: a train step should keep ONE pool of threads busy. BLAS's threads
-and Numba's (which the parallel recurrent kernels use inside the time loop) each spin-wait for work
-after a call; when both pools are awake, each slows the other down (``docs/performance.md``). So
-every product of a layer goes through ``matmul2d``, the recurrent layers' step products included.
+Why: a train step should keep ONE pool of threads busy. BLAS's threads and Numba's (which the
+parallel recurrent kernels use inside the time loop) each spin-wait for work after a call; when
+both pools are awake, each slows the other down (``docs/performance.md``, "One pool of threads").
+Once Numba's pool is awake, BLAS only gets products it runs on one thread.
 
 Example::
 
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
-from minigrad.kernels._jit import numba_threads, threads_usable
+from minigrad.kernels._jit import numba_threads, one_thread, pool_awake, threads_usable
 from minigrad.kernels.cpu import vector_lanes
 from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
@@ -93,6 +95,10 @@ def num_threads() -> int:
 # Below this many multiply-adds (m * n * k) OpenBLAS runs a product on one thread (its own
 # GEMM_MULTITHREAD_THRESHOLD): no second pool wakes up, and its call overhead is lower than ours.
 SMALL_PRODUCT = 4 * 65536
+# From SMALL_PRODUCT up to this, a product is too small to repay waking Numba's pool between the
+# Python ops of a step. It runs in BLAS (on BLAS's threads) while Numba's pool has never run in this
+# process, and on the calling thread alone, in our kernels, once it has: one pool at a time.
+PARALLEL_MIN_PRODUCT = 4 * 1024 * 1024
 
 
 def use_tiled_threads(dtype: Any) -> bool:
@@ -116,7 +122,9 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     The one entry point minigrad's layers use for matrix products (``Linear``, ``matmul``, the
     fused recurrent layers), so that they all run on the same threads. Rules:
 
-    - big float32 products (``SMALL_PRODUCT`` multiply-adds or more) on Numba's threads;
+    - big float32 products (``PARALLEL_MIN_PRODUCT`` multiply-adds or more) on Numba's threads;
+    - from ``SMALL_PRODUCT`` to that: in our kernels on the calling thread alone once Numba's pool
+      is awake (``pool_awake``), else in BLAS;
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
       result, a broadcast multiply for an inner dimension of 1).
 
@@ -129,19 +137,23 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     """
     m, k = a.shape
     n = b.shape[1]
-    if m * k * n >= SMALL_PRODUCT and a.dtype == b.dtype and use_tiled_threads(a.dtype):
+    work = m * k * n
+    if work >= SMALL_PRODUCT and a.dtype == b.dtype and use_tiled_threads(a.dtype):
+        threads = None if work >= PARALLEL_MIN_PRODUCT else 1 if pool_awake() else 0
+        if threads == 0:  # Numba's pool has never run here: BLAS's threads are the one pool
+            return blas_matmul2d(a, b, out)
         if out is None:
-            return parallel_matmul(a, b, empty_aligned((m, n), a.dtype))
+            return parallel_matmul(a, b, empty_aligned((m, n), a.dtype), threads)
         if out.dtype == a.dtype and out.flags.c_contiguous:
-            return parallel_matmul(a, b, out)
+            return parallel_matmul(a, b, out, threads)
     return blas_matmul2d(a, b, out)
 
 
 def batched_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.matmul(a, b)`` for arrays of at least 2-D with batch dimensions (broadcast as NumPy does).
 
-    Rule, as ``matmul2d``'s: when each product is big and float32 runs on Numba's threads, each goes
-    to ``parallel_matmul`` in turn, so that BLAS never starts its own pool beside Numba's.
+    Rule: each product that BLAS would run on its own threads goes through ``matmul2d`` in turn, so
+    that BLAS never starts its pool beside Numba's.
 
     Example::
 
@@ -156,7 +168,7 @@ def batched_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a_all, b_all = np.broadcast_to(a, (*batch, m, k)), np.broadcast_to(b, (*batch, k, n))
     out = np.empty((*batch, m, n), a.dtype)
     for index in np.ndindex(*batch):
-        parallel_matmul(a_all[index], b_all[index], out[index])
+        matmul2d(a_all[index], b_all[index], out[index])
     return out
 
 
@@ -241,8 +253,10 @@ def transposed_output_pays(rows: int, cols: int, inner: int, tile_cols: int = 64
     return saved * inner > FLIP_COPY_COST * rows * cols
 
 
-def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = a @ b`` on all of Numba's threads (``out`` C-contiguous; ``a``, ``b`` any 2-D layout).
+def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """``out = a @ b`` on ``threads`` of Numba's threads (default: all).
+
+    ``out`` is C-contiguous; ``a`` and ``b`` may have any 2-D layout.
 
     Rules: an ``a`` of at most ``FEW_ROWS`` rows takes ``matmul_few_rows`` (a matrix-vector
     product: one pass over ``b``, no packing). When ``a`` is a transpose (a weight gradient
@@ -255,22 +269,31 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
         >>> float(parallel_matmul(a, b.T, np.empty((6, 70), np.float32))[5, 69])
         3.0
     """
+    threads = num_threads() if threads is None else threads
+    if threads == 1 and threads_usable():
+        with one_thread():
+            return _matmul_on(a, b, out, 1)
+    return _matmul_on(a, b, out, threads)
+
+
+def _matmul_on(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> np.ndarray:
+    """``parallel_matmul``'s rules, the work cut into ``threads`` shares."""
     rows, cols = out.shape
     inner = a.shape[1]
     if rows <= FEW_ROWS:
         b_data, b_transposed = _c_order(b)
-        matmul_few_rows(np.ascontiguousarray(a), b_data, b_transposed, out, num_threads())
+        matmul_few_rows(np.ascontiguousarray(a), b_data, b_transposed, out, threads)
         return out
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
     tile_cols, lanes = tile_shape(out.dtype)[1], vector_lanes(out.dtype)
     if a_transposed and transposed_output_pays(rows, cols, inner, tile_cols):
         out_t = empty_aligned((cols, rows), out.dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
-        blocks = split_blocks(cols, rows, num_threads(), TILE_ROWS, tile_cols, b_transposed, lanes)
+        blocks = split_blocks(cols, rows, threads, TILE_ROWS, tile_cols, b_transposed, lanes)
         scratch = panel_scratch(blocks, inner, tile_cols, out.dtype)
         matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks, scratch)
         np.copyto(out, out_t.T)
         return out
-    blocks = split_blocks(rows, cols, num_threads(), TILE_ROWS, tile_cols, not a_transposed, lanes)
+    blocks = split_blocks(rows, cols, threads, TILE_ROWS, tile_cols, not a_transposed, lanes)
     scratch = panel_scratch(blocks, inner, tile_cols, out.dtype)
     matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks, scratch)
     return out
