@@ -6,7 +6,8 @@ step products included). It sends a float32 product, by its multiply-adds, to on
 - from ``PARALLEL_MIN_PRODUCT``: ``parallel_matmul`` on Numba's threads (the register-tiled kernel
   of ``kernels/gemm.py``, ``matmul_blocks``, or ``kernels/gemv.py`` for an ``a`` of a few rows);
 - from ``SMALL_PRODUCT``, where BLAS would start threads of its own: BLAS while Numba's pool has
-  never run in this process, else ``parallel_matmul`` on the calling thread alone;
+  never run in this process, else ``parallel_matmul`` on the calling thread alone (a few rows: on
+  all threads);
 - below that, and every other dtype: NumPy (its BLAS), on one thread.
 
 Why: a train step should keep ONE pool of threads busy. BLAS's threads and Numba's (which the
@@ -123,8 +124,9 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     fused recurrent layers), so that they all run on the same threads. Rules:
 
     - big float32 products (``PARALLEL_MIN_PRODUCT`` multiply-adds or more) on Numba's threads;
-    - from ``SMALL_PRODUCT`` to that: in our kernels on the calling thread alone once Numba's pool
-      is awake (``pool_awake``), else in BLAS;
+    - from ``SMALL_PRODUCT`` to that: in BLAS while Numba's pool has never run (``pool_awake``);
+      once it has, in our kernels, on the calling thread alone (on all threads for ``FEW_ROWS``
+      rows, a matrix-vector product);
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
       result, a broadcast multiply for an inner dimension of 1).
 
@@ -139,8 +141,12 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     n = b.shape[1]
     work = m * k * n
     if work >= SMALL_PRODUCT and a.dtype == b.dtype and use_tiled_threads(a.dtype):
-        threads = None if work >= PARALLEL_MIN_PRODUCT else 1 if pool_awake() else 0
-        if threads == 0:  # Numba's pool has never run here: BLAS's threads are the one pool
+        awake = pool_awake()
+        if work >= PARALLEL_MIN_PRODUCT or awake and m <= FEW_ROWS:
+            threads = None  # all (a few rows stream all of b: two caches read it, nothing is packed)
+        elif awake:
+            threads = 1
+        else:  # Numba's pool has never run here: BLAS's threads are the one pool
             return blas_matmul2d(a, b, out)
         if out is None:
             return parallel_matmul(a, b, empty_aligned((m, n), a.dtype), threads)
@@ -311,6 +317,12 @@ def panel_scratch(blocks: np.ndarray, inner: int, tile_cols: int, dtype: Any) ->
         >>> panel_scratch(np.array([[0, 6, 0, 64], [0, 6, 64, 70]]), 3, 64, np.float32).size  # 2 panels of 3 x 64
         384
     """
-    bounds = sorted({int(c) for c in blocks[:, 2:4].ravel()})
-    n_panels = sum(-(-(stop - start) // tile_cols) for start, stop in zip(bounds, bounds[1:]))
-    return empty_aligned((n_panels * inner * tile_cols,), dtype)
+    bounds = np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes()
+    return empty_aligned((_panel_count(bounds, tile_cols) * inner * tile_cols,), dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _panel_count(column_bounds: bytes, tile_cols: int) -> int:
+    """``panel_scratch``'s count of panels, from the blocks' column bounds (remembered: asked per product)."""
+    bounds = sorted(set(np.frombuffer(column_bounds, np.int64).tolist()))
+    return sum(-(-(stop - start) // tile_cols) for start, stop in zip(bounds, bounds[1:]))
