@@ -194,7 +194,7 @@ class one_thread:
     """Within it, this thread's ``prange`` loops run on this thread alone (Numba's pool stays asleep).
 
     For work too small to repay waking the pool; as ``numba.set_num_threads(1)``, for this thread
-    only, and restored on exit.
+    only, and restored on exit. Where Numba's pool does not run (``NUMBA_DISABLE_JIT``), it does nothing.
 
     Example::
 
@@ -204,12 +204,15 @@ class one_thread:
     """
 
     def __enter__(self) -> None:
-        numba_threads()  # the pool has started: _numba_pool is set
-        self.before = _numba_pool._get_num_threads()
-        _numba_pool._set_num_threads(1)
+        numba_threads()  # sets _numba_pool once the pool runs
+        self.pool = _numba_pool
+        if self.pool is not None:
+            self.before = self.pool._get_num_threads()
+            self.pool._set_num_threads(1)
 
     def __exit__(self, *exc: Any) -> None:
-        _numba_pool._set_num_threads(self.before)
+        if self.pool is not None:
+            self.pool._set_num_threads(self.before)
 
 
 def _remember_pool() -> None:
@@ -301,10 +304,10 @@ class LazyKernel:
         return self._compiled_parallel
 
     def __call__(self, *args):
+        global _pool_awake
         parallel = self.parallel and threads_usable()
         if parallel:
-            global _pool_awake
-            _pool_awake = True
+            _pool_awake = True  # (kernels/products.py: one pool at a time)
         fn = self._ready[parallel]
         if fn is not None:
             try:
