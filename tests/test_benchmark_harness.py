@@ -129,3 +129,13 @@ def test_the_scripts_load_beside_another_module_named_run(monkeypatch):
     for module in _load("sweep"):
         assert module.worker_env is not None
     assert sys.modules["run"] is other
+
+
+def test_the_products_benchmark_times_every_route(capsys):
+    """``benchmarks/products.py`` prints one row per shape and layout, every route timed."""
+    for module in _load("products"):
+        module.main(["--shapes", "1x30x70", "6x20x40", "--number", "2"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1x30x70") or
+            line.startswith("| 6x20x40")]
+    assert len(rows) == 4
+    assert all(float(cell) > 0 for row in rows for cell in row.strip("|").split("|")[2:])

@@ -281,22 +281,37 @@ def pack_panels(b, cols, panels, p0, p1):
                     pk[np.uint64(jj)] = 0
 
 
+# pack_panels_transposed reads this many rows of a weight at a time, half as many when the rows lie
+# a multiple of 4 KiB apart: so that their cache lines stay in L1 from one k to the next. (Lines
+# 4 KiB apart share one of L1's sets, which holds 8; 2 KiB apart, two sets.)
+PACK_ROWS = 16
+
+
 @Inline.with_options(_OPTIONS)
 def pack_panels_transposed(bt, cols, panels, p0, p1):
     """``pack_panels`` of ``b = bt.T``, read from ``bt`` (a weight as stored, ``(N, K)``).
 
-    One row of the panel at a time: its ``w`` elements come from ``w`` rows of ``bt`` (a gather
-    the CPU does in a few vector instructions) and are written side by side, in whole vectors.
+    ``PACK_ROWS`` rows of ``bt`` at a time (or half as many), each over all of K: per ``k`` their elements (a gather
+    the CPU does in a few vector instructions) go side by side into the panel's row ``k``. Why not
+    all of a panel's rows at once: with K a power of two (256, 512) the rows of ``bt`` lie a
+    multiple of the cache's way size apart, their cache lines all fall in the same two sets of the
+    L1 cache, and 64 of them evict each other before the next ``k`` reads them again.
     """
     tile_cols = panels.shape[2]
+    n_inner = bt.shape[1]
+    rows_at_once = PACK_ROWS // 2 if (n_inner * bt.itemsize) % 4096 == 0 else PACK_ROWS
     for p in range(p0, p1):
         c, w = cols[p, 0], cols[p, 1]
         panel = panels[p]
-        for k in range(bt.shape[1]):
+        for j0 in range(0, w, rows_at_once):
+            j1 = min(j0 + rows_at_once, w)
+            for k in range(n_inner):
+                pk = panel[np.uint64(k)]
+                for jj in range(j0, j1):
+                    pk[np.uint64(jj)] = bt[np.uint64(c + jj), np.uint64(k)]
+        for k in range(n_inner):  # the padding of a partial panel: zeros
             pk = panel[np.uint64(k)]
-            for jj in range(w):
-                pk[np.uint64(jj)] = bt[np.uint64(c + jj), np.uint64(k)]
-            for jj in range(w, tile_cols):  # the padding of a partial panel: zeros
+            for jj in range(w, tile_cols):
                 pk[np.uint64(jj)] = 0
 
 
