@@ -291,11 +291,11 @@ PACK_ROWS = 16
 def pack_panels_transposed(bt, cols, panels, p0, p1):
     """``pack_panels`` of ``b = bt.T``, read from ``bt`` (a weight as stored, ``(N, K)``).
 
-    ``PACK_ROWS`` rows of ``bt`` at a time (or half as many), each over all of K: per ``k`` their elements (a gather
-    the CPU does in a few vector instructions) go side by side into the panel's row ``k``. Why not
-    all of a panel's rows at once: with K a power of two (256, 512) the rows of ``bt`` lie a
-    multiple of the cache's way size apart, their cache lines all fall in the same two sets of the
-    L1 cache, and 64 of them evict each other before the next ``k`` reads them again.
+    ``PACK_ROWS`` rows of ``bt`` at a time (or half as many), each over all of K: per ``k`` their
+    elements (a gather the CPU does in a few vector instructions) go side by side into the panel's
+    row ``k``. Why not all of a panel's rows at once: with K a power of two (256, 512, 1024) the
+    rows of ``bt`` lie 1, 2 or 4 KiB apart, their cache lines fall into a few sets of the L1 cache,
+    and 64 of them evict each other before the next ``k`` reads them again.
     """
     tile_cols = panels.shape[2]
     n_inner = bt.shape[1]
