@@ -414,6 +414,16 @@ NARROW_PANEL = 4
 
 
 @Inline.with_options({**_OPTIONS, "fastmath": {"contract", "reassoc"}})
+def dot(x, y):
+    """``sum(x * y)`` of two 1-D arrays of one length, in SIMD lanes (``reassoc``: only the rounding
+    changes; NaN and Inf propagate)."""
+    total = x.dtype.type(0)
+    for k in range(x.shape[0]):
+        total += x[k] * y[k]
+    return total
+
+
+@Inline.with_options({**_OPTIONS, "fastmath": {"contract", "reassoc"}})
 def gemm_narrow(a, panel, out, j0, width):
     """``out[:, j0:j0 + width] = a @ panel[:, :width]`` as one dot product per element (``a`` C-contiguous).
 
@@ -431,11 +441,7 @@ def gemm_narrow(a, panel, out, j0, width):
     for i in range(a.shape[0]):
         ai = a[i]
         for jj in range(width):
-            column = columns[jj]
-            total = out.dtype.type(0)
-            for k in range(n_inner):
-                total += ai[k] * column[k]
-            out[i, j0 + jj] = total
+            out[i, j0 + jj] = dot(ai, columns[jj])
 
 
 @Inline.with_options(_OPTIONS)

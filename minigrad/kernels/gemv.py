@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.kernels._jit import kernel, prange
+from minigrad.kernels.gemm import dot
 
 # Products with at most this many rows in `a` take `matmul_few_rows`; from here on the register
 # tile, which reuses each loaded number of B for TILE_ROWS rows, is faster (docs/performance.md).
@@ -76,13 +77,8 @@ def matmul_few_rows(a, b, b_transposed, out, parts):
                         t3 += x * w3[k]
                     out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = t0, t1, t2, t3
             for j in range(j4, j1):
-                wj = b[j]
                 for i in range(rows):
-                    ai = a[i]
-                    total = out.dtype.type(0)
-                    for k in range(n_inner):
-                        total += ai[k] * wj[k]
-                    out[i, j] = total
+                    out[i, j] = dot(a[i], b[j])
         else:
             width = j1 - j0
             for i in range(rows):
