@@ -400,7 +400,9 @@ class Inline:
     asks a global for, so a kernel referring to a helper compiles the helper on the spot (and
     ``import minigrad`` still imports no Numba). From Python (or with NUMBA_DISABLE_JIT=1) the
     helper is an ordinary function. ``make_jit`` builds the compiled version when it is not
-    simply ``numba.njit(fn, **options)`` (e.g. a Numba intrinsic).
+    simply ``numba.njit(fn, **options)`` (e.g. a Numba intrinsic). A helper compiles without
+    the wrappers that let Python call machine code (``no_cpython_wrapper``, ``no_cfunc_wrapper``):
+    only kernels ever call it, and every kernel that does compiles it in again.
 
     Rule: where a helper is also called with run-time integers, pass constants as ``np.int64(0)``,
     not ``0``. Numba compiles a helper once per distinct argument types, and a bare literal has a
@@ -436,8 +438,9 @@ class Inline:
                 if self._dispatcher is None:
                     if self._make_jit is not None:
                         self._dispatcher = self._make_jit()
-                    else:
-                        self._dispatcher = cached_njit(self.py_func, **self.options)
+                    else:  # no wrappers: only kernels call a helper's machine code (Python calls py_func)
+                        self._dispatcher = cached_njit(self.py_func, no_cpython_wrapper=True, no_cfunc_wrapper=True,
+                                                       **self.options)
         if isinstance(self._dispatcher, numba.core.dispatcher.Dispatcher):
             return numba.typeof(self._dispatcher)
         from numba.core.registry import cpu_target  # an intrinsic: typed by its registered template
