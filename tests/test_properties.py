@@ -278,6 +278,13 @@ def _out_of_place(ref: Callable) -> Callable:
     return inplace
 
 
+def _panels_only(pack: Callable) -> Callable:
+    """``packed_weight`` (or its reference) returning only its panels, padding included, to compare."""
+    def panels(w: np.ndarray, transposed: bool, parts: int) -> np.ndarray:
+        return pack(w, transposed, parts)[1]
+    return panels
+
+
 def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> list[tuple[str, Any, Callable, tuple]]:
     """(name, kernel, in-place reference, args) for every kernel of minigrad/kernels, valid args for ``dtype``."""
     dtype = np.dtype(dtype)
@@ -358,6 +365,9 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("matmul_blocks(b transposed)", KG.matmul_blocks, KG.matmul_blocks_ref,
                   (a, False, b_data, True, np.empty((6, 70), dtype), np.array(KP.split_blocks(6, 70, 2)),
                    np.empty(0, dtype))))
+    for w, transposed, parts in ((r(70, 9), True, 2), (r(9, 70), False, 3)):  # a ragged last panel
+        cases.append((f"packed_weight(transposed={transposed})", _panels_only(KR.packed_weight),
+                      _panels_only(KR.packed_weight_ref), (w, transposed, parts)))
     a, w, b = r(3, 9), r(70, 9), r(9, 70)  # groups of four and the rest, in K and in the columns
     cases.append(("matmul_few_rows", KV.matmul_few_rows, KV.matmul_few_rows_ref, (a, w, True, r(3, 70), 2)))
     cases.append(("matmul_few_rows(b in rows)", KV.matmul_few_rows, KV.matmul_few_rows_ref, (a, b, False, r(3, 70), 3)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels._jit import Inline, borrow, kernel, prange
-from minigrad.kernels.gemm import pack_panels, pack_panels_transposed
 from minigrad.kernels.rnn_common import (
     _OPTIONS,
     _carry_forward,
@@ -19,8 +18,8 @@ from minigrad.kernels.rnn_common import (
     _panels_matmul,
     _tanh,
     _total_grad_h,
-    _weight_panels,
     _write_output,
+    unpacked_weight,
 )
 
 # ============================================================================================
@@ -145,15 +144,12 @@ def rnn_sequence_backward_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgat
 
 
 @kernel(parallel=True, **_OPTIONS)
-def rnn_sequence_forward_rows(gates, w_hh, bias, h_all, out, lengths, reverse, rec, relu, rows):
+def rnn_sequence_forward_rows(gates, cols, panels, bias, h_all, out, lengths, reverse, rec, relu, rows):
     """``rnn_sequence_forward`` with the batch split across threads by blocks of rows (``kernels/lstm.py:
-    lstm_sequence_forward_rows`` explains the split). ``W_hh`` as stored, ``(H, H)``."""
+    lstm_sequence_forward_rows`` explains the split). ``W_hh^T`` in ``packed_weight``'s panels."""
     gates, bias, h_all, out, lengths, rec = (borrow(gates), borrow(bias), borrow(h_all), borrow(out),
                                              borrow(lengths), borrow(rec))
     n_time, parts = gates.shape[0], rows.shape[0] - 1
-    cols, panels, shares = _weight_panels(w_hh.shape[1], w_hh.shape[0], parts, gates.dtype.type(0))
-    for q in prange(parts):
-        pack_panels_transposed(w_hh, cols, panels, shares[q], shares[q + 1])
     for p in prange(parts):
         r0, r1 = rows[p], rows[p + 1]
         for s in range(n_time):
@@ -163,20 +159,18 @@ def rnn_sequence_forward_rows(gates, w_hh, bias, h_all, out, lengths, reverse, r
             _rnn_forward_step(gates, rec, bias, h_all, out, lengths, t, tp, tn, relu, r0, r1)
 
 
-def rnn_sequence_forward_rows_ref(gates, w_hh, bias, h_all, out, lengths, reverse, rec, relu, rows) -> None:
-    rnn_sequence_forward_ref(gates, w_hh.T, bias, h_all, out, lengths, reverse, rec, relu)
+def rnn_sequence_forward_rows_ref(gates, cols, panels, bias, h_all, out, lengths, reverse, rec, relu, rows) -> None:
+    rnn_sequence_forward_ref(gates, unpacked_weight(cols, panels), bias, h_all, out, lengths, reverse, rec, relu)
 
 
 @kernel(parallel=True, **_OPTIONS)
-def rnn_sequence_backward_rows(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu, rows):
+def rnn_sequence_backward_rows(cols, panels, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu,
+                                rows):
     """``rnn_sequence_backward`` with the batch split across threads by blocks of rows; on return
-    ``rec = dgates[first step] @ W_hh``."""
+    ``rec = dgates[first step] @ W_hh``. ``W_hh`` in ``packed_weight``'s panels."""
     h_all, lengths, grad_out, rec = borrow(h_all), borrow(lengths), borrow(grad_out), borrow(rec)
     carry_h, dgates, dh_all = borrow(carry_h), borrow(dgates), borrow(dh_all)
     n_time, parts = dgates.shape[0], rows.shape[0] - 1
-    cols, panels, shares = _weight_panels(w_hh.shape[0], w_hh.shape[1], parts, dgates.dtype.type(0))
-    for q in prange(parts):
-        pack_panels(w_hh, cols, panels, shares[q], shares[q + 1])
     for p in prange(parts):
         r0, r1 = rows[p], rows[p + 1]
         for s in range(n_time - 1, -1, -1):
@@ -186,6 +180,7 @@ def rnn_sequence_backward_rows(w_hh, h_all, lengths, grad_out, rec, carry_h, dga
             _panels_matmul(dgates[t, r0:r1], cols, panels, rec[r0:r1])
 
 
-def rnn_sequence_backward_rows_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu,
-                                   rows) -> None:
-    rnn_sequence_backward_ref(w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu)
+def rnn_sequence_backward_rows_ref(cols, panels, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse,
+                                   relu, rows) -> None:
+    rnn_sequence_backward_ref(unpacked_weight(cols, panels), h_all, lengths, grad_out, rec, carry_h, dgates, dh_all,
+                              reverse, relu)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels._jit import Inline, borrow, kernel, prange
-from minigrad.kernels.gemm import pack_panels, pack_panels_transposed
 from minigrad.kernels.rnn_common import (
     _OPTIONS,
     _blocks,
@@ -21,9 +20,9 @@ from minigrad.kernels.rnn_common import (
     _sigmoid,
     _tanh,
     _total_grad_h,
-    _weight_panels,
     _write_output,
     sigmoid_ref,
+    unpacked_weight,
 )
 
 # ============================================================================================
@@ -182,15 +181,12 @@ def gru_sequence_backward_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, ca
 
 
 @kernel(parallel=True, **_OPTIONS)
-def gru_sequence_forward_rows(gates, w_hh, bias, bias_hn, h_all, hn, out, lengths, reverse, rec, rows):
+def gru_sequence_forward_rows(gates, cols, panels, bias, bias_hn, h_all, hn, out, lengths, reverse, rec, rows):
     """``gru_sequence_forward`` with the batch split across threads by blocks of rows (``kernels/lstm.py:
-    lstm_sequence_forward_rows`` explains the split). ``W_hh`` as stored, ``(3H, H)``."""
+    lstm_sequence_forward_rows`` explains the split). ``W_hh^T`` in ``packed_weight``'s panels."""
     gates, bias, bias_hn, h_all, hn, out, lengths, rec = (borrow(gates), borrow(bias), borrow(bias_hn), borrow(h_all),
                                                           borrow(hn), borrow(out), borrow(lengths), borrow(rec))
     n_time, parts = gates.shape[0], rows.shape[0] - 1
-    cols, panels, shares = _weight_panels(w_hh.shape[1], w_hh.shape[0], parts, gates.dtype.type(0))
-    for q in prange(parts):
-        pack_panels_transposed(w_hh, cols, panels, shares[q], shares[q + 1])
     for p in prange(parts):
         r0, r1 = rows[p], rows[p + 1]
         for s in range(n_time):
@@ -200,22 +196,20 @@ def gru_sequence_forward_rows(gates, w_hh, bias, bias_hn, h_all, hn, out, length
             _gru_forward_step(gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn, r0, r1)
 
 
-def gru_sequence_forward_rows_ref(gates, w_hh, bias, bias_hn, h_all, hn, out, lengths, reverse, rec, rows) -> None:
-    gru_sequence_forward_ref(gates, w_hh.T, bias, bias_hn, h_all, hn, out, lengths, reverse, rec)
+def gru_sequence_forward_rows_ref(gates, cols, panels, bias, bias_hn, h_all, hn, out, lengths, reverse, rec,
+                                  rows) -> None:
+    gru_sequence_forward_ref(gates, unpacked_weight(cols, panels), bias, bias_hn, h_all, hn, out, lengths, reverse, rec)
 
 
 @kernel(parallel=True, **_OPTIONS)
-def gru_sequence_backward_rows(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all, reverse,
-                               rows):
+def gru_sequence_backward_rows(gates, cols, panels, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
+                               reverse, rows):
     """``gru_sequence_backward`` with the batch split across threads by blocks of rows; on return
-    ``rec = dgh[first step] @ W_hh``."""
+    ``rec = dgh[first step] @ W_hh``. ``W_hh`` in ``packed_weight``'s panels."""
     gates, hn, h_all, lengths, grad_out, rec = (borrow(gates), borrow(hn), borrow(h_all), borrow(lengths),
                                                 borrow(grad_out), borrow(rec))
     carry_h, dgx, dgh, dh_all = borrow(carry_h), borrow(dgx), borrow(dgh), borrow(dh_all)
     n_time, parts = gates.shape[0], rows.shape[0] - 1
-    cols, panels, shares = _weight_panels(w_hh.shape[0], w_hh.shape[1], parts, gates.dtype.type(0))
-    for q in prange(parts):
-        pack_panels(w_hh, cols, panels, shares[q], shares[q + 1])
     for p in prange(parts):
         r0, r1 = rows[p], rows[p + 1]
         for s in range(n_time - 1, -1, -1):
@@ -225,6 +219,7 @@ def gru_sequence_backward_rows(gates, w_hh, hn, h_all, lengths, grad_out, rec, c
             _panels_matmul(dgh[t, r0:r1], cols, panels, rec[r0:r1])
 
 
-def gru_sequence_backward_rows_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
-                                   reverse, rows) -> None:
-    gru_sequence_backward_ref(gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all, reverse)
+def gru_sequence_backward_rows_ref(gates, cols, panels, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh,
+                                   dh_all, reverse, rows) -> None:
+    gru_sequence_backward_ref(gates, unpacked_weight(cols, panels), hn, h_all, lengths, grad_out, rec, carry_h, dgx,
+                              dgh, dh_all, reverse)

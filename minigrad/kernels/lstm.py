@@ -29,9 +29,9 @@ from minigrad.kernels.rnn_common import (
     _sigmoid,
     _tanh,
     _total_grad_h,
-    _weight_panels,
     _write_output,
     sigmoid_ref,
+    unpacked_weight,
 )
 
 
@@ -403,21 +403,18 @@ def row_blocks(batch: int, parts: int) -> np.ndarray:
 
 
 @kernel(parallel=True, **_OPTIONS)
-def lstm_sequence_forward_rows(gates, w_hh, bias, h_all, c_all, out, lengths, reverse, rec, rows):
+def lstm_sequence_forward_rows(gates, cols, panels, bias, h_all, c_all, out, lengths, reverse, rec, rows):
     """``lstm_sequence_forward`` with the batch split across threads by blocks of rows.
 
     Each row of a batch is a sequence of its own: block ``p`` (rows ``rows[p]..rows[p+1]-1``)
     runs the whole time loop for its rows, its share of ``rec = h_{t-1} @ W_hh^T`` included,
     and never waits for the other blocks (the units split waits for all of them at every step).
-    ``W_hh`` is passed as stored, ``(4H, H)``; the threads first pack it (``rnn_common._weight_panels``).
+    ``W_hh^T`` comes in packed panels (``rnn_common.packed_weight``), which every block reads.
     """
     # Borrowed (see kernels/_jit.py): the threads take thousands of views of these arrays per call.
     gates, bias, h_all, c_all, out, lengths, rec = (borrow(gates), borrow(bias), borrow(h_all), borrow(c_all),
                                                     borrow(out), borrow(lengths), borrow(rec))
     n_time, parts = gates.shape[0], rows.shape[0] - 1
-    cols, panels, shares = _weight_panels(w_hh.shape[1], w_hh.shape[0], parts, gates.dtype.type(0))
-    for q in prange(parts):
-        pack_panels_transposed(w_hh, cols, panels, shares[q], shares[q + 1])
     for p in prange(parts):
         r0, r1 = rows[p], rows[p + 1]
         for s in range(n_time):
@@ -427,21 +424,20 @@ def lstm_sequence_forward_rows(gates, w_hh, bias, h_all, c_all, out, lengths, re
             _lstm_forward_rows(gates, rec, bias, h_all, c_all, out, lengths, t, tp, tn, r0, r1)
 
 
-def lstm_sequence_forward_rows_ref(gates, w_hh, bias, h_all, c_all, out, lengths, reverse, rec, rows) -> None:
-    lstm_sequence_forward_ref(gates, w_hh.T, bias, h_all, c_all, out, lengths, reverse, rec)
+def lstm_sequence_forward_rows_ref(gates, cols, panels, bias, h_all, c_all, out, lengths, reverse, rec,
+                                   rows) -> None:
+    lstm_sequence_forward_ref(gates, unpacked_weight(cols, panels), bias, h_all, c_all, out, lengths, reverse, rec)
 
 
 @kernel(parallel=True, **_OPTIONS)
-def lstm_sequence_backward_rows(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse,
-                                rows):
+def lstm_sequence_backward_rows(gates, cols, panels, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
+                                reverse, rows):
     """``lstm_sequence_backward`` with the batch split across threads by blocks of rows (as
-    ``lstm_sequence_forward_rows``); on return ``rec = gates[first step] @ W_hh``."""
+    ``lstm_sequence_forward_rows``, ``W_hh`` in ``packed_weight``'s panels); on return
+    ``rec = gates[first step] @ W_hh``."""
     gates, c_all, lengths, grad_out, rec = borrow(gates), borrow(c_all), borrow(lengths), borrow(grad_out), borrow(rec)
     carry_h, carry_c, dh_all = borrow(carry_h), borrow(carry_c), borrow(dh_all)
     n_time, H, parts = gates.shape[0], c_all.shape[2], rows.shape[0] - 1
-    cols, panels, shares = _weight_panels(w_hh.shape[0], w_hh.shape[1], parts, gates.dtype.type(0))
-    for q in prange(parts):
-        pack_panels(w_hh, cols, panels, shares[q], shares[q + 1])
     for p in prange(parts):
         r0, r1 = rows[p], rows[p + 1]
         for s in range(n_time - 1, -1, -1):
@@ -452,6 +448,7 @@ def lstm_sequence_backward_rows(gates, w_hh, c_all, lengths, grad_out, rec, carr
             _panels_matmul(gates[t, r0:r1], cols, panels, rec[r0:r1])
 
 
-def lstm_sequence_backward_rows_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse,
-                                    rows) -> None:
-    lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse)
+def lstm_sequence_backward_rows_ref(gates, cols, panels, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
+                                    reverse, rows) -> None:
+    lstm_sequence_backward_ref(gates, unpacked_weight(cols, panels), c_all, lengths, grad_out, rec, carry_h, carry_c,
+                               dh_all, reverse)

@@ -14,7 +14,9 @@ What a fused layer does (``minigrad/nn/fused_rnn.py`` drives these kernels):
 For tiny layers (``B * H`` small, e.g. one sequence of 1000 steps) the Python loop around the
 steps costs more than the maths, so every mode also has a ``*_sequence_*`` kernel that runs the
 whole time loop, small matmuls included, inside Numba. The LSTM's ``*_sequence_*_parallel``
-kernels do the same with every step split across threads by blocks of hidden units.
+kernels do the same with every step split across threads by blocks of hidden units; the
+``*_sequence_*_rows`` kernels split the batch by blocks of rows instead, and read ``W_hh`` from the
+packed panels that ``packed_weight`` makes once per sequence.
 
 Array layout (all C-contiguous, one dtype: float32 or float64):
 
@@ -106,9 +108,12 @@ from minigrad.kernels.rnn_common import (  # noqa: F401
     LOG2E,
     _exp_neg,
     _indices,
+    packed_weight,
+    packed_weight_ref,
     sigmoid_ref,
     sigmoid_tanh,
     sigmoid_tanh_ref,
+    unpacked_weight,
 )
 
 # ============================================================================================
@@ -136,6 +141,8 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
     if name == "sigmoid_tanh":
         x = rng.uniform(-30, 30, size=7).astype(dtype)
         return x, np.zeros(7, dtype), np.zeros(7, dtype)
+    if name == "packed_weight":  # a (4 * hidden, hidden) W_hh as stored, for the forward kernels
+        return rng.uniform(-0.5, 0.5, size=(4 * hidden, hidden)).astype(dtype), True, 2
     mode = name.split("_")[0]
     from minigrad.nn.cells import describe  # the gate count is the cell's (imported late: cells import kernels)
 
@@ -161,6 +168,7 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
     rec, carry_h, carry_c = rand(B, G if not backward else H), rand(B, H), rand(B, H)
     w_hh = rand(G, H, low=-0.5, high=0.5)
     w_hh_t = np.ascontiguousarray(w_hh.T)
+    packed_t, packed = packed_weight_ref(w_hh, True, 2), packed_weight_ref(w_hh, False, 2)  # the row kernels'
     grad_out, dh_all = rand(T, B, H), np.zeros((T, B, H), dtype)
     dgates, dgh, hn = np.zeros((T, B, G), dtype), np.zeros((T, B, G), dtype), rand(T, B, H)
     table = {
@@ -174,9 +182,9 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
                                            np.zeros((B, G), dtype), unit_blocks(H, unit_block)),
         "lstm_sequence_backward_parallel": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
                                             dh_all, reverse, unit_blocks(H, unit_block), True),
-        "lstm_sequence_forward_rows": (gates, w_hh, bias, h_all, c_all, out, lengths, reverse,
+        "lstm_sequence_forward_rows": (gates, *packed_t, bias, h_all, c_all, out, lengths, reverse,
                                        np.zeros((B, G), dtype), row_blocks(B, 2)),
-        "lstm_sequence_backward_rows": (gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
+        "lstm_sequence_backward_rows": (gates, *packed, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
                                         reverse, row_blocks(B, 2)),
         "gru_step_forward": (gates, rec, bias, bias_hn, h_all, hn, out, lengths, t, tp, tn),
         "gru_step_backward": (gates, hn, h_all, lengths, grad_out, rec, carry_h, dgates, dgh, dh_all,
@@ -185,9 +193,9 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
                                  np.zeros((B, G), dtype)),
         "gru_sequence_backward": (gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgates, dgh,
                                   dh_all, reverse),
-        "gru_sequence_forward_rows": (gates, w_hh, bias, bias_hn, h_all, hn, out, lengths, reverse,
+        "gru_sequence_forward_rows": (gates, *packed_t, bias, bias_hn, h_all, hn, out, lengths, reverse,
                                       np.zeros((B, G), dtype), row_blocks(B, 2)),
-        "gru_sequence_backward_rows": (gates, w_hh, hn, h_all, lengths, grad_out, rec, carry_h, dgates, dgh,
+        "gru_sequence_backward_rows": (gates, *packed, hn, h_all, lengths, grad_out, rec, carry_h, dgates, dgh,
                                        dh_all, reverse, row_blocks(B, 2)),
         "rnn_step_forward": (gates, rec, bias, h_all, out, lengths, t, tp, tn, relu),
         "rnn_step_backward": (h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, t, tn, relu),
@@ -195,9 +203,9 @@ def example_args(name: str, dtype: Any, n_time: int = 2, batch: int = 2, hidden:
                                  relu),
         "rnn_sequence_backward": (w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse,
                                   relu),
-        "rnn_sequence_forward_rows": (gates, w_hh, bias, h_all, out, lengths, reverse, np.zeros((B, G), dtype),
+        "rnn_sequence_forward_rows": (gates, *packed_t, bias, h_all, out, lengths, reverse, np.zeros((B, G), dtype),
                                       relu, row_blocks(B, 2)),
-        "rnn_sequence_backward_rows": (w_hh, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse,
+        "rnn_sequence_backward_rows": (*packed, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse,
                                        relu, row_blocks(B, 2)),
     }
     return table[name]

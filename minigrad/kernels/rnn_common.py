@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels._intrinsics import exp2
-from minigrad.kernels._jit import Inline, kernel
-from minigrad.kernels.gemm import TILE_ROWS, _stack_tile, empty_panels, gemm, gemm_panel, panel_plan
+from minigrad.kernels._jit import Inline, kernel, prange
+from minigrad.kernels.gemm import TILE_ROWS, _pack, _stack_tile, empty_panels, gemm, gemm_panel, panel_plan, tile_shape
 
 # Options of every kernel here: no ZeroDivisionError checks, so that divisions vectorize;
 # release the GIL (kernels touch only the arrays they are given), so that two Python threads
@@ -229,30 +229,64 @@ _indices_jit = Inline(_indices, _OPTIONS)
 # ============================================================================================
 # Every thread of a row-split kernel reads all of W_hh in every step. Read straight out of W_hh^T,
 # a panel's rows lie a whole row of W_hh^T apart; at 1-4 KiB apart they fall into the same few sets
-# of the L1 cache and evict each other. Packed (``kernels/gemm.py``), they lie side by side. The
-# threads pack them once per sequence, each its share, in a parallel loop of the kernel's own.
+# of the L1 cache and evict each other. Packed (``kernels/gemm.py``), they lie side by side.
+# Rule: the caller packs W_hh once per sequence with ``packed_weight`` (the threads share the
+# packing) and hands the panels to the row-split kernel. One packing kernel serves all six row
+# kernels: a parallel loop costs a kernel seconds of compiling (docs/performance.md, "Where the
+# warmup goes"), and each row kernel had one of its own for its packing.
 
 
-@Inline.with_options(_OPTIONS)
-def _weight_panels(n_inner, n_cols, parts, zero):
-    """``(cols, panels, shares)``: room for a ``(n_inner, n_cols)`` weight in packed panels, all its columns.
+@kernel(parallel=True, **_OPTIONS)
+def packed_weight(w, transposed, parts):
+    """``(cols, panels)``: ``W = w.T if transposed else w`` (``w`` C-contiguous) in packed panels, all its columns.
 
-    ``cols[p] = (first column, width)`` of panel ``p``; thread ``q`` of ``parts`` packs panels
-    ``shares[q]`` to ``shares[q + 1] - 1`` (``pack_panels``, or ``pack_panels_transposed`` from
-    the weight as stored).
+    ``cols[p] = (first column, width)`` of panel ``p``, ``panels[p]`` its ``(K, tc)`` block of
+    ``W`` (zero-padded to the tile's width); ``_panels_matmul`` multiplies by them. ``parts``
+    threads share the packing. The forward row kernels take ``W_hh^T`` (``w = W_hh`` as stored,
+    ``transposed=True``), the backward ones ``W_hh``.
+
+    Example::
+
+        >>> w = np.arange(6.0).reshape(2, 3)
+        >>> cols, panels = packed_weight(w, True, 2)
+        >>> np.array_equal(unpacked_weight(cols, panels), w.T)
+        True
     """
+    zero = w.dtype.type(0)
+    n_inner, n_cols = (w.shape[1], w.shape[0]) if transposed else (w.shape[0], w.shape[1])
     everything = np.zeros(2, np.int64)
     everything[1] = n_cols
     _, cols = panel_plan(np.int64(1), n_cols, everything, _stack_tile(zero).shape[1])
     n = cols.shape[0]
-    shares = np.zeros(parts + 1, np.int64)
-    for q in range(parts + 1):
-        shares[q] = n * q // parts
-    return cols, empty_panels(n, n_inner, zero), shares
+    panels = empty_panels(n, n_inner, zero)
+    for q in prange(parts):
+        _pack(w, transposed, cols, panels, n * q // parts, n * (q + 1) // parts)
+    return cols, panels
+
+
+def packed_weight_ref(w: np.ndarray, transposed: bool, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    matrix = w.T if transposed else w
+    n_inner, n_cols = matrix.shape
+    tc = tile_shape(w.dtype)[1]
+    starts = np.arange(0, n_cols, tc, dtype=np.int64)
+    cols = np.stack([starts, np.minimum(tc, n_cols - starts)], axis=1).reshape(-1, 2)
+    panels = np.zeros((len(starts), n_inner, tc), w.dtype)
+    for p, (c, width) in enumerate(cols):
+        panels[p, :, :width] = matrix[:, c:c + width]
+    return cols, panels
+
+
+def unpacked_weight(cols: np.ndarray, panels: np.ndarray) -> np.ndarray:
+    """The ``(K, N)`` matrix that ``packed_weight`` packed into ``(cols, panels)`` (for the NumPy references)."""
+    n_cols = int(cols[-1].sum()) if len(cols) else 0
+    matrix = np.empty((panels.shape[1], n_cols), panels.dtype)
+    for p, (c, width) in enumerate(cols):
+        matrix[:, c:c + width] = panels[p, :, :width]
+    return matrix
 
 
 @Inline.with_options(_OPTIONS)
 def _panels_matmul(a, cols, panels, out):
-    """``out = a @ W`` with ``W`` in the packed panels of ``_weight_panels`` (``out`` C-contiguous)."""
+    """``out = a @ W`` with ``W`` in the packed panels of ``packed_weight`` (``out`` C-contiguous)."""
     for p in range(cols.shape[0]):
         gemm_panel(a, panels[p], out, cols[p, 0], cols[p, 1])

@@ -51,6 +51,7 @@ from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
 from minigrad.kernels.products import matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
+from minigrad.kernels.rnn_common import packed_weight
 from minigrad.nn.cells import BUILTIN_CELLS
 from minigrad.nn.cells.description import LayerArrays
 from minigrad.nn.rnn_plan import UNIT_BLOCK, Strategy, plan
@@ -191,8 +192,9 @@ class FusedRNNLayer(Function):
         # 3. The time loop.
         if self.strategy is Strategy.PARALLEL_UNITS:
             kernels.parallel_forward(a, np.ascontiguousarray(w_hh), _unit_blocks(H, dtype))
-        elif self.strategy is Strategy.PARALLEL_ROWS:
-            kernels.rows_forward(a, np.ascontiguousarray(w_hh), row_blocks(B, num_threads()))
+        elif self.strategy is Strategy.PARALLEL_ROWS:  # W_hh^T packed once, then the threads' blocks of rows
+            rows = row_blocks(B, num_threads())
+            kernels.rows_forward(a, packed_weight(np.ascontiguousarray(w_hh), True, len(rows) - 1), rows)
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
         else:
@@ -299,7 +301,8 @@ class FusedRNNLayer(Function):
         if self.strategy is Strategy.PARALLEL_UNITS:
             kernels.parallel_backward(a, np.ascontiguousarray(w_hh), _unit_blocks(H, dtype), need_h0)
         elif self.strategy is Strategy.PARALLEL_ROWS:
-            kernels.rows_backward(a, np.ascontiguousarray(w_hh), row_blocks(B, num_threads()))
+            rows = row_blocks(B, num_threads())
+            kernels.rows_backward(a, packed_weight(np.ascontiguousarray(w_hh), False, len(rows) - 1), rows)
         elif self.strategy is Strategy.SEQUENCE:
             kernels.sequence_backward(a, np.ascontiguousarray(w_hh))
         else:

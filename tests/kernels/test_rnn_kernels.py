@@ -112,6 +112,20 @@ def test_row_split_at_layer_sizes(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transposed", [True, False], ids=["W.T", "W"])
+def test_packed_weight_matches_reference(dtype, transposed):
+    """W_hh in packed panels (several, the last one ragged, shared by 1-3 threads), and back."""
+    w = np.random.default_rng(1).standard_normal((130, 70)).astype(dtype)
+    for parts in (1, 2, 3):
+        cols, panels = K.packed_weight(w, transposed, parts)
+        want_cols, want_panels = K.packed_weight_ref(w, transposed, parts)
+        np.testing.assert_array_equal(cols, want_cols)
+        np.testing.assert_array_equal(panels, want_panels)  # the padding too: zeros
+        np.testing.assert_array_equal(K.unpacked_weight(cols, panels), w.T if transposed else w)
+    assert len(cols) > 1 and cols[-1, 1] < panels.shape[2], "want several panels, the last one ragged"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_sigmoid_tanh_accuracy(dtype):
     """Our vectorisable sigmoid/tanh: ~1 ulp, stable at +-1000, inf and NaN, no warnings."""
     x = np.concatenate([np.linspace(-1000, 1000, 401), np.linspace(-3, 3, 601), [1e-30, -1e-30, 1e-7, -1e-7],
@@ -134,7 +148,7 @@ def test_warmup_registered_for_every_kernel():
     from minigrad.kernels._jit import LazyKernel
 
     kernels = [v for v in vars(K).values() if isinstance(v, LazyKernel)]
-    assert len(kernels) == len(KERNELS) + 1
+    assert len(kernels) == len(KERNELS) + 2  # and sigmoid_tanh, packed_weight
     for k in kernels:
         assert k.warmup_fn is not None
         assert callable(getattr(K, k.__name__ + "_ref"))

@@ -58,8 +58,9 @@ class FusedKernels:
     - ``sequence_forward(a, w_hh_t)`` / ``sequence_backward(a, w_hh)``: the whole time loop in one kernel;
     - ``parallel_forward(a, w_hh, units)`` / ``parallel_backward(a, w_hh, units, need_h0)``: the
       whole loop, each step split across threads by blocks of hidden units (None: no such kernels);
-    - ``rows_forward(a, w_hh, rows)`` / ``rows_backward(a, w_hh, rows)``: the whole loop, the
-      batch split across threads by blocks of rows (None: no such kernels).
+    - ``rows_forward(a, packed, rows)`` / ``rows_backward(a, packed, rows)``: the whole loop, the
+      batch split across threads by blocks of rows, ``packed`` the ``(cols, panels)`` of
+      ``W_hh^T`` / ``W_hh`` (``kernels/rnn_common.py: packed_weight``) (None: no such kernels).
 
     Flags for the arrays a cell needs: ``cell_state`` (``c_all``, ``carry_c``), ``hidden_n``
     (GRU: ``hn = h_{t-1} @ W_hn.T + b_hn`` kept apart, its own bias ``bias_hn`` and input-side

@@ -55,11 +55,11 @@ def _fused_kernels(relu: bool) -> FusedKernels:
         K.rnn_sequence_backward(w_hh, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgates, a.dh_all, a.reverse,
                                 relu)
 
-    def rows_forward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
-        K.rnn_sequence_forward_rows(a.gates, w_hh, a.bias, a.h_all, a.out, a.lengths, a.reverse, a.rec, relu, rows)
+    def rows_forward(a: LayerArrays, packed: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> None:
+        K.rnn_sequence_forward_rows(a.gates, *packed, a.bias, a.h_all, a.out, a.lengths, a.reverse, a.rec, relu, rows)
 
-    def rows_backward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
-        K.rnn_sequence_backward_rows(w_hh, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgates, a.dh_all,
+    def rows_backward(a: LayerArrays, packed: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> None:
+        K.rnn_sequence_backward_rows(*packed, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgates, a.dh_all,
                                      a.reverse, relu, rows)
 
     return FusedKernels(step_forward, step_backward, sequence_forward, sequence_backward,

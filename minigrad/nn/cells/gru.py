@@ -66,13 +66,13 @@ def _sequence_backward(a: LayerArrays, w_hh: np.ndarray) -> None:
                             a.dh_all, a.reverse)
 
 
-def _rows_forward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
-    K.gru_sequence_forward_rows(a.gates, w_hh, a.bias, a.bias_hn, a.h_all, a.hn, a.out, a.lengths, a.reverse, a.rec,
+def _rows_forward(a: LayerArrays, packed: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> None:
+    K.gru_sequence_forward_rows(a.gates, *packed, a.bias, a.bias_hn, a.h_all, a.hn, a.out, a.lengths, a.reverse, a.rec,
                                 rows)
 
 
-def _rows_backward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
-    K.gru_sequence_backward_rows(a.gates, w_hh, a.hn, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgx,
+def _rows_backward(a: LayerArrays, packed: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> None:
+    K.gru_sequence_backward_rows(a.gates, *packed, a.hn, a.h_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.dgx,
                                  a.dgates, a.dh_all, a.reverse, rows)
 
 

@@ -83,12 +83,12 @@ def _parallel_backward(a: LayerArrays, w_hh: np.ndarray, units: np.ndarray, need
                                       a.dh_all, a.reverse, units, need_h0)
 
 
-def _rows_forward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
-    K.lstm_sequence_forward_rows(a.gates, w_hh, a.bias, a.h_all, a.c_all, a.out, a.lengths, a.reverse, a.rec, rows)
+def _rows_forward(a: LayerArrays, packed: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> None:
+    K.lstm_sequence_forward_rows(a.gates, *packed, a.bias, a.h_all, a.c_all, a.out, a.lengths, a.reverse, a.rec, rows)
 
 
-def _rows_backward(a: LayerArrays, w_hh: np.ndarray, rows: np.ndarray) -> None:
-    K.lstm_sequence_backward_rows(a.dgates, w_hh, a.c_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.carry_c,
+def _rows_backward(a: LayerArrays, packed: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> None:
+    K.lstm_sequence_backward_rows(a.dgates, *packed, a.c_all, a.lengths, a.grad_out, a.rec, a.carry_h, a.carry_c,
                                   a.dh_all, a.reverse, rows)
 
 
