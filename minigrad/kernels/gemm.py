@@ -407,43 +407,6 @@ def _column_bounds(blocks):
     return bounds[:n]
 
 
-# A panel at most this many columns wide (Linear(256, 65)'s 65th output column) is summed as dot
-# products, row by row, when `A` is not transposed: even the narrow tile would multiply a whole
-# vector of columns, all but these of them padding zeros.
-NARROW_PANEL = 4
-
-
-@Inline.with_options({**_OPTIONS, "fastmath": {"contract", "reassoc"}})
-def dot(x, y):
-    """``sum(x * y)`` of two 1-D arrays of one length, in SIMD lanes (``reassoc``: only the rounding
-    changes; NaN and Inf propagate)."""
-    total = x.dtype.type(0)
-    for k in range(x.shape[0]):
-        total += x[k] * y[k]
-    return total
-
-
-@Inline.with_options({**_OPTIONS, "fastmath": {"contract", "reassoc"}})
-def gemm_narrow(a, panel, out, j0, width):
-    """``out[:, j0:j0 + width] = a @ panel[:, :width]`` as one dot product per element (``a`` C-contiguous).
-
-    The panel's columns are first copied into contiguous rows, so that the dot products read
-    both operands in order and vectorise (``reassoc``: LLVM may split each sum into SIMD lanes;
-    that changes only rounding, NaN and Inf propagate as before). Rows of ``a`` in the outer
-    loop: each is read from memory once for all the columns (with a long K, ``a`` is the big
-    operand).
-    """
-    n_inner = a.shape[1]
-    columns = np.empty((width, n_inner), out.dtype)
-    for k in range(n_inner):
-        for jj in range(width):
-            columns[jj, k] = panel[k, jj]
-    for i in range(a.shape[0]):
-        ai = a[i]
-        for jj in range(width):
-            out[i, j0 + jj] = dot(ai, columns[jj])
-
-
 @Inline.with_options(_OPTIONS)
 def _pack(b, b_transposed, cols, panels, p0, p1):
     """``pack_panels`` of ``B = b.T if b_transposed else b`` (``b`` C-contiguous), panels ``p0 <= p < p1``."""
@@ -517,9 +480,8 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     that each block owns whole panels; the threads share the packing (when the blocks split the
     columns, each packs its own panels). Then each block goes over its rows ``M_BLOCK`` at a
     time, each chunk over ``K`` in blocks of ``K_BLOCK``, each of those over all the block's
-    panels (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide); a
-    panel at most ``NARROW_PANEL`` columns wide (with ``A`` not transposed) is summed as dot
-    products instead (``gemm_narrow``). The blocks must not overlap; ``parallel_matmul`` cuts
+    panels (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide).
+    The blocks must not overlap; ``parallel_matmul`` cuts
     them, and sizes ``scratch`` (``products.panel_scratch``).
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
@@ -560,11 +522,7 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
             for k0 in range(0, max(n_inner, 1), step):  # once even when K is 0: out = 0
                 k1 = min(k0 + step, n_inner)
                 for p in range(first[u], first[u_stop]):
-                    if a_transposed or cols[p, 1] > NARROW_PANEL:
-                        gemm_panel_k(a_rows, panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
-            for p in range(first[u], first[u_stop]):
-                if not a_transposed and cols[p, 1] <= NARROW_PANEL:
-                    gemm_narrow(a[m0:m1], panels[p], out[m0:m1], cols[p, 0], cols[p, 1])
+                    gemm_panel_k(a_rows, panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
 
 
 def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transposed: bool, out: np.ndarray,

@@ -17,7 +17,7 @@ and each thread reads its own share of ``B`` once:
   stay in the L1 cache over all of ``k``);
 - ``B`` transposed (``b`` is a weight ``W`` of ``(N, K)`` and ``B = W^T``, as ``Linear`` passes it):
   ``out[i, j] = dot(a[i], W[j])``, both contiguous; ``reassoc`` lets LLVM split each sum into
-  SIMD lanes (as ``gemm.gemm_narrow``), which changes only rounding: NaN and Inf propagate.
+  SIMD lanes (``dot``), which changes only rounding: NaN and Inf propagate.
 
 ``matmul_few_rows_ref`` is the NumPy reference.
 """
@@ -28,14 +28,23 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.kernels._jit import kernel, prange
-from minigrad.kernels.gemm import dot
+from minigrad.kernels._jit import Inline, kernel, prange
 
 # Products with at most this many rows in `a` take `matmul_few_rows`; from here on the register
 # tile, which reuses each loaded number of B for TILE_ROWS rows, is faster (docs/performance.md).
 FEW_ROWS = 4
 
 _OPTIONS = {"error_model": "numpy", "nogil": True, "fastmath": {"contract", "reassoc"}}
+
+
+@Inline.with_options(_OPTIONS)
+def dot(x, y):
+    """``sum(x * y)`` of two 1-D arrays of one length, in SIMD lanes (``reassoc``: only the rounding
+    changes; NaN and Inf propagate)."""
+    total = x.dtype.type(0)
+    for k in range(x.shape[0]):
+        total += x[k] * y[k]
+    return total
 
 
 def _warmup(dtype: Any) -> None:

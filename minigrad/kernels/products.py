@@ -31,7 +31,7 @@ import numpy as np
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
 from minigrad.kernels._jit import numba_threads, one_thread, pool_awake, threads_usable
 from minigrad.kernels.cpu import vector_lanes
-from minigrad.kernels.gemm import NARROW_PANEL, TILE_ROWS, matmul_blocks, tile_shape
+from minigrad.kernels.gemm import TILE_ROWS, matmul_blocks, tile_shape
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
 
 # Column blocks need at least this many panels per thread, and the busiest thread may have at most
@@ -43,15 +43,13 @@ COLUMN_IMBALANCE_MAX = 1.03
 
 @functools.lru_cache(maxsize=256)
 def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, tile_cols: int = 64,
-                 narrow_is_cheap: bool = True, narrow_cols: int = 16) -> np.ndarray:
+                 narrow_cols: int = 16) -> np.ndarray:
     """Cut a ``rows x cols`` output into ``parts`` blocks of whole tiles, as ``(n, 4)`` ``(r0, r1, j0, j1)``.
 
     Whole column panels when there are ``COLUMN_MIN_PANELS`` per thread and they share out evenly
     (each thread then packs and reads only its own part of ``b``), else bands of rows. A panel
     costs the same at any width (the tile always multiplies ``tile_cols`` columns), except a last
-    panel at most ``narrow_cols`` wide (one vector: ``gemm_panel_k`` takes the narrow tile), and one
-    at most ``NARROW_PANEL`` wide when ``narrow_is_cheap`` (``A`` not transposed: ``matmul_blocks``
-    sums it as dot products).
+    panel at most ``narrow_cols`` wide (one vector: ``gemm_panel_k`` takes the narrow tile).
     Columns also when there are too few rows to cut.
 
     Example::
@@ -68,8 +66,7 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
     if panels >= parts and (few_rows or panels >= COLUMN_MIN_PANELS * parts):
         cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
         last = cols - (panels - 1) * tile_cols  # the width of the last panel
-        cheap_last = (last if narrow_is_cheap and last <= NARROW_PANEL else narrow_cols if last <= narrow_cols
-                      else tile_cols) / tile_cols
+        cheap_last = (narrow_cols if last <= narrow_cols else tile_cols) / tile_cols
         work = [-(-(cuts[p + 1] - cuts[p]) // tile_cols) for p in range(parts)]
         work[-1] += cheap_last - 1.0
         even = sum(work) / parts
@@ -294,12 +291,12 @@ def _matmul_on(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> n
     tile_cols, lanes = tile_shape(out.dtype)[1], vector_lanes(out.dtype)
     if a_transposed and transposed_output_pays(rows, cols, inner, tile_cols):
         out_t = empty_aligned((cols, rows), out.dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
-        blocks = split_blocks(cols, rows, threads, TILE_ROWS, tile_cols, b_transposed, lanes)
+        blocks = split_blocks(cols, rows, threads, TILE_ROWS, tile_cols, lanes)
         scratch = panel_scratch(blocks, inner, tile_cols, out.dtype)
         matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks, scratch)
         np.copyto(out, out_t.T)
         return out
-    blocks = split_blocks(rows, cols, threads, TILE_ROWS, tile_cols, not a_transposed, lanes)
+    blocks = split_blocks(rows, cols, threads, TILE_ROWS, tile_cols, lanes)
     scratch = panel_scratch(blocks, inner, tile_cols, out.dtype)
     matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks, scratch)
     return out

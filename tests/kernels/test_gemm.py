@@ -257,9 +257,9 @@ def test_rows_of_transpose_copies_a_chunk_of_rows(m0, m1, k, compiled):
 @pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("width", [1, 4, 5, 8, 15, 16, 17, 63])
 def test_last_panel_of_every_width(dtype, a_transposed, width):
-    """The last panel of any width: dot products (up to NARROW_PANEL, ``A`` not transposed), the narrow
-    tile (up to one vector) or the wide tile; 19 rows (a partial block of rows in each tile) and K
-    over several blocks (the tiles go on from what the earlier blocks of K left in ``out``)."""
+    """The last panel of any width: the narrow tile (up to one vector) or the wide tile; 19 rows (a
+    partial block of rows in each tile) and K over several blocks (the tiles go on from what the
+    earlier blocks of K left in ``out``)."""
     m, k, n = 19, 2 * G.K_ONE_PASS + 3, 64 + width
     rng = np.random.default_rng(width)
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
@@ -331,21 +331,21 @@ def test_split_blocks_cover_the_output_once(rows, cols, parts):
     assert len(P.split_blocks(rows, cols, parts)) <= parts
 
 
-@pytest.mark.parametrize("rows, cols, parts, narrow_is_cheap, expected", [
-    (32, 1024, 2, True, [[0, 32, 0, 512], [0, 32, 512, 1024]]),        # 16 panels: 8 each
-    (2048, 64, 2, True, [[0, 1024, 0, 64], [1024, 2048, 0, 64]]),      # one panel: rows
-    (700, 10000, 2, True, [[0, 700, 0, 4992], [0, 700, 4992, 10000]]),  # 157 panels: 78 + 79, even enough
-    (700, 300, 2, True, [[0, 348, 0, 300], [348, 700, 0, 300]]),       # 5 panels: 2 + 3 is not: rows
-    (2240, 800, 2, True, [[0, 1120, 0, 800], [1120, 2240, 0, 800]]),   # 13 panels: 6 + 7 is not either
-    (700, 200, 2, True, [[0, 348, 0, 200], [348, 700, 0, 200]]),       # 2 panels against 1 + a narrow one
-    (10000, 200, 2, False, [[0, 5000, 0, 200], [5000, 10000, 0, 200]]),  # 4 panels: too few for 2 threads
-    (1120, 512, 2, True, [[0, 560, 0, 512], [560, 1120, 0, 512]]),      # 8 panels: still too few
-    (2048, 1024, 2, True, [[0, 2048, 0, 512], [0, 2048, 512, 1024]]),   # 16 panels: 8 each
-    (5, 70, 2, True, [[0, 5, 0, 64], [0, 5, 64, 70]]),                 # too few rows to cut: columns
+@pytest.mark.parametrize("rows, cols, parts, expected", [
+    (32, 1024, 2, [[0, 32, 0, 512], [0, 32, 512, 1024]]),        # 16 panels: 8 each
+    (2048, 64, 2, [[0, 1024, 0, 64], [1024, 2048, 0, 64]]),      # one panel: rows
+    (700, 10000, 2, [[0, 700, 0, 4992], [0, 700, 4992, 10000]]),  # 157 panels: 78 + 79, even enough
+    (700, 300, 2, [[0, 348, 0, 300], [348, 700, 0, 300]]),       # 5 panels: 2 + 3 is not: rows
+    (2240, 800, 2, [[0, 1120, 0, 800], [1120, 2240, 0, 800]]),   # 13 panels: 6 + 7 is not either
+    (700, 200, 2, [[0, 348, 0, 200], [348, 700, 0, 200]]),       # 2 panels against 1 + a narrow one
+    (10000, 200, 2, [[0, 5000, 0, 200], [5000, 10000, 0, 200]]),  # 4 panels: too few for 2 threads
+    (1120, 512, 2, [[0, 560, 0, 512], [560, 1120, 0, 512]]),      # 8 panels: still too few
+    (2048, 1024, 2, [[0, 2048, 0, 512], [0, 2048, 512, 1024]]),   # 16 panels: 8 each
+    (5, 70, 2, [[0, 5, 0, 64], [0, 5, 64, 70]]),                 # too few rows to cut: columns
 ])
-def test_split_blocks_balances_the_threads(rows, cols, parts, narrow_is_cheap, expected):
+def test_split_blocks_balances_the_threads(rows, cols, parts, expected):
     """Column panels when they share out evenly between the threads, else bands of rows (a table)."""
-    assert P.split_blocks(rows, cols, parts, G.TILE_ROWS, 64, narrow_is_cheap).tolist() == expected
+    assert P.split_blocks(rows, cols, parts, G.TILE_ROWS, 64).tolist() == expected
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
