@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -139,3 +141,16 @@ def test_the_products_benchmark_times_every_route(capsys):
             line.startswith("| 6x20x40")]
     assert len(rows) == 4
     assert all(float(cell) > 0 for row in rows for cell in row.strip("|").split("|")[2:])
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="no compiler to time")
+def test_the_compile_times_benchmark_compiles_from_an_empty_cache():
+    """``benchmarks/compile_times.py`` compiles the kernels asked for in a fresh cache and splits LLVM's time."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "compile_times.py"), "--only", "sigmoid_tanh", "--llvm"],
+                          capture_output=True, text=True, timeout=300, check=True)
+    lines = done.stdout.splitlines()
+    row = next(line for line in lines if line.startswith("| `rnn_common.sigmoid_tanh`"))
+    assert float(row.strip("|").split("|")[-1]) > 0  # it compiled: nothing came from a cache
+    assert "1 kernels," in done.stdout
+    opt = next(line for line in lines if line.startswith("| opt |"))
+    assert float(opt.strip("|").split("|")[1]) > 0  # LLVM optimised the kernel's own library
