@@ -61,15 +61,18 @@ EXTRA_WARMUPS = {"minigrad.kernels.gemm.matmul_blocks": _warm_matmul_blocks,
 NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kernels.gemm.matmul_cols"})
 
 # Kernels that the default warmup leaves out too, although ops call them: the parallel float32
-# softmax kernels of big inputs (a language model's vocabulary) and the LSTM kernels that split
+# softmax kernels of big inputs (a language model's vocabulary), the LSTM kernels that split
 # every step by blocks of units (layers over 320 units with small batches; most layers split the
-# batch by rows). Few scripts need them, and they would lengthen everyone's warmup; the first script
-# that does compiles them in the background while NumPy computes the same thing.
+# batch by rows) and the product of at most four rows by a big matrix (one sequence through a big
+# layer, as when sampling from a language model). Few scripts need them, and they would lengthen
+# everyone's warmup; the first script that does compiles them in the background while NumPy
+# computes the same thing (the product: NumPy's BLAS, about as fast).
 FIRST_USE_ONLY = frozenset({"minigrad.kernels.softmax.log_softmax_rows_parallel",
                             "minigrad.kernels.softmax.softmax_rows_parallel",
                             "minigrad.kernels.softmax.log_softmax_backward_rows_parallel",
                             "minigrad.kernels.lstm.lstm_sequence_forward_parallel",
-                            "minigrad.kernels.lstm.lstm_sequence_backward_parallel"})
+                            "minigrad.kernels.lstm.lstm_sequence_backward_parallel",
+                            "minigrad.kernels.gemv.matmul_few_rows"})
 
 
 def all_kernels() -> list:
