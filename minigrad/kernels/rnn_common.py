@@ -232,8 +232,8 @@ _indices_jit = Inline(_indices, _OPTIONS)
 # of the L1 cache and evict each other. Packed (``kernels/gemm.py``), they lie side by side.
 # Rule: the caller packs W_hh once per sequence with ``packed_weight`` (the threads share the
 # packing) and hands the panels to the row-split kernel. One packing kernel serves all six row
-# kernels: a parallel loop costs a kernel seconds of compiling (docs/performance.md, "Where the
-# warmup goes"), and each row kernel had one of its own for its packing.
+# kernels: each parallel loop costs its kernel seconds of compiling (docs/performance.md, "Where
+# the warmup's time went"), and each row kernel used to pack in a parallel loop of its own.
 
 
 @kernel(parallel=True, **_OPTIONS)
@@ -265,6 +265,7 @@ def packed_weight(w, transposed, parts):
 
 
 def packed_weight_ref(w: np.ndarray, transposed: bool, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """``packed_weight`` in NumPy: the same ``(cols, panels)``, padding zeros included."""
     matrix = w.T if transposed else w
     n_inner, n_cols = matrix.shape
     tc = tile_shape(w.dtype)[1]
