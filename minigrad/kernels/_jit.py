@@ -402,7 +402,7 @@ class Inline:
     helper is an ordinary function. ``make_jit`` builds the compiled version when it is not
     simply ``numba.njit(fn, **options)`` (e.g. a Numba intrinsic). A helper compiles without
     the wrappers that let Python call machine code (``no_cpython_wrapper``, ``no_cfunc_wrapper``):
-    only kernels ever call it, and every kernel that does compiles it in again.
+    only kernels ever call it, and each of them links the helper's code into its own.
 
     Rule: where a helper is also called with run-time integers, pass constants as ``np.int64(0)``,
     not ``0``. Numba compiles a helper once per distinct argument types, and a bare literal has a

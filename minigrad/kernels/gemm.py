@@ -481,8 +481,8 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     columns, each packs its own panels). Then each block goes over its rows ``M_BLOCK`` at a
     time, each chunk over ``K`` in blocks of ``K_BLOCK``, each of those over all the block's
     panels (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide).
-    The blocks must not overlap; ``parallel_matmul`` cuts
-    them, and sizes ``scratch`` (``products.panel_scratch``).
+    The blocks must not overlap; ``parallel_matmul`` cuts them, and sizes ``scratch``
+    (``products.panel_scratch``).
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
