@@ -139,7 +139,7 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     work = m * k * n
     if work >= SMALL_PRODUCT and a.dtype == b.dtype and use_tiled_threads(a.dtype):
         awake = pool_awake()
-        if work >= PARALLEL_MIN_PRODUCT or awake and m <= FEW_ROWS:
+        if work >= PARALLEL_MIN_PRODUCT or (awake and m <= FEW_ROWS):
             threads = None  # all (a few rows stream all of b: two caches read it, nothing is packed)
         elif awake:
             threads = 1

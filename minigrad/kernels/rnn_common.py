@@ -1,4 +1,5 @@
-"""What every recurrent kernel shares: fast sigmoid/tanh, small matmuls, and the step helpers.
+"""What every recurrent kernel shares: fast sigmoid/tanh, small matmuls, the step helpers, and
+``W_hh`` packed into panels for the row-split kernels (``packed_weight``).
 
 The kernels of each cell live next to their NumPy references in ``lstm.py``, ``gru.py`` and
 ``elman.py``; ``rnn.py`` describes the array layout they all share.
