@@ -111,8 +111,12 @@ def tile_loop(shape_of: Callable[[np.dtype], tuple[int, int]], lanes_of: Callabl
     matrix with its columns from ``j0``), ``a`` any layout; one float dtype. In a kernel, the sums
     live in ``tc / lanes_of(dtype)`` vector registers per row while ``k`` runs: each step loads one
     row of ``b`` as whole vectors, broadcasts ``a``'s ``tr`` numbers and does ``tr x tc``
-    multiply-adds as fused multiply-adds (one rounding; NaN and Inf propagate). Rows past
-    ``last_row`` re-read the last row (the caller must not give a ``c`` where they would be stored).
+    multiply-adds as fused multiply-adds (one rounding; NaN and Inf propagate).
+
+    Rows past ``last_row`` are the last row again: they read row ``last_row`` of ``a`` and start
+    from and end in the last row's place in ``c``, so they store the very values that row stores.
+    A tile at the bottom edge of ``out`` may therefore start and end in ``out`` itself: no row
+    past its end is read or written.
 
     Example::
 
@@ -126,9 +130,9 @@ def tile_loop(shape_of: Callable[[np.dtype], tuple[int, int]], lanes_of: Callabl
     def python(c, ci, cj, a, b, i0, last_row, j0, k0, k1, accumulate):
         tr, tc = shape_of(c.dtype)
         rows = np.minimum(np.arange(i0, i0 + tr), last_row)
-        block = c[ci:ci + tr, cj:cj + tc]
+        c_rows = ci + (rows - i0)
         product = a[rows, k0:k1] @ b[k0:k1, j0:j0 + tc]
-        block[...] = block + product if accumulate else product
+        c[c_rows, cj:cj + tc] = c[c_rows, cj:cj + tc] + product if accumulate else product
 
     def make_jit() -> Any:
         from numba import types
@@ -187,20 +191,20 @@ def _emit_tile_loop(context: Any, builder: Any, sig: Any, args: Any, shape: tupl
     def const(n):
         return ir.Constant(i64, n)
 
+    a_row_stride, a_col_stride = cgutils.unpack_tuple(builder, a.strides, 2)
+    b_row_stride = cgutils.unpack_tuple(builder, b.strides, 2)[0]
     c_row_stride = cgutils.unpack_tuple(builder, c.strides, 2)[0]
     c_corner = builder.gep(builder.bitcast(c.data, byte_ptr),
                            [builder.add(builder.mul(ci, c_row_stride), builder.mul(cj, const(itemsize)))])
-    slots = [at(c_corner, builder.add(builder.mul(const(r), c_row_stride), const(v * lanes * itemsize)), vector)
-             for r in range(tile_rows) for v in range(n_vectors)]
-    zeros = ir.Constant(vector, None)
-    start = [builder.select(accumulate, builder.load(slot, align=itemsize), zeros) for slot in slots]
-    a_row_stride, a_col_stride = cgutils.unpack_tuple(builder, a.strides, 2)
-    b_row_stride = cgutils.unpack_tuple(builder, b.strides, 2)[0]
-    a_rows = []  # the tile's rows of a, the ones past last_row clamped to it
+    a_rows, slots = [], []  # per row of the tile: its row of a and its vectors in c, past last_row the last one's
     for r in range(tile_rows):
         row = builder.add(i0, const(r))
         row = builder.select(builder.icmp_signed("<", row, last_row), row, last_row)
         a_rows.append(builder.gep(builder.bitcast(a.data, byte_ptr), [builder.mul(row, a_row_stride)]))
+        c_row = builder.gep(c_corner, [builder.mul(builder.sub(row, i0), c_row_stride)])
+        slots += [at(c_row, const(v * lanes * itemsize), vector) for v in range(n_vectors)]
+    zeros = ir.Constant(vector, None)
+    start = [builder.select(accumulate, builder.load(slot, align=itemsize), zeros) for slot in slots]
     b_columns = builder.gep(builder.bitcast(b.data, byte_ptr), [builder.mul(j0, const(itemsize))])
 
     before = builder.block

@@ -17,8 +17,9 @@ so a panel stays in cache while every row block of ``a`` passes over it.
 
 The tile's loop over ``k`` is written in LLVM's vector instructions (``_tile_multiply_add``), so
 that its sums stay in vector registers on every CPU (LLVM's own vectorizer does that only for
-tiles 64 columns wide, AVX-512's). A whole tile starts from and ends in ``out`` itself; one at the
-bottom or right edge goes through a small array on the stack (``_stack_tile``).
+tiles 64 columns wide, AVX-512's). A tile starts from and ends in ``out`` itself, one at the bottom
+edge too (its rows past the end are the last row again); one at a ragged right edge goes through a
+small array on the stack (``_stack_tile``).
 
 Big products (a layer's input projection and its weight gradients over all time steps) go to
 ``matmul_blocks``: ``b`` is copied into packed panels (``pack_panels``: each panel's rows side
@@ -75,10 +76,11 @@ def tile_shape(dtype: Any) -> tuple[int, int]:
 
 # The tile's multiply-adds over k run in `_tile_multiply_add`, written in vector instructions
 # (`_intrinsics.tile_loop`): its sums stay in registers for the whole loop, on AVX2 as on AVX-512.
-# At an edge of `out` they start and end in `_stack_tile`, a (rows, cols) array on the stack (no
-# heap, no refcount) whose shape is a compile-time constant.
+# At a ragged right edge of `out` they start and end in `_stack_tile`, a (rows, cols) array on the
+# stack (no heap, no refcount) whose shape is a compile-time constant.
 _stack_tile = stack_array(tile_shape)
 _tile_multiply_add = tile_loop(tile_shape, vector_lanes)
+
 
 # A panel at most one vector wide (the 8 columns past 192 of an output 200 wide, the last 10 of
 # 650) runs in a narrow tile: NARROW_TILE_ROWS rows by one vector. The wide tile would spend 3 of
@@ -114,8 +116,7 @@ def gemm_cols(a, b, out, j_start, j_stop):
     each thread its own column range. ``out`` must not overlap ``a`` or ``b``.
     """
     n_rows, n_inner = a.shape
-    tile = _stack_tile(out.dtype.type(0))
-    tr, tc = tile.shape  # compile-time constants
+    tr, tc = _stack_tile(out.dtype.type(0)).shape  # compile-time constants
     last_row = n_rows - 1
     j0 = j_start
     while j0 < j_stop and j_stop - j_start >= tc:  # one panel b[:, j0:j0+tc] at a time
@@ -123,20 +124,8 @@ def gemm_cols(a, b, out, j_start, j_stop):
         k0 = 0
         while k0 == 0 or k0 < n_inner:  # K_BLOCK rows of the panel at a time: they stay in L1 for all
             k1 = min(k0 + K_BLOCK, n_inner)  # rows of a (one pass even when n_inner is 0: out = 0)
-            i0 = 0
-            while i0 < n_rows:
-                rows = min(tr, n_rows - i0)
-                if rows == tr:  # a whole tile: its sums start and end in out
-                    _tile_multiply_add(out, i0, j0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
-                else:  # the last, partial block of rows, through the stack tile (past the last row
-                    for r in range(rows):  # of a the tile re-reads it; those rows are not stored)
-                        for jj in range(tc):
-                            tile[r, jj] = out[i0 + r, j0 + jj]
-                    _tile_multiply_add(tile, 0, 0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
-                    for r in range(rows):
-                        for jj in range(tc):
-                            out[i0 + r, j0 + jj] = tile[r, jj]
-                i0 += tr
+            for i0 in range(0, n_rows, tr):  # every tile's sums start and end in out, the last partial one's too
+                _tile_multiply_add(out, i0, j0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
             k0 = max(k1, 1)
         j0 += tc
     if j0 < j_stop:  # fewer columns than a panel are left
@@ -333,9 +322,10 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
     all its panels while that block of ``a`` is in cache (``matmul_blocks``).
 
     The register tile always sums all ``tc`` columns of the panel (the padding adds zeros) and
-    ``TILE_ROWS`` rows of ``a`` (past the last row it re-reads the last one); only the real part
-    is stored. Whole tiles start from and end in ``out`` itself; tiles at the bottom or right edge
-    go through the stack tile. A panel at most one vector wide takes the narrow tile
+    ``TILE_ROWS`` rows of ``a`` (past the last row it computes the last one again). A tile of a
+    whole panel starts from and ends in ``out`` itself, at the bottom edge too; the ragged last
+    panel's tiles go through the stack tile, which keeps its padding columns out of ``out``.
+    A panel at most one vector wide takes the narrow tile
     (``gemm_panel_narrow``). ``a`` any layout; ``out`` C-contiguous, not overlapping ``a`` or the panel.
     """
     n_rows = a.shape[0]
@@ -353,9 +343,9 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
         i0 = 0
         while i0 < n_rows:
             rows = min(tr, n_rows - i0)
-            if rows == tr and width == tc:  # a whole tile: its sums start and end in out
+            if width == tc:  # a whole panel: the tile's sums start and end in out
                 _tile_multiply_add(out, i0, j0, a, panel, i0, last_row, 0, k0, k1, k0 > 0)
-            else:  # at the bottom or right edge, through the stack tile
+            else:  # the ragged last panel, through the stack tile
                 for r in range(rows):
                     for jj in range(width):
                         tile[r, jj] = out[i0 + r, j0 + jj]
