@@ -123,8 +123,8 @@ def tile_loop(shape_of: Callable[[np.dtype], tuple[int, int]], lanes_of: Callabl
         >>> f = tile_loop(lambda dtype: (2, 4), lambda dtype: 4)
         >>> c = np.ones((2, 4), np.float32)
         >>> f(c, 0, 0, np.ones((1, 3), np.float32), np.ones((3, 4), np.float32), 0, 0, 0, 0, 3, True)
-        >>> c.tolist()
-        [[4.0, 4.0, 4.0, 4.0], [4.0, 4.0, 4.0, 4.0]]
+        >>> c.tolist()  # a has one row (last_row 0): the tile's second row is the first again, c's second row untouched
+        [[4.0, 4.0, 4.0, 4.0], [1.0, 1.0, 1.0, 1.0]]
     """
 
     def python(c, ci, cj, a, b, i0, last_row, j0, k0, k1, accumulate):
