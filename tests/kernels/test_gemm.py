@@ -197,12 +197,13 @@ def test_the_tile_runs_in_vector_registers_on_avx2(tmp_path):
 
 
 @pytest.mark.parametrize("cpu", ["", "avx2"])
-@pytest.mark.parametrize("dtype, rows, cols, takes_tile", [(np.float32, 8, 128, True), (np.float32, 3, 128, False),
+@pytest.mark.parametrize("dtype, rows, cols, takes_tile", [(np.float32, 8, 128, True), (np.float32, 3, 128, True),
+                                                           (np.float32, 2, 128, False), (np.float32, 1, 128, False),
                                                            (np.float32, 8, 20, False), (np.float64, 8, 128, False)])
 def test_step_product_takes_the_tile_for_float32_on_every_cpu(monkeypatch, cpu, dtype, rows, cols, takes_tile):
     """The sequence kernels' step product (``rnn_common._matmul``, run here as plain Python: the
-    rule is the same code) uses the register tile for float32 with a whole tile of rows and of
-    columns, on AVX2 as on AVX-512; float64 and smaller outputs take the two-rows loop."""
+    rule is the same code) uses the register tile for float32 with three rows or more and a whole tile
+    of columns, on AVX2 as on AVX-512; one or two rows, float64 and narrower outputs take the two-rows loop."""
     from minigrad.kernels import rnn_common as C
 
     monkeypatch.setenv(CPU.SIMULATE_CPU_ENV, cpu)
@@ -218,11 +219,13 @@ def test_step_product_takes_the_tile_for_float32_on_every_cpu(monkeypatch, cpu, 
 
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("direction", ["forward", "backward"])
-def test_sequence_kernels_through_gemm(mode, direction):
-    """float32 layers wide enough that the step matmul goes through gemm (4H = 64 columns for LSTM)."""
+@pytest.mark.parametrize("batch", [3, 5])
+def test_sequence_kernels_through_gemm(mode, direction, batch):
+    """float32 layers wide enough that the step matmul goes through gemm (4H = 64 columns for LSTM),
+    with fewer rows than one tile (3) and one tile and a row (5)."""
     name = f"{mode}_sequence_{direction}"
     hidden = {"lstm": 16, "gru": 22, "rnn": 64}[mode]
-    args = K.example_args(name, np.float32, n_time=3, batch=5, hidden=hidden, lengths=[3, 1, 2, 3, 0])
+    args = K.example_args(name, np.float32, n_time=3, batch=batch, hidden=hidden, lengths=[3, 1, 2, 3, 0][:batch])
     copy = lambda x: x.copy() if isinstance(x, np.ndarray) else x  # noqa: E731
     ours, ref = tuple(map(copy, args)), tuple(map(copy, args))
     getattr(K, name)(*ours)
