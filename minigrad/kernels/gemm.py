@@ -81,7 +81,6 @@ def tile_shape(dtype: Any) -> tuple[int, int]:
 _stack_tile = stack_array(tile_shape)
 _tile_multiply_add = tile_loop(tile_shape, vector_lanes)
 
-
 # A panel at most one vector wide (the 8 columns past 192 of an output 200 wide, the last 10 of
 # 650) runs in a narrow tile: NARROW_TILE_ROWS rows by one vector. The wide tile would spend 3 of
 # its 4 vectors of multiply-adds on the panel's padding; this one has as many sums in flight (8)

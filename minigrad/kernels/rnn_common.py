@@ -17,7 +17,7 @@ import numpy as np
 
 from minigrad.kernels._intrinsics import exp2
 from minigrad.kernels._jit import Inline, kernel, prange
-from minigrad.kernels.gemm import _pack, _stack_tile, empty_panels, gemm, gemm_panel, panel_plan, tile_shape
+from minigrad.kernels.gemm import TILE_ROWS, _pack, _stack_tile, empty_panels, gemm, gemm_panel, panel_plan, tile_shape
 
 # Options of every kernel here: no ZeroDivisionError checks, so that divisions vectorize;
 # release the GIL (kernels touch only the arrays they are given), so that two Python threads
@@ -130,15 +130,15 @@ def _matmul_rows(a, b, out):
 def _matmul(a, b, out):
     """``out = a @ b``: the per-step matmul of the sequence kernels (no Python, no BLAS call).
 
-    float32 with at least one register tile of columns and three rows (three quarters of the tile)
-    goes to ``gemm`` (``kernels/gemm.py``: a register-tiled multiply, with no call into Python or BLAS
-    between steps). Everything else takes the two-rows loop (``benchmarks/bench_rnn_kernels.py``
-    measures both): float64, the dtype of gradient checks, outputs narrower than a tile, and batches
-    of one or two rows, where the tile would spend half or more of its multiply-adds on copies of
-    the last row.
+    float32 with at least one register tile of columns and more than half a tile of rows (three
+    or more) goes to ``gemm`` (``kernels/gemm.py``: a register-tiled multiply, with no call into
+    Python or BLAS between steps). Everything else takes the two-rows loop
+    (``benchmarks/bench_rnn_kernels.py`` measures both): float64, the dtype of gradient checks,
+    outputs narrower than a tile, and batches of one or two rows, where the tile would spend half
+    or more of its multiply-adds on copies of the last row.
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]  # a compile-time constant, as is out.itemsize
-    if out.itemsize == 4 and out.shape[1] >= tc and a.shape[0] >= 3:
+    if out.itemsize == 4 and out.shape[1] >= tc and a.shape[0] > TILE_ROWS // 2:
         gemm(a, b, out)
     else:
         _matmul_rows(a, b, out)
