@@ -341,10 +341,10 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
         k1 = min(k0 + k_step, k_stop)  # even when K is 0: out = 0)
         i0 = 0
         while i0 < n_rows:
-            rows = min(tr, n_rows - i0)
             if width == tc:  # a whole panel: the tile's sums start and end in out
                 _tile_multiply_add(out, i0, j0, a, panel, i0, last_row, 0, k0, k1, k0 > 0)
             else:  # the ragged last panel, through the stack tile
+                rows = min(tr, n_rows - i0)
                 for r in range(rows):
                     for jj in range(width):
                         tile[r, jj] = out[i0 + r, j0 + jj]
