@@ -207,7 +207,9 @@ def _c_order(x: np.ndarray) -> tuple[np.ndarray, bool]:
     """``(data, transposed)``: ``data`` C-contiguous and ``x`` equal to ``data.T if transposed else data``.
 
     A transpose (``dG.T``, ``W.T``) is passed as the array it views: no copy. Other strided
-    views are copied.
+    views (a time step of a batch-first sequence, ``out[:, t]``, or its transpose) are copied into
+    recycled aligned memory (``empty_aligned``), in the order that reads ``x`` a whole row at a
+    time: a view whose columns lie next to each other in memory is copied as its transpose.
 
     Example::
 
@@ -215,10 +217,20 @@ def _c_order(x: np.ndarray) -> tuple[np.ndarray, bool]:
         >>> data, transposed = _c_order(w.T)
         >>> data.shape, transposed, np.shares_memory(data, w)
         ((4, 3), True, True)
+        >>> steps = np.ones((2, 5, 3))  # (batch, time, features)
+        >>> data, transposed = _c_order(steps[:, 1].T)  # (3, 2), its columns in rows of steps
+        >>> data.shape, transposed, data.flags.c_contiguous
+        ((2, 3), True, True)
     """
-    if not x.flags.c_contiguous and x.flags.f_contiguous:
+    if x.flags.c_contiguous:
+        return x, False
+    if x.flags.f_contiguous:
         return x.T, True
-    return np.ascontiguousarray(x), False
+    transposed = x.strides[0] == x.itemsize and x.strides[1] != x.itemsize
+    source = x.T if transposed else x
+    data = empty_aligned(source.shape, source.dtype)
+    np.copyto(data, source)
+    return data, transposed
 
 
 # Copying one element of `out` from a transposed buffer costs about as much time as this many

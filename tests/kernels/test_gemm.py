@@ -464,6 +464,27 @@ def test_parallel_matmul_weight_gradients_match_numpy(inner, rows, cols, dtype, 
     np.testing.assert_allclose(ours, g.T @ x, **_tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch, features", [(32, 70), (3, 130), (9, 1)])
+def test_parallel_matmul_of_one_time_step(batch, features, dtype):
+    """A time step of a batch-first sequence, ``y[:, t]``, and its transpose (a weight gradient's
+    ``g^T``) multiply as their copies do; ``_c_order`` copies each the way its rows lie in memory."""
+    rng = np.random.default_rng(batch + features)
+    steps = rng.standard_normal((batch, 4, features)).astype(dtype)
+    w = rng.standard_normal((features, 66)).astype(dtype)
+    x = rng.standard_normal((batch, 66)).astype(dtype)
+    step = steps[:, 2]
+    assert not step.flags.c_contiguous and not step.T.flags.c_contiguous
+    data, transposed = P._c_order(step)
+    assert data.flags.c_contiguous and not transposed and (data == step).all()
+    data, transposed = P._c_order(step.T)
+    assert data.flags.c_contiguous and transposed and (data.T == step.T).all()
+    for a, b in [(step, w), (step.T, x), (x.T, step)]:
+        ours = np.full((a.shape[0], b.shape[1]), np.nan, dtype)
+        P.parallel_matmul(a, b, ours)
+        np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
+
+
 @pytest.mark.parametrize("inner, rows, cols, flips", [
     (280, 800, 200, True),     # nn.LSTM(200, 200)'s dW at T*B = 280: 256 padded columns against (200, 832)
     (8, 800, 200, False),      # ... with 8 rows of K the copy costs more than the padding
