@@ -441,6 +441,10 @@ class Tensor(ArrayMethods):
     def div(self, other, *, rounding_mode=None): return _E.div(self, other, rounding_mode=rounding_mode)
     def __floordiv__(self, other): return _E.div(self, other, rounding_mode="floor")
     def __rfloordiv__(self, other): return _E.div(other, self, rounding_mode="floor")
+    def __mod__(self, other): return _E.remainder(self, other)
+    def __rmod__(self, other): return _E.remainder(other, self)
+    def remainder(self, other): return _E.remainder(self, other)
+    def fmod(self, other): return _E.fmod(self, other)
     true_divide = divide = div
     multiply, subtract = mul, sub
     def eq(self, other): return _Cm.eq(self, other)
