@@ -86,7 +86,7 @@ def test_gradcheck_non_contiguous(case):
 
 
 @pytest.mark.parametrize("op", ["gather", "scatter", "scatter_add", "index_select", "masked_fill", "cumsum",
-                                "cumprod", "prod", "flip", "roll", "repeat", "einsum", "narrow", "topk"])
+                                "cumprod", "prod", "flip", "roll", "repeat", "einsum", "narrow", "topk", "topk1"])
 def test_gradcheck_broadcast_inputs(op):
     """The new ops fed with broadcast (expanded, stride-0) inputs: the engine sums gradients back."""
     base = leaf(np.random.default_rng(0).standard_normal((1, 4)) + 3.0)  # away from 0 for the products
@@ -106,6 +106,7 @@ def test_gradcheck_broadcast_inputs(op):
         "einsum": lambda t: mg.einsum("ij,jk->ik", t.expand(3, 4), t.expand(3, 4).T),
         "narrow": lambda t: t.expand(3, 4).narrow(1, 1, 2),
         "topk": lambda t: t.expand(3, 4).topk(2, dim=1).values,
+        "topk1": lambda t: t.expand(3, 4).T.topk(1, dim=0).values * mg.arange(1.0, 4.0, dtype=mg.float64),  # no sort
     }
     assert gradcheck(fns[op], [base])
 

@@ -25,6 +25,37 @@ def test_sort_topk_argsort_indices_live(torch):
             np.testing.assert_array_equal(m.numpy(), t.numpy())
 
 
+
+def test_max_min_and_topk_of_one_pick_as_pytorch_does_live(torch):
+    """``max``/``min`` along a dim on ties, NaN and signed zeros, and ``topk(1)`` (which skips the
+    sort) on distinct values and NaN: the same values (a zero's sign included), indices and
+    gradients as PyTorch. (Which of tied values ``topk`` picks PyTorch leaves unspecified.)"""
+    nan = float("nan")
+    ties = [[1.0, 5.0, 5.0, 2.0], [-0.0, 0.0, -1.0, -0.0], [0.0, -0.0, 0.0, -3.0], [2.0, nan, 7.0, nan],
+            [-2.0, -2.0, -2.0, -2.0]]
+    distinct = [[1.0, 5.0, -4.0, 2.0], [-0.0, 3.0, -1.0, 0.5], [2.0, nan, 7.0, 1.0]]
+    reductions = (lambda L, x: x.max(1), lambda L, x: x.min(-1, keepdim=True), lambda L, x: L.max(x, 0))
+    picks = (lambda L, x: x.topk(1, dim=1), lambda L, x: x.topk(1, dim=0), lambda L, x: L.topk(x, 1))
+    cases = [(np.array(ties), reductions), (np.array(ties).T.copy(), reductions),
+             (np.arange(24.0).reshape(2, 3, 4) % 5, reductions), (np.array(distinct), picks),
+             (np.random.default_rng(0).permutation(24).reshape(2, 3, 4) * 1.0, picks)]
+    for data, fns in cases:
+        for fn in fns:
+            t_x = torch.tensor(data, requires_grad=True)
+            m_x = mg.tensor(data, requires_grad=True)
+            (t_v, t_i), (m_v, m_i) = fn(torch, t_x), fn(mg, m_x)
+            np.testing.assert_array_equal(m_v.detach().numpy(), t_v.detach().numpy())
+            np.testing.assert_array_equal(np.signbit(m_v.detach().numpy()), np.signbit(t_v.detach().numpy()))
+            np.testing.assert_array_equal(m_i.numpy(), t_i.numpy())
+            weights = np.arange(1.0, t_v.numel() + 1).reshape(tuple(t_v.shape))
+            (t_v * torch.tensor(weights)).sum().backward()
+            (m_v * mg.tensor(weights)).sum().backward()
+            np.testing.assert_array_equal(m_x.grad.numpy(), t_x.grad.numpy())
+    ints = np.array([[3, 9, 1], [4, 1, 5]])
+    for fn in (lambda x: x.max(1), lambda x: x.topk(1), lambda x: x.min(0)):
+        (t_v, t_i), (m_v, m_i) = fn(torch.tensor(ints)), fn(mg.tensor(ints))
+        assert m_v.tolist() == t_v.tolist() and m_i.tolist() == t_i.tolist() and m_v.dtype == np.int64
+
 def test_sort_is_stable_and_puts_nan_last_ascending_first_descending():
     x = mg.tensor([2.0, float("nan"), 1.0, 2.0, 1.0])
     assert mg.sort(x).indices.tolist() == [2, 4, 0, 3, 1]
@@ -77,6 +108,27 @@ def test_rounding_division_integers_live(torch):
     assert (mg.tensor([7, -7]) // 2).tolist() == [3, -4]
     with pytest.raises(ZeroDivisionError, match="div: integer division by zero"):
         mg.div(mg.tensor([1]), 0, rounding_mode="floor")
+
+
+
+def test_remainder_and_fmod_integers_and_signed_zeros_live(torch):
+    """``%``/``remainder`` take the divisor's sign, ``fmod`` the dividend's; integers stay integers,
+    a zero remainder has PyTorch's sign, and integer division by zero raises naming the op."""
+    a, b = np.array([7, -7, 6, -6, 0, 5]), np.array([2, 2, -4, 4, 3, -5])
+    for fn in (lambda L, x, y: x % y, lambda L, x, y: L.remainder(x, y), lambda L, x, y: x.fmod(y),
+               lambda L, x, y: 5 % y, lambda L, x, y: x % 3, lambda L, x, y: L.fmod(x, -3)):
+        t, m = fn(torch, torch.tensor(a), torch.tensor(b)), fn(mg, mg.tensor(a), mg.tensor(b))
+        assert m.dtype == mg.int64
+        np.testing.assert_array_equal(m.numpy(), t.numpy())
+    fa, fb = np.array([2.0, -2.0, 0.0, -0.0, 7.5, -1.0]), np.array([-2.0, 2.0, 3.0, -3.0, -2.0, np.inf])
+    for fn in (lambda L, x, y: x % y, lambda L, x, y: L.fmod(x, y)):
+        t, m = fn(torch, torch.tensor(fa), torch.tensor(fb)).numpy(), fn(mg, mg.tensor(fa), mg.tensor(fb)).numpy()
+        np.testing.assert_array_equal(m, t)
+        np.testing.assert_array_equal(np.signbit(m), np.signbit(t))
+    with pytest.raises(ZeroDivisionError, match="remainder: integer division by zero"):
+        mg.tensor([1, 2]) % 0
+    with pytest.raises(mg.ShapeError, match=r"fmod.*\(2,\).*\(3,\)"):
+        mg.fmod(mg.ones(2), mg.ones(3))
 
 
 def test_alpha_forms():

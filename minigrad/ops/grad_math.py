@@ -97,7 +97,7 @@ def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
 
 def permute(x: Any, axes: Sequence[int]) -> Any:
     """The dims of ``x`` in the order ``axes``. Example: ``permute(np.ones((2, 3)), (1, 0)).shape`` -> (3, 2)."""
-    return x.permute(*axes) if isinstance(x, Tensor) else np.transpose(x, axes)
+    return x.permute(*axes) if isinstance(x, Tensor) else x.transpose(axes)
 
 
 def concatenate(parts: Sequence[Any], dim: int) -> Any:

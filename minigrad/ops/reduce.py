@@ -198,17 +198,20 @@ class MaxAll(Function):
 
 
 class MaxDim(Function):
-    """max along one dim; the gradient goes to the index returned."""
+    """max along one dim; the gradient goes to the index returned (``indices``, from ``argmax``
+    with ``keepdims``: the caller picks the winners once, for both the node and the result)."""
 
     name = "max"
 
     def forward(self, x):
-        pick = np.argmin if self.smallest else np.argmax
-        idx = np.expand_dims(pick(x, axis=self.dim), self.dim)
-        self.indices = idx
         self.shape = x.shape
-        values = np.take_along_axis(x, idx, axis=self.dim)
-        return values if self.keepdim else np.squeeze(values, self.dim)
+        # The reduction is the value at `indices` (argmax picks the first largest; both take NaN
+        # as the largest, as PyTorch does), except the sign of a zero: of 0.0 and -0.0, NumPy's max
+        # keeps the last, PyTorch the one at the index. So where a result is zero, read the index.
+        values = x.min(axis=self.dim, keepdims=True) if self.smallest else x.max(axis=self.dim, keepdims=True)
+        if np.count_nonzero(values) < values.size:
+            values = np.take_along_axis(x, self.indices, axis=self.dim)
+        return values if self.keepdim else values.squeeze(self.dim)
 
     def backward(self, grad):
         if not self.keepdim:
@@ -246,13 +249,13 @@ def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
         normalize_dims(op, dim, 0)  # checks the range
         return values_indices(x, Tensor(np.asarray(0)))
     (d,) = normalize_dims(op, dim, x.ndim)
-    pick = np.argmin if smallest else np.argmax
-    idx = pick(x._array, axis=d)
-    indices = Tensor(np.expand_dims(idx, d) if keepdim else idx)
+    a = x._array  # (the array methods: NumPy's functions add a microsecond of dispatch to each call)
+    idx = a.argmin(axis=d, keepdims=True) if smallest else a.argmax(axis=d, keepdims=True)
+    indices = Tensor(idx if keepdim else idx.squeeze(d))
     if x.dtype.kind != "f":  # integer tensors never require grad: no node needed
-        values = np.take_along_axis(x._array, np.expand_dims(idx, d), axis=d)
-        return values_indices(Tensor(values if keepdim else np.squeeze(values, d)), indices)
-    return values_indices(MaxDim.apply(x, dim=d, keepdim=keepdim, smallest=smallest), indices)
+        values = a.min(axis=d, keepdims=keepdim) if smallest else a.max(axis=d, keepdims=keepdim)
+        return values_indices(Tensor(np.asarray(values)), indices)
+    return values_indices(MaxDim.apply(x, dim=d, keepdim=keepdim, smallest=smallest, indices=idx), indices)
 
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False):  # noqa: A001
@@ -277,8 +280,7 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
         normalize_dims("argmax", dim, 0)  # checks the range
         return Tensor(np.zeros((), dtype=np.int64))
     (d,) = normalize_dims("argmax", dim, x.ndim)
-    idx = np.argmax(x._array, axis=d)
-    return Tensor(np.expand_dims(idx, d) if keepdim else idx)
+    return Tensor(x._array.argmax(axis=d, keepdims=keepdim))
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -290,8 +292,7 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
         normalize_dims("argmin", dim, 0)  # checks the range
         return Tensor(np.zeros((), dtype=np.int64))
     (d,) = normalize_dims("argmin", dim, x.ndim)
-    idx = np.argmin(x._array, axis=d)
-    return Tensor(np.expand_dims(idx, d) if keepdim else idx)
+    return Tensor(x._array.argmin(axis=d, keepdims=keepdim))
 
 
 def norm(x: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:

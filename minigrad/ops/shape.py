@@ -109,7 +109,7 @@ class Permute(Function):
     is_view = True
 
     def forward(self, x):
-        return np.transpose(x, self.dims)
+        return x.transpose(self.dims)
 
     def backward(self, grad):
         return G.permute(grad, tuple(int(d) for d in np.argsort(self.dims)))

@@ -32,6 +32,7 @@ CASES: list[Case] = [
     C("topk_values", lambda L, x: x.topk(2, dim=1).values, distinct(3, 4)),
     C("topk_smallest_dim0", lambda L, x: x.topk(2, dim=0, largest=False).values, distinct(3, 4)),
     C("topk_fn_3d", lambda L, x: L.topk(x, 3).values, distinct(2, 3, 4)),
+    C("topk_one", lambda L, x: x.topk(1, dim=0).values, distinct(3, 4)),  # k = 1 takes no sort
     C("sort_values", lambda L, x: x.sort(dim=0, descending=True).values, distinct(3, 4)),
     C("sort_fn_last", lambda L, x: L.sort(x).values, distinct(2, 3, 4)),
     # ------------------------------------------------------------------ gather family
@@ -96,6 +97,10 @@ CASES: list[Case] = [
     C("div_method", lambda L, a, b: a.div(b), n(3, 4), pos(4)),
     C("div_floor_plus_a", lambda L, a, b: L.div(a, b, rounding_mode="floor") + a, n(3, 4), pos(3, 4)),
     C("div_trunc_plus_b", lambda L, a, b: a.div(b, rounding_mode="trunc") * 0.0 + b, n(3, 4), pos(3, 4)),
+    C("remainder_op", lambda L, a, b: a % b, n(3, 4), pos(4)),
+    C("remainder_negative_divisor", lambda L, a, b: L.remainder(a, -b), n(3, 4), pos(3, 1)),
+    C("remainder_number", lambda L, a: (a * 3.0) % 0.7, n(3, 4)),
+    C("fmod", lambda L, a, b: a.fmod(b) + L.fmod(-a, b), n(3, 4), pos(3, 4)),
     C("clamp_tensor_min", lambda L, x, lo: x.clamp(min=lo), away(3, 4), away(4)),
     C("clamp_tensor_bounds", lambda L, x, lo, hi: L.clamp(x, lo, hi), away(3, 4), away(4), away(3, 1)),
     C("clamp_min_fn", lambda L, x: L.clamp_min(x, 0.5), away(3, 4)),
