@@ -22,7 +22,10 @@ from minigrad.tensor import Tensor
 class Clamp(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        return np.clip(x, self.lo, self.hi)
+        # np.clip's rule as two ufuncs (np.clip adds microseconds of Python): NaN stays NaN, and a
+        # min above max gives max everywhere.
+        y = x if self.lo is None else np.maximum(x, self.lo)
+        return y if self.hi is None else np.minimum(y, self.hi)
 
     def backward(self, grad):
         x = G.values(self.saved_tensors[0])  # only the mask is needed: a constant
@@ -60,6 +63,8 @@ def clamp(x: Tensor, min: Any = None, max: Any = None, *, out: None = None) -> T
             x = where(as_tensor(x > max), max, x)
         return x
     # min > max is allowed and gives max everywhere, as documented by PyTorch.
+    if x._array.dtype.kind == "f" and type(min) in (int, float, type(None)) and type(max) in (int, float, type(None)):
+        return Clamp.apply(x, lo=min, hi=max)  # Python numbers keep a float tensor's dtype
     dt = result_type(x, *(b for b in (min, max) if b is not None))
     return Clamp.apply(cast(x, dt), lo=min, hi=max)
 
