@@ -74,7 +74,24 @@ from minigrad.legacy import (
     ShortTensor,
 )
 from minigrad.legacy import PublicTensor as Tensor  # isinstance works; calling it is torch.Tensor(...)
-from minigrad.ops.comparison import allclose, eq, equal, ge, gt, isfinite, isinf, isnan, le, lt, ne
+from minigrad.ops.comparison import (
+    allclose,
+    eq,
+    equal,
+    ge,
+    gt,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    ne,
+)
 from minigrad.ops.einsum import einsum
 from minigrad.ops.elementwise import (
     abs,
@@ -82,9 +99,9 @@ from minigrad.ops.elementwise import (
     clamp,
     clamp_max,
     clamp_min,
+    clone,
     div,
     exp,
-    fmod,
     log,
     maximum,
     minimum,
@@ -92,7 +109,6 @@ from minigrad.ops.elementwise import (
     neg,
     pow,
     relu,
-    remainder,
     sigmoid,
     softplus,
     sqrt,
@@ -115,9 +131,13 @@ from minigrad.ops.gather import (
     scatter_add,
     unbind,
 )
-from minigrad.ops.indexing import getitem
-from minigrad.ops.linalg import bmm, ger, matmul, mm, outer
+from minigrad.ops.indexing import getitem, nonzero
+from minigrad.ops.linalg import bmm, matmul, mm
 from minigrad.ops.reduce import (
+    all,
+    amax,
+    amin,
+    any,
     argmax,
     argmin,
     log_softmax,
@@ -142,23 +162,37 @@ from minigrad.ops.shape import (
     split,
     squeeze,
     stack,
+    t,
     transpose,
     unsqueeze,
     view,
 )
 from minigrad.ops.sorting import argsort, sort, topk, unique
 from minigrad.ops.unary import (
+    acos,
+    asin,
+    atan,
+    ceil,
     cos,
+    cosh,
     expm1,
     floor,
+    fmod,
     log1p,
+    log2,
+    log10,
     reciprocal,
+    remainder,
     round,
     rsqrt,
     sign,
     sin,
+    sinh,
     square,
+    tan,
+    trunc,
 )
+from minigrad.ops.vectors import dot, ger, mv, outer
 from minigrad.printing import set_printoptions
 from minigrad.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from minigrad.sampling import (
@@ -183,6 +217,9 @@ bool = bool_  # noqa: A001 - PyTorch's spelling, mg.bool
 float = float32  # noqa: A001 - mg.float is float32 as in PyTorch
 clip = clamp
 concat = concatenate = cat
+arctan, arcsin, arccos, negative = atan, asin, acos, neg
+swapaxes = swapdims = transpose
+broadcast_to = expand  # broadcast_to(x, shape): expand takes the shape as one tuple too
 detect_anomaly = autograd.detect_anomaly
 set_anomaly_enabled = autograd.set_detect_anomaly  # PyTorch's torch.set_anomaly_enabled(enabled, check_nan=True)
 

@@ -408,8 +408,8 @@ class Tensor(ArrayMethods):
     def softmax(self, dim: int): return _R.softmax(self, dim)
     def log_softmax(self, dim: int): return _R.log_softmax(self, dim)
     def logsumexp(self, dim, keepdim: bool = False): return _R.logsumexp(self, dim, keepdim)
-    def all(self): return Tensor(np.asarray(self._array.all()))
-    def any(self): return Tensor(np.asarray(self._array.any()))
+    def all(self, dim=None, keepdim: bool = False): return _R.all(self, dim, keepdim)
+    def any(self, dim=None, keepdim: bool = False): return _R.any(self, dim, keepdim)
 
     # ---------------------------------------------------------------- shape ops
     def reshape(self, *shape): return _S.reshape(self, *shape)
@@ -441,10 +441,10 @@ class Tensor(ArrayMethods):
     def div(self, other, *, rounding_mode=None): return _E.div(self, other, rounding_mode=rounding_mode)
     def __floordiv__(self, other): return _E.div(self, other, rounding_mode="floor")
     def __rfloordiv__(self, other): return _E.div(other, self, rounding_mode="floor")
-    def __mod__(self, other): return _E.remainder(self, other)
-    def __rmod__(self, other): return _E.remainder(other, self)
-    def remainder(self, other): return _E.remainder(self, other)
-    def fmod(self, other): return _E.fmod(self, other)
+    def __mod__(self, other): return _U.remainder(self, other)
+    def __rmod__(self, other): return _U.remainder(other, self)
+    def remainder(self, other): return _U.remainder(self, other)
+    def fmod(self, other): return _U.fmod(self, other)
     true_divide = divide = div
     multiply, subtract = mul, sub
     def eq(self, other): return _Cm.eq(self, other)
@@ -465,6 +465,37 @@ class Tensor(ArrayMethods):
     def reciprocal(self): return _U.reciprocal(self)
     def rsqrt(self): return _U.rsqrt(self)
     def square(self): return _U.square(self)
+    def ceil(self): return _U.ceil(self)
+    def trunc(self): return _U.trunc(self)
+    def tan(self): return _U.tan(self)
+    def atan(self): return _U.atan(self)
+    def asin(self): return _U.asin(self)
+    def acos(self): return _U.acos(self)
+    def sinh(self): return _U.sinh(self)
+    def cosh(self): return _U.cosh(self)
+    def log2(self): return _U.log2(self)
+    def log10(self): return _U.log10(self)
+    arctan, arcsin, arccos = atan, asin, acos
+    def neg(self): return _E.neg(self)
+    negative = neg
+    def logical_not(self): return _Cm.logical_not(self)
+    def logical_and(self, other): return _Cm.logical_and(self, other)
+    def logical_or(self, other): return _Cm.logical_or(self, other)
+    def logical_xor(self, other): return _Cm.logical_xor(self, other)
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _Cm.isclose(self, other, rtol, atol, equal_nan)
+    def amax(self, dim=(), keepdim=False): return _R.amax(self, dim, keepdim)
+    def amin(self, dim=(), keepdim=False): return _R.amin(self, dim, keepdim)
+    def nonzero(self, *, as_tuple=False): return _I.nonzero(self, as_tuple=as_tuple)
+    def dot(self, other): return _V.dot(self, other)
+    def mv(self, vec): return _V.mv(self, vec)
+    def where(self, condition, other): return _E.where(condition, self, other)
+    def swapaxes(self, axis0: int, axis1: int): return _S.transpose(self, axis0, axis1)
+    swapdims = swapaxes
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from minigrad.sampling import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
     def isnan(self): return _Cm.isnan(self)
     def isinf(self): return _Cm.isinf(self)
     def isfinite(self): return _Cm.isfinite(self)
@@ -493,7 +524,7 @@ class Tensor(ArrayMethods):
     def repeat(self, *sizes): return _G.repeat(self, *sizes)
     def roll(self, shifts, dims=None): return _G.roll(self, shifts, dims)
     def bmm(self, other): return _L.bmm(self, other)
-    def outer(self, vec2): return _L.outer(self, vec2)
+    def outer(self, vec2): return _V.outer(self, vec2)
     def tril(self, diagonal=0): return _E.tril(self, diagonal)
     def triu(self, diagonal=0): return _E.triu(self, diagonal)
     def view_as(self, other): return _S.view(self, other.shape)
@@ -519,6 +550,7 @@ from minigrad.ops import inplace as _In  # noqa: E402
 from minigrad.ops import linalg as _L  # noqa: E402
 from minigrad.ops import reduce as _R  # noqa: E402
 from minigrad.ops import shape as _S  # noqa: E402
+from minigrad.ops import vectors as _V  # noqa: E402
 
 # isort: split
 # The fronts of "more of PyTorch's tensor API" above.

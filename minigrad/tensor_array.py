@@ -68,6 +68,28 @@ class ArrayMethods:
     def numel(self) -> int:
         return self._array.size
 
+    nelement = numel
+    ndimension = dim
+
+    def element_size(self) -> int:
+        """Bytes per element. Example: ``mg.ones(2).element_size()`` -> 4."""
+        return self._array.itemsize
+
+    def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """Steps between neighbours along each dim, in elements as PyTorch counts them.
+
+        Example: ``mg.ones(2, 3).stride()`` -> (3, 1); ``mg.ones(2, 3).t().stride()`` -> (1, 3).
+        """
+        steps = tuple(s // self._array.itemsize for s in self._array.strides)
+        return steps if dim is None else steps[dim]
+
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in memory in row-major order without gaps.
+
+        Example: ``mg.ones(2, 3).is_contiguous()`` -> True; ``mg.ones(2, 3).t().is_contiguous()`` -> False.
+        """
+        return self._array.flags.c_contiguous
+
     def __len__(self) -> int:
         if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")

@@ -1,5 +1,6 @@
 """Comparisons and value tests: eq, ne, lt, le, gt, ge (bool tensors, elementwise, broadcasting),
-isnan, isinf, isfinite, and the whole-tensor checks allclose and equal (Python bools).
+the logical ops, isnan, isinf, isfinite, isclose, and the whole-tensor checks allclose and equal
+(Python bools).
 
 None of them is differentiable: their results are bools, outside the graph, as in PyTorch.
 """
@@ -89,6 +90,46 @@ def ge(a: Any, b: Any) -> Tensor:
     return compare(np.greater_equal, a, b)
 
 
+# ----------------------------------------------------------------------------------- logical ops
+# Any dtype: zero is False, everything else True; the result is a bool tensor.
+
+
+def logical_not(x: Tensor) -> Tensor:
+    """True where x is zero (or False).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.logical_not(mg.tensor([0.0, 2.0]))
+        tensor([ True, False])
+    """
+    return Tensor(np.logical_not(as_tensor(x, op="logical_not")._array))
+
+
+def logical_and(a: Any, b: Any) -> Tensor:
+    """True where both are nonzero.
+
+    Example: ``mg.logical_and(mg.tensor([1, 0]), mg.tensor([1, 1]))`` -> tensor([ True, False]).
+    """
+    return compare(np.logical_and, a, b)
+
+
+def logical_or(a: Any, b: Any) -> Tensor:
+    """True where either is nonzero.
+
+    Example: ``mg.logical_or(mg.tensor([1, 0]), mg.tensor([0, 0]))`` -> tensor([ True, False]).
+    """
+    return compare(np.logical_or, a, b)
+
+
+def logical_xor(a: Any, b: Any) -> Tensor:
+    """True where exactly one is nonzero.
+
+    Example: ``mg.logical_xor(mg.tensor([1, 1]), mg.tensor([1, 0]))`` -> tensor([False,  True]).
+    """
+    return compare(np.logical_xor, a, b)
+
+
 # ----------------------------------------------------------------------------------- value tests
 
 
@@ -126,6 +167,22 @@ def isfinite(x: Tensor) -> Tensor:
         tensor([ True, False])
     """
     return Tensor(np.isfinite(as_tensor(x, op="isfinite")._array))
+
+
+def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """True where |a - b| <= atol + rtol * |b| (shapes broadcast); a bool tensor.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.isclose(mg.tensor([1.0, 2.0]), mg.tensor([1.0, 2.1]))
+        tensor([ True, False])
+    """
+    a, b = as_tensor(a, op="isclose"), as_tensor(b, op="isclose")
+    try:
+        return Tensor(np.isclose(a._array, b._array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    except ValueError:
+        raise broadcast_error("isclose", a.shape, b.shape) from None
 
 
 def allclose(a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:

@@ -295,54 +295,6 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None, out: None = None) -
 
 
 
-class Remainder(Function):
-    """``a - b * floor(a / b)`` ('remainder': the sign of ``b``, Python's ``%``) or ``a - b * trunc(a / b)``
-    ('fmod': the sign of ``a``, C's). d/da = 1; d/db = -(the rounded quotient), a constant almost everywhere."""
-
-    name = "remainder"
-
-    def forward(self, a, b):
-        if a.dtype.kind in "iu" and (b == 0).any():
-            raise ZeroDivisionError(f"{self.mode}: integer division by zero")
-        if self.needs_input_grad[1]:
-            self.quotient = np.floor(a / b) if self.mode == "remainder" else np.trunc(a / b)
-        if self.mode == "fmod" or a.dtype.kind in "iu":
-            return np.fmod(a, b) if self.mode == "fmod" else np.remainder(a, b)
-        r = np.fmod(a, b)  # PyTorch's rule: fmod, moved by b where the signs differ (a zero stays fmod's)
-        return np.where((r != 0) & ((b < 0) != (r < 0)), r + b, r)
-
-    def backward(self, grad):
-        ga = grad if self.needs_input_grad[0] else None
-        gb = -grad * self.quotient if self.needs_input_grad[1] else None
-        return ga, gb
-
-
-def _remainder(mode: str, a: Any, b: Any) -> Tensor:
-    a, b = promote(mode, a, b)
-    if a.dtype == np.bool_:
-        raise RuntimeError(f"{mode}: not supported for two bool tensors; convert them with .long()")
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise broadcast_error(mode, a.shape, b.shape) from None
-    return Remainder.apply(a, b, mode=mode)
-
-
-def remainder(a: Any, b: Any) -> Tensor:
-    """``a % b`` as Python computes it: the result has the sign of ``b`` (PyTorch's ``remainder``).
-
-    Example: ``mg.remainder(mg.tensor([-7, 7]), 3)`` -> tensor([2, 1]); ``mg.tensor([5.5]) % 2`` -> tensor([1.5]).
-    """
-    return _remainder("remainder", a, b)
-
-
-def fmod(a: Any, b: Any) -> Tensor:
-    """The remainder of C's ``fmod``: the result has the sign of ``a``.
-
-    Example: ``mg.fmod(mg.tensor([-7, 7]), 3)`` -> tensor([-1, 1]).
-    """
-    return _remainder("fmod", a, b)
-
 def refuse_out(op: str, out: Any) -> None:
     """minigrad ops always return a new tensor: ``out=`` is refused instead of silently ignored."""
     if out is not None:

@@ -58,6 +58,16 @@ def log(x: Any) -> Any:
     return x.log() if isinstance(x, Tensor) else np.log(x)
 
 
+def sin(x: Any) -> Any:
+    """Sine. Example: ``sin(np.zeros(1)).tolist()`` -> [0.0]."""
+    return x.sin() if isinstance(x, Tensor) else np.sin(x)
+
+
+def cos(x: Any) -> Any:
+    """Cosine. Example: ``cos(np.zeros(1)).tolist()`` -> [1.0]."""
+    return x.cos() if isinstance(x, Tensor) else np.cos(x)
+
+
 def sigmoid(x: Any) -> Any:
     """1 / (1 + exp(-x)), stable. Example: ``sigmoid(np.zeros(1)).tolist()`` -> [0.5]."""
     return x.sigmoid() if isinstance(x, Tensor) else K.sigmoid(x)

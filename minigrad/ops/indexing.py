@@ -188,3 +188,20 @@ def _view(x: Tensor, index: Any) -> Tensor:
     out = Tensor(_pick(x._array, index))
     _share_memory_bookkeeping((out,), x)
     return out
+
+
+def nonzero(x: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+    """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, one row per element in
+    row-major order, or with ``as_tuple=True`` one 1-D tensor per dim (what ``x[...]`` takes).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nonzero(mg.tensor([[0, 3], [5, 0]]))
+        tensor([[0, 1],
+                [1, 0]])
+    """
+    a = x._array if isinstance(x, Tensor) else np.asarray(x)
+    if as_tuple:
+        return tuple(Tensor(i.astype(np.int64, copy=False)) for i in np.nonzero(np.atleast_1d(a)))
+    return Tensor(np.argwhere(a).astype(np.int64, copy=False))

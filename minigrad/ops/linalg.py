@@ -129,17 +129,3 @@ def bmm(a: Tensor, b: Tensor, *, out: None = None) -> Tensor:
         raise ShapeError(f"bmm: shapes {a.shape} and {b.shape} do not fit: expected (B, n, k) and (B, k, m) "
                          "with the same B and k")
     return matmul(a, b)
-
-
-def outer(input: Any, vec2: Any) -> Tensor:
-    """The outer product of two vectors: ``out[i, j] = input[i] * vec2[j]``.
-
-    Example: ``mg.outer(mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0]))`` -> tensor([[3., 4.], [6., 8.]]).
-    """
-    a, b = promote("outer", input, vec2)
-    if a.ndim != 1 or b.ndim != 1:
-        raise ShapeError(f"outer: expected two 1-D tensors, got shapes {a.shape} and {b.shape}")
-    return a.reshape(-1, 1) * b.reshape(1, -1)
-
-
-ger = outer  # PyTorch's older name

@@ -258,6 +258,70 @@ def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
     return values_indices(MaxDim.apply(x, dim=d, keepdim=keepdim, smallest=smallest, indices=idx), indices)
 
 
+class Amax(Function):
+    """max (or min, ``smallest``) over ``dims``; ties share the gradient evenly (PyTorch's rule for amax)."""
+
+    name = "amax"
+
+    def forward(self, x):
+        y = x.min(axis=self.dims, keepdims=True) if self.smallest else x.max(axis=self.dims, keepdims=True)
+        winners = x == y
+        self.share = winners / winners.sum(axis=self.dims, keepdims=True)  # a constant of the node
+        return y if self.keepdim else y.squeeze(self.dims)
+
+    def backward(self, grad):
+        if not self.keepdim:
+            grad = G.expand_dims(grad, self.dims)
+        return grad * self.share
+
+
+def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """The largest values over ``dim`` (an int or a tuple; all dims when empty). Unlike ``max``, no
+    indices, and tied maxima share the gradient evenly.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.amax(mg.tensor([[1.0, 5.0], [7.0, 2.0]]), dim=1)
+        tensor([5., 7.])
+    """
+    return _amax("amax", x, dim, keepdim, smallest=False)
+
+
+def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """The smallest values over ``dim``, as ``amax``. Example: ``mg.amin(mg.tensor([3.0, 1.0]))`` -> tensor(1.)."""
+    return _amax("amin", x, dim, keepdim, smallest=True)
+
+
+def _amax(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool) -> Tensor:
+    dims = normalize_dims(op, None if dim == () or dim == [] else dim, x.ndim)
+    dims = tuple(range(x.ndim)) if dims is None else dims
+    _check_nonempty(op, x, None if len(dims) != 1 else dims[0])
+    if x.dtype.kind != "f":
+        a = x._array
+        values = a.min(axis=dims, keepdims=keepdim) if smallest else a.max(axis=dims, keepdims=keepdim)
+        return Tensor(np.asarray(values))
+    return Amax.apply(x, dims=dims, keepdim=keepdim, smallest=smallest)
+
+
+def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element (over ``dim``, or all) is nonzero; a bool tensor.
+
+    Example: ``mg.all(mg.tensor([[1, 0], [1, 1]]), dim=1)`` -> tensor([False,  True]).
+    """
+    dims = normalize_dims("all", dim, x.ndim)
+    return Tensor(np.asarray(x._array.all(axis=dims, keepdims=keepdim)))
+
+
+def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element (over ``dim``, or all) is nonzero; a bool tensor.
+
+    Example: ``mg.any(mg.tensor([[1, 0], [0, 0]]), dim=1)`` -> tensor([ True, False]).
+    """
+    dims = normalize_dims("any", dim, x.ndim)
+    return Tensor(np.asarray(x._array.any(axis=dims, keepdims=keepdim)))
+
+
 def max(x: Tensor, dim: Any = None, keepdim: bool = False):  # noqa: A001
     """Largest element; with ``dim`` a (values, indices) pair like PyTorch; with a tensor, elementwise.
 

@@ -1,4 +1,5 @@
-"""More elementwise math: log1p, expm1, sin, cos, reciprocal, rsqrt, square, rounding, sign.
+"""More elementwise math: log1p, expm1, log2, log10, trigonometric and hyperbolic functions,
+reciprocal, rsqrt, square, rounding, sign, and the remainders (``%``, ``fmod``).
 
 The rules for dtypes follow PyTorch: functions that are only defined on reals (log1p, sin, rsqrt...)
 turn integer tensors into the default float dtype; floor, round, sign and square keep integers.
@@ -7,10 +8,14 @@ Rounding and sign are flat almost everywhere, so their gradient is 0, as in PyTo
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minigrad.autograd import Function
-from minigrad.ops.elementwise import _floating, as_tensor
+from minigrad.errors import broadcast_error
+from minigrad.ops import grad_math as G
+from minigrad.ops.elementwise import _floating, as_tensor, promote
 from minigrad.tensor import Tensor
 
 # ----------------------------------------------------------------------------------- smooth functions
@@ -44,7 +49,7 @@ class Sin(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return grad * np.cos(x)
+        return grad * G.cos(x)
 
 
 class Cos(Function):
@@ -54,7 +59,64 @@ class Cos(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return -grad * np.sin(x)
+        return -grad * G.sin(x)
+
+
+class Tan(Function):
+    def forward(self, x):
+        y = np.tan(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (1 + y * y)  # d/dx tan x = 1 / cos^2 x = 1 + tan^2 x
+
+
+class Atan(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.arctan(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / (1 + x * x)
+
+
+class Asin(Function):
+    """asin (``sign=1``) or acos (``sign=-1``): d/dx = sign / sqrt(1 - x^2)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.arcsin(x) if self.sign > 0 else np.arccos(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return self.sign * grad * (1 - x * x) ** -0.5
+
+
+class Sinh(Function):
+    """sinh (``sign=-1``: (e^x - e^-x) / 2) or cosh (``sign=1``); each one's derivative is the other."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.sinh(x) if self.sign < 0 else np.cosh(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * (G.exp(x) - self.sign * G.exp(-x)) * 0.5
+
+
+class LogBase(Function):
+    """log of base ``base`` (2 or 10): d/dx = 1 / (x ln base)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.log2(x) if self.base == 2 else np.log10(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / (x * float(np.log(self.base)))
 
 
 class Reciprocal(Function):
@@ -137,6 +199,102 @@ def cos(x: Tensor) -> Tensor:
     return Cos.apply(_floating(x))
 
 
+def tan(x: Tensor) -> Tensor:
+    """Tangent (radians).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.tan(mg.tensor([0.0]))
+        tensor([0.])
+    """
+    return Tan.apply(_floating(x))
+
+
+def atan(x: Tensor) -> Tensor:
+    """Arctangent, in (-pi/2, pi/2).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.atan(mg.tensor([0.0]))
+        tensor([0.])
+    """
+    return Atan.apply(_floating(x))
+
+
+def asin(x: Tensor) -> Tensor:
+    """Arcsine, in [-pi/2, pi/2]; nan outside [-1, 1], as in PyTorch.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.asin(mg.tensor([0.0]))
+        tensor([0.])
+    """
+    return Asin.apply(_floating(x), sign=1)
+
+
+def acos(x: Tensor) -> Tensor:
+    """Arccosine, in [0, pi]; nan outside [-1, 1].
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.acos(mg.tensor([1.0]))
+        tensor([0.])
+    """
+    return Asin.apply(_floating(x), sign=-1)
+
+
+def sinh(x: Tensor) -> Tensor:
+    """Hyperbolic sine.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.sinh(mg.tensor([0.0]))
+        tensor([0.])
+    """
+    return Sinh.apply(_floating(x), sign=-1)
+
+
+def cosh(x: Tensor) -> Tensor:
+    """Hyperbolic cosine.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.cosh(mg.tensor([0.0]))
+        tensor([1.])
+    """
+    return Sinh.apply(_floating(x), sign=1)
+
+
+def log2(x: Tensor) -> Tensor:
+    """Logarithm base 2.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.log2(mg.tensor([8.0]))
+        tensor([3.])
+    """
+    return LogBase.apply(_floating(x), base=2)
+
+
+def log10(x: Tensor) -> Tensor:
+    """Logarithm base 10.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.log10(mg.tensor([100.0]))
+        tensor([2.])
+    """
+    return LogBase.apply(_floating(x), base=10)
+
+
 def reciprocal(x: Tensor) -> Tensor:
     """1 / x (1 / 0 = inf); integers give the default float dtype.
 
@@ -211,6 +369,36 @@ def floor(x: Tensor) -> Tensor:
     return Flat.apply(x, fn=np.floor, name="floor")
 
 
+def ceil(x: Tensor) -> Tensor:
+    """The smallest integer >= x (integer tensors are returned unchanged, as a copy).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.ceil(mg.tensor([-1.5, 1.5]))
+        tensor([-1.,  2.])
+    """
+    x = _not_bool("ceil", x)
+    if x.dtype.kind != "f":
+        return Tensor(x._array.copy())
+    return Flat.apply(x, fn=np.ceil, name="ceil")
+
+
+def trunc(x: Tensor) -> Tensor:
+    """x rounded toward zero (integer tensors are returned unchanged, as a copy).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.trunc(mg.tensor([-1.5, 1.5]))
+        tensor([-1.,  1.])
+    """
+    x = _not_bool("trunc", x)
+    if x.dtype.kind != "f":
+        return Tensor(x._array.copy())
+    return Flat.apply(x, fn=np.trunc, name="trunc")
+
+
 def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
     """Round to ``decimals`` places; halves go to the even neighbour (0.5 -> 0, 1.5 -> 2), as in PyTorch.
 
@@ -250,3 +438,54 @@ def sign(x: Tensor) -> Tensor:
     if x.dtype.kind != "f":
         return Tensor(_sign(x._array))
     return Flat.apply(x, fn=_sign, name="sign")
+
+
+# ----------------------------------------------------------------------------------- remainders
+
+class Remainder(Function):
+    """``a - b * floor(a / b)`` ('remainder': the sign of ``b``, Python's ``%``) or ``a - b * trunc(a / b)``
+    ('fmod': the sign of ``a``, C's). d/da = 1; d/db = -(the rounded quotient), a constant almost everywhere."""
+
+    name = "remainder"
+
+    def forward(self, a, b):
+        if a.dtype.kind in "iu" and (b == 0).any():
+            raise ZeroDivisionError(f"{self.mode}: integer division by zero")
+        if self.needs_input_grad[1]:
+            self.quotient = np.floor(a / b) if self.mode == "remainder" else np.trunc(a / b)
+        if self.mode == "fmod" or a.dtype.kind in "iu":
+            return np.fmod(a, b) if self.mode == "fmod" else np.remainder(a, b)
+        r = np.fmod(a, b)  # PyTorch's rule: fmod, moved by b where the signs differ (a zero stays fmod's)
+        return np.where((r != 0) & ((b < 0) != (r < 0)), r + b, r)
+
+    def backward(self, grad):
+        ga = grad if self.needs_input_grad[0] else None
+        gb = -grad * self.quotient if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+def _remainder(mode: str, a: Any, b: Any) -> Tensor:
+    a, b = promote(mode, a, b)
+    if a.dtype == np.bool_:
+        raise RuntimeError(f"{mode}: not supported for two bool tensors; convert them with .long()")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise broadcast_error(mode, a.shape, b.shape) from None
+    return Remainder.apply(a, b, mode=mode)
+
+
+def remainder(a: Any, b: Any) -> Tensor:
+    """``a % b`` as Python computes it: the result has the sign of ``b`` (PyTorch's ``remainder``).
+
+    Example: ``mg.remainder(mg.tensor([-7, 7]), 3)`` -> tensor([2, 1]); ``mg.tensor([5.5]) % 2`` -> tensor([1.5]).
+    """
+    return _remainder("remainder", a, b)
+
+
+def fmod(a: Any, b: Any) -> Tensor:
+    """The remainder of C's ``fmod``: the result has the sign of ``a``.
+
+    Example: ``mg.fmod(mg.tensor([-7, 7]), 3)`` -> tensor([-1, 1]).
+    """
+    return _remainder("fmod", a, b)

@@ -84,6 +84,10 @@ PROGRAMS: dict[str, Program] = {
     "abs_relu": lambda T, x: (lambda a: a.abs() * a + a.relu() * a)(x(3, 4)),
     "tanh_sigmoid": lambda T, x: x(3, 4).tanh() * x(4).sigmoid(),
     "softplus": lambda T, x: _F(T).softplus(x(3, 4) * 3) + _F(T).softplus(x(4), beta=2.0, threshold=1.0),
+    "unary_math": lambda T, x: (lambda a: a.sin() * a.cos() + (a * 0.5).tan() + a.atan() + (a.tanh() * 0.9).asin()
+                                + a.sinh() * a.cosh() + a.log1p() + a.expm1() + a.reciprocal() + a.rsqrt()
+                                + a.square() + a.log2() * a.log10())(x(3, 4, low=0.2)),
+    "amax_amin": lambda T, x: (lambda a: a.amax(1) ** 2 + a.amin((0, 1)) * a.sum(1))(x(3, 4)),
     "clamp": lambda T, x: (lambda a: a.clamp(-0.5, 0.8) * a)(x(3, 4)),
     "maximum_minimum": lambda T, x: (lambda a, b: T.maximum(a, b) * a + T.minimum(a, b) ** 2)(x(3, 4), x(4)),
     "where": lambda T, x: (lambda a, b: T.where(a.detach() > 0, a * a, b.exp()))(x(3, 4), x(4)),
