@@ -266,7 +266,8 @@ class Amax(Function):
     def forward(self, x):
         y = x.min(axis=self.dims, keepdims=True) if self.smallest else x.max(axis=self.dims, keepdims=True)
         winners = x == y
-        self.share = winners / winners.sum(axis=self.dims, keepdims=True)  # a constant of the node
+        share = winners / winners.sum(axis=self.dims, keepdims=True)
+        self.share = share.astype(x.dtype, copy=False)  # a constant of the node
         return y if self.keepdim else y.squeeze(self.dims)
 
     def backward(self, grad):
