@@ -148,8 +148,8 @@ def _scalar(d: Draw) -> str:
 def gen_binary(d: Draw) -> tuple[str, dict]:
     s = d.shape()
     a = d.array(s, d.dtype())
-    op = d.pick(("+", "-", "*", "/", "**", "max", "min", "cmp", "alpha", "rdiv", "where"))
-    b = d.array(d.broadcast_partner(s), d.dtype(), kind="pos" if op in ("/", "rdiv") else "n")
+    op = d.pick(("+", "-", "*", "/", "**", "max", "min", "cmp", "alpha", "rdiv", "where", "rem", "logical"))
+    b = d.array(d.broadcast_partner(s), d.dtype(), kind="pos" if op in ("/", "rdiv", "rem") else "n")
     if op == "**":
         d.inputs[0] = np.abs(d.inputs[0]) + (0.5 if d.inputs[0].dtype.kind == "f" else 1)
         d.inputs[1] = np.clip(d.inputs[1], -2, 2)
@@ -166,6 +166,10 @@ def gen_binary(d: Draw) -> tuple[str, dict]:
     if op == "where":
         c = d.array(d.broadcast_partner(s), "bool")
         return f"L.where({c}, {a}, {b})", {}
+    if op == "rem":
+        return (f"{a} % {b}" if d.chance(0.5) else f"L.fmod({a}, {b})"), {}
+    if op == "logical":
+        return f"L.{d.pick(('logical_and', 'logical_or', 'logical_xor'))}({a}, {b})", {}
     return f"{a} {op} {b}", {}
 
 
@@ -194,6 +198,12 @@ UNARY = {
     "log_softmax": ("L.log_softmax({x}, dim={dim})", "n"), "clone": ("{x}.clone()", "n"),
     "float": ("{x}.float()", "n"), "double": ("{x}.double()", "n"), "to_none": ("{x}.to(None)", "n"),
     "type_as": ("{x}.type_as(L.zeros(1, dtype=L.float64))", "n"),
+    "ceil": ("{x}.ceil()", "away"), "trunc": ("L.trunc({x})", "away"), "tan": ("({x} * 0.5).tan()", "n"),
+    "atan": ("L.atan({x})", "n"), "asin": ("(L.tanh({x}) * 0.9).asin()", "n"),
+    "acos": ("L.acos({x}.tanh() * 0.9)", "n"),
+    "sinh": ("{x}.sinh()", "n"), "cosh": ("L.cosh({x})", "n"), "log2": ("{x}.log2()", "pos"),
+    "log10": ("L.log10({x})", "pos"), "neg_method": ("{x}.neg()", "n"), "logical_not": ("L.logical_not({x})", "n"),
+    "amax": ("{x}.amax({dim})", "distinct"), "amin": ("L.amin({x}, {dim}, keepdim=True)", "distinct"),
 }
 
 
