@@ -131,6 +131,7 @@ from minigrad.ops.gather import (
     scatter_add,
     unbind,
 )
+from minigrad.ops.index_ops import index_add, index_copy, index_fill, repeat_interleave
 from minigrad.ops.indexing import getitem, nonzero
 from minigrad.ops.linalg import bmm, matmul, mm
 from minigrad.ops.reduce import (

@@ -514,6 +514,22 @@ class Tensor(ArrayMethods):
     def scatter(self, dim, index, src=None, *, value=None, reduce=None):
         return _G.scatter(self, dim, index, src, value=value, reduce=reduce)
     def scatter_add(self, dim, index, src): return _G.scatter_add(self, dim, index, src)
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return _In.apply_inplace(self, "scatter_", lambda s: _G.scatter(s, dim, index, src, value=value, reduce=reduce),
+                                 src)
+    def scatter_add_(self, dim, index, src):
+        return _In.apply_inplace(self, "scatter_add_", lambda s: _G.scatter_add(s, dim, index, src), src)
+    def index_add(self, dim, index, source, *, alpha=1): return _Ix.index_add(self, dim, index, source, alpha=alpha)
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return _In.apply_inplace(self, "index_add_", lambda s: _Ix.index_add(s, dim, index, source, alpha=alpha),
+                                 source)
+    def index_copy(self, dim, index, source): return _Ix.index_copy(self, dim, index, source)
+    def index_copy_(self, dim, index, source):
+        return _In.apply_inplace(self, "index_copy_", lambda s: _Ix.index_copy(s, dim, index, source), source)
+    def index_fill(self, dim, index, value): return _Ix.index_fill(self, dim, index, value)
+    def repeat_interleave(self, repeats, dim=None): return _Ix.repeat_interleave(self, repeats, dim)
+    def index_fill_(self, dim, index, value):
+        return _In.apply_inplace(self, "index_fill_", lambda s: _Ix.index_fill(s, dim, index, value), value)
     def index_select(self, dim, index): return _G.index_select(self, dim, index)
     def index_put(self, indices, values, accumulate=False): return _G.index_put(self, indices, values, accumulate)
     def masked_fill(self, mask, value): return _G.masked_fill(self, mask, value)
@@ -545,6 +561,7 @@ class Tensor(ArrayMethods):
 
 # Ops import Tensor, so they are bound here, after the class exists.
 from minigrad.ops import elementwise as _E  # noqa: E402
+from minigrad.ops import index_ops as _Ix  # noqa: E402
 from minigrad.ops import indexing as _I  # noqa: E402
 from minigrad.ops import inplace as _In  # noqa: E402
 from minigrad.ops import linalg as _L  # noqa: E402

@@ -83,6 +83,17 @@ class ArrayMethods:
         steps = tuple(s // self._array.itemsize for s in self._array.strides)
         return steps if dim is None else steps[dim]
 
+    def data_ptr(self) -> int:
+        """The address of the first element (views share their base's memory)."""
+        return self._array.ctypes.data
+
+    def pin_memory(self) -> Tensor:
+        """The tensor itself: pinned memory is for copies to a GPU, which minigrad does not have."""
+        return self  # type: ignore[return-value]
+
+    def is_pinned(self) -> bool:
+        return False
+
     def is_contiguous(self) -> bool:
         """Whether the elements lie in memory in row-major order without gaps.
 

@@ -14,7 +14,17 @@ from typing import Any
 
 from minigrad.errors import not_in_minigrad
 from minigrad.nn import functional, init, modules, utils
-from minigrad.nn.activation import ELU, GELU, LeakyReLU, Softplus
+from minigrad.nn.activation import (
+    ELU,
+    GELU,
+    CosineSimilarity,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    ReLU6,
+    SiLU,
+    Softplus,
+)
 from minigrad.nn.cells import LayerNormLSTMCell, LockedDropout, PeepholeLSTMCell, VariationalDropoutCell
 from minigrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from minigrad.nn.custom_recurrent import Recurrent
@@ -52,7 +62,8 @@ from minigrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RN
 __all__ = [
     "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Parameter",
     "Linear", "Embedding", "Dropout", "Dropout1d", "Dropout2d", "Identity", "Flatten", "Unflatten",
-    "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "ELU", "GELU", "Softplus", "Softmax", "LogSoftmax",
+    "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "ELU", "GELU", "Softplus", "SiLU", "LogSigmoid",
+    "Hardtanh", "ReLU6", "CosineSimilarity", "Softmax", "LogSoftmax",
     "LayerNorm", "BatchNorm1d",
     "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "SmoothL1Loss", "HuberLoss",
     "KLDivLoss",

@@ -1,4 +1,5 @@
-"""Activation layers: LeakyReLU, ELU, GELU and Softplus (Modules around ``mg.nn.functional``).
+"""Activation layers: LeakyReLU, ELU, GELU, Softplus, SiLU, LogSigmoid, Hardtanh, ReLU6 and
+CosineSimilarity (Modules around ``mg.nn.functional``).
 
 Tanh, Sigmoid, ReLU, Softmax and LogSoftmax live in ``layers.py``; all of them are in ``mg.nn``.
 
@@ -105,3 +106,63 @@ class Softplus(Module):
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class SiLU(Module):
+    """``x * sigmoid(x)``. Example: ``mg.nn.SiLU()(mg.tensor([0.0])).tolist()`` -> [0.0]."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.silu(input, self.inplace)
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))``. Example: ``round(mg.nn.LogSigmoid()(mg.tensor([0.0])).item(), 4)`` -> -0.6931."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
+
+
+class Hardtanh(Module):
+    """``x`` clamped to ``[min_val, max_val]``. Example: ``mg.nn.Hardtanh()(mg.tensor([2.0])).tolist()`` -> [1.0]."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)``. Example: ``mg.nn.ReLU6()(mg.tensor([7.0])).tolist()`` -> [6.0]."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class CosineSimilarity(Module):
+    """The cosine similarity of two inputs along ``dim``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.CosineSimilarity(dim=0)(mg.tensor([1.0, 0.0]), mg.tensor([2.0, 0.0])).tolist()
+        1.0
+    """
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)

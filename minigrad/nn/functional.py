@@ -45,7 +45,18 @@ from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests 
     ones_constant,
     value_range,
 )
-from minigrad.nn.functional_activations import elu, gelu, leaky_relu, softplus
+from minigrad.nn.functional_activations import (
+    cosine_similarity,
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    logsigmoid,
+    normalize,
+    relu6,
+    silu,
+    softplus,
+)
 from minigrad.nn.functional_classification_losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -62,7 +73,8 @@ __all__ = [
     "linear", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits", "l1_loss", "dropout",
     "embedding", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "one_hot",
     # from functional_activations.py, functional_layers.py and functional_*_losses.py
-    "leaky_relu", "elu", "gelu", "softplus", "layer_norm", "batch_norm", "dropout1d", "dropout2d",
+    "leaky_relu", "elu", "gelu", "softplus", "silu", "logsigmoid", "hardtanh", "relu6", "normalize",
+    "cosine_similarity", "layer_norm", "batch_norm", "dropout1d", "dropout2d",
     "nll_loss", "binary_cross_entropy", "smooth_l1_loss", "huber_loss", "kl_div", "pad",
 ]
 

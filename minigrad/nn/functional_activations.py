@@ -1,4 +1,6 @@
-"""Activations for ``mg.nn.functional``: leaky_relu, elu, gelu, softplus, and the erf that gelu needs.
+"""Activations for ``mg.nn.functional``: leaky_relu, elu, gelu, softplus, the erf that gelu needs,
+and the ones composed from other ops (silu, logsigmoid, hardtanh, relu6) with vector helpers
+(normalize, cosine_similarity).
 
 Each activation with its own gradient is one ``Function`` node. ``erf`` is computed here with
 NumPy alone, accurate to float64 (within a few units in the last place, checked against
@@ -261,3 +263,101 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     input = _as_tensor(input, "softplus")
     _check_floating(input, "softplus")
     return input.softplus(beta, threshold)
+
+
+# ----------------------------------------------------------------------------------- composed from other ops
+# Their gradients (and second derivatives) come from the ops they are made of.
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * sigmoid(x)`` (also called swish).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> [round(v, 4) for v in mg.nn.functional.silu(mg.tensor([-1.0, 0.0, 1.0])).tolist()]
+        [-0.2689, 0.0, 0.7311]
+    """
+    input = _as_tensor(input, "silu")
+    _check_floating(input, "silu")
+    return _maybe_inplace(input, inplace, "silu", lambda x: x * x.sigmoid())
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))`` without overflow: ``-softplus(-x)``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> [round(v, 4) for v in mg.nn.functional.logsigmoid(mg.tensor([0.0, -100.0])).tolist()]
+        [-0.6931, -100.0]
+    """
+    input = _as_tensor(input, "logsigmoid")
+    _check_floating(input, "logsigmoid")
+    return -softplus(-input)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` clamped to ``[min_val, max_val]``; the gradient is 1 strictly inside, 0 elsewhere (PyTorch's rule).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.hardtanh(mg.tensor([-2.0, 0.5, 3.0])).tolist()
+        [-1.0, 0.5, 1.0]
+    """
+    input = _as_tensor(input, "hardtanh")
+    _check_floating(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not be greater than max_val ({max_val})")
+
+    def compute(x: Tensor) -> Tensor:
+        inside = Tensor((x._array > min_val) & (x._array < max_val))
+        return _where(inside, x, x.detach().clamp(min_val, max_val))  # outside: a constant, gradient 0
+
+    return _maybe_inplace(input, inplace, "hardtanh", compute)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``. Example: ``mg.nn.functional.relu6(mg.tensor([-1.0, 8.0])).tolist()`` -> [0.0, 6.0]."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``x / max(||x||_p, eps)`` along ``dim``: unit vectors.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.normalize(mg.tensor([[3.0, 4.0]], dtype=mg.float64)).tolist()
+        [[0.6, 0.8]]
+    """
+    input = _as_tensor(input, "normalize")
+    _check_floating(input, "normalize")
+    return input / input.norm(p, dim=dim, keepdim=True).clamp_min(eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (they broadcast): each is
+    divided by its norm, at least ``eps``, then the products are summed, as PyTorch computes it.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> mg.nn.functional.cosine_similarity(mg.tensor([[1.0, 0.0]]), mg.tensor([[1.0, 1.0]])).tolist()
+        [0.7071067690849304]
+    """
+    x1, x2 = _as_tensor(x1, "cosine_similarity"), _as_tensor(x2, "cosine_similarity")
+    _check_floating(x1, "cosine_similarity")
+    _check_floating(x2, "cosine_similarity")
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = x1.expand(*shape), x2.expand(*shape)
+    n1 = x1.norm(dim=dim, keepdim=True).clamp_min(eps)
+    n2 = x2.norm(dim=dim, keepdim=True).clamp_min(eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def _where(condition: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    from minigrad.ops.clamp_where import where
+
+    return where(condition, a, b)

@@ -100,6 +100,18 @@ CASES: list[Case] = [
     C("amax_all_keepdim", lambda L, x: x.amax(keepdim=True) * x, distinct(3, 4)),
     C("dot_mv", lambda L, a, m: L.dot(a, a * 2.0) + L.mv(m, a).sum() + m.mv(a)[0], n(4), n(3, 4)),
     C("where_method", lambda L, x, y: x.where(L.tensor(MASK), y), n(3, 4), n(4)),
+    C("index_add_repeats", lambda L, x, s: x.index_add(0, L.tensor([2, 0, 2]), s, alpha=1.5), n(3, 4), n(3, 4)),
+    C("index_add_dim1", lambda L, x, s: L.index_add(x, 1, L.tensor([3, 1]), s), n(3, 4), n(3, 2)),
+    C("index_copy", lambda L, x, s: x.index_copy(1, L.tensor([2, 0]), s), n(3, 4), n(3, 2)),
+    C("index_fill", lambda L, x: L.index_fill(x, 1, L.tensor([1, 3]), -2.0) * x, n(3, 4)),
+    C("repeat_interleave", lambda L, x: x.repeat_interleave(L.tensor([2, 0, 1]), dim=0) * 1.5, n(3, 4)),
+    C("repeat_interleave_flat", lambda L, x: L.repeat_interleave(x, 2), n(2, 3)),
+    C("silu_logsigmoid", lambda L, x: L.nn.functional.silu(x) + L.nn.functional.logsigmoid(x * 3.0), n(3, 4)),
+    C("hardtanh_relu6", lambda L, x: L.nn.functional.hardtanh(x * 2.0, -1.5, 2.0) + L.nn.functional.relu6(x * 4.0),
+      away(3, 4)),
+    C("normalize", lambda L, x: L.nn.functional.normalize(x) + L.nn.functional.normalize(x, p=1.0, dim=0), n(3, 4)),
+    C("cosine_similarity", lambda L, a, b: L.nn.functional.cosine_similarity(a, b) * 2.0 +
+      L.nn.functional.cosine_similarity(a, b[:1], dim=0).sum(), n(3, 4), n(3, 4)),
     # ------------------------------------------------------------------ arithmetic forms
     C("add_alpha", lambda L, a, b: a.add(b, alpha=2.5), n(3, 4), n(4)),
     C("sub_alpha_fn", lambda L, a, b: L.sub(a, b, alpha=0.5), n(3, 1), n(3, 4)),
