@@ -348,7 +348,7 @@ def gen_gather(d: Draw) -> tuple[str, dict]:
     dim = d.dim(nd, allow_bad=False)
     ax = dim % nd
     name = d.pick(("gather", "index_select", "scatter", "scatter_add", "masked_fill", "topk", "sort",
-                   "argsort", "unique", "index_put"))
+                   "argsort", "unique", "index_put", "index_add", "index_fill", "repeat_interleave"))
     kind = "distinct" if name in ("topk", "sort", "argsort") else "n"
     dtype = d.dtype() if name != "unique" else d.pick(("int64", "float64"))
     x = d.array(shape, dtype, kind)
@@ -378,6 +378,16 @@ def gen_gather(d: Draw) -> tuple[str, dict]:
         if name == "scatter" and d.chance(0.3):
             return f"{x}.scatter({dim}, {it}, {_scalar(d)})", {}
         return f"{x}.{name}({dim}, {it}, {src})", {}
+    if name == "index_add":  # repeated slice numbers add up
+        idx = d.index_list(n, d.int(0, 4), negative=False) if n else []
+        src = d.array(shape[:ax] + (len(idx),) + shape[ax + 1:], dtype)
+        return f"{x}.index_add({dim}, L.tensor({idx!r}, dtype=L.int64), {src}, alpha={d.pick((1, 2, -1))})", {}
+    if name == "index_fill":
+        idx = d.index_list(n, d.int(0, 3), negative=False) if n else []
+        return f"{x}.index_fill({dim}, L.tensor({idx!r}, dtype=L.int64), {d.pick(('0.0', '-1.5', '2'))})", {}
+    if name == "repeat_interleave":
+        counts = [d.int(0, 3) for _ in range(n)] if d.chance(0.5) else d.int(0, 3)
+        return f"{x}.repeat_interleave(L.tensor({counts!r}, dtype=L.int64), dim={dim})", {}
     if name == "masked_fill":
         m = d.array(d.broadcast_partner(shape), "bool")
         value = d.pick(("0.0", "-1.5", "2", "float('-inf')"))
