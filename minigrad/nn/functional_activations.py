@@ -33,6 +33,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
 from minigrad.ops import grad_math as G
+from minigrad.ops.clamp_where import where
 from minigrad.tensor import Tensor
 
 __all__ = ["leaky_relu", "elu", "gelu", "softplus"]
@@ -313,7 +314,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
     def compute(x: Tensor) -> Tensor:
         inside = Tensor((x._array > min_val) & (x._array < max_val))
-        return _where(inside, x, x.detach().clamp(min_val, max_val))  # outside: a constant, gradient 0
+        return where(inside, x, x.detach().clamp(min_val, max_val))  # outside: a constant, gradient 0
 
     return _maybe_inplace(input, inplace, "hardtanh", compute)
 
@@ -355,9 +356,3 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     n1 = x1.norm(dim=dim, keepdim=True).clamp_min(eps)
     n2 = x2.norm(dim=dim, keepdim=True).clamp_min(eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
-
-
-def _where(condition: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    from minigrad.ops.clamp_where import where
-
-    return where(condition, a, b)
