@@ -527,9 +527,9 @@ class Tensor(ArrayMethods):
     def index_copy_(self, dim, index, source):
         return _In.apply_inplace(self, "index_copy_", lambda s: _Ix.index_copy(s, dim, index, source), source)
     def index_fill(self, dim, index, value): return _Ix.index_fill(self, dim, index, value)
-    def repeat_interleave(self, repeats, dim=None): return _Ix.repeat_interleave(self, repeats, dim)
     def index_fill_(self, dim, index, value):
         return _In.apply_inplace(self, "index_fill_", lambda s: _Ix.index_fill(s, dim, index, value), value)
+    def repeat_interleave(self, repeats, dim=None): return _Ix.repeat_interleave(self, repeats, dim)
     def index_select(self, dim, index): return _G.index_select(self, dim, index)
     def index_put(self, indices, values, accumulate=False): return _G.index_put(self, indices, values, accumulate)
     def masked_fill(self, mask, value): return _G.masked_fill(self, mask, value)

@@ -2,7 +2,7 @@
 reciprocal, rsqrt, square, rounding, sign, and the remainders (``%``, ``fmod``).
 
 The rules for dtypes follow PyTorch: functions that are only defined on reals (log1p, sin, rsqrt...)
-turn integer tensors into the default float dtype; floor, round, sign and square keep integers.
+turn integer tensors into the default float dtype; floor, ceil, trunc, round, sign and square keep integers.
 Rounding and sign are flat almost everywhere, so their gradient is 0, as in PyTorch.
 """
 
@@ -338,7 +338,7 @@ def square(x: Tensor) -> Tensor:
 
 
 class Flat(Function):
-    """An op whose derivative is 0 wherever it exists (floor, round, sign): the gradient is 0."""
+    """An op whose derivative is 0 wherever it exists (floor, ceil, trunc, round, sign): the gradient is 0."""
 
     def forward(self, x):
         return self.fn(x)
