@@ -118,6 +118,9 @@ class SiLU(Module):
     def forward(self, input: Tensor) -> Tensor:
         return F.silu(input, self.inplace)
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
 
 class LogSigmoid(Module):
     """``log(sigmoid(x))``. Example: ``round(mg.nn.LogSigmoid()(mg.tensor([0.0])).item(), 4)`` -> -0.6931."""

@@ -181,20 +181,24 @@ class StdFromVar(Function):
 # ----------------------------------------------------------------------------------- max, min
 
 
-class MaxAll(Function):
-    """max over every element; ties share the gradient evenly (PyTorch's rule)."""
+class Amax(Function):
+    """max (or min, ``smallest``) over ``dims``; tied maxima share the gradient evenly (PyTorch's rule
+    for ``max()`` of a whole tensor and for ``amax``)."""
 
-    name = "max"
+    name = "amax"
 
     def forward(self, x):
-        y = x.min() if self.smallest else x.max()
+        y = x.min(axis=self.dims, keepdims=True) if self.smallest else x.max(axis=self.dims, keepdims=True)
         self.save_for_backward(x, y)
-        return np.asarray(y)
+        return y if self.keepdim else y.squeeze(self.dims)
 
     def backward(self, grad):
         x, y = self.saved_tensors
         winners = G.values(x) == G.values(y)  # a constant mask
-        return grad * (winners / winners.sum())
+        share = (winners / winners.sum(axis=self.dims, keepdims=True)).astype(G.values(x).dtype, copy=False)
+        if not self.keepdim:
+            grad = G.expand_dims(grad, self.dims)
+        return grad * share
 
 
 class MaxDim(Function):
@@ -244,7 +248,8 @@ def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
     if dim is None:
         if x.dtype.kind != "f":
             return Tensor(np.asarray(x._array.min() if smallest else x._array.max()))
-        return MaxAll.apply(x, smallest=smallest)
+        return Amax.apply(x, dims=tuple(range(x.ndim)), keepdim=False, smallest=smallest, name=op,
+                          kind=op.capitalize())  # shown as PyTorch shows it: <MaxBackward>, <MinBackward>
     if x.ndim == 0:
         normalize_dims(op, dim, 0)  # checks the range
         return values_indices(x, Tensor(np.asarray(0)))
@@ -256,24 +261,6 @@ def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
         values = a.min(axis=d, keepdims=keepdim) if smallest else a.max(axis=d, keepdims=keepdim)
         return values_indices(Tensor(np.asarray(values)), indices)
     return values_indices(MaxDim.apply(x, dim=d, keepdim=keepdim, smallest=smallest, indices=idx), indices)
-
-
-class Amax(Function):
-    """max (or min, ``smallest``) over ``dims``; ties share the gradient evenly (PyTorch's rule for amax)."""
-
-    name = "amax"
-
-    def forward(self, x):
-        y = x.min(axis=self.dims, keepdims=True) if self.smallest else x.max(axis=self.dims, keepdims=True)
-        winners = x == y
-        share = winners / winners.sum(axis=self.dims, keepdims=True)
-        self.share = share.astype(x.dtype, copy=False)  # a constant of the node
-        return y if self.keepdim else y.squeeze(self.dims)
-
-    def backward(self, grad):
-        if not self.keepdim:
-            grad = G.expand_dims(grad, self.dims)
-        return grad * self.share
 
 
 def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:

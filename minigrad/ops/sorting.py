@@ -13,7 +13,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor
-from minigrad.ops.reduce import MaxDim, normalize_dims, values_indices
+from minigrad.ops.reduce import _max, normalize_dims, values_indices
 from minigrad.tensor import Tensor
 
 
@@ -114,19 +114,10 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
             raise IndexError("topk: k (0) would select nothing from a 0-d tensor; use a 1-d tensor")
         return values_indices(x.clone(), Tensor(np.zeros((), dtype=np.int64)))
     if k == 1 and largest:  # the prediction of a classifier, a greedy decoder's next token: no sort
-        return _max_along(x, d)
+        return _max("topk", x, d, keepdim=True, smallest=False)
     order = _stable_argsort(x._array, d, descending=largest)
     chosen = np.take(order, np.arange(int(k)), axis=d)
     return values_indices(*_sorted(x, chosen, d))
-
-
-def _max_along(x: Tensor, d: int) -> values_indices:
-    """``topk(x, 1, d)``: the first largest value along ``d`` (NaN the largest) and its index, as ``max``."""
-    a = x._array
-    idx = a.argmax(axis=d, keepdims=True)  # (the method: np.argmax adds a microsecond of dispatch)
-    if x.dtype.kind != "f":
-        return values_indices(Tensor(a.max(axis=d, keepdims=True)), Tensor(idx))
-    return values_indices(MaxDim.apply(x, dim=d, keepdim=True, smallest=False, indices=idx), Tensor(idx))
 
 
 def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002

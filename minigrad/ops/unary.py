@@ -84,27 +84,43 @@ class Atan(Function):
 
 
 class Asin(Function):
-    """asin (``sign=1``) or acos (``sign=-1``): d/dx = sign / sqrt(1 - x^2)."""
-
     def forward(self, x):
         self.save_for_backward(x)
-        return np.arcsin(x) if self.sign > 0 else np.arccos(x)
+        return np.arcsin(x)
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return self.sign * grad * (1 - x * x) ** -0.5
+        return grad * (1 - x * x) ** -0.5  # d/dx asin x = 1 / sqrt(1 - x^2)
+
+
+class Acos(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.arccos(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return -grad * (1 - x * x) ** -0.5  # d/dx acos x = -1 / sqrt(1 - x^2)
 
 
 class Sinh(Function):
-    """sinh (``sign=-1``: (e^x - e^-x) / 2) or cosh (``sign=1``); each one's derivative is the other."""
-
     def forward(self, x):
         self.save_for_backward(x)
-        return np.sinh(x) if self.sign < 0 else np.cosh(x)
+        return np.sinh(x)
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return grad * (G.exp(x) - self.sign * G.exp(-x)) * 0.5
+        return grad * (G.exp(x) + G.exp(-x)) * 0.5  # d/dx sinh x = cosh x
+
+
+class Cosh(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.cosh(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * (G.exp(x) - G.exp(-x)) * 0.5  # d/dx cosh x = sinh x
 
 
 class LogBase(Function):
@@ -232,7 +248,7 @@ def asin(x: Tensor) -> Tensor:
         >>> mg.asin(mg.tensor([0.0]))
         tensor([0.])
     """
-    return Asin.apply(_floating(x), sign=1)
+    return Asin.apply(_floating(x))
 
 
 def acos(x: Tensor) -> Tensor:
@@ -244,7 +260,7 @@ def acos(x: Tensor) -> Tensor:
         >>> mg.acos(mg.tensor([1.0]))
         tensor([0.])
     """
-    return Asin.apply(_floating(x), sign=-1)
+    return Acos.apply(_floating(x))
 
 
 def sinh(x: Tensor) -> Tensor:
@@ -256,7 +272,7 @@ def sinh(x: Tensor) -> Tensor:
         >>> mg.sinh(mg.tensor([0.0]))
         tensor([0.])
     """
-    return Sinh.apply(_floating(x), sign=-1)
+    return Sinh.apply(_floating(x))
 
 
 def cosh(x: Tensor) -> Tensor:
@@ -268,7 +284,7 @@ def cosh(x: Tensor) -> Tensor:
         >>> mg.cosh(mg.tensor([0.0]))
         tensor([1.])
     """
-    return Sinh.apply(_floating(x), sign=1)
+    return Cosh.apply(_floating(x))
 
 
 def log2(x: Tensor) -> Tensor:
