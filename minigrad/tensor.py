@@ -251,19 +251,19 @@ class Tensor(ArrayMethods):
     # ---------------------------------------------------------------- in-place ops (ops/inplace.py)
     def add_(self, *other: Any, alpha: Any = 1) -> Tensor:
         other, alpha = _In.split_alpha(other, alpha, "add_")
-        return _In.apply_inplace(self, "add_", lambda s: _E.add(s, _In.scaled(other, alpha)), other)
+        return _In.arithmetic_(self, "add_", _E.add, np.add, other, alpha)
 
     def sub_(self, *other: Any, alpha: Any = 1) -> Tensor:
         other, alpha = _In.split_alpha(other, alpha, "sub_")
-        return _In.apply_inplace(self, "sub_", lambda s: _E.sub(s, _In.scaled(other, alpha)), other)
+        return _In.arithmetic_(self, "sub_", _E.sub, np.subtract, other, alpha)
 
     def mul_(self, other: Any) -> Tensor:
-        return _In.apply_inplace(self, "mul_", lambda s: _E.mul(s, other), other)
+        return _In.arithmetic_(self, "mul_", _E.mul, np.multiply, other)
 
     def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
-        def divide(s: Tensor) -> Tensor:
-            return _E.div(s, other) if rounding_mode is None else s.div(other, rounding_mode=rounding_mode)
-        return _In.apply_inplace(self, "div_", divide, other)
+        if rounding_mode is None:
+            return _In.arithmetic_(self, "div_", _E.div, np.true_divide, other)
+        return _In.apply_inplace(self, "div_", lambda s: s.div(other, rounding_mode=rounding_mode), other)
 
     def pow_(self, exponent: Any) -> Tensor:
         return _In.apply_inplace(self, "pow_", lambda s: _E.pow(s, exponent), exponent)

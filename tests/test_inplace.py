@@ -407,3 +407,45 @@ def test_index_and_int_of_integer_tensors():
     with pytest.raises(TypeError, match="only integer tensors of a single element"):
         items[mg.tensor(1.0)]
 
+
+
+def _unwatched_arithmetic(T) -> list:
+    """Arithmetic in place on tensors autograd does not watch (minigrad writes it straight into memory)."""
+    rng = np.random.default_rng(3)
+    a32 = T.tensor(rng.normal(size=(4, 3)).astype(np.float32))
+    a64 = T.tensor(rng.normal(size=(3, 4)))
+    w = T.tensor(rng.normal(size=(4, 3)).astype(np.float32), requires_grad=True)
+    w.data.add_(a32, alpha=-0.05)                 # the tutorials' update
+    w.data.sub_(T.tensor(rng.normal(size=3)), alpha=3)  # float64 other, broadcast along rows
+    a32.mul_(T.tensor(rng.normal(size=(4, 1)).astype(np.float32)))
+    a32.div_(0.7).add_(2).sub_(1.5, alpha=2)
+    a32 /= a32.flip(0)                            # the other operand overlaps t's memory
+    a64.t().add_(a32)                             # a non-contiguous t, float32 into float64
+    a64 *= 3
+    with T.no_grad():
+        w.add_(w, alpha=0.5)
+    return [a32, a64, w.detach(), (a32._version, a64._version, w._version)]
+
+
+def test_unwatched_arithmetic_in_place_matches_torch(torch):
+    ours, theirs = _unwatched_arithmetic(mg), _unwatched_arithmetic(torch)
+    for o, t in zip(ours[:3], theirs[:3]):
+        assert o.dtype == mg.float32 if t.dtype == torch.float32 else o.dtype == mg.float64
+        np.testing.assert_array_equal(o.numpy(), t.numpy())
+    assert ours[3] == theirs[3]
+
+
+def test_unwatched_arithmetic_in_place_keeps_the_rules():
+    with pytest.raises(mg.ShapeError, match="add_: the result has shape"):
+        mg.zeros(3).data.add_(mg.ones(2, 3), alpha=2)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        mg.tensor([1, 2]).mul_(0.5)
+    with pytest.raises(RuntimeError, match="read-only"):
+        mg.ones(3).expand(2, 3).add_(1.0)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        mg.ones(2, requires_grad=True).add_(1.0)
+    x = mg.ones(2, requires_grad=True)
+    h = x * 1
+    h.mul_(mg.tensor([2.0, 3.0]))                 # recorded: the gradient goes through the change
+    h.sum().backward()
+    assert x.grad.tolist() == [2.0, 3.0]

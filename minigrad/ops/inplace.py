@@ -291,6 +291,56 @@ def scaled(other: Any, alpha: Any) -> Any:
     return other if alpha == 1 else other * alpha
 
 
+def arithmetic_(t: Tensor, op: str, out_of_place: Callable, ufunc: np.ufunc, other: Any, alpha: Any = 1) -> Tensor:
+    """``add_``, ``sub_``, ``mul_``, ``div_``: ``t = out_of_place(t, alpha * other)`` in ``t``'s memory.
+
+    Hand-written optimizer loops (``p.data.add_(p.grad.data, alpha=-lr)``) change float tensors
+    that autograd does not watch; there the change is one NumPy ufunc written straight into
+    ``t``'s memory. Everything else (recording, integers, an ``other`` that would grow ``t``)
+    takes ``apply_inplace`` and its rules.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> w = mg.ones(2)
+        >>> arithmetic_(w, "sub_", lambda a, b: a - b, np.subtract, mg.tensor([2.0, 4.0]), alpha=0.5)
+        tensor([ 0., -1.])
+    """
+    if not _written_directly(t, ufunc, other, alpha):
+        apply_inplace(t, op, lambda s: out_of_place(s, scaled(other, alpha)), other)
+    return t
+
+
+def _written_directly(t: Tensor, ufunc: np.ufunc, other: Any, alpha: Any) -> bool:
+    """Do ``ufunc(t, alpha * other, out=t)`` if that is all the op means; False if not done."""
+    a = t._array
+    if a.dtype.char not in "fd" or not a.flags.writeable or type(alpha) not in (int, builtins.float):
+        return False
+    if isinstance(other, Tensor):
+        b = other._array
+        # Float operands only: an integer one would make NumPy compute in float64 where PyTorch
+        # keeps t's float type, and the last bit could differ.
+        if (is_grad_enabled() and (t.requires_grad or other.requires_grad)) or b.dtype.char not in "fd" \
+                or (b.shape != a.shape and not _broadcasts_to(b.shape, a.shape)):
+            return False
+    elif type(other) in (int, builtins.float):
+        if is_grad_enabled() and t.requires_grad:
+            return False
+        b = other
+    else:
+        return False
+    ufunc(a, b if alpha == 1 else b * alpha, out=a)
+    version_counter(t)[0] += 1
+    return True
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 def fill_(t: Tensor, value: Any) -> Tensor:
     """Every element set to ``value`` (a number or a one-element tensor, differentiable)."""
     if isinstance(value, Tensor) and value.requires_grad:
