@@ -110,3 +110,21 @@ def test_mid_sized_products_stay_in_blas_while_the_pool_sleeps(monkeypatch, nump
     assert SMALL_PRODUCT <= 97 * 51 * 204 < PARALLEL_MIN_PRODUCT
     np.testing.assert_array_equal(P.matmul2d(a, b), np.full((97, 204), 51, np.float32))
     assert numpy_products == [97 * 51 * 204] and not _jit.pool_awake()
+
+
+def test_a_narrow_output_goes_to_blas_in_bands_it_runs_on_one_thread(numpy_products):
+    """d2l's character model: ``H @ W_hq`` of 32 rows, 512 units, 28 letters (a tile of mostly padding)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((97, 512), np.float32), rng.random((512, 28), np.float32)
+    assert SMALL_PRODUCT <= 97 * 512 * 28 < PARALLEL_MIN_PRODUCT and P.narrow_output(512, 28, np.float32)
+    np.testing.assert_allclose(P.matmul2d(a, b), a.astype(np.float64) @ b, rtol=1e-5)
+    np.testing.assert_allclose(P.matmul2d(b.T, a.T[:, :20]), b.T.astype(np.float64) @ a.T[:, :20], rtol=1e-5)
+    assert len(numpy_products) > 2 and all(size < SMALL_PRODUCT for size in numpy_products)
+    out = np.empty((97, 28), np.float32)
+    assert P.matmul2d(a, b, out=out) is out
+
+
+def test_which_outputs_are_narrow():
+    lanes = P.tile_shape(np.float32)[1]  # 64 with AVX-512, 24 with AVX2
+    assert P.narrow_output(512, lanes // 2, np.float32) and not P.narrow_output(512, lanes // 2 + 1, np.float32)
+    assert not P.narrow_output(2000, 28, np.float32)  # a band of 8 rows would reach BLAS's threads

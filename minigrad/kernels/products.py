@@ -123,7 +123,8 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     - big float32 products (``PARALLEL_MIN_PRODUCT`` multiply-adds or more) on Numba's threads;
     - from ``SMALL_PRODUCT`` to that: in BLAS while Numba's pool has never run (``pool_awake``);
       once it has, in our kernels, on the calling thread alone (on all threads for ``FEW_ROWS``
-      rows, a matrix-vector product);
+      rows, a matrix-vector product), or for a ``narrow_output`` in BLAS, in bands of rows that
+      BLAS runs on the calling thread (``blas_in_row_bands``);
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
       result, a broadcast multiply for an inner dimension of 1).
 
@@ -141,6 +142,8 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
         awake = pool_awake()
         if work >= PARALLEL_MIN_PRODUCT or (awake and m <= FEW_ROWS):
             threads = None  # all (a few rows stream all of b: two caches read it, nothing is packed)
+        elif awake and narrow_output(k, n, a.dtype):
+            return blas_in_row_bands(a, b, out)
         elif awake:
             threads = 1
         else:  # Numba's pool has never run here: BLAS's threads are the one pool
@@ -150,6 +153,47 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
         if out.dtype == a.dtype and out.flags.c_contiguous:
             return parallel_matmul(a, b, out, threads)
     return blas_matmul2d(a, b, out)
+
+
+# A band of rows of a narrow output must have at least this many rows: BLAS runs a product of a
+# few rows well below its speed on a full block of rows.
+BAND_MIN_ROWS = 8
+
+
+def narrow_output(inner: int, cols: int, dtype: Any) -> bool:
+    """Whether a product with ``cols`` output columns goes to ``blas_in_row_bands`` in the mid range.
+
+    An output at most half the register tile wide (a vocabulary of 28 characters, 10 classes):
+    the tile would multiply mostly padding. And ``b`` (``inner x cols``) small enough that a band
+    of ``BAND_MIN_ROWS`` rows stays under ``SMALL_PRODUCT``, where BLAS uses one thread.
+
+    Example::
+
+        >>> narrow_output(512, 28, np.float32), narrow_output(512, 512, np.float32)
+        (True, False)
+    """
+    return cols <= tile_shape(dtype)[1] // 2 and inner * cols * BAND_MIN_ROWS < SMALL_PRODUCT
+
+
+def blas_in_row_bands(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` in NumPy's BLAS, a band of rows at a time, each band under ``SMALL_PRODUCT`` multiply-adds.
+
+    Below that size BLAS runs a product on the calling thread: no pool of its own wakes up beside
+    Numba's (the module docstring), and BLAS's one-thread kernels suit narrow outputs better than
+    our tile (``narrow_output``).
+
+    Example::
+
+        >>> float(blas_in_row_bands(np.ones((40, 512), np.float32), np.ones((512, 28), np.float32))[39, 27])
+        512.0
+    """
+    m, n = a.shape[0], b.shape[1]
+    if out is None:
+        out = empty_aligned((m, n), a.dtype) if m * n * a.itemsize >= RECYCLE_MIN_BYTES else np.empty((m, n), a.dtype)
+    rows = max((SMALL_PRODUCT - 1) // (a.shape[1] * n), 1)
+    for r in range(0, m, rows):
+        np.matmul(a[r:r + rows], b, out=out[r:r + rows])
+    return out
 
 
 def batched_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
