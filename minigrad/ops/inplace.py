@@ -69,11 +69,12 @@ OVERWRITING_OPS = frozenset({"copy_", "fill_", "zero_"})
 
 def _write(t: Tensor, result: Tensor, op: str) -> None:
     """Write ``result`` into ``t``'s memory: same shape, and (for arithmetic) the same kind of number."""
-    if result.shape != t.shape:
+    if result._array.shape != t._array.shape:
         raise ShapeError(f"{op}: the result has shape {result.shape}, but an in-place op must keep the tensor's "
                          f"shape {t.shape} (the other operand may broadcast to it, not the other way round)")
     casting = "unsafe" if op in CONVERTING_OPS else "same_kind"
-    if not np.can_cast(result._array.dtype, t._array.dtype, casting=casting):
+    new, old = result._array.dtype, t._array.dtype
+    if new != old and not np.can_cast(new, old, casting=casting):
         raise RuntimeError(f"{op}: result type {result._array.dtype} can't be cast to the desired output type "
                            f"{t._array.dtype} of this in-place op; use the out-of-place form, which promotes")
     if result._array is not t._array:
@@ -86,8 +87,8 @@ def _snapshot(t: Tensor) -> Tensor:
     The op computing the new value may save its input for backward; it must save the *old*
     values, which ``t``'s memory is about to lose.
     """
-    s = Tensor(t._array.copy())
-    s.grad_fn, s._output_index, s._requires_grad = t.grad_fn, t._output_index, t._requires_grad
+    s = Tensor._from_op(t._array.copy(), t.grad_fn, t._output_index)
+    s._requires_grad = t._requires_grad
     return s
 
 
@@ -106,7 +107,7 @@ def _rebase(t: Tensor, result: Tensor) -> None:
     outputs = list(fn.outputs)
     outputs[index] = weakref.ref(t)
     fn.outputs = tuple(outputs)
-    if any(a is result._array for a in fn._saved):
+    if fn._saved and any(a is result._array for a in fn._saved):
         fn._saved = tuple(t._array if a is result._array else a for a in fn._saved)
         counter = version_counter(t)
         fn._saved_versions = tuple(
@@ -143,6 +144,13 @@ def _view_in_graph_error(op: str) -> RuntimeError:
         "(x[idx] = value), or use the out-of-place op")
 
 
+def _any_requires_grad(operands: tuple) -> bool:
+    for o in operands:
+        if isinstance(o, Tensor) and o._requires_grad:
+            return True
+    return False
+
+
 def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
     """``t = compute(t)``, written into ``t``'s memory, with PyTorch's three rules (module docstring).
 
@@ -160,8 +168,7 @@ def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *oper
         1
     """
     _check_can_change(t, op)
-    records = is_grad_enabled() and (t.requires_grad or any(
-        isinstance(o, Tensor) and o.requires_grad for o in operands))
+    records = is_grad_enabled() and (t._requires_grad or _any_requires_grad(operands))
     if not records:  # optimizer updates, initialisation, data preparation: just change the memory
         with autograd.no_grad():
             _write(t, compute(t), op)
@@ -313,19 +320,19 @@ def arithmetic_(t: Tensor, op: str, out_of_place: Callable, ufunc: np.ufunc, oth
 
 def _written_directly(t: Tensor, ufunc: np.ufunc, other: Any, alpha: Any) -> bool:
     """Do ``ufunc(t, alpha * other, out=t)`` if that is all the op means; False if not done."""
+    is_tensor = isinstance(other, Tensor)
+    if is_grad_enabled() and (t._requires_grad or (is_tensor and other._requires_grad)):
+        return False
     a = t._array
     if a.dtype.char not in "fd" or not a.flags.writeable or type(alpha) not in (int, builtins.float):
         return False
-    if isinstance(other, Tensor):
+    if is_tensor:
         b = other._array
         # Float operands only: an integer one would make NumPy compute in float64 where PyTorch
         # keeps t's float type, and the last bit could differ.
-        if (is_grad_enabled() and (t.requires_grad or other.requires_grad)) or b.dtype.char not in "fd" \
-                or (b.shape != a.shape and not _broadcasts_to(b.shape, a.shape)):
+        if b.dtype.char not in "fd" or (b.shape != a.shape and not _broadcasts_to(b.shape, a.shape)):
             return False
     elif type(other) in (int, builtins.float):
-        if is_grad_enabled() and t.requires_grad:
-            return False
         b = other
     else:
         return False
