@@ -242,6 +242,186 @@ def seq2seq_attention_case(L: Any) -> Callable[[], None]:
     return step
 
 
+def names_generation_case(L: Any) -> Callable[[], None]:
+    """The "NLP From Scratch: Generating Names" tutorial: an RNN of three ``nn.Linear`` over the
+    category, the letter and the hidden state, dropout 0.1, ``LogSoftmax``, ``NLLLoss`` summed over
+    the letters with ``loss += l``, and its hand-written update ``p.data.add_(p.grad.data,
+    alpha=-lr)``; one name ("Hinton", 6 letters) per step, as the tutorial trains."""
+    nn = L.nn
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;'-"
+    n_letters, n_categories, learning_rate = len(letters) + 1, 18, 0.0005
+
+    class RNN(nn.Module):
+        def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
+            super().__init__()
+            self.hidden_size = hidden_size
+            self.i2h = nn.Linear(n_categories + input_size + hidden_size, hidden_size)
+            self.i2o = nn.Linear(n_categories + input_size + hidden_size, output_size)
+            self.o2o = nn.Linear(hidden_size + output_size, output_size)
+            self.dropout = nn.Dropout(0.1)
+            self.softmax = nn.LogSoftmax(dim=1)
+
+        def forward(self, category: Any, input: Any, hidden: Any) -> tuple[Any, Any]:
+            input_combined = L.cat((category, input, hidden), 1)
+            hidden = self.i2h(input_combined)
+            output = self.i2o(input_combined)
+            output = self.o2o(L.cat((hidden, output), 1))
+            return self.softmax(self.dropout(output)), hidden
+
+    L.manual_seed(0)
+    rnn, criterion, name = RNN(n_letters, 128, n_letters), nn.NLLLoss(), "Hinton"
+    category_tensor = L.zeros(1, n_categories)
+    category_tensor[0][3] = 1
+    input_line_tensor = L.zeros(len(name), 1, n_letters)
+    for li in range(len(name)):
+        input_line_tensor[li][0][letters.find(name[li])] = 1
+    target_line_tensor = L.LongTensor([letters.find(c) for c in name[1:]] + [n_letters - 1]).unsqueeze_(-1)
+
+    def step() -> None:
+        hidden = L.zeros(1, rnn.hidden_size)
+        rnn.zero_grad()
+        loss = L.Tensor([0])
+        for i in range(input_line_tensor.size(0)):
+            output, hidden = rnn(category_tensor, input_line_tensor[i], hidden)
+            loss += criterion(output, target_line_tensor[i])
+        loss.backward()
+        for p in rnn.parameters():
+            p.data.add_(p.grad.data, alpha=-learning_rate)
+
+    step.parameters = list(rnn.parameters())  # type: ignore[attr-defined]
+    return step
+
+
+def pos_tagger_case(L: Any) -> Callable[[], None]:
+    """The "Sequence Models and LSTM Networks" tutorial's part-of-speech tagger: ``Embedding(9, 6)``,
+    ``LSTM(6, 6)`` on one sentence (batch 1), ``Linear(6, 3)``, ``log_softmax``, ``NLLLoss``, SGD
+    (lr 0.1); one step is one pass over its two training sentences."""
+    nn, F = L.nn, L.nn.functional
+    training_data = [("The dog ate the apple".split(), ["DET", "NN", "V", "DET", "NN"]),
+                     ("Everybody read that book".split(), ["NN", "V", "DET", "NN"])]
+    word_to_ix: dict[str, int] = {}
+    for sent, _ in training_data:
+        for word in sent:
+            word_to_ix.setdefault(word, len(word_to_ix))
+    tag_to_ix = {"DET": 0, "NN": 1, "V": 2}
+
+    class LSTMTagger(nn.Module):
+        def __init__(self, embedding_dim: int, hidden_dim: int, vocab_size: int, tagset_size: int) -> None:
+            super().__init__()
+            self.word_embeddings = nn.Embedding(vocab_size, embedding_dim)
+            self.lstm = nn.LSTM(embedding_dim, hidden_dim)
+            self.hidden2tag = nn.Linear(hidden_dim, tagset_size)
+
+        def forward(self, sentence: Any) -> Any:
+            embeds = self.word_embeddings(sentence)
+            lstm_out, _ = self.lstm(embeds.view(len(sentence), 1, -1))
+            tag_space = self.hidden2tag(lstm_out.view(len(sentence), -1))
+            return F.log_softmax(tag_space, dim=1)
+
+    L.manual_seed(1)
+    model = LSTMTagger(6, 6, len(word_to_ix), len(tag_to_ix))
+    loss_function, optimizer = nn.NLLLoss(), L.optim.SGD(model.parameters(), lr=0.1)
+
+    def step() -> None:
+        for sentence, tags in training_data:
+            model.zero_grad()
+            sentence_in = L.tensor([word_to_ix[w] for w in sentence], dtype=L.long)
+            targets = L.tensor([tag_to_ix[t] for t in tags], dtype=L.long)
+            loss_function(model(sentence_in), targets).backward()
+            optimizer.step()
+
+    step.optimizer = optimizer  # type: ignore[attr-defined]
+    return step
+
+
+def _d2l_batch(L: Any, vocab_size: int, batch_size: int, num_steps: int) -> tuple[Any, Any]:
+    rng = np.random.default_rng(0)
+    return (L.tensor(rng.integers(0, vocab_size, (batch_size, num_steps))),
+            L.tensor(rng.integers(0, vocab_size, (batch_size, num_steps))))
+
+
+def _d2l_grad_clipping(params: list, theta: float, L: Any) -> None:
+    norm = L.sqrt(sum(L.sum(p.grad ** 2) for p in params))
+    if norm > theta:
+        for param in params:
+            param.grad[:] *= theta / norm
+
+
+def d2l_scratch_case(L: Any) -> Callable[[], None]:
+    """Dive into Deep Learning's RNN from scratch (section 9.5): parameters as plain tensors,
+    ``one_hot`` inputs, ``tanh(X W_xh + H W_hh + b_h)`` stepped in Python with ``torch.mm``, a
+    28-letter vocabulary, 512 hidden units, batch 32 by 35 steps, cross-entropy, gradient clipping
+    by hand, and its SGD ``param -= lr * param.grad / batch_size`` under ``no_grad``."""
+    F = L.nn.functional
+    vocab_size, num_hiddens, batch_size, num_steps, lr = 28, 512, 32, 35, 1.0
+    L.manual_seed(0)
+    params = [L.randn(size=(vocab_size, num_hiddens)) * 0.01, L.randn(size=(num_hiddens, num_hiddens)) * 0.01,
+              L.zeros(num_hiddens), L.randn(size=(num_hiddens, vocab_size)) * 0.01, L.zeros(vocab_size)]
+    for param in params:
+        param.requires_grad_(True)
+
+    def rnn(inputs: Any, state: tuple, params: list) -> tuple[Any, tuple]:
+        W_xh, W_hh, b_h, W_hq, b_q = params
+        H, = state
+        outputs = []
+        for X in inputs:
+            H = L.tanh(L.mm(X, W_xh) + L.mm(H, W_hh) + b_h)
+            outputs.append(L.mm(H, W_hq) + b_q)
+        return L.cat(outputs, dim=0), (H,)
+
+    loss = L.nn.CrossEntropyLoss()
+    X, Y = _d2l_batch(L, vocab_size, batch_size, num_steps)
+
+    def step() -> None:
+        state = (L.zeros((batch_size, num_hiddens)),)
+        y_hat, state = rnn(F.one_hot(X.T, vocab_size).type(L.float32), state, params)
+        loss(y_hat, Y.T.reshape(-1).long()).mean().backward()
+        _d2l_grad_clipping(params, 1, L)
+        with L.no_grad():
+            for param in params:
+                param -= lr * param.grad / 1
+                param.grad.zero_()
+
+    step.parameters = params  # type: ignore[attr-defined]
+    return step
+
+
+def d2l_concise_case(L: Any) -> Callable[[], None]:
+    """Dive into Deep Learning's concise RNN (section 9.6): ``nn.RNN(28, 256)`` on ``one_hot``
+    inputs, ``Linear(256, 28)``, cross-entropy, its gradient clipping by hand, SGD (lr 1); batch 32
+    by 35 steps."""
+    nn, F = L.nn, L.nn.functional
+    vocab_size, num_hiddens, batch_size, num_steps = 28, 256, 32, 35
+
+    class RNNModel(nn.Module):
+        def __init__(self, rnn_layer: Any, vocab_size: int) -> None:
+            super().__init__()
+            self.rnn, self.vocab_size = rnn_layer, vocab_size
+            self.num_hiddens = self.rnn.hidden_size
+            self.linear = nn.Linear(self.num_hiddens, self.vocab_size)
+
+        def forward(self, inputs: Any, state: Any) -> tuple[Any, Any]:
+            X = F.one_hot(inputs.T.long(), self.vocab_size).to(L.float32)
+            Y, state = self.rnn(X, state)
+            return self.linear(Y.reshape((-1, Y.shape[-1]))), state
+
+    L.manual_seed(0)
+    net = RNNModel(nn.RNN(vocab_size, num_hiddens), vocab_size)
+    loss, updater = nn.CrossEntropyLoss(), L.optim.SGD(net.parameters(), 1)
+    X, Y = _d2l_batch(L, vocab_size, batch_size, num_steps)
+
+    def step() -> None:
+        state = L.zeros((net.rnn.num_layers, batch_size, num_hiddens))
+        y_hat, state = net(X, state)
+        updater.zero_grad()
+        loss(y_hat, Y.T.reshape(-1).long()).mean().backward()
+        _d2l_grad_clipping([p for p in net.parameters() if p.requires_grad], 1, L)
+        updater.step()
+
+    step.optimizer = updater  # type: ignore[attr-defined]
+    return step
+
+
 SCRIPT_MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {
     "sine_cells": sine_cells_case,
     "timeseries": timeseries_case,
@@ -251,4 +431,8 @@ SCRIPT_MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {
     "gru_doc": gru_doc_case,
     "seq2seq_encoder": seq2seq_encoder_case,
     "seq2seq_attention": seq2seq_attention_case,
+    "names_generation": names_generation_case,
+    "pos_tagger": pos_tagger_case,
+    "d2l_scratch": d2l_scratch_case,
+    "d2l_concise": d2l_concise_case,
 }
