@@ -124,7 +124,7 @@ class ArrayMethods:
         """The single value of a one-element tensor as a Python number."""
         if self._array.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted, this one has shape {self.shape}")
-        return self._array.reshape(-1)[0].item()
+        return self._array.item()
 
     def tolist(self) -> Any:
         return self._array.tolist()
@@ -140,7 +140,7 @@ class ArrayMethods:
         if self._array.dtype.kind not in "iub" or self._array.size != 1:
             raise TypeError(f"only integer tensors of a single element can be converted to an index, got a "
                             f"{self._array.dtype} tensor of shape {self.shape}")
-        return int(self.item())
+        return int(self._array.item())
 
     def __bool__(self) -> bool:
         if self._array.size != 1:

@@ -449,3 +449,37 @@ def test_unwatched_arithmetic_in_place_keeps_the_rules():
     h.mul_(mg.tensor([2.0, 3.0]))                 # recorded: the gradient goes through the change
     h.sum().backward()
     assert x.grad.tolist() == [2.0, 3.0]
+
+
+def test_a_number_written_at_a_basic_index_matches_torch(torch):
+    """The one-hot inputs of the tutorials: ``tensor[li][0][letter] = 1`` on tensors autograd does not watch."""
+    results = []
+    for T in (mg, torch):
+        t = T.zeros(3, 1, 5)
+        t[1][0][2] = 1
+        t[2, 0, -1] = 2.5
+        t[0][0][1:3] = True
+        t[-1] = 7
+        results.append((t.numpy().copy(), t._version))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+
+
+def test_a_number_written_at_a_basic_index_keeps_the_rules():
+    with pytest.raises(IndexError, match=r"setitem on a tensor of shape \(2, 3\)"):
+        mg.zeros(2, 3)[5] = 1.0
+    with pytest.raises(RuntimeError, match="read-only"):
+        mg.ones(3).expand(2, 3)[0, 0] = 1.0
+    w = mg.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w[0, 0] = 5.0
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        w[0][1] = 5.0
+    with mg.no_grad():
+        w[0][1] = 5.0                             # allowed, as in PyTorch
+    assert w[0, 1].item() == 5.0 and w._version == 1
+    x = mg.ones(3, requires_grad=True)
+    h = x * 2
+    h[1] = 0.0                                    # recorded: no gradient reaches x through the overwritten place
+    h.sum().backward()
+    assert x.grad.tolist() == [2.0, 0.0, 2.0]

@@ -371,3 +371,19 @@ def test_matmul_outer_product_keeps_signed_zeros():
     """(n, 1) @ (1, m) is one product per entry: 0.0 * -2.0 is -0.0, so 1 / it is -inf, as in PyTorch."""
     out = mg.zeros(2, 1) @ mg.tensor([[-2.0, 3.0]])
     assert (1 / out).tolist() == [[float("-inf"), float("inf")]] * 2
+
+
+def test_integer_comparisons_with_python_ints_match_torch(torch):
+    for values, dtype in (([3, -1, 58], "int64"), ([7, 0, 2], "int32")):
+        ours = mg.tensor(values, dtype=getattr(mg, dtype))
+        theirs = torch.tensor(values, dtype=getattr(torch, dtype))
+        for number in (58, -1, 2**40 if dtype == "int64" else 2**20, -(2**70)):  # (PyTorch wraps 2**40 in int32)
+            for op in ("__eq__", "__ne__", "__lt__", "__ge__"):
+                try:
+                    expected = getattr(theirs, op)(number).tolist()
+                except (RuntimeError, OverflowError):
+                    continue  # PyTorch refuses a number past int64; minigrad compares it exactly
+                assert getattr(ours, op)(number).tolist() == expected, (dtype, number, op)
+    token = mg.tensor([[4]])[0][0]
+    assert bool(token == 4) and not bool(token == 5) and [10, 20, 30, 40, 50][token] == 50
+    assert mg.ones(1, 1, 1).item() == 1.0 and int(mg.tensor([[7]])) == 7

@@ -507,6 +507,11 @@ def clone(x: Tensor) -> Tensor:
 
 def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
     """A comparison (<, ==, ...): a bool tensor, outside the graph (not differentiable)."""
+    if type(b) is int and isinstance(a, Tensor) and a._array.dtype.kind == "i":  # (token == end_of_name)
+        try:
+            return Tensor(ufunc(a._array, b))  # an int beside integers: compared exactly, as in PyTorch
+        except OverflowError:  # past the dtype's range: the general rule below says what to do
+            pass
     a, b = promote(ufunc.__name__, a, b)
     try:
         return Tensor(ufunc(a._array, b._array))

@@ -38,6 +38,7 @@ import numpy as np
 from minigrad import autograd
 from minigrad.autograd import Function, is_grad_enabled, version_counter
 from minigrad.errors import ShapeError
+from minigrad.ops.indexing import _is_basic, normalize_index
 from minigrad.tensor import Tensor, as_array
 
 
@@ -236,8 +237,8 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         >>> out.sum().backward(); h.grad
         tensor([2., 2.])
     """
-    from minigrad.ops.indexing import normalize_index
-
+    if type(value) in (int, builtins.float, bool) and _number_written_directly(t, index, value):
+        return
     normalized = normalize_index(index, t.shape)
     value_t = value if isinstance(value, Tensor) else Tensor(as_array(value))
     try:
@@ -265,6 +266,24 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     else:
         t._array[normalized] = value_t._array  # a plain write: nothing to differentiate
     version_counter(t)[0] += 1
+
+
+def _number_written_directly(t: Tensor, index: Any, value: builtins.float | int | bool) -> bool:
+    """``t[index] = number`` as NumPy's own assignment, if that is all it means; False if not done.
+
+    A float tensor autograd does not watch and a basic index (ints, slices without a step), as
+    in building one-hot inputs (``tensor[li][0][letter] = 1``): NumPy's meaning is PyTorch's.
+    """
+    a = t._array
+    if a.dtype.kind != "f" or (t._requires_grad and is_grad_enabled()) or not _is_basic(index):
+        return False
+    _check_can_change(t, "setitem")
+    try:
+        a[index] = value
+    except IndexError as e:
+        raise IndexError(f"setitem on a tensor of shape {t.shape}: {e}") from None
+    version_counter(t)[0] += 1
+    return True
 
 
 # --------------------------------------------------------------------------------------------
