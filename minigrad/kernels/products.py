@@ -126,7 +126,7 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
       rows, a matrix-vector product), or for a ``narrow_output`` in BLAS, in bands of rows that
       BLAS runs on the calling thread (``blas_in_row_bands``);
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
-      result, a broadcast multiply for an inner dimension of 1).
+      result, ``np.dot`` or a broadcast multiply for an inner dimension of 1).
 
     Example::
 
@@ -228,8 +228,9 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
     - a result of ``RECYCLE_MIN_BYTES`` or more goes into ``empty_aligned``'s recycled memory: a
       weight gradient made anew in every step would otherwise be memory the C library may have
       handed back to the OS, every page of it faulting again on first touch;
-    - an inner dimension of 1 (``dL/dW = g^T x`` of a batch of one) as a broadcast multiply:
-      NumPy's matmul sends that outer product to a plain loop instead of BLAS;
+    - an inner dimension of 1 (``dL/dW = g^T x`` of a batch of one), an outer product: ``np.dot``
+      (BLAS) where BLAS keeps it on one thread (below ``SMALL_PRODUCT`` elements), else a broadcast
+      multiply; not ``np.matmul``, which sends an outer product to a plain loop instead of BLAS;
     - it runs inside an op (``Function.apply``, the engine's backward), where NumPy is ``quiet()``:
       ``inf * 0`` is ``nan`` without NumPy's warning, as in PyTorch.
 
@@ -241,6 +242,9 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
     if out is None and a.shape[0] * b.shape[1] * a.itemsize >= RECYCLE_MIN_BYTES:
         out = empty_aligned((a.shape[0], b.shape[1]), np.result_type(a, b))
     if a.shape[1] == 1:
+        if a.shape[0] * b.shape[1] < SMALL_PRODUCT and (
+                out is None or (out.flags.c_contiguous and out.dtype == np.result_type(a, b))):
+            return np.dot(a, b, out=out)
         return np.multiply(a, b, out=out)
     if out is None:
         return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it

@@ -413,8 +413,13 @@ def test_blas_matmul2d_puts_a_big_result_in_recycled_memory(dtype):
     assert not _allocator.kept_by_recycler(small.base)
     out = np.empty((400, 200), dtype)
     assert P.blas_matmul2d(g.T, x, out=out) is out
-    outer = P.blas_matmul2d(g[:1].T, x[:1])  # an inner dimension of 1: a broadcast multiply
-    np.testing.assert_array_equal(outer, np.matmul(g[:1].T, x[:1]))
+    outer = P.blas_matmul2d(g[:1].T, x[:1])  # an inner dimension of 1: an outer product, exact
+    np.testing.assert_array_equal(outer, np.multiply(g[:1].T, x[:1]))
+    out = np.empty((400, 200), dtype)
+    assert P.blas_matmul2d(g[:1].T, x[:1], out=out) is out
+    np.testing.assert_array_equal(out, np.multiply(g[:1].T, x[:1]))
+    strided = np.empty((400, 400), dtype)[:, ::2]  # an out np.dot cannot write: the broadcast multiply
+    np.testing.assert_array_equal(P.blas_matmul2d(g[:1].T, x[:1], out=strided), np.multiply(g[:1].T, x[:1]))
 
 
 def test_serial_fused_layer_weight_gradients_are_recycled():
