@@ -422,6 +422,7 @@ def _unwatched_arithmetic(T) -> list:
     a32 /= a32.flip(0)                            # the other operand overlaps t's memory
     a64.t().add_(a32)                             # a non-contiguous t, float32 into float64
     a64 *= 3
+    a32.mul_(T.tensor(0.1, dtype=T.float64))      # a 0-d float64 operand: computed in float32, as PyTorch does
     with T.no_grad():
         w.add_(w, alpha=0.5)
     return [a32, a64, w.detach(), (a32._version, a64._version, w._version)]

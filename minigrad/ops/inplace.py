@@ -347,9 +347,11 @@ def _written_directly(t: Tensor, ufunc: np.ufunc, other: Any, alpha: Any) -> boo
         return False
     if is_tensor:
         b = other._array
-        # Float operands only: an integer one would make NumPy compute in float64 where PyTorch
-        # keeps t's float type, and the last bit could differ.
-        if b.dtype.char not in "fd" or (b.shape != a.shape and not _broadcasts_to(b.shape, a.shape)):
+        # Float operands only, and a 0-d one of t's own dtype: NumPy would compute an integer or a
+        # 0-d float64 operand with a float32 t in float64, where PyTorch keeps t's float type (the
+        # last bit could differ).
+        if b.dtype.char not in "fd" or (b.ndim == 0 and b.dtype != a.dtype) or (
+                b.shape != a.shape and not _broadcasts_to(b.shape, a.shape)):
             return False
     elif type(other) in (int, builtins.float):
         b = other
