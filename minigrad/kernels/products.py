@@ -163,13 +163,14 @@ BAND_MIN_ROWS = 8
 def narrow_output(inner: int, cols: int, dtype: Any) -> bool:
     """Whether a product with ``cols`` output columns goes to ``blas_in_row_bands`` in the mid range.
 
-    An output at most half the register tile wide (a vocabulary of 28 characters, 10 classes):
-    the tile would multiply mostly padding. And ``b`` (``inner x cols``) small enough that a band
-    of ``BAND_MIN_ROWS`` rows stays under ``SMALL_PRODUCT``, where BLAS uses one thread.
+    An output at most half the register tile wide (10 classes; a vocabulary of 28 characters with
+    AVX-512's tile of 64 columns): the tile would multiply mostly padding. And ``b`` (``inner x
+    cols``) small enough that a band of ``BAND_MIN_ROWS`` rows stays under ``SMALL_PRODUCT``, where
+    BLAS uses one thread.
 
     Example::
 
-        >>> narrow_output(512, 28, np.float32), narrow_output(512, 512, np.float32)
+        >>> narrow_output(512, 10, np.float32), narrow_output(512, 512, np.float32)
         (True, False)
     """
     return cols <= tile_shape(dtype)[1] // 2 and inner * cols * BAND_MIN_ROWS < SMALL_PRODUCT
