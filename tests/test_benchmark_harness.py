@@ -155,3 +155,12 @@ def test_the_compile_times_benchmark_compiles_from_an_empty_cache():
     assert "1 kernels," in done.stdout
     opt = next(line for line in lines if line.startswith("| opt |"))
     assert float(opt.strip("|").split("|")[1]) > 0  # LLVM optimised the kernel's own library
+
+
+def test_paired_timing_gives_a_ratio_per_round():
+    """``benchmarks/paired.py``: two timing processes take turns; one ratio per round, their median reported."""
+    pytest.importorskip("torch")
+    for module in _load("paired"):
+        row = module.paired("timeseries", rounds=2, burst=0.01)
+        assert row["rounds"] == 2 and row["minigrad_ms"] > 0 and row["torch_ms"] > 0
+        assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"]
