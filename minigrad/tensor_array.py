@@ -145,7 +145,7 @@ class ArrayMethods:
     def __bool__(self) -> bool:
         if self._array.size != 1:
             raise RuntimeError(f"bool: the truth value of a tensor with {self._array.size} elements is ambiguous")
-        return bool(self._array.reshape(-1)[0])
+        return bool(self._array.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._requires_grad and autograd._mode.recording_backward:

@@ -22,7 +22,7 @@ from minigrad.tensor import Tensor
 class Clamp(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        # np.clip's rule as two ufuncs (np.clip adds microseconds of Python): NaN stays NaN, and a
+        # np.clip's rule as two ufuncs (np.clip's Python outweighs a small array's work): NaN stays NaN, and a
         # min above max gives max everywhere.
         y = x if self.lo is None else np.maximum(x, self.lo)
         return y if self.hi is None else np.minimum(y, self.hi)

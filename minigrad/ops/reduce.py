@@ -254,7 +254,7 @@ def _max(op: str, x: Tensor, dim: Any, keepdim: bool, smallest: bool):
         normalize_dims(op, dim, 0)  # checks the range
         return values_indices(x, Tensor(np.asarray(0)))
     (d,) = normalize_dims(op, dim, x.ndim)
-    a = x._array  # (the array methods: NumPy's functions add a microsecond of dispatch to each call)
+    a = x._array  # the array methods, not np.argmax & co.: their dispatch outweighs a small array's work
     idx = a.argmin(axis=d, keepdims=True) if smallest else a.argmax(axis=d, keepdims=True)
     indices = Tensor(idx if keepdim else idx.squeeze(d))
     if x.dtype.kind != "f":  # integer tensors never require grad: no node needed

@@ -370,6 +370,14 @@ def _not_bool(op: str, x: Tensor) -> Tensor:
     return x
 
 
+def _rounded(op: str, x: Tensor, fn: np.ufunc) -> Tensor:
+    """``fn`` (floor, ceil, trunc) of a float tensor, as a ``Flat`` node; integers are already whole: a copy."""
+    x = _not_bool(op, x)
+    if x.dtype.kind != "f":
+        return Tensor(x._array.copy())
+    return Flat.apply(x, fn=fn, name=op)
+
+
 def floor(x: Tensor) -> Tensor:
     """The largest integer <= x (integer tensors are returned unchanged, as a copy).
 
@@ -379,10 +387,7 @@ def floor(x: Tensor) -> Tensor:
         >>> mg.floor(mg.tensor([-1.5, 1.5]))
         tensor([-2.,  1.])
     """
-    x = _not_bool("floor", x)
-    if x.dtype.kind != "f":
-        return Tensor(x._array.copy())
-    return Flat.apply(x, fn=np.floor, name="floor")
+    return _rounded("floor", x, np.floor)
 
 
 def ceil(x: Tensor) -> Tensor:
@@ -394,10 +399,7 @@ def ceil(x: Tensor) -> Tensor:
         >>> mg.ceil(mg.tensor([-1.5, 1.5]))
         tensor([-1.,  2.])
     """
-    x = _not_bool("ceil", x)
-    if x.dtype.kind != "f":
-        return Tensor(x._array.copy())
-    return Flat.apply(x, fn=np.ceil, name="ceil")
+    return _rounded("ceil", x, np.ceil)
 
 
 def trunc(x: Tensor) -> Tensor:
@@ -409,10 +411,7 @@ def trunc(x: Tensor) -> Tensor:
         >>> mg.trunc(mg.tensor([-1.5, 1.5]))
         tensor([-1.,  1.])
     """
-    x = _not_bool("trunc", x)
-    if x.dtype.kind != "f":
-        return Tensor(x._array.copy())
-    return Flat.apply(x, fn=np.trunc, name="trunc")
+    return _rounded("trunc", x, np.trunc)
 
 
 def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
