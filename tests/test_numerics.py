@@ -1,14 +1,15 @@
 """Numerical robustness: saturating functions stay finite and silent at +-1000, float32 training stays finite.
 
-The textbook formulas overflow: ``1 / (1 + exp(-x))`` computes ``exp(1000)``, ``log(sum(exp(x)))``
-overflows for logits of 100 in float32, ``log(sigmoid(x))`` is ``log(0)`` for x = -1000. Every op
-below must use the stable form: values and gradients finite (and right), and *no* floating-point
-warning — we run with warnings as errors and ``np.errstate(all='raise')`` (except underflow,
-which is the harmless flush of exp(-1000) to 0).
+The textbook formulas overflow: ``log(sum(exp(x)))`` overflows for logits of 100 in float32,
+``log(sigmoid(x))`` is ``log(0)`` for x = -1000. Every op below must give finite (and right) values
+and gradients, and *no* floating-point warning — we run with warnings as errors and
+``np.errstate(all='raise')`` (except underflow, which is the harmless flush of exp(-1000) to 0).
+Where an overflow is harmless, the op lets it happen quietly: ``1 / (1 + exp(-x))`` computes
+``exp(1000) = inf`` and then ``1 / inf = 0``, the right value (PyTorch's formula, ``ops/grad_math.py``).
 
-Both code paths are covered: arrays of up to 4096 elements go through the Numba kernels
-(``minigrad/kernels/activations.py``, ``softmax.py``), larger ones through NumPy's vectorised
-``exp``; the fused losses and recurrent layers always use their kernels (``loss.py``, ``rnn.py``).
+Both sizes are covered: rows of up to 4096 elements go through the Numba kernels (``softmax.py``),
+larger ones through NumPy's vectorised ``exp``; the fused losses and recurrent layers always use
+their kernels (``loss.py``, ``rnn.py``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from typing import Any
 
 # Modules that define kernels; `warmup()` imports them so that every kernel is registered.
 KERNEL_MODULES = (
-    "minigrad.kernels.activations",
     "minigrad.kernels.softmax",
     "minigrad.kernels.scatter",
     "minigrad.kernels.loss",

@@ -1,17 +1,17 @@
 """The NumPy reference of every kernel: what runs while its machine code is not ready.
 
 By the kernel modules' rule each kernel ``k`` has a NumPy function ``k_ref`` next to it taking the
-same arguments. A few element-wise kernels predate the rule: their references return a new array
-where the kernel writes into ``out``. The adapters below give those the kernel's arguments.
+same arguments. A few row kernels predate the rule: their references return a new array where the kernel writes
+into ``out``. The adapters below give those the kernel's arguments.
 
 Example::
 
     >>> import numpy as np
-    >>> from minigrad.kernels import activations
-    >>> x, out = np.array([0.0, 2.0]), np.empty(2)
-    >>> reference_of(activations.sigmoid_backward_kernel)(x, np.ones(2), out)
+    >>> from minigrad.kernels import softmax
+    >>> x, out = np.zeros((1, 2)), np.empty((1, 2))
+    >>> reference_of(softmax.softmax_rows_kernel)(x, out)
     >>> out.tolist()
-    [0.0, -2.0]
+    [[0.5, 0.5]]
 """
 
 from __future__ import annotations
@@ -21,24 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-
-def _sigmoid_forward(x: np.ndarray, out: np.ndarray) -> None:
-    from minigrad.kernels.activations import sigmoid_forward_ref
-
-    out[...] = sigmoid_forward_ref(x)
-
-
-def _sigmoid_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray) -> None:
-    from minigrad.kernels.activations import sigmoid_backward_ref
-
-    out[...] = sigmoid_backward_ref(y, grad)
-
-
-def _tanh_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray) -> None:
-    from minigrad.kernels.activations import tanh_backward_ref
-
-    out[...] = tanh_backward_ref(y, grad)
 
 
 def _softmax_rows(x: np.ndarray, out: np.ndarray) -> None:
@@ -61,9 +43,6 @@ def _scatter_add_rows(out: np.ndarray, indices: np.ndarray, src: np.ndarray) -> 
 
 # Kernels whose reference is not simply `<name>_ref` in their module.
 ADAPTERS: dict[str, Callable[..., Any]] = {
-    "minigrad.kernels.activations.sigmoid_forward_kernel": _sigmoid_forward,
-    "minigrad.kernels.activations.sigmoid_backward_kernel": _sigmoid_backward,
-    "minigrad.kernels.activations.tanh_backward_kernel": _tanh_backward,
     "minigrad.kernels.softmax.softmax_rows_kernel": _softmax_rows,
     "minigrad.kernels.softmax.log_softmax_rows_kernel": _log_softmax_rows,
     "minigrad.kernels.scatter.scatter_add_rows_kernel": _scatter_add_rows,

@@ -15,7 +15,6 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.dtypes import get_default_dtype, result_type
 from minigrad.errors import broadcast_error
-from minigrad.kernels import activations as K
 from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
 
@@ -406,22 +405,18 @@ class Tanh(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        if self.create_graph:
-            return grad * (1 - y * y)
-        return K.tanh_backward(y, grad)  # grad * (1 - y * y)
+        return grad * (1 - y * y)  # d tanh(x) / dx = 1 - tanh(x)^2
 
 
 class Sigmoid(Function):
     def forward(self, x):
-        y = K.sigmoid(x)  # 1 / (1 + exp(-x)), computed without overflow
+        y = G.sigmoid(x)  # 1 / (1 + exp(-x))
         self.save_for_backward(y)
         return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        if self.create_graph:
-            return grad * y * (1 - y)
-        return K.sigmoid_backward(y, grad)  # grad * y * (1 - y)
+        return grad * (1 - y) * y  # d sigma(x) / dx = sigma(x) (1 - sigma(x))
 
 
 class Relu(Function):

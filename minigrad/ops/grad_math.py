@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.kernels import activations as K
 from minigrad.tensor import Tensor
 
 
@@ -69,8 +68,18 @@ def cos(x: Any) -> Any:
 
 
 def sigmoid(x: Any) -> Any:
-    """1 / (1 + exp(-x)), stable. Example: ``sigmoid(np.zeros(1)).tolist()`` -> [0.5]."""
-    return x.sigmoid() if isinstance(x, Tensor) else K.sigmoid(x)
+    """1 / (1 + exp(-x)), PyTorch's formula. Example: ``sigmoid(np.zeros(1)).tolist()`` -> [0.5].
+
+    It needs no guard against overflow: where ``exp(-x)`` overflows to inf (x below about -88 in
+    float32), ``1 / inf`` is 0, the value PyTorch gives there too (NumPy's warning about the
+    overflow is off in an op's forward and backward: ``_quiet.py``). Half precision is computed in
+    float32 and rounded once, as PyTorch computes it, so that ``exp`` does not overflow at x = -12.
+    """
+    if isinstance(x, Tensor):
+        return x.sigmoid()
+    if x.dtype.itemsize < 4:
+        return sigmoid(x.astype(np.float32)).astype(x.dtype)
+    return 1 / (1 + np.exp(-x))
 
 
 def sum(x: Any, dims: int | tuple[int, ...] | None, keepdims: bool = False) -> Any:  # noqa: A001

@@ -33,25 +33,26 @@ _SWITCH_OVER = """
 import sys, time
 import numpy as np
 from minigrad.kernels import _background as bg
-from minigrad.kernels.activations import sigmoid_backward_kernel as k, sigmoid_backward_ref
+from minigrad.kernels.loss import mse_grad as k, mse_grad_ref
 from minigrad.kernels._references import reference_of
 
 reference, reference_runs = reference_of(k), []
 k._reference = lambda *args: reference_runs.append(1) or reference(*args)  # counts the reference's runs
 rng = np.random.default_rng(0)
 y, grad = rng.uniform(0, 1, 1000), rng.standard_normal(1000)
-expected = sigmoid_backward_ref(y, grad)
+expected = np.empty(1000)
+mse_grad_ref(y, grad, 0.5, expected)
 deadline = time.monotonic() + {timeout}
 while k._ready[False] is None:
     out = np.empty(1000)
-    k(y, grad, out)
+    k(y, grad, 0.5, out)
     np.testing.assert_array_equal(out, expected)  # the reference, while the helper compiles
     assert time.monotonic() < deadline, "the kernel never switched to its machine code"
     time.sleep(0.05)
 out = np.empty(1000)
-k(y, grad, out)
+k(y, grad, 0.5, out)
 compiled = np.empty(1000)
-k._ready[False](y, grad, compiled)  # the dispatcher itself: machine code only
+k._ready[False](y, grad, 0.5, compiled)  # the dispatcher itself: machine code only
 np.testing.assert_array_equal(out, compiled)
 assert len(k._ready[False].overloads) == 1
 print("helper" if bg.HELPER._process is not None else "no helper", len(reference_runs))
@@ -92,10 +93,11 @@ def test_background_runs_the_reference_then_switches_to_machine_code(tmp_path):
 def test_one_stderr_line_for_many_kernels(tmp_path):
     code = """
     import numpy as np
-    from minigrad.kernels import activations as A, softmax as S, _background as bg
+    from minigrad.kernels import loss as L, softmax as S, _background as bg
     x = np.linspace(-3, 3, 12).reshape(3, 4)
     for _ in range(3):
-        A.sigmoid(x); A.tanh_backward(x, x); S.softmax_rows(x); S.log_softmax_rows(x.astype(np.float32))
+        L.mse_sum(x.ravel(), x.ravel()); L.mse_grad(x.ravel(), x.ravel(), 0.5, np.empty(12))
+        S.softmax_rows(x); S.log_softmax_rows(x.astype(np.float32))
     np.testing.assert_allclose(S.softmax_rows(x), S.softmax_rows_ref(x), rtol=1e-12)
     print(bg.HELPER.join(timeout=240))
     """
@@ -109,10 +111,11 @@ def test_off_runs_references_without_numba(tmp_path):
     code = """
     import sys
     import numpy as np
-    from minigrad.kernels.activations import sigmoid_backward_kernel as k, sigmoid_backward_ref
-    y, out = np.linspace(0, 1, 5), np.empty(5)
-    k(y, y, out)
-    np.testing.assert_array_equal(out, sigmoid_backward_ref(y, y))
+    from minigrad.kernels.loss import mse_grad as k, mse_grad_ref
+    y, out, expected = np.linspace(0, 1, 5), np.empty(5), np.empty(5)
+    k(y, y[::-1].copy(), 0.5, out)
+    mse_grad_ref(y, y[::-1].copy(), 0.5, expected)
+    np.testing.assert_array_equal(out, expected)
     print("numba" in sys.modules)
     """
     result = _run(code, tmp_path, MINIGRAD_COMPILE="off")
@@ -147,12 +150,12 @@ def test_a_failed_helper_means_compiling_here(tmp_path, monkeypatch):
     import sys, time
     import numpy as np
     from minigrad.kernels import _background as bg, _jit
-    from minigrad.kernels.activations import tanh_backward_kernel as k
+    from minigrad.kernels.loss import mse_grad as k
     bg.Helper._start_command = lambda self: [sys.executable, "-c", "raise SystemExit(3)"]
     y = np.linspace(-1, 1, 7)
     deadline = time.monotonic() + 120
     while k._ready[False] is None:
-        k(y, y, np.empty(7))
+        k(y, y, 0.5, np.empty(7))
         assert time.monotonic() < deadline
         time.sleep(_jit.LOOK_INTERVAL)
     print(bg.HELPER.exit_code())
@@ -228,14 +231,14 @@ def test_references_train_like_the_kernels():
 def test_wait_says_once_that_it_compiles_and_nothing_when_cached(tmp_path):
     code = """
     import numpy as np
-    from minigrad.kernels import activations as A
-    x = np.linspace(-1, 1, 6)
-    A.tanh_backward(x, x); A.sigmoid_backward(x, x); A.tanh_backward(x.astype(np.float32), x.astype(np.float32))
+    from minigrad.kernels import loss as L
+    x, x32 = np.linspace(-1, 1, 6), np.linspace(-1, 1, 6, dtype=np.float32)
+    L.mse_grad(x, x, 0.5, np.empty(6)); L.mse_sum(x, x); L.mse_grad(x32, x32, 0.5, np.empty(6, np.float32))
     """
     cold = _run(code, tmp_path, MINIGRAD_COMPILE="wait")
     assert cold.returncode == 0, cold.stderr
     lines = cold.stderr.splitlines()
-    assert len(lines) == 1 and "tanh_backward_kernel" in lines[0] and "once" in lines[0], cold.stderr
+    assert len(lines) == 1 and "mse_grad" in lines[0] and "once" in lines[0], cold.stderr
     warm = _run(code, tmp_path, MINIGRAD_COMPILE="wait")
     assert warm.returncode == 0 and warm.stderr == "", warm.stderr
 
@@ -246,7 +249,7 @@ def test_cached_machine_code_is_stamped_with_every_kernel_file(tmp_path, monkeyp
     import numba
 
     from minigrad.kernels import _jit
-    from minigrad.kernels.activations import sigmoid_backward_kernel as k
+    from minigrad.kernels.loss import mse_grad as k
 
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))  # not the suite's cache
     dispatcher = _jit.cached_njit(k.py_func, **k.options)
@@ -255,7 +258,7 @@ def test_cached_machine_code_is_stamped_with_every_kernel_file(tmp_path, monkeyp
     assert str(tmp_path) in str(dispatcher._cache.cache_path)
     y, g = np.full(3, 0.5, np.float32), np.ones(3, np.float32)
     out = np.empty(3, np.float32)
-    dispatcher(y, g, out)  # compiles and saves
+    dispatcher(y, g, 0.5, out)  # compiles and saves
     assert cache_file._load_index(), "the entry was saved"
     cache_file._source_stamp = (cache_file._source_stamp[0], "another digest")  # as after an edit of a helper
     assert cache_file._load_index() == {}, "an entry of other sources must not be loaded"
