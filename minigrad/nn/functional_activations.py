@@ -133,7 +133,7 @@ class LeakyReLU(Function):
     def forward(self, x: np.ndarray) -> np.ndarray:
         positive = x > 0
         self.save_for_backward(positive)
-        return np.where(positive, x, x * x.dtype.type(self.negative_slope))
+        return G.where(positive, x, x * x.dtype.type(self.negative_slope))
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (positive,) = self.saved_tensors  # a constant mask
@@ -166,14 +166,14 @@ class ELU(Function):
         alpha = x.dtype.type(self.alpha)
         negative_part = alpha * np.expm1(np.minimum(x, 0))  # min: no overflow of exp for large x
         self.save_for_backward(x, negative_part)
-        return np.where(x > 0, x, negative_part)
+        return G.where(x > 0, x, negative_part)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x, negative_part = self.saved_tensors
         alpha = grad.dtype.type(self.alpha)
         if self.create_graph:  # alpha exp(min(x, 0)), recomputed from x so that it is differentiable
             return G.where(G.values(x) > 0, grad, grad * (alpha * x.clamp(max=0).exp()))
-        return np.where(x > 0, grad, grad * (negative_part + alpha))  # alpha exp(x) = alpha (exp(x) - 1) + alpha
+        return G.where(x > 0, grad, grad * (negative_part + alpha))  # alpha exp(x) = alpha (exp(x) - 1) + alpha
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:

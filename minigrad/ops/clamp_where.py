@@ -127,7 +127,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 class Where(Function):
     def forward(self, x, y):
-        return np.where(self.condition, x, y)
+        return G.where(self.condition, x, y)
 
     def backward(self, grad):
         c = self.condition

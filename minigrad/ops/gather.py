@@ -15,6 +15,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.errors import ShapeError
+from minigrad.ops import grad_math as G
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.reduce import normalize_dims
 from minigrad.ops.shape import _shape_arg
@@ -318,8 +319,8 @@ class MaskedFill(Function):
         return np.where(self.mask, value.astype(x.dtype), x)
 
     def backward(self, grad):
-        gx = np.where(self.mask, 0, grad) if self.needs_input_grad[0] else None
-        gv = np.where(self.mask, grad, 0).sum() if self.needs_input_grad[1] else None
+        gx = G.where(self.mask, 0, grad) if self.needs_input_grad[0] else None
+        gv = G.where(self.mask, grad, 0).sum() if self.needs_input_grad[1] else None
         return gx, gv
 
 

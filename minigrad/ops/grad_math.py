@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,7 +45,51 @@ def where(condition: Any, a: Any, b: Any) -> Any:
         from minigrad.ops.elementwise import where as tensor_where
 
         return tensor_where(condition, a, b)
+    if type(condition) is np.ndarray and condition.size >= SELECT_BITS_MIN_SIZE and _selectable(condition, a, b):
+        return _select_bits(condition, a, b)
     return np.where(condition, a, b)
+
+
+# From this many elements `where` selects with bit masks (_select_bits) instead of np.where.
+SELECT_BITS_MIN_SIZE = 4096
+
+
+def _selectable(condition: np.ndarray, a: Any, b: Any) -> bool:
+    """Whether ``_select_bits`` can compute ``np.where(condition, a, b)``: each of ``a`` and ``b`` a
+    float array of the condition's shape (both of one dtype) or the number +0."""
+    if condition.dtype != np.bool_:
+        return False
+    arrays = [v for v in (a, b) if type(v) is np.ndarray]
+    if not arrays or not (len(arrays) == 2 or _is_plus_zero(a) or _is_plus_zero(b)):
+        return False
+    dtype = arrays[0].dtype
+    return dtype.kind == "f" and all(v.dtype == dtype and v.shape == condition.shape for v in arrays)
+
+
+def _is_plus_zero(v: Any) -> bool:
+    return type(v) in (int, float) and v == 0 and math.copysign(1.0, v) > 0
+
+
+def _select_bits(condition: np.ndarray, a: Any, b: Any) -> np.ndarray:
+    """``np.where(condition, a, b)`` without a branch per element (``_selectable`` says when).
+
+    NumPy's ``where`` branches on every element, and a mask like a ReLU's (half its units on, at
+    random) sends the CPU down the wrong branch half of the time. Here the floats' bits are
+    combined with a word of all ones where ``condition`` holds and all zeros elsewhere: the same
+    values bit for bit, infs and NaNs included (``a * condition`` would turn a dropped inf into NaN).
+    """
+    dtype = a.dtype if type(a) is np.ndarray else b.dtype
+    word = np.dtype(f"i{dtype.itemsize}")  # an integer as wide as the floats
+    mask = condition.astype(word)
+    np.negative(mask, out=mask)  # True: -1, all bits set; False: 0
+    if type(b) is not np.ndarray:  # b is +0.0, whose bits are all zeros
+        return np.bitwise_and(a.view(word), mask, out=mask).view(dtype)
+    b_bits = b.view(word)
+    if type(a) is not np.ndarray:  # a is +0.0
+        return np.bitwise_and(b_bits, np.invert(mask, out=mask), out=mask).view(dtype)
+    mask &= np.bitwise_xor(a.view(word), b_bits)  # b ^ ((a ^ b) & mask): a where True, b where False
+    mask ^= b_bits
+    return mask.view(dtype)
 
 
 def exp(x: Any) -> Any:
