@@ -6,8 +6,9 @@ Both normalisations are the same computation over different axes::
 
 ``layer_norm`` takes the statistics of each example over its last dimensions; ``batch_norm``
 takes them per channel (dimension 1) over the batch and every other dimension, and in eval
-mode uses running estimates instead. One ``Function`` node does both; the statistics are
-computed in float64 whatever the input's dtype.
+mode uses running estimates instead. One ``Function`` node does both, in the dtype of the
+statistics it is given: ``layer_norm`` computes in float32 for float32 and half-precision inputs
+(in float64 for float64), as PyTorch does; ``batch_norm``'s statistics are float64 for every input.
 
 Example::
 
@@ -37,9 +38,10 @@ __all__ = ["layer_norm", "batch_norm", "dropout1d", "dropout2d"]
 class Normalize(Function):
     """``(x - mean) * rstd * weight + bias`` with ``rstd = 1 / sqrt(var + eps)``.
 
-    ``self.mean`` and ``self.var`` are float64 arrays broadcastable to ``x`` (keepdims shape);
-    ``self.param_shape`` is the shape that weight and bias are broadcast as. When the statistics
-    are the batch's own (``self.batch_stats``), they depend on ``x`` and the gradient is::
+    ``self.mean`` and ``self.var`` are arrays broadcastable to ``x`` (keepdims shape), in the dtype
+    the node computes in; ``self.param_shape`` is the shape that weight and bias are broadcast as.
+    When the statistics are the batch's own (``self.batch_stats``), they depend on ``x`` and the
+    gradient is::
 
         dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat)),   gh = dL/dxhat = g * weight
 
@@ -48,7 +50,7 @@ class Normalize(Function):
 
     def forward(self, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
         rstd = 1.0 / np.sqrt(self.var + self.eps)
-        xhat = (x.astype(np.float64, copy=False) - self.mean) * rstd
+        xhat = (x.astype(self.mean.dtype, copy=False) - self.mean) * rstd
         y = xhat
         if weight is not None:
             y = y * weight.reshape(self.param_shape)
@@ -61,7 +63,7 @@ class Normalize(Function):
         xhat, rstd, weight, x = self.saved_tensors
         if self.create_graph:
             return self._backward_tensors(grad, x, weight)
-        g = grad.astype(np.float64, copy=False)
+        g = grad.astype(xhat.dtype, copy=False)
         gh = g if weight is None else g * weight.reshape(self.param_shape)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
@@ -143,9 +145,9 @@ def layer_norm(input: Tensor, normalized_shape: int | tuple[int, ...] | list[int
                          f"(*, {', '.join(map(str, shape))}), but got input of shape {input.shape}")
     weight, bias = _affine(weight, shape, "weight", op), _affine(bias, shape, "bias", op)
     axes = tuple(range(input.ndim - k, input.ndim))
-    x64 = input._array.astype(np.float64, copy=False)
-    mean = x64.mean(axis=axes, keepdims=True)
-    var = x64.var(axis=axes, keepdims=True)
+    x = input._array.astype(np.float64 if input.dtype == np.float64 else np.float32, copy=False)
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
     return LayerNorm.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes, param_shape=shape,
                              bias_shape=shape, batch_stats=True)
 
