@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -38,22 +39,32 @@ __all__ = ["layer_norm", "batch_norm", "dropout1d", "dropout2d"]
 class Normalize(Function):
     """``(x - mean) * rstd * weight + bias`` with ``rstd = 1 / sqrt(var + eps)``.
 
-    ``self.mean`` and ``self.var`` are arrays broadcastable to ``x`` (keepdims shape), in the dtype
-    the node computes in; ``self.param_shape`` is the shape that weight and bias are broadcast as.
-    When the statistics are the batch's own (``self.batch_stats``), they depend on ``x`` and the
-    gradient is::
+    The statistics are over ``self.axes``: the batch's own (``self.batch_stats``), computed here
+    when ``self.mean`` is None (layer_norm) or given with ``self.var`` (batch_norm, which also
+    updates its running averages with them), or fixed running averages. They are arrays
+    broadcastable to ``x`` (keepdims shape) in the dtype the node computes in, ``self.dtype``;
+    ``self.param_shape`` is the shape that weight and bias are broadcast as. With the batch's own
+    statistics the gradient is::
 
         dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat)),   gh = dL/dxhat = g * weight
 
-    (the means over the normalised axes); with fixed statistics it is just ``gh * rstd``.
+    (the means over the normalised axes); with fixed statistics it is just ``gh * rstd``. Means are
+    sums divided by the count: ``ndarray.sum`` is one call into NumPy, ``ndarray.mean`` several.
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
+        xc = x.astype(self.dtype, copy=False)
+        self.count = math.prod(x.shape[a] for a in self.axes)  # values per statistic
+        if self.mean is None:  # the biased variance, from the centred values (as np.var)
+            self.mean = xc.sum(axis=self.axes, keepdims=True) / self.count
+            centered = xc - self.mean
+            self.var = np.square(centered).sum(axis=self.axes, keepdims=True) / self.count
+        else:
+            centered = xc - self.mean
         rstd = 1.0 / np.sqrt(self.var + self.eps)
-        xhat = (x.astype(self.mean.dtype, copy=False) - self.mean) * rstd
-        y = xhat
-        if weight is not None:
-            y = y * weight.reshape(self.param_shape)
+        xhat = centered
+        xhat *= rstd
+        y = xhat if weight is None else xhat * weight.reshape(self.param_shape)
         if bias is not None:
             y = y + bias.reshape(self.param_shape)
         self.save_for_backward(xhat, rstd, weight, x)
@@ -68,10 +79,12 @@ class Normalize(Function):
         gx = gw = gb = None
         if self.needs_input_grad[0]:
             if self.batch_stats:
-                axes = self.axes
-                gh_mean = gh.mean(axis=axes, keepdims=True)
-                ghx_mean = (gh * xhat).mean(axis=axes, keepdims=True)
-                gx = rstd * (gh - gh_mean - xhat * ghx_mean)
+                axes, count = self.axes, self.count
+                gh_mean = gh.sum(axis=axes, keepdims=True) / count
+                ghx_mean = (gh * xhat).sum(axis=axes, keepdims=True) / count
+                gx = gh - gh_mean
+                gx -= xhat * ghx_mean
+                gx *= rstd
             else:
                 gx = gh * rstd
             gx = gx.astype(grad.dtype, copy=False)
@@ -145,11 +158,9 @@ def layer_norm(input: Tensor, normalized_shape: int | tuple[int, ...] | list[int
                          f"(*, {', '.join(map(str, shape))}), but got input of shape {input.shape}")
     weight, bias = _affine(weight, shape, "weight", op), _affine(bias, shape, "bias", op)
     axes = tuple(range(input.ndim - k, input.ndim))
-    x = input._array.astype(np.float64 if input.dtype == np.float64 else np.float32, copy=False)
-    mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, keepdims=True)
-    return LayerNorm.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes, param_shape=shape,
-                             bias_shape=shape, batch_stats=True)
+    dtype = np.dtype(np.float64 if input.dtype == np.float64 else np.float32)
+    return LayerNorm.apply(input, weight, bias, mean=None, var=None, dtype=dtype, eps=float(eps), axes=axes,
+                           param_shape=shape, bias_shape=shape, batch_stats=True)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
@@ -202,8 +213,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise ValueError(f"{op}: running_mean and running_var are needed when training=False")
         mean = running_mean._array.astype(np.float64).reshape(param_shape)
         var = running_var._array.astype(np.float64).reshape(param_shape)
-    return BatchNorm.apply(input, weight, bias, mean=mean, var=var, eps=float(eps), axes=axes,
-                             param_shape=param_shape, bias_shape=(n_ch,), batch_stats=bool(training))
+    return BatchNorm.apply(input, weight, bias, mean=mean, var=var, dtype=mean.dtype, eps=float(eps), axes=axes,
+                           param_shape=param_shape, bias_shape=(n_ch,), batch_stats=bool(training))
 
 
 def _update_running(running: Tensor | None, batch_stat: np.ndarray, momentum: float) -> None:
