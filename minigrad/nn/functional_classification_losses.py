@@ -374,19 +374,28 @@ class BCEWithLogits(Function):
     name = "binary_cross_entropy_with_logits"
 
     def forward(self, x, y, weight, pos_weight):
-        e = np.exp(-np.abs(x))  # in (0, 1]: safe for any x
-        sp = np.log1p(e) + np.maximum(-x, 0)  # softplus(-x)
-        lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
-        loss = (1.0 - y) * x + lw * sp
+        # sp = softplus(-x) = log1p(exp(-|x|)) + max(-x, 0), exp of a number <= 0: safe for any x.
+        # Written in place, here and in backward: few big temporaries, each memory that glibc may hand
+        # back to the OS and fault in again in the next step (_allocator.py).
+        sp = np.abs(x, out=np.empty_like(x))  # (`out`: an array even when x is 0-d)
+        np.negative(sp, out=sp)
+        np.exp(sp, out=sp)
+        np.log1p(sp, out=sp)
+        sp += np.maximum(-x, 0)
+        loss = (1.0 - y) * x  # loss = (1 - y) x + (1 + (p - 1) y) sp
+        if pos_weight is None:
+            loss += sp  # (loss's dtype is x's or wider: sp fits)
+        else:
+            loss = loss + (1.0 + (pos_weight - 1.0) * y) * sp
         unweighted = loss
         if weight is not None:
             loss = loss * weight
         loss = loss.astype(self.dtype, copy=False)
-        self.save_for_backward(x, y, weight, pos_weight, e, sp, unweighted)
+        self.save_for_backward(x, y, weight, pos_weight, sp, unweighted)
         return _reduce(loss, self.reduction)
 
     def backward(self, grad):
-        x, y, weight, pos_weight, e, sp, unweighted = self.saved_tensors
+        x, y, weight, pos_weight, sp, unweighted = self.saved_tensors
         if self.create_graph:
             return self._backward_tensors(grad, x, y, weight, pos_weight)
         g = _unreduce(grad, np.broadcast_shapes(*(a.shape for a in (x, y, weight, pos_weight) if a is not None)),
@@ -395,9 +404,11 @@ class BCEWithLogits(Function):
         need_x, need_y, need_w, need_pw = self.needs_input_grad
         lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
         gx = gy = g_weight = g_pw = None
-        if need_x:
-            sig_neg = np.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))  # s(-x), stable both ways
-            gx = gw * ((1.0 - y) - lw * sig_neg)
+        if need_x:  # gw ((1 - y) - lw s(-x))
+            s_neg = G.sigmoid(-x)
+            gx = np.subtract(1.0, y, dtype=self.dtype)  # (the loss's dtype: every term below fits)
+            gx -= s_neg if pos_weight is None else lw * s_neg
+            gx *= gw
         if need_y:
             gy = gw * (-x + (0.0 if pos_weight is None else (pos_weight - 1.0) * sp))
         if need_w:

@@ -124,7 +124,12 @@ def sigmoid(x: Any) -> Any:
         return x.sigmoid()
     if x.dtype.itemsize < 4:
         return sigmoid(x.astype(np.float32)).astype(x.dtype)
-    return 1 / (1 + np.exp(-x))
+    if x.ndim == 0:  # (NumPy gives a 0-d array's results as scalars, which `out=` cannot take)
+        return 1 / (1 + np.exp(-x))
+    y = np.negative(x)  # the same in one new array: a big temporary is memory to fault in again (_allocator.py)
+    np.exp(y, out=y)
+    y += 1
+    return np.reciprocal(y, out=y)
 
 
 def sum(x: Any, dims: int | tuple[int, ...] | None, keepdims: bool = False) -> Any:  # noqa: A001
