@@ -4,6 +4,7 @@
     /work/venv/bin/python benchmarks/overhead.py --quick    # a short run
     /work/venv/bin/python benchmarks/overhead.py --only chain index_int
     /work/venv/bin/python benchmarks/overhead.py --baseline ../main   # also another checkout, before/after
+    /work/venv/bin/python benchmarks/overhead.py --sized    # ops on bigger tensors, where the arithmetic counts
 
 On tiny tensors the arithmetic is free: what is timed is each framework's bookkeeping per op
 (making tensors, recording the node, the backward engine). Every case is written once against a
@@ -16,6 +17,11 @@ the order every round, so a burst of load from another process hits all of them 
 report gives medians over the blocks, in microseconds per op, and the ratio minigrad / PyTorch,
 worst first. ``lstm_reference`` is minigrad's primitive-op LSTM against PyTorch's fused one: it
 shows how per-op overhead adds up in the layer learners read, not a race it can win.
+
+``--sized`` times another table (``sized_cases``): the ops a script composes by hand (activations,
+normalisation, masks, losses, shape ops) on a batch of one (1 x 128), a small batch (32 x 256) and
+a big one (64 x 1024), forward, ``.sum()`` and backward each: there the arithmetic and the number
+of passes over memory count, not only the bookkeeping.
 """
 
 from __future__ import annotations
@@ -233,10 +239,53 @@ def cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
     return {name: (step, ops, calls) for name, ((step, ops), calls) in table.items()}
 
 
+SIZES = ((1, 128), (32, 256), (64, 1024))
+
+
+def sized_ops(L: Any, b: int, h: int) -> dict[str, Callable[[], Any]]:
+    """name -> the op's forward on (b, h) float32 leaves (and a mask, targets, layers of that size)."""
+    nn, F = L.nn, L.nn.functional
+    rng = np.random.default_rng(4)
+
+    def leaf(low: float = -3.0, high: float = 3.0) -> Any:
+        return L.tensor(rng.uniform(low, high, (b, h)).astype(np.float32), requires_grad=True)
+
+    x, y, positive = leaf(), leaf(), leaf(0.1, 3.0)
+    mask, target = L.tensor(rng.random((b, h)) > 0.5), L.tensor(rng.integers(0, h, b))
+    probabilities = L.tensor(rng.random((b, h)).astype(np.float32))
+    norm, linear, dropout = nn.LayerNorm(h), nn.Linear(h, h), nn.Dropout(0.2)
+    return {
+        "add": lambda: x + y, "mul": lambda: x * y, "div": lambda: x / positive, "exp": lambda: x.exp(),
+        "log": lambda: positive.log(), "pow2": lambda: x ** 2, "abs": lambda: x.abs(),
+        "tanh": lambda: x.tanh(), "sigmoid": lambda: x.sigmoid(), "relu": lambda: F.relu(x),
+        "leaky_relu": lambda: F.leaky_relu(x, 0.1), "elu": lambda: F.elu(x), "gelu": lambda: F.gelu(x),
+        "softplus": lambda: F.softplus(x), "softmax": lambda: F.softmax(x, dim=1),
+        "log_softmax": lambda: F.log_softmax(x, dim=1), "cross_entropy": lambda: F.cross_entropy(x, target),
+        "nll_loss": lambda: F.nll_loss(x, target), "mse_loss": lambda: F.mse_loss(x, y),
+        "bce_with_logits": lambda: F.binary_cross_entropy_with_logits(x, probabilities),
+        "mean": lambda: x.mean(1), "max": lambda: x.max(1)[0], "cumsum": lambda: x.cumsum(1),
+        "clamp": lambda: x.clamp(-1, 1), "where": lambda: L.where(mask, x, y),
+        "masked_fill": lambda: x.masked_fill(mask, 0.0), "cat": lambda: L.cat([x, y], 1),
+        "stack": lambda: L.stack([x, y]), "t": lambda: x.t(), "slice": lambda: x[:, 1:],
+        "matmul": lambda: x @ linear.weight, "linear": lambda: linear(x), "layer_norm": lambda: norm(x),
+        "dropout": lambda: dropout(x),
+    }
+
+
+def sized_cases(L: Any) -> dict[str, tuple[Callable[[], None], int, int]]:
+    """name -> (step, 1, calls per block): an op of ``sized_ops``, then ``.sum().backward()``."""
+    table = {}
+    for b, h in SIZES:
+        calls = 20 if b * h < 10_000 else 4
+        for name, op in sized_ops(L, b, h).items():
+            table[f"{name} {b}x{h}"] = (lambda op=op: op().sum().backward(), 1, calls)
+    return table
+
+
 # ------------------------------------------------------------------------------ one worker process
 
 
-def worker(contender: str, only: list[str] | None, clock: str, baseline: str | None) -> None:
+def worker(contender: str, only: list[str] | None, clock: str, baseline: str | None, sized: bool = False) -> None:
     """Read "block" lines from stdin; answer each with one JSON line: case -> microseconds per op."""
     now = time.perf_counter if clock == "wall" else time.process_time
     if contender in ("minigrad", "baseline"):
@@ -247,7 +296,8 @@ def worker(contender: str, only: list[str] | None, clock: str, baseline: str | N
 
         if contender == "torch-1t":
             L.set_num_threads(1)
-    table = {k: v for k, v in cases(L).items() if only is None or k in only}
+    table = {k: v for k, v in (sized_cases if sized else cases)(L).items()
+             if only is None or k in only or k.split()[0] in only}
     for step, _, _ in table.values():  # warm-up: first calls compile kernels, fill caches
         for _ in range(3):
             step()
@@ -267,13 +317,15 @@ def worker(contender: str, only: list[str] | None, clock: str, baseline: str | N
 # ------------------------------------------------------------------------------ the parent
 
 
-def run(rounds: int, only: list[str] | None, clock: str, baseline: str | None) -> dict[str, dict[str, list[float]]]:
+def run(rounds: int, only: list[str] | None, clock: str, baseline: str | None,
+        sized: bool = False) -> dict[str, dict[str, list[float]]]:
     """Interleaved blocks from the workers; returns contender -> case -> per-block times."""
     contenders = CONTENDERS + (("baseline",) if baseline else ())
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # each worker picks its own minigrad
     env["MINIGRAD_COMPILE"] = "wait"  # kernels missing from the cache compile before timing, not during it
     cmd = [sys.executable, __file__, "--clock", clock, "--worker"]
     extra = (["--only", *only] if only else []) + (["--baseline", baseline] if baseline else [])
+    extra += ["--sized"] if sized else []
     procs = {c: subprocess.Popen([*cmd, c, *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                  env=env) for c in contenders}
     for c, p in procs.items():
@@ -321,18 +373,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 rounds instead of 21")
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--only", nargs="+", default=None, help="case names")
+    parser.add_argument("--only", nargs="+", default=None, help="case names (with --sized: also op names)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall: elapsed time (default); cpu: the process's CPU time, steadier on a busy "
                              "machine (for PyTorch with threads it adds up all its threads)")
     parser.add_argument("--baseline", default=None, help="the root of another minigrad checkout, timed too")
+    parser.add_argument("--sized", action="store_true", help="the ops of sized_cases at three sizes instead")
     parser.add_argument("--worker", choices=(*CONTENDERS, "baseline"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.only, args.clock, args.baseline)
+        worker(args.worker, args.only, args.clock, args.baseline, args.sized)
         return 0
     rounds = args.rounds or (5 if args.quick else 21)
-    times = run(rounds, args.only, args.clock, args.baseline)
+    times = run(rounds, args.only, args.clock, args.baseline, args.sized)
     print(report(times, "python benchmarks/overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])))
     return 0
 

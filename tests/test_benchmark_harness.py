@@ -164,3 +164,31 @@ def test_paired_timing_gives_a_ratio_per_round():
         row = module.paired("timeseries", rounds=2, burst=0.01)
         assert row["rounds"] == 2 and row["minigrad_ms"] > 0 and row["torch_ms"] > 0
         assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"]
+
+
+def test_the_sized_ops_run_in_both_frameworks_and_give_the_same_values():
+    """``benchmarks/overhead.py --sized``: every op of ``sized_ops`` runs forward and backward at
+    every size in minigrad and, where installed, in PyTorch, and both compute the same thing (so
+    that the table compares like with like)."""
+    import numpy as np
+
+    import minigrad
+
+    torch = None
+    try:
+        import torch
+    except ImportError:
+        pass
+    for module in _load("overhead"):
+        for b, h in module.SIZES:
+            ours = module.sized_ops(minigrad, b, h)
+            theirs = module.sized_ops(torch, b, h) if torch is not None else {}
+            for name, op in ours.items():
+                out = op()
+                out.sum().backward()
+                # (dropout's masks and the Linear's initial weights come from each framework's own RNG)
+                if name in theirs and name not in ("dropout", "matmul", "linear"):
+                    expected = theirs[name]()
+                    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=2e-4,
+                                               atol=2e-5, err_msg=f"{name} {b}x{h}")
+        assert set(module.sized_cases(minigrad)) == {f"{n} {b}x{h}" for b, h in module.SIZES for n in ours}
