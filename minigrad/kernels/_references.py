@@ -1,8 +1,8 @@
 """The NumPy reference of every kernel: what runs while its machine code is not ready.
 
 By the kernel modules' rule each kernel ``k`` has a NumPy function ``k_ref`` next to it taking the
-same arguments. A few row kernels predate the rule: their references return a new array where the kernel writes
-into ``out``. The adapters below give those the kernel's arguments.
+same arguments. A few row kernels predate the rule: their references return a new array where the
+kernel writes into ``out``. The adapters below give those the kernel's arguments.
 
 Example::
 
