@@ -9,7 +9,7 @@
 - the models of other tutorials and examples at their own shapes, held-out workloads that nothing
   was tuned for (``benchmarks/script_models.py``): ``sine_cells``, ``timeseries``, ``mnist_rows``,
   ``sentiment``, ``names_rnn``, ``gru_doc``, ``seq2seq_encoder``, ``seq2seq_attention``,
-  ``names_generation``, ``pos_tagger``, ``d2l_scratch``, ``d2l_concise``.
+  ``names_generation``, ``pos_tagger``, ``d2l_scratch``, ``d2l_lstm_scratch``, ``d2l_concise``.
 
     .venv/bin/python benchmarks/models.py                    # every model, native CPU
     .venv/bin/python benchmarks/models.py --cpu avx2 --only word_lm

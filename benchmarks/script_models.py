@@ -386,6 +386,58 @@ def d2l_scratch_case(L: Any) -> Callable[[], None]:
     return step
 
 
+def d2l_lstm_scratch_case(L: Any) -> Callable[[], None]:
+    """Dive into Deep Learning's LSTM from scratch (section 10.1): twelve parameter tensors, the
+    gates ``sigmoid(X W_x + H W_h + b)`` and ``tanh`` stepped in Python with ``@``, 256 hidden
+    units, a 28-letter vocabulary, batch 32 by 35 steps, cross-entropy, gradient clipping and SGD
+    by hand, as ``d2l_scratch``."""
+    F = L.nn.functional
+    vocab_size, num_hiddens, batch_size, num_steps, lr = 28, 256, 32, 35, 1.0
+    L.manual_seed(0)
+
+    def three() -> tuple[Any, Any, Any]:
+        return (L.randn(vocab_size, num_hiddens) * 0.01, L.randn(num_hiddens, num_hiddens) * 0.01,
+                L.zeros(num_hiddens))
+
+    W_xi, W_hi, b_i = three()  # input gate
+    W_xf, W_hf, b_f = three()  # forget gate
+    W_xo, W_ho, b_o = three()  # output gate
+    W_xc, W_hc, b_c = three()  # input node
+    W_hq, b_q = L.randn(num_hiddens, vocab_size) * 0.01, L.zeros(vocab_size)
+    params = [W_xi, W_hi, b_i, W_xf, W_hf, b_f, W_xo, W_ho, b_o, W_xc, W_hc, b_c, W_hq, b_q]
+    for param in params:
+        param.requires_grad_(True)
+
+    def lstm(inputs: Any, state: tuple) -> tuple[Any, tuple]:
+        H, C = state
+        outputs = []
+        for X in inputs:
+            I = L.sigmoid((X @ W_xi) + (H @ W_hi) + b_i)  # noqa: E741 - d2l's names
+            F_ = L.sigmoid((X @ W_xf) + (H @ W_hf) + b_f)
+            O = L.sigmoid((X @ W_xo) + (H @ W_ho) + b_o)
+            C_tilde = L.tanh((X @ W_xc) + (H @ W_hc) + b_c)
+            C = F_ * C + I * C_tilde
+            H = O * L.tanh(C)
+            outputs.append((H @ W_hq) + b_q)
+        return L.cat(outputs, dim=0), (H, C)
+
+    loss = L.nn.CrossEntropyLoss()
+    X, Y = _d2l_batch(L, vocab_size, batch_size, num_steps)
+
+    def step() -> None:
+        state = (L.zeros((batch_size, num_hiddens)), L.zeros((batch_size, num_hiddens)))
+        y_hat, state = lstm(F.one_hot(X.T, vocab_size).type(L.float32), state)
+        loss(y_hat, Y.T.reshape(-1).long()).mean().backward()
+        _d2l_grad_clipping(params, 1, L)
+        with L.no_grad():
+            for param in params:
+                param -= lr * param.grad / 1
+                param.grad.zero_()
+
+    step.parameters = params  # type: ignore[attr-defined]
+    return step
+
+
 def d2l_concise_case(L: Any) -> Callable[[], None]:
     """Dive into Deep Learning's concise RNN (section 9.6): ``nn.RNN(28, 256)`` on ``one_hot``
     inputs, ``Linear(256, 28)``, cross-entropy, its gradient clipping by hand, SGD (lr 1); batch 32
@@ -434,5 +486,6 @@ SCRIPT_MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {
     "names_generation": names_generation_case,
     "pos_tagger": pos_tagger_case,
     "d2l_scratch": d2l_scratch_case,
+    "d2l_lstm_scratch": d2l_lstm_scratch_case,
     "d2l_concise": d2l_concise_case,
 }
