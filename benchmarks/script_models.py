@@ -347,12 +347,33 @@ def _d2l_grad_clipping(params: list, theta: float, L: Any) -> None:
             param.grad[:] *= theta / norm
 
 
+def _d2l_train_step(L: Any, model: Callable, begin_state: Callable, params: list, vocab_size: int,
+                    batch_size: int, num_steps: int, lr: float) -> Callable[[], None]:
+    """One batch of d2l's ``train_epoch_ch8`` for a model written from scratch: ``one_hot`` inputs,
+    cross-entropy, its gradient clipping by hand, and its SGD ``param -= lr * param.grad /
+    batch_size`` under ``no_grad`` (d2l passes a batch size of 1 there: the loss is a mean)."""
+    F = L.nn.functional
+    loss = L.nn.CrossEntropyLoss()
+    X, Y = _d2l_batch(L, vocab_size, batch_size, num_steps)
+
+    def step() -> None:
+        y_hat, _ = model(F.one_hot(X.T, vocab_size).type(L.float32), begin_state())
+        loss(y_hat, Y.T.reshape(-1).long()).mean().backward()
+        _d2l_grad_clipping(params, 1, L)
+        with L.no_grad():
+            for param in params:
+                param -= lr * param.grad / 1
+                param.grad.zero_()
+
+    step.parameters = params  # type: ignore[attr-defined]
+    return step
+
+
 def d2l_scratch_case(L: Any) -> Callable[[], None]:
     """Dive into Deep Learning's RNN from scratch (section 9.5): parameters as plain tensors,
     ``one_hot`` inputs, ``tanh(X W_xh + H W_hh + b_h)`` stepped in Python with ``torch.mm``, a
     28-letter vocabulary, 512 hidden units, batch 32 by 35 steps, cross-entropy, gradient clipping
     by hand, and its SGD ``param -= lr * param.grad / batch_size`` under ``no_grad``."""
-    F = L.nn.functional
     vocab_size, num_hiddens, batch_size, num_steps, lr = 28, 512, 32, 35, 1.0
     L.manual_seed(0)
     params = [L.randn(size=(vocab_size, num_hiddens)) * 0.01, L.randn(size=(num_hiddens, num_hiddens)) * 0.01,
@@ -369,21 +390,9 @@ def d2l_scratch_case(L: Any) -> Callable[[], None]:
             outputs.append(L.mm(H, W_hq) + b_q)
         return L.cat(outputs, dim=0), (H,)
 
-    loss = L.nn.CrossEntropyLoss()
-    X, Y = _d2l_batch(L, vocab_size, batch_size, num_steps)
-
-    def step() -> None:
-        state = (L.zeros((batch_size, num_hiddens)),)
-        y_hat, state = rnn(F.one_hot(X.T, vocab_size).type(L.float32), state, params)
-        loss(y_hat, Y.T.reshape(-1).long()).mean().backward()
-        _d2l_grad_clipping(params, 1, L)
-        with L.no_grad():
-            for param in params:
-                param -= lr * param.grad / 1
-                param.grad.zero_()
-
-    step.parameters = params  # type: ignore[attr-defined]
-    return step
+    return _d2l_train_step(L, lambda inputs, state: rnn(inputs, state, params),
+                           lambda: (L.zeros((batch_size, num_hiddens)),), params, vocab_size, batch_size,
+                           num_steps, lr)
 
 
 def d2l_lstm_scratch_case(L: Any) -> Callable[[], None]:
@@ -391,7 +400,6 @@ def d2l_lstm_scratch_case(L: Any) -> Callable[[], None]:
     gates ``sigmoid(X W_x + H W_h + b)`` and ``tanh`` stepped in Python with ``@``, 256 hidden
     units, a 28-letter vocabulary, batch 32 by 35 steps, cross-entropy, gradient clipping and SGD
     by hand, as ``d2l_scratch``."""
-    F = L.nn.functional
     vocab_size, num_hiddens, batch_size, num_steps, lr = 28, 256, 32, 35, 1.0
     L.manual_seed(0)
 
@@ -421,21 +429,8 @@ def d2l_lstm_scratch_case(L: Any) -> Callable[[], None]:
             outputs.append((H @ W_hq) + b_q)
         return L.cat(outputs, dim=0), (H, C)
 
-    loss = L.nn.CrossEntropyLoss()
-    X, Y = _d2l_batch(L, vocab_size, batch_size, num_steps)
-
-    def step() -> None:
-        state = (L.zeros((batch_size, num_hiddens)), L.zeros((batch_size, num_hiddens)))
-        y_hat, state = lstm(F.one_hot(X.T, vocab_size).type(L.float32), state)
-        loss(y_hat, Y.T.reshape(-1).long()).mean().backward()
-        _d2l_grad_clipping(params, 1, L)
-        with L.no_grad():
-            for param in params:
-                param -= lr * param.grad / 1
-                param.grad.zero_()
-
-    step.parameters = params  # type: ignore[attr-defined]
-    return step
+    return _d2l_train_step(L, lstm, lambda: (L.zeros((batch_size, num_hiddens)), L.zeros((batch_size, num_hiddens))),
+                           params, vocab_size, batch_size, num_steps, lr)
 
 
 def d2l_concise_case(L: Any) -> Callable[[], None]:
