@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._allocator import RECYCLE_MIN_BYTES, empty_aligned
+from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
 from minigrad.kernels._jit import numba_threads, one_thread, pool_awake, threads_usable
 from minigrad.kernels.cpu import vector_lanes
 from minigrad.kernels.gemm import TILE_ROWS, matmul_blocks, tile_shape
@@ -190,7 +190,7 @@ def blas_in_row_bands(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = Non
     """
     m, n = a.shape[0], b.shape[1]
     if out is None:
-        out = empty_aligned((m, n), a.dtype) if m * n * a.itemsize >= RECYCLE_MIN_BYTES else np.empty((m, n), a.dtype)
+        out = empty((m, n), a.dtype)  # (recycled memory when it is big)
     rows = max((SMALL_PRODUCT - 1) // (a.shape[1] * n), 1)
     for r in range(0, m, rows):
         np.matmul(a[r:r + rows], b, out=out[r:r + rows])
