@@ -30,6 +30,7 @@ import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
 from minigrad.kernels._jit import numba_threads, one_thread, pool_awake, threads_usable
+from minigrad.kernels.blas import swap_pays, swapped_matmul
 from minigrad.kernels.cpu import vector_lanes
 from minigrad.kernels.gemm import TILE_ROWS, matmul_blocks, tile_shape
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
@@ -232,6 +233,8 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
     - an inner dimension of 1 (``dL/dW = g^T x`` of a batch of one), an outer product: ``np.dot``
       (BLAS) where BLAS keeps it on one thread (below ``SMALL_PRODUCT`` elements), else a broadcast
       multiply; not ``np.matmul``, which sends an outer product to a plain loop instead of BLAS;
+    - ``x @ W.T`` of few rows as ``(W @ x.T).T`` where NumPy's BLAS runs that quicker
+      (``kernels/blas.py: swap_pays``);
     - it runs inside an op (``Function.apply``, the engine's backward), where NumPy is ``quiet()``:
       ``inf * 0`` is ``nan`` without NumPy's warning, as in PyTorch.
 
@@ -247,6 +250,9 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
                 out is None or (out.flags.c_contiguous and out.dtype == np.result_type(a, b))):
             return np.dot(a, b, out=out)
         return np.multiply(a, b, out=out)
+    m, k = a.shape
+    if a.dtype == b.dtype and swap_pays(a.dtype, m, k, b.shape[1], b.flags.f_contiguous and not b.flags.c_contiguous):
+        return swapped_matmul(a, b, np.empty((m, b.shape[1]), a.dtype) if out is None else out)
     if out is None:
         return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it
     return np.matmul(a, b, out=out)
