@@ -130,3 +130,44 @@ def test_which_outputs_are_narrow():
     lanes = P.tile_shape(np.float32)[1]  # 64 with AVX-512, 24 with AVX2
     assert P.narrow_output(512, lanes // 2, np.float32) and not P.narrow_output(512, lanes // 2 + 1, np.float32)
     assert not P.narrow_output(2000, 28, np.float32)  # a band of 8 rows would reach BLAS's threads
+
+
+# (rows, inner, cols, b transposed, BLAS slow on a transposed b) -> bands_pay
+BANDS_TABLE = [
+    (32, 28, 512, False, False, True),     # one-hot X @ W_xh of d2l's character models
+    (28, 32, 512, False, False, True),     # its weight gradient X^T @ dL/dZ
+    (100, 32, 100, False, False, True),    # cut along the rows, the longer side
+    (32, 120, 256, False, False, True),    # just under BANDS_MAX_PRODUCT
+    (64, 64, 256, False, False, False),    # BANDS_MAX_PRODUCT itself: our tile
+    (32, 650, 50, False, False, False),    # 4 bands of 8 rows: too thin for BLAS
+    (32, 28, 512, True, False, True),      # x @ W.T where BLAS runs it at speed
+    (32, 28, 512, True, True, False),      # ... and where it does not (kernels/blas.py)
+]
+
+
+@pytest.mark.parametrize(("rows", "inner", "cols", "b_transposed", "slow", "expected"), BANDS_TABLE)
+def test_which_mid_sized_products_go_to_blas_bands(monkeypatch, rows, inner, cols, b_transposed, slow, expected):
+    monkeypatch.setattr(P, "transposed_b_is_slow", lambda dtype: slow)
+    assert SMALL_PRODUCT <= rows * inner * cols < PARALLEL_MIN_PRODUCT
+    assert P.bands_pay(rows, inner, cols, np.float32, b_transposed) is expected
+
+
+@pytest.mark.parametrize(("rows", "inner", "cols"), [(32, 28, 512), (512, 32, 100), (100, 32, 100), (17, 100, 301)])
+def test_blas_bands_compute_the_product_each_on_one_thread(numpy_products, rows, inner, cols):
+    """Every band stays under SMALL_PRODUCT (BLAS runs it on the calling thread); together they are the product."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((rows, inner), np.float32), rng.random((inner, cols), np.float32)
+    expected = a.astype(np.float64) @ b
+    np.testing.assert_allclose(P.blas_in_bands(a, b), expected, rtol=1e-5)
+    out = np.full((rows, cols), np.nan, np.float32)
+    assert P.blas_in_bands(a.T.copy().T, b, out) is out  # a transposed a, into a given out
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    assert len(numpy_products) >= 4 and all(size < SMALL_PRODUCT for size in numpy_products)
+    assert sum(numpy_products) == 2 * rows * inner * cols
+
+
+def test_a_one_hot_product_takes_the_bands_once_the_pool_is_awake(numpy_products):
+    rng = np.random.default_rng(0)
+    x, w = rng.random((32, 28), np.float32), rng.random((28, 512), np.float32)
+    np.testing.assert_allclose(P.matmul2d(x, w), x.astype(np.float64) @ w, rtol=1e-5)
+    assert numpy_products == [32 * 28 * 256, 32 * 28 * 256]

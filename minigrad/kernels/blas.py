@@ -87,9 +87,19 @@ def swap_pays(dtype: object, rows: int, inner: int, cols: int, b_transposed: boo
         >>> swap_pays(np.float32, 32, 256, 256, b_transposed=False)  # b in rows: as written
         False
     """
-    return (b_transposed and np.dtype(dtype) == np.float32
-            and rows <= SWAP_MAX_ROWS and inner >= SWAP_MIN_INNER and cols >= SWAP_MIN_COLS
-            and rows * cols >= SWAP_MIN_OUTPUT and blas_core() in SLOW_TRANSPOSED_CORES)
+    return (b_transposed and rows <= SWAP_MAX_ROWS and inner >= SWAP_MIN_INNER and cols >= SWAP_MIN_COLS
+            and rows * cols >= SWAP_MIN_OUTPUT and transposed_b_is_slow(dtype))
+
+
+def transposed_b_is_slow(dtype: object) -> bool:
+    """Whether NumPy's BLAS runs ``x @ W.T`` of few rows of ``dtype`` below its speed (single precision, ``blas_core``).
+
+    Example::
+
+        >>> transposed_b_is_slow(np.float64)
+        False
+    """
+    return np.dtype(dtype) == np.float32 and blas_core() in SLOW_TRANSPOSED_CORES
 
 
 def swapped_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
 from minigrad.kernels._jit import numba_threads, one_thread, pool_awake, threads_usable
-from minigrad.kernels.blas import swap_pays, swapped_matmul
+from minigrad.kernels.blas import swap_pays, swapped_matmul, transposed_b_is_slow
 from minigrad.kernels.cpu import vector_lanes
 from minigrad.kernels.gemm import TILE_ROWS, matmul_blocks, tile_shape
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
@@ -123,9 +123,9 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
 
     - big float32 products (``PARALLEL_MIN_PRODUCT`` multiply-adds or more) on Numba's threads;
     - from ``SMALL_PRODUCT`` to that: in BLAS while Numba's pool has never run (``pool_awake``);
-      once it has, in our kernels, on the calling thread alone (on all threads for ``FEW_ROWS``
-      rows, a matrix-vector product), or for a ``narrow_output`` in BLAS, in bands of rows that
-      BLAS runs on the calling thread (``blas_in_row_bands``);
+      once it has, in BLAS in bands it runs on the calling thread (``blas_in_bands``) for a
+      ``narrow_output`` or where ``bands_pay``, else in our kernels on the calling thread alone (on
+      all threads for ``FEW_ROWS`` rows, a matrix-vector product);
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
       result, ``np.dot`` or a broadcast multiply for an inner dimension of 1).
 
@@ -144,7 +144,9 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
         if work >= PARALLEL_MIN_PRODUCT or (awake and m <= FEW_ROWS):
             threads = None  # all (a few rows stream all of b: two caches read it, nothing is packed)
         elif awake and narrow_output(k, n, a.dtype):
-            return blas_in_row_bands(a, b, out)
+            return blas_in_bands(a, b, out, rows_only=True)
+        elif awake and bands_pay(m, k, n, a.dtype, is_transposed(b)):
+            return blas_in_bands(a, b, out)
         elif awake:
             threads = 1
         else:  # Numba's pool has never run here: BLAS's threads are the one pool
@@ -159,10 +161,15 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
 # A band of rows of a narrow output must have at least this many rows: BLAS runs a product of a
 # few rows well below its speed on a full block of rows.
 BAND_MIN_ROWS = 8
+# Below this many multiply-adds, with Numba's pool awake, BLAS in bands on the calling thread beats
+# our register tile on one thread: packing the panels is a large share of a small product's work.
+BANDS_MAX_PRODUCT = 4 * SMALL_PRODUCT
+# ... as long as each band keeps this many rows (or columns) of the output.
+BAND_MIN_SIDE = 16
 
 
 def narrow_output(inner: int, cols: int, dtype: Any) -> bool:
-    """Whether a product with ``cols`` output columns goes to ``blas_in_row_bands`` in the mid range.
+    """Whether a product with ``cols`` output columns goes to BLAS in bands of rows in the mid range.
 
     An output at most half the register tile wide (10 classes; a vocabulary of 28 characters with
     AVX-512's tile of 64 columns): the tile would multiply mostly padding. And ``b`` (``inner x
@@ -177,24 +184,74 @@ def narrow_output(inner: int, cols: int, dtype: Any) -> bool:
     return cols <= tile_shape(dtype)[1] // 2 and inner * cols * BAND_MIN_ROWS < SMALL_PRODUCT
 
 
-def blas_in_row_bands(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` in NumPy's BLAS, a band of rows at a time, each band under ``SMALL_PRODUCT`` multiply-adds.
+def is_transposed(x: np.ndarray) -> bool:
+    """Whether the 2-D ``x`` is the transpose of a C-ordered matrix (``W.T``).
 
-    Below that size BLAS runs a product on the calling thread: no pool of its own wakes up beside
-    Numba's (the module docstring), and BLAS's one-thread kernels suit narrow outputs better than
-    our tile (``narrow_output``).
+    Example: ``is_transposed(np.ones((2, 3)).T)`` -> True.
+    """
+    return x.flags.f_contiguous and not x.flags.c_contiguous
+
+
+def band_plan(rows: int, inner: int, cols: int, rows_only: bool = False) -> tuple[bool, int]:
+    """``(along_rows, width)``: ``blas_in_bands``'s cut of a ``rows x cols`` output.
+
+    Along the longer side (along the rows for ``rows_only``), in even bands of ``width``, as few
+    as keep each band under ``SMALL_PRODUCT`` multiply-adds.
 
     Example::
 
-        >>> float(blas_in_row_bands(np.ones((40, 512), np.float32), np.ones((512, 28), np.float32))[39, 27])
+        >>> band_plan(32, 28, 512), band_plan(512, 32, 100), band_plan(40, 512, 28, rows_only=True)
+        ((False, 256), (True, 74), (True, 14))
+    """
+    along_rows = rows_only or rows > cols
+    side, other = (rows, cols) if along_rows else (cols, rows)
+    widest = max((SMALL_PRODUCT - 1) // (other * inner), 1)
+    parts = -(-side // widest)
+    return along_rows, -(-side // parts)
+
+
+def bands_pay(rows: int, inner: int, cols: int, dtype: Any, b_transposed: bool) -> bool:
+    """Whether a mid-sized product runs in ``blas_in_bands`` rather than in our tile on one thread.
+
+    Below ``BANDS_MAX_PRODUCT`` multiply-adds, in bands of at least ``BAND_MIN_SIDE``; not for a
+    transposed ``b`` where NumPy's BLAS runs that case slowly (``kernels/blas.py``).
+
+    Example::
+
+        >>> bands_pay(32, 28, 512, np.float32, b_transposed=False)  # x @ W_xh of a one-hot batch
+        True
+        >>> bands_pay(64, 256, 256, np.float32, b_transposed=False)  # 4 Mi multiply-adds
+        False
+    """
+    if rows * inner * cols >= BANDS_MAX_PRODUCT:
+        return False
+    width = band_plan(rows, inner, cols)[1]
+    return width >= BAND_MIN_SIDE and not (b_transposed and transposed_b_is_slow(dtype))
+
+
+def blas_in_bands(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
+                  rows_only: bool = False) -> np.ndarray:
+    """``a @ b`` in NumPy's BLAS, a band of the output at a time (``band_plan``), each under ``SMALL_PRODUCT``.
+
+    Below that size BLAS runs a product on the calling thread: no pool of its own wakes up beside
+    Numba's (the module docstring), and BLAS's one-thread kernels suit small and narrow products
+    better than our tile (``bands_pay``, ``narrow_output``).
+
+    Example::
+
+        >>> float(blas_in_bands(np.ones((40, 512), np.float32), np.ones((512, 28), np.float32), rows_only=True)[39, 27])
         512.0
     """
     m, n = a.shape[0], b.shape[1]
     if out is None:
         out = empty((m, n), a.dtype)  # (recycled memory when it is big)
-    rows = max((SMALL_PRODUCT - 1) // (a.shape[1] * n), 1)
-    for r in range(0, m, rows):
-        np.matmul(a[r:r + rows], b, out=out[r:r + rows])
+    along_rows, width = band_plan(m, a.shape[1], n, rows_only)
+    for start in range(0, m if along_rows else n, width):
+        band = slice(start, start + width)
+        if along_rows:
+            np.matmul(a[band], b, out=out[band])
+        else:
+            np.matmul(a, b[:, band], out=out[:, band])
     return out
 
 
@@ -251,7 +308,7 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
             return np.dot(a, b, out=out)
         return np.multiply(a, b, out=out)
     m, k = a.shape
-    if a.dtype == b.dtype and swap_pays(a.dtype, m, k, b.shape[1], b.flags.f_contiguous and not b.flags.c_contiguous):
+    if a.dtype == b.dtype and swap_pays(a.dtype, m, k, b.shape[1], is_transposed(b)):
         return swapped_matmul(a, b, np.empty((m, b.shape[1]), a.dtype) if out is None else out)
     if out is None:
         return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it
