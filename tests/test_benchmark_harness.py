@@ -140,8 +140,21 @@ def test_the_products_benchmark_times_every_route(capsys):
         module.main(["--shapes", "1x30x70", "6x20x40", "--number", "2"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1x30x70") or
             line.startswith("| 6x20x40")]
-    assert len(rows) == 4
+    assert len(rows) == 6  # three layouts each: W.T, rows, a.T
     assert all(float(cell) > 0 for row in rows for cell in row.strip("|").split("|")[2:])
+
+
+def test_the_products_scans_report_ratios_by_size(monkeypatch, capsys):
+    """``--scan bands`` and ``--scan swap`` time their BLAS route against the one it replaces, by size."""
+    for module in _load("products"):
+        monkeypatch.setattr(module, "BAND_SCAN", ((32,), (28,), (512,)))
+        monkeypatch.setattr(module, "SWAP_SCAN", ((16,), (64,), (128,)))
+        for kind, layouts in (("bands", 3), ("swap", 1)):
+            found = module.scan(kind)
+            assert len(found) == layouts and all(ratio > 0 for _, _, ratio in found)
+            module.main(["--scan", kind, "--number", "2"])
+            table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "Ki" in line]
+            assert len(table) == layouts and all(line.count("|") == 8 for line in table)
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="no compiler to time")

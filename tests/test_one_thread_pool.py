@@ -137,9 +137,9 @@ BANDS_TABLE = [
     (32, 28, 512, False, False, True),     # one-hot X @ W_xh of d2l's character models
     (28, 32, 512, False, False, True),     # its weight gradient X^T @ dL/dZ
     (100, 32, 100, False, False, True),    # cut along the rows, the longer side
-    (32, 120, 256, False, False, True),    # just under BANDS_MAX_PRODUCT
-    (64, 64, 256, False, False, False),    # BANDS_MAX_PRODUCT itself: our tile
-    (32, 650, 50, False, False, False),    # 4 bands of 8 rows: too thin for BLAS
+    (32, 60, 256, False, False, True),     # just under BANDS_MAX_PRODUCT
+    (32, 64, 256, False, False, False),    # BANDS_MAX_PRODUCT itself: our tile
+    (16, 1000, 30, False, False, False),   # 2 bands of 15 columns: too thin for BLAS
     (32, 28, 512, True, False, True),      # x @ W.T where BLAS runs it at speed
     (32, 28, 512, True, True, False),      # ... and where it does not (kernels/blas.py)
 ]

@@ -163,7 +163,7 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
 BAND_MIN_ROWS = 8
 # Below this many multiply-adds, with Numba's pool awake, BLAS in bands on the calling thread beats
 # our register tile on one thread: packing the panels is a large share of a small product's work.
-BANDS_MAX_PRODUCT = 4 * SMALL_PRODUCT
+BANDS_MAX_PRODUCT = 2 * SMALL_PRODUCT
 # ... as long as each band keeps this many rows (or columns) of the output.
 BAND_MIN_SIDE = 16
 
