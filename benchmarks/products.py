@@ -119,7 +119,7 @@ def scan_report(kind: str, found: list[tuple[str, str, float]]) -> str:
     """Median and worst ratio, and the share below 1, by layout, size, and whether the rule takes the route."""
     def size(shape: str) -> str:
         m, k, n = (int(part) for part in shape.split("x"))
-        return next(f"< {limit // 2**10} Ki" if limit < 2**30 else "more"
+        return next(f"< {limit // 2**10} Ki" if limit < 2**30 else "4096 Ki or more"
                     for limit in (2**19, 2**20, 2**21, 2**22, 2**40) if m * k * n < limit)
     groups: dict[tuple[str, str, str], list[float]] = {}
     for shape, layout, ratio in found:

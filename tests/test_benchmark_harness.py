@@ -205,3 +205,23 @@ def test_the_sized_ops_run_in_both_frameworks_and_give_the_same_values():
                     np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=2e-4,
                                                atol=2e-5, err_msg=f"{name} {b}x{h}")
         assert set(module.sized_cases(minigrad)) == {f"{n} {b}x{h}" for b, h in module.SIZES for n in ours}
+
+
+def test_toggle_ab_alternates_a_constant_and_puts_it_back(capsys):
+    """``benchmarks/toggle_ab.py``: bursts with the checkout's value and the given one, in turns; the
+    constant has its own value again afterwards."""
+    from minigrad.kernels import products
+
+    before = products.BANDS_MAX_PRODUCT
+    for module in _load("toggle_ab"):
+        seen = []
+        step = module.build("rnn H=8 B=1 L=1")
+        checkout, given = module.alternate(lambda: (seen.append(products.BANDS_MAX_PRODUCT), step()), products,
+                                           "BANDS_MAX_PRODUCT", 0, rounds=4, burst=0.01)
+        assert len(checkout) == len(given) == 4 and min(checkout + given) > 0
+        assert set(seen) == {before, 0} and products.BANDS_MAX_PRODUCT == before
+        module.main(["rnn H=8 B=1 L=1", "minigrad.kernels.products.BANDS_MAX_PRODUCT=0", "--rounds", "2",
+                     "--burst", "0.01", "--warmup-steps", "1", "--here"])
+        assert "ratio" in capsys.readouterr().out and products.BANDS_MAX_PRODUCT == before
+        with pytest.raises(SystemExit, match="has no"):
+            module.parse_setting("minigrad.kernels.products.NO_SUCH_CONSTANT=1")
