@@ -214,10 +214,13 @@ def test_toggle_ab_alternates_a_constant_and_puts_it_back(capsys):
 
     before = products.BANDS_MAX_PRODUCT
     for module in _load("toggle_ab"):
-        seen = []
-        step = module.build("rnn H=8 B=1 L=1")
-        checkout, given = module.alternate(lambda: (seen.append(products.BANDS_MAX_PRODUCT), step()), products,
-                                           "BANDS_MAX_PRODUCT", 0, rounds=4, burst=0.01)
+        seen, step = [], module.build("rnn H=8 B=1 L=1")
+
+        def watched_step(step=step, seen=seen):
+            seen.append(products.BANDS_MAX_PRODUCT)
+            step()
+
+        checkout, given = module.alternate(watched_step, products, "BANDS_MAX_PRODUCT", 0, rounds=4, burst=0.01)
         assert len(checkout) == len(given) == 4 and min(checkout + given) > 0
         assert set(seen) == {before, 0} and products.BANDS_MAX_PRODUCT == before
         module.main(["rnn H=8 B=1 L=1", "minigrad.kernels.products.BANDS_MAX_PRODUCT=0", "--rounds", "2",

@@ -52,20 +52,24 @@ def blas_core() -> str:
 
     ``""`` where NumPy's BLAS cannot be asked (another BLAS, or a NumPy that does not ship its
     OpenBLAS as a library beside it). Honours ``OPENBLAS_CORETYPE``, which OpenBLAS itself reads.
-    The library is the one NumPy already loaded: opening it again loads nothing new.
+    Only a library the process has already loaded is asked (``RTLD_NOLOAD``): this never loads a
+    second OpenBLAS, whose start would create threads of its own.
 
     Example::
 
         >>> isinstance(blas_core(), str)
         True
     """
+    no_load = getattr(os, "RTLD_NOLOAD", None)
+    if no_load is None:  # (Windows: no way to ask for a loaded library only)
+        return ""
     folder = os.path.dirname(np.__file__)
     candidates = [*glob.glob(os.path.join(folder, os.pardir, "numpy.libs", "*openblas*")),
                   *glob.glob(os.path.join(folder, ".dylibs", "*openblas*"))]
     for path in candidates:
         try:
-            library = ctypes.CDLL(path)
-        except OSError:
+            library = ctypes.CDLL(path, mode=no_load | os.RTLD_LAZY)
+        except OSError:  # not loaded by this process
             continue
         for symbol in _CORENAME_SYMBOLS:
             query = getattr(library, symbol, None)

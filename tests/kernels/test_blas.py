@@ -97,3 +97,16 @@ def test_special_values_either_way(monkeypatch):
     written = blas_matmul2d(x, w.T)
     np.testing.assert_array_equal(np.isnan(swapped), np.isnan(written))
     np.testing.assert_array_equal(np.isinf(swapped), np.isinf(written))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux's /proc/self/maps")
+def test_blas_core_loads_no_library():
+    """It asks the OpenBLAS NumPy loaded, never loads one (a second OpenBLAS would start threads)."""
+    code = ("import numpy\n"
+            "def mapped(): return {line.split()[-1] for line in open('/proc/self/maps') if '.so' in line}\n"
+            "before = mapped()\n"
+            "from minigrad.kernels.blas import blas_core\n"
+            "blas_core()\n"
+            "print(sorted(p for p in mapped() - before if 'blas' in p.lower()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
