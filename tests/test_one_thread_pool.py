@@ -136,7 +136,7 @@ def test_which_outputs_are_narrow():
 BANDS_TABLE = [
     (32, 28, 512, False, False, True),     # one-hot X @ W_xh of d2l's character models
     (28, 32, 512, False, False, True),     # its weight gradient X^T @ dL/dZ
-    (100, 32, 100, False, False, True),    # cut along the rows, the longer side
+    (120, 32, 100, False, False, True),    # cut along the rows, the longer side
     (32, 60, 256, False, False, True),     # just under BANDS_MAX_PRODUCT
     (32, 64, 256, False, False, False),    # BANDS_MAX_PRODUCT itself: our tile
     (16, 1000, 30, False, False, False),   # 2 bands of 15 columns: too thin for BLAS
@@ -152,7 +152,13 @@ def test_which_mid_sized_products_go_to_blas_bands(monkeypatch, rows, inner, col
     assert P.bands_pay(rows, inner, cols, np.float32, b_transposed) is expected
 
 
-@pytest.mark.parametrize(("rows", "inner", "cols"), [(32, 28, 512), (512, 32, 100), (100, 32, 100), (17, 100, 301)])
+def test_bands_cut_the_longer_side_evenly():
+    assert P.band_plan(120, 32, 100) == (True, 60)   # 2 bands of 60 rows
+    assert P.band_plan(32, 28, 512) == (False, 256)  # 2 bands of 256 columns
+    assert P.band_plan(40, 512, 28, rows_only=True) == (True, 14)  # a narrow output: rows, 3 bands
+
+
+@pytest.mark.parametrize(("rows", "inner", "cols"), [(32, 28, 512), (512, 32, 100), (120, 32, 100), (17, 100, 301)])
 def test_blas_bands_compute_the_product_each_on_one_thread(numpy_products, rows, inner, cols):
     """Every band stays under SMALL_PRODUCT (BLAS runs it on the calling thread); together they are the product."""
     rng = np.random.default_rng(0)

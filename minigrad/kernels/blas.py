@@ -12,7 +12,7 @@ Rules:
 - only where the BLAS says which kernels it runs (``blas_core``): a BLAS we cannot ask, or one
   with other kernels (OpenBLAS's Haswell kernels, MKL, Accelerate), gets ``a @ b`` as written;
 - the region (``SWAP_MAX_ROWS`` and the other bounds) is where the swap pays for its copy back
-  into a C-ordered result (``docs/performance.md``, "A transposed operand in OpenBLAS").
+  into a C-ordered result (``docs/performance.md``, the eighteenth session).
 
 Example::
 
