@@ -136,7 +136,7 @@ def scan_report(kind: str, found: list[tuple[str, str, float]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES), help="MxKxN, e.g. 1x650x2600")
-    parser.add_argument("--number", type=int, default=200, help="calls per repeat")
+    parser.add_argument("--number", type=int, default=200, help="calls per repeat (a scan sets its own by size)")
     parser.add_argument("--scan", choices=("bands", "swap"), help="a grid of shapes instead (see above)")
     args = parser.parse_args(argv)
     P.matmul2d(np.ones((64, 256), np.float32), np.ones((256, 256), np.float32))  # wakes Numba's pool
