@@ -52,3 +52,18 @@ def test_relu_gradient_of_an_inf_is_0_where_the_unit_is_off() -> None:
     x = mg.tensor(np.where(np.arange(6000) % 2 == 0, 1.0, -1.0).astype(np.float32), requires_grad=True)
     x.relu().backward(mg.tensor(np.full(6000, np.inf, np.float32)))
     assert (x.grad._array[1::2] == 0).all() and np.isinf(x.grad._array[::2]).all()  # not inf * 0 = nan
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_without_overflow(dtype):
+    """``softplus`` is log(1 + exp(x)) where ``exp(x)`` would overflow too, for arrays, 0-d arrays and Tensors."""
+    x = np.array([-1000.0, -30.0, -1.0, 0.0, 1.0, 30.0, 1000.0, np.inf, -np.inf, np.nan], dtype)
+    with np.errstate(over="ignore"):
+        expected = np.log1p(np.exp(x.astype(np.float64)))
+    expected[x > 30] = x[x > 30]  # where exp overflows in float64 itself: softplus(x) = x
+    got = G.softplus(x)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected.astype(dtype), rtol=1e-6)
+    assert G.softplus(np.array(0.0, dtype)).shape == ()
+    tensor = G.softplus(mg.tensor(x[2:6]))
+    np.testing.assert_allclose(tensor.numpy(), got[2:6], rtol=1e-6)

@@ -374,14 +374,9 @@ class BCEWithLogits(Function):
     name = "binary_cross_entropy_with_logits"
 
     def forward(self, x, y, weight, pos_weight):
-        # sp = softplus(-x) = log1p(exp(-|x|)) + max(-x, 0), exp of a number <= 0: safe for any x.
-        # Written in place, here and in backward: few big temporaries, each memory that glibc may hand
-        # back to the OS and fault in again in the next step (_allocator.py).
-        sp = np.abs(x, out=np.empty_like(x))  # (`out`: an array even when x is 0-d)
-        np.negative(sp, out=sp)
-        np.exp(sp, out=sp)
-        np.log1p(sp, out=sp)
-        sp += np.maximum(-x, 0)
+        # Written in place where the dtypes allow, here and in backward: few big temporaries, each
+        # memory that glibc may hand back to the OS and fault in again in the next step (_allocator.py).
+        sp = G.softplus(-x)  # softplus(-x) = -log(sigmoid(x))
         loss = (1.0 - y) * x  # loss = (1 - y) x + (1 + (p - 1) y) sp
         if pos_weight is None:
             loss += sp  # (loss's dtype is x's or wider: sp fits)

@@ -436,7 +436,7 @@ class Softplus(Function):
     def forward(self, x):
         self.save_for_backward(x)
         bx = self.beta * x
-        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / self.beta
+        soft = G.softplus(bx) / self.beta
         return np.where(bx > self.threshold, x, soft)
 
     def backward(self, grad):

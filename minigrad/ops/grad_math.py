@@ -132,6 +132,23 @@ def sigmoid(x: Any) -> Any:
     return np.reciprocal(y, out=y)
 
 
+def softplus(x: Any) -> Any:
+    """log(1 + exp(x)), as ``log1p(exp(-|x|)) + max(x, 0)``: ``exp`` of a number <= 0 never overflows.
+
+    Example: ``softplus(np.zeros(1)).tolist()`` -> [0.6931471805599453].
+    """
+    if isinstance(x, Tensor):
+        from minigrad.ops.elementwise import softplus as tensor_softplus
+
+        return tensor_softplus(x, threshold=math.inf)
+    y = np.abs(x, out=np.empty_like(x))  # in one new array (`out`: an array even when x is 0-d)
+    np.negative(y, out=y)
+    np.exp(y, out=y)
+    np.log1p(y, out=y)
+    y += np.maximum(x, 0)
+    return y
+
+
 def sum(x: Any, dims: int | tuple[int, ...] | None, keepdims: bool = False) -> Any:  # noqa: A001
     """Sum over ``dims`` (None: all). Example: ``sum(np.ones((2, 3)), 1).tolist()`` -> [3.0, 3.0]."""
     if isinstance(x, Tensor):
