@@ -305,7 +305,7 @@ def _free_count() -> int | None:
 
 
 # The buffers the recyclers of all threads keep, by id: the engine discounts that one reference
-# when it asks whether nobody else holds a gradient's memory (autograd/engine.py: _owned). Weak
+# when it asks whether nobody else holds a gradient's memory (autograd/sole_reference.py). Weak
 # references: a buffer whose thread ended and whose last user let go leaves no stale id behind.
 _kept: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
 _FREE_COUNT = _free_count()

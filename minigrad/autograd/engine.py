@@ -11,18 +11,18 @@ mode on, and so the backward pass itself becomes a graph that can be differentia
 from __future__ import annotations
 
 import gc
-import sys
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from minigrad._allocator import kept_by_recycler
 from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd.anomaly import add_forward_trace
 from minigrad.autograd.function import Function, _check_finite, _tensor_class, _where, sum_to_shape
 from minigrad.autograd.modes import _mode
+from minigrad.autograd.sole_reference import sole_reference
+from minigrad.autograd.stacked_products import ProductSum, TransposedProduct
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
@@ -119,7 +119,8 @@ def run_backward(
 def _run_backward(roots, root_grads, retain_graph, capture, graph):
     captured: list[Any] | None = [None] * len(capture) if capture is not None else None
     pending: dict[Function, list] = {}  # node -> gradient buffer, one slot per output
-    # Leaf -> [leaf, its gradient so far, who made that array]: a leaf's gradient is delivered once,
+    # Leaf -> [leaf, its gradient so far (a ProductSum while weight-gradient terms are stacked: see
+    # stacked_products.py), who made that array]: a leaf's gradient is delivered once,
     # summed, after the walk (its hooks see the total, as in PyTorch, where they run when the
     # leaf's AccumulateGrad node runs).
     leaves: dict[int, list] = {}
@@ -166,6 +167,7 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                 f"{len(fn.next_functions)} inputs"
             )
         if check_nan:
+            in_grads = tuple([np.asarray(g) if type(g) is TransposedProduct else g for g in in_grads])
             _check_finite(fn, [None if g is None else _values(g) for g in in_grads], "backward",
                           "gradient for input")
         if not retain_graph:
@@ -181,8 +183,8 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                 if graph:
                     g = _graph_gradient(fn, i, g, shape, dtype)
                 else:
-                    if type(g) is not np.ndarray:
-                        g = np.asarray(g)
+                    if type(g) is not np.ndarray and not _leaf_term(g, edge, meta):
+                        g = np.asarray(g)  # (a TransposedProduct is multiplied here, unless a leaf stacks it)
                     if g.shape != shape:
                         g = sum_to_shape(g, shape)
                     if g.dtype != dtype:
@@ -207,74 +209,40 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                     _add_to_leaf(entry, g, graph)
     for entry in leaves.values():
         t, g, maker = entry
-        entry[1] = None  # (`_owned` then sees this variable's reference alone)
+        entry[1] = None  # (`sole_reference` then sees this variable's reference alone)
+        if type(g) is ProductSum or type(g) is TransposedProduct:
+            g = g.result()  # the weight gradients stacked for this leaf, multiplied at last (stacked_products.py)
         # Asked before the call: as an argument already on the call's stack, g would count once more.
-        owned = not graph and (maker == _SUM or (maker == _NODE and _owned(g)))
+        owned = not graph and (maker == _SUM or (maker == _NODE and sole_reference(g)))
         _deliver_to_leaf(t, g, capture, captured, graph, owned=owned)
     return captured
 
 
 # Who made the array a leaf has received so far: one node's backward (the leaf may keep it if nobody
-# else refers to it, `_owned`), the engine's sum of several (the leaf may keep it, and later
+# else refers to it, `sole_reference`), the engine's sum of several (the leaf may keep it, and later
 # gradients are added into it), or the caller of backward() (always copied).
 _NODE, _SUM, _CALLER = 0, 1, 2
 
 
 def _add_to_leaf(entry: list, g: Any, graph: bool) -> None:
     """Add ``g`` to what a leaf has received in this backward (``entry``: [leaf, gradient, maker])."""
-    if entry[2] == _SUM and not graph:
+    total = entry[1]
+    if type(total) is ProductSum:
+        total.add(g)
+    elif type(g) is TransposedProduct or type(total) is TransposedProduct:  # a stack begins (stacked_products.py)
+        first, second = (total, g) if type(total) is TransposedProduct else (g, total)
+        entry[1], entry[2] = ProductSum(first), _SUM
+        entry[1].add(second)
+    elif entry[2] == _SUM and not graph:
         entry[1] += g  # the engine's own array (same shape and dtype: both were made the leaf's)
     else:
         entry[1] = entry[1] + g  # a new array (a new Tensor under create_graph): the engine's own
         entry[2] = _SUM
 
 
-def _owned(g: np.ndarray) -> bool:
-    """Whether nothing but the caller's one variable refers to the gradient ``g`` or to its memory.
-
-    PyTorch's rule for a leaf's first gradient: keep the array itself when nobody else can see
-    it, else copy it. A backward's fresh result qualifies; an array returned twice (``x + x``),
-    kept by its node, given by the user, or a view of memory someone else holds, does not.
-    Counted with ``sys.getrefcount`` against what an array held by one variable shows in the
-    same kind of call (``_FRESH_COUNTS``, measured once, so that no interpreter's way of counting
-    is assumed); where it cannot be counted, nothing is kept. The one reference of
-    ``empty_aligned``'s buffer cache to the memory of an array it made is nobody's (``_allocator.py``).
-    """
-    if _FRESH_COUNTS is None:
-        return False
-    own, base = _FRESH_COUNTS
-    return (sys.getrefcount(g) <= own and g.flags.writeable
-            and (g.base is None or _count_base(g) <= base + kept_by_recycler(g.base)))
-
-
-def _count_base(g: Any) -> int:
-    """``sys.getrefcount`` of the array whose memory the view ``g`` shows (``g``'s reference, the argument)."""
-    return sys.getrefcount(g.base)
-
-
-def _fresh_counts() -> tuple[int, int] | None:
-    """The counts ``_owned`` sees for an array held by one variable, and for the memory of its view.
-
-    ``_owned`` counts inside a call from the engine's loop: the loop's variable, its own argument
-    and ``getrefcount``'s. This probe makes the same calls on arrays nobody else holds.
-    """
-    if not hasattr(sys, "getrefcount"):  # not CPython: no reference counts to go by
-        return None
-    alone = np.empty(1)
-    view = np.empty(2)[:1]
-    own, base = _count_probe(alone), _count_base(view)
-    holder = [alone]  # one more holder must show as one more reference, or the counts mean nothing
-    if _count_probe(holder[0]) != own + 1:
-        return None
-    return own, base
-
-
-def _count_probe(g: Any) -> int:
-    """``sys.getrefcount`` of ``g`` one call deep, as ``_owned`` calls it (caller's variable, argument)."""
-    return sys.getrefcount(g)
-
-
-_FRESH_COUNTS = _fresh_counts()
+def _leaf_term(g: Any, edge: Any, meta: tuple) -> bool:
+    """Whether ``g`` is a weight-gradient term a leaf can stack: it goes to a leaf, in the leaf's shape and dtype."""
+    return type(g) is TransposedProduct and type(edge) is not tuple and g.shape == meta[0] and g.dtype == meta[1]
 
 
 def _traced_backward(fn: Function, grads: list, graph: bool) -> Any:

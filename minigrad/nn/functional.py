@@ -23,6 +23,7 @@ import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned, zeros_aligned
 from minigrad.autograd import Function
+from minigrad.autograd.stacked_products import rows_product
 from minigrad.errors import ShapeError, not_in_minigrad
 from minigrad.kernels.loss import cross_entropy_bwd, cross_entropy_fwd
 from minigrad.kernels.products import matmul2d
@@ -139,7 +140,7 @@ class Linear(Function):
         if self.needs_input_grad[0]:
             gx = matmul2d(g2, w).reshape(self.xm_shape)  # dL/dx = g W
             gx = gx if order is None else gx.transpose(np.argsort(order))
-        gw = matmul2d(g2.T, x2) if self.needs_input_grad[1] else None  # dL/dW = g^T x
+        gw = rows_product(g2, x2) if self.needs_input_grad[1] else None  # dL/dW = g^T x (stacked_products.py)
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None  # dL/db = sum over rows of g
         return gx, gw, gb
 

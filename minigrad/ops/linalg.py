@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.autograd.stacked_products import rows_product
 from minigrad.errors import ShapeError
 from minigrad.kernels.products import batched_matmul, matmul2d
 from minigrad.ops.elementwise import promote, refuse_out
@@ -60,7 +61,8 @@ class MatMul(Function):
             if a.ndim == 1:  # (..., 1, k) -> (..., k); the engine sums the batch dims away
                 ga = ga.squeeze(-2)
         if self.needs_input_grad[1]:
-            gb = _mm(a2.mT, g)  # dL/dB = A^T @ dL/dC
+            # dL/dB = A^T @ dL/dC; for matrices, possibly stacked with B's other such terms (stacked_products.py)
+            gb = rows_product(a, g) if a.ndim == 2 and b.ndim == 2 else _mm(a2.mT, g)
             if b.ndim == 1:  # (..., k, 1) -> (..., k)
                 gb = gb.squeeze(-1)
         return ga, gb
