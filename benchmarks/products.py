@@ -17,11 +17,15 @@ threaded columns then cost more (``docs/performance.md``, "One pool of threads")
 awake) over a grid of mid-sized shapes in three layouts; ``--scan swap`` times ``swapped`` against
 ``blas`` for ``x @ W.T`` over a grid of few-row shapes. Both print the median and worst ratios by
 size and by whether minigrad's rule takes that route for the shape (below 1: the route is quicker).
+``--scan stack`` times a weight's gradient over several steps, ``sum_t x_t^T g_t``, stacked into one
+product (``autograd/stacked_products.py: ProductSum``) against one product per step added up, as
+the engine would otherwise do, by rows per step (the batch).
 
     .venv/bin/python benchmarks/products.py
     .venv/bin/python benchmarks/products.py --shapes 1x650x2600 97x51x204
     .venv/bin/python benchmarks/products.py --scan bands
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/products.py --scan swap
+    .venv/bin/python benchmarks/products.py --scan stack
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's minigrad
+from minigrad.autograd import stacked_products as S  # noqa: E402
 from minigrad.kernels import _jit  # noqa: E402
 from minigrad.kernels import products as P  # noqa: E402
 from minigrad.kernels.blas import blas_core, swap_pays, swapped_matmul  # noqa: E402
@@ -133,17 +138,66 @@ def scan_report(kind: str, found: list[tuple[str, str, float]]) -> str:
     return "\n".join(lines)
 
 
+STACK_SCAN = ((1, 4, 8, 16, 32, 64, 96, 128, 256), ((64, 64), (128, 205), (256, 256), (28, 256), (200, 800),
+                                                       (650, 2600)), (6, 35))
+
+
+def stack_ratio(rows: int, k: int, n: int, steps: int, number: int) -> float:
+    """The time of ``steps`` terms ``x_t^T g_t`` summed by ``ProductSum`` over one product per step added up."""
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((rows, k)).astype(np.float32) for _ in range(steps)]
+    gs = [rng.standard_normal((rows, n)).astype(np.float32) for _ in range(steps)]
+
+    def one_by_one() -> np.ndarray:
+        total = S.transposed_product(xs[0], gs[0])
+        for x, g in zip(xs[1:], gs[1:]):
+            total += S.transposed_product(x, g)
+        return total
+
+    def stacked() -> np.ndarray:
+        total = S.ProductSum(S.TransposedProduct(xs[0], gs[0]))
+        for x, g in zip(xs[1:], gs[1:]):
+            total.add(S.TransposedProduct(x, g))
+        return total.result()
+
+    # Rounds alternating which one goes first, the median of their ratios: the host's speed drifts.
+    ratios = []
+    for turn in range(5):
+        first, second = (stacked, one_by_one) if turn % 2 else (one_by_one, stacked)
+        times = {first: time_call(first, number), second: time_call(second, number)}
+        ratios.append(times[stacked] / times[one_by_one])
+    return statistics.median(ratios)
+
+
+def stack_report() -> str:
+    """Median and worst ratio (stacked / one by one) by rows per step, and whether ``stacking_pays`` says stack."""
+    groups: dict[tuple[int, str], list[float]] = {}
+    for rows, (k, n), steps in itertools.product(*STACK_SCAN):
+        number = max(3, int(4e3 / (rows * k * n * steps / 1e5 + 10)))
+        taken = "yes" if S.stacking_pays(rows, k, n) else "no"
+        groups.setdefault((rows, taken), []).append(stack_ratio(rows, k, n, steps, number))
+    lines = ["| rows per step | stacked by the rule | shapes | median | worst | share below 1 |",
+             "|---:|---|---:|---:|---:|---:|"]
+    for (rows, taken), ratios in sorted(groups.items()):
+        lines.append(f"| {rows} | {taken} | {len(ratios)} | {statistics.median(ratios):.2f} | {max(ratios):.2f} "
+                     f"| {sum(r < 1 for r in ratios) / len(ratios):.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES), help="MxKxN, e.g. 1x650x2600")
     parser.add_argument("--number", type=int, default=200, help="calls per repeat (a scan sets its own by size)")
-    parser.add_argument("--scan", choices=("bands", "swap"), help="a grid of shapes instead (see above)")
+    parser.add_argument("--scan", choices=("bands", "swap", "stack"), help="a grid of shapes instead (see above)")
     args = parser.parse_args(argv)
     P.matmul2d(np.ones((64, 256), np.float32), np.ones((256, 256), np.float32))  # wakes Numba's pool
     assert _jit.pool_awake() or P.num_threads() == 1
     print(f"Command: `python benchmarks/products.py {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip()
           + f"  \nThreads: {P.num_threads()} (Numba); NumPy's BLAS kernels: {blas_core() or 'unknown'}. "
           "Microseconds per call, best of 5.\n")
+    if args.scan == "stack":
+        print(stack_report())
+        return
     if args.scan:
         print(scan_report(args.scan, scan(args.scan)))
         return
