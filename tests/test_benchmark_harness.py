@@ -157,6 +157,17 @@ def test_the_products_scans_report_ratios_by_size(monkeypatch, capsys):
             assert len(table) == layouts and all(line.count("|") == 8 for line in table)
 
 
+def test_the_stack_scan_reports_stacked_against_one_by_one(monkeypatch, capsys):
+    """``--scan stack`` times a weight's gradient over several steps both ways, by rows per step."""
+    for module in _load("products"):
+        monkeypatch.setattr(module, "STACK_SCAN", ((1, 96), ((64, 64),), (3,)))
+        assert module.stack_ratio(2, 8, 8, 3, number=2) > 0
+        module.main(["--scan", "stack"])
+        table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 |") or
+                 line.startswith("| 96 |")]
+        assert [line.split("|")[2].strip() for line in table] == ["yes", "no"]
+
+
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"), reason="no compiler to time")
 def test_the_compile_times_benchmark_compiles_from_an_empty_cache():
     """``benchmarks/compile_times.py`` compiles the kernels asked for in a fresh cache and splits LLVM's time."""
