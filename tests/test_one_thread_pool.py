@@ -103,6 +103,29 @@ def test_a_parallel_kernel_wakes_the_pool(monkeypatch):
     assert 64 * 256 * 256 >= PARALLEL_MIN_PRODUCT and _jit.pool_awake()
 
 
+def test_a_product_asked_not_to_wake_the_pool_goes_to_blas_while_it_sleeps(monkeypatch, numpy_products):
+    """A stacked weight gradient (autograd/stacked_products.py) is big, but must not move the step's
+    mid-sized products to Numba's threads: while the pool sleeps it goes to BLAS; once awake, to the pool."""
+    monkeypatch.setattr(_jit, "_pool_awake", False)
+    a, b = np.ones((256, 1120), np.float32), np.ones((1120, 256), np.float32)
+    assert 256 * 1120 * 256 >= PARALLEL_MIN_PRODUCT
+    np.testing.assert_array_equal(P.matmul2d(a, b, wake_pool=False), np.full((256, 256), 1120, np.float32))
+    assert numpy_products == [256 * 1120 * 256] and not _jit.pool_awake()
+    monkeypatch.setattr(_jit, "_pool_awake", True)
+    np.testing.assert_array_equal(P.matmul2d(a, b, wake_pool=False), np.full((256, 256), 1120, np.float32))
+    assert numpy_products == [256 * 1120 * 256], "with the pool awake: Numba's threads, as any big product"
+
+
+def test_a_stacked_weight_gradient_leaves_the_pool_asleep(monkeypatch):
+    monkeypatch.setattr(_jit, "_pool_awake", False)
+    W = mg.zeros(256, 256, requires_grad=True)
+    h = mg.ones(32, 256)
+    loss = sum(((h * (t + 1)) @ W).sum() for t in range(35))  # 35 terms of 32 rows: 73 Mi multiply-adds stacked
+    loss.backward()
+    np.testing.assert_allclose(W.grad.numpy(), np.full((256, 256), 32 * 35 * 36 / 2), rtol=1e-6)
+    assert not _jit.pool_awake()
+
+
 def test_mid_sized_products_stay_in_blas_while_the_pool_sleeps(monkeypatch, numpy_products):
     """A script whose products are all mid-sized (LSTMCells of 51 units, batch 97) never wakes Numba's pool."""
     monkeypatch.setattr(_jit, "_pool_awake", False)

@@ -143,7 +143,9 @@ class ProductSum:
             a, b = self.a[0], self.b[0]
             stacked_a = np.concatenate(self.a, out=empty((self.rows, a.shape[1]), a.dtype))
             stacked_b = np.concatenate(self.b, out=empty((self.rows, b.shape[1]), b.dtype))
-            product = matmul2d(stacked_a.T, stacked_b)
+            # Not the product that wakes Numba's pool: that would move every mid-sized product of
+            # the step from BLAS's threads to ours for good (kernels/products.py: matmul2d).
+            product = matmul2d(stacked_a.T, stacked_b, wake_pool=False)
         if self.summed is None:
             self.summed = product
         else:

@@ -115,7 +115,7 @@ def use_tiled_threads(dtype: Any) -> bool:
     return np.dtype(dtype) == np.float32 and num_threads() > 1
 
 
-def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_pool: bool = True) -> np.ndarray:
     """``a @ b`` for 2-D float arrays: ``parallel_matmul`` where ``use_tiled_threads``, else NumPy.
 
     The one entry point minigrad's layers use for matrix products (``Linear``, ``matmul``, the
@@ -127,7 +127,10 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
       ``narrow_output`` or where ``bands_pay``, else in our kernels on the calling thread alone (on
       all threads for ``FEW_ROWS`` rows, a matrix-vector product);
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
-      result, ``np.dot`` or a broadcast multiply for an inner dimension of 1).
+      result, ``np.dot`` or a broadcast multiply for an inner dimension of 1);
+    - ``wake_pool=False``: while Numba's pool sleeps, to BLAS whatever the size, for a product
+      made once per step (a stacked weight gradient) that must not decide where the step's many
+      mid-sized products run from then on.
 
     Example::
 
@@ -141,6 +144,8 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.
     work = m * k * n
     if work >= SMALL_PRODUCT and a.dtype == b.dtype and use_tiled_threads(a.dtype):
         awake = pool_awake()
+        if not awake and not wake_pool:
+            return blas_matmul2d(a, b, out)
         if work >= PARALLEL_MIN_PRODUCT or (awake and m <= FEW_ROWS):
             threads = None  # all (a few rows stream all of b: two caches read it, nothing is packed)
         elif awake and narrow_output(k, n, a.dtype):
