@@ -14,6 +14,13 @@ its quartiles. Below 1: the given value is quicker.
 
 The constant must be read when it is used (a module attribute looked up by the code that needs
 it), not copied at import.
+
+``--processes``: each burst in a fresh process instead, the constant set before the model is built.
+For a change whose effect outlives a step, which one process cannot undo between bursts: one that
+wakes Numba's pool, say (then every later mid-sized product of that process takes other threads).
+
+    .venv/bin/python benchmarks/toggle_ab.py d2l_lstm_scratch minigrad.autograd.stacked_products.ROWS_PER_TERM=0 \
+        --processes --rounds 8 --burst 2
 """
 
 from __future__ import annotations
@@ -72,15 +79,30 @@ def alternate(step: Callable[[], Any], module: Any, name: str, value: Any, round
         for r in range(rounds):
             for given in ((False, True) if r % 2 else (True, False)):
                 setattr(module, name, value if given else original)
-                best, start = float("inf"), time.perf_counter()
-                while time.perf_counter() - start < burst:
-                    t0 = time.perf_counter()
-                    step()
-                    best = min(best, time.perf_counter() - t0)
-                quickest[given].append(best)
+                quickest[given].append(quickest_step(step, burst))
     finally:
         setattr(module, name, original)
     return quickest[False], quickest[True]
+
+
+def quickest_step(step: Callable[[], Any], burst: float) -> float:
+    """The quickest of the steps run in ``burst`` seconds."""
+    best, start = float("inf"), time.perf_counter()
+    while time.perf_counter() - start < burst:
+        t0 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def alternate_processes(command: list[str], env: dict, rounds: int) -> tuple[list[float], list[float]]:
+    """As ``alternate``, each burst in a fresh process (``command`` + ``--arm checkout|given``)."""
+    quickest: dict[str, list[float]] = {"checkout": [], "given": []}
+    for r in range(rounds):
+        for arm in (("checkout", "given") if r % 2 else ("given", "checkout")):
+            done = subprocess.run([*command, "--arm", arm], env=env, capture_output=True, text=True, check=True)
+            quickest[arm].append(float(done.stdout.split()[-1]))
+    return quickest["checkout"], quickest["given"]
 
 
 def report(model: str, setting: str, checkout: list[float], given: list[float]) -> str:
@@ -98,16 +120,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--burst", type=float, default=0.3, help="seconds of steps per burst")
     parser.add_argument("--warmup-steps", type=int, default=5)
+    parser.add_argument("--processes", action="store_true", help="each burst in a fresh process (see above)")
     parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)  # the timing process itself
+    parser.add_argument("--arm", choices=("checkout", "given"), help=argparse.SUPPRESS)  # one burst of --processes
     add_cpu_arguments(parser)
     args = parser.parse_args(argv)
     if not args.here:  # time in a process of its own, with run.py's timing environment and the CPU profile
         command = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--here"]
-        return subprocess.run(command, env=worker_env("minigrad", args.cpu, args.blas_defaults)).returncode
-    step = build(args.model)
+        env = worker_env("minigrad", args.cpu, args.blas_defaults)
+        if args.processes:
+            checkout, given = alternate_processes(command, env, args.rounds)
+            print(report(args.model, args.setting, checkout, given) + ", a fresh process per burst")
+            return 0
+        return subprocess.run(command, env=env).returncode
     module, name, value = parse_setting(args.setting)
+    if args.arm == "given":
+        setattr(module, name, value)
+    step = build(args.model)
     for _ in range(args.warmup_steps):
         step()
+    if args.arm:
+        print(quickest_step(step, args.burst))
+        return 0
     checkout, given = alternate(step, module, name, value, args.rounds, args.burst)
     print(report(args.model, args.setting, checkout, given))
     return 0

@@ -239,3 +239,23 @@ def test_toggle_ab_alternates_a_constant_and_puts_it_back(capsys):
         assert "ratio" in capsys.readouterr().out and products.BANDS_MAX_PRODUCT == before
         with pytest.raises(SystemExit, match="has no"):
             module.parse_setting("minigrad.kernels.products.NO_SUCH_CONSTANT=1")
+
+
+def test_toggle_ab_in_fresh_processes_sets_the_constant_before_the_model_is_built(monkeypatch, capsys):
+    from minigrad.autograd import stacked_products
+
+    monkeypatch.setattr(stacked_products, "ROWS_PER_TERM", stacked_products.ROWS_PER_TERM)  # put back after
+    for module in _load("toggle_ab"):
+        built_with: list[int] = []
+
+        def build(model, real_build=module.build, built_with=built_with):
+            built_with.append(stacked_products.ROWS_PER_TERM)
+            return real_build(model)
+
+        monkeypatch.setattr(module, "build", build)
+        module.main(["rnn H=8 B=1 L=1", "minigrad.autograd.stacked_products.ROWS_PER_TERM=0", "--burst", "0.01",
+                     "--warmup-steps", "1", "--here", "--arm", "given"])
+        assert built_with == [0] and float(capsys.readouterr().out.split()[-1]) > 0
+        module.main(["rnn H=8 B=1 L=1", "minigrad.autograd.stacked_products.ROWS_PER_TERM=0", "--processes",
+                     "--rounds", "1", "--burst", "0.01", "--warmup-steps", "1"])
+        assert "ratio" in capsys.readouterr().out
