@@ -172,7 +172,7 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
                           "gradient for input")
         if not retain_graph:
             fn.release()
-        in_grads = list(in_grads)  # the engine's own list: each gradient is taken out of it (see _owned)
+        in_grads = list(in_grads)  # the engine's own list: each gradient is taken out of it (see sole_reference)
         for i, edge in enumerate(fn.next_functions):
             g, in_grads[i] = in_grads[i], None
             if edge is None:
