@@ -9,11 +9,12 @@ one product over all the rows:
     sum_t x_t^T g_t  =  [x_1; x_2; ...; x_T]^T [g_1; g_2; ...; g_T]
 
 which is how cuDNN computes a recurrent layer's weight gradients, and how minigrad's fused
-layers do (``kernels/lstm.py``). Here it happens in the engine, for any graph: ``MatMul`` and
-``Linear`` return such a gradient as a ``TransposedProduct`` (not multiplied yet), and the
-engine stacks those that reach one leaf (``ProductSum``) and multiplies once, when the walk is
-over. Anywhere else (a gradient flowing on to another node, a hook, anomaly mode) the term is
-multiplied at once, as before. The sum is the same; only the order of the additions differs.
+layers do (``nn/fused_rnn.py: _non_recurrent_gradients``). Here it happens in the engine, for any
+graph: ``MatMul`` and ``Linear`` return such a gradient as a ``TransposedProduct`` (not multiplied
+yet), and the engine stacks those that reach one leaf (``ProductSum``) and multiplies once, when
+the walk is over; the leaf's hooks then see the total, as always. Anywhere else (a gradient
+flowing on to another node, anomaly mode's checks) the term is multiplied at once. The sum is the
+same; only the order of the additions differs.
 
 Rules: only terms with few rows are deferred (``stacking_pays``): with many rows a product is
 already efficient, and stacking copies every row once, which pays only where the rows are few
@@ -55,13 +56,12 @@ class TransposedProduct:
         self.a, self.b = a, b
         self.shape, self.dtype = (a.shape[1], b.shape[1]), a.dtype
 
-    def compute(self) -> np.ndarray:
+    def result(self) -> np.ndarray:
+        """The product, now (named as ``ProductSum.result``: the engine asks a leaf's one term or its stack alike)."""
         return transposed_product(self.a, self.b)
 
-    result = compute  # (as ProductSum's: the engine asks a leaf's one term or its stack alike)
-
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self.compute()
+        out = self.result()
         return out if dtype is None else out.astype(dtype)
 
 
