@@ -241,6 +241,15 @@ def test_toggle_ab_alternates_a_constant_and_puts_it_back(capsys):
             module.parse_setting("minigrad.kernels.products.NO_SUCH_CONSTANT=1")
 
 
+def test_the_gc_benchmark_counts_collections_by_generation(capsys):
+    for module in _load("gc_cost"):
+        ms, spent = module.watch(lambda: [[] for _ in range(2000)], steps=3)  # young garbage: collections
+        assert ms > 0 and set(spent) == {0, 1, 2} and spent[0][0] > 0
+        module.main(["names_rnn", "--steps", "2", "--freeze"])
+        out = capsys.readouterr().out
+        assert "frozen" in out and "generation 2" in out
+
+
 def test_toggle_ab_in_fresh_processes_sets_the_constant_before_the_model_is_built(monkeypatch, capsys):
     from minigrad.autograd import stacked_products
 
