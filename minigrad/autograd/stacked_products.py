@@ -33,7 +33,7 @@ from minigrad._allocator import empty
 from minigrad.kernels.products import matmul2d
 
 ROWS_PER_TERM = 64  # a term with more rows than this is multiplied at once
-COPY_SHARE = 2  # ... and so is one whose rows, copied, would be more than 1 / COPY_SHARE of its product
+COPY_SHARE = 2  # ... and so is one whose rows, copied, are more numbers than 1 / COPY_SHARE of its k x n output
 STACK_BYTES = 8 * 2**20  # the rows one leaf's stack may hold before they are multiplied
 
 
