@@ -35,6 +35,7 @@ from hypothesis.extra import numpy as hnp
 from strategies import layouts, strided_like, values
 
 import minigrad as mg
+from minigrad.kernels import activations as KA
 from minigrad.kernels import gemm as KG
 from minigrad.kernels import gemv as KV
 from minigrad.kernels import loss as KL
@@ -306,6 +307,9 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("cross_entropy_bwd", KL.cross_entropy_bwd, KL.cross_entropy_bwd_ref,
                   (x, np.array([1, -100, 4, 0], np.int64), np.abs(r(5)) + 0.5, -100, 0.1, lse, r(4),
                    np.empty((4, 5), dtype))))
+    cases.append(("sigmoid_kernel", KA.sigmoid_kernel, KA.sigmoid_kernel_ref, (r(n), np.empty(n, dtype))))
+    for name in ("sigmoid_backward_kernel", "tanh_backward_kernel"):
+        cases.append((name, getattr(KA, name), getattr(KA, name + "_ref"), (r(n), np.tanh(r(n)), np.empty(n, dtype))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))
     t = dtype.type

@@ -405,7 +405,7 @@ class Tanh(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad * (1 - y * y)  # d tanh(x) / dx = 1 - tanh(x)^2
+        return G.tanh_grad(grad, y)  # grad * (1 - y * y): d tanh(x) / dx = 1 - tanh(x)^2
 
 
 class Sigmoid(Function):
@@ -416,7 +416,7 @@ class Sigmoid(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad * (1 - y) * y  # d sigma(x) / dx = sigma(x) (1 - sigma(x))
+        return G.sigmoid_grad(grad, y)  # grad * (1 - y) * y: d sigma(x) / dx = sigma(x) (1 - sigma(x))
 
 
 class Relu(Function):

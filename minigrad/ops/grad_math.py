@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.kernels import activations
 from minigrad.tensor import Tensor
 
 
@@ -113,23 +114,39 @@ def cos(x: Any) -> Any:
 
 
 def sigmoid(x: Any) -> Any:
-    """1 / (1 + exp(-x)), PyTorch's formula. Example: ``sigmoid(np.zeros(1)).tolist()`` -> [0.5].
+    """1 / (1 + exp(-x)). Example: ``sigmoid(np.zeros(1)).tolist()`` -> [0.5].
 
-    It needs no guard against overflow: where ``exp(-x)`` overflows to inf (x below about -88 in
-    float32), ``1 / inf`` is 0, the value PyTorch gives there too (NumPy's warning about the
-    overflow is off in an op's forward and backward: ``_quiet.py``). Half precision is computed in
-    float32 and rounded once, as PyTorch computes it, so that ``exp`` does not overflow at x = -12.
+    Arrays go to ``kernels/activations.py`` (one pass; ``sigmoid(-inf) = 0``, ``sigmoid(inf) = 1``).
+    Half precision is computed in float32 and rounded once, as PyTorch computes it, so that ``exp``
+    does not overflow at x = -12.
     """
     if isinstance(x, Tensor):
         return x.sigmoid()
     if x.dtype.itemsize < 4:
         return sigmoid(x.astype(np.float32)).astype(x.dtype)
-    if x.ndim == 0:  # (NumPy gives a 0-d array's results as scalars, which `out=` cannot take)
-        return 1 / (1 + np.exp(-x))
-    y = np.negative(x)  # the same in one new array: a big temporary is memory to fault in again (_allocator.py)
-    np.exp(y, out=y)
-    y += 1
-    return np.reciprocal(y, out=y)
+    return activations.sigmoid(x)  # one pass over memory (a kernel) where it can, NumPy's four passes elsewhere
+
+
+def sigmoid_grad(grad: Any, y: Any) -> Any:
+    """``grad * (1 - y) * y``: the gradient of sigmoid at the input whose output was ``y``.
+
+    Arrays in one pass where they can (``kernels/activations.py``); Tensors (``create_graph``) by
+    the same line, recorded. Example: ``sigmoid_grad(np.ones(1), np.array([0.5])).tolist()`` -> [0.25].
+    """
+    if type(grad) is np.ndarray and type(y) is np.ndarray:
+        return activations.sigmoid_backward(grad, y)
+    return grad * (1 - y) * y
+
+
+def tanh_grad(grad: Any, y: Any) -> Any:
+    """``grad * (1 - y * y)``: the gradient of tanh at the input whose output was ``y``.
+
+    Arrays in one pass where they can (``kernels/activations.py``); Tensors (``create_graph``) by
+    the same line, recorded. Example: ``tanh_grad(np.ones(1), np.array([0.5])).tolist()`` -> [0.75].
+    """
+    if type(grad) is np.ndarray and type(y) is np.ndarray:
+        return activations.tanh_backward(grad, y)
+    return grad * (1 - y * y)
 
 
 def softplus(x: Any) -> Any:
