@@ -308,7 +308,8 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                   (x, np.array([1, -100, 4, 0], np.int64), np.abs(r(5)) + 0.5, -100, 0.1, lse, r(4),
                    np.empty((4, 5), dtype))))
     cases.append(("sigmoid_kernel", KA.sigmoid_kernel, KA.sigmoid_kernel_ref, (r(n), np.empty(n, dtype))))
-    for name in ("sigmoid_backward_kernel", "tanh_backward_kernel"):
+    cases.append(("relu_kernel", KA.relu_kernel, KA.relu_kernel_ref, (r(n), np.empty(n, dtype))))
+    for name in ("sigmoid_backward_kernel", "tanh_backward_kernel", "relu_backward_kernel"):
         cases.append((name, getattr(KA, name), getattr(KA, name + "_ref"), (r(n), np.tanh(r(n)), np.empty(n, dtype))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))

@@ -1,12 +1,15 @@
-"""Sigmoid, and the gradients of sigmoid and tanh, in one pass over memory.
+"""Sigmoid and ReLU, and the gradients of sigmoid, tanh and ReLU, in one pass over memory.
 
 NumPy computes ``1 / (1 + exp(-x))`` as four passes (negate, exp, add, reciprocal) and the
 gradients ``grad * (1 - y) * y`` and ``grad * (1 - y * y)`` as three, each pass reading and
-writing a whole array. These kernels read each input once and write the output once:
+writing a whole array; its ``maximum`` and ``where`` (ReLU and its gradient) test every element
+for NaN or branch on it. These kernels read each input once and write the output once:
 
     sigmoid(x)          = 1 / (1 + e^-x)        (rnn_common._sigmoid: e^-|x| only, never overflows)
     sigmoid'(x) grad    = grad * (1 - y) * y     with y = sigmoid(x), the saved output
     tanh'(x) grad       = grad * (1 - y * y)     with y = tanh(x), the saved output
+    relu(x)             = max(x, 0)
+    relu'(x) grad       = 0 if y <= 0 else grad  with y = relu(x), the saved output
 
 The ``exp`` inside ``_sigmoid`` is written as arithmetic (range reduction and a polynomial), so LLVM
 turns the loop into vector instructions; Numba's own ``exp`` is a call per element. ``tanh``'s
@@ -16,11 +19,13 @@ Rules:
 - the gradient kernels compute the textbook product in NumPy's order, with no fused multiply-add,
   so their results are NumPy's bit for bit (the sigmoid differs from NumPy's formula by rounding:
   both are within about one unit in the last place of the true value);
-- NaN in, NaN out; ``sigmoid(+inf) = 1``, ``sigmoid(-inf) = 0``, as in PyTorch;
-- the public functions take any arrays: C-contiguous float32/float64 arrays of one shape and dtype
-  go through a kernel (the gradients from ``BACKWARD_KERNEL_MIN_SIZE`` elements), everything else
-  (small gradients, broadcast gradients, views, other dtypes) through the NumPy formula, as do all
-  arrays when the JIT is off.
+- NaN in, NaN out; ``sigmoid(+inf) = 1``, ``sigmoid(-inf) = 0``, as in PyTorch; ReLU's gradient
+  passes where the output is NaN, as in PyTorch's, and is a choice, not a product, where the unit
+  is off (an inf gradient gives 0 there, not NaN);
+- the public functions take any arrays: C-contiguous float32/float64 arrays (a gradient of the
+  output's shape and dtype, in any layout) go through a kernel from ``KERNEL_MIN_SIZE`` elements
+  (``sigmoid`` at every size); everything else (small arrays, views, other dtypes) through the NumPy
+  formula, as do all arrays when the JIT is off.
 
 Example::
 
@@ -43,18 +48,27 @@ _EXACT = {"error_model": "numpy", "nogil": True}
 
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# The gradient kernels from this many elements: below it NumPy's three passes over a few cache lines
-# take less time than the checks and the call around one pass.
-BACKWARD_KERNEL_MIN_SIZE = 4096
+# From this many elements the kernels other than sigmoid's: below it NumPy's passes over a few cache
+# lines take less time than the checks and the call around one pass.
+KERNEL_MIN_SIZE = 4096
 
 
-def _flat(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether a kernel can take ``a`` and ``b``: C-contiguous float32/float64 arrays of one shape and dtype.
+def _takes(y: np.ndarray) -> bool:
+    """Whether a kernel can take ``y``: a C-contiguous float32/float64 array (and the JIT is on)."""
+    return y.dtype in KERNEL_DTYPES and y.flags.c_contiguous and not jit_disabled()
 
-    (Written out, not as a loop: it runs on every call, and a tiny array's whole kernel takes about as long.)
+
+def _gradient_of(grad: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """``grad`` as a C-contiguous array for a gradient kernel with output ``y``, or None if it cannot be.
+
+    A gradient broadcast from a sum (``y.sum().backward()``) is copied into one: one pass more, still
+    fewer than NumPy's formula makes.
     """
-    return (type(b) is np.ndarray and a.dtype in KERNEL_DTYPES and b.dtype == a.dtype and b.shape == a.shape
-            and a.flags.c_contiguous and b.flags.c_contiguous and not jit_disabled())
+    if y.size < KERNEL_MIN_SIZE or type(grad) is not np.ndarray or grad.dtype != y.dtype or grad.shape != y.shape:
+        return None
+    if not _takes(y):
+        return None
+    return np.ascontiguousarray(grad)
 
 
 # ---------------------------------------------------------------------------------- sigmoid
@@ -89,7 +103,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     Example: ``sigmoid(np.array([0.0, np.inf, -np.inf])).tolist()`` -> [0.5, 1.0, 0.0].
     """
     out = np.empty_like(x, order="K")  # C-contiguous where x is
-    if _flat(x, out):
+    if _takes(x):
         sigmoid_kernel(x.reshape(-1), out.reshape(-1))
     else:
         sigmoid_kernel_ref(x, out)
@@ -138,10 +152,11 @@ def sigmoid_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Example: ``sigmoid_backward(np.full(2, 2.0), np.array([0.5, 1.0])).tolist()`` -> [0.5, 0.0].
     """
-    if y.size < BACKWARD_KERNEL_MIN_SIZE or not _flat(y, grad):
+    g = _gradient_of(grad, y)
+    if g is None:
         return grad * (1 - y) * y
     out = np.empty_like(y)
-    sigmoid_backward_kernel(grad.reshape(-1), y.reshape(-1), out.reshape(-1))
+    sigmoid_backward_kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
     return out
 
 
@@ -150,8 +165,69 @@ def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Example: ``tanh_backward(np.full(2, 2.0), np.array([0.0, 0.5])).tolist()`` -> [2.0, 1.5].
     """
-    if y.size < BACKWARD_KERNEL_MIN_SIZE or not _flat(y, grad):
+    g = _gradient_of(grad, y)
+    if g is None:
         return grad * (1 - y * y)
     out = np.empty_like(y)
-    tanh_backward_kernel(grad.reshape(-1), y.reshape(-1), out.reshape(-1))
+    tanh_backward_kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
+    return out
+
+
+# ------------------------------------------------------------------------------------- ReLU
+def relu_kernel_ref(x: np.ndarray, out: np.ndarray) -> None:
+    """``out = max(x, 0)``: NaN stays NaN (and -0.0 gives +0.0, where PyTorch keeps -0.0)."""
+    np.maximum(x, 0, out=out)
+
+
+def _warm_relu(dtype: np.dtype) -> None:
+    x = np.zeros(3, dtype)
+    relu_kernel(x, np.empty_like(x))
+
+
+@kernel(warmup=_warm_relu, **_EXACT)
+def relu_kernel(x, out):
+    zero = x.dtype.type(0)
+    for i in range(x.size):
+        v = x[i]
+        out[i] = v if v > zero or v != v else zero  # NaN stays NaN, as in np.maximum
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)`` of an array, as a new array (NaN stays NaN).
+
+    Example: ``relu(np.array([-1.0, 2.0, np.nan])).tolist()`` -> [0.0, 2.0, nan].
+    """
+    if x.size < KERNEL_MIN_SIZE or not _takes(x):
+        return np.maximum(x, 0)
+    out = np.empty_like(x)
+    relu_kernel(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_backward_kernel_ref(grad: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    np.copyto(out, np.where(y <= 0, 0, grad))
+
+
+def _warm_relu_backward(dtype: np.dtype) -> None:
+    g = np.ones(3, dtype)
+    relu_backward_kernel(g, g, np.empty_like(g))
+
+
+@kernel(warmup=_warm_relu_backward, **_EXACT)
+def relu_backward_kernel(grad, y, out):
+    zero = y.dtype.type(0)
+    for i in range(y.size):
+        out[i] = zero if y[i] <= zero else grad[i]
+
+
+def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``0 if y <= 0 else grad``: the gradient of ReLU at the input whose output was ``y``.
+
+    Example: ``relu_backward(np.full(3, 2.0), np.array([0.0, 1.0, np.nan])).tolist()`` -> [0.0, 2.0, 2.0].
+    """
+    g = _gradient_of(grad, y)
+    if g is None:
+        return np.where(y <= 0, 0, grad)
+    out = np.empty_like(y)
+    relu_backward_kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
     return out

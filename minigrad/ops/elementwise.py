@@ -15,6 +15,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.dtypes import get_default_dtype, result_type
 from minigrad.errors import broadcast_error
+from minigrad.kernels import activations
 from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
 
@@ -421,13 +422,13 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, x):
-        y = np.maximum(x, 0)
+        y = activations.relu(x)  # max(x, 0), in one pass where a kernel can (kernels/activations.py)
         self.save_for_backward(y)
         return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return G.where(G.values(y) > 0, grad, 0.0)  # a choice, not a product: an inf gradient where y = 0 gives 0
+        return G.relu_grad(grad, y)  # 0 if y <= 0 else grad: a choice, not a product (inf where y = 0 gives 0)
 
 
 class Softplus(Function):

@@ -138,6 +138,19 @@ def sigmoid_grad(grad: Any, y: Any) -> Any:
     return grad * (1 - y) * y
 
 
+def relu_grad(grad: Any, y: Any) -> Any:
+    """``0 if y <= 0 else grad``: the gradient of ReLU at the input whose output was ``y``.
+
+    A choice, not a product: an inf gradient where the unit is off gives 0, not NaN; where ``y``
+    is NaN the gradient passes, as in PyTorch. Arrays by ``kernels/activations.py``; Tensors
+    (``create_graph``) by ``where``, recorded. Example: ``relu_grad(np.ones(2), np.array([0.0, 3.0])).tolist()``
+    -> [0.0, 1.0].
+    """
+    if type(grad) is np.ndarray and type(y) is np.ndarray:
+        return activations.relu_backward(grad, y)
+    return where(values(y) <= 0, 0.0, grad)
+
+
 def tanh_grad(grad: Any, y: Any) -> Any:
     """``grad * (1 - y * y)``: the gradient of tanh at the input whose output was ``y``.
 

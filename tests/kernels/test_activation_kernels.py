@@ -79,9 +79,9 @@ def test_public_sigmoid_on_every_layout(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_public_gradients_on_every_layout(dtype):
     """Same shape, broadcast, mixed dtypes, views: always the textbook product, bit for bit."""
-    y = np.tanh(values(dtype, shape=(70, 90), seed=3))  # above BACKWARD_KERNEL_MIN_SIZE: the kernels
+    y = np.tanh(values(dtype, shape=(70, 90), seed=3))  # above KERNEL_MIN_SIZE: the kernels
     grad = values(dtype, shape=(70, 90), seed=4)
-    assert y.size >= A.BACKWARD_KERNEL_MIN_SIZE
+    assert y.size >= A.KERNEL_MIN_SIZE
     cases = [("same", grad, y), ("transposed", grad.T, y.T), ("sliced", grad[::2], y[::2]),
              ("broadcast grad", np.broadcast_to(dtype(2.0), y.shape), y),
              ("float64 grad", grad.astype(np.float64), y), ("small", grad[:3, :3].copy(), y[:3, :3].copy()),
@@ -90,6 +90,8 @@ def test_public_gradients_on_every_layout(dtype):
         with np.errstate(all="ignore"):
             np.testing.assert_array_equal(A.sigmoid_backward(g, yy), g * (1 - yy) * yy, err_msg=name)
             np.testing.assert_array_equal(A.tanh_backward(g, yy), g * (1 - yy * yy), err_msg=name)
+            relu_y = np.maximum(yy, 0)
+            np.testing.assert_array_equal(A.relu_backward(g, relu_y), np.where(relu_y <= 0, 0, g), err_msg=name)
 
 
 def test_results_are_new_arrays():
@@ -101,12 +103,38 @@ def test_results_are_new_arrays():
 
 
 def test_which_arrays_take_a_kernel():
-    """C-contiguous float32/float64 arrays of one shape and dtype; the rest (and all, without the JIT) is NumPy's."""
+    """Outputs: C-contiguous float32/float64; gradients: of the output's shape and dtype, in any layout
+    (a broadcast one is copied), from KERNEL_MIN_SIZE elements; nothing without the JIT."""
     from minigrad.kernels._jit import jit_disabled
 
-    a = np.ones((4, 6), np.float32)
-    table = [((a, a), True), ((a.astype(np.float64),) * 2, True), ((a.T, a.T), False), ((a[:, ::2], a[:, ::2]), False),
-             ((a.astype(np.float16),) * 2, False), ((a, a.astype(np.float64)), False),
-             ((a, np.broadcast_to(np.float32(1), a.shape)), False), ((a, a[0]), False)]
-    for arrays, expected in table:
-        assert A._flat(*arrays) == (expected and not jit_disabled()), [x.dtype for x in arrays]
+    on = not jit_disabled()
+    a = np.ones((64, 64), np.float32)
+    assert A._takes(a) == on and A._takes(a.astype(np.float64)) == on
+    assert not A._takes(a.T) and not A._takes(a[:, ::2]) and not A._takes(a.astype(np.float16))
+    assert (A._gradient_of(a.T, a) is not None) == on
+    assert (A._gradient_of(np.broadcast_to(np.float32(1), a.shape), a) is not None) == on
+    for grad, y in [(a.astype(np.float64), a), (a[0], a), (a[:8].copy(), a[:8].copy()), (a.T, a.T)]:
+        assert A._gradient_of(grad, y) is None, (grad.shape, grad.dtype, y.shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_kernels_bit_for_bit(dtype):
+    """max(x, 0) exactly as np.maximum (NaN kept, -0.0 gives +0.0 on every path); the gradient
+    0 if y <= 0 else grad (it passes where y is NaN, as PyTorch's does)."""
+    x = values(dtype, shape=(70, 90))
+    grad = values(dtype, shape=(70, 90), seed=5)
+    with np.errstate(all="ignore"):
+        y = A.relu(x)
+        expected = np.maximum(x, 0)
+        np.testing.assert_array_equal(y, expected)
+        assert np.array_equal(np.signbit(y), np.signbit(expected))
+        np.testing.assert_array_equal(A.relu_backward(grad, y), np.where(y <= 0, dtype(0), grad))
+        for name, kernel, args in [("relu", A.relu_kernel, (x.reshape(-1),)),
+                                   ("relu_backward", A.relu_backward_kernel, (grad.reshape(-1), y.reshape(-1)))]:
+            out, want = np.empty(x.size, dtype), np.empty(x.size, dtype)
+            kernel(*args, out)
+            getattr(A, f"{name}_kernel_ref")(*args, want)
+            np.testing.assert_array_equal(out, want, err_msg=name)
+            assert np.array_equal(np.signbit(out), np.signbit(want)), name
+    for small in (x[:2, :3], x.T, np.array(-0.0, dtype), np.arange(-3, 3)):  # NumPy's path, and integers
+        np.testing.assert_array_equal(A.relu(small), np.maximum(small, 0))
