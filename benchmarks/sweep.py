@@ -68,11 +68,12 @@ class Cell:
     stack: str
     bidirectional: bool
     steps: int = STEPS
+    impl: str = "fused"  # minigrad's layers; "reference" for the textbook ones (toggle_ab.py's "ref")
 
     @property
     def name(self) -> str:
         return (f"{self.cell} H={self.hidden} B={self.batch} L={self.stack}"
-                f"{' bi' if self.bidirectional else ''}")
+                f"{' bi' if self.bidirectional else ''}{' ref' if self.impl == 'reference' else ''}")
 
 
 def build_step(framework: str, c: Cell, seed: int = 0):
@@ -92,7 +93,8 @@ def build_step(framework: str, c: Cell, seed: int = 0):
         lib.manual_seed(seed)
         to_tensor = lib.tensor
     cls = {"rnn": lib.nn.RNN, "lstm": lib.nn.LSTM, "gru": lib.nn.GRU}[c.cell]
-    model = cls(c.hidden, c.hidden, num_layers=layers, dropout=dropout, bidirectional=c.bidirectional)
+    impl = {} if framework == "torch" else {"impl": c.impl}
+    model = cls(c.hidden, c.hidden, num_layers=layers, dropout=dropout, bidirectional=c.bidirectional, **impl)
     opt = lib.optim.SGD(model.parameters(), lr=0.01)
     x, target = to_tensor(x), to_tensor(target)
     mse = lib.nn.functional.mse_loss

@@ -11,6 +11,7 @@ its quartiles. Below 1: the given value is quicker.
     .venv/bin/python benchmarks/toggle_ab.py d2l_scratch minigrad.kernels.products.BANDS_MAX_PRODUCT=0
     .venv/bin/python benchmarks/toggle_ab.py "lstm H=300 B=1 L=2d bi" minigrad.kernels.blas.SWAP_MAX_ROWS=0
     .venv/bin/python benchmarks/toggle_ab.py d2l_scratch minigrad.kernels.products.BANDS_MAX_PRODUCT=0 --cpu avx2
+    .venv/bin/python benchmarks/toggle_ab.py "lstm H=128 B=32 L=1 ref" "minigrad.kernels.activations.KERNEL_DTYPES=()"
 
 The constant must be read when it is used (a module attribute looked up by the code that needs
 it), not copied at import.
@@ -42,14 +43,16 @@ from run import worker_env  # noqa: E402
 
 
 def build(model: str) -> Callable[[], Any]:
-    """A minigrad train step: a model of ``models.py`` by name, or a sweep cell (``"lstm H=300 B=1 L=2d bi"``)."""
+    """A minigrad train step: a model of ``models.py`` by name, or a sweep cell (``"lstm H=300 B=1 L=2d bi"``;
+    ``ref`` at the end: the layers' ``impl="reference"``)."""
     import minigrad
 
     if " H=" in model:
         from sweep import Cell, build_step
 
         parts = model.split()
-        cell = Cell(parts[0], int(parts[1][2:]), int(parts[2][2:]), parts[3][2:], len(parts) > 4 and parts[4] == "bi")
+        cell = Cell(parts[0], int(parts[1][2:]), int(parts[2][2:]), parts[3][2:], "bi" in parts[4:],
+                    impl="reference" if "ref" in parts[4:] else "fused")
         return build_step("minigrad", cell)
     from models import tutorial_rnn_case, word_lm_case
     from script_models import SCRIPT_MODELS

@@ -239,6 +239,25 @@ def test_toggle_ab_alternates_a_constant_and_puts_it_back(capsys):
         assert "ratio" in capsys.readouterr().out and products.BANDS_MAX_PRODUCT == before
         with pytest.raises(SystemExit, match="has no"):
             module.parse_setting("minigrad.kernels.products.NO_SUCH_CONSTANT=1")
+        assert module.parse_setting("minigrad.kernels.activations.KERNEL_DTYPES=()")[2] == ()
+
+
+def test_toggle_ab_builds_the_reference_layers_of_a_cell(monkeypatch):
+    """``"... ref"``: the cell's layer with ``impl="reference"`` (the textbook step in autograd)."""
+    import minigrad as mg
+
+    built = []
+
+    class Spy(mg.nn.GRU):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self.impl)
+
+    monkeypatch.setattr(mg.nn, "GRU", Spy)
+    for module in _load("toggle_ab"):
+        module.build("gru H=8 B=2 L=1 bi ref")()
+        module.build("gru H=8 B=2 L=1")()
+    assert built and built[0::2] == ["reference"] * (len(built) // 2) and built[1::2] == ["fused"] * (len(built) // 2)
 
 
 def test_the_gc_benchmark_counts_collections_by_generation(capsys):
