@@ -311,6 +311,7 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("relu_kernel", KA.relu_kernel, KA.relu_kernel_ref, (r(n), np.empty(n, dtype))))
     for name in ("sigmoid_backward_kernel", "tanh_backward_kernel", "relu_backward_kernel"):
         cases.append((name, getattr(KA, name), getattr(KA, name + "_ref"), (r(n), np.tanh(r(n)), np.empty(n, dtype))))
+    cases.append(("add_scaled_kernel", KO.add_scaled_kernel, KO.add_scaled_kernel_ref, (r(n), r(n), dtype.type(-0.5))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))
     t = dtype.type

@@ -64,12 +64,14 @@ NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kern
 # softmax kernels of big inputs (a language model's vocabulary), the LSTM kernels that split
 # every step by blocks of units (layers over 320 units with small batches; most layers split the
 # batch by rows), the product of at most four rows by a big matrix (one sequence through a big
-# layer, as when sampling from a language model) and the one-pass activations and their gradients
-# (the fused recurrent layers, which most scripts use, compute their gates in their own kernels).
-# Few scripts need them, and they would lengthen everyone's warmup; the first script that does
-# compiles them in the background while NumPy computes the same thing (the product: NumPy's BLAS,
-# about as fast; the activations: NumPy's formulas, a few passes instead of one).
-FIRST_USE_ONLY = frozenset({"minigrad.kernels.activations.sigmoid_kernel",
+# layer, as when sampling from a language model), the one-pass activations and their gradients
+# (the fused recurrent layers, which most scripts use, compute their gates in their own kernels)
+# and the one-pass `a += alpha * b` of hand-written update loops. Few scripts need them, or need
+# them much, and they would lengthen everyone's warmup; the first script that does compiles them
+# in the background while NumPy computes the same thing (the product: NumPy's BLAS, about as fast;
+# the others: NumPy's formulas, a few passes instead of one).
+FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
+                            "minigrad.kernels.activations.sigmoid_kernel",
                             "minigrad.kernels.activations.relu_kernel",
                             "minigrad.kernels.activations.relu_backward_kernel",
                             "minigrad.kernels.activations.sigmoid_backward_kernel",

@@ -28,6 +28,9 @@ Scalars that depend only on the step (``lr / (1 - beta1^t)``, ``sqrt(1 - beta2^t
 computed once in Python (float64, as PyTorch does) and handed to the kernel already converted
 to the parameter's dtype, so float32 parameters are updated in float32 arithmetic throughout.
 
+The update a hand-written loop makes, ``p.data.add_(p.grad, alpha=-lr)``, is ``add_scaled`` at
+the end of this file: ``a += alpha * b`` in one pass, where NumPy makes ``b * alpha`` a temporary.
+
 Kernels take 1-D C-contiguous arrays of one dtype (callers flatten with ``reshape(-1)`` after
 ``np.ascontiguousarray``) and update them in place. ``*_ref`` are the NumPy references; they
 accept arrays of any shape and layout and are also the fallback path.
@@ -37,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.kernels._jit import kernel
+from minigrad.kernels._jit import jit_disabled, kernel
 
 # ------------------------------------------------------------------------------------------------
 # SGD
@@ -203,3 +206,43 @@ def adam_scalars(dtype: np.dtype, lr: float, beta1: float, beta2: float, eps: fl
     lerp_weight = t(1 - beta1)
     return (t(1 - lr * weight_decay), lerp_weight, t(1) - lerp_weight, t(beta2), t(1 - beta2),
             t(weight_decay), t(-step_size), t(bias_correction2 ** 0.5), t(eps))
+
+
+# ------------------------------------------------------------------------------------------------
+# a += alpha * b: the update of a hand-written optimizer loop
+# ------------------------------------------------------------------------------------------------
+
+
+def _warmup_add_scaled(dtype: np.dtype) -> None:
+    a = np.zeros(3, dtype)
+    add_scaled_kernel(a, np.ones(3, dtype), dtype.type(0.5))
+
+
+@kernel(warmup=_warmup_add_scaled, error_model="numpy", nogil=True)
+def add_scaled_kernel(a, b, alpha):
+    # No "contract" (a fused multiply-add): the product and the sum are rounded apart, as NumPy's are.
+    for i in range(a.size):
+        a[i] += alpha * b[i]
+
+
+def add_scaled_kernel_ref(a: np.ndarray, b: np.ndarray, alpha) -> None:
+    np.add(a, b * alpha, out=a)
+
+
+def add_scaled(a: np.ndarray, b: np.ndarray, alpha: float) -> None:
+    """``a += alpha * b`` in place, rounded as NumPy's ``a += b * alpha`` (a product, then a sum, in a's dtype).
+
+    One pass for C-contiguous float32/float64 arrays of one shape and dtype that do not overlap
+    (``p.data.add_(p.grad, alpha=-lr)``); NumPy's two passes and a temporary otherwise.
+
+    Example::
+
+        >>> a = np.ones(3, np.float32); add_scaled(a, np.full(3, 2, np.float32), -0.5); a.tolist()
+        [0.0, 0.0, 0.0]
+    """
+    if (type(b) is np.ndarray and b.dtype == a.dtype and b.shape == a.shape and a.dtype.char in "fd"
+            and a.flags.c_contiguous and b.flags.c_contiguous and not jit_disabled()
+            and not np.may_share_memory(a, b)):  # (an overlapping b would be read after it was written)
+        add_scaled_kernel(a.reshape(-1), b.reshape(-1), a.dtype.type(alpha))
+    else:
+        add_scaled_kernel_ref(a, b, alpha)

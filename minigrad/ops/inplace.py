@@ -38,6 +38,7 @@ import numpy as np
 from minigrad import autograd
 from minigrad.autograd import Function, is_grad_enabled, version_counter
 from minigrad.errors import ShapeError
+from minigrad.kernels.optim import add_scaled
 from minigrad.ops.indexing import _is_basic, normalize_index
 from minigrad.tensor import Tensor, as_array
 
@@ -357,7 +358,10 @@ def _written_directly(t: Tensor, ufunc: np.ufunc, other: Any, alpha: Any) -> boo
         b = other
     else:
         return False
-    ufunc(a, b if alpha == 1 else b * alpha, out=a)
+    if alpha != 1 and type(b) is np.ndarray and (ufunc is np.add or ufunc is np.subtract):
+        add_scaled(a, b, alpha if ufunc is np.add else -alpha)  # a + alpha b (a - alpha b), one pass
+    else:
+        ufunc(a, b if alpha == 1 else b * alpha, out=a)
     version_counter(t)[0] += 1
     return True
 

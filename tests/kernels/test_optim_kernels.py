@@ -191,3 +191,29 @@ def test_adam_flag_combinations_float32_bitwise(flags):
         K.adam_step(p, g, m, v, vmax, *s, amsgrad, maximize, decoupled)
         K.adam_step_ref(p_ref, g, m_ref, v_ref, vmax_ref, *s, amsgrad, maximize, decoupled)
     np.testing.assert_allclose(p, p_ref, rtol=2e-7, atol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha", [-0.0005, 2, -1e-30, 3.5e37])
+def test_add_scaled_is_numpy_bit_for_bit(dtype, alpha):
+    """``a += alpha * b``: the kernel, its reference and NumPy's ``a += b * alpha`` agree to the last bit
+    (no fused multiply-add), inf and NaN included; every layout, broadcast and overlapping operands too."""
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((6, 70)).astype(dtype)
+    b = rng.standard_normal((6, 70)).astype(dtype)
+    base[0, :3], b[1, :3] = [np.inf, np.nan, -np.inf], [np.inf, np.nan, 0.0]
+    with np.errstate(all="ignore"):
+        for name, bb in [("same", b), ("transposed", np.ascontiguousarray(b.T).T), ("row", b[0]),
+                         ("float64", b.astype(np.float64))]:
+            a, want = base.copy(), base.copy()
+            K.add_scaled(a, bb, alpha)
+            want += bb * alpha
+            np.testing.assert_array_equal(a, want, err_msg=name)
+        a, want = base.reshape(-1).copy(), base.reshape(-1).copy()
+        K.add_scaled_kernel(a, b.reshape(-1), a.dtype.type(alpha))
+        K.add_scaled_kernel_ref(want, b.reshape(-1), alpha)
+        np.testing.assert_array_equal(a, want)
+        x = base.reshape(-1).copy()
+        expected = x[1:] + x[:-1] * alpha  # an overlapping b is read as it was before the update
+        K.add_scaled(x[1:], x[:-1], alpha)
+        np.testing.assert_array_equal(x[1:], expected)
