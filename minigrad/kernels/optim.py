@@ -229,19 +229,25 @@ def add_scaled_kernel_ref(a: np.ndarray, b: np.ndarray, alpha) -> None:
     np.add(a, b * alpha, out=a)
 
 
+# The kernel from this many elements: below it NumPy's two passes over a few cache lines take less
+# time than the checks and the call around one pass.
+ADD_SCALED_MIN_SIZE = 4096
+
+
 def add_scaled(a: np.ndarray, b: np.ndarray, alpha: float) -> None:
     """``a += alpha * b`` in place, rounded as NumPy's ``a += b * alpha`` (a product, then a sum, in a's dtype).
 
-    One pass for C-contiguous float32/float64 arrays of one shape and dtype that do not overlap
-    (``p.data.add_(p.grad, alpha=-lr)``); NumPy's two passes and a temporary otherwise.
+    One pass for C-contiguous float32/float64 arrays of one shape and dtype that do not overlap,
+    from ``ADD_SCALED_MIN_SIZE`` elements (``p.data.add_(p.grad, alpha=-lr)`` of a weight); NumPy's
+    two passes and a temporary otherwise.
 
     Example::
 
         >>> a = np.ones(3, np.float32); add_scaled(a, np.full(3, 2, np.float32), -0.5); a.tolist()
         [0.0, 0.0, 0.0]
     """
-    if (type(b) is np.ndarray and b.dtype == a.dtype and b.shape == a.shape and a.dtype.char in "fd"
-            and a.flags.c_contiguous and b.flags.c_contiguous and not jit_disabled()
+    if (a.size >= ADD_SCALED_MIN_SIZE and type(b) is np.ndarray and b.dtype == a.dtype and b.shape == a.shape
+            and a.dtype.char in "fd" and a.flags.c_contiguous and b.flags.c_contiguous and not jit_disabled()
             and not np.may_share_memory(a, b)):  # (an overlapping b would be read after it was written)
         add_scaled_kernel(a.reshape(-1), b.reshape(-1), a.dtype.type(alpha))
     else:

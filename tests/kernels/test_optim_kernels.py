@@ -199,13 +199,14 @@ def test_add_scaled_is_numpy_bit_for_bit(dtype, alpha):
     """``a += alpha * b``: the kernel, its reference and NumPy's ``a += b * alpha`` agree to the last bit
     (no fused multiply-add), inf and NaN included; every layout, broadcast and overlapping operands too."""
     rng = np.random.default_rng(7)
-    base = rng.standard_normal((6, 70)).astype(dtype)
-    b = rng.standard_normal((6, 70)).astype(dtype)
+    base = rng.standard_normal((60, 70)).astype(dtype)  # above ADD_SCALED_MIN_SIZE: the kernel
+    b = rng.standard_normal((60, 70)).astype(dtype)
+    assert base.size >= K.ADD_SCALED_MIN_SIZE
     base[0, :3], b[1, :3] = [np.inf, np.nan, -np.inf], [np.inf, np.nan, 0.0]
     with np.errstate(all="ignore"):
         for name, bb in [("same", b), ("transposed", np.ascontiguousarray(b.T).T), ("row", b[0]),
-                         ("float64", b.astype(np.float64))]:
-            a, want = base.copy(), base.copy()
+                         ("float64", b.astype(np.float64)), ("small", b[:2].copy())]:
+            a, want = (base[:2].copy(), base[:2].copy()) if name == "small" else (base.copy(), base.copy())
             K.add_scaled(a, bb, alpha)
             want += bb * alpha
             np.testing.assert_array_equal(a, want, err_msg=name)
