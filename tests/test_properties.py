@@ -309,6 +309,10 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                    np.empty((4, 5), dtype))))
     cases.append(("sigmoid_kernel", KA.sigmoid_kernel, KA.sigmoid_kernel_ref, (r(n), np.empty(n, dtype))))
     cases.append(("relu_kernel", KA.relu_kernel, KA.relu_kernel_ref, (r(n), np.empty(n, dtype))))
+    cases.append(("leaky_relu_kernel", KA.leaky_relu_kernel, KA.leaky_relu_kernel_ref,
+                  (r(n), dtype.type(0.1), np.empty(n, dtype), np.empty(n, np.bool_))))
+    cases.append(("leaky_relu_backward_kernel", KA.leaky_relu_backward_kernel, KA.leaky_relu_backward_kernel_ref,
+                  (r(n), r(n) > 0, dtype.type(0.1), np.empty(n, dtype))))
     for name in ("sigmoid_backward_kernel", "tanh_backward_kernel", "relu_backward_kernel"):
         cases.append((name, getattr(KA, name), getattr(KA, name + "_ref"), (r(n), np.tanh(r(n)), np.empty(n, dtype))))
     cases.append(("add_scaled_kernel", KO.add_scaled_kernel, KO.add_scaled_kernel_ref, (r(n), r(n), dtype.type(-0.5))))

@@ -71,6 +71,8 @@ NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kern
 # in the background while NumPy computes the same thing (the product: NumPy's BLAS, about as fast;
 # the others: NumPy's formulas, a few passes instead of one).
 FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
+                            "minigrad.kernels.activations.leaky_relu_kernel",
+                            "minigrad.kernels.activations.leaky_relu_backward_kernel",
                             "minigrad.kernels.activations.sigmoid_kernel",
                             "minigrad.kernels.activations.relu_kernel",
                             "minigrad.kernels.activations.relu_backward_kernel",

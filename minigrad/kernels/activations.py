@@ -1,4 +1,4 @@
-"""Sigmoid and ReLU, and the gradients of sigmoid, tanh and ReLU, in one pass over memory.
+"""Sigmoid, ReLU and leaky ReLU, and the gradients of sigmoid, tanh, ReLU and leaky ReLU, in one pass.
 
 NumPy computes ``1 / (1 + exp(-x))`` as four passes (negate, exp, add, reciprocal) and the
 gradients ``grad * (1 - y) * y`` and ``grad * (1 - y * y)`` as three, each pass reading and
@@ -10,6 +10,8 @@ for NaN or branch on it. These kernels read each input once and write the output
     tanh'(x) grad       = grad * (1 - y * y)     with y = tanh(x), the saved output
     relu(x)             = max(x, 0)
     relu'(x) grad       = 0 if y <= 0 else grad  with y = relu(x), the saved output
+    leaky_relu(x)       = x if x > 0 else slope * x, and the mask x > 0 for its gradient
+    leaky_relu'(x) grad = grad if x > 0 else slope * grad
 
 The ``exp`` inside ``_sigmoid`` is written as arithmetic (range reduction and a polynomial), so LLVM
 turns the loop into vector instructions; Numba's own ``exp`` is a call per element. ``tanh``'s
@@ -230,4 +232,70 @@ def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(y <= 0, 0, grad)
     out = np.empty_like(y)
     relu_backward_kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
+    return out
+
+
+# ------------------------------------------------------------------------------- leaky ReLU
+def leaky_relu_kernel_ref(x: np.ndarray, slope, out: np.ndarray, positive: np.ndarray) -> None:
+    """``out = x if x > 0 else x * slope``, and ``positive = x > 0`` (what the gradient needs)."""
+    np.greater(x, 0, out=positive)
+    np.copyto(out, np.where(positive, x, x * slope))
+
+
+def _warm_leaky_relu(dtype: np.dtype) -> None:
+    x = np.zeros(3, dtype)
+    leaky_relu_kernel(x, dtype.type(0.01), np.empty_like(x), np.empty(3, np.bool_))
+
+
+@kernel(warmup=_warm_leaky_relu, **_EXACT)
+def leaky_relu_kernel(x, slope, out, positive):
+    zero = x.dtype.type(0)
+    for i in range(x.size):
+        v = x[i]
+        p = v > zero
+        positive[i] = p
+        out[i] = v if p else v * slope
+
+
+def leaky_relu(x: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(x if x > 0 else slope * x, x > 0)`` of a float array: the output and the mask its gradient needs.
+
+    Example: ``leaky_relu(np.array([-2.0, 3.0]), 0.5)[0].tolist()`` -> [-1.0, 3.0].
+    """
+    slope = x.dtype.type(slope)
+    if x.size < KERNEL_MIN_SIZE or not _takes(x):
+        positive = x > 0
+        return np.where(positive, x, x * slope), positive
+    out, positive = np.empty_like(x), np.empty(x.shape, np.bool_)
+    leaky_relu_kernel(x.reshape(-1), slope, out.reshape(-1), positive.reshape(-1))
+    return out, positive
+
+
+def leaky_relu_backward_kernel_ref(grad: np.ndarray, positive: np.ndarray, slope, out: np.ndarray) -> None:
+    np.copyto(out, np.where(positive, grad, grad * slope))
+
+
+def _warm_leaky_relu_backward(dtype: np.dtype) -> None:
+    g = np.ones(3, dtype)
+    leaky_relu_backward_kernel(g, np.ones(3, np.bool_), dtype.type(0.01), np.empty_like(g))
+
+
+@kernel(warmup=_warm_leaky_relu_backward, **_EXACT)
+def leaky_relu_backward_kernel(grad, positive, slope, out):
+    for i in range(grad.size):
+        out[i] = grad[i] if positive[i] else grad[i] * slope
+
+
+def leaky_relu_backward(grad: np.ndarray, positive: np.ndarray, slope: float) -> np.ndarray:
+    """``grad if positive else grad * slope``: the gradient of leaky ReLU, given where its input was > 0.
+
+    Example: ``leaky_relu_backward(np.full(2, 4.0), np.array([True, False]), 0.5).tolist()`` -> [4.0, 2.0].
+    """
+    slope = grad.dtype.type(slope)
+    if (grad.size < KERNEL_MIN_SIZE or grad.dtype not in KERNEL_DTYPES or positive.shape != grad.shape
+            or not positive.flags.c_contiguous or jit_disabled()):
+        return np.where(positive, grad, grad * slope)
+    g = np.ascontiguousarray(grad)  # (a gradient broadcast from a sum: copied, one pass)
+    out = np.empty(grad.shape, grad.dtype)
+    leaky_relu_backward_kernel(g.reshape(-1), positive.reshape(-1), slope, out.reshape(-1))
     return out

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.kernels import activations
 from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
 from minigrad.ops import grad_math as G
 from minigrad.ops.clamp_where import where
@@ -131,12 +132,14 @@ class LeakyReLU(Function):
     name = "leaky_relu"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        positive = x > 0
+        y, positive = activations.leaky_relu(x, self.negative_slope)  # x if x > 0 else slope * x, and x > 0
         self.save_for_backward(positive)
-        return G.where(positive, x, x * x.dtype.type(self.negative_slope))
+        return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (positive,) = self.saved_tensors  # a constant mask
+        if type(grad) is np.ndarray:  # grad if x > 0 else slope * grad, in one pass where a kernel can
+            return activations.leaky_relu_backward(grad, positive, self.negative_slope)
         return G.where(positive, grad, grad * grad.dtype.type(self.negative_slope))
 
 

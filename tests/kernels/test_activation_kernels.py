@@ -138,3 +138,34 @@ def test_relu_kernels_bit_for_bit(dtype):
             assert np.array_equal(np.signbit(out), np.signbit(want)), name
     for small in (x[:2, :3], x.T, np.array(-0.0, dtype), np.arange(-3, 3)):  # NumPy's path, and integers
         np.testing.assert_array_equal(A.relu(small), np.maximum(small, 0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_leaky_relu_kernels_bit_for_bit(dtype):
+    """x if x > 0 else slope * x with its mask, and grad if x > 0 else slope * grad: NumPy's where, exactly;
+    on every layout (views and small arrays take NumPy; a broadcast gradient is copied for the kernel)."""
+    x = values(dtype, shape=(70, 90))
+    grad = values(dtype, shape=(70, 90), seed=6)
+    slope = 0.01
+    s = dtype(slope)
+    with np.errstate(all="ignore"):
+        for name, xx in [*layouts(x), ("small", x[:3, :3].copy())]:
+            y, positive = A.leaky_relu(xx, slope)
+            np.testing.assert_array_equal(positive, xx > 0, err_msg=name)
+            np.testing.assert_array_equal(y, np.where(xx > 0, xx, xx * s), err_msg=name)
+            assert y.dtype == xx.dtype
+        positive = x > 0
+        cases = [("same", grad), ("broadcast", np.broadcast_to(dtype(3), grad.shape)), ("transposed", grad.T.copy().T)]
+        for name, g in cases:
+            np.testing.assert_array_equal(A.leaky_relu_backward(g, positive, slope), np.where(positive, g, g * s),
+                                          err_msg=name)
+        out, mask, want, want_mask = (np.empty(x.size, dtype), np.empty(x.size, bool), np.empty(x.size, dtype),
+                                      np.empty(x.size, bool))
+        A.leaky_relu_kernel(x.reshape(-1), s, out, mask)
+        A.leaky_relu_kernel_ref(x.reshape(-1), s, want, want_mask)
+        np.testing.assert_array_equal(out, want)
+        np.testing.assert_array_equal(mask, want_mask)
+        out, want = np.empty(x.size, dtype), np.empty(x.size, dtype)
+        A.leaky_relu_backward_kernel(grad.reshape(-1), mask, s, out)
+        A.leaky_relu_backward_kernel_ref(grad.reshape(-1), mask, s, want)
+        np.testing.assert_array_equal(out, want)
