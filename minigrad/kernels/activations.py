@@ -73,6 +73,22 @@ def _gradient_of(grad: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     return np.ascontiguousarray(grad)
 
 
+def _warm_unary(k):
+    """The warmup of a kernel ``k(x, out)``: one call on tiny arrays of the dtype it is given."""
+    def warm(dtype: np.dtype) -> None:
+        x = np.zeros(3, dtype)
+        k(x, np.empty_like(x))
+    return warm
+
+
+def _warm_gradient(k):
+    """The warmup of a gradient kernel ``k(grad, y, out)``."""
+    def warm(dtype: np.dtype) -> None:
+        g = np.ones(3, dtype)
+        k(g, g, np.empty_like(g))
+    return warm
+
+
 # ---------------------------------------------------------------------------------- sigmoid
 def sigmoid_kernel_ref(x: np.ndarray, out: np.ndarray) -> None:
     """``out = 1 / (1 + exp(-x))`` with NumPy, PyTorch's formula.
@@ -87,12 +103,7 @@ def sigmoid_kernel_ref(x: np.ndarray, out: np.ndarray) -> None:
     np.reciprocal(out, out=out)
 
 
-def _warm_sigmoid(dtype: np.dtype) -> None:
-    x = np.zeros(3, dtype)
-    sigmoid_kernel(x, np.empty_like(x))
-
-
-@kernel(warmup=_warm_sigmoid, **_OPTIONS)
+@kernel(**_OPTIONS)
 def sigmoid_kernel(x, out):
     one = x.dtype.type(1)
     for i in range(x.size):
@@ -125,24 +136,14 @@ def tanh_backward_kernel_ref(grad: np.ndarray, y: np.ndarray, out: np.ndarray) -
     np.multiply(grad, out, out=out)
 
 
-def _warm_sigmoid_backward(dtype: np.dtype) -> None:
-    g = np.ones(3, dtype)
-    sigmoid_backward_kernel(g, g, np.empty_like(g))
-
-
-def _warm_tanh_backward(dtype: np.dtype) -> None:
-    g = np.ones(3, dtype)
-    tanh_backward_kernel(g, g, np.empty_like(g))
-
-
-@kernel(warmup=_warm_sigmoid_backward, **_EXACT)
+@kernel(**_EXACT)
 def sigmoid_backward_kernel(grad, y, out):
     one = y.dtype.type(1)
     for i in range(y.size):
         out[i] = grad[i] * (one - y[i]) * y[i]
 
 
-@kernel(warmup=_warm_tanh_backward, **_EXACT)
+@kernel(**_EXACT)
 def tanh_backward_kernel(grad, y, out):
     one = y.dtype.type(1)
     for i in range(y.size):
@@ -181,12 +182,7 @@ def relu_kernel_ref(x: np.ndarray, out: np.ndarray) -> None:
     np.maximum(x, 0, out=out)
 
 
-def _warm_relu(dtype: np.dtype) -> None:
-    x = np.zeros(3, dtype)
-    relu_kernel(x, np.empty_like(x))
-
-
-@kernel(warmup=_warm_relu, **_EXACT)
+@kernel(**_EXACT)
 def relu_kernel(x, out):
     zero = x.dtype.type(0)
     for i in range(x.size):
@@ -210,12 +206,7 @@ def relu_backward_kernel_ref(grad: np.ndarray, y: np.ndarray, out: np.ndarray) -
     np.copyto(out, np.where(y <= 0, 0, grad))
 
 
-def _warm_relu_backward(dtype: np.dtype) -> None:
-    g = np.ones(3, dtype)
-    relu_backward_kernel(g, g, np.empty_like(g))
-
-
-@kernel(warmup=_warm_relu_backward, **_EXACT)
+@kernel(**_EXACT)
 def relu_backward_kernel(grad, y, out):
     zero = y.dtype.type(0)
     for i in range(y.size):
@@ -299,3 +290,11 @@ def leaky_relu_backward(grad: np.ndarray, positive: np.ndarray, slope: float) ->
     out = np.empty(grad.shape, grad.dtype)
     leaky_relu_backward_kernel(g.reshape(-1), positive.reshape(-1), slope, out.reshape(-1))
     return out
+
+
+# The warmups of the kernels above that share a signature (``python -m minigrad warmup --all``).
+sigmoid_kernel.warmup_fn = _warm_unary(sigmoid_kernel)
+relu_kernel.warmup_fn = _warm_unary(relu_kernel)
+sigmoid_backward_kernel.warmup_fn = _warm_gradient(sigmoid_backward_kernel)
+tanh_backward_kernel.warmup_fn = _warm_gradient(tanh_backward_kernel)
+relu_backward_kernel.warmup_fn = _warm_gradient(relu_backward_kernel)
