@@ -60,17 +60,21 @@ def _takes(y: np.ndarray) -> bool:
     return y.dtype in KERNEL_DTYPES and y.flags.c_contiguous and not jit_disabled()
 
 
-def _gradient_of(grad: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """``grad`` as a C-contiguous array for a gradient kernel with output ``y``, or None if it cannot be.
+def _gradient_by_kernel(k, grad: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """``k(grad, y, out)`` into a new array, or None where the kernel cannot take the arrays (the caller
+    then computes its formula with NumPy): ``y`` as ``_takes`` says, of at least ``KERNEL_MIN_SIZE``
+    elements, ``grad`` of its shape and dtype in any layout.
 
-    A gradient broadcast from a sum (``y.sum().backward()``) is copied into one: one pass more, still
-    fewer than NumPy's formula makes.
+    A gradient broadcast from a sum (``y.sum().backward()``) is copied into a contiguous one: one pass
+    more, still fewer than NumPy's formula makes.
     """
     if y.size < KERNEL_MIN_SIZE or type(grad) is not np.ndarray or grad.dtype != y.dtype or grad.shape != y.shape:
         return None
     if not _takes(y):
         return None
-    return np.ascontiguousarray(grad)
+    out = np.empty_like(y)
+    k(np.ascontiguousarray(grad).reshape(-1), y.reshape(-1), out.reshape(-1))
+    return out
 
 
 def _warm_unary(k):
@@ -155,12 +159,8 @@ def sigmoid_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Example: ``sigmoid_backward(np.full(2, 2.0), np.array([0.5, 1.0])).tolist()`` -> [0.5, 0.0].
     """
-    g = _gradient_of(grad, y)
-    if g is None:
-        return grad * (1 - y) * y
-    out = np.empty_like(y)
-    sigmoid_backward_kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
-    return out
+    out = _gradient_by_kernel(sigmoid_backward_kernel, grad, y)
+    return grad * (1 - y) * y if out is None else out
 
 
 def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -168,12 +168,8 @@ def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Example: ``tanh_backward(np.full(2, 2.0), np.array([0.0, 0.5])).tolist()`` -> [2.0, 1.5].
     """
-    g = _gradient_of(grad, y)
-    if g is None:
-        return grad * (1 - y * y)
-    out = np.empty_like(y)
-    tanh_backward_kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
-    return out
+    out = _gradient_by_kernel(tanh_backward_kernel, grad, y)
+    return grad * (1 - y * y) if out is None else out
 
 
 # ------------------------------------------------------------------------------------- ReLU
@@ -218,12 +214,8 @@ def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Example: ``relu_backward(np.full(3, 2.0), np.array([0.0, 1.0, np.nan])).tolist()`` -> [0.0, 2.0, 2.0].
     """
-    g = _gradient_of(grad, y)
-    if g is None:
-        return np.where(y <= 0, 0, grad)
-    out = np.empty_like(y)
-    relu_backward_kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
-    return out
+    out = _gradient_by_kernel(relu_backward_kernel, grad, y)
+    return np.where(y <= 0, 0, grad) if out is None else out
 
 
 # ------------------------------------------------------------------------------- leaky ReLU

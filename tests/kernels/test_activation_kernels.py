@@ -111,10 +111,10 @@ def test_which_arrays_take_a_kernel():
     a = np.ones((64, 64), np.float32)
     assert A._takes(a) == on and A._takes(a.astype(np.float64)) == on
     assert not A._takes(a.T) and not A._takes(a[:, ::2]) and not A._takes(a.astype(np.float16))
-    assert (A._gradient_of(a.T, a) is not None) == on
-    assert (A._gradient_of(np.broadcast_to(np.float32(1), a.shape), a) is not None) == on
+    assert (A._gradient_by_kernel(A.tanh_backward_kernel, a.T, a) is not None) == on
+    assert (A._gradient_by_kernel(A.tanh_backward_kernel, np.broadcast_to(np.float32(1), a.shape), a) is not None) == on
     for grad, y in [(a.astype(np.float64), a), (a[0], a), (a[:8].copy(), a[:8].copy()), (a.T, a.T)]:
-        assert A._gradient_of(grad, y) is None, (grad.shape, grad.dtype, y.shape)
+        assert A._gradient_by_kernel(A.tanh_backward_kernel, grad, y) is None, (grad.shape, grad.dtype, y.shape)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
