@@ -180,8 +180,10 @@ def _inputs(param_names: list[str], base: str, size: int, dtype: np.dtype, rng: 
         "x": lambda: rng.standard_normal(shape).astype(dtype) * 3,
         "y": lambda: rng.uniform(-1, 1, shape).astype(dtype),
         "grad": lambda: rng.standard_normal(shape).astype(dtype),
-        # `out` last: the array a kernel writes (activations); first: one it adds into (scatter)
-        "out": lambda: np.zeros(shape, dtype) if param_names[-1] == "out" else np.zeros((rows_out, cols), dtype),
+        # `out` first: the array scatter-add adds into; elsewhere: the array a kernel writes (activations)
+        "out": lambda: np.zeros((rows_out, cols), dtype) if param_names[0] == "out" else np.zeros(shape, dtype),
+        "slope": lambda: dtype.type(0.01),
+        "positive": lambda: rng.standard_normal(shape) > 0,
         "indices": lambda: rng.integers(0, rows_out, max(size // cols, 1)).astype(np.int64),
         "src": lambda: rng.standard_normal((max(size // cols, 1), cols)).astype(dtype),
     }
