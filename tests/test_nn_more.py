@@ -13,7 +13,8 @@ from fixture_makers.nn_more import functional_cases, run_case, split_fixture
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.autograd import gradcheck
-from minigrad.nn.functional_activations import erf, erf_array
+from minigrad.kernels.gelu import erf_array
+from minigrad.nn.functional_activations import erf
 
 CASES = functional_cases()
 FIXTURE = split_fixture(load_fixture("nn_more"))

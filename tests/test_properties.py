@@ -36,6 +36,7 @@ from strategies import layouts, strided_like, values
 
 import minigrad as mg
 from minigrad.kernels import activations as KA
+from minigrad.kernels import gelu as KGelu
 from minigrad.kernels import gemm as KG
 from minigrad.kernels import gemv as KV
 from minigrad.kernels import loss as KL
@@ -315,6 +316,10 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                   (r(n), r(n) > 0, dtype.type(0.1), np.empty(n, dtype))))
     for name in ("sigmoid_backward_kernel", "tanh_backward_kernel", "relu_backward_kernel"):
         cases.append((name, getattr(KA, name), getattr(KA, name + "_ref"), (r(n), np.tanh(r(n)), np.empty(n, dtype))))
+    for name in ("gelu_kernel", "gelu_tanh_kernel"):
+        cases.append((name, getattr(KGelu, name), getattr(KGelu, name + "_ref"), (r(n) * 3, np.empty(n, dtype))))
+    for name in ("gelu_backward_kernel", "gelu_tanh_backward_kernel"):
+        cases.append((name, getattr(KGelu, name), getattr(KGelu, name + "_ref"), (r(n), r(n) * 3, np.empty(n, dtype))))
     cases.append(("add_scaled_kernel", KO.add_scaled_kernel, KO.add_scaled_kernel_ref, (r(n), r(n), dtype.type(-0.5))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))

@@ -19,6 +19,7 @@ from typing import Any
 # Modules that define kernels; `warmup()` imports them so that every kernel is registered.
 KERNEL_MODULES = (
     "minigrad.kernels.activations",
+    "minigrad.kernels.gelu",
     "minigrad.kernels.softmax",
     "minigrad.kernels.scatter",
     "minigrad.kernels.loss",
@@ -65,11 +66,12 @@ NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kern
 # every step by blocks of units (layers over 320 units with small batches; most layers split the
 # batch by rows), the product of at most four rows by a big matrix (one sequence through a big
 # layer, as when sampling from a language model), the one-pass activations and their gradients
-# (the fused recurrent layers, which most scripts use, compute their gates in their own kernels)
-# and the one-pass `a += alpha * b` of hand-written update loops. Few scripts need them, or need
-# them much, and they would lengthen everyone's warmup; the first script that does compiles them
-# in the background while NumPy computes the same thing (the product: NumPy's BLAS, about as fast;
-# the others: NumPy's formulas, a few passes instead of one).
+# (the fused recurrent layers, which most scripts use, compute their gates in their own kernels),
+# GELU's (transformers use it, recurrent models seldom) and the one-pass `a += alpha * b` of
+# hand-written update loops. Few scripts need them, or need them much, and they would lengthen
+# everyone's warmup; the first script that does compiles them in the background while NumPy
+# computes the same thing (the product: NumPy's BLAS, about as fast; the others: NumPy's
+# formulas, a few passes instead of one).
 FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.activations.leaky_relu_kernel",
                             "minigrad.kernels.activations.leaky_relu_backward_kernel",
@@ -78,6 +80,10 @@ FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.activations.relu_backward_kernel",
                             "minigrad.kernels.activations.sigmoid_backward_kernel",
                             "minigrad.kernels.activations.tanh_backward_kernel",
+                            "minigrad.kernels.gelu.gelu_kernel",
+                            "minigrad.kernels.gelu.gelu_backward_kernel",
+                            "minigrad.kernels.gelu.gelu_tanh_kernel",
+                            "minigrad.kernels.gelu.gelu_tanh_backward_kernel",
                             "minigrad.kernels.softmax.log_softmax_rows_parallel",
                             "minigrad.kernels.softmax.softmax_rows_parallel",
                             "minigrad.kernels.softmax.log_softmax_backward_rows_parallel",

@@ -2,17 +2,9 @@
 and the ones composed from other ops (silu, logsigmoid, hardtanh, relu6) with vector helpers
 (normalize, cosine_similarity).
 
-Each activation with its own gradient is one ``Function`` node. ``erf`` is computed here with
-NumPy alone, accurate to float64 (within a few units in the last place, checked against
-``math.erf`` in the tests), since NumPy has no erf:
-
-- ``|x| < 1.5``: Maclaurin's series ``erf(x) = 2/sqrt(pi) sum_n (-1)^n x^(2n+1) / (n! (2n+1))``,
-  summed by Horner's rule in ``x^2``. Below 1.5 the alternating terms cancel little.
-- ``|x| >= 1.5``: ``erf(x) = 1 - erfc(x)`` with erfc's continued fraction
-  ``erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...))))``, evaluated from the
-  bottom up. ``exp(-x^2)`` takes ``x^2`` exactly as two floats: rounding ``x^2`` first would cost
-  up to ``x^2`` ulps. ``erfc(1.5) = 0.03``, so erfc's small error hardly reaches erf.
-- ``|x| >= 6``: ``erf(x) = sign(x)``; erfc(6) = 2e-17 is below float64's resolution at 1.
+Each activation with its own gradient is one ``Function`` node. ``erf`` and GELU's normal CDF are
+computed without SciPy: ``kernels/gelu.py`` explains how (a float64 NumPy ``erf``, and one-pass
+kernels for GELU).
 
 Example::
 
@@ -32,6 +24,8 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.kernels import activations
+from minigrad.kernels import gelu as gelu_kernels
+from minigrad.kernels.gelu import erf_array
 from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
 from minigrad.ops import grad_math as G
 from minigrad.ops.clamp_where import where
@@ -40,55 +34,6 @@ from minigrad.tensor import Tensor
 __all__ = ["leaky_relu", "elu", "gelu", "softplus"]
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-# Maclaurin coefficients (-1)^n / (n! (2n+1)); 30 terms reach 1e-30 at |x| = 1.5.
-_SERIES = tuple((-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(30))
-_FRACTION_TERMS = 80  # depth of erfc's continued fraction: converged to 1 ulp of erf for x >= 1.5
-
-
-def _exp_minus_square(x: np.ndarray) -> np.ndarray:
-    """``exp(-x^2)`` with ``x^2`` taken exactly as ``hi + lo`` (Dekker's product).
-
-    ``x * x`` rounds to ``hi`` with an error ``lo`` of up to half an ulp; ``exp(-hi)`` would
-    turn it into a relative error of ``x^2`` times as much. ``exp(-lo) = 1 - lo`` to float64
-    accuracy since ``|lo| < 1e-15``.
-    """
-    split = 134217729.0 * x  # 2^27 + 1: x = x_hi + x_lo with 26-bit halves, whose products are exact
-    x_hi = split - (split - x)
-    x_lo = x - x_hi
-    hi = x * x
-    lo = ((x_hi * x_hi - hi) + 2.0 * x_hi * x_lo) + x_lo * x_lo
-    return np.exp(-hi) * (1.0 - lo)
-
-
-def erf_array(x: np.ndarray) -> np.ndarray:
-    """The error function of a float array, in float64 precision (NumPy has none).
-
-    Example::
-
-        >>> erf_array(np.array([0.0, 0.5, -3.5, 10.0])).round(12).tolist()
-        [0.0, 0.520499877813, -0.999999256902, 1.0]
-    """
-    z = np.abs(np.asarray(x, dtype=np.float64))
-    out = np.empty_like(z)
-    near = z < 1.5
-    far = ~near & (z < 6.0)
-
-    a = z[near]
-    a2 = a * a
-    series = np.zeros_like(a)
-    for coefficient in reversed(_SERIES):  # Horner: (..((c_29 a^2 + c_28) a^2 + c_27) ...) + c_0
-        series = series * a2 + coefficient
-    out[near] = _TWO_OVER_SQRT_PI * a * series
-
-    b = z[far]  # continued fraction for erfc, from the deepest level up
-    depth = b.copy()
-    for k in range(_FRACTION_TERMS, 0, -1):
-        depth = b + (0.5 * k) / depth
-    out[far] = 1.0 - _exp_minus_square(b) / (math.sqrt(math.pi) * depth)
-
-    out[z >= 6.0] = 1.0
-    out[np.isnan(z)] = np.nan
-    return np.copysign(out, x)
 
 
 class Erf(Function):
@@ -207,34 +152,29 @@ class GELU(Function):
     """``x Phi(x)`` with ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``; gradient ``Phi(x) + x phi(x)``.
 
     ``approximate='tanh'`` replaces Phi by ``(1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2``.
+    Arrays go through ``kernels/gelu.py`` (one pass each way); under ``create_graph`` the slope is
+    the same formula written with Tensor ops, so that it is differentiable.
     """
 
     name = "gelu"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x64 = x.astype(np.float64, copy=False)
-        if self.approximate == "tanh":
-            cdf = 0.5 * (1.0 + np.tanh(_TANH_SCALE * (x64 + _TANH_CUBIC * x64**3)))
-        else:
-            cdf = 0.5 * (1.0 + erf_array(x64 * _SQRT_HALF))
-        self.save_for_backward(x64, cdf, x)
-        return (x64 * cdf).astype(x.dtype, copy=False)
+        self.save_for_backward(x)
+        return gelu_kernels.gelu(x, self.approximate)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        x, cdf, x_in = self.saved_tensors
-        if self.create_graph:  # Phi recomputed from the input Tensor, so that the slope is differentiable
-            x = x_in
-            if self.approximate == "tanh":
-                cdf = 0.5 * (1.0 + (_TANH_SCALE * (x + _TANH_CUBIC * x ** 3)).tanh())
-            else:
-                cdf = 0.5 * (1.0 + Erf.apply(x * _SQRT_HALF))
+        (x,) = self.saved_tensors
+        if not self.create_graph:
+            return gelu_kernels.gelu_backward(grad, x, self.approximate)
         if self.approximate == "tanh":
-            t = 2.0 * cdf - 1.0  # the tanh
+            t = (_TANH_SCALE * (x + _TANH_CUBIC * x ** 3)).tanh()
+            cdf = 0.5 * (1.0 + t)
             d_inner = _TANH_SCALE * (1.0 + 3.0 * _TANH_CUBIC * x * x)
             slope = cdf + 0.5 * x * (1.0 - t * t) * d_inner
         else:
+            cdf = 0.5 * (1.0 + Erf.apply(x * _SQRT_HALF))
             slope = cdf + x * _INV_SQRT_2PI * G.exp(-0.5 * x * x)
-        return grad * (slope if self.create_graph else slope.astype(grad.dtype, copy=False))
+        return grad * slope
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
