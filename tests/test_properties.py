@@ -44,6 +44,7 @@ from minigrad.kernels import optim as KO
 from minigrad.kernels import products as KP
 from minigrad.kernels import rnn as KR
 from minigrad.kernels import scatter as KS
+from minigrad.kernels import smooth_activations as KSA
 from minigrad.kernels import softmax as KSM
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -320,10 +321,17 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
         cases.append((name, getattr(KGelu, name), getattr(KGelu, name + "_ref"), (r(n) * 3, np.empty(n, dtype))))
     for name in ("gelu_backward_kernel", "gelu_tanh_backward_kernel"):
         cases.append((name, getattr(KGelu, name), getattr(KGelu, name + "_ref"), (r(n), r(n) * 3, np.empty(n, dtype))))
+    t = dtype.type
+    cases.append(("elu_kernel", KSA.elu_kernel, KSA.elu_kernel_ref, (r(n) * 3, t(0.7), np.empty(n, dtype))))
+    cases.append(("elu_backward_kernel", KSA.elu_backward_kernel, KSA.elu_backward_kernel_ref,
+                  (r(n), r(n) * 3, t(0.7), np.empty(n, dtype))))
+    cases.append(("softplus_kernel", KSA.softplus_kernel, KSA.softplus_kernel_ref,
+                  (r(n) * 3, t(1.5), t(4.0), np.empty(n, dtype))))
+    cases.append(("softplus_backward_kernel", KSA.softplus_backward_kernel, KSA.softplus_backward_kernel_ref,
+                  (r(n), r(n) * 3, t(1.5), t(4.0), np.empty(n, dtype))))
     cases.append(("add_scaled_kernel", KO.add_scaled_kernel, KO.add_scaled_kernel_ref, (r(n), r(n), dtype.type(-0.5))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))
-    t = dtype.type
     for first in (True, False):
         cases.append((f"sgd_step(first={first})", KO.sgd_step, KO.sgd_step_ref,
                       (r(n), r(n), r(n), t(0.1), t(0.9), t(0.9), t(0.01), True, False, first)))

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from minigrad.autograd import Function
-from minigrad.kernels import activations
+from minigrad.kernels import activations, smooth_activations
 from minigrad.kernels import gelu as gelu_kernels
 from minigrad.kernels.gelu import erf_array
 from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
@@ -106,22 +106,23 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 class ELU(Function):
-    """``x`` where ``x > 0``, ``alpha (exp(x) - 1)`` elsewhere; gradient 1 or ``alpha exp(x)``."""
+    """``x`` where ``x > 0``, ``alpha (exp(x) - 1)`` elsewhere; gradient 1 or ``alpha exp(x)``.
+
+    Arrays go through ``kernels/smooth_activations.py`` (one pass each way).
+    """
 
     name = "elu"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        alpha = x.dtype.type(self.alpha)
-        negative_part = alpha * np.expm1(np.minimum(x, 0))  # min: no overflow of exp for large x
-        self.save_for_backward(x, negative_part)
-        return G.where(x > 0, x, negative_part)
+        self.save_for_backward(x)
+        return smooth_activations.elu(x, self.alpha)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        x, negative_part = self.saved_tensors
-        alpha = grad.dtype.type(self.alpha)
-        if self.create_graph:  # alpha exp(min(x, 0)), recomputed from x so that it is differentiable
-            return G.where(G.values(x) > 0, grad, grad * (alpha * x.clamp(max=0).exp()))
-        return G.where(x > 0, grad, grad * (negative_part + alpha))  # alpha exp(x) = alpha (exp(x) - 1) + alpha
+        (x,) = self.saved_tensors
+        if not self.create_graph:
+            return smooth_activations.elu_backward(grad, x, self.alpha)
+        alpha = grad.dtype.type(self.alpha)  # alpha exp(min(x, 0)), from x so that it is differentiable
+        return G.where(G.values(x) > 0, grad, grad * (alpha * x.clamp(max=0).exp()))
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:

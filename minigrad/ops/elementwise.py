@@ -15,7 +15,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.dtypes import get_default_dtype, result_type
 from minigrad.errors import broadcast_error
-from minigrad.kernels import activations
+from minigrad.kernels import activations, smooth_activations
 from minigrad.ops import grad_math as G
 from minigrad.tensor import Tensor
 
@@ -432,16 +432,19 @@ class Relu(Function):
 
 
 class Softplus(Function):
-    """log(1 + exp(beta x)) / beta, linear above ``threshold`` like PyTorch."""
+    """log(1 + exp(beta x)) / beta, linear above ``threshold`` like PyTorch; gradient sigmoid(beta x).
+
+    Arrays go through ``kernels/smooth_activations.py`` (one pass each way).
+    """
 
     def forward(self, x):
         self.save_for_backward(x)
-        bx = self.beta * x
-        soft = G.softplus(bx) / self.beta
-        return np.where(bx > self.threshold, x, soft)
+        return smooth_activations.softplus(x, self.beta, self.threshold)
 
     def backward(self, grad):
         (x,) = self.saved_tensors
+        if not self.create_graph:
+            return smooth_activations.softplus_backward(grad, x, self.beta, self.threshold)
         bx = self.beta * x
         return grad * G.where(G.values(bx) > self.threshold, 1.0, G.sigmoid(bx))
 
