@@ -43,6 +43,7 @@ from minigrad.kernels import loss as KL
 from minigrad.kernels import optim as KO
 from minigrad.kernels import products as KP
 from minigrad.kernels import rnn as KR
+from minigrad.kernels import scan as KScan
 from minigrad.kernels import scatter as KS
 from minigrad.kernels import smooth_activations as KSA
 from minigrad.kernels import softmax as KSM
@@ -329,6 +330,10 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                   (r(n) * 3, t(1.5), t(4.0), np.empty(n, dtype))))
     cases.append(("softplus_backward_kernel", KSA.softplus_backward_kernel, KSA.softplus_backward_kernel_ref,
                   (r(n), r(n) * 3, t(1.5), t(4.0), np.empty(n, dtype))))
+    for reverse in (False, True):
+        for shape3 in ((5, 7, 1), (2, 4, 3)):  # along the last axis (rows side by side) and any other
+            cases.append((f"running_sum_kernel(reverse={reverse}, shape={shape3})", KScan.running_sum_kernel,
+                          KScan.running_sum_kernel_ref, (r(*shape3), reverse, np.empty(shape3, dtype))))
     cases.append(("add_scaled_kernel", KO.add_scaled_kernel, KO.add_scaled_kernel_ref, (r(n), r(n), dtype.type(-0.5))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))

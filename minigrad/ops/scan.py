@@ -14,29 +14,23 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.dtypes import to_dtype
+from minigrad.kernels import scan
 from minigrad.ops import grad_math as G
 from minigrad.ops.elementwise import as_tensor, cast
 from minigrad.ops.reduce import normalize_dims
 from minigrad.tensor import Tensor
 
-# PyTorch's CPU cumsum adds in a wider type (its acc_type) and rounds each running sum once: so a
-# float32 running sum that passes float32's range on the way (3e38 + 2e38 - 3e38) comes back.
-_ACCUMULATE_IN = {np.dtype(np.float16): np.float32, np.dtype(np.float32): np.float64}
-
 
 def _running_sum(a: np.ndarray, axis: int) -> np.ndarray:
-    """``np.cumsum`` along ``axis``, accumulated as PyTorch does (float32 in float64)."""
-    wide = _ACCUMULATE_IN.get(a.dtype)
-    if wide is None:
-        return np.cumsum(a, axis=axis)
-    return np.cumsum(a, axis=axis, dtype=wide).astype(a.dtype)
+    """``np.cumsum`` along ``axis``, accumulated as PyTorch does (float32 in float64): ``kernels/scan.py``."""
+    return scan.running_sum(a, axis, reverse=False)
 
 
 def _reverse_cumsum(a: Any, axis: int) -> Any:
     """``sum_{j >= i} a_j`` along ``axis``: the running sum from the end (cumsum's backward)."""
     if type(a) is not np.ndarray:  # a Tensor (create_graph=True): the same sums, in differentiable ops
         return a.flip(axis).cumsum(axis).flip(axis)
-    return np.flip(_running_sum(np.flip(a, axis), axis), axis)
+    return scan.running_sum(a, axis, reverse=True)
 
 
 def _flip(a: Any, axis: int) -> Any:
