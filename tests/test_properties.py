@@ -39,6 +39,7 @@ from minigrad.kernels import activations as KA
 from minigrad.kernels import gelu as KGelu
 from minigrad.kernels import gemm as KG
 from minigrad.kernels import gemv as KV
+from minigrad.kernels import layer_norm as KLN
 from minigrad.kernels import loss as KL
 from minigrad.kernels import optim as KO
 from minigrad.kernels import products as KP
@@ -334,6 +335,14 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
         for shape3 in ((5, 7, 1), (2, 4, 3)):  # along the last axis (rows side by side) and any other
             cases.append((f"running_sum_kernel(reverse={reverse}, shape={shape3})", KScan.running_sum_kernel,
                           KScan.running_sum_kernel_ref, (r(*shape3), reverse, np.empty(shape3, dtype))))
+    rows, cols = 5, 9
+    rstd = np.abs(rng.standard_normal(rows)) + 0.5
+    cases.append(("layer_norm_forward_kernel", KLN.layer_norm_forward_kernel, KLN.layer_norm_forward_kernel_ref,
+                  (r(rows, cols), r(cols), r(cols), 1e-5, np.empty((rows, cols), dtype), np.empty((rows, cols), dtype),
+                   np.empty(rows, np.float64))))
+    cases.append(("layer_norm_backward_kernel", KLN.layer_norm_backward_kernel, KLN.layer_norm_backward_kernel_ref,
+                  (r(rows, cols), r(rows, cols), rstd, r(cols), np.empty((rows, cols), dtype), np.empty(cols, dtype),
+                   np.empty(cols, dtype))))
     cases.append(("add_scaled_kernel", KO.add_scaled_kernel, KO.add_scaled_kernel_ref, (r(n), r(n), dtype.type(-0.5))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))

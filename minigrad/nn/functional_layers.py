@@ -29,6 +29,7 @@ import numpy as np
 
 from minigrad.autograd import Function, sum_to_shape, version_counter
 from minigrad.errors import ShapeError
+from minigrad.kernels import layer_norm as layer_norm_kernels
 from minigrad.nn._checks import _as_tensor, _check_floating, _check_p, _maybe_inplace
 from minigrad.random import rng
 from minigrad.tensor import Tensor
@@ -117,7 +118,36 @@ class Normalize(Function):
 
 
 class LayerNorm(Normalize):
+    """``Normalize`` over the last dimensions: C-contiguous float32/float64 inputs (and their weight
+    and bias) go through ``kernels/layer_norm.py``, two passes each way; the rest, and
+    ``create_graph``, through ``Normalize``'s NumPy and Tensor formulas."""
+
     name = "layer_norm"
+
+    def forward(self, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
+        self.by_kernel = layer_norm_kernels.takes(x, weight, bias)
+        if not self.by_kernel:
+            return super().forward(x, weight, bias)
+        self.count = n = math.prod(self.param_shape)
+        ones = np.ones(n, x.dtype)
+        w = ones if weight is None else weight.reshape(n)
+        b = ones - 1 if bias is None else bias.reshape(n)
+        y, xhat, rstd = layer_norm_kernels.layer_norm(x.reshape(-1, n), w, b, self.eps)
+        statistic_shape = x.shape[: x.ndim - len(self.axes)] + (1,) * len(self.axes)
+        self.save_for_backward(xhat.reshape(x.shape), rstd.reshape(statistic_shape), weight, x)
+        return y.reshape(x.shape)
+
+    def backward(self, grad: np.ndarray):
+        if not self.by_kernel or self.create_graph or grad.dtype != self.dtype:
+            return super().backward(grad)
+        xhat, rstd, weight, x = self.saved_tensors
+        n = self.count
+        w = np.ones(n, x.dtype) if weight is None else weight.reshape(n)
+        dx, dw, db = layer_norm_kernels.layer_norm_backward(grad.reshape(-1, n), xhat.reshape(-1, n),
+                                                            rstd.reshape(-1), w)
+        needs = self.needs_input_grad
+        return (dx.reshape(x.shape) if needs[0] else None, dw.reshape(weight.shape) if needs[1] else None,
+                db.reshape(self.bias_shape) if needs[2] else None)
 
 
 class BatchNorm(Normalize):
