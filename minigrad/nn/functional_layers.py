@@ -9,6 +9,8 @@ takes them per channel (dimension 1) over the batch and every other dimension, a
 mode uses running estimates instead. One ``Function`` node does both, in the dtype of the
 statistics it is given: ``layer_norm`` computes in float32 for float32 and half-precision inputs
 (in float64 for float64), as PyTorch does; ``batch_norm``'s statistics are float64 for every input.
+A contiguous float32/float64 ``layer_norm`` goes through ``kernels/layer_norm.py`` instead: two
+passes over each row each way, its sums in float64.
 
 Example::
 
