@@ -131,3 +131,13 @@ def test_gradcheck_broadcast_inputs(op):
 def test_triangles_outer_and_pad_refuse_bad_input_clearly(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "var", "std", "prod", "cumsum", "logsumexp", "amax", "norm"])
+def test_reductions_give_float32_gradients_for_float32_inputs(reduce):
+    """Each node's own backward keeps the input's dtype: a NumPy int64 count once made mean's float64."""
+    x = mg.tensor(np.random.default_rng(0).uniform(1, 2, (3, 4)).astype(np.float32), requires_grad=True)
+    y = getattr(x, reduce)(1)
+    grads = y.grad_fn.backward(np.ones(y.shape, np.float32))
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    assert [g.dtype for g in grads if g is not None] == [np.float32], reduce

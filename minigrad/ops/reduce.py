@@ -7,6 +7,7 @@ copies it to every element, ``mean`` divides it by their number, ``max`` sends i
 from __future__ import annotations
 
 import builtins
+import math
 import warnings
 from collections import namedtuple
 from typing import Any
@@ -88,8 +89,8 @@ class Mean(Function):
         return np.asarray(x.mean(axis=self.dims, keepdims=self.keepdim))
 
     def backward(self, grad):
-        count = np.prod([self.shape[d] for d in self.dims]) if self.dims is not None else np.prod(self.shape)
-        # a mean over nothing: its gradient is nan
+        # A Python int: NumPy's int64 would make a float32 gradient float64. A mean over nothing: nan.
+        count = math.prod(self.shape[d] for d in self.dims) if self.dims is not None else math.prod(self.shape)
         return _expand_back(grad / count, self.dims, self.keepdim, self.shape)
 
 
