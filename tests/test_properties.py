@@ -343,6 +343,8 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("layer_norm_backward_kernel", KLN.layer_norm_backward_kernel, KLN.layer_norm_backward_kernel_ref,
                   (r(rows, cols), r(rows, cols), rstd, r(cols), np.empty((rows, cols), dtype), np.empty(cols, dtype),
                    np.empty(cols, dtype))))
+    cases.append(("softmax_backward_rows_kernel", KSM.softmax_backward_rows_kernel,
+                  KSM.softmax_backward_rows_kernel_ref, (np.abs(r(4, 9)), r(4, 9), np.empty((4, 9), dtype))))
     cases.append(("add_scaled_kernel", KO.add_scaled_kernel, KO.add_scaled_kernel_ref, (r(n), r(n), dtype.type(-0.5))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))

@@ -70,11 +70,11 @@ NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kern
 # batch by rows), the product of at most four rows by a big matrix (one sequence through a big
 # layer, as when sampling from a language model), the one-pass activations and their gradients
 # (the fused recurrent layers, which most scripts use, compute their gates in their own kernels),
-# GELU's, ELU's, softplus's, cumsum's and layer_norm's (seldom in recurrent models) and the
-# one-pass `a += alpha * b` of hand-written update loops. Few scripts need them, or need them
-# much, and they would lengthen everyone's warmup; the first script that does compiles them in
-# the background while NumPy computes the same thing (the product: NumPy's BLAS, about as fast;
-# the others: NumPy's formulas, a few passes instead of one).
+# GELU's, ELU's, softplus's, cumsum's, layer_norm's and softmax's gradient (seldom in recurrent
+# models, or small there) and the one-pass `a += alpha * b` of hand-written update loops. Few
+# scripts need them, or need them much, and they would lengthen everyone's warmup; the first
+# script that does compiles them in the background while NumPy computes the same thing (the
+# product: NumPy's BLAS, about as fast; the others: NumPy's formulas, a few passes instead of one).
 FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.activations.leaky_relu_kernel",
                             "minigrad.kernels.activations.leaky_relu_backward_kernel",
@@ -94,6 +94,7 @@ FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.scan.running_sum_kernel",
                             "minigrad.kernels.layer_norm.layer_norm_forward_kernel",
                             "minigrad.kernels.layer_norm.layer_norm_backward_kernel",
+                            "minigrad.kernels.softmax.softmax_backward_rows_kernel",
                             "minigrad.kernels.softmax.log_softmax_rows_parallel",
                             "minigrad.kernels.softmax.softmax_rows_parallel",
                             "minigrad.kernels.softmax.log_softmax_backward_rows_parallel",

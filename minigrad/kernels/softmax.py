@@ -11,7 +11,8 @@ model's log-softmax over a 10,000-word vocabulary is such an input. In float32, 
 threads are usable, big inputs go instead to ``*_rows_parallel``: kernels with a vectorised
 ``exp`` (``kernels/fast_exp.py``) whose rows are shared among the threads (the numbers are in
 docs/performance.md); float32 rows of ``VECTOR_MIN_COLS`` or more below that size take the same
-vectorised rows on one thread (``*_rows_vector``).
+vectorised rows on one thread (``*_rows_vector``), and so do big ones where the threads are not
+usable (one core, ``MINIGRAD_NUM_THREADS=1``).
 
 The rule every path keeps, as PyTorch does: a row holding a NaN or a +inf is NaN everywhere
 (``nan_rows``); a row of only -inf is NaN too; -inf elements of other rows give 0 (softmax) or
@@ -167,11 +168,55 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray |
     return out.reshape(y.shape)
 
 
+# (reassoc: the row's sum is split into SIMD lanes; only the order of its roundings changes)
+@kernel(error_model="numpy", nogil=True, fastmath={"contract", "reassoc"})
+def softmax_backward_rows_kernel(y, grad, out):
+    rows, cols = y.shape
+    for r in range(rows):
+        s = y.dtype.type(0)  # in the dtype, in SIMD lanes (reassoc): as NumPy's pairwise sum, not worse
+        for j in range(cols):
+            s += grad[r, j] * y[r, j]
+        for j in range(cols):
+            out[r, j] = y[r, j] * (grad[r, j] - s)
+
+
+def softmax_backward_rows_kernel_ref(y: np.ndarray, grad: np.ndarray, out: np.ndarray) -> None:
+    """``out = y * (grad - sum(grad * y))`` per row."""
+    s = (grad * y).sum(axis=-1, keepdims=True)
+    out[...] = y * (grad - s)
+
+
+def softmax_rows_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``dL/dx = y * (g - sum(g * y))`` over the last axis, for ``y = softmax(x)``: the Jacobian of
+    softmax applied without forming it, in two passes over each row (float32/float64, any layout
+    of ``grad``; NumPy's four passes otherwise).
+
+    Example::
+
+        >>> y = softmax_rows_ref(np.array([[0.0, 1.0]]))
+        >>> g = np.array([[1.0, -1.0]])
+        >>> np.allclose(softmax_rows_backward(y, g), y * (g - (g * y).sum(-1, keepdims=True)))
+        True
+    """
+    if (y.dtype != grad.dtype or y.dtype.kind != "f" or y.dtype.itemsize < 4 or y.shape != grad.shape
+            or y.ndim == 0 or y.size == 0 or jit_disabled()):
+        return y * (grad - (grad * y).sum(axis=-1, keepdims=True))
+    y2, g2 = _as_rows(y), _as_rows(grad)
+    out = empty(y2.shape, y2.dtype)
+    softmax_backward_rows_kernel(y2, g2, out)
+    return out.reshape(y.shape)
+
+
 def _warm(k):
     def warm(dtype):
         x = np.zeros((2, 3), dtype=dtype)
         k(x, np.empty_like(x))
     return warm
+
+
+def _warm_backward(dtype):
+    x = np.zeros((2, 3), dtype=dtype)
+    softmax_backward_rows_kernel(x, x, np.empty_like(x))
 
 
 @kernel
@@ -225,6 +270,7 @@ def log_softmax_rows_kernel(x, out):
 
 
 log_softmax_rows_kernel.warmup_fn = _warm(log_softmax_rows_kernel)
+softmax_backward_rows_kernel.warmup_fn = _warm_backward
 
 
 # ------------------------------------------------------------------ big float32 inputs, on threads
@@ -430,9 +476,14 @@ def _rows(x: np.ndarray, k, ref, large, parallel, vector) -> np.ndarray:
     if x.dtype.kind != "f" or x.ndim == 0:
         return ref(x)
     if x.size > EXP_KERNEL_MAX_SIZE or jit_disabled():
-        if x.dtype != np.float32 or jit_disabled() or not threads_usable():
+        if x.dtype != np.float32 or jit_disabled():
             return large(x)
-        k = parallel
+        if threads_usable():
+            k = parallel
+        elif x.shape[-1] >= VECTOR_MIN_COLS:  # no threads: the vectorised rows on this one
+            k = vector
+        else:
+            return large(x)
     elif x.shape[-1] >= VECTOR_MIN_COLS and x.dtype == np.float32:
         k = vector
     if x.ndim == 2 and x.flags.c_contiguous:  # the common case: rows as they are

@@ -244,9 +244,7 @@ def select(x: Any, index: int, dim: int) -> Any:
 
     Example: ``select(np.eye(2), 1, 0).tolist()`` -> [0.0, 1.0].
     """
-    if isinstance(x, Tensor):
-        return x[(slice(None),) * dim + (index,)]
-    return np.take(x, index, axis=dim)
+    return x[(slice(None),) * (dim % x.ndim) + (index,)]  # a view of an array, as split's pieces (np.take copies)
 
 
 def zeros_like(x: Any) -> Any:

@@ -380,6 +380,8 @@ class Softmax(Function):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
+        if type(grad) is np.ndarray and self.dim == y.ndim - 1:  # the common case, in two passes
+            return K.softmax_rows_backward(y, grad)
         # dL/dx = y * (g - sum(g * y)): the Jacobian of softmax applied without forming it.
         return y * (grad - G.sum(grad * y, self.dim, keepdims=True))
 

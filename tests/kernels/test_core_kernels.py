@@ -150,3 +150,29 @@ def test_kernels_are_not_compiled_at_import():
     code = ("import minigrad, minigrad.kernels.softmax as S, sys; "
             "assert S.softmax_rows_kernel._compiled is None; assert 'numba' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_backward_rows(dtype):
+    """y * (g - sum(g * y)) per row: the kernel, its reference and the public function (any layout of g,
+    rows of any shape, half precision through NumPy) agree with the formula."""
+    rng = np.random.default_rng(5)
+    y = SM.softmax_rows_ref((rng.standard_normal((6, 4, 33)) * 3).astype(dtype))
+    g = rng.standard_normal((6, 4, 33)).astype(dtype)
+    expected = y * (g - (g.astype(np.float64) * y).sum(-1, keepdims=True))
+    y2, g2 = y.reshape(24, 33), g.reshape(24, 33)
+    out, want = np.empty_like(y2), np.empty_like(y2)
+    SM.softmax_backward_rows_kernel(y2, g2, out)
+    SM.softmax_backward_rows_kernel_ref(y2, g2, want)
+    np.testing.assert_allclose(out, want, **tol(dtype))
+    layouts_of_g = [("contiguous", g), ("strided", np.asfortranarray(g)),
+                    ("broadcast", np.broadcast_to(g[:1], g.shape))]
+    for name, grad in layouts_of_g:
+        want = y * (grad - (grad.astype(np.float64) * y).sum(-1, keepdims=True))
+        got = SM.softmax_rows_backward(y, grad)
+        assert got.dtype == dtype and got.shape == y.shape
+        np.testing.assert_allclose(got, want, **tol(dtype), err_msg=name)
+    np.testing.assert_allclose(SM.softmax_rows_backward(y, g), expected, **tol(dtype))
+    half = SM.softmax_rows_backward(y.astype(np.float16), g.astype(np.float16))
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half, expected, rtol=2e-2, atol=2e-3)

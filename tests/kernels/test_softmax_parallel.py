@@ -137,6 +137,26 @@ def test_public_wrappers_give_what_the_numpy_paths_give(dtype, shape):
         np.testing.assert_array_equal(y, SM.log_softmax_rows_large(x))
 
 
+def test_without_threads_big_float32_rows_take_the_vectorised_rows(monkeypatch):
+    """One core (or MINIGRAD_NUM_THREADS=1): rows of VECTOR_MIN_COLS or more take ``*_rows_vector`` on
+    this thread (2-3x NumPy's blocks), narrower ones NumPy's blocks; the numbers are the same."""
+    from minigrad.kernels._jit import jit_disabled
+
+    monkeypatch.setattr(SM, "threads_usable", lambda: False)
+    called = []
+    for name in ("softmax_rows_vector", "log_softmax_rows_vector", "softmax_rows_large"):
+        original = getattr(SM, name)
+        monkeypatch.setattr(SM, name, lambda *a, _f=original, _n=name: called.append(_n) or _f(*a))
+    x = (np.random.default_rng(3).standard_normal((40, 300)) * 3).astype(np.float32)
+    _close(SM.softmax_rows(x), SM.softmax_rows_ref(x))
+    _close(SM.log_softmax_rows(x), SM.log_softmax_rows_ref(x))
+    narrow = np.ones((3000, 8), np.float32)
+    _close(SM.softmax_rows(narrow), np.full((3000, 8), 0.125, np.float32))
+    expected = ["softmax_rows_large"] * 2 if jit_disabled() else [
+        "softmax_rows_vector", "log_softmax_rows_vector", "softmax_rows_large"]
+    assert [c for c in called if c != "log_softmax_rows_large"] == expected
+
+
 @pytest.mark.parametrize("shape", [(40, 3000), (700, 10000)])
 def test_log_softmax_forward_backward_match_torch(torch, shape):
     import minigrad as mg
