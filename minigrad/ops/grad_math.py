@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.kernels import activations
+from minigrad.kernels import activations, smooth_activations
 from minigrad.tensor import Tensor
 
 
@@ -165,12 +165,15 @@ def tanh_grad(grad: Any, y: Any) -> Any:
 def softplus(x: Any) -> Any:
     """log(1 + exp(x)), as ``log1p(exp(-|x|)) + max(x, 0)``: ``exp`` of a number <= 0 never overflows.
 
-    Example: ``softplus(np.zeros(1)).tolist()`` -> [0.6931471805599453].
+    float32/float64 arrays in one pass (``kernels/smooth_activations.py``). Example:
+    ``softplus(np.zeros(1)).tolist()`` -> [0.6931471805599453].
     """
     if isinstance(x, Tensor):
         from minigrad.ops.elementwise import softplus as tensor_softplus
 
         return tensor_softplus(x, threshold=math.inf)
+    if x.dtype in smooth_activations.KERNEL_DTYPES and x.ndim:
+        return smooth_activations.softplus(x, 1.0, math.inf)
     y = np.abs(x, out=np.empty_like(x))  # in one new array (`out`: an array even when x is 0-d)
     np.negative(y, out=y)
     np.exp(y, out=y)
