@@ -109,7 +109,12 @@ def erf_array(x: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------- Phi and phi, per element
-@Inline.with_options(_OPTIONS)
+# Dekker's product needs each operation rounded as written: no multiply-add fused into one rounding
+# ("contract" could turn `split - x` into an exact fma and spoil the split).
+_EXACT = {"error_model": "numpy", "nogil": True}
+
+
+@Inline.with_options(_EXACT)
 def _half_square(x, one):
     """``(hi, lo)`` with ``hi + lo = x^2 / 2`` exactly, for ``|x| <= 14`` (Dekker's product).
 
