@@ -3,8 +3,9 @@
     elu(x)             = x if x > 0 else alpha (e^x - 1)
     elu'(x) grad       = grad if x > 0 else grad * alpha e^x
     softplus(x)        = x if beta x > threshold else log(1 + e^(beta x)) / beta
-                       = ...                         (max(beta x, 0) + log(1 + e^-|beta x|)) / beta
     softplus'(x) grad  = grad if beta x > threshold else grad * sigmoid(beta x)
+
+with ``log(1 + e^b) = max(b, 0) + log(1 + e^-|b|)``, whose ``exp`` never overflows.
 
 NumPy makes five passes or more over the array for each (a product, ``exp``, ``log1p``, a
 comparison, a ``where``), each reading and writing all of it. The kernels read ``x`` once and
