@@ -168,12 +168,11 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray |
     return out.reshape(y.shape)
 
 
-# (reassoc: the row's sum is split into SIMD lanes; only the order of its roundings changes)
 @kernel(error_model="numpy", nogil=True, fastmath={"contract", "reassoc"})
 def softmax_backward_rows_kernel(y, grad, out):
     rows, cols = y.shape
     for r in range(rows):
-        s = y.dtype.type(0)  # in the dtype, in SIMD lanes (reassoc): as NumPy's pairwise sum, not worse
+        s = y.dtype.type(0)  # in the dtype, split into SIMD lanes (reassoc): as exact as NumPy's pairwise sum
         for j in range(cols):
             s += grad[r, j] * y[r, j]
         for j in range(cols):
