@@ -172,7 +172,7 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray |
 def softmax_backward_rows_kernel(y, grad, out):
     rows, cols = y.shape
     for r in range(rows):
-        s = y.dtype.type(0)  # in the dtype, split into SIMD lanes (reassoc): as exact as NumPy's pairwise sum
+        s = y.dtype.type(0)  # in the dtype, split into SIMD lanes (reassoc), each summing its share of the row
         for j in range(cols):
             s += grad[r, j] * y[r, j]
         for j in range(cols):
