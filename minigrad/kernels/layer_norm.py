@@ -19,8 +19,8 @@ Example::
 
     >>> x = np.array([[1.0, 2.0, 3.0]], np.float32)
     >>> y, xhat, rstd = layer_norm(x, np.ones(3, np.float32), np.zeros(3, np.float32), 1e-5)
-    >>> y.round(4).tolist()
-    [[-1.2247, 0.0, 1.2247]]
+    >>> [round(v, 4) for v in y[0].tolist()]
+    [-1.2247, 0.0, 1.2247]
 """
 
 from __future__ import annotations
