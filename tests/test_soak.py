@@ -51,15 +51,24 @@ def _collect_cycles() -> tuple[int, list[str]]:
     return found, ours
 
 
-def _traced_bytes() -> int:
-    """Bytes alive since tracemalloc.start(), leaving out NumPy's own small-buffer cache.
+def _traced_snapshot() -> tracemalloc.Snapshot:
+    """What is alive since tracemalloc.start(), leaving out NumPy's own small-buffer cache.
 
     NumPy keeps freed small buffers in a cache that fills slowly (attributed to numpy/*.py
     frames); a leaked graph would show up as Tensors, Functions and arrays made in minigrad.
     """
-    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, "*/numpy/*"),
-                                                           tracemalloc.Filter(False, tracemalloc.__file__)])
+    return tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, "*/numpy/*"),
+                                                       tracemalloc.Filter(False, tracemalloc.__file__)])
+
+
+def _traced_bytes(snapshot: tracemalloc.Snapshot) -> int:
     return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
+def _growth_sites(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int = 8) -> str:
+    """The source lines whose live memory grew the most between two snapshots: what a failure shows."""
+    grown = [d for d in after.compare_to(before, "lineno") if d.size_diff > 0][:top]
+    return "\n".join(f"  +{d.size_diff} bytes ({d.count_diff:+d} blocks) at {d.traceback}" for d in grown)
 
 
 def _graph_nodes(root: Tensor) -> list[Function]:
@@ -102,6 +111,7 @@ def _soak(impl: str, steps: int, warmup: int, trace: bool = True) -> dict[str, f
     pending: list[weakref.ref] = []
     losses = np.zeros(steps)  # preallocated: a growing list would itself look like a leak
     warm = end = 0
+    grew_at = ""
 
     def train_step(step: int, state: object) -> tuple[Tensor, object]:
         x = Tensor(stream[step * 5:step * 5 + 5])
@@ -138,15 +148,20 @@ def _soak(impl: str, steps: int, warmup: int, trace: bool = True) -> dict[str, f
                 # gc is off, so whatever a collection finds here was made in a cycle since the last one.
                 found, mine = _collect_cycles()
                 if step == warmup and trace:
-                    _traced_bytes()  # the first snapshot fills caches of its own; measure after it
-                    warm = _traced_bytes()
+                    _traced_snapshot()  # the first snapshot fills caches of its own; measure after it
+                    warm_snapshot = _traced_snapshot()
+                    warm = _traced_bytes(warm_snapshot)
                 elif step == steps - 1:
                     cyclic_found, ours = found, mine
-                    end = _traced_bytes() if trace else 0
+                    if trace:
+                        end_snapshot = _traced_snapshot()
+                        end = _traced_bytes(end_snapshot)
+                        grew_at = _growth_sites(warm_snapshot, end_snapshot)
     finally:
         tracemalloc.stop()
         gc.enable()
-    return {"warm": warm, "end": end, "cyclic_found": cyclic_found, "ours": ours, "dead_checks": dead_checks,
+    return {"warm": warm, "end": end, "grew_at": grew_at, "cyclic_found": cyclic_found, "ours": ours,
+            "dead_checks": dead_checks,
             "first_loss": float(np.mean(losses[:100])), "last_loss": float(np.mean(losses[-100:]))}
 
 
@@ -158,7 +173,8 @@ def test_soak_lstm_tbptt_fused() -> None:
     r = _soak("fused", STEPS, WARMUP)
     elapsed = time.perf_counter() - t0
     growth = (r["end"] - r["warm"]) / max(r["warm"], 1)
-    assert growth < 0.05, f"traced memory grew from {r['warm']} to {r['end']} bytes ({growth:.1%}) over {STEPS} steps"
+    assert growth < 0.05, (f"traced memory grew from {r['warm']} to {r['end']} bytes ({growth:.1%}) over {STEPS} "
+                           f"steps; where:\n{r['grew_at']}")
     assert r["dead_checks"] > 0
     assert not r["ours"], f"gc.collect() found minigrad objects in reference cycles: {r['ours'][:10]}"
     assert r["cyclic_found"] < 50, f"gc.collect() found {r['cyclic_found']} unreachable objects after the run"
