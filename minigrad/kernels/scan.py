@@ -10,8 +10,8 @@ additions, each waiting for the one before.
 
 float32 sums accumulate in float64 and each running sum is rounded once, as PyTorch's CPU cumsum
 does (its ``acc_type``): a float32 running sum that passes float32's range on the way comes back.
-NumPy's ``cumsum(..., dtype=float64)`` computes the same, with a casting buffer that takes three
-times as long, and the gradient needed two flipped views around it.
+``running_sum_kernel_ref`` computes the same with NumPy's ``cumsum(..., dtype=float64)`` (through
+a casting buffer) and, for the gradient, two flipped views around it.
 
 Example::
 

@@ -38,14 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.kernels._jit import Inline, jit_disabled, kernel
+from minigrad.kernels._jit import Inline, kernel
+from minigrad.kernels.activations import _takes
 from minigrad.kernels.rnn_common import _OPTIONS, _exp_neg, _exp_split, _sigmoid
-
-KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _takes(x: np.ndarray) -> bool:
-    return x.dtype in KERNEL_DTYPES and x.flags.c_contiguous and not jit_disabled()
 
 
 def _grad_takes(grad: np.ndarray, x: np.ndarray) -> bool:

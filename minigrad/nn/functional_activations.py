@@ -18,23 +18,18 @@ Example::
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.kernels import activations, smooth_activations
 from minigrad.kernels import gelu as gelu_kernels
-from minigrad.kernels.gelu import erf_array
+from minigrad.kernels.gelu import INV_SQRT_2PI, SQRT_HALF, TANH_CUBIC, TANH_SCALE, TWO_OVER_SQRT_PI, erf_array
 from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
 from minigrad.ops import grad_math as G
 from minigrad.ops.clamp_where import where
 from minigrad.tensor import Tensor
 
 __all__ = ["leaky_relu", "elu", "gelu", "softplus"]
-
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
 
 class Erf(Function):
     """``erf(x)``; derivative ``2/sqrt(pi) exp(-x^2)``."""
@@ -48,8 +43,8 @@ class Erf(Function):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (x,) = self.saved_tensors
         if self.create_graph:
-            return grad * (_TWO_OVER_SQRT_PI * (-x * x).exp())
-        return grad * (_TWO_OVER_SQRT_PI * np.exp(-x * x)).astype(grad.dtype, copy=False)
+            return grad * (TWO_OVER_SQRT_PI * (-x * x).exp())
+        return grad * (TWO_OVER_SQRT_PI * np.exp(-x * x)).astype(grad.dtype, copy=False)
 
 
 def erf(input: Tensor) -> Tensor:
@@ -143,12 +138,6 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 # GELU: x * Phi(x), Phi the standard normal CDF
 # ------------------------------------------------------------------------------------------------
 
-_SQRT_HALF = math.sqrt(0.5)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_TANH_SCALE = math.sqrt(2.0 / math.pi)
-_TANH_CUBIC = 0.044715
-
-
 class GELU(Function):
     """``x Phi(x)`` with ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``; gradient ``Phi(x) + x phi(x)``.
 
@@ -168,13 +157,13 @@ class GELU(Function):
         if not self.create_graph:
             return gelu_kernels.gelu_backward(grad, x, self.approximate)
         if self.approximate == "tanh":
-            t = (_TANH_SCALE * (x + _TANH_CUBIC * x ** 3)).tanh()
+            t = (TANH_SCALE * (x + TANH_CUBIC * x ** 3)).tanh()
             cdf = 0.5 * (1.0 + t)
-            d_inner = _TANH_SCALE * (1.0 + 3.0 * _TANH_CUBIC * x * x)
+            d_inner = TANH_SCALE * (1.0 + 3.0 * TANH_CUBIC * x * x)
             slope = cdf + 0.5 * x * (1.0 - t * t) * d_inner
         else:
-            cdf = 0.5 * (1.0 + Erf.apply(x * _SQRT_HALF))
-            slope = cdf + x * _INV_SQRT_2PI * G.exp(-0.5 * x * x)
+            cdf = 0.5 * (1.0 + Erf.apply(x * SQRT_HALF))
+            slope = cdf + x * INV_SQRT_2PI * G.exp(-0.5 * x * x)
         return grad * slope
 
 

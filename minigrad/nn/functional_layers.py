@@ -131,9 +131,8 @@ class LayerNorm(Normalize):
         if not self.by_kernel:
             return super().forward(x, weight, bias)
         self.count = n = math.prod(self.param_shape)
-        ones = np.ones(n, x.dtype)
-        w = ones if weight is None else weight.reshape(n)
-        b = ones - 1 if bias is None else bias.reshape(n)
+        w = np.ones(n, x.dtype) if weight is None else weight.reshape(n)
+        b = np.zeros(n, x.dtype) if bias is None else bias.reshape(n)
         y, xhat, rstd = layer_norm_kernels.layer_norm(x.reshape(-1, n), w, b, self.eps)
         statistic_shape = x.shape[: x.ndim - len(self.axes)] + (1,) * len(self.axes)
         self.save_for_backward(xhat.reshape(x.shape), rstd.reshape(statistic_shape), weight, x)

@@ -172,7 +172,7 @@ def softplus(x: Any) -> Any:
         from minigrad.ops.elementwise import softplus as tensor_softplus
 
         return tensor_softplus(x, threshold=math.inf)
-    if x.dtype in smooth_activations.KERNEL_DTYPES and x.ndim:
+    if x.dtype in activations.KERNEL_DTYPES and x.ndim:
         return smooth_activations.softplus(x, 1.0, math.inf)
     y = np.abs(x, out=np.empty_like(x))  # in one new array (`out`: an array even when x is 0-d)
     np.negative(y, out=y)

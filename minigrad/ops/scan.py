@@ -14,23 +14,18 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.dtypes import to_dtype
-from minigrad.kernels import scan
+from minigrad.kernels.scan import running_sum
 from minigrad.ops import grad_math as G
 from minigrad.ops.elementwise import as_tensor, cast
 from minigrad.ops.reduce import normalize_dims
 from minigrad.tensor import Tensor
 
 
-def _running_sum(a: np.ndarray, axis: int) -> np.ndarray:
-    """``np.cumsum`` along ``axis``, accumulated as PyTorch does (float32 in float64): ``kernels/scan.py``."""
-    return scan.running_sum(a, axis, reverse=False)
-
-
 def _reverse_cumsum(a: Any, axis: int) -> Any:
     """``sum_{j >= i} a_j`` along ``axis``: the running sum from the end (cumsum's backward)."""
     if type(a) is not np.ndarray:  # a Tensor (create_graph=True): the same sums, in differentiable ops
         return a.flip(axis).cumsum(axis).flip(axis)
-    return scan.running_sum(a, axis, reverse=True)
+    return running_sum(a, axis, reverse=True)  # (kernels/scan.py)
 
 
 def _flip(a: Any, axis: int) -> Any:
@@ -68,7 +63,7 @@ def _prepare(op: str, x: Any, dim: Any, dtype: Any) -> tuple[Tensor, int | None]
 
 class Cumsum(Function):
     def forward(self, x):
-        return _running_sum(x, self.dim)
+        return running_sum(x, self.dim, reverse=False)  # float32 accumulated in float64, as PyTorch
 
     def backward(self, grad):
         return _reverse_cumsum(grad, self.dim)
