@@ -190,6 +190,8 @@ def test_200_step_cells_view_paints_fast(browser, tmp_path: Path) -> None:
     started = time.perf_counter()
     page = open_page(browser, ex.path, errors)
     ready = time.perf_counter() - started
+    # The page script can finish before the browser's first paint: wait for that entry to exist.
+    page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0", timeout=10_000)
     paint = page.evaluate("""() => {
       const p = performance.getEntriesByName('first-contentful-paint')[0];
       return p ? p.startTime : null; }""")

@@ -32,6 +32,8 @@ STEPS = 2000
 # NumPy's small-allocation caches and Python's free lists fill up (boundedly) over the first
 # ~1,000 steps; the memory check compares the second half of the run with the end of the first.
 WARMUP = 1000
+# A failure names where memory grew, by tracebacks this deep (NumPy's C code has no frames of its own).
+FRAMES = 6
 
 
 def _collect_cycles() -> tuple[int, list[str]]:
@@ -67,8 +69,9 @@ def _traced_bytes(snapshot: tracemalloc.Snapshot) -> int:
 
 def _growth_sites(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int = 8) -> str:
     """The source lines whose live memory grew the most between two snapshots: what a failure shows."""
-    grown = [d for d in after.compare_to(before, "lineno") if d.size_diff > 0][:top]
-    return "\n".join(f"  +{d.size_diff} bytes ({d.count_diff:+d} blocks) at {d.traceback}" for d in grown)
+    grown = [d for d in after.compare_to(before, "traceback") if d.size_diff > 0][:top]
+    return "\n".join(f"  +{d.size_diff} bytes ({d.count_diff:+d} blocks) at\n    " + "\n    ".join(d.traceback.format())
+                     for d in grown)
 
 
 def _graph_nodes(root: Tensor) -> list[Function]:
@@ -131,7 +134,7 @@ def _soak(impl: str, steps: int, warmup: int, trace: bool = True) -> dict[str, f
     gc.disable()
     cyclic_found, ours = 0, []
     if trace:
-        tracemalloc.start()
+        tracemalloc.start(FRAMES)
     try:
         for step in range(steps):
             loss, state = train_step(step, state)

@@ -112,7 +112,9 @@ class Permute(Function):
         return x.transpose(self.dims)
 
     def backward(self, grad):
-        return G.permute(grad, tuple(int(d) for d in np.argsort(self.dims)))
+        # Output dim i was input dim dims[i]; the inverse permutation lists, for each input dim, where it went.
+        dims = self.dims
+        return G.permute(grad, tuple(sorted(range(len(dims)), key=dims.__getitem__)))
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:

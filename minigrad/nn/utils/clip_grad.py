@@ -129,10 +129,13 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
 
 def _scale_(g: Tensor, coef: np.ndarray) -> None:
     """``g *= coef`` in place, keeping g's dtype (a read-only grad array is replaced instead)."""
+    # A NumPy scalar of g's dtype, not a 0-d array: NumPy 2.4 keeps small blocks of its own after
+    # ufunc calls given 0-d arrays, which grew a long training run's memory (tests/test_soak.py).
+    factor = g._array.dtype.type(coef)
     if g._array.flags.writeable:
-        np.multiply(g._array, coef.astype(g._array.dtype), out=g._array)
+        np.multiply(g._array, factor, out=g._array)
     else:
-        g._array = g._array * coef.astype(g._array.dtype)
+        g._array = g._array * factor
 
 
 def _default_float() -> np.dtype:
