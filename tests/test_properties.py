@@ -319,7 +319,7 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                   (r(n), r(n) > 0, dtype.type(0.1), np.empty(n, dtype))))
     for name in ("sigmoid_backward_kernel", "tanh_backward_kernel", "relu_backward_kernel"):
         cases.append((name, getattr(KA, name), getattr(KA, name + "_ref"), (r(n), np.tanh(r(n)), np.empty(n, dtype))))
-    for name in ("gelu_kernel", "gelu_tanh_kernel"):
+    for name in ("gelu_kernel", "gelu_tanh_kernel", "erf_kernel"):
         cases.append((name, getattr(KGelu, name), getattr(KGelu, name + "_ref"), (r(n) * 3, np.empty(n, dtype))))
     for name in ("gelu_backward_kernel", "gelu_tanh_backward_kernel"):
         cases.append((name, getattr(KGelu, name), getattr(KGelu, name + "_ref"), (r(n), r(n) * 3, np.empty(n, dtype))))

@@ -23,7 +23,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.kernels import activations, smooth_activations
 from minigrad.kernels import gelu as gelu_kernels
-from minigrad.kernels.gelu import INV_SQRT_2PI, SQRT_HALF, TANH_CUBIC, TANH_SCALE, TWO_OVER_SQRT_PI, erf_array
+from minigrad.kernels.gelu import INV_SQRT_2PI, SQRT_HALF, TANH_CUBIC, TANH_SCALE, TWO_OVER_SQRT_PI
 from minigrad.nn._checks import _as_tensor, _check_floating, _maybe_inplace
 from minigrad.ops import grad_math as G
 from minigrad.ops.clamp_where import where
@@ -38,7 +38,7 @@ class Erf(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.save_for_backward(x)
-        return erf_array(x).astype(x.dtype, copy=False)
+        return gelu_kernels.erf(x)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         (x,) = self.saved_tensors

@@ -1,5 +1,5 @@
-"""kernels/gelu.py: the kernels agree with their NumPy references and with the exact GELU (the C
-library's erfc, in float64), on every kind of array, special values included."""
+"""kernels/gelu.py: the kernels agree with their NumPy references and with the exact GELU and erf
+(the C library's erfc and erf, in float64), on every kind of array, special values included."""
 
 from __future__ import annotations
 
@@ -129,3 +129,50 @@ def test_matches_torch_in_float32(torch):
                                    rtol=1e-6, atol=2e-6)
         np.testing.assert_allclose(K.gelu_backward(np.ones_like(x), x, approximate), t.grad.numpy(),
                                    rtol=1e-6, atol=2e-6)
+
+
+# ------------------------------------------------------------------------------------------- erf
+def erf_grid(dtype) -> np.ndarray:
+    """[-6, 6] densely (erf is +-1 in float32 beyond 4), the series' bound, and tiny values down to 1e-38."""
+    tiny = np.geomspace(1e-38, 1.0, 400)
+    bound = K.ERF_SERIES_BELOW
+    return np.concatenate([np.linspace(-6, 6, 24001), tiny, -tiny, [bound, -bound, np.nextafter(dtype(bound), 0)]]
+                          ).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_erf_kernel_is_exact_to_float32_or_float64(dtype):
+    """float32: within 2.5e-7 relative of the C library's erf everywhere (the series near 0, 1 - erfc
+    beyond ERF_SERIES_BELOW); float64: the C library's erf itself."""
+    x = erf_grid(dtype)
+    want = np.array([math.erf(v) for v in x.astype(np.float64).tolist()])
+    got = run(K.erf_kernel, x).astype(np.float64)
+    nonzero = want != 0
+    rel = np.abs(got - want)[nonzero] / np.abs(want)[nonzero]
+    assert rel.max() < (2.5e-7 if dtype == np.float32 else 1e-16), (rel.max(), x[nonzero][rel.argmax()])
+    assert (got[~nonzero] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_erf_special_values_and_reference(dtype):
+    """NaN in, NaN out; erf(+-inf) = +-1; -0.0 keeps its sign; the kernel agrees with erf_array."""
+    y = run(K.erf_kernel, np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 10.0, -10.0], dtype))
+    assert np.isnan(y[0]) and y[1:3].tolist() == [1.0, -1.0] and y[5:].tolist() == [1.0, -1.0]
+    assert np.signbit(y[3]) and y[3] == 0 and not np.signbit(y[4])
+    x = erf_grid(dtype)
+    want = np.empty_like(x)
+    K.erf_kernel_ref(x, want)
+    tol = dict(rtol=3e-7, atol=0) if dtype == np.float32 else dict(rtol=1e-15, atol=0)
+    np.testing.assert_allclose(run(K.erf_kernel, x), want, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_erf_on_every_layout(dtype):
+    """Views and half precision take the reference's path: the same values, in the input's dtype."""
+    x = (np.random.default_rng(3).standard_normal((30, 40)) * 2).astype(dtype)
+    y = K.erf(x)
+    assert y.dtype == dtype and y.shape == x.shape and not np.shares_memory(y, x)
+    tol = dict(rtol=2e-3, atol=2e-3) if dtype == np.float16 else dict(rtol=3e-7, atol=1e-7)
+    for view in (lambda a: a.T, lambda a: a[::2, 1::3]):
+        np.testing.assert_allclose(K.erf(view(x)), view(y), **tol)
+    assert K.erf(np.zeros((0, 3), dtype)).shape == (0, 3)
