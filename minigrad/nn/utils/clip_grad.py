@@ -129,9 +129,9 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
 
 def _scale_(g: Tensor, coef: np.ndarray) -> None:
     """``g *= coef`` in place, keeping g's dtype (a read-only grad array is replaced instead)."""
-    # A NumPy scalar of g's dtype, not a 0-d array: given a 0-d array here, NumPy 2.4 left 55-byte
-    # blocks behind, more over every thousand steps (tests/test_soak.py, once tracemalloc had run
-    # earlier in the process); given a scalar, none.
+    # Rule: the factor is a NumPy scalar of g's dtype, never a 0-d array. NumPy 2.4 can keep small
+    # blocks behind after ufunc calls given 0-d arrays, which a long run accumulates (the soak test
+    # guards it; docs/performance.md, twenty-second session).
     factor = g._array.dtype.type(coef)
     if g._array.flags.writeable:
         np.multiply(g._array, factor, out=g._array)
