@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._quiet import quiet
 from minigrad.creation import check_device, float_dtype, like, make, size_arg, sizes, tensor_arg
 from minigrad.dtypes import to_dtype
 from minigrad.errors import ShapeError
@@ -161,7 +162,8 @@ def multinomial(weights: Tensor, num_samples: int, replacement: bool = False, *,
                 out: Any = None) -> Tensor:
     """Draw ``num_samples`` category indices from each row of non-negative ``weights`` (1-D or 2-D).
 
-    Without replacement, each category is drawn at most once per row.
+    Without replacement, each category is drawn at most once per row, and the indices come in the
+    order they were drawn.
 
     Example::
 
@@ -176,23 +178,80 @@ def multinomial(weights: Tensor, num_samples: int, replacement: bool = False, *,
         raise TypeError(f"multinomial: weights must be floating point, got dtype {w.dtype}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
         raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
-    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
-    if not np.isfinite(rows).all() or (rows < 0).any():
-        raise ValueError("multinomial: weights must be finite and non-negative")
+    rows = (w.reshape(1, -1) if w.ndim == 1 else w).astype(np.float64)
     if not replacement and num_samples > rows.shape[1]:
         raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from "
                          f"{rows.shape[1]} categories")
+    if rows.shape[1] == 0:
+        raise ValueError(f"multinomial: weights of shape {w.shape} have no categories to draw from")
+    if rows.shape[0] == 0:
+        return make("multinomial", np.empty((0, num_samples), dtype=np.int64), False, None, out)
+    with quiet():  # (finite weights may sum to inf: refused below, without NumPy's warning)
+        totals = rows.sum(axis=1)
+    if not (rows.min() >= 0 and totals.max() < np.inf):  # (False for NaN too)
+        if rows.min() >= 0 and np.isfinite(rows).all():
+            raise ValueError(f"multinomial: row {int(np.argmax(totals))} of the weights sums to more than float64 "
+                             "holds (inf); scale the weights down")
+        raise ValueError("multinomial: weights must be finite and non-negative")
+    if not totals.min() > 0:
+        r = int(np.argmin(totals))
+        raise ValueError(f"multinomial: row {r} of the weights sums to {totals[r]}; it needs a positive weight")
     gen = numpy_rng("multinomial", generator)
-    result = np.empty((rows.shape[0], num_samples), dtype=np.int64)
-    for r, row in enumerate(rows):
-        total = row.sum()
-        if total <= 0:
-            raise ValueError(f"multinomial: row {r} of the weights sums to {total}; it needs a positive weight")
-        if not replacement and num_samples > np.count_nonzero(row):
-            raise ValueError(f"multinomial: row {r} has {np.count_nonzero(row)} non-zero weights, fewer than the "
+    if replacement or num_samples == 1:
+        result = _draw_with_replacement(rows, num_samples, gen)
+    else:
+        nonzero = np.count_nonzero(rows, axis=1)
+        if nonzero.min() < num_samples:
+            r = int(np.argmin(nonzero))
+            raise ValueError(f"multinomial: row {r} has {nonzero[r]} non-zero weights, fewer than the "
                              f"{num_samples} samples asked for without replacement")
-        result[r] = gen.choice(row.size, size=num_samples, replace=replacement, p=row / total)
+        result = _draw_without_replacement(rows, num_samples, gen)
     return make("multinomial", result.reshape(w.shape[:-1] + (num_samples,)), False, None, out)
+
+
+# Rows up to this many categories are sorted whole to find the smallest keys.
+_SORT_WHOLE_ROWS_UP_TO = 1024
+# Draws whose comparisons (rows x samples x categories) fit in this many make one NumPy call.
+_COMPARE_ALL_UP_TO = 1 << 16
+
+
+def _draw_with_replacement(rows: np.ndarray, num_samples: int, gen: np.random.Generator) -> np.ndarray:
+    """Inverse-CDF draws: category ``k`` of a row is the first whose running total exceeds ``u * total``.
+
+    A zero weight adds nothing to the running total, so ``side="right"`` never lands on it. ``u`` is
+    below 1 but ``u * total`` may round up to the total itself, past every category: such a draw
+    takes the row's last category of positive weight, the one it was heading for.
+    """
+    cumulative = np.cumsum(rows, axis=1)
+    targets = gen.random((rows.shape[0], num_samples)) * cumulative[:, -1:]
+    if cumulative.size * num_samples <= _COMPARE_ALL_UP_TO:  # how many running totals each target reaches
+        result = (cumulative[:, None, :] <= targets[:, :, None]).sum(axis=2, dtype=np.int64)
+    else:  # the same count by binary search, row by row
+        result = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+        for r in range(rows.shape[0]):
+            result[r] = np.searchsorted(cumulative[r], targets[r], side="right")
+    past = result == rows.shape[1]
+    if past.any():
+        last_positive = rows.shape[1] - 1 - np.argmax(rows[:, ::-1] > 0, axis=1)
+        result[past] = np.broadcast_to(last_positive[:, None], result.shape)[past]
+    return result
+
+
+def _draw_without_replacement(rows: np.ndarray, num_samples: int, gen: np.random.Generator) -> np.ndarray:
+    """Draws without replacement by exponential keys, as PyTorch draws them.
+
+    Each category gets the key ``E / w`` with ``E`` a standard exponential sample: the smallest key
+    is distributed as one draw with probabilities ``w / sum(w)``, and the categories sorted by key
+    are distributed as draws one after another, each from what is left (Efraimidis and Spirakis,
+    2006). A zero weight's key is infinite: never drawn (the caller checked there are enough others).
+    """
+    with quiet():  # (w = 0 gives inf: the intended key)
+        keys = gen.standard_exponential(rows.shape) / rows
+    if rows.shape[1] <= _SORT_WHOLE_ROWS_UP_TO or num_samples * 8 >= rows.shape[1]:
+        return np.argsort(keys, axis=1)[:, :num_samples]
+    smallest = np.argpartition(keys, num_samples - 1, axis=1)[:, :num_samples]  # unordered, then ordered
+    row = np.arange(rows.shape[0])[:, None]
+    return smallest[row, np.argsort(keys[row, smallest], axis=1)]
 
 
 # ----------------------------------------------------------------------------------- *_like
