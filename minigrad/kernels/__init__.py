@@ -64,17 +64,21 @@ EXTRA_WARMUPS = {"minigrad.kernels.gemm.matmul_blocks": _warm_matmul_blocks,
 # leaves them out, and they compile in the background the first time something calls them.
 NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kernels.gemm.matmul_cols"})
 
-# Kernels that the default warmup leaves out too, although ops call them: the parallel float32
-# softmax kernels of big inputs (a language model's vocabulary), the LSTM kernels that split
-# every step by blocks of units (layers over 320 units with small batches; most layers split the
-# batch by rows), the product of at most four rows by a big matrix (one sequence through a big
-# layer, as when sampling from a language model), the one-pass activations and their gradients
-# (the fused recurrent layers, which most scripts use, compute their gates in their own kernels),
-# GELU's, ELU's, softplus's, cumsum's, layer_norm's and softmax's gradient (seldom in recurrent
-# models, or small there) and the one-pass `a += alpha * b` of hand-written update loops. Few
-# scripts need them, or need them much, and they would lengthen everyone's warmup; the first
-# script that does compiles them in the background while NumPy computes the same thing (the
-# product: NumPy's BLAS, about as fast; the others: NumPy's formulas, a few passes instead of one).
+# Kernels that the default warmup leaves out too, although ops call them; the first script that
+# needs one compiles it in the background meanwhile (``_background.py``):
+# - the recurrent layers' parallel kernels, which split every step across threads by blocks of
+#   rows (most batched float32 layers) or of units (the LSTM over 320 units with small batches),
+#   and the packing of W_hh they read: the longest compiles of all, and each has a stand-in, the
+#   serial kernel of its cell (which the warmup compiles), so a layer runs at the serial speed
+#   until its parallel kernel is ready;
+# - the parallel float32 softmax kernels of big inputs (a language model's vocabulary), the
+#   product of at most four rows by a big matrix (one sequence through a big layer, as when
+#   sampling from a language model), the one-pass activations and their gradients (the fused
+#   recurrent layers, which most scripts use, compute their gates in their own kernels), GELU's,
+#   ELU's, softplus's, cumsum's, layer_norm's and softmax's gradient (seldom in recurrent models,
+#   or small there) and the one-pass `a += alpha * b` of hand-written update loops: few scripts
+#   need them, or need them much; NumPy computes the same meanwhile (the product: NumPy's BLAS,
+#   about as fast; the others: NumPy's formulas, a few passes instead of one).
 FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.activations.leaky_relu_kernel",
                             "minigrad.kernels.activations.leaky_relu_backward_kernel",
@@ -101,6 +105,13 @@ FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.softmax.log_softmax_backward_rows_parallel",
                             "minigrad.kernels.lstm.lstm_sequence_forward_parallel",
                             "minigrad.kernels.lstm.lstm_sequence_backward_parallel",
+                            "minigrad.kernels.lstm.lstm_sequence_forward_rows",
+                            "minigrad.kernels.lstm.lstm_sequence_backward_rows",
+                            "minigrad.kernels.gru.gru_sequence_forward_rows",
+                            "minigrad.kernels.gru.gru_sequence_backward_rows",
+                            "minigrad.kernels.elman.rnn_sequence_forward_rows",
+                            "minigrad.kernels.elman.rnn_sequence_backward_rows",
+                            "minigrad.kernels.rnn_common.packed_weight",
                             "minigrad.kernels.gemv.matmul_few_rows"})
 
 

@@ -6,10 +6,12 @@ variable ``MINIGRAD_COMPILE`` chooses what happens when a kernel is called and i
 neither in this process nor in the disk cache:
 
 - ``background`` (the default): the kernel's NumPy reference (``<name>_ref``, same arguments) runs
-  now, and one helper process (``python -m minigrad warmup --requests -``) compiles the kernel
-  into the disk cache. The kernel switches to the machine code as soon as the cache has it. The
-  user's process never waits and never holds its GIL for the compiler; a separate process (never a
-  ``fork`` of the user's process, whose threads and locks must not be copied) uses the other core.
+  now (or its stand-in ``<name>_stand_in`` where there is one: a parallel kernel's is the serial
+  kernel, which the default warmup compiles), and one helper process (``python -m minigrad warmup
+  --requests -``) compiles the kernel into the disk cache. The kernel switches to the machine code
+  as soon as the cache has it. The user's process never waits and never holds its GIL for the
+  compiler; a separate process (never a ``fork`` of the user's process, whose threads and locks
+  must not be copied) uses the other core.
 - ``wait``: compile here and now, as Numba does by itself. Results are then bitwise the same
   from the first call on (the reference rounds differently); the test-suite runs this way.
 - ``off``: never compile; every kernel runs its NumPy reference.

@@ -245,7 +245,10 @@ class LazyKernel:
     """A Python function that becomes a Numba function the first time it is called.
 
     Until its machine code is ready it may run its NumPy reference instead (``reference``; see
-    ``_background.py`` for when). The fast path is one attribute read and the Numba call.
+    ``_background.py`` for when), or its stand-in if its module defines one: ``<name>_stand_in``,
+    the same arguments, computing the same with kernels that the default warmup compiles (a
+    row-split parallel kernel's stand-in is the serial kernel). The fast path is one attribute
+    read and the Numba call.
     """
 
     def __init__(self, py_func: Callable, options: dict[str, Any], warmup: Callable | None):
@@ -262,6 +265,7 @@ class LazyKernel:
         self._pending: dict[bool, set] = {False: set(), True: set()}
         self._next_look: dict[bool, float] = {False: 0.0, True: 0.0}
         self._reference: Callable | None = None
+        self._stand_in: Callable | None = None
         functools.update_wrapper(self, py_func)
 
     @property
@@ -277,6 +281,14 @@ class LazyKernel:
 
             self._reference = reference_of(self)
         return self._reference
+
+    @property
+    def stand_in(self) -> Callable:
+        """What runs while the helper compiles this kernel: ``<name>_stand_in`` if defined, else ``reference``."""
+        if self._stand_in is None:
+            module = sys.modules[self.py_func.__module__]
+            self._stand_in = getattr(module, self.py_func.__name__ + "_stand_in", None) or self.reference
+        return self._stand_in
 
     def compiled(self) -> Callable:
         """The serial machine code (for a parallel kernel: its ``prange`` loops run as ``range``)."""
@@ -337,8 +349,9 @@ class LazyKernel:
         dispatcher._can_compile = False  # compiling happens in the helper process, never here
         if signature not in dispatcher.overloads:
             with _lock:
-                if not self._find_machine_code(dispatcher, parallel, signature):
-                    return self.reference(*args)
+                found = self._find_machine_code(dispatcher, parallel, signature)
+            if not found:
+                return self.stand_in(*args)
         return dispatcher(*args)
 
     def _find_machine_code(self, dispatcher: Any, parallel: bool, signature: tuple) -> bool:

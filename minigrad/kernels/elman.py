@@ -163,6 +163,12 @@ def rnn_sequence_forward_rows_ref(gates, cols, panels, bias, h_all, out, lengths
     rnn_sequence_forward_ref(gates, unpacked_weight(cols, panels), bias, h_all, out, lengths, reverse, rec, relu)
 
 
+def rnn_sequence_forward_rows_stand_in(gates, cols, panels, bias, h_all, out, lengths, reverse, rec, relu,
+                                       rows) -> None:
+    """While the row-split kernel compiles (``_jit.LazyKernel.stand_in``): the serial kernel, all rows at once."""
+    rnn_sequence_forward(gates, unpacked_weight(cols, panels), bias, h_all, out, lengths, reverse, rec, relu)
+
+
 @kernel(parallel=True, **_OPTIONS)
 def rnn_sequence_backward_rows(cols, panels, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all, reverse, relu,
                                 rows):
@@ -184,3 +190,10 @@ def rnn_sequence_backward_rows_ref(cols, panels, h_all, lengths, grad_out, rec, 
                                    relu, rows) -> None:
     rnn_sequence_backward_ref(unpacked_weight(cols, panels), h_all, lengths, grad_out, rec, carry_h, dgates, dh_all,
                               reverse, relu)
+
+
+def rnn_sequence_backward_rows_stand_in(cols, panels, h_all, lengths, grad_out, rec, carry_h, dgates, dh_all,
+                                        reverse, relu, rows) -> None:
+    """While the row-split kernel compiles: the serial kernel, all rows at once."""
+    rnn_sequence_backward(unpacked_weight(cols, panels), h_all, lengths, grad_out, rec, carry_h, dgates, dh_all,
+                          reverse, relu)

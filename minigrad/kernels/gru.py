@@ -201,6 +201,12 @@ def gru_sequence_forward_rows_ref(gates, cols, panels, bias, bias_hn, h_all, hn,
     gru_sequence_forward_ref(gates, unpacked_weight(cols, panels), bias, bias_hn, h_all, hn, out, lengths, reverse, rec)
 
 
+def gru_sequence_forward_rows_stand_in(gates, cols, panels, bias, bias_hn, h_all, hn, out, lengths, reverse, rec,
+                                       rows) -> None:
+    """While the row-split kernel compiles (``_jit.LazyKernel.stand_in``): the serial kernel, all rows at once."""
+    gru_sequence_forward(gates, unpacked_weight(cols, panels), bias, bias_hn, h_all, hn, out, lengths, reverse, rec)
+
+
 @kernel(parallel=True, **_OPTIONS)
 def gru_sequence_backward_rows(gates, cols, panels, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh, dh_all,
                                reverse, rows):
@@ -223,3 +229,10 @@ def gru_sequence_backward_rows_ref(gates, cols, panels, hn, h_all, lengths, grad
                                    dh_all, reverse, rows) -> None:
     gru_sequence_backward_ref(gates, unpacked_weight(cols, panels), hn, h_all, lengths, grad_out, rec, carry_h, dgx,
                               dgh, dh_all, reverse)
+
+
+def gru_sequence_backward_rows_stand_in(gates, cols, panels, hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh,
+                                        dh_all, reverse, rows) -> None:
+    """While the row-split kernel compiles: the serial kernel, all rows at once."""
+    gru_sequence_backward(gates, unpacked_weight(cols, panels), hn, h_all, lengths, grad_out, rec, carry_h, dgx, dgh,
+                          dh_all, reverse)

@@ -345,6 +345,12 @@ def lstm_sequence_forward_parallel_ref(gates, w_hh, bias, h_all, c_all, out, len
     lstm_sequence_forward_ref(gates, w_hh.T, bias, h_all, c_all, out, lengths, reverse, rec)
 
 
+def lstm_sequence_forward_parallel_stand_in(gates, w_hh, bias, h_all, c_all, out, lengths, reverse, rec,
+                                            units) -> None:
+    """While the unit-split kernel compiles (``_jit.LazyKernel.stand_in``): the serial kernel on ``W_hh^T``."""
+    lstm_sequence_forward(gates, np.ascontiguousarray(w_hh.T), bias, h_all, c_all, out, lengths, reverse, rec)
+
+
 @kernel(parallel=True, **_OPTIONS)
 def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
                                     dh_all, reverse, units, need_h0):
@@ -385,6 +391,12 @@ def lstm_sequence_backward_parallel(gates, w_hh, c_all, lengths, grad_out, rec, 
 def lstm_sequence_backward_parallel_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
                                         dh_all, reverse, units, need_h0) -> None:
     lstm_sequence_backward_ref(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse)
+
+
+def lstm_sequence_backward_parallel_stand_in(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c,
+                                             dh_all, reverse, units, need_h0) -> None:
+    """While the unit-split kernel compiles: the serial kernel."""
+    lstm_sequence_backward(gates, w_hh, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all, reverse)
 
 
 def row_blocks(batch: int, parts: int) -> np.ndarray:
@@ -429,6 +441,12 @@ def lstm_sequence_forward_rows_ref(gates, cols, panels, bias, h_all, c_all, out,
     lstm_sequence_forward_ref(gates, unpacked_weight(cols, panels), bias, h_all, c_all, out, lengths, reverse, rec)
 
 
+def lstm_sequence_forward_rows_stand_in(gates, cols, panels, bias, h_all, c_all, out, lengths, reverse, rec,
+                                        rows) -> None:
+    """While the row-split kernel compiles (``_jit.LazyKernel.stand_in``): the serial kernel, all rows at once."""
+    lstm_sequence_forward(gates, unpacked_weight(cols, panels), bias, h_all, c_all, out, lengths, reverse, rec)
+
+
 @kernel(parallel=True, **_OPTIONS)
 def lstm_sequence_backward_rows(gates, cols, panels, c_all, lengths, grad_out, rec, carry_h, carry_c, dh_all,
                                 reverse, rows):
@@ -452,3 +470,10 @@ def lstm_sequence_backward_rows_ref(gates, cols, panels, c_all, lengths, grad_ou
                                     reverse, rows) -> None:
     lstm_sequence_backward_ref(gates, unpacked_weight(cols, panels), c_all, lengths, grad_out, rec, carry_h, carry_c,
                                dh_all, reverse)
+
+
+def lstm_sequence_backward_rows_stand_in(gates, cols, panels, c_all, lengths, grad_out, rec, carry_h, carry_c,
+                                         dh_all, reverse, rows) -> None:
+    """While the row-split kernel compiles: the serial kernel, all rows at once."""
+    lstm_sequence_backward(gates, unpacked_weight(cols, panels), c_all, lengths, grad_out, rec, carry_h, carry_c,
+                           dh_all, reverse)

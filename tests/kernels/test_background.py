@@ -90,6 +90,50 @@ def test_background_runs_the_reference_then_switches_to_machine_code(tmp_path):
     assert "minigrad:" not in second.stderr
 
 
+# A row-split parallel kernel runs its stand-in (the serial kernel, compiled first here as the warmup
+# would) while the helper compiles it; the serial kernel is never sent to the helper.
+_STAND_IN = """
+import time
+import numpy as np
+from minigrad.kernels import _background as bg, rnn as K
+from minigrad.kernels._jit import threads_usable
+
+name = "rnn_sequence_forward_rows"
+k, serial = getattr(K, name), K.rnn_sequence_forward
+args = K.example_args(name, np.float32, n_time=3, batch=4, hidden=6, lengths=[3, 1, 0, 2])
+fresh = lambda: [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+with bg.forced_mode("wait"):
+    k.stand_in(*fresh())  # compiles the serial kernel in this process
+stand_in, runs = k.stand_in, []
+k._stand_in = lambda *a: runs.append(1) or stand_in(*a)  # counts the stand-in's runs
+expected = fresh()
+k.reference(*expected)
+parallel = k.parallel and threads_usable()
+deadline = time.monotonic() + {timeout}
+while k._ready[parallel] is None:
+    out = fresh()
+    k(*out)
+    for a, b in zip(out, expected):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    assert not serial._pending[False], "the stand-in's serial kernel was sent to the helper"
+    assert time.monotonic() < deadline, "the kernel never switched to its machine code"
+    time.sleep(0.05)
+out = fresh()
+k(*out)
+for a, b in zip(out, expected):
+    if isinstance(a, np.ndarray):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+print(len(runs))
+"""
+
+
+def test_a_parallel_kernel_runs_its_serial_stand_in_while_it_compiles(tmp_path):
+    done = _run(_STAND_IN.format(timeout=240), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) >= 1  # the stand-in ran while the helper compiled
+
+
 def test_one_stderr_line_for_many_kernels(tmp_path):
     code = """
     import numpy as np

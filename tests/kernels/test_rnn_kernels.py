@@ -5,6 +5,9 @@ Tiny sizes on purpose: CI runs this folder again with NUMBA_DISABLE_JIT=1 (plain
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 import numpy as np
 import pytest
 
@@ -109,6 +112,32 @@ def test_row_split_at_layer_sizes(name, dtype):
         for k, (a, b) in enumerate(zip(ours, ref)):
             if isinstance(a, np.ndarray):
                 np.testing.assert_allclose(a, b, err_msg=f"{name}: argument {k} differs", **tol)
+
+
+# The parallel kernels compile on first use (kernels/__init__.py: FIRST_USE_ONLY); meanwhile their
+# stand-ins run the serial kernels, which the default warmup compiles.
+PARALLEL = [k for k in KERNELS if k.endswith(("_rows", "_parallel"))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", PARALLEL)
+@pytest.mark.parametrize("lengths", [None, [3, 0, 1]], ids=["full", "ragged"])
+def test_stand_in_runs_the_serial_kernel_and_matches_reference(name, dtype, lengths, monkeypatch):
+    kernel = getattr(K, name)
+    assert kernel.stand_in.__name__ == name + "_stand_in"
+    assert list(inspect.signature(kernel.stand_in).parameters) == list(inspect.signature(kernel.py_func).parameters)
+    serial_name = name.rsplit("_", 1)[0]  # lstm_sequence_forward_rows -> lstm_sequence_forward
+    serial, calls = getattr(K, serial_name), []
+    monkeypatch.setattr(sys.modules[kernel.py_func.__module__], serial_name,
+                        lambda *args: calls.append(1) or serial(*args))
+    for reverse in (False, True):
+        args = K.example_args(name, dtype, n_time=3, batch=3, hidden=5, reverse=reverse, lengths=lengths)
+        copy = lambda a: a.copy() if isinstance(a, np.ndarray) else a  # noqa: E731
+        ours, ref = tuple(map(copy, args)), tuple(map(copy, args))
+        kernel.stand_in(*ours)
+        kernel.reference(*ref)
+        _assert_same(name, ours, ref, dtype)
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
