@@ -46,6 +46,7 @@ from minigrad.kernels import products as KP
 from minigrad.kernels import rnn as KR
 from minigrad.kernels import scan as KScan
 from minigrad.kernels import scatter as KS
+from minigrad.kernels import selection as KSel
 from minigrad.kernels import smooth_activations as KSA
 from minigrad.kernels import softmax as KSM
 
@@ -335,6 +336,10 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
         for shape3 in ((5, 7, 1), (2, 4, 3)):  # along the last axis (rows side by side) and any other
             cases.append((f"running_sum_kernel(reverse={reverse}, shape={shape3})", KScan.running_sum_kernel,
                           KScan.running_sum_kernel_ref, (r(*shape3), reverse, np.empty(shape3, dtype))))
+    for largest, k in ((True, 5), (False, 1), (True, 0)):  # k = 0: nothing may be written at all
+        cases.append((f"top_k_rows_kernel(largest={largest}, k={k})", KSel.top_k_rows_kernel,
+                      KSel.top_k_rows_kernel_ref, (r(3, 40), k, largest, np.empty((3, k), dtype),
+                                                   np.empty((3, k), np.int64))))
     rows, cols = 5, 9
     rstd = np.abs(rng.standard_normal(rows)) + 0.5
     cases.append(("layer_norm_forward_kernel", KLN.layer_norm_forward_kernel, KLN.layer_norm_forward_kernel_ref,

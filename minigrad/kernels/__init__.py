@@ -22,6 +22,7 @@ KERNEL_MODULES = (
     "minigrad.kernels.gelu",
     "minigrad.kernels.smooth_activations",
     "minigrad.kernels.scan",
+    "minigrad.kernels.selection",
     "minigrad.kernels.layer_norm",
     "minigrad.kernels.softmax",
     "minigrad.kernels.scatter",
@@ -76,9 +77,10 @@ NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kern
 #   sampling from a language model), the one-pass activations and their gradients (the fused
 #   recurrent layers, which most scripts use, compute their gates in their own kernels), GELU's,
 #   ELU's, softplus's, cumsum's, layer_norm's and softmax's gradient (seldom in recurrent models,
-#   or small there) and the one-pass `a += alpha * b` of hand-written update loops: few scripts
-#   need them, or need them much; NumPy computes the same meanwhile (the product: NumPy's BLAS,
-#   about as fast; the others: NumPy's formulas, a few passes instead of one).
+#   or small there), the one-pass `a += alpha * b` of hand-written update loops and `topk`'s pass
+#   (sampling from the k most likely): few scripts need them, or need them much; NumPy computes
+#   the same meanwhile (the product: NumPy's BLAS, about as fast; the others: NumPy's formulas, a
+#   few passes instead of one; `topk`: a sort).
 FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.activations.leaky_relu_kernel",
                             "minigrad.kernels.activations.leaky_relu_backward_kernel",
@@ -97,6 +99,7 @@ FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.smooth_activations.softplus_kernel",
                             "minigrad.kernels.smooth_activations.softplus_backward_kernel",
                             "minigrad.kernels.scan.running_sum_kernel",
+                            "minigrad.kernels.selection.top_k_rows_kernel",
                             "minigrad.kernels.layer_norm.layer_norm_forward_kernel",
                             "minigrad.kernels.layer_norm.layer_norm_backward_kernel",
                             "minigrad.kernels.softmax.softmax_backward_rows_kernel",

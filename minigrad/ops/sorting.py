@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.kernels.selection import stable_order, top_k_indices
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.reduce import _max, normalize_dims, values_indices
 from minigrad.tensor import Tensor
@@ -24,6 +25,8 @@ class TakeAlong(Function):
 
     def forward(self, x):
         self.shape = x.shape
+        if x.ndim == 1:  # (the same as take_along_axis, without its checks and index building)
+            return x[self.indices]
         return np.take_along_axis(x, self.indices, axis=self.dim)
 
     def backward(self, grad):
@@ -37,19 +40,6 @@ def _one_dim(op: str, x: Tensor, dim: Any) -> int:
         raise TypeError(f"{op}: dim must be an int, got {dim!r} ({type(dim).__name__})")
     (d,) = normalize_dims(op, dim, x.shape) or (0,)
     return d
-
-
-def _stable_argsort(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
-    """Indices that sort ``a`` along ``axis``; ties keep their order, NaN is the largest value."""
-    if a.dtype == np.bool_:
-        a = a.view(np.uint8)
-    if not descending:
-        return np.argsort(a, axis=axis, kind="stable")  # NumPy already puts NaN last
-    # Descending: sort the reversed array ascending and read the result backwards. Ties then come
-    # out in their original order and NaN first, without negating (which overflows int64's minimum).
-    n = a.shape[axis]
-    reversed_order = np.argsort(np.flip(a, axis), axis=axis, kind="stable")
-    return (n - 1) - np.flip(reversed_order, axis)
 
 
 def _sorted(x: Tensor, indices: np.ndarray, d: int) -> tuple[Tensor, Tensor]:
@@ -73,7 +63,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     d = _one_dim("sort", x, dim)
     if x.ndim == 0:
         return values_indices(x.clone(), Tensor(np.zeros((), dtype=np.int64)))
-    return values_indices(*_sorted(x, _stable_argsort(x._array, d, descending), d))
+    return values_indices(*_sorted(x, stable_order(x._array, d, descending), d))
 
 
 def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -89,7 +79,7 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
     d = _one_dim("argsort", x, dim)
     if x.ndim == 0:
         return Tensor(np.zeros((), dtype=np.int64))
-    return Tensor(np.ascontiguousarray(_stable_argsort(x._array, d, descending), dtype=np.int64))
+    return Tensor(np.ascontiguousarray(stable_order(x._array, d, descending), dtype=np.int64))
 
 
 def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> values_indices:  # noqa: A002
@@ -115,9 +105,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
         return values_indices(x.clone(), Tensor(np.zeros((), dtype=np.int64)))
     if k == 1 and largest:  # the prediction of a classifier, a greedy decoder's next token: no sort
         return _max("topk", x, d, keepdim=True, smallest=False)
-    order = _stable_argsort(x._array, d, descending=largest)
-    chosen = np.take(order, np.arange(int(k)), axis=d)
-    return values_indices(*_sorted(x, chosen, d))
+    return values_indices(*_sorted(x, top_k_indices(x._array, int(k), d, largest), d))
 
 
 def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
