@@ -4,10 +4,10 @@ Sorting a row to keep ``k`` of its ``n`` entries does ``n log n`` comparisons. O
 ``n``: each row keeps its best ``k`` so far in order, and an entry that does not beat the worst of
 them (the common case, once the row has been read a little) costs one comparison.
 
-Order, as ``ops/sorting.py`` defines it for ``sort`` and ``topk``: NaN counts as the largest value,
-and of equal entries the earlier one comes first (an entry must beat the ``k``-th strictly to get
-in, and goes in behind the entries it does not beat). The NumPy reference is exactly that
-definition: a stable sort, then the first ``k``.
+Order, the one ``sort``, ``argsort`` and ``topk`` share (``stable_order``): NaN counts as the
+largest value, and of equal entries the earlier one comes first (an entry must beat the ``k``-th
+strictly to get in, and goes in behind the entries it does not beat). The NumPy reference is
+exactly that definition: a stable sort, then the first ``k``.
 
 Example::
 
