@@ -129,6 +129,51 @@ def test_getitems_is_used_for_a_whole_batch():
     assert [b.tolist() for b in DataLoader(Subset(ds, [4, 0]), batch_size=2)] == [[40, 0]]
 
 
+@pytest.mark.parametrize("shuffle, drop_last, batch_size", [(False, False, 4), (True, False, 3), (True, True, 4)])
+def test_a_tensor_dataset_batch_is_taken_in_one_indexing_and_equals_the_collated_samples(shuffle, drop_last,
+                                                                                            batch_size):
+    """The default collate of a TensorDataset's samples, taken per tensor at once (``_rows_at_once``)."""
+    rng = np.random.default_rng(0)
+    tensors = (mg.tensor(rng.standard_normal((10, 2, 3)), dtype=mg.float32), mg.tensor(rng.integers(0, 5, 10)),
+               mg.tensor(rng.random(10) > 0.5))
+    fast = DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last)
+    general = DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                         collate_fn=lambda samples: default_collate(samples))  # another collate: one by one
+    assert fast._rows_at_once() and not general._rows_at_once()
+    mg.manual_seed(3)
+    ours = list(fast)
+    mg.manual_seed(3)
+    theirs = list(general)
+    assert len(ours) == len(theirs) == len(fast)
+    for a, b in zip(ours, theirs):
+        assert type(a) is list and type(b) is list and len(a) == len(b) == 3
+        for x, y in zip(a, b):
+            assert x.shape == y.shape and x.dtype == y.dtype and not x.requires_grad
+            np.testing.assert_array_equal(x.numpy(), y.numpy())
+
+
+def test_the_one_indexing_path_is_not_taken_where_the_samples_matter():
+    x = mg.ones(4, 2, requires_grad=True)
+    assert not DataLoader(TensorDataset(x), batch_size=2)._rows_at_once()  # a batch is then an op of the graph
+
+    class Tagged(TensorDataset):
+        def __getitem__(self, i):
+            return (*super().__getitem__(i), "tag")
+
+    assert not DataLoader(Tagged(mg.ones(4)), batch_size=2)._rows_at_once()
+    assert [b[1] for b in DataLoader(Tagged(mg.ones(4)), batch_size=2)] == [("tag", "tag")] * 2
+
+
+def test_an_index_out_of_range_from_a_batch_sampler_is_the_datasets_error():
+    loader = DataLoader(TensorDataset(mg.ones(3)), batch_sampler=[[0, 1], [2, 3]])
+    with pytest.raises(IndexError) as info:
+        list(loader)
+    try:
+        TensorDataset(mg.ones(3))[3]
+    except IndexError as e:
+        assert str(info.value) == str(e)
+
+
 def test_iterable_dataset_is_batched_in_stream_order():
     class Stream(IterableDataset):
         def __init__(self, n):

@@ -34,8 +34,9 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from minigrad.tensor import Tensor
 from minigrad.utils.data.collate import default_collate, default_convert
-from minigrad.utils.data.dataset import Dataset, IterableDataset
+from minigrad.utils.data.dataset import Dataset, IterableDataset, TensorDataset
 from minigrad.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 from minigrad.utils.generator import Generator, numpy_rng
 
@@ -142,11 +143,32 @@ class DataLoader(Generic[T_co]):
             _warn_main_process_once(self.num_workers)
         if isinstance(self.dataset, IterableDataset):
             batches = self._stream_batches()
+        elif self.batch_sampler is not None and self._rows_at_once():
+            batches = (self._collated_rows(list(indices)) for indices in self.batch_sampler)
         elif self.batch_sampler is not None:
             batches = (self.collate_fn(self._fetch(list(indices))) for indices in self.batch_sampler)
         else:
             batches = (self.collate_fn(self.dataset[index]) for index in self.sampler)
         return _LoaderIterator(batches, self)
+
+    def _rows_at_once(self) -> bool:
+        """Whether a batch can be taken from a TensorDataset's tensors in one indexing each.
+
+        What ``default_collate`` makes of the samples one by one (a list of the stacked rows of
+        each tensor), without making the samples: for the default collate only, and for tensors
+        that need no gradient (a batch of those is an op of the graph, made by the general path).
+        """
+        dataset = self.dataset
+        return (type(dataset) is TensorDataset and self.collate_fn is default_collate and len(dataset.tensors) > 0
+                and not any(t.requires_grad for t in dataset.tensors))
+
+    def _collated_rows(self, indices: list[int]) -> list[Tensor]:
+        """``default_collate(self._fetch(indices))`` for a TensorDataset (see ``_rows_at_once``)."""
+        rows = np.asarray(indices, dtype=np.int64)
+        try:
+            return [Tensor(t._array[rows]) for t in self.dataset.tensors]
+        except IndexError:  # an index out of range: the general path says which, in the dataset's words
+            return self.collate_fn(self._fetch(indices))
 
     def _fetch(self, indices: list[int]) -> list[Any]:
         """The samples at ``indices``: one ``__getitems__`` call if the dataset offers it, else one by one."""
