@@ -164,6 +164,11 @@ def test_the_one_indexing_path_is_not_taken_where_the_samples_matter():
     assert [b[1] for b in DataLoader(Tagged(mg.ones(4)), batch_size=2)] == [("tag", "tag")] * 2
 
 
+def test_an_empty_batch_from_a_batch_sampler_is_refused_as_collating_it_is():
+    with pytest.raises(TypeError, match="default_collate: expected a non-empty list of samples"):
+        list(DataLoader(TensorDataset(mg.ones(3)), batch_sampler=[[0], []]))
+
+
 def test_an_index_out_of_range_from_a_batch_sampler_is_the_datasets_error():
     loader = DataLoader(TensorDataset(mg.ones(3)), batch_sampler=[[0, 1], [2, 3]])
     with pytest.raises(IndexError) as info:

@@ -166,9 +166,11 @@ class DataLoader(Generic[T_co]):
         """``default_collate(self._fetch(indices))`` for a TensorDataset (see ``_rows_at_once``)."""
         rows = np.asarray(indices, dtype=np.int64)
         try:
-            return [Tensor(t._array[rows]) for t in self.dataset.tensors]
+            if len(rows):
+                return [Tensor(t._array[rows]) for t in self.dataset.tensors]
         except IndexError:  # an index out of range: the general path says which, in the dataset's words
-            return self.collate_fn(self._fetch(indices))
+            pass
+        return self.collate_fn(self._fetch(indices))  # (and refuses an empty batch, as collating one does)
 
     def _fetch(self, indices: list[int]) -> list[Any]:
         """The samples at ``indices``: one ``__getitems__`` call if the dataset offers it, else one by one."""
