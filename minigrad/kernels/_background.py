@@ -1,4 +1,4 @@
-"""Compiling kernels in a helper process while NumPy runs them: no wait for the compiler.
+"""Compiling kernels in a helper process while NumPy (or a serial kernel) stands in: no wait for the compiler.
 
 Compiling a kernel takes Numba from a fraction of a second to several seconds; the machine code
 is then kept in Numba's disk cache and later processes load it in milliseconds. The environment
@@ -187,7 +187,8 @@ class Helper:
             self._start_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=env, text=True)
         print(f"minigrad: compiling Numba kernels in a background process (once; cached in {cache_dir}); "
-              f"NumPy runs them until they are ready. {ENV_VAR}=wait compiles them here instead.",
+              f"NumPy (or a serial kernel) runs their work until they are ready. {ENV_VAR}=wait compiles them "
+              "here instead.",
               file=sys.stderr, flush=True)
 
     def _start_command(self) -> list[str]:
