@@ -33,7 +33,13 @@ ONE_PASS_MAX_K = 64
 
 
 def stable_order(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
-    """Indices that sort ``a`` along ``axis``; ties keep their order, NaN is the largest value."""
+    """Indices that sort ``a`` along ``axis``; ties keep their order, NaN is the largest value.
+
+    Example::
+
+        >>> stable_order(np.array([2.0, np.nan, 1.0, 2.0]), 0, descending=True).tolist()
+        [1, 0, 3, 2]
+    """
     if a.dtype == np.bool_:
         a = a.view(np.uint8)
     if not descending:
