@@ -70,8 +70,8 @@ NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kern
 # - the recurrent layers' parallel kernels, which split every step across threads by blocks of
 #   rows (most batched float32 layers) or of units (the LSTM over 320 units with small batches),
 #   and the packing of W_hh they read: the longest compiles of all, and each has a stand-in, the
-#   serial kernel of its cell (which the warmup compiles), so a layer runs at the serial speed
-#   until its parallel kernel is ready;
+#   serial kernel of its cell (which the warmup compiles), so a layer runs on one thread until
+#   its parallel kernel is ready;
 # - the parallel float32 softmax kernels of big inputs (a language model's vocabulary), the
 #   product of at most four rows by a big matrix (one sequence through a big layer, as when
 #   sampling from a language model), the one-pass activations and their gradients (the fused
