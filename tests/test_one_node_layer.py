@@ -2,7 +2,7 @@
 
 When the input's rows lie in time-major order (time-major, or batch-first with one sequence or
 one step, as a seq2seq decoder passes a token at a time), ``nn.RNN/LSTM/GRU`` hand the input and
-the stacked ``(1, B, H)`` states to the fused layer as they are (``RNNBase._one_fused_node``):
+the stacked ``(1, B, H)`` states to the fused layer as they are (``RNNBase._fused_in_time_order``):
 no transpose, index or stack nodes around it. Values and every gradient must be those of the
 textbook path (``impl='reference'``, float64); PyTorch parity of these layouts is in
 ``test_recurrent_parity.py`` (cases ``bf_b1_hx``, ``bf_t1_hx``, ``bf_b1_nobias``).

@@ -29,7 +29,9 @@ cell's description (``minigrad/nn/cells/``); the layer itself never asks which c
 (a cell) may pass ``x`` as ``(B, I)``. A one-layer module passes its arguments as the user gave
 them, whenever that costs no copy: ``x`` batch-first ``(B, T, I)`` when ``B`` or ``T`` is 1 (its
 rows lie in time-major order already), the states stacked as ``(1, B, H)``; the outputs then come
-back in the same layouts, with no transpose, index or stack nodes around the layer.
+back in the same layouts, with no transpose, index or stack nodes around the layer. A module
+call that records nothing (under ``no_grad``) runs its stacked layers' forwards on arrays, with no
+node at all (``fused_layers_without_graph``).
 
 The per-step structure stays visible for drawings and BPTT inspection: ``step_scope(t)``,
 ``step_values(t)`` (the saved ``x_t, h_prev, h`` and the gates) and ``step_grad_h(t)``
@@ -39,12 +41,13 @@ The per-step structure stays visible for drawings and BPTT inspection: ``step_sc
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from minigrad._allocator import allocators_for, contiguous_aligned, empty_aligned, zeros_aligned
+from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd import Function, scope
 from minigrad.errors import ShapeError
 from minigrad.kernels.gemm import tile_shape
@@ -425,18 +428,18 @@ def _full_lengths(batch: int, steps: int) -> np.ndarray:
     return np.full(batch, steps, np.int64)
 
 
-def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
-                  bias_ih: Tensor | None, bias_hh: Tensor | None, lengths: Any,
+def _check_inputs(mode: str, x: np.ndarray, h0: np.ndarray, c0: np.ndarray | None, weight_ih: np.ndarray,
+                  weight_hh: np.ndarray, bias_ih: np.ndarray | None, bias_hh: np.ndarray | None, lengths: Any,
                   batch_first: bool = False) -> np.ndarray | None:
-    """Clear errors for bad arguments; returns ``lengths`` as int64 (or None if all are full).
+    """Clear errors for bad arguments (the Tensors' arrays); returns ``lengths`` as int64 (or None if all are full).
 
-    Rule: it runs on every call (a cell's is one step long), so it reads the arrays' shapes and
-    dtypes directly and builds a message only when it raises.
+    Rule: it runs on every call (a cell's is one step long), so it reads shapes and dtypes
+    directly and builds a message only when it raises.
     """
     if mode not in BUILTIN_CELLS:
         raise ValueError(f"fused_rnn_layer: mode must be one of {tuple(BUILTIN_CELLS)}, got {mode!r}")
     who = f"fused_rnn_layer({mode!r})"
-    xa, wa = x._array, weight_hh._array
+    xa, wa = x, weight_hh
     if xa.ndim not in (2, 3):
         raise ShapeError(f"{who}: x must be time-major (T, B, I), or (B, I) for one step, got shape {x.shape}")
     T, B, I = xa.shape if xa.ndim == 3 else (1, *xa.shape)
@@ -455,17 +458,17 @@ def _check_inputs(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, weight_ih
         raise ValueError(f"{who}: c0 is required for an LSTM layer (pass zeros for a fresh state)")
     if not lstm and c0 is not None:
         raise ValueError(f"{who}: c0 is only for mode 'lstm'; pass None")
-    state = (1, B, H) if h0._array.ndim == 3 else (B, H)  # a one-layer module's stacked state, or the plain one
+    state = (1, B, H) if h0.ndim == 3 else (B, H)  # a one-layer module's stacked state, or the plain one
     expected = (("weight_ih", weight_ih, (G * H, I)), ("h0", h0, state), ("c0", c0, state),
                 ("bias_ih", bias_ih, (G * H,)), ("bias_hh", bias_hh, (G * H,)))
     dtype = xa.dtype
     same_dtype = dtype in _LAYER_DTYPES and wa.dtype == dtype
     for name, t, shape in expected:
         if t is not None:
-            if t._array.shape != shape:
+            if t.shape != shape:
                 raise ShapeError(f"{who}: {name} must have shape {shape} (T={T}, B={B}, I={I}, H={H}), "
                                  f"got {t.shape}")
-            same_dtype = same_dtype and t._array.dtype == dtype
+            same_dtype = same_dtype and t.dtype == dtype
     if not same_dtype:
         tensors = (("x", x), ("weight_ih", weight_ih), ("weight_hh", weight_hh), ("h0", h0), ("c0", c0),
                    ("bias_ih", bias_ih), ("bias_hh", bias_hh))
@@ -519,8 +522,8 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
         >>> out.sum().backward(); w_hh.grad.shape
         (15, 5)
     """
-    lengths = _check_inputs(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, batch_first)
     inputs = (x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
+    lengths = _check_inputs(mode, *[None if t is None else t._array for t in inputs], lengths, batch_first)
     options = {"mode": mode, "reverse": reverse, "lengths": lengths, "param_names": param_names,
                "batch_first": batch_first}
     if layer_scope:
@@ -531,3 +534,46 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
     if len(outs) == 3:  # (an LSTM)
         return outs
     return outs[0], outs[1], None
+
+
+def fused_layers_without_graph(mode: str, x: np.ndarray, h0: np.ndarray, c0: np.ndarray | None,
+                               layers: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]],
+                               batch_first: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Stacked one-direction layers on arrays, for a call that records nothing (under ``no_grad``).
+
+    Such a call would make each layer's node only to drop it; here each layer's forward
+    (``FusedRNNLayer.forward``: the same checks, plan and kernels) runs on arrays directly, its
+    output the next layer's input, as a sampling loop wants on every character. ``layers`` holds
+    each layer's ``(weight_ih, weight_hh, bias_ih, bias_hh)`` arrays; ``x`` is time-major
+    ``(T, B, I)`` or, with ``batch_first``, ``(B, T, I)`` where ``B`` or ``T`` is 1; ``h0``/``c0``
+    are stacked ``(L, B, H)``. Returns ``(output, h_n, c_n)`` in the same layouts (``c_n`` None but
+    for an LSTM).
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> gru = mg.nn.GRU(3, 4, num_layers=2)
+        >>> layers = [tuple(p._array for p in group) for group in gru.all_weights]
+        >>> x, h0 = mg.randn(5, 2, 3), mg.zeros(2, 2, 4)
+        >>> out, h_n, _ = fused_layers_without_graph("gru", x._array, h0._array, None, layers)
+        >>> with mg.no_grad():
+        ...     expected, expected_h_n = gru(x, h0)
+        >>> bool(np.allclose(out, expected._array)), h_n.shape
+        (True, (2, 2, 4))
+    """
+    finals_h, finals_c = [], []
+    token = NUMPY_ERRORS.set(IGNORE_ALL)  # as in Function.apply: an op's arithmetic never warns
+    try:
+        for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
+            h0_k, c0_k = h0[k:k + 1], None if c0 is None else c0[k:k + 1]
+            _check_inputs(mode, x, h0_k, c0_k, w_ih, w_hh, b_ih, b_hh, None, batch_first)
+            outs = FusedRNNLayer(mode, batch_first=batch_first).forward(x, h0_k, c0_k, w_ih, w_hh, b_ih, b_hh)
+            x = outs[0]
+            finals_h.append(outs[1])
+            if c0 is not None:
+                finals_c.append(outs[2])
+    finally:
+        NUMPY_ERRORS.reset(token)
+    h_n = finals_h[0] if len(finals_h) == 1 else np.concatenate(finals_h)
+    c_n = None if c0 is None else finals_c[0] if len(finals_c) == 1 else np.concatenate(finals_c)
+    return x, h_n, c_n

@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.autograd import scope
+from minigrad.autograd import is_anomaly_enabled, is_grad_enabled, scope
 from minigrad.errors import ShapeError
 from minigrad.nn.cells import BUILTIN_CELLS, CellDescription, describe, gru_step, lstm_step, rnn_step
 from minigrad.nn.module import Module
@@ -67,6 +67,7 @@ from minigrad.nn.recurrent_shared import (
     BuiltinStep,
     _check_impl,
     _fused_layer,
+    _fused_layers_without_graph,
     _init_dtype,
     _uniform_reset,
     reference_rnn_layer,
@@ -262,8 +263,11 @@ class RNNBase(Module):
         who = type(self).__name__
         _check_impl(self.impl, who)
         check_sequence_input(who, input, self.input_size, self.batch_first, self.weight_ih_l0.dtype)
-        if self._one_fused_node(input):
-            return self._forward_one_node(input, hx)
+        if self._fused_in_time_order(input):
+            if not (is_grad_enabled() or is_anomaly_enabled() or self._drops_out_between_layers()):
+                return self._forward_without_graph(input, hx)
+            if self.num_layers == 1:
+                return self._forward_one_node(input, hx)
         batch = SequenceBatch.of(input, self.batch_first)
         with scope(self._scope_name):
             output, finals = run_stack(self._run_layer, batch.x, self._initial_states(hx, batch),
@@ -272,31 +276,56 @@ class RNNBase(Module):
             final = tuple(batch.working_to_user(s) for s in stack_states(finals))
         return batch.restore(output), (final if self.cell.has_cell_state else final[0])
 
-    def _one_fused_node(self, input: Any) -> bool:
-        """Whether this call is one fused node taking the user's tensors as they are.
+    def _fused_in_time_order(self, input: Any) -> bool:
+        """Whether the fused layers can take the user's input as it is, in one direction.
 
-        That is: one layer in one direction on the fused kernels, and a 3-D input whose rows lie in
-        time-major order (time-major, or batch-first with one sequence or one step, as a decoder
-        stepping one token at a time passes it). The general path would add nodes around the layer
-        to transpose the input and output and to pick and stack the states.
+        That is: no projection, one direction, and a 3-D input whose rows lie in time-major order
+        (time-major, or batch-first with one sequence or one step, as a decoder stepping one token
+        at a time passes it). One such layer is then one node on the user's tensors
+        (``_forward_one_node``), and a call that records nothing runs on arrays
+        (``_forward_without_graph``); the general path would add nodes around each layer to
+        transpose the input and output and to pick and stack the states.
         """
-        if self.num_layers != 1 or self.bidirectional or self.impl != "fused" or self.proj_size > 0:
+        if self.bidirectional or self.impl != "fused" or self.proj_size > 0:
             return False
         if type(input) is not Tensor or input.ndim != 3:  # (not a PackedSequence, nor unbatched)
             return False
         return not self.batch_first or 1 in input._array.shape[:2]
 
+    def _drops_out_between_layers(self) -> bool:
+        """Whether this call applies dropout to the outputs of all layers but the last (PyTorch's rule)."""
+        return self.training and self.dropout > 0 and self.num_layers > 1
+
     def _forward_one_node(self, input: Tensor, hx: Any) -> tuple[Any, Any]:
         """``forward`` as one ``FusedRNNLayer`` node on the input and the stacked ``(1, B, H)`` states."""
-        n_batch, dtype = input._array.shape[0 if self.batch_first else 1], input._array.dtype
-        if hx is None:
-            states = [Tensor(np.zeros((1, n_batch, size), dtype)) for size in self._state_sizes()]
-        else:
-            states = self._checked_hx(hx, n_batch, True, dtype)
+        states = self._stacked_states(input, hx)
         with scope(self._scope_name):
             output, final = self._run_layer(0, input, tuple(states), reverse=False, lengths=None, layer_scope="l0",
                                             batch_first=self.batch_first)
         return output, (final if self.cell.has_cell_state else final[0])
+
+    def _forward_without_graph(self, input: Tensor, hx: Any) -> tuple[Any, Any]:
+        """``forward`` when nothing is recorded: the layers run one after another on arrays.
+
+        Under ``no_grad`` (and with no dropout between layers) the graph's nodes would be made and
+        dropped at once, so ``fused_layers_without_graph`` calls each layer's forward on arrays.
+        """
+        states = [t._array for t in self._stacked_states(input, hx)]
+        layers = []
+        for names in self._all_weights:
+            w_ih, w_hh, *biases = [getattr(self, name)._array for name in names]
+            layers.append((w_ih, w_hh, *(biases or (None, None))))
+        c0 = states[1] if self.cell.has_cell_state else None
+        out, h_n, c_n = _fused_layers_without_graph(self.cell.mode, input._array, states[0], c0, layers,
+                                                    batch_first=self.batch_first)
+        return Tensor(out), ((Tensor(h_n), Tensor(c_n)) if c_n is not None else Tensor(h_n))
+
+    def _stacked_states(self, input: Tensor, hx: Any) -> list[Tensor]:
+        """``hx`` checked (zeros when None) as its stacked ``(L, B, H)`` components, for a time-ordered input."""
+        n_batch, dtype = input._array.shape[0 if self.batch_first else 1], input._array.dtype
+        if hx is None:
+            return [Tensor(np.zeros((self.num_layers, n_batch, size), dtype)) for size in self._state_sizes()]
+        return self._checked_hx(hx, n_batch, True, dtype)
 
 
 class RNN(RNNBase):

@@ -110,6 +110,19 @@ def _fused_layer(*args: Any, weight_hr: Tensor | None = None, **kwargs: Any) -> 
 _fused_rnn_layer: Callable[..., tuple[Tensor, Tensor, Tensor | None]] | None = None
 
 
+def _fused_layers_without_graph(*args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``fused_layers_without_graph``, imported on first use as ``_fused_layer``'s."""
+    global _fused_stack
+    if _fused_stack is None:
+        from minigrad.nn.fused_rnn import fused_layers_without_graph
+
+        _fused_stack = fused_layers_without_graph
+    return _fused_stack(*args, **kwargs)
+
+
+_fused_stack: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray | None]] | None = None
+
+
 class _no_scope:
     def __enter__(self) -> None:
         return None
