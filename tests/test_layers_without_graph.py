@@ -124,3 +124,50 @@ def test_bad_states_and_weights_give_the_same_errors() -> None:
         gru.weight_hh_l1 = mg.nn.Parameter(mg.zeros(12, 5, dtype=mg.float64))
         with pytest.raises(ShapeError, match=r"weight_hh must be \(3\*H, H\), got shape \(12, 5\)"):
             gru(x)
+
+
+CELLS = {"rnn_tanh": dict(cls="RNNCell"), "rnn_relu": dict(cls="RNNCell", nonlinearity="relu"),
+         "lstm": dict(cls="LSTMCell"), "gru": dict(cls="GRUCell")}
+
+
+def make_cell(mode: str, impl: str, bias: bool) -> mg.nn.Module:
+    opts = dict(CELLS[mode])
+    cls = getattr(mg.nn, opts.pop("cls"))
+    mg.manual_seed(5)
+    return cls(3, 4, bias=bias, dtype=mg.float64, impl=impl, **opts)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("with_hx", [False, True])
+@pytest.mark.parametrize("batch", [None, 1, 3])  # None: an unbatched (I,) input
+@pytest.mark.parametrize("mode", CELLS)
+def test_a_cell_without_graph_equals_the_textbook_step(mode: str, batch: int | None, with_hx: bool,
+                                                        bias: bool) -> None:
+    rng = np.random.default_rng(2)
+    lead = () if batch is None else (batch,)
+    x = mg.tensor(rng.standard_normal(lead + (3,)))
+    hx = None
+    if with_hx:
+        states = [mg.tensor(rng.standard_normal(lead + (4,))) for _ in range(2 if mode == "lstm" else 1)]
+        hx = tuple(states) if mode == "lstm" else states[0]
+    with mg.no_grad():
+        got, expected = (make_cell(mode, impl, bias)(x, hx) for impl in ("fused", "reference"))
+    got, expected = (list(r) if isinstance(r, tuple) else [r] for r in (got, expected))
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape == lead + (4,) and a.grad_fn is None
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_cell_without_graph_makes_no_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a node was made")
+
+    cell = make_cell("gru", "fused", True)
+    x = mg.randn(2, 3, dtype=mg.float64, requires_grad=True)
+    monkeypatch.setattr(FusedRNNLayer, "apply", refuse)
+    with mg.no_grad():
+        assert cell(x).shape == (2, 4)
+        with pytest.raises(ShapeError, match=r"expected hx of shape \(2, 4\)"):
+            cell(x, mg.zeros(3, 4, dtype=mg.float64))
+    with pytest.raises(AssertionError, match="a node was made"):
+        cell(x)

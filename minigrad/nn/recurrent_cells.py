@@ -21,12 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.autograd import scope
+from minigrad.autograd import is_anomaly_enabled, is_grad_enabled, scope
 from minigrad.errors import ShapeError
 from minigrad.nn.cells import describe
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
-from minigrad.nn.recurrent_shared import BuiltinStep, _check_impl, _fused_layer, _init_dtype, _uniform_reset
+from minigrad.nn.recurrent_shared import (
+    BuiltinStep,
+    _check_impl,
+    _fused_layer,
+    _fused_layers_without_graph,
+    _init_dtype,
+    _uniform_reset,
+)
 from minigrad.nn.sequence import check_bool, check_int
 from minigrad.tensor import Tensor
 from minigrad.viz.marks import mark_state
@@ -115,6 +122,8 @@ class RNNCellBase(Module):
 
     def _step(self, x: Tensor, h: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """One step on ``(B, I)`` input and ``(B, H)`` states, inside this cell's scope."""
+        if self.impl == "fused" and not (is_grad_enabled() or is_anomaly_enabled()):
+            return self._step_without_graph(x, h, c)
         with scope(self._scope_name):
             if self.impl == "fused":
                 # The fused layer for one step (no per-step scope for a cell).
@@ -125,6 +134,15 @@ class RNNCellBase(Module):
                                           self.bias_hh)
             mark_state(h_t, c_t)  # for drawings of your loop: this step's h_t and c_t
             return h_t, c_t
+
+    def _step_without_graph(self, x: Tensor, h: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """``_step`` when nothing is recorded (``no_grad``): the fused step on arrays, no node made and dropped."""
+        weights = (self.weight_ih._array, self.weight_hh._array,
+                   None if self.bias_ih is None else self.bias_ih._array,
+                   None if self.bias_hh is None else self.bias_hh._array)
+        _, h_t, c_t = _fused_layers_without_graph(self._mode, x._array, h._array[None],
+                                                  None if c is None else c._array[None], [weights])
+        return Tensor(h_t[0]), None if c_t is None else Tensor(c_t[0])
 
     def initial_state(self, batch_size: int) -> Any:
         """Zeros ``(batch_size, hidden_size)``: ``h_0`` (LSTMCell: ``(h_0, c_0)``), as ``mg.nn.Recurrent`` needs."""
