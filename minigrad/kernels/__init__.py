@@ -211,10 +211,8 @@ def _claim(claims: str, index: int) -> bool:
 
 
 def _start_helper(claims: str, dtypes: Sequence[str], verbose: bool, everything: bool) -> subprocess.Popen:
-    """A ``python -m minigrad warmup`` process taking jobs from the same list."""
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
-    command = [sys.executable, "-m", "minigrad", "warmup", "--claims", claims, "--dtypes", *dtypes]
-    command += (["--verbose"] if verbose else []) + (["--all"] if everything else [])
-    return subprocess.Popen(command, env=env)
+    """A ``python -m minigrad warmup`` process (of this copy of minigrad) taking jobs from the same list."""
+    from minigrad.kernels._background import this_minigrad_command
+
+    options = (["--verbose"] if verbose else []) + (["--all"] if everything else [])
+    return subprocess.Popen(this_minigrad_command("warmup", "--claims", claims, "--dtypes", *dtypes, *options))

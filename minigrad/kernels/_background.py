@@ -179,10 +179,8 @@ class Helper:
         return None if self._process is None else self._process.poll()
 
     def _start(self, cache_dir: str) -> None:
-        package_parent = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env[ENV_VAR] = "wait"  # the helper compiles; it must not start helpers of its own
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
         self._process = subprocess.Popen(
             self._start_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=env, text=True)
@@ -192,7 +190,7 @@ class Helper:
               file=sys.stderr, flush=True)
 
     def _start_command(self) -> list[str]:
-        return [sys.executable, "-m", "minigrad", "warmup", "--requests", "-"]
+        return this_minigrad_command("warmup", "--requests", "-")
 
     def join(self, timeout: float | None = None) -> int | None:
         """Close the helper's input and wait for it to finish its queue; its exit code."""
@@ -206,6 +204,26 @@ class Helper:
             except (BrokenPipeError, OSError):
                 pass
         return process.wait(timeout)
+
+
+def this_minigrad_command(*args: str) -> list[str]:
+    """The command line of ``python -m minigrad ARGS`` for a helper process, run by this copy of minigrad.
+
+    Rule: not ``-m minigrad`` itself, which imports the ``minigrad`` of the current directory
+    first: in another checkout, the helper would compile that copy's kernels into that copy's
+    cache, and this process would wait for kernels that never come. This package's own parent
+    goes first on ``sys.path`` instead.
+
+    Example::
+
+        >>> command = this_minigrad_command("warmup", "--help")
+        >>> command[1], command[2].endswith("sys.exit(main(['warmup', '--help']))")
+        ('-c', True)
+    """
+    package_parent = str(Path(__file__).resolve().parents[2])
+    code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+            f"from minigrad.__main__ import main; sys.exit(main({list(args)!r}))")
+    return [sys.executable, "-c", code]
 
 
 HELPER = Helper()

@@ -210,6 +210,22 @@ def test_a_failed_helper_means_compiling_here(tmp_path, monkeypatch):
     assert "stopped (exit code 3)" in result.stderr and "compiling" in result.stderr
 
 
+def test_helpers_run_this_copy_of_minigrad_from_any_directory(tmp_path):
+    # Standing in another checkout (a directory holding a `minigrad` of its own), `python -m
+    # minigrad` would import that one; a helper must run the copy that started it.
+    decoy = tmp_path / "minigrad"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise SystemExit('the decoy minigrad was imported')\n")
+    (decoy / "__main__.py").write_text("raise SystemExit('the decoy minigrad was run')\n")
+    assert subprocess.run([sys.executable, "-m", "minigrad", "warmup", "--help"], cwd=tmp_path,
+                          capture_output=True, text=True).returncode != 0  # (the trap works)
+    done = subprocess.run(bg.this_minigrad_command("warmup", "--help"), cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert "usage: python -m minigrad warmup" in done.stdout
+    assert bg.Helper()._start_command() == bg.this_minigrad_command("warmup", "--requests", "-")
+
+
 def test_a_mode_that_does_not_exist_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(bg.ENV_VAR, "later")
     with pytest.raises(ValueError, match=r"MINIGRAD_COMPILE='later'.*background, wait, off"):
