@@ -249,7 +249,7 @@ class Function:
             t = inputs[0]
             array = t._array
             arrays = (array,)
-            needs = (t._requires_grad,)
+            needs = (True,) if t._requires_grad else (False,)  # (constants: no tuple per node)
             edges = (None if not needs[0] else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
             meta = ((array.shape, array.dtype),)
         else:
