@@ -714,14 +714,3 @@ def test_reference_time_loop_and_backward_run_with_the_cycle_collector_paused():
     out.register_hook(lambda g: hooked.append(gc.isenabled()))
     out.sum().backward()
     assert hooked == [False] and gc.isenabled() and x.grad is not None
-
-
-def test_the_roles_of_saved_values_are_shared_between_nodes():
-    """A node keeps no role tuple of its own (one object less per saved value for the collector to track)."""
-    x, w = mg.randn(3, 3, requires_grad=True), mg.randn(3, 3, requires_grad=True)
-    first, second = (x @ w).grad_fn, ((x @ w).tanh()).grad_fn
-    roles = [role for _, _, role, _ in first._saved_versions]
-    assert roles == [("input", 0), ("input", 1)]
-    assert roles[0] is [role for _, _, role, _ in (x @ w).grad_fn._saved_versions][0]
-    assert second._saved_versions[0][2] == ("output", 0)
-    assert second._saved_versions[0][2] is ((x * 2).tanh()).grad_fn._saved_versions[0][2]

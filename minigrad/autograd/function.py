@@ -249,7 +249,7 @@ class Function:
             t = inputs[0]
             array = t._array
             arrays = (array,)
-            needs = (True,) if t._requires_grad else (False,)  # (constants: no tuple per node)
+            needs = (t._requires_grad,)
             edges = (None if not needs[0] else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
             meta = ((array.shape, array.dtype),)
         else:
@@ -345,13 +345,6 @@ def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None
             t._base = source if source._base is None else source._base
 
 
-# The roles of saved values, made once and shared by every node: a role made per node would be one
-# more object per saved value for the cycle collector to track while the graph lives.
-_SHARED_ROLES = 8
-_INPUT_ROLES = tuple(("input", i) for i in range(_SHARED_ROLES))
-_OUTPUT_ROLES = tuple(("output", j) for j in range(_SHARED_ROLES))
-
-
 def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays: Sequence[np.ndarray | None],
                           outputs: Sequence[Tensor]) -> tuple:
     """What a node must know about the values it saved: which are inputs or outputs, at which version.
@@ -376,14 +369,13 @@ def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays:
         if i < n:
             t = inputs[i]
             counter = t._version_counter or version_counter(t)
-            entries.append((counter, counter[0], _INPUT_ROLES[i] if i < _SHARED_ROLES else ("input", i), k))
+            entries.append((counter, counter[0], ("input", i), k))
             continue
         j = 0
         while j < m and a is not outputs[j]._array:
             j += 1
         if j < m:
-            role = _OUTPUT_ROLES[j] if j < _SHARED_ROLES else ("output", j)
-            entries.append((version_counter(outputs[j]), 0, role, k))
+            entries.append((version_counter(outputs[j]), 0, ("output", j), k))
             continue
         if a.base is not None:  # a view of an input (rare: checked last)
             i = 0
