@@ -3,11 +3,14 @@
 A call that records nothing (``no_grad``, no anomaly mode, no dropout between layers while
 training) whose input rows lie in time-major order runs each layer's forward directly on arrays
 (``RNNBase._forward_without_graph``, ``fused_layers_without_graph``): what a sampling loop does on
-every character. Its values must be the textbook path's (``impl='reference'``, float64), and
-the graph-recording path's bit for bit (float32), with the same errors for bad arguments.
+every character. Its values must be the textbook path's (``impl='reference'``, float64), the
+graph-recording path's bit for bit (float32) and PyTorch's (live when torch is installed), with
+the same errors for bad arguments.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -171,3 +174,40 @@ def test_a_cell_without_graph_makes_no_node(monkeypatch: pytest.MonkeyPatch) -> 
             cell(x, mg.zeros(3, 4, dtype=mg.float64))
     with pytest.raises(AssertionError, match="a node was made"):
         cell(x)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("mode", MODES)
+def test_without_graph_matches_torch_live(mode: str, layout: tuple, torch: Any) -> None:
+    x, states = inputs(mode, layout, 2, True)
+    ours = make(mode, batch_first=layout[0])
+    opts = dict(MODES[mode])
+    theirs = getattr(torch.nn, opts.pop("cls"))(3, 4, num_layers=2, batch_first=layout[0], **opts).double()
+    theirs.load_state_dict({name: torch.from_numpy(p.detach().numpy().copy()) for name, p in ours.named_parameters()})
+    with mg.no_grad():
+        got = call(ours, x, states)
+    with torch.no_grad():
+        hx = tuple(torch.from_numpy(s) for s in states)
+        out, hidden = theirs(torch.from_numpy(x), hx if len(hx) == 2 else hx[0])
+    expected = [t.numpy() for t in (out, *(hidden if isinstance(hidden, tuple) else (hidden,)))]
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", CELLS)
+def test_a_cell_without_graph_matches_torch_live(mode: str, torch: Any) -> None:
+    ours = make_cell(mode, "fused", True)
+    opts = dict(CELLS[mode])
+    theirs = getattr(torch.nn, opts.pop("cls"))(3, 4, **opts).double()
+    theirs.load_state_dict({name: torch.from_numpy(p.detach().numpy().copy()) for name, p in ours.named_parameters()})
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3))
+    states = [rng.standard_normal((2, 4)) for _ in range(2 if mode == "lstm" else 1)]
+    with mg.no_grad():
+        got = ours(mg.tensor(x), tuple(mg.tensor(s) for s in states) if mode == "lstm" else mg.tensor(states[0]))
+    with torch.no_grad():
+        hx = tuple(torch.from_numpy(s) for s in states)
+        expected = theirs(torch.from_numpy(x), hx if mode == "lstm" else hx[0])
+    got, expected = (list(r) if isinstance(r, tuple) else [r] for r in (got, expected))
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
