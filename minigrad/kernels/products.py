@@ -171,6 +171,13 @@ BAND_MIN_ROWS = 8
 BANDS_MAX_PRODUCT = 2 * SMALL_PRODUCT
 # ... as long as each band keeps this many rows (or columns) of the output.
 BAND_MIN_SIDE = 16
+# Where NumPy's BLAS runs x @ W.T slowly (kernels/blas.py: transposed_b_is_slow), its bands still
+# beat our tile on one thread for a product of at most SLOW_BANDS_MAX_ROWS rows with an inner
+# dimension of SLOW_BANDS_MIN_INNER or more, in bands of at least SLOW_BANDS_MIN_SIDE, up to
+# PARALLEL_MIN_PRODUCT: the tile packs all of W for those few rows.
+SLOW_BANDS_MAX_ROWS = 48
+SLOW_BANDS_MIN_INNER = 256
+SLOW_BANDS_MIN_SIDE = 8
 
 
 def narrow_output(inner: int, cols: int, dtype: Any) -> bool:
@@ -218,8 +225,9 @@ def band_plan(rows: int, inner: int, cols: int, rows_only: bool = False) -> tupl
 def bands_pay(rows: int, inner: int, cols: int, dtype: Any, b_transposed: bool) -> bool:
     """Whether a mid-sized product runs in ``blas_in_bands`` rather than in our tile on one thread.
 
-    Below ``BANDS_MAX_PRODUCT`` multiply-adds, in bands of at least ``BAND_MIN_SIDE``; not for a
-    transposed ``b`` where NumPy's BLAS runs that case slowly (``kernels/blas.py``).
+    Below ``BANDS_MAX_PRODUCT`` multiply-adds, in bands of at least ``BAND_MIN_SIDE``. A transposed
+    ``b`` where NumPy's BLAS runs that case slowly (``kernels/blas.py``) has its own bounds: a few
+    rows and a long inner dimension (``SLOW_BANDS_*``), at any mid size.
 
     Example::
 
@@ -228,10 +236,12 @@ def bands_pay(rows: int, inner: int, cols: int, dtype: Any, b_transposed: bool) 
         >>> bands_pay(64, 256, 256, np.float32, b_transposed=False)  # 4 Mi multiply-adds
         False
     """
+    if b_transposed and transposed_b_is_slow(dtype):
+        return (rows <= SLOW_BANDS_MAX_ROWS and inner >= SLOW_BANDS_MIN_INNER
+                and band_plan(rows, inner, cols)[1] >= SLOW_BANDS_MIN_SIDE)
     if rows * inner * cols >= BANDS_MAX_PRODUCT:
         return False
-    width = band_plan(rows, inner, cols)[1]
-    return width >= BAND_MIN_SIDE and not (b_transposed and transposed_b_is_slow(dtype))
+    return band_plan(rows, inner, cols)[1] >= BAND_MIN_SIDE
 
 
 def blas_in_bands(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
