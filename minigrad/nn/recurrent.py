@@ -67,7 +67,7 @@ from minigrad.nn.recurrent_shared import (
     BuiltinStep,
     _check_impl,
     _fused_layer,
-    _fused_layers_without_graph,
+    _fused_rnn,
     _init_dtype,
     _uniform_reset,
     reference_rnn_layer,
@@ -316,8 +316,8 @@ class RNNBase(Module):
             w_ih, w_hh, *biases = [getattr(self, name)._array for name in names]
             layers.append((w_ih, w_hh, *(biases or (None, None))))
         c0 = states[1] if self.cell.has_cell_state else None
-        out, h_n, c_n = _fused_layers_without_graph(self.cell.mode, input._array, states[0], c0, layers,
-                                                    batch_first=self.batch_first)
+        out, h_n, c_n = _fused_rnn().fused_layers_without_graph(self.cell.mode, input._array, states[0], c0,
+                                                                layers, batch_first=self.batch_first)
         return Tensor(out), ((Tensor(h_n), Tensor(c_n)) if c_n is not None else Tensor(h_n))
 
     def _stacked_states(self, input: Tensor, hx: Any) -> list[Tensor]:

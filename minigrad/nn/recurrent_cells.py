@@ -30,7 +30,7 @@ from minigrad.nn.recurrent_shared import (
     BuiltinStep,
     _check_impl,
     _fused_layer,
-    _fused_layers_without_graph,
+    _fused_rnn,
     _init_dtype,
     _uniform_reset,
 )
@@ -140,8 +140,8 @@ class RNNCellBase(Module):
         weights = (self.weight_ih._array, self.weight_hh._array,
                    None if self.bias_ih is None else self.bias_ih._array,
                    None if self.bias_hh is None else self.bias_hh._array)
-        _, h_t, c_t = _fused_layers_without_graph(self._mode, x._array, h._array[None],
-                                                  None if c is None else c._array[None], [weights])
+        _, h_t, c_t = _fused_rnn().fused_layers_without_graph(self._mode, x._array, h._array[None],
+                                                              None if c is None else c._array[None], [weights])
         return Tensor(h_t[0]), None if c_t is None else Tensor(c_t[0])
 
     def initial_state(self, batch_size: int) -> Any:

@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -97,30 +97,22 @@ def reference_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, wei
     return output, state[0], (state[1] if cell.has_cell_state else None)
 
 
+def _fused_rnn() -> ModuleType:
+    """``minigrad.nn.fused_rnn``, the Numba path, imported on first use (so ``import minigrad`` compiles nothing)."""
+    global _fused_module
+    if _fused_module is None:  # (an import statement costs a look-up on every call: once is enough)
+        from minigrad.nn import fused_rnn
+
+        _fused_module = fused_rnn
+    return _fused_module
+
+
+_fused_module: ModuleType | None = None
+
+
 def _fused_layer(*args: Any, weight_hr: Tensor | None = None, **kwargs: Any) -> tuple[Tensor, Tensor, Tensor | None]:
-    """The Numba implementation (imported on first use, so ``import minigrad`` compiles nothing)."""
-    global _fused_rnn_layer
-    if _fused_rnn_layer is None:  # (an import statement costs a look-up on every call: once is enough)
-        from minigrad.nn.fused_rnn import fused_rnn_layer
-
-        _fused_rnn_layer = fused_rnn_layer
-    return _fused_rnn_layer(*args, **kwargs)
-
-
-_fused_rnn_layer: Callable[..., tuple[Tensor, Tensor, Tensor | None]] | None = None
-
-
-def _fused_layers_without_graph(*args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """``fused_layers_without_graph``, imported on first use as ``_fused_layer``'s."""
-    global _fused_stack
-    if _fused_stack is None:
-        from minigrad.nn.fused_rnn import fused_layers_without_graph
-
-        _fused_stack = fused_layers_without_graph
-    return _fused_stack(*args, **kwargs)
-
-
-_fused_stack: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray | None]] | None = None
+    """One layer on the Numba path: ``fused_rnn_layer`` (which has no projection ``weight_hr``)."""
+    return _fused_rnn().fused_rnn_layer(*args, **kwargs)
 
 
 class _no_scope:
