@@ -141,6 +141,15 @@ def p_shape_inplace(T):
     return y * T.arange(6, dtype=T.float64).reshape(2, 3), x
 
 
+def p_accumulate_into_a_plain_tensor(T):
+    x = _x(T)
+    loss = T.zeros(1, dtype=T.float64)  # no grad yet: the first += puts it in the graph
+    for k in range(3):
+        loss += (x * (k + 1)).tanh().sum()  # the tutorials' loss += criterion(output, target)
+    loss.sub_(x.exp().sum(), alpha=0.5)
+    return loss, x
+
+
 def p_no_grad_update(T):
     w = _x(T)
     (w * w).sum().backward()
@@ -161,7 +170,8 @@ def p_data_update(T):
 PROGRAMS: dict[str, Program] = {f.__name__[2:]: f for f in [
     p_add_, p_add_deprecated, p_sub_mul_div, p_pow_neg, p_unary, p_clamp_relu, p_iadd_broadcast, p_setitem_rows,
     p_setitem_into_graph, p_setitem_mask_scalar, p_masked_fill_, p_copy_fill_zero, p_fill_with_tensor,
-    p_addcmul_addcdiv_lerp, p_shape_inplace, p_no_grad_update, p_data_update]}
+    p_addcmul_addcdiv_lerp, p_shape_inplace, p_accumulate_into_a_plain_tensor, p_no_grad_update,
+    p_data_update]}
 
 
 def _run(T, program: Program) -> dict[str, np.ndarray]:
@@ -186,7 +196,7 @@ def test_inplace_program_matches_torch(name, torch):
 
 DIFFERENTIABLE = ["add_", "sub_mul_div", "pow_neg", "unary", "clamp_relu", "iadd_broadcast", "setitem_rows",
                   "setitem_into_graph", "masked_fill_", "copy_fill_zero", "fill_with_tensor", "addcmul_addcdiv_lerp",
-                  "shape_inplace"]
+                  "shape_inplace", "accumulate_into_a_plain_tensor"]
 
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE)

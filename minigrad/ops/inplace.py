@@ -153,12 +153,15 @@ def _any_requires_grad(operands: tuple) -> bool:
     return False
 
 
-def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
+def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *operands: Any,
+                  saves_old: bool = True) -> Tensor:
     """``t = compute(t)``, written into ``t``'s memory, with PyTorch's three rules (module docstring).
 
     ``operands`` are the other tensors ``compute`` uses: if any of them (or ``t``) requires grad
     while autograd records, the change is differentiable. Every in-place method goes through here,
-    so the rules live in one place.
+    so the rules live in one place. ``saves_old=False`` says that no node ``compute`` makes keeps
+    ``t``'s old values for its backward (``t + c``, ``t - c``): ``compute`` then reads ``t``
+    itself instead of a private copy of them.
 
     Example::
 
@@ -178,7 +181,7 @@ def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *oper
         return t
     if t._base is not None:
         raise _view_in_graph_error(op)
-    snapshot = _snapshot(t)
+    snapshot = _snapshot(t) if saves_old else t
     result = compute(snapshot)
     if not result.requires_grad or (op in OVERWRITING_OPS and snapshot.requires_grad):
         # The new value does not depend on t's old one (zero_, fill_, copy_), yet the old one stays in
@@ -334,7 +337,9 @@ def arithmetic_(t: Tensor, op: str, out_of_place: Callable, ufunc: np.ufunc, oth
         tensor([ 0., -1.])
     """
     if not _written_directly(t, ufunc, other, alpha):
-        apply_inplace(t, op, lambda s: out_of_place(s, scaled(other, alpha)), other)
+        # Recorded: t + alpha * other and t - alpha * other keep nothing of t for backward.
+        apply_inplace(t, op, lambda s: out_of_place(s, scaled(other, alpha)), other,
+                      saves_old=ufunc is not np.add and ufunc is not np.subtract)
     return t
 
 
