@@ -2,7 +2,8 @@
 
 A float tensor with a Python number is one node (AddNumber, MulNumber); Mul saves only the operand
 each gradient needs; the engine looks at output tensors only when a hook or retain_grad watches
-them; softmax along the last dim skips moveaxis; cat's backward cuts by slices.
+them; softmax along the last dim skips moveaxis; cat's backward cuts by slices; nodes share the tuples
+they keep; a recorded add_ or sub_ reads the tensor itself.
 """
 
 from __future__ import annotations
@@ -253,3 +254,45 @@ def test_big_log_softmax_matches_torch_and_the_general_backward(torch, dtype: st
     xt = mg.tensor(data.T.copy(), requires_grad=True)  # along dim 0: the general backward formula
     mg.nn.functional.log_softmax(xt, dim=0).backward(mg.tensor(grad.T.copy()))
     np.testing.assert_allclose(xt.grad.numpy().T, x.grad.numpy(), **tol)
+
+
+def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
+    from minigrad.autograd import function
+
+    x, w = _leaf((3, 4)), _leaf((3, 4), seed=1)
+    a, b = x.tanh(), x.exp()
+    assert a.grad_fn.input_meta is b.grad_fn.input_meta == (((3, 4), np.dtype(np.float64)),)
+    c, d = x * a, w * b
+    assert c.grad_fn.input_meta[0] is d.grad_fn.input_meta[0] is a.grad_fn.input_meta[0]
+    assert c.grad_fn.needs_input_grad is d.grad_fn.needs_input_grad == (True, True)
+    assert (x * x.detach()).grad_fn.needs_input_grad == (True, False)
+    role = c.grad_fn._saved_versions[0][2]
+    assert role == ("input", 0) and role is d.grad_fn._saved_versions[0][2]
+    # Bounded: a program of ever new shapes keeps at most _SHARED_MAX of them, and stays correct.
+    monkeypatch.setattr(function, "_SHARED_MAX", 4)
+    for n in range(1, 20):
+        y = _leaf((n, 2), seed=n)
+        (y.tanh() * y).sum().backward()
+        np.testing.assert_allclose(y.grad.numpy(), np.tanh(y.detach().numpy()) + y.detach().numpy()
+                                   * (1 - np.tanh(y.detach().numpy()) ** 2))
+        assert len(function._ONE_METAS) <= 4 and len(function._METAS) <= 4
+
+
+def test_recorded_add_and_sub_in_place_read_the_tensor_itself(torch) -> None:
+    """``loss += l`` records ``loss + l`` without a private copy of loss's old values (Add saves
+    nothing); values, gradients and the version rule stay PyTorch's."""
+    def program(T):
+        x = T.tensor([0.5, -1.0, 2.0], dtype=T.float64, requires_grad=True)
+        total = T.zeros(1, dtype=T.float64)
+        for k in range(3):
+            total += (x * (k + 1)).exp().sum()
+        h = x * 2
+        kept = h * h  # saves h: changing h in place afterwards must be caught
+        h.sub_(x, alpha=0.5)
+        (total + h.sum()).backward()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            kept.sum().backward()
+        return total.detach().numpy(), x.grad.numpy()
+
+    for ours, theirs in zip(program(mg), program(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

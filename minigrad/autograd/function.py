@@ -249,9 +249,11 @@ class Function:
             t = inputs[0]
             array = t._array
             arrays = (array,)
-            needs = (t._requires_grad,)
-            edges = (None if not needs[0] else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
-            meta = ((array.shape, array.dtype),)
+            need = t._requires_grad
+            needs = _ONE_NEEDS[need]
+            edges = (None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
+            key = (array.shape, array.dtype)
+            meta = _ONE_METAS.get(key) or _share(_ONE_METAS, key, (_METAS.get(key) or _share(_METAS, key, key),))
         else:
             # With each input: whether it needs a gradient; where that gradient goes (its creator's
             # output slot, or the input itself if a leaf); the shape and dtype it must have.
@@ -268,8 +270,10 @@ class Function:
                     need = t._requires_grad
                     needs.append(need)
                     edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
-                    meta.append((array.shape, array.dtype))
+                    key = (array.shape, array.dtype)
+                    meta.append(_METAS.get(key) or _share(_METAS, key, key))
             needs = tuple(needs)
+            needs = _NEEDS.get(needs) or _share(_NEEDS, needs, needs)
         fn.needs_input_grad = needs
         traced = mode.traced
         if traced and mode.scope_name:
@@ -328,6 +332,26 @@ class Function:
         return f"<{self.kind}Backward{where}>"
 
 
+# Rule: the tuples a node keeps are shared wherever their contents repeat: each input's (shape,
+# dtype), and needs_input_grad. A model stepped in Python keeps thousands of nodes alive until
+# backward, and every tuple they keep is an allocation Python's cycle collector counts: it runs a
+# collection every few hundred of them, and now and then a full one over every object of the
+# process. (Each dict forgets all it holds when it outgrows _SHARED_MAX: varying shapes cannot grow it.)
+_ONE_NEEDS = ((False,), (True,))  # needs_input_grad of a one-input node, by whether its input needs grad
+_ONE_METAS: dict[tuple, tuple] = {}  # (shape, dtype) -> the input_meta ((shape, dtype),) of a one-input node
+_METAS: dict[tuple, tuple] = {}  # (shape, dtype) -> itself: one entry of a longer input_meta
+_NEEDS: dict[tuple, tuple] = {}  # needs_input_grad of a node of several inputs -> itself
+_SHARED_MAX = 4096
+
+
+def _share(shared: dict[tuple, tuple], key: tuple, value: tuple) -> tuple:
+    """Remember ``value`` as the shared tuple for ``key`` (``apply``'s rule above); returns it."""
+    if len(shared) >= _SHARED_MAX:
+        shared.clear()
+    shared[key] = value
+    return value
+
+
 def version_counter(t: Tensor) -> list[int]:
     """The one-item list counting in-place changes of ``t``'s memory (made on first need)."""
     counter = t._version_counter
@@ -343,6 +367,11 @@ def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None
         if t._array.base is not None and (t._array.base is base or t._array.base is source._array):
             t._version_counter = version_counter(source)
             t._base = source if source._base is None else source._base
+
+
+# The roles of saved values, made once (shared, as apply's tuples are).
+_INPUT_ROLES = tuple(("input", i) for i in range(8))
+_OUTPUT_ROLES = tuple(("output", j) for j in range(8))
 
 
 def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays: Sequence[np.ndarray | None],
@@ -369,13 +398,14 @@ def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays:
         if i < n:
             t = inputs[i]
             counter = t._version_counter or version_counter(t)
-            entries.append((counter, counter[0], ("input", i), k))
+            entries.append((counter, counter[0], _INPUT_ROLES[i] if i < len(_INPUT_ROLES) else ("input", i), k))
             continue
         j = 0
         while j < m and a is not outputs[j]._array:
             j += 1
         if j < m:
-            entries.append((version_counter(outputs[j]), 0, ("output", j), k))
+            role = _OUTPUT_ROLES[j] if j < len(_OUTPUT_ROLES) else ("output", j)
+            entries.append((version_counter(outputs[j]), 0, role, k))
             continue
         if a.base is not None:  # a view of an input (rare: checked last)
             i = 0
