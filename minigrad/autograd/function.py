@@ -128,6 +128,10 @@ class Function:
     # True for ops whose output may share memory with input 0 (reshape, transpose, basic indexing):
     # such an output shares the input's version counter, so an in-place change through either is seen.
     is_view: bool = False
+    # False for ops that only move or copy values (views, cat, stack, indexing, gather): with no
+    # arithmetic there is nothing for NumPy to warn about, so apply runs them without switching its
+    # floating-point warnings off (a cost as large as a small reshape's own).
+    computes: bool = True
     # Set by the engine just before it calls backward: True under ``create_graph=True``, when the
     # gradients are Tensors and backward must compute with Tensor ops (see the class docstring).
     create_graph: bool = False
@@ -231,8 +235,8 @@ class Function:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
         # The hot path of every op. Rules: one pass over the inputs; no comprehensions on the path
         # of a one-output op (each is a function call of its own before Python 3.12); no node when
-        # no input needs a gradient; scope, anomaly mode and the recorder cost one check together
-        # when all are off.
+        # no input needs a gradient; the tuples a node keeps shared where they repeat (`_share`);
+        # scope, anomaly mode and the recorder cost one check together when all are off.
         if cls._default_init:  # what Function.__init__ does, without the call
             fn = object.__new__(cls)
             if params:
@@ -254,6 +258,16 @@ class Function:
             edges = (None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
             key = (array.shape, array.dtype)
             meta = _ONE_METAS.get(key) or _share(_ONE_METAS, key, (_METAS.get(key) or _share(_METAS, key, key),))
+        elif len(inputs) == 2 and inputs[0] is not None and inputs[1] is not None:  # binary ops: the same
+            a, b = inputs
+            array, other = a._array, b._array
+            arrays = (array, other)
+            need, need_b = a._requires_grad, b._requires_grad
+            needs = _TWO_NEEDS[need][need_b]
+            edges = (None if not need else a if a.grad_fn is None else (a.grad_fn, a._output_index),
+                     None if not need_b else b if b.grad_fn is None else (b.grad_fn, b._output_index))
+            key, key_b = (array.shape, array.dtype), (other.shape, other.dtype)
+            meta = (_METAS.get(key) or _share(_METAS, key, key), _METAS.get(key_b) or _share(_METAS, key_b, key_b))
         else:
             # With each input: whether it needs a gradient; where that gradient goes (its creator's
             # output slot, or the input itself if a leaf); the shape and dtype it must have.
@@ -278,11 +292,14 @@ class Function:
         traced = mode.traced
         if traced and mode.scope_name:
             fn.scope = mode.scope_name
-        token = NUMPY_ERRORS.set(IGNORE_ALL)  # an op's NumPy arithmetic never warns: x / 0 is inf, as in PyTorch
-        try:
+        if cls.computes:
+            token = NUMPY_ERRORS.set(IGNORE_ALL)  # an op's NumPy arithmetic never warns: x / 0 is inf, as in PyTorch
+            try:
+                raw = fn.forward(*arrays)
+            finally:
+                NUMPY_ERRORS.reset(token)
+        else:
             raw = fn.forward(*arrays)
-        finally:
-            NUMPY_ERRORS.reset(token)
         single = type(raw) is np.ndarray
         if single:
             outputs = (raw,)
@@ -338,6 +355,7 @@ class Function:
 # collection every few hundred of them, and now and then a full one over every object of the
 # process. (Each dict forgets all it holds when it outgrows _SHARED_MAX: varying shapes cannot grow it.)
 _ONE_NEEDS = ((False,), (True,))  # needs_input_grad of a one-input node, by whether its input needs grad
+_TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))  # ... of a two-input node
 _ONE_METAS: dict[tuple, tuple] = {}  # (shape, dtype) -> the input_meta ((shape, dtype),) of a one-input node
 _METAS: dict[tuple, tuple] = {}  # (shape, dtype) -> itself: one entry of a longer input_meta
 _NEEDS: dict[tuple, tuple] = {}  # needs_input_grad of a node of several inputs -> itself

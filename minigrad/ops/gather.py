@@ -73,6 +73,8 @@ def _leading(shape: tuple[int, ...]) -> tuple[slice, ...]:
 
 
 class Gather(Function):
+    computes = False  # moves values only
+
     def forward(self, x):
         self.shape = x.shape
         return x[self.pos]
@@ -195,6 +197,7 @@ def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 
 class IndexSelect(Function):
+    computes = False  # moves values only
     name = "index_select"
 
     def forward(self, x):
@@ -365,6 +368,7 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
 
 
 class Narrow(Function):
+    computes = False  # moves values only
     is_view = True  # shares memory with its input, as in PyTorch (see Function.apply)
 
     def forward(self, x):
@@ -409,6 +413,7 @@ def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
 
 
 class Unbind(Function):
+    computes = False  # moves values only
     is_view = True
 
     def forward(self, x):
@@ -445,6 +450,8 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 class Flip(Function):
+    computes = False  # moves values only
+
     def forward(self, x):
         return np.flip(x, self.dims).copy()  # a copy, as in PyTorch: writing into it leaves x alone
 
@@ -475,6 +482,8 @@ def flip(x: Tensor, *dims: Any, **kw: Any) -> Tensor:
 
 
 class Repeat(Function):
+    computes = False  # moves values only
+
     def forward(self, x):
         self.shape = x.shape
         return np.tile(x, self.repeats)
@@ -510,6 +519,8 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
 
 
 class Roll(Function):
+    computes = False  # moves values only
+
     def forward(self, x):
         return np.roll(x, self.shifts, axis=self.dims)
 

@@ -103,6 +103,7 @@ def _has_integer_array(index: Any) -> bool:
 
 
 class GetItem(Function):
+    computes = False  # moves values only
     name = "index"
     is_view = True  # basic indexing (ints, slices) gives a view; integer arrays and masks copy
 

@@ -44,6 +44,7 @@ def _dim(op: str, dim: int, ndim: int) -> int:
 
 
 class Reshape(Function):
+    computes = False  # moves values only
     is_view = True  # when NumPy can reshape without copying
 
     def forward(self, x):
@@ -106,6 +107,7 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 
 class Permute(Function):
+    computes = False  # moves values only
     is_view = True
 
     def forward(self, x):
@@ -154,6 +156,8 @@ def T(x: Tensor) -> Tensor:  # noqa: N802 - PyTorch's name
 
 
 class Expand(Function):
+    computes = False  # moves values only
+
     def forward(self, x):
         return np.broadcast_to(x, self.shape)
 
@@ -185,6 +189,8 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
 
 
 class Cat(Function):
+    computes = False  # moves values only
+
     def forward(self, *xs):
         try:
             joined = np.concatenate(xs, axis=self.dim)
@@ -198,6 +204,8 @@ class Cat(Function):
 
 
 class Stack(Function):
+    computes = False  # moves values only
+
     def forward(self, *xs):
         shape = xs[0].shape[:self.dim] + (1,) + xs[0].shape[self.dim:]  # (np.stack, less its Python)
         return np.concatenate([x.reshape(shape) for x in xs], axis=self.dim)
@@ -261,6 +269,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 class Split(Function):
+    computes = False  # moves values only
     is_view = True
 
     def forward(self, x):

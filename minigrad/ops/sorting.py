@@ -21,6 +21,7 @@ from minigrad.tensor import Tensor
 class TakeAlong(Function):
     """``values = take_along_axis(x, indices, dim)``; the gradient goes back to where each value was taken."""
 
+    computes = False  # moves values only
     name = "gather"
 
     def forward(self, x):
