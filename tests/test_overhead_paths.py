@@ -259,14 +259,15 @@ def test_big_log_softmax_matches_torch_and_the_general_backward(torch, dtype: st
 def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
     from minigrad.autograd import function
 
-    for shared in ("_ONE_METAS", "_METAS", "_NEEDS"):  # empty: no earlier test's shapes fill them meanwhile
+    for shared in ("_ONE_METAS", "_METAS"):  # empty: no earlier test's shapes fill them meanwhile
         monkeypatch.setattr(function, shared, {})
     x, w = _leaf((3, 4)), _leaf((3, 4), seed=1)
     a, b = x.tanh(), x.exp()
     assert a.grad_fn.input_meta is b.grad_fn.input_meta == (((3, 4), np.dtype(np.float64)),)
     c, d = x * a, w * b
     assert c.grad_fn.input_meta[0] is d.grad_fn.input_meta[0] is a.grad_fn.input_meta[0]
-    assert c.grad_fn.needs_input_grad is d.grad_fn.needs_input_grad == (True, True)
+    assert a.grad_fn.needs_input_grad is b.grad_fn.needs_input_grad == (True,)
+    assert c.grad_fn.needs_input_grad == d.grad_fn.needs_input_grad == (True, True)
     assert (x * x.detach()).grad_fn.needs_input_grad == (True, False)
     role = c.grad_fn._saved_versions[0][2]
     assert role == ("input", 0) and role is d.grad_fn._saved_versions[0][2]
@@ -278,6 +279,12 @@ def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
         np.testing.assert_allclose(y.grad.numpy(), np.tanh(y.detach().numpy()) + y.detach().numpy()
                                    * (1 - np.tanh(y.detach().numpy()) ** 2))
         assert len(function._ONE_METAS) <= 4 and len(function._METAS) <= 4
+    # A shape met with another dtype gets a (shape, dtype) of its own.
+    x32 = mg.ones(3, 4, dtype=mg.float32, requires_grad=True)
+    assert x32.tanh().grad_fn.input_meta == (((3, 4), np.dtype(np.float32)),)
+    assert (x32 * x32).grad_fn.input_meta[1] == ((3, 4), np.dtype(np.float32))
+    assert x.tanh().grad_fn.input_meta == (((3, 4), np.dtype(np.float64)),)
+    assert mg.cat((x, x, x)).grad_fn.input_meta[2] == ((3, 4), np.dtype(np.float64))
 
 
 def test_recorded_add_and_sub_in_place_read_the_tensor_itself(torch) -> None:

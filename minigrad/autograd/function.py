@@ -256,18 +256,10 @@ class Function:
             need = t._requires_grad
             needs = _ONE_NEEDS[need]
             edges = (None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
-            key = (array.shape, array.dtype)
-            meta = _ONE_METAS.get(key) or _share(_ONE_METAS, key, (_METAS.get(key) or _share(_METAS, key, key),))
-        elif len(inputs) == 2 and inputs[0] is not None and inputs[1] is not None:  # binary ops: the same
-            a, b = inputs
-            array, other = a._array, b._array
-            arrays = (array, other)
-            need, need_b = a._requires_grad, b._requires_grad
-            needs = _TWO_NEEDS[need][need_b]
-            edges = (None if not need else a if a.grad_fn is None else (a.grad_fn, a._output_index),
-                     None if not need_b else b if b.grad_fn is None else (b.grad_fn, b._output_index))
-            key, key_b = (array.shape, array.dtype), (other.shape, other.dtype)
-            meta = (_METAS.get(key) or _share(_METAS, key, key), _METAS.get(key_b) or _share(_METAS, key_b, key_b))
+            shape, dtype = array.shape, array.dtype
+            meta = _ONE_METAS.get(shape)
+            if meta is None or meta[0][1] is not dtype:
+                meta = _share(_ONE_METAS, shape, (_meta(shape, dtype),))
         else:
             # With each input: whether it needs a gradient; where that gradient goes (its creator's
             # output slot, or the input itself if a leaf); the shape and dtype it must have.
@@ -284,10 +276,10 @@ class Function:
                     need = t._requires_grad
                     needs.append(need)
                     edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
-                    key = (array.shape, array.dtype)
-                    meta.append(_METAS.get(key) or _share(_METAS, key, key))
+                    shape, dtype = array.shape, array.dtype
+                    shared = _METAS.get(shape)
+                    meta.append(shared if shared is not None and shared[1] is dtype else _meta(shape, dtype))
             needs = tuple(needs)
-            needs = _NEEDS.get(needs) or _share(_NEEDS, needs, needs)
         fn.needs_input_grad = needs
         traced = mode.traced
         if traced and mode.scope_name:
@@ -350,24 +342,32 @@ class Function:
 
 
 # Rule: the tuples a node keeps are shared wherever their contents repeat: each input's (shape,
-# dtype), and needs_input_grad. A model stepped in Python keeps thousands of nodes alive until
-# backward, and every tuple they keep is an allocation Python's cycle collector counts: it runs a
-# collection every few hundred of them, and now and then a full one over every object of the
-# process. (Each dict forgets all it holds when it outgrows _SHARED_MAX: varying shapes cannot grow it.)
+# dtype), and a one-input node's needs_input_grad. A model stepped in Python keeps thousands of
+# nodes alive until backward, and every tuple they keep is an allocation Python's cycle collector
+# counts: it runs a collection every few hundred of them, and now and then a full one over every
+# object of the process. The shared (shape, dtype) are looked up by shape and taken when their
+# dtype is the very same object (a shape met with two dtypes gets the latest). Each dict forgets
+# all it holds when it outgrows _SHARED_MAX: varying shapes cannot grow it.
 _ONE_NEEDS = ((False,), (True,))  # needs_input_grad of a one-input node, by whether its input needs grad
-_TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))  # ... of a two-input node
-_ONE_METAS: dict[tuple, tuple] = {}  # (shape, dtype) -> the input_meta ((shape, dtype),) of a one-input node
-_METAS: dict[tuple, tuple] = {}  # (shape, dtype) -> itself: one entry of a longer input_meta
-_NEEDS: dict[tuple, tuple] = {}  # needs_input_grad of a node of several inputs -> itself
+_ONE_METAS: dict[tuple, tuple] = {}  # shape -> the input_meta ((shape, dtype),) of a one-input node
+_METAS: dict[tuple, tuple] = {}  # shape -> (shape, dtype): one entry of a longer input_meta
 _SHARED_MAX = 4096
 
 
-def _share(shared: dict[tuple, tuple], key: tuple, value: tuple) -> tuple:
-    """Remember ``value`` as the shared tuple for ``key`` (``apply``'s rule above); returns it."""
+def _share(shared: dict[tuple, tuple], shape: tuple, value: tuple) -> tuple:
+    """Remember ``value`` as the shared tuple for ``shape`` (``apply``'s rule above); returns it."""
     if len(shared) >= _SHARED_MAX:
         shared.clear()
-    shared[key] = value
+    shared[shape] = value
     return value
+
+
+def _meta(shape: tuple, dtype: np.dtype) -> tuple:
+    """The shared ``(shape, dtype)`` (made now by the first node to meet them, or after another dtype)."""
+    shared = _METAS.get(shape)
+    if shared is not None and shared[1] is dtype:
+        return shared
+    return _share(_METAS, shape, (shape, dtype))
 
 
 def version_counter(t: Tensor) -> list[int]:
