@@ -257,10 +257,10 @@ def test_big_log_softmax_matches_torch_and_the_general_backward(torch, dtype: st
 
 
 def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
-    from minigrad.autograd import function
+    from minigrad.autograd import shared_tuples
 
-    for shared in ("_ONE_METAS", "_METAS"):  # empty: no earlier test's shapes fill them meanwhile
-        monkeypatch.setattr(function, shared, {})
+    for table in (shared_tuples.ONE_METAS, shared_tuples.METAS):  # empty: no earlier test's shapes evict ours
+        table.clear()
     x, w = _leaf((3, 4)), _leaf((3, 4), seed=1)
     a, b = x.tanh(), x.exp()
     assert a.grad_fn.input_meta is b.grad_fn.input_meta == (((3, 4), np.dtype(np.float64)),)
@@ -271,14 +271,14 @@ def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
     assert (x * x.detach()).grad_fn.needs_input_grad == (True, False)
     role = c.grad_fn._saved_versions[0][2]
     assert role == ("input", 0) and role is d.grad_fn._saved_versions[0][2]
-    # Bounded: a program of ever new shapes keeps at most _SHARED_MAX of them, and stays correct.
-    monkeypatch.setattr(function, "_SHARED_MAX", 4)
+    # Bounded: a program of ever new shapes keeps at most SHARED_MAX of them, and stays correct.
+    monkeypatch.setattr(shared_tuples, "SHARED_MAX", 4)
     for n in range(1, 20):
         y = _leaf((n, 2), seed=n)
         (y.tanh() * y).sum().backward()
         np.testing.assert_allclose(y.grad.numpy(), np.tanh(y.detach().numpy()) + y.detach().numpy()
                                    * (1 - np.tanh(y.detach().numpy()) ** 2))
-        assert len(function._ONE_METAS) <= 4 and len(function._METAS) <= 4
+        assert len(shared_tuples.ONE_METAS) <= 4 and len(shared_tuples.METAS) <= 4
     # A shape met with another dtype gets a (shape, dtype) of its own.
     x32 = mg.ones(3, 4, dtype=mg.float32, requires_grad=True)
     assert x32.tanh().grad_fn.input_meta == (((3, 4), np.dtype(np.float32)),)

@@ -16,6 +16,7 @@ import numpy as np
 from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd.anomaly import describe_forward, forward_trace
 from minigrad.autograd.modes import _mode
+from minigrad.autograd.shared_tuples import INPUT_ROLES, METAS, ONE_METAS, ONE_NEEDS, OUTPUT_ROLES, share, shared_meta
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
@@ -235,7 +236,7 @@ class Function:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
         # The hot path of every op. Rules: one pass over the inputs; no comprehensions on the path
         # of a one-output op (each is a function call of its own before Python 3.12); no node when
-        # no input needs a gradient; the tuples a node keeps shared where they repeat (`_share`);
+        # no input needs a gradient; the tuples a node keeps shared where they repeat (shared_tuples.py);
         # scope, anomaly mode and the recorder cost one check together when all are off.
         if cls._default_init:  # what Function.__init__ does, without the call
             fn = object.__new__(cls)
@@ -254,12 +255,12 @@ class Function:
             array = t._array
             arrays = (array,)
             need = t._requires_grad
-            needs = _ONE_NEEDS[need]
+            needs = ONE_NEEDS[need]
             edges = (None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
             shape, dtype = array.shape, array.dtype
-            meta = _ONE_METAS.get(shape)
+            meta = ONE_METAS.get(shape)
             if meta is None or meta[0][1] is not dtype:
-                meta = _share(_ONE_METAS, shape, (_meta(shape, dtype),))
+                meta = share(ONE_METAS, shape, (shared_meta(shape, dtype),))
         else:
             # With each input: whether it needs a gradient; where that gradient goes (its creator's
             # output slot, or the input itself if a leaf); the shape and dtype it must have.
@@ -277,8 +278,8 @@ class Function:
                     needs.append(need)
                     edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
                     shape, dtype = array.shape, array.dtype
-                    shared = _METAS.get(shape)
-                    meta.append(shared if shared is not None and shared[1] is dtype else _meta(shape, dtype))
+                    shared = METAS.get(shape)
+                    meta.append(shared if shared is not None and shared[1] is dtype else shared_meta(shape, dtype))
             needs = tuple(needs)
         fn.needs_input_grad = needs
         traced = mode.traced
@@ -341,35 +342,6 @@ class Function:
         return f"<{self.kind}Backward{where}>"
 
 
-# Rule: the tuples a node keeps are shared wherever their contents repeat: each input's (shape,
-# dtype), and a one-input node's needs_input_grad. A model stepped in Python keeps thousands of
-# nodes alive until backward, and every tuple they keep is an allocation Python's cycle collector
-# counts: it runs a collection every few hundred of them, and now and then a full one over every
-# object of the process. The shared (shape, dtype) are looked up by shape and taken when their
-# dtype is the very same object (a shape met with two dtypes gets the latest). Each dict forgets
-# all it holds when it outgrows _SHARED_MAX: varying shapes cannot grow it.
-_ONE_NEEDS = ((False,), (True,))  # needs_input_grad of a one-input node, by whether its input needs grad
-_ONE_METAS: dict[tuple, tuple] = {}  # shape -> the input_meta ((shape, dtype),) of a one-input node
-_METAS: dict[tuple, tuple] = {}  # shape -> (shape, dtype): one entry of a longer input_meta
-_SHARED_MAX = 4096
-
-
-def _share(shared: dict[tuple, tuple], shape: tuple, value: tuple) -> tuple:
-    """Remember ``value`` as the shared tuple for ``shape`` (``apply``'s rule above); returns it."""
-    if len(shared) >= _SHARED_MAX:
-        shared.clear()
-    shared[shape] = value
-    return value
-
-
-def _meta(shape: tuple, dtype: np.dtype) -> tuple:
-    """The shared ``(shape, dtype)`` (made now by the first node to meet them, or after another dtype)."""
-    shared = _METAS.get(shape)
-    if shared is not None and shared[1] is dtype:
-        return shared
-    return _share(_METAS, shape, (shape, dtype))
-
-
 def version_counter(t: Tensor) -> list[int]:
     """The one-item list counting in-place changes of ``t``'s memory (made on first need)."""
     counter = t._version_counter
@@ -385,11 +357,6 @@ def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None
         if t._array.base is not None and (t._array.base is base or t._array.base is source._array):
             t._version_counter = version_counter(source)
             t._base = source if source._base is None else source._base
-
-
-# The roles of saved values, made once (shared, as apply's tuples are).
-_INPUT_ROLES = tuple(("input", i) for i in range(8))
-_OUTPUT_ROLES = tuple(("output", j) for j in range(8))
 
 
 def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays: Sequence[np.ndarray | None],
@@ -416,13 +383,13 @@ def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays:
         if i < n:
             t = inputs[i]
             counter = t._version_counter or version_counter(t)
-            entries.append((counter, counter[0], _INPUT_ROLES[i] if i < len(_INPUT_ROLES) else ("input", i), k))
+            entries.append((counter, counter[0], INPUT_ROLES[i] if i < len(INPUT_ROLES) else ("input", i), k))
             continue
         j = 0
         while j < m and a is not outputs[j]._array:
             j += 1
         if j < m:
-            role = _OUTPUT_ROLES[j] if j < len(_OUTPUT_ROLES) else ("output", j)
+            role = OUTPUT_ROLES[j] if j < len(OUTPUT_ROLES) else ("output", j)
             entries.append((version_counter(outputs[j]), 0, role, k))
             continue
         if a.base is not None:  # a view of an input (rare: checked last)

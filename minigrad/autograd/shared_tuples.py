@@ -1,0 +1,58 @@
+"""The tuples graph nodes keep, shared between nodes wherever their contents repeat.
+
+Rule: a node's ``input_meta`` entries (each input's ``(shape, dtype)``), a one-input node's whole
+``input_meta`` and ``needs_input_grad``, and the roles of its saved values (``("input", 0)``) are
+taken from here, not made anew. Why: a model stepped in Python keeps thousands of nodes alive
+until backward, and every tuple they keep is an allocation that Python's cycle collector counts.
+It runs a collection every few hundred of them, and now and then a full one over every object of
+the process (about 100,000 once Numba is loaded), which PyTorch, whose graph is C++, never pays.
+Sharing took a node from about 15 counted allocations to 10 (``docs/performance.md``).
+
+The shared ``(shape, dtype)`` are looked up by shape alone (cheaper than hashing a dtype) and taken
+when their dtype is the very same object; a shape met with another dtype gets a new entry. Each
+table forgets all it holds when it outgrows ``SHARED_MAX``: varying shapes cannot grow it.
+
+Example::
+
+    >>> shared_meta((2, 3), np.dtype(np.float32)) is shared_meta((2, 3), np.dtype(np.float32))
+    True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ONE_NEEDS = ((False,), (True,))  # needs_input_grad of a one-input node, by whether its input needs grad
+ONE_METAS: dict[tuple, tuple] = {}  # shape -> the input_meta ((shape, dtype),) of a one-input node
+METAS: dict[tuple, tuple] = {}  # shape -> (shape, dtype): one entry of a longer input_meta
+INPUT_ROLES = tuple(("input", i) for i in range(8))  # the roles of saved values (Function._saved_versions)
+OUTPUT_ROLES = tuple(("output", j) for j in range(8))
+SHARED_MAX = 4096
+
+
+def share(table: dict[tuple, tuple], shape: tuple, value: tuple) -> tuple:
+    """Remember ``value`` as ``table``'s shared tuple for ``shape``; returns it.
+
+    Example::
+
+        >>> share({}, (2,), ((2,), np.dtype(np.float64)))
+        ((2,), dtype('float64'))
+    """
+    if len(table) >= SHARED_MAX:
+        table.clear()
+    table[shape] = value
+    return value
+
+
+def shared_meta(shape: tuple, dtype: np.dtype) -> tuple:
+    """The shared ``(shape, dtype)``, made by the first node to meet them (or after another dtype).
+
+    Example::
+
+        >>> shared_meta((4,), np.dtype(np.int64))
+        ((4,), dtype('int64'))
+    """
+    meta = METAS.get(shape)
+    if meta is not None and meta[1] is dtype:
+        return meta
+    return share(METAS, shape, (shape, dtype))
