@@ -11,6 +11,14 @@ each other in time; the report gives the median of the rounds' ratios and their 
 
 The idle process waits on a pipe (no spinning thread of its own), and both run with
 ``benchmarks/run.py: worker_env`` (kernels compile before timing, the CPU profile's settings).
+
+``--baseline DIR`` pairs this checkout's minigrad with the minigrad of another checkout (a ``git
+worktree`` of an older commit, say) instead of PyTorch: the ratio is this / baseline, the way a
+change is timed on a noisy host. ``--mean`` takes each burst's mean step instead of its median, so
+that a rare pause (a full collection of Python's cycle collector) counts as often as it happens.
+
+    git worktree add /tmp/base HEAD~1
+    .venv/bin/python benchmarks/paired.py d2l_lstm_scratch --baseline /tmp/base --mean --rounds 20 --burst 1
 """
 
 from __future__ import annotations
@@ -29,15 +37,16 @@ from cpu_profile import add_cpu_arguments  # noqa: E402
 from models import MODELS  # noqa: E402
 from run import worker_env  # noqa: E402
 
-FRAMEWORKS = ("minigrad", "torch")
 
-
-def worker(framework: str, name: str) -> None:
+def worker(framework: str, name: str, mean: bool = False) -> None:
     """Build the model, two untimed steps; then for each burst length read from stdin, time steps for
-    that long (at least 3) and print their median in seconds."""
+    that long (at least 3) and print their median (or ``mean``) in seconds. ``framework``: "torch",
+    "minigrad", or the directory of another checkout whose minigrad to run."""
     if framework == "torch":
         import torch as lib
     else:
+        if framework != "minigrad":
+            sys.path.insert(0, framework)  # (before the first import of minigrad in this process)
         import minigrad as lib
     step = MODELS[name](lib)
     step()
@@ -50,21 +59,25 @@ def worker(framework: str, name: str) -> None:
             t0 = time.perf_counter()
             step()
             times.append(time.perf_counter() - t0)
-        print(json.dumps(statistics.median(times)), flush=True)
+        print(json.dumps(statistics.mean(times) if mean else statistics.median(times)), flush=True)
 
 
-def paired(name: str, rounds: int, burst: float, cpu: str = "native", blas_defaults: bool = False) -> dict:
+def paired(name: str, rounds: int, burst: float, cpu: str = "native", blas_defaults: bool = False,
+           baseline: str | None = None, mean: bool = False) -> dict:
     """``rounds`` rounds of one burst per framework; per framework the median of its bursts' medians,
-    and the median and range of the per-round ratios minigrad / PyTorch."""
+    and the median and range of the per-round ratios minigrad / PyTorch (minigrad / ``baseline``'s
+    minigrad when given; its times are then reported as ``torch_ms``)."""
+    sides = ("minigrad", baseline or "torch")
     procs = {}
-    for fw in FRAMEWORKS:
+    for fw in sides:
         env = worker_env("torch" if fw == "torch" else "fused", cpu, blas_defaults)
-        procs[fw] = subprocess.Popen([sys.executable, __file__, "--worker", fw, name], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=HERE.parent, env=env)
-    times: dict[str, list[float]] = {fw: [] for fw in FRAMEWORKS}
+        command = [sys.executable, __file__, "--worker", fw, name] + (["--mean"] if mean else [])
+        procs[fw] = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     cwd=HERE.parent, env=env)
+    times: dict[str, list[float]] = {fw: [] for fw in sides}
     try:
         for r in range(rounds):
-            for fw in FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]:
+            for fw in sides if r % 2 == 0 else sides[::-1]:
                 p = procs[fw]
                 p.stdin.write(f"{burst}\n")
                 p.stdin.flush()
@@ -76,9 +89,9 @@ def paired(name: str, rounds: int, burst: float, cpu: str = "native", blas_defau
         for p in procs.values():
             p.stdin.close()
             p.wait()
-    ratios = [m / t for m, t in zip(times["minigrad"], times["torch"])]
+    ratios = [m / t for m, t in zip(times["minigrad"], times[sides[1]])]
     return {"model": name, "minigrad_ms": statistics.median(times["minigrad"]) * 1e3,
-            "torch_ms": statistics.median(times["torch"]) * 1e3, "ratio": statistics.median(ratios),
+            "torch_ms": statistics.median(times[sides[1]]) * 1e3, "ratio": statistics.median(ratios),
             "ratio_min": min(ratios), "ratio_max": max(ratios), "rounds": rounds}
 
 
@@ -87,12 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("models", nargs="+", choices=list(MODELS))
     p.add_argument("--rounds", type=int, default=10, help="rounds of one burst per framework (default 10)")
     p.add_argument("--burst", type=float, default=0.3, help="seconds of steps per burst (default 0.3)")
+    p.add_argument("--baseline", metavar="DIR", help="another checkout's minigrad instead of PyTorch")
+    p.add_argument("--mean", action="store_true", help="each burst's mean step, not its median")
     add_cpu_arguments(p)
     args = p.parse_args(argv)
-    print("| model | minigrad ms | PyTorch ms | ratio (median of rounds) | rounds' range |")
+    other = "baseline" if args.baseline else "PyTorch"
+    print(f"| model | minigrad ms | {other} ms | ratio (median of rounds) | rounds' range |")
     print("|---|---|---|---|---|")
     for name in args.models:
-        row = paired(name, args.rounds, args.burst, args.cpu, args.blas_defaults)
+        row = paired(name, args.rounds, args.burst, args.cpu, args.blas_defaults, args.baseline, args.mean)
         print(f"| {name} | {row['minigrad_ms']:.3f} | {row['torch_ms']:.3f} | **{row['ratio']:.2f}** | "
               f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f} |", flush=True)
     return 0
@@ -100,6 +116,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:  # (a timing process: paired() starts two)
-        worker(sys.argv[2], sys.argv[3])
+        worker(sys.argv[2], sys.argv[3], mean="--mean" in sys.argv[4:])
         sys.exit(0)
     sys.exit(main())

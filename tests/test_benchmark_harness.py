@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import subprocess
@@ -267,6 +268,34 @@ def test_the_gc_benchmark_counts_collections_by_generation(capsys):
         module.main(["names_rnn", "--steps", "2", "--freeze"])
         out = capsys.readouterr().out
         assert "frozen" in out and "generation 2" in out
+        switched: list[bool] = []
+        on, off, ratios = module.toggle(lambda s=switched: s.append(gc.isenabled()), rounds=4, burst=0.001)
+        assert gc.isenabled() and on > 0 and off > 0 and len(ratios) == 4
+        assert True in switched and False in switched  # bursts with the collector on, and with it off
+        module.main(["names_rnn", "--toggle", "2", "--burst", "0.01"])
+        assert "on / off" in capsys.readouterr().out
+
+
+def test_paired_timing_against_another_checkout(tmp_path):
+    """``paired.py --baseline DIR``: the other side runs DIR's minigrad (here a stand-in that records
+    being imported), and ``--mean`` reports each burst's mean."""
+    (tmp_path / "minigrad").mkdir()
+    (tmp_path / "minigrad" / "__init__.py").write_text(
+        "import importlib, os, sys\n"
+        "open(os.environ['BASELINE_MARK'], 'w').close()\n"
+        "here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n"
+        "sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != here]\n"
+        "del sys.modules[__name__]\n"
+        "sys.modules[__name__] = importlib.import_module(__name__)  # then the real one\n")
+    mark = tmp_path / "imported"
+    os.environ["BASELINE_MARK"] = str(mark)
+    try:
+        for module in _load("paired"):
+            row = module.paired("timeseries", rounds=2, burst=0.01, baseline=str(tmp_path), mean=True)
+    finally:
+        del os.environ["BASELINE_MARK"]
+    assert mark.exists()  # the baseline side imported the other checkout's minigrad
+    assert row["rounds"] == 2 and row["minigrad_ms"] > 0 and row["torch_ms"] > 0
 
 
 def test_toggle_ab_in_fresh_processes_sets_the_constant_before_the_model_is_built(monkeypatch, capsys):
