@@ -130,8 +130,8 @@ class Function:
     # such an output shares the input's version counter, so an in-place change through either is seen.
     is_view: bool = False
     # False for ops that only move or copy values (views, cat, stack, indexing, gather): with no
-    # arithmetic there is nothing for NumPy to warn about, so apply runs them without switching its
-    # floating-point warnings off (a cost as large as a small reshape's own).
+    # arithmetic there is nothing for NumPy to warn about, so apply does not switch its
+    # floating-point warnings off around them (the switch is not free; tests/test_quiet.py lists them).
     computes: bool = True
     # Set by the engine just before it calls backward: True under ``create_graph=True``, when the
     # gradients are Tensors and backward must compute with Tensor ops (see the class docstring).

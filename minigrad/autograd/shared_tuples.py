@@ -5,8 +5,8 @@ Rule: a node's ``input_meta`` entries (each input's ``(shape, dtype)``), a one-i
 taken from here, not made anew. Why: a model stepped in Python keeps thousands of nodes alive
 until backward, and every tuple they keep is an allocation that Python's cycle collector counts.
 It runs a collection every few hundred of them, and now and then a full one over every object of
-the process (about 100,000 once Numba is loaded), which PyTorch, whose graph is C++, never pays.
-Sharing took a node from about 15 counted allocations to 10 (``docs/performance.md``).
+the process (Numba's objects included), which PyTorch, whose graph is C++, never pays. What this
+saves, and what it costs a small op, is measured in ``docs/performance.md``.
 
 The shared ``(shape, dtype)`` are looked up by shape alone (cheaper than hashing a dtype) and taken
 when their dtype is the very same object; a shape met with another dtype gets a new entry. Each
