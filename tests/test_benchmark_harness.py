@@ -276,9 +276,9 @@ def test_the_gc_benchmark_counts_collections_by_generation(capsys):
         assert "on / off" in capsys.readouterr().out
 
 
-def test_paired_timing_against_another_checkout(tmp_path):
+def test_paired_timing_against_another_checkout(tmp_path, monkeypatch):
     """``paired.py --baseline DIR``: the other side runs DIR's minigrad (here a stand-in that records
-    being imported), and ``--mean`` reports each burst's mean."""
+    being imported, then hands over to this checkout's), with ``--mean`` too."""
     (tmp_path / "minigrad").mkdir()
     (tmp_path / "minigrad" / "__init__.py").write_text(
         "import importlib, os, sys\n"
@@ -288,12 +288,9 @@ def test_paired_timing_against_another_checkout(tmp_path):
         "del sys.modules[__name__]\n"
         "sys.modules[__name__] = importlib.import_module(__name__)  # then the real one\n")
     mark = tmp_path / "imported"
-    os.environ["BASELINE_MARK"] = str(mark)
-    try:
-        for module in _load("paired"):
-            row = module.paired("timeseries", rounds=2, burst=0.01, baseline=str(tmp_path), mean=True)
-    finally:
-        del os.environ["BASELINE_MARK"]
+    monkeypatch.setenv("BASELINE_MARK", str(mark))
+    for module in _load("paired"):
+        row = module.paired("timeseries", rounds=2, burst=0.01, baseline=str(tmp_path), mean=True)
     assert mark.exists()  # the baseline side imported the other checkout's minigrad
     assert row["rounds"] == 2 and row["minigrad_ms"] > 0 and row["torch_ms"] > 0
 
