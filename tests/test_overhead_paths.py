@@ -305,3 +305,18 @@ def test_recorded_add_and_sub_in_place_read_the_tensor_itself(torch) -> None:
 
     for ours, theirs in zip(program(mg), program(torch)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_family_common_case_and_the_rest_agree_with_torch(torch, op: str) -> None:
+    """A plain int dim of a non-empty float tensor takes the short way in; every other call the checks."""
+    data = np.random.default_rng(3).standard_normal((2, 3, 4))
+    for dim in (2, -1, 0, np.int64(1)):
+        ours = getattr(mg.tensor(data), op)(dim)
+        np.testing.assert_allclose(ours.numpy(), getattr(torch.tensor(data), op)(int(dim)).numpy(), rtol=1e-12)
+    assert getattr(mg.tensor(2.5), op)(0).shape == ()  # 0-d: the general path, as PyTorch
+    assert getattr(mg.zeros(2, 0), op)(1).shape == (2, 0)  # nothing to normalise
+    with pytest.raises(IndexError, match="out of range"):
+        getattr(mg.tensor(data), op)(3)
+    with pytest.raises(TypeError, match="floating point"):
+        getattr(mg.tensor([1, 2]), op)(0)

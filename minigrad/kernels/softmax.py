@@ -474,7 +474,8 @@ def _rows(x: np.ndarray, k, ref, large, parallel, vector) -> np.ndarray:
     rows of ``VECTOR_MIN_COLS`` or more below that size ``vector`` (the same rows, one thread)."""
     if x.dtype.kind != "f" or x.ndim == 0:
         return ref(x)
-    if x.size > EXP_KERNEL_MAX_SIZE or jit_disabled():
+    small = x.size <= EXP_KERNEL_MAX_SIZE
+    if not small or jit_disabled():
         if x.dtype != np.float32 or jit_disabled():
             return large(x)
         if threads_usable():
@@ -486,7 +487,7 @@ def _rows(x: np.ndarray, k, ref, large, parallel, vector) -> np.ndarray:
     elif x.shape[-1] >= VECTOR_MIN_COLS and x.dtype == np.float32:
         k = vector
     if x.ndim == 2 and x.flags.c_contiguous:  # the common case: rows as they are
-        out = empty(x.shape, x.dtype)
+        out = np.empty(x.shape, x.dtype) if small else empty(x.shape, x.dtype)  # (small: no recycling to ask for)
         k(x, out)
         return out
     x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])

@@ -430,6 +430,9 @@ def softmax(x: Tensor, dim: int) -> Tensor:
 
     Example: ``mg.tensor([0.0, 0.0]).softmax(0)`` -> tensor([0.5, 0.5]).
     """
+    a = x._array
+    if type(dim) is int and a.dtype.kind == "f" and a.size and -a.ndim <= dim < a.ndim:  # the common case at once
+        return Softmax.apply(x, dim=dim % a.ndim)
     d = _softmax_dim("softmax", x, dim)
     if x._array.size == 0:  # nothing to normalise: an empty tensor of the same dtype, as in PyTorch
         return x.clone()
@@ -444,6 +447,9 @@ def log_softmax(x: Tensor, dim: int) -> Tensor:
 
     Example: ``mg.tensor([0.0, 0.0]).log_softmax(0)`` -> tensor([-0.6931, -0.6931]).
     """
+    a = x._array
+    if type(dim) is int and a.dtype.kind == "f" and a.size and -a.ndim <= dim < a.ndim:  # the common case at once
+        return LogSoftmax.apply(x, dim=dim % a.ndim)
     d = _softmax_dim("log_softmax", x, dim)
     if x._array.size == 0:  # nothing to normalise: an empty tensor of the same dtype, as in PyTorch
         return x.clone()
