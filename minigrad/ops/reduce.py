@@ -418,11 +418,25 @@ class LogSumExp(Function):
         return g * G.exp(x - _keep_dims(y, self.dims, self.keepdim, x.ndim))  # softmax(x)
 
 
-def _softmax_dim(op: str, x: Tensor, dim: Any) -> int:
+def _along_rows(op: str, fn: type[Function], x: Tensor, dim: Any) -> Tensor:
+    """``fn`` (``Softmax`` or ``LogSoftmax``) along ``dim``, with the checks both share.
+
+    A plain int dim of a non-empty float tensor, in range, goes straight to the node; everything
+    else is checked: a missing or bad dim, no elements (an empty result of the same dtype, as in
+    PyTorch), an integer tensor, a 0-d tensor (one row of one).
+    """
+    a = x._array
+    if type(dim) is int and a.dtype.kind == "f" and a.size and -a.ndim <= dim < a.ndim:  # the common case at once
+        return fn.apply(x, dim=dim % a.ndim)
     if dim is None:
         raise TypeError(f"{op}: dim is required (e.g. {op}(x, dim=-1))")
-    (d,) = normalize_dims(op, dim, x.ndim) or (0,)
-    return d
+    (d,) = normalize_dims(op, dim, a.ndim) or (0,)
+    if a.size == 0:  # nothing to normalise
+        return x.clone()
+    _floating_only(op, x)
+    if a.ndim == 0:
+        return fn.apply(x.reshape(1), dim=0).reshape(())
+    return fn.apply(x, dim=d)
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:
@@ -430,16 +444,7 @@ def softmax(x: Tensor, dim: int) -> Tensor:
 
     Example: ``mg.tensor([0.0, 0.0]).softmax(0)`` -> tensor([0.5, 0.5]).
     """
-    a = x._array
-    if type(dim) is int and a.dtype.kind == "f" and a.size and -a.ndim <= dim < a.ndim:  # the common case at once
-        return Softmax.apply(x, dim=dim % a.ndim)
-    d = _softmax_dim("softmax", x, dim)
-    if x._array.size == 0:  # nothing to normalise: an empty tensor of the same dtype, as in PyTorch
-        return x.clone()
-    _floating_only("softmax", x)
-    if x.ndim == 0:
-        return Softmax.apply(x.reshape(1), dim=0).reshape(())
-    return Softmax.apply(x, dim=d)
+    return _along_rows("softmax", Softmax, x, dim)
 
 
 def log_softmax(x: Tensor, dim: int) -> Tensor:
@@ -447,16 +452,7 @@ def log_softmax(x: Tensor, dim: int) -> Tensor:
 
     Example: ``mg.tensor([0.0, 0.0]).log_softmax(0)`` -> tensor([-0.6931, -0.6931]).
     """
-    a = x._array
-    if type(dim) is int and a.dtype.kind == "f" and a.size and -a.ndim <= dim < a.ndim:  # the common case at once
-        return LogSoftmax.apply(x, dim=dim % a.ndim)
-    d = _softmax_dim("log_softmax", x, dim)
-    if x._array.size == 0:  # nothing to normalise: an empty tensor of the same dtype, as in PyTorch
-        return x.clone()
-    _floating_only("log_softmax", x)
-    if x.ndim == 0:
-        return LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
-    return LogSoftmax.apply(x, dim=d)
+    return _along_rows("log_softmax", LogSoftmax, x, dim)
 
 
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
