@@ -138,8 +138,8 @@ def scan_report(kind: str, found: list[tuple[str, str, float]]) -> str:
     return "\n".join(lines)
 
 
-STACK_SCAN = ((1, 4, 8, 16, 32, 64, 96, 128, 256), ((64, 64), (128, 205), (256, 256), (28, 256), (200, 800),
-                                                       (650, 2600)), (6, 35))
+STACK_SCAN = ((1, 4, 8, 16, 32, 64, 96, 128, 256), ((64, 64), (128, 205), (256, 256), (28, 256), (28, 512), (512, 28),
+                                                       (200, 800), (650, 2600)), (6, 35))
 
 
 def stack_ratio(rows: int, k: int, n: int, steps: int, number: int) -> float:

@@ -25,9 +25,30 @@ def test_rows_product_defers_few_rows_of_arrays_and_multiplies_the_rest_now() ->
     assert type(now) is np.ndarray
     np.testing.assert_array_equal(now, np.full((400, 500), float(many)))
     assert type(S.rows_product(np.ones((32, 28)), np.ones((32, 256)))) is np.ndarray  # the copy would not pay
+    assert type(S.rows_product(np.ones((32, 28)), np.ones((32, 512)))) is S.TransposedProduct  # d2l: one-hot letters
     assert type(S.rows_product(np.ones((2, 3), np.int64), np.ones((2, 3), np.int64))) is np.ndarray
     tensors = S.rows_product(mg.ones(2, 3, dtype=mg.float64), mg.ones(2, 4, dtype=mg.float64))  # create_graph
     assert isinstance(tensors, mg.Tensor) and tensors.shape == (3, 4)
+
+
+# (rows, k, n) of a term a.T @ b -> deferred? (benchmarks/products.py --scan stack times each region)
+STACKING_TABLE = [
+    (1, 4, 5, True),          # one row: an outer product, nothing to copy but the row
+    (32, 256, 256, True),     # rows copied: a quarter of the matrix
+    (64, 512, 512, True),     # ROWS_PER_TERM rows
+    (65, 512, 512, False),    # more rows than that: the product runs at speed already
+    (32, 28, 512, True),      # d2l's one-hot X @ W_xh: the copy 1.2 times the matrix, but 458 Ki multiply-adds
+    (32, 512, 28, True),      # ... and H @ W_hq to 28 letters
+    (16, 28, 1000, True),     # a mid-sized term, the copy 0.6 times the matrix
+    (32, 28, 256, False),     # the copy 1.3 times the matrix, and under SMALL_PRODUCT
+    (32, 64, 64, False),      # the copy as big as the matrix, under SMALL_PRODUCT
+    (64, 28, 28, False),      # the copy 4.6 times the matrix
+]
+
+
+@pytest.mark.parametrize(("rows", "k", "n", "expected"), STACKING_TABLE)
+def test_which_terms_are_stacked(rows: int, k: int, n: int, expected: bool) -> None:
+    assert S.stacking_pays(rows, k, n) is expected
 
 
 @pytest.mark.parametrize("rows, steps", [(1, 1), (1, 7), (5, 3), (32, 35)])

@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from minigrad._allocator import empty
-from minigrad.kernels.products import matmul2d
+from minigrad.kernels.products import SMALL_PRODUCT, matmul2d
 
 ROWS_PER_TERM = 64  # a term with more rows than this is multiplied at once
-COPY_SHARE = 2  # ... and so is one whose rows, copied, are more numbers than 1 / COPY_SHARE of its k x n output
+COPY_SHARE = 2  # ... and so is one whose rows, copied, are more numbers than 1 / COPY_SHARE of its k x n output,
+MID_SIZED_COPY_SHARE = 0.5  # ... or, for a term of SMALL_PRODUCT multiply-adds or more, than 1 / this share
 STACK_BYTES = 8 * 2**20  # the rows one leaf's stack may hold before they are multiplied
 
 
@@ -78,12 +79,19 @@ def stacking_pays(rows: int, k: int, n: int) -> bool:
     """Whether a term ``a.T @ b`` of ``rows`` rows, ``a`` (rows, k) and ``b`` (rows, n), is worth deferring.
 
     Added one by one, each term writes and adds a ``k x n`` matrix; stacked, it copies its
-    ``rows x (k + n)`` numbers once. Deferred where the copy is at most half the matrix, and the
-    term has at most ``ROWS_PER_TERM`` rows.
+    ``rows x (k + n)`` numbers once. Deferred where the term has at most ``ROWS_PER_TERM`` rows
+    and the copy is at most half the matrix; or at most twice the matrix where the term is a
+    mid-sized product (``SMALL_PRODUCT`` multiply-adds or more): one by one, such a product, whose
+    inner dimension is just ``rows``, runs on one thread well below BLAS's speed
+    (``kernels/products.py``), while the stacked one has every term's rows as its inner dimension.
 
-    Example: ``stacking_pays(32, 256, 256), stacking_pays(32, 28, 256)`` -> (True, False).
+    Example: ``stacking_pays(32, 256, 256), stacking_pays(32, 28, 512), stacking_pays(32, 28, 256)``
+    -> (True, True, False).
     """
-    return rows <= ROWS_PER_TERM and COPY_SHARE * rows * (k + n) <= k * n
+    if rows > ROWS_PER_TERM:
+        return False
+    copy, matrix = rows * (k + n), k * n
+    return COPY_SHARE * copy <= matrix or (rows * k * n >= SMALL_PRODUCT and MID_SIZED_COPY_SHARE * copy <= matrix)
 
 
 def rows_product(a: Any, b: Any) -> Any:
