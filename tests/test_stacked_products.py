@@ -37,8 +37,8 @@ STACKING_TABLE = [
     (32, 256, 256, True),     # rows copied: a quarter of the matrix
     (64, 512, 512, True),     # ROWS_PER_TERM rows
     (65, 512, 512, False),    # more rows than that: the product runs at speed already
-    (32, 28, 512, True),      # d2l's one-hot X @ W_xh: the copy 1.2 times the matrix, but 458 Ki multiply-adds
-    (32, 512, 28, True),      # ... and H @ W_hq to 28 letters
+    (32, 28, 512, True),      # the gradient of d2l's one-hot X @ W_xh: the copy 1.2 times the matrix, a mid-sized term
+    (32, 512, 28, True),      # ... and of H @ W_hq to 28 letters
     (16, 28, 1000, True),     # a mid-sized term, the copy 0.6 times the matrix
     (32, 28, 256, False),     # the copy 1.3 times the matrix, and under SMALL_PRODUCT
     (32, 64, 64, False),      # the copy as big as the matrix, under SMALL_PRODUCT

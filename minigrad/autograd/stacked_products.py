@@ -33,8 +33,8 @@ from minigrad._allocator import empty
 from minigrad.kernels.products import SMALL_PRODUCT, matmul2d
 
 ROWS_PER_TERM = 64  # a term with more rows than this is multiplied at once
-COPY_SHARE = 2  # ... and so is one whose rows, copied, are more numbers than 1 / COPY_SHARE of its k x n output,
-MID_SIZED_COPY_SHARE = 0.5  # ... or, for a term of SMALL_PRODUCT multiply-adds or more, than 1 / this share
+COPY_SHARE = 2  # ... and so is one whose rows, copied, are more numbers than 1 / COPY_SHARE of its k x n output
+MID_SIZED_COPY_SHARE = 0.5  # (for a term of SMALL_PRODUCT multiply-adds or more: than 1 / this share instead)
 STACK_BYTES = 8 * 2**20  # the rows one leaf's stack may hold before they are multiplied
 
 
