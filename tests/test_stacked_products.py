@@ -7,6 +7,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.autograd import stacked_products as S
+from minigrad.kernels import _jit
 
 
 def steps_of(rows: int, k: int, n: int, steps: int, dtype=np.float64, seed: int = 0):
@@ -25,7 +26,6 @@ def test_rows_product_defers_few_rows_of_arrays_and_multiplies_the_rest_now() ->
     assert type(now) is np.ndarray
     np.testing.assert_array_equal(now, np.full((400, 500), float(many)))
     assert type(S.rows_product(np.ones((32, 28)), np.ones((32, 256)))) is np.ndarray  # the copy would not pay
-    assert type(S.rows_product(np.ones((32, 28)), np.ones((32, 512)))) is S.TransposedProduct  # d2l: one-hot letters
     assert type(S.rows_product(np.ones((2, 3), np.int64), np.ones((2, 3), np.int64))) is np.ndarray
     tensors = S.rows_product(mg.ones(2, 3, dtype=mg.float64), mg.ones(2, 4, dtype=mg.float64))  # create_graph
     assert isinstance(tensors, mg.Tensor) and tensors.shape == (3, 4)
@@ -47,8 +47,26 @@ STACKING_TABLE = [
 
 
 @pytest.mark.parametrize(("rows", "k", "n", "expected"), STACKING_TABLE)
-def test_which_terms_are_stacked(rows: int, k: int, n: int, expected: bool) -> None:
-    assert S.stacking_pays(rows, k, n) is expected
+def test_which_terms_are_stacked(monkeypatch, rows: int, k: int, n: int, expected: bool) -> None:
+    """With Numba's pool awake and float32 products on its threads (d2l_scratch's step)."""
+    monkeypatch.setattr(_jit, "_pool_awake", True)
+    monkeypatch.setattr(S, "use_tiled_threads", lambda dtype: np.dtype(dtype) == np.float32)
+    assert S.stacking_pays(rows, k, n, np.float32) is expected
+
+
+def test_mid_sized_terms_are_stacked_only_where_one_by_one_they_would_run_on_one_thread(monkeypatch) -> None:
+    """Where BLAS runs them on its own threads (Numba's pool asleep, float64), one by one is quicker."""
+    monkeypatch.setattr(S, "use_tiled_threads", lambda dtype: np.dtype(dtype) == np.float32)
+    monkeypatch.setattr(_jit, "_pool_awake", True)
+    x, g = np.ones((32, 28), np.float32), np.ones((32, 512), np.float32)
+    term = S.rows_product(x, g)
+    assert type(term) is S.TransposedProduct
+    np.testing.assert_array_equal(np.asarray(term), np.full((28, 512), 32, np.float32))
+    assert not S.stacking_pays(32, 28, 512, np.float64)
+    assert S.stacking_pays(32, 256, 256, np.float64)  # the copy a quarter of the matrix: stacked everywhere
+    monkeypatch.setattr(_jit, "_pool_awake", False)
+    assert type(S.rows_product(x, g)) is np.ndarray
+    assert S.stacking_pays(32, 256, 256, np.float32)
 
 
 @pytest.mark.parametrize("rows, steps", [(1, 1), (1, 7), (5, 3), (32, 35)])

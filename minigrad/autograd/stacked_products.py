@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from minigrad._allocator import empty
-from minigrad.kernels.products import SMALL_PRODUCT, matmul2d
+from minigrad.kernels._jit import pool_awake
+from minigrad.kernels.products import SMALL_PRODUCT, matmul2d, use_tiled_threads
 
 ROWS_PER_TERM = 64  # a term with more rows than this is multiplied at once
 COPY_SHARE = 2  # ... and so is one whose rows, copied, are more numbers than 1 / COPY_SHARE of its k x n output
-MID_SIZED_COPY_SHARE = 0.5  # (for a term of SMALL_PRODUCT multiply-adds or more: than 1 / this share instead)
+MID_SIZED_COPY_SHARE = 0.5  # (for a mid-sized term run on the calling thread: than 1 / this share instead)
 STACK_BYTES = 8 * 2**20  # the rows one leaf's stack may hold before they are multiplied
 
 
@@ -75,23 +76,26 @@ def transposed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.T * b if a.shape[0] == 1 else matmul2d(a.T, b)
 
 
-def stacking_pays(rows: int, k: int, n: int) -> bool:
+def stacking_pays(rows: int, k: int, n: int, dtype: Any = np.float32) -> bool:
     """Whether a term ``a.T @ b`` of ``rows`` rows, ``a`` (rows, k) and ``b`` (rows, n), is worth deferring.
 
     Added one by one, each term writes and adds a ``k x n`` matrix; stacked, it copies its
     ``rows x (k + n)`` numbers once. Deferred where the term has at most ``ROWS_PER_TERM`` rows
-    and the copy is at most half the matrix; or at most twice the matrix where the term is a
-    mid-sized product (``SMALL_PRODUCT`` multiply-adds or more): one by one, such a product, whose
-    inner dimension is just ``rows``, runs on one thread well below BLAS's speed
-    (``kernels/products.py``), while the stacked one has every term's rows as its inner dimension.
+    and the copy is at most half the matrix. Or at most twice the matrix, for a mid-sized product
+    (``SMALL_PRODUCT`` multiply-adds or more) of ``dtype`` that runs on the calling thread alone
+    here (Numba's pool awake: ``kernels/products.py``): one by one, such a product, whose inner
+    dimension is just ``rows``, runs well below BLAS's speed, while the stacked one has every
+    term's rows as its inner dimension. (On BLAS's own threads, one by one is the quicker way.)
 
-    Example: ``stacking_pays(32, 256, 256), stacking_pays(32, 28, 512), stacking_pays(32, 28, 256)``
-    -> (True, True, False).
+    Example: ``stacking_pays(32, 256, 256), stacking_pays(32, 28, 256)`` -> (True, False).
     """
     if rows > ROWS_PER_TERM:
         return False
     copy, matrix = rows * (k + n), k * n
-    return COPY_SHARE * copy <= matrix or (rows * k * n >= SMALL_PRODUCT and MID_SIZED_COPY_SHARE * copy <= matrix)
+    if COPY_SHARE * copy <= matrix:
+        return True
+    return (rows * k * n >= SMALL_PRODUCT and MID_SIZED_COPY_SHARE * copy <= matrix
+            and pool_awake() and use_tiled_threads(dtype))
 
 
 def rows_product(a: Any, b: Any) -> Any:
@@ -106,7 +110,8 @@ def rows_product(a: Any, b: Any) -> Any:
         (3, 4)
     """
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
-            and a.dtype == b.dtype and a.dtype.kind == "f" and stacking_pays(a.shape[0], a.shape[1], b.shape[1])):
+            and a.dtype == b.dtype and a.dtype.kind == "f"
+            and stacking_pays(a.shape[0], a.shape[1], b.shape[1], a.dtype)):
         return TransposedProduct(a, b)
     return a.T @ b if type(a) is not np.ndarray or type(b) is not np.ndarray else transposed_product(a, b)
 
