@@ -112,7 +112,7 @@ def use_tiled_threads(dtype: Any) -> bool:
         >>> use_tiled_threads(np.float64)
         False
     """
-    return np.dtype(dtype) == np.float32 and num_threads() > 1
+    return np.dtype(dtype) == np.float32 and threads_usable()  # (threads_usable: more than one thread)
 
 
 def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_pool: bool = True) -> np.ndarray:
