@@ -278,7 +278,7 @@ class Function:
                     needs.append(need)
                     edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
                     shape, dtype = array.shape, array.dtype
-                    shared = METAS.get(shape)
+                    shared = METAS.get(shape)  # shared_meta's hit, written out: no call for the common case
                     meta.append(shared if shared is not None and shared[1] is dtype else shared_meta(shape, dtype))
             needs = tuple(needs)
         fn.needs_input_grad = needs
