@@ -8,6 +8,8 @@ they keep; a recorded add_ or sub_ reads the tensor itself.
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -259,7 +261,8 @@ def test_big_log_softmax_matches_torch_and_the_general_backward(torch, dtype: st
 def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
     from minigrad.autograd import shared_tuples
 
-    for table in (shared_tuples.ONE_METAS, shared_tuples.METAS):  # empty: no earlier test's shapes evict ours
+    for table in (shared_tuples.ONE_METAS, shared_tuples.METAS, shared_tuples.NEEDS, shared_tuples.INPUT_METAS):
+        # (empty: no earlier test's shapes evict ours)
         table.clear()
     x, w = _leaf((3, 4)), _leaf((3, 4), seed=1)
     a, b = x.tanh(), x.exp()
@@ -269,8 +272,10 @@ def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
     assert a.grad_fn.needs_input_grad is b.grad_fn.needs_input_grad == (True,)
     assert c.grad_fn.needs_input_grad == d.grad_fn.needs_input_grad == (True, True)
     assert (x * x.detach()).grad_fn.needs_input_grad == (True, False)
-    role = c.grad_fn._saved_versions[0][2]
-    assert role == ("input", 0) and role is d.grad_fn._saved_versions[0][2]
+    role = c.grad_fn._saved_versions[2]  # (flat: counter, version, role, place for each saved value)
+    assert role == ("input", 0) and role is d.grad_fn._saved_versions[2]
+    assert c.grad_fn.needs_input_grad is d.grad_fn.needs_input_grad
+    assert c.grad_fn.input_meta is d.grad_fn.input_meta
     # Bounded: a program of ever new shapes keeps at most SHARED_MAX of them, and stays correct.
     monkeypatch.setattr(shared_tuples, "SHARED_MAX", 4)
     for n in range(1, 20):
@@ -285,6 +290,35 @@ def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
     assert (x32 * x32).grad_fn.input_meta[1] == ((3, 4), np.dtype(np.float32))
     assert x.tanh().grad_fn.input_meta == (((3, 4), np.dtype(np.float64)),)
     assert mg.cat((x, x, x)).grad_fn.input_meta[2] == ((3, 4), np.dtype(np.float64))
+
+
+@pytest.mark.parametrize(("name", "op", "most"), [
+    ("add", lambda a, b, w: a + b, 4),  # the node, its edges, the output Tensor, the weak reference to it
+    ("mul", lambda a, b, w: a * b, 6),  # and what it saves: the saved tuple, the versions of its inputs
+    ("tanh", lambda a, b, w: a.tanh(), 7),  # and the version counter of its output, which it saves
+    ("matmul", lambda a, b, w: a @ w, 6),
+    ("sum", lambda a, b, w: a.sum(0), 7),  # and the dict of its parameters, its dims and the shape it keeps
+])
+def test_a_node_keeps_few_objects_for_the_cycle_collector(name, op, most) -> None:
+    """Each object a node keeps alive until backward is one more that Python's cycle collector
+    counts, walks, and promotes into the generation its full collections walk (shared_tuples.py):
+    no (node, 0) pair per input, one flat tuple of saved versions, the lone weak reference of a
+    one-output node, and needs_input_grad and input_meta shared between nodes."""
+    a, b, w = _leaf((4, 3)) * 1.0, _leaf((4, 3), seed=1) * 1.0, _leaf((3, 3), seed=2)
+    kept = [None] * 20
+    op(a, b, w)  # (a first call may fill the shared tables)
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        for i in range(len(kept)):
+            kept[i] = op(a, b, w)
+        per_node = (len(gc.get_objects()) - before) / len(kept)
+    finally:
+        gc.enable()
+    assert per_node <= most, f"{name}: {per_node} tracked objects per node"
+    kept[0].sum().backward()  # still a working graph
+    assert a.grad_fn is not None
 
 
 def test_recorded_add_and_sub_in_place_read_the_tensor_itself(torch) -> None:

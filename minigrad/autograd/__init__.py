@@ -31,7 +31,7 @@ from typing import Any
 
 from minigrad.autograd import functional
 from minigrad.autograd.engine import backward, grad, run_backward
-from minigrad.autograd.function import Function, sum_to_shape, version_counter
+from minigrad.autograd.function import Function, sum_to_shape
 from minigrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minigrad.autograd.modes import (
     Recorder,
@@ -50,6 +50,7 @@ from minigrad.autograd.modes import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from minigrad.autograd.versions import version_counter
 
 __all__ = [
     "Function", "GradcheckError", "Recorder", "backward", "current_scope", "detect_anomaly", "enable_grad",

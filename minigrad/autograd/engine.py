@@ -66,9 +66,12 @@ def _collect(roots: Sequence[Function]) -> dict[Function, int]:
     seen = set(roots)
     while stack:
         fn = stack.pop()
-        for edge in fn.next_functions:
-            if type(edge) is tuple:
-                parent = edge[0]
+        for edge in fn.edges:
+            if edge is None:
+                continue
+            # An edge is a node (its output 0), a (node, output index) pair, or a leaf tensor.
+            parent = edge[0] if type(edge) is tuple else edge if isinstance(edge, Function) else None
+            if parent is not None:
                 waiting[parent] = waiting.get(parent, 0) + 1
                 if parent not in seen:
                     seen.add(parent)
@@ -131,7 +134,7 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
             else:
                 leaves[id(t)] = [t, g, _CALLER]
             continue
-        buf = pending.setdefault(t.grad_fn, [None] * len(t.grad_fn.outputs))
+        buf = pending.setdefault(t.grad_fn, [None] * t.grad_fn.n_outputs)
         _add(buf, t._output_index, g)
 
     waiting = _collect(list(pending))
@@ -144,7 +147,7 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
     check_nan = anomaly and _mode.anomaly_checks_nan
     while ready:
         fn = ready.pop()
-        grads = pending.pop(fn, None) or [None] * len(fn.outputs)
+        grads = pending.pop(fn, None) or [None] * fn.n_outputs
         if fn.watched or capture is not None:
             grads = _run_output_hooks(fn, grads, capture, captured, graph)
         if fn.released:
@@ -161,10 +164,10 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
             in_grads = fn.backward(grads[0]) if len(grads) == 1 else fn.backward(*grads)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
-        if len(in_grads) != len(fn.next_functions):
+        if len(in_grads) != len(fn.edges):
             raise RuntimeError(
                 f"internal: {fn.name}.backward returned {len(in_grads)} gradients for "
-                f"{len(fn.next_functions)} inputs"
+                f"{len(fn.edges)} inputs"
             )
         if check_nan:
             in_grads = tuple([np.asarray(g) if type(g) is TransposedProduct else g for g in in_grads])
@@ -173,28 +176,33 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
         if not retain_graph:
             fn.release()
         in_grads = list(in_grads)  # the engine's own list: each gradient is taken out of it (see sole_reference)
-        for i, edge in enumerate(fn.next_functions):
+        for i, edge in enumerate(fn.edges):
             g, in_grads[i] = in_grads[i], None
             if edge is None:
                 continue
+            if type(edge) is tuple:  # (node, output index)
+                parent, index = edge
+            elif isinstance(edge, Function):  # a node's output 0
+                parent, index = edge, 0
+            else:  # a leaf tensor
+                parent = None
             meta = fn.input_meta[i]
             if g is not None:
                 shape, dtype = meta
                 if graph:
                     g = _graph_gradient(fn, i, g, shape, dtype)
                 else:
-                    if type(g) is not np.ndarray and not _leaf_term(g, edge, meta):
+                    if type(g) is not np.ndarray and not (parent is None and _leaf_term(g, meta)):
                         g = np.asarray(g)  # (a TransposedProduct is multiplied here, unless a leaf stacks it)
                     if g.shape != shape:
                         g = sum_to_shape(g, shape)
                     if g.dtype != dtype:
                         g = g.astype(dtype)
-            if type(edge) is tuple:
-                parent, index = edge
+            if parent is not None:
                 if g is not None:
                     buf = pending.get(parent)
                     if buf is None:
-                        buf = pending[parent] = [None] * len(parent.outputs)
+                        buf = pending[parent] = [None] * parent.n_outputs
                     old = buf[index]
                     buf[index] = g if old is None else old + g
                 left = waiting[parent] - 1
@@ -240,9 +248,9 @@ def _add_to_leaf(entry: list, g: Any, graph: bool) -> None:
         entry[2] = _SUM
 
 
-def _leaf_term(g: Any, edge: Any, meta: tuple) -> bool:
-    """Whether ``g`` is a weight-gradient term a leaf can stack: it goes to a leaf, in the leaf's shape and dtype."""
-    return type(g) is TransposedProduct and type(edge) is not tuple and g.shape == meta[0] and g.dtype == meta[1]
+def _leaf_term(g: Any, meta: tuple) -> bool:
+    """Whether ``g``, going to a leaf, is a weight-gradient term it can stack: in the leaf's shape and dtype."""
+    return type(g) is TransposedProduct and g.shape == meta[0] and g.dtype == meta[1]
 
 
 def _traced_backward(fn: Function, grads: list, graph: bool) -> Any:

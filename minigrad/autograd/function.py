@@ -1,6 +1,6 @@
 """Function: one node of the graph, and the one central un-broadcasting rule.
 
-A node remembers where each input's gradient must go (``next_functions``) and what its backward
+A node remembers where each input's gradient must go (``edges``) and what its backward
 needs (``save_for_backward``), with the version of each saved tensor, so that backward refuses
 values an in-place op has changed since.
 """
@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
+from minigrad.autograd import shared_tuples as shared
 from minigrad.autograd.anomaly import describe_forward, forward_trace
 from minigrad.autograd.modes import _mode
-from minigrad.autograd.shared_tuples import INPUT_ROLES, METAS, ONE_METAS, ONE_NEEDS, OUTPUT_ROLES, share, shared_meta
+from minigrad.autograd.versions import bookkeeping_of_saved, check_saved_versions, share_version_counter
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
@@ -114,7 +115,7 @@ class Function:
 
     # Set by `apply` on every node it keeps, so slots rather than the instance dict (quicker to set
     # and to free); the op's own attributes (dim, saved shapes...) go into the dict as usual.
-    __slots__ = ("needs_input_grad", "next_functions", "input_meta", "outputs", "__dict__", "__weakref__")
+    __slots__ = ("needs_input_grad", "edges", "input_meta", "_outputs", "__dict__", "__weakref__")
 
     # The name shown in drawings and error messages; subclasses may set it (default: lower-case class name).
     name: str = ""
@@ -140,14 +141,16 @@ class Function:
     scope: str = ""  # the ``mg.scope`` the node was made in
     released: bool = False  # True once backward freed what was saved
     _saved: tuple = ()
-    # (version counter, version at save time, role, place in _saved) for each saved value that is
-    # an input's or an output's memory (``_bookkeeping_of_saved``).
+    # Flat, four items for each saved value that is an input's or an output's memory: its version
+    # counter, its version at save time, its role, its place in _saved (versions.py).
     _saved_versions: tuple = ()
     # True once a hook or retain_grad() was put on one of this node's output tensors: only then
     # does the engine look at those tensors before running backward.
     watched: bool = False
     # False for an op with an __init__ of its own (set by __init_subclass__): `apply` must call it.
     _default_init: bool = True
+    # How many outputs the node has (set by `apply` on the nodes of more than one).
+    n_outputs: int = 1
     # Output index -> hooks registered on an output whose tensor an in-place op has since given a
     # new value (and a new node): they still see this node's gradient, as in PyTorch (ops/inplace.py).
     output_hooks: dict[int, list] | None = None
@@ -186,17 +189,8 @@ class Function:
                 "carried over from the previous window leads back into its freed graph, detach the "
                 "state between windows instead: state = mg.nn.utils.detach_state(state)."
             )
-        for counter, version, (kind, index), k in self._saved_versions:
-            if counter[0] != version:
-                value = self._saved[k]
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: a {value.dtype} tensor of shape {value.shape}, which is {kind} {index} of "
-                    f"{_where(self)}, is at version {counter[0]}; expected version {version} instead. Hint: "
-                    f"{self.name} saved it for backward; change it only after backward, or use the out-of-place "
-                    "form of the in-place op (y = y + 1 instead of y.add_(1)), or .clone() the tensor before "
-                    "changing it."
-                )
+        if self._saved_versions:
+            check_saved_versions(self)
         if self.create_graph:
             return self._saved_as_tensors()
         return self._saved
@@ -205,7 +199,9 @@ class Function:
         """The saved values as Tensors in the graph: inputs as themselves, outputs attached to this node."""
         Tensor = _tensor_class()
         out = list(self._saved)  # constants of the op (and views of inputs) stay as they were saved
-        for _, _, (kind, index), k in self._saved_versions:
+        versions = self._saved_versions
+        for at in range(0, len(versions), 4):
+            _, _, (kind, index), k = versions[at:at + 4]
             if kind == "input":
                 out[k] = self.input_tensor(index, out[k])
             elif kind == "output":  # gradients reaching this Tensor flow back into this node's output slot
@@ -218,12 +214,41 @@ class Function:
         A leaf is the leaf itself; an op's output is a Tensor of that op's output slot; an input
         that needs no gradient is a constant.
         """
-        edge = self.next_functions[i]
+        edge = self.edges[i]
         if edge is None:
             return _tensor_class()(array)
         if type(edge) is tuple:
             return _tensor_class()._from_op(array, edge[0], edge[1])
+        if isinstance(edge, Function):
+            return _tensor_class()._from_op(array, edge, 0)
         return edge
+
+    @property
+    def outputs(self) -> tuple:
+        """Weak references to the node's output tensors, one per output (a lone one is kept bare).
+
+        Weak: outputs keep their node alive (``grad_fn``), never the other way round, so a graph
+        has no reference cycles and is freed as soon as its last tensor goes.
+
+        Example: ``y.grad_fn.outputs[0]() is y`` while ``y`` lives.
+        """
+        refs = self._outputs
+        return refs if type(refs) is tuple else (refs,)
+
+    @outputs.setter
+    def outputs(self, refs: tuple) -> None:
+        self._outputs = refs[0] if len(refs) == 1 else tuple(refs)
+
+    @property
+    def next_functions(self) -> tuple:
+        """Where each input's gradient goes, as PyTorch writes it: ``(node, output index)``, the
+        tensor itself for a leaf, ``None`` where none is needed. (``edges`` writes ``(node, 0)`` as
+        the node alone: one tuple less per input for the cycle collector.)
+
+        Example: ``(mg.ones(2, requires_grad=True) * 2).exp().grad_fn.next_functions`` -> ``((<MulBackward>, 0),)``.
+        """
+        return tuple([edge if edge is None or type(edge) is tuple or not isinstance(edge, Function) else (edge, 0)
+                      for edge in self.edges])
 
     def release(self) -> None:
         """Free what only backward needed. The engine calls this unless ``retain_graph=True``."""
@@ -236,8 +261,9 @@ class Function:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
         # The hot path of every op. Rules: one pass over the inputs; no comprehensions on the path
         # of a one-output op (each is a function call of its own before Python 3.12); no node when
-        # no input needs a gradient; the tuples a node keeps shared where they repeat (shared_tuples.py);
-        # scope, anomaly mode and the recorder cost one check together when all are off.
+        # no input needs a gradient; the tuples a node keeps shared where they repeat (shared_tuples.py),
+        # and no (node, 0) pair made per input (`edges`): every object a node keeps is counted by
+        # Python's cycle collector; scope, anomaly mode and the recorder cost one check together when all are off.
         if cls._default_init:  # what Function.__init__ does, without the call
             fn = object.__new__(cls)
             if params:
@@ -255,15 +281,17 @@ class Function:
             array = t._array
             arrays = (array,)
             need = t._requires_grad
-            needs = ONE_NEEDS[need]
-            edges = (None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index),)
+            needs = shared.ONE_NEEDS[need]
+            maker = t.grad_fn
+            edges = (None if not need else t if maker is None else maker if t._output_index == 0
+                     else (maker, t._output_index),)
             shape, dtype = array.shape, array.dtype
-            meta = ONE_METAS.get(shape)
+            meta = shared.ONE_METAS.get(shape)
             if meta is None or meta[0][1] is not dtype:
-                meta = share(ONE_METAS, shape, (shared_meta(shape, dtype),))
+                meta = shared.share(shared.ONE_METAS, shape, (shared.shared_meta(shape, dtype),))
         else:
-            # With each input: whether it needs a gradient; where that gradient goes (its creator's
-            # output slot, or the input itself if a leaf); the shape and dtype it must have.
+            # With each input: whether it needs a gradient; where that gradient goes (the node that
+            # made it, with the output index unless 0; or the input itself if a leaf); its shape and dtype.
             arrays, needs, edges, meta = [], [], [], []
             for t in inputs:
                 if t is None:
@@ -276,11 +304,15 @@ class Function:
                     arrays.append(array)
                     need = t._requires_grad
                     needs.append(need)
-                    edges.append(None if not need else t if t.grad_fn is None else (t.grad_fn, t._output_index))
+                    maker = t.grad_fn
+                    edges.append(None if not need else t if maker is None else maker if t._output_index == 0
+                                 else (maker, t._output_index))
                     shape, dtype = array.shape, array.dtype
-                    shared = METAS.get(shape)  # shared_meta's hit, written out: no call for the common case
-                    meta.append(shared if shared is not None and shared[1] is dtype else shared_meta(shape, dtype))
+                    kept = shared.METAS.get(shape)  # shared_meta's hit, written out: no call for the common case
+                    meta.append(kept if kept is not None and kept[1] is dtype else shared.shared_meta(shape, dtype))
             needs = tuple(needs)
+            kept = shared.NEEDS.get(needs)
+            needs = kept if kept is not None else shared.shared_value(shared.NEEDS, needs)
         fn.needs_input_grad = needs
         traced = mode.traced
         if traced and mode.scope_name:
@@ -311,25 +343,29 @@ class Function:
         if True not in needs:  # nothing to differentiate: plain tensors, no node kept
             outs = (Tensor(outputs[0]),) if single else tuple([Tensor(a) for a in outputs])
             if cls.is_view:
-                _share_memory_bookkeeping(outs, inputs[0])
+                share_version_counter(outs, inputs[0])
             return outs[0] if single else outs
-        fn.next_functions = tuple(edges)
-        fn.input_meta = tuple(meta)
+        fn.edges = tuple(edges)
+        if type(meta) is list:
+            meta = tuple(meta)
+            kept = shared.INPUT_METAS.get(meta)
+            meta = kept if kept is not None else shared.shared_value(shared.INPUT_METAS, meta)
+        fn.input_meta = meta
         if single:
             out = Tensor._from_op(outputs[0], fn, 0)
             outs = (out,)
-            fn.outputs = (weakref.ref(out),)
+            fn._outputs = weakref.ref(out)
         else:
             made, refs = [], []
             for i, a in enumerate(outputs):
                 t = Tensor._from_op(a, fn, i)
                 made.append(t)
                 refs.append(weakref.ref(t))
-            outs, fn.outputs = tuple(made), tuple(refs)
+            outs, fn._outputs, fn.n_outputs = tuple(made), tuple(refs), len(refs)
         if cls.is_view:
-            _share_memory_bookkeeping(outs, inputs[0])
+            share_version_counter(outs, inputs[0])
         if fn._saved:
-            fn._saved_versions = _bookkeeping_of_saved(fn._saved, inputs, arrays, outs)
+            fn._saved_versions = bookkeeping_of_saved(fn._saved, inputs, arrays, outs)
         if traced:
             if mode.anomaly:  # where this node was made, for backward errors (anomaly.py)
                 fn.forward_trace = forward_trace()
@@ -340,67 +376,6 @@ class Function:
     def __repr__(self) -> str:
         where = f" at {self.scope}" if getattr(self, "scope", "") else ""
         return f"<{self.kind}Backward{where}>"
-
-
-def version_counter(t: Tensor) -> list[int]:
-    """The one-item list counting in-place changes of ``t``'s memory (made on first need)."""
-    counter = t._version_counter
-    if counter is None:
-        counter = t._version_counter = [0]
-    return counter
-
-
-def _share_memory_bookkeeping(outputs: Sequence[Tensor], source: Tensor) -> None:
-    """Outputs of a view op that really share ``source``'s memory share its version counter too."""
-    base = source._array if source._array.base is None else source._array.base
-    for t in outputs:
-        if t._array.base is not None and (t._array.base is base or t._array.base is source._array):
-            t._version_counter = version_counter(source)
-            t._base = source if source._base is None else source._base
-
-
-def _bookkeeping_of_saved(saved: tuple, inputs: Sequence[Tensor | None], arrays: Sequence[np.ndarray | None],
-                          outputs: Sequence[Tensor]) -> tuple:
-    """What a node must know about the values it saved: which are inputs or outputs, at which version.
-
-    One entry ``(counter, version, role, k)`` for each saved value ``saved[k]`` that is an input's
-    or an output's memory: that tensor's version counter and its version now; the role is
-    ``("input", i)`` or ``("output", j)`` when the value *is* that array (``arrays[i]`` is input
-    ``i``'s), ``("a view of input", i)`` when it is a view of it. Backward compares the versions
-    (``saved_tensors``): a saved array that an in-place op changed since would silently give a
-    wrong gradient, so it raises instead, as PyTorch does. Under ``create_graph=True`` the inputs
-    and outputs among the saved values become Tensors in the graph (``_saved_as_tensors``).
-    Arrays are matched by identity: a live array is never another one.
-    """
-    entries = []
-    n, m = len(arrays), len(outputs)
-    for k, a in enumerate(saved):
-        if type(a) is not np.ndarray:
-            continue
-        i = 0
-        while i < n and a is not arrays[i]:
-            i += 1
-        if i < n:
-            t = inputs[i]
-            counter = t._version_counter or version_counter(t)
-            entries.append((counter, counter[0], INPUT_ROLES[i] if i < len(INPUT_ROLES) else ("input", i), k))
-            continue
-        j = 0
-        while j < m and a is not outputs[j]._array:
-            j += 1
-        if j < m:
-            role = OUTPUT_ROLES[j] if j < len(OUTPUT_ROLES) else ("output", j)
-            entries.append((version_counter(outputs[j]), 0, role, k))
-            continue
-        if a.base is not None:  # a view of an input (rare: checked last)
-            i = 0
-            while i < n and a.base is not arrays[i]:
-                i += 1
-            if i < n:
-                t = inputs[i]
-                counter = t._version_counter or version_counter(t)
-                entries.append((counter, counter[0], ("a view of input", i), k))
-    return tuple(entries)
 
 
 def _tensor_class() -> type:

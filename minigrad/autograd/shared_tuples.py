@@ -1,8 +1,8 @@
 """The tuples graph nodes keep, shared between nodes wherever their contents repeat.
 
-Rule: a node's ``input_meta`` entries (each input's ``(shape, dtype)``), a one-input node's whole
-``input_meta`` and ``needs_input_grad``, and the roles of its saved values (``("input", 0)``) are
-taken from here, not made anew. Why: a model stepped in Python keeps thousands of nodes alive
+Rule: a node's ``input_meta`` entries (each input's ``(shape, dtype)``), its whole ``input_meta``
+and ``needs_input_grad``, and the roles of its saved values (``("input", 0)``) are taken from here,
+not made anew. Why: a model stepped in Python keeps thousands of nodes alive
 until backward, and every tuple they keep is an allocation that Python's cycle collector counts.
 It runs a collection every few hundred of them, and now and then a full one over every object of
 the process (Numba's objects included), which PyTorch, whose graph is C++, never pays. What this
@@ -27,6 +27,8 @@ ONE_METAS: dict[tuple, tuple] = {}  # shape -> the input_meta ((shape, dtype),) 
 METAS: dict[tuple, tuple] = {}  # shape -> (shape, dtype): one entry of a longer input_meta
 INPUT_ROLES = tuple(("input", i) for i in range(8))  # the roles of saved values (Function._saved_versions)
 OUTPUT_ROLES = tuple(("output", j) for j in range(8))
+NEEDS: dict[tuple, tuple] = {}  # needs_input_grad of a node of several inputs, by value
+INPUT_METAS: dict[tuple, tuple] = {}  # input_meta of a node of several inputs (a tuple of METAS entries), by value
 SHARED_MAX = 4096
 
 
@@ -56,3 +58,21 @@ def shared_meta(shape: tuple, dtype: np.dtype) -> tuple:
     if meta is not None and meta[1] is dtype:
         return meta
     return share(METAS, shape, (shape, dtype))
+
+
+def shared_value(table: dict[tuple, tuple], value: tuple) -> tuple:
+    """The tuple of ``table`` equal to ``value``: ``value`` itself the first time it is met.
+
+    Example::
+
+        >>> table = {}
+        >>> shared_value(table, (True, False)) is shared_value(table, (True, False))
+        True
+    """
+    kept = table.get(value)
+    if kept is not None:
+        return kept
+    if len(table) >= SHARED_MAX:
+        table.clear()
+    table[value] = value
+    return value

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
-from minigrad.autograd.function import _share_memory_bookkeeping
 from minigrad.autograd.modes import _mode
+from minigrad.autograd.versions import share_version_counter
 from minigrad.kernels.scatter import scatter_add_rows
 from minigrad.tensor import Tensor
 
@@ -187,7 +187,7 @@ def _view(x: Tensor, index: Any) -> Tensor:
     """What ``GetItem.apply`` gives when no gradient flows (and no scope, recording or anomaly mode
     asks for nodes): the view, sharing ``x``'s version counter, without making a node first."""
     out = Tensor(_pick(x._array, index))
-    _share_memory_bookkeeping((out,), x)
+    share_version_counter((out,), x)
     return out
 
 

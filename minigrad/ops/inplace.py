@@ -112,9 +112,11 @@ def _rebase(t: Tensor, result: Tensor) -> None:
     if fn._saved and any(a is result._array for a in fn._saved):
         fn._saved = tuple(t._array if a is result._array else a for a in fn._saved)
         counter = version_counter(t)
-        fn._saved_versions = tuple(
-            (counter, counter[0], role, k) if role == ("output", index) else (c, v, role, k)
-            for c, v, role, k in fn._saved_versions)
+        versions = list(fn._saved_versions)  # flat: counter, version, role, k for each saved value
+        for at in range(0, len(versions), 4):
+            if versions[at + 2] == ("output", index):
+                versions[at:at + 2] = counter, counter[0]
+        fn._saved_versions = tuple(versions)
 
 
 class _Gone:
