@@ -305,7 +305,7 @@ class Tensor(ArrayMethods):
         return _In.apply_inplace(self, "masked_fill_", lambda s: _E.where(mask, value, s), value)
 
     def zero_(self) -> Tensor:
-        return _In.apply_inplace(self, "zero_", lambda s: _In.constant_like(s, 0))
+        return _In.zero_(self)
 
     def fill_(self, value: Any) -> Tensor:
         return _In.fill_(self, value)

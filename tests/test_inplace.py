@@ -494,3 +494,23 @@ def test_a_number_written_at_a_basic_index_keeps_the_rules():
     h[1] = 0.0                                    # recorded: no gradient reaches x through the overwritten place
     h.sum().backward()
     assert x.grad.tolist() == [2.0, 0.0, 2.0]
+
+
+def test_zero_and_fill_write_the_number_into_the_same_memory(torch) -> None:
+    """``p.grad.zero_()`` between steps: the tensor's own memory is written (a NumPy view of it sees the
+    change), its version moves on, and every dtype ends as PyTorch's does."""
+    cases = [("float32", 2.5), ("float64", -1e300), ("int64", 3), ("bool", True), ("float16", 0.1)]
+    for dtype, number in cases:
+        ours, theirs = mg.ones(2, 3, dtype=getattr(mg, dtype)), torch.ones(2, 3, dtype=getattr(torch, dtype))
+        memory = ours.numpy()
+        ours.fill_(number), theirs.fill_(number)
+        assert ours.tolist() == theirs.tolist() and memory.tolist() == theirs.tolist(), dtype
+        ours.zero_(), theirs.zero_()
+        assert ours.tolist() == theirs.tolist() and not memory.any() and ours._version == 2, dtype
+    w = mg.ones(3, requires_grad=True)
+    (w * 2).sum().backward()
+    grad = w.grad
+    grad.zero_()
+    assert w.grad is grad and grad.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(RuntimeError, match="zero_: a leaf Variable that requires grad"):
+        w.zero_()

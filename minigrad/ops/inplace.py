@@ -387,7 +387,26 @@ def fill_(t: Tensor, value: Any) -> Tensor:
             raise RuntimeError(f"fill_: only supports a 0-dimensional value tensor, got shape {value.shape}")
         return apply_inplace(t, "fill_", lambda s: value.reshape(()).expand(*s.shape), value)
     number = _number(value, "fill_")
+    if t._array.dtype.kind == "f" and not (t._requires_grad and is_grad_enabled()):
+        return _fill_memory(t, number, "fill_")
     return apply_inplace(t, "fill_", lambda s: constant_like(s, number))
+
+
+def zero_(t: Tensor) -> Tensor:
+    """Every element set to 0 (``param.grad.zero_()`` between steps); recorded when autograd watches ``t``."""
+    if t._requires_grad and is_grad_enabled():
+        return apply_inplace(t, "zero_", lambda s: constant_like(s, 0))
+    return _fill_memory(t, 0, "zero_")
+
+
+def _fill_memory(t: Tensor, number: Any, op: str) -> Tensor:
+    """A number written into every element, nothing recorded, without a new array: for a number
+    every dtype holds exactly as it converts it (0, or any number into a float tensor), NumPy's
+    ``fill`` means what ``apply_inplace``'s conversion would."""
+    _check_can_change(t, op)
+    t._array.fill(number)
+    version_counter(t)[0] += 1
+    return t
 
 
 def constant_like(t: Tensor, value: Any) -> Tensor:
