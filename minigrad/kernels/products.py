@@ -307,6 +307,8 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
       multiply; not ``np.matmul``, which sends an outer product to a plain loop instead of BLAS;
     - ``x @ W.T`` of few rows as ``(W @ x.T).T`` where NumPy's BLAS runs that quicker
       (``kernels/blas.py: swap_pays``);
+    - ``np.dot`` rather than ``np.matmul`` wherever it can take the arguments (into an ``out`` only
+      of the result's dtype, C-ordered): the same BLAS call with less of NumPy's dispatch around it;
     - it runs inside an op (``Function.apply``, the engine's backward), where NumPy is ``quiet()``:
       ``inf * 0`` is ``nan`` without NumPy's warning, as in PyTorch.
 
@@ -327,6 +329,8 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
         return swapped_matmul(a, b, np.empty((m, b.shape[1]), a.dtype) if out is None else out)
     if out is None:
         return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it
+    if out.dtype == a.dtype == b.dtype and out.flags.c_contiguous:  # what np.dot's `out` must be
+        return np.dot(a, b, out=out)
     return np.matmul(a, b, out=out)
 
 

@@ -422,6 +422,20 @@ def test_blas_matmul2d_puts_a_big_result_in_recycled_memory(dtype):
     np.testing.assert_array_equal(P.blas_matmul2d(g[:1].T, x[:1], out=strided), np.multiply(g[:1].T, x[:1]))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blas_matmul2d_into_any_out_numpy_can_write(dtype):
+    """Into an ``out`` np.dot takes (C-ordered, the result's dtype) and into those it does not: the same values."""
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((3, 32)).astype(dtype), rng.standard_normal((64, 32)).astype(dtype)
+    expected = x.astype(np.float64) @ w.T.astype(np.float64)
+    for out in (np.empty((3, 64), dtype), np.empty((3, 128), dtype)[:, ::2], np.empty((64, 3), dtype).T,
+                np.empty((3, 64), np.float64 if dtype == np.float32 else np.float32)):
+        assert P.blas_matmul2d(x, w.T, out=out) is out
+        np.testing.assert_allclose(out, expected, **_tol(np.float32))
+        assert P.blas_matmul2d(x, np.ascontiguousarray(w.T), out=out) is out
+        np.testing.assert_allclose(out, expected, **_tol(np.float32))
+
+
 def test_serial_fused_layer_weight_gradients_are_recycled():
     """The serial strategies' all-steps products (BLAS) give weight gradients in recycled memory, as the
     parallel ones (matmul2d) do: freed by zero_grad, taken again by the next step's backward."""
