@@ -293,7 +293,7 @@ def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(("name", "op", "most"), [
-    ("add", lambda a, b, w: a + b, 4),  # the node, its edges, the output Tensor, the weak reference to it
+    ("add", lambda a, b, w: a + b, 4),  # the node, its _edges, the output Tensor, the weak reference to it
     ("mul", lambda a, b, w: a * b, 6),  # and what it saves: the saved tuple, the versions of its inputs
     ("tanh", lambda a, b, w: a.tanh(), 7),  # and the version counter of its output, which it saves
     ("matmul", lambda a, b, w: a @ w, 6),
@@ -319,6 +319,28 @@ def test_a_node_keeps_few_objects_for_the_cycle_collector(name, op, most) -> Non
     assert per_node <= most, f"{name}: {per_node} tracked objects per node"
     kept[0].sum().backward()  # still a working graph
     assert a.grad_fn is not None
+
+
+def test_an_op_may_name_its_own_attributes_as_it_likes() -> None:
+    """What a node keeps for the graph is private (``_edges``, ``_outputs``): a ``forward`` that sets
+    ``self.edges`` (bin edges, say) or ``self.n`` keeps its value and the graph keeps its own."""
+    from minigrad.autograd import Function
+
+    class Scale(Function):
+        def forward(self, x):
+            self.edges, self.n = np.array([0.0, 1.0]), 3.0
+            return x * self.n
+
+        def backward(self, grad):
+            assert self.edges.tolist() == [0.0, 1.0]
+            return grad * self.n
+
+    x = _leaf((2,))
+    scaled = x * 1.0
+    y = Scale.apply(scaled)
+    assert y.grad_fn.next_functions == ((scaled.grad_fn, 0),)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
 
 
 def test_recorded_add_and_sub_in_place_read_the_tensor_itself(torch) -> None:

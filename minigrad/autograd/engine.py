@@ -66,7 +66,7 @@ def _collect(roots: Sequence[Function]) -> dict[Function, int]:
     seen = set(roots)
     while stack:
         fn = stack.pop()
-        for edge in fn.edges:
+        for edge in fn._edges:
             if edge is None:
                 continue
             # An edge is a node (its output 0), a (node, output index) pair, or a leaf tensor.
@@ -164,10 +164,10 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
             in_grads = fn.backward(grads[0]) if len(grads) == 1 else fn.backward(*grads)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
-        if len(in_grads) != len(fn.edges):
+        if len(in_grads) != len(fn._edges):
             raise RuntimeError(
                 f"internal: {fn.name}.backward returned {len(in_grads)} gradients for "
-                f"{len(fn.edges)} inputs"
+                f"{len(fn._edges)} inputs"
             )
         if check_nan:
             in_grads = tuple([np.asarray(g) if type(g) is TransposedProduct else g for g in in_grads])
@@ -176,7 +176,7 @@ def _run_backward(roots, root_grads, retain_graph, capture, graph):
         if not retain_graph:
             fn.release()
         in_grads = list(in_grads)  # the engine's own list: each gradient is taken out of it (see sole_reference)
-        for i, edge in enumerate(fn.edges):
+        for i, edge in enumerate(fn._edges):
             g, in_grads[i] = in_grads[i], None
             if edge is None:
                 continue

@@ -1,8 +1,8 @@
 """Function: one node of the graph, and the one central un-broadcasting rule.
 
-A node remembers where each input's gradient must go (``edges``) and what its backward
-needs (``save_for_backward``), with the version of each saved tensor, so that backward refuses
-values an in-place op has changed since.
+A node remembers where each input's gradient must go (``next_functions``, kept as ``_edges``)
+and what its backward needs (``save_for_backward``), with the version of each saved tensor, so
+that backward refuses values an in-place op has changed since.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class Function:
 
     # Set by `apply` on every node it keeps, so slots rather than the instance dict (quicker to set
     # and to free); the op's own attributes (dim, saved shapes...) go into the dict as usual.
-    __slots__ = ("needs_input_grad", "edges", "input_meta", "_outputs", "__dict__", "__weakref__")
+    __slots__ = ("needs_input_grad", "_edges", "input_meta", "_outputs", "__dict__", "__weakref__")
 
     # The name shown in drawings and error messages; subclasses may set it (default: lower-case class name).
     name: str = ""
@@ -214,7 +214,7 @@ class Function:
         A leaf is the leaf itself; an op's output is a Tensor of that op's output slot; an input
         that needs no gradient is a constant.
         """
-        edge = self.edges[i]
+        edge = self._edges[i]
         if edge is None:
             return _tensor_class()(array)
         if type(edge) is tuple:
@@ -242,13 +242,13 @@ class Function:
     @property
     def next_functions(self) -> tuple:
         """Where each input's gradient goes, as PyTorch writes it: ``(node, output index)``, the
-        tensor itself for a leaf, ``None`` where none is needed. (``edges`` writes ``(node, 0)`` as
+        tensor itself for a leaf, ``None`` where none is needed. (``_edges`` writes ``(node, 0)`` as
         the node alone: one tuple less per input for the cycle collector.)
 
         Example: ``(mg.ones(2, requires_grad=True) * 2).exp().grad_fn.next_functions`` -> ``((<MulBackward>, 0),)``.
         """
         return tuple([edge if edge is None or type(edge) is tuple or not isinstance(edge, Function) else (edge, 0)
-                      for edge in self.edges])
+                      for edge in self._edges])
 
     def release(self) -> None:
         """Free what only backward needed. The engine calls this unless ``retain_graph=True``."""
@@ -262,7 +262,7 @@ class Function:
         # The hot path of every op. Rules: one pass over the inputs; no comprehensions on the path
         # of a one-output op (each is a function call of its own before Python 3.12); no node when
         # no input needs a gradient; the tuples a node keeps shared where they repeat (shared_tuples.py),
-        # and no (node, 0) pair made per input (`edges`): every object a node keeps is counted by
+        # and no (node, 0) pair made per input (`_edges`): every object a node keeps is counted by
         # Python's cycle collector; scope, anomaly mode and the recorder cost one check together when all are off.
         if cls._default_init:  # what Function.__init__ does, without the call
             fn = object.__new__(cls)
@@ -345,7 +345,7 @@ class Function:
             if cls.is_view:
                 share_version_counter(outs, inputs[0])
             return outs[0] if single else outs
-        fn.edges = tuple(edges)
+        fn._edges = tuple(edges)
         if type(meta) is list:
             meta = tuple(meta)
             kept = shared.INPUT_METAS.get(meta)
