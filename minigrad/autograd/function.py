@@ -261,9 +261,10 @@ class Function:
         """Run the op on Tensors; record a node when any input requires grad and grad is on."""
         # The hot path of every op. Rules: one pass over the inputs; no comprehensions on the path
         # of a one-output op (each is a function call of its own before Python 3.12); no node when
-        # no input needs a gradient; the tuples a node keeps shared where they repeat (shared_tuples.py),
-        # and no (node, 0) pair made per input (`_edges`): every object a node keeps is counted by
-        # Python's cycle collector; scope, anomaly mode and the recorder cost one check together when all are off.
+        # no input needs a gradient; scope, anomaly mode and the recorder cost one check together
+        # when all are off; and as few objects kept per node as can be, since Python's cycle
+        # collector counts each: the tuples a node keeps shared where they repeat (shared_tuples.py),
+        # no (node, 0) pair per input (`_edges`), a lone output's weak reference without a tuple.
         if cls._default_init:  # what Function.__init__ does, without the call
             fn = object.__new__(cls)
             if params:
