@@ -393,16 +393,26 @@ def fill_(t: Tensor, value: Any) -> Tensor:
 
 
 def zero_(t: Tensor) -> Tensor:
-    """Every element set to 0 (``param.grad.zero_()`` between steps); recorded when autograd watches ``t``."""
+    """Every element set to 0 (``param.grad.zero_()`` between steps); recorded when autograd watches ``t``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> g = mg.ones(3)
+        >>> zero_(g).tolist(), g._version
+        ([0.0, 0.0, 0.0], 1)
+    """
     if t._requires_grad and is_grad_enabled():
         return apply_inplace(t, "zero_", lambda s: constant_like(s, 0))
     return _fill_memory(t, 0, "zero_")
 
 
 def _fill_memory(t: Tensor, number: Any, op: str) -> Tensor:
-    """A number written into every element, nothing recorded, without a new array: for a number
-    every dtype holds exactly as it converts it (0, or any number into a float tensor), NumPy's
-    ``fill`` means what ``apply_inplace``'s conversion would."""
+    """A number written into every element, nothing recorded, no new array made.
+
+    Only for numbers NumPy's ``fill`` converts as ``apply_inplace`` would (``np.full``, then a copy):
+    0 into any dtype, any number into a float tensor. (NaN into an integer tensor, say, they do not.)
+    """
     _check_can_change(t, op)
     t._array.fill(number)
     version_counter(t)[0] += 1
