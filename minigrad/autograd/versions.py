@@ -112,12 +112,13 @@ def check_saved_versions(fn: Function) -> None:
     for at in range(0, len(versions), 4):
         counter, version, (kind, index), k = versions[at:at + 4]
         if counter[0] != version:
+            from minigrad.autograd.function import _where  # (only to word the error: function.py imports this module)
+
             value = fn._saved[k]
-            where = f"{fn.name} at {fn.scope}" if fn.scope else fn.name
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: a {value.dtype} tensor of shape {value.shape}, which is {kind} {index} of "
-                f"{where}, is at version {counter[0]}; expected version {version} instead. Hint: "
+                f"{_where(fn)}, is at version {counter[0]}; expected version {version} instead. Hint: "
                 f"{fn.name} saved it for backward; change it only after backward, or use the out-of-place "
                 "form of the in-place op (y = y + 1 instead of y.add_(1)), or .clone() the tensor before "
                 "changing it."
