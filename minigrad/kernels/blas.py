@@ -91,8 +91,22 @@ def swap_pays(dtype: object, rows: int, inner: int, cols: int, b_transposed: boo
         >>> swap_pays(np.float32, 32, 256, 256, b_transposed=False)  # b in rows: as written
         False
     """
-    return (b_transposed and rows <= SWAP_MAX_ROWS and inner >= SWAP_MIN_INNER and cols >= SWAP_MIN_COLS
-            and rows * cols >= SWAP_MIN_OUTPUT and transposed_b_is_slow(dtype))
+    return b_transposed and in_swap_region(rows, inner, cols) and transposed_b_is_slow(dtype)
+
+
+def in_swap_region(rows: int, inner: int, cols: int) -> bool:
+    """Whether a product's shape lies in the region where ``swap_pays`` can be True (``SWAP_*``).
+
+    Its own function so that ``blas_matmul2d`` asks these integer bounds first: most products lie
+    outside the region, and then need no look at ``b``'s layout or the BLAS.
+
+    Example::
+
+        >>> in_swap_region(32, 256, 256), in_swap_region(1, 32, 64)
+        (True, False)
+    """
+    return (rows <= SWAP_MAX_ROWS and inner >= SWAP_MIN_INNER and cols >= SWAP_MIN_COLS
+            and rows * cols >= SWAP_MIN_OUTPUT)
 
 
 def transposed_b_is_slow(dtype: object) -> bool:

@@ -30,7 +30,7 @@ import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
 from minigrad.kernels._jit import numba_threads, one_thread, pool_awake, threads_usable
-from minigrad.kernels.blas import swap_pays, swapped_matmul, transposed_b_is_slow
+from minigrad.kernels.blas import in_swap_region, swap_pays, swapped_matmul, transposed_b_is_slow
 from minigrad.kernels.cpu import vector_lanes
 from minigrad.kernels.gemm import TILE_ROWS, matmul_blocks, tile_shape
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
@@ -317,16 +317,17 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
         >>> blas_matmul2d(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)).shape
         (2, 4)
     """
-    if out is None and a.shape[0] * b.shape[1] * a.itemsize >= RECYCLE_MIN_BYTES:
-        out = empty_aligned((a.shape[0], b.shape[1]), np.result_type(a, b))
-    if a.shape[1] == 1:
-        if a.shape[0] * b.shape[1] < SMALL_PRODUCT and (
-                out is None or (out.flags.c_contiguous and out.dtype == np.result_type(a, b))):
+    m, k = a.shape
+    n = b.shape[1]
+    if out is None and m * n * a.itemsize >= RECYCLE_MIN_BYTES:
+        out = empty_aligned((m, n), np.result_type(a, b))
+    if k == 1:
+        if m * n < SMALL_PRODUCT and (out is None or (out.flags.c_contiguous and out.dtype == np.result_type(a, b))):
             return np.dot(a, b, out=out)
         return np.multiply(a, b, out=out)
-    m, k = a.shape
-    if a.dtype == b.dtype and swap_pays(a.dtype, m, k, b.shape[1], is_transposed(b)):
-        return swapped_matmul(a, b, np.empty((m, b.shape[1]), a.dtype) if out is None else out)
+    # (the shape's bounds first: most products are outside the swap's region, and skip the rest)
+    if in_swap_region(m, k, n) and a.dtype == b.dtype and swap_pays(a.dtype, m, k, n, is_transposed(b)):
+        return swapped_matmul(a, b, np.empty((m, n), a.dtype) if out is None else out)
     if out is None:
         return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it
     if out.dtype == a.dtype == b.dtype and out.flags.c_contiguous:  # what np.dot's `out` must be
