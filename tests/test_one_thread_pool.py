@@ -205,3 +205,22 @@ def test_a_one_hot_product_takes_the_bands_once_the_pool_is_awake(numpy_products
     x, w = rng.random((32, 28), np.float32), rng.random((28, 512), np.float32)
     np.testing.assert_allclose(P.matmul2d(x, w), x.astype(np.float64) @ w, rtol=1e-5)
     assert numpy_products == [32 * 28 * 256, 32 * 28 * 256]
+
+
+@pytest.mark.parametrize(("rows", "cols", "transposed"), [(1600, 256, True), (1600, 256, False), (700, 400, True)])
+def test_an_outer_product_runs_on_numbas_threads_not_in_numpys_loop(monkeypatch, numpy_products, rows, cols,
+                                                                   transposed):
+    """An inner dimension of 1 (``nn.LSTM(1, H)``'s input projection, ``x @ W_ih.T`` of a one-feature series)
+    from SMALL_PRODUCT up, the pool awake: our kernel on all threads. ``np.matmul`` in bands would run
+    it in NumPy's own loop instead of BLAS, ten times slower."""
+    threads = []
+    real = P.parallel_matmul
+    monkeypatch.setattr(P, "parallel_matmul", lambda a, b, out, n=None: threads.append(n) or real(a, b, out, n))
+    rng = np.random.default_rng(0)
+    x = rng.random((rows, 1), np.float32)
+    w = rng.random((cols, 1), np.float32).T if transposed else rng.random((1, cols), np.float32)
+    assert rows * cols >= SMALL_PRODUCT
+    out = np.full((rows, cols), np.nan, np.float32)
+    assert P.matmul2d(x, w, out=out) is out
+    np.testing.assert_allclose(out, x.astype(np.float64) * w, rtol=1e-6)
+    assert threads == [None] and numpy_products == []  # all threads, and no NumPy product at all

@@ -125,7 +125,8 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
     - from ``SMALL_PRODUCT`` to that: in BLAS while Numba's pool has never run (``pool_awake``);
       once it has, in BLAS in bands it runs on the calling thread (``blas_in_bands``) for a
       ``narrow_output`` or where ``bands_pay``, else in our kernels on the calling thread alone (on
-      all threads for ``FEW_ROWS`` rows, a matrix-vector product);
+      all threads for ``FEW_ROWS`` rows, a matrix-vector product, and for an inner dimension of 1,
+      an outer product, which NumPy's ``matmul`` in bands would run in a plain loop, not in BLAS);
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
       result, ``np.dot`` or a broadcast multiply for an inner dimension of 1);
     - ``wake_pool=False``: while Numba's pool sleeps, to BLAS whatever the size, for a product
@@ -146,8 +147,10 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
         awake = pool_awake()
         if not awake and not wake_pool:
             return blas_matmul2d(a, b, out)
-        if work >= PARALLEL_MIN_PRODUCT or (awake and m <= FEW_ROWS):
-            threads = None  # all (a few rows stream all of b: two caches read it, nothing is packed)
+        if work >= PARALLEL_MIN_PRODUCT or (awake and (m <= FEW_ROWS or k == 1)):
+            # All threads: a few rows stream all of b (two caches read it, nothing is packed); an outer
+            # product (k = 1, the input projection of a one-feature series) only writes its output.
+            threads = None
         elif awake and narrow_output(k, n, a.dtype):
             return blas_in_bands(a, b, out, rows_only=True)
         elif awake and bands_pay(m, k, n, a.dtype, is_transposed(b)):
