@@ -9,7 +9,10 @@
 - the models of other tutorials and examples at their own shapes, held-out workloads that nothing
   was tuned for (``benchmarks/script_models.py``): ``sine_cells``, ``timeseries``, ``mnist_rows``,
   ``sentiment``, ``names_rnn``, ``gru_doc``, ``seq2seq_encoder``, ``seq2seq_attention``,
-  ``names_generation``, ``pos_tagger``, ``d2l_scratch``, ``d2l_lstm_scratch``, ``d2l_concise``.
+  ``names_generation``, ``pos_tagger``, ``d2l_scratch``, ``d2l_lstm_scratch``, ``d2l_concise``;
+- the patterns a new user writes around them (``benchmarks/user_models.py``): ``one_feature_series``,
+  ``multivariate_series``, ``gru_one_feature``, ``packed_gru_classifier``, ``char_lstm``,
+  ``carried_state_lm``, ``lstm_cell_loop``, ``relu_rnn``, ``bilstm_tagger``, ``gru_seq2seq``, ``mlp``.
 
     .venv/bin/python benchmarks/models.py                    # every model, native CPU
     .venv/bin/python benchmarks/models.py --cpu avx2 --only word_lm
@@ -40,6 +43,7 @@ from cpu_profile import add_cpu_arguments, describe_host  # noqa: E402
 from run import worker_env  # noqa: E402
 from script_models import SCRIPT_MODELS  # noqa: E402
 from sweep import CLOCKS, ONE_THREAD, time_step  # noqa: E402
+from user_models import USER_MODELS  # noqa: E402
 
 RESULTS = HERE / "results"
 VOCAB, EMBED, HIDDEN, LAYERS, DROPOUT, BATCH, BPTT = 10_000, 200, 200, 2, 0.2, 20, 35
@@ -95,7 +99,7 @@ def tutorial_rnn_case(L: Any) -> Callable[[], None]:
 
 
 MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {"word_lm": word_lm_case, "tutorial_rnn": tutorial_rnn_case,
-                                                         **SCRIPT_MODELS}
+                                                         **SCRIPT_MODELS, **USER_MODELS}
 
 
 def available_models() -> list[str]:

@@ -56,8 +56,9 @@ def build(model: str) -> Callable[[], Any]:
         return build_step("minigrad", cell)
     from models import tutorial_rnn_case, word_lm_case
     from script_models import SCRIPT_MODELS
+    from user_models import USER_MODELS
 
-    cases = {"word_lm": word_lm_case, "tutorial_rnn": tutorial_rnn_case, **SCRIPT_MODELS}
+    cases = {"word_lm": word_lm_case, "tutorial_rnn": tutorial_rnn_case, **SCRIPT_MODELS, **USER_MODELS}
     if model not in cases:
         raise SystemExit(f"toggle_ab: unknown model {model!r}; one of {sorted(cases)} or a sweep cell")
     return cases[model](minigrad)

@@ -99,8 +99,8 @@ def test_sweep_strategy_forces_what_the_cell_has_kernels_for(sweep_module, monke
 
 
 def test_every_model_of_the_tutorials_trains_in_both_frameworks(models_module):
-    """The held-out models (``benchmarks/script_models.py``) run as written in minigrad and in
-    PyTorch: each step's parameters change and stay finite."""
+    """The held-out models (``benchmarks/script_models.py``, ``benchmarks/user_models.py``) run as
+    written in minigrad and in PyTorch: each step's parameters change and stay finite."""
     import numpy as np
 
     frameworks = [pytest.importorskip("minigrad")]
@@ -110,7 +110,7 @@ def test_every_model_of_the_tutorials_trains_in_both_frameworks(models_module):
         frameworks.append(torch)
     except ImportError:
         pass
-    for name in models_module.SCRIPT_MODELS:
+    for name in [*models_module.SCRIPT_MODELS, *models_module.USER_MODELS]:
         assert name in models_module.MODELS
         for L in frameworks:
             L.manual_seed(0)
