@@ -224,3 +224,21 @@ def test_an_outer_product_runs_on_numbas_threads_not_in_numpys_loop(monkeypatch,
     assert P.matmul2d(x, w, out=out) is out
     np.testing.assert_allclose(out, x.astype(np.float64) * w, rtol=1e-6)
     assert threads == [None] and numpy_products == []  # all threads, and no NumPy product at all
+
+
+@pytest.mark.parametrize(("rows", "inner", "cols", "threads"), [
+    (32, 128, 1000, None),  # a decoder's Linear(128, 1000) on a batch of 32: 4.1 Mi, all threads
+    (32, 128, 384, None),   # a GRU step's x @ W_ih.T (1.5 Mi)
+    (32, 64, 384, 1),       # 0.75 Mi: below AWAKE_PARALLEL_MIN_PRODUCT, the calling thread alone
+])
+def test_mid_sized_products_take_all_threads_from_a_size_once_the_pool_is_awake(monkeypatch, numpy_products, rows,
+                                                                                 inner, cols, threads):
+    taken = []
+    real = P.parallel_matmul
+    monkeypatch.setattr(P, "parallel_matmul", lambda a, b, out, n=None: taken.append(n) or real(a, b, out, n))
+    rng = np.random.default_rng(0)
+    x, w = rng.random((rows, inner), np.float32), rng.random((cols, inner), np.float32)
+    assert SMALL_PRODUCT <= rows * inner * cols < PARALLEL_MIN_PRODUCT
+    assert not P.bands_pay(rows, inner, cols, np.float32, True) and not P.narrow_output(inner, cols, np.float32)
+    np.testing.assert_allclose(P.matmul2d(x, w.T), x.astype(np.float64) @ w.T, rtol=1e-5)
+    assert taken == [threads] and numpy_products == []

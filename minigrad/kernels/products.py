@@ -6,8 +6,8 @@ step products included). It sends a float32 product, by its multiply-adds, to on
 - from ``PARALLEL_MIN_PRODUCT``: ``parallel_matmul`` on Numba's threads (the register-tiled kernel
   of ``kernels/gemm.py``, ``matmul_blocks``, or ``kernels/gemv.py`` for an ``a`` of a few rows);
 - from ``SMALL_PRODUCT``, where BLAS would start threads of its own: BLAS while Numba's pool has
-  never run in this process, else ``parallel_matmul`` on the calling thread alone (a few rows: on
-  all threads);
+  never run in this process, else ``parallel_matmul`` on the calling thread alone (a few rows, an
+  outer product and from ``AWAKE_PARALLEL_MIN_PRODUCT``: on all threads);
 - below that, and every other dtype: NumPy (its BLAS), on one thread.
 
 Why: a train step should keep ONE pool of threads busy. BLAS's threads and Numba's (which the
@@ -98,6 +98,9 @@ SMALL_PRODUCT = 4 * 65536
 # Python ops of a step. It runs in BLAS (on BLAS's threads) while Numba's pool has never run in this
 # process, and on the calling thread alone, in our kernels, once it has: one pool at a time.
 PARALLEL_MIN_PRODUCT = 4 * 1024 * 1024
+# ... but once Numba's pool is awake (a parallel kernel has run: its threads are up already), a
+# product from this many multiply-adds, that BLAS's bands do not take, runs on all of them too.
+AWAKE_PARALLEL_MIN_PRODUCT = 1024 * 1024
 
 
 def use_tiled_threads(dtype: Any) -> bool:
@@ -124,9 +127,10 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
     - big float32 products (``PARALLEL_MIN_PRODUCT`` multiply-adds or more) on Numba's threads;
     - from ``SMALL_PRODUCT`` to that: in BLAS while Numba's pool has never run (``pool_awake``);
       once it has, in BLAS in bands it runs on the calling thread (``blas_in_bands``) for a
-      ``narrow_output`` or where ``bands_pay``, else in our kernels on the calling thread alone (on
-      all threads for ``FEW_ROWS`` rows, a matrix-vector product, and for an inner dimension of 1,
-      an outer product, which NumPy's ``matmul`` in bands would run in a plain loop, not in BLAS);
+      ``narrow_output`` or where ``bands_pay``, else in our kernels: on all threads for ``FEW_ROWS``
+      rows (a matrix-vector product), for an inner dimension of 1 (an outer product, which NumPy's
+      ``matmul`` in bands would run in a plain loop, not in BLAS) and from
+      ``AWAKE_PARALLEL_MIN_PRODUCT`` multiply-adds; below that on the calling thread alone;
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
       result, ``np.dot`` or a broadcast multiply for an inner dimension of 1);
     - ``wake_pool=False``: while Numba's pool sleeps, to BLAS whatever the size, for a product
@@ -156,7 +160,7 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
         elif awake and bands_pay(m, k, n, a.dtype, is_transposed(b)):
             return blas_in_bands(a, b, out)
         elif awake:
-            threads = 1
+            threads = None if work >= AWAKE_PARALLEL_MIN_PRODUCT else 1
         else:  # Numba's pool has never run here: BLAS's threads are the one pool
             return blas_matmul2d(a, b, out)
         if out is None:
