@@ -233,6 +233,8 @@ def test_an_outer_product_runs_on_numbas_threads_not_in_numpys_loop(monkeypatch,
 ])
 def test_mid_sized_products_take_all_threads_from_a_size_once_the_pool_is_awake(monkeypatch, numpy_products, rows,
                                                                                  inner, cols, threads):
+    """Once a parallel kernel has woken the pool, a product from ``AWAKE_PARALLEL_MIN_PRODUCT`` up runs on
+    all its threads (the other thread would only wait); below that, on the calling thread alone."""
     taken = []
     real = P.parallel_matmul
     monkeypatch.setattr(P, "parallel_matmul", lambda a, b, out, n=None: taken.append(n) or real(a, b, out, n))
