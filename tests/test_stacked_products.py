@@ -207,3 +207,40 @@ def test_matches_pytorch_on_a_stepped_linear_rnn() -> None:
         h.sum().backward()
         results.append(W.grad.numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-5)
+
+
+
+def cell_loop(cell: mg.nn.Module, batch: int, steps: int) -> mg.Tensor:
+    """The loss of a float64 cell stepped in Python over ``steps`` steps (the same inputs every time)."""
+    xs = mg.tensor(np.random.default_rng(3).standard_normal((steps, batch, cell.input_size)))
+    state = None
+    for t in range(steps):
+        state = cell(xs[t], state)
+    h = state[0] if isinstance(state, tuple) else state
+    return (h * h).sum()
+
+
+@pytest.mark.parametrize("cell_type", [mg.nn.RNNCell, mg.nn.LSTMCell, mg.nn.GRUCell])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_recurrent_cell_stepped_in_python_stacks_its_weight_gradients(cell_type, batch, stacks_made) -> None:
+    mg.manual_seed(3)
+    cell = cell_type(16, 16).double()
+    cell_loop(cell, batch, 7).backward()
+    assert len(stacks_made) == 2, "W_ih and W_hh: each gets its 7 steps' terms as one product"
+    stacked = [p.grad.numpy().copy() for p in cell.parameters()]
+    cell.zero_grad()
+    without_stacking(lambda: cell_loop(cell, batch, 7).backward())
+    for got, expected in zip(stacked, [p.grad.numpy() for p in cell.parameters()]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
+    reference = cell_type(16, 16, impl="reference").double()  # the same equations in Tensor ops
+    reference.load_state_dict(cell.state_dict())
+    cell_loop(reference, batch, 7).backward()
+    for got, expected in zip(stacked, [p.grad.numpy() for p in reference.parameters()]):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_layer_over_many_rows_multiplies_its_weight_gradients_at_once(stacks_made) -> None:
+    lstm = mg.nn.LSTM(8, 8).double()
+    out, _ = lstm(mg.randn(20, 4, 8, dtype=mg.float64))  # 80 rows: more than ROWS_PER_TERM
+    out.sum().backward()
+    assert not stacks_made and all(p.grad is not None for p in lstm.parameters())

@@ -10,10 +10,11 @@ one product over all the rows:
 
 which is how cuDNN computes a recurrent layer's weight gradients, and how minigrad's fused
 layers do (``nn/fused_rnn.py: _non_recurrent_gradients``). Here it happens in the engine, for any
-graph: ``MatMul`` and ``Linear`` return such a gradient as a ``TransposedProduct`` (not multiplied
-yet), and the engine stacks those that reach one leaf (``ProductSum``) and multiplies once, when
-the walk is over; the leaf's hooks then see the total, as always. Anywhere else (a gradient
-flowing on to another node, anomaly mode's checks) the term is multiplied at once. The sum is the
+graph: ``MatMul``, ``Linear`` and the fused recurrent layers (a cell stepped in Python is one such
+layer per step) return such a gradient as a ``TransposedProduct`` (not multiplied yet), and the
+engine stacks those that reach one leaf (``ProductSum``) and multiplies once, when the walk is
+over; the leaf's hooks then see the total, as always. Anywhere else (a gradient flowing on to
+another node, anomaly mode's checks) the term is multiplied at once. The sum is the
 same; only the order of the additions differs.
 
 Rules: only terms with few rows are deferred (``stacking_pays``): with many rows a product is

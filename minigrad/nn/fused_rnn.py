@@ -49,6 +49,7 @@ import numpy as np
 from minigrad._allocator import allocators_for, contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd import Function, scope
+from minigrad.autograd.stacked_products import rows_product
 from minigrad.errors import ShapeError
 from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
@@ -343,14 +344,16 @@ class FusedRNNLayer(Function):
         dG = a.dgates.reshape(T * B, G)
         dGx = a.dgx.reshape(T * B, G)
         h_prev = (a.h_all[1:] if self.reverse else a.h_all[:-1]).reshape(T * B, H)  # the state each step read
-        mm = matmul2d
-        dx = mm(dGx, w_ih).reshape(self.x_shape) if needs[0] else None
+        dx = matmul2d(dGx, w_ih).reshape(self.x_shape) if needs[0] else None
         dh0 = a.rec + a.carry_h if needs[1] else None
         dc0 = a.carry_c if a.carry_c is not None and needs[2] else None
         if self.stacked_state:  # the states' gradients in their (1, B, H) layout
             dh0, dc0 = (None if g is None else g[None] for g in (dh0, dc0))
-        dw_ih = mm(dGx.T, x2d) if needs[3] else None  # sum over steps of dG_t^T x_t
-        dw_hh = mm(dG.T, h_prev) if needs[4] else None
+        # The weight gradients, sums over steps of dG_t^T x_t and dG_t^T h_{t-1}: one product over all T*B
+        # rows each. A call of few rows (a cell stepped in Python) hands them to the engine unmultiplied
+        # (rows_product), which stacks them with the other steps' and multiplies once (stacked_products.py).
+        dw_ih = rows_product(dGx, x2d) if needs[3] else None
+        dw_hh = rows_product(dG, h_prev) if needs[4] else None
         db_ih = dGx.sum(axis=0) if needs[5] else None
         db_hh = None
         if needs[6]:  # the same as db_ih except where the hidden side differs (GRU's n block)
