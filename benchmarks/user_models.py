@@ -4,9 +4,10 @@ Where ``benchmarks/script_models.py`` copies named tutorials, these are the comm
 them, written as a user would from PyTorch's documentation: a series of one feature (``nn.LSTM(1,
 64)``, whose input projection is an outer product) or of a few, a GRU of one feature, a classifier
 on packed sequences, a character model of two LSTM layers with clipping, a carried and detached
-state (truncated BPTT), an ``LSTMCell`` loop, a ReLU ``nn.RNN``, a bidirectional tagger, a GRU
-seq2seq with teacher forcing, and an MLP (no recurrence at all). None of their shapes was tuned for.
-``benchmarks/models.py`` and ``paired.py`` time them like their other models:
+state (truncated BPTT), an ``LSTMCell`` loop, a wide ``LSTMCell`` of batch one, a ReLU
+``nn.RNN``, a bidirectional tagger, a GRU seq2seq with teacher forcing, and an MLP (no recurrence
+at all). None of their shapes was tuned for. ``benchmarks/models.py`` and ``paired.py`` time them
+like their other models:
 
     .venv/bin/python benchmarks/paired.py one_feature_series packed_gru_classifier --cpu avx2
 
@@ -163,6 +164,27 @@ def lstm_cell_loop_case(L: Any) -> Callable[[], None]:
     return _step(L.optim.Adam(list(cell.parameters()) + list(head.parameters())), loss)
 
 
+def wide_cell_generator_case(L: Any) -> Callable[[], None]:
+    """``nn.LSTMCell(64, 512)`` stepped in Python over 30 steps of one sequence (batch 1), a
+    ``Linear(512, 64)`` on every step's state, the logits joined with ``cat``, cross-entropy, Adam:
+    a character generator written with a cell. A wide weight used by few rows at every step."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(0)
+    cell, head = nn.LSTMCell(64, 512), nn.Linear(512, 64)
+    _, floats, ints = _data(L)
+    xs, y = floats(30, 1, 64), ints(64, 30)
+
+    def loss() -> Any:
+        h, c = L.zeros(1, 512), L.zeros(1, 512)
+        logits = []
+        for t in range(30):
+            h, c = cell(xs[t], (h, c))
+            logits.append(head(h))
+        return F.cross_entropy(L.cat(logits), y)
+
+    return _step(L.optim.Adam(list(cell.parameters()) + list(head.parameters()), lr=1e-3), loss)
+
+
 def relu_rnn_case(L: Any) -> Callable[[], None]:
     """``nn.RNN(10, 50, 2, nonlinearity="relu")``, time-major, batch 8, 20 steps, the last output
     into ``Linear(50, 4)``, cross-entropy, SGD."""
@@ -232,6 +254,7 @@ USER_MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {
     "char_lstm": char_lstm_case,
     "carried_state_lm": carried_state_lm_case,
     "lstm_cell_loop": lstm_cell_loop_case,
+    "wide_cell_generator": wide_cell_generator_case,
     "relu_rnn": relu_rnn_case,
     "bilstm_tagger": bilstm_tagger_case,
     "gru_seq2seq": gru_seq2seq_case,
