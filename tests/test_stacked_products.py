@@ -239,8 +239,20 @@ def test_a_recurrent_cell_stepped_in_python_stacks_its_weight_gradients(cell_typ
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
-def test_a_layer_over_many_rows_multiplies_its_weight_gradients_at_once(stacks_made) -> None:
-    lstm = mg.nn.LSTM(8, 8).double()
-    out, _ = lstm(mg.randn(20, 4, 8, dtype=mg.float64))  # 80 rows: more than ROWS_PER_TERM
+@pytest.mark.parametrize("steps, batch", [(3, 1), (20, 4)])
+def test_a_layer_called_on_a_sequence_multiplies_its_weight_gradients_at_once(steps, batch, monkeypatch) -> None:
+    terms: list[int] = []
+    init = S.TransposedProduct.__init__
+
+    def counted(self, a, b):
+        terms.append(1)
+        init(self, a, b)
+
+    monkeypatch.setattr(S.TransposedProduct, "__init__", counted)
+    lstm = mg.nn.LSTM(16, 16).double()
+    out, _ = lstm(mg.randn(steps, batch, 16, dtype=mg.float64))  # its steps' rows are one product already
     out.sum().backward()
-    assert not stacks_made and all(p.grad is not None for p in lstm.parameters())
+    assert not terms and all(p.grad is not None for p in lstm.parameters())
+    cell = mg.nn.LSTMCell(16, 16).double()
+    cell(mg.randn(1, 16, dtype=mg.float64))[0].sum().backward()  # one step: W_ih's and W_hh's terms
+    assert len(terms) == 2

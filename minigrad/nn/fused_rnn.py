@@ -350,10 +350,12 @@ class FusedRNNLayer(Function):
         if self.stacked_state:  # the states' gradients in their (1, B, H) layout
             dh0, dc0 = (None if g is None else g[None] for g in (dh0, dc0))
         # The weight gradients, sums over steps of dG_t^T x_t and dG_t^T h_{t-1}: one product over all T*B
-        # rows each. A call of few rows (a cell stepped in Python) hands them to the engine unmultiplied
-        # (rows_product), which stacks them with the other steps' and multiplies once (stacked_products.py).
-        dw_ih = rows_product(dGx, x2d) if needs[3] else None
-        dw_hh = rows_product(dG, h_prev) if needs[4] else None
+        # rows each. A call of one step (a cell stepped in Python) hands them to the engine unmultiplied
+        # where that pays (rows_product): the engine stacks them with the loop's other steps and multiplies
+        # once (stacked_products.py). A sequence's call has its steps' rows together already.
+        product = rows_product if T == 1 else _transposed_product_now
+        dw_ih = product(dGx, x2d) if needs[3] else None
+        dw_hh = product(dG, h_prev) if needs[4] else None
         db_ih = dGx.sum(axis=0) if needs[5] else None
         db_hh = None
         if needs[6]:  # the same as db_ih except where the hidden side differs (GRU's n block)
@@ -414,6 +416,11 @@ def _allocators(steps: int, largest: int) -> tuple[Callable[..., np.ndarray], Ca
     arrays, or recycled memory once they are big), decided once for all of them.
     """
     return (empty_aligned, zeros_aligned) if steps > 1 else allocators_for(largest)
+
+
+def _transposed_product_now(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a.T @ b``, multiplied now (a weight gradient over all the steps of a sequence)."""
+    return matmul2d(a.T, b)
 
 
 @functools.lru_cache(maxsize=8)
