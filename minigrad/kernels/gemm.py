@@ -454,6 +454,10 @@ M_BLOCK = 512
 # A chunk of A up to this size stays in a core's L2 cache (2 MiB and more on CPUs with AVX-512,
 # 1 MiB and more on most with AVX2) while the block's panels pass over it.
 A_CACHED_BYTES = 1024 * 1024
+# Blocks of at most this many rows read an untransposed B where it is (``gemm_cols``), unpacked: the
+# packed copy is one more pass over all of B, and a few row tiles do not re-read each panel often
+# enough to repay it (docs/performance.md, "Few rows read B in place").
+IN_PLACE_MAX_ROWS = 64
 
 
 @kernel(parallel=True, **_OPTIONS)
@@ -470,11 +474,17 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     columns, each packs its own panels). Then each block goes over its rows ``M_BLOCK`` at a
     time, each chunk over ``K`` in blocks of ``K_BLOCK``, each of those over all the block's
     panels (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide).
-    The blocks must not overlap; ``parallel_matmul`` cuts them, and sizes ``scratch``
-    (``products.panel_scratch``).
+    Blocks of few rows (``_reads_b_in_place``) skip the packing: each reads an untransposed ``B``
+    where it is (``gemm_cols``). The blocks must not overlap; ``parallel_matmul`` cuts them, and
+    sizes ``scratch`` (``products.panel_scratch``).
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
+    if _reads_b_in_place(blocks, b_transposed, tc):
+        for n in prange(n_blocks):
+            r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
+            gemm_cols(a.T[r0:r1] if a_transposed else a[r0:r1], b, out[r0:r1], j0, j1)
+        return
     units = _column_bounds(blocks)  # the column ranges of the blocks, as units of one "gate"
     first, cols = panel_plan(np.int64(1), out.shape[1], units, tc)
     n_inner = a.shape[0] if a_transposed else a.shape[1]
@@ -512,6 +522,19 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
                 k1 = min(k0 + step, n_inner)
                 for p in range(first[u], first[u_stop]):
                     gemm_panel_k(a_rows, panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
+
+
+@Inline.with_options(_OPTIONS)
+def _reads_b_in_place(blocks, b_transposed, tile_cols):
+    """Whether ``matmul_blocks`` reads ``B`` unpacked: ``B`` untransposed, every block at most
+    ``IN_PLACE_MAX_ROWS`` rows and at least one tile wide (``gemm_cols`` runs a narrower range in a
+    plain loop)."""
+    if b_transposed:
+        return False
+    for n in range(blocks.shape[0]):
+        if blocks[n, 1] - blocks[n, 0] > IN_PLACE_MAX_ROWS or blocks[n, 3] - blocks[n, 2] < tile_cols:
+            return False
+    return True
 
 
 def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transposed: bool, out: np.ndarray,

@@ -265,7 +265,23 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
             G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks, scratch)
             np.testing.assert_allclose(ours, ref, **tol)
             np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
-        assert not np.isnan(kept).any()  # panel_scratch counts the panels exactly: all of it was packed into
+        if G._reads_b_in_place(blocks, b_transposed, tile_cols):
+            assert np.isnan(kept).all()  # b read where it is: nothing packed
+        else:
+            assert not np.isnan(kept).any()  # panel_scratch counts the panels exactly: all of it was packed into
+
+
+def test_which_blocks_read_b_in_place():
+    """Unpacked: an untransposed B, blocks of at most IN_PLACE_MAX_ROWS rows, each a tile wide or more."""
+    tc, most = 24, G.IN_PLACE_MAX_ROWS
+
+    def blocks(*rows_and_cols):
+        return np.array(rows_and_cols, np.int64)
+
+    assert G._reads_b_in_place(blocks((0, most, 0, tc), (0, most, tc, 3 * tc)), False, tc)
+    assert not G._reads_b_in_place(blocks((0, most, 0, tc)), True, tc)  # a transposed B is packed
+    assert not G._reads_b_in_place(blocks((0, most + 1, 0, tc)), False, tc)  # more rows: packing pays
+    assert not G._reads_b_in_place(blocks((0, 4, 0, tc), (0, 4, tc, 2 * tc - 1)), False, tc)  # a narrow block
 
 
 @pytest.mark.parametrize("m0, m1", [(0, 19), (3, 11), (5, 5)])
@@ -287,11 +303,12 @@ def test_rows_of_transpose_copies_a_chunk_of_rows(m0, m1, k, compiled):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("width", [1, 4, 5, 8, 15, 16, 17, 63])
-def test_last_panel_of_every_width(dtype, a_transposed, width):
-    """The last panel of any width: the narrow tile (up to one vector) or the wide tile; 19 rows (a
-    partial block of rows in each tile) and K over several blocks (the tiles go on from what the
-    earlier blocks of K left in ``out``)."""
-    m, k, n = 19, 2 * G.K_ONE_PASS + 3, 64 + width
+@pytest.mark.parametrize("m", [19, G.IN_PLACE_MAX_ROWS + 7])
+def test_last_panel_of_every_width(dtype, a_transposed, width, m):
+    """The last panel of any width: the narrow tile (up to one vector) or the wide tile, in packed
+    panels and in ``b`` itself (few rows); a partial block of rows in each tile, and K over several
+    blocks (the tiles go on from what the earlier blocks of K left in ``out``)."""
+    k, n = 2 * G.K_ONE_PASS + 3, 64 + width
     rng = np.random.default_rng(width)
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     a_data = np.ascontiguousarray(a.T) if a_transposed else a
