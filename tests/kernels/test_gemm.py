@@ -328,6 +328,11 @@ def test_matmul_blocks_any_blocks(dtype):
     ours = np.full((11, 150), np.nan, dtype)
     G.matmul_blocks(a, False, b, False, ours, blocks, np.empty(0, dtype))
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
+    wide = np.array([[0, 3, 0, 70], [3, 11, 0, 80], [0, 3, 70, 150], [3, 11, 80, 150]], np.int64)
+    assert G._reads_b_in_place(wide, False, G.tile_shape(dtype)[1])  # cut off the tiles, b read in place
+    ours = np.full((11, 150), np.nan, dtype)
+    G.matmul_blocks(a, False, b, False, ours, wide, np.empty(0, dtype))
+    np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
     out = np.full((11, 150), 7.0, dtype)  # a block set that leaves columns and rows alone
     G.matmul_blocks(a, False, b, False, out, np.array([[1, 5, 3, 70]], np.int64), np.empty(0, dtype))
     np.testing.assert_allclose(out[1:5, 3:70], a[1:5] @ b[:, 3:70], **_tol(dtype))
