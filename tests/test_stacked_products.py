@@ -209,7 +209,6 @@ def test_matches_pytorch_on_a_stepped_linear_rnn() -> None:
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-5)
 
 
-
 def cell_loop(cell: mg.nn.Module, batch: int, steps: int) -> mg.Tensor:
     """The loss of a float64 cell stepped in Python over ``steps`` steps (the same inputs every time)."""
     xs = mg.tensor(np.random.default_rng(3).standard_normal((steps, batch, cell.input_size)))
@@ -223,6 +222,8 @@ def cell_loop(cell: mg.nn.Module, batch: int, steps: int) -> mg.Tensor:
 @pytest.mark.parametrize("cell_type", [mg.nn.RNNCell, mg.nn.LSTMCell, mg.nn.GRUCell])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_a_recurrent_cell_stepped_in_python_stacks_its_weight_gradients(cell_type, batch, stacks_made) -> None:
+    """A cell called once per step (the fused layer, one step a call) hands its weight gradients to the
+    engine, which stacks the loop's terms: the same sums as one by one, and as the reference cell's."""
     mg.manual_seed(3)
     cell = cell_type(16, 16).double()
     cell_loop(cell, batch, 7).backward()
@@ -241,6 +242,7 @@ def test_a_recurrent_cell_stepped_in_python_stacks_its_weight_gradients(cell_typ
 
 @pytest.mark.parametrize("steps, batch", [(3, 1), (20, 4)])
 def test_a_layer_called_on_a_sequence_multiplies_its_weight_gradients_at_once(steps, batch, monkeypatch) -> None:
+    """A call over a sequence (even of rows few enough to stack) makes no deferred term; a cell's call makes two."""
     terms: list[int] = []
     init = S.TransposedProduct.__init__
 
