@@ -18,6 +18,9 @@ backward (reverse time)::
         rec = dgates_t @ W_hh                 # carries dL/dh to h_{t-1}
     dW_ih = dG^T X,  dW_hh = dG^T H_prev,  db = sum(dG),  dX = dG @ W_ih     # ONE matmul each
 
+A call of one step (a cell stepped in Python) leaves its ``dW_ih`` and ``dW_hh`` to the engine,
+which sums them over the loop's steps as one product too (``autograd/stacked_products.py``).
+
 Which loop runs is decided in one place, ``plan(mode, dtype, batch, hidden)`` (``nn/rnn_plan.py``),
 which names a ``Strategy``: the per-step loop above (``PER_STEP``), the whole time loop inside one
 compiled kernel (``SEQUENCE``: for small layers the Python loop costs more than the maths), or the
