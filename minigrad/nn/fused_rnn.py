@@ -52,7 +52,7 @@ import numpy as np
 from minigrad._allocator import allocators_for, contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd import Function, scope
-from minigrad.autograd.stacked_products import rows_product
+from minigrad.autograd.stacked_products import rows_product, transposed_product
 from minigrad.errors import ShapeError
 from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
@@ -356,7 +356,7 @@ class FusedRNNLayer(Function):
         # rows each. A call of one step (a cell stepped in Python) hands them to the engine unmultiplied
         # where that pays (rows_product): the engine stacks them with the loop's other steps and multiplies
         # once (stacked_products.py). A sequence's call has its steps' rows together already.
-        product = rows_product if T == 1 else _transposed_product_now
+        product = rows_product if T == 1 else transposed_product  # (a.T @ b now)
         dw_ih = product(dGx, x2d) if needs[3] else None
         dw_hh = product(dG, h_prev) if needs[4] else None
         db_ih = dGx.sum(axis=0) if needs[5] else None
@@ -419,11 +419,6 @@ def _allocators(steps: int, largest: int) -> tuple[Callable[..., np.ndarray], Ca
     arrays, or recycled memory once they are big), decided once for all of them.
     """
     return (empty_aligned, zeros_aligned) if steps > 1 else allocators_for(largest)
-
-
-def _transposed_product_now(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a.T @ b``, multiplied now (a weight gradient over all the steps of a sequence)."""
-    return matmul2d(a.T, b)
 
 
 @functools.lru_cache(maxsize=8)
