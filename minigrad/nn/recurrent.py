@@ -240,13 +240,20 @@ class RNNBase(Module):
         b_ih, b_hh = (params[2], params[3]) if self.bias else (None, None)
         w_hr = params[-1] if self.proj_size > 0 else None
         cell = self.cell
-        # The fused kernels have no projection: LSTM(proj_size>0) uses the reference path.
         if self.impl == "fused" and w_hr is None:
             c0 = state[1] if cell.has_cell_state else None
             roles = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), names))
             out, h, c = _fused_layer(cell.mode, x, state[0], c0, w_ih, w_hh, b_ih, b_hh, param_names=roles,
                                      **options)
             return out, ((h, c) if cell.has_cell_state else (h,))
+        if self.impl == "fused":  # LSTM(proj_size>0): its own fused node, unless a packed batch needs the steps
+            from minigrad.nn import fused_projected_lstm as projected  # (the Numba path: imported on first use)
+
+            if projected.can_run(x, options["lengths"]):
+                with scope(options["layer_scope"]):
+                    out, h, c = projected.fused_projected_lstm_layer(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh,
+                                                                     w_hr, reverse=options["reverse"])
+                return out, (h, c)
         with scope(options.pop("layer_scope")):
             step = BuiltinStep(self.cell, w_ih, w_hh, b_ih, b_hh, w_hr)
             return run_direction(step, x, state, **options)
@@ -358,7 +365,7 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """Long short-term memory, stacked; gates in PyTorch's order i, f, g, o.
 
-    Arguments as ``torch.nn.LSTM`` (including ``proj_size``, computed by the reference path);
+    Arguments as ``torch.nn.LSTM`` (including ``proj_size``: ``nn/fused_projected_lstm.py``);
     ``impl='fused'|'reference'`` picks the implementation. ``forward(x, (h_0, c_0))`` returns
     ``(output, (h_n, c_n))``.
 
