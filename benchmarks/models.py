@@ -12,8 +12,8 @@
   ``names_generation``, ``pos_tagger``, ``d2l_scratch``, ``d2l_lstm_scratch``, ``d2l_concise``;
 - the patterns a new user writes around them (``benchmarks/user_models.py``): ``one_feature_series``,
   ``multivariate_series``, ``gru_one_feature``, ``packed_gru_classifier``, ``char_lstm``,
-  ``carried_state_lm``, ``lstm_cell_loop``, ``wide_cell_generator``, ``relu_rnn``, ``bilstm_tagger``,
-  ``gru_seq2seq``, ``mlp``.
+  ``carried_state_lm``, ``lstm_cell_loop``, ``wide_cell_generator``, ``projected_lstm``, ``relu_rnn``,
+  ``bilstm_tagger``, ``gru_seq2seq``, ``mlp``.
 
     .venv/bin/python benchmarks/models.py                    # every model, native CPU
     .venv/bin/python benchmarks/models.py --cpu avx2 --only word_lm

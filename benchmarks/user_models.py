@@ -4,10 +4,10 @@ Where ``benchmarks/script_models.py`` copies named tutorials, these are the comm
 them, written as a user would from PyTorch's documentation: a series of one feature (``nn.LSTM(1,
 64)``, whose input projection is an outer product) or of a few, a GRU of one feature, a classifier
 on packed sequences, a character model of two LSTM layers with clipping, a carried and detached
-state (truncated BPTT), an ``LSTMCell`` loop, a wide ``LSTMCell`` of batch one, a ReLU
-``nn.RNN``, a bidirectional tagger, a GRU seq2seq with teacher forcing, and an MLP (no recurrence
-at all). None of their shapes was tuned for. ``benchmarks/models.py`` and ``paired.py`` time them
-like their other models:
+state (truncated BPTT), an ``LSTMCell`` loop, a wide ``LSTMCell`` of batch one, an LSTM with a
+projection (``proj_size``), a ReLU ``nn.RNN``, a bidirectional tagger, a GRU seq2seq with teacher
+forcing, and an MLP (no recurrence at all). None of their shapes was tuned for.
+``benchmarks/models.py`` and ``paired.py`` time them like their other models:
 
     .venv/bin/python benchmarks/paired.py one_feature_series packed_gru_classifier --cpu avx2
 
@@ -185,6 +185,18 @@ def wide_cell_generator_case(L: Any) -> Callable[[], None]:
     return _step(L.optim.Adam(list(cell.parameters()) + list(head.parameters()), lr=1e-3), loss)
 
 
+def projected_lstm_case(L: Any) -> Callable[[], None]:
+    """``nn.LSTM(64, 256, proj_size=64, batch_first=True)`` (an LSTMP, as speech models use), batch 16,
+    40 steps, the last step into ``Linear(64, 10)``, cross-entropy, Adam."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(0)
+    lstm, head = nn.LSTM(64, 256, proj_size=64, batch_first=True), nn.Linear(64, 10)
+    _, floats, ints = _data(L)
+    x, y = floats(16, 40, 64), ints(10, 16)
+    optimizer = L.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
+    return _step(optimizer, lambda: F.cross_entropy(head(lstm(x)[0][:, -1]), y))
+
+
 def relu_rnn_case(L: Any) -> Callable[[], None]:
     """``nn.RNN(10, 50, 2, nonlinearity="relu")``, time-major, batch 8, 20 steps, the last output
     into ``Linear(50, 4)``, cross-entropy, SGD."""
@@ -255,6 +267,7 @@ USER_MODELS: dict[str, Callable[[Any], Callable[[], None]]] = {
     "carried_state_lm": carried_state_lm_case,
     "lstm_cell_loop": lstm_cell_loop_case,
     "wide_cell_generator": wide_cell_generator_case,
+    "projected_lstm": projected_lstm_case,
     "relu_rnn": relu_rnn_case,
     "bilstm_tagger": bilstm_tagger_case,
     "gru_seq2seq": gru_seq2seq_case,
