@@ -31,6 +31,7 @@ KERNEL_MODULES = (
     "minigrad.kernels.gemv",
     "minigrad.kernels.rnn",  # the recurrent kernels: rnn_common, lstm, gru, elman
     "minigrad.kernels.optim",
+    "minigrad.kernels.transpose",
 )
 
 # float32 is minigrad's default dtype: the specialisations a new user's first script needs.

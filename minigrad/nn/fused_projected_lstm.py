@@ -40,6 +40,7 @@ from minigrad.autograd.stacked_products import transposed_product
 from minigrad.errors import ShapeError
 from minigrad.kernels.products import matmul2d
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
+from minigrad.kernels.transpose import contiguous_transpose
 from minigrad.nn.cells import BUILTIN_CELLS
 from minigrad.nn.cells.description import LayerArrays
 from minigrad.nn.fused_rnn import _LAYER_DTYPES, _full_lengths
@@ -88,7 +89,7 @@ class FusedProjectedLSTMLayer(Function):
         c_all[first] = c0
         a = LayerArrays(gates, m_all, _full_lengths(B, T), empty_aligned((B, G), dtype), self.reverse,
                         out=np.empty((T, B, 0), dtype), bias=_bias(b_ih, b_hh, G, dtype), c_all=c_all)
-        w_hh_t, w_hr_t = np.ascontiguousarray(w_hh.T), np.ascontiguousarray(w_hr.T)  # read once per step
+        w_hh_t, w_hr_t = contiguous_transpose(w_hh), contiguous_transpose(w_hr)  # read row by row in every step
         for t in self._steps(T):
             tp, tn = step_indices(t, self.reverse)
             matmul2d(h_all[tp], w_hh_t, out=a.rec)  # rec = h_{t-1} @ W_hh^T

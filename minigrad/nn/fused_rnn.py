@@ -59,6 +59,7 @@ from minigrad.kernels.lstm import row_blocks, unit_blocks
 from minigrad.kernels.products import matmul2d, num_threads
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
 from minigrad.kernels.rnn_common import packed_weight
+from minigrad.kernels.transpose import contiguous_transpose
 from minigrad.nn.cells import BUILTIN_CELLS
 from minigrad.nn.cells.description import LayerArrays
 from minigrad.nn.rnn_plan import UNIT_BLOCK, Strategy, plan
@@ -203,11 +204,11 @@ class FusedRNNLayer(Function):
             rows = row_blocks(B, num_threads())
             kernels.rows_forward(a, packed_weight(np.ascontiguousarray(w_hh), True, len(rows) - 1), rows)
         elif self.strategy is Strategy.SEQUENCE:
-            kernels.sequence_forward(a, np.ascontiguousarray(w_hh.T))
+            kernels.sequence_forward(a, contiguous_transpose(w_hh))
         else:
             # Rule: the step product gets a contiguous W_hh^T (one copy per sequence) once a batch has two
             # rows and the sequence two steps; a transposed view costs it more per step (docs/performance.md).
-            w_hh_t = np.ascontiguousarray(w_hh.T) if B > 1 and T > 1 else w_hh.T
+            w_hh_t = contiguous_transpose(w_hh) if B > 1 and T > 1 else w_hh.T
             for t in self._steps():
                 tp, tn = self._neighbours(t)
                 matmul2d(h_all[tp], w_hh_t, out=a.rec)  # rec = h_{t-1} @ W_hh^T
