@@ -48,8 +48,8 @@ from minigrad.kernels import scan as KScan
 from minigrad.kernels import scatter as KS
 from minigrad.kernels import selection as KSel
 from minigrad.kernels import smooth_activations as KSA
-from minigrad.kernels import transpose as KT
 from minigrad.kernels import softmax as KSM
+from minigrad.kernels import transpose as KT
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -352,7 +352,8 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("softmax_backward_rows_kernel", KSM.softmax_backward_rows_kernel,
                   KSM.softmax_backward_rows_kernel_ref, (np.abs(r(4, 9)), r(4, 9), np.empty((4, 9), dtype))))
     cases.append(("add_scaled_kernel", KO.add_scaled_kernel, KO.add_scaled_kernel_ref, (r(n), r(n), dtype.type(-0.5))))
-    cases.append(("transpose_kernel", KT.transpose_kernel, KT.transpose_kernel_ref, (r(19, 11), np.empty((11, 19), dtype))))
+    cases.append(("transpose_kernel", KT.transpose_kernel, KT.transpose_kernel_ref,
+                  (r(19, 11), np.empty((11, 19), dtype))))
     cases.append(("mse_sum", KL.mse_sum, KL.mse_sum_ref, (r(n), r(n))))
     cases.append(("mse_grad", KL.mse_grad, KL.mse_grad_ref, (r(n), r(n), 0.25, np.empty(n, dtype))))
     for first in (True, False):

@@ -1,4 +1,7 @@
-"""The blocked transpose (minigrad/kernels/transpose.py) agrees with NumPy's; ``contiguous_transpose`` as ``np.ascontiguousarray(a.T)``."""
+"""The blocked transpose (minigrad/kernels/transpose.py) agrees with NumPy's.
+
+``contiguous_transpose`` behaves as ``np.ascontiguousarray(a.T)``.
+"""
 
 from __future__ import annotations
 
