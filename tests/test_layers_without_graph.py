@@ -1,11 +1,11 @@
 """Under ``no_grad`` a recurrent module's fused layers run on arrays, with no graph nodes at all.
 
 A call that records nothing (``no_grad``, no anomaly mode, no dropout between layers while
-training) whose input rows lie in time-major order runs each layer's forward directly on arrays
-(``RNNBase._forward_without_graph``, ``fused_layers_without_graph``): what a sampling loop does on
-every character. Its values must be the textbook path's (``impl='reference'``, float64), the
-graph-recording path's bit for bit (float32) and PyTorch's (live when torch is installed), with
-the same errors for bad arguments.
+training) whose input rows lie in time-major order runs each layer's forward directly on arrays, in
+one direction or both (``RNNBase._forward_without_graph``, ``fused_layers_without_graph``): what a
+sampling loop does on every character, and an evaluation pass on every batch. Its values must be
+the textbook path's (``impl='reference'``, float64), the graph-recording path's bit for bit
+(float32) and PyTorch's (live when torch is installed), with the same errors for bad arguments.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ LAYOUTS = [(False, 3, 4), (True, 1, 5), (True, 3, 1), (False, 1, 1)]
 
 
 def make(mode: str, impl: str = "fused", *, batch_first: bool = False, layers: int = 2, bias: bool = True,
-         dropout: float = 0.0, dtype: mg.dtype = mg.float64) -> mg.nn.Module:
+         dropout: float = 0.0, dtype: mg.dtype = mg.float64, bidirectional: bool = False) -> mg.nn.Module:
     opts = dict(MODES[mode])
     cls = getattr(mg.nn, opts.pop("cls"))
     mg.manual_seed(3)
     return cls(3, 4, num_layers=layers, batch_first=batch_first, bias=bias, dropout=dropout, dtype=dtype,
-               impl=impl, **opts)
+               impl=impl, bidirectional=bidirectional, **opts)
 
 
 def call(module: mg.nn.Module, x: np.ndarray, states: list[np.ndarray] | None) -> list[np.ndarray]:
@@ -42,25 +42,28 @@ def call(module: mg.nn.Module, x: np.ndarray, states: list[np.ndarray] | None) -
     return [t.detach().numpy() for t in (out, *finals)]
 
 
-def inputs(mode: str, layout: tuple, layers: int, with_hx: bool, dtype: type = np.float64) -> tuple:
+def inputs(mode: str, layout: tuple, layers: int, with_hx: bool, dtype: type = np.float64,
+           directions: int = 1) -> tuple:
     batch_first, B, T = layout
     rng = np.random.default_rng(1)
     x = rng.standard_normal((B, T, 3) if batch_first else (T, B, 3)).astype(dtype)
     count = 2 if mode == "lstm" else 1
-    states = [rng.standard_normal((layers, B, 4)).astype(dtype) for _ in range(count)] if with_hx else None
+    states = [rng.standard_normal((layers * directions, B, 4)).astype(dtype) for _ in range(count)] if with_hx else None
     return x, states
 
 
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("with_hx", [False, True])
 @pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("mode", MODES)
 def test_without_graph_equals_the_textbook_path(mode: str, layout: tuple, layers: int, with_hx: bool,
-                                                bias: bool) -> None:
-    x, states = inputs(mode, layout, layers, with_hx)
-    fused = make(mode, batch_first=layout[0], layers=layers, bias=bias)
-    reference = make(mode, "reference", batch_first=layout[0], layers=layers, bias=bias)
+                                                bias: bool, bidirectional: bool) -> None:
+    x, states = inputs(mode, layout, layers, with_hx, directions=2 if bidirectional else 1)
+    fused = make(mode, batch_first=layout[0], layers=layers, bias=bias, bidirectional=bidirectional)
+    reference = make(mode, "reference", batch_first=layout[0], layers=layers, bias=bias,
+                     bidirectional=bidirectional)
     with mg.no_grad():
         got, expected = call(fused, x, states), call(reference, x, states)
     assert [a.shape for a in got] == [a.shape for a in expected]
@@ -68,11 +71,12 @@ def test_without_graph_equals_the_textbook_path(mode: str, layout: tuple, layers
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("mode", MODES)
-def test_without_graph_equals_the_recording_path_bit_for_bit(mode: str, layout: tuple) -> None:
-    x, states = inputs(mode, layout, 2, True, np.float32)
-    module = make(mode, batch_first=layout[0], dtype=mg.float32)
+def test_without_graph_equals_the_recording_path_bit_for_bit(mode: str, layout: tuple, bidirectional: bool) -> None:
+    x, states = inputs(mode, layout, 2, True, np.float32, directions=2 if bidirectional else 1)
+    module = make(mode, batch_first=layout[0], dtype=mg.float32, bidirectional=bidirectional)
     module.eval()
     recorded = call(module, x, states)
     with mg.no_grad():
@@ -82,17 +86,19 @@ def test_without_graph_equals_the_recording_path_bit_for_bit(mode: str, layout: 
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_call_makes_no_node(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_the_call_makes_no_node(monkeypatch: pytest.MonkeyPatch, bidirectional: bool) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a node was made")
 
-    lstm = make("lstm", dropout=0.5)
+    lstm = make("lstm", dropout=0.5, bidirectional=bidirectional)
     lstm.eval()  # (dropout acts only while training)
     x = mg.randn(6, 2, 3, dtype=mg.float64, requires_grad=True)
     monkeypatch.setattr(FusedRNNLayer, "apply", refuse)
     with mg.no_grad():
         out, (h_n, c_n) = lstm(x)
-    assert out.shape == (6, 2, 4) and h_n.shape == c_n.shape == (2, 2, 4)
+    D = 2 if bidirectional else 1
+    assert out.shape == (6, 2, 4 * D) and h_n.shape == c_n.shape == (2 * D, 2, 4)
     assert not out.requires_grad and out.grad_fn is None and h_n.grad_fn is None
     with pytest.raises(AssertionError, match="a node was made"):
         lstm(x)  # (grad on: the recording path)
@@ -176,13 +182,15 @@ def test_a_cell_without_graph_makes_no_node(monkeypatch: pytest.MonkeyPatch) -> 
         cell(x)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("mode", MODES)
-def test_without_graph_matches_torch_live(mode: str, layout: tuple, torch: Any) -> None:
-    x, states = inputs(mode, layout, 2, True)
-    ours = make(mode, batch_first=layout[0])
+def test_without_graph_matches_torch_live(mode: str, layout: tuple, bidirectional: bool, torch: Any) -> None:
+    x, states = inputs(mode, layout, 2, True, directions=2 if bidirectional else 1)
+    ours = make(mode, batch_first=layout[0], bidirectional=bidirectional)
     opts = dict(MODES[mode])
-    theirs = getattr(torch.nn, opts.pop("cls"))(3, 4, num_layers=2, batch_first=layout[0], **opts).double()
+    theirs = getattr(torch.nn, opts.pop("cls"))(3, 4, num_layers=2, batch_first=layout[0], bidirectional=bidirectional,
+                                                **opts).double()
     theirs.load_state_dict({name: torch.from_numpy(p.detach().numpy().copy()) for name, p in ours.named_parameters()})
     with mg.no_grad():
         got = call(ours, x, states)

@@ -547,16 +547,19 @@ def fused_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None,
 
 def fused_layers_without_graph(mode: str, x: np.ndarray, h0: np.ndarray, c0: np.ndarray | None,
                                layers: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]],
-                               batch_first: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Stacked one-direction layers on arrays, for a call that records nothing (under ``no_grad``).
+                               batch_first: bool = False,
+                               bidirectional: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Stacked layers on arrays, for a call that records nothing (under ``no_grad``).
 
     Such a call would make each layer's node only to drop it; here each layer's forward
     (``FusedRNNLayer.forward``: the same checks, plan and kernels) runs on arrays directly, its
-    output the next layer's input, as a sampling loop wants on every character. ``layers`` holds
-    each layer's ``(weight_ih, weight_hh, bias_ih, bias_hh)`` arrays; ``x`` is time-major
+    output the next layer's input, as a sampling loop or an evaluation pass wants. ``layers`` holds
+    each layer's ``(weight_ih, weight_hh, bias_ih, bias_hh)`` arrays, with ``bidirectional`` the
+    forward and the reverse direction of each layer in turn (PyTorch's order, ``l0``,
+    ``l0_reverse``, ``l1``, ...), whose outputs are joined along the features; ``x`` is time-major
     ``(T, B, I)`` or, with ``batch_first``, ``(B, T, I)`` where ``B`` or ``T`` is 1; ``h0``/``c0``
-    are stacked ``(L, B, H)``. Returns ``(output, h_n, c_n)`` in the same layouts (``c_n`` None but
-    for an LSTM).
+    are stacked ``(L * D, B, H)``. Returns ``(output, h_n, c_n)`` in the same layouts (``c_n`` None
+    but for an LSTM).
 
     Example::
 
@@ -571,16 +574,22 @@ def fused_layers_without_graph(mode: str, x: np.ndarray, h0: np.ndarray, c0: np.
         (True, (2, 2, 4))
     """
     finals_h, finals_c = [], []
+    directions = 2 if bidirectional else 1
     token = NUMPY_ERRORS.set(IGNORE_ALL)  # as in Function.apply: an op's arithmetic never warns
     try:
-        for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
-            h0_k, c0_k = h0[k:k + 1], None if c0 is None else c0[k:k + 1]
-            _check_inputs(mode, x, h0_k, c0_k, w_ih, w_hh, b_ih, b_hh, None, batch_first)
-            outs = FusedRNNLayer(mode, batch_first=batch_first).forward(x, h0_k, c0_k, w_ih, w_hh, b_ih, b_hh)
-            x = outs[0]
-            finals_h.append(outs[1])
-            if c0 is not None:
-                finals_c.append(outs[2])
+        for first in range(0, len(layers), directions):
+            outputs = []
+            for k in range(first, first + directions):
+                w_ih, w_hh, b_ih, b_hh = layers[k]
+                h0_k, c0_k = h0[k:k + 1], None if c0 is None else c0[k:k + 1]
+                _check_inputs(mode, x, h0_k, c0_k, w_ih, w_hh, b_ih, b_hh, None, batch_first)
+                layer = FusedRNNLayer(mode, reverse=k > first, batch_first=batch_first)
+                outs = layer.forward(x, h0_k, c0_k, w_ih, w_hh, b_ih, b_hh)
+                outputs.append(outs[0])
+                finals_h.append(outs[1])
+                if c0 is not None:
+                    finals_c.append(outs[2])
+            x = outputs[0] if directions == 1 else np.concatenate(outputs, axis=-1)
     finally:
         NUMPY_ERRORS.reset(token)
     h_n = finals_h[0] if len(finals_h) == 1 else np.concatenate(finals_h)

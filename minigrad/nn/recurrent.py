@@ -273,7 +273,7 @@ class RNNBase(Module):
         if self._fused_in_time_order(input):
             if not (is_grad_enabled() or is_anomaly_enabled() or self._drops_out_between_layers()):
                 return self._forward_without_graph(input, hx)
-            if self.num_layers == 1:
+            if self.num_layers == 1 and not self.bidirectional:
                 return self._forward_one_node(input, hx)
         batch = SequenceBatch.of(input, self.batch_first)
         with scope(self._scope_name):
@@ -284,16 +284,16 @@ class RNNBase(Module):
         return batch.restore(output), (final if self.cell.has_cell_state else final[0])
 
     def _fused_in_time_order(self, input: Any) -> bool:
-        """Whether the fused layers can take the user's input as it is, in one direction.
+        """Whether the fused layers can take the user's input as it is.
 
-        That is: no projection, one direction, and a 3-D input whose rows lie in time-major order
-        (time-major, or batch-first with one sequence or one step, as a decoder stepping one token
-        at a time passes it). One such layer is then one node on the user's tensors
-        (``_forward_one_node``), and a call that records nothing runs on arrays
-        (``_forward_without_graph``); the general path would add nodes around each layer to
+        That is: no projection, and a 3-D input whose rows lie in time-major order (time-major, or
+        batch-first with one sequence or one step, as a decoder stepping one token at a time passes
+        it). One such layer in one direction is then one node on the user's tensors
+        (``_forward_one_node``), and a call that records nothing runs on arrays, in both directions
+        too (``_forward_without_graph``); the general path would add nodes around each layer to
         transpose the input and output and to pick and stack the states.
         """
-        if self.bidirectional or self.impl != "fused" or self.proj_size > 0:
+        if self.impl != "fused" or self.proj_size > 0:
             return False
         if type(input) is not Tensor or input.ndim != 3:  # (not a PackedSequence, nor unbatched)
             return False
@@ -324,14 +324,16 @@ class RNNBase(Module):
             layers.append((w_ih, w_hh, *(biases or (None, None))))
         c0 = states[1] if self.cell.has_cell_state else None
         out, h_n, c_n = _fused_rnn().fused_layers_without_graph(self.cell.mode, input._array, states[0], c0,
-                                                                layers, batch_first=self.batch_first)
+                                                                layers, batch_first=self.batch_first,
+                                                                bidirectional=self.bidirectional)
         return Tensor(out), ((Tensor(h_n), Tensor(c_n)) if c_n is not None else Tensor(h_n))
 
     def _stacked_states(self, input: Tensor, hx: Any) -> list[Tensor]:
-        """``hx`` checked (zeros when None) as its stacked ``(L, B, H)`` components, for a time-ordered input."""
+        """``hx`` checked (zeros when None) as its stacked ``(L * D, B, H)`` components, for a time-ordered input."""
         n_batch, dtype = input._array.shape[0 if self.batch_first else 1], input._array.dtype
         if hx is None:
-            return [Tensor(np.zeros((self.num_layers, n_batch, size), dtype)) for size in self._state_sizes()]
+            n = self.num_layers * (2 if self.bidirectional else 1)
+            return [Tensor(np.zeros((n, n_batch, size), dtype)) for size in self._state_sizes()]
         return self._checked_hx(hx, n_batch, True, dtype)
 
 
