@@ -212,3 +212,23 @@ def test_parallel_lstm_backward_without_dh0(dtype, reverse):
     # With 3 steps the last step (t = 0, or t = 2 reversed) read rec = dgates[1] @ W_hh either way.
     np.testing.assert_allclose(ours[rec_index], gates[1] @ w_hh, **_tol(dtype))
     assert not np.allclose(ours[rec_index], ref[rec_index])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [1, 2, 3])
+@pytest.mark.parametrize("inner", [1, 3, 4, 5, 8, 11])
+def test_matmul_rows_sums_in_order(dtype, rows, inner):
+    """The sequence kernels' small product takes four rows of b per pass over out, yet sums as one row
+    per pass does (out[j] + a[k] b[k, j], k rising): the same numbers bit for bit, and a @ b."""
+    from minigrad.kernels.rnn_common import _matmul_rows
+
+    rng = np.random.default_rng(rows * 10 + inner)
+    a, b = rng.standard_normal((rows, inner)).astype(dtype), rng.standard_normal((inner, 7)).astype(dtype)
+    out = np.full((rows, 7), np.nan, dtype)
+    _matmul_rows(a, b, out)
+    expected = np.zeros((rows, 7), dtype)
+    for i in range(rows):
+        for k in range(inner):
+            expected[i] = expected[i] + a[i, k] * b[k]  # one rounding for the product, one for the sum
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(out, a @ b, **_tol(dtype))
