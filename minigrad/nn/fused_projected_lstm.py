@@ -163,21 +163,14 @@ class FusedProjectedLSTMLayer(Function):
     def backward_create_graph(self, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
         """The backward under ``create_graph=True``: the layer recomputed with its reference steps (the
         same equations in Tensor ops) and those differentiated, graph and all, as ``FusedRNNLayer`` does."""
-        from minigrad.autograd import enable_grad, grad
-        from minigrad.nn.recurrent_shared import reference_rnn_layer
+        from minigrad.autograd import enable_grad
+        from minigrad.nn.recurrent_shared import _gradients_through_recomputed, reference_rnn_layer
 
         _ = self.saved_tensors  # the backward-twice and modified-in-place checks
         inputs = [None if a is None else self.input_tensor(i, a) for i, a in enumerate(self._inputs)]
         with enable_grad():
             outputs = reference_rnn_layer("lstm", *inputs[:7], reverse=self.reverse, weight_hr=inputs[7])
-        pairs = [(o, g) for o, g in zip(outputs, grads) if g is not None]
-        wanted = [i for i, t in enumerate(inputs) if t is not None and self.needs_input_grad[i]]
-        found = grad([o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
-                     create_graph=True, allow_unused=True)
-        result: list[Tensor | None] = [None] * len(inputs)
-        for i, g in zip(wanted, found):
-            result[i] = g
-        return tuple(result)
+        return _gradients_through_recomputed(self, inputs, outputs, grads)
 
     def release(self) -> None:
         self._buffers = ()

@@ -252,8 +252,8 @@ class FusedRNNLayer(Function):
         graph, so the layer is recomputed with its reference steps (the same equations in Tensor
         ops, ``reference_rnn_layer``) and those are differentiated, graph and all.
         """
-        from minigrad.autograd import enable_grad, grad
-        from minigrad.nn.recurrent import reference_rnn_layer
+        from minigrad.autograd import enable_grad
+        from minigrad.nn.recurrent_shared import _gradients_through_recomputed, reference_rnn_layer
 
         _ = self.saved_tensors  # the backward-twice and modified-in-place checks
         inputs = [None if a is None else self.input_tensor(i, a) for i, a in enumerate(self._inputs)]
@@ -265,14 +265,7 @@ class FusedRNNLayer(Function):
             outputs = reference_rnn_layer(self.mode, x, h0, c0, *inputs[3:], reverse=self.reverse,
                                           lengths=self.lengths)
             outputs = tuple(o if o is None or g is None else o.reshape(g.shape) for o, g in zip(outputs, grads))
-        pairs = [(o, g) for o, g in zip(outputs, grads) if o is not None and g is not None]
-        wanted = [i for i, t in enumerate(inputs) if t is not None and self.needs_input_grad[i]]
-        found = grad([o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
-                     create_graph=True, allow_unused=True)
-        result: list[Tensor | None] = [None] * len(inputs)
-        for i, g in zip(wanted, found):
-            result[i] = g
-        return tuple(result)
+        return _gradients_through_recomputed(self, inputs, outputs, grads)
 
     # -- backward ----------------------------------------------------------------------------
     def backward(self, grad_out, grad_hn, grad_cn=None):  # type: ignore[override]

@@ -1,9 +1,10 @@
 """What the recurrent layers (recurrent.py) and the cells (recurrent_cells.py) share.
 
 The textbook path of a built-in cell (``BuiltinStep``, and ``reference_rnn_layer`` that runs it
-over a sequence), the door to the Numba path (``_fused_layer``), and the checks and initialisation
-both kinds of module do alike. It is its own file so that the layers and the cells can each
-import it without importing each other.
+over a sequence, which the fused nodes differentiate under ``create_graph=True``:
+``_gradients_through_recomputed``), the door to the Numba path (``_fused_layer``), and the checks
+and initialisation both kinds of module do alike. It is its own file so that the layers and the
+cells can each import it without importing each other.
 
 Example::
 
@@ -17,12 +18,13 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from minigrad.autograd import scope
+from minigrad.autograd import Function, grad, scope
 from minigrad.devices import check_device
 from minigrad.dtypes import get_default_dtype, to_dtype
 from minigrad.nn.cells import CellDescription, describe, gate_blocks
@@ -95,6 +97,24 @@ def reference_rnn_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, wei
         step = BuiltinStep(cell, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)
         output, state = run_direction(step, x, state, reverse=reverse, lengths=lengths)
     return output, state[0], (state[1] if cell.has_cell_state else None)
+
+
+def _gradients_through_recomputed(fn: Function, inputs: Sequence[Tensor | None], outputs: Sequence[Tensor | None],
+                                 grads: Sequence[Tensor | None]) -> tuple[Tensor | None, ...]:
+    """A fused node's input gradients under ``create_graph=True``, through its outputs recomputed in Tensor ops.
+
+    ``inputs`` are ``fn``'s inputs as Tensors at their places in the graph (``Function.input_tensor``),
+    ``outputs`` the node's outputs computed again from them by the reference steps, ``grads`` the
+    gradients reaching the node's outputs; an input that needs no gradient gets None.
+    """
+    pairs = [(o, g) for o, g in zip(outputs, grads) if o is not None and g is not None]
+    wanted = [i for i, t in enumerate(inputs) if t is not None and fn.needs_input_grad[i]]
+    found = grad([o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
+                 create_graph=True, allow_unused=True)
+    result: list[Tensor | None] = [None] * len(inputs)
+    for i, g in zip(wanted, found):
+        result[i] = g
+    return tuple(result)
 
 
 def _fused_rnn() -> ModuleType:
