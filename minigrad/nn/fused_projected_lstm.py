@@ -43,7 +43,13 @@ from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp,
 from minigrad.kernels.transpose import contiguous_transpose
 from minigrad.nn.cells import BUILTIN_CELLS
 from minigrad.nn.cells.description import LayerArrays
-from minigrad.nn.fused_rnn import _LAYER_DTYPES, _full_lengths
+from minigrad.nn.fused_rnn import (
+    _LAYER_DTYPES,
+    _full_lengths,
+    _gate_gradients_buffer,
+    _layer_biases,
+    _refuse_spent_gates,
+)
 from minigrad.tensor import Tensor
 
 _LSTM = BUILTIN_CELLS["lstm"]
@@ -88,7 +94,7 @@ class FusedProjectedLSTMLayer(Function):
         h_all[first] = h0
         c_all[first] = c0
         a = LayerArrays(gates, m_all, _full_lengths(B, T), empty_aligned((B, G), dtype), self.reverse,
-                        out=np.empty((T, B, 0), dtype), bias=_bias(b_ih, b_hh, G, dtype), c_all=c_all)
+                        out=np.empty((T, B, 0), dtype), bias=_layer_biases(b_ih, b_hh, G, H, dtype)[0], c_all=c_all)
         w_hh_t, w_hr_t = contiguous_transpose(w_hh), contiguous_transpose(w_hr)  # read row by row in every step
         for t in self._steps(T):
             tp, tn = step_indices(t, self.reverse)
@@ -105,19 +111,11 @@ class FusedProjectedLSTMLayer(Function):
     def backward(self, grad_out, grad_hn, grad_cn):  # type: ignore[override]
         x2d, w_ih, w_hh, w_hr, _, _ = self.saved_tensors
         gates, m_all, h_all, c_all = self._buffers
-        if self._gates_spent:
-            raise RuntimeError(f"{self.name}: backward through the graph a second time, but the first backward "
-                               "(without retain_graph=True) already overwrote the saved gates; call it "
-                               "with retain_graph=True to backward twice")
+        _refuse_spent_gates(self)
         T, B, G = gates.shape
         P, H = w_hr.shape
         dtype = gates.dtype
-        # The kernels write the gate gradients over the gates, unless the graph is kept for another backward.
-        if self.retain_graph:
-            dgates = empty_aligned(gates.shape, dtype)
-            np.copyto(dgates, gates)
-        else:
-            dgates, self._gates_spent = gates, True
+        dgates = _gate_gradients_buffer(self, True, gates, empty_aligned)  # the LSTM's kernels work in place
         # The kernel's "dh" is dm_t, handed to it in `rec`; its own carry of dh stays zero (every step active).
         a = LayerArrays(dgates, m_all, _full_lengths(B, T), empty_aligned((B, H), dtype), self.reverse,
                         c_all=c_all, grad_out=np.empty((T, B, 0), dtype), carry_h=zeros_aligned((B, H), dtype),
@@ -175,17 +173,6 @@ class FusedProjectedLSTMLayer(Function):
     def release(self) -> None:
         self._buffers = ()
         super().release()
-
-
-def _bias(b_ih: np.ndarray | None, b_hh: np.ndarray | None, G: int, dtype: np.dtype) -> np.ndarray:
-    """``b_ih + b_hh``, the one bias the step kernel adds (zeros for the bias a layer does not have)."""
-    if b_ih is not None and b_hh is not None:
-        return b_ih + b_hh
-    bias = np.zeros(G, dtype)
-    for b in (b_ih, b_hh):
-        if b is not None:
-            bias += b
-    return bias
 
 
 def can_run(x: Tensor, lengths: Any) -> bool:

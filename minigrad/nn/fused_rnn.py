@@ -190,7 +190,7 @@ class FusedRNNLayer(Function):
             out = out_arg = alloc((T, B, H), dtype)
         lengths = self.lengths if self.lengths is not None else _full_lengths(B, T)
         a = LayerArrays(gates, h_all, lengths, alloc((B, G), dtype), self.reverse, out=out_arg)
-        a.bias, a.bias_hn = self._biases(b_ih, b_hh, G, H, dtype)
+        a.bias, a.bias_hn = _layer_biases(b_ih, b_hh, G, H, dtype, hidden_n=kernels.hidden_n)
         if kernels.cell_state:
             a.c_all = alloc((T + 1, B, H), dtype)
             a.c_all[first] = c0
@@ -229,23 +229,6 @@ class FusedRNNLayer(Function):
             return out, h_n, c_n[None] if self.stacked_state else c_n
         return out, h_n
 
-    def _biases(self, b_ih, b_hh, G: int, H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-        """The bias each kernel adds: ``b_ih + b_hh``, except GRU's ``b_hn``, which sits inside ``r * (...)``."""
-        hidden_n = self.cell.kernels.hidden_n
-        if not hidden_n and b_ih is not None and b_hh is not None:  # the common case, in one add
-            return b_ih + b_hh, _no_bias_hn(dtype)
-        bias = np.zeros(G, dtype)
-        bias_hn = np.zeros(H if hidden_n else 0, dtype)
-        if b_ih is not None:
-            bias += b_ih
-        if b_hh is not None:
-            if hidden_n:
-                bias[:-H] += b_hh[:-H]
-                bias_hn += b_hh[-H:]
-            else:
-                bias += b_hh
-        return bias, bias_hn
-
     # -- higher-order gradients ---------------------------------------------------------------
     def backward_create_graph(self, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
         """The backward under ``create_graph=True``: the kernels' NumPy backward cannot build a
@@ -271,10 +254,7 @@ class FusedRNNLayer(Function):
     def backward(self, grad_out, grad_hn, grad_cn=None):  # type: ignore[override]
         x2d, w_ih, w_hh, _, _ = self.saved_tensors
         gates, h_all, c_all, hn = self._buffers
-        if self._gates_spent:  # an earlier backward without retain_graph failed after the kernels
-            raise RuntimeError(f"{self.name}: backward through the graph a second time, but the first backward "
-                               "(without retain_graph=True) already overwrote the saved gates; call it "
-                               "with retain_graph=True to backward twice")
+        _refuse_spent_gates(self)
         T, B, G = gates.shape
         H = self.hidden_size
         dtype = gates.dtype
@@ -294,7 +274,7 @@ class FusedRNNLayer(Function):
             a.carry_c = alloc_zeros((B, H), dtype)
             if grad_cn is not None:
                 a.carry_c[...] = grad_cn
-        a.dgates = self._gate_gradients_buffer(gates, alloc)  # d pre-activations (GRU: the hidden side)
+        a.dgates = _gate_gradients_buffer(self, kernels.in_place_backward, gates, alloc)  # (GRU: the hidden side)
         a.dgx = alloc((T, B, G), dtype) if kernels.hidden_n else a.dgates  # GRU: the input side
         a.dh_all = self._dh_all if self._dh_all is not None else alloc((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
@@ -317,21 +297,6 @@ class FusedRNNLayer(Function):
             self.step_grad_sink(self, a.dh_all)
         grads = self._non_recurrent_gradients(a, x2d, w_ih)
         return grads
-
-    def _gate_gradients_buffer(self, gates: np.ndarray, alloc: Callable[..., np.ndarray]) -> np.ndarray:
-        """Where backward writes the gradients of the gate pre-activations.
-
-        Kernels that work in place (the LSTM's) overwrite the saved gates when the graph is freed
-        after this backward (``Function.retain_graph`` False), else a copy of them, so that the
-        gates stay for another backward and for ``step_values``. Other kernels get a fresh buffer.
-        """
-        if self.cell.kernels.in_place_backward and not self.retain_graph:
-            self._gates_spent = True
-            return gates
-        buffer = alloc(gates.shape, gates.dtype)
-        if self.cell.kernels.in_place_backward:
-            np.copyto(buffer, gates)
-        return buffer
 
     def _non_recurrent_gradients(self, a: LayerArrays, x2d: np.ndarray, w_ih: np.ndarray) -> tuple:
         """Everything that is not recurrent: one matmul over all T*B rows each."""
@@ -403,6 +368,51 @@ class FusedRNNLayer(Function):
                 "backward(retain_graph=True) to keep them for inspection"
             )
         return self._saved, self._buffers
+
+
+def _layer_biases(b_ih: np.ndarray | None, b_hh: np.ndarray | None, G: int, H: int, dtype: np.dtype,
+                  hidden_n: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The bias each kernel adds: ``b_ih + b_hh``, except GRU's ``b_hn`` (``hidden_n``), which sits inside
+    ``r * (...)`` and comes back apart; zeros for a bias the layer does not have."""
+    if not hidden_n and b_ih is not None and b_hh is not None:  # the common case, in one add
+        return b_ih + b_hh, _no_bias_hn(dtype)
+    bias = np.zeros(G, dtype)
+    bias_hn = np.zeros(H if hidden_n else 0, dtype)
+    if b_ih is not None:
+        bias += b_ih
+    if b_hh is not None:
+        if hidden_n:
+            bias[:-H] += b_hh[:-H]
+            bias_hn += b_hh[-H:]
+        else:
+            bias += b_hh
+    return bias, bias_hn
+
+
+def _gate_gradients_buffer(node: Function, in_place: bool, gates: np.ndarray,
+                           alloc: Callable[..., np.ndarray]) -> np.ndarray:
+    """Where a fused layer's backward writes the gradients of the gate pre-activations.
+
+    Kernels that work in place (``in_place``: the LSTM's) overwrite the saved gates when the graph
+    is freed after this backward (``Function.retain_graph`` False; ``node`` then remembers it, see
+    ``_refuse_spent_gates``), else a copy of them, so that the gates stay for another backward and
+    for ``step_values``. Other kernels get a fresh buffer.
+    """
+    if in_place and not node.retain_graph:
+        node._gates_spent = True
+        return gates
+    buffer = alloc(gates.shape, gates.dtype)
+    if in_place:
+        np.copyto(buffer, gates)
+    return buffer
+
+
+def _refuse_spent_gates(node: Function) -> None:
+    """The error for a backward after an earlier one (without retain_graph) overwrote the saved gates."""
+    if node._gates_spent:
+        raise RuntimeError(f"{node.name}: backward through the graph a second time, but the first backward "
+                           "(without retain_graph=True) already overwrote the saved gates; call it "
+                           "with retain_graph=True to backward twice")
 
 
 def _allocators(steps: int, largest: int) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:

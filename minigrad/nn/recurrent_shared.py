@@ -130,8 +130,9 @@ def _fused_rnn() -> ModuleType:
 _fused_module: ModuleType | None = None
 
 
-def _fused_layer(*args: Any, weight_hr: Tensor | None = None, **kwargs: Any) -> tuple[Tensor, Tensor, Tensor | None]:
-    """One layer on the Numba path: ``fused_rnn_layer`` (which has no projection ``weight_hr``)."""
+def _fused_layer(*args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One layer on the Numba path: ``fused_rnn_layer`` (a projected LSTM has its own node:
+    ``nn/fused_projected_lstm.py``)."""
     return _fused_rnn().fused_rnn_layer(*args, **kwargs)
 
 
