@@ -88,8 +88,9 @@ class FusedProjectedLSTMLayer(Function):
         # m_all, c_all: (T+1, B, H), the kernel's "h" and c; h_all: (T+1, B, P), the projected states.
         # Index t / t+1 holds the value before / after step t (the other way round with reverse).
         first, last = (T, 0) if self.reverse else (0, T)
-        m_all, h_all, c_all = empty_aligned((T + 1, B, H), dtype), empty_aligned((T + 1, B, P), dtype), \
-            empty_aligned((T + 1, B, H), dtype)
+        m_all = empty_aligned((T + 1, B, H), dtype)
+        c_all = empty_aligned((T + 1, B, H), dtype)
+        h_all = empty_aligned((T + 1, B, P), dtype)
         m_all[first] = 0  # (no m before the first step; the kernels do not read it when every step is active)
         h_all[first] = h0
         c_all[first] = c0
