@@ -342,8 +342,8 @@ class Tensor(ArrayMethods):
     def transpose_(self, dim0: int, dim1: int) -> Tensor:
         return _In.reshape_inplace(self, "transpose_", lambda s: s.transpose(dim0, dim1))
 
-    def __iadd__(self, other: Any) -> Tensor: return self.add_(other)
-    def __isub__(self, other: Any) -> Tensor: return self.sub_(other)
+    def __iadd__(self, other: Any) -> Tensor: return _In.arithmetic_(self, "add_", _E.add, np.add, other)
+    def __isub__(self, other: Any) -> Tensor: return _In.arithmetic_(self, "sub_", _E.sub, np.subtract, other)
     def __imul__(self, other: Any) -> Tensor: return self.mul_(other)
     def __itruediv__(self, other: Any) -> Tensor: return self.div_(other)
     def __ipow__(self, other: Any) -> Tensor: return self.pow_(other)

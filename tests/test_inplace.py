@@ -150,6 +150,29 @@ def p_accumulate_into_a_plain_tensor(T):
     return loss, x
 
 
+def p_accumulate_same_shape_and_watched(T):
+    """``+=`` and ``-=`` of a same-shaped tensor (written into memory by one node), then on a tensor
+    with a hook and on one that retains its gradient (the general path)."""
+    x, b = _x(T), _x(T, (1.5, 2.0, -0.75))
+    h = x * 2
+    h += b.exp()
+    h -= x * b
+    seen = []
+    g = x + 0.5
+    r = x * 1
+    watched = g.requires_grad  # (gradcheck's numerical passes run without recording)
+    if watched:
+        g.register_hook(lambda grad: seen.append(grad))
+        r.retain_grad()
+    g += h
+    r -= g
+    out = r * 3
+    if watched:
+        out.sum().backward(retain_graph=True)
+        assert len(seen) == 1 and r.grad is not None
+    return out, x, b
+
+
 def p_no_grad_update(T):
     w = _x(T)
     (w * w).sum().backward()
@@ -170,7 +193,8 @@ def p_data_update(T):
 PROGRAMS: dict[str, Program] = {f.__name__[2:]: f for f in [
     p_add_, p_add_deprecated, p_sub_mul_div, p_pow_neg, p_unary, p_clamp_relu, p_iadd_broadcast, p_setitem_rows,
     p_setitem_into_graph, p_setitem_mask_scalar, p_masked_fill_, p_copy_fill_zero, p_fill_with_tensor,
-    p_addcmul_addcdiv_lerp, p_shape_inplace, p_accumulate_into_a_plain_tensor, p_no_grad_update,
+    p_addcmul_addcdiv_lerp, p_shape_inplace, p_accumulate_into_a_plain_tensor,
+    p_accumulate_same_shape_and_watched, p_no_grad_update,
     p_data_update]}
 
 
@@ -196,7 +220,7 @@ def test_inplace_program_matches_torch(name, torch):
 
 DIFFERENTIABLE = ["add_", "sub_mul_div", "pow_neg", "unary", "clamp_relu", "iadd_broadcast", "setitem_rows",
                   "setitem_into_graph", "masked_fill_", "copy_fill_zero", "fill_with_tensor", "addcmul_addcdiv_lerp",
-                  "shape_inplace", "accumulate_into_a_plain_tensor"]
+                  "shape_inplace", "accumulate_into_a_plain_tensor", "accumulate_same_shape_and_watched"]
 
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
@@ -296,6 +320,13 @@ def v_copy_over_saved_output(T):  # found by the fuzzer: copy_ overwrites what s
 
 
 
+def v_output_saved_then_accumulated(T):  # += writes into exp's saved output
+    x = _x(T)
+    y = x.exp()
+    y += x * 1
+    return y.sum()
+
+
 def v_unsaved_is_fine(T):  # add saves nothing: changing its input later is allowed
     x = _x(T)
     a = x * 2
@@ -308,6 +339,7 @@ VERSION_CASES = {"output_saved": (v_output_saved, True), "input_saved": (v_input
                  "through_view": (v_through_view, True), "detach_shares_counter": (v_detach_shares_counter, True),
                  "no_grad_still_counts": (v_no_grad_still_counts, True), "inplace_chain": (v_inplace_chain, True),
                  "copy_over_saved_output": (v_copy_over_saved_output, True),
+                 "output_saved_then_accumulated": (v_output_saved_then_accumulated, True),
                  "data_is_not_tracked": (v_data_is_not_tracked, False), "unsaved_is_fine": (v_unsaved_is_fine, False)}
 
 

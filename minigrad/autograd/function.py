@@ -58,6 +58,8 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
+    if extra > 0 and grad.shape[extra:] == shape and grad.shape[:extra] == (1,) * extra:
+        return grad.reshape(shape)  # only leading dims of size 1 were added: nothing to sum
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )

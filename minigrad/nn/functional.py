@@ -141,7 +141,9 @@ class Linear(Function):
             gx = matmul2d(g2, w).reshape(self.xm_shape)  # dL/dx = g W
             gx = gx if order is None else gx.transpose(np.argsort(order))
         gw = rows_product(g2, x2) if self.needs_input_grad[1] else None  # dL/dW = g^T x (stacked_products.py)
-        gb = g2.sum(axis=0) if self.needs_input_grad[2] else None  # dL/db = sum over rows of g
+        gb = None
+        if self.needs_input_grad[2]:  # dL/db = sum over rows of g (one row: a copy of it, the same numbers)
+            gb = g2[0].copy() if g2.shape[0] == 1 else g2.sum(axis=0)
         return gx, gw, gb
 
     def _backward_tensors(self, grad: Tensor, x: Tensor, w: Tensor):

@@ -39,6 +39,7 @@ from minigrad import autograd
 from minigrad.autograd import Function, is_grad_enabled, version_counter
 from minigrad.errors import ShapeError
 from minigrad.kernels.optim import add_scaled
+from minigrad.ops.elementwise import Add, Sub
 from minigrad.ops.indexing import _is_basic, normalize_index
 from minigrad.tensor import Tensor, as_array
 
@@ -338,11 +339,66 @@ def arithmetic_(t: Tensor, op: str, out_of_place: Callable, ufunc: np.ufunc, oth
         >>> arithmetic_(w, "sub_", lambda a, b: a - b, np.subtract, mg.tensor([2.0, 4.0]), alpha=0.5)
         tensor([ 0., -1.])
     """
-    if not _written_directly(t, ufunc, other, alpha):
+    if not _written_directly(t, ufunc, other, alpha) and not _recorded_into_memory(t, ufunc, other, alpha):
         # Recorded: t + alpha * other and t - alpha * other keep nothing of t for backward.
         apply_inplace(t, op, lambda s: out_of_place(s, scaled(other, alpha)), other,
                       saves_old=ufunc is not np.add and ufunc is not np.subtract)
     return t
+
+
+class AddInto(Add):
+    """``t += other`` recorded, with the sum written straight into ``t``'s memory; backward is Add's."""
+
+    name, kind = "add", "Add"
+
+    def forward(self, a, b):
+        return np.add(a, b, out=a)
+
+
+class SubInto(Sub):
+    """``t -= other`` recorded, with the difference written straight into ``t``'s memory; backward is Sub's."""
+
+    name, kind = "sub", "Sub"
+
+    def forward(self, a, b):
+        return np.subtract(a, b, out=a)
+
+
+_INTO_MEMORY = {np.add: AddInto, np.subtract: SubInto}
+
+
+def _recorded_into_memory(t: Tensor, ufunc: np.ufunc, other: Any, alpha: Any) -> bool:
+    """Do a recorded ``t += other`` (``-=``) as one node that writes into ``t``'s memory; False if not done.
+
+    Rule: only where ``apply_inplace`` would do exactly the same. Add and Sub save nothing, so
+    ``t``'s old values need no snapshot; ``other`` has ``t``'s float dtype and shape (or is one
+    number of no more dimensions), so the result needs no broadcasting check or cast; ``t`` is no
+    view and has no hooks, so moving it onto the node is three assignments. The loss summed over a
+    sequence (``loss += criterion(out, y)``) is this case; everything else takes ``apply_inplace``.
+
+    Example::
+
+        >>> import minigrad as mg
+        >>> loss = mg.zeros(1)
+        >>> loss += (mg.ones(2, requires_grad=True) * 2).sum()
+        >>> loss.grad_fn, loss._version
+        (<AddBackward>, 1)
+    """
+    node = _INTO_MEMORY.get(ufunc)
+    if node is None or alpha != 1 or not isinstance(other, Tensor) or not is_grad_enabled():
+        return False
+    if not (t._requires_grad or other._requires_grad) or (t._requires_grad and t.grad_fn is None):
+        return False  # nothing to record, or a leaf that requires grad (apply_inplace raises)
+    a, b = t._array, other._array
+    if b.dtype != a.dtype or a.dtype.kind != "f" or (b.shape != a.shape and (b.size != 1 or b.ndim > a.ndim)):
+        return False
+    if t._base is not None or t._hooks or t._retains_grad or not a.flags.writeable:
+        return False
+    fn = node.apply(t, other).grad_fn
+    version_counter(t)[0] += 1
+    t.grad_fn, t._output_index, t._requires_grad = fn, 0, True
+    fn._outputs = weakref.ref(t)
+    return True
 
 
 def _written_directly(t: Tensor, ufunc: np.ufunc, other: Any, alpha: Any) -> bool:
