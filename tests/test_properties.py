@@ -424,6 +424,9 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
             cases.append((f"log_softmax_backward_rows_parallel(cols={cols})",
                           KSM.log_softmax_backward_rows_parallel, KSM.log_softmax_backward_rows_parallel_ref,
                           (y, r(3, cols), np.empty((3, cols), dtype))))
+            cases.append((f"log_softmax_backward_rows_vector(cols={cols})",
+                          KSM.log_softmax_backward_rows_vector, KSM.log_softmax_backward_rows_vector_ref,
+                          (y, r(3, cols), np.empty((3, cols), dtype))))
     return cases
 
 

@@ -12,7 +12,7 @@ threads are usable, big inputs go instead to ``*_rows_parallel``: kernels with a
 ``exp`` (``kernels/fast_exp.py``) whose rows are shared among the threads (the numbers are in
 docs/performance.md); float32 rows of ``VECTOR_MIN_COLS`` or more below that size take the same
 vectorised rows on one thread (``*_rows_vector``), and so do big ones where the threads are not
-usable (one core, ``MINIGRAD_NUM_THREADS=1``).
+usable (one core, ``MINIGRAD_NUM_THREADS=1``). The log-softmax gradient follows the same rule.
 
 The rule every path keeps, as PyTorch does: a row holding a NaN or a +inf is NaN everywhere
 (``nan_rows``); a row of only -inf is NaN too; -inf elements of other rows give 0 (softmax) or
@@ -149,6 +149,16 @@ def log_softmax_rows_backward(y: np.ndarray, grad: np.ndarray, out: np.ndarray |
         y2, g2 = _as_rows(y), _as_rows(grad)
         out = empty(y2.shape, y2.dtype)
         log_softmax_backward_rows_parallel(y2, g2, out)
+        return out.reshape(y.shape)
+    if (y.dtype == grad.dtype == np.float32 and y.shape == grad.shape and y.ndim and y.shape[-1] >= VECTOR_MIN_COLS
+            and out is None and not jit_disabled()):  # one thread, vectorised rows (as the forward's)
+        if y.ndim == 2 and y.flags.c_contiguous and grad.flags.c_contiguous:  # the common case: rows as they are
+            out = np.empty(y.shape, y.dtype) if y.size <= EXP_KERNEL_MAX_SIZE else empty(y.shape, y.dtype)
+            log_softmax_backward_rows_vector(y, grad, out)
+            return out
+        y2, g2 = _as_rows(y), _as_rows(grad)
+        out = empty(y2.shape, y2.dtype)
+        log_softmax_backward_rows_vector(y2, g2, out)
         return out.reshape(y.shape)
     if y.ndim == 2 and y.size <= BLOCK_ELEMENTS and y.dtype == grad.dtype and out is None:  # one block
         with quiet():
@@ -453,6 +463,23 @@ def log_softmax_backward_rows_parallel_ref(y: np.ndarray, grad: np.ndarray, out:
     log_softmax_rows_backward(y, grad, out)
 
 
+@kernel(**_VEC)
+def log_softmax_backward_rows_vector(y, grad, out):
+    """``out = grad - exp(y) * sum(grad)`` per row, as ``log_softmax_backward_rows_parallel``, on one thread."""
+    y, grad, out = borrow(y), borrow(grad), borrow(out)
+    rows, cols = y.shape
+    for r in range(rows):
+        yr, gr, outr = y[r], grad[r], out[r]
+        s = _row_sum(gr)
+        for j in range(cols):
+            k = np.uint64(j)
+            outr[k] = gr[k] - fast_exp32(yr[k]) * s
+
+
+def log_softmax_backward_rows_vector_ref(y: np.ndarray, grad: np.ndarray, out: np.ndarray) -> None:
+    log_softmax_rows_backward(y, grad, out)
+
+
 def _warm_float32(k, arguments):
     def warm(dtype):
         if np.dtype(dtype) == np.float32:  # float32 only: float64 inputs go to NumPy
@@ -466,6 +493,7 @@ softmax_rows_parallel.warmup_fn = _warm_float32(softmax_rows_parallel, 1)
 log_softmax_rows_vector.warmup_fn = _warm_float32(log_softmax_rows_vector, 1)
 softmax_rows_vector.warmup_fn = _warm_float32(softmax_rows_vector, 1)
 log_softmax_backward_rows_parallel.warmup_fn = _warm_float32(log_softmax_backward_rows_parallel, 2)
+log_softmax_backward_rows_vector.warmup_fn = _warm_float32(log_softmax_backward_rows_vector, 2)
 
 
 def _rows(x: np.ndarray, k, ref, large, parallel, vector) -> np.ndarray:

@@ -109,15 +109,36 @@ def test_forward_kernels_match_their_references(name, cols, special):
 
 @pytest.mark.parametrize("special", [False, True])
 @pytest.mark.parametrize("cols", WIDTHS)
-def test_backward_kernel_matches_its_reference(cols, special):
+@pytest.mark.parametrize("name", ["log_softmax_backward_rows_parallel", "log_softmax_backward_rows_vector"])
+def test_backward_kernels_match_their_reference(name, cols, special):
     y = SM.log_softmax_rows_ref(_rows(cols, special))
     g = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
     got, want = np.empty_like(y), np.empty_like(y)
-    SM.log_softmax_backward_rows_parallel(y, g, got)
-    SM.log_softmax_backward_rows_parallel_ref(y, g, want)
+    getattr(SM, name)(y, g, got)
+    getattr(SM, name + "_ref")(y, g, want)
     _close(got, want)
     with np.errstate(invalid="ignore"):
         _close(got, g - np.exp(y) * g.sum(-1, keepdims=True))
+
+
+def test_small_float32_gradients_take_the_vectorised_rows(monkeypatch):
+    """A language model's log-softmax over a few dozen letters or words, one row a step: its gradient
+    takes ``log_softmax_backward_rows_vector`` on this thread; narrow rows and float64 NumPy's formula."""
+    from minigrad.kernels._jit import jit_disabled
+
+    called = []
+    original = SM.log_softmax_backward_rows_vector
+    monkeypatch.setattr(SM, "log_softmax_backward_rows_vector", lambda *a: called.append(a[0].shape) or original(*a))
+    rng = np.random.default_rng(4)
+    for shape, dtype in [((1, 59), np.float32), ((3, 2, 40), np.float32), ((2, 8), np.float32), ((1, 59), np.float64)]:
+        y = SM.log_softmax_rows_ref(rng.standard_normal(shape).astype(dtype))
+        g = rng.standard_normal(shape).astype(dtype)
+        got = SM.log_softmax_rows_backward(y, g)
+        assert got.shape == shape and got.dtype == dtype
+        _close(got, g - np.exp(y) * g.sum(-1, keepdims=True))
+        strided = np.asarray(g[..., ::-1])  # (a reversed view: copied into rows first)
+        _close(SM.log_softmax_rows_backward(y, g[..., ::-1]), g[..., ::-1] - np.exp(y) * strided.sum(-1, keepdims=True))
+    assert called == ([] if jit_disabled() else [(1, 59), (1, 59), (6, 40), (6, 40)])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
