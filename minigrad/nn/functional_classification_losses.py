@@ -54,6 +54,8 @@ __all__ = ["nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits
 
 def _class_rows(x: np.ndarray) -> np.ndarray:
     """(C,) -> (1, C); (N, C) as is; (N, C, d1, ...) -> (N * d1 * ..., C): one row per target."""
+    if x.ndim == 2:
+        return x
     if x.ndim == 1:
         return x.reshape(1, -1)
     if x.ndim > 2:
@@ -130,7 +132,10 @@ class NLLLoss(Function):
                 moved = self.x_shape[:1] + self.x_shape[2:] + self.x_shape[1:2]
                 return drows.reshape(moved).permute(0, len(moved) - 1, *range(1, len(moved) - 1))
             return drows.reshape(self.x_shape)
-        if rows.shape[1]:
+        one_target = m == 1 and self.row_weight is None and self.reduction != "none"  # a step of a sequence
+        if rows.shape[1] and one_target:
+            rows[0, self.picked_class[0]] = -scale  # (no index arrays for one element)
+        elif rows.shape[1]:
             rows[np.arange(m), self.picked_class] = minus_weight * scale
         return _from_class_rows(rows, self.x_shape)
 
