@@ -110,8 +110,8 @@ def check_saved_versions(fn: Function) -> None:
     """
     versions = fn._saved_versions
     for at in range(0, len(versions), 4):
-        counter, version, (kind, index), k = versions[at:at + 4]
-        if counter[0] != version:
+        if versions[at][0] != versions[at + 1]:  # (the counter's value against the version saved)
+            counter, version, (kind, index), k = versions[at:at + 4]
             from minigrad.autograd.function import _where  # (only to word the error: function.py imports this module)
 
             value = fn._saved[k]
