@@ -130,15 +130,17 @@ class Linear(Function):
         return y if order is None else y.transpose(np.argsort(order))
 
     def backward(self, grad: np.ndarray):
-        x2, w, *rest = self.saved_tensors
-        x = rest[0] if rest else x2
+        saved = self.saved_tensors
+        x2, w = saved[0], saved[1]
         if self.create_graph:
-            return self._backward_tensors(grad, x, w)
+            return self._backward_tensors(grad, saved[2] if len(saved) == 3 else x2, w)
         order = self.order
-        g2 = (grad if order is None else grad.transpose(order)).reshape(-1, w.shape[0])  # rows as x2's
-        gx = None
+        g2 = grad if grad.ndim == 2 else (grad if order is None else grad.transpose(order)).reshape(-1, w.shape[0])
+        gx = None  # (g2: the rows of dL/dy in x2's order; a matrix already is)
         if self.needs_input_grad[0]:
-            gx = matmul2d(g2, w).reshape(self.xm_shape)  # dL/dx = g W
+            gx = matmul2d(g2, w)  # dL/dx = g W
+            if gx.shape != self.xm_shape:
+                gx = gx.reshape(self.xm_shape)
             gx = gx if order is None else gx.transpose(np.argsort(order))
         gw = rows_product(g2, x2) if self.needs_input_grad[1] else None  # dL/dW = g^T x (stacked_products.py)
         gb = None
@@ -165,8 +167,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> y.shape, y[0, 0].item()
         ((2, 4), 3.0)
     """
+    if isinstance(input, Tensor) and isinstance(weight, Tensor) and (bias is None or isinstance(bias, Tensor)):
+        x, w = input._array, weight._array  # all the checks below at once, for the usual case
+        if (x.dtype.kind == "f" and x.dtype == w.dtype and w.ndim == 2 and x.ndim and x.shape[-1] == w.shape[1]
+                and (bias is None or bias._array.shape == (w.shape[0],))):
+            return Linear.apply(input, weight, bias)
     input, weight = _as_tensor(input, "linear"), _as_tensor(weight, "linear", "weight")
-    x, w = input._array, weight._array  # the checks read the arrays: this runs once per layer per step
+    x, w = input._array, weight._array
     if x.dtype.kind != "f":
         _check_floating(input, "linear")
     if w.ndim != 2:
