@@ -214,11 +214,11 @@ class Stack(Function):
         return tuple(G.select(grad, i, self.dim) for i in range(grad.shape[self.dim]))
 
 
-def _same_dtype(op: str, tensors: Sequence[Any]) -> list[Tensor]:
+def _same_dtype(op: str, tensors: Sequence[Any]) -> Sequence[Tensor]:
     """The tensors of a cat/stack, promoted to one dtype."""
     if isinstance(tensors, Tensor) or not len(tensors):
         raise TypeError(f"{op}: expected a non-empty list or tuple of tensors")
-    ts = list(tensors)
+    ts = tensors if type(tensors) is tuple else tuple(tensors)
     dt = None
     mixed = False
     for x in ts:  # one pass: every item a Tensor, and do their dtypes differ?
@@ -226,7 +226,7 @@ def _same_dtype(op: str, tensors: Sequence[Any]) -> list[Tensor]:
             raise TypeError(f"{op}: expected a list of Tensors, found a {type(x).__name__}")
         if dt is None:
             dt = x._array.dtype
-        elif x._array.dtype != dt:
+        elif x._array.dtype is not dt and x._array.dtype != dt:
             mixed = True
     if not mixed:  # the common case: nothing to promote
         return ts
@@ -244,7 +244,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     ndim = ts[0]._array.ndim
     if not ndim:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use mg.stack")
-    return Cat.apply(*ts, dim=_dim("cat", dim, ndim))
+    if type(dim) is not int or not 0 <= dim < ndim:  # (a valid non-negative int, the usual, as it is)
+        dim = _dim("cat", dim, ndim)
+    return Cat.apply(*ts, dim=dim)
 
 
 def _cat_shape_error(arrays: Sequence[np.ndarray], d: int) -> ShapeError:
