@@ -70,6 +70,8 @@ def picked_total(rows: np.ndarray, classes: np.ndarray) -> float:
         >>> picked_total(np.array([[0.5, 1.5], [2.0, 4.0]], np.float32), np.array([1, 0]))
         3.5
     """
+    if len(classes) == 1:  # one target (a step of a sequence): the same sum, of one term
+        return 0.0 + rows.item(0, classes.item(0))
     if len(classes) <= 16:
         item = rows.item
         return sum([item(i, c) for i, c in enumerate(classes.tolist())], 0.0)
@@ -151,6 +153,9 @@ def value_range(a: np.ndarray) -> tuple:
         >>> value_range(np.array([[3, 1], [2, 5]]))
         (1, 5)
     """
+    if a.size == 1:
+        value = a.item(0)
+        return value, value
     if a.size <= 32:
         values = a.ravel().tolist()
         return min(values), max(values)
@@ -196,7 +201,9 @@ def class_targets(input: Tensor, target: Tensor, n_cls: int, ignore_index: int, 
     if targets.shape != expected:
         raise ShapeError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape}: "
                          f"expected target shape {expected}")
-    t = np.ascontiguousarray(targets.reshape(-1), dtype=np.int64)
+    t = targets.reshape(-1)
+    if t.dtype != np.int64 or not t.flags.c_contiguous:
+        t = np.ascontiguousarray(t, dtype=np.int64)
     return t, _check_targets(t, n_cls, ignore_index, op)
 
 
