@@ -61,9 +61,8 @@ def _collect(roots: Sequence[Function]) -> dict[Function, int]:
 
     A plain explicit stack instead of recursion: a 100,000-step chain is fine.
     """
-    waiting: dict[Function, int] = {}
-    stack = list(roots)
-    seen = set(roots)
+    waiting: dict[Function, int] = dict.fromkeys(roots, 0)  # (a node in it has been seen)
+    stack = list(waiting)
     while stack:
         fn = stack.pop()
         for edge in fn._edges:
@@ -72,12 +71,12 @@ def _collect(roots: Sequence[Function]) -> dict[Function, int]:
             # An edge is a node (its output 0), a (node, output index) pair, or a leaf tensor.
             parent = edge[0] if type(edge) is tuple else edge if isinstance(edge, Function) else None
             if parent is not None:
-                waiting[parent] = waiting.get(parent, 0) + 1
-                if parent not in seen:
-                    seen.add(parent)
+                count = waiting.get(parent)
+                if count is None:  # met for the first time: its own inputs are walked too
+                    waiting[parent] = 1
                     stack.append(parent)
-    for fn in seen:
-        waiting.setdefault(fn, 0)
+                else:
+                    waiting[parent] = count + 1
     return waiting
 
 

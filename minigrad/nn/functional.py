@@ -339,6 +339,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return input
     _check_floating(input, "dropout")
+    if not inplace:
+        return Dropout.apply(input, p=p)
     return _maybe_inplace(input, inplace, "dropout", lambda x: Dropout.apply(x, p=p))
 
 
