@@ -392,6 +392,15 @@ def _softmax_row(xr, outr):
         outr[np.uint64(j)] *= inv
 
 
+@Inline.with_options(_VEC)
+def _log_softmax_backward_row(yr, gr, outr):
+    """``outr = gr - exp(yr) * sum(gr)``: one row of the gradient of ``y = log_softmax(x)``."""
+    s = _row_sum(gr)
+    for j in range(yr.shape[0]):
+        k = np.uint64(j)
+        outr[k] = gr[k] - fast_exp32(yr[k]) * s
+
+
 @kernel(parallel=True, **_VEC)
 def log_softmax_rows_parallel(x, out):
     """``log_softmax_rows_ref`` of the C-contiguous 2-D float32 ``x`` into ``out``, rows on threads."""
@@ -450,13 +459,8 @@ def softmax_rows_vector_ref(x: np.ndarray, out: np.ndarray) -> None:
 def log_softmax_backward_rows_parallel(y, grad, out):
     """``out = grad - exp(y) * sum(grad)`` per row (``y = log_softmax(x)``): C-contiguous 2-D float32."""
     y, grad, out = borrow(y), borrow(grad), borrow(out)
-    rows, cols = y.shape
-    for r in prange(rows):
-        yr, gr, outr = y[r], grad[r], out[r]
-        s = _row_sum(gr)
-        for j in range(cols):
-            k = np.uint64(j)
-            outr[k] = gr[k] - fast_exp32(yr[k]) * s
+    for r in prange(y.shape[0]):
+        _log_softmax_backward_row(y[r], grad[r], out[r])
 
 
 def log_softmax_backward_rows_parallel_ref(y: np.ndarray, grad: np.ndarray, out: np.ndarray) -> None:
@@ -467,13 +471,8 @@ def log_softmax_backward_rows_parallel_ref(y: np.ndarray, grad: np.ndarray, out:
 def log_softmax_backward_rows_vector(y, grad, out):
     """``out = grad - exp(y) * sum(grad)`` per row, as ``log_softmax_backward_rows_parallel``, on one thread."""
     y, grad, out = borrow(y), borrow(grad), borrow(out)
-    rows, cols = y.shape
-    for r in range(rows):
-        yr, gr, outr = y[r], grad[r], out[r]
-        s = _row_sum(gr)
-        for j in range(cols):
-            k = np.uint64(j)
-            outr[k] = gr[k] - fast_exp32(yr[k]) * s
+    for r in range(y.shape[0]):
+        _log_softmax_backward_row(y[r], grad[r], out[r])
 
 
 def log_softmax_backward_rows_vector_ref(y: np.ndarray, grad: np.ndarray, out: np.ndarray) -> None:
