@@ -327,6 +327,22 @@ def v_output_saved_then_accumulated(T):  # += writes into exp's saved output
     return y.sum()
 
 
+def v_matmul_unneeded_operand(T):  # x @ W with x constant saves only x: changing W later is allowed
+    x = T.ones(2, 3, dtype=T.float64)
+    w = _x(T)[:3].reshape(3, 1) * 1
+    y = x @ w
+    w.add_(5)
+    return y.sum()
+
+
+def v_matmul_needed_operand(T):  # ... but W's gradient needs x: changing x later is not
+    x = T.ones(2, 3, dtype=T.float64) * 1
+    w = _x(T)[:3].reshape(3, 1)
+    y = x @ w
+    x.add_(5)
+    return y.sum()
+
+
 def v_unsaved_is_fine(T):  # add saves nothing: changing its input later is allowed
     x = _x(T)
     a = x * 2
@@ -340,7 +356,9 @@ VERSION_CASES = {"output_saved": (v_output_saved, True), "input_saved": (v_input
                  "no_grad_still_counts": (v_no_grad_still_counts, True), "inplace_chain": (v_inplace_chain, True),
                  "copy_over_saved_output": (v_copy_over_saved_output, True),
                  "output_saved_then_accumulated": (v_output_saved_then_accumulated, True),
-                 "data_is_not_tracked": (v_data_is_not_tracked, False), "unsaved_is_fine": (v_unsaved_is_fine, False)}
+                 "matmul_needed_operand": (v_matmul_needed_operand, True),
+                 "data_is_not_tracked": (v_data_is_not_tracked, False), "unsaved_is_fine": (v_unsaved_is_fine, False),
+                 "matmul_unneeded_operand": (v_matmul_unneeded_operand, False)}
 
 
 def _raises_on_backward(T, program) -> bool:

@@ -25,6 +25,8 @@ def _mm(a: Any, b: Any) -> Any:
     """
     if type(a) is not np.ndarray or type(b) is not np.ndarray:
         return matmul(a, b)
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] != 1:  # the usual case, two matrices: the rules below in short
+        return matmul2d(a, b)
     if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
         # An outer product: each entry is one product, exactly as PyTorch computes it (NumPy's matmul
         # would add it to +0.0 and turn a -0.0 into +0.0, which flips the sign of x / 0 downstream).
@@ -41,29 +43,32 @@ def _mm(a: Any, b: Any) -> Any:
 
 class MatMul(Function):
     def forward(self, a, b):
-        self.save_for_backward(a, b)
+        # Each input's gradient needs only the other input: save just what backward will use.
+        need_a, need_b = self.needs_input_grad
+        self.save_for_backward(a if need_b else None, b if need_a else None)
         return _mm(a, b)
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        a2 = a[None, :] if a.ndim == 1 else a  # (k,) -> (1, k)
-        b2 = b[:, None] if b.ndim == 1 else b  # (k,) -> (k, 1)
+        a_dims, b_dims = len(self.input_meta[0][0]), len(self.input_meta[1][0])
         g = grad
         # Put back the dims that 1-D operands dropped from C; b's first, so that a 0-d grad
         # (vector @ vector) becomes (1, 1).
-        if b.ndim == 1:
+        if b_dims == 1:
             g = g.reshape(*g.shape, 1)
-        if a.ndim == 1:
+        if a_dims == 1:
             g = g.reshape(*g.shape[:-1], 1, g.shape[-1])
         ga = gb = None
         if self.needs_input_grad[0]:
+            b2 = b[:, None] if b_dims == 1 else b  # (k,) -> (k, 1)
             ga = _mm(g, b2.mT)  # dL/dA = dL/dC @ B^T
-            if a.ndim == 1:  # (..., 1, k) -> (..., k); the engine sums the batch dims away
+            if a_dims == 1:  # (..., 1, k) -> (..., k); the engine sums the batch dims away
                 ga = ga.squeeze(-2)
         if self.needs_input_grad[1]:
             # dL/dB = A^T @ dL/dC; for matrices, possibly stacked with B's other such terms (stacked_products.py)
-            gb = rows_product(a, g) if a.ndim == 2 and b.ndim == 2 else _mm(a2.mT, g)
-            if b.ndim == 1:  # (..., k, 1) -> (..., k)
+            a2 = a[None, :] if a_dims == 1 else a  # (k,) -> (1, k)
+            gb = rows_product(a, g) if a_dims == 2 and b_dims == 2 else _mm(a2.mT, g)
+            if b_dims == 1:  # (..., k, 1) -> (..., k)
                 gb = gb.squeeze(-1)
         return ga, gb
 
@@ -83,19 +88,26 @@ def matmul(a: Any, b: Any, *, out: None = None) -> Tensor:
     """
     refuse_out("matmul", out)
     a, b = _same_dtype("matmul", a, b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
-    k_a = a.shape[-1]
-    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    return _checked_matmul("matmul", a, b)
+
+
+def _checked_matmul(op: str, a: Tensor, b: Tensor) -> Tensor:
+    """``MatMul`` of two tensors of one dtype, once their shapes are checked (``op`` names the caller in errors)."""
+    a_shape, b_shape = a._array.shape, b._array.shape
+    if not a_shape or not b_shape:
+        raise ShapeError(f"{op}: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    k_a = a_shape[-1]
+    k_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
     if k_a != k_b:
         raise ShapeError(
-            f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: the last dimension of the first "
-            f"({k_a}) must equal the {'size' if b.ndim == 1 else 'second-to-last dimension'} of the second ({k_b})"
+            f"{op}: shapes {a.shape} and {b.shape} cannot be multiplied: the last dimension of the first "
+            f"({k_a}) must equal the {'size' if len(b_shape) == 1 else 'second-to-last dimension'} of the second "
+            f"({k_b})"
         )
     try:
         return MatMul.apply(a, b)
     except ValueError:
-        raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast together") from None
+        raise ShapeError(f"{op}: batch dimensions of {a.shape} and {b.shape} cannot be broadcast together") from None
 
 
 def mm(a: Tensor, b: Tensor, *, out: None = None) -> Tensor:
@@ -111,7 +123,7 @@ def mm(a: Tensor, b: Tensor, *, out: None = None) -> Tensor:
     a, b = _same_dtype("mm", a, b)
     if a.ndim != 2 or b.ndim != 2:
         raise ShapeError(f"mm: both arguments must be matrices (2-D), got shapes {a.shape} and {b.shape}")
-    return matmul(a, b)
+    return _checked_matmul("mm", a, b)
 
 
 def bmm(a: Tensor, b: Tensor, *, out: None = None) -> Tensor:
@@ -130,4 +142,4 @@ def bmm(a: Tensor, b: Tensor, *, out: None = None) -> Tensor:
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ShapeError(f"bmm: shapes {a.shape} and {b.shape} do not fit: expected (B, n, k) and (B, k, m) "
                          "with the same B and k")
-    return matmul(a, b)
+    return _checked_matmul("bmm", a, b)
