@@ -318,11 +318,12 @@ class FusedRNNLayer(Function):
         product = rows_product if T == 1 else transposed_product  # (a.T @ b now)
         dw_ih = product(dGx, x2d) if needs[3] else None
         dw_hh = product(dG, h_prev) if needs[4] else None
-        db_ih = dGx.sum(axis=0) if needs[5] else None
+        one_row = T * B == 1  # (a cell's batch of one: the bias gradient, a sum over rows, is that row copied)
+        db_ih = (dGx[0].copy() if one_row else dGx.sum(axis=0)) if needs[5] else None
         db_hh = None
         if needs[6]:  # the same as db_ih except where the hidden side differs (GRU's n block)
             # (a copy, not the same array: a hook that edits one gradient in place must not edit the other)
-            db_hh = db_ih.copy() if db_ih is not None and a.dgx is a.dgates else dG.sum(axis=0)
+            db_hh = db_ih.copy() if db_ih is not None and a.dgx is a.dgates else dG[0].copy() if one_row else dG.sum(0)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
     def release(self) -> None:
