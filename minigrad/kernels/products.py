@@ -439,18 +439,45 @@ def _matmul_on(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> n
         matmul_few_rows(np.ascontiguousarray(a), b_data, b_transposed, out, threads)
         return out
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
-    tile_cols, lanes = tile_shape(out.dtype)[1], vector_lanes(out.dtype)
+    dtype = out.dtype
+    tile_cols, lanes = _TILE_WIDTHS.get(dtype) or _tile_widths(dtype)
     if a_transposed and transposed_output_pays(rows, cols, inner, tile_cols):
-        out_t = empty_aligned((cols, rows), out.dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
-        blocks = split_blocks(cols, rows, threads, TILE_ROWS, tile_cols, lanes)
-        scratch = panel_scratch(blocks, inner, tile_cols, out.dtype)
-        matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks, scratch)
+        out_t = empty_aligned((cols, rows), dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
+        blocks, panels = block_plan(cols, rows, threads, tile_cols, lanes)
+        matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks,
+                      empty_aligned((panels * inner * tile_cols,), dtype))
         np.copyto(out, out_t.T)
         return out
-    blocks = split_blocks(rows, cols, threads, TILE_ROWS, tile_cols, lanes)
-    scratch = panel_scratch(blocks, inner, tile_cols, out.dtype)
-    matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks, scratch)
+    blocks, panels = block_plan(rows, cols, threads, tile_cols, lanes)
+    matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks,
+                  empty_aligned((panels * inner * tile_cols,), dtype))  # (panel_scratch's size)
     return out
+
+
+# dtype -> (the register tile's columns, the SIMD lanes) on this CPU: asked on every product.
+_TILE_WIDTHS: dict[np.dtype, tuple[int, int]] = {}
+
+
+def _tile_widths(dtype: np.dtype) -> tuple[int, int]:
+    _TILE_WIDTHS[dtype] = widths = (tile_shape(dtype)[1], vector_lanes(dtype))
+    return widths
+
+
+@functools.lru_cache(maxsize=256)
+def block_plan(rows: int, cols: int, parts: int, tile_cols: int, narrow_cols: int) -> tuple[np.ndarray, int]:
+    """``(blocks, panels)``: ``split_blocks`` of a ``rows x cols`` output and how many packed panels
+    ``matmul_blocks`` cuts for them (``panel_scratch`` holds ``panels`` of ``inner x tile_cols``).
+
+    Remembered, both: a train step asks for the same few shapes over and over.
+
+    Example::
+
+        >>> blocks, panels = block_plan(32, 512, 2, 64, 16)
+        >>> blocks.tolist(), panels
+        ([[0, 32, 0, 256], [0, 32, 256, 512]], 8)
+    """
+    blocks = split_blocks(rows, cols, parts, TILE_ROWS, tile_cols, narrow_cols)
+    return blocks, _panel_count(np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes(), tile_cols)
 
 
 def panel_scratch(blocks: np.ndarray, inner: int, tile_cols: int, dtype: Any) -> np.ndarray:

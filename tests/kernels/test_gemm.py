@@ -258,6 +258,8 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
         # The panels in the caller's scratch (full of NaN: every panel is written before it is read),
         # and with no room there (the kernel allocates them itself).
         kept = P.panel_scratch(blocks, k, tile_cols, dtype)
+        planned, panels = P.block_plan(m, n, parts, tile_cols, 16)  # what parallel_matmul asks for
+        assert planned.tolist() == blocks.tolist() and panels * k * tile_cols == kept.size
         kept.fill(np.nan)
         for scratch in (kept, np.empty(0, dtype)):
             ours, ref = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
