@@ -41,9 +41,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENDERS = ("minigrad", "torch-1t", "torch")
-# After a block of PyTorch with its default threads, the parent waits this long: PyTorch's OpenMP
-# workers keep spinning on the cores after their last parallel region, which would slow down
-# whichever contender runs next.
+# After a block of a contender with a pool of threads, the parent waits this long: OpenMP workers
+# (PyTorch's with its default threads, and Numba's in minigrad and in a baseline checkout) keep
+# spinning on the cores after their last parallel region, which would slow down whichever contender
+# runs next.
 SPIN_PAUSE_S = 0.3
 
 # ------------------------------------------------------------------------------ the cases
@@ -340,7 +341,7 @@ def run(rounds: int, only: list[str] | None, clock: str, baseline: str | None,
             procs[c].stdin.flush()
             for name, us in json.loads(procs[c].stdout.readline()).items():
                 times[c].setdefault(name, []).append(us)
-            if c == "torch":  # its idle OpenMP threads spin-wait for a while: let them sleep before the next block
+            if c != "torch-1t":  # its idle pool of threads spin-waits for a while: let it sleep first
                 time.sleep(SPIN_PAUSE_S)
     for p in procs.values():
         p.stdin.close()
