@@ -76,6 +76,20 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     return out
 
 
+def sum_rows(grad: np.ndarray) -> np.ndarray:
+    """``grad.sum(axis=0)`` of a 2-D array as a new array: a bias's gradient, summed over the rows that used it.
+
+    Of one row (a batch of one) that row copied: the same numbers as the sum, without NumPy's
+    reduction around them.
+
+    Example::
+
+        >>> sum_rows(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist(), sum_rows(np.array([[-0.0, 5.0]])).tolist()
+        ([4.0, 6.0], [-0.0, 5.0])
+    """
+    return grad[0].copy() if grad.shape[0] == 1 else grad.sum(axis=0)
+
+
 # --------------------------------------------------------------------------------------------
 # Function: one node of the graph
 # --------------------------------------------------------------------------------------------

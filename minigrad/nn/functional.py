@@ -23,6 +23,7 @@ import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned, zeros_aligned
 from minigrad.autograd import Function
+from minigrad.autograd.function import sum_rows
 from minigrad.autograd.stacked_products import rows_product
 from minigrad.errors import ShapeError, not_in_minigrad
 from minigrad.kernels.products import matmul2d
@@ -144,8 +145,8 @@ class Linear(Function):
             gx = gx if order is None else gx.transpose(np.argsort(order))
         gw = rows_product(g2, x2) if self.needs_input_grad[1] else None  # dL/dW = g^T x (stacked_products.py)
         gb = None
-        if self.needs_input_grad[2]:  # dL/db = sum over rows of g (one row: a copy of it, the same numbers)
-            gb = g2[0].copy() if g2.shape[0] == 1 else g2.sum(axis=0)
+        if self.needs_input_grad[2]:  # dL/db = sum over rows of g
+            gb = sum_rows(g2)
         return gx, gw, gb
 
     def _backward_tensors(self, grad: Tensor, x: Tensor, w: Tensor):

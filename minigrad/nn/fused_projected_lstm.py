@@ -36,6 +36,7 @@ import numpy as np
 
 from minigrad._allocator import contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad.autograd import Function
+from minigrad.autograd.function import sum_rows
 from minigrad.autograd.stacked_products import transposed_product
 from minigrad.errors import ShapeError
 from minigrad.kernels.products import matmul2d
@@ -43,12 +44,12 @@ from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp,
 from minigrad.kernels.transpose import contiguous_transpose
 from minigrad.nn.cells import BUILTIN_CELLS
 from minigrad.nn.cells.description import LayerArrays
-from minigrad.nn.fused_rnn import (
-    _LAYER_DTYPES,
-    _full_lengths,
-    _gate_gradients_buffer,
-    _layer_biases,
-    _refuse_spent_gates,
+from minigrad.nn.fused_layer_parts import (
+    LAYER_DTYPES,
+    full_lengths,
+    gate_gradients_buffer,
+    layer_biases,
+    refuse_spent_gates,
 )
 from minigrad.tensor import Tensor
 
@@ -94,8 +95,8 @@ class FusedProjectedLSTMLayer(Function):
         m_all[first] = 0  # (no m before the first step; the kernels do not read it when every step is active)
         h_all[first] = h0
         c_all[first] = c0
-        a = LayerArrays(gates, m_all, _full_lengths(B, T), empty_aligned((B, G), dtype), self.reverse,
-                        out=np.empty((T, B, 0), dtype), bias=_layer_biases(b_ih, b_hh, G, H, dtype)[0], c_all=c_all)
+        a = LayerArrays(gates, m_all, full_lengths(B, T), empty_aligned((B, G), dtype), self.reverse,
+                        out=np.empty((T, B, 0), dtype), bias=layer_biases(b_ih, b_hh, G, H, dtype)[0], c_all=c_all)
         w_hh_t, w_hr_t = contiguous_transpose(w_hh), contiguous_transpose(w_hr)  # read row by row in every step
         for t in self._steps(T):
             tp, tn = step_indices(t, self.reverse)
@@ -112,13 +113,13 @@ class FusedProjectedLSTMLayer(Function):
     def backward(self, grad_out, grad_hn, grad_cn):  # type: ignore[override]
         x2d, w_ih, w_hh, w_hr, _, _ = self.saved_tensors
         gates, m_all, h_all, c_all = self._buffers
-        _refuse_spent_gates(self)
+        refuse_spent_gates(self)
         T, B, G = gates.shape
         P, H = w_hr.shape
         dtype = gates.dtype
-        dgates = _gate_gradients_buffer(self, True, gates, empty_aligned)  # the LSTM's kernels work in place
+        dgates = gate_gradients_buffer(self, True, gates, empty_aligned)  # the LSTM's kernels work in place
         # The kernel's "dh" is dm_t, handed to it in `rec`; its own carry of dh stays zero (every step active).
-        a = LayerArrays(dgates, m_all, _full_lengths(B, T), empty_aligned((B, H), dtype), self.reverse,
+        a = LayerArrays(dgates, m_all, full_lengths(B, T), empty_aligned((B, H), dtype), self.reverse,
                         c_all=c_all, grad_out=np.empty((T, B, 0), dtype), carry_h=zeros_aligned((B, H), dtype),
                         carry_c=zeros_aligned((B, H), dtype), dgates=dgates, dh_all=empty_aligned((T, B, H), dtype))
         if grad_cn is not None:
@@ -151,8 +152,8 @@ class FusedProjectedLSTMLayer(Function):
         h_prev = (h_all[1:] if self.reverse else h_all[:-1]).reshape(T * B, P)  # the state each step read
         m_now = (m_all[:-1] if self.reverse else m_all[1:]).reshape(T * B, H)  # the m each step projected
         dx = matmul2d(dG, w_ih).reshape(T, B, -1) if needs[0] else None
-        db_ih = dG.sum(axis=0) if needs[5] else None
-        db_hh = (db_ih.copy() if db_ih is not None else dG.sum(axis=0)) if needs[6] else None
+        db_ih = sum_rows(dG) if needs[5] else None
+        db_hh = (db_ih.copy() if db_ih is not None else sum_rows(dG)) if needs[6] else None
         return (dx, dh0 if needs[1] else None, dc0 if needs[2] else None,
                 transposed_product(dG, x2d) if needs[3] else None,  # dW_ih = dG^T X
                 transposed_product(dG, h_prev) if needs[4] else None,  # dW_hh = dG^T H_prev
@@ -178,7 +179,7 @@ class FusedProjectedLSTMLayer(Function):
 
 def can_run(x: Tensor, lengths: Any) -> bool:
     """Whether ``fused_projected_lstm_layer`` takes this call: float32/float64, every sequence full length."""
-    if x._array.dtype not in _LAYER_DTYPES:
+    if x._array.dtype not in LAYER_DTYPES:
         return False
     return lengths is None or bool((np.asarray(lengths) == x.shape[0]).all())
 

@@ -43,7 +43,6 @@ The per-step structure stays visible for drawings and BPTT inspection: ``step_sc
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,6 +51,7 @@ import numpy as np
 from minigrad._allocator import allocators_for, contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd import Function, scope
+from minigrad.autograd.function import sum_rows
 from minigrad.autograd.stacked_products import rows_product, transposed_product
 from minigrad.errors import ShapeError
 from minigrad.kernels.gemm import tile_shape
@@ -62,6 +62,13 @@ from minigrad.kernels.rnn_common import packed_weight
 from minigrad.kernels.transpose import contiguous_transpose
 from minigrad.nn.cells import BUILTIN_CELLS
 from minigrad.nn.cells.description import LayerArrays
+from minigrad.nn.fused_layer_parts import (
+    LAYER_DTYPES,
+    full_lengths,
+    gate_gradients_buffer,
+    layer_biases,
+    refuse_spent_gates,
+)
 from minigrad.nn.rnn_plan import UNIT_BLOCK, Strategy, plan
 from minigrad.tensor import Tensor
 
@@ -188,9 +195,9 @@ class FusedRNNLayer(Function):
             out, out_arg = (h_all[:-1] if self.reverse else h_all[1:]), np.empty((T, B, 0), dtype)
         else:  # padded steps output 0 but carry the state: a separate output array
             out = out_arg = alloc((T, B, H), dtype)
-        lengths = self.lengths if self.lengths is not None else _full_lengths(B, T)
+        lengths = self.lengths if self.lengths is not None else full_lengths(B, T)
         a = LayerArrays(gates, h_all, lengths, alloc((B, G), dtype), self.reverse, out=out_arg)
-        a.bias, a.bias_hn = _layer_biases(b_ih, b_hh, G, H, dtype, hidden_n=kernels.hidden_n)
+        a.bias, a.bias_hn = layer_biases(b_ih, b_hh, G, H, dtype, hidden_n=kernels.hidden_n)
         if kernels.cell_state:
             a.c_all = alloc((T + 1, B, H), dtype)
             a.c_all[first] = c0
@@ -254,13 +261,13 @@ class FusedRNNLayer(Function):
     def backward(self, grad_out, grad_hn, grad_cn=None):  # type: ignore[override]
         x2d, w_ih, w_hh, _, _ = self.saved_tensors
         gates, h_all, c_all, hn = self._buffers
-        _refuse_spent_gates(self)
+        refuse_spent_gates(self)
         T, B, G = gates.shape
         H = self.hidden_size
         dtype = gates.dtype
         kernels = self.cell.kernels
         alloc, alloc_zeros = _allocators(T, 2 * B * G * dtype.itemsize)
-        lengths = self.lengths if self.lengths is not None else _full_lengths(B, T)
+        lengths = self.lengths if self.lengths is not None else full_lengths(B, T)
         a = LayerArrays(gates, h_all, lengths, alloc_zeros((B, H), dtype), self.reverse, c_all=c_all, hn=hn)
         # A copy, when one is needed (a batch_first layer's gradient arrives transposed), in recycled memory.
         grad_out = None if grad_out is None else grad_out.astype(dtype, copy=False)
@@ -274,7 +281,7 @@ class FusedRNNLayer(Function):
             a.carry_c = alloc_zeros((B, H), dtype)
             if grad_cn is not None:
                 a.carry_c[...] = grad_cn
-        a.dgates = _gate_gradients_buffer(self, kernels.in_place_backward, gates, alloc)  # (GRU: the hidden side)
+        a.dgates = gate_gradients_buffer(self, kernels.in_place_backward, gates, alloc)  # (GRU: the hidden side)
         a.dgx = alloc((T, B, G), dtype) if kernels.hidden_n else a.dgates  # GRU: the input side
         a.dh_all = self._dh_all if self._dh_all is not None else alloc((T, B, H), dtype)
         need_h0 = self.needs_input_grad[1]
@@ -318,12 +325,11 @@ class FusedRNNLayer(Function):
         product = rows_product if T == 1 else transposed_product  # (a.T @ b now)
         dw_ih = product(dGx, x2d) if needs[3] else None
         dw_hh = product(dG, h_prev) if needs[4] else None
-        one_row = T * B == 1  # (a cell's batch of one: the bias gradient, a sum over rows, is that row copied)
-        db_ih = (dGx[0].copy() if one_row else dGx.sum(axis=0)) if needs[5] else None
+        db_ih = sum_rows(dGx) if needs[5] else None
         db_hh = None
         if needs[6]:  # the same as db_ih except where the hidden side differs (GRU's n block)
             # (a copy, not the same array: a hook that edits one gradient in place must not edit the other)
-            db_hh = db_ih.copy() if db_ih is not None and a.dgx is a.dgates else dG[0].copy() if one_row else dG.sum(0)
+            db_hh = db_ih.copy() if db_ih is not None and a.dgx is a.dgates else sum_rows(dG)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
     def release(self) -> None:
@@ -371,51 +377,6 @@ class FusedRNNLayer(Function):
         return self._saved, self._buffers
 
 
-def _layer_biases(b_ih: np.ndarray | None, b_hh: np.ndarray | None, G: int, H: int, dtype: np.dtype,
-                  hidden_n: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The bias each kernel adds: ``b_ih + b_hh``, except GRU's ``b_hn`` (``hidden_n``), which sits inside
-    ``r * (...)`` and comes back apart; zeros for a bias the layer does not have."""
-    if not hidden_n and b_ih is not None and b_hh is not None:  # the common case, in one add
-        return b_ih + b_hh, _no_bias_hn(dtype)
-    bias = np.zeros(G, dtype)
-    bias_hn = np.zeros(H if hidden_n else 0, dtype)
-    if b_ih is not None:
-        bias += b_ih
-    if b_hh is not None:
-        if hidden_n:
-            bias[:-H] += b_hh[:-H]
-            bias_hn += b_hh[-H:]
-        else:
-            bias += b_hh
-    return bias, bias_hn
-
-
-def _gate_gradients_buffer(node: Function, in_place: bool, gates: np.ndarray,
-                           alloc: Callable[..., np.ndarray]) -> np.ndarray:
-    """Where a fused layer's backward writes the gradients of the gate pre-activations.
-
-    Kernels that work in place (``in_place``: the LSTM's) overwrite the saved gates when the graph
-    is freed after this backward (``Function.retain_graph`` False; ``node`` then remembers it, see
-    ``_refuse_spent_gates``), else a copy of them, so that the gates stay for another backward and
-    for ``step_values``. Other kernels get a fresh buffer.
-    """
-    if in_place and not node.retain_graph:
-        node._gates_spent = True
-        return gates
-    buffer = alloc(gates.shape, gates.dtype)
-    if in_place:
-        np.copyto(buffer, gates)
-    return buffer
-
-
-def _refuse_spent_gates(node: Function) -> None:
-    """The error for a backward after an earlier one (without retain_graph) overwrote the saved gates."""
-    if node._gates_spent:
-        raise RuntimeError(f"{node.name}: backward through the graph a second time, but the first backward "
-                           "(without retain_graph=True) already overwrote the saved gates; call it "
-                           "with retain_graph=True to backward twice")
-
-
 def _allocators(steps: int, largest: int) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
     """How a layer of ``steps`` steps makes its working arrays, the largest of ``largest`` bytes: ``(empty, zeros)``.
 
@@ -424,21 +385,6 @@ def _allocators(steps: int, largest: int) -> tuple[Callable[..., np.ndarray], Ca
     arrays, or recycled memory once they are big), decided once for all of them.
     """
     return (empty_aligned, zeros_aligned) if steps > 1 else allocators_for(largest)
-
-
-@functools.lru_cache(maxsize=8)
-def _no_bias_hn(dtype: np.dtype) -> np.ndarray:
-    """The empty ``bias_hn`` of cells without GRU's ``b_hn``; shared (nothing writes to it)."""
-    return np.zeros(0, dtype)
-
-
-_LAYER_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compute in
-
-
-@functools.lru_cache(maxsize=64)
-def _full_lengths(batch: int, steps: int) -> np.ndarray:
-    """``lengths`` when every sequence has all its steps; shared between calls (the kernels only read it)."""
-    return np.full(batch, steps, np.int64)
 
 
 def _check_inputs(mode: str, x: np.ndarray, h0: np.ndarray, c0: np.ndarray | None, weight_ih: np.ndarray,
@@ -475,7 +421,7 @@ def _check_inputs(mode: str, x: np.ndarray, h0: np.ndarray, c0: np.ndarray | Non
     expected = (("weight_ih", weight_ih, (G * H, I)), ("h0", h0, state), ("c0", c0, state),
                 ("bias_ih", bias_ih, (G * H,)), ("bias_hh", bias_hh, (G * H,)))
     dtype = xa.dtype
-    same_dtype = dtype in _LAYER_DTYPES and wa.dtype == dtype
+    same_dtype = dtype in LAYER_DTYPES and wa.dtype == dtype
     for name, t, shape in expected:
         if t is not None:
             if t.shape != shape:
