@@ -32,26 +32,30 @@ from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
 from minigrad.kernels._jit import numba_threads, one_thread, pool_awake, threads_usable
 from minigrad.kernels.blas import in_swap_region, swap_pays, swapped_matmul, transposed_b_is_slow
 from minigrad.kernels.cpu import vector_lanes
-from minigrad.kernels.gemm import TILE_ROWS, matmul_blocks, tile_shape
+from minigrad.kernels.gemm import IN_PLACE_MAX_ROWS, TILE_ROWS, matmul_blocks, tile_shape
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
 
 # Column blocks need at least this many panels per thread, and the busiest thread may have at most
 # this much more than an even share of them; else the threads split the rows (every thread then
-# reads every panel, but only its own rows of A: with few panels, A's traffic is what costs).
+# reads every panel, but only its own rows of A: with many rows and few panels, A's traffic is
+# what costs). Fewer panels do when A is no bigger than B (rows <= cols) and B is packed: then each
+# thread reading every panel, half of them packed by the other core, is what costs.
 COLUMN_MIN_PANELS = 8
 COLUMN_IMBALANCE_MAX = 1.03
 
 
 @functools.lru_cache(maxsize=256)
 def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, tile_cols: int = 64,
-                 narrow_cols: int = 16) -> np.ndarray:
+                 narrow_cols: int = 16, b_transposed: bool = False) -> np.ndarray:
     """Cut a ``rows x cols`` output into ``parts`` blocks of whole tiles, as ``(n, 4)`` ``(r0, r1, j0, j1)``.
 
-    Whole column panels when there are ``COLUMN_MIN_PANELS`` per thread and they share out evenly
-    (each thread then packs and reads only its own part of ``b``), else bands of rows. A panel
-    costs the same at any width (the tile always multiplies ``tile_cols`` columns), except a last
-    panel at most ``narrow_cols`` wide (one vector: ``gemm_panel_k`` takes the narrow tile).
-    Columns also when there are too few rows to cut.
+    Whole column panels when they share out evenly (each thread then packs and reads only its own
+    part of ``b``) and there are ``COLUMN_MIN_PANELS`` per thread, or ``a`` has no more rows than
+    ``b`` has columns and ``b`` is packed (``b_transposed``) or ``a`` has ``gemm.IN_PLACE_MAX_ROWS``
+    rows per thread (with fewer, bands of rows read an untransposed ``b`` in place, unpacked, which
+    pays); else bands of rows. A panel costs the same at any width (the tile always multiplies
+    ``tile_cols`` columns), except a last panel at most ``narrow_cols`` wide (one vector:
+    ``gemm_panel_k`` takes the narrow tile). Columns also when there are too few rows to cut.
 
     Example::
 
@@ -61,10 +65,13 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
         [[0, 560, 0, 64], [560, 1120, 0, 64]]
         >>> split_blocks(700, 300, 2).tolist()  # 5 panels: 3 + 2 would leave one thread waiting
         [[0, 348, 0, 300], [348, 700, 0, 300]]
+        >>> split_blocks(64, 512, 2, b_transposed=True).tolist()  # x @ W.T: W.T is packed, x is small
+        [[0, 64, 0, 256], [0, 64, 256, 512]]
     """
     panels = -(-cols // tile_cols)
     few_rows = rows < 8 * tile_rows * parts
-    if panels >= parts and (few_rows or panels >= COLUMN_MIN_PANELS * parts):
+    b_packed = b_transposed or rows >= IN_PLACE_MAX_ROWS * parts
+    if panels >= parts and (few_rows or panels >= COLUMN_MIN_PANELS * parts or (rows <= cols and b_packed)):
         cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
         last = cols - (panels - 1) * tile_cols  # the width of the last panel
         cheap_last = (narrow_cols if last <= narrow_cols else tile_cols) / tile_cols
@@ -443,12 +450,12 @@ def _matmul_on(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> n
     tile_cols, lanes = _TILE_WIDTHS.get(dtype) or _tile_widths(dtype)
     if a_transposed and transposed_output_pays(rows, cols, inner, tile_cols):
         out_t = empty_aligned((cols, rows), dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
-        blocks, panels = block_plan(cols, rows, threads, tile_cols, lanes)
+        blocks, panels = block_plan(cols, rows, threads, tile_cols, lanes, False)
         matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks,
                       empty_aligned((panels * inner * tile_cols,), dtype))
         np.copyto(out, out_t.T)
         return out
-    blocks, panels = block_plan(rows, cols, threads, tile_cols, lanes)
+    blocks, panels = block_plan(rows, cols, threads, tile_cols, lanes, b_transposed)
     matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks,
                   empty_aligned((panels * inner * tile_cols,), dtype))  # (panel_scratch's size)
     return out
@@ -464,7 +471,8 @@ def _tile_widths(dtype: np.dtype) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=256)
-def block_plan(rows: int, cols: int, parts: int, tile_cols: int, narrow_cols: int) -> tuple[np.ndarray, int]:
+def block_plan(rows: int, cols: int, parts: int, tile_cols: int, narrow_cols: int,
+               b_transposed: bool = False) -> tuple[np.ndarray, int]:
     """``(blocks, panels)``: ``split_blocks`` of a ``rows x cols`` output and how many packed panels
     ``matmul_blocks`` cuts for them (``panel_scratch`` holds ``panels`` of ``inner x tile_cols``).
 
@@ -476,7 +484,7 @@ def block_plan(rows: int, cols: int, parts: int, tile_cols: int, narrow_cols: in
         >>> blocks.tolist(), panels
         ([[0, 32, 0, 256], [0, 32, 256, 512]], 8)
     """
-    blocks = split_blocks(rows, cols, parts, TILE_ROWS, tile_cols, narrow_cols)
+    blocks = split_blocks(rows, cols, parts, TILE_ROWS, tile_cols, narrow_cols, b_transposed)
     return blocks, _panel_count(np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes(), tile_cols)
 
 

@@ -403,6 +403,19 @@ def test_split_blocks_balances_the_threads(rows, cols, parts, expected):
     assert P.split_blocks(rows, cols, parts, G.TILE_ROWS, 64).tolist() == expected
 
 
+@pytest.mark.parametrize("rows, cols, b_transposed, expected", [
+    (64, 512, True, [[0, 64, 0, 256], [0, 64, 256, 512]]),        # W.T packed, x no bigger: columns
+    (64, 512, False, [[0, 32, 0, 512], [32, 64, 0, 512]]),        # bands of 32 rows read b in place
+    (128, 512, False, [[0, 128, 0, 256], [0, 128, 256, 512]]),    # 64 rows a thread: b packed, columns
+    (512, 512, False, [[0, 512, 0, 256], [0, 512, 256, 512]]),    # a as big as b: columns
+    (1120, 512, True, [[0, 560, 0, 512], [560, 1120, 0, 512]]),   # a bigger than b: rows
+    (160, 320, True, [[0, 80, 0, 320], [80, 160, 0, 320]]),      # 5 panels share out unevenly: rows
+])
+def test_split_blocks_gives_columns_where_b_is_packed(rows, cols, b_transposed, expected):
+    """Few panels still go by columns when ``a`` is no bigger than ``b`` and ``b`` is packed (a table)."""
+    assert P.split_blocks(rows, cols, 2, G.TILE_ROWS, 64, 16, b_transposed).tolist() == expected
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(2, 3, 4), (300, 70, 65), (64, 64, 64), (0, 64, 5000)])
 def test_matmul2d_matches_numpy(shape, dtype):
