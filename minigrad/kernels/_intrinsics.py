@@ -1,4 +1,4 @@
-"""The three pieces of machine code the kernels need that Numba has no Python spelling for.
+"""The four pieces of machine code the kernels need that Numba has no Python spelling for.
 
 - ``stack_array(shape_of)``: a small array on the stack. A NumPy array made inside a kernel lives
   on the heap, where LLVM must assume that anything can alias it, so it stays in memory; an
@@ -9,11 +9,13 @@
   instructions. Left to its loop vectorizer, LLVM keeps only tiles of 64 columns or more in vector
   registers (narrower ones are unrolled first and stay scalar): written out, every tile shape is
   as fast as the CPU allows, on AVX2 as on AVX-512.
+- ``transpose_block(lanes_of)``: a square block of a matrix moved to its transposed place as whole
+  vectors, transposed in registers: LLVM turns the scalar loop into one element at a time.
 - ``exp2(m, one)``: ``2^m`` written straight into the exponent bits of a float, as every libm's
   ``exp`` does at its last step. Numba has no bit-cast of a scalar; this one is three
   instructions, and it vectorizes.
 
-Both are Numba ``@intrinsic``s wrapped in ``Inline`` (``_jit.py``): plain Python functions
+All are Numba ``@intrinsic``s wrapped in ``Inline`` (``_jit.py``): plain Python functions
 when called from Python or with ``NUMBA_DISABLE_JIT=1``, LLVM IR inside a kernel.
 
 Example::
@@ -242,6 +244,88 @@ def _emit_tile_loop(context: Any, builder: Any, sig: Any, args: Any, shape: tupl
         final.append(phi)
     for slot, value in zip(slots, final):
         builder.store(value, slot, align=itemsize)
+
+
+def transpose_block(lanes_of: Callable[[np.dtype], int]) -> Inline:
+    """A helper ``f(src, r0, c0, dst, d0, e0)``: ``dst[d0 + j, e0 + i] = src[r0 + i, c0 + j]`` for ``i, j < L``.
+
+    ``L = lanes_of(dtype)``: one SIMD vector of numbers. ``src`` and ``dst`` are C-contiguous 2-D
+    arrays of one float dtype, not overlapping, and the block lies inside both. In a kernel: ``L``
+    vector loads (a row of the block each), ``log2(L)`` rounds of ``L`` shuffles, ``L`` vector
+    stores. Each round pairs row ``i`` with row ``i + L/2`` and interleaves them (low halves into
+    row ``2i``, high halves into row ``2i + 1``); after ``log2(L)`` rounds row ``j`` holds column ``j``.
+
+    Example::
+
+        >>> f = transpose_block(lambda dtype: 2)
+        >>> dst = np.zeros((2, 3), np.float32)
+        >>> f(np.arange(6, dtype=np.float32).reshape(3, 2), 1, 0, dst, 0, 1)
+        >>> dst.tolist()
+        [[0.0, 2.0, 4.0], [0.0, 3.0, 5.0]]
+    """
+
+    def python(src, r0, c0, dst, d0, e0):
+        n = lanes_of(dst.dtype)
+        dst[d0:d0 + n, e0:e0 + n] = src[r0:r0 + n, c0:c0 + n].T
+
+    def make_jit() -> Any:
+        from numba import types
+        from numba.extending import intrinsic
+
+        @intrinsic
+        def transpose(typingctx, src, r0, c0, dst, d0, e0):
+            if not all(isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C" for x in (src, dst)):
+                return None
+            if not (isinstance(dst.dtype, types.Float) and src.dtype == dst.dtype):
+                return None
+            if not all(isinstance(x, types.Integer) for x in (r0, c0, d0, e0)):
+                return None
+            lanes = int(lanes_of(np.dtype(str(dst.dtype))))
+
+            def codegen(context, builder, sig, args):
+                _emit_transpose(context, builder, sig, args, lanes)
+                return context.get_dummy_value()
+
+            i64 = types.int64
+            return types.none(src, i64, i64, dst, i64, i64), codegen
+
+        return transpose
+
+    return Inline(python, make_jit=make_jit)
+
+
+def _emit_transpose(context: Any, builder: Any, sig: Any, args: Any, lanes: int) -> None:
+    """The LLVM IR of ``transpose_block``: load the block's rows, interleave them ``log2(lanes)`` times, store."""
+    from llvmlite import ir
+    from numba.core import cgutils
+
+    src, dst = (context.make_array(sig.args[n])(context, builder, args[n]) for n in (0, 3))
+    r0, c0, d0, e0 = (args[n] for n in (1, 2, 4, 5))
+    item = context.get_value_type(sig.args[0].dtype)
+    itemsize = context.get_abi_sizeof(item)
+    vector = ir.VectorType(item, lanes)
+    i64, i32, byte_ptr = ir.IntType(64), ir.IntType(32), ir.IntType(8).as_pointer()
+    src_stride = cgutils.unpack_tuple(builder, src.strides, 2)[0]
+    dst_stride = cgutils.unpack_tuple(builder, dst.strides, 2)[0]
+
+    def corner(array, stride, row, col):  # a byte pointer to array[row, col]
+        offset = builder.add(builder.mul(row, stride), builder.mul(col, ir.Constant(i64, itemsize)))
+        return builder.gep(builder.bitcast(array.data, byte_ptr), [offset])
+
+    def row_pointer(base, stride, r):
+        return builder.bitcast(builder.gep(base, [builder.mul(ir.Constant(i64, r), stride)]), vector.as_pointer())
+
+    source = corner(src, src_stride, r0, c0)
+    rows = [builder.load(row_pointer(source, src_stride, r), align=itemsize) for r in range(lanes)]
+    half = lanes // 2
+    low = ir.Constant(ir.VectorType(i32, lanes), [x for m in range(half) for x in (m, m + lanes)])
+    high = ir.Constant(ir.VectorType(i32, lanes), [x for m in range(half, lanes) for x in (m, m + lanes)])
+    for _ in range(lanes.bit_length() - 1):  # log2(lanes) rounds
+        paired = [(rows[i], rows[i + half]) for i in range(half)]
+        rows = [builder.shuffle_vector(a, b, mask) for a, b in paired for mask in (low, high)]
+    target = corner(dst, dst_stride, d0, e0)
+    for r, row in enumerate(rows):
+        builder.store(row, row_pointer(target, dst_stride, r), align=itemsize)
 
 
 def _exp2_python(m, one):

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.kernels._intrinsics import stack_array, tile_loop
+from minigrad.kernels._intrinsics import stack_array, tile_loop, transpose_block
 from minigrad.kernels._jit import Inline, kernel, prange
 from minigrad.kernels.cpu import simd, vector_lanes
 
@@ -269,37 +269,40 @@ def pack_panels(b, cols, panels, p0, p1):
                     pk[np.uint64(jj)] = 0
 
 
-# pack_panels_transposed reads this many rows of a weight at a time, half as many when the rows lie
-# a multiple of 4 KiB apart: so that their cache lines stay in L1 from one k to the next. (Lines
-# 4 KiB apart share one of L1's sets, which holds 8; 2 KiB apart, two sets.)
-PACK_ROWS = 16
+# pack_panels_transposed moves the weight in square blocks of one vector a side, transposed in
+# registers (`_intrinsics.transpose_block`); element by element, LLVM gathers each panel row's numbers
+# from as many rows of the weight, one load each.
+_transpose_block = transpose_block(vector_lanes)
 
 
 @Inline.with_options(_OPTIONS)
 def pack_panels_transposed(bt, cols, panels, p0, p1):
-    """``pack_panels`` of ``b = bt.T``, read from ``bt`` (a weight as stored, ``(N, K)``).
+    """``pack_panels`` of ``b = bt.T``, read from ``bt`` (a weight as stored, ``(N, K)``, C-contiguous).
 
-    ``PACK_ROWS`` rows of ``bt`` at a time (or half as many), each over all of K: per ``k`` their
-    elements (a gather the CPU does in a few vector instructions) go side by side into the panel's
-    row ``k``. Why not all of a panel's rows at once: with K a power of two (256, 512, 1024) the
-    rows of ``bt`` lie 1, 2 or 4 KiB apart, their cache lines fall into a few sets of the L1 cache,
-    and 64 of them evict each other before the next ``k`` reads them again.
+    Per panel, ``lanes`` rows of ``bt`` at a time (one vector's worth): along ``K``, a block of
+    ``lanes x lanes`` numbers at a time, transposed in registers into the panel's rows. The edges
+    (the last ``K % lanes`` columns of ``bt``, a panel's last ``w % lanes`` rows of it) one number at a time.
     """
     tile_cols = panels.shape[2]
     n_inner = bt.shape[1]
-    rows_at_once = PACK_ROWS // 2 if (n_inner * bt.itemsize) % 4096 == 0 else PACK_ROWS
+    lanes = _stack_narrow_tile(panels.dtype.type(0)).shape[1]  # compile-time constant
+    k_blocks = n_inner - n_inner % lanes
     for p in range(p0, p1):
         c, w = cols[p, 0], cols[p, 1]
         panel = panels[p]
-        for j0 in range(0, w, rows_at_once):
-            j1 = min(j0 + rows_at_once, w)
-            for k in range(n_inner):
-                pk = panel[np.uint64(k)]
-                for jj in range(j0, j1):
-                    pk[np.uint64(jj)] = bt[np.uint64(c + jj), np.uint64(k)]
-        for k in range(n_inner):  # the padding of a partial panel: zeros
+        w_blocks = w - w % lanes
+        for j0 in range(0, w_blocks, lanes):
+            for k0 in range(0, k_blocks, lanes):
+                _transpose_block(bt, c + j0, k0, panel, k0, j0)
+        for k in range(k_blocks, n_inner):
             pk = panel[np.uint64(k)]
-            for jj in range(w, tile_cols):
+            for jj in range(w_blocks):
+                pk[np.uint64(jj)] = bt[np.uint64(c + jj), np.uint64(k)]
+        for k in range(n_inner):
+            pk = panel[np.uint64(k)]
+            for jj in range(w_blocks, w):
+                pk[np.uint64(jj)] = bt[np.uint64(c + jj), np.uint64(k)]
+            for jj in range(w, tile_cols):  # the padding of a partial panel: zeros
                 pk[np.uint64(jj)] = 0
 
 

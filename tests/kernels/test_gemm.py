@@ -362,6 +362,21 @@ def test_panel_plan_and_packing():
         np.testing.assert_array_equal(dirty, panels)
 
 
+@pytest.mark.parametrize("n, k", [(64, 32), (70, 37), (13, 16), (200, 129)])
+def test_pack_panels_transposed_moves_blocks_and_edges(n, k):
+    """Whole blocks of one vector a side (transposed in registers in a kernel) and the edges past them
+    land where ``pack_panels`` of the transpose puts them (here as Python; in the kernels through
+    ``test_matmul_blocks_matches_numpy``)."""
+    bt = np.random.default_rng(n).standard_normal((n, k)).astype(np.float32)
+    units = np.array([0, n], np.int64)
+    first, cols = G.panel_plan(1, n, units, 64)
+    expected = np.zeros((len(cols), k, 64), np.float32)
+    G.pack_panels(np.ascontiguousarray(bt.T), cols, expected, 0, len(cols))
+    ours = np.full_like(expected, np.nan)
+    G.pack_panels_transposed(bt, cols, ours, 0, len(cols))
+    np.testing.assert_array_equal(ours, expected)
+
+
 def test_matmul_blocks_propagates_nan_and_inf():
     """The zero padding of a narrow panel and the re-read last row never reach a stored element."""
     a = np.ones((5, 3), np.float32)
