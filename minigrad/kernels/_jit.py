@@ -190,31 +190,6 @@ def pool_awake() -> bool:
     return _pool_awake
 
 
-class one_thread:
-    """Within it, this thread's ``prange`` loops run on this thread alone (Numba's pool stays asleep).
-
-    For work too small to repay waking the pool; as ``numba.set_num_threads(1)``, for this thread
-    only, and restored on exit. Where Numba's pool does not run (``NUMBA_DISABLE_JIT``), it does nothing.
-
-    Example::
-
-        >>> with one_thread():
-        ...     numba_threads()
-        1
-    """
-
-    def __enter__(self) -> None:
-        numba_threads()  # sets _numba_pool once the pool runs
-        self.pool = _numba_pool
-        if self.pool is not None:
-            self.before = self.pool._get_num_threads()
-            self.pool._set_num_threads(1)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.pool is not None:
-            self.pool._set_num_threads(self.before)
-
-
 def _remember_pool() -> None:
     global _numba_pool
     from numba.np.ufunc import parallel
@@ -328,6 +303,28 @@ class LazyKernel:
                 if getattr(fn, "_can_compile", True):
                     raise
         return self._call_slow(parallel, args)
+
+    def serial(self, *args):
+        """Call the serial variant on this thread: a parallel kernel's ``prange`` loops as plain loops, for work
+        too small to repay waking Numba's pool; no thread count is set and set back.
+
+        Example::
+
+            >>> import numpy as np
+            >>> from minigrad.kernels.gemv import matmul_few_rows
+            >>> out = np.empty((1, 70), np.float32)
+            >>> matmul_few_rows.serial(np.ones((1, 3), np.float32), np.ones((3, 70), np.float32), False, out, 2)
+            >>> float(out[0, 69])
+            3.0
+        """
+        fn = self._ready[False]
+        if fn is not None:
+            try:
+                return fn(*args)
+            except TypeError:  # as in __call__: no machine code for these argument types yet
+                if getattr(fn, "_can_compile", True):
+                    raise
+        return self._call_slow(False, args)
 
     def _call_slow(self, parallel: bool, args: tuple) -> Any:
         """The first call of a variant, or a call while its machine code is not ready."""

@@ -477,13 +477,13 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     columns, each packs its own panels). Then each block goes over its rows ``M_BLOCK`` at a
     time, each chunk over ``K`` in blocks of ``K_BLOCK``, each of those over all the block's
     panels (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide).
-    Blocks of few rows (``_reads_b_in_place``) skip the packing: each reads an untransposed ``B``
+    Blocks of few rows (``reads_b_in_place``) skip the packing: each reads an untransposed ``B``
     where it is (``gemm_cols``). The blocks must not overlap; ``parallel_matmul`` cuts them, and
     sizes ``scratch`` (``products.panel_scratch``).
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
-    if _reads_b_in_place(blocks, b_transposed, tc):
+    if reads_b_in_place(blocks, b_transposed, tc):
         for n in prange(n_blocks):
             r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
             gemm_cols(a.T[r0:r1] if a_transposed else a[r0:r1], b, out[r0:r1], j0, j1)
@@ -528,7 +528,7 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
 
 
 @Inline.with_options(_OPTIONS)
-def _reads_b_in_place(blocks, b_transposed, tile_cols):
+def reads_b_in_place(blocks, b_transposed, tile_cols):
     """Whether ``matmul_blocks`` reads ``B`` unpacked: ``B`` untransposed, every block at most
     ``IN_PLACE_MAX_ROWS`` rows and at least one tile wide (``gemm_cols`` runs a narrower range in a
     plain loop)."""

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
-from minigrad.kernels._jit import numba_threads, one_thread, pool_awake, threads_usable
+from minigrad.kernels._jit import numba_threads, pool_awake, threads_usable
 from minigrad.kernels.blas import in_swap_region, swap_pays, swapped_matmul, transposed_b_is_slow
 from minigrad.kernels.cpu import vector_lanes
-from minigrad.kernels.gemm import IN_PLACE_MAX_ROWS, TILE_ROWS, matmul_blocks, tile_shape
+from minigrad.kernels.gemm import IN_PLACE_MAX_ROWS, TILE_ROWS, matmul_blocks, reads_b_in_place, tile_shape
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
 
 # Column blocks need at least this many panels per thread, and the busiest thread may have at most
@@ -431,34 +431,47 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int 
         3.0
     """
     threads = num_threads() if threads is None else threads
-    if threads == 1 and threads_usable():
-        with one_thread():
-            return _matmul_on(a, b, out, 1)
     return _matmul_on(a, b, out, threads)
 
 
 def _matmul_on(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> np.ndarray:
-    """``parallel_matmul``'s rules, the work cut into ``threads`` shares."""
+    """``parallel_matmul``'s rules, the work cut into ``threads`` shares (one: the kernels' serial
+    variants, on the calling thread)."""
     rows, cols = out.shape
     inner = a.shape[1]
     if rows <= FEW_ROWS:
         b_data, b_transposed = _c_order(b)
-        matmul_few_rows(np.ascontiguousarray(a), b_data, b_transposed, out, threads)
+        few_rows = matmul_few_rows.serial if threads == 1 else matmul_few_rows
+        few_rows(np.ascontiguousarray(a), b_data, b_transposed, out, threads)
         return out
     (a_data, a_transposed), (b_data, b_transposed) = _c_order(a), _c_order(b)
     dtype = out.dtype
     tile_cols, lanes = _TILE_WIDTHS.get(dtype) or _tile_widths(dtype)
+    blocks_kernel = matmul_blocks.serial if threads == 1 else matmul_blocks
     if a_transposed and transposed_output_pays(rows, cols, inner, tile_cols):
         out_t = empty_aligned((cols, rows), dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
         blocks, panels = block_plan(cols, rows, threads, tile_cols, lanes, False)
-        matmul_blocks(b_data, not b_transposed, a_data, False, out_t, blocks,
-                      empty_aligned((panels * inner * tile_cols,), dtype))
+        scratch = _scratch(panels * inner * tile_cols, dtype)
+        blocks_kernel(b_data, not b_transposed, a_data, False, out_t, blocks, scratch)
         np.copyto(out, out_t.T)
         return out
     blocks, panels = block_plan(rows, cols, threads, tile_cols, lanes, b_transposed)
-    matmul_blocks(a_data, a_transposed, b_data, b_transposed, out, blocks,
-                  empty_aligned((panels * inner * tile_cols,), dtype))  # (panel_scratch's size)
+    blocks_kernel(a_data, a_transposed, b_data, b_transposed, out, blocks, _scratch(panels * inner * tile_cols, dtype))
     return out
+
+
+# dtype -> an empty array: the scratch of a product whose blocks read B in place (they pack nothing).
+_NO_SCRATCH: dict[np.dtype, np.ndarray] = {}
+
+
+def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
+    """Room for ``size`` numbers of packed panels (``panel_scratch``'s size): recycled aligned memory, or none."""
+    if size:
+        return empty_aligned((size,), dtype)
+    none = _NO_SCRATCH.get(dtype)
+    if none is None:
+        none = _NO_SCRATCH[dtype] = np.empty(0, dtype)
+    return none
 
 
 # dtype -> (the register tile's columns, the SIMD lanes) on this CPU: asked on every product.
@@ -474,17 +487,22 @@ def _tile_widths(dtype: np.dtype) -> tuple[int, int]:
 def block_plan(rows: int, cols: int, parts: int, tile_cols: int, narrow_cols: int,
                b_transposed: bool = False) -> tuple[np.ndarray, int]:
     """``(blocks, panels)``: ``split_blocks`` of a ``rows x cols`` output and how many packed panels
-    ``matmul_blocks`` cuts for them (``panel_scratch`` holds ``panels`` of ``inner x tile_cols``).
+    ``matmul_blocks`` cuts for them (``panel_scratch`` holds ``panels`` of ``inner x tile_cols``);
+    none where its blocks read ``B`` in place (``gemm.reads_b_in_place``), and then no scratch is made.
 
     Remembered, both: a train step asks for the same few shapes over and over.
 
     Example::
 
-        >>> blocks, panels = block_plan(32, 512, 2, 64, 16)
+        >>> blocks, panels = block_plan(32, 512, 2, 64, 16, b_transposed=True)
         >>> blocks.tolist(), panels
         ([[0, 32, 0, 256], [0, 32, 256, 512]], 8)
+        >>> block_plan(32, 512, 2, 64, 16, b_transposed=False)[1]  # 32 rows read B in place
+        0
     """
     blocks = split_blocks(rows, cols, parts, TILE_ROWS, tile_cols, narrow_cols, b_transposed)
+    if reads_b_in_place(blocks, b_transposed, tile_cols):
+        return blocks, 0
     return blocks, _panel_count(np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes(), tile_cols)
 
 

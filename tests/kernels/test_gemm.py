@@ -259,7 +259,8 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
         # and with no room there (the kernel allocates them itself).
         kept = P.panel_scratch(blocks, k, tile_cols, dtype)
         planned, panels = P.block_plan(m, n, parts, tile_cols, 16)  # what parallel_matmul asks for
-        assert planned.tolist() == blocks.tolist() and panels * k * tile_cols == kept.size
+        in_place = G.reads_b_in_place(blocks, False, tile_cols)  # (then parallel_matmul gives no scratch)
+        assert planned.tolist() == blocks.tolist() and panels * k * tile_cols == (0 if in_place else kept.size)
         kept.fill(np.nan)
         for scratch in (kept, np.empty(0, dtype)):
             ours, ref = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
@@ -267,7 +268,7 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
             G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks, scratch)
             np.testing.assert_allclose(ours, ref, **tol)
             np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
-        if G._reads_b_in_place(blocks, b_transposed, tile_cols):
+        if G.reads_b_in_place(blocks, b_transposed, tile_cols):
             assert np.isnan(kept).all()  # b read where it is: nothing packed
         else:
             assert not np.isnan(kept).any()  # panel_scratch counts the panels exactly: all of it was packed into
@@ -280,10 +281,10 @@ def test_which_blocks_read_b_in_place():
     def blocks(*rows_and_cols):
         return np.array(rows_and_cols, np.int64)
 
-    assert G._reads_b_in_place(blocks((0, most, 0, tc), (0, most, tc, 3 * tc)), False, tc)
-    assert not G._reads_b_in_place(blocks((0, most, 0, tc)), True, tc)  # a transposed B is packed
-    assert not G._reads_b_in_place(blocks((0, most + 1, 0, tc)), False, tc)  # more rows: packing pays
-    assert not G._reads_b_in_place(blocks((0, 4, 0, tc), (0, 4, tc, 2 * tc - 1)), False, tc)  # a narrow block
+    assert G.reads_b_in_place(blocks((0, most, 0, tc), (0, most, tc, 3 * tc)), False, tc)
+    assert not G.reads_b_in_place(blocks((0, most, 0, tc)), True, tc)  # a transposed B is packed
+    assert not G.reads_b_in_place(blocks((0, most + 1, 0, tc)), False, tc)  # more rows: packing pays
+    assert not G.reads_b_in_place(blocks((0, 4, 0, tc), (0, 4, tc, 2 * tc - 1)), False, tc)  # a narrow block
 
 
 @pytest.mark.parametrize("m0, m1", [(0, 19), (3, 11), (5, 5)])
@@ -331,7 +332,7 @@ def test_matmul_blocks_any_blocks(dtype):
     G.matmul_blocks(a, False, b, False, ours, blocks, np.empty(0, dtype))
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
     wide = np.array([[0, 3, 0, 70], [3, 11, 0, 80], [0, 3, 70, 150], [3, 11, 80, 150]], np.int64)
-    assert G._reads_b_in_place(wide, False, G.tile_shape(dtype)[1])  # cut off the tiles, b read in place
+    assert G.reads_b_in_place(wide, False, G.tile_shape(dtype)[1])  # cut off the tiles, b read in place
     ours = np.full((11, 150), np.nan, dtype)
     G.matmul_blocks(a, False, b, False, ours, wide, np.empty(0, dtype))
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
@@ -571,7 +572,12 @@ def test_weight_gradient_flips_when_that_pads_less(monkeypatch, inner, rows, col
     if G.tile_shape(np.float32)[1] != 64:
         pytest.skip("the table is for the 64-column float32 tile (AVX-512)")
     shapes = []
-    monkeypatch.setattr(P, "matmul_blocks", lambda a, at, b, bt, out, blocks, scratch: shapes.append(out.shape))
+
+    def spy(a, at, b, bt, out, blocks, scratch):
+        shapes.append(out.shape)
+
+    spy.serial = spy  # (one thread: parallel_matmul calls the kernel's serial variant)
+    monkeypatch.setattr(P, "matmul_blocks", spy)
     g, x = np.ones((inner, rows), np.float32), np.ones((inner, cols), np.float32)
     P.parallel_matmul(g.T, x, np.empty((rows, cols), np.float32))
     P.parallel_matmul(np.ascontiguousarray(g.T), x, np.empty((rows, cols), np.float32))  # `a` not a transpose

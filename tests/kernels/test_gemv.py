@@ -47,8 +47,13 @@ def test_matmul_few_rows_propagates_nan_and_inf(b_transposed):
 def test_parallel_matmul_takes_the_few_rows_kernel(monkeypatch, rows):
     """A product of up to FEW_ROWS rows runs as matrix-vector products; a weight given as ``W.T`` is not copied."""
     seen = []
-    monkeypatch.setattr(P, "matmul_few_rows", lambda a, b, t, out, parts: seen.append((b, t)) or V.matmul_few_rows_ref(
-        a, b, t, out, parts))
+
+    def spy(a, b, t, out, parts):
+        seen.append((b, t))
+        V.matmul_few_rows_ref(a, b, t, out, parts)
+
+    spy.serial = spy  # (one thread: parallel_matmul calls the kernel's serial variant)
+    monkeypatch.setattr(P, "matmul_few_rows", spy)
     rng = np.random.default_rng(rows)
     a, w = rng.standard_normal((rows, 30)).astype(np.float32), rng.standard_normal((70, 30)).astype(np.float32)
     out = P.parallel_matmul(a, w.T, np.empty((rows, 70), np.float32))
