@@ -42,6 +42,9 @@ from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
 # thread reading every panel, half of them packed by the other core, is what costs.
 COLUMN_MIN_PANELS = 8
 COLUMN_IMBALANCE_MAX = 1.03
+# ... and in that case (rows <= cols, B packed) the busiest thread may have this much more: its
+# extra panels cost less than every thread reading all of them.
+PACKED_B_IMBALANCE_MAX = 1.25
 
 
 @functools.lru_cache(maxsize=256)
@@ -53,9 +56,10 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
     part of ``b``) and there are ``COLUMN_MIN_PANELS`` per thread, or ``a`` has no more rows than
     ``b`` has columns and ``b`` is packed (``b_transposed``) or ``a`` has ``gemm.IN_PLACE_MAX_ROWS``
     rows per thread (with fewer, bands of rows read an untransposed ``b`` in place, unpacked, which
-    pays); else bands of rows. A panel costs the same at any width (the tile always multiplies
-    ``tile_cols`` columns), except a last panel at most ``narrow_cols`` wide (one vector:
-    ``gemm_panel_k`` takes the narrow tile). Columns also when there are too few rows to cut.
+    pays), then less evenly too (``PACKED_B_IMBALANCE_MAX``); else bands of rows. A panel costs the
+    same at any width (the tile always multiplies ``tile_cols`` columns), except a last panel at
+    most ``narrow_cols`` wide (one vector: ``gemm_panel_k`` takes the narrow tile). Columns also
+    when there are too few rows to cut.
 
     Example::
 
@@ -70,15 +74,15 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
     """
     panels = -(-cols // tile_cols)
     few_rows = rows < 8 * tile_rows * parts
-    b_packed = b_transposed or rows >= IN_PLACE_MAX_ROWS * parts
-    if panels >= parts and (few_rows or panels >= COLUMN_MIN_PANELS * parts or (rows <= cols and b_packed)):
+    shared_b = rows <= cols and (b_transposed or rows >= IN_PLACE_MAX_ROWS * parts)  # B packed, A no bigger
+    if panels >= parts and (few_rows or panels >= COLUMN_MIN_PANELS * parts or shared_b):
         cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
         last = cols - (panels - 1) * tile_cols  # the width of the last panel
         cheap_last = (narrow_cols if last <= narrow_cols else tile_cols) / tile_cols
         work = [-(-(cuts[p + 1] - cuts[p]) // tile_cols) for p in range(parts)]
         work[-1] += cheap_last - 1.0
         even = sum(work) / parts
-        if max(work) <= COLUMN_IMBALANCE_MAX * even or few_rows:
+        if max(work) <= (PACKED_B_IMBALANCE_MAX if shared_b else COLUMN_IMBALANCE_MAX) * even or few_rows:
             blocks = [(0, rows, cuts[p], cuts[p + 1]) for p in range(parts)]
             return _frozen(blocks)
     row_tiles = -(-rows // tile_rows)

@@ -425,7 +425,8 @@ def test_split_blocks_balances_the_threads(rows, cols, parts, expected):
     (128, 512, False, [[0, 128, 0, 256], [0, 128, 256, 512]]),    # 64 rows a thread: b packed, columns
     (512, 512, False, [[0, 512, 0, 256], [0, 512, 256, 512]]),    # a as big as b: columns
     (1120, 512, True, [[0, 560, 0, 512], [560, 1120, 0, 512]]),   # a bigger than b: rows
-    (160, 320, True, [[0, 80, 0, 320], [80, 160, 0, 320]]),      # 5 panels share out unevenly: rows
+    (160, 320, True, [[0, 160, 0, 128], [0, 160, 128, 320]]),    # 5 panels, 2 + 3: still columns
+    (1120, 320, True, [[0, 560, 0, 320], [560, 1120, 0, 320]]),   # ... but not for an a bigger than b
 ])
 def test_split_blocks_gives_columns_where_b_is_packed(rows, cols, b_transposed, expected):
     """Few panels still go by columns when ``a`` is no bigger than ``b`` and ``b`` is packed (a table)."""
