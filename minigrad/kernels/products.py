@@ -434,13 +434,7 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int 
         >>> float(parallel_matmul(a, b.T, np.empty((6, 70), np.float32))[5, 69])
         3.0
     """
-    threads = num_threads() if threads is None else threads
-    return _matmul_on(a, b, out, threads)
-
-
-def _matmul_on(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> np.ndarray:
-    """``parallel_matmul``'s rules, the work cut into ``threads`` shares (one: the kernels' serial
-    variants, on the calling thread)."""
+    threads = num_threads() if threads is None else threads  # one: the kernels' serial variants, on this thread
     rows, cols = out.shape
     inner = a.shape[1]
     if rows <= FEW_ROWS:
@@ -464,18 +458,15 @@ def _matmul_on(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> n
     return out
 
 
-# dtype -> an empty array: the scratch of a product whose blocks read B in place (they pack nothing).
-_NO_SCRATCH: dict[np.dtype, np.ndarray] = {}
-
-
 def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
-    """Room for ``size`` numbers of packed panels (``panel_scratch``'s size): recycled aligned memory, or none."""
-    if size:
-        return empty_aligned((size,), dtype)
-    none = _NO_SCRATCH.get(dtype)
-    if none is None:
-        none = _NO_SCRATCH[dtype] = np.empty(0, dtype)
-    return none
+    """Room for ``size`` numbers of packed panels (``panel_scratch``'s size): recycled aligned memory,
+    or a shared empty array for blocks that read B in place (they pack nothing)."""
+    return empty_aligned((size,), dtype) if size else _no_scratch(dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def _no_scratch(dtype: np.dtype) -> np.ndarray:
+    return np.empty(0, dtype)
 
 
 # dtype -> (the register tile's columns, the SIMD lanes) on this CPU: asked on every product.
