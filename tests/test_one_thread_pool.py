@@ -135,18 +135,27 @@ def test_mid_sized_products_stay_in_blas_while_the_pool_sleeps(monkeypatch, nump
     assert numpy_products == [97 * 51 * 204] and not _jit.pool_awake()
 
 
-def test_a_narrow_output_goes_to_blas_in_bands_it_runs_on_one_thread(numpy_products):
+def test_a_narrow_output_of_w_t_goes_to_blas_in_bands_of_b_in_rows_to_the_narrow_tile(monkeypatch, numpy_products):
     """Like d2l's character model, ``H @ W_hq`` (28 letters with AVX-512): 512 units, an output half
-    the register tile wide (a tile of mostly padding)."""
+    the register tile wide (a tile of mostly padding). With ``b`` in rows, our narrow tile on the
+    calling thread reads it in place; ``Linear``'s ``x @ W.T``, and an output narrower than a vector,
+    go to BLAS in bands on the calling thread."""
+    taken = []
+    real = P.parallel_matmul
+    monkeypatch.setattr(P, "parallel_matmul", lambda a, b, out, n=None: taken.append(n) or real(a, b, out, n))
     rng = np.random.default_rng(0)
     n = P.tile_shape(np.float32)[1] // 2  # 32 with AVX-512, 12 with AVX2
-    a, b = rng.random((97 * 32 // n, 512), np.float32), rng.random((512, n), np.float32)
-    assert SMALL_PRODUCT <= a.shape[0] * 512 * n < PARALLEL_MIN_PRODUCT and P.narrow_output(512, n, np.float32)
+    a, b = rng.random((40 * 32 // n, 512), np.float32), rng.random((512, n), np.float32)
+    assert SMALL_PRODUCT <= a.shape[0] * 512 * n < P.AWAKE_PARALLEL_MIN_PRODUCT and P.narrow_output(512, n, np.float32)
     np.testing.assert_allclose(P.matmul2d(a, b), a.astype(np.float64) @ b, rtol=1e-5)
-    np.testing.assert_allclose(P.matmul2d(b.T, a.T[:, :n]), b.T.astype(np.float64) @ a.T[:, :n], rtol=1e-5)
-    assert len(numpy_products) > 2 and all(size < SMALL_PRODUCT for size in numpy_products)
+    assert taken == [1] and numpy_products == []
     out = np.empty((a.shape[0], n), np.float32)
     assert P.matmul2d(a, b, out=out) is out
+    np.testing.assert_allclose(P.matmul2d(a, np.ascontiguousarray(b.T).T), a.astype(np.float64) @ b, rtol=1e-5)
+    lanes = P.vector_lanes(np.float32)
+    np.testing.assert_allclose(P.matmul2d(a, b[:, :lanes - 1].copy()), a.astype(np.float64) @ b[:, :lanes - 1],
+                               rtol=1e-5)
+    assert taken == [1, 1] and len(numpy_products) > 2 and all(size < SMALL_PRODUCT for size in numpy_products)
 
 
 def test_which_outputs_are_narrow():

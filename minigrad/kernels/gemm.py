@@ -81,10 +81,11 @@ def tile_shape(dtype: Any) -> tuple[int, int]:
 _stack_tile = stack_array(tile_shape)
 _tile_multiply_add = tile_loop(tile_shape, vector_lanes)
 
-# A panel at most one vector wide (the 8 columns past 192 of an output 200 wide, the last 10 of
-# 650) runs in a narrow tile: NARROW_TILE_ROWS rows by one vector. The wide tile would spend 3 of
-# its 4 vectors of multiply-adds on the panel's padding; this one has as many sums in flight (8)
-# as the CPU needs to keep its multiply-add units busy.
+# A panel narrower than the wide tile (the 8 columns past 192 of an output 200 wide, the last 10 of
+# 650, a vocabulary of 28 letters) runs in a narrow tile: NARROW_TILE_ROWS rows by one vector, a
+# vector of its columns at a time. The wide tile would spend most of its multiply-adds on the
+# panel's padding; this one has as many sums in flight (8) as the CPU needs to keep its
+# multiply-add units busy.
 NARROW_TILE_ROWS = 8
 
 
@@ -110,12 +111,16 @@ def gemm_cols(a, b, out, j_start, j_stop):
     ``b`` and ``out`` C-contiguous; ``a`` any layout (a weight gradient passes ``dG.T``).
     Panels of columns as wide as the tile. A ragged last panel (the range is not a multiple of
     the tile's width) is moved left to end at ``j_stop``: it overlaps the panel before it, whose
-    columns it computes again, from zero and in the same order, so to the same values. Only a
-    range narrower than one tile takes the plain row-times-matrix loop. A parallel kernel gives
-    each thread its own column range. ``out`` must not overlap ``a`` or ``b``.
+    columns it computes again, from zero and in the same order, so to the same values. A range
+    narrower than one tile goes the same way in the narrow tile, one vector of columns at a time
+    (a character model's 28 letters: two vectors, the second overlapping the first); only a range
+    narrower than one vector takes the plain row-times-matrix loop. A parallel kernel gives each
+    thread its own column range. ``out`` must not overlap ``a`` or ``b``.
     """
     n_rows, n_inner = a.shape
-    tr, tc = _stack_tile(out.dtype.type(0)).shape  # compile-time constants
+    zero = out.dtype.type(0)
+    tr, tc = _stack_tile(zero).shape  # compile-time constants
+    narrow_tr, lanes = _stack_narrow_tile(zero).shape
     last_row = n_rows - 1
     j0 = j_start
     while j0 < j_stop and j_stop - j_start >= tc:  # one panel b[:, j0:j0+tc] at a time
@@ -127,7 +132,16 @@ def gemm_cols(a, b, out, j_start, j_stop):
                 _tile_multiply_add(out, i0, j0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
             k0 = max(k1, 1)
         j0 += tc
-    if j0 < j_stop:  # fewer columns than a panel are left
+    while j0 < j_stop and tc > j_stop - j_start >= lanes:  # narrower than the tile: one vector at a time
+        j0 = min(j0, j_stop - lanes)  # the ragged last one overlaps the one before it, as above
+        k0 = 0
+        while k0 == 0 or k0 < n_inner:
+            k1 = min(k0 + K_BLOCK, n_inner)
+            for i0 in range(0, n_rows, narrow_tr):
+                _narrow_multiply_add(out, i0, j0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
+            k0 = max(k1, 1)
+        j0 += lanes
+    if j0 < j_stop:  # fewer columns than a vector are left
         for i in range(n_rows):
             out_i = out[i]
             for j in range(j0, j_stop):
@@ -327,12 +341,12 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
     ``TILE_ROWS`` rows of ``a`` (past the last row it computes the last one again). A tile of a
     whole panel starts from and ends in ``out`` itself, at the bottom edge too; the ragged last
     panel's tiles go through the stack tile, which keeps its padding columns out of ``out``.
-    A panel at most one vector wide takes the narrow tile
+    A panel narrower than the tile takes the narrow tile, one vector of its columns at a time
     (``gemm_panel_narrow``). ``a`` any layout; ``out`` C-contiguous, not overlapping ``a`` or the panel.
     """
     n_rows = a.shape[0]
     zero = out.dtype.type(0)
-    if width <= _stack_narrow_tile(zero).shape[1]:
+    if width < _stack_tile(zero).shape[1]:
         gemm_panel_narrow(a, panel, out, j0, width, k_start, k_stop)
         return
     tile = _stack_tile(zero)
@@ -361,23 +375,29 @@ def gemm_panel_k(a, panel, out, j0, width, k_start, k_stop):
 
 @Inline.with_options(_OPTIONS)
 def gemm_panel_narrow(a, panel, out, j0, width, k_start, k_stop):
-    """``gemm_panel_k`` for a panel at most one vector wide (``width <= lanes``), in the narrow tile.
+    """``gemm_panel_k`` for a panel narrower than the wide tile, in the narrow tile: one vector of its
+    columns at a time, a whole one's sums in ``out`` itself, a partial last one's through the stack.
 
     All of ``k_start <= k < k_stop`` in one pass: per row of the panel it reads one vector.
     """
     n_rows = a.shape[0]
     tile = _stack_narrow_tile(out.dtype.type(0))
-    tr, tc = tile.shape  # compile-time constants
+    tr, lanes = tile.shape  # compile-time constants
     last_row = n_rows - 1
-    for i0 in range(0, n_rows, tr):
-        rows = min(tr, n_rows - i0)
-        for r in range(rows):
-            for jj in range(width):
-                tile[r, jj] = out[i0 + r, j0 + jj]
-        _narrow_multiply_add(tile, 0, 0, a, panel, i0, last_row, 0, k_start, k_stop, k_start > 0)
-        for r in range(rows):
-            for jj in range(width):
-                out[i0 + r, j0 + jj] = tile[r, jj]
+    whole = width - width % lanes
+    for pj in range(0, whole, lanes):
+        for i0 in range(0, n_rows, tr):
+            _narrow_multiply_add(out, i0, j0 + pj, a, panel, i0, last_row, pj, k_start, k_stop, k_start > 0)
+    if whole < width:
+        for i0 in range(0, n_rows, tr):
+            rows = min(tr, n_rows - i0)
+            for r in range(rows):
+                for jj in range(whole, width):
+                    tile[r, jj - whole] = out[i0 + r, j0 + jj]
+            _narrow_multiply_add(tile, 0, 0, a, panel, i0, last_row, whole, k_start, k_stop, k_start > 0)
+            for r in range(rows):
+                for jj in range(whole, width):
+                    out[i0 + r, j0 + jj] = tile[r, jj - whole]
 
 
 @Inline.with_options(_OPTIONS)
@@ -476,14 +496,15 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     that each block owns whole panels; the threads share the packing (when the blocks split the
     columns, each packs its own panels). Then each block goes over its rows ``M_BLOCK`` at a
     time, each chunk over ``K`` in blocks of ``K_BLOCK``, each of those over all the block's
-    panels (``gemm_panel_k``, which takes the narrow tile for a panel at most one vector wide).
-    Blocks of few rows (``reads_b_in_place``) skip the packing: each reads an untransposed ``B``
-    where it is (``gemm_cols``). The blocks must not overlap; ``parallel_matmul`` cuts them, and
-    sizes ``scratch`` (``products.panel_scratch``).
+    panels (``gemm_panel_k``, which takes the narrow tile for a panel narrower than the tile).
+    Blocks of few rows, or narrower than the tile (``reads_b_in_place``), skip the packing: each
+    reads an untransposed ``B`` where it is (``gemm_cols``). The blocks must not overlap;
+    ``parallel_matmul`` cuts them, and sizes ``scratch`` (``products.panel_scratch``).
     """
     tc = _stack_tile(out.dtype.type(0)).shape[1]
+    lanes = _stack_narrow_tile(out.dtype.type(0)).shape[1]
     n_blocks = blocks.shape[0]
-    if reads_b_in_place(blocks, b_transposed, tc):
+    if reads_b_in_place(blocks, b_transposed, tc, lanes):
         for n in prange(n_blocks):
             r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
             gemm_cols(a.T[r0:r1] if a_transposed else a[r0:r1], b, out[r0:r1], j0, j1)
@@ -528,14 +549,16 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
 
 
 @Inline.with_options(_OPTIONS)
-def reads_b_in_place(blocks, b_transposed, tile_cols):
-    """Whether ``matmul_blocks`` reads ``B`` unpacked: ``B`` untransposed, every block at most
-    ``IN_PLACE_MAX_ROWS`` rows and at least one tile wide (``gemm_cols`` runs a narrower range in a
-    plain loop)."""
+def reads_b_in_place(blocks, b_transposed, tile_cols, lanes):
+    """Whether ``matmul_blocks`` reads ``B`` unpacked: ``B`` untransposed and every block at least one
+    vector (``lanes`` numbers) wide (``gemm_cols`` runs a narrower range in a plain loop), and at most
+    ``IN_PLACE_MAX_ROWS`` rows unless it is narrower than the tile (``tile_cols``): then its columns
+    of ``B`` lie close together, a vector's worth of them in every row, and stay in cache unpacked."""
     if b_transposed:
         return False
     for n in range(blocks.shape[0]):
-        if blocks[n, 1] - blocks[n, 0] > IN_PLACE_MAX_ROWS or blocks[n, 3] - blocks[n, 2] < tile_cols:
+        width = blocks[n, 3] - blocks[n, 2]
+        if width < lanes or (blocks[n, 1] - blocks[n, 0] > IN_PLACE_MAX_ROWS and width >= tile_cols):
             return False
     return True
 

@@ -57,9 +57,9 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
     ``b`` has columns and ``b`` is packed (``b_transposed``) or ``a`` has ``gemm.IN_PLACE_MAX_ROWS``
     rows per thread (with fewer, bands of rows read an untransposed ``b`` in place, unpacked, which
     pays), then less evenly too (``PACKED_B_IMBALANCE_MAX``); else bands of rows. A panel costs the
-    same at any width (the tile always multiplies ``tile_cols`` columns), except a last panel at
-    most ``narrow_cols`` wide (one vector: ``gemm_panel_k`` takes the narrow tile). Columns also
-    when there are too few rows to cut.
+    same at any width (the tile always multiplies ``tile_cols`` columns), except a last panel
+    narrower than that (``gemm_panel_k`` takes the narrow tile, ``narrow_cols`` columns, one vector,
+    at a time). Columns also when there are too few rows to cut.
 
     Example::
 
@@ -78,7 +78,7 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
     if panels >= parts and (few_rows or panels >= COLUMN_MIN_PANELS * parts or shared_b):
         cuts = [min(cols, (panels * p // parts) * tile_cols) for p in range(parts + 1)]
         last = cols - (panels - 1) * tile_cols  # the width of the last panel
-        cheap_last = (narrow_cols if last <= narrow_cols else tile_cols) / tile_cols
+        cheap_last = (-(-last // narrow_cols) * narrow_cols if last < tile_cols else tile_cols) / tile_cols
         work = [-(-(cuts[p + 1] - cuts[p]) // tile_cols) for p in range(parts)]
         work[-1] += cheap_last - 1.0
         even = sum(work) / parts
@@ -138,7 +138,9 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
     - big float32 products (``PARALLEL_MIN_PRODUCT`` multiply-adds or more) on Numba's threads;
     - from ``SMALL_PRODUCT`` to that: in BLAS while Numba's pool has never run (``pool_awake``);
       once it has, in BLAS in bands it runs on the calling thread (``blas_in_bands``) for a
-      ``narrow_output`` or where ``bands_pay``, else in our kernels: on all threads for ``FEW_ROWS``
+      ``narrow_output`` of ``W.T`` or narrower than a vector (a ``narrow_output`` of ``b`` in rows:
+      our narrow tile, reading ``b`` in place) or where ``bands_pay``, else in our kernels: on all
+      threads for ``FEW_ROWS``
       rows (a matrix-vector product), for an inner dimension of 1 (an outer product, which NumPy's
       ``matmul`` in bands would run in a plain loop, not in BLAS) and from
       ``AWAKE_PARALLEL_MIN_PRODUCT`` multiply-adds; below that on the calling thread alone;
@@ -167,7 +169,9 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
             # product (k = 1, the input projection of a one-feature series) only writes its output.
             threads = None
         elif awake and narrow_output(k, n, a.dtype):
-            return blas_in_bands(a, b, out, rows_only=True)
+            if is_transposed(b) or n < (_TILE_WIDTHS.get(a.dtype) or _tile_widths(a.dtype))[1]:
+                return blas_in_bands(a, b, out, rows_only=True)
+            threads = None if work >= AWAKE_PARALLEL_MIN_PRODUCT else 1  # b in rows: our narrow tile reads it in place
         elif awake and bands_pay(m, k, n, a.dtype, is_transposed(b)):
             return blas_in_bands(a, b, out)
         elif awake:
@@ -204,14 +208,16 @@ def narrow_output(inner: int, cols: int, dtype: Any) -> bool:
     An output at most half the register tile wide (10 classes; a vocabulary of 28 characters with
     AVX-512's tile of 64 columns): the tile would multiply mostly padding. And ``b`` (``inner x
     cols``) small enough that a band of ``BAND_MIN_ROWS`` rows stays under ``SMALL_PRODUCT``, where
-    BLAS uses one thread.
+    BLAS uses one thread. (``matmul2d`` sends such a product with ``b`` in rows, a vector wide or
+    more, to our narrow tile instead: it reads ``b`` in place, one vector of columns at a time.)
 
     Example::
 
         >>> narrow_output(512, 10, np.float32), narrow_output(512, 512, np.float32)
         (True, False)
     """
-    return cols <= tile_shape(dtype)[1] // 2 and inner * cols * BAND_MIN_ROWS < SMALL_PRODUCT
+    tile_cols = (_TILE_WIDTHS.get(dtype) or _tile_widths(dtype))[0]
+    return cols <= tile_cols // 2 and inner * cols * BAND_MIN_ROWS < SMALL_PRODUCT
 
 
 def is_transposed(x: np.ndarray) -> bool:
@@ -496,7 +502,7 @@ def block_plan(rows: int, cols: int, parts: int, tile_cols: int, narrow_cols: in
         0
     """
     blocks = split_blocks(rows, cols, parts, TILE_ROWS, tile_cols, narrow_cols, b_transposed)
-    if reads_b_in_place(blocks, b_transposed, tile_cols):
+    if reads_b_in_place(blocks, b_transposed, tile_cols, narrow_cols):
         return blocks, 0
     return blocks, _panel_count(np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes(), tile_cols)
 

@@ -259,7 +259,7 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
         # and with no room there (the kernel allocates them itself).
         kept = P.panel_scratch(blocks, k, tile_cols, dtype)
         planned, panels = P.block_plan(m, n, parts, tile_cols, 16)  # what parallel_matmul asks for
-        in_place = G.reads_b_in_place(blocks, False, tile_cols)  # (then parallel_matmul gives no scratch)
+        in_place = G.reads_b_in_place(blocks, False, tile_cols, 16)  # (then parallel_matmul gives no scratch)
         assert planned.tolist() == blocks.tolist() and panels * k * tile_cols == (0 if in_place else kept.size)
         kept.fill(np.nan)
         for scratch in (kept, np.empty(0, dtype)):
@@ -268,23 +268,27 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
             G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks, scratch)
             np.testing.assert_allclose(ours, ref, **tol)
             np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
-        if G.reads_b_in_place(blocks, b_transposed, tile_cols):
+        if G.reads_b_in_place(blocks, b_transposed, tile_cols, CPU.vector_lanes(dtype)):
             assert np.isnan(kept).all()  # b read where it is: nothing packed
         else:
             assert not np.isnan(kept).any()  # panel_scratch counts the panels exactly: all of it was packed into
 
 
 def test_which_blocks_read_b_in_place():
-    """Unpacked: an untransposed B, blocks of at most IN_PLACE_MAX_ROWS rows, each a tile wide or more."""
-    tc, most = 24, G.IN_PLACE_MAX_ROWS
+    """Unpacked: an untransposed B, blocks each a vector wide or more and of at most IN_PLACE_MAX_ROWS
+    rows, or of any number of rows where they are narrower than the tile."""
+    tc, lanes, most = 24, 8, G.IN_PLACE_MAX_ROWS
 
     def blocks(*rows_and_cols):
         return np.array(rows_and_cols, np.int64)
 
-    assert G.reads_b_in_place(blocks((0, most, 0, tc), (0, most, tc, 3 * tc)), False, tc)
-    assert not G.reads_b_in_place(blocks((0, most, 0, tc)), True, tc)  # a transposed B is packed
-    assert not G.reads_b_in_place(blocks((0, most + 1, 0, tc)), False, tc)  # more rows: packing pays
-    assert not G.reads_b_in_place(blocks((0, 4, 0, tc), (0, 4, tc, 2 * tc - 1)), False, tc)  # a narrow block
+    assert G.reads_b_in_place(blocks((0, most, 0, tc), (0, most, tc, 3 * tc)), False, tc, lanes)
+    assert G.reads_b_in_place(blocks((0, most, 0, lanes + 3)), False, tc, lanes)  # narrower than a tile
+    assert not G.reads_b_in_place(blocks((0, most, 0, tc)), True, tc, lanes)  # a transposed B is packed
+    assert not G.reads_b_in_place(blocks((0, most + 1, 0, tc)), False, tc, lanes)  # more rows: packing pays
+    assert G.reads_b_in_place(blocks((0, 10 * most, 0, tc - 1)), False, tc, lanes)  # ... unless B is narrow
+    narrow = blocks((0, 4, 0, lanes), (0, 4, lanes, 2 * lanes - 1))
+    assert not G.reads_b_in_place(narrow, False, tc, lanes)  # a block narrower than a vector
 
 
 @pytest.mark.parametrize("m0, m1", [(0, 19), (3, 11), (5, 5)])
@@ -332,7 +336,8 @@ def test_matmul_blocks_any_blocks(dtype):
     G.matmul_blocks(a, False, b, False, ours, blocks, np.empty(0, dtype))
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
     wide = np.array([[0, 3, 0, 70], [3, 11, 0, 80], [0, 3, 70, 150], [3, 11, 80, 150]], np.int64)
-    assert G.reads_b_in_place(wide, False, G.tile_shape(dtype)[1])  # cut off the tiles, b read in place
+    # cut off the tiles, b read in place
+    assert G.reads_b_in_place(wide, False, G.tile_shape(dtype)[1], CPU.vector_lanes(dtype))
     ours = np.full((11, 150), np.nan, dtype)
     G.matmul_blocks(a, False, b, False, ours, wide, np.empty(0, dtype))
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
