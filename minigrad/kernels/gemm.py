@@ -513,39 +513,54 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     first, cols = panel_plan(np.int64(1), out.shape[1], units, tc)
     n_inner = a.shape[0] if a_transposed else a.shape[1]
     n_panels = cols.shape[0]
-    k_step = K_BLOCK if n_inner > K_ONE_PASS else max(n_inner, 1)
-    panels = panels_in(scratch, n_panels, n_inner, out.dtype.type(0))  # pack_panels writes all of each panel
-    copy_a = (a_transposed and tc < COPY_MAX_TILE_COLS and out.shape[1] >= COPY_MIN_COLUMNS
-              and M_BLOCK * n_inner * out.itemsize <= COPY_MAX_BYTES)
+    copies = private_copies(blocks, n_panels, n_inner, tc, out.itemsize)
+    panels = panels_in(scratch, n_panels * copies, n_inner, out.dtype.type(0))  # pack_panels writes all of each panel
+    if copies > 1:  # bands of rows, each packing all of a small B for itself: no thread reads the other's copy
+        for n in prange(n_blocks):
+            own = panels[n * n_panels:(n + 1) * n_panels]
+            _pack(b, b_transposed, cols, own, 0, n_panels)
+            _block_product(a, a_transposed, out, blocks[n], units, first, cols, own)
+        return
     for q in prange(n_blocks):  # share q of the panels: with column blocks, exactly block q's own
         _pack(b, b_transposed, cols, panels, n_panels * q // n_blocks, n_panels * (q + 1) // n_blocks)
     for n in prange(n_blocks):
-        r0, r1, j0, j1 = blocks[n, 0], blocks[n, 1], blocks[n, 2], blocks[n, 3]
-        u = 0
-        while units[u] < j0:
-            u += 1
-        u_stop = u
-        while u_stop < units.shape[0] - 1 and units[u_stop] < j1:  # the column ranges inside [j0, j1)
-            u_stop += 1
-        for m0 in range(r0, r1, M_BLOCK):
-            m1 = min(m0 + M_BLOCK, r1)
-            # K_BLOCK rows of A at a time, each over all the block's panels: that part of A is read
-            # from memory once and stays in cache for the other panels (A is often the big operand:
-            # a weight gradient's dG.T, 8 MB on charlm). When the whole chunk of A fits in cache
-            # (A_CACHED_BYTES), each panel goes over all of K instead: its block of out stays in
-            # cache, where K blocks over all panels would re-read and re-write all of out once per
-            # block (a word model's dW^T: 8 MB of out, 6 blocks of K).
-            # A transposed (a weight gradient's dG.T) is read in place or from a copy in rows
-            # (rows_of_transpose). All have one type ('A', any strides): one tile loop to compile.
-            if copy_a:
-                a_rows = rows_of_transpose(a, m0, m1)
-            else:
-                a_rows = a.T[m0:m1] if a_transposed else a[m0:m1]
-            step = max(n_inner, 1) if (m1 - m0) * n_inner * out.itemsize <= A_CACHED_BYTES else k_step
-            for k0 in range(0, max(n_inner, 1), step):  # once even when K is 0: out = 0
-                k1 = min(k0 + step, n_inner)
-                for p in range(first[u], first[u_stop]):
-                    gemm_panel_k(a_rows, panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
+        _block_product(a, a_transposed, out, blocks[n], units, first, cols, panels)
+
+
+@Inline.with_options(_OPTIONS)
+def _block_product(a, a_transposed, out, block, units, first, cols, panels):
+    """``matmul_blocks``' product of one block ``(r0, r1, j0, j1)`` from the packed ``panels``."""
+    tc = _stack_tile(out.dtype.type(0)).shape[1]
+    n_inner = a.shape[0] if a_transposed else a.shape[1]
+    k_step = K_BLOCK if n_inner > K_ONE_PASS else max(n_inner, 1)
+    copy_a = (a_transposed and tc < COPY_MAX_TILE_COLS and out.shape[1] >= COPY_MIN_COLUMNS
+              and M_BLOCK * n_inner * out.itemsize <= COPY_MAX_BYTES)
+    r0, r1, j0, j1 = block[0], block[1], block[2], block[3]
+    u = 0
+    while units[u] < j0:
+        u += 1
+    u_stop = u
+    while u_stop < units.shape[0] - 1 and units[u_stop] < j1:  # the column ranges inside [j0, j1)
+        u_stop += 1
+    for m0 in range(r0, r1, M_BLOCK):
+        m1 = min(m0 + M_BLOCK, r1)
+        # K_BLOCK rows of A at a time, each over all the block's panels: that part of A is read
+        # from memory once and stays in cache for the other panels (A is often the big operand:
+        # a weight gradient's dG.T, 8 MB on charlm). When the whole chunk of A fits in cache
+        # (A_CACHED_BYTES), each panel goes over all of K instead: its block of out stays in
+        # cache, where K blocks over all panels would re-read and re-write all of out once per
+        # block (a word model's dW^T: 8 MB of out, 6 blocks of K).
+        # A transposed (a weight gradient's dG.T) is read in place or from a copy in rows
+        # (rows_of_transpose). All have one type ('A', any strides): one tile loop to compile.
+        if copy_a:
+            a_rows = rows_of_transpose(a, m0, m1)
+        else:
+            a_rows = a.T[m0:m1] if a_transposed else a[m0:m1]
+        step = max(n_inner, 1) if (m1 - m0) * n_inner * out.itemsize <= A_CACHED_BYTES else k_step
+        for k0 in range(0, max(n_inner, 1), step):  # once even when K is 0: out = 0
+            k1 = min(k0 + step, n_inner)
+            for p in range(first[u], first[u_stop]):
+                gemm_panel_k(a_rows, panels[p], out[m0:m1], cols[p, 0], cols[p, 1], k0, k1)
 
 
 @Inline.with_options(_OPTIONS)
@@ -561,6 +576,26 @@ def reads_b_in_place(blocks, b_transposed, tile_cols, lanes):
         if width < lanes or (blocks[n, 1] - blocks[n, 0] > IN_PLACE_MAX_ROWS and width >= tile_cols):
             return False
     return True
+
+
+# Bands of rows pack B each for itself, not a share of it for all, while one copy of the packed B is
+# at most this big: every thread then reads its own copy from its own cache, never the panels the
+# other core packed (its cache lines crossing between cores for every band of rows).
+PRIVATE_PANELS_MAX_BYTES = 512 * 1024
+
+
+@Inline.with_options(_OPTIONS)
+def private_copies(blocks, n_panels, n_inner, tile_cols, itemsize):
+    """How many copies of the packed ``B`` ``matmul_blocks`` makes: one per block where the blocks
+    are bands of rows (each spans all the columns) and one copy is at most ``PRIVATE_PANELS_MAX_BYTES``,
+    else one, shared."""
+    n_blocks = blocks.shape[0]
+    for n in range(n_blocks):
+        if blocks[n, 2] != blocks[0, 2] or blocks[n, 3] != blocks[0, 3]:
+            return 1
+    if n_blocks > 1 and n_panels * n_inner * tile_cols * itemsize <= PRIVATE_PANELS_MAX_BYTES:
+        return n_blocks
+    return 1
 
 
 def matmul_blocks_ref(a: np.ndarray, a_transposed: bool, b: np.ndarray, b_transposed: bool, out: np.ndarray,

@@ -32,7 +32,14 @@ from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
 from minigrad.kernels._jit import numba_threads, pool_awake, threads_usable
 from minigrad.kernels.blas import in_swap_region, swap_pays, swapped_matmul, transposed_b_is_slow
 from minigrad.kernels.cpu import vector_lanes
-from minigrad.kernels.gemm import IN_PLACE_MAX_ROWS, TILE_ROWS, matmul_blocks, reads_b_in_place, tile_shape
+from minigrad.kernels.gemm import (
+    IN_PLACE_MAX_ROWS,
+    TILE_ROWS,
+    matmul_blocks,
+    private_copies,
+    reads_b_in_place,
+    tile_shape,
+)
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
 
 # Column blocks need at least this many panels per thread, and the busiest thread may have at most
@@ -454,12 +461,12 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int 
     blocks_kernel = matmul_blocks.serial if threads == 1 else matmul_blocks
     if a_transposed and transposed_output_pays(rows, cols, inner, tile_cols):
         out_t = empty_aligned((cols, rows), dtype)  # out^T = B^T A^T, with A^T = a_data, B^T = b_data(.T)
-        blocks, panels = block_plan(cols, rows, threads, tile_cols, lanes, False)
+        blocks, panels = block_plan(cols, inner, rows, threads, tile_cols, lanes, dtype.itemsize, False)
         scratch = _scratch(panels * inner * tile_cols, dtype)
         blocks_kernel(b_data, not b_transposed, a_data, False, out_t, blocks, scratch)
         np.copyto(out, out_t.T)
         return out
-    blocks, panels = block_plan(rows, cols, threads, tile_cols, lanes, b_transposed)
+    blocks, panels = block_plan(rows, inner, cols, threads, tile_cols, lanes, dtype.itemsize, b_transposed)
     blocks_kernel(a_data, a_transposed, b_data, b_transposed, out, blocks, _scratch(panels * inner * tile_cols, dtype))
     return out
 
@@ -485,42 +492,52 @@ def _tile_widths(dtype: np.dtype) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=256)
-def block_plan(rows: int, cols: int, parts: int, tile_cols: int, narrow_cols: int,
+def block_plan(rows: int, inner: int, cols: int, parts: int, tile_cols: int, narrow_cols: int, itemsize: int,
                b_transposed: bool = False) -> tuple[np.ndarray, int]:
     """``(blocks, panels)``: ``split_blocks`` of a ``rows x cols`` output and how many packed panels
-    ``matmul_blocks`` cuts for them (``panel_scratch`` holds ``panels`` of ``inner x tile_cols``);
-    none where its blocks read ``B`` in place (``gemm.reads_b_in_place``), and then no scratch is made.
+    ``matmul_blocks`` cuts for them from a ``B`` of ``inner`` rows (``panel_scratch`` holds ``panels``
+    of ``inner x tile_cols``, every private copy's included: ``gemm.private_copies``); none where its
+    blocks read ``B`` in place (``gemm.reads_b_in_place``), and then no scratch is made.
 
     Remembered, both: a train step asks for the same few shapes over and over.
 
     Example::
 
-        >>> blocks, panels = block_plan(32, 512, 2, 64, 16, b_transposed=True)
+        >>> blocks, panels = block_plan(32, 128, 512, 2, 64, 16, 4, b_transposed=True)
         >>> blocks.tolist(), panels
         ([[0, 32, 0, 256], [0, 32, 256, 512]], 8)
-        >>> block_plan(32, 512, 2, 64, 16, b_transposed=False)[1]  # 32 rows read B in place
+        >>> block_plan(32, 128, 512, 2, 64, 16, 4, b_transposed=False)[1]  # 32 rows read B in place
         0
+        >>> blocks, panels = block_plan(256, 128, 40, 2, 64, 16, 4, b_transposed=True)  # bands of rows
+        >>> blocks.tolist(), panels  # one panel of W.T, packed by each band for itself
+        ([[0, 128, 0, 40], [128, 256, 0, 40]], 2)
     """
     blocks = split_blocks(rows, cols, parts, TILE_ROWS, tile_cols, narrow_cols, b_transposed)
     if reads_b_in_place(blocks, b_transposed, tile_cols, narrow_cols):
         return blocks, 0
-    return blocks, _panel_count(np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes(), tile_cols)
+    return blocks, _panels_with_copies(blocks, inner, tile_cols, itemsize)
 
 
 def panel_scratch(blocks: np.ndarray, inner: int, tile_cols: int, dtype: Any) -> np.ndarray:
     """Room for the packed panels ``matmul_blocks`` cuts from a ``B`` with ``inner`` rows for ``blocks``.
 
     As the kernel counts them (``gemm.panel_plan``): each range between two neighbouring column
-    bounds of the blocks, ``tile_cols`` columns a panel. In ``empty_aligned``'s recycled memory: a
-    train step packs the same big operands (a weight gradient's ``x``, several MB) every time.
+    bounds of the blocks, ``tile_cols`` columns a panel; times the blocks where each packs its own
+    copy (``gemm.private_copies``). In ``empty_aligned``'s recycled memory: a train step packs the
+    same big operands (a weight gradient's ``x``, several MB) every time.
 
     Example::
 
         >>> panel_scratch(np.array([[0, 6, 0, 64], [0, 6, 64, 70]]), 3, 64, np.float32).size  # 2 panels of 3 x 64
         384
     """
-    bounds = np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes()
-    return empty_aligned((_panel_count(bounds, tile_cols) * inner * tile_cols,), dtype)
+    size = _panels_with_copies(blocks, inner, tile_cols, np.dtype(dtype).itemsize) * inner * tile_cols
+    return empty_aligned((size,), dtype)
+
+
+def _panels_with_copies(blocks: np.ndarray, inner: int, tile_cols: int, itemsize: int) -> int:
+    panels = _panel_count(np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes(), tile_cols)
+    return panels * private_copies(blocks, panels, inner, tile_cols, itemsize)
 
 
 @functools.lru_cache(maxsize=256)

@@ -258,7 +258,7 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
         # The panels in the caller's scratch (full of NaN: every panel is written before it is read),
         # and with no room there (the kernel allocates them itself).
         kept = P.panel_scratch(blocks, k, tile_cols, dtype)
-        planned, panels = P.block_plan(m, n, parts, tile_cols, 16)  # what parallel_matmul asks for
+        planned, panels = P.block_plan(m, k, n, parts, tile_cols, 16, np.dtype(dtype).itemsize)  # as parallel_matmul
         in_place = G.reads_b_in_place(blocks, False, tile_cols, 16)  # (then parallel_matmul gives no scratch)
         assert planned.tolist() == blocks.tolist() and panels * k * tile_cols == (0 if in_place else kept.size)
         kept.fill(np.nan)
@@ -289,6 +289,21 @@ def test_which_blocks_read_b_in_place():
     assert G.reads_b_in_place(blocks((0, 10 * most, 0, tc - 1)), False, tc, lanes)  # ... unless B is narrow
     narrow = blocks((0, 4, 0, lanes), (0, 4, lanes, 2 * lanes - 1))
     assert not G.reads_b_in_place(narrow, False, tc, lanes)  # a block narrower than a vector
+
+
+def test_which_blocks_pack_b_each_for_itself():
+    """Bands of rows (every block spans the same columns) each pack a small B for themselves; column
+    blocks, a single block and a B past PRIVATE_PANELS_MAX_BYTES share one packed copy."""
+    def blocks(*rows_and_cols):
+        return np.array(rows_and_cols, np.int64)
+
+    bands, columns = blocks((0, 64, 0, 50), (64, 128, 0, 50)), blocks((0, 64, 0, 64), (0, 64, 64, 128))
+    assert G.private_copies(bands, 1, 650, 64, 4) == 2
+    assert G.private_copies(blocks((0, 9, 0, 50), (9, 20, 0, 50), (20, 30, 0, 50)), 1, 650, 64, 4) == 3
+    assert G.private_copies(columns, 2, 650, 64, 4) == 1
+    assert G.private_copies(blocks((0, 64, 0, 50)), 1, 650, 64, 4) == 1
+    most = G.PRIVATE_PANELS_MAX_BYTES // (64 * 4)  # rows of K that fill one copy
+    assert G.private_copies(bands, 1, most, 64, 4) == 2 and G.private_copies(bands, 1, most + 1, 64, 4) == 1
 
 
 @pytest.mark.parametrize("m0, m1", [(0, 19), (3, 11), (5, 5)])
