@@ -281,9 +281,14 @@ class _Recycler(threading.local):
 
 
 def _first_free(entries: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int] | None:
-    """The first entry whose buffer only ``entries`` refers to (``_FREE_COUNT`` references in this call)."""
-    for entry in entries:
+    """The most recently handed out entry whose buffer only ``entries`` refers to (``_FREE_COUNT``
+    references in this call), moved to the end of ``entries``: its memory is the likeliest to be in cache."""
+    for i in range(len(entries) - 1, -1, -1):
+        entry = entries[i]
         if sys.getrefcount(entry[0]) <= _FREE_COUNT:
+            if i != len(entries) - 1:
+                del entries[i]
+                entries.append(entry)
             return entry
     return None
 

@@ -215,7 +215,22 @@ def test_a_size_keeps_a_bounded_number_of_buffers() -> None:
     assert len(recycler.sizes[100_000]) == _allocator.RECYCLE_MAX_PER_SIZE  # the rest are plain arrays
     assert len({view.ctypes.data for view in held}) == len(held)  # no buffer handed out twice
     del held
-    assert recycler.take(100_000) is recycler.sizes[100_000][0]  # now free: handed out again
+    assert recycler.take(100_000) is recycler.sizes[100_000][-1]  # now free: handed out again
+    recycler.clear()
+
+
+def test_the_free_buffer_used_last_is_handed_out_first() -> None:
+    """Its memory is the likeliest to be in cache still (a step's product outputs, freed after one op)."""
+    recycler = _allocator._Recycler()
+    first = recycler.take(100_000)
+    in_use = first[0][:]  # a view holds its buffer, as empty_aligned's arrays do
+    second = recycler.take(100_000)
+    assert second is not first
+    del in_use
+    assert recycler.take(100_000) is second  # both free: the one handed out last
+    held = second[0][:]
+    assert recycler.take(100_000) is first and recycler.sizes[100_000] == [second, first]
+    del held
     recycler.clear()
 
 
