@@ -166,11 +166,13 @@ def test_which_outputs_are_narrow():
 
 # (rows, inner, cols, b transposed, BLAS slow on a transposed b) -> bands_pay
 BANDS_TABLE = [
-    (32, 28, 512, False, False, True),     # one-hot X @ W_xh of d2l's character models
-    (28, 32, 512, False, False, True),     # its weight gradient X^T @ dL/dZ
-    (120, 32, 100, False, False, True),    # cut along the rows, the longer side
-    (32, 60, 256, False, False, True),     # just under BANDS_MAX_PRODUCT
-    (32, 64, 256, False, False, False),    # BANDS_MAX_PRODUCT itself: our tile
+    (32, 28, 512, False, False, False),    # one-hot X @ W_xh of d2l's character models: our tile, b in place
+    (28, 32, 512, False, False, False),    # its weight gradient X^T @ dL/dZ
+    (120, 32, 100, False, False, True),    # b in rows, a short inner dim, many rows: cut along the rows
+    (120, 51, 64, False, False, False),    # ... an inner dimension past BANDS_MAX_INNER
+    (63, 50, 100, False, False, False),    # ... fewer rows than BANDS_MIN_ROWS
+    (32, 60, 256, True, False, True),      # x @ W.T just under BANDS_MAX_PRODUCT
+    (32, 64, 256, True, False, False),     # BANDS_MAX_PRODUCT itself: our tile
     (16, 1000, 30, False, False, False),   # 2 bands of 15 columns: too thin for BLAS
     (32, 28, 512, True, False, True),      # x @ W.T where BLAS runs it at speed
     (32, 28, 512, True, True, False),      # ... and where it does not (kernels/blas.py), with a short inner dim
@@ -209,11 +211,15 @@ def test_blas_bands_compute_the_product_each_on_one_thread(numpy_products, rows,
     assert sum(numpy_products) == 2 * rows * inner * cols
 
 
-def test_a_one_hot_product_takes_the_bands_once_the_pool_is_awake(numpy_products):
+def test_a_one_hot_product_runs_in_our_tile_on_the_calling_thread_once_the_pool_is_awake(monkeypatch, numpy_products):
+    """d2l's ``X @ W_xh`` (a one-hot batch of 32 by 28 letters, 512 units): our tile reads W_xh in place."""
+    taken = []
+    real = P.parallel_matmul
+    monkeypatch.setattr(P, "parallel_matmul", lambda a, b, out, n=None: taken.append(n) or real(a, b, out, n))
     rng = np.random.default_rng(0)
     x, w = rng.random((32, 28), np.float32), rng.random((28, 512), np.float32)
     np.testing.assert_allclose(P.matmul2d(x, w), x.astype(np.float64) @ w, rtol=1e-5)
-    assert numpy_products == [32 * 28 * 256, 32 * 28 * 256]
+    assert taken == [1] and numpy_products == []
 
 
 @pytest.mark.parametrize(("rows", "cols", "transposed"), [(1600, 256, True), (1600, 256, False), (700, 400, True)])

@@ -196,8 +196,12 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
 # few rows well below its speed on a full block of rows.
 BAND_MIN_ROWS = 8
 # Below this many multiply-adds, with Numba's pool awake, BLAS in bands on the calling thread beats
-# our register tile on one thread: packing the panels is a large share of a small product's work.
+# our register tile on one thread for x @ W.T (packing W.T is a large share of a small product's
+# work); for b in rows only with a short inner dimension (at most BANDS_MAX_INNER) and many rows
+# (BANDS_MIN_ROWS or more): the tile then writes out its sums after a few multiply-adds each.
 BANDS_MAX_PRODUCT = 2 * SMALL_PRODUCT
+BANDS_MAX_INNER = 50
+BANDS_MIN_ROWS = 64
 # ... as long as each band keeps this many rows (or columns) of the output.
 BAND_MIN_SIDE = 16
 # Where NumPy's BLAS runs x @ W.T slowly (kernels/blas.py: transposed_b_is_slow), its bands still
@@ -256,14 +260,17 @@ def band_plan(rows: int, inner: int, cols: int, rows_only: bool = False) -> tupl
 def bands_pay(rows: int, inner: int, cols: int, dtype: Any, b_transposed: bool) -> bool:
     """Whether a mid-sized product runs in ``blas_in_bands`` rather than in our tile on one thread.
 
-    Below ``BANDS_MAX_PRODUCT`` multiply-adds, in bands of at least ``BAND_MIN_SIDE``. A transposed
-    ``b`` where NumPy's BLAS runs that case slowly (``kernels/blas.py``) has its own bounds: a few
-    rows and a long inner dimension (``SLOW_BANDS_*``), at any mid size.
+    Below ``BANDS_MAX_PRODUCT`` multiply-adds, in bands of at least ``BAND_MIN_SIDE``; with ``b`` in
+    rows only for a short inner dimension and many rows (``BANDS_MAX_INNER``, ``BANDS_MIN_ROWS``).
+    A transposed ``b`` where NumPy's BLAS runs that case slowly (``kernels/blas.py``) has its own
+    bounds: a few rows and a long inner dimension (``SLOW_BANDS_*``), at any mid size.
 
     Example::
 
-        >>> bands_pay(32, 28, 512, np.float32, b_transposed=False)  # x @ W_xh of a one-hot batch
+        >>> bands_pay(20, 256, 64, np.float32, b_transposed=True)  # Linear(256, 64) on a batch of 20
         True
+        >>> bands_pay(32, 28, 512, np.float32, b_transposed=False)  # x @ W_xh of a one-hot batch: our tile
+        False
         >>> bands_pay(64, 256, 256, np.float32, b_transposed=False)  # 4 Mi multiply-adds
         False
     """
@@ -271,6 +278,8 @@ def bands_pay(rows: int, inner: int, cols: int, dtype: Any, b_transposed: bool) 
         return (rows <= SLOW_BANDS_MAX_ROWS and inner >= SLOW_BANDS_MIN_INNER
                 and band_plan(rows, inner, cols)[1] >= SLOW_BANDS_MIN_SIDE)
     if rows * inner * cols >= BANDS_MAX_PRODUCT:
+        return False
+    if not b_transposed and (inner > BANDS_MAX_INNER or rows < BANDS_MIN_ROWS):
         return False
     return band_plan(rows, inner, cols)[1] >= BAND_MIN_SIDE
 
