@@ -176,11 +176,13 @@ BANDS_TABLE = [
     (16, 1000, 30, False, False, False),   # 2 bands of 15 columns: too thin for BLAS
     (32, 28, 512, True, False, True),      # x @ W.T where BLAS runs it at speed
     (32, 28, 512, True, True, False),      # ... and where it does not (kernels/blas.py), with a short inner dim
-    (32, 512, 65, True, True, True),       # Linear(512, 65) on 32 rows there: BLAS's bands still beat the tile
-    (48, 256, 200, True, True, True),      # ... past BANDS_MAX_PRODUCT too, the slow case's own bounds
-    (49, 256, 200, True, True, False),     # more rows than SLOW_BANDS_MAX_ROWS
+    (32, 500, 65, True, True, True),       # Linear(500, 65) on 32 rows there: BLAS's bands still beat the tile
+    (32, 512, 65, True, True, False),      # ... Linear(512, 65): AWAKE_PARALLEL_MIN_PRODUCT, our tile on all threads
+    (24, 256, 160, True, True, True),      # ... past BANDS_MAX_PRODUCT too, the slow case's own bounds
+    (48, 256, 200, True, True, False),     # ... up to AWAKE_PARALLEL_MIN_PRODUCT: our tile on all threads
+    (49, 256, 80, True, True, False),      # more rows than SLOW_BANDS_MAX_ROWS
     (32, 128, 200, True, True, False),     # a shorter inner dimension than SLOW_BANDS_MIN_INNER
-    (48, 1024, 80, True, True, False),     # bands of 5 columns: thinner than SLOW_BANDS_MIN_SIDE
+    (5, 3776, 14, True, True, False),      # bands of 7 columns: thinner than SLOW_BANDS_MIN_SIDE
 ]
 
 

@@ -207,7 +207,8 @@ BAND_MIN_SIDE = 16
 # Where NumPy's BLAS runs x @ W.T slowly (kernels/blas.py: transposed_b_is_slow), its bands still
 # beat our tile on one thread for a product of at most SLOW_BANDS_MAX_ROWS rows with an inner
 # dimension of SLOW_BANDS_MIN_INNER or more, in bands of at least SLOW_BANDS_MIN_SIDE, up to
-# PARALLEL_MIN_PRODUCT: the tile packs all of W for those few rows.
+# AWAKE_PARALLEL_MIN_PRODUCT (the tile packs all of W for those few rows); from there our tile
+# on all threads beats them.
 SLOW_BANDS_MAX_ROWS = 48
 SLOW_BANDS_MIN_INNER = 256
 SLOW_BANDS_MIN_SIDE = 8
@@ -263,7 +264,7 @@ def bands_pay(rows: int, inner: int, cols: int, dtype: Any, b_transposed: bool) 
     Below ``BANDS_MAX_PRODUCT`` multiply-adds, in bands of at least ``BAND_MIN_SIDE``; with ``b`` in
     rows only for a short inner dimension and many rows (``BANDS_MAX_INNER``, ``BANDS_MIN_ROWS``).
     A transposed ``b`` where NumPy's BLAS runs that case slowly (``kernels/blas.py``) has its own
-    bounds: a few rows and a long inner dimension (``SLOW_BANDS_*``), at any mid size.
+    bounds: a few rows and a long inner dimension (``SLOW_BANDS_*``), below ``AWAKE_PARALLEL_MIN_PRODUCT``.
 
     Example::
 
@@ -276,6 +277,7 @@ def bands_pay(rows: int, inner: int, cols: int, dtype: Any, b_transposed: bool) 
     """
     if b_transposed and transposed_b_is_slow(dtype):
         return (rows <= SLOW_BANDS_MAX_ROWS and inner >= SLOW_BANDS_MIN_INNER
+                and rows * inner * cols < AWAKE_PARALLEL_MIN_PRODUCT
                 and band_plan(rows, inner, cols)[1] >= SLOW_BANDS_MIN_SIDE)
     if rows * inner * cols >= BANDS_MAX_PRODUCT:
         return False
