@@ -544,14 +544,12 @@ def _block_product(a, a_transposed, out, block, units, first, cols, panels):
         u_stop += 1
     for m0 in range(r0, r1, M_BLOCK):
         m1 = min(m0 + M_BLOCK, r1)
-        # K_BLOCK rows of A at a time, each over all the block's panels: that part of A is read
-        # from memory once and stays in cache for the other panels (A is often the big operand:
-        # a weight gradient's dG.T, 8 MB on charlm). When the whole chunk of A fits in cache
-        # (A_CACHED_BYTES), each panel goes over all of K instead: its block of out stays in
-        # cache, where K blocks over all panels would re-read and re-write all of out once per
-        # block (a word model's dW^T: 8 MB of out, 6 blocks of K).
-        # A transposed (a weight gradient's dG.T) is read in place or from a copy in rows
-        # (rows_of_transpose). All have one type ('A', any strides): one tile loop to compile.
+        # K_BLOCK rows of A at a time, each over all the block's panels: that part of A (often the
+        # big operand: a weight gradient's dG.T, 8 MB on charlm) is read from memory once. When the
+        # whole chunk of A fits in cache (A_CACHED_BYTES), each panel goes over all of K instead:
+        # its block of out stays in cache (a word model's dW^T: 8 MB of out, 6 blocks of K).
+        # A transposed is read in place or from a copy in rows (rows_of_transpose); all have one
+        # type ('A', any strides): one tile loop to compile.
         if copy_a:
             a_rows = rows_of_transpose(a, m0, m1)
         else:
