@@ -494,7 +494,8 @@ def matmul_blocks(a, a_transposed, b, b_transposed, out, blocks, scratch):
     a transposed ``A`` into rows (``rows_of_transpose``). ``B`` is first copied into packed panels
     (``pack_panels``) in ``scratch`` (``panels_in``), cut at every column bound of the blocks so
     that each block owns whole panels; the threads share the packing (when the blocks split the
-    columns, each packs its own panels). Then each block goes over its rows ``M_BLOCK`` at a
+    columns, each packs its own panels; bands of rows each pack a small ``B`` whole for themselves,
+    ``private_copies``). Then each block goes over its rows ``M_BLOCK`` at a
     time, each chunk over ``K`` in blocks of ``K_BLOCK``, each of those over all the block's
     panels (``gemm_panel_k``, which takes the narrow tile for a panel narrower than the tile).
     Blocks of few rows, or narrower than the tile (``reads_b_in_place``), skip the packing: each

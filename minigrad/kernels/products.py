@@ -147,10 +147,9 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
       once it has, in BLAS in bands it runs on the calling thread (``blas_in_bands``) for a
       ``narrow_output`` of ``W.T`` or narrower than a vector (a ``narrow_output`` of ``b`` in rows:
       our narrow tile, reading ``b`` in place) or where ``bands_pay``, else in our kernels: on all
-      threads for ``FEW_ROWS``
-      rows (a matrix-vector product), for an inner dimension of 1 (an outer product, which NumPy's
-      ``matmul`` in bands would run in a plain loop, not in BLAS) and from
-      ``AWAKE_PARALLEL_MIN_PRODUCT`` multiply-adds; below that on the calling thread alone;
+      threads for ``FEW_ROWS`` rows (a matrix-vector product), for an inner dimension of 1 (an
+      outer product, which NumPy's ``matmul`` in bands would run in a plain loop, not in BLAS) and
+      from ``AWAKE_PARALLEL_MIN_PRODUCT`` multiply-adds; below that on the calling thread alone;
     - everything else to NumPy (BLAS), through ``blas_matmul2d`` (recycled memory for a big
       result, ``np.dot`` or a broadcast multiply for an inner dimension of 1);
     - ``wake_pool=False``: while Numba's pool sleeps, to BLAS whatever the size, for a product
@@ -547,6 +546,7 @@ def panel_scratch(blocks: np.ndarray, inner: int, tile_cols: int, dtype: Any) ->
 
 
 def _panels_with_copies(blocks: np.ndarray, inner: int, tile_cols: int, itemsize: int) -> int:
+    """How many packed panels ``matmul_blocks`` cuts for ``blocks``, counting every private copy."""
     panels = _panel_count(np.ascontiguousarray(blocks[:, 2:4], np.int64).tobytes(), tile_cols)
     return panels * private_copies(blocks, panels, inner, tile_cols, itemsize)
 
