@@ -27,7 +27,8 @@ def _tol(dtype) -> dict:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 16, 64), (5, 7, 64), (3, 4, 130), (9, 3, 200), (1, 5, 64), (4, 6, 10),
                                    (2, 1, 65), (0, 3, 64), (3, 0, 64), (3, 4, 0),
-                                   (5, 200, 100), (6, 130, 300)])  # ragged last panel, several K blocks
+                                   (5, 200, 100), (6, 130, 300),  # ragged last panel, several K blocks
+                                   (7, 33, 28), (9, 300, 40), (3, 5, 17)])  # narrower than the tile: vector by vector
 def test_matmul_matches_numpy(shape, dtype):
     m, k, n = shape
     rng = np.random.default_rng(sum(shape))
@@ -238,7 +239,8 @@ def test_sequence_kernels_through_gemm(mode, direction, batch):
 # ---------------------------------------------------------------------------- blocks and threads
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 16, 64), (9, 129, 200), (33, 300, 70), (2, 1, 65), (3, 0, 64), (0, 5, 130),
-                                   (130, 7, 3), (5, 128, 128), (5, 256, 64), (G.M_BLOCK + 9, 20, 70)])
+                                   (130, 7, 3), (5, 128, 128), (5, 256, 64), (G.M_BLOCK + 9, 20, 70),
+                                   (150, 20, 28), (70, 300, 50)])  # narrower than the tile: in place, many rows
 @pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("b_transposed", [False, True])
 def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
