@@ -135,7 +135,7 @@ def test_mid_sized_products_stay_in_blas_while_the_pool_sleeps(monkeypatch, nump
     assert numpy_products == [97 * 51 * 204] and not _jit.pool_awake()
 
 
-def test_a_narrow_output_of_w_t_goes_to_blas_in_bands_of_b_in_rows_to_the_narrow_tile(monkeypatch, numpy_products):
+def test_narrow_outputs_of_b_in_rows_take_our_narrow_tile_of_w_t_blas_bands(monkeypatch, numpy_products):
     """Like d2l's character model, ``H @ W_hq`` (28 letters with AVX-512): 512 units, an output half
     the register tile wide (a tile of mostly padding). With ``b`` in rows, our narrow tile on the
     calling thread reads it in place; ``Linear``'s ``x @ W.T``, and an output narrower than a vector,
@@ -150,7 +150,7 @@ def test_a_narrow_output_of_w_t_goes_to_blas_in_bands_of_b_in_rows_to_the_narrow
     np.testing.assert_allclose(P.matmul2d(a, b), a.astype(np.float64) @ b, rtol=1e-5)
     assert taken == [1] and numpy_products == []
     out = np.empty((a.shape[0], n), np.float32)
-    assert P.matmul2d(a, b, out=out) is out
+    assert P.matmul2d(a, b, out=out) is out and taken == [1, 1]  # into the caller's out, the same route
     np.testing.assert_allclose(P.matmul2d(a, np.ascontiguousarray(b.T).T), a.astype(np.float64) @ b, rtol=1e-5)
     lanes = P.vector_lanes(np.float32)
     np.testing.assert_allclose(P.matmul2d(a, b[:, :lanes - 1].copy()), a.astype(np.float64) @ b[:, :lanes - 1],
