@@ -38,6 +38,7 @@ import minigrad as mg
 from minigrad.kernels import activations as KA
 from minigrad.kernels import gelu as KGelu
 from minigrad.kernels import gemm as KG
+from minigrad.kernels import gemm_blocks as KGB
 from minigrad.kernels import gemv as KV
 from minigrad.kernels import layer_norm as KLN
 from minigrad.kernels import loss as KL
@@ -397,11 +398,11 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
     cases.append(("matmul", KG.matmul, KG.matmul_ref, (a, b, np.empty((5, 70), dtype))))
     cases.append(("matmul_cols", KG.matmul_cols, KG.matmul_cols_ref, (a, b, r(5, 70), 3, 68)))
     a_data, b = r(130, 6), r(130, 70)  # a transposed `a`, and an inner dimension across two K_BLOCKs
-    cases.append(("matmul_blocks", KG.matmul_blocks, KG.matmul_blocks_ref,
+    cases.append(("matmul_blocks", KGB.matmul_blocks, KGB.matmul_blocks_ref,
                   (a_data, True, b, False, np.empty((6, 70), dtype), np.array(KP.split_blocks(6, 70, 2)),
                    KP.panel_scratch(np.array(KP.split_blocks(6, 70, 2)), 130, KG.tile_shape(dtype)[1], dtype))))
     a, b_data = r(6, 130), r(70, 130)  # a transposed `b` (Linear's W.T)
-    cases.append(("matmul_blocks(b transposed)", KG.matmul_blocks, KG.matmul_blocks_ref,
+    cases.append(("matmul_blocks(b transposed)", KGB.matmul_blocks, KGB.matmul_blocks_ref,
                   (a, False, b_data, True, np.empty((6, 70), dtype), np.array(KP.split_blocks(6, 70, 2)),
                    np.empty(0, dtype))))
     for w, transposed, parts in ((r(70, 9), True, 2), (r(9, 70), False, 3)):  # a ragged last panel

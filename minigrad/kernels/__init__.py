@@ -28,6 +28,7 @@ KERNEL_MODULES = (
     "minigrad.kernels.scatter",
     "minigrad.kernels.loss",
     "minigrad.kernels.gemm",
+    "minigrad.kernels.gemm_blocks",
     "minigrad.kernels.gemv",
     "minigrad.kernels.rnn",  # the recurrent kernels: rnn_common, lstm, gru, elman
     "minigrad.kernels.optim",
@@ -58,7 +59,7 @@ def _warm_matmul_cols(dtype: Any) -> None:
 
 
 # Warmups for kernels whose module gives none (module.name -> function of a dtype).
-EXTRA_WARMUPS = {"minigrad.kernels.gemm.matmul_blocks": _warm_matmul_blocks,
+EXTRA_WARMUPS = {"minigrad.kernels.gemm_blocks.matmul_blocks": _warm_matmul_blocks,
                  "minigrad.kernels.gemm.matmul_cols": _warm_matmul_cols}
 
 

@@ -4,7 +4,7 @@
 step products included). It sends a float32 product, by its multiply-adds, to one of three places:
 
 - from ``PARALLEL_MIN_PRODUCT``: ``parallel_matmul`` on Numba's threads (the register-tiled kernel
-  of ``kernels/gemm.py``, ``matmul_blocks``, or ``kernels/gemv.py`` for an ``a`` of a few rows);
+  of ``kernels/gemm.py``, ``gemm_blocks.matmul_blocks``, or ``kernels/gemv.py`` for an ``a`` of a few rows);
 - from ``SMALL_PRODUCT``, where BLAS would start threads of its own: BLAS while Numba's pool has
   never run in this process, else ``parallel_matmul`` on the calling thread alone (a few rows, an
   outer product and from ``AWAKE_PARALLEL_MIN_PRODUCT``: on all threads);
@@ -32,14 +32,8 @@ from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned
 from minigrad.kernels._jit import numba_threads, pool_awake, threads_usable
 from minigrad.kernels.blas import in_swap_region, swap_pays, swapped_matmul, transposed_b_is_slow
 from minigrad.kernels.cpu import vector_lanes
-from minigrad.kernels.gemm import (
-    IN_PLACE_MAX_ROWS,
-    TILE_ROWS,
-    matmul_blocks,
-    private_copies,
-    reads_b_in_place,
-    tile_shape,
-)
+from minigrad.kernels.gemm import TILE_ROWS, tile_shape
+from minigrad.kernels.gemm_blocks import IN_PLACE_MAX_ROWS, matmul_blocks, private_copies, reads_b_in_place
 from minigrad.kernels.gemv import FEW_ROWS, matmul_few_rows
 
 # Column blocks need at least this many panels per thread, and the busiest thread may have at most
@@ -61,7 +55,7 @@ def split_blocks(rows: int, cols: int, parts: int, tile_rows: int = TILE_ROWS, t
 
     Whole column panels when they share out evenly (each thread then packs and reads only its own
     part of ``b``) and there are ``COLUMN_MIN_PANELS`` per thread, or ``a`` has no more rows than
-    ``b`` has columns and ``b`` is packed (``b_transposed``) or ``a`` has ``gemm.IN_PLACE_MAX_ROWS``
+    ``b`` has columns and ``b`` is packed (``b_transposed``) or ``a`` has ``gemm_blocks.IN_PLACE_MAX_ROWS``
     rows per thread (with fewer, bands of rows read an untransposed ``b`` in place, unpacked, which
     pays), then less evenly too (``PACKED_B_IMBALANCE_MAX``); else bands of rows. A panel costs the
     same at any width (the tile always multiplies ``tile_cols`` columns), except a last panel
@@ -506,8 +500,8 @@ def block_plan(rows: int, inner: int, cols: int, parts: int, tile_cols: int, nar
                b_transposed: bool = False) -> tuple[np.ndarray, int]:
     """``(blocks, panels)``: ``split_blocks`` of a ``rows x cols`` output and how many packed panels
     ``matmul_blocks`` cuts for them from a ``B`` of ``inner`` rows (``panel_scratch`` holds ``panels``
-    of ``inner x tile_cols``, every private copy's included: ``gemm.private_copies``); none where its
-    blocks read ``B`` in place (``gemm.reads_b_in_place``), and then no scratch is made.
+    of ``inner x tile_cols``, every private copy's included: ``gemm_blocks.private_copies``); none where its
+    blocks read ``B`` in place (``gemm_blocks.reads_b_in_place``), and then no scratch is made.
 
     Remembered, both: a train step asks for the same few shapes over and over.
 
@@ -533,7 +527,7 @@ def panel_scratch(blocks: np.ndarray, inner: int, tile_cols: int, dtype: Any) ->
 
     As the kernel counts them (``gemm.panel_plan``): each range between two neighbouring column
     bounds of the blocks, ``tile_cols`` columns a panel; times the blocks where each packs its own
-    copy (``gemm.private_copies``). In ``empty_aligned``'s recycled memory: a train step packs the
+    copy (``gemm_blocks.private_copies``). In ``empty_aligned``'s recycled memory: a train step packs the
     same big operands (a weight gradient's ``x``, several MB) every time.
 
     Example::

@@ -14,6 +14,7 @@ import pytest
 
 from minigrad.kernels import cpu as CPU
 from minigrad.kernels import gemm as G
+from minigrad.kernels import gemm_blocks as GB
 from minigrad.kernels import products as P
 from minigrad.kernels import rnn as K
 
@@ -239,7 +240,7 @@ def test_sequence_kernels_through_gemm(mode, direction, batch):
 # ---------------------------------------------------------------------------- blocks and threads
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 16, 64), (9, 129, 200), (33, 300, 70), (2, 1, 65), (3, 0, 64), (0, 5, 130),
-                                   (130, 7, 3), (5, 128, 128), (5, 256, 64), (G.M_BLOCK + 9, 20, 70),
+                                   (130, 7, 3), (5, 128, 128), (5, 256, 64), (GB.M_BLOCK + 9, 20, 70),
                                    (150, 20, 28), (70, 300, 50)])  # narrower than the tile: in place, many rows
 @pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("b_transposed", [False, True])
@@ -261,16 +262,16 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
         # and with no room there (the kernel allocates them itself).
         kept = P.panel_scratch(blocks, k, tile_cols, dtype)
         planned, panels = P.block_plan(m, k, n, parts, tile_cols, 16, np.dtype(dtype).itemsize)  # as parallel_matmul
-        in_place = G.reads_b_in_place(blocks, False, tile_cols, 16)  # (then parallel_matmul gives no scratch)
+        in_place = GB.reads_b_in_place(blocks, False, tile_cols, 16)  # (then parallel_matmul gives no scratch)
         assert planned.tolist() == blocks.tolist() and panels * k * tile_cols == (0 if in_place else kept.size)
         kept.fill(np.nan)
         for scratch in (kept, np.empty(0, dtype)):
             ours, ref = np.full((m, n), np.nan, dtype), np.full((m, n), np.nan, dtype)
-            G.matmul_blocks(a_data, a_transposed, b_data, b_transposed, ours, blocks, scratch)
-            G.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks, scratch)
+            GB.matmul_blocks(a_data, a_transposed, b_data, b_transposed, ours, blocks, scratch)
+            GB.matmul_blocks_ref(a_data, a_transposed, b_data, b_transposed, ref, blocks, scratch)
             np.testing.assert_allclose(ours, ref, **tol)
             np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
-        if G.reads_b_in_place(blocks, b_transposed, tile_cols, CPU.vector_lanes(dtype)):
+        if GB.reads_b_in_place(blocks, b_transposed, tile_cols, CPU.vector_lanes(dtype)):
             assert np.isnan(kept).all()  # b read where it is: nothing packed
         else:
             assert not np.isnan(kept).any()  # panel_scratch counts the panels exactly: all of it was packed into
@@ -279,18 +280,18 @@ def test_matmul_blocks_matches_numpy(shape, dtype, a_transposed, b_transposed):
 def test_which_blocks_read_b_in_place():
     """Unpacked: an untransposed B, blocks each a vector wide or more and of at most IN_PLACE_MAX_ROWS
     rows, or of any number of rows where they are narrower than the tile."""
-    tc, lanes, most = 24, 8, G.IN_PLACE_MAX_ROWS
+    tc, lanes, most = 24, 8, GB.IN_PLACE_MAX_ROWS
 
     def blocks(*rows_and_cols):
         return np.array(rows_and_cols, np.int64)
 
-    assert G.reads_b_in_place(blocks((0, most, 0, tc), (0, most, tc, 3 * tc)), False, tc, lanes)
-    assert G.reads_b_in_place(blocks((0, most, 0, lanes + 3)), False, tc, lanes)  # narrower than a tile
-    assert not G.reads_b_in_place(blocks((0, most, 0, tc)), True, tc, lanes)  # a transposed B is packed
-    assert not G.reads_b_in_place(blocks((0, most + 1, 0, tc)), False, tc, lanes)  # more rows: packing pays
-    assert G.reads_b_in_place(blocks((0, 10 * most, 0, tc - 1)), False, tc, lanes)  # ... unless B is narrow
+    assert GB.reads_b_in_place(blocks((0, most, 0, tc), (0, most, tc, 3 * tc)), False, tc, lanes)
+    assert GB.reads_b_in_place(blocks((0, most, 0, lanes + 3)), False, tc, lanes)  # narrower than a tile
+    assert not GB.reads_b_in_place(blocks((0, most, 0, tc)), True, tc, lanes)  # a transposed B is packed
+    assert not GB.reads_b_in_place(blocks((0, most + 1, 0, tc)), False, tc, lanes)  # more rows: packing pays
+    assert GB.reads_b_in_place(blocks((0, 10 * most, 0, tc - 1)), False, tc, lanes)  # ... unless B is narrow
     narrow = blocks((0, 4, 0, lanes), (0, 4, lanes, 2 * lanes - 1))
-    assert not G.reads_b_in_place(narrow, False, tc, lanes)  # a block narrower than a vector
+    assert not GB.reads_b_in_place(narrow, False, tc, lanes)  # a block narrower than a vector
 
 
 def test_which_blocks_pack_b_each_for_itself():
@@ -300,12 +301,12 @@ def test_which_blocks_pack_b_each_for_itself():
         return np.array(rows_and_cols, np.int64)
 
     bands, columns = blocks((0, 64, 0, 50), (64, 128, 0, 50)), blocks((0, 64, 0, 64), (0, 64, 64, 128))
-    assert G.private_copies(bands, 1, 650, 64, 4) == 2
-    assert G.private_copies(blocks((0, 9, 0, 50), (9, 20, 0, 50), (20, 30, 0, 50)), 1, 650, 64, 4) == 3
-    assert G.private_copies(columns, 2, 650, 64, 4) == 1
-    assert G.private_copies(blocks((0, 64, 0, 50)), 1, 650, 64, 4) == 1
-    most = G.PRIVATE_PANELS_MAX_BYTES // (64 * 4)  # rows of K that fill one copy
-    assert G.private_copies(bands, 1, most, 64, 4) == 2 and G.private_copies(bands, 1, most + 1, 64, 4) == 1
+    assert GB.private_copies(bands, 1, 650, 64, 4) == 2
+    assert GB.private_copies(blocks((0, 9, 0, 50), (9, 20, 0, 50), (20, 30, 0, 50)), 1, 650, 64, 4) == 3
+    assert GB.private_copies(columns, 2, 650, 64, 4) == 1
+    assert GB.private_copies(blocks((0, 64, 0, 50)), 1, 650, 64, 4) == 1
+    most = GB.PRIVATE_PANELS_MAX_BYTES // (64 * 4)  # rows of K that fill one copy
+    assert GB.private_copies(bands, 1, most, 64, 4) == 2 and GB.private_copies(bands, 1, most + 1, 64, 4) == 1
 
 
 @pytest.mark.parametrize("m0, m1", [(0, 19), (3, 11), (5, 5)])
@@ -317,7 +318,7 @@ def test_rows_of_transpose_copies_a_chunk_of_rows(m0, m1, k, compiled):
     import numba
 
     a = np.arange(k * 19, dtype=np.float32).reshape(k, 19)  # (K, M)
-    copy = numba.njit(lambda a, m0, m1: G.rows_of_transpose(a, m0, m1)) if compiled else G.rows_of_transpose
+    copy = numba.njit(lambda a, m0, m1: GB.rows_of_transpose(a, m0, m1)) if compiled else GB.rows_of_transpose
     rows = copy(a, np.int64(m0), np.int64(m1))
     np.testing.assert_array_equal(rows, a.T[m0:m1])
     if m1 - m0 > 1:  # (NumPy gives an empty array strides of 0)
@@ -327,7 +328,7 @@ def test_rows_of_transpose_copies_a_chunk_of_rows(m0, m1, k, compiled):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("width", [1, 4, 5, 8, 15, 16, 17, 63])
-@pytest.mark.parametrize("m", [19, G.IN_PLACE_MAX_ROWS + 7])
+@pytest.mark.parametrize("m", [19, GB.IN_PLACE_MAX_ROWS + 7])
 def test_last_panel_of_every_width(dtype, a_transposed, width, m):
     """The last panel of any width: the narrow tile (up to one vector) or the wide tile, in packed
     panels and in ``b`` itself (few rows); a partial block of rows in each tile, and K over several
@@ -337,7 +338,7 @@ def test_last_panel_of_every_width(dtype, a_transposed, width, m):
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     a_data = np.ascontiguousarray(a.T) if a_transposed else a
     ours = np.full((m, n), np.nan, dtype)
-    G.matmul_blocks(a_data, a_transposed, b, False, ours, P.split_blocks(m, n, 1), np.empty(0, dtype))
+    GB.matmul_blocks(a_data, a_transposed, b, False, ours, P.split_blocks(m, n, 1), np.empty(0, dtype))
     tol = _tol(dtype)
     tol["atol"] *= k ** 0.5
     np.testing.assert_allclose(ours, a.astype(np.float64) @ b, **tol)
@@ -350,16 +351,16 @@ def test_matmul_blocks_any_blocks(dtype):
     a, b = rng.standard_normal((11, 9)).astype(dtype), rng.standard_normal((9, 150)).astype(dtype)
     blocks = np.array([[0, 3, 0, 10], [3, 11, 0, 150], [0, 3, 10, 97], [0, 2, 97, 150], [2, 3, 97, 150]], np.int64)
     ours = np.full((11, 150), np.nan, dtype)
-    G.matmul_blocks(a, False, b, False, ours, blocks, np.empty(0, dtype))
+    GB.matmul_blocks(a, False, b, False, ours, blocks, np.empty(0, dtype))
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
     wide = np.array([[0, 3, 0, 70], [3, 11, 0, 80], [0, 3, 70, 150], [3, 11, 80, 150]], np.int64)
     # cut off the tiles, b read in place
-    assert G.reads_b_in_place(wide, False, G.tile_shape(dtype)[1], CPU.vector_lanes(dtype))
+    assert GB.reads_b_in_place(wide, False, G.tile_shape(dtype)[1], CPU.vector_lanes(dtype))
     ours = np.full((11, 150), np.nan, dtype)
-    G.matmul_blocks(a, False, b, False, ours, wide, np.empty(0, dtype))
+    GB.matmul_blocks(a, False, b, False, ours, wide, np.empty(0, dtype))
     np.testing.assert_allclose(ours, a @ b, **_tol(dtype))
     out = np.full((11, 150), 7.0, dtype)  # a block set that leaves columns and rows alone
-    G.matmul_blocks(a, False, b, False, out, np.array([[1, 5, 3, 70]], np.int64), np.empty(0, dtype))
+    GB.matmul_blocks(a, False, b, False, out, np.array([[1, 5, 3, 70]], np.int64), np.empty(0, dtype))
     np.testing.assert_allclose(out[1:5, 3:70], a[1:5] @ b[:, 3:70], **_tol(dtype))
     out[1:5, 3:70] = 7.0
     assert (out == 7.0).all()
@@ -406,7 +407,7 @@ def test_matmul_blocks_propagates_nan_and_inf():
     b = np.ones((3, 70), np.float32)
     a[4, 2], b[0, 5], b[2, 66] = np.nan, np.inf, -np.inf
     ours, ref = np.empty((5, 70), np.float32), a @ b
-    G.matmul_blocks(a, False, b, False, ours, P.split_blocks(5, 70, 2), np.empty(0, np.float32))
+    GB.matmul_blocks(a, False, b, False, ours, P.split_blocks(5, 70, 2), np.empty(0, np.float32))
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     np.testing.assert_array_equal(ours[np.isinf(ref)], ref[np.isinf(ref)])
 
