@@ -1,4 +1,4 @@
-"""The four pieces of machine code the kernels need that Numba has no Python spelling for.
+"""The five pieces of machine code the kernels need that Numba has no Python spelling for.
 
 - ``stack_array(shape_of)``: a small array on the stack. A NumPy array made inside a kernel lives
   on the heap, where LLVM must assume that anything can alias it, so it stays in memory; an
@@ -11,6 +11,8 @@
   as fast as the CPU allows, on AVX2 as on AVX-512.
 - ``transpose_block(lanes_of)``: a square block of a matrix moved to its transposed place as whole
   vectors, transposed in registers: LLVM turns the scalar loop into one element at a time.
+- ``copy_rows(width_of, lanes_of)``: rows of a panel copied as whole vectors: LLVM, unable to rule
+  out that source and destination overlap, copies such a loop one number at a time.
 - ``exp2(m, one)``: ``2^m`` written straight into the exponent bits of a float, as every libm's
   ``exp`` does at its last step. Numba has no bit-cast of a scalar; this one is three
   instructions, and it vectorizes.
@@ -326,6 +328,91 @@ def _emit_transpose(context: Any, builder: Any, sig: Any, args: Any, lanes: int)
     target = corner(dst, dst_stride, d0, e0)
     for r, row in enumerate(rows):
         builder.store(row, row_pointer(target, dst_stride, r), align=itemsize)
+
+
+def copy_rows(width_of: Callable[[np.dtype], int], lanes_of: Callable[[np.dtype], int]) -> Inline:
+    """A helper ``f(src, r0, c0, dst, d0, rows)``: ``dst[d0 + r, :W] = src[r0 + r, c0:c0 + W]`` for ``r < rows``.
+
+    ``W = width_of(dtype)``, a whole number of SIMD vectors (``lanes_of(dtype)`` numbers each): a
+    row of a packed panel. ``src`` and ``dst`` are C-contiguous 2-D arrays of one float dtype, not
+    overlapping, and the rows lie inside both. In a kernel each row is ``W / lanes`` vector loads
+    and as many vector stores: LLVM, not knowing that ``src`` and ``dst`` never overlap, copies
+    such a loop one number at a time.
+
+    Example::
+
+        >>> f = copy_rows(lambda dtype: 2, lambda dtype: 2)
+        >>> dst = np.zeros((2, 2), np.float32)
+        >>> f(np.arange(6, dtype=np.float32).reshape(2, 3), 0, 1, dst, 0, 2)
+        >>> dst.tolist()
+        [[1.0, 2.0], [4.0, 5.0]]
+    """
+
+    def python(src, r0, c0, dst, d0, rows):
+        w = width_of(dst.dtype)
+        dst[d0:d0 + rows, :w] = src[r0:r0 + rows, c0:c0 + w]
+
+    def make_jit() -> Any:
+        from numba import types
+        from numba.extending import intrinsic
+
+        @intrinsic
+        def copy(typingctx, src, r0, c0, dst, d0, rows):
+            if not all(isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C" for x in (src, dst)):
+                return None
+            if not (isinstance(dst.dtype, types.Float) and src.dtype == dst.dtype):
+                return None
+            if not all(isinstance(x, types.Integer) for x in (r0, c0, d0, rows)):
+                return None
+            dtype = np.dtype(str(dst.dtype))
+            width, lanes = int(width_of(dtype)), int(lanes_of(dtype))
+
+            def codegen(context, builder, sig, args):
+                _emit_copy_rows(context, builder, sig, args, width // lanes, lanes)
+                return context.get_dummy_value()
+
+            i64 = types.int64
+            return types.none(src, i64, i64, dst, i64, i64), codegen
+
+        return copy
+
+    return Inline(python, make_jit=make_jit)
+
+
+def _emit_copy_rows(context: Any, builder: Any, sig: Any, args: Any, n_vectors: int, lanes: int) -> None:
+    """The LLVM IR of ``copy_rows``: a loop over the rows, each ``n_vectors`` vector loads and stores."""
+    from llvmlite import ir
+    from numba.core import cgutils
+
+    src, dst = (context.make_array(sig.args[n])(context, builder, args[n]) for n in (0, 3))
+    r0, c0, d0, rows = (args[n] for n in (1, 2, 4, 5))
+    item = context.get_value_type(sig.args[0].dtype)
+    itemsize = context.get_abi_sizeof(item)
+    vector = ir.VectorType(item, lanes)
+    i64, byte_ptr = ir.IntType(64), ir.IntType(8).as_pointer()
+    src_stride = cgutils.unpack_tuple(builder, src.strides, 2)[0]
+    dst_stride = cgutils.unpack_tuple(builder, dst.strides, 2)[0]
+    source = builder.gep(builder.bitcast(src.data, byte_ptr),
+                         [builder.add(builder.mul(r0, src_stride), builder.mul(c0, ir.Constant(i64, itemsize)))])
+    target = builder.gep(builder.bitcast(dst.data, byte_ptr), [builder.mul(d0, dst_stride)])
+
+    before = builder.block
+    loop = builder.append_basic_block("copy.loop")
+    done = builder.append_basic_block("copy.done")
+    builder.cbranch(builder.icmp_signed(">", rows, ir.Constant(i64, 0)), loop, done)
+    builder.position_at_end(loop)
+    r = builder.phi(i64)
+    src_row = builder.gep(source, [builder.mul(r, src_stride)])
+    dst_row = builder.gep(target, [builder.mul(r, dst_stride)])
+    for v in range(n_vectors):
+        offset = ir.Constant(i64, v * lanes * itemsize)
+        value = builder.load(builder.bitcast(builder.gep(src_row, [offset]), vector.as_pointer()), align=itemsize)
+        builder.store(value, builder.bitcast(builder.gep(dst_row, [offset]), vector.as_pointer()), align=itemsize)
+    r_next = builder.add(r, ir.Constant(i64, 1))
+    r.add_incoming(ir.Constant(i64, 0), before)
+    r.add_incoming(r_next, loop)
+    builder.cbranch(builder.icmp_signed("<", r_next, rows), loop, done)
+    builder.position_at_end(done)
 
 
 def _exp2_python(m, one):

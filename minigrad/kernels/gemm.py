@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.kernels._intrinsics import stack_array, tile_loop, transpose_block
+from minigrad.kernels._intrinsics import copy_rows, stack_array, tile_loop, transpose_block
 from minigrad.kernels._jit import Inline, kernel
 from minigrad.kernels.cpu import simd, vector_lanes
 
@@ -55,6 +55,13 @@ K_BLOCK = 128
 # L2 rather than L1, but each element of `out` is written once instead of once per block of K. With
 # few rows of K and many columns (Linear(200, 10000): an out of 28 MB) that traffic is what costs.
 K_ONE_PASS = 2 * K_BLOCK
+# `gemm_cols` reads `b` where it is. When its rows lie a multiple of CONFLICT_STRIDE_BYTES apart (128,
+# 256, 512, ... float32 columns), the K_BLOCK rows of a panel fall into a few sets of the L1 cache and
+# evict each other (see "Packed panels" below): every block of rows of `a` reads them from L2 again.
+# With COPY_BLOCK_MIN_ROWS rows of `a` or more, enough blocks of rows to repay the copy, each K_BLOCK
+# rows of the panel are first copied, as whole vectors, into one small contiguous block that stays in L1.
+CONFLICT_STRIDE_BYTES = 512
+COPY_BLOCK_MIN_ROWS = 32
 
 # Multiply-adds contract to one FMA instruction (one rounding instead of two): twice the
 # throughput. This is only a rounding difference; NaN and Inf propagate exactly as without it.
@@ -101,6 +108,7 @@ def narrow_tile_shape(dtype: Any) -> tuple[int, int]:
 
 
 _stack_narrow_tile = stack_array(narrow_tile_shape)
+_copy_panel_rows = copy_rows(lambda dtype: tile_shape(dtype)[1], vector_lanes)
 _narrow_multiply_add = tile_loop(narrow_tile_shape, vector_lanes)
 
 
@@ -114,22 +122,33 @@ def gemm_cols(a, b, out, j_start, j_stop):
     columns it computes again, from zero and in the same order, so to the same values. A range
     narrower than one tile goes the same way in the narrow tile, one vector of columns at a time
     (a character model's 28 letters: two vectors, the second overlapping the first); only a range
-    narrower than one vector takes the plain row-times-matrix loop. A parallel kernel gives each
-    thread its own column range. ``out`` must not overlap ``a`` or ``b``.
+    narrower than one vector takes the plain row-times-matrix loop. Where the rows of ``b`` fall
+    into few sets of the L1 cache (``CONFLICT_STRIDE_BYTES``) and ``a`` has ``COPY_BLOCK_MIN_ROWS``
+    rows or more, the tiles read each block of a panel from a copy (``_copy_panel_rows``). A parallel
+    kernel gives each thread its own column range. ``out`` must not overlap ``a`` or ``b``.
     """
     n_rows, n_inner = a.shape
     zero = out.dtype.type(0)
     tr, tc = _stack_tile(zero).shape  # compile-time constants
     narrow_tr, lanes = _stack_narrow_tile(zero).shape
     last_row = n_rows - 1
+    # (a block of the panel copied into rows of its own when they conflict in L1: COPY_BLOCK_MIN_ROWS)
+    copy = n_rows >= COPY_BLOCK_MIN_ROWS and j_stop - j_start >= tc and b.strides[0] % CONFLICT_STRIDE_BYTES == 0
+    block = empty_panels(np.int64(1), K_BLOCK if copy else 0, zero)[0]
     j0 = j_start
     while j0 < j_stop and j_stop - j_start >= tc:  # one panel b[:, j0:j0+tc] at a time
         j0 = min(j0, j_stop - tc)  # the ragged last panel overlaps the one before it
         k0 = 0
         while k0 == 0 or k0 < n_inner:  # K_BLOCK rows of the panel at a time: they stay in L1 for all
             k1 = min(k0 + K_BLOCK, n_inner)  # rows of a (one pass even when n_inner is 0: out = 0)
-            for i0 in range(0, n_rows, tr):  # every tile's sums start and end in out, the last partial one's too
-                _tile_multiply_add(out, i0, j0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
+            if copy:  # block[k - k0] = b[k, j0:j0+tc]: the tiles read a's columns k0:k1 with it
+                _copy_panel_rows(b, k0, j0, block, 0, k1 - k0)
+                a_k = a[:, k0:k1]
+                for i0 in range(0, n_rows, tr):
+                    _tile_multiply_add(out, i0, j0, a_k, block, i0, last_row, 0, 0, k1 - k0, k0 > 0)
+            else:
+                for i0 in range(0, n_rows, tr):  # every tile's sums start and end in out, the last partial one's too
+                    _tile_multiply_add(out, i0, j0, a, b, i0, last_row, j0, k0, k1, k0 > 0)
             k0 = max(k1, 1)
         j0 += tc
     while j0 < j_stop and tc > j_stop - j_start >= lanes:  # narrower than the tile: one vector at a time

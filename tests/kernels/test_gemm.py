@@ -29,7 +29,8 @@ def _tol(dtype) -> dict:
 @pytest.mark.parametrize("shape", [(8, 16, 64), (5, 7, 64), (3, 4, 130), (9, 3, 200), (1, 5, 64), (4, 6, 10),
                                    (2, 1, 65), (0, 3, 64), (3, 0, 64), (3, 4, 0),
                                    (5, 200, 100), (6, 130, 300),  # ragged last panel, several K blocks
-                                   (7, 33, 28), (9, 300, 40), (3, 5, 17)])  # narrower than the tile: vector by vector
+                                   (7, 33, 28), (9, 300, 40), (3, 5, 17),  # narrower than the tile: vector by vector
+                                   (32, 150, 128), (35, 130, 256), (40, 7, 512)])  # rows of b copied (L1 conflicts)
 def test_matmul_matches_numpy(shape, dtype):
     m, k, n = shape
     rng = np.random.default_rng(sum(shape))
@@ -52,6 +53,24 @@ def test_matmul_column_ranges(dtype):
     G.matmul_cols(a, b, out, 20, 149)
     np.testing.assert_allclose(out[:, 20:149], a @ b[:, 20:149], **_tol(dtype))
     assert (out[:, :20] == 7).all() and (out[:, 149:] == 7).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_copied_panel_blocks_give_what_b_in_place_gives(dtype):
+    """Rows of ``b`` a multiple of ``CONFLICT_STRIDE_BYTES`` apart, ``COPY_BLOCK_MIN_ROWS`` rows of ``a``: the
+    tiles read each block of a panel from its copy. A column range with a ragged last panel and two
+    blocks of ``K``. Without its last row the product reads ``b`` in place: the same sums in the same
+    order, so the rows both compute are equal bit for bit."""
+    rng = np.random.default_rng(2)
+    cols = G.CONFLICT_STRIDE_BYTES // np.dtype(dtype).itemsize * 2
+    b = rng.standard_normal((G.K_BLOCK + 3, cols)).astype(dtype)
+    a = rng.standard_normal((G.COPY_BLOCK_MIN_ROWS, b.shape[0])).astype(dtype)
+    copied, in_place = np.full((len(a), cols), 7.0, dtype), np.full((len(a) - 1, cols), 7.0, dtype)
+    G.matmul_cols(a, b, copied, 3, cols - 5)
+    G.matmul_cols(a[:-1], b, in_place, 3, cols - 5)
+    np.testing.assert_allclose(copied[:, 3:cols - 5], a @ b[:, 3:cols - 5], **_tol(dtype))
+    assert (copied[:, :3] == 7).all() and (copied[:, cols - 5:] == 7).all()
+    np.testing.assert_array_equal(copied[:-1], in_place)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
