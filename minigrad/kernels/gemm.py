@@ -60,8 +60,11 @@ K_ONE_PASS = 2 * K_BLOCK
 # evict each other (see "Packed panels" below): every block of rows of `a` reads them from L2 again.
 # With COPY_BLOCK_MIN_ROWS rows of `a` or more, enough blocks of rows to repay the copy, each K_BLOCK
 # rows of the panel are first copied, as whole vectors, into one small contiguous block that stays in L1.
+# Only for a tile whose row of the panel is COPY_MIN_TILE_BYTES or more (AVX-512's, 64 float32): AVX2's
+# narrower tile (96 bytes) does fewer multiply-adds per number of `b` it loads, and the copy does not repay.
 CONFLICT_STRIDE_BYTES = 512
 COPY_BLOCK_MIN_ROWS = 32
+COPY_MIN_TILE_BYTES = 256
 
 # Multiply-adds contract to one FMA instruction (one rounding instead of two): twice the
 # throughput. This is only a rounding difference; NaN and Inf propagate exactly as without it.
@@ -124,7 +127,8 @@ def gemm_cols(a, b, out, j_start, j_stop):
     (a character model's 28 letters: two vectors, the second overlapping the first); only a range
     narrower than one vector takes the plain row-times-matrix loop. Where the rows of ``b`` fall
     into few sets of the L1 cache (``CONFLICT_STRIDE_BYTES``) and ``a`` has ``COPY_BLOCK_MIN_ROWS``
-    rows or more, the tiles read each block of a panel from a copy (``_copy_panel_rows``). A parallel
+    rows or more, a wide tile (``COPY_MIN_TILE_BYTES``) reads each block of a panel from a copy
+    (``_copy_panel_rows``). A parallel
     kernel gives each thread its own column range. ``out`` must not overlap ``a`` or ``b``.
     """
     n_rows, n_inner = a.shape
@@ -133,7 +137,8 @@ def gemm_cols(a, b, out, j_start, j_stop):
     narrow_tr, lanes = _stack_narrow_tile(zero).shape
     last_row = n_rows - 1
     # (a block of the panel copied into rows of its own when they conflict in L1: COPY_BLOCK_MIN_ROWS)
-    copy = n_rows >= COPY_BLOCK_MIN_ROWS and j_stop - j_start >= tc and b.strides[0] % CONFLICT_STRIDE_BYTES == 0
+    copy = (tc * out.itemsize >= COPY_MIN_TILE_BYTES and n_rows >= COPY_BLOCK_MIN_ROWS and j_stop - j_start >= tc
+            and b.strides[0] % CONFLICT_STRIDE_BYTES == 0)
     block = empty_panels(np.int64(1), K_BLOCK if copy else 0, zero)[0]
     j0 = j_start
     while j0 < j_stop and j_stop - j_start >= tc:  # one panel b[:, j0:j0+tc] at a time

@@ -60,7 +60,8 @@ def test_copied_panel_blocks_give_what_b_in_place_gives(dtype):
     """Rows of ``b`` a multiple of ``CONFLICT_STRIDE_BYTES`` apart, ``COPY_BLOCK_MIN_ROWS`` rows of ``a``: the
     tiles read each block of a panel from its copy. A column range with a ragged last panel and two
     blocks of ``K``. Without its last row the product reads ``b`` in place: the same sums in the same
-    order, so the rows both compute are equal bit for bit."""
+    order, so the rows both compute are equal bit for bit. (A tile narrower than ``COPY_MIN_TILE_BYTES``,
+    AVX2's, reads ``b`` in place in both.)"""
     rng = np.random.default_rng(2)
     cols = G.CONFLICT_STRIDE_BYTES // np.dtype(dtype).itemsize * 2
     b = rng.standard_normal((G.K_BLOCK + 3, cols)).astype(dtype)
