@@ -128,8 +128,8 @@ def gemm_cols(a, b, out, j_start, j_stop):
     narrower than one vector takes the plain row-times-matrix loop. Where the rows of ``b`` fall
     into few sets of the L1 cache (``CONFLICT_STRIDE_BYTES``) and ``a`` has ``COPY_BLOCK_MIN_ROWS``
     rows or more, a wide tile (``COPY_MIN_TILE_BYTES``) reads each block of a panel from a copy
-    (``_copy_panel_rows``). A parallel
-    kernel gives each thread its own column range. ``out`` must not overlap ``a`` or ``b``.
+    (``_copy_panel_rows``). A parallel kernel gives each thread its own column range. ``out`` must
+    not overlap ``a`` or ``b``.
     """
     n_rows, n_inner = a.shape
     zero = out.dtype.type(0)
@@ -223,7 +223,8 @@ def matmul_cols_ref(a: np.ndarray, b: np.ndarray, out: np.ndarray, j_start: int,
 # fall into the same few sets of the L1 cache and evict each other: the K_BLOCK rows that should
 # stay in L1 come from L2 again for every block of rows of `a`. Copied once into a contiguous
 # (K, tc) *panel*, the same rows sit side by side and stay in L1. BLAS libraries pack for this
-# reason; the numbers are in docs/performance.md ("packed panels").
+# reason; the numbers are in docs/performance.md ("packed panels"). (`gemm_cols` itself copies one
+# block of K_BLOCK rows at a time where the rows conflict: CONFLICT_STRIDE_BYTES above.)
 
 
 @Inline.with_options(_OPTIONS)
