@@ -248,6 +248,16 @@ def _emit_tile_loop(context: Any, builder: Any, sig: Any, args: Any, shape: tupl
         builder.store(value, slot, align=itemsize)
 
 
+def _float_matrices_and_indices(matrices: tuple, indices: tuple) -> bool:
+    """Whether Numba types fit ``transpose_block`` and ``copy_rows``: C-contiguous 2-D arrays of one
+    float dtype, and integers."""
+    from numba import types
+
+    return (all(isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C" for x in matrices)
+            and isinstance(matrices[0].dtype, types.Float) and all(x.dtype == matrices[0].dtype for x in matrices)
+            and all(isinstance(x, types.Integer) for x in indices))
+
+
 def transpose_block(lanes_of: Callable[[np.dtype], int]) -> Inline:
     """A helper ``f(src, r0, c0, dst, d0, e0)``: ``dst[d0 + j, e0 + i] = src[r0 + i, c0 + j]`` for ``i, j < L``.
 
@@ -276,11 +286,7 @@ def transpose_block(lanes_of: Callable[[np.dtype], int]) -> Inline:
 
         @intrinsic
         def transpose(typingctx, src, r0, c0, dst, d0, e0):
-            if not all(isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C" for x in (src, dst)):
-                return None
-            if not (isinstance(dst.dtype, types.Float) and src.dtype == dst.dtype):
-                return None
-            if not all(isinstance(x, types.Integer) for x in (r0, c0, d0, e0)):
+            if not _float_matrices_and_indices((src, dst), (r0, c0, d0, e0)):
                 return None
             lanes = int(lanes_of(np.dtype(str(dst.dtype))))
 
@@ -358,11 +364,7 @@ def copy_rows(width_of: Callable[[np.dtype], int], lanes_of: Callable[[np.dtype]
 
         @intrinsic
         def copy(typingctx, src, r0, c0, dst, d0, rows):
-            if not all(isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C" for x in (src, dst)):
-                return None
-            if not (isinstance(dst.dtype, types.Float) and src.dtype == dst.dtype):
-                return None
-            if not all(isinstance(x, types.Integer) for x in (r0, c0, d0, rows)):
+            if not _float_matrices_and_indices((src, dst), (r0, c0, d0, rows)):
                 return None
             dtype = np.dtype(str(dst.dtype))
             width, lanes = int(width_of(dtype)), int(lanes_of(dtype))
