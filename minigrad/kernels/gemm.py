@@ -90,6 +90,9 @@ def tile_shape(dtype: Any) -> tuple[int, int]:
 # stack (no heap, no refcount) whose shape is a compile-time constant.
 _stack_tile = stack_array(tile_shape)
 _tile_multiply_add = tile_loop(tile_shape, vector_lanes)
+# Where `b`'s rows conflict in L1 (CONFLICT_STRIDE_BYTES), `gemm_cols` copies K_BLOCK rows of a panel
+# at a time into a block of the tile's width, whole vectors at a time.
+_copy_panel_rows = copy_rows(lambda dtype: tile_shape(dtype)[1], vector_lanes)
 
 # A panel narrower than the wide tile (the 8 columns past 192 of an output 200 wide, the last 10 of
 # 650, a vocabulary of 28 letters) runs in a narrow tile: NARROW_TILE_ROWS rows by one vector, a
@@ -111,7 +114,6 @@ def narrow_tile_shape(dtype: Any) -> tuple[int, int]:
 
 
 _stack_narrow_tile = stack_array(narrow_tile_shape)
-_copy_panel_rows = copy_rows(lambda dtype: tile_shape(dtype)[1], vector_lanes)
 _narrow_multiply_add = tile_loop(narrow_tile_shape, vector_lanes)
 
 
@@ -136,10 +138,10 @@ def gemm_cols(a, b, out, j_start, j_stop):
     tr, tc = _stack_tile(zero).shape  # compile-time constants
     narrow_tr, lanes = _stack_narrow_tile(zero).shape
     last_row = n_rows - 1
-    # (a block of the panel copied into rows of its own when they conflict in L1: COPY_BLOCK_MIN_ROWS)
     copy = (tc * out.itemsize >= COPY_MIN_TILE_BYTES and n_rows >= COPY_BLOCK_MIN_ROWS and j_stop - j_start >= tc
             and b.strides[0] % CONFLICT_STRIDE_BYTES == 0)
-    block = empty_panels(np.int64(1), K_BLOCK if copy else 0, zero)[0]
+    # the block the copies go to; without them an empty view of b stands in (no allocation per call)
+    block = empty_panels(np.int64(1), np.int64(K_BLOCK), zero)[0] if copy else b[:0]
     j0 = j_start
     while j0 < j_stop and j_stop - j_start >= tc:  # one panel b[:, j0:j0+tc] at a time
         j0 = min(j0, j_stop - tc)  # the ragged last panel overlaps the one before it
