@@ -135,7 +135,7 @@ def test_mid_sized_products_stay_in_blas_while_the_pool_sleeps(monkeypatch, nump
     assert numpy_products == [97 * 51 * 204] and not _jit.pool_awake()
 
 
-def test_narrow_outputs_of_b_in_rows_take_our_narrow_tile_of_w_t_blas_bands(monkeypatch, numpy_products):
+def test_narrow_outputs_take_our_narrow_tile_for_b_in_rows_and_blas_bands_for_w_t(monkeypatch, numpy_products):
     """Like d2l's character model, ``H @ W_hq`` (28 letters with AVX-512): 512 units, an output half
     the register tile wide (a tile of mostly padding). With ``b`` in rows, our narrow tile on the
     calling thread reads it in place; ``Linear``'s ``x @ W.T``, and an output narrower than a vector,
