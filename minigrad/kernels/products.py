@@ -185,6 +185,27 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
     return blas_matmul2d(a, b, out)
 
 
+def gathers_transposed_b(rows: int, inner: int, cols: int, dtype: Any) -> bool:
+    """Whether ``matmul2d`` gathers a transposed ``b`` (``W.T``, ``inner x cols``) into panels, for ``rows`` rows.
+
+    Where the product runs in our kernels (``matmul2d``'s rules) on more than ``FEW_ROWS`` rows:
+    they pack ``W.T``'s columns into rows first, at every call. BLAS reads ``W.T`` as it is (or
+    swaps the product: ``kernels/blas.py``), and so does a matrix-vector product. The question
+    ``autograd/kept_transposes.py`` asks before it copies a weight's transpose for many products.
+
+    Example::
+
+        >>> gathers_transposed_b(32, 512, 512, np.float64)  # float64 runs in BLAS
+        False
+    """
+    work = rows * inner * cols
+    if rows <= FEW_ROWS or work < SMALL_PRODUCT or not use_tiled_threads(dtype):
+        return False
+    if work >= PARALLEL_MIN_PRODUCT:
+        return True
+    return pool_awake() and not narrow_output(inner, cols, dtype) and not bands_pay(rows, inner, cols, dtype, True)
+
+
 # A band of rows of a narrow output must have at least this many rows: BLAS runs a product of a
 # few rows well below its speed on a full block of rows.
 BAND_MIN_ROWS = 8
