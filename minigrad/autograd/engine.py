@@ -20,6 +20,7 @@ import numpy as np
 from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd.anomaly import add_forward_trace
 from minigrad.autograd.function import Function, _check_finite, _tensor_class, _where, sum_to_shape
+from minigrad.autograd.kept_transposes import kept_transposes
 from minigrad.autograd.modes import _mode
 from minigrad.autograd.sole_reference import sole_reference
 from minigrad.autograd.stacked_products import ProductSum, TransposedProduct
@@ -111,7 +112,7 @@ def run_backward(
     _mode.grad_enabled = create_graph
     token = NUMPY_ERRORS.set(IGNORE_ALL)
     try:
-        with cycle_collector_paused():
+        with cycle_collector_paused(), kept_transposes():
             return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
     finally:
         NUMPY_ERRORS.reset(token)

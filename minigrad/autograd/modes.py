@@ -33,6 +33,8 @@ class _Mode(threading.local):
         # Any of the three above on (a scope, anomaly mode, a recorder): ``Function.apply``
         # checks this one switch, and the three only when it is set. Kept by ``refresh_traced``.
         self.traced = False
+        # While the engine walks a graph: the transposed copies of weights it keeps (kept_transposes.py).
+        self.transposes: dict | None = None
 
     def refresh_traced(self) -> None:
         """Set ``traced`` after a change of ``scope_name``, ``anomaly`` or ``recorder``."""

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.autograd.kept_transposes import transposed
 from minigrad.autograd.stacked_products import rows_product
 from minigrad.errors import ShapeError
 from minigrad.kernels.products import batched_matmul, matmul2d
@@ -61,7 +62,8 @@ class MatMul(Function):
         ga = gb = None
         if self.needs_input_grad[0]:
             b2 = b[:, None] if b_dims == 1 else b  # (k,) -> (k, 1)
-            ga = _mm(g, b2.mT)  # dL/dA = dL/dC @ B^T
+            # dL/dA = dL/dC @ B^T; a weight's B^T copied once per backward pass where that pays (kept_transposes.py)
+            ga = _mm(g, transposed(b2, g.shape[0]) if type(g) is np.ndarray and g.ndim == 2 else b2.mT)
             if a_dims == 1:  # (..., 1, k) -> (..., k); the engine sums the batch dims away
                 ga = ga.squeeze(-2)
         if self.needs_input_grad[1]:
