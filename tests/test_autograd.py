@@ -38,6 +38,38 @@ def test_leaf_grad_accumulates_across_backward_calls():
     assert x.grad.grad_fn is None and not x.grad.requires_grad
 
 
+class _Doubling(Function):
+    """``2 x``, whose backward hands out a fresh array (its address noted in ``made``) or one it also keeps."""
+
+    made: list = []
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, grad):
+        out = np.full(grad.shape, 2.0) * grad
+        _Doubling.made.append(out.ctypes.data)
+        if self.keep:
+            self.kept = out  # the node holds on to it: nobody may add into it
+        return out
+
+
+def test_a_weight_used_twice_sums_into_a_fresh_gradient_and_never_into_one_kept_elsewhere():
+    """A tied weight (an embedding and the decoder that reuses it): the engine adds the second term
+    into the first where nobody else refers to that array (no new weight-sized array per step)."""
+    for keep in (False, True):
+        _Doubling.made = []
+        w = leaf(np.arange(1000.0))
+        first = _Doubling.apply(w, keep=keep)
+        (first * 3 + _Doubling.apply(w, keep=False)).sum().backward()
+        np.testing.assert_array_equal(w.grad._array, np.full(1000, 8.0))  # 3 * 2 + 2
+        if keep:
+            np.testing.assert_array_equal(first.grad_fn.kept, np.full(1000, 6.0))  # the node's own array untouched
+            assert not np.shares_memory(w.grad._array, first.grad_fn.kept)
+        else:
+            assert w.grad._array.ctypes.data in _Doubling.made  # one of the two terms holds the sum
+
+
 def test_grad_has_the_leaf_dtype_and_shape():
     w = mg.ones(2, 3, requires_grad=True)  # float32
     b = mg.ones(3, requires_grad=True)
