@@ -86,13 +86,8 @@ def _add(buffer: list, index: int, grad: Any) -> None:
     buffer[index] = grad if old is None else old + grad
 
 
-def run_backward(
-    roots: Sequence[Tensor],
-    root_grads: Sequence[Any],
-    retain_graph: bool = False,
-    capture: dict[int, int] | None = None,
-    create_graph: bool = False,
-) -> list[Any] | None:
+def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bool = False,
+                 capture: dict[int, int] | None = None, create_graph: bool = False) -> list[Any] | None:
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
     Normally gradients arriving at leaves are accumulated into ``leaf.grad``. With ``capture``
@@ -243,24 +238,14 @@ def _add_to_leaf(entry: list, g: Any, graph: bool) -> None:
         entry[1].add(second)
     elif entry[2] == _SUM and not graph:
         entry[1] += g  # the engine's own array (same shape and dtype: both were made the leaf's)
-    elif not graph and entry[2] == _NODE and type(total) is np.ndarray and type(g) is np.ndarray:
-        del total  # (so that _sole counts the entry's reference alone)
-        if _sole(entry):
-            entry[1] += g  # a node's fresh array nobody else sees (a tied weight's first term): the sum goes into it
-        else:
-            entry[1] = entry[1] + g
-        entry[2] = _SUM
     else:
-        entry[1] = entry[1] + g  # a new array (a new Tensor under create_graph): the engine's own
-        entry[2] = _SUM
-
-
-def _sole(entry: list) -> bool:
-    """Whether nobody but ``entry`` refers to the array it holds (``sole_reference``, asked of it alone)."""
-    total, entry[1] = entry[1], None  # (sole_reference then sees this variable's reference alone)
-    owned = sole_reference(total)
-    entry[1] = total
-    return owned
+        entry[1] = None  # (sole_reference then counts `total` alone)
+        if (not graph and entry[2] == _NODE and type(total) is np.ndarray and type(g) is np.ndarray
+                and sole_reference(total)):
+            total += g  # a node's fresh array nobody else sees (a tied weight's first term): the sum goes into it
+        else:
+            total = total + g  # a new array (a new Tensor under create_graph): the engine's own
+        entry[1], entry[2] = total, _SUM
 
 
 def _leaf_term(g: Any, meta: tuple) -> bool:
