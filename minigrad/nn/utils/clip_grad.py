@@ -52,10 +52,15 @@ def _vector_norm(x: np.ndarray, p: float) -> np.ndarray:
     ``||x||_p = (sum_i |x_i|^p)^(1/p)``; p = inf gives max |x_i|, p = -inf min |x_i|,
     p = 0 counts the non-zero elements.
     """
-    a = np.abs(x.ravel())
     dtype = x.dtype
-    if a.size == 0:
+    if x.size == 0:
         return np.zeros((), dtype)
+    if p == 2:
+        # x @ x is a BLAS dot: fast and accumulated in pairs, close to torch's own reduction. Of x
+        # itself: x_i * x_i is |x_i| * |x_i| exactly, and no |x| array is made (a weight's size, per step).
+        flat = x.ravel()
+        return np.asarray(np.sqrt(np.dot(flat, flat)), dtype)
+    a = np.abs(x.ravel())
     if p == math.inf:
         return np.asarray(a.max(), dtype)
     if p == -math.inf:
@@ -64,9 +69,6 @@ def _vector_norm(x: np.ndarray, p: float) -> np.ndarray:
         return np.asarray(np.count_nonzero(a), dtype)
     if p == 1:
         return np.asarray(a.sum(dtype=dtype), dtype)
-    if p == 2:
-        # a @ a is a BLAS dot: fast and accumulated in pairs, close to torch's own reduction.
-        return np.asarray(np.sqrt(np.dot(a, a)), dtype)
     with quiet():
         return np.asarray(np.sum(a ** dtype.type(p), dtype=dtype) ** dtype.type(1.0 / p), dtype)
 
