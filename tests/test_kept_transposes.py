@@ -29,11 +29,11 @@ def weights_and_inputs(batch: int = 8, hidden: int = 64, steps: int = 6, dtype=n
 
 
 @pytest.fixture(autouse=True)
-def products_gather(monkeypatch, request) -> None:
+def products_gather(monkeypatch) -> None:
     """Every product would gather its transposed weight (our kernels' route: ``gathers_transposed_b``,
-    tested against ``matmul2d`` below), so that the copies are taken in float64 and on any machine."""
-    if "routes" not in request.node.name:
-        monkeypatch.setattr(K, "gathers_transposed_b", lambda rows, inner, cols, dtype: True)
+    tested against ``matmul2d`` below, from ``products`` itself), so that the copies are taken in
+    float64 and on any machine."""
+    monkeypatch.setattr(K, "gathers_transposed_b", lambda rows, inner, cols, dtype: True)
 
 
 def gradients(monkeypatch, copies: bool, **shape) -> tuple[np.ndarray, np.ndarray]:

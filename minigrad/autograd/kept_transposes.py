@@ -37,7 +37,7 @@ COPY_AT_USE = 3  # the product of one weight, in one walk, at which its transpos
 class kept_transposes:
     """Inside the block, ``transposed`` keeps the copies it makes; after it, they are dropped.
 
-    The engine's walk (``engine.backward``) runs inside one. Nested walks (a hook that calls
+    The engine's walk (``engine.run_backward``) runs inside one. Nested walks (a hook that calls
     ``backward``) keep their own store. Example::
 
         >>> with kept_transposes():
