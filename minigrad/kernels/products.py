@@ -134,7 +134,8 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
     """``a @ b`` for 2-D float arrays: ``parallel_matmul`` where ``use_tiled_threads``, else NumPy.
 
     The one entry point minigrad's layers use for matrix products (``Linear``, ``matmul``, the
-    fused recurrent layers), so that they all run on the same threads. Rules:
+    fused recurrent layers), so that they all run on the same threads. Rules (``product_route``
+    decides; it says the same for ``gathers_transposed_b``):
 
     - big float32 products (``PARALLEL_MIN_PRODUCT`` multiply-adds or more) on Numba's threads;
     - from ``SMALL_PRODUCT`` to that: in BLAS while Numba's pool has never run (``pool_awake``);
@@ -159,38 +160,68 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
     """
     m, k = a.shape
     n = b.shape[1]
-    work = m * k * n
-    if work >= SMALL_PRODUCT and a.dtype == b.dtype and use_tiled_threads(a.dtype):
-        awake = pool_awake()
-        if not awake and not wake_pool:
-            return blas_matmul2d(a, b, out)
-        if work >= PARALLEL_MIN_PRODUCT or (awake and (m <= FEW_ROWS or k == 1)):
-            # All threads: a few rows stream all of b (two caches read it, nothing is packed); an outer
-            # product (k = 1, the input projection of a one-feature series) only writes its output.
-            threads = None
-        elif awake and narrow_output(k, n, a.dtype):
-            if is_transposed(b) or n < (_TILE_WIDTHS.get(a.dtype) or _tile_widths(a.dtype))[1]:
-                return blas_in_bands(a, b, out, rows_only=True)
-            threads = None if work >= AWAKE_PARALLEL_MIN_PRODUCT else 1  # b in rows: our narrow tile reads it in place
-        elif awake and bands_pay(m, k, n, a.dtype, is_transposed(b)):
+    if m * k * n >= SMALL_PRODUCT and a.dtype == b.dtype:
+        where = product_route(m, k, n, a.dtype, is_transposed(b), wake_pool)
+        if where is BANDS_OF_ROWS:
+            return blas_in_bands(a, b, out, rows_only=True)
+        if where is BANDS:
             return blas_in_bands(a, b, out)
-        elif awake:
-            threads = None if work >= AWAKE_PARALLEL_MIN_PRODUCT else 1
-        else:  # Numba's pool has never run here: BLAS's threads are the one pool
-            return blas_matmul2d(a, b, out)
-        if out is None:
-            return parallel_matmul(a, b, empty_aligned((m, n), a.dtype), threads)
-        if out.dtype == a.dtype and out.flags.c_contiguous:
-            return parallel_matmul(a, b, out, threads)
+        if where is not BLAS:
+            threads = None if where is ALL_THREADS else 1
+            if out is None:
+                return parallel_matmul(a, b, empty_aligned((m, n), a.dtype), threads)
+            if out.dtype == a.dtype and out.flags.c_contiguous:
+                return parallel_matmul(a, b, out, threads)
     return blas_matmul2d(a, b, out)
+
+
+# Where ``product_route`` sends a product.
+BLAS = "BLAS"
+BANDS = "BLAS in bands"
+BANDS_OF_ROWS = "BLAS in bands of rows"
+ALL_THREADS = "all threads"
+ONE_THREAD = "this thread"
+
+
+def product_route(m: int, k: int, n: int, dtype: Any, b_transposed: bool, wake_pool: bool = True) -> str:
+    """Where ``matmul2d`` runs ``(m x k) @ (k x n)`` of one float dtype (``b`` a ``W.T`` if ``b_transposed``).
+
+    ``BLAS``, ``BANDS`` or ``BANDS_OF_ROWS`` (``blas_in_bands``), or our kernels on ``ALL_THREADS``
+    or on ``ONE_THREAD``, the calling one: ``matmul2d``'s rules, in one place for it and for
+    ``gathers_transposed_b``.
+
+    Example::
+
+        >>> product_route(2, 3, 4, np.float32, False)  # under SMALL_PRODUCT multiply-adds
+        'BLAS'
+    """
+    work = m * k * n
+    if work < SMALL_PRODUCT or not use_tiled_threads(dtype):
+        return BLAS
+    awake = pool_awake()
+    if not awake and not wake_pool:
+        return BLAS
+    if work >= PARALLEL_MIN_PRODUCT or (awake and (m <= FEW_ROWS or k == 1)):
+        # All threads: a few rows stream all of b (two caches read it, nothing is packed); an outer
+        # product (k = 1, the input projection of a one-feature series) only writes its output.
+        return ALL_THREADS
+    if not awake:  # Numba's pool has never run here: BLAS's threads are the one pool
+        return BLAS
+    if narrow_output(k, n, dtype):
+        if b_transposed or n < (_TILE_WIDTHS.get(dtype) or _tile_widths(dtype))[1]:
+            return BANDS_OF_ROWS
+        # b in rows: our narrow tile reads it in place
+    elif bands_pay(m, k, n, dtype, b_transposed):
+        return BANDS
+    return ALL_THREADS if work >= AWAKE_PARALLEL_MIN_PRODUCT else ONE_THREAD
 
 
 def gathers_transposed_b(rows: int, inner: int, cols: int, dtype: Any) -> bool:
     """Whether ``matmul2d`` gathers a transposed ``b`` (``W.T``, ``inner x cols``) into panels, for ``rows`` rows.
 
-    Where the product runs in our kernels (``matmul2d``'s rules) on more than ``FEW_ROWS`` rows:
-    they pack ``W.T``'s columns into rows first, at every call. BLAS reads ``W.T`` as it is (or
-    swaps the product: ``kernels/blas.py``), and so does a matrix-vector product. The question
+    Where ``product_route`` sends the product to our kernels and it has more than ``FEW_ROWS``
+    rows: they pack ``W.T``'s columns into rows first, at every call. BLAS reads ``W.T`` as it is
+    (or swaps the product: ``kernels/blas.py``), and so does a matrix-vector product. The question
     ``autograd/kept_transposes.py`` asks before it copies a weight's transpose for many products.
 
     Example::
@@ -198,12 +229,7 @@ def gathers_transposed_b(rows: int, inner: int, cols: int, dtype: Any) -> bool:
         >>> gathers_transposed_b(32, 512, 512, np.float64)  # float64 runs in BLAS
         False
     """
-    work = rows * inner * cols
-    if rows <= FEW_ROWS or work < SMALL_PRODUCT or not use_tiled_threads(dtype):
-        return False
-    if work >= PARALLEL_MIN_PRODUCT:
-        return True
-    return pool_awake() and not narrow_output(inner, cols, dtype) and not bands_pay(rows, inner, cols, dtype, True)
+    return rows > FEW_ROWS and product_route(rows, inner, cols, dtype, True) in (ALL_THREADS, ONE_THREAD)
 
 
 # A band of rows of a narrow output must have at least this many rows: BLAS runs a product of a
