@@ -36,6 +36,7 @@ from strategies import layouts, strided_like, values
 
 import minigrad as mg
 from minigrad.kernels import activations as KA
+from minigrad.kernels import bias_rows as KB
 from minigrad.kernels import gelu as KGelu
 from minigrad.kernels import gemm as KG
 from minigrad.kernels import gemm_blocks as KGB
@@ -315,6 +316,10 @@ def direct_cases(dtype: Any, rng: np.random.Generator, small: bool = False) -> l
                   (x, np.array([1, -100, 4, 0], np.int64), np.abs(r(5)) + 0.5, -100, 0.1, lse, r(4),
                    np.empty((4, 5), dtype))))
     cases.append(("sigmoid_kernel", KA.sigmoid_kernel, KA.sigmoid_kernel_ref, (r(n), np.empty(n, dtype))))
+    for name, args in (("add_row_kernel", (r(3, 5), r(5), np.empty((3, 5), dtype))),
+                       ("add_row_in_place_kernel", (r(3, 5), r(5))),
+                       ("sum_rows_kernel", (r(3, 5), np.empty(5, dtype)))):
+        cases.append((name, getattr(KB, name), getattr(KB, name + "_ref"), args))
     cases.append(("relu_kernel", KA.relu_kernel, KA.relu_kernel_ref, (r(n), np.empty(n, dtype))))
     cases.append(("leaky_relu_kernel", KA.leaky_relu_kernel, KA.leaky_relu_kernel_ref,
                   (r(n), dtype.type(0.1), np.empty(n, dtype), np.empty(n, np.bool_))))

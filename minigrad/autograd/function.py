@@ -18,6 +18,7 @@ from minigrad.autograd import shared_tuples as shared
 from minigrad.autograd.anomaly import describe_forward, forward_trace
 from minigrad.autograd.modes import _mode
 from minigrad.autograd.versions import bookkeeping_of_saved, check_saved_versions, share_version_counter
+from minigrad.kernels.bias_rows import sum_rows
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
@@ -57,6 +58,8 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     """
     if grad.shape == shape:
         return grad
+    if type(grad) is np.ndarray and grad.ndim == 2 and grad.shape[1:] == shape:
+        return sum_rows(grad)  # a bias's gradient, in one loop (kernels/bias_rows.py)
     extra = grad.ndim - len(shape)
     if extra > 0 and grad.shape[extra:] == shape and grad.shape[:extra] == (1,) * extra:
         return grad.reshape(shape)  # only leading dims of size 1 were added: nothing to sum
@@ -74,20 +77,6 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     if out.shape != shape:  # a bug in an op's backward, not a user error
         raise RuntimeError(f"internal: gradient of shape {grad.shape} cannot be summed to {shape}")
     return out
-
-
-def sum_rows(grad: np.ndarray) -> np.ndarray:
-    """``grad.sum(axis=0)`` of a 2-D array as a new array: a bias's gradient, summed over the rows that used it.
-
-    Of one row (a batch of one) that row copied: the same numbers as the sum, without NumPy's
-    reduction around them.
-
-    Example::
-
-        >>> sum_rows(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist(), sum_rows(np.array([[-0.0, 5.0]])).tolist()
-        ([4.0, 6.0], [-0.0, 5.0])
-    """
-    return grad[0].copy() if grad.shape[0] == 1 else grad.sum(axis=0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 # Modules that define kernels; `warmup()` imports them so that every kernel is registered.
 KERNEL_MODULES = (
     "minigrad.kernels.activations",
+    "minigrad.kernels.bias_rows",
     "minigrad.kernels.gelu",
     "minigrad.kernels.smooth_activations",
     "minigrad.kernels.scan",
@@ -82,8 +83,13 @@ NOT_CALLED_BY_LAYERS = frozenset({"minigrad.kernels.gemm.matmul", "minigrad.kern
 #   or small there), the one-pass `a += alpha * b` of hand-written update loops and `topk`'s pass
 #   (sampling from the k most likely): few scripts need them, or need them much; NumPy computes
 #   the same meanwhile (the product: NumPy's BLAS, about as fast; the others: NumPy's formulas, a
-#   few passes instead of one; `topk`: a sort).
-FIRST_USE_ONLY = frozenset({"minigrad.kernels.optim.add_scaled_kernel",
+#   few passes instead of one; `topk`: a sort);
+# - a bias added to every row and its gradient in one loop (`bias_rows.py`): small and quick to
+#   compile, NumPy's own expressions meanwhile.
+FIRST_USE_ONLY = frozenset({"minigrad.kernels.bias_rows.add_row_kernel",
+                            "minigrad.kernels.bias_rows.add_row_in_place_kernel",
+                            "minigrad.kernels.bias_rows.sum_rows_kernel",
+                            "minigrad.kernels.optim.add_scaled_kernel",
                             "minigrad.kernels.activations.leaky_relu_kernel",
                             "minigrad.kernels.activations.leaky_relu_backward_kernel",
                             "minigrad.kernels.activations.sigmoid_kernel",

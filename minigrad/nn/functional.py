@@ -23,9 +23,9 @@ import numpy as np
 
 from minigrad._allocator import RECYCLE_MIN_BYTES, empty, empty_aligned, zeros_aligned
 from minigrad.autograd import Function
-from minigrad.autograd.function import sum_rows
 from minigrad.autograd.stacked_products import rows_product
 from minigrad.errors import ShapeError, not_in_minigrad
+from minigrad.kernels.bias_rows import add_in_place, sum_rows
 from minigrad.kernels.products import matmul2d
 from minigrad.kernels.scatter import scatter_add_rows
 from minigrad.nn._checks import (  # noqa: F401 - re-exported: layers and tests use F._check_p and friends
@@ -127,7 +127,7 @@ class Linear(Function):
         if y.ndim != len(xm.shape):
             y = y.reshape(*xm.shape[:-1], w.shape[0])
         if b is not None:
-            y += b
+            add_in_place(y, b)  # y += b, in one loop (kernels/bias_rows.py)
         return y if order is None else y.transpose(np.argsort(order))
 
     def backward(self, grad: np.ndarray):

@@ -36,9 +36,9 @@ import numpy as np
 
 from minigrad._allocator import contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad.autograd import Function
-from minigrad.autograd.function import sum_rows
 from minigrad.autograd.stacked_products import transposed_product
 from minigrad.errors import ShapeError
+from minigrad.kernels.bias_rows import sum_rows
 from minigrad.kernels.products import matmul2d
 from minigrad.kernels.rnn_common import _indices as step_indices  # the one (tp, tn) rule
 from minigrad.kernels.transpose import contiguous_transpose

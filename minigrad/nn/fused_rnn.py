@@ -51,9 +51,9 @@ import numpy as np
 from minigrad._allocator import allocators_for, contiguous_aligned, empty_aligned, zeros_aligned
 from minigrad._quiet import IGNORE_ALL, NUMPY_ERRORS
 from minigrad.autograd import Function, scope
-from minigrad.autograd.function import sum_rows
 from minigrad.autograd.stacked_products import rows_product, transposed_product
 from minigrad.errors import ShapeError
+from minigrad.kernels.bias_rows import sum_rows
 from minigrad.kernels.gemm import tile_shape
 from minigrad.kernels.lstm import row_blocks, unit_blocks
 from minigrad.kernels.products import matmul2d, num_threads
