@@ -252,11 +252,13 @@ def sized_ops(L: Any, b: int, h: int) -> dict[str, Callable[[], Any]]:
         return L.tensor(rng.uniform(low, high, (b, h)).astype(np.float32), requires_grad=True)
 
     x, y, positive = leaf(), leaf(), leaf(0.1, 3.0)
+    bias = L.tensor(rng.uniform(-3.0, 3.0, h).astype(np.float32), requires_grad=True)
     mask, target = L.tensor(rng.random((b, h)) > 0.5), L.tensor(rng.integers(0, h, b))
     probabilities = L.tensor(rng.random((b, h)).astype(np.float32))
     norm, linear, dropout = nn.LayerNorm(h), nn.Linear(h, h), nn.Dropout(0.2)
     return {
-        "add": lambda: x + y, "mul": lambda: x * y, "div": lambda: x / positive, "exp": lambda: x.exp(),
+        "add": lambda: x + y, "add_bias": lambda: x + bias, "mul": lambda: x * y, "div": lambda: x / positive,
+        "exp": lambda: x.exp(),
         "log": lambda: positive.log(), "pow2": lambda: x ** 2, "abs": lambda: x.abs(),
         "tanh": lambda: x.tanh(), "sigmoid": lambda: x.sigmoid(), "relu": lambda: F.relu(x),
         "leaky_relu": lambda: F.leaky_relu(x, 0.1), "elu": lambda: F.elu(x), "gelu": lambda: F.gelu(x),

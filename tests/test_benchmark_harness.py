@@ -313,3 +313,16 @@ def test_toggle_ab_in_fresh_processes_sets_the_constant_before_the_model_is_buil
         module.main(["rnn H=8 B=1 L=1", "minigrad.autograd.stacked_products.ROWS_PER_TERM=0", "--processes",
                      "--rounds", "1", "--burst", "0.01", "--warmup-steps", "1"])
         assert "ratio" in capsys.readouterr().out
+
+
+def test_step_ops_times_every_line_of_the_step_in_each_framework():
+    """``benchmarks/step_ops.py``: each timed line of d2l_lstm_scratch's step gets a time, and so do the
+    whole forward and backward, for minigrad and (when installed) PyTorch."""
+    frameworks = ["minigrad"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    for module in _load("step_ops"):
+        for framework in frameworks:
+            report = module.main(framework, steps=2, warm=1)
+            assert report.startswith(f"{framework}: ")
+            times = dict(item.rsplit(" ", 1) for item in report.split(": ", 1)[1].split(", "))
+            assert set(times) == {name for name in module.LINES if name} | {"forward (ms)", "backward (ms)"}
+            assert all(float(value) > 0 for value in times.values()), report
