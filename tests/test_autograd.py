@@ -662,6 +662,21 @@ def test_sum_to_shape():
     assert sum_to_shape(g, (1, 1, 4)).shape == (1, 1, 4)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("rows", [1, 3, 40])
+def test_sum_to_shape_of_a_bias_is_numpys_sum_in_a_fresh_array(dtype, rows):
+    """A bias's gradient (rows summed to one row: ``kernels/bias_rows.py`` from 4096 numbers): NumPy's
+    numbers bit for bit, a -0.0 of one row kept, and never the incoming gradient's memory."""
+    rng = np.random.default_rng(rows)
+    g = (rng.standard_normal((rows, 200)) * 10.0 ** rng.integers(-3, 4, (rows, 200))).astype(dtype)
+    g[0, :3] = [-0.0, np.inf, np.nan]
+    got = sum_to_shape(g, (200,))
+    want = g[0] if rows == 1 else g.sum(axis=0)
+    assert got.dtype == g.dtype and got.shape == (200,) and not np.shares_memory(got, g)
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
 def test_gradcheck_detects_a_wrong_gradient():
     class Wrong(Function):
         def forward(self, x):

@@ -145,7 +145,7 @@ def sum_rows(g: np.ndarray) -> np.ndarray:
     """
     if g.shape[0] == 1:
         return g[0].copy()
-    if g.size >= KERNEL_MIN_SIZE and g.shape[1] and takes(g, g):
+    if g.size >= KERNEL_MIN_SIZE and g.shape[1] and takes(g, g):  # (one array: it is both of takes' arrays)
         out = np.empty(g.shape[1], g.dtype)
         sum_rows_kernel(g, out)
         return out
