@@ -17,6 +17,7 @@ backward in milliseconds.
 from __future__ import annotations
 
 import collections
+import os
 import statistics
 import sys
 import time
@@ -33,6 +34,10 @@ LINES = ("X @ W_x", "H @ W_h", "u + v", "+ b", "sigmoid", "", "a whole gate", "F
 
 
 def main(framework: str, steps: int = 40, warm: int = 10) -> str:
+    """Time ``steps`` train steps (after ``warm`` untimed ones) in ``framework``: one line of medians.
+
+    Example: ``main("minigrad", steps=2, warm=1)`` -> ``"minigrad: X @ W_x 15.1, H @ W_h 43.6, ..."``.
+    """
     L = __import__(framework)
     vocab, hidden, batch, num_steps = 28, 256, 32, 35
     L.manual_seed(0)
@@ -97,4 +102,5 @@ def main(framework: str, steps: int = 40, warm: int = 10) -> str:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("MINIGRAD_COMPILE", "wait")  # compile before timing, not in the background meanwhile
     print(main(sys.argv[1] if len(sys.argv) > 1 else "minigrad"))
