@@ -261,7 +261,8 @@ def test_big_log_softmax_matches_torch_and_the_general_backward(torch, dtype: st
 def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
     from minigrad.autograd import shared_tuples
 
-    for table in (shared_tuples.ONE_METAS, shared_tuples.METAS, shared_tuples.NEEDS, shared_tuples.INPUT_METAS):
+    for table in (shared_tuples.ONE_METAS, shared_tuples.METAS, shared_tuples.NEEDS, shared_tuples.INPUT_METAS,
+                  shared_tuples.TWO_METAS):
         # (empty: no earlier test's shapes evict ours)
         table.clear()
     x, w = _leaf((3, 4)), _leaf((3, 4), seed=1)
@@ -284,12 +285,28 @@ def test_nodes_share_the_tuples_they_keep(monkeypatch) -> None:
         np.testing.assert_allclose(y.grad.numpy(), np.tanh(y.detach().numpy()) + y.detach().numpy()
                                    * (1 - np.tanh(y.detach().numpy()) ** 2))
         assert len(shared_tuples.ONE_METAS) <= 4 and len(shared_tuples.METAS) <= 4
+        assert len(shared_tuples.TWO_METAS) <= 4
     # A shape met with another dtype gets a (shape, dtype) of its own.
     x32 = mg.ones(3, 4, dtype=mg.float32, requires_grad=True)
     assert x32.tanh().grad_fn.input_meta == (((3, 4), np.dtype(np.float32)),)
     assert (x32 * x32).grad_fn.input_meta[1] == ((3, 4), np.dtype(np.float32))
     assert x.tanh().grad_fn.input_meta == (((3, 4), np.dtype(np.float64)),)
     assert mg.cat((x, x, x)).grad_fn.input_meta[2] == ((3, 4), np.dtype(np.float64))
+    # A two-input node's meta is looked up by its two shapes and checked against both dtypes.
+    from minigrad.autograd import Function
+
+    class Pair(Function):
+        def forward(self, a, b):
+            return a + b.astype(a.dtype)
+
+        def backward(self, grad):
+            return grad, grad
+
+    f32, f64 = ((3, 4), np.dtype(np.float32)), ((3, 4), np.dtype(np.float64))
+    assert Pair.apply(x32, x).grad_fn.input_meta == (f32, f64)
+    assert Pair.apply(x, x32).grad_fn.input_meta == (f64, f32)
+    assert Pair.apply(x, x).grad_fn.input_meta == (f64, f64)
+    assert Pair.apply(x, x.detach()).grad_fn.needs_input_grad == (True, False)
 
 
 @pytest.mark.parametrize(("name", "op", "most"), [

@@ -295,6 +295,22 @@ class Function:
             meta = shared.ONE_METAS.get(shape)
             if meta is None or meta[0][1] is not dtype:
                 meta = shared.share(shared.ONE_METAS, shape, (shared.shared_meta(shape, dtype),))
+        elif len(inputs) == 2 and inputs[0] is not None and inputs[1] is not None:  # a binary op: the same, for two
+            a, b = inputs
+            array, other = a._array, b._array
+            arrays = (array, other)
+            need, need_b = a._requires_grad, b._requires_grad
+            needs = shared.TWO_NEEDS[need][need_b]
+            maker, maker_b = a.grad_fn, b.grad_fn
+            edges = (None if not need else a if maker is None else maker if a._output_index == 0
+                     else (maker, a._output_index),
+                     None if not need_b else b if maker_b is None else maker_b if b._output_index == 0
+                     else (maker_b, b._output_index))
+            shapes = (array.shape, other.shape)
+            meta = shared.TWO_METAS.get(shapes)
+            if meta is None or meta[0][1] is not array.dtype or meta[1][1] is not other.dtype:
+                meta = shared.share(shared.TWO_METAS, shapes, (shared.shared_meta(shapes[0], array.dtype),
+                                                               shared.shared_meta(shapes[1], other.dtype)))
         else:
             # With each input: whether it needs a gradient; where that gradient goes (the node that
             # made it, with the output index unless 0; or the input itself if a leaf); its shape and dtype.
@@ -351,7 +367,7 @@ class Function:
             if cls.is_view:
                 share_version_counter(outs, inputs[0])
             return outs[0] if single else outs
-        fn._edges = tuple(edges)
+        fn._edges = edges if type(edges) is tuple else tuple(edges)
         if type(meta) is list:
             meta = tuple(meta)
             kept = shared.INPUT_METAS.get(meta)

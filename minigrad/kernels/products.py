@@ -162,16 +162,17 @@ def matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, wake_p
     n = b.shape[1]
     if m * k * n >= SMALL_PRODUCT and a.dtype == b.dtype:
         where = product_route(m, k, n, a.dtype, is_transposed(b), wake_pool)
+        if where is BLAS:
+            return blas_matmul2d(a, b, out)
         if where is BANDS_OF_ROWS:
             return blas_in_bands(a, b, out, rows_only=True)
         if where is BANDS:
             return blas_in_bands(a, b, out)
-        if where is not BLAS:
-            threads = None if where is ALL_THREADS else 1
-            if out is None:
-                return parallel_matmul(a, b, empty_aligned((m, n), a.dtype), threads)
-            if out.dtype == a.dtype and out.flags.c_contiguous:
-                return parallel_matmul(a, b, out, threads)
+        threads = None if where is ALL_THREADS else 1  # our kernels, on all threads or on this one
+        if out is None:
+            return parallel_matmul(a, b, empty_aligned((m, n), a.dtype), threads)
+        if out.dtype == a.dtype and out.flags.c_contiguous:
+            return parallel_matmul(a, b, out, threads)
     return blas_matmul2d(a, b, out)
 
 
@@ -196,17 +197,17 @@ def product_route(m: int, k: int, n: int, dtype: Any, b_transposed: bool, wake_p
         'BLAS'
     """
     work = m * k * n
-    if work < SMALL_PRODUCT or not use_tiled_threads(dtype):
+    if work < SMALL_PRODUCT:
         return BLAS
     awake = pool_awake()
-    if not awake and not wake_pool:
+    if not awake and (work < PARALLEL_MIN_PRODUCT or not wake_pool):
+        return BLAS  # Numba's pool has never run here: BLAS's threads are the one pool
+    if not use_tiled_threads(dtype):
         return BLAS
-    if work >= PARALLEL_MIN_PRODUCT or (awake and (m <= FEW_ROWS or k == 1)):
+    if work >= PARALLEL_MIN_PRODUCT or m <= FEW_ROWS or k == 1:
         # All threads: a few rows stream all of b (two caches read it, nothing is packed); an outer
         # product (k = 1, the input projection of a one-feature series) only writes its output.
         return ALL_THREADS
-    if not awake:  # Numba's pool has never run here: BLAS's threads are the one pool
-        return BLAS
     if narrow_output(k, n, dtype):
         if b_transposed or n < (_TILE_WIDTHS.get(dtype) or _tile_widths(dtype))[1]:
             return BANDS_OF_ROWS
@@ -408,7 +409,7 @@ def blas_matmul2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
             return np.dot(a, b, out=out)
         return np.multiply(a, b, out=out)
     # (the shape's bounds first: most products are outside the swap's region, and skip the rest)
-    if in_swap_region(m, k, n) and a.dtype == b.dtype and swap_pays(a.dtype, m, k, n, is_transposed(b)):
+    if in_swap_region(m, k, n) and is_transposed(b) and a.dtype == b.dtype and swap_pays(a.dtype, m, k, n, True):
         return swapped_matmul(a, b, np.empty((m, n), a.dtype) if out is None else out)
     if out is None:
         return np.dot(a, b)  # for 2-D arrays the same product as np.matmul, with less dispatch around it

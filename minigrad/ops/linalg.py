@@ -88,8 +88,9 @@ def matmul(a: Any, b: Any, *, out: None = None) -> Tensor:
 
     Example: ``(mg.ones(2, 3) @ mg.ones(3, 4)).shape`` -> (2, 4).
     """
-    refuse_out("matmul", out)
-    a, b = _same_dtype("matmul", a, b)
+    if out is not None or not (isinstance(a, Tensor) and isinstance(b, Tensor) and a._array.dtype == b._array.dtype):
+        refuse_out("matmul", out)
+        a, b = _same_dtype("matmul", a, b)  # (two tensors of one dtype, the usual case, need neither)
     return _checked_matmul("matmul", a, b)
 
 
