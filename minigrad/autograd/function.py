@@ -297,20 +297,15 @@ class Function:
                 meta = shared.share(shared.ONE_METAS, shape, (shared.shared_meta(shape, dtype),))
         elif len(inputs) == 2 and inputs[0] is not None and inputs[1] is not None:  # a binary op: the same, for two
             a, b = inputs
-            array, other = a._array, b._array
-            arrays = (array, other)
-            need, need_b = a._requires_grad, b._requires_grad
-            needs = shared.TWO_NEEDS[need][need_b]
-            maker, maker_b = a.grad_fn, b.grad_fn
-            edges = (None if not need else a if maker is None else maker if a._output_index == 0
-                     else (maker, a._output_index),
-                     None if not need_b else b if maker_b is None else maker_b if b._output_index == 0
-                     else (maker_b, b._output_index))
-            shapes = (array.shape, other.shape)
+            arrays, shapes = (a._array, b._array), (a._array.shape, b._array.shape)
+            needs = shared.TWO_NEEDS[a._requires_grad][b._requires_grad]
+            edges = (None if not needs[0] else a if a.grad_fn is None else a.grad_fn if a._output_index == 0
+                     else (a.grad_fn, a._output_index),
+                     None if not needs[1] else b if b.grad_fn is None else b.grad_fn if b._output_index == 0
+                     else (b.grad_fn, b._output_index))
             meta = shared.TWO_METAS.get(shapes)
-            if meta is None or meta[0][1] is not array.dtype or meta[1][1] is not other.dtype:
-                meta = shared.share(shared.TWO_METAS, shapes, (shared.shared_meta(shapes[0], array.dtype),
-                                                               shared.shared_meta(shapes[1], other.dtype)))
+            if meta is None or meta[0][1] is not arrays[0].dtype or meta[1][1] is not arrays[1].dtype:
+                meta = shared.two_metas(shapes, arrays[0].dtype, arrays[1].dtype)
         else:
             # With each input: whether it needs a gradient; where that gradient goes (the node that
             # made it, with the output index unless 0; or the input itself if a leaf); its shape and dtype.

@@ -78,3 +78,14 @@ def shared_value(table: dict[tuple, tuple], value: tuple) -> tuple:
         table.clear()
     table[value] = value
     return value
+
+
+def two_metas(shapes: tuple, dtype_a: np.dtype, dtype_b: np.dtype) -> tuple:
+    """The shared ``input_meta`` of a two-input node, made by the first node to meet its shapes and dtypes.
+
+    Example::
+
+        >>> two_metas(((2,), (3,)), np.dtype(np.float32), np.dtype(np.float32))[1]
+        ((3,), dtype('float32'))
+    """
+    return share(TWO_METAS, shapes, (shared_meta(shapes[0], dtype_a), shared_meta(shapes[1], dtype_b)))
