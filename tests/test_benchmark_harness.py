@@ -326,3 +326,17 @@ def test_step_ops_times_every_line_of_the_step_in_each_framework():
             times = dict(item.rsplit(" ", 1) for item in report.split(": ", 1)[1].split(", "))
             assert set(times) == {name for name in module.LINES if name} | {"forward (ms)", "backward (ms)"}
             assert all(float(value) > 0 for value in times.values()), report
+
+
+def test_product_gap_times_each_way_after_each_pause(capsys):
+    """``benchmarks/product_gap.py``: a median for every way and pause, in this process and through
+    the worker processes its command line starts; an unknown way is refused by name."""
+    for module in _load("product_gap"):
+        for way in module.WAYS:
+            medians = module.time_after_pauses(way, (0, 50), repeats=5)
+            assert set(medians) == {0, 50} and all(us > 0 for us in medians.values()), (way, medians)
+        with pytest.raises(ValueError, match="unknown way 'gpu'"):
+            module.time_after_pauses("gpu")
+        module.main(["--ways", "one", "--gaps", "0", "10", "--repeats", "5"])
+        out = capsys.readouterr().out
+        assert "one: 0 us -> " in out and "10 us -> " in out
