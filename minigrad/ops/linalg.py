@@ -90,7 +90,7 @@ def matmul(a: Any, b: Any, *, out: None = None) -> Tensor:
     """
     if out is not None or not (isinstance(a, Tensor) and isinstance(b, Tensor) and a._array.dtype == b._array.dtype):
         refuse_out("matmul", out)
-        a, b = _same_dtype("matmul", a, b)  # (two tensors of one dtype, the usual case, need neither)
+        a, b = _same_dtype("matmul", a, b)  # (not needed by two tensors of one dtype: the usual case)
     return _checked_matmul("matmul", a, b)
 
 
