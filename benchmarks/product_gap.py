@@ -46,23 +46,17 @@ def time_after_pauses(way: str, gaps_us: tuple[int, ...] = GAPS_US, repeats: int
 
     from minigrad.kernels import products
 
-    if way not in WAYS:
-        raise ValueError(f"product_gap: unknown way {way!r}; expected one of {WAYS}")
     m, k, n = shape
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
     out = products.empty_aligned((m, n), np.float32)
     big = np.ones((512, 512), np.float32)
     products.parallel_matmul(big, big, products.empty_aligned((512, 512), np.float32))  # compiles; wakes the pool
-    if way == "all":
-        def product() -> None:
-            products.parallel_matmul(a, b, out)
-    elif way == "one":
-        def product() -> None:
-            products.parallel_matmul(a, b, out, 1)
-    else:
-        def product() -> None:
-            np.dot(a, b, out=out)
+    ways = {"all": lambda: products.parallel_matmul(a, b, out), "one": lambda: products.parallel_matmul(a, b, out, 1),
+            "blas": lambda: np.dot(a, b, out=out)}
+    if way not in ways:
+        raise ValueError(f"product_gap: unknown way {way!r}; expected one of {WAYS}")
+    product = ways[way]
     clock = time.perf_counter_ns
     medians = {}
     for gap in gaps_us:

@@ -25,7 +25,7 @@ import numpy as np
 ONE_NEEDS = ((False,), (True,))  # needs_input_grad of a one-input node, by whether its input needs grad
 ONE_METAS: dict[tuple, tuple] = {}  # shape -> the input_meta ((shape, dtype),) of a one-input node
 METAS: dict[tuple, tuple] = {}  # shape -> (shape, dtype): one entry of a longer input_meta
-TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))  # [a needs][b needs]: a two-input node's
+TWO_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))  # a two-input node's, [a needs][b needs]
 TWO_METAS: dict[tuple, tuple] = {}  # (shape of a, shape of b) -> the input_meta of a two-input node
 INPUT_ROLES = tuple(("input", i) for i in range(8))  # the roles of saved values (Function._saved_versions)
 OUTPUT_ROLES = tuple(("output", j) for j in range(8))

@@ -391,8 +391,8 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
 
 
 def _floating(x: Any) -> Tensor:
-    x = x if isinstance(x, Tensor) else as_tensor(x)
-    return x if x._array.dtype.kind == "f" else cast(x, get_default_dtype())
+    x = as_tensor(x)
+    return x if x.dtype.kind == "f" else cast(x, get_default_dtype())
 
 
 # ----------------------------------------------------------------------------------- activations
